@@ -23,7 +23,7 @@ import os
 import random
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,6 @@ DEFAULT_API_URL = "https://www.neuronpedia.org/api"
 PAGE_URL = "https://www.neuronpedia.org"
 DEFAULT_TTL_S = 7 * 24 * 3600
 FIXTURE_DIR = Path(__file__).parent / "data" / "neuronpedia"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -210,21 +209,25 @@ class _Cache:
             entry = json.loads(path.read_text(encoding="utf-8"))
             fetched_at = float(entry["fetched_at"])
             entry["body"]  # noqa: B018 -- a missing body means a corrupt entry
-        except FileNotFoundError:
+        except OSError:  # missing or unreadable: a miss (an unwritable cache is reported by `put`)
             return None
-        except (ValueError, KeyError, TypeError, OSError):
+        except (ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)  # corrupt (half-written, edited): drop it and refetch
             return None
         fresh = time.time() - fetched_at < self.ttl_s
         return entry if (fresh or ignore_ttl) else None
 
     def put(self, key: str, url: str, body: Any) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         entry = {"url": url, "fetched_at": time.time(), "body": body}  # never the API key
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(entry, out)
-        os.replace(tmp, self.path(key))  # atomic: readers see the old entry or the new one
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(entry, out)
+            os.replace(tmp, self.path(key))  # atomic: readers see the old entry or the new one
+        except OSError as err:
+            raise StarterError(f"cannot write the Neuronpedia cache in {self.root} ({err}); "
+                               "set MI_STARTER_CACHE to a writable folder") from None
 
 
 class _Fixtures:
@@ -258,10 +261,6 @@ def _norm(query: str) -> str:
     return " ".join(query.lower().split())
 
 
-def _env_offline() -> bool:
-    return os.environ.get("NEURONPEDIA_OFFLINE", "").strip().lower() in _TRUE
-
-
 def default_cache_dir() -> Path:
     return Path(os.environ.get("MI_STARTER_CACHE") or Path.home() / ".cache" / "mi-starter") / "neuronpedia"
 
@@ -279,7 +278,8 @@ class NeuronpediaClient:
                  ttl_s: float = DEFAULT_TTL_S):
         self.base_url = (base_url or os.environ.get("NEURONPEDIA_API_URL") or DEFAULT_API_URL).rstrip("/")
         self._api_key = api_key or os.environ.get("NEURONPEDIA_API_KEY") or None
-        self.offline = _env_offline() if offline is None else offline
+        env_offline = os.environ.get("NEURONPEDIA_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+        self.offline = env_offline if offline is None else offline
         self.timeout, self.max_retries, self.max_total_wait = timeout, max_retries, max_total_wait
         self.backoff_base = backoff_base
         self.cache = _Cache(Path(cache_dir) if cache_dir else default_cache_dir(), ttl_s)
@@ -298,7 +298,7 @@ class NeuronpediaClient:
         label = f"{model_id}/{source}/{index}"
         path = "/feature/" + "/".join(quote(str(p), safe="") for p in (model_id, source, index))
         fixture = lambda f: f.features.get((model_id, source, int(index)))  # noqa: E731
-        body, prov = self._get_json("GET", path, None, label, fixture)
+        body, prov = self._get_json("GET", path, None, f"feature {label}", fixture, f"feature not found: {label}")
         if not isinstance(body, dict) or "modelId" not in body:  # the API has answered `null` with 200
             raise StarterError(f"feature not found: {label} (Neuronpedia returned no feature)")
         return _parsed(lambda: parse_feature(body, prov), prov)
@@ -323,7 +323,8 @@ class NeuronpediaClient:
             if layers:
                 payload["layers"] = list(layers)
             fixture = lambda f: f.searches.get((model_id, _norm(query)))  # noqa: E731
-            body, prov = self._get_json("POST", path, payload, f"search {query!r} on {model_id}", fixture)
+            body, prov = self._get_json("POST", path, payload, f"search {query!r} on {model_id}", fixture,
+                                        f"model or source not found: {model_id} {layers or ''}".rstrip())
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise StarterError(f"unexpected search response from {self.base_url}{path}: no 'results' list")
             page = _parsed(lambda: [parse_search_hit(r, prov, query) for r in body["results"]], prov)
@@ -342,20 +343,9 @@ class NeuronpediaClient:
             raise UsageError(f"num_results={num_results} is out of range; Neuronpedia allows 1 to 100")
         payload = {"modelId": model_id, "sourceSet": source_set, "text": text, "selectedLayers": layers or [],
                    "sortIndexes": [], "ignoreBos": True, "densityThreshold": -1, "numResults": num_results}
-        body, prov = self._get_json("POST", "/search-all", payload, f"top features for text on {model_id}",
-                                    lambda f: None)
-        tokens = body.get("tokens") or [] if isinstance(body, dict) else []
-        hits = []
-        for row in body.get("result") or [] if isinstance(body, dict) else []:
-            peak = int(row.get("maxValueIndex", 0))
-            explanations = (row.get("neuron") or {}).get("explanations") or [{}]
-            index = int(row["index"])
-            hits.append(TextFeatureHit(
-                model_id=row.get("modelId", model_id), source=row["layer"], index=index,
-                max_value=float(row.get("maxValue", 0.0)), token=tokens[peak] if peak < len(tokens) else "",
-                description=str(explanations[0].get("description") or ""),
-                url=page_url(model_id, row["layer"], index), provenance=prov))
-        return hits
+        body, prov = self._get_json("POST", "/search-all", payload, f"top features for a text on {model_id}",
+                                    lambda f: None, f"model or SAE set not found: {model_id}/{source_set}")
+        return _parsed(lambda: [_text_hit(row, body.get("tokens") or [], prov) for row in body["result"]], prov)
 
     def shipped_fixtures(self) -> str:
         """What offline mode can answer without a cache, as one line."""
@@ -368,7 +358,9 @@ class NeuronpediaClient:
             self._fixtures = _Fixtures()
         return self._fixtures
 
-    def _get_json(self, method: str, path: str, payload: dict | None, label: str, fixture) -> tuple[Any, Provenance]:
+    def _get_json(self, method: str, path: str, payload: dict | None, label: str, fixture,
+                  not_found: str) -> tuple[Any, Provenance]:
+        """(body, provenance) from the cache, else offline fixtures or the network; `label` names it in errors."""
         url = self.base_url + path
         key = f"{method} {url} {json.dumps(payload, sort_keys=True)}"
         entry = self.cache.get(key, ignore_ttl=self.offline)
@@ -381,11 +373,11 @@ class NeuronpediaClient:
                 raise StarterError(f"{label} is not available offline (no cache entry, no shipped fixture); "
                                    f"{self._load_fixtures().listing()}")
             return found
-        body = self._fetch(method, url, payload, label)
+        body = self._fetch(method, url, payload, not_found)
         self.cache.put(key, url, body)
         return body, Provenance("live", "", datetime.now(timezone.utc).isoformat(timespec="seconds"), url)
 
-    def _fetch(self, method: str, url: str, payload: dict | None, label: str) -> Any:
+    def _fetch(self, method: str, url: str, payload: dict | None, not_found: str) -> Any:
         if self._session is None:
             self._session = requests.Session()
         headers = {"User-Agent": "mi-starter", **({"x-api-key": self._api_key} if self._api_key else {})}
@@ -398,9 +390,12 @@ class NeuronpediaClient:
                 problem = f"timed out after {self.timeout:g} s"
             except requests.ConnectionError as err:
                 problem = f"could not connect ({type(err).__name__})"
+            except requests.RequestException as err:  # a malformed URL and the like: retrying cannot help
+                raise StarterError(f"cannot request {url!r} ({type(err).__name__}: {err}); "
+                                   "check NEURONPEDIA_API_URL") from None
             else:
                 if response.status_code != 429 and response.status_code < 500:
-                    return self._decode(response, url, label)
+                    return self._decode(response, url, not_found)
                 problem = f"HTTP {response.status_code}: {_excerpt(response.text)}"
                 retry_after = _retry_after(response)
                 if retry_after is not None:
@@ -418,21 +413,30 @@ class NeuronpediaClient:
                            f"({waited:.1f} s of backoff): {problem}; {hint}")
 
     @staticmethod
-    def _decode(response: requests.Response, url: str, label: str) -> Any:
+    def _decode(response: requests.Response, url: str, not_found: str) -> Any:
         status = response.status_code
         try:
             body = response.json()
         except ValueError:  # plain text, HTML or truncated JSON
             if status == 404:
-                raise StarterError(f"{_not_found(label)} (HTTP 404 from {url})") from None
+                raise StarterError(f"{not_found} (HTTP 404 from {url})") from None
             raise StarterError(f"Neuronpedia returned a body that is not valid JSON (HTTP {status}) from {url}: "
                                f"{_excerpt(response.text)}") from None
         if status == 404:
-            raise StarterError(f"{_not_found(label)} (HTTP 404 from {url})")
+            raise StarterError(f"{not_found} (HTTP 404 from {url})")
         if status >= 400:
             message = (body.get("error") or body.get("message")) if isinstance(body, dict) else body
             raise StarterError(f"Neuronpedia refused the request (HTTP {status}) at {url}: {message}")
         return body
+
+
+def _text_hit(row: dict, tokens: list[str], prov: Provenance) -> TextFeatureHit:
+    peak, index = int(row.get("maxValueIndex", 0)), int(row["index"])
+    explanations = (row.get("neuron") or {}).get("explanations") or [{}]
+    return TextFeatureHit(
+        model_id=row["modelId"], source=row["layer"], index=index, max_value=float(row.get("maxValue", 0.0)),
+        token=tokens[peak] if peak < len(tokens) else "", description=str(explanations[0].get("description") or ""),
+        url=page_url(row["modelId"], row["layer"], index), provenance=prov)
 
 
 def _parsed(parse, prov: Provenance):
@@ -442,10 +446,6 @@ def _parsed(parse, prov: Provenance):
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise StarterError(f"unexpected response shape from {prov.source} ({prov.kind}): "
                            f"{type(err).__name__}: {err}") from None
-
-
-def _not_found(label: str) -> str:
-    return f"feature not found: {label}" if not label.startswith("search") else f"not found: {label}"
 
 
 def _excerpt(text: str, limit: int = 160) -> str:

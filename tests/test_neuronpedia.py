@@ -194,6 +194,18 @@ def test_connection_refused_is_a_clear_error(tmp_path, sleeps):
         client.feature(MODEL, SLIM, 1)
 
 
+def test_malformed_base_url_is_a_clear_error(tmp_path):
+    client = NeuronpediaClient(base_url="not a url", cache_dir=tmp_path)
+    with pytest.raises(StarterError, match="check NEURONPEDIA_API_URL"):
+        client.feature(MODEL, SLIM, 1)
+
+
+def test_body_of_the_wrong_shape_is_a_clear_error(serve, tmp_path):
+    server = serve(lambda m, p, b: ok({"modelId": MODEL, "layer": SLIM, "index": "seven"}))
+    with pytest.raises(StarterError, match="unexpected response shape from http://127.0.0.1"):
+        client_for(server, tmp_path).feature(MODEL, SLIM, 7)
+
+
 # --- search ----------------------------------------------------------------------------------
 
 def _search_pages(method, path, body):
@@ -238,6 +250,12 @@ def test_search_hit_fields_from_nested_neuron(serve, tmp_path):
     assert (hit.source, hit.index, hit.description, hit.cosine_similarity) == (SLIM, 9, "d", None)
 
 
+def test_search_404_names_model(serve, tmp_path):
+    server = serve(lambda m, p, b: (404, {}, '{"message": "not found"}'))
+    with pytest.raises(StarterError, match=f"model or source not found: {MODEL}"):
+        client_for(server, tmp_path).search_explanations(MODEL, "wait", layers=[SLIM])
+
+
 def test_short_query_is_usage_error(tmp_path):
     with pytest.raises(UsageError, match="at least 3 characters"):
         NeuronpediaClient(offline=True, cache_dir=tmp_path).search_explanations(MODEL, "hi")
@@ -271,6 +289,15 @@ def test_corrupt_cache_entry_is_dropped_and_refetched(serve, tmp_path):
     entry.write_text('{"fetched_at": 1, "bo')  # a half-written file
     assert client.feature(MODEL, SLIM, 4127).provenance.kind == "live"
     assert len(server.requests) == 2 and json.loads(entry.read_text())["body"]["index"] == "4127"
+
+
+def test_unwritable_cache_is_a_clear_error(serve, tmp_path):
+    server = serve(lambda m, p, b: ok(feature_body()))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    client = NeuronpediaClient(base_url=server.url, cache_dir=blocker / "cache")
+    with pytest.raises(StarterError, match="set MI_STARTER_CACHE to a writable folder"):
+        client.feature(MODEL, SLIM, 4127)
 
 
 def test_cache_key_with_dotdot_stays_inside_cache_dir(serve, tmp_path):
