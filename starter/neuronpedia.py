@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -85,6 +86,8 @@ class ActivationRecord:
 
 @dataclass
 class Feature:
+    """One SAE latent as `GET /feature/{model}/{source}/{index}` describes it."""
+
     model_id: str
     source: str
     index: int
@@ -102,6 +105,8 @@ class Feature:
 
 @dataclass
 class SearchHit:
+    """One row of an explanation search: a latent whose explanation matches the query."""
+
     model_id: str
     source: str
     index: int
@@ -284,7 +289,6 @@ class NeuronpediaClient:
         self.backoff_base = backoff_base
         self.cache = _Cache(Path(cache_dir) if cache_dir else default_cache_dir(), ttl_s)
         self._session: requests.Session | None = None
-        self._fixtures: _Fixtures | None = None
 
     def __repr__(self) -> str:  # the key itself never appears, only whether one is set
         key = "set" if self._api_key else "unset"
@@ -316,13 +320,13 @@ class NeuronpediaClient:
         if len(query.strip()) < 3:
             raise UsageError(f"search query {query!r} is too short; Neuronpedia needs at least 3 characters")
         path = "/explanation/search" if layers else "/explanation/search-model"
+        fixture = lambda f: f.searches.get((model_id, _norm(query)))  # noqa: E731
         hits: list[SearchHit] = []
         offset: int | None = 0
         while offset is not None and (limit is None or len(hits) < limit):
             payload = {"modelId": model_id, "query": query, "offset": offset}
             if layers:
                 payload["layers"] = list(layers)
-            fixture = lambda f: f.searches.get((model_id, _norm(query)))  # noqa: E731
             body, prov = self._get_json("POST", path, payload, f"search {query!r} on {model_id}", fixture,
                                         f"model or source not found: {model_id} {layers or ''}".rstrip())
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
@@ -349,14 +353,13 @@ class NeuronpediaClient:
 
     def shipped_fixtures(self) -> str:
         """What offline mode can answer without a cache, as one line."""
-        return self._load_fixtures().listing()
+        return self._fixtures.listing()
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _load_fixtures(self) -> _Fixtures:
-        if self._fixtures is None:
-            self._fixtures = _Fixtures()
-        return self._fixtures
+    @cached_property
+    def _fixtures(self) -> _Fixtures:  # read on first offline miss only
+        return _Fixtures()
 
     def _get_json(self, method: str, path: str, payload: dict | None, label: str, fixture,
                   not_found: str) -> tuple[Any, Provenance]:
@@ -368,10 +371,10 @@ class NeuronpediaClient:
             date = datetime.fromtimestamp(entry["fetched_at"], timezone.utc).isoformat(timespec="seconds")
             return entry["body"], Provenance("cached", "", date, url)
         if self.offline:
-            found = fixture(self._load_fixtures())
+            found = fixture(self._fixtures)
             if found is None:
                 raise StarterError(f"{label} is not available offline (no cache entry, no shipped fixture); "
-                                   f"{self._load_fixtures().listing()}")
+                                   f"{self._fixtures.listing()}")
             return found
         body = self._fetch(method, url, payload, not_found)
         self.cache.put(key, url, body)

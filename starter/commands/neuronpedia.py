@@ -18,15 +18,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="neuronpedia_command", metavar="{feature,search}", required=True)
 
     feature = sub.add_parser("feature", help="one latent: explanations, top logits, max activation, page URL")
-    feature.add_argument("model", help="Neuronpedia model id, e.g. deepseek-r1-distill-llama-8b")
-    feature.add_argument("source", help="SAE source id, e.g. 15-llamascope-slimpj-res-32k")
-    feature.add_argument("index", type=int, help="latent index (an integer)")
+    feature.add_argument("model", metavar="MODEL", help="Neuronpedia model id, e.g. deepseek-r1-distill-llama-8b")
+    feature.add_argument("source", metavar="SOURCE", help="SAE source id, e.g. 15-llamascope-slimpj-res-32k")
+    feature.add_argument("index", metavar="INDEX", type=int, help="latent index (an integer)")
 
     search = sub.add_parser("search", help="semantic search over explanations")
-    search.add_argument("model", help="Neuronpedia model id, e.g. deepseek-r1-distill-llama-8b")
-    search.add_argument("query", help="what the latent should be about (3+ characters), e.g. backtracking")
+    search.add_argument("model", metavar="MODEL", help="Neuronpedia model id, e.g. deepseek-r1-distill-llama-8b")
+    search.add_argument("query", metavar="QUERY", help="what the latent should be about (3+ characters), e.g. backtracking")
     search.add_argument("--layers", nargs="+", metavar="SOURCE", help="restrict to these SAE source ids")
-    search.add_argument("--limit", type=int, default=10, help="most hits to show (default 10)")
+    search.add_argument("--limit", metavar="N", type=int, default=10, help="most hits to show (default 10)")
 
     for command in (feature, search):
         command.add_argument("--json", action="store_true", help="print JSON instead of text")
