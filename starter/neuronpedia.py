@@ -37,6 +37,7 @@ from starter.errors import StarterError, UsageError
 DEFAULT_API_URL = "https://www.neuronpedia.org/api"
 PAGE_URL = "https://www.neuronpedia.org"
 DEFAULT_TTL_S = 7 * 24 * 3600
+CONNECT_RETRIES = 2  # a refused connection or failed DNS lookup rarely heals in seconds: fail fast
 FIXTURE_DIR = Path(__file__).parent / "data" / "neuronpedia"
 
 
@@ -273,8 +274,9 @@ def default_cache_dir() -> Path:
 class NeuronpediaClient:
     """Reads features and explanation searches from Neuronpedia, through a cache.
 
-    Retries 429/5xx/connection errors/timeouts with exponential backoff and jitter (honouring
-    Retry-After), never waiting more than `max_total_wait` seconds in all, then raises StarterError.
+    Retries 429/5xx/timeouts with exponential backoff and jitter (honouring Retry-After), never
+    waiting more than `max_total_wait` seconds in all, then raises StarterError. Connection errors
+    are retried only CONNECT_RETRIES times, so a machine without network learns it in seconds.
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None,
@@ -384,7 +386,7 @@ class NeuronpediaClient:
         if self._session is None:
             self._session = requests.Session()
         headers = {"User-Agent": "mi-starter", **({"x-api-key": self._api_key} if self._api_key else {})}
-        waited, problem = 0.0, ""
+        waited, problem, connect_failures = 0.0, "", 0
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
@@ -393,6 +395,7 @@ class NeuronpediaClient:
                 problem = f"timed out after {self.timeout:g} s"
             except requests.ConnectionError as err:
                 problem = f"could not connect ({type(err).__name__})"
+                connect_failures += 1
             except requests.RequestException as err:  # a malformed URL and the like: retrying cannot help
                 raise StarterError(f"cannot request {url!r} ({type(err).__name__}: {err}); "
                                    "check NEURONPEDIA_API_URL") from None
@@ -403,7 +406,7 @@ class NeuronpediaClient:
                 retry_after = _retry_after(response)
                 if retry_after is not None:
                     problem += f" (Retry-After: {retry_after:g} s)"
-            if attempt == self.max_retries:
+            if attempt == self.max_retries or connect_failures > CONNECT_RETRIES:
                 break
             delay = retry_after if retry_after is not None else self.backoff_base * 2**attempt * random.uniform(0.5, 1.0)
             if waited + delay > self.max_total_wait:

@@ -188,10 +188,11 @@ def test_slow_response_times_out(serve, tmp_path):
     assert time.monotonic() - start < 0.9, "the timeout did not cut the request short"
 
 
-def test_connection_refused_is_a_clear_error(tmp_path, sleeps):
-    client = NeuronpediaClient(base_url="http://127.0.0.1:9/api", cache_dir=tmp_path, max_retries=1)
-    with pytest.raises(StarterError, match="could not connect.*--offline"):
+def test_connection_refused_fails_fast_with_a_clear_error(tmp_path, sleeps):
+    client = NeuronpediaClient(base_url="http://127.0.0.1:9/api", cache_dir=tmp_path, max_retries=5)
+    with pytest.raises(StarterError, match="after 3 tries.*could not connect.*--offline"):
         client.feature(MODEL, SLIM, 1)
+    assert len(sleeps) == np_mod.CONNECT_RETRIES, "no network should not cost the whole retry budget"
 
 
 def test_malformed_base_url_is_a_clear_error(tmp_path):
