@@ -1,0 +1,360 @@
+"""Typed schema over the site's catalogs in `docs/data/*.yaml`: one source of truth for resources.
+
+The site build (`docs/hooks/generate.py`), `mi-starter list` and the tests all read the catalogs
+through this module, so a typo in a YAML file fails loudly, once, with the file and field named.
+No torch here: the site build and the CLI must start instantly.
+
+>>> research = load_research()
+>>> [q.slug for q in research.questions][:3]
+['lucky-or-steady', 'determinism', 'reasoning-tree']
+>>> research.question("determinism").starter
+'starter/questions/determinism.py'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from starter.errors import StarterError, UsageError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "docs" / "data"
+
+# The reading list's sections, in the order the page shows them (the reading-list author follows it).
+READING_SECTIONS = (
+    "foundational",
+    "superposition",
+    "sparse-autoencoders",
+    "activation-patching",
+    "narrow-circuits",
+    "back-and-forths",
+    "bonus",
+    "reasoning-models",
+)
+MAX_SNIPPET_LINES = 15  # a library snippet must stay readable at a glance
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Year = Annotated[int, Field(ge=1940, le=2100)]
+StarterPath = Annotated[str, StringConstraints(pattern=r"^starter/questions/[a-z][a-z0-9_]*\.py$")]
+Priority = Literal["core", "skim", "deep-dive"]
+Status = Literal["planned", "ready"]
+
+
+class CatalogError(StarterError):
+    """A catalog file is missing or does not match its schema (the message names file and field)."""
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a misspelt field must not vanish silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Zh(_Strict):
+    """Optional Chinese text for the Chinese edition; unused until mkdocs-static-i18n is wired in."""
+
+    title: str | None = None
+    intro: str | None = None
+    annotation: str | None = None
+    summary: str | None = None
+    why: str | None = None
+
+
+class Link(_Strict):
+    label: Text
+    url: Url
+
+
+T = TypeVar("T")
+
+
+def _unique_ids(items: Iterable[T], where: str, key: str = "id") -> None:
+    seen: set[str] = set()
+    for item in items:
+        value = getattr(item, key)
+        if value in seen:
+            raise ValueError(f"duplicate {key} {value!r} in {where}: every {key} must be unique")
+        seen.add(value)
+
+
+# --- getting_started.yaml -------------------------------------------------------------------------
+
+
+class Resource(_Strict):
+    id: Slug
+    title: Text
+    author: Text
+    url: Url
+    time: Text  # how long it takes, e.g. "2-3 weeks part time"
+    annotation: Text  # one paragraph, our own words: what you get
+    skip: Text  # what to skip or skim on a first pass
+    zh: Zh | None = None
+
+
+class GettingStarted(_Strict):
+    intro: Text
+    resources: list[Resource] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids(self) -> GettingStarted:
+        _unique_ids(self.resources, "resources")
+        return self
+
+
+# --- reading_list.yaml ----------------------------------------------------------------------------
+
+
+class ReadingEntry(_Strict):
+    id: Slug  # the entry's HTML anchor on the reading-list page; never rename once published
+    title: Text
+    authors: Text
+    year: Year
+    url: Url
+    annotation: Text
+    priority: Priority
+    tags: list[Slug] = []
+    zh: Zh | None = None
+
+
+class ReadingSection(_Strict):
+    id: Slug
+    title: Text
+    intro: Text
+    entries: list[ReadingEntry] = Field(min_length=1)
+    zh: Zh | None = None
+
+
+class ReadingList(_Strict):
+    sections: list[ReadingSection]
+
+    @model_validator(mode="after")
+    def _order_and_ids(self) -> ReadingList:
+        ids = tuple(section.id for section in self.sections)
+        if ids != READING_SECTIONS:
+            raise ValueError(f"sections must be exactly {list(READING_SECTIONS)} in this order, got {list(ids)}")
+        _unique_ids(self.entries, "the reading list (entry ids are page anchors)")
+        return self
+
+    @property
+    def entries(self) -> list[ReadingEntry]:
+        return [entry for section in self.sections for entry in section.entries]
+
+    def entry(self, entry_id: str) -> ReadingEntry:
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        raise UsageError(f"no reading-list entry {entry_id!r}; known ids: {', '.join(e.id for e in self.entries)}")
+
+
+# --- libraries.yaml -------------------------------------------------------------------------------
+
+
+class Library(_Strict):
+    id: Slug
+    name: Text
+    url: Url
+    links: list[Link] = []  # docs, API reference, model pages ...
+    purpose: Text  # what it is for
+    pick_when: Text  # when to pick it over the others
+    install: Text  # the pinned install line we test with
+    snippet: Text  # runs offline on CPU; executed by tests/test_library_snippets.py
+    facts: list[Text] = []  # ids and names people look up (releases, repos, Neuronpedia model ids)
+    zh: Zh | None = None
+
+    @field_validator("install")
+    @classmethod
+    def _install_is_pip(cls, value: str) -> str:
+        if not value.startswith("pip install "):
+            raise ValueError(f"install must be a `pip install ...` line, got {value!r}")
+        return value
+
+    @field_validator("snippet")
+    @classmethod
+    def _snippet_is_short_python(cls, value: str) -> str:
+        lines = value.strip().splitlines()
+        if len(lines) > MAX_SNIPPET_LINES:
+            raise ValueError(f"snippet has {len(lines)} lines; keep it to {MAX_SNIPPET_LINES} or fewer")
+        compile(value, "<snippet>", "exec")  # a SyntaxError here names the line
+        return value
+
+
+class Libraries(_Strict):
+    intro: Text
+    libraries: list[Library] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ids(self) -> Libraries:
+        _unique_ids(self.libraries, "libraries")
+        return self
+
+
+# --- research.yaml --------------------------------------------------------------------------------
+
+
+class PriorWork(_Strict):
+    title: Text
+    authors: Text
+    year: Year
+    url: Url | None = None  # arXiv abs URL where there is one
+    reading_list: Slug | None = None  # id of the matching reading-list entry, if any
+    note: Text  # what they did / found, one or two sentences
+
+    @model_validator(mode="after")
+    def _linked(self) -> PriorWork:
+        if self.url is None and self.reading_list is None:
+            raise ValueError(f"prior work {self.title!r} needs a url or a reading_list id")
+        return self
+
+
+class Question(_Strict):
+    letter: Annotated[str, StringConstraints(pattern=r"^[a-h]$")]
+    slug: Slug  # page name and `mi-starter run <slug>`; fixed, other code depends on it
+    title: Text  # short, for the nav and `mi-starter list`
+    quote: Text  # the sub-question exactly as the MATS guide words it (markdown list lines allowed)
+    why: Text
+    prior_work: list[PriorWork] = Field(min_length=1)
+    hypotheses: list[Text] = Field(min_length=2, max_length=4)
+    status: Status
+    starter: StarterPath
+    try_next: list[Text] = []
+    tags: list[Slug] = []
+    zh: Zh | None = None
+
+    @model_validator(mode="after")
+    def _starter_file(self, info: ValidationInfo) -> Question:
+        expected = f"starter/questions/{self.slug.replace('-', '_')}.py"
+        if self.starter != expected:
+            raise ValueError(f"question {self.slug!r}: starter must be {expected!r} (module name = slug), got {self.starter!r}")
+        if self.status == "ready":
+            root = Path((info.context or {}).get("root", REPO_ROOT))
+            if not (root / self.starter).is_file():
+                raise ValueError(
+                    f"question {self.slug!r} is marked ready but {self.starter} does not exist under {root}; "
+                    "write the starter or set status: planned"
+                )
+            if not self.try_next:
+                raise ValueError(f"question {self.slug!r} is ready: give it a `try_next` list")
+        return self
+
+
+class QuestionGroup(_Strict):
+    quote: Text  # the parent bullet of the guide that the questions below hang from
+    questions: list[Question] = Field(min_length=1)
+
+
+class ThinkingModels(_Strict):
+    title: Text
+    quote_intro: Text  # the opening paragraph of the guide's section, verbatim
+    groups: list[QuestionGroup] = Field(min_length=1)
+
+
+class Area(_Strict):
+    id: Slug
+    title: Text
+    summary: Text  # our words
+    zh: Zh | None = None
+
+
+class Research(_Strict):
+    intro: Text
+    sources: list[Link] = Field(min_length=1)  # where the areas and the quoted question come from
+    areas: list[Area] = Field(min_length=1)
+    thinking_models: ThinkingModels
+
+    @model_validator(mode="after")
+    def _questions(self) -> Research:
+        _unique_ids(self.areas, "areas")
+        _unique_ids(self.questions, "the thinking-models questions", key="slug")
+        letters = "".join(q.letter for q in self.questions)
+        if letters != "abcdefgh":
+            raise ValueError(f"the sub-questions must be lettered a..h in order, got {letters!r}")
+        return self
+
+    @property
+    def questions(self) -> list[Question]:
+        return [q for group in self.thinking_models.groups for q in group.questions]
+
+    def question(self, slug: str) -> Question:
+        for q in self.questions:
+            if q.slug == slug:
+                return q
+        raise UsageError(f"unknown question {slug!r}; choose one of: {', '.join(q.slug for q in self.questions)}")
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load(model: type[M], path: Path, root: Path | None = None) -> M:
+    if not path.is_file():
+        raise CatalogError(f"catalog file not found: {path}")
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise CatalogError(f"{path} is not valid YAML: {err}") from err
+    try:
+        return model.model_validate(data, context={"root": root or REPO_ROOT})
+    except ValidationError as err:
+        raise CatalogError(f"{path} does not match the {model.__name__} schema:\n{err}") from err
+
+
+def load_getting_started(path: Path | None = None) -> GettingStarted:
+    return _load(GettingStarted, path or DATA_DIR / "getting_started.yaml")
+
+
+def load_reading_list(path: Path | None = None) -> ReadingList:
+    return _load(ReadingList, path or DATA_DIR / "reading_list.yaml")
+
+
+def load_libraries(path: Path | None = None) -> Libraries:
+    return _load(Libraries, path or DATA_DIR / "libraries.yaml")
+
+
+def load_research(path: Path | None = None, root: Path | None = None) -> Research:
+    """`root` is the repository root that `starter:` paths are relative to (tests pass a tmp dir)."""
+    return _load(Research, path or DATA_DIR / "research.yaml", root)
+
+
+class Site(_Strict):
+    """All catalogs, cross-checked: every reading-list id that research.yaml cites must exist."""
+
+    getting_started: GettingStarted
+    reading_list: ReadingList
+    libraries: Libraries
+    research: Research
+
+
+def load_site(data_dir: Path | None = None, root: Path | None = None) -> Site:
+    data_dir = data_dir or DATA_DIR
+    site = Site(
+        getting_started=load_getting_started(data_dir / "getting_started.yaml"),
+        reading_list=load_reading_list(data_dir / "reading_list.yaml"),
+        libraries=load_libraries(data_dir / "libraries.yaml"),
+        research=load_research(data_dir / "research.yaml", root),
+    )
+    known = {entry.id for entry in site.reading_list.entries}
+    for q in site.research.questions:
+        for work in q.prior_work:
+            if work.reading_list is not None and work.reading_list not in known:
+                raise CatalogError(
+                    f"{data_dir / 'research.yaml'}: question {q.slug!r} cites reading-list id {work.reading_list!r}, "
+                    "which reading_list.yaml does not define; fix the id or drop `reading_list:`"
+                )
+    return site
