@@ -47,6 +47,7 @@ serve: install
 bench: install
 	$(BIN)/python scripts/bench_rollouts.py
 	$(BIN)/python scripts/bench_links.py
+	$(BIN)/python scripts/bench_neuronpedia.py
 
 clean:
 	rm -rf site .pytest_cache

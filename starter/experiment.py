@@ -1,0 +1,232 @@
+"""The frame every starter runs in: presets, command line, Neuronpedia context, results, figure, summary.
+
+A starter (`starter/questions/<slug>.py`) describes its experiment as a `Starter`: presets (typed configs),
+`run` (does the work, appending one row per unit to the results store, skipping units already done),
+`analyse` (rows -> metrics, a pure function), `plot` (rows, metrics -> figure) and `findings`
+(metrics -> the sentences of the summary). This module does everything around that, once:
+
+    parse arguments -> validate -> open the run directory (resume if it exists) -> look up Neuronpedia latents
+    -> load the model -> run -> analyse results.jsonl -> figure.png + summary.md
+
+Because `analyse` only sees the rows of `results.jsonl`, every number in `summary.md` comes from that file.
+
+>>> from starter.experiment import parse_overrides
+>>> parse_overrides(["--preset", "smoke", "--seed", "3"]).seed
+3
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from starter.errors import StarterError, UsageError
+
+PRESET_NAMES = ("smoke", "cpu", "gpu")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Where R1-distill SAE latents live on Neuronpedia. Starters running a model without SAEs (the organism,
+# SmolLM2, R1-Distill-Qwen) still show the latents to look at once you move to this model.
+REFERENCE_SAE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
+
+
+@dataclass
+class StarterConfig:
+    """Fields every starter shares; a starter subclasses this with its own fields (one comment each)."""
+
+    model: str = "tinythinker"  # registry name, HF name or local path (see `mi-starter doctor`)
+    device: str = "auto"  # auto | cpu | cuda | mps
+    seed: int = 0  # every random choice in the run derives from this
+    offline: bool = False  # Neuronpedia from the cache and shipped fixtures only
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise UsageError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Context:
+    """What `run` gets: the config, the open results store, the loaded model and the Neuronpedia latents."""
+
+    cfg: Any
+    store: Any  # starter.results.RunStore
+    model: Any  # starter.models.LoadedModel
+    latents: list = field(default_factory=list)  # Neuronpedia search hits for the question's concepts
+    preset: str = "smoke"
+
+
+@dataclass(frozen=True)
+class Starter:
+    slug: str  # e.g. "lucky-or-steady"; the CLI name and the site page
+    title: str  # one line, e.g. "Lucky or steady progress?"
+    question: str  # the sub-question, quoted
+    presets: dict[str, StarterConfig]  # smoke | cpu | gpu
+    run: Callable[[Context], None]  # the experiment and its control; appends rows to ctx.store
+    analyse: Callable[[list[dict]], dict]  # rows of results.jsonl -> metrics (pure, deterministic)
+    plot: Callable[[list[dict], dict], Any]  # rows, metrics -> matplotlib Figure
+    findings: Callable[[dict], str]  # metrics -> markdown sentences stating the finding and its control
+    concepts: tuple[str, ...] = ()  # Neuronpedia explanation-search queries
+    try_next: tuple[str, ...] = ()  # "what to try next" bullets
+
+    def __post_init__(self) -> None:
+        missing = [p for p in PRESET_NAMES if p not in self.presets]
+        if missing:
+            raise ValueError(f"starter {self.slug!r} lacks presets {missing}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=True)
+    p.add_argument("--preset", default="smoke", help=f"one of: {', '.join(PRESET_NAMES)} (default: smoke)")
+    p.add_argument("--model", help="override the preset's model (registry name, HF name or local path)")
+    p.add_argument("--device", help=f"override the device: {', '.join(DEVICES)}")
+    p.add_argument("--out", help="run directory (default: runs/<slug>/<timestamp>); an existing one is resumed")
+    p.add_argument("--offline", action="store_true", help="Neuronpedia from cache and shipped fixtures only")
+    p.add_argument("--seed", type=int, help="override the preset's seed")
+    return p
+
+
+def parse_overrides(argv: list[str]) -> argparse.Namespace:
+    return _parser().parse_args(argv)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the shared starter options to another parser (used by `mi-starter run`)."""
+    for action in _parser()._actions:
+        if action.dest != "help":
+            parser._add_action(action)
+
+
+def resolve_config(starter: Starter, args: argparse.Namespace) -> StarterConfig:
+    if args.preset not in starter.presets:
+        raise UsageError(f"unknown preset {args.preset!r}; choose one of: {', '.join(starter.presets)}")
+    overrides = {k: getattr(args, k) for k in ("model", "device", "seed") if getattr(args, k, None) is not None}
+    if getattr(args, "offline", False):
+        overrides["offline"] = True
+    return dataclasses.replace(starter.presets[args.preset], **overrides)
+
+
+def _lookup_latents(starter: Starter, cfg: StarterConfig, spec) -> tuple[list, str]:
+    """Neuronpedia explanations for the question's concepts: (hits, a provenance line for the summary)."""
+    from starter import neuronpedia
+    from starter.models import get_spec
+
+    target = spec if spec.neuronpedia_model_id else get_spec(REFERENCE_SAE_MODEL)
+    client = neuronpedia.NeuronpediaClient(offline=cfg.offline or None)
+    try:
+        hits = neuronpedia.concept_latents(
+            client, target.neuronpedia_model_id, list(starter.concepts), layers=list(target.neuronpedia_sources[:1])
+        )
+    except StarterError as err:
+        if client.offline:
+            raise
+        print(f"neuronpedia unreachable ({err}); using the shipped fixtures", file=sys.stderr)
+        client = neuronpedia.NeuronpediaClient(offline=True)
+        hits = neuronpedia.concept_latents(
+            client, target.neuronpedia_model_id, list(starter.concepts), layers=list(target.neuronpedia_sources[:1])
+        )
+    kinds = sorted({h.provenance.kind for h in hits}) if hits else ["none"]
+    note = (
+        f"Neuronpedia latents for `{target.neuronpedia_model_id}` ({', '.join(target.neuronpedia_sources[:1])}); "
+        f"data: {', '.join(kinds)}"
+    )
+    if "sample" in kinds:
+        note += " (sample data in Neuronpedia's format, not fetched from Neuronpedia: run online for real explanations)"
+    return hits, note
+
+
+def _latent_rows(hits: list) -> list[dict]:
+    return [
+        {
+            "unit": f"latent:{h.source}:{h.index}",
+            "kind": "latent",
+            "model_id": h.model_id,
+            "source": h.source,
+            "index": h.index,
+            "description": h.description,
+            "query": getattr(h, "query", None),
+            "url": h.url,
+            "provenance": h.provenance.kind,
+        }
+        for h in hits
+    ]
+
+
+def unit_rows(rows: list[dict]) -> list[dict]:
+    """The experiment's own rows (latent lookups and other bookkeeping rows filtered out)."""
+    return [r for r in rows if r.get("kind", "unit") == "unit"]
+
+
+def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: dict, rows: list[dict], note: str) -> str:
+    latents = [r for r in rows if r.get("kind") == "latent"]
+    lines = [
+        f"# {starter.title}",
+        "",
+        f"> {starter.question}",
+        "",
+        f"Model `{cfg.model}` · preset `{preset}` · seed {cfg.seed}",
+        "",
+        "## Finding",
+        "",
+        starter.findings(metrics).strip(),
+        "",
+        "## Numbers",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {format_value(v)} |" for k, v in metrics.items()]
+    lines += ["", "## Neuronpedia latents", "", note, ""]
+    lines += [f"- [{r['source']}/{r['index']}]({r['url']}) ({r['query']}): {r['description']}" for r in latents]
+    if starter.try_next:
+        lines += ["", "## What to try next", ""] + [f"- {t}" for t in starter.try_next]
+    return "\n".join(lines) + "\n"
+
+
+def format_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def run_starter(starter: Starter, argv: list[str] | None = None) -> Path:
+    """Parse `argv`, run the starter end to end and return the run directory."""
+    args = parse_overrides(sys.argv[1:] if argv is None else argv)
+    return execute(starter, args)
+
+
+def execute(starter: Starter, args: argparse.Namespace) -> Path:
+    from starter.models import get_spec, load_model, resolve_device
+    from starter.results import RunStore
+
+    cfg = resolve_config(starter, args)
+    spec = get_spec(cfg.model)
+    device = resolve_device(cfg.device)
+    out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
+    store = RunStore.open(out, config={"starter": starter.slug, "preset": args.preset, **cfg.to_dict()},
+                          model=cfg.model, device=str(device))
+    print(f"[{starter.slug}] preset={args.preset} model={cfg.model} device={device} out={out}")
+
+    hits, note = _lookup_latents(starter, cfg, spec)
+    for row in _latent_rows(hits):
+        if not store.done(row["unit"]):
+            store.append(row)
+    print(f"[{starter.slug}] {note}")
+
+    model = load_model(cfg.model, device=cfg.device)
+    starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset))
+
+    rows = store.rows()
+    metrics = starter.analyse(unit_rows(rows))
+    fig = starter.plot(unit_rows(rows), metrics)
+    store.save_figure(fig)
+    store.write_summary(render_summary(starter, cfg, args.preset, metrics, rows, note))
+    store.finish()
+    print(f"[{starter.slug}] wrote {out}/summary.md and {out}/figure.png")
+    return out
