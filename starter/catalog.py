@@ -149,6 +149,9 @@ class ReadingList(_Strict):
         if ids != READING_SECTIONS:
             raise ValueError(f"sections must be exactly {list(READING_SECTIONS)} in this order, got {list(ids)}")
         _unique_ids(self.entries, "the reading list (entry ids are page anchors)")
+        clashes = set(ids) & {entry.id for entry in self.entries}
+        if clashes:
+            raise ValueError(f"entry ids {sorted(clashes)} equal a section id; both are anchors on one page")
         return self
 
     @property

