@@ -193,7 +193,10 @@ class Library(_Strict):
         lines = value.strip().splitlines()
         if len(lines) > MAX_SNIPPET_LINES:
             raise ValueError(f"snippet has {len(lines)} lines; keep it to {MAX_SNIPPET_LINES} or fewer")
-        compile(value, "<snippet>", "exec")  # a SyntaxError here names the line
+        try:
+            compile(value, "<snippet>", "exec")
+        except SyntaxError as err:
+            raise ValueError(f"snippet is not valid Python (line {err.lineno}: {err.msg})") from err
         return value
 
 
@@ -315,7 +318,8 @@ def _load(model: type[M], path: Path, root: Path | None = None) -> M:
     try:
         return model.model_validate(data, context={"root": root or REPO_ROOT})
     except ValidationError as err:
-        raise CatalogError(f"{path} does not match the {model.__name__} schema:\n{err}") from err
+        problems = "\n".join(f"  at {'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}" for e in err.errors())
+        raise CatalogError(f"{path} does not match the {model.__name__} schema:\n{problems}") from err
 
 
 def load_getting_started(path: Path | None = None) -> GettingStarted:

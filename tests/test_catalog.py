@@ -1,0 +1,275 @@
+"""The catalogs in docs/data/ load, and broken catalogs fail with an error that names the problem.
+
+Bad catalogs are built in tmp_path from small valid ones defined here, so these tests do not depend
+on the wording of the real files.
+"""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from starter import catalog
+from starter.catalog import CatalogError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SEED = REPO_ROOT.parent / "shared" / "seed" / "000_5ecf5661261448fc.txt"
+
+# Fixed contract: other code (mi-starter, the starters, the site) depends on these slugs and files.
+QUESTIONS = {
+    "a": ("lucky-or-steady", "starter/questions/lucky_or_steady.py"),
+    "b": ("determinism", "starter/questions/determinism.py"),
+    "c": ("reasoning-tree", "starter/questions/reasoning_tree.py"),
+    "d": ("cot-faithfulness", "starter/questions/cot_faithfulness.py"),
+    "e": ("monitored-cot", "starter/questions/monitored_cot.py"),
+    "f": ("cot-probing", "starter/questions/cot_probing.py"),
+    "g": ("steering", "starter/questions/steering.py"),
+    "h": ("sae", "starter/questions/sae.py"),
+}
+
+
+# --- small valid catalogs -------------------------------------------------------------------------
+
+
+def reading_list_data() -> dict:
+    return {
+        "sections": [
+            {
+                "id": section,
+                "title": section.title(),
+                "intro": "Why these papers.",
+                "entries": [
+                    {
+                        "id": f"{section}-paper",
+                        "title": f"A paper about {section}",
+                        "authors": "Doe, Roe",
+                        "year": 2024,
+                        "url": "https://arxiv.org/abs/2401.00001",
+                        "annotation": "What it shows, in our words.",
+                        "priority": "core",
+                        "tags": ["circuits"],
+                    }
+                ],
+            }
+            for section in catalog.READING_SECTIONS
+        ]
+    }
+
+
+def question_data(letter: str) -> dict:
+    slug, starter = QUESTIONS[letter]
+    return {
+        "letter": letter,
+        "slug": slug,
+        "title": f"Question {letter}",
+        "quote": "Can you find evidence?",
+        "why": "Because.",
+        "prior_work": [{"title": "A paper", "authors": "Doe", "year": 2025, "url": "https://arxiv.org/abs/2501.00001", "note": "It did X."}],
+        "hypotheses": ["H1", "H2"],
+        "status": "planned",
+        "starter": starter,
+    }
+
+
+def research_data() -> dict:
+    return {
+        "intro": "Intro.",
+        "sources": [{"label": "The guide", "url": "https://tinyurl.com/neel-mats-app"}],
+        "areas": [{"id": "thinking-models", "title": "Thinking models", "summary": "Our words."}],
+        "thinking_models": {
+            "title": "Understanding thinking models",
+            "quote_intro": "Eg o1, r1 ...",
+            "groups": [{"quote": "Parent bullet.", "questions": [question_data(letter) for letter in QUESTIONS]}],
+        },
+    }
+
+
+def write(tmp_path: Path, name: str, data: dict) -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# --- the real catalogs ----------------------------------------------------------------------------
+
+
+def test_every_catalog_loads_and_cross_references_resolve():
+    site = catalog.load_site()
+    assert site.reading_list.entries, "reading_list.yaml has no entries"
+    assert {lib.id for lib in site.libraries.libraries} >= {
+        "transformerlens", "saelens", "dictionary-learning", "nnsight", "neuronpedia", "gemma-scope", "llama-scope", "arena-sae",
+    }
+    assert [r.id for r in site.getting_started.resources] == [
+        "arena-chapter-1", "concrete-steps", "become-mi-researcher", "mats-application-guide",
+    ]
+
+
+def test_questions_keep_their_fixed_slugs_and_starter_files():
+    research = catalog.load_research()
+    got = {q.letter: (q.slug, q.starter) for q in research.questions}
+    assert got == QUESTIONS, "slugs and starter paths are a contract with mi-starter and the starters; do not rename"
+    for q in research.questions:
+        assert 2 <= len(q.hypotheses) <= 4
+        if q.status == "ready":
+            assert (REPO_ROOT / q.starter).is_file()
+
+
+def test_question_lookup_names_the_choices():
+    research = catalog.load_research()
+    assert research.question("sae").letter == "h"
+    with pytest.raises(catalog.UsageError, match="choose one of: lucky-or-steady"):
+        research.question("nope")
+
+
+def test_install_lines_use_the_project_pins():
+    """Every `pkg==version` on the libraries page matches pyproject.toml or the Makefile's --no-deps line."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    pins = dict(re.findall(r"([A-Za-z0-9_.-]+)==([0-9][^\s\"',]*)", " ".join(pyproject["project"]["dependencies"]) + makefile))
+    for lib in catalog.load_libraries().libraries:
+        for name, version in re.findall(r"([A-Za-z0-9_.-]+)==(\S+)", lib.install):
+            assert pins.get(name) == version, f"{lib.id}: install pins {name}=={version}, the project pins {pins.get(name)}"
+
+
+def test_quotes_are_verbatim_from_the_seed():
+    """Every line of the thinking-models question in the seed appears word for word in research.yaml."""
+    if not SEED.is_file():
+        pytest.skip(f"seed text not available at {SEED}")
+    seed = SEED.read_text(encoding="utf-8")
+    body = seed.split("Understanding thinking models", 1)[1].split("Enjoy Reading This Article?", 1)[0]
+    research = catalog.load_research()
+    tm = research.thinking_models
+    quoted = " ".join([tm.quote_intro, *(g.quote for g in tm.groups), *(q.quote for q in research.questions)])
+    quoted = " ".join(quoted.replace("\n- ", " ").split())
+    for line in body.strip().splitlines():
+        text = " ".join(line.lstrip("- ").split())
+        assert text in quoted, f"seed line not quoted verbatim in research.yaml: {text[:80]!r}"
+
+
+def test_module_docstring_examples_run():
+    result = doctest.testmod(catalog)
+    assert result.failed == 0 and result.attempted > 0
+
+
+# --- broken catalogs fail clearly -----------------------------------------------------------------
+
+
+def test_small_valid_catalogs_load(tmp_path):
+    assert len(catalog.load_reading_list(write(tmp_path, "r.yaml", reading_list_data())).entries) == 8
+    assert len(catalog.load_research(write(tmp_path, "q.yaml", research_data()), root=tmp_path).questions) == 8
+
+
+def test_missing_required_field(tmp_path):
+    data = reading_list_data()
+    del data["sections"][0]["entries"][0]["annotation"]
+    with pytest.raises(CatalogError, match=r"ReadingList schema:\n  at sections.0.entries.0.annotation: Field required"):
+        catalog.load_reading_list(write(tmp_path, "r.yaml", data))
+
+
+def test_duplicate_entry_id_across_sections(tmp_path):
+    data = reading_list_data()
+    data["sections"][1]["entries"][0]["id"] = data["sections"][0]["entries"][0]["id"]
+    with pytest.raises(CatalogError, match="duplicate id 'foundational-paper'"):
+        catalog.load_reading_list(write(tmp_path, "r.yaml", data))
+
+
+def test_bad_priority(tmp_path):
+    data = reading_list_data()
+    data["sections"][0]["entries"][0]["priority"] = "must-read"
+    with pytest.raises(CatalogError, match=r"at sections.0.entries.0.priority: Input should be 'core', 'skim' or 'deep-dive'"):
+        catalog.load_reading_list(write(tmp_path, "r.yaml", data))
+
+
+def test_sections_out_of_order(tmp_path):
+    data = reading_list_data()
+    data["sections"].reverse()
+    with pytest.raises(CatalogError, match="sections must be exactly"):
+        catalog.load_reading_list(write(tmp_path, "r.yaml", data))
+
+
+def test_unknown_field_is_an_error_not_ignored(tmp_path):
+    data = reading_list_data()
+    data["sections"][0]["entries"][0]["anotation"] = "typo"
+    with pytest.raises(CatalogError, match="at sections.0.entries.0.anotation: Extra inputs are not permitted"):
+        catalog.load_reading_list(write(tmp_path, "r.yaml", data))
+
+
+def test_ready_question_without_starter_file(tmp_path):
+    data = research_data()
+    data["thinking_models"]["groups"][0]["questions"][0].update(status="ready", try_next=["Vary the temperature."])
+    with pytest.raises(CatalogError, match="'lucky-or-steady' is marked ready but starter/questions/lucky_or_steady.py does not exist"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+    # ... and the same catalog passes once the file exists.
+    (tmp_path / "starter" / "questions").mkdir(parents=True)
+    (tmp_path / "starter" / "questions" / "lucky_or_steady.py").write_text('"""Starter."""\n')
+    assert catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path).questions[0].status == "ready"
+
+
+def test_ready_question_needs_try_next(tmp_path):
+    (tmp_path / "starter" / "questions").mkdir(parents=True)
+    (tmp_path / "starter" / "questions" / "sae.py").write_text('"""Starter."""\n')
+    data = research_data()
+    data["thinking_models"]["groups"][0]["questions"][7]["status"] = "ready"
+    with pytest.raises(CatalogError, match="give it a `try_next` list"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "starter, message",
+    [
+        ("starter/lucky_or_steady.py", "String should match pattern"),
+        ("starter/questions/lucky-or-steady.py", "String should match pattern"),
+        ("starter/questions/lucky.py", "starter must be 'starter/questions/lucky_or_steady.py'"),
+    ],
+)
+def test_planned_question_needs_a_well_formed_starter_path(tmp_path, starter, message):
+    data = research_data()
+    data["thinking_models"]["groups"][0]["questions"][0]["starter"] = starter
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_questions_must_be_lettered_a_to_h(tmp_path):
+    data = research_data()
+    questions = data["thinking_models"]["groups"][0]["questions"]
+    questions[0], questions[1] = questions[1], questions[0]
+    with pytest.raises(CatalogError, match="lettered a..h in order"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_cited_reading_list_id_must_exist(tmp_path):
+    research = research_data()
+    research["thinking_models"]["groups"][0]["questions"][0]["prior_work"][0]["reading_list"] = "no-such-entry"
+    for name in ("getting_started.yaml", "libraries.yaml"):
+        (tmp_path / name).write_text((catalog.DATA_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
+    write(tmp_path, "reading_list.yaml", reading_list_data())
+    write(tmp_path, "research.yaml", research)
+    with pytest.raises(CatalogError, match="cites reading-list id 'no-such-entry'"):
+        catalog.load_site(tmp_path, root=tmp_path)
+
+
+def test_long_or_broken_snippet(tmp_path):
+    data = yaml.safe_load((catalog.DATA_DIR / "libraries.yaml").read_text(encoding="utf-8"))
+    too_long = copy.deepcopy(data)
+    too_long["libraries"][0]["snippet"] = "x = 1\n" * 16
+    with pytest.raises(CatalogError, match="snippet has 16 lines; keep it to 15"):
+        catalog.load_libraries(write(tmp_path, "l.yaml", too_long))
+    broken = copy.deepcopy(data)
+    broken["libraries"][0]["snippet"] = "print(('unclosed'\n"
+    with pytest.raises(CatalogError, match=r"snippet is not valid Python \(line 1: '\(' was never closed\)"):
+        catalog.load_libraries(write(tmp_path, "l.yaml", broken))
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(CatalogError, match="catalog file not found"):
+        catalog.load_libraries(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sections: [unclosed\n")
+    with pytest.raises(CatalogError, match="is not valid YAML"):
+        catalog.load_reading_list(bad)
