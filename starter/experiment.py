@@ -219,8 +219,12 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     cfg = resolve_config(starter, args)
     spec = get_spec(cfg.model)
     device = resolve_device(cfg.device)
+    # Load the model before creating anything on disk: a model that can't be loaded leaves no empty run.
+    model = load_model(cfg.model, device=cfg.device)
     out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
-    store = RunStore.open(out, config={"starter": starter.slug, "preset": args.preset, **cfg.to_dict()},
+    # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
+    identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
+    store = RunStore.open(out, config={"starter": starter.slug, "preset": args.preset, **identity},
                           model=cfg.model, device=str(device))
     print(f"[{starter.slug}] preset={args.preset} model={cfg.model} device={device} out={out}")
 
@@ -230,7 +234,6 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
             store.append(row)
     print(f"[{starter.slug}] {note}")
 
-    model = load_model(cfg.model, device=cfg.device)
     starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset))
 
     rows = store.rows()

@@ -1,0 +1,128 @@
+"""Every starter, end to end with `--preset smoke`, through the real CLI: artefacts, numbers, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from starter import questions
+from starter.experiment import format_value, unit_rows
+
+SLUGS = sorted(questions.available())
+CLI = [sys.executable, "-m", "starter.cli"]
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NEURONPEDIA_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def read_rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", SLUGS)
+def test_smoke_run_writes_four_artefacts_and_summary_matches_results(slug, tmp_path):
+    out = tmp_path / slug
+    proc = run_cli("run", slug, "--preset", "smoke", "--offline", "--out", str(out))
+    assert proc.returncode == 0, f"`mi-starter run {slug} --preset smoke` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    for name in ("manifest.json", "results.jsonl", "figure.png", "summary.md"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, f"{slug}: {name} missing or empty"
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    for key in ("config", "seed", "started_at", "finished_at", "device", "model"):
+        assert key in manifest, f"{slug}: manifest lacks {key!r}"
+    assert manifest["config"]["preset"] == "smoke"
+
+    rows = read_rows(out)
+    units = [r["unit"] for r in rows]
+    assert len(units) == len(set(units)), f"{slug}: duplicate units in results.jsonl"
+    assert unit_rows(rows), f"{slug}: results.jsonl has no experiment rows"
+    assert any(r.get("kind") == "latent" for r in rows), f"{slug}: no Neuronpedia latents recorded"
+
+    # Every number in the summary's table is recomputed from results.jsonl by the starter's own analyse().
+    starter = questions.load(slug)
+    metrics = starter.analyse(unit_rows(rows))
+    summary = (out / "summary.md").read_text()
+    assert metrics, f"{slug}: analyse() returned no metrics"
+    for key, value in metrics.items():
+        assert f"| {key} | {format_value(value)} |" in summary, f"{slug}: summary's {key} does not match results.jsonl"
+    assert "sample data" in summary, f"{slug}: offline run must say its Neuronpedia data are samples"
+    assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_starter_has_three_presets_and_a_control():
+    for slug in SLUGS:
+        starter = questions.load(slug)
+        assert set(starter.presets) >= {"smoke", "cpu", "gpu"}, slug
+        assert starter.concepts, f"{slug}: no Neuronpedia concepts to look up"
+        assert starter.try_next, f"{slug}: no 'what to try next'"
+
+
+def test_starter_files_are_short_jupytext_scripts():
+    qdir = Path(questions.__file__).parent
+    for slug, module in questions.available().items():
+        path = qdir / (module.rsplit(".", 1)[1] + ".py")
+        text = path.read_text()
+        assert text.count("\n") <= 250, f"{path.name} is {text.count(chr(10))} lines; keep starters <= 250"
+        assert "# %%" in text, f"{path.name} is not in jupytext percent format"
+        assert 'if __name__ == "__main__":' in text
+
+
+@pytest.mark.slow
+def test_resume_after_kill_has_every_unit_exactly_once(tmp_path):
+    slug = os.environ.get("MI_STARTER_RESUME_SLUG", "determinism")
+    if slug not in SLUGS:
+        pytest.skip(f"starter {slug} not present")
+    ref = tmp_path / "reference"
+    assert run_cli("run", slug, "--preset", "smoke", "--offline", "--out", str(ref)).returncode == 0
+    expected = {r["unit"] for r in read_rows(ref)}
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "NEURONPEDIA_OFFLINE": "1"}
+    proc = subprocess.Popen([*CLI, "run", slug, "--preset", "smoke", "--offline", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Kill it once it has written some experiment rows, but before it finished.
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "results.jsonl").exists() and len(unit_rows(read_rows(out))) >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_units = len(read_rows(out)) if (out / "results.jsonl").exists() else 0
+    assert killed_units < len(expected), "the run finished before it could be killed; use a longer starter"
+
+    resumed = run_cli("run", slug, "--preset", "smoke", "--offline", "--out", str(out))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    units = [r["unit"] for r in read_rows(out)]
+    assert len(units) == len(set(units)), "resume duplicated rows"
+    assert set(units) == expected, "resume lost or invented units"
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "no-such-starter"], "unknown starter 'no-such-starter'"),
+        (["run", SLUGS[0] if SLUGS else "x", "--preset", "huge"], "unknown preset 'huge'"),
+        (["run", SLUGS[0] if SLUGS else "x", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", SLUGS[0] if SLUGS else "x", "--model", "no/such-model-anywhere"], "no/such-model-anywhere"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_2(args, needle):
+    if not SLUGS:
+        pytest.skip("no starters yet")
+    proc = run_cli(*args, timeout=300)
+    assert proc.returncode == 2, f"exit {proc.returncode}: {proc.stderr[-1500:]}"
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
