@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from starter.errors import StarterError, UsageError
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Warnings (e.g. an unreadable cache that gets rebuilt) as one readable line, not a source excerpt.
+    warnings.formatwarning = lambda message, *_rest, **_kw: f"warning: {message}\n"
     try:
         args = build_parser().parse_args(argv)
         options = CheckOptions(offline=args.offline, timeout=args.timeout, max_per_host=args.max_per_host,
@@ -65,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except StarterError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: verdicts found so far are in the cache; run again to go on", file=sys.stderr)
+        return 130
     print(report.to_text())
     return report.exit_code
 

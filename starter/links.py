@@ -40,7 +40,7 @@ import re
 import tempfile
 import time
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -409,7 +409,8 @@ def check_internal(root: Path, pages: Iterable[Path]) -> tuple[list[LinkResult],
     """Check relative links and #anchors of built pages; return their results and the other citations.
 
     Results are keyed by target file ("site/guide/index.html#setup"), so two pages linking the same
-    place are one row with two `found_in` entries. Links with a scheme (https:, mailto:) come back as citations.
+    place are one row with two `found_in` entries. Links with a scheme (https:, mailto:) come back
+    as citations for the external check.
     """
     site = Site(root)
     verdicts: dict[str, Verdict] = {}
@@ -544,13 +545,14 @@ class ExternalChecker:
             chain, reply = await self._follow(url, want_anchors=bool(fragments))
         except _Unreachable as failure:
             return {_with_fragment(url, f): failure.verdict for f in fragments | {""}}
-        base = self._verdict(url, chain, reply)
-        verdicts = {_with_fragment(url, f): self._fragment_verdict(base, reply, f) for f in fragments}
-        verdicts.setdefault(url, base)
+        verdicts = {_with_fragment(url, f): self._fragment_verdict(self._verdict(url, chain, reply, f), reply, f)
+                    for f in fragments}
+        verdicts.setdefault(url, self._verdict(url, chain, reply))
         return verdicts
 
-    def _verdict(self, url: str, chain: list[tuple[int, str]], reply: _Reply) -> Verdict:
-        final_url = chain[-1][1] if chain else url
+    def _verdict(self, url: str, chain: list[tuple[int, str]], reply: _Reply, fragment: str = "") -> Verdict:
+        """The document's verdict from its redirect chain and last answer; URLs keep `#fragment`."""
+        final_url = _with_fragment(chain[-1][1] if chain else url, fragment)
         hops = "; ".join(f"{status} -> {target}" for status, target in chain)
         if reply.status in REDIRECTS:  # a redirect with no Location header
             return Verdict("broken", reply.status, final_url, f"{_status_text(reply.status)} without a Location")
@@ -562,21 +564,22 @@ class ExternalChecker:
                 if status not in PERMANENT_REDIRECTS:
                     break
                 moved_to = target
-            return Verdict("redirected", reply.status, final_url, f"moved permanently: update to {moved_to} ({hops})")
+            return Verdict("redirected", reply.status, final_url,
+                           f"moved permanently: update to {_with_fragment(moved_to, fragment)} ({hops})")
         if hops:
             detail = f"{detail} after redirects ({hops})".strip()
         return Verdict(result, reply.status, final_url, detail)
 
     def _fragment_verdict(self, base: Verdict, reply: _Reply, fragment: str) -> Verdict:
-        final = base.final_url and _with_fragment(base.final_url, fragment)
+        """`base` (the page works) narrowed by whether the page has the id/name `fragment`."""
         if base.result not in ("ok", "redirected"):
-            return Verdict(base.result, base.http_status, final, base.detail)
+            return base
         if reply.anchors is None:  # not HTML (a PDF page number, ...): nothing to look for
             detail = f"#{fragment} not checked ({reply.content_type or 'no content type'})"
-            return Verdict(base.result, base.http_status, final, f"{base.detail}; {detail}".strip("; "))
-        if fragment_found(base.final_url or "", fragment, reply.anchors):
-            return Verdict(base.result, base.http_status, final, base.detail)
-        return Verdict("broken", base.http_status, final, f"page has no id or name {unquote(fragment)!r}")
+            return Verdict(base.result, base.http_status, base.final_url, f"{base.detail}; {detail}".strip("; "))
+        if fragment_found(urldefrag(base.final_url or "")[0], fragment, reply.anchors):
+            return base
+        return Verdict("broken", base.http_status, base.final_url, f"page has no id or name {unquote(fragment)!r}")
 
     async def _follow(self, url: str, want_anchors: bool) -> tuple[list[tuple[int, str]], _Reply]:
         """Follow redirects by hand: record the chain, stop on loops and after max_redirects hops."""
@@ -621,10 +624,10 @@ class ExternalChecker:
                 continue
             except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL) as err:
                 # DNS failure, connection refused, TLS failure: retrying will not help a reader either.
-                raise _Unreachable(Verdict("broken", detail=f"cannot connect: {err or type(err).__name__}")) from None
+                raise _Unreachable(Verdict("broken", detail=f"cannot connect: {_error_text(err)}")) from None
             except httpx.TransportError as err:  # dropped connection, protocol error: maybe transient
                 if last:
-                    raise _Unreachable(Verdict("broken", detail=f"connection failed: {err or type(err).__name__}")) from None
+                    raise _Unreachable(Verdict("broken", detail=f"connection failed: {_error_text(err)}")) from None
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             if reply.status not in RETRY_STATUSES or last:
@@ -668,6 +671,10 @@ class ExternalChecker:
         return b"".join(chunks).decode(response.encoding or "utf-8", errors="replace")
 
 
+def _error_text(err: Exception) -> str:
+    return str(err) or type(err).__name__
+
+
 def _small_body(response: httpx.Response) -> bool:
     length = response.headers.get("content-length", "")
     return length.isdigit() and int(length) <= 65536
@@ -677,7 +684,8 @@ def _with_fragment(url: str, fragment: str) -> str:
     return f"{url}#{fragment}" if fragment else url
 
 
-async def _check_external_async(urls: Sequence[str], options: CheckOptions, cache: LinkCache) -> dict[str, Verdict]:
+async def _check_external_async(urls: Sequence[str], options: CheckOptions,
+                                cache: LinkCache) -> dict[str, Verdict]:
     documents: dict[str, set[str]] = defaultdict(set)
     for url in urls:
         document, fragment = urldefrag(url)
@@ -699,7 +707,8 @@ async def _check_external_async(urls: Sequence[str], options: CheckOptions, cach
     return verdicts
 
 
-def check_external(urls: Iterable[str], options: CheckOptions, cache: LinkCache | None = None) -> dict[str, Verdict]:
+def check_external(urls: Iterable[str], options: CheckOptions,
+                   cache: LinkCache | None = None) -> dict[str, Verdict]:
     """Verdicts for http(s) URLs, fetching each document once (its #fragments share one GET)."""
     urls = list(dict.fromkeys(urls))
     if not urls:
@@ -837,7 +846,7 @@ class Report:
             lines.append("hint: no external URL could be reached: is this machine offline? (--offline checks "
                          "only the built site)")
         if self.of("redirected"):
-            lines.append(f"{len(self.of('redirected'))} links moved permanently: see the report for their new URLs")
+            lines.append(f"moved permanently: {len(self.of('redirected'))} (their new URLs are in the report)")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -851,7 +860,6 @@ class Report:
             "broken": ("Broken (fix these)", "problem"),
             "redirected": ("Moved permanently (update the link)", "new address"),
             "unverified": ("Unverified (the host refuses checkers; open them by hand)", "answer"),
-            "skipped": ("Skipped", "why"),
         }
         for result, (title, column) in sections.items():
             rows = self.of(result)
@@ -863,6 +871,11 @@ class Report:
                 if len(link.found_in) > 10:
                     where += f"<br>... {len(link.found_in) - 10} more"
                 out.append(f"| {_md_cell(link.url)} | {_md_cell(link.detail)} | {where} |")
+            out.append("")
+        skipped = Counter(link.detail for link in self.of("skipped"))
+        if skipped:  # counted, not listed: offline runs skip every external URL
+            out += ["## Skipped", "", "| why | links |", "|---|---|"]
+            out += [f"| {_md_cell(why)} | {count} |" for why, count in skipped.most_common()]
             out.append("")
         return "\n".join(out)
 

@@ -239,6 +239,15 @@ def test_same_url_cited_from_three_files_is_fetched_once(server, tmp_path):
     assert server.total_hits("/shared") == 1
 
 
+def test_moved_page_keeps_the_fragment_in_the_new_address(server, tmp_path):
+    url = server.route("/moved", Answer(308, {"Location": "/home"}))
+    server.route("/home", Answer(200, {"Content-Type": HTML}, '<h2 id="usage">Usage</h2>'))
+    result = check_urls(tmp_path, url + "#usage")[url + "#usage"]
+    assert result.result == "redirected", result.detail
+    assert result.final_url == server.base + "/home#usage"
+    assert f"update to {server.base}/home#usage" in result.detail
+
+
 # ------------------------------------------------------------------------------------------ cache
 
 
@@ -401,12 +410,17 @@ def test_cli_exit_codes_and_json_schema(server, built_site, tmp_path):
     assert (link["result"], link["http_status"], link["found_in"]) == ("ok", 200, ["good.md:1"])
     assert "# Link check" in (tmp_path / "out" / "ok.md").read_text()
 
-    broken = run_cli(str(bad), *cache, cwd=tmp_path)
+    broken = run_cli(str(bad), "--markdown", "bad.md.report", *cache, cwd=tmp_path)
     assert broken.returncode == 1
     assert "BROKEN" in broken.stdout and "bad.md:1" in broken.stdout, "broken links are listed with their place"
+    markdown = (tmp_path / "bad.md.report").read_text()
+    assert "## Broken" in markdown and "`bad.md:1`" in markdown and "404" in markdown
 
     site = run_cli(str(built_site), "--offline", cwd=tmp_path)
     assert site.returncode == 1 and "missing/index.html" in site.stdout
+
+    default = run_cli("--offline", cwd=tmp_path)  # no PATH: the repository's catalogs and docs, found
+    assert default.returncode in (0, 1) and " checked: " in default.stdout, default.stderr  # from the script
 
     for bad_usage in (["no/such/path"], ["--no-such-flag"]):
         usage = run_cli(*bad_usage, cwd=tmp_path)
@@ -418,3 +432,4 @@ def test_cli_exit_codes_and_json_schema(server, built_site, tmp_path):
 def test_bad_options_are_usage_errors(bad):
     with pytest.raises(UsageError, match=next(iter(bad)) if "exclude" not in bad else "regular expression"):
         CheckOptions(**bad)
+
