@@ -1,0 +1,180 @@
+"""Residual-stream activations at chosen tokens, difference-of-means directions, and steering hooks.
+
+Three things the probing and steering starters share:
+
+- `cache_resid(model, texts, positions, layers)`: run many texts through the TransformerLens bridge in
+  batches and keep `blocks.{L}.hook_resid_post` only at the token positions asked for (e.g. the last
+  token of every chain-of-thought step, from `step_end_positions`). Nothing else is stored, and the
+  forward pass stops after the last layer asked for.
+- `diff_of_means(pos, neg)`: the steering direction of Venhoff et al. 2025 (mean activation before the
+  behaviour minus mean activation before everything else).
+- `steering(model, layer, vector, alpha)`: a context inside which `alpha * vector` is added to the
+  residual stream at `layer` on every forward pass (bridge calls and `hf_model.generate` alike: see
+  starter/models.py); the hook is removed when the block exits, even on an error.
+
+>>> import torch
+>>> resid_name(3)
+'blocks.3.hook_resid_post'
+>>> diff_of_means(torch.tensor([[2.0, 0.0], [4.0, 0.0]]), torch.tensor([[0.0, 1.0]]))
+tensor([ 3., -1.])
+>>> hook = add_vector(torch.tensor([1.0, 0.0]), alpha=0.5)
+>>> hook(torch.zeros(1, 2, 2), hook=None)  # [batch, pos, d_model]
+tensor([[[0.5000, 0.0000],
+         [0.5000, 0.0000]]])
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+from starter import cot
+from starter.errors import UsageError
+
+if TYPE_CHECKING:  # torch stays a function-level import (see CONTRIBUTING: light imports)
+    import torch
+
+    from starter.models import LoadedModel
+
+
+def resid_name(layer: int) -> str:
+    """The TransformerLens hook name of the residual stream after block `layer` (0-based)."""
+    return f"blocks.{layer}.hook_resid_post"
+
+
+def _check_layers(model: "LoadedModel", layers: Sequence[int]) -> list[int]:
+    layers = sorted(set(int(layer) for layer in layers))
+    if not layers or layers[0] < 0 or layers[-1] >= model.n_layers:
+        raise UsageError(f"layers {layers} must be non-empty and within 0..{model.n_layers - 1} "
+                         f"({model.spec.name} has {model.n_layers} blocks)")
+    return layers
+
+
+def encode_one(model: "LoadedModel", text: str) -> list[int]:
+    """Token ids of `text` as the model sees it (BOS added only where the prompt format lacks one)."""
+    return model.tokenizer(text, add_special_tokens=model.add_special_tokens)["input_ids"]
+
+
+def step_end_positions(model: "LoadedModel", prompt: str, completion: str) -> tuple[list[cot.Step], list[int]]:
+    """The thinking steps of `completion` and, for each, the index of its last token in `prompt + completion`.
+
+    Indices refer to `encode_one(model, prompt + completion)`, which is how `cache_resid` encodes the text.
+    The activation at a step's last token has read the whole step and not yet written the next one: the
+    place to ask "what does the model know now?" and "what will it do next?".
+    """
+    text = prompt + completion
+    thinking, _ = cot.split_completion(completion)
+    steps = cot.split_steps(thinking)
+    if not steps:
+        return [], []
+    # split_completion strips the thinking: find where it starts inside the full text.
+    offset = len(prompt) + completion.find(thinking)
+    spans = cot.step_token_spans(model.tokenizer, text, steps, offset, add_special_tokens=model.add_special_tokens)
+    return steps, [end - 1 for _, end in spans]
+
+
+def cache_resid(
+    model: "LoadedModel",
+    texts: Sequence[str],
+    positions: Sequence[Sequence[int]],
+    layers: Sequence[int],
+    batch_size: int = 16,
+) -> "dict[int, torch.Tensor]":
+    """Residual stream after each of `layers` at `positions[i]` of `texts[i]`: {layer: [n_points, d_model]}.
+
+    Rows are in order: all positions of text 0, then text 1, ... (n_points = total positions), float32 on
+    the CPU. Texts are encoded one by one (`encode_one`) and right-padded into batches: in a causal model
+    padding on the right cannot change any real token's activation, and positions keep their meaning.
+
+    >>> lm = load_model("tinythinker")  # doctest: +SKIP
+    >>> acts = cache_resid(lm, ["Numbers: 8 19 4. Target: 31. <think>"], [[-1]], layers=[1, 2])  # doctest: +SKIP
+    >>> acts[2].shape  # doctest: +SKIP
+    torch.Size([1, 256])
+    """
+    import torch
+
+    if len(texts) != len(positions):
+        raise UsageError(f"got {len(texts)} texts but {len(positions)} position lists; give one list per text")
+    layers = _check_layers(model, layers)
+    names = [resid_name(layer) for layer in layers]
+    pad_id = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
+    out: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for lo in range(0, len(texts), batch_size):
+        ids = [encode_one(model, t) for t in texts[lo : lo + batch_size]]
+        wanted = [[p if p >= 0 else len(seq) + p for p in pos] for seq, pos in zip(ids, positions[lo : lo + batch_size])]
+        for seq, pos in zip(ids, wanted):
+            if any(not 0 <= p < len(seq) for p in pos):
+                raise UsageError(f"positions {list(pos)} fall outside a text of {len(seq)} tokens")
+        width = max(len(seq) for seq in ids)
+        tokens = torch.full((len(ids), width), pad_id, dtype=torch.long)  # [batch, pos]
+        mask = torch.zeros_like(tokens)
+        for i, seq in enumerate(ids):
+            tokens[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+        rows = torch.tensor([i for i, pos in enumerate(wanted) for _ in pos], dtype=torch.long)
+        cols = torch.tensor([p for pos in wanted for p in pos], dtype=torch.long)
+        with torch.no_grad():
+            _, cache = model.bridge.run_with_cache(
+                tokens.to(model.device), attention_mask=mask.to(model.device),
+                names_filter=names, stop_at_layer=layers[-1] + 1,
+            )
+        for layer, name in zip(layers, names):
+            acts = cache[name]  # [batch, pos, d_model]
+            out[layer].append(acts[rows.to(acts.device), cols.to(acts.device)].float().cpu())  # [points, d_model]
+    d_model = model.d_model
+    return {layer: torch.cat(chunks) if chunks else torch.zeros(0, d_model) for layer, chunks in out.items()}
+
+
+def diff_of_means(pos: "torch.Tensor", neg: "torch.Tensor") -> "torch.Tensor":
+    """mean(pos) - mean(neg) over rows: [n_pos, d_model], [n_neg, d_model] -> [d_model]."""
+    if len(pos) == 0 or len(neg) == 0:
+        raise UsageError(f"difference of means needs examples on both sides; got {len(pos)} and {len(neg)}. "
+                         "Collect more traces (the behaviour may be rare for this model).")
+    return pos.float().mean(0) - neg.float().mean(0)
+
+
+def random_direction(like: "torch.Tensor", seed: int) -> "torch.Tensor":
+    """A random vector with the same norm as `like` (the control for a steering vector).
+
+    >>> import torch
+    >>> v = torch.tensor([3.0, 4.0])
+    >>> round(float(random_direction(v, seed=0).norm()), 4)
+    5.0
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    r = torch.randn(like.shape, generator=g)
+    return r / r.norm() * like.float().norm().cpu()
+
+
+def add_vector(vector: "torch.Tensor", alpha: float) -> Callable:
+    """A TransformerLens forward hook that adds `alpha * vector` at every position of the residual stream."""
+
+    def hook(resid, hook):  # resid: [batch, pos, d_model]
+        return resid + (alpha * vector).to(device=resid.device, dtype=resid.dtype)
+
+    return hook
+
+
+@contextmanager
+def steering(model: "LoadedModel", layer: int, vector: "torch.Tensor", alpha: float) -> Iterator[None]:
+    """Add `alpha * vector` to `blocks.{layer}.hook_resid_post` inside the block; removed on exit, always.
+
+    Works for `model.bridge(...)`, `run_with_cache` and `model.hf_model.generate(...)` (the bridge's hooks
+    fire inside HF generation, once per forward step, on the new token only once the KV cache is warm).
+
+    >>> with steering(lm, layer=2, vector=v, alpha=0.5):  # doctest: +SKIP
+    ...     out = lm.hf_model.generate(**lm.encode(prompts), max_new_tokens=64)
+    """
+    _check_layers(model, [layer])
+    if alpha == 0:  # the unsteered baseline runs with no hook at all
+        yield
+        return
+    with model.bridge.hooks(fwd_hooks=[(resid_name(layer), add_vector(vector, alpha))]):
+        yield
+
+
+def mean_resid_norm(acts: "torch.Tensor") -> float:
+    """Average L2 norm of residual vectors [n, d_model]: the scale to compare a steering vector with."""
+    return float(acts.float().norm(dim=-1).mean())

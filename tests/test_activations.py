@@ -1,0 +1,110 @@
+"""starter.activations on a tiny random Llama (TinyThinker's tokenizer, 3 blocks): caching, spans, steering."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from starter.activations import (
+    cache_resid,
+    diff_of_means,
+    encode_one,
+    random_direction,
+    resid_name,
+    step_end_positions,
+    steering,
+)
+from starter.errors import UsageError
+
+PROMPT = "Numbers: 8 19 4. Target: 31. <think>"
+COMPLETION = " Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Wait, backtrack. Try 8+19=27. </think> \\boxed{(8+19)+4}"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from starter.models import load_model
+    from starter.organism.tokenizer import build_tokenizer
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = build_tokenizer()
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return load_model(str(folder), device="cpu")
+
+
+def _reference(model, text: str, layer: int) -> torch.Tensor:
+    """Unbatched, unpadded residual stream of one text: [pos, d_model]."""
+    tokens = torch.tensor([encode_one(model, text)])
+    _, cache = model.bridge.run_with_cache(tokens, names_filter=[resid_name(layer)])
+    return cache[resid_name(layer)][0]
+
+
+def test_cache_resid_batched_equals_one_by_one(tiny):
+    texts = [PROMPT + COMPLETION, PROMPT, "Numbers: 3 5 7. Target: 12."]
+    positions = [[3, 10, -1], [0, -1], [2]]
+    acts = cache_resid(tiny, texts, positions, layers=[0, 2], batch_size=2)
+    assert set(acts) == {0, 2} and acts[2].shape == (6, tiny.d_model)
+    for layer in (0, 2):
+        expected = torch.cat([_reference(tiny, t, layer)[pos] for t, pos in zip(texts, positions)])
+        torch.testing.assert_close(acts[layer], expected, atol=1e-5, rtol=1e-4,
+                                   msg=lambda m: f"right-padded batches must not change real tokens: {m}")
+
+
+def test_step_end_positions_point_at_each_steps_last_token(tiny):
+    steps, ends = step_end_positions(tiny, PROMPT, COMPLETION)
+    assert [s.text for s in steps][:3] == ["Try 8*19=152.", "Left: 152, 4.", "Try 152-4=148."]
+    assert [s.tag for s in steps][4] == "backtrack"
+    tokens = tiny.tokenizer.convert_ids_to_tokens(encode_one(tiny, PROMPT + COMPLETION))
+    assert all(tokens[i] == "." for i in ends), f"every step here ends on '.', got {[tokens[i] for i in ends]}"
+    assert ends == sorted(ends) and len(set(ends)) == len(ends)
+
+
+def test_steering_adds_alpha_times_vector_and_always_cleans_up(tiny):
+    tokens = torch.tensor([encode_one(tiny, PROMPT)])
+    name = resid_name(1)
+    base = tiny.bridge.run_with_cache(tokens, names_filter=[name])[1][name]
+    v = torch.randn(tiny.d_model)
+    with steering(tiny, layer=1, vector=v, alpha=0.5):
+        steered = tiny.bridge.run_with_cache(tokens, names_filter=[name])[1][name]
+    torch.testing.assert_close(steered - base, (0.5 * v).expand_as(base), atol=1e-5, rtol=1e-4)
+    with pytest.raises(RuntimeError):
+        with steering(tiny, layer=1, vector=v, alpha=3.0):
+            raise RuntimeError("boom")
+    after = tiny.bridge.run_with_cache(tokens, names_filter=[name])[1][name]
+    torch.testing.assert_close(after, base, msg=lambda m: f"the steering hook leaked out of its context: {m}")
+
+
+def test_steering_fires_inside_hf_generate(tiny):
+    batch = tiny.encode([PROMPT])
+    v = torch.randn(tiny.d_model) * 50
+    with torch.no_grad():
+        base = tiny.hf_model(**batch).logits
+        with steering(tiny, layer=0, vector=v, alpha=1.0):
+            steered = tiny.hf_model(**batch).logits
+        again = tiny.hf_model(**batch).logits
+    assert (steered - base).abs().max() > 1e-3, "the bridge hook did not fire inside the HF model's forward"
+    torch.testing.assert_close(again, base)
+
+
+def test_bad_inputs_are_usage_errors(tiny):
+    with pytest.raises(UsageError, match="within 0..2"):
+        cache_resid(tiny, [PROMPT], [[0]], layers=[3])
+    with pytest.raises(UsageError, match="outside"):
+        cache_resid(tiny, [PROMPT], [[999]], layers=[0])
+    with pytest.raises(UsageError, match="both sides"):
+        diff_of_means(torch.zeros(0, 4), torch.ones(2, 4))
+
+
+def test_random_direction_has_the_same_norm_and_is_seeded():
+    v = torch.arange(8.0)
+    r0, r1 = random_direction(v, seed=0), random_direction(v, seed=0)
+    torch.testing.assert_close(r0, r1)
+    assert abs(float(r0.norm()) - float(v.norm())) < 1e-4
+    assert abs(float(torch.nn.functional.cosine_similarity(r0, v, dim=0))) < 0.9
