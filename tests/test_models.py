@@ -1,0 +1,246 @@
+"""starter.models: the registry's typed loader, name resolution, devices, and load_model on tiny random
+Qwen2 and Llama checkpoints saved to tmp_path (no download): bridge vs HF parity, hooks, generation."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+import torch
+import yaml
+
+from starter import cot, models
+from starter.errors import StarterError, UsageError
+from starter.models import ModelSpec, get_spec, list_models, load_model, load_spec, parse_registry, resolve_device
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def test_doctests_in_models_run():
+    assert doctest.testmod(models).failed == 0, "a >>> example in starter/models.py is out of date"
+
+
+def test_registry_has_the_promised_models():
+    names = {m.name for m in list_models()}
+    assert {"smollm2-135m", "tinythinker", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+            "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"} <= names
+    assert get_spec("smollm2-135m").source == "embedded-gguf" and get_spec("smollm2-135m").offline
+    assert get_spec("tinythinker").prompt_format == "organism" and get_spec("tinythinker").thinking
+    llama = get_spec("r1-llama-8b")
+    assert llama.neuronpedia_model_id == "deepseek-r1-distill-llama-8b"
+    assert llama.sae_release == "llama_scope_r1_distill" and 15 in llama.layers_of_interest
+    assert len(llama.sae_ids) == len(llama.neuronpedia_sources) == 3
+    assert get_spec("r1-qwen-1.5b").prompt_format == "r1"
+    assert models.default_model("cpu").name == "smollm2-135m"
+    assert models.default_model(torch.device("cuda")).hf_id == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+
+
+def test_every_registry_entry_uses_known_formats():
+    for spec in list_models():
+        assert spec.prompt_format in cot.PROMPT_FORMATS, spec.name
+        assert isinstance(spec.layers_of_interest, tuple)
+
+
+GOOD = {"source": "hub", "hf_id": "me/toy", "prompt_format": "r1", "thinking": True, "layers_of_interest": [1]}
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({**GOOD, "layer_of_interest": [1]}, "unknown key\\(s\\) layer_of_interest"),
+        ({k: v for k, v in GOOD.items() if k != "thinking"}, "missing key\\(s\\) thinking"),
+        ({**GOOD, "thinking": "yes"}, "thinking must be a bool"),
+        ({**GOOD, "layers_of_interest": [1, "2"]}, "layers_of_interest must be a list of int"),
+        ({**GOOD, "source": "ftp"}, "source 'ftp' is not one of"),
+        ({**GOOD, "prompt_format": "alpaca"}, "prompt_format 'alpaca'"),
+        ({**GOOD, "hf_id": None}, "a hub model needs hf_id"),
+    ],
+)
+def test_typed_loader_refuses_bad_entries(entry, message):
+    with pytest.raises(StarterError, match=message):
+        parse_registry({"toy": entry})
+
+
+def test_typed_loader_refuses_alias_clashes():
+    data = {"a": {**GOOD, "aliases": ["x"]}, "b": {**GOOD, "aliases": ["x"]}}
+    with pytest.raises(StarterError, match="alias 'x'"):
+        parse_registry(data)
+
+
+def test_shipped_yaml_parses_to_the_same_registry():
+    assert parse_registry(yaml.safe_load(models.REGISTRY_PATH.read_text())) == {m.name: m for m in list_models()}
+
+
+# ---------------------------------------------------------------------------------- names and devices
+
+
+def test_unknown_missing_name_offline_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(UsageError) as err:
+        load_model("nobody-here/no-such-model-xyz", device="cpu")
+    message = str(err.value)
+    assert "nobody-here/no-such-model-xyz" in message and "HF_HUB_OFFLINE" in message
+    assert "smollm2-135m" in message and "tinythinker" in message, "the error must list the offline models"
+    assert err.value.__suppress_context__, "no chained HF traceback"
+
+
+def test_registered_hub_model_missing_offline_is_a_starter_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    toy = ModelSpec(name="r1-toy", source="hub", hf_id="nobody-here/r1-toy-not-cached", prompt_format="r1",
+                    thinking=True, layers_of_interest=(1,))
+    registry = {"r1-toy": toy, "smollm2-135m": get_spec("smollm2-135m")}
+    monkeypatch.setattr(models, "_registry", lambda: registry)
+    with pytest.raises(StarterError) as err:
+        load_model("r1-toy", device="cpu")
+    assert not isinstance(err.value, UsageError)
+    assert "nobody-here/r1-toy-not-cached" in str(err.value) and "huggingface-cli download" in str(err.value)
+
+
+def test_path_like_names_that_do_not_exist_are_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="no folder"):
+        get_spec(str(tmp_path / "missing" / "model"))
+
+
+def test_missing_tinythinker_checkpoint_is_explained(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "PACKAGE_DIR", tmp_path)
+    with pytest.raises(StarterError, match="no checkpoint at .*organism/checkpoint"):
+        load_model("tinythinker", device="cpu")
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cuda", "mps", "cpu")
+    with pytest.raises(UsageError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="device 'cuda' is not available"):
+            resolve_device("cuda")
+
+
+# ------------------------------------------------------------------------------------- tiny checkpoints
+
+CORPUS = [
+    "Numbers: 8 19 4. Target: 31. <think> Try 8*19=152. Left: 152, 4. Wait, backtrack. Hit. </think>",
+    "Okay, so I need to add 2 and 3. Let me check: 2+3=5. So the answer is \\boxed{5}.",
+]
+# A ChatML-like template, so the tiny models go through the same prompt path as SmolLM2.
+TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def _tokenizer():
+    from tokenizers import Tokenizer, decoders, models as tk_models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(tk_models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    specials = ["<pad>", "<bos>", "<eos>", "<unk>", "<|im_start|>", "<|im_end|>"]
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    core.train_from_iterator(CORPUS * 4, trainer)
+    core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                   unk_token="<unk>", chat_template=TEMPLATE)
+
+
+def _save_tiny(kind: str, folder) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    classes = {"qwen2": (Qwen2Config, Qwen2ForCausalLM), "llama": (LlamaConfig, LlamaForCausalLM)}
+    config_cls, model_cls = classes[kind]
+    tokenizer = _tokenizer()
+    config = config_cls(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                        bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    torch.manual_seed(0)
+    model_cls(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+@pytest.fixture(scope="module", params=["qwen2", "llama"])
+def tiny(request, tmp_path_factory):
+    """(folder, LoadedModel, pristine HF model) for a tiny random checkpoint of each architecture."""
+    from transformers import AutoModelForCausalLM
+
+    torch.set_num_threads(2)
+    folder = tmp_path_factory.mktemp(request.param)
+    _save_tiny(request.param, folder)
+    pristine = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    return folder, load_model(str(folder), device="cpu"), pristine
+
+
+def test_local_folder_loads_with_its_own_tokenizer(tiny):
+    folder, lm, _ = tiny
+    assert lm.spec.source == "path" and lm.dtype == torch.float32 and lm.device == torch.device("cpu")
+    assert (lm.n_layers, lm.d_model) == (2, 64)
+    text = CORPUS[0]
+    assert lm.tokenizer(text)["input_ids"] == _tokenizer()(text)["input_ids"], (
+        "AutoTokenizer picked another tokenizer class for this folder; models._local_tokenizer must fall back")
+    assert lm.bridge.tokenizer(text)["input_ids"] == lm.tokenizer(text)["input_ids"], "bridge tokenizer differs"
+
+
+def test_prompt_encodes_with_exactly_one_bos(tiny):
+    _, lm, _ = tiny
+    prompt = lm.prompt("What is 2+3?")
+    assert prompt.startswith("<|im_start|>user\nWhat is 2+3?") and prompt.endswith("<|im_start|>assistant\n")
+    ids = lm.encode(prompt).input_ids[0].tolist()
+    assert ids[0] == lm.tokenizer.convert_tokens_to_ids("<|im_start|>") and lm.tokenizer.bos_token_id not in ids
+    assert lm.bridge.to_tokens(prompt)[0].tolist() == ids, "bridge.to_tokens must agree with LoadedModel.encode"
+
+
+def test_bridge_matches_pristine_hf_logits_at_non_padding_positions(tiny):
+    _, lm, pristine = tiny
+    batch = lm.encode([CORPUS[0], "Hit. </think>"])  # left-padded
+    mask = batch.attention_mask.bool()
+    with torch.no_grad():
+        expected = pristine(**batch).logits  # [batch, pos, d_vocab]
+        got = lm.bridge(batch.input_ids, attention_mask=batch.attention_mask)
+    assert got.shape == expected.shape
+    diff = (got - expected)[mask].abs().max().item()
+    assert diff < 1e-4, f"bridge vs HF logits differ by {diff:.2e} at real tokens (padding excluded)"
+
+
+def test_run_with_cache_gives_resid_post(tiny):
+    _, lm, _ = tiny
+    tokens = lm.encode(CORPUS[1]).input_ids
+    _, cache = lm.bridge.run_with_cache(tokens)
+    assert cache["blocks.0.hook_resid_post"].shape == (1, tokens.shape[1], lm.d_model)
+    assert f"blocks.{lm.n_layers - 1}.hook_resid_post" in cache
+
+
+def test_hf_generate_after_boot_matches_pristine_model(tiny):
+    _, lm, pristine = tiny
+    batch = lm.encode([CORPUS[0][:40], "Okay"])  # left-padded batch, as rollouts use it
+    kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
+    with torch.no_grad():
+        before = pristine.generate(**batch, **kwargs)
+        after = lm.hf_model.generate(**batch, **kwargs)
+    assert torch.equal(before, after), "greedy hf_model.generate changed after booting the bridge"
+
+
+def test_bridge_hooks_fire_inside_hf_generate_and_go_away(tiny):
+    """Steering with HF generate: hooks added on the bridge run in hf_model.generate (KV cache: pos 1)."""
+    _, lm, _ = tiny
+    batch = lm.encode(["Try 8*19", "Left"])
+    kwargs = dict(max_new_tokens=4, do_sample=False, pad_token_id=lm.tokenizer.pad_token_id)
+    shapes = []
+
+    def record(resid, hook):  # resid: [batch, pos, d_model]
+        shapes.append(tuple(resid.shape))
+        return resid
+
+    def push(resid, hook):
+        return resid + 100.0
+
+    with torch.no_grad():
+        plain = lm.hf_model.generate(**batch, **kwargs)
+        with lm.bridge.hooks(fwd_hooks=[("blocks.1.hook_resid_post", record)]):
+            lm.hf_model.generate(**batch, **kwargs)
+        with lm.bridge.hooks(fwd_hooks=[("blocks.0.hook_resid_post", push)]):
+            steered = lm.hf_model.generate(**batch, **kwargs)
+        again = lm.hf_model.generate(**batch, **kwargs)
+    width = batch.input_ids.shape[1]
+    assert shapes == [(2, width, 64)] + [(2, 1, 64)] * 3, f"one call per forward step, got {shapes}"
+    assert not torch.equal(plain, steered), "a large steering vector must change the generated tokens"
+    assert torch.equal(plain, again), "hooks must be removed when the `with` block exits"
