@@ -6,6 +6,8 @@ One build per test session (module-scoped fixture), into a temporary directory.
 from __future__ import annotations
 
 import html
+import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -13,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mkdocs.exceptions import PluginError
 
 from starter import catalog
 
@@ -98,3 +101,55 @@ def test_nothing_is_fetched_from_google_fonts_or_a_cdn(site):
         text = file.read_text(encoding="utf-8")
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text, f"{file} loads Google Fonts"
         assert "cdn.jsdelivr" not in text and "unpkg.com" not in text, f"{file} loads scripts from a CDN"
+
+
+# --- the `ready` path of a question page (no question is ready yet, so it is tested directly) -----
+
+
+def load_hook():
+    """Import docs/hooks/generate.py the way mkdocs does: by file path."""
+    spec = importlib.util.spec_from_file_location("generate_hook", REPO_ROOT / "docs" / "hooks" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ready_question(tmp_path: Path) -> catalog.Question:
+    starter = tmp_path / "starter" / "questions" / "determinism.py"
+    starter.parent.mkdir(parents=True)
+    starter.write_text('"""How deterministic are thinking models?"""\n\nprint("```")  # a fence inside the code\n')
+    planned = catalog.load_research().question("determinism")
+    data = planned.model_dump() | {"status": "ready", "try_next": ["Repeat at temperature 1.0."]}
+    return catalog.Question.model_validate(data, context={"root": tmp_path})
+
+
+def test_ready_question_embeds_code_result_and_next_steps(tmp_path):
+    hook = load_hook()
+    q = ready_question(tmp_path)
+    result = tmp_path / "docs" / "results" / q.slug
+    result.mkdir(parents=True)
+    (result / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (result / "summary.md").write_text("# Summary\n\nAgreement rises with K.\n")
+    (result / "manifest.json").write_text(json.dumps({"finished_at": "2026-11-26T10:00:00Z", "model": "tiny-thinker"}))
+    md = hook.render_question(q, "Parent bullet.", tmp_path / "docs" / "results", tmp_path)
+    assert '````python title="starter/questions/determinism.py"' in md, "the fence must outgrow the ``` inside the code"
+    assert 'print("```")' in md
+    assert "![Result figure for determinism](../results/determinism/figure.png)" in md
+    assert "#### Summary" in md, "summary.md headings must nest under the page's own headings"
+    assert "2026-11-26T10:00:00Z" in md and "`tiny-thinker`" in md
+    assert "- Repeat at temperature 1.0." in md
+    assert "mi-starter run determinism --preset gpu" in md
+
+
+def test_ready_question_without_result_says_so(tmp_path):
+    md = load_hook().render_question(ready_question(tmp_path), "Parent.", tmp_path / "no-results", tmp_path)
+    assert "No result committed yet" in md
+
+
+def test_result_manifest_missing_keys_fails_the_build(tmp_path):
+    hook = load_hook()
+    result = tmp_path / "determinism"
+    result.mkdir()
+    (result / "manifest.json").write_text(json.dumps({"model": "tiny-thinker"}))
+    with pytest.raises(PluginError, match=r"lacks \['finished_at'\]"):
+        hook.render_result("determinism", result)

@@ -215,7 +215,7 @@ def render_reading_list(reading: ReadingList) -> str:
 
 
 def render_library(lib: Library) -> list[str]:
-    links = " · ".join([f"[Website]({lib.url})", *(f"[{link.label}]({link.url})" for link in lib.links)])
+    links = " · ".join([f"[Home page]({lib.url})", *(f"[{link.label}]({link.url})" for link in lib.links)])
     lines = [
         f"## {lib.name} {{ #{lib.id} }}",
         "",
@@ -223,7 +223,7 @@ def render_library(lib: Library) -> list[str]:
         "",
         f"**What it is for.** {lib.purpose}",
         "",
-        f"**Pick it when.** {lib.pick_when}",
+        f"**When to pick it.** {lib.pick_when}",
         "",
     ]
     if lib.facts:
