@@ -394,6 +394,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
+@pytest.mark.slow  # six interpreter starts: ~3 s idle, more on a busy machine
 def test_cli_exit_codes_and_json_schema(server, built_site, tmp_path):
     good = write(tmp_path / "good.md", f"[ok]({server.route('/cli-ok', Answer(200))})\n")
     bad = write(tmp_path / "bad.md", f"[gone]({server.route('/cli-gone', Answer(404))})\n")
