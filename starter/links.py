@@ -26,6 +26,8 @@ Rules that keep theme plumbing out of the report (narrow on purpose):
   github.com `#x` also matches GitHub's `id="user-content-x"` and `#L10-L20` line anchors (rendered
   by JavaScript, so not in the HTML we get).
 - In Markdown, fenced code blocks and inline code are not links (they hold example commands).
+No rule is needed for material's `#__codelineno-N-M` line links: the page carries those ids, so they
+are checked like any other anchor.
 """
 
 from __future__ import annotations
