@@ -153,3 +153,11 @@ def test_result_manifest_missing_keys_fails_the_build(tmp_path):
     (result / "manifest.json").write_text(json.dumps({"model": "tiny-thinker"}))
     with pytest.raises(PluginError, match=r"lacks \['finished_at'\]"):
         hook.render_result("determinism", result)
+
+
+def test_no_page_repeats_an_anchor(site):
+    """Generated headings carry catalog ids as anchors; two equal ids on one page break links."""
+    for file in site.rglob("*.html"):
+        ids = re.findall(r'\sid="([^"]+)"', file.read_text(encoding="utf-8"))
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        assert not repeated, f"{file.relative_to(site)} repeats anchors {repeated}"

@@ -69,12 +69,19 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def _add_questions_to_nav(nav: list | None, research: Research) -> None:
-    """Append one nav entry per sub-question to the section that holds research/index.md."""
+    """Insert one nav entry per sub-question right after research/index.md in its nav section."""
     for item in nav or []:
         if isinstance(item, dict):
             for children in item.values():
                 if isinstance(children, list) and RESEARCH_NAV_ANCHOR in children:
-                    children.extend({f"{q.letter}. {q.title}": question_path(q)} for q in research.questions)
+                    listed = {path for child in children if isinstance(child, dict) for path in child.values()}
+                    new = [
+                        {f"{q.letter}. {q.title}": question_path(q)}
+                        for q in research.questions
+                        if question_path(q) not in listed  # on_config may run twice on one config
+                    ]
+                    at = children.index(RESEARCH_NAV_ANCHOR) + 1
+                    children[at:at] = new
                     return
     raise PluginError(f"mkdocs.yml nav needs a section listing {RESEARCH_NAV_ANCHOR}; the question pages go there")
 
@@ -250,7 +257,7 @@ def render_research_index(research: Research) -> str:
     lines += ["Sources: " + " · ".join(f"[{s.label}]({s.url})" for s in research.sources), ""]
     lines += ["## Research areas in the MATS guide", "", "Our one-paragraph summaries, not quotes.", ""]
     for area in research.areas:
-        lines += [f"### {area.title} {{ #{area.id} }}", "", area.summary, ""]
+        lines += [f"### {area.title} {{ #area-{area.id} }}", "", area.summary, ""]
     lines += [
         f"## {tm.title} {{ #thinking-models }}",
         "",
