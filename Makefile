@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	# torch first and pinned: a dependency asking for plain `torch` would otherwise pull a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q torch==2.13.0
+	# TORCH_INDEX lets CI runners that would otherwise get the CUDA wheel ask for the CPU build, e.g.
+	# `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` (the GitHub workflows do this).
+	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[site,dev]"
 	# --no-deps, on purpose:
 	#  - dictionary-learning 0.1.0 pins an old nnsight; its SAEs and trainers work with nnsight 0.8.1.
