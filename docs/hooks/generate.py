@@ -138,10 +138,13 @@ def quote_lines(text: str) -> tuple[str, list[str]]:
     return head, [line[2:] for line in rest if line.startswith("- ")]
 
 
-def question_quote(group_quote: str, q: Question) -> list[str]:
-    """The question nested under its parent bullet, as markdown list lines."""
-    head, subs = quote_lines(q.quote)
-    return [f"- {group_quote}", f"    - {head}", *(f"        - {sub}" for sub in subs)]
+def quote_tree(group_quote: str, questions: list[Question]) -> list[str]:
+    """Sub-questions nested under their parent bullet of the guide, as markdown list lines."""
+    lines = [f"- {group_quote}"]
+    for q in questions:
+        head, subs = quote_lines(q.quote)
+        lines += [f"    - {head}", *(f"        - {sub}" for sub in subs)]
+    return lines
 
 
 def shift_headings(markdown: str, by: int) -> str:
@@ -269,11 +272,7 @@ def render_research_index(research: Research) -> str:
         "",
     ]
     for group in tm.groups:
-        lines.append(f"    - {group.quote}")
-        for q in group.questions:
-            head, subs = quote_lines(q.quote)
-            lines.append(f"        - {head}")
-            lines += [f"            - {sub}" for sub in subs]
+        lines += indent(quote_tree(group.quote, group.questions))
     lines += [
         "",
         "## The eight sub-questions",
@@ -297,7 +296,7 @@ def render_question(q: Question, group_quote: str, results_dir: Path, root: Path
         "",
         f'!!! quote "The question, quoted from {GUIDE}"',
         "",
-        *indent(question_quote(group_quote, q)),
+        *indent(quote_tree(group_quote, [q])),
         "",
         "It is one of eight sub-questions of [Understanding thinking models](index.md#thinking-models).",
         "",
