@@ -1,4 +1,4 @@
-"""`mi-starter list`: the eight starters, their question and whether the file exists yet."""
+"""`mi-starter list`: the eight starters, their status in the catalog and the command that runs each."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from starter import questions
     from starter.catalog import load_research
 
-    ready = questions.available()
     for q in load_research().questions:
-        status = "ready  " if q.slug in ready else "planned"
-        print(f"{q.letter}  {q.slug:<18} {status}  {q.title}")
-        print(f"   mi-starter run {q.slug} --preset smoke")
+        print(f"{q.letter}  {q.slug:<18} {q.status:<8} {q.title}")
+        if q.status == "ready":
+            print(f"   mi-starter run {q.slug} --preset smoke")
     return 0
