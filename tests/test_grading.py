@@ -1,0 +1,92 @@
+"""Answer extraction and equivalence: the grader decides every accuracy number the starters report."""
+
+from __future__ import annotations
+
+import doctest
+import time
+
+import pytest
+
+import starter.grading
+from starter.grading import extract_answer, grade_answer, grade_completion, parse_number
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(starter.grading).failed == 0, "an example in starter/grading.py is out of date"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"So the total is \boxed{42}.", "42"),
+    (r"First \boxed{3}, then corrected: \boxed{\frac{1}{2}}", r"\frac{1}{2}"),  # the last box wins
+    ("Therefore, the answer is 17.", "17"),
+    ("Final Answer: $3/4$", "$3/4$"),
+    ("We get 3, then 4, and finally 12", "12"),
+    ("Subtracting gives -2.5 overall", "-2.5"),
+    ("I cannot tell.", None),
+])
+def test_extract_answer(text, expected):
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    ("1,000", "1000"),
+    ("1000.0", "1000"),
+    ("12.50", "12.5"),
+    (r"\frac{3}{4}", "3/4"),
+    (r"\dfrac{3}{4}", "0.75"),
+    ("$2.80$", "2.80"),
+    ("2.8", "2.80"),
+    ("-7", "-7.000"),
+    ("x = 5", "5"),
+    ("16 years", "16"),
+    (r"25\%", "25"),
+    (r"\text{Paris}", "paris"),
+    ("2x + 2", "2(x+1)"),
+    (r"\sqrt{8}", r"2\sqrt{2}"),
+    ("x^2 - 1", "(x - 1)(x + 1)"),
+    (r"\frac{\pi}{2}", "pi/2"),
+])
+def test_equivalent_answers_match(predicted, gold):
+    assert grade_answer(predicted, gold), f"{predicted!r} should be graded equal to {gold!r}"
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    (None, "3"),
+    ("", "3"),
+    ("0.333", "1/3"),  # numbers compare exactly, not approximately
+    ("1,2", "12"),  # a list, not a thousands separator
+    ("13", "12"),
+    ("x + 1", "x + 2"),
+    ("Paris", "London"),
+])
+def test_different_answers_do_not_match(predicted, gold):
+    assert not grade_answer(predicted, gold), f"{predicted!r} must not be graded equal to {gold!r}"
+
+
+@pytest.mark.parametrize("hostile", [
+    "__import__('os').system('echo pwned')",
+    "9**9**9**9",
+    "2^(10^10)",
+    "lambda: 1",
+    "x" * 500,
+])
+def test_untrusted_text_is_never_executed_or_blown_up(hostile):
+    start = time.perf_counter()
+    assert not grade_answer(hostile, "1")
+    assert time.perf_counter() - start < 2, "grading must refuse huge expressions, not evaluate them"
+
+
+def test_parse_number():
+    assert parse_number("-1,234.5") == -2469 / 2
+    assert parse_number("7 apples") == 7
+    assert parse_number("2x") is None
+
+
+def test_grade_completion_uses_the_answer_after_thinking():
+    assert grade_completion(r"<think>is it 5? no</think> So \boxed{6}", "6")
+    assert not grade_completion(r"<think>the answer is 6</think> The answer is 5.", "6"), \
+        "a number that only appears in the thinking must not count"
+    assert grade_completion("The answer is 6.", "6"), "a completion with no thinking is all answer"
+    assert not grade_completion("<think>3*4=12, so maybe 6", "6"), \
+        "a chain of thought cut off before </think> has committed to nothing"
+    assert grade_completion(r"<think>long... \boxed{6}", "6"), "an explicit box counts even when cut off"
