@@ -87,6 +87,16 @@ def canonical_operation(text: str) -> str | None:
     return f"{a}{op}{b}"
 
 
+def first_operation(expression: str | None) -> str | None:
+    """The operation an answer expression does first: the innermost parenthesised one, else the leftmost.
+
+    >>> first_operation("(8+19)+4"), first_operation("19-(8/4)"), first_operation("8*3+1"), first_operation(None)
+    ('8+19', '8/4', '3*8', None)
+    """
+    inner = re.findall(r"\(([^()]*)\)", expression or "")
+    return canonical_operation(inner[0] if inner else expression or "")
+
+
 def step_label(text: str) -> str:
     """A node's label: its operation if it has one, else the lower-cased text without punctuation."""
     return canonical_operation(text) or re.sub(r"[^\w ]+", "", text.lower()).strip()

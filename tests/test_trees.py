@@ -72,3 +72,10 @@ def test_canonical_operation_and_next_operation():
     assert canonical_operation("19 × 8 = 152") == canonical_operation("Try 8*19=152.") == "8*19"
     assert canonical_operation("Try 152/4=38.") == "152/4"
     assert next_operation(split_steps("Miss. Wait, backtrack. Left: 1, 2.")) is None
+
+
+def test_first_operation_of_an_answer_expression():
+    from starter.trees import first_operation
+
+    assert first_operation("(8+19)+4") == first_operation("4+(19+8)") == "8+19"
+    assert first_operation("19-(8/4)") == "8/4" and first_operation(None) is None
