@@ -293,8 +293,8 @@ def _load_embedded_gguf(spec: ModelSpec, device: "torch.device", dtype: "torch.d
 
 def _load_package_dir(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
     folder = PACKAGE_DIR / spec.location
-    if not (folder / "config.json").exists() or not (folder / "model.safetensors").exists():
-        raise StarterError(f"{spec.name}: no checkpoint at {folder} (config.json + model.safetensors). It ships "
+    if not _folder_status(folder).present:
+        raise StarterError(f"{spec.name}: no checkpoint at {folder} (config.json + *.safetensors). It ships "
                            "with the package; in a development checkout, train it first (see starter/organism/).")
     return _load_folder(folder, device, dtype)
 
@@ -351,6 +351,57 @@ LOADERS: dict[str, Callable[..., tuple[str, Any, Any]]] = {
     "hub": _load_hub,
 }
 assert set(LOADERS) == set(SOURCES)
+
+
+# ------------------------------------------------------------------------------- where are the weights?
+
+
+@dataclass(frozen=True)
+class WeightsStatus:
+    present: bool  # loadable without a download
+    where: str  # the file/folder found, or what is missing and how to get it
+
+
+def _gguf_status(spec: ModelSpec) -> WeightsStatus:
+    package, gguf_file = spec.location.split("/", 1)
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return WeightsStatus(False, f"package {package!r} not installed (make install)")
+    path = Path(found.submodule_search_locations[0]) / gguf_file
+    return WeightsStatus(path.exists(), str(path) if path.exists() else f"{path} missing")
+
+
+def _folder_status(folder: Path) -> WeightsStatus:
+    ok = (folder / "config.json").exists() and any(folder.glob("*.safetensors"))
+    return WeightsStatus(ok, str(folder) if ok else f"no checkpoint at {folder}")
+
+
+def _hub_status(spec: ModelSpec) -> WeightsStatus:
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(spec.hf_id, "config.json")
+    if isinstance(cached, str):
+        return WeightsStatus(True, f"in the HF cache ({Path(cached).parent})")
+    return WeightsStatus(False, "not in the HF cache: downloaded on first use")
+
+
+# source -> check(spec): never loads or downloads anything
+STATUS_CHECKS: dict[str, Callable[[ModelSpec], WeightsStatus]] = {
+    "embedded-gguf": _gguf_status,
+    "package-dir": lambda spec: _folder_status(PACKAGE_DIR / spec.location),
+    "path": lambda spec: _folder_status(Path(spec.location)),
+    "hub": _hub_status,
+}
+assert set(STATUS_CHECKS) == set(SOURCES)
+
+
+def weights_status(spec: ModelSpec) -> WeightsStatus:
+    """Are this model's weights here? (for `mi-starter doctor`; loads nothing)
+
+    >>> weights_status(get_spec("smollm2-135m")).present
+    True
+    """
+    return STATUS_CHECKS[spec.source](spec)
 
 
 # ------------------------------------------------------------------------------------ the loaded model

@@ -244,3 +244,20 @@ def test_bridge_hooks_fire_inside_hf_generate_and_go_away(tiny):
     assert shapes == [(2, width, 64)] + [(2, 1, 64)] * 3, f"one call per forward step, got {shapes}"
     assert not torch.equal(plain, steered), "a large steering vector must change the generated tokens"
     assert torch.equal(plain, again), "hooks must be removed when the `with` block exits"
+
+
+# --------------------------------------------------------------------------------------- mi-starter doctor
+
+
+def test_doctor_reports_versions_device_models_and_never_the_key(monkeypatch, capsys):
+    from starter.cli import main
+
+    monkeypatch.setenv("NEURONPEDIA_API_KEY", "sk-secret-value")
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    for needle in ("torch", "transformer-lens", "sae-lens", "auto ->", "smollm2-135m", "tinythinker",
+                   "r1-llama-8b", "neuronpedia", "hub cache"):
+        assert needle in out, f"doctor output lacks {needle!r}:\n{out}"
+    assert "sk-secret-value" not in out, "doctor must never print the Neuronpedia key"
+    expected = 0 if models.weights_status(get_spec("tinythinker")).present else 1
+    assert code == expected, "doctor exits 1 exactly when an offline model (or package) is missing"
