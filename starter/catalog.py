@@ -67,13 +67,19 @@ class _Strict(BaseModel):
 
 
 class Zh(_Strict):
-    """Optional Chinese text for the Chinese edition; unused until mkdocs-static-i18n is wired in."""
+    """Chinese text for the Chinese edition (`docs/hooks/generate.py`); a field left out is shown in
+    English under a visible "not translated yet" note. Each field translates the English field of the
+    same name; `quote` is our translation of a quoted passage, shown beside the English original."""
 
-    title: str | None = None
-    intro: str | None = None
-    annotation: str | None = None
-    summary: str | None = None
-    why: str | None = None
+    title: Text | None = None
+    intro: Text | None = None
+    annotation: Text | None = None
+    summary: Text | None = None
+    why: Text | None = None
+    quote: Text | None = None
+    time: Text | None = None
+    skip: Text | None = None
+    hypotheses: list[Text] | None = None
 
 
 class Link(_Strict):
@@ -110,6 +116,7 @@ class Resource(_Strict):
 class GettingStarted(_Strict):
     intro: Text
     resources: list[Resource] = Field(min_length=1)
+    zh: Zh | None = None
 
     @model_validator(mode="after")
     def _ids(self) -> GettingStarted:
@@ -262,6 +269,7 @@ class Question(_Strict):
 class QuestionGroup(_Strict):
     quote: Text  # the parent bullet of the guide that the questions below hang from
     questions: list[Question] = Field(min_length=1)
+    zh: Zh | None = None  # zh.quote: our translation of `quote`
 
 
 class ThinkingModels(_Strict):
