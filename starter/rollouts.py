@@ -1,0 +1,224 @@
+"""Batched sampling: many completions of many prompts, from a prompt or from a partial chain of thought.
+
+One call to `sample` runs every (prompt, sample) pair through `hf_model.generate` in left-padded batches
+of `cfg.batch_size` with the KV cache, which on CPU is roughly an order of magnitude more tokens/s than
+one sequence at a time (`scripts/bench_rollouts.py` measures it). Results are reproducible: batch `b` is
+sampled under a seed derived from `(cfg.seed, b)`, so the same prompts, n and config give the same text.
+
+    >>> from starter.models import load_model  # doctest: +SKIP
+    >>> lm = load_model("smollm2-135m")  # doctest: +SKIP
+    >>> cfg = SamplingConfig(temperature=0.6, max_new_tokens=64, batch_size=16, seed=0)
+    >>> runs = sample(lm, [lm.prompt("What is 2+3?")], n=8, cfg=cfg)  # doctest: +SKIP
+    >>> len(runs[0]), runs[0][0].n_new_tokens <= 64  # doctest: +SKIP
+    (8, True)
+    >>> # resampling: 10 continuations after each of the first K steps of one chain of thought
+    >>> prefixes = ["First, 2+3=5.", "First, 2+3=5. Check: 5-3=2."]
+    >>> after = resample_prefixes(lm, lm.prompt("What is 2+3?"), prefixes, n=10, cfg=cfg)  # doctest: +SKIP
+
+Steering: `hooks=[(hook_name, fn)]` adds TransformerLens hooks on `model.bridge` for the duration of the
+call (the bridge and `hf_model` are one network, so they fire inside `generate`: first on the whole
+prompt, then once per new token with pos == 1). They are removed when the call returns or raises.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from starter.errors import UsageError
+
+if TYPE_CHECKING:  # torch is imported inside functions, like the rest of the core
+    from starter.models import LoadedModel
+
+Hook = tuple[str | Callable[[str], bool], Callable]  # (hook name or name filter, fn(activation, hook))
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 0.6  # 0 = greedy (argmax); 0.6 is DeepSeek's recommendation for R1 distills
+    top_p: float = 0.95  # nucleus sampling: keep the smallest token set with this much probability
+    max_new_tokens: int = 512  # per completion; a completion that hits it has finished=False
+    batch_size: int = 16  # sequences per generate call: more is faster until memory runs out
+    seed: int = 0  # batch b samples under a seed derived from (seed, b)
+    stop_strings: tuple[str, ...] = ()  # also stop once the new text contains one, e.g. ("</think>",)
+
+    def __post_init__(self) -> None:
+        self.stop_strings = tuple(self.stop_strings)
+        problems = []
+        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature)
+                and self.temperature >= 0):
+            problems.append(f"temperature={self.temperature!r} (use a number >= 0; 0 = greedy)")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            problems.append(f"top_p={self.top_p!r} (use 0 < top_p <= 1; 1 = off)")
+        for name in ("max_new_tokens", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name}={value!r} (use a whole number >= 1)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            problems.append(f"seed={self.seed!r} (use a whole number)")
+        if not all(isinstance(s, str) and s for s in self.stop_strings):
+            problems.append(f"stop_strings={self.stop_strings!r} (use non-empty strings)")
+        if problems:
+            raise UsageError("bad sampling settings: " + "; ".join(problems))
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    prompt_index: int  # which prompt (or prefix) this continues
+    sample_index: int  # 0 .. n-1 among that prompt's samples
+    text: str  # the new text only, up to and including a stop string; without EOS or padding
+    token_ids: tuple[int, ...]  # the new tokens, including a final EOS if one was generated
+    n_new_tokens: int  # len(token_ids)
+    finished: bool  # True: ended on EOS or a stop string; False: ran out of max_new_tokens
+
+
+def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConfig | None = None,
+           hooks: Sequence[Hook] = (), progress: bool = True) -> list[list[Completion]]:
+    """`n` completions of each prompt: `result[i][j]` is sample j of prompts[i].
+
+    Prompts are full model prompts (e.g. `model.prompt(question)`). With temperature 0 every sample of a
+    prompt is the same, so each prompt is generated once and its completion repeated n times.
+    """
+    cfg = cfg or SamplingConfig()
+    if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
+        raise UsageError("prompts must be a non-empty list of strings (wrap a single prompt in a list)")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UsageError(f"n={n!r}: the number of samples per prompt must be a whole number >= 1")
+    from tqdm.auto import tqdm
+
+    per_prompt = 1 if cfg.greedy else n
+    jobs = [(p, s) for p in range(len(prompts)) for s in range(per_prompt)]  # prompt-major: little padding
+    results: list[list[Completion]] = [[] for _ in prompts]
+    with _hooks_applied(model, hooks), tqdm(total=len(jobs), desc="sampling", unit="seq",
+                                            disable=not progress) as bar:
+        for b, start in enumerate(range(0, len(jobs), cfg.batch_size)):
+            chunk = jobs[start:start + cfg.batch_size]
+            texts = [prompts[p] for p, _ in chunk]
+            for (p, s), done in zip(chunk, _generate(model, texts, cfg, _batch_seed(cfg.seed, b))):
+                results[p].append(replace(done, prompt_index=p, sample_index=s))
+            bar.update(len(chunk))
+    if cfg.greedy:
+        results = [[replace(row[0], sample_index=s) for s in range(n)] for row in results]
+    return results
+
+
+def resample_from_prefix(model: LoadedModel, prompt: str, prefix: str, n: int, cfg: SamplingConfig | None = None,
+                         hooks: Sequence[Hook] = (), progress: bool = True) -> list[Completion]:
+    """`n` continuations of `prompt + prefix`, where `prefix` is the start of a chain of thought.
+
+    Cut prefixes at step boundaries and keep their text exactly as generated (whitespace included):
+    prompt and prefix are joined as text and tokenized together.
+    """
+    return resample_prefixes(model, prompt, [prefix], n, cfg, hooks=hooks, progress=progress)[0]
+
+
+def resample_prefixes(model: LoadedModel, prompt: str, prefixes: Sequence[str], n: int,
+                      cfg: SamplingConfig | None = None, hooks: Sequence[Hook] = (),
+                      progress: bool = True) -> list[list[Completion]]:
+    """`n` continuations after each prefix, all batched together: `result[k][j]` continues prefixes[k]."""
+    if isinstance(prefixes, str):
+        raise UsageError("prefixes must be a list of strings; for one prefix use resample_from_prefix")
+    return sample(model, [prompt + prefix for prefix in prefixes], n, cfg, hooks=hooks, progress=progress)
+
+
+# --- one generate call ----------------------------------------------------------------------------
+
+
+def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig, seed: int) -> list[Completion]:
+    import torch
+
+    batch = model.encode(texts)  # left-padded, with the BOS policy of the model's prompt format
+    eos_ids = _eos_ids(model)
+    settings: dict[str, Any] = dict(do_sample=True, temperature=float(cfg.temperature), top_p=float(cfg.top_p),
+                                    top_k=0)  # top_k=0: no top-k cut beyond what top_p asks for
+    if cfg.greedy:  # None overrides sampling settings a checkpoint's generation_config may carry
+        settings = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if cfg.stop_strings:
+        settings.update(stop_strings=list(cfg.stop_strings), tokenizer=model.tokenizer)
+    device_type = torch.device(model.device).type
+    with torch.no_grad(), torch.random.fork_rng(devices=[] if device_type == "cpu" else [torch.device(model.device)],
+                                                device_type=device_type):
+        torch.manual_seed(seed)  # fork_rng: the caller's random state is left as it was
+        out = model.hf_model.generate(
+            **batch, max_new_tokens=cfg.max_new_tokens, eos_token_id=eos_ids, repetition_penalty=None,
+            pad_token_id=model.tokenizer.pad_token_id, **settings,
+        )  # [batch, prompt_len + new]
+    new = out[:, batch.input_ids.shape[1]:].tolist()
+    return [_completion(model.tokenizer, ids, eos_ids, cfg.stop_strings) for ids in new]
+
+
+def _completion(tokenizer: Any, ids: list[int], eos_ids: list[int], stop_strings: tuple[str, ...]) -> Completion:
+    """Trim one generated row to what the model actually wrote.
+
+    generate pads a row that finished early (EOS or stop string) up to the longest row, so: cut after
+    the first EOS, then cut at the first stop string, counting only the tokens needed to write it.
+    """
+    eos_at = next((i for i, t in enumerate(ids) if t in eos_ids), None)
+    finished = eos_at is not None
+    body = ids if eos_at is None else ids[:eos_at]  # the text never includes the EOS token
+    end = len(ids) if eos_at is None else eos_at + 1
+    text = tokenizer.decode(body, skip_special_tokens=False)
+    hits = [(text.find(s), s) for s in stop_strings if s in text]
+    if hits:
+        at, stop = min(hits)
+        text = text[:at + len(stop)]
+        end = _tokens_to_write(tokenizer, body, text)
+        finished = True
+    token_ids = tuple(ids[:end])
+    return Completion(prompt_index=-1, sample_index=-1, text=text, token_ids=token_ids,
+                      n_new_tokens=len(token_ids), finished=finished)
+
+
+def _tokens_to_write(tokenizer: Any, ids: list[int], target: str) -> int:
+    """The fewest leading tokens of `ids` whose text contains `target` (a prefix of their full text)."""
+    lo, hi = 1, len(ids)
+    while lo < hi:  # binary search: "decoded text contains target" only turns on as more tokens come
+        mid = (lo + hi) // 2
+        if target in tokenizer.decode(ids[:mid], skip_special_tokens=False):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _eos_ids(model: LoadedModel) -> list[int]:
+    """Every token that ends a completion: the checkpoint's generation_config plus the tokenizer's EOS."""
+    configured = model.hf_model.generation_config.eos_token_id
+    ids = configured if isinstance(configured, list) else [configured]
+    ids = [i for i in ids + [model.tokenizer.eos_token_id] if i is not None]
+    return sorted(set(ids))
+
+
+def _batch_seed(seed: int, batch_index: int) -> int:
+    """A seed for one batch, stable across runs and machines (no Python hash randomisation)."""
+    digest = hashlib.sha256(f"rollouts-{seed}-{batch_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+# --- hooks ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _hooks_applied(model: LoadedModel, hooks: Sequence[Hook]) -> Iterator[None]:
+    """Add `hooks` on the bridge for the duration of the block; bridge.hooks() removes them on any exit."""
+    if not hooks:
+        yield
+        return
+    known = model.bridge.hook_dict
+    for name, fn in hooks:
+        if not callable(fn):
+            raise UsageError(f"hook for {name!r} is not callable; pass (hook_name, fn(activation, hook))")
+        if isinstance(name, str) and name not in known:
+            close = difflib.get_close_matches(name, list(known), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "see model.bridge.hook_dict for names"
+            raise UsageError(f"unknown hook point {name!r}; {hint}")
+    with model.bridge.hooks(fwd_hooks=list(hooks)):
+        yield
