@@ -25,8 +25,9 @@ from starter.cot import THINK_CLOSE, extract_boxed, split_completion
 # --- extraction -------------------------------------------------------------------------------
 
 _NUMBER = r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+"
-# "the answer is 42", "Final answer: 42", "answer = 42": the phrase, then the rest of that line.
-_ANSWER_PHRASE = re.compile(r"answer\s*(?:is|:|=)\s*:?\s*([^\n]+)", re.IGNORECASE)
+# "the answer is 42", "Final answer: 42", "answer = 42": the phrase, then up to the end of that
+# sentence (a full stop before a space or the line end; not the point in 2.5).
+_ANSWER_PHRASE = re.compile(r"answer\s*(?:is|:|=)\s*:?\s*(.+?)\s*(?:\.\s|\.?$)", re.IGNORECASE | re.MULTILINE)
 
 
 def extract_answer(text: str, strict: bool = False) -> str | None:
@@ -47,7 +48,7 @@ def extract_answer(text: str, strict: bool = False) -> str | None:
         return boxed.strip()
     phrases = _ANSWER_PHRASE.findall(text)
     if phrases:
-        return phrases[-1].strip().rstrip(".").strip()
+        return phrases[-1].strip()
     if strict:
         return None
     numbers = re.findall(_NUMBER, text)

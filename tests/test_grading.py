@@ -19,6 +19,8 @@ def test_docstring_examples_run():
     (r"So the total is \boxed{42}.", "42"),
     (r"First \boxed{3}, then corrected: \boxed{\frac{1}{2}}", r"\frac{1}{2}"),  # the last box wins
     ("Therefore, the answer is 17.", "17"),
+    ("The answer is 17. Let me double-check: yes.", "17"),  # up to the end of the sentence
+    ("So the answer is $2.80.", "$2.80"),  # a decimal point is not a full stop
     ("Final Answer: $3/4$", "$3/4$"),
     ("We get 3, then 4, and finally 12", "12"),
     ("Subtracting gives -2.5 overall", "-2.5"),
