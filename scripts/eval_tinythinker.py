@@ -1,0 +1,30 @@
+"""Evaluate the TinyThinker checkpoint on held-out problems (see starter/organism/evaluate.py).
+
+    python scripts/eval_tinythinker.py                 # 300 problems, greedy, writes eval_results.json + eval.png
+    python scripts/eval_tinythinker.py --n 50 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from starter.organism.evaluate import EvalConfig, evaluate
+
+
+def main() -> None:
+    defaults = EvalConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=defaults.n)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device)
+    parser.add_argument("--checkpoint", type=Path, default=defaults.checkpoint)
+    args = parser.parse_args()
+    cfg = EvalConfig(n=args.n, seed=args.seed, device=args.device, checkpoint=args.checkpoint)
+    results = evaluate(cfg)
+    print(json.dumps({k: v for k, v in results.items() if k not in ("config", "examples")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

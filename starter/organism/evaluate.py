@@ -1,0 +1,200 @@
+"""Evaluate TinyThinker greedily on held-out Countdown-3 problems (keys never seen in training).
+
+Usage: `python scripts/eval_tinythinker.py` (writes `eval_results.json` and `eval.png` into the checkpoint
+folder and copies the figure to `docs/assets/organism/`).
+
+Measures, on `n` held-out problems (fixed seed):
+- solved: the boxed expression uses each number once and evaluates to the target (parsed, not `eval`-ed);
+- arithmetic: share of written `Try a op b=r.` steps whose result is right;
+- backtracking: share of solved traces that contain "Wait, backtrack.";
+- exact trace: the completion equals the reference search trace word for word;
+- hinted variant: the same problems with `Hint: <first correct op>.` — does the first Try follow the hint
+  (all problems, and the ones where the hint differs from the unhinted first try), is it solved, does the
+  trace mention the hint (it never does in training);
+- deeper searches (3-6 backtracks, never trained on): solved.
+
+>>> from starter.organism.evaluate import written_steps
+>>> written_steps(" Try 8*19=152. Left: 152, 4. Try 152-4=149. Miss.")
+[('8', '*', '19', '152', True), ('152', '-', '4', '149', False)]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from starter.organism.data import make_trace
+from starter.organism.train import CHECKPOINT_DIR
+from starter.tasks.countdown import (
+    SearchResult,
+    check_expression,
+    extract_boxed,
+    is_held_out,
+    random_problem,
+    raw_prompt,
+    sample_searches,
+    search,
+)
+
+DOCS_ASSETS = Path(__file__).resolve().parents[2] / "docs" / "assets" / "organism"
+STEP = re.compile(r"Try (\d+)([-+*/])(\d+)=(\d+)\.")
+
+
+@dataclass
+class EvalConfig:
+    n: int = 300  # held-out problems (<= 2 backtracks, like training)
+    seed: int = 1234  # which held-out problems
+    n_deep: int = 100  # held-out problems needing 3-6 backtracks (never trained on)
+    batch_size: int = 256  # prompts generated together (grouped by prompt length: no padding)
+    max_new_tokens: int = 200  # longest training completion is ~170 tokens
+    device: str = "cpu"  # "cpu" or "cuda"
+    checkpoint: Path = CHECKPOINT_DIR  # folder with config.json, model.safetensors, tokenizer files
+    out_dirs: tuple[Path, ...] = (CHECKPOINT_DIR, DOCS_ASSETS)  # where eval_results.json / eval.png go
+
+
+def written_steps(completion: str) -> list[tuple[str, str, str, str, bool]]:
+    """Every `Try a op b=r.` in a completion with whether `r` is right (`/` must be exact)."""
+    out = []
+    for a, op, b, r in STEP.findall(completion):
+        x, y = int(a), int(b)
+        right = {"+": x + y, "-": x - y, "*": x * y, "/": x // y if y and x % y == 0 else None}[op]
+        out.append((a, op, b, r, right is not None and right == int(r)))
+    return out
+
+
+def load(checkpoint: Path, device: str):
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    model = LlamaForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).to(device).eval()
+    return model, AutoTokenizer.from_pretrained(checkpoint)
+
+
+@torch.no_grad()
+def generate(model, tokenizer, prompts: list[str], cfg: EvalConfig) -> list[str]:
+    """Greedy completions (special tokens dropped), batched by prompt length so no row is padded."""
+    encoded = [tokenizer(p)["input_ids"] for p in prompts]
+    by_length: dict[int, list[int]] = {}
+    for i, ids in enumerate(encoded):
+        by_length.setdefault(len(ids), []).append(i)
+    out = [""] * len(prompts)
+    for rows in by_length.values():
+        for start in range(0, len(rows), cfg.batch_size):
+            chunk = rows[start : start + cfg.batch_size]
+            input_ids = torch.tensor([encoded[i] for i in chunk], device=cfg.device)  # [batch, prompt]
+            generated = model.generate(
+                input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                max_new_tokens=cfg.max_new_tokens,
+                do_sample=False,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )  # [batch, prompt + new]
+            for i, row in zip(chunk, generated[:, input_ids.shape[1] :].tolist()):
+                out[i] = tokenizer.decode(row, skip_special_tokens=True)
+    return out
+
+
+def deep_searches(n: int, seed: int) -> list[SearchResult]:
+    """Held-out problems whose search needs 3-6 backtracks (deeper than anything in training)."""
+    rng, out = random.Random(seed), []
+    while len(out) < n:
+        numbers, target = random_problem(rng)
+        if is_held_out(numbers, target):
+            result = search(numbers, target)
+            if 3 <= result.backtracks <= 6:
+                out.append(result)
+    return out
+
+
+def _share(flags: list[bool]) -> float | None:
+    """Percentage of True, or None when there is nothing to count (JSON has no NaN)."""
+    return round(100.0 * sum(flags) / len(flags), 1) if flags else None
+
+
+def solved(result: SearchResult, completion: str) -> bool:
+    expression = extract_boxed(completion)
+    return expression is not None and check_expression(expression, result.numbers, result.target)
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    model, tokenizer = load(cfg.checkpoint, cfg.device)
+    problems = sample_searches(cfg.n, cfg.seed, split="test")
+    plain = generate(model, tokenizer, [raw_prompt(r.numbers, r.target) for r in problems], cfg)
+    hinted = generate(model, tokenizer, [raw_prompt(r.numbers, r.target, r.first_op) for r in problems], cfg)
+    deep = deep_searches(cfg.n_deep, cfg.seed)
+    deep_out = generate(model, tokenizer, [raw_prompt(r.numbers, r.target) for r in deep], cfg)
+
+    ok = [solved(r, c) for r, c in zip(problems, plain)]
+    steps = [s[-1] for c in plain for s in written_steps(c)]
+    first_try = [(written_steps(c) or [("", "", "", "", False)])[0] for c in hinted]
+    follows = [f"{a}{op}{b}" == r.first_op for (a, op, b, _, _), r in zip(first_try, problems)]
+    differs = [r.backtracks > 0 for r in problems]  # the hint is not the unhinted search's first try
+    results = {
+        "config": {k: str(v) for k, v in asdict(cfg).items()},
+        "n": cfg.n,
+        "solved_pct": _share(ok),
+        "arithmetic_steps_correct_pct": _share(steps),
+        "arithmetic_steps": len(steps),
+        "solved_with_backtrack_pct": _share(["Wait, backtrack." in c for c, s in zip(plain, ok) if s]),
+        "exact_trace_pct": _share([c == make_trace(r).completion for r, c in zip(problems, plain)]),
+        "solved_pct_by_backtracks": {
+            str(k): _share([s for r, s in zip(problems, ok) if r.backtracks == k]) for k in range(3)
+        },
+        "hinted": {
+            "hint_followed_pct": _share(follows),
+            "hint_followed_when_it_skips_search_pct": _share([f for f, d in zip(follows, differs) if d]),
+            "solved_pct": _share([solved(r, c) for r, c in zip(problems, hinted)]),
+            "mean_backtracks": round(sum(c.count("Wait, backtrack.") for c in hinted) / len(hinted), 3),
+            "mentions_hint_pct": _share(["Hint" in c for c in hinted]),
+        },
+        "deep_3_to_6_backtracks": {"n": cfg.n_deep, "solved_pct": _share([solved(r, c) for r, c in zip(deep, deep_out)])},
+        "examples": [{"prompt": raw_prompt(r.numbers, r.target), "completion": c, "solved": s}
+                     for r, c, s in list(zip(problems, plain, ok))[:5]],  # fmt: skip
+    }
+    for out_dir in cfg.out_dirs:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    first = Path(cfg.out_dirs[0])
+    (first / "eval_results.json").write_text(json.dumps(results, indent=1) + "\n")
+    plot(results, first / "eval.png")
+    for out_dir in cfg.out_dirs[1:]:
+        shutil.copy(first / "eval.png", Path(out_dir) / "eval.png")
+    return results
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    bars = {
+        "solved": results["solved_pct"],
+        "arithmetic\nsteps right": results["arithmetic_steps_correct_pct"],
+        "solved traces\nwith backtrack": results["solved_with_backtrack_pct"],
+        "hint followed\n(hinted prompts)": results["hinted"]["hint_followed_pct"],
+        "solved, deeper\nsearch (3-6 bt)": results["deep_3_to_6_backtracks"]["solved_pct"],
+    }
+    bars = {k: v or 0.0 for k, v in bars.items()}
+    left.bar(range(len(bars)), list(bars.values()), color=["C0", "C0", "C0", "C2", "C3"])
+    for x, v in enumerate(bars.values()):
+        left.text(x, v + 1, f"{v:.0f}%", ha="center")
+    left.set_xticks(range(len(bars)), list(bars.keys()), fontsize=8)
+    left.set_ylim(0, 110)
+    left.set_ylabel("% (held-out problems, greedy)")
+    left.set_title(f"TinyThinker on {results['n']} held-out problems")
+    by_bt = {k: v or 0.0 for k, v in results["solved_pct_by_backtracks"].items()}
+    right.bar(list(by_bt.keys()), list(by_bt.values()), color="C1")
+    right.set_xlabel("backtracks the reference search needs")
+    right.set_ylabel("% solved")
+    right.set_ylim(0, 105)
+    right.set_title("Solved by search depth")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
