@@ -143,10 +143,10 @@ def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig, seed: i
         settings = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
     if cfg.stop_strings:
         settings.update(stop_strings=list(cfg.stop_strings), tokenizer=model.tokenizer)
-    device_type = torch.device(model.device).type
-    with torch.no_grad(), torch.random.fork_rng(devices=[] if device_type == "cpu" else [torch.device(model.device)],
-                                                device_type=device_type):
-        torch.manual_seed(seed)  # fork_rng: the caller's random state is left as it was
+    device = torch.device(model.device)
+    accelerators = [] if device.type == "cpu" else [device]  # the CPU generator is always forked
+    with torch.no_grad(), torch.random.fork_rng(devices=accelerators, device_type=device.type):
+        torch.manual_seed(seed)  # inside fork_rng: the caller's random state is left as it was
         out = model.hf_model.generate(
             **batch, max_new_tokens=cfg.max_new_tokens, eos_token_id=eos_ids, repetition_penalty=None,
             pad_token_id=model.tokenizer.pad_token_id, **settings,

@@ -52,6 +52,14 @@ def _hooks_left(lm) -> int:
     return sum(len(hp.fwd_hooks) for hp in lm.bridge.hook_dict.values())
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    import starter.rollouts
+
+    assert doctest.testmod(starter.rollouts).failed == 0, "an example in starter/rollouts.py is out of date"
+
+
 # --- config ---------------------------------------------------------------------------------------
 
 
