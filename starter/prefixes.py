@@ -5,8 +5,8 @@ The black-box experiment behind "did it get lucky or make progress?" and "how de
 2025): keep the first k steps of a chain, let the model write the rest many times, and look at the
 distribution of outcomes as k grows. This module holds the shared parts:
 
-- prefixes: `step_prefixes` (after every step) and `fraction_prefixes` (after the first K% of steps);
-- resampling: `resample` (many continuations of many prefixes, through `starter.rollouts`);
+- prefixes: `step_prefixes` (after every step, or `spaced_ks` of them) and `fraction_prefixes` (first K%);
+- resampling: `resample` (many continuations of many prefixes in one batched `starter.rollouts.sample`);
 - statistics of outcome distributions: `answer_agreement`, `answer_entropy`, `first_divergence`;
 - statistics of a P(correct | first k steps) curve: `jump_stats` and its noise baseline `steady_null_share`.
 
@@ -26,17 +26,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from starter import cot
 from starter.errors import UsageError
 
 if TYPE_CHECKING:  # torch and the model stay out of `import starter.prefixes`
+    from starter import rollouts
     from starter.models import LoadedModel
 
 __all__ = [
-    "Prefix", "chain_steps", "step_prefixes", "fraction_prefixes", "resample",
-    "answer_agreement", "answer_entropy", "first_divergence", "JumpStats", "jump_stats", "steady_null_share",
+    "Prefix", "chain_steps", "step_prefixes", "spaced_ks", "fraction_prefixes", "resample",
+    "answer_agreement", "answer_entropy", "first_divergence", "mean_or_nan", "JumpStats", "jump_stats", "steady_null_share",
 ]  # fmt: skip
 
 
@@ -105,6 +106,19 @@ def step_prefixes(chain: str, completion: str, ks: Sequence[int] | None = None) 
     ]
 
 
+def spaced_ks(n_steps: int, at_most: int = 0) -> list[int]:
+    """Prefix sizes 0..n_steps, or `at_most` of them evenly spaced (both ends kept) for long chains; 0 = all.
+
+    >>> spaced_ks(3), spaced_ks(100, at_most=5)
+    ([0, 1, 2, 3], [0, 25, 50, 75, 100])
+    """
+    if at_most == 1 or at_most < 0:
+        raise UsageError(f"at_most must be 0 (every step) or >= 2 (both ends are kept), got {at_most}")
+    if not at_most or n_steps + 1 <= at_most:
+        return list(range(n_steps + 1))
+    return sorted({round(j * n_steps / (at_most - 1)) for j in range(at_most)})
+
+
 def fraction_prefixes(chain: str, completion: str, fractions: Sequence[float]) -> list[Prefix]:
     """Prefixes keeping the first `round(f * n)` steps for each fraction f in [0, 1] (half rounds up).
 
@@ -121,26 +135,19 @@ def fraction_prefixes(chain: str, completion: str, fractions: Sequence[float]) -
 
 
 def resample(
-    model: LoadedModel,
-    prompt: str,
-    prefixes: Sequence[Prefix],
-    n: int,
-    sampling: Any,
-    seed: int = 0,
-) -> list[list[str]]:
-    """`n` continuations of `prompt + prefix.text` for every prefix: [len(prefixes)][n] strings.
+    model: LoadedModel, prompts: Sequence[str], prefixes: Sequence[Prefix], n: int, cfg: rollouts.SamplingConfig
+) -> list[list[rollouts.Completion]]:
+    """`n` continuations of `prompts[i] + prefixes[i].text` for every i: `result[i][j]` continues prefix i.
 
-    Each continuation is what the model wrote after the prefix, so `prefix.text + continuation` is a whole
-    completion (grade that). `sampling` is a `starter.rollouts.SamplingConfig`; all prefixes go through
-    one batched call, so the same seed gives the same continuations.
+    `prompts` pairs a prompt with each prefix (prefixes of one chain share it; prefixes of many chains can
+    go in one batched call). A continuation's `.text` is what the model wrote after the prefix, so
+    `prefix.text + continuation.text` is a whole completion: grade that. `cfg.seed` fixes the samples.
     """
     from starter import rollouts
 
-    if n < 1:
-        raise UsageError(f"n (continuations per prefix) must be >= 1, got {n}")
-    texts = [prompt + p.text for p in prefixes for _ in range(n)]
-    continuations = rollouts.continue_texts(model, texts, sampling, seed=seed)
-    return [continuations[i * n : (i + 1) * n] for i in range(len(prefixes))]
+    if len(prompts) != len(prefixes):
+        raise UsageError(f"resample needs one prompt per prefix; got {len(prompts)} prompts, {len(prefixes)} prefixes")
+    return rollouts.sample(model, [prompt + p.text for prompt, p in zip(prompts, prefixes)], n, cfg)
 
 
 # -------------------------------------------------------------------------- outcome distributions
@@ -184,6 +191,16 @@ def first_divergence(reference: Sequence[str], other: Sequence[str]) -> int:
         if a != b:
             return i
     return min(len(reference), len(other))
+
+
+def mean_or_nan(values: Iterable[float]) -> float:
+    """The mean, or nan for no values (a metric with nothing to average over, shown as "nan" in a summary).
+
+    >>> mean_or_nan([1, 2]), mean_or_nan([])
+    (1.5, nan)
+    """
+    xs = list(values)
+    return sum(xs) / len(xs) if xs else math.nan
 
 
 # ------------------------------------------------------------------------------ curves and jumps

@@ -15,6 +15,8 @@ from starter.prefixes import (
     first_divergence,
     fraction_prefixes,
     jump_stats,
+    mean_or_nan,
+    spaced_ks,
     steady_null_share,
     step_prefixes,
 )
@@ -92,3 +94,16 @@ def test_steady_null_share_grows_with_noise_and_is_seeded():
     assert 0.1 <= precise < 0.2, f"with 1000 rollouts a steady 10-step curve has share ~0.1, got {precise}"
     assert noisy > precise + 0.1, "fewer rollouts -> noisier curves -> a larger largest jump by chance"
     assert steady_null_share(10, 0.0, 1.0, 5, seed=3) == steady_null_share(10, 0.0, 1.0, 5, seed=3)
+
+
+def test_spaced_ks_keep_both_ends_and_refuse_one_point():
+    assert spaced_ks(4) == [0, 1, 2, 3, 4] and spaced_ks(4, at_most=10) == [0, 1, 2, 3, 4]
+    ks = spaced_ks(200, at_most=16)
+    assert ks[0] == 0 and ks[-1] == 200 and len(ks) == 16, "long chains: both ends and evenly spaced points"
+    with pytest.raises(UsageError, match="at_most"):
+        spaced_ks(10, at_most=1)
+
+
+def test_mean_or_nan():
+    assert mean_or_nan(x for x in [True, False]) == 0.5
+    assert math.isnan(mean_or_nan([]))
