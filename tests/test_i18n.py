@@ -7,6 +7,7 @@ site_url, which the switcher's absolute links use).
 
 from __future__ import annotations
 
+import datetime
 import html
 import importlib.util
 import json
@@ -155,3 +156,27 @@ def test_search_index_has_segmented_chinese(site):
     assert zh, "Chinese pages must be in the search index"
     assert "\u200b" in zh[0]["title"], "jieba must segment Chinese words (zero-width spaces) for search"
     assert "\\u200b" in index["config"]["separator"], "the search separator must split on the zero-width space"
+
+
+# --- per-entry notes every edition shows: when a link was last verified -------------------------------
+
+
+def test_entries_show_when_their_link_was_last_verified(tmp_path):
+    """Dates come from the link checker's cache (.cache/links.json, written by starter.links.LinkCache)."""
+    from starter.links import LinkCache, Verdict
+
+    hook = load_hook()
+    reading = catalog.load_reading_list()
+    first, second = reading.entries[:2]
+    cache = LinkCache(tmp_path / "links.json")
+    cache.put(first.url, Verdict("ok", 200, first.url))
+    cache.flush()
+    checks = hook.load_link_checks(tmp_path / "links.json")
+    md = hook.render_reading_list(reading, checks)
+    today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    entry = lambda e: md[md.index(f"{{ #{e.id} }}"):]  # noqa: E731 - the entry's heading onwards
+    assert entry(first).split("\n\n")[1].endswith(f"link verified {today}</span>")
+    assert "link not yet verified" in entry(second).split("\n\n")[1]
+    assert hook.load_link_checks(tmp_path / "missing.json") == {}, "no cache yet: every link is 'not yet verified'"
+    lib = catalog.load_libraries().libraries[0]
+    assert "link not yet verified" in "\n".join(hook.render_library(lib, {}))

@@ -89,9 +89,14 @@ def served_url(site_dir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict, served_url: str) -> dict:
-    """Pages open relative to the served site: `page.goto("research/")`."""
-    return {**browser_context_args, "base_url": served_url, "viewport": {"width": 1280, "height": 900}}
+def base_url(served_url: str) -> str:
+    """pytest-base-url's fixture, which pytest-playwright reads: pages open relative to the served site."""
+    return served_url
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
 
 
 @dataclass

@@ -64,10 +64,11 @@ def test_every_question_page_is_reachable_from_the_nav(page, served_url):
         assert title(page).startswith(f"{q.letter}. "), f"{url}: unexpected title"
 
 
-@pytest.mark.parametrize(("query", "expected"), [("backtracking", "research/steering/"),
-                                                 ("Llama Scope", "research/sae/")])
-def test_search_finds_the_question_page(page, served_url, query, expected):
-    open_page(page, "")
+@pytest.mark.parametrize(("start", "query", "expected"), [("", "backtracking", "research/steering/"),
+                                                          ("", "Llama Scope", "research/sae/"),
+                                                          ("zh/", "引导向量", "zh/research/steering/")])
+def test_search_finds_the_question_page(page, served_url, start, query, expected):
+    open_page(page, start)
     hits = search(page, query)
     assert f"{served_url}{expected}" in hits, f"searching {query!r} should find {expected}; got {hits[:10]}"
 
