@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # torch and the model stay out of `import starter.prefixes`
 
 __all__ = [
     "Prefix", "chain_steps", "step_prefixes", "spaced_ks", "fraction_prefixes", "resample",
-    "answer_agreement", "answer_entropy", "first_divergence", "mean_or_nan", "JumpStats", "jump_stats", "steady_null_share",
+    "answer_agreement", "answer_entropy", "first_divergence", "mean_or_nan",
+    "JumpStats", "jump_stats", "steady_null_share",
 ]  # fmt: skip
 
 

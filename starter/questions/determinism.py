@@ -98,8 +98,8 @@ def references(ctx: Context, problems) -> list[dict]:
 def regenerate(ctx: Context, refs: list[dict], temperature: float) -> None:
     """All (reference, K) prefixes at one temperature in one batched call; one row per (reference, K)."""
     cfg, unit = ctx.cfg, lambda ref, f: f"regen:T{temperature:g}:{ref['problem']}:K{round(100 * f)}"
-    todo = [(ref, cut, f) for ref in refs
-            for cut, f in zip(prefixes.fraction_prefixes(ref["problem"], ref["completion"], cfg.fractions), cfg.fractions)
+    todo = [(ref, cut, f) for ref in refs for cut, f in
+            zip(prefixes.fraction_prefixes(ref["problem"], ref["completion"], cfg.fractions), cfg.fractions)
             if not ctx.store.done(unit(ref, f))]
     if not todo:
         return
@@ -188,6 +188,7 @@ def plot(rows: list[dict], metrics: dict):
             ax.plot([100 * f for f in fracs], [metrics[f"{name}_T{t:g}_K{round(100 * f)}"] for f in fracs], "-o",
                     label=f"T={t:g}" + (" (greedy)" if t == 0 else ""))
         ax.set(xlabel="K: % of the reference's steps kept", ylabel=label)
+        ax.set_ylim(None if name == "entropy" else (-0.05, 1.05))
         ax.set_xticks([100 * f for f in fracs])
     axes[2].plot([0, 100], [0, 1], ":", color="grey", label="the prefix itself")
     for ax in axes[::2]:

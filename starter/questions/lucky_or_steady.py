@@ -13,8 +13,7 @@
 # jumps. **Control:** the same for incorrect chains (they should fall). On the organism we also ask the ground
 # truth: is the jump at the step that enters the branch of the search tree holding the solution?
 #
-# Run: `mi-starter run lucky-or-steady --preset smoke|cpu|gpu` or `python starter/questions/lucky_or_steady.py`.
-# Writes results.jsonl (one row per chain prefix), figure.png and summary.md.
+# Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`: results.jsonl (a row per prefix), figure.png, summary.md.
 
 # %%
 from __future__ import annotations
@@ -56,7 +55,8 @@ class Config(StarterConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if min(self.n_problems, self.pilot_samples, self.n_chains, self.n_rollouts) < 1 or not 0 < self.temperature <= 2:
+        counts = (self.n_problems, self.pilot_samples, self.n_chains, self.n_rollouts)
+        if min(counts) < 1 or not 0 < self.temperature <= 2:
             raise UsageError("n_problems, pilot_samples, n_chains, n_rollouts must be >= 1 and temperature in (0, 2] "
                              f"(this experiment samples); got {self}")
         prefixes.spaced_ks(1, self.max_prefixes)  # refuses max_prefixes 1 or < 0
@@ -85,7 +85,8 @@ def solution_entry(problem, completion: str) -> int | None:
     entry, steps = None, prefixes.chain_steps(completion)
     for i, step in enumerate(steps[1:], start=1):
         left = [int(x) for x in step.text[5:].strip(" .").split(",") if x.strip().isdigit()]
-        done = [apply_op(left[0], op, left[1]) for op in "+-*/"] if step.text.startswith("Left:") and len(left) == 2 else []
+        is_state = step.text.startswith("Left:") and len(left) == 2
+        done = [apply_op(left[0], op, left[1]) for op in "+-*/"] if is_state else []
         if any(d and d[1] == problem.meta.get("target") for d in done):
             entry = i - 1  # the "Try" just before this "Left:"
     return entry
@@ -159,8 +160,8 @@ def analyse(rows: list[dict]) -> dict:
         m[f"{name}_p_end"] = mean_or_nan(c[-1]["p_correct"] for c in chains)
         m[f"{name}_moving_chains"] = len(moving)
         m[f"{name}_largest_share"] = mean_or_nan(s.largest_share for _, _, s in moving)
-        m[f"{name}_steady_null_share"] = mean_or_nan(
-            prefixes.steady_null_share(len(y) - 1, y[0], y[-1], c[0]["n"], seed=i) for i, (c, y, _) in enumerate(moving))
+        m[f"{name}_steady_null_share"] = mean_or_nan(  # the same statistic for a steady rise, with this noise
+            prefixes.steady_null_share(len(y) - 1, y[0], y[-1], c[0]["n"]) for c, y, _ in moving)
         m[f"{name}_gini"] = mean_or_nan(s.gini for _, _, s in moving)
         tags = Counter(c[s.largest_step + 1]["tag"] for c, _, s in moving)  # the step added at the jump
         m |= {f"{name}_jump_tag_{t}": tags[t] / len(moving) if moving else math.nan for t in STEP_TAGS}
@@ -242,7 +243,6 @@ STARTER = Starter(
         "Raise n_rollouts (Thought Anchors used 100) and watch the steady baseline shrink: is the jump still there?",
         "Counterfactual importance: resample only the step itself (keep the rest) and compare with this curve.",
         "Run `--preset gpu` (R1-Distill-Qwen-1.5B): do planning and backtracking steps carry the jumps?",
-        "Look inside: probe the residual stream at each step end for P(correct) (see the cot-probing starter).",
     ),
 )
 
