@@ -208,7 +208,7 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if lang == "en" or getattr(page.file, "locale", lang) == lang:
         return markdown
     note = "\n".join(EDITIONS[lang].fallback_note(page=True))
-    title, newline, rest = markdown.partition("\n")
+    title, _, rest = markdown.partition("\n")
     if title.startswith("# "):
         return f"{title}\n\n{note}\n{rest}"
     return f"{note}\n{markdown}"
@@ -230,23 +230,24 @@ def localise(file: File, config: MkDocsConfig, lang: str, languages: list[str], 
     The language switcher reads `alternates[lang].url`; the sitemap lists the page with its alternates.
     """
     src = file.src_uri
-    for alt in languages:
-        if alt == lang:
-            continue
-        other = File.generated(config, src, content="")  # only its URL is used
-        if alt != "en":
-            other.dest_uri = f"{alt}/{other.dest_uri}"
-        file.alternates = {**getattr(file, "alternates", {}), alt: other}
     if lang != "en":
         file.dest_uri = f"{lang}/{file.dest_uri}"  # url/abs_dest_path derive from it on first use
-    file.alternates = {**getattr(file, "alternates", {}), lang: file}
+    file.alternates = {alt: file if alt == lang else _page_in(alt, src, config) for alt in languages}
     file.locale = locale
     file.locale_alternate_of = lang
-    file.localization = lang if lang != "en" else None
+    file.localization = locale if locale != "en" else None
     file.norm_src_uri = src
     i18n = config.plugins.get("i18n")
     if i18n is not None and file.is_documentation_page():
         i18n.i18n_files_per_language.setdefault(lang, []).append(file)
+
+
+def _page_in(lang: str, src: str, config: MkDocsConfig) -> File:
+    """A stand-in for the same generated page in another language: only its URL is read."""
+    other = File.generated(config, src, content="")
+    if lang != "en":
+        other.dest_uri = f"{lang}/{other.dest_uri}"
+    return other
 
 
 def _add_questions_to_nav(nav: list | None, research: Research) -> None:
