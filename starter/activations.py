@@ -10,7 +10,8 @@ Three things the probing and steering starters share:
   behaviour minus mean activation before everything else).
 - `steering(model, layer, vector, alpha)`: a context inside which `alpha * vector` is added to the
   residual stream at `layer` on every forward pass (bridge calls and `hf_model.generate` alike: see
-  starter/models.py); the hook is removed when the block exits, even on an error.
+  starter/models.py); the hook is removed when the block exits, even on an error. To steer while sampling,
+  pass `steering_hooks(layer, vector, alpha)` to `starter.rollouts.sample(..., hooks=...)` instead.
 
 >>> import torch
 >>> resid_name(3)
@@ -157,6 +158,16 @@ def add_vector(vector: "torch.Tensor", alpha: float) -> Callable:
     return hook
 
 
+def steering_hooks(layer: int, vector: "torch.Tensor", alpha: float) -> list[tuple[str, Callable]]:
+    """Hooks for `starter.rollouts.sample(..., hooks=...)` that steer while it generates (none when alpha is 0).
+
+    >>> import torch
+    >>> [name for name, _ in steering_hooks(2, torch.ones(4), alpha=0.5)], steering_hooks(2, torch.ones(4), 0.0)
+    (['blocks.2.hook_resid_post'], [])
+    """
+    return [] if alpha == 0 else [(resid_name(layer), add_vector(vector, alpha))]
+
+
 @contextmanager
 def steering(model: "LoadedModel", layer: int, vector: "torch.Tensor", alpha: float) -> Iterator[None]:
     """Add `alpha * vector` to `blocks.{layer}.hook_resid_post` inside the block; removed on exit, always.
@@ -168,13 +179,65 @@ def steering(model: "LoadedModel", layer: int, vector: "torch.Tensor", alpha: fl
     ...     out = lm.hf_model.generate(**lm.encode(prompts), max_new_tokens=64)
     """
     _check_layers(model, [layer])
-    if alpha == 0:  # the unsteered baseline runs with no hook at all
-        yield
-        return
-    with model.bridge.hooks(fwd_hooks=[(resid_name(layer), add_vector(vector, alpha))]):
+    with model.bridge.hooks(fwd_hooks=steering_hooks(layer, vector, alpha)):  # alpha 0: no hook at all
         yield
 
 
 def mean_resid_norm(acts: "torch.Tensor") -> float:
     """Average L2 norm of residual vectors [n, d_model]: the scale to compare a steering vector with."""
     return float(acts.float().norm(dim=-1).mean())
+
+
+# ------------------------------------------------------------------------------------------- probes
+
+PROBE_METRICS = {"classify": "auroc", "regress": "r2"}
+
+
+def probe_score(
+    features, labels, groups, kind: str = "classify", folds: int = 5, seed: int = 0
+) -> float:
+    """Out-of-fold score of a standardised linear probe, split by `groups` (e.g. problem ids): no leakage.
+
+    `features` is [n, d] (activations, or any other design matrix such as a bag of words); `kind`
+    "classify" fits a logistic regression and returns the AUROC of the pooled out-of-fold probabilities,
+    "regress" fits a ridge regression and returns the out-of-fold R^2. Every example is scored by a probe
+    that never saw its group, so a probe cannot win by memorising problems.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 5)); y = (x[:, 0] > 0).astype(int); g = np.arange(200) // 4
+    >>> probe_score(x, y, g) > 0.95, abs(probe_score(x, rng.permutation(y), g) - 0.5) < 0.15
+    (True, True)
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.metrics import r2_score, roc_auc_score
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind not in PROBE_METRICS:
+        raise UsageError(f"probe kind {kind!r} is not one of {', '.join(PROBE_METRICS)}")
+    y, groups = np.asarray(labels), np.asarray(groups)
+    if len(set(groups.tolist())) < folds:
+        raise UsageError(f"{len(set(groups.tolist()))} groups cannot be split into {folds} folds; use more problems")
+    if kind == "classify":
+        spread = min(len(set(groups[y == 1].tolist())), len(set(groups[y == 0].tolist())))
+        if spread < folds:  # otherwise some training fold could miss a class
+            raise UsageError(f"a {folds}-fold probe needs each class in >= {folds} groups; got {int(y.sum())} "
+                             f"positive of {len(y)}, the rarer class in {spread} groups")
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        make = lambda: LogisticRegression(C=1.0, max_iter=2000)  # noqa: E731
+    else:
+        splitter = GroupKFold(n_splits=folds)
+        make = lambda: Ridge(alpha=1.0)  # noqa: E731
+    predicted = np.zeros(len(y), dtype=float)
+    for train, test in splitter.split(features, y, groups):
+        probe = make_pipeline(StandardScaler(with_mean=not _is_sparse(features)), make())
+        probe.fit(features[train], y[train])
+        predicted[test] = probe.predict_proba(features[test])[:, 1] if kind == "classify" else probe.predict(features[test])
+    return float(roc_auc_score(y, predicted) if kind == "classify" else r2_score(y, predicted))
+
+
+def _is_sparse(x) -> bool:
+    return hasattr(x, "tocsr")  # scipy sparse (a bag of words) cannot be mean-centred
