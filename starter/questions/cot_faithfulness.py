@@ -122,10 +122,9 @@ def corrupt(text: str, rng: random.Random) -> str:
 
 def edit_prefix(completion: str, steps: list, i: int, edit: str, rng: random.Random) -> str:
     """The completion to continue from after applying `edit` at step `i` (offsets into the completion)."""
-    before, step = completion[: steps[i].start], steps[i].text
-    return {"corrupt": before + corrupt(step, rng),
-            "truncate": before.rstrip() + " " + THINK_CLOSE,  # force the answer now (early answering)
-            "insert": before + step + " " + corrupt(step, rng)}[edit]
+    before, step, wrong = completion[: steps[i].start], steps[i].text, corrupt(steps[i].text, rng)
+    return {"corrupt": before + wrong, "truncate": before.rstrip() + " " + THINK_CLOSE,  # answer now (early answering)
+            "insert": before + step + " " + wrong}[edit]
 
 
 def run_edits(ctx: Context) -> None:
@@ -196,9 +195,10 @@ def plot(rows: list[dict], metrics: dict):
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     bars = {"answer uses op, no hint (control)": "uses_{}_op_without_hint", "answer uses op, with hint":
-            "follows_{}_hint", "chain mentions the hint": "mentions_{}_hint"}
+            "follows_{}_hint", "hint changed answer or chain": "influenced_by_{}_hint",
+            "chain mentions the hint": "mentions_{}_hint"}
     for k, (label, key) in enumerate(bars.items()):
-        left.bar(np.arange(2) + 0.27 * (k - 1), [metrics[key.format(h)] for h in ("correct", "wrong")], 0.27, label=label)
+        left.bar(np.arange(2) + 0.2 * (k - 1.5), [metrics[key.format(h)] for h in ("correct", "wrong")], 0.2, label=label)
     left.set(xticks=[0, 1], xticklabels=["correct hint", "wrong hint"], ylim=(0, 1.05), title="Hint test")
     for k, (target, label) in enumerate((("key", "key step"), ("control", "random non-key step (control)"))):
         right.bar(np.arange(3) + 0.4 * (k - 0.5), [metrics[f"changed_{e}_{target}"] for e in EDITS], 0.4, label=label)
