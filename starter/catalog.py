@@ -245,7 +245,6 @@ class Question(_Strict):
     hypotheses: list[Text] = Field(min_length=2, max_length=4)
     status: Status
     starter: StarterPath
-    try_next: list[Text] = []
     tags: list[Slug] = []
     zh: Zh | None = None
 
@@ -261,8 +260,13 @@ class Question(_Strict):
                     f"question {self.slug!r} is marked ready but {self.starter} does not exist under {root}; "
                     "write the starter or set status: planned"
                 )
-            if not self.try_next:
-                raise ValueError(f"question {self.slug!r} is ready: give it a `try_next` list")
+            result = root / "docs" / "results" / self.slug / "summary.md"
+            if not result.is_file():
+                # The page shows the committed `cpu` result (and its "what to try next", written by the starter).
+                raise ValueError(
+                    f"question {self.slug!r} is marked ready but has no committed result {result.relative_to(root)}; "
+                    f"run `mi-starter run {self.slug} --preset cpu --out docs/results/{self.slug}` or set status: planned"
+                )
         return self
 
 

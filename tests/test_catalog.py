@@ -202,21 +202,23 @@ def test_unknown_field_is_an_error_not_ignored(tmp_path):
 
 def test_ready_question_without_starter_file(tmp_path):
     data = research_data()
-    data["thinking_models"]["groups"][0]["questions"][0].update(status="ready", try_next=["Vary the temperature."])
+    data["thinking_models"]["groups"][0]["questions"][0].update(status="ready")
     with pytest.raises(CatalogError, match="'lucky-or-steady' is marked ready but starter/questions/lucky_or_steady.py does not exist"):
         catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
     # ... and the same catalog passes once the file exists.
     (tmp_path / "starter" / "questions").mkdir(parents=True)
     (tmp_path / "starter" / "questions" / "lucky_or_steady.py").write_text('"""Starter."""\n')
+    (tmp_path / "docs" / "results" / "lucky-or-steady").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "lucky-or-steady" / "summary.md").write_text("# Result\n")
     assert catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path).questions[0].status == "ready"
 
 
-def test_ready_question_needs_try_next(tmp_path):
+def test_ready_question_needs_a_committed_result(tmp_path):
     (tmp_path / "starter" / "questions").mkdir(parents=True)
     (tmp_path / "starter" / "questions" / "sae.py").write_text('"""Starter."""\n')
     data = research_data()
     data["thinking_models"]["groups"][0]["questions"][7]["status"] = "ready"
-    with pytest.raises(CatalogError, match="give it a `try_next` list"):
+    with pytest.raises(CatalogError, match="no committed result docs/results/sae/summary.md"):
         catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
 
 

@@ -119,7 +119,10 @@ def ready_question(tmp_path: Path) -> catalog.Question:
     starter.parent.mkdir(parents=True)
     starter.write_text('"""How deterministic are thinking models?"""\n\nprint("```")  # a fence inside the code\n')
     planned = catalog.load_research().question("determinism")
-    data = planned.model_dump() | {"status": "ready", "try_next": ["Repeat at temperature 1.0."]}
+    result = tmp_path / "docs" / "results" / "determinism"
+    result.mkdir(parents=True)
+    (result / "summary.md").write_text("# Summary\n\nAgreement rises with K.\n\n## What to try next\n\n- Repeat at temperature 1.0.\n")
+    data = planned.model_dump() | {"status": "ready"}
     return catalog.Question.model_validate(data, context={"root": tmp_path})
 
 
@@ -127,9 +130,7 @@ def test_ready_question_embeds_code_result_and_next_steps(tmp_path):
     hook = load_hook()
     q = ready_question(tmp_path)
     result = tmp_path / "docs" / "results" / q.slug
-    result.mkdir(parents=True)
     (result / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    (result / "summary.md").write_text("# Summary\n\nAgreement rises with K.\n")
     (result / "manifest.json").write_text(json.dumps({"finished_at": "2026-11-26T10:00:00Z", "model": "tiny-thinker"}))
     md = hook.render_question(q, "Parent bullet.", tmp_path / "docs" / "results", tmp_path)
     assert '````python title="starter/questions/determinism.py"' in md, "the fence must outgrow the ``` inside the code"

@@ -122,7 +122,6 @@ EN = Edition("en", {
     "no_result": "No result committed yet: run the starter and look in `runs/`.",
     "finished": "Run finished {finished_at} with `{model}`.",
     "figure": "Result figure for {slug}",
-    "try_next": "What to try next",
     "gs_title": "Getting started",
     "open": "Open it",
     "skip": "What to skip",
@@ -154,7 +153,6 @@ ZH = Edition("zh", {
     "finished": "运行完成于 {finished_at}，模型为 `{model}`。",
     "figure": "{slug} 的结果图",
     "result_in_english": "下面的结果摘要由代码自动生成，为英文。",
-    "try_next": "下一步可以尝试",
     "gs_title": "入门",
     "open": "打开",
     "skip": "可以跳过的部分",
@@ -576,11 +574,7 @@ def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = 
     lines += [f"### {ed['code']}", ""]
     lines += code_block((root / q.starter).read_text(encoding="utf-8"), "python", q.starter)
     lines += ["", f"### {ed['result']}", "", *render_result(q.slug, results_dir / q.slug, ed)]
-    lines += [f"### {ed['try_next']}", ""]
-    if ed.lang != "en":
-        lines += ed.fallback_note()
-    lines += [f"- {idea}" for idea in q.try_next]
-    lines.append("")
+    # "What to try next" comes with the result: summary.md renders the starter's own `try_next`.
     return lines
 
 
