@@ -52,6 +52,12 @@ class Activations:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def mask(self, words: Sequence[str]) -> "torch.Tensor":
+        """[n] bool: rows whose token, stripped and lower-cased, is one of `words` (e.g. "wait")."""
+        import torch
+
+        return torch.tensor([t.strip().lower() in words for t in self.tokens], dtype=torch.bool)
+
     def context(self, texts_ids: Sequence[Sequence[int]], row: int, tokenizer: Any, before: int = 12) -> str:
         """The text leading up to row `row`, its own token marked with [[ ]]: how top examples are shown."""
         ids = texts_ids[self.text_index[row]]

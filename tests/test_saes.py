@@ -116,6 +116,7 @@ def test_collect_skips_the_first_token_and_keeps_token_text(tiny):
     assert "Wait" in words, "collect must keep each row's token so latents can be read"
     ids = [encode_one(tiny, t) for t in TEXTS]
     assert got.context(ids, words.index("Wait"), tiny.tokenizer).endswith("Wait]]")
+    assert got.mask(("wait", "backtrack")).sum() == 2 and got.mask(("wait",))[words.index("Wait")]
 
 
 def test_spliced_ce_perfect_and_zero_saes(tiny):
