@@ -63,7 +63,7 @@ class Config(StarterConfig):
 
 PRESETS = {
     "smoke": Config(n_chains=3, n_continuations=4),
-    "cpu": Config(n_chains=16, n_continuations=12),
+    "cpu": Config(n_chains=12, n_continuations=8),
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_chains=8, n_continuations=8,
                   max_new_tokens=2048, batch_size=96),
 }
