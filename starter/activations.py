@@ -26,6 +26,7 @@ tensor([[[0.5000, 0.0000],
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
@@ -241,3 +242,46 @@ def probe_score(
 
 def _is_sparse(x) -> bool:
     return hasattr(x, "tocsr")  # scipy sparse (a bag of words) cannot be mean-centred
+
+
+# ------------------------------------------------------------------------ SAE latents of a direction
+
+
+def sae_layer(sae_id: str) -> int:
+    """The residual layer of a Llama Scope SAE id.
+
+    >>> sae_layer("l15r_800m_slimpajama")
+    15
+    """
+    found = re.match(r"l(\d+)r", sae_id)
+    if found is None:
+        raise UsageError(f"cannot read a layer from SAE id {sae_id!r}; expected e.g. 'l15r_800m_slimpajama'")
+    return int(found.group(1))
+
+
+def sae_latents(vector: "torch.Tensor", spec, top_k: int = 10, device: str = "cpu", client=None) -> list[dict]:
+    """The SAE latents whose decoder directions point most along `vector` [d_model], with Neuronpedia explanations.
+
+    Uses the model's first SAE in the registry (`spec.sae_release`, `spec.sae_ids[0]`); `vector` must be read at
+    that SAE's layer (`sae_layer(spec.sae_ids[0])`). Downloads the SAE weights through SAELens, so it needs the
+    network (or a warm Hugging Face cache): callers skip it offline.
+    """
+    import torch
+    from sae_lens import SAE
+
+    from starter import neuronpedia
+
+    if not spec.sae_release or not spec.sae_ids:
+        raise UsageError(f"model {spec.name!r} has no SAEs in starter/models.yaml (sae_release/sae_ids)")
+    sae_id, source = spec.sae_ids[0], spec.neuronpedia_sources[0]
+    sae = SAE.from_pretrained(spec.sae_release, sae_id, device=device)
+    decoder = torch.nn.functional.normalize(sae.W_dec.float(), dim=-1)  # [d_sae, d_model]
+    cosine = decoder @ (vector.float() / vector.float().norm()).to(decoder.device)  # [d_sae]
+    top = cosine.topk(top_k)
+    client = client or neuronpedia.NeuronpediaClient()
+    out = []
+    for cos, index in zip(top.values.tolist(), top.indices.tolist()):
+        feature = client.feature(spec.neuronpedia_model_id, source, index)
+        out.append({"sae_id": sae_id, "index": index, "cosine": cos, "url": feature.url,
+                    "explanation": feature.explanations[0].description if feature.explanations else ""})
+    return out

@@ -50,7 +50,7 @@ class Config(StarterConfig):
 
 PRESETS = {
     "smoke": Config(n_problems=16, samples=3, folds=4),
-    "cpu": Config(n_problems=150, samples=4),
+    "cpu": Config(n_problems=80, samples=4),
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=4,
                   temperature=0.6, max_new_tokens=2048, layer_stride=3, batch_size=8),
 }
@@ -137,6 +137,7 @@ def fit_probes(ctx: Context, data: dict) -> None:
         for layer, acts in data["acts"].items():
             feature_sets[f"layer{layer}"] = (acts.numpy()[keep], y)
             feature_sets[f"shuffled{layer}"] = (acts.numpy()[keep], shuffled)
+        reason = None  # a label the real probe cannot be fitted on gets no control rows either
         for name, (x, target) in feature_sets.items():
             unit = f"probe:{label}:{name}"
             if ctx.store.done(unit):
@@ -145,9 +146,10 @@ def fit_probes(ctx: Context, data: dict) -> None:
                    "layer": int(name[len(name.rstrip("0123456789")):] or -1), "metric": activations.PROBE_METRICS[kind],
                    "n": int(len(y)), "n_positive": int(y.sum()) if kind == "classify" else None, "score": None}
             try:
-                row["score"] = activations.probe_score(x, target, groups, kind, cfg.folds, cfg.seed)
+                row["score"] = None if reason else activations.probe_score(x, target, groups, kind, cfg.folds, cfg.seed)
             except UsageError as why:  # too few examples of a class (e.g. no wrong answers): say so in the row
-                row["skipped"] = str(why)
+                reason = str(why)
+            row["skipped"] = reason
             ctx.store.append(row)
 
 
@@ -201,6 +203,7 @@ def plot(rows: list[dict], metrics: dict):
             words = [p["score"] for p in probes if p["label"] == label and p["features"] == "bow"]
             if words:
                 ax.axhline(words[0], color=color, ls="--", lw=1, label=f"{label} (words only)")
+        ax.set_xticks(sorted({p["layer"] for p in probes if p["layer"] >= 0}))
         ax.set(xlabel="layer (residual stream after block)", ylabel=metric.upper() if metric == "auroc" else "R²",
                title="classification (0.5 = chance)" if metric == "auroc" else "tree distance to solution")
         if ax.get_legend_handles_labels()[0]:
