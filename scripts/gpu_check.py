@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"device": torch.cuda.get_device_name(0) if args.device == "cuda" else args.device, "torch": torch.__version__, "starters": {}}
     failed = False
+    (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     try:
         numerics(report, args.device)
     except Exception:  # a check script reports every failure and goes on to the next check
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "error": traceback.format_exc()[-3000:]}
             failed = True
         print(json.dumps({slug: report["starters"][slug]}, indent=1)[:1500], flush=True)
+        (out / "gpu_check.json").write_text(json.dumps(report, indent=2))  # after each: a time limit keeps what ran
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
     print(json.dumps({k: v for k, v in report.items() if k != "starters"}, indent=1))
     return 1 if failed else 0
