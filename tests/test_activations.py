@@ -108,3 +108,29 @@ def test_random_direction_has_the_same_norm_and_is_seeded():
     torch.testing.assert_close(r0, r1)
     assert abs(float(r0.norm()) - float(v.norm())) < 1e-4
     assert abs(float(torch.nn.functional.cosine_similarity(r0, v, dim=0))) < 0.9
+
+
+def test_sae_latents_ranks_decoder_directions_and_fetches_explanations(monkeypatch, tmp_path):
+    """The GPU/online path, with SAELens' download replaced by a fake SAE and Neuronpedia by its shipped fixtures."""
+    import sae_lens
+
+    from starter.activations import sae_latents
+    from starter.models import get_spec
+    from starter.neuronpedia import NeuronpediaClient
+
+    spec = get_spec("r1-llama-8b")
+    w_dec = torch.randn(32768, 8)
+    w_dec[:, 0] = -w_dec[:, 0].abs()  # every other latent points away from v
+    v = torch.zeros(8)
+    v[0] = 1.0
+    w_dec[4127, 0], w_dec[8841] = 5.0, torch.tensor([1.0, 1.0, 0, 0, 0, 0, 0, 0])  # 4127 best, 8841 second
+
+    class FakeSAE:
+        W_dec = w_dec
+
+    monkeypatch.setattr(sae_lens.SAE, "from_pretrained", classmethod(lambda cls, release, sae_id, device: FakeSAE()))
+    client = NeuronpediaClient(offline=True, cache_dir=tmp_path)
+    latents = sae_latents(v, spec, top_k=2, client=client)
+    assert [lat["index"] for lat in latents] == [4127, 8841], "latents must be ranked by decoder cosine with v"
+    assert latents[0]["cosine"] > latents[1]["cosine"] > 0.5
+    assert all(lat["explanation"] for lat in latents), "each latent needs its Neuronpedia explanation"
