@@ -717,9 +717,22 @@ def check_external(urls: Iterable[str], options: CheckOptions,
         return {}
     cache = cache if cache is not None else LinkCache(None)
     try:
-        return asyncio.run(_check_external_async(urls, options, cache))
+        return _run_coroutine(_check_external_async(urls, options, cache))
     finally:
         cache.flush()
+
+
+def _run_coroutine(coro):
+    """`asyncio.run`, also from code that already runs an event loop (Jupyter, Playwright's sync API):
+    there `asyncio.run` refuses to start, so the check gets a loop of its own in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no loop running in this thread: the usual case
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 # --------------------------------------------------------------------------------------------------

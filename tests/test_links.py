@@ -434,3 +434,15 @@ def test_bad_options_are_usage_errors(bad):
     with pytest.raises(UsageError, match=next(iter(bad)) if "exclude" not in bad else "regular expression"):
         CheckOptions(**bad)
 
+
+
+def test_check_works_inside_a_running_event_loop(server, tmp_path):
+    """Notebooks and Playwright's sync API run an event loop in the main thread; asyncio.run would refuse."""
+    import asyncio
+
+    url = server.route("/ok", Answer(200))
+
+    async def inside_a_loop():
+        return check_urls(tmp_path, url)
+
+    assert asyncio.run(inside_a_loop())[url].result == "ok"
