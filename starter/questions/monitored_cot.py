@@ -73,7 +73,7 @@ class Config(StarterConfig):
 
 PRESETS = {
     "smoke": Config(n_problems=4, temperature=0.0, max_new_tokens=64),  # greedy: fastest, deterministic
-    "cpu": Config(n_problems=60, max_new_tokens=128),
+    "cpu": Config(n_problems=30, max_new_tokens=96),
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, difficulty=3,
                   max_new_tokens=2048, batch_size=64),
 }
