@@ -33,10 +33,15 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 site: install
 	$(BIN)/mkdocs build --strict --site-dir site
 
+DEMO_OUT := runs/demo/reasoning-tree
+
+# One starter end to end on the CPU, offline: the TinyThinker organism, Neuronpedia sample fixtures.
+# Rerunning resumes the same run directory, so a second `make demo` finishes at once.
 demo: site
-	$(BIN)/python scripts/demo.py
+	$(BIN)/mi-starter run reasoning-tree --preset smoke --offline --out $(DEMO_OUT)
 	@echo ""
-	@echo "Site built in site/ -- run 'make serve' and open http://127.0.0.1:8000"
+	@echo "Result:  $(DEMO_OUT)/summary.md  and  $(DEMO_OUT)/figure.png"
+	@echo "Site:    built in site/ -- run 'make serve' and open the address it prints"
 
 test: install
 	$(BIN)/python -m pytest
