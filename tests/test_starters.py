@@ -19,7 +19,7 @@ SLUGS = sorted(questions.available())
 CLI = [sys.executable, "-m", "starter.cli"]
 
 
-def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
     env = {**os.environ, "NEURONPEDIA_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
