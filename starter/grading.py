@@ -133,6 +133,8 @@ def _safe_sympy(answer: str):
     except (SyntaxError, TypeError, ValueError, AttributeError, ZeroDivisionError):
         # sympy reports unparsable text through these; for grading "not an expression" is the answer.
         return None
+    if not isinstance(expr, sympy.Expr):  # "S", "Q", "N" parse to sympy's registries/functions, not expressions
+        return None
     for power in expr.atoms(sympy.Pow):
         exponent = power.exp
         if exponent.atoms(sympy.Pow) or any(abs(n) > _MAX_EXPONENT for n in exponent.atoms(sympy.Number)):

@@ -92,3 +92,11 @@ def test_grade_completion_uses_the_answer_after_thinking():
     assert not grade_completion("<think>3*4=12, so maybe 6", "6"), \
         "a chain of thought cut off before </think> has committed to nothing"
     assert grade_completion(r"<think>long... \boxed{6}", "6"), "an explicit box counts even when cut off"
+
+
+@pytest.mark.parametrize("letter", ["S", "Q", "N"])
+def test_single_letters_that_name_sympy_objects_are_just_wrong_answers(letter):
+    """sympy parses these to its S registry, Q and N(); a model answering "S" must not crash the run."""
+    from starter.grading import grade_answer
+
+    assert grade_answer(letter, "12") is False

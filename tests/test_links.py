@@ -437,12 +437,17 @@ def test_bad_options_are_usage_errors(bad):
 
 
 def test_check_works_inside_a_running_event_loop(server, tmp_path):
-    """Notebooks and Playwright's sync API run an event loop in the main thread; asyncio.run would refuse."""
+    """Notebooks and Playwright's sync API run an event loop in the main thread; asyncio.run would refuse.
+    The loop is started in a thread of its own so this test does not depend on what ran before it."""
     import asyncio
 
     url = server.route("/ok", Answer(200))
+    results: dict = {}
 
     async def inside_a_loop():
-        return check_urls(tmp_path, url)
+        results.update(check_urls(tmp_path, url))
 
-    assert asyncio.run(inside_a_loop())[url].result == "ok"
+    worker = threading.Thread(target=lambda: asyncio.run(inside_a_loop()))
+    worker.start()
+    worker.join(timeout=30)
+    assert results[url].result == "ok"
