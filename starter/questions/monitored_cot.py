@@ -198,7 +198,7 @@ def plot(rows: list[dict], metrics: dict):
         for k, (s, name) in enumerate(series):
             p, lo, hi = (np.array([metrics[f"{s}_{c}_{name}{end}"] for c in NOTES]) for end in ("", "_lo", "_hi"))
             ax.bar(np.arange(len(NOTES)) + (k - (len(series) - 1) / 2) * width, np.nan_to_num(p), width,
-                   yerr=[np.nan_to_num(p - lo), np.nan_to_num(hi - p)], capsize=2, label=f"{s}: {name}")
+                   yerr=np.clip([np.nan_to_num(p - lo), np.nan_to_num(hi - p)], 0, None), capsize=2, label=f"{s}: {name}")
         ax.set(xticks=range(len(NOTES)), xticklabels=list(NOTES), ylim=(0, 1.05))
         ax.legend(fontsize=7)
     axes[0].set(ylabel="rate (Wilson 95% CI)", title="Shortcut use by condition")
