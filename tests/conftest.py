@@ -8,3 +8,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MI_STARTER_CACHE", tempfile.mkdtemp(prefix="mi-starter-test-cache-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def save_tiny_llama(folder, num_layers: int):
+    """A random 32-wide LlamaForCausalLM with the organism's tokenizer, saved to `folder` and loaded by path
+    through `starter.models.load_model` (the same path that loads R1-distill and TinyThinker)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from starter.models import load_model
+    from starter.organism.tokenizer import build_tokenizer
+
+    torch.manual_seed(0)
+    tok = build_tokenizer()
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=num_layers,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
+                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return load_model(str(folder), device="cpu")

@@ -14,6 +14,7 @@ from starter.activations import (
     step_end_positions,
     steering,
 )
+from conftest import save_tiny_llama
 from starter.errors import UsageError
 
 PROMPT = "Numbers: 8 19 4. Target: 31. <think>"
@@ -22,21 +23,7 @@ COMPLETION = " Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Wait, backtrack.
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from starter.models import load_model
-    from starter.organism.tokenizer import build_tokenizer
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tok = build_tokenizer()
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=3,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
-                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return load_model(str(folder), device="cpu")
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), num_layers=3)
 
 
 def _reference(model, text: str, layer: int) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import save_tiny_llama
 import torch
 
 from starter.activations import cache_resid, encode_one
@@ -54,21 +55,7 @@ def planted(n: int = 3000, d: int = 24, n_features: int = 32, seed: int = 0):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from starter.models import load_model
-    from starter.organism.tokenizer import build_tokenizer
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-llama-sae")
-    tok = build_tokenizer()
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
-                         pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return load_model(str(folder), device="cpu")
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama-sae"), num_layers=2)
 
 
 def test_trained_batchtopk_sae_explains_planted_features():
