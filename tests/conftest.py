@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+import pytest
+
 # Set before any test module imports starter.* or transformers.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -10,7 +12,7 @@ os.environ.setdefault("MI_STARTER_CACHE", tempfile.mkdtemp(prefix="mi-starter-te
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def save_tiny_llama(folder, num_layers: int):
+def _save_tiny_llama(folder, num_layers: int):
     """A random 32-wide LlamaForCausalLM with the organism's tokenizer, saved to `folder` and loaded by path
     through `starter.models.load_model` (the same path that loads R1-distill and TinyThinker)."""
     import torch
@@ -28,3 +30,10 @@ def save_tiny_llama(folder, num_layers: int):
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return load_model(str(folder), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def save_tiny_llama():
+    """Factory fixture (not a plain import: pytest's rootdir-relative conftest modules shadow each other
+    when tests/browser/conftest.py is collected first)."""
+    return _save_tiny_llama

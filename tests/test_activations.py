@@ -14,7 +14,6 @@ from starter.activations import (
     step_end_positions,
     steering,
 )
-from conftest import save_tiny_llama
 from starter.errors import UsageError
 
 PROMPT = "Numbers: 8 19 4. Target: 31. <think>"
@@ -22,7 +21,7 @@ COMPLETION = " Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Wait, backtrack.
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, save_tiny_llama):
     return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), num_layers=3)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import save_tiny_llama
 import torch
 
 from starter.activations import cache_resid, encode_one
@@ -54,7 +53,7 @@ def planted(n: int = 3000, d: int = 24, n_features: int = 32, seed: int = 0):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, save_tiny_llama):
     return save_tiny_llama(tmp_path_factory.mktemp("tiny-llama-sae"), num_layers=2)
 
 
