@@ -237,8 +237,17 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset))
 
     rows = store.rows()
-    metrics = starter.analyse(unit_rows(rows))
-    fig = starter.plot(unit_rows(rows), metrics)
+    try:
+        metrics = starter.analyse(unit_rows(rows))
+        fig = starter.plot(unit_rows(rows), metrics)
+    except Exception as err:
+        if not store.resumed:
+            raise  # a bug in the starter itself: the traceback is what its author needs
+        # Resumed rows that today's code can't read usually come from an older version of the starter.
+        raise StarterError(
+            f"{out}: analysing its results failed ({type(err).__name__}: {err}); {store.resumed} of the "
+            f"rows were written by an earlier run, perhaps by another version of this starter. Start afresh "
+            f"with a new --out (the earlier rows stay in {store.out / 'results.jsonl'})") from err
     store.save_figure(fig)
     store.write_summary(render_summary(starter, cfg, args.preset, metrics, rows, note))
     store.finish()

@@ -59,6 +59,7 @@ class RunStore:
         self.manifest = manifest
         self._rows = rows
         self._done: set[Unit] = {row["unit"] for row in rows}
+        self.resumed = len(rows)  # rows found on disk when opened: written by an earlier process
 
     # --- opening ------------------------------------------------------------------------------
 
