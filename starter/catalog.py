@@ -79,6 +79,7 @@ class Zh(_Strict):
     quote: Text | None = None
     time: Text | None = None
     skip: Text | None = None
+    note: Text | None = None
     hypotheses: list[Text] | None = None
 
 
@@ -227,6 +228,7 @@ class PriorWork(_Strict):
     url: Url | None = None  # arXiv abs URL where there is one
     reading_list: Slug | None = None  # id of the matching reading-list entry, if any
     note: Text  # what they did / found, one or two sentences
+    zh: Zh | None = None  # zh.note: our translation of `note` (title and authors stay in English)
 
     @model_validator(mode="after")
     def _linked(self) -> PriorWork:

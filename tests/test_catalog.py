@@ -200,6 +200,18 @@ def test_unknown_field_is_an_error_not_ignored(tmp_path):
         catalog.load_reading_list(write(tmp_path, "r.yaml", data))
 
 
+def test_prior_work_takes_an_optional_zh_note(tmp_path):
+    data = research_data()
+    work = data["thinking_models"]["groups"][0]["questions"][0]["prior_work"][0]
+    work["zh"] = {"note": "它做了 X。"}
+    loaded = catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+    assert loaded.questions[0].prior_work[0].zh.note == "它做了 X。"
+    assert loaded.questions[1].prior_work[0].zh is None, "zh is optional: untranslated items fall back to English"
+    work["zh"] = {"nte": "typo"}
+    with pytest.raises(CatalogError, match=r"at thinking_models.groups.0.questions.0.prior_work.0.zh.nte: Extra inputs are not permitted"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
 def test_ready_question_without_starter_file(tmp_path):
     data = research_data()
     data["thinking_models"]["groups"][0]["questions"][0].update(status="ready")

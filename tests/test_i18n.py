@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+import markdown
 import pytest
 
 from starter import catalog
@@ -77,6 +78,11 @@ def test_every_question_has_a_chinese_page_with_the_english_quote_and_our_transl
     assert " ".join(q.quote.splitlines()[0].split()) in " ".join(body.split()), f"{q.slug}: English quote missing"
     assert "我们的译文" in body and q.zh.quote.splitlines()[0] in body, f"{q.slug}: our translation missing"
     assert q.zh.why in body
+    for work in q.prior_work:
+        assert work.title in body, f"{q.slug}: paper titles stay in English ({work.title!r} missing)"
+        assert work.zh and work.zh.note in body, f"{q.slug}: add zh.note to prior work {work.title!r}"
+        assert work.note not in body, f"{q.slug}: the English note on {work.title!r} shows beside its translation"
+    assert FALLBACK_NOTE not in page(site, f"zh/research/{q.slug}"), f"{q.slug}: every part is translated, no note"
     assert f"mi-starter run {q.slug} --preset cpu" in body
 
 
@@ -106,6 +112,31 @@ def test_missing_zh_field_shows_english_under_a_note():
     no_skip = gs.model_copy(update={"resources": [res.model_copy(update={"zh": res.zh.model_copy(update={"skip": None})})]})
     md = hook.render_getting_started(no_skip, hook.ZH)
     assert res.zh.annotation in md and res.skip in md and FALLBACK_TITLE in md
+
+
+def test_prior_work_note_falls_back_per_item():
+    """A prior-work item without zh.note shows its English note under the fallback note; the others stay translated."""
+    hook = load_hook()
+    q = catalog.load_research().question("sae")
+    first, second, *rest = q.prior_work
+    partial = q.model_copy(update={"prior_work": [first, second.model_copy(update={"zh": None}), *rest]})
+    md = hook.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=hook.ZH)
+    section = md[md.index("## 已有工作"):md.index("## 值得检验的假设")]
+    note = f'!!! note "{FALLBACK_TITLE}"'
+    assert section.count(note) == 1, "only the untranslated item gets the note"
+    assert first.zh.note in section and first.note not in section
+    assert section.index(first.zh.note) < section.index(note) < section.index(second.note), "note sits above the English"
+    assert all(work.zh.note in section for work in rest)
+    assert second.title in section and first.title in section, "titles stay in English"
+
+    english = hook.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=hook.EN)
+    assert FALLBACK_TITLE not in english and all(work.note in english for work in q.prior_work)
+    assert not any(work.zh.note in english for work in (first, *rest)), "the English edition shows no translations"
+
+    html_out = markdown.markdown(section, extensions=["admonition"])
+    item = html_out[html_out.index(second.title):]
+    item = item[:item.index("</li>")]
+    assert FALLBACK_NOTE in item and second.note in item, "the note and the English text nest in the item's <li>"
 
 
 def switcher_links(markup: str) -> list[tuple[str, str]]:

@@ -34,6 +34,7 @@ from starter.catalog import (
     GettingStarted,
     Libraries,
     Library,
+    PriorWork,
     Question,
     ReadingEntry,
     ReadingList,
@@ -536,12 +537,8 @@ def render_question(
         lines += render_quote_translation(q, group_quote_zh, ed)
     lines += [ed["one_of_eight"], "", f"## {ed['why']}", "", *ed.text(q.why, q.zh, "why"), ""]
     lines += [f"## {ed['prior_work']}", ""]
-    if ed.lang != "en":
-        lines += ed.fallback_note()  # paper titles stay in English; our notes on them are not translated yet
     for work in q.prior_work:
-        title = f"[{work.title}]({work.url})" if work.url else work.title
-        ours = f" ([{ed['reading_list']}](../reading-list.md#{work.reading_list}))" if work.reading_list else ""
-        lines.append(f"- **{title}**, {work.authors} ({work.year}){ours}. {work.note}")
+        lines += render_prior_work(work, ed)
     hypotheses = ed.zh(q.zh, "hypotheses")
     lines += ["", f"## {ed['hypotheses']}", ""]
     if ed.lang != "en" and not hypotheses:
@@ -550,6 +547,21 @@ def render_question(
     lines += ["", f"## {ed['starter']} {{ #starter }}", ""]
     lines += render_starter(q, results_dir, root, ed=ed, repo_url=repo_url)
     return "\n".join(lines) + "\n"
+
+
+def render_prior_work(work: PriorWork, ed: Edition = EN) -> list[str]:
+    """One list item: title, authors and year (in English in every edition), then our note on it.
+
+    A note without a translation gets the "not translated yet" note inside its own list item, so the
+    translated items around it stay as they are.
+    """
+    title = f"[{work.title}]({work.url})" if work.url else work.title
+    ours = f" ([{ed['reading_list']}](../reading-list.md#{work.reading_list}))" if work.reading_list else ""
+    head = f"- **{title}**, {work.authors} ({work.year}){ours}."
+    note = ed.text(work.note, work.zh, "note")
+    if len(note) == 1:
+        return [f"{head} {note[0]}"]
+    return ["", head, "", *indent(note), ""]  # a loose item: the admonition and the English note nest in it
 
 
 def render_quote_translation(q: Question, group_quote_zh: str | None, ed: Edition) -> list[str]:
