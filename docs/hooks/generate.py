@@ -582,9 +582,12 @@ def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = 
         body = ed["planned_draft" if exists else "planned_body"].format(starter=q.starter)
         lines = [f'!!! info "{ed["planned"]}"', "", f"    {body}", "", *indent(cli_tabs(q.slug))]
         return lines + (notebook_links(q.slug, repo_url, ed) if exists else [])
-    lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug), *notebook_links(q.slug, repo_url, ed)]
-    lines += [f"### {ed['code']}", ""]
-    lines += code_block((root / q.starter).read_text(encoding="utf-8"), "python", q.starter)
+    # The catalog refuses a ready question without its starter file; a partial tree (a test, a fork mid-edit)
+    # still renders, without a notebook to link or code to show.
+    lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug)]
+    if exists:
+        lines += [*notebook_links(q.slug, repo_url, ed), f"### {ed['code']}", ""]
+        lines += code_block((root / q.starter).read_text(encoding="utf-8"), "python", q.starter)
     lines += ["", f"### {ed['result']}", "", *render_result(q.slug, results_dir / q.slug, ed)]
     # "What to try next" comes with the result: summary.md renders the starter's own `try_next`.
     return lines
