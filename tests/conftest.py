@@ -1,7 +1,10 @@
 """Suite-wide settings: nothing in the tests may reach the internet or the user's own caches."""
 
 import os
+import re
 import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -37,3 +40,13 @@ def save_tiny_llama():
     """Factory fixture (not a plain import: pytest's rootdir-relative conftest modules shadow each other
     when tests/browser/conftest.py is collected first)."""
     return _save_tiny_llama
+
+
+@pytest.fixture(scope="session")
+def site_path() -> str:
+    """The path of mkdocs.yml's site_url (e.g. "thinking-models-hub"), where GitHub Pages serves the site.
+    Read from the file so that setting the real site_url can't break the site tests."""
+    text = (Path(__file__).resolve().parents[1] / "mkdocs.yml").read_text(encoding="utf-8")
+    match = re.search(r"^site_url:\s*(\S+)", text, re.MULTILINE)
+    assert match, "mkdocs.yml has no site_url"
+    return urlsplit(match.group(1)).path.strip("/")

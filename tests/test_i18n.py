@@ -24,14 +24,13 @@ import pytest
 from starter import catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SITE_PATH = "/thinking-models-hub/"  # path of site_url in mkdocs.yml
 FALLBACK_TITLE = "尚未翻译"
 FALLBACK_NOTE = f'<p class="admonition-title">{FALLBACK_TITLE}</p>'  # the rendered "not translated yet" note
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("i18n") / "thinking-models-hub"
+def site(tmp_path_factory, site_path) -> Path:
+    out = tmp_path_factory.mktemp("i18n") / site_path  # as GitHub Pages serves it: <root>/<path of site_url>/
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "--site-dir", str(out)],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -146,8 +145,9 @@ def switcher_links(markup: str) -> list[tuple[str, str]]:
 def resolve(site: Path, page_path: Path, href: str) -> Path:
     """The file a link on `page_path` (relative to site) points at, for relative and /site-path/ links."""
     if href.startswith("/"):
-        assert href.startswith(SITE_PATH), f"absolute link {href!r} is outside the site path {SITE_PATH}"
-        target = href[len(SITE_PATH):]
+        site_path = f"/{site.name}/"  # the site is built into a folder named like site_url's path
+        assert href.startswith(site_path), f"absolute link {href!r} is outside the site path {site_path}"
+        target = href[len(site_path):]
     else:
         target = urljoin(page_path.as_posix(), href)
     target = unquote(urlsplit(target).path)

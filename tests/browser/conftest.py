@@ -26,7 +26,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "test-artifacts"  # screenshots; git-ignored
-SITE_PATH = "thinking-models-hub"  # the path of site_url in mkdocs.yml
 HOST = "127.0.0.1"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
@@ -51,9 +50,9 @@ def browser_type_launch_args() -> dict:
 
 
 @pytest.fixture(scope="session")
-def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built once with --strict, as GitHub Pages would serve it: <root>/thinking-models-hub/."""
-    out = tmp_path_factory.mktemp("served") / SITE_PATH
+def site_dir(tmp_path_factory: pytest.TempPathFactory, site_path: str) -> Path:
+    """The site, built once with --strict, as GitHub Pages would serve it: <root>/<path of site_url>/."""
+    out = tmp_path_factory.mktemp("served") / site_path
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     mkdocs = Path(sys.executable).parent / "mkdocs"
     proc = subprocess.run([str(mkdocs), "build", "--strict", "--site-dir", str(out)],
@@ -78,12 +77,12 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture(scope="session")
 def served_url(site_dir: Path) -> str:
-    """http://127.0.0.1:<port>/thinking-models-hub/: the built site, served from a thread."""
+    """http://127.0.0.1:<port>/<path of site_url>/: the built site, served from a thread."""
     handler = functools.partial(_QuietHandler, directory=str(site_dir.parent))
     server = _Server((HOST, 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://{HOST}:{server.server_address[1]}/{SITE_PATH}/"
+    yield f"http://{HOST}:{server.server_address[1]}/{site_dir.name}/"
     server.shutdown()
     server.server_close()
 
