@@ -57,3 +57,12 @@ def test_micro_training_lowers_the_loss_and_saves_a_loadable_checkpoint(tmp_path
     model = LlamaForCausalLM.from_pretrained(tmp_path)
     assert model.config.vocab_size == len(VOCAB) and model.config.tie_word_embeddings
     assert AutoTokenizer.from_pretrained(tmp_path).decode([1, 4]) == "<bos>0"
+
+
+def test_evaluating_a_retrained_checkpoint_writes_beside_it_not_over_the_shipped_results(tmp_path):
+    from starter.organism.evaluate import DOCS_ASSETS, _shown
+
+    assert EvalConfig().out_dirs == (CHECKPOINT_DIR, DOCS_ASSETS)
+    assert EvalConfig(checkpoint=tmp_path).out_dirs == (tmp_path,)
+    assert _shown(CHECKPOINT_DIR) == "starter/organism/checkpoint"  # no machine-specific absolute paths
+    assert _shown(tmp_path) == str(tmp_path)

@@ -42,7 +42,8 @@ from starter.tasks.countdown import (
     search,
 )
 
-DOCS_ASSETS = Path(__file__).resolve().parents[2] / "docs" / "assets" / "organism"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCS_ASSETS = REPO_ROOT / "docs" / "assets" / "organism"
 STEP = re.compile(r"Try (\d+)([-+*/])(\d+)=(\d+)\.")
 
 
@@ -55,7 +56,27 @@ class EvalConfig:
     max_new_tokens: int = 200  # longest training completion is ~170 tokens
     device: str = "cpu"  # "cpu" or "cuda"
     checkpoint: Path = CHECKPOINT_DIR  # folder with config.json, model.safetensors, tokenizer files
-    out_dirs: tuple[Path, ...] = (CHECKPOINT_DIR, DOCS_ASSETS)  # where eval_results.json / eval.png go
+    # Where eval_results.json / eval.png go. None: beside the checkpoint, plus the site's copy of eval.png
+    # when it is the shipped one (evaluating a retrained model must not overwrite the shipped figures).
+    out_dirs: tuple[Path, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.checkpoint = Path(self.checkpoint)
+        if self.out_dirs is None:
+            shipped = self.checkpoint.resolve() == CHECKPOINT_DIR.resolve()
+            self.out_dirs = (CHECKPOINT_DIR, DOCS_ASSETS) if shipped else (self.checkpoint,)
+
+
+def _shown(value) -> str:
+    """A config value for eval_results.json; paths inside the repository relative to it (no /home/you/...)."""
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_shown(v) for v in value) + ")"
+    if isinstance(value, Path):
+        try:
+            return value.resolve().relative_to(REPO_ROOT).as_posix()
+        except ValueError:
+            return str(value)
+    return str(value)
 
 
 def written_steps(completion: str) -> list[tuple[str, str, str, str, bool]]:
@@ -136,7 +157,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     follows = [f"{a}{op}{b}" == r.first_op for (a, op, b, _, _), r in zip(first_try, problems)]
     differs = [r.backtracks > 0 for r in problems]  # the hint is not the unhinted search's first try
     results = {
-        "config": {k: str(v) for k, v in asdict(cfg).items()},
+        "config": {k: _shown(v) for k, v in asdict(cfg).items()},
         "n": cfg.n,
         "solved_pct": _share(ok),
         "arithmetic_steps_correct_pct": _share(steps),
