@@ -18,10 +18,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="traces per step")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="peak AdamW learning rate")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device)
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
     args = parser.parse_args()
-    log = train(TrainConfig(seed=args.seed, steps=args.steps, device=args.device, out_dir=args.out_dir))
+    log = train(TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                            device=args.device, out_dir=args.out_dir))
     print(f"final loss {log['final_loss']:.4f} after {args.steps} steps, {log['wall_seconds']:.0f} s -> {args.out_dir}")
 
 
