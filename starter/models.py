@@ -204,6 +204,8 @@ def get_spec(name: str) -> ModelSpec:
             return spec
     prompt_format, thinking = next((fmt, th) for pattern, fmt, th in _GENERIC_FORMATS if pattern.search(name))
     folder = Path(name).expanduser()
+    if folder.is_dir() and _has_organism_tokenizer(folder):  # a retrained TinyThinker speaks the organism's format
+        prompt_format, thinking = "organism", True
     common = dict(name=name, prompt_format=prompt_format, thinking=thinking, layers_of_interest=(),
                   description="not in the registry (add it to starter/models.yaml to give it facts)")
     if folder.is_dir():
@@ -212,6 +214,19 @@ def get_spec(name: str) -> ModelSpec:
         raise UsageError(f"model {name!r} is not a registered name and no folder {name!r} exists; "
                          f"registered: {', '.join(registry)} (offline: {_offline_names()})")
     return ModelSpec(source="hub", hf_id=name, **common)
+
+
+def _has_organism_tokenizer(folder: Path) -> bool:
+    """Whether `folder` holds a model with TinyThinker's 48-token vocabulary (scripts/train_tinythinker.py)."""
+    import json
+
+    from starter.organism.tokenizer import VOCAB
+
+    try:
+        vocab = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(vocab, dict) and set(vocab) == set(VOCAB)
 
 
 def default_model(device: "torch.device | str") -> ModelSpec:

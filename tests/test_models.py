@@ -261,3 +261,15 @@ def test_doctor_reports_versions_device_models_and_never_the_key(monkeypatch, ca
     assert "sk-secret-value" not in out, "doctor must never print the Neuronpedia key"
     expected = 0 if models.weights_status(get_spec("tinythinker")).present else 1
     assert code == expected, "doctor exits 1 exactly when an offline model (or package) is missing"
+
+
+def test_a_retrained_organism_in_a_folder_gets_the_organism_prompt_format(tmp_path):
+    """A folder named like an R1 model would otherwise get the R1 chat prompt, which the organism can't read."""
+    from starter.organism.train import CHECKPOINT_DIR
+
+    folder = tmp_path / "my-tinythinker"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_text((CHECKPOINT_DIR / "tokenizer.json").read_text())
+    assert get_spec(str(folder)).prompt_format == "organism"
+    (folder / "tokenizer.json").write_text('{"model": {"vocab": {"<pad>": 0, "hello": 1}}}')
+    assert get_spec(str(folder)).prompt_format == "r1"  # "think" in the name; not the organism's vocabulary
