@@ -1,7 +1,7 @@
 """Retrain the TinyThinker organism from a seed (see starter/organism/train.py).
 
     python scripts/train_tinythinker.py                    # the shipped recipe (~55 min on 2 AVX2 cores; 1 min on a GPU)
-    python scripts/train_tinythinker.py --steps 1300       # what fits 30 min on 2 cores (weaker: see docs/organism.md)
+    python scripts/train_tinythinker.py --steps 4800 --batch-size 16   # 30 min on 2 cores; meets the bar, weaker
     python scripts/train_tinythinker.py --steps 30 --out-dir /tmp/tt   # smoke run
 """
 
