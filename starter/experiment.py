@@ -214,7 +214,7 @@ def run_starter(starter: Starter, argv: list[str] | None = None) -> Path:
 
 def execute(starter: Starter, args: argparse.Namespace) -> Path:
     from starter.models import get_spec, load_model, resolve_device
-    from starter.results import RunStore
+    from starter.results import RESULTS, RunStore
 
     cfg = resolve_config(starter, args)
     spec = get_spec(cfg.model)
@@ -247,7 +247,7 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
         raise StarterError(
             f"{out}: analysing its results failed ({type(err).__name__}: {err}); {store.resumed} of the "
             f"rows were written by an earlier run, perhaps by another version of this starter. Start afresh "
-            f"with a new --out (the earlier rows stay in {store.out / 'results.jsonl'})") from err
+            f"with a new --out (the earlier rows stay in {store.out / RESULTS})") from err
     store.save_figure(fig)
     store.write_summary(render_summary(starter, cfg, args.preset, metrics, rows, note))
     store.finish()
