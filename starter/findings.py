@@ -1,0 +1,179 @@
+"""A run's claims, machine-readable: `findings.json`, the fifth artefact of every run.
+
+Each claim compares a measured quantity with its control and says whether the data support it. The
+verdict is never typed by hand: `compare` derives it from the interval of the difference, so a summary
+cannot call a difference a finding when its interval covers zero.
+
+    [{"claim": "...", "metric": "agreement at K=50%", "value": 0.91, "ci": [0.84, 0.97], "n": 12,
+      "unit": "problem", "control": {"name": "...", "metric": "...", "value": ..., "ci": [...], "n": 12},
+      "difference_ci": [0.02, 0.31], "verdict": "supported"}]
+
+Verdicts: "supported" (the difference's interval excludes zero in the predicted direction), "refuted" (it
+excludes zero the other way) and "not distinguishable" (it covers zero, or there is no interval).
+
+>>> from starter.stats import mean_ci, difference_ci
+>>> test = mean_ci([1, 1, 1, 1, 0, 1], clusters="abcdef")
+>>> ctrl = mean_ci([0, 0, 1, 0, 0, 0], clusters="abcdef")
+>>> diff = difference_ci([1, 1, 1, 1, 0, 1], "abcdef", [0, 0, 1, 0, 0, 0], "abcdef")
+>>> claim = compare("Steering raises the backtrack rate above a random direction.", "backtrack rate",
+...                 test, "random direction", "backtrack rate", ctrl, diff)
+>>> claim.verdict
+'supported'
+>>> check(claim.to_dict())  # passes silently: the verdict agrees with difference_ci
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from starter.stats import Estimate, describe, n_needed
+
+FINDINGS = "findings.json"
+Verdict = Literal["supported", "not distinguishable", "refuted"]
+VERDICTS = ("supported", "not distinguishable", "refuted")
+UNITS = ("problem", "chain", "trace", "step")
+
+
+@dataclass(frozen=True)
+class Control:
+    """What the claim is compared against: a control condition measured the same way."""
+
+    name: str  # e.g. "random vector of the same norm"
+    metric: str  # what was measured on it (usually the claim's metric)
+    estimate: Estimate  # its value, interval and n
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence the run supports, refutes or cannot decide, with the numbers behind it."""
+
+    claim: str  # the hypothesis in one sentence, e.g. "The probe beats the best text baseline."
+    metric: str  # what was measured
+    estimate: Estimate  # the measured value, its interval and n
+    control: Control  # the comparison that rules out the obvious confound
+    difference: Estimate  # estimate minus control, from one bootstrap
+    verdict: Verdict  # derived by `compare` from `difference`
+    direction: int = 1  # +1: the claim predicts estimate > control; -1: estimate < control
+
+    def to_dict(self) -> dict:
+        return {
+            "claim": self.claim,
+            "metric": self.metric,
+            "value": _num(self.estimate.value),
+            "ci": _pair(self.estimate.ci),
+            "n": self.estimate.n,
+            "unit": self.estimate.unit,
+            "control": {"name": self.control.name, "metric": self.control.metric,
+                        "value": _num(self.control.estimate.value),
+                        "ci": _pair(self.control.estimate.ci), "n": self.control.estimate.n},
+            "difference": _num(self.difference.value),
+            "difference_ci": _pair(self.difference.ci),
+            "verdict": self.verdict,
+        }
+
+    def sentence(self) -> str:
+        """The claim in plain words with its numbers, for the top of summary.md."""
+        verdict = {"supported": "**Supported.**", "refuted": "**Refuted.**",
+                   "not distinguishable": "**Not distinguishable at this n.**"}[self.verdict]
+        text = (f"{verdict} {self.claim} {self.metric}: {describe(self.estimate)}; "
+                f"{self.control.name}: {describe(self.control.estimate)}; "
+                f"difference {_signed(self.difference)}.")
+        if self.verdict == "not distinguishable":
+            needed = n_needed(self.difference)
+            if needed is not None:
+                text += f" An interval this wide would need roughly {needed} {self.estimate.unit}s."
+        return text
+
+
+def compare(claim: str, metric: str, estimate: Estimate, control_name: str, control_metric: str,
+            control: Estimate, difference: Estimate, direction: int = 1) -> Claim:
+    """A `Claim` whose verdict follows from `difference`'s interval and the predicted `direction`."""
+    if direction not in (1, -1):
+        raise ValueError(f"direction={direction!r}: use +1 (estimate > control) or -1 (estimate < control)")
+    if estimate.unit not in UNITS:
+        raise ValueError(f"unit {estimate.unit!r} is not one of {UNITS}")
+    return Claim(claim=claim, metric=metric, estimate=estimate,
+                 control=Control(control_name, control_metric, control), difference=difference,
+                 verdict=verdict_of(difference, direction), direction=direction)
+
+
+def verdict_of(difference: Estimate, direction: int = 1) -> Verdict:
+    """'supported' / 'refuted' only when the interval excludes zero; else 'not distinguishable'.
+
+    >>> from starter.stats import Estimate
+    >>> verdict_of(Estimate(0.2, (0.05, 0.4), 10, 10)), verdict_of(Estimate(0.2, (-0.05, 0.4), 10, 10))
+    ('supported', 'not distinguishable')
+    >>> verdict_of(Estimate(0.2, (0.05, 0.4), 10, 10), direction=-1)
+    'refuted'
+    """
+    if not difference.excludes_zero:
+        return "not distinguishable"
+    above = difference.ci[0] > 0
+    return "supported" if above == (direction > 0) else "refuted"
+
+
+def check(claim: dict) -> None:
+    """Raise ValueError when a findings.json entry lacks a field or its verdict contradicts its interval."""
+    required = ("claim", "metric", "value", "ci", "n", "unit", "control", "difference_ci", "verdict")
+    missing = [key for key in required if key not in claim]
+    if missing:
+        raise ValueError(f"claim {claim.get('claim')!r} lacks {missing}")
+    if claim["verdict"] not in VERDICTS:
+        raise ValueError(f"verdict {claim['verdict']!r} is not one of {VERDICTS}")
+    for key in ("name", "metric", "value", "ci", "n"):
+        if key not in claim["control"]:
+            raise ValueError(f"claim {claim['claim']!r}: control lacks {key!r}")
+    ci = claim["difference_ci"]
+    excludes = ci is not None and (ci[0] > 0 or ci[1] < 0)
+    if excludes == (claim["verdict"] == "not distinguishable"):
+        raise ValueError(f"claim {claim['claim']!r}: verdict {claim['verdict']!r} disagrees with "
+                         f"difference_ci {ci}")
+
+
+def write_findings(out: str | os.PathLike, claims: list[Claim]) -> Path:
+    """Write `out/findings.json` atomically and return its path (every entry checked first)."""
+    entries = [c.to_dict() for c in claims]
+    for entry in entries:
+        check(entry)
+    path = Path(out) / FINDINGS
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_findings(path: str | os.PathLike) -> list[dict]:
+    """Read and check a findings.json (for the site and the tests)."""
+    entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of claims")
+    for entry in entries:
+        check(entry)
+    return entries
+
+
+def render_claims(claims: list[Claim]) -> str:
+    """Markdown bullets, one claim each, for the top of summary.md."""
+    return "\n".join(f"- {c.sentence()}" for c in claims)
+
+
+def _signed(difference: Estimate) -> str:
+    if not math.isfinite(difference.value):
+        return "not measurable"
+    if difference.ci is None:
+        return f"{difference.value:+.2f} (no interval with n={difference.n})"
+    lo, hi = difference.ci
+    return f"{difference.value:+.2f} (95% CI {lo:+.2f} to {hi:+.2f})"
+
+
+def _num(x: float) -> float | None:
+    return round(float(x), 6) if math.isfinite(x) else None
+
+
+def _pair(ci: tuple[float, float] | None) -> list[float] | None:
+    return None if ci is None else [round(float(ci[0]), 6), round(float(ci[1]), 6)]
