@@ -74,6 +74,9 @@ class Starter:
     plot: Callable[[list[dict], dict], Any]  # rows, metrics -> matplotlib Figure
     findings: Callable[[dict], str]  # metrics -> markdown sentences stating the finding and its control
     concepts: tuple[str, ...] = ()  # Neuronpedia explanation-search queries
+    # metrics -> the run's claims (starter.findings.Claim), written to findings.json and shown first in
+    # summary.md; every claim carries its control and a verdict derived from the difference's interval
+    claims: Callable[[dict], list] | None = None
     try_next: tuple[str, ...] = ()  # "what to try next" bullets
 
     def __post_init__(self) -> None:
@@ -164,7 +167,10 @@ def unit_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r.get("kind", "unit") == "unit"]
 
 
-def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: dict, rows: list[dict], note: str) -> str:
+def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: dict, rows: list[dict],
+                   note: str, claims: list | None = None) -> str:
+    from starter.findings import render_claims
+
     latents = [r for r in rows if r.get("kind") == "latent"]
     lines = [
         f"# {starter.title}",
@@ -173,6 +179,10 @@ def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: d
         "",
         f"Model `{cfg.model}` · preset `{preset}` · seed {cfg.seed}",
         "",
+    ]
+    if claims:
+        lines += ["## Claims", "", render_claims(claims), ""]
+    lines += [
         "## Finding",
         "",
         starter.findings(metrics).strip(),
@@ -239,6 +249,7 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     rows = store.rows()
     try:
         metrics = starter.analyse(unit_rows(rows))
+        claims = starter.claims(metrics) if starter.claims else []
         fig = starter.plot(unit_rows(rows), metrics)
     except Exception as err:
         if not store.resumed:
@@ -248,8 +259,11 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
             f"{out}: analysing its results failed ({type(err).__name__}: {err}); {store.resumed} of the "
             f"rows were written by an earlier run, perhaps by another version of this starter. Start afresh "
             f"with a new --out (the earlier rows stay in {store.out / RESULTS})") from err
+    from starter.findings import write_findings
+
     store.save_figure(fig)
-    store.write_summary(render_summary(starter, cfg, args.preset, metrics, rows, note))
+    write_findings(store.out, claims)
+    store.write_summary(render_summary(starter, cfg, args.preset, metrics, rows, note, claims))
     store.finish()
     print(f"[{starter.slug}] wrote {out}/summary.md and {out}/figure.png")
     return out
