@@ -163,8 +163,12 @@ def _latent_rows(hits: list) -> list[dict]:
 
 
 def unit_rows(rows: list[dict]) -> list[dict]:
-    """The experiment's own rows (latent lookups and other bookkeeping rows filtered out)."""
-    return [r for r in rows if r.get("kind", "unit") == "unit"]
+    """The experiment's own rows: everything but the frame's Neuronpedia lookups (`kind: "latent"`).
+
+    Row convention, shared by every starter: `kind` names what the row is ("reference", "regen",
+    "control", ...) and the other fields are typed values, never strings packed with several facts.
+    """
+    return [r for r in rows if r.get("kind") != "latent"]
 
 
 def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: dict, rows: list[dict],
