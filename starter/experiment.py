@@ -66,8 +66,6 @@ class Context:
 @dataclass(frozen=True)
 class Starter:
     slug: str  # e.g. "lucky-or-steady"; the CLI name and the site page
-    title: str  # one line, e.g. "Lucky or steady progress?"
-    question: str  # the sub-question, quoted
     presets: dict[str, StarterConfig]  # smoke | cpu | gpu
     run: Callable[[Context], None]  # the experiment and its control; appends rows to ctx.store
     analyse: Callable[[list[dict]], dict]  # rows of results.jsonl -> metrics (pure, deterministic)
@@ -78,8 +76,18 @@ class Starter:
     # summary.md; every claim carries its control and a verdict derived from the difference's interval
     claims: Callable[[dict], list] | None = None
     try_next: tuple[str, ...] = ()  # "what to try next" bullets
+    # One line, e.g. "Lucky or steady progress?", and the sub-question, quoted. Left out, both come from
+    # starter/questions/questions.yaml, their one home; only a starter not listed there passes them.
+    title: str | None = None
+    question: str | None = None
 
     def __post_init__(self) -> None:
+        if self.title is None or self.question is None:
+            from starter.questions import identity  # package data, no starter module is imported
+
+            known = identity(self.slug)
+            object.__setattr__(self, "title", self.title or known.title)
+            object.__setattr__(self, "question", self.question or known.quote)
         missing = [p for p in PRESET_NAMES if p not in self.presets]
         if missing:
             raise ValueError(f"starter {self.slug!r} lacks presets {missing}")

@@ -1,4 +1,8 @@
-"""`mi-starter list`: the eight starters, their status in the catalog and the command that runs each."""
+"""`mi-starter list`: the starters by research area, and the command that runs each.
+
+Reads only the package's own data (`starter/questions/questions.yaml` and the starter modules
+present), so it works the same from a checkout, an installed wheel or a Colab runtime.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from starter.catalog import load_research
+    from starter import questions
 
-    for q in load_research().questions:
-        print(f"{q.letter}  {q.slug:<18} {q.status:<8} {q.title}")
-        if q.status == "ready":
-            print(f"   mi-starter run {q.slug} --preset smoke")
+    present = questions.available()
+    area = None
+    for q in questions.identities():
+        if q.area != area:
+            area = q.area
+            print(q.area_title)
+        if q.slug in present:
+            print(f"  {q.letter}  {q.slug:<18} {q.title}")
+            print(f"     mi-starter run {q.slug} --preset smoke")
+        else:
+            print(f"  {q.letter}  {q.slug:<18} {q.title}  (no starter module in this install)")
     return 0

@@ -229,9 +229,6 @@ def findings(m: dict) -> str:
 
 STARTER = Starter(
     slug="cot-faithfulness",
-    title="Is the chain of thought faithful?",
-    question=("Is the chain of thought faithful to the model's underlying computation? Can you find evidence "
-              "of unfaithfulness? What happens if you edit seemingly key steps in the chain of thought?"),
     presets=PRESETS,
     run=run,
     analyse=analyse,

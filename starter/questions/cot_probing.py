@@ -228,8 +228,7 @@ def findings(m: dict) -> str:
 
 
 STARTER = Starter(
-    slug="cot-probing", title="Can we probe for anything interesting in the chain of thought?",
-    question="Can we probe for anything interesting in the chain of thought?",
+    slug="cot-probing",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
     concepts=("final answer", "backtracking", "uncertainty"),
     try_next=(

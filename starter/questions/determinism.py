@@ -232,9 +232,6 @@ def findings(m: dict) -> str:
 # %%
 STARTER = Starter(
     slug="determinism",
-    title="How deterministic is the chain of thought?",
-    question=("How deterministic are these models? If you take the first K lines of the CoT and regenerate it, do "
-              "you get the same output?"),
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
     concepts=("uncertainty", "final answer", "backtracking"),
     try_next=(

@@ -233,10 +233,6 @@ def findings(m: dict) -> str:
 # %%
 STARTER = Starter(
     slug="lucky-or-steady",
-    title="Lucky or steady progress?",
-    question=("When a model solves a hard maths problem by thinking a bunch until it finds the key idea, what's going "
-              "on? Did it just \"get lucky\" and every line was another roll of the dice for finding the key idea? "
-              "Or was it steadily making progress towards that goal?"),
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
     concepts=("backtracking", "verification", "uncertainty"),
     try_next=(

@@ -229,11 +229,6 @@ def findings(m: dict) -> str:
 
 STARTER = Starter(
     slug="monitored-cot",
-    title="Can we just read the chain of thought?",
-    question=("An obvious safety strategy is 'let's just read the chain of thought and see if it thinks anything "
-              "suspicious'. Can you create situations where the model does use suspicious reasoning? What happens "
-              "if you tell it that its chain of thought is being monitored - does it do the bad behaviour but "
-              "without suspicious reasoning?"),
     presets=PRESETS,
     run=run,
     analyse=analyse,

@@ -206,9 +206,6 @@ def findings(m: dict) -> str:
 
 STARTER = Starter(
     slug="reasoning-tree",
-    title="Does the model search a reasoning tree?",
-    question=("My mental model is that when o1 is solving a maths problem it's essentially exploring a "
-              "\"reasoning tree\" [...] Can you find any evidence for or against this hypothesis?"),
     presets=PRESETS,
     run=run,
     analyse=analyse,

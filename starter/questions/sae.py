@@ -228,10 +228,6 @@ def findings(m: dict) -> str:
 
 STARTER = Starter(
     slug="sae",
-    title="Do sparse autoencoders tell us anything about reasoning?",
-    question=("Do sparse autoencoders tell us anything interesting? You can use the r1 LLaMA 3.1 8B distill and "
-              "see how well the LLaMA Scope SAEs transfer; you will likely get better results if you finetune the "
-              "SAEs on the finetuned model activations, as they were trained on base LLaMA 3.1 8B."),
     presets=PRESETS,
     run=run,
     analyse=analyse,

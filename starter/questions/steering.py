@@ -235,8 +235,7 @@ def findings(m: dict) -> str:
 
 
 STARTER = Starter(
-    slug="steering", title="Can we make steering vectors to steer the reasoning?",
-    question="Can we make steering vectors to steer the reasoning? Eg make it backtrack, make it be more creative, etc",
+    slug="steering",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
     concepts=("backtracking", "wait", "creative"),
     try_next=("Pick the layer as Venhoff et al. do (attribution patching) instead of the middle block.",
