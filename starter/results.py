@@ -1,6 +1,6 @@
 """Where a run's outputs live, written so that a killed run resumes without losing or repeating work.
 
-A run directory holds four files, the same for every starter:
+A run directory holds these files, the same for every starter:
 
     manifest.json   what ran: config, seed, model, device, package versions, git commit, times, command
     results.jsonl   one JSON row per unit of work, each with a unique "unit" key, fsynced as it completes
@@ -8,8 +8,25 @@ A run directory holds four files, the same for every starter:
     summary.md      write_summary(out, markdown)
 
 Opening an existing directory resumes it: rows already written are kept, `pending(units)` lists what is
-left, and a last line torn by `kill -9` is dropped before anything is appended. Opening it with a
-different config is refused, so two experiments never mix in one file.
+left, and a last line torn by `kill -9` (one without its newline) is dropped before anything is appended.
+Opening it with a different config is refused, so two experiments never mix in one file.
+
+A run folder never loses a user's data. `RunStore.open` (and `check_run_dir`, which checks the same
+without creating anything, so a run can be refused before its model loads) refuses:
+
+- a path that is a file, lies below a file, or is not writable (a read-only filesystem, say);
+- an existing folder that holds files but no manifest.json written by mi-starter: nothing in it is
+  written, so a user's own summary.md or figure.png is never overwritten, and rows found without a
+  manifest are never adopted;
+- a manifest.json that is not valid JSON (e.g. cut short), naming it;
+- a results.jsonl line that is not a row (not JSON, invalid UTF-8, no "unit", a unit that is not a
+  str or int), naming the file and the line: only a torn last line may be cut, never a complete line.
+
+Rows from another config cannot hide in a resumed file either. The store records every unit the run
+asks about (through `done`, `pending` or `append`); `unasked()` lists the rows read from disk that the
+current run never asked about, and `check_asked()`, which the frame calls before any analysis, fails
+the run with one line naming up to five of their units and what to do (a new --out, or delete those
+lines to keep the rest). A write that fails mid-run (a full disk) is one line too; the rows before it stay.
 
 >>> import tempfile
 >>> out = tempfile.mkdtemp()
@@ -20,10 +37,17 @@ different config is refused, so two experiments never mix in one file.
 >>> again = RunStore.open(out, config={"n": 2, "seed": 0}, model="toy", device="cpu")  # resume
 >>> [row["unit"] for row in again.rows()], again.done("p0")
 (['p0'], True)
+>>> again.check_asked()  # every row on disk was asked about: p0, through done()
+>>> with open(f"{out}/results.jsonl", "a") as f:
+...     _ = f.write('{"unit": "from-elsewhere"}\\n')
+>>> third = RunStore.open(out, config={"n": 2, "seed": 0}, model="toy", device="cpu")
+>>> third.pending(["p0", "p1"]), [row["unit"] for row in third.unasked()]
+(['p1'], ['from-elsewhere'])
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -45,6 +69,13 @@ except ImportError:  # Windows: no lock, everything else works
 MANIFEST, RESULTS, FIGURE, SUMMARY = "manifest.json", "results.jsonl", "figure.png", "summary.md"
 # Versions worth knowing when a number does not reproduce.
 _PACKAGES = ("mi-starter", "torch", "transformers", "transformer-lens", "sae-lens", "nnsight", "numpy")
+# Keys every manifest mi-starter writes holds; a manifest.json without them is someone else's.
+_MANIFEST_KEYS = ("config", "model", "seed", "started_at")
+# Files a run folder may hold before its manifest exists: our lock and a first manifest write cut short.
+_BEFORE_MANIFEST = frozenset({".lock", MANIFEST + ".tmp"})
+# What to do about a results.jsonl line that is not a row (said in every such error).
+_FIX_LINE = ("fix or delete that line (it was left as it is), or pass a new --out; only a last line "
+             "without a newline, torn by a crash, is ever cut")
 Unit = str | int
 
 
@@ -59,6 +90,7 @@ class RunStore:
         self.manifest = manifest
         self._rows = rows
         self._done: set[Unit] = {row["unit"] for row in rows}
+        self._asked: set[Unit] = set()  # units this run asked about: done, pending, append
         self.resumed = len(rows)  # rows found on disk when opened: written by an earlier process
 
     # --- opening ------------------------------------------------------------------------------
@@ -68,20 +100,28 @@ class RunStore:
              seed: int | None = None) -> RunStore:
         """Create `out_dir`, or resume it if it holds a run with the same config and model.
 
-        `seed` defaults to `config["seed"]`. Raises UsageError when `out_dir` holds a different run.
+        `seed` defaults to `config["seed"]`. Raises UsageError when `out_dir` holds a different run or
+        someone else's files, StarterError when it cannot be read or written (see the module docstring).
         """
         out = Path(out_dir)
         config = _jsonable(config)
         seed = config.get("seed") if seed is None else seed
-        out.mkdir(parents=True, exist_ok=True)
+        _inspect(out, config=config, model=model, seed=seed)  # refuse before creating anything
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StarterError(f"cannot create the run folder {out} ({_reason(err)}); "
+                               "pass an --out in a writable folder") from None
         _lock(out)
         try:
-            manifest = _open_manifest(out / MANIFEST, config=config, model=model, seed=seed, device=device)
-            rows = _load_rows(out / RESULTS)
+            found = _inspect(out, config=config, model=model, seed=seed)  # again, now under the lock
+            _cut_torn_tail(out / RESULTS, found.keep_bytes)
+            manifest = _write_manifest(out / MANIFEST, found.manifest, config=config, model=model,
+                                       seed=seed, device=device)
         except BaseException:
             _unlock(out)  # a refused open must not keep the directory locked
             raise
-        return cls(out, manifest, rows)
+        return cls(out, manifest, found.rows)
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -90,36 +130,56 @@ class RunStore:
         return [dict(row) for row in self._rows]
 
     def done(self, unit: Unit) -> bool:
-        """Whether `unit` already has a row (so a resumed run skips it)."""
+        """Whether `unit` already has a row (so a resumed run skips it); records that it was asked."""
+        self._asked.add(unit)
         return unit in self._done
 
     def pending(self, units: Iterable[Unit]) -> list[Unit]:
-        """The units of `units` without a row yet, in the given order."""
+        """The units of `units` without a row yet, in the given order; records that all were asked."""
+        units = list(units)
+        self._asked.update(units)
         return [u for u in units if u not in self._done]
+
+    def unasked(self) -> list[dict]:
+        """Rows read from disk whose unit this run never asked about (through done, pending, append).
+
+        After a starter's `run`, these are rows the current config does not produce: rows of another
+        version of the starter, or lines pasted from another run.
+        """
+        return [dict(row) for row in self._rows[: self.resumed] if row["unit"] not in self._asked]
+
+    def check_asked(self, exempt_kinds: tuple[str, ...] = ()) -> None:
+        """Raise StarterError if a row on disk (other than of `exempt_kinds`) was never asked about.
+
+        Call it after the run and before analysing `rows()`, so no stray row changes the numbers.
+        """
+        stray = [row["unit"] for row in self.unasked() if row.get("kind") not in exempt_kinds]
+        if not stray:
+            return
+        shown = ", ".join(repr(u) for u in stray[:5]) + (", ..." if len(stray) > 5 else "")
+        raise StarterError(
+            f"{self.out / RESULTS} holds {len(stray)} row(s) this run's config never asked for "
+            f"(units {shown}), from another config or another version of the starter; pass a new "
+            "--out, or delete those lines to keep the rest")
 
     def append(self, row: dict) -> None:
         """Write one row and make it durable (flush + fsync) before returning.
 
         The row needs a "unit" key (str or int) not written before; writing a unit twice is a bug in
-        the caller (check `done` or iterate over `pending`), so it raises ValueError.
+        the caller (check `done` or iterate over `pending`), so it raises ValueError. A failed write
+        (a full disk) raises StarterError and leaves the rows before it as they were.
         """
         unit = row.get("unit")
-        if isinstance(unit, bool) or not isinstance(unit, (str, int)):
+        if not _is_unit(unit):
             raise ValueError(f"a results row needs a 'unit' key holding a str or int; got {unit!r}")
         if unit in self._done:
             raise ValueError(f"unit {unit!r} already has a row in {self.out / RESULTS}; "
                              "skip it with store.done(unit) or iterate over store.pending(units)")
         line = (json.dumps(_jsonable(row), ensure_ascii=False) + "\n").encode()
-        fd = os.open(self.out / RESULTS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(line)
-            while view:  # os.write may write less than asked (rare on files, but allowed)
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _append_line(self.out / RESULTS, line, kept=len(self._rows))
         self._rows.append(json.loads(line))
         self._done.add(unit)
+        self._asked.add(unit)
 
     # --- the other artefacts ------------------------------------------------------------------
 
@@ -140,8 +200,28 @@ class RunStore:
     def finish(self) -> None:
         """Record `finished_at` and release the directory for other processes."""
         self.manifest["finished_at"] = _now()
-        _write_atomic(self.out / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
-        _unlock(self.out)
+        try:
+            _write_atomic(self.out / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
+        finally:
+            _unlock(self.out)
+
+
+def check_run_dir(out_dir: str | os.PathLike, config: dict, model: str, seed: int | None = None) -> None:
+    """Raise the error `RunStore.open` would raise for this folder, without creating or changing anything.
+
+    Call it before loading a model, so a bad `--out` fails in a second, not after the load.
+
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_run_dir(folder / "new-run", config={"seed": 0}, model="toy")  # fine: it would be created
+    >>> _ = (folder / "notes.txt").write_text("mine")
+    >>> check_run_dir(folder, config={"seed": 0}, model="toy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: --out ... holds files (notes.txt) but no manifest.json of an mi-starter run; ...
+    """
+    config = _jsonable(config)
+    _inspect(Path(out_dir), config=config, model=model, seed=config.get("seed") if seed is None else seed)
 
 
 def save_figure(fig, out: str | os.PathLike) -> Path:
@@ -157,70 +237,218 @@ def save_figure(fig, out: str | os.PathLike) -> Path:
     'figure.png'
     """
     path = Path(out) / FIGURE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=150, bbox_inches="tight")
-    if "matplotlib.pyplot" in sys.modules:
-        sys.modules["matplotlib.pyplot"].close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format="png", dpi=150, bbox_inches="tight")
+    except OSError as err:
+        raise StarterError(f"cannot write {path} ({_reason(err)}); free some space or pick a "
+                           "writable --out, then run the same command again") from err
+    finally:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close(fig)
     return path
 
 
 def write_summary(out: str | os.PathLike, markdown: str) -> Path:
     """Write `out/summary.md` (atomically: a reader never sees half a summary) and return the path."""
     path = Path(out) / SUMMARY
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StarterError(f"cannot create {path.parent} ({_reason(err)}); pick a writable folder") from err
     _write_atomic(path, markdown if markdown.endswith("\n") else markdown + "\n")
     return path
 
 
-# --- helpers ------------------------------------------------------------------------------------
+# --- reading a run folder -----------------------------------------------------------------------
 
 
-def _load_rows(path: Path) -> list[dict]:
-    """Read results.jsonl, cutting away a torn last line (a write interrupted by kill -9 or power loss).
+@dataclasses.dataclass
+class _Found:
+    """What an existing run folder holds, checked: nothing in it has been changed yet."""
 
-    Only the tail can be torn, because rows are appended one fsynced line at a time; a bad line in
-    the middle means someone edited the file, and guessing would lose data, so that raises.
+    manifest: dict | None  # the manifest of our run, None for a new or empty folder
+    rows: list[dict]  # the intact rows of results.jsonl, in file order
+    keep_bytes: int  # results.jsonl's length without a torn last line (0 when there is no file)
+
+
+def _inspect(out: Path, *, config: dict, model: str, seed: Any) -> _Found:
+    """Check `out` for a (re)open, read-only; raise a one-line error for everything that is refused."""
+    _check_out_path(out)
+    if not out.exists():
+        return _Found(manifest=None, rows=[], keep_bytes=0)
+    manifest = _read_manifest(out / MANIFEST)
+    if manifest is None:
+        _refuse_foreign_files(out)
+        return _Found(manifest=None, rows=[], keep_bytes=0)
+    _refuse_mismatch(out, manifest, config=config, model=model, seed=seed)
+    rows, keep_bytes = _parse_rows(out / RESULTS)
+    return _Found(manifest=manifest, rows=rows, keep_bytes=keep_bytes)
+
+
+def _check_out_path(out: Path) -> None:
+    """A file, a path below a file and a folder we cannot write in are refused with what to do."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder; pass a folder (a new one, or an "
+                         "earlier run's to resume it)")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out} lies below {existing}, which is a file; pass a folder path "
+                         "that is not inside a file")
+    if _read_only_filesystem(existing):
+        raise StarterError(f"cannot write in {existing}: it is on a read-only filesystem; pass an "
+                           "--out on a writable one")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StarterError(f"cannot write in {existing} (permission denied); pass an --out in a "
+                           "folder you can write to")
+
+
+def _read_only_filesystem(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs (Windows) or no answer: os.access decides
+        return False
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """Our manifest, or None when there is none; someone else's or an unparsable one is refused."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise StarterError(f"cannot read {path} ({_reason(err)}); fix its permissions, or pass "
+                           "a new --out") from None
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise StarterError(f"{path} is not valid UTF-8 (byte {err.start + 1}); restore it, or pass a "
+                           f"new --out (its {RESULTS} was left as it is)") from None
+    except (json.JSONDecodeError, RecursionError) as err:
+        where = f"line {err.lineno}" if isinstance(err, json.JSONDecodeError) else "nesting"
+        raise StarterError(f"{path} is not valid JSON ({where}), perhaps cut short; restore it, or "
+                           f"pass a new --out (its {RESULTS} was left as it is)") from None
+    if not isinstance(manifest, dict) or not all(key in manifest for key in _MANIFEST_KEYS) \
+            or not isinstance(manifest["config"], dict):
+        raise UsageError(f"{path} was not written by mi-starter (it lacks {', '.join(_MANIFEST_KEYS)}); "
+                         "pass a new --out: nothing in that folder was changed")
+    return manifest
+
+
+def _refuse_foreign_files(out: Path) -> None:
+    """A folder without our manifest is used only when empty (rows alone are never adopted)."""
+    try:
+        names = sorted(p.name for p in out.iterdir() if p.name not in _BEFORE_MANIFEST)
+    except OSError as err:
+        raise StarterError(f"cannot list {out} ({_reason(err)}); pass another --out") from None
+    if names:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise UsageError(f"--out {out} holds files ({shown}) but no {MANIFEST} of an mi-starter run; "
+                         "pass a new or empty folder: nothing in this one was changed")
+
+
+def _parse_rows(path: Path) -> tuple[list[dict], int]:
+    """(rows, bytes to keep) of results.jsonl; a complete line that is not a row raises, naming it.
+
+    Only the tail can be torn, because rows are appended one fsynced line at a time with the newline in
+    the same write: bytes after the last newline that start like a row are a torn write, to be cut.
+    Anything else (a note, a line with a bad unit) means someone edited the file: guessing would lose
+    data, so that raises, naming the line.
     """
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    # Every row ends with "\n" in the same write, so bytes after the last newline are a torn write.
-    lines = data[: data.rfind(b"\n") + 1].split(b"\n")[:-1]
-    rows: list[dict] = []
-    offset = good_end = 0  # good_end: byte offset just past the last intact row
-    for i, raw in enumerate(lines):
-        offset += len(raw) + 1
-        if raw.strip():
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError:
-                row = None
-            if not isinstance(row, dict) or "unit" not in row:
-                if any(rest.strip() for rest in lines[i + 1:]):
-                    raise StarterError(f"{path}, line {i + 1} is not a results row: {raw[:80]!r}; "
-                                       "fix or delete that line, or start a new run with another --out")
-                break  # a garbled last line (e.g. after power loss): dropped like a torn one
-            rows.append(row)
-        good_end = offset
-    if good_end < len(data):
-        with open(path, "r+b") as f:  # truncate, so the next append starts on a clean line
-            f.truncate(good_end)
-            f.flush()
-            os.fsync(f.fileno())
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return [], 0
+    except OSError as err:
+        raise StarterError(f"cannot read {path} ({_reason(err)}); fix its permissions, or pass "
+                           "a new --out") from None
+    keep = data.rfind(b"\n") + 1
+    lines = data[:keep].split(b"\n")[:-1]
+    tail = data[keep:]
+    if tail.strip() and not tail.lstrip().startswith(b"{"):
+        raise StarterError(f"{path}, line {len(lines) + 1} is not a results row "
+                           f"(and has no newline): {tail[:80]!r}; {_FIX_LINE}")
+    rows = [_parse_row(path, number, raw) for number, raw in enumerate(lines, start=1) if raw.strip()]
     units = [row["unit"] for row in rows]
     if len(set(units)) != len(units):
         dupes = sorted({str(u) for u in units if units.count(u) > 1})
         raise StarterError(f"{path} holds units more than once ({', '.join(dupes[:5])}); "
                            "two processes may have written it; start a new run with another --out")
-    return rows
+    return rows, keep
 
 
-def _open_manifest(path: Path, *, config: dict, model: str, seed: Any, device: str) -> dict:
-    """Write a fresh manifest, or mark an existing one as resumed after checking it is the same run."""
+def _parse_row(path: Path, number: int, raw: bytes) -> dict:
+    where = f"{path}, line {number}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StarterError(f"{where} is not valid UTF-8 (byte {err.start + 1} of the line); "
+                           f"{_FIX_LINE}") from None
+    try:
+        row = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        row = None
+    if not isinstance(row, dict) or "unit" not in row:
+        raise StarterError(f"{where} is not a results row: {text[:80]!r}; {_FIX_LINE}")
+    if not _is_unit(row["unit"]):
+        shown = repr(row["unit"])[:40]
+        raise StarterError(f"{where} has a 'unit' that is a {type(row['unit']).__name__} ({shown}), "
+                           f"not a string or an integer; {_FIX_LINE}")
+    return row
+
+
+def _is_unit(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _cut_torn_tail(path: Path, keep_bytes: int) -> None:
+    """Truncate results.jsonl to `keep_bytes`, so the next append starts on a clean line."""
+    try:
+        if not path.exists() or path.stat().st_size <= keep_bytes:
+            return
+        with open(path, "r+b") as f:
+            f.truncate(keep_bytes)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise StarterError(f"cannot cut the torn last line of {path} ({_reason(err)}); free some "
+                           "space or fix its permissions, then run the same command again") from None
+
+
+def _append_line(path: Path, line: bytes, kept: int) -> None:
+    """Append one complete line and fsync; on failure undo a partial write and raise one line."""
+    what_to_do = (f"the {kept} row(s) before it are kept; free some space (or fix the folder) and run "
+                  "the same command again to resume")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise StarterError(f"cannot write {path} ({_reason(err)}); {what_to_do}") from err
+    try:
+        size = os.fstat(fd).st_size
+        view = memoryview(line)
+        while view:  # os.write may write less than asked (rare on files, but allowed)
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError as err:
+        # Undo half a line; if even that fails, the line has no newline and the next open cuts it.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+        raise StarterError(f"cannot write {path} ({_reason(err)}); {what_to_do}") from err
+    finally:
+        os.close(fd)
+
+
+def _write_manifest(path: Path, existing: dict | None, *, config: dict, model: str, seed: Any,
+                    device: str) -> dict:
+    """Write a fresh manifest, or mark the existing (already checked) one as resumed."""
     now = _now()
-    if path.exists():
-        manifest = json.loads(path.read_text())
-        _refuse_mismatch(path.parent, manifest, config=config, model=model, seed=seed)
+    if existing is not None:
+        manifest = existing
         manifest["finished_at"] = None
         manifest.setdefault("resumed", []).append({"at": now, "device": device, "command": _command_line()})
     else:
@@ -257,7 +485,11 @@ def _lock(out: Path) -> int | None:
     key = out.resolve()
     if fcntl is None or key in _HELD_LOCKS:
         return _HELD_LOCKS.get(key)
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise StarterError(f"cannot create {out / '.lock'} ({_reason(err)}); pass an --out in a "
+                           "writable folder") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -293,12 +525,24 @@ def _json_default(obj: Any) -> Any:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Write `path` through a temporary file, so a crash or a full disk leaves the old one intact."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):  # the half-written temporary; the error below is what matters
+            tmp.unlink(missing_ok=True)
+        raise StarterError(f"cannot write {path} ({_reason(err)}); free some space or pick a writable "
+                           "--out, then run the same command again (results so far are kept)") from err
+
+
+def _reason(err: OSError) -> str:
+    """An OSError in a few words ("No space left on device"), without repeating the path."""
+    return err.strerror or type(err).__name__
 
 
 def _now() -> str:
