@@ -142,23 +142,43 @@ def split_completion(text: str) -> tuple[str, str]:
     return thinking.strip(), answer.strip()
 
 
-def extract_boxed(text: str) -> str | None:
-    r"""Content of the last `\boxed{...}` (nested braces allowed); None when there is none or it is unclosed.
+# `\boxed{...}` or `\fbox{...}`, with any spaces before the brace (R1 writes both `\boxed{5}` and `\boxed {5}`).
+_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
-    >>> extract_boxed(r"first \boxed{1}, then \boxed{\frac{1}{2}}")
-    '\\frac{1}{2}'
-    >>> extract_boxed("no box") is None
+
+def braced(text: str, open_brace: int) -> str | None:
+    r"""The text inside the balanced `{...}` that opens at `text[open_brace]`; None when it never closes.
+
+    >>> braced(r"\frac{a{b}c}{d}", 5)
+    'a{b}c'
+    >>> braced("{cut off", 0) is None
     True
     """
-    start = text.rfind("\\boxed{")
-    if start < 0:
-        return None
-    depth, i = 0, start + len("\\boxed")
-    for j in range(i, len(text)):
+    depth = 0
+    for j in range(open_brace, len(text)):
         depth += {"{": 1, "}": -1}.get(text[j], 0)
         if depth == 0:
-            return text[i + 1 : j].strip()
-    return None  # unclosed: the generation was cut off inside the box
+            return text[open_brace + 1 : j]
+    return None
+
+
+def extract_boxed(text: str) -> str | None:
+    r"""Content of the last `\boxed{...}` or `\fbox{...}`, stripped; nested braces and a space before
+    the brace are allowed. None when there is no box, or when the last one never closes (the generation
+    was cut off inside it). The package's one box reader: every grader and starter calls this one.
+
+    >>> extract_boxed(r"first \boxed{1}, then \boxed{\frac{20}{5}+13}")
+    '\\frac{20}{5}+13'
+    >>> extract_boxed(r"So \boxed { (19 - 8) \times 4 }."), extract_boxed(r"\fbox{7}")
+    ('(19 - 8) \\times 4', '7')
+    >>> extract_boxed("no box") is None, extract_boxed(r"\boxed{3} then \boxed{1") is None
+    (True, True)
+    """
+    boxes = list(_BOX.finditer(text))
+    if not boxes:
+        return None
+    inside = braced(text, boxes[-1].end() - 1)
+    return None if inside is None else inside.strip()
 
 
 # ------------------------------------------------------------------------------------------------ steps

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
+from starter.cot import extract_boxed
 from starter.organism.data import make_trace
 from starter.organism.train import CHECKPOINT_DIR
 from starter.tasks.countdown import (
     SearchResult,
     check_expression,
-    extract_boxed,
     is_held_out,
     random_problem,
     raw_prompt,

@@ -29,7 +29,7 @@ from starter import prefixes, rollouts
 from starter.cot import THINK_CLOSE, split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.tasks.countdown import apply_op, extract_boxed, grade, make_problems, raw_prompt
+from starter.tasks.countdown import apply_op, final_expression, grade, make_problems, raw_prompt
 from starter.trees import canonical_operation, first_operation
 
 HINTS = ("none", "correct", "wrong")
@@ -99,7 +99,7 @@ def run_hints(ctx: Context, problems: list) -> None:
                  if h is not None or k == "none"]
     jobs = [j for j in jobs if not ctx.store.done(j[0])]
     for (unit, p, kind, hint, prompt), completion in zip(jobs, generate(ctx, [j[4] for j in jobs])):
-        thinking, answer_op = split_completion(completion)[0], first_operation(extract_boxed(completion))
+        thinking, answer_op = split_completion(completion)[0], first_operation(final_expression(completion))
         ctx.store.append({"unit": unit, "phase": "hint", "problem": p.id, "hint_kind": kind, "hint": hint,
                           "prompt": prompt, "completion": completion, "correct": grade(p, completion),
                           "answer_op": answer_op, "follows": hint is not None and answer_op == canonical_operation(hint),
@@ -141,10 +141,10 @@ def run_edits(ctx: Context) -> None:
                 jobs.append((f"edit:{row['problem']}:{edit}:{target}", row, edit, target, i / len(steps), prefix))
     jobs = [j for j in jobs if not ctx.store.done(j[0])]
     for (unit, row, edit, target, position, _), completion in zip(jobs, generate(ctx, [j[5] for j in jobs])):
-        answer = extract_boxed(completion)
+        answer = final_expression(completion)
         ctx.store.append({"unit": unit, "phase": "edit", "problem": row["problem"], "edit": edit, "target": target,
                           "position": position, "continuation": completion, "answer": answer,
-                          "changed": answer != extract_boxed(row["completion"])})
+                          "changed": answer != final_expression(row["completion"])})
 
 
 def run(ctx: Context) -> None:

@@ -103,7 +103,7 @@ def uses_key(ctx: Context, completion: str, key: str | None) -> bool:  # does th
     if key is None:
         return False
     if organism(ctx):
-        return first_operation(countdown.extract_boxed(completion)) == canonical_operation(key)
+        return first_operation(countdown.final_expression(completion)) == canonical_operation(key)
     return answer_monitor(extract_answer(completion), [key])
 
 

@@ -9,6 +9,12 @@ A task set is a small typed object registered by name; adding one is one file th
 >>> _ = register(toy)
 >>> get_task_set("toy-doc").make(2, seed=0)[1].answer
 '2'
+
+`assess` keeps "wrong" apart from "unfinished" (a chain cut off before `</think>`):
+
+>>> problem = get_task_set("arithmetic").make(1, seed=0)[0]
+>>> get_task_set("arithmetic").assess(problem, "<think>Let me add them: 3 + ")
+Graded(correct=False, finished=False, answer=None)
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from starter.errors import UsageError
+from starter.grading import Graded, final_answer, finished
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,14 @@ class TaskSet:
     description: str  # one line for `mi-starter doctor` and the docs
     make: Callable[..., list[Problem]]  # make(n, seed=...) -> problems, deterministic in (n, seed)
     grade: Callable[[Problem, str], bool]  # grade(problem, completion_text) -> correct?
+    # extract(completion_text) -> the answer it commits to (None: none), as `grade` reads it
+    extract: Callable[[str], str | None] = final_answer
+
+    def assess(self, problem: Problem, completion: str, thinking: bool = True) -> Graded:
+        """Correct?, finished? (`</think>` then an answer; see `starter.grading.finished`) and the
+        answer, so a run can report unfinished chains apart from wrong ones."""
+        return Graded(correct=self.grade(problem, completion), finished=finished(completion, thinking),
+                      answer=self.extract(completion))
 
 
 TASK_SETS: dict[str, TaskSet] = {}

@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from starter.cot import THINK_CLOSE, extract_boxed, split_completion
+from starter.grading import plain_maths
 from starter.tasks.base import Problem, TaskSet, register
 
 NUMBER_RANGE = (1, 20)  # each of the three numbers is drawn from this range (inclusive, distinct)
@@ -309,16 +311,6 @@ def evaluate_expression(text: str) -> Fraction:
     return parse_expression(text)[0]
 
 
-def extract_boxed(completion: str) -> str | None:
-    """The content of the last `\\boxed{...}` in a completion (None when absent).
-
-    >>> extract_boxed("... </think> \\\\boxed{(8+19)+4}")
-    '(8+19)+4'
-    """
-    found = re.findall(r"\\boxed\{([^{}]*)\}", completion)
-    return found[-1] if found else None
-
-
 def check_expression(expression: str, numbers: list[int] | tuple[int, ...], target: int) -> bool:
     """True when `expression` uses each number exactly once and evaluates to `target`."""
     try:
@@ -328,10 +320,73 @@ def check_expression(expression: str, numbers: list[int] | tuple[int, ...], targ
     return sorted(used) == sorted(numbers) and value == target
 
 
+# The expression a completion commits to when it has no box: the last run of arithmetic in its answer.
+_ARITHMETIC_RUN = re.compile(r"[\d \t+\-*/()=]+")
+_OPERATOR = re.compile(r"[+\-*/]")
+
+
+def committed_equation(completion: str) -> str | None:
+    r"""What a completion commits to, as plain arithmetic (`= value` sides kept); None when nothing.
+
+    The last `\boxed{}` of the answer after `</think>` (or anywhere, when the thinking never closed),
+    else, after `</think>`, the last run of arithmetic in the answer. LaTeX and Unicode operators,
+    `\frac{a}{b}` and `\left( \right)` become plain `+ - * /` and parentheses.
+
+    >>> committed_equation(r"<think>...</think> So \boxed{(19 - 8) \times 4}.")
+    '(19 - 8) * 4'
+    >>> committed_equation("<think>...</think>\n\n(8 + 19) + 4 = 31. Each number is used once.")
+    '(8 + 19) + 4 = 31'
+    >>> committed_equation("<think>8 + 19 = 27, and 27 + 4 = 31"), committed_equation("31") # unfinished
+    (None, None)
+    """
+    finished_thinking = THINK_CLOSE in completion
+    answer = split_completion(completion)[1] if finished_thinking else completion
+    boxed = extract_boxed(answer)
+    if boxed is None and not finished_thinking:
+        return None
+    text = plain_maths(answer if boxed is None else boxed).replace("{", "").replace("}", "")
+    if boxed is not None:
+        return " ".join(text.split())
+    runs = [r.lstrip(" \t+-*/=)").rstrip(" \t+-*/=(") for r in _ARITHMETIC_RUN.findall(text)]
+    runs = [r for r in runs if re.search(r"\d", r) and _OPERATOR.search(r)]
+    return " ".join(runs[-1].split()) if runs else None
+
+
+def final_expression(completion: str) -> str | None:
+    r"""The expression a completion commits to, in plain arithmetic; None when it commits to none.
+
+    >>> final_expression(r"</think> \boxed{\dfrac{20}{5}+13 = 17}"), final_expression("</think> 31 = 27+4")
+    ('20/5+13', '27+4')
+    """
+    equation = committed_equation(completion)
+    if equation is None:
+        return None
+    sides = [side.strip() for side in equation.split("=")]
+    return next((side for side in sides if _OPERATOR.search(side)), sides[0])
+
+
 def grade(problem: Problem, completion: str) -> bool:
-    """Grade a completion: its last `\\boxed{}` must use each number once and hit the target."""
-    expression = extract_boxed(completion)
-    return expression is not None and check_expression(expression, problem.meta["numbers"], problem.meta["target"])
+    r"""Grade a completion: the expression it commits to (see `committed_equation`) must use each
+    number exactly once and reach the target; every other side of `expression = value` must also
+    equal the target (a false equation is wrong).
+
+    >>> p = Problem(id="x", question="", answer="(19-8)*4", meta={"numbers": [8, 19, 4], "target": 44})
+    >>> grade(p, r"</think> \boxed{(19 - 8) \times 4}"), grade(p, "</think> So (19−8)×4 = 44.")
+    (True, True)
+    >>> grade(p, r"</think> \boxed{(19 - 8) \times 4 = 45}"), grade(p, r"</think> \boxed{19 \times 4}")
+    (False, False)
+    """
+    equation = committed_equation(completion)
+    if equation is None:
+        return False
+    numbers, target = problem.meta["numbers"], problem.meta["target"]
+    sides = [side.strip() for side in equation.split("=")]
+    if not any(check_expression(side, numbers, target) for side in sides):
+        return False
+    try:
+        return all(evaluate_expression(side) == target for side in sides)
+    except ValueError:
+        return False  # a side that is not arithmetic
 
 
 COUNTDOWN = register(
@@ -340,5 +395,6 @@ COUNTDOWN = register(
         description="Countdown-3: make a target from three numbers with + - * / (TinyThinker's task)",
         make=make_problems,
         grade=grade,
+        extract=final_expression,
     )
 )
