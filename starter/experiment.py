@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ from typing import Any, Callable
 from starter.errors import StarterError, UsageError
 
 PRESET_NAMES = ("smoke", "cpu", "gpu")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what --device accepts; N is a GPU index (cuda:1)
+_DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+SEED_LIMIT = 2**63  # seeds are 0 <= seed < 2**63: what numpy and torch generators accept
 # Where R1-distill SAE latents live on Neuronpedia. Starters running a model without SAEs (the organism,
 # SmolLM2, R1-Distill-Qwen) still show the latents to look at once you move to this model.
 REFERENCE_SAE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
@@ -40,13 +43,26 @@ class StarterConfig:
     """Fields every starter shares; a starter subclasses this with its own fields (one comment each)."""
 
     model: str = "tinythinker"  # registry name, HF name or local path (see `mi-starter doctor`)
-    device: str = "auto"  # auto | cpu | cuda | mps
-    seed: int = 0  # every random choice in the run derives from this
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    seed: int = 0  # every random choice in the run derives from this; 0 <= seed < 2**63
     offline: bool = False  # Neuronpedia from the cache and shipped fixtures only
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICES:
+        """Checked here, so bad values fail before any model loads.
+
+        >>> StarterConfig(device="cuda:1").device
+        'cuda:1'
+        >>> StarterConfig(seed=-1)
+        Traceback (most recent call last):
+        ...
+        starter.errors.UsageError: seed -1 is out of range; choose an integer with 0 <= seed < 2**63
+        """
+        if not isinstance(self.device, str) or not _DEVICE_PATTERN.fullmatch(self.device):
             raise UsageError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise UsageError(f"seed {self.seed!r} is not an integer; choose one with 0 <= seed < 2**63")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise UsageError(f"seed {self.seed} is out of range; choose an integer with 0 <= seed < 2**63")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -100,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help=f"override the device: {', '.join(DEVICES)}")
     p.add_argument("--out", help="run directory (default: runs/<slug>/<timestamp>); an existing one is resumed")
     p.add_argument("--offline", action="store_true", help="Neuronpedia from cache and shipped fixtures only")
-    p.add_argument("--seed", type=int, help="override the preset's seed")
+    p.add_argument("--seed", type=int, help="override the preset's seed (0 <= seed < 2**63)")
     return p
 
 
@@ -130,15 +146,17 @@ def _lookup_latents(starter: Starter, cfg: StarterConfig, spec) -> tuple[list, s
     from starter.models import get_spec
 
     target = spec if spec.neuronpedia_model_id else get_spec(REFERENCE_SAE_MODEL)
+    # TODO(issue 11): use neuronpedia.NeuronpediaUnreachable directly once it lands.
+    unreachable = getattr(neuronpedia, "NeuronpediaUnreachable", StarterError)
     client = neuronpedia.NeuronpediaClient(offline=cfg.offline or None)
     try:
         hits = neuronpedia.concept_latents(
             client, target.neuronpedia_model_id, list(starter.concepts), layers=list(target.neuronpedia_sources[:1])
         )
-    except StarterError as err:
+    except unreachable as err:  # only a network that cannot be reached: a bad key or cache is its own error
         if client.offline:
             raise
-        print(f"neuronpedia unreachable ({err}); using the shipped fixtures", file=sys.stderr)
+        print(f"neuronpedia unreachable ({err}); using the shipped sample fixtures instead", file=sys.stderr)
         client = neuronpedia.NeuronpediaClient(offline=True)
         hits = neuronpedia.concept_latents(
             client, target.neuronpedia_model_id, list(starter.concepts), layers=list(target.neuronpedia_sources[:1])
@@ -232,33 +250,57 @@ def run_starter(starter: Starter, argv: list[str] | None = None) -> Path:
     except StarterError as err:  # run as a script: same one-line error and exit code as `mi-starter run`
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(err.exit_code) from None
+    except OSError as err:
+        if err.filename is None:  # not a filesystem error (a network library's, say): not ours to print
+            raise
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
+        raise SystemExit(StarterError.exit_code) from None
+
+
+def os_error_line(err: OSError) -> str:
+    """A filesystem error nothing turned into a StarterError, as the one line the CLI prints.
+
+    >>> import errno
+    >>> os_error_line(OSError(errno.ENOSPC, "No space left on device", "runs/x/findings.json"))
+    'runs/x/findings.json: No space left on device; check that path (permissions, free space) and run again'
+    """
+    paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
+    # Only the path and the operating system's words: never str(err), which may carry a library's message.
+    what = f"{paths or type(err).__name__}: {err.strerror or 'operating-system error'}"
+    return f"{what}; check that path (permissions, free space) and run again"
 
 
 def execute(starter: Starter, args: argparse.Namespace) -> Path:
     from starter.models import get_spec, load_model, resolve_device
-    from starter.results import RESULTS, RunStore
+    from starter.results import RESULTS, RunStore, check_run_dir
 
-    cfg = resolve_config(starter, args)
+    cfg = resolve_config(starter, args)  # preset, seed and device checked here
     spec = get_spec(cfg.model)
     device = resolve_device(cfg.device)
-    # Load the model before creating anything on disk: a model that can't be loaded leaves no empty run.
-    model = load_model(cfg.model, device=cfg.device)
     out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
     # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
     identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
-    store = RunStore.open(out, config={"starter": starter.slug, "preset": args.preset, **identity},
-                          model=cfg.model, device=str(device))
+    run_config = {"starter": starter.slug, "preset": args.preset, **identity}
+    # Everything a bad --out can go wrong with is refused now, before the model loads; the folder itself is
+    # created after loading, so a model that can't be loaded leaves no empty run.
+    check_run_dir(out, config=run_config, model=cfg.model)
+    model = load_model(cfg.model, device=cfg.device)
+    store = RunStore.open(out, config=run_config, model=cfg.model, device=str(device))
     print(f"[{starter.slug}] preset={args.preset} model={cfg.model} device={device} out={out}")
 
     hits, note = _lookup_latents(starter, cfg, spec)
-    for row in _latent_rows(hits):
+    latent_rows = _latent_rows(hits)
+    for row in latent_rows:
         if not store.done(row["unit"]):
             store.append(row)
     print(f"[{starter.slug}] {note}")
 
     starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset))
-
-    rows = store.rows()
+    # A resumed row this config never asked for would change the numbers: fail, naming it. Latent rows of an
+    # earlier lookup (online then, offline now) are not the experiment's: kept on disk, left out of the summary.
+    store.check_asked(exempt_kinds=("latent",))
+    looked_up = {row["unit"] for row in latent_rows}
+    rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]
     try:
         metrics = starter.analyse(unit_rows(rows))
         claims = starter.claims(metrics) if starter.claims else []

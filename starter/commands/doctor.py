@@ -57,6 +57,8 @@ def _device() -> None:
     _row("auto ->", f"{device}  (cuda: {torch.cuda.is_available()}, mps: {torch.backends.mps.is_available()})")
     if device.type == "cuda":
         _row("gpu", f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}")
+        for index in range(torch.cuda.device_count()):  # what --device cuda:N can name
+            _row(f"--device cuda:{index}", torch.cuda.get_device_name(index))
     _row("default model", default_model(device).name)
 
 
@@ -76,10 +78,15 @@ def _models() -> bool:
 
 
 def _neuronpedia() -> None:
+    from starter.errors import StarterError
     from starter.neuronpedia import NeuronpediaClient
 
-    client = NeuronpediaClient()
     print("neuronpedia")
+    try:
+        client = NeuronpediaClient()
+    except StarterError as err:  # e.g. a malformed key: reported (the message never holds the key), not fatal
+        _row("problem", str(err))
+        return
     _row("base URL", f"{client.base_url}  (NEURONPEDIA_API_URL)")
     _row("offline", f"{client.offline}  (NEURONPEDIA_OFFLINE)")
     _row("API key", f"{'set' if os.environ.get('NEURONPEDIA_API_KEY') else 'not set'}  (NEURONPEDIA_API_KEY)")
