@@ -27,18 +27,23 @@ HF module tree, so `lm.hf_model` and `lm.bridge` are one network.
 - Numerics: bridge vs pristine HF logits differ by <1e-4 in fp32 (SmolLM2, logits up to ~40).
 
 Registry names and aliases are listed by `list_models()` / `mi-starter doctor`; any other name is a
-local folder (if it exists) or a Hugging Face repo id.
+local folder (if it exists) or a Hugging Face repo id. `validate_model_name(name)` checks a name (and a
+folder's config.json, weights and tokenizer) in one line before anything heavy loads.
+
+`r1-shaped` / `r1-shaped-tiny` (source `random-init`) are built here, no download: R1-Distill-Qwen-1.5B's
+architecture (from the registry) or tiny widths, random weights, R1's tokenizer format (starter/r1_shaped.py).
 """
 
 from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import os
 import re
 import socket
 import typing
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -56,8 +61,9 @@ if TYPE_CHECKING:  # heavy imports stay inside functions: `import starter.models
 
 REGISTRY_PATH = Path(__file__).with_name("models.yaml")
 PACKAGE_DIR = Path(__file__).parent
-SOURCES = ("embedded-gguf", "package-dir", "hub", "path")
+SOURCES = ("embedded-gguf", "package-dir", "hub", "path", "random-init")
 DEVICE_TYPES = ("cpu", "cuda", "mps")
+DEVICE_CHOICES = "auto|cpu|cuda|cuda:N|mps"  # what --device accepts, as error messages name it
 DEFAULT_DTYPES = {"cuda": "bfloat16", "mps": "bfloat16", "cpu": "float32"}  # torch dtype names, per device type
 
 
@@ -77,9 +83,14 @@ class ModelSpec:
     sae_ids: tuple[str, ...] = ()  # SAELens ids, same order as neuronpedia_sources
     offline: bool = False  # ships with the package (no download)
     description: str = ""
-    location: str | None = None  # embedded-gguf: "<package>/<file>"; package-dir: folder in starter/; path: folder
+    location: str | None = None  # embedded-gguf: "<package>/<file>"; package-dir, random-init: folder in
+    # starter/ (random-init: the tokenizer's); path: folder
     aliases: tuple[str, ...] = ()  # other accepted names
     default_on: tuple[str, ...] = ()  # device types for which this is the default model
+    # HF config fields (model_type, widths, heads, vocab, ...): what a random-init model is built from;
+    # for other models what their config.json says, so the shape is known without loading anything.
+    architecture: dict[str, Any] | None = field(default=None, hash=False)
+    init_seed: int = 0  # random-init: torch seed of the random weights
 
     def __post_init__(self) -> None:
         problems = []
@@ -91,6 +102,8 @@ class ModelSpec:
             problems.append("a hub model needs hf_id")
         if self.source != "hub" and not self.location:
             problems.append(f"a {self.source} model needs location")
+        if self.source == "random-init" and not (self.architecture or {}).get("model_type"):
+            problems.append("a random-init model needs architecture with a model_type")
         if len(self.sae_ids) != len(self.neuronpedia_sources) and self.sae_ids and self.neuronpedia_sources:
             problems.append("sae_ids and neuronpedia_sources must pair up (same length)")
         if bad := [d for d in self.default_on if d not in DEVICE_TYPES]:
@@ -102,6 +115,7 @@ class ModelSpec:
 # --------------------------------------------------------------------------------- the typed loader
 
 _HINTS = typing.get_type_hints(ModelSpec)
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _REQUIRED = {f.name for f in fields(ModelSpec) if f.default is MISSING and f.default_factory is MISSING}
 
 
@@ -113,6 +127,18 @@ def _coerce(where: str, key: str, value: Any) -> Any:
         if value is None:
             return None
         hint = next(a for a in args if a is not type(None))
+    if typing.get_origin(hint) is dict:  # an HF config: names -> YAML scalars (or lists of them)
+        scalars = (int, float, bool, str, type(None))
+        ok = isinstance(value, dict) and all(
+            isinstance(k, str) and (isinstance(v, scalars) or isinstance(v, list)
+                                    and all(isinstance(x, scalars) for x in v))
+            for k, v in value.items())
+        if not ok:
+            raise StarterError(f"{where}: {key} must be a mapping of names to numbers/strings, got {value!r}")
+        if quoted := [k for k, v in value.items() if isinstance(v, str) and _NUMBER.match(v)]:
+            raise StarterError(f"{where}: {key}: {', '.join(quoted)} read as text; YAML reads 1e-6 as a "
+                               "string: write 1.0e-6")
+        return dict(value)
     if typing.get_origin(hint) is tuple:  # tuple[X, ...]
         item_type = typing.get_args(hint)[0]
         if not isinstance(value, list) or not all(type(v) is item_type for v in value):
@@ -171,7 +197,7 @@ def list_models() -> list[ModelSpec]:
     """Every registry entry, in file order.
 
     >>> [m.name for m in list_models() if m.offline]
-    ['smollm2-135m', 'tinythinker']
+    ['smollm2-135m', 'tinythinker', 'r1-shaped', 'r1-shaped-tiny']
     """
     return list(_registry().values())
 
@@ -204,6 +230,9 @@ def get_spec(name: str) -> ModelSpec:
             return spec
     prompt_format, thinking = next((fmt, th) for pattern, fmt, th in _GENERIC_FORMATS if pattern.search(name))
     folder = Path(name).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"model {name!r} is a file, not a model folder; pass the folder that holds its "
+                         f"config.json, or a registered name: {', '.join(registry)}")
     if folder.is_dir() and _has_organism_tokenizer(folder):  # a retrained TinyThinker speaks the organism's format
         prompt_format, thinking = "organism", True
     common = dict(name=name, prompt_format=prompt_format, thinking=thinking, layers_of_interest=(),
@@ -214,6 +243,70 @@ def get_spec(name: str) -> ModelSpec:
         raise UsageError(f"model {name!r} is not a registered name and no folder {name!r} exists; "
                          f"registered: {', '.join(registry)} (offline: {_offline_names()})")
     return ModelSpec(source="hub", hf_id=name, **common)
+
+
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")  # what a save_pretrained() folder holds weights in
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_model_folder(folder: Path) -> None:
+    """Refuse, in one line naming the path and what to do, a folder `load_model` could not load.
+
+    Checks config.json (present, JSON, a model_type transformers knows), weights and a tokenizer; it reads
+    config.json only, so a bad folder fails before any weights load.
+
+    >>> import tempfile
+    >>> check_model_folder(Path(tempfile.mkdtemp()))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: model folder /... has no config.json; point --model at a folder saved ...
+    """
+    hint = (f"point --model at a folder saved with save_pretrained() (config.json, weights, tokenizer), "
+            f"or use a registered name ({', '.join(_registry())})")
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise UsageError(f"model folder {folder} has no config.json; {hint}")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise UsageError(f"{config_file} is not valid JSON ({err}); fix or re-save it, or {hint}") from None
+    except OSError as err:
+        raise StarterError(f"cannot read {config_file}: {err.strerror or err}; check its permissions") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{config_file} holds a {type(config).__name__}, not a JSON object; {hint}")
+    model_type = config.get("model_type")
+    known = _known_model_types()
+    if model_type not in known:
+        import transformers
+
+        raise UsageError(f"{config_file}: model_type {model_type!r} is not one transformers "
+                         f"{transformers.__version__} knows (e.g. qwen2, llama); {hint}")
+    if not any(any(folder.glob(pattern)) for pattern in WEIGHT_FILES):
+        raise UsageError(f"model folder {folder} holds no weights ({' or '.join(WEIGHT_FILES)}); {hint}")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UsageError(f"model folder {folder} holds no tokenizer ({', '.join(TOKENIZER_FILES)}); "
+                         f"save the tokenizer there too (tokenizer.save_pretrained(folder))")
+
+
+def _known_model_types() -> frozenset[str]:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return frozenset(CONFIG_MAPPING_NAMES)
+
+
+def validate_model_name(name: str) -> ModelSpec:
+    """The spec `load_model(name)` would use, checked without loading weights or touching the network.
+
+    A name that is neither registered, a folder nor a plausible HF id, a file, or a folder that is not a
+    loadable model (see check_model_folder) is a one-line UsageError. Call it before any heavy work.
+
+    >>> validate_model_name("r1-shaped-tiny").source
+    'random-init'
+    """
+    spec = get_spec(name)
+    if spec.source == "path":
+        check_model_folder(Path(spec.location))
+    return spec
 
 
 def _has_organism_tokenizer(folder: Path) -> bool:
@@ -247,22 +340,47 @@ _DEVICE_AVAILABLE: dict[str, Callable[[], bool]] = {
 }
 
 
+_DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda)$|^cuda:(\d{1,4})$")
+
+
+def check_device_name(device: str) -> str:
+    """The device string if it is well formed (auto|cpu|cuda|cuda:N|mps), else a UsageError. No torch.
+
+    >>> check_device_name("cuda:1")
+    'cuda:1'
+    >>> check_device_name("gpu")
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: unknown device 'gpu'; choose auto|cpu|cuda|cuda:N|mps
+    """
+    if not isinstance(device, str) or not _DEVICE_NAME.match(device):
+        raise UsageError(f"unknown device {device!r}; choose {DEVICE_CHOICES}")
+    return device
+
+
 def resolve_device(device: str = "auto") -> "torch.device":
     """"auto" -> cuda, else mps, else cpu; an explicit device that is not there is a UsageError.
+
+    `cuda:N` is accepted where GPU N is visible; otherwise the error names the visible GPUs.
 
     >>> resolve_device("cpu")
     device(type='cpu')
     """
     import torch
 
+    check_device_name(device)
     if device == "auto":
         return torch.device(next(d for d in ("cuda", "mps", "cpu") if _DEVICE_AVAILABLE[d]()))
-    device_type = device.split(":")[0]
-    if device_type not in _DEVICE_AVAILABLE:
-        raise UsageError(f"unknown device {device!r}; choose auto, cpu, cuda, cuda:N or mps")
+    device_type, _, index = device.partition(":")
     if not _DEVICE_AVAILABLE[device_type]():
         found = [d for d in ("cuda", "mps") if _DEVICE_AVAILABLE[d]()] + ["cpu"]
-        raise UsageError(f"device {device!r} is not available on this machine; available: {', '.join(found)}")
+        raise UsageError(f"device {device!r} is not available on this machine; available: {', '.join(found)} "
+                         f"({DEVICE_CHOICES})")
+    if index and int(index) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        visible = ", ".join(f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(count))
+        raise UsageError(f"device {device!r} does not exist: {count} GPU(s) visible: {visible}; choose "
+                         f"{DEVICE_CHOICES} with N < {count} (CUDA_VISIBLE_DEVICES sets which are visible)")
     return torch.device(device)
 
 
@@ -320,7 +438,55 @@ def _load_package_dir(spec: ModelSpec, device: "torch.device", dtype: "torch.dty
 
 
 def _load_path(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
+    check_model_folder(Path(spec.location))  # one clear line, not transformers' traceback
     return _load_folder(Path(spec.location), device, dtype)
+
+
+def architecture_config(spec: ModelSpec, tokenizer: Any = None):
+    """The HF config of `spec.architecture` (no weights are made). With a tokenizer: its BOS/EOS/pad ids.
+
+    >>> config = architecture_config(get_spec("r1-shaped"))
+    >>> (config.num_hidden_layers, config.hidden_size, config.vocab_size)
+    (28, 1536, 151936)
+    """
+    from transformers import AutoConfig
+
+    if not spec.architecture:
+        raise StarterError(f"models.yaml gives {spec.name!r} no architecture")
+    fields_ = {k: v for k, v in spec.architecture.items() if k != "model_type"}
+    config = AutoConfig.for_model(spec.architecture["model_type"], **fields_)
+    if tokenizer is not None:
+        config.bos_token_id = tokenizer.bos_token_id
+        config.eos_token_id = tokenizer.eos_token_id
+        config.pad_token_id = tokenizer.pad_token_id
+    return config
+
+
+def _load_random_init(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
+    """Build spec.architecture with random weights (seed spec.init_seed) on the device; no download.
+
+    Embedding and unembedding rows past the tokenizer's vocabulary are zeroed (the real R1-distill has
+    151,936 rows for 151,665 tokens): greedy decoding then picks tokens the tokenizer can write.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = PACKAGE_DIR / spec.location
+    if not (folder / "tokenizer.json").is_file():
+        raise StarterError(f"{spec.name}: no tokenizer at {folder}; reinstall the package "
+                           "(in a checkout: python -m starter.r1_shaped)")
+    tokenizer = _local_tokenizer(folder)
+    config = architecture_config(spec, tokenizer)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.device(device):  # the caller's RNG state is untouched
+        torch.manual_seed(spec.init_seed)
+        hf_model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    hf_model.config.architectures = [type(hf_model).__name__]  # what config.json would say
+    used = len(tokenizer)
+    with torch.no_grad():
+        for matrix in (hf_model.get_input_embeddings().weight, hf_model.get_output_embeddings().weight):
+            matrix[used:] = 0  # [vocab - used, d_model]
+    return str(folder), hf_model, tokenizer
 
 
 def _hub_offline() -> bool:
@@ -369,6 +535,7 @@ LOADERS: dict[str, Callable[..., tuple[str, Any, Any]]] = {
     "package-dir": _load_package_dir,
     "path": _load_path,
     "hub": _load_hub,
+    "random-init": _load_random_init,
 }
 assert set(LOADERS) == set(SOURCES)
 
@@ -405,12 +572,20 @@ def _hub_status(spec: ModelSpec) -> WeightsStatus:
     return WeightsStatus(False, "not in the HF cache: downloaded on first use")
 
 
+def _random_init_status(spec: ModelSpec) -> WeightsStatus:
+    tokenizer = PACKAGE_DIR / spec.location / "tokenizer.json"
+    if not tokenizer.is_file():
+        return WeightsStatus(False, f"no tokenizer at {tokenizer.parent}")
+    return WeightsStatus(True, f"random weights (seed {spec.init_seed}) built at load; tokenizer {tokenizer.parent}")
+
+
 # source -> check(spec): never loads or downloads anything
 STATUS_CHECKS: dict[str, Callable[[ModelSpec], WeightsStatus]] = {
     "embedded-gguf": _gguf_status,
     "package-dir": lambda spec: _folder_status(PACKAGE_DIR / spec.location),
     "path": lambda spec: _folder_status(Path(spec.location)),
     "hub": _hub_status,
+    "random-init": _random_init_status,
 }
 assert set(STATUS_CHECKS) == set(SOURCES)
 
