@@ -2,8 +2,19 @@
 
 One call to `sample` runs every (prompt, sample) pair through `hf_model.generate` in left-padded batches
 of `cfg.batch_size` with the KV cache, which on CPU is roughly an order of magnitude more tokens/s than
-one sequence at a time (`scripts/bench_rollouts.py` measures it). Results are reproducible: batch `b` is
-sampled under a seed derived from `(cfg.seed, b)`, so the same prompts, n and config give the same text.
+one sequence at a time (`scripts/bench_rollouts.py` measures it).
+
+Reproducible whatever the batching: every sequence draws its randomness from its own stream, keyed by
+`(cfg.seed, prompt text, sample index)`, never from a shared generator. Sequence j of a prompt gets the
+same text alone, in a batch with other prompts, at another position or under another `batch_size`
+(up to the floating-point noise that padding adds to the logits), so a run killed half-way and resumed
+on the missing units writes what the uninterrupted run would have. How: the Gumbel-max trick. Each step
+adds Gumbel noise to the temperature-scaled, top-p-filtered logits and takes the argmax, an exact sample
+from the top-p distribution; the noise of (sequence, step, token) is a counter-based hash, drawn for the
+whole batch in a few vectorised integer ops. Temperature 0 is plain greedy decoding.
+
+One consequence: the same prompt twice in one call, with the same seed, gets the same samples (its n
+samples differ from each other: their sample indices differ).
 
     >>> from starter.models import load_model  # doctest: +SKIP
     >>> lm = load_model("smollm2-135m")  # doctest: +SKIP
@@ -43,7 +54,7 @@ class SamplingConfig:
     top_p: float = 0.95  # nucleus sampling: keep the smallest token set with this much probability
     max_new_tokens: int = 512  # per completion; a completion that hits it has finished=False
     batch_size: int = 16  # sequences per generate call: more is faster until memory runs out
-    seed: int = 0  # batch b samples under a seed derived from (seed, b)
+    seed: int = 0  # sample j of prompt P draws its noise from a stream keyed by (seed, P, j)
     stop_strings: tuple[str, ...] = ()  # also stop once the new text contains one, e.g. ("</think>",)
 
     def __post_init__(self) -> None:
@@ -99,10 +110,11 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
     results: list[list[Completion]] = [[] for _ in prompts]
     with _hooks_applied(model, hooks), tqdm(total=len(jobs), desc="sampling", unit="seq",
                                             disable=not progress) as bar:
-        for b, start in enumerate(range(0, len(jobs), cfg.batch_size)):
+        for start in range(0, len(jobs), cfg.batch_size):
             chunk = jobs[start:start + cfg.batch_size]
             texts = [prompts[p] for p, _ in chunk]
-            for (p, s), done in zip(chunk, _generate(model, texts, cfg, _batch_seed(cfg.seed, b))):
+            keys = [sequence_key(cfg.seed, prompts[p], s) for p, s in chunk]
+            for (p, s), done in zip(chunk, _generate(model, texts, cfg, keys)):
                 results[p].append(replace(done, prompt_index=p, sample_index=s))
             bar.update(len(chunk))
     if cfg.greedy:
@@ -132,21 +144,23 @@ def resample_prefixes(model: LoadedModel, prompt: str, prefixes: Sequence[str], 
 # --- one generate call ----------------------------------------------------------------------------
 
 
-def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig, seed: int) -> list[Completion]:
+def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig, keys: list[int]) -> list[Completion]:
+    """Generate one batch; `keys[i]` seeds row i's noise (unused when greedy)."""
     import torch
+    from transformers import LogitsProcessorList
 
     batch = model.encode(texts)  # left-padded, with the BOS policy of the model's prompt format
     eos_ids = _eos_ids(model)
-    settings: dict[str, Any] = dict(do_sample=True, temperature=float(cfg.temperature), top_p=float(cfg.top_p),
-                                    top_k=0)  # top_k=0: no top-k cut beyond what top_p asks for
-    if cfg.greedy:  # None overrides sampling settings a checkpoint's generation_config may carry
-        settings = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+    # do_sample=False always: greedy takes the argmax of the logits, sampling the argmax of the noised
+    # logits (GumbelSampler), so no shared generator is involved. None overrides sampling settings that
+    # a checkpoint's generation_config may carry.
+    settings: dict[str, Any] = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if not cfg.greedy:
+        sampler = GumbelSampler(keys, cfg.temperature, cfg.top_p, prompt_len=batch.input_ids.shape[1])
+        settings.update(logits_processor=LogitsProcessorList([sampler]))
     if cfg.stop_strings:
         settings.update(stop_strings=list(cfg.stop_strings), tokenizer=model.tokenizer)
-    device = torch.device(model.device)
-    accelerators = [] if device.type == "cpu" else [device]  # the CPU generator is always forked
-    with torch.no_grad(), torch.random.fork_rng(devices=accelerators, device_type=device.type):
-        torch.manual_seed(seed)  # inside fork_rng: the caller's random state is left as it was
+    with torch.no_grad():
         out = model.hf_model.generate(
             **batch, max_new_tokens=cfg.max_new_tokens, eos_token_id=eos_ids, repetition_penalty=None,
             pad_token_id=model.tokenizer.pad_token_id, **settings,
@@ -197,10 +211,115 @@ def _eos_ids(model: LoadedModel) -> list[int]:
     return sorted(set(ids))
 
 
-def _batch_seed(seed: int, batch_index: int) -> int:
-    """A seed for one batch, stable across runs and machines (no Python hash randomisation)."""
-    digest = hashlib.sha256(f"rollouts-{seed}-{batch_index}".encode()).digest()
+# --- batch-invariant sampling --------------------------------------------------------------------
+
+_MASK64 = 2**64 - 1
+
+
+def sequence_key(seed: int, prompt: str, sample_index: int) -> int:
+    """The 63-bit key of one sequence's random stream: stable across runs, machines and batchings.
+
+    >>> sequence_key(0, "What is 2+3?", 0) == sequence_key(0, "What is 2+3?", 0)
+    True
+    >>> len({sequence_key(0, "What is 2+3?", j) for j in range(100)})  # one stream per sample
+    100
+    """
+    text = f"rollouts-v2\x00{seed}\x00{sample_index}\x00{prompt}"  # no Python hash randomisation
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _signed(value: int) -> int:
+    """A 64-bit pattern as the int64 that holds it (torch has no uint64 arithmetic)."""
+    value &= _MASK64
+    return value - 2**64 if value >= 2**63 else value
+
+
+_GOLDEN = _signed(0x9E3779B97F4A7C15)  # splitmix64's increment (2**64 / golden ratio)
+_MIX1 = _signed(0xBF58476D1CE4E5B9)
+_MIX2 = _signed(0x94D049BB133111EB)
+
+
+def _shr(z, bits: int):
+    """Logical right shift of int64 tensors (torch's >> is arithmetic: mask the sign bits back out)."""
+    return (z >> bits) & ((1 << (64 - bits)) - 1)
+
+
+def _mix64(z):
+    """splitmix64's finaliser on an int64 tensor: a bijection of 64-bit patterns whose output bits all
+    depend on every input bit. Products wrap modulo 2**64, as uint64 arithmetic does."""
+    z = (z ^ _shr(z, 30)) * _MIX1
+    z = (z ^ _shr(z, 27)) * _MIX2
+    return z ^ _shr(z, 31)
+
+
+def gumbel_noise(keys, step: int, tokens):
+    """Standard Gumbel noise for token `tokens[i]` of the sequence keyed `keys[i]` at generation step
+    `step`: a pure function of (key, step, token), so a row's noise never depends on its batch-mates.
+
+    keys, tokens: int64 tensors of one shape (or broadcastable); returns float64 noise of that shape.
+    Noise is bounded (uniforms take 2**52 values in (0, 1)): -3.61 < noise < 36.8.
+
+    >>> import torch
+    >>> keys, tokens = torch.tensor([[sequence_key(0, "a", 0)], [sequence_key(0, "b", 0)]]), torch.arange(5)
+    >>> both, alone = gumbel_noise(keys, 3, tokens), gumbel_noise(keys[1:], 3, tokens)
+    >>> torch.equal(both[1:], alone), both.shape
+    (True, torch.Size([2, 5]))
+    """
+    import torch
+
+    stream = _mix64(keys + _signed((step + 1) * _GOLDEN))  # the stream of (key, step)
+    bits = _mix64(stream + (tokens + 1) * _GOLDEN)  # splitmix64 with the token as its counter
+    uniform = (_shr(bits, 12).to(torch.float64) + 0.5) * 2.0**-52  # 2**-53 .. 1 - 2**-53, exact
+    return -torch.log(-torch.log(uniform))
+
+
+# A token whose score is this far below its row's best can never win: noise spans less than 40.5.
+_NOISE_SPAN = 41.0
+
+
+class GumbelSampler:
+    """A logits processor for `generate(do_sample=False)` that turns its argmax into a seeded sample:
+    scores / temperature, top-p filter (-inf outside the nucleus), plus Gumbel noise. The argmax of
+    `log p + Gumbel` is an exact sample from p (the Gumbel-max trick).
+
+    The step is the number of tokens generated so far, the same for every left-padded row. Noise is
+    drawn only for tokens that can still win (inside the nucleus and within the noise's span of the
+    row's best score), so sampling costs little beyond the top-p sort.
+
+    >>> import torch
+    >>> sampler = GumbelSampler(keys=[sequence_key(0, "x", j) for j in range(4000)], temperature=1.0,
+    ...                         top_p=1.0, prompt_len=0)
+    >>> logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).repeat(4000, 1)  # [batch, vocab]
+    >>> picks = sampler(torch.zeros(4000, 0, dtype=torch.long), logits).argmax(-1)
+    >>> [round(share, 1) for share in torch.bincount(picks, minlength=3).div(4000).tolist()]
+    [0.7, 0.2, 0.1]
+    """
+
+    def __init__(self, keys: Sequence[int], temperature: float, top_p: float, prompt_len: int) -> None:
+        self.keys = list(keys)  # one 63-bit stream key per row (sequence_key)
+        self.temperature = float(temperature)  # > 0
+        self.top_p = float(top_p)  # 1 = no nucleus filter
+        self.prompt_len = prompt_len  # input_ids columns before the first generated token
+        self._keys_on: dict[str, Any] = {}  # the key tensor, per device
+
+    def __call__(self, input_ids, scores):  # input_ids [batch, prompt_len + step], scores [batch, vocab]
+        import torch
+        from transformers.generation.logits_process import TopPLogitsWarper
+
+        step = input_ids.shape[1] - self.prompt_len
+        device = str(scores.device)
+        if device not in self._keys_on:
+            self._keys_on[device] = torch.tensor(self.keys, dtype=torch.int64, device=scores.device)
+        scores = scores.to(torch.float32) / self.temperature  # [batch, vocab]
+        if self.top_p < 1.0:
+            scores = TopPLogitsWarper(self.top_p)(input_ids, scores)
+        best = scores.max(dim=-1, keepdim=True).values  # [batch, 1]
+        rows, tokens = torch.nonzero(scores > best - _NOISE_SPAN, as_tuple=True)  # [n_candidates] each
+        noise = gumbel_noise(self._keys_on[device][rows], step, tokens)  # [n_candidates]
+        noised = torch.full_like(scores, -math.inf)
+        noised[rows, tokens] = (scores[rows, tokens].to(torch.float64) + noise).to(noised.dtype)
+        return noised
 
 
 # --- hooks ----------------------------------------------------------------------------------------
