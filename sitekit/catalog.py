@@ -1,18 +1,23 @@
 """Typed schema over the site's catalogs in `docs/data/*.yaml`: one source of truth for resources.
 
-The site build (`docs/hooks/generate.py`), `mi-starter list` and the tests all read the catalogs
-through this module, so a typo in a YAML file fails loudly, once, with the file and field named.
-No torch here: the site build and the CLI must start instantly.
+Site tooling, not part of the installed package: the site build (`docs/hooks/generate.py`) and the
+tests read the catalogs through this module, so a typo in a YAML file fails loudly, once, with the
+file, the entry's id and the line named. A question's identity (letter, title, quoted question) is
+not repeated here: it comes from the package (`starter/questions/questions.yaml`).
+No torch here: the site build must start instantly.
 
 >>> research = load_research()
 >>> [q.slug for q in research.questions][:3]
 ['lucky-or-steady', 'determinism', 'reasoning-tree']
 >>> research.question("determinism").starter
 'starter/questions/determinism.py'
+>>> research.question("determinism").letter
+'b'
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -29,10 +34,13 @@ from pydantic import (
     model_validator,
 )
 
+from starter import questions as package_questions
 from starter.errors import StarterError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "docs" / "data"
+IDENTITY_FILE = "starter/questions/questions.yaml"  # a question's letter, title and quote live there
+IDENTITY_FIELDS = ("letter", "title", "quote")
 
 # The reading list's sections, in the order the page shows them (the reading-list author follows it).
 READING_SECTIONS = (
@@ -51,7 +59,6 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Year = Annotated[int, Field(ge=1940, le=2100)]
-StarterPath = Annotated[str, StringConstraints(pattern=r"^starter/questions/[a-z][a-z0-9_]*\.py$")]
 Priority = Literal["core", "skim", "deep-dive"]
 Status = Literal["planned", "ready"]
 
@@ -238,37 +245,58 @@ class PriorWork(_Strict):
 
 
 class Question(_Strict):
-    letter: Annotated[str, StringConstraints(pattern=r"^[a-h]$")]
     slug: Slug  # page name and `mi-starter run <slug>`; fixed, other code depends on it
+    # letter, title and quote: filled from the package's questions.yaml (their one home), never here
+    letter: Annotated[str, StringConstraints(pattern=r"^[a-h]$")]
     title: Text  # short, for the nav and `mi-starter list`
     quote: Text  # the sub-question exactly as the MATS guide words it (markdown list lines allowed)
     why: Text
     prior_work: list[PriorWork] = Field(min_length=1)
     hypotheses: list[Text] = Field(min_length=2, max_length=4)
     status: Status
-    starter: StarterPath
     tags: list[Slug] = []
     zh: Zh | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _identity(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "slug" not in data:
+            return data
+        repeated = [key for key in IDENTITY_FIELDS if key in data]
+        if repeated:
+            raise ValueError(
+                f"{', '.join(repeated)} of {data['slug']!r} live in {IDENTITY_FILE}; "
+                "delete them here (one home per fact)"
+            )
+        try:
+            known = package_questions.identity(data["slug"])
+        except UsageError as err:
+            raise ValueError(f"{err} (the questions in {IDENTITY_FILE})") from err
+        return {**data, "letter": known.letter, "title": known.title, "quote": known.quote}
+
+    @property
+    def starter(self) -> str:
+        """The starter's file, relative to the repository root (module name = slug)."""
+        return f"starter/questions/{self.slug.replace('-', '_')}.py"
+
     @model_validator(mode="after")
     def _starter_file(self, info: ValidationInfo) -> Question:
-        expected = f"starter/questions/{self.slug.replace('-', '_')}.py"
-        if self.starter != expected:
-            raise ValueError(f"question {self.slug!r}: starter must be {expected!r} (module name = slug), got {self.starter!r}")
-        if self.status == "ready":
-            root = Path((info.context or {}).get("root", REPO_ROOT))
-            if not (root / self.starter).is_file():
-                raise ValueError(
-                    f"question {self.slug!r} is marked ready but {self.starter} does not exist under {root}; "
-                    "write the starter or set status: planned"
-                )
-            result = root / "docs" / "results" / self.slug / "summary.md"
-            if not result.is_file():
-                # The page shows the committed `cpu` result (and its "what to try next", written by the starter).
-                raise ValueError(
-                    f"question {self.slug!r} is marked ready but has no committed result {result.relative_to(root)}; "
-                    f"run `mi-starter run {self.slug} --preset cpu --out docs/results/{self.slug}` or set status: planned"
-                )
+        if self.status != "ready":
+            return self
+        root = Path((info.context or {}).get("root", REPO_ROOT))
+        if not (root / self.starter).is_file():
+            raise ValueError(
+                f"question {self.slug!r} is marked ready but {self.starter} does not exist under "
+                f"{root}; write the starter or set status: planned"
+            )
+        result = root / "docs" / "results" / self.slug / "summary.md"
+        if not result.is_file():
+            # The page shows the committed `cpu` result (and its "what to try next").
+            raise ValueError(
+                f"question {self.slug!r} is marked ready but has no committed result "
+                f"{result.relative_to(root)}; run `mi-starter run {self.slug} --preset cpu "
+                f"--out docs/results/{self.slug}` or set status: planned"
+            )
         return self
 
 
@@ -278,17 +306,37 @@ class QuestionGroup(_Strict):
     zh: Zh | None = None  # zh.quote: our translation of `quote`
 
 
+def _area_title(data: Any, area: str, where: str) -> Any:
+    """Fill `title` of a package-defined area from questions.yaml; refuse a second copy here."""
+    titles = {q.area: q.area_title for q in package_questions.identities()}
+    if not isinstance(data, dict) or area not in titles:
+        return data
+    if "title" in data:
+        raise ValueError(f"the title of {where} {area!r} lives in {IDENTITY_FILE}; delete it here")
+    return {**data, "title": titles[area]}
+
+
 class ThinkingModels(_Strict):
-    title: Text
+    title: Text  # from questions.yaml (the area's title)
     quote_intro: Text  # the opening paragraph of the guide's section, verbatim
     groups: list[QuestionGroup] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title(cls, data: Any) -> Any:
+        return _area_title(data, "thinking-models", "area")
 
 
 class Area(_Strict):
     id: Slug
-    title: Text
+    title: Text  # for an area that has starters, from questions.yaml
     summary: Text  # our words
     zh: Zh | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title(cls, data: Any) -> Any:
+        return _area_title(data, data.get("id") if isinstance(data, dict) else None, "area")
 
 
 class Research(_Strict):
@@ -320,20 +368,109 @@ class Research(_Strict):
 # --- loading --------------------------------------------------------------------------------------
 
 M = TypeVar("M", bound=BaseModel)
+_ENTRY_KEYS = ("id", "slug")  # the key that names an entry, in errors
+_ENTRY_LINE = re.compile(r"^[\s-]*(?:id|slug):\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+
+
+def _entry_id(node: yaml.Node) -> str | None:
+    """The `id:` or `slug:` of a mapping node, if it has one."""
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for key, value in node.value:
+        if key.value in _ENTRY_KEYS and isinstance(value, yaml.ScalarNode):
+            return str(value.value)
+    return None
+
+
+def _where(path: Path, line: int, entry: str | None) -> str:
+    return f"{path}:{line}" + (f" (entry {entry!r})" if entry else "")
+
+
+def _check_duplicate_keys(path: Path, node: yaml.Node, entry: str | None = None) -> None:
+    """PyYAML keeps the last of two equal keys silently; a catalog must not."""
+    if isinstance(node, yaml.MappingNode):
+        entry = _entry_id(node) or entry
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise CatalogError(
+                    f"{_where(path, key.start_mark.line + 1, entry)}: duplicate key {key.value!r}; "
+                    "a key may appear once per entry (the first copy would be lost)"
+                )
+            seen.add(key.value)
+            _check_duplicate_keys(path, value, entry)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(path, item, entry)
+
+
+def _locate(root: yaml.Node | None, loc: tuple[int | str, ...]) -> tuple[int, str | None]:
+    """(line, entry id) of the deepest node that a pydantic error location reaches."""
+    if root is None:
+        return 1, None
+    node = root
+    line = node.start_mark.line + 1
+    entry = _entry_id(node)
+    for part in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    child = value
+                    line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+        entry = _entry_id(node) or entry
+    return line, entry
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise CatalogError(f"catalog file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = raw[: err.start].decode("utf-8", errors="replace")
+        entries = _ENTRY_LINE.findall(before)
+        line = before.count("\n") + 1
+        raise CatalogError(
+            f"{_where(path, line, entries[-1] if entries else None)}: not UTF-8 "
+            f"(byte 0x{raw[err.start]:02x}); save the file as UTF-8"
+        ) from None
 
 
 def _load(model: type[M], path: Path, root: Path | None = None) -> M:
-    if not path.is_file():
-        raise CatalogError(f"catalog file not found: {path}")
+    text = _read_text(path)
+    loader = yaml.SafeLoader(text)
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        node = loader.get_single_node()
+        if node is not None:
+            _check_duplicate_keys(path, node)
+        data: Any = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
-        raise CatalogError(f"{path} is not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(err, "problem", None) or str(err)
+        raise CatalogError(f"{path}:{line}: is not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     try:
         return model.model_validate(data, context={"root": root or REPO_ROOT})
     except ValidationError as err:
-        problems = "\n".join(f"  at {'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}" for e in err.errors())
-        raise CatalogError(f"{path} does not match the {model.__name__} schema:\n{problems}") from err
+        problems = []
+        for error in err.errors():
+            line, entry = _locate(node, tuple(error["loc"]))
+            at = ".".join(map(str, error["loc"])) or "top level"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"  {_where(path, line, entry)}: at {at}: {message}")
+        raise CatalogError(
+            f"{path} does not match the {model.__name__} schema:\n" + "\n".join(problems)
+        ) from None
 
 
 def load_getting_started(path: Path | None = None) -> GettingStarted:
@@ -349,7 +486,8 @@ def load_libraries(path: Path | None = None) -> Libraries:
 
 
 def load_research(path: Path | None = None, root: Path | None = None) -> Research:
-    """`root` is the repository root that `starter:` paths are relative to (tests pass a tmp dir)."""
+    """`root` is the repository root that starter files and results are looked up in (tests pass
+    a tmp dir)."""
     return _load(Research, path or DATA_DIR / "research.yaml", root)
 
 

@@ -1,4 +1,5 @@
-"""The catalogs in docs/data/ load, and broken catalogs fail with an error that names the problem.
+"""The catalogs in docs/data/ load (schema: sitekit/catalog.py), and broken catalogs fail with an
+error that names the file, the entry, the line and the problem.
 
 Bad catalogs are built in tmp_path from small valid ones defined here, so these tests do not depend
 on the wording of the real files.
@@ -15,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from starter import catalog
-from starter.catalog import CatalogError
+from sitekit import catalog
+from sitekit.catalog import CatalogError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SEED = REPO_ROOT.parent / "shared" / "seed" / "000_5ecf5661261448fc.txt"
+GUIDE_EXCERPT = Path(__file__).parent / "data" / "guide_excerpt.txt"  # the guide's section, verbatim
 
 # Fixed contract: other code (mi-starter, the starters, the site) depends on these slugs and files.
 QUESTIONS = {
@@ -63,17 +64,16 @@ def reading_list_data() -> dict:
 
 
 def question_data(letter: str) -> dict:
-    slug, starter = QUESTIONS[letter]
+    """A question as research.yaml holds it: letter, title and quote come from the package."""
+    slug, _ = QUESTIONS[letter]
+    work = {"title": "A paper", "authors": "Doe", "year": 2025,
+            "url": "https://arxiv.org/abs/2501.00001", "note": "It did X."}
     return {
-        "letter": letter,
         "slug": slug,
-        "title": f"Question {letter}",
-        "quote": "Can you find evidence?",
         "why": "Because.",
-        "prior_work": [{"title": "A paper", "authors": "Doe", "year": 2025, "url": "https://arxiv.org/abs/2501.00001", "note": "It did X."}],
+        "prior_work": [work],
         "hypotheses": ["H1", "H2"],
         "status": "planned",
-        "starter": starter,
     }
 
 
@@ -81,9 +81,8 @@ def research_data() -> dict:
     return {
         "intro": "Intro.",
         "sources": [{"label": "The guide", "url": "https://tinyurl.com/neel-mats-app"}],
-        "areas": [{"id": "thinking-models", "title": "Thinking models", "summary": "Our words."}],
+        "areas": [{"id": "thinking-models", "summary": "Our words."}],
         "thinking_models": {
-            "title": "Understanding thinking models",
             "quote_intro": "Eg o1, r1 ...",
             "groups": [{"quote": "Parent bullet.", "questions": [question_data(letter) for letter in QUESTIONS]}],
         },
@@ -137,19 +136,19 @@ def test_install_lines_use_the_project_pins():
             assert pins.get(name) == version, f"{lib.id}: install pins {name}=={version}, the project pins {pins.get(name)}"
 
 
-def test_quotes_are_verbatim_from_the_seed():
-    """Every line of the thinking-models question in the seed appears word for word in research.yaml."""
-    if not SEED.is_file():
-        pytest.skip(f"seed text not available at {SEED}")
-    seed = SEED.read_text(encoding="utf-8")
-    body = seed.split("Understanding thinking models", 1)[1].split("Enjoy Reading This Article?", 1)[0]
+def test_quotes_are_verbatim_from_the_guide():
+    """Every line of the guide's thinking-models section appears word for word in the quotes
+    (research.yaml's intro and group quotes, the package's questions.yaml for the sub-questions)."""
+    body = "\n".join(
+        line for line in GUIDE_EXCERPT.read_text(encoding="utf-8").splitlines() if not line.startswith("#")
+    )
     research = catalog.load_research()
     tm = research.thinking_models
     quoted = " ".join([tm.quote_intro, *(g.quote for g in tm.groups), *(q.quote for q in research.questions)])
     quoted = " ".join(quoted.replace("\n- ", " ").split())
     for line in body.strip().splitlines():
         text = " ".join(line.lstrip("- ").split())
-        assert text in quoted, f"seed line not quoted verbatim in research.yaml: {text[:80]!r}"
+        assert text in quoted, f"guide line not quoted verbatim: {text[:80]!r}"
 
 
 def test_module_docstring_examples_run():
@@ -168,8 +167,15 @@ def test_small_valid_catalogs_load(tmp_path):
 def test_missing_required_field(tmp_path):
     data = reading_list_data()
     del data["sections"][0]["entries"][0]["annotation"]
-    with pytest.raises(CatalogError, match=r"ReadingList schema:\n  at sections.0.entries.0.annotation: Field required"):
-        catalog.load_reading_list(write(tmp_path, "r.yaml", data))
+    path = write(tmp_path, "r.yaml", data)
+    with pytest.raises(CatalogError) as caught:
+        catalog.load_reading_list(path)
+    # the file, the line of the entry and its id, then where in the schema
+    line = path.read_text().splitlines().index("  - id: foundational-paper") + 1
+    assert str(caught.value) == (
+        f"{path} does not match the ReadingList schema:\n"
+        f"  {path}:{line} (entry 'foundational-paper'): at sections.0.entries.0.annotation: Field required"
+    )
 
 
 def test_duplicate_entry_id_across_sections(tmp_path):
@@ -234,19 +240,64 @@ def test_ready_question_needs_a_committed_result(tmp_path):
         catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
 
 
-@pytest.mark.parametrize(
-    "starter, message",
-    [
-        ("starter/lucky_or_steady.py", "String should match pattern"),
-        ("starter/questions/lucky-or-steady.py", "String should match pattern"),
-        ("starter/questions/lucky.py", "starter must be 'starter/questions/lucky_or_steady.py'"),
-    ],
-)
-def test_planned_question_needs_a_well_formed_starter_path(tmp_path, starter, message):
+@pytest.mark.parametrize("field", ["letter", "title", "quote"])
+def test_identity_is_not_repeated_in_research_yaml(tmp_path, field):
+    """letter, title and quote live in the package's questions.yaml only (they had drifted)."""
     data = research_data()
-    data["thinking_models"]["groups"][0]["questions"][0]["starter"] = starter
-    with pytest.raises(CatalogError, match=re.escape(message)):
+    data["thinking_models"]["groups"][0]["questions"][2][field] = "a second copy"
+    with pytest.raises(CatalogError, match=rf"{field} of 'reasoning-tree' live in starter/questions/"):
         catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_identity_comes_from_the_package():
+    from starter import questions
+
+    research = catalog.load_research()
+    for q in research.questions:
+        known = questions.identity(q.slug)
+        assert (q.letter, q.title, q.quote) == (known.letter, known.title, known.quote)
+    assert research.thinking_models.title == known.area_title == research.areas[0].title
+
+
+def test_unknown_slug_names_the_package_questions(tmp_path):
+    data = research_data()
+    data["thinking_models"]["groups"][0]["questions"][0]["slug"] = "lucky"
+    with pytest.raises(CatalogError, match=r"unknown question 'lucky'; choose one of: lucky-or-steady"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_area_title_of_a_package_area_is_not_repeated(tmp_path):
+    data = research_data()
+    data["areas"][0]["title"] = "Thinking models"
+    with pytest.raises(CatalogError, match="the title of area 'thinking-models' lives in"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_duplicate_key_is_one_line_naming_file_entry_and_line(tmp_path):
+    path = tmp_path / "r.yaml"
+    text = yaml.safe_dump(reading_list_data(), sort_keys=False)
+    text = text.replace("  - id: superposition-paper\n", "  - id: superposition-paper\n    year: 1999\n", 1)
+    path.write_text(text, encoding="utf-8")
+    line = text.splitlines().index("    year: 2024", text.splitlines().index("    year: 1999")) + 1
+    with pytest.raises(CatalogError) as caught:
+        catalog.load_reading_list(path)
+    assert str(caught.value) == (
+        f"{path}:{line} (entry 'superposition-paper'): duplicate key 'year'; "
+        "a key may appear once per entry (the first copy would be lost)"
+    )
+
+
+def test_non_utf8_file_is_one_line_naming_file_entry_and_line(tmp_path):
+    path = tmp_path / "r.yaml"
+    text = yaml.safe_dump(reading_list_data(), sort_keys=False)
+    raw = text.replace("A paper about superposition", "A paper about caf\udce9", 1)
+    path.write_bytes(raw.encode("utf-8", errors="surrogateescape"))
+    line = next(n for n, l in enumerate(text.splitlines(), 1) if "about superposition" in l)
+    with pytest.raises(CatalogError) as caught:
+        catalog.load_reading_list(path)
+    assert str(caught.value) == (
+        f"{path}:{line} (entry 'superposition-paper'): not UTF-8 (byte 0xe9); save the file as UTF-8"
+    )
 
 
 def test_questions_must_be_lettered_a_to_h(tmp_path):
@@ -285,5 +336,5 @@ def test_missing_file_and_bad_yaml(tmp_path):
         catalog.load_libraries(tmp_path / "absent.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("sections: [unclosed\n")
-    with pytest.raises(CatalogError, match="is not valid YAML"):
+    with pytest.raises(CatalogError, match=r"bad.yaml:2: is not valid YAML"):
         catalog.load_reading_list(bad)

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import markdown
 import pytest
 
-from starter import catalog
+from sitekit import catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FALLBACK_TITLE = "尚未翻译"

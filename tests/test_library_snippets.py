@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from starter import catalog
+from sitekit import catalog
 
 pytestmark = pytest.mark.slow  # imports torch, transformer-lens, sae-lens and nnsight (~20 s in all)
 

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 import starter
-from starter import catalog, questions
+from sitekit import catalog
+from starter import questions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_URL = "https://github.com/mi-starter/thinking-models-hub"

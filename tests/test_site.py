@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mkdocs.exceptions import PluginError
 
-from starter import catalog
+from sitekit import catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MKDOCS = Path(sys.executable).parent / "mkdocs"
@@ -122,7 +122,7 @@ def ready_question(tmp_path: Path) -> catalog.Question:
     result = tmp_path / "docs" / "results" / "determinism"
     result.mkdir(parents=True)
     (result / "summary.md").write_text("# Summary\n\nAgreement rises with K.\n\n## What to try next\n\n- Repeat at temperature 1.0.\n")
-    data = planned.model_dump() | {"status": "ready"}
+    data = planned.model_dump(exclude=set(catalog.IDENTITY_FIELDS)) | {"status": "ready"}
     return catalog.Question.model_validate(data, context={"root": tmp_path})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -29,8 +30,12 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from starter import catalog
-from starter.catalog import (
+# mkdocs loads a hook by path; the site tooling (sitekit/, never installed) is at the repository root.
+if str(Path(__file__).resolve().parents[2]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from sitekit import catalog  # noqa: E402 (needs the path above)
+from sitekit.catalog import (  # noqa: E402
     GettingStarted,
     Libraries,
     Library,

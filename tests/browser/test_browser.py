@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from starter import catalog
+from sitekit import catalog
 from starter.questions import available
 
 QUESTIONS = catalog.load_research().questions
