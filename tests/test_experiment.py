@@ -58,3 +58,12 @@ def test_a_bug_in_a_fresh_run_is_not_blamed_on_old_rows(tmp_path):
 
     with pytest.raises(ZeroDivisionError):
         execute(_starter(broken), parse_overrides(["--offline", "--out", str(tmp_path / "run")]))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import starter.experiment
+
+    result = doctest.testmod(starter.experiment)
+    assert result.failed == 0, "an example in starter/experiment.py no longer matches what the code does"
