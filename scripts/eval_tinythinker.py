@@ -13,7 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
-from starter.organism.evaluate import EvalConfig, evaluate
+from starter.organism.evaluate import CHECKPOINT_DIR, EvalConfig, evaluate
+
+DOCS_ASSETS = Path(__file__).resolve().parents[1] / "docs" / "assets" / "organism"  # the site's copy
 
 
 def main() -> None:
@@ -24,7 +26,11 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device)
     parser.add_argument("--checkpoint", type=Path, default=defaults.checkpoint)
     args = parser.parse_args()
-    cfg = EvalConfig(n=args.n, seed=args.seed, device=args.device, checkpoint=args.checkpoint)
+    shipped = args.checkpoint.resolve() == CHECKPOINT_DIR.resolve()
+    # a retrained model must not overwrite the shipped figures; the shipped one also updates the site's
+    out_dirs = (CHECKPOINT_DIR, DOCS_ASSETS) if shipped else (args.checkpoint,)
+    cfg = EvalConfig(n=args.n, seed=args.seed, device=args.device, checkpoint=args.checkpoint,
+                     out_dirs=out_dirs)
     results = evaluate(cfg)
     print(json.dumps({k: v for k, v in results.items() if k not in ("config", "examples")}, indent=1))
 

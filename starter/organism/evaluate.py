@@ -1,7 +1,7 @@
 """Evaluate TinyThinker greedily on held-out Countdown-3 problems (keys never seen in training).
 
 Usage: `python scripts/eval_tinythinker.py` (writes `eval_results.json` and `eval.png` into the checkpoint
-folder and copies the figure to `docs/assets/organism/`).
+folder; scripts/eval_tinythinker.py also copies the shipped one's figure to the site).
 
 Measures, on `n` held-out problems (fixed seed):
 - solved: the boxed expression uses each number once and evaluates to the target (parsed, not `eval`-ed);
@@ -42,8 +42,7 @@ from starter.tasks.countdown import (
     search,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCS_ASSETS = REPO_ROOT / "docs" / "assets" / "organism"
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # recorded paths are relative to it (no /home/you)
 STEP = re.compile(r"Try (\d+)([-+*/])(\d+)=(\d+)\.")
 
 
@@ -56,15 +55,14 @@ class EvalConfig:
     max_new_tokens: int = 200  # longest training completion is ~170 tokens
     device: str = "cpu"  # "cpu" or "cuda"
     checkpoint: Path = CHECKPOINT_DIR  # folder with config.json, model.safetensors, tokenizer files
-    # Where eval_results.json / eval.png go. None: beside the checkpoint, plus the site's copy of eval.png
-    # when it is the shipped one (evaluating a retrained model must not overwrite the shipped figures).
+    # Where eval_results.json / eval.png go. None: beside the checkpoint (scripts/eval_tinythinker.py
+    # adds the site's copy of eval.png for the shipped one; the package never writes outside itself).
     out_dirs: tuple[Path, ...] | None = None
 
     def __post_init__(self) -> None:
         self.checkpoint = Path(self.checkpoint)
         if self.out_dirs is None:
-            shipped = self.checkpoint.resolve() == CHECKPOINT_DIR.resolve()
-            self.out_dirs = (CHECKPOINT_DIR, DOCS_ASSETS) if shipped else (self.checkpoint,)
+            self.out_dirs = (self.checkpoint,)
 
 
 def _shown(value) -> str:
@@ -73,7 +71,7 @@ def _shown(value) -> str:
         return "(" + ", ".join(_shown(v) for v in value) + ")"
     if isinstance(value, Path):
         try:
-            return value.resolve().relative_to(REPO_ROOT).as_posix()
+            return value.resolve().relative_to(PACKAGE_PARENT).as_posix()
         except ValueError:
             return str(value)
     return str(value)
