@@ -6,6 +6,21 @@ Neuronpedia itself (`NEURONPEDIA_API_URL`, default https://www.neuronpedia.org/a
 `starter/data/neuronpedia/`. Every result carries a `Provenance` saying which one it came from;
 shipped fixtures are SAMPLE data in the API's shape, never real explanations.
 
+What the client promises, whatever the server does:
+- The API key (`NEURONPEDIA_API_KEY`) travels only to the configured API origin (scheme, host, port).
+  Redirects are followed by hand, at most `MAX_REDIRECTS` hops, and a hop to another origin (another
+  host, or https -> http) goes without the key. A key with whitespace or control characters is
+  refused at start, and the key is scrubbed from every message, cached body and repr.
+- Every request ends: one wall-clock deadline (`timeout` seconds) covers connecting, redirects,
+  headers and body; a body may be at most `MAX_BODY_BYTES` on the wire and once inflated; a search
+  follows at most `MAX_SEARCH_PAGES` pages and stops when `nextOffset` does not advance;
+  `Retry-After` is clamped to [`RETRY_AFTER_FLOOR_S`, `RETRY_AFTER_CEILING_S`].
+- The cache holds only answers that parsed and match the request (model, source, index or query);
+  anything else found there is a miss and is deleted. `refresh=True` (`--refresh`) skips reading it.
+- Errors: `NeuronpediaUnreachable` only when the network failed (no connection, the deadline, 5xx or
+  429 after the retries): the one case where a caller may fall back to the shipped sample fixtures.
+  A bad key is a `UsageError`; an unwritable cache, a refused or malformed answer a `StarterError`.
+
 >>> import tempfile
 >>> client = NeuronpediaClient(offline=True, cache_dir=tempfile.mkdtemp())
 >>> feature = client.feature("deepseek-r1-distill-llama-8b", "15-llamascope-slimpj-res-32k", 4127)
@@ -17,20 +32,26 @@ shipped fixtures are SAMPLE data in the API's shape, never real explanations.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import math
 import os
 import random
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Callable
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+import urllib3
 
 from starter.errors import StarterError, UsageError
 
@@ -39,6 +60,23 @@ PAGE_URL = "https://www.neuronpedia.org"
 DEFAULT_TTL_S = 7 * 24 * 3600
 CONNECT_RETRIES = 2  # a refused connection or failed DNS lookup rarely heals in seconds: fail fast
 FIXTURE_DIR = Path(__file__).parent / "data" / "neuronpedia"
+MAX_SEARCH_PAGES = 20  # pages one search follows at most (Neuronpedia serves 20 rows a page)
+MAX_REDIRECTS = 5  # redirect hops one request follows at most
+MAX_BODY_BYTES = 16 * 2**20  # largest body accepted, counted on the wire and again once inflated
+RETRY_AFTER_FLOOR_S = 1.0  # shortest wait a Retry-After header can ask for (0, negative, past dates)
+RETRY_AFTER_CEILING_S = 60.0  # longest wait a Retry-After header can ask for (huge, inf, far dates)
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CHUNK_BYTES = 64 * 1024  # read size while streaming a body
+_CLOCK_SKEW_S = 24 * 3600  # a cache entry dated further in the future than this is corrupt
+_REDACTED = "[redacted API key]"
+
+
+class NeuronpediaUnreachable(StarterError):
+    """The network failed: no connection, the request deadline passed, or 5xx/429 after the retries.
+
+    The only Neuronpedia failure after which a caller may fall back to the shipped sample fixtures;
+    every other failure (a refused or malformed answer, a bad key, an unwritable cache) is not one.
+    """
 
 
 @dataclass(frozen=True)
@@ -199,8 +237,123 @@ def parse_search_hit(row: dict, provenance: Provenance, query: str = "") -> Sear
     )
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """One HTTP answer after redirects, its body read within the caps (and the key scrubbed)."""
+
+    status: int  # HTTP status of the last hop
+    text: str  # body decoded as UTF-8 (invalid bytes replaced), API key replaced by _REDACTED
+    retry_after: str | None  # the raw Retry-After header, if any
+    url: str  # the URL that answered (differs from the request's after a redirect)
+
+
+class _DeadlinePassed(Exception):
+    """Internal: the request's wall-clock deadline passed (turned into NeuronpediaUnreachable)."""
+
+
+class _Mismatch(Exception):
+    """Internal: a body that parsed but does not answer the request; the message says how."""
+
+
+class _Secret:
+    """Holds the API key; every repr or str of it (and so of the client's vars) is redacted."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+
+def _checked_key(key: str | None, where: str) -> _Secret | None:
+    """The key, or None when unset; a UsageError (which never shows the key) when it cannot be sent.
+
+    >>> _checked_key("", "api_key") is None
+    True
+    >>> _checked_key("abc\\n", "NEURONPEDIA_API_KEY")
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: NEURONPEDIA_API_KEY has a space, control or non-ASCII character at \
+position 4 of 4 (the key is not shown); a Neuronpedia key is printable ASCII without spaces: \
+remove it (often a trailing newline)
+    """
+    if not key:
+        return None
+    bad = next((i for i, ch in enumerate(key) if not "!" <= ch <= "~"), None)
+    if bad is not None:
+        raise UsageError(f"{where} has a space, control or non-ASCII character at position {bad + 1} "
+                         f"of {len(key)} (the key is not shown); a Neuronpedia key is printable ASCII "
+                         "without spaces: remove it (often a trailing newline)")
+    return _Secret(key)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in.
+
+    >>> _origin("https://www.neuronpedia.org/api") == _origin("HTTPS://www.Neuronpedia.org:443/x")
+    True
+    >>> _origin("https://www.neuronpedia.org/api") == _origin("http://www.neuronpedia.org/api")
+    False
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port out of range or not a number: matches no origin
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a `Retry-After` header asks for, clamped to the floor and the ceiling.
+
+    None when absent or unreadable (the caller then uses its own backoff). Accepts seconds and
+    HTTP dates; NaN is unreadable, negative or past values give the floor, huge ones the ceiling.
+
+    >>> parse_retry_after("3"), parse_retry_after("-5"), parse_retry_after("1e308")
+    (3.0, 1.0, 60.0)
+    >>> parse_retry_after("nan") is None, parse_retry_after(None) is None
+    (True, True)
+    >>> parse_retry_after("Thu, 01 Jan 1970 00:00:40 GMT", now=10.0)
+    30.0
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, RETRY_AFTER_FLOOR_S), RETRY_AFTER_CEILING_S)
+
+
+def _valid_timestamp(value: Any) -> bool:
+    """A cache entry's `fetched_at`: a finite number of seconds, not before 1970 nor in the future."""
+    if type(value) not in (int, float) or not math.isfinite(value):
+        return False
+    return 0 <= value <= time.time() + _CLOCK_SKEW_S
+
+
 class _Cache:
-    """JSON files named by a SHA-256 of the request, so no key can point outside `root`."""
+    """JSON files named by a SHA-256 of the request, so no key can point outside `root`.
+
+    An entry records the request it answers (`key`), so a file copied or restored under another
+    name is caught; an entry that cannot be read back is a miss and is deleted.
+    """
 
     def __init__(self, root: Path, ttl_s: float):
         self.root, self.ttl_s = root, ttl_s
@@ -209,22 +362,32 @@ class _Cache:
         return self.root / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
     def get(self, key: str, *, ignore_ttl: bool = False) -> dict | None:
-        """The stored entry, or None on a miss; expired or corrupt entries count as misses."""
+        """The stored entry, or None on a miss; expired entries are misses, corrupt ones are deleted."""
         path = self.path(key)
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
-            fetched_at = float(entry["fetched_at"])
-            entry["body"]  # noqa: B018 -- a missing body means a corrupt entry
         except OSError:  # missing or unreadable: a miss (an unwritable cache is reported by `put`)
             return None
-        except (ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)  # corrupt (half-written, edited): drop it and refetch
+        except (ValueError, RecursionError):  # half-written or edited: drop it and refetch
+            self.drop(key)
             return None
-        fresh = time.time() - fetched_at < self.ttl_s
+        if (not isinstance(entry, dict) or "body" not in entry or entry.get("key", key) != key
+                or not _valid_timestamp(entry.get("fetched_at"))):
+            self.drop(key)
+            return None
+        fresh = time.time() - entry["fetched_at"] < self.ttl_s
         return entry if (fresh or ignore_ttl) else None
 
+    def drop(self, key: str) -> None:
+        """Delete an entry; one that cannot be deleted is left (the next `put` reports the folder)."""
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except OSError:
+            return
+
     def put(self, key: str, url: str, body: Any) -> None:
-        entry = {"url": url, "fetched_at": time.time(), "body": body}  # never the API key
+        entry = {"key": key, "url": url, "fetched_at": time.time(), "body": body}  # never the API key
+        tmp = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
@@ -232,8 +395,11 @@ class _Cache:
                 json.dump(entry, out)
             os.replace(tmp, self.path(key))  # atomic: readers see the old entry or the new one
         except OSError as err:
-            raise StarterError(f"cannot write the Neuronpedia cache in {self.root} ({err}); "
-                               "set MI_STARTER_CACHE to a writable folder") from None
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise StarterError(f"cannot write the Neuronpedia cache in {self.root} "
+                               f"({err.strerror or type(err).__name__}); make that folder writable "
+                               "or set MI_STARTER_CACHE to a writable folder") from None
 
 
 class _Fixtures:
@@ -245,7 +411,8 @@ class _Fixtures:
         for path in sorted(root.glob("*.json")):
             body = json.loads(path.read_text(encoding="utf-8"))
             meta = body.get("_provenance", {})
-            prov = Provenance(meta.get("kind", "sample"), meta.get("note", ""), meta.get("date"), path.name)
+            prov = Provenance(meta.get("kind", "sample"), meta.get("note", ""), meta.get("date"),
+                              path.name)
             if "request" in body:
                 request = body["request"]
                 self.searches[(request["modelId"], _norm(request["query"]))] = (body, prov)
@@ -259,8 +426,9 @@ class _Fixtures:
         searches: dict[str, list[str]] = {}
         for model, query in sorted(self.searches):
             searches.setdefault(model, []).append(repr(query))
-        return ("shipped features: " + (" ".join(f"{k}/{{{','.join(v)}}}" for k, v in features.items()) or "none")
-                + "; shipped searches: " + ("; ".join(f"{k}: {', '.join(v)}" for k, v in searches.items()) or "none"))
+        shipped = " ".join(f"{k}/{{{','.join(v)}}}" for k, v in features.items()) or "none"
+        queries = "; ".join(f"{k}: {', '.join(v)}" for k, v in searches.items()) or "none"
+        return f"shipped features: {shipped}; shipped searches: {queries}"
 
 
 def _norm(query: str) -> str:
@@ -268,78 +436,141 @@ def _norm(query: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("MI_STARTER_CACHE") or Path.home() / ".cache" / "mi-starter") / "neuronpedia"
+    root = os.environ.get("MI_STARTER_CACHE") or Path.home() / ".cache" / "mi-starter"
+    return Path(root) / "neuronpedia"
+
+
+@dataclass
+class _SearchPage:
+    """One page of an explanation search, checked against the request."""
+
+    hits: list[SearchHit]  # every row of the page, parsed
+    has_more: bool  # the server says another page exists
+    next_offset: Any  # the server's nextOffset, unchecked (the caller checks it advances)
+    rows: int = field(default=0)  # rows on the page (0 ends the search)
+
+
+def _scrubbing(method):
+    """Re-raise a StarterError from `method` with the client's API key scrubbed from its message."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except StarterError as err:
+            message = self._scrub(str(err))
+            if message == str(err):
+                raise
+            raise type(err)(message) from None
+
+    return wrapper
 
 
 class NeuronpediaClient:
     """Reads features and explanation searches from Neuronpedia, through a cache.
 
-    Retries 429/5xx/timeouts with exponential backoff and jitter (honouring Retry-After), never
-    waiting more than `max_total_wait` seconds in all, then raises StarterError. Connection errors
-    are retried only CONNECT_RETRIES times, so a machine without network learns it in seconds.
+    Retries 429/5xx/timeouts with exponential backoff and jitter (honouring Retry-After within its
+    floor and ceiling), never waiting more than `max_total_wait` seconds in all, then raises
+    NeuronpediaUnreachable. Connection errors are retried only CONNECT_RETRIES times, so a machine
+    without network learns it in seconds. `timeout` is a deadline for each whole request.
+
+    >>> NeuronpediaClient(api_key="k", offline=True, cache_dir="/tmp/np")
+    NeuronpediaClient(base_url='https://www.neuronpedia.org/api', offline=True, refresh=False, \
+cache_dir='/tmp/np', api_key=set)
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None,
-                 cache_dir: str | Path | None = None, offline: bool | None = None, timeout: float = 10,
-                 max_retries: int = 5, max_total_wait: float = 60, backoff_base: float = 1.0,
-                 ttl_s: float = DEFAULT_TTL_S):
-        self.base_url = (base_url or os.environ.get("NEURONPEDIA_API_URL") or DEFAULT_API_URL).rstrip("/")
-        self._api_key = api_key or os.environ.get("NEURONPEDIA_API_KEY") or None
-        env_offline = os.environ.get("NEURONPEDIA_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-        self.offline = env_offline if offline is None else offline
+                 cache_dir: str | Path | None = None, offline: bool | None = None,
+                 timeout: float = 10, max_retries: int = 5, max_total_wait: float = 60,
+                 backoff_base: float = 1.0, ttl_s: float = DEFAULT_TTL_S, refresh: bool = False,
+                 max_body_bytes: int = MAX_BODY_BYTES):
+        base = base_url or os.environ.get("NEURONPEDIA_API_URL") or DEFAULT_API_URL
+        self.base_url = base.rstrip("/")
+        if api_key:
+            self._api_key = _checked_key(api_key, "the api_key argument")
+        else:
+            self._api_key = _checked_key(os.environ.get("NEURONPEDIA_API_KEY"), "NEURONPEDIA_API_KEY")
+        env_offline = os.environ.get("NEURONPEDIA_OFFLINE", "").strip().lower()
+        self.offline = env_offline in {"1", "true", "yes", "on"} if offline is None else offline
+        if self.offline and refresh:
+            raise UsageError("refresh=True (--refresh) needs the network but the client is offline "
+                             "(--offline or NEURONPEDIA_OFFLINE); drop one of them")
+        self.refresh = refresh  # True: never read the cache (answers are still written to it)
         self.timeout, self.max_retries, self.max_total_wait = timeout, max_retries, max_total_wait
-        self.backoff_base = backoff_base
+        self.backoff_base, self.max_body_bytes = backoff_base, max_body_bytes
         self.cache = _Cache(Path(cache_dir) if cache_dir else default_cache_dir(), ttl_s)
         self._session: requests.Session | None = None
 
     def __repr__(self) -> str:  # the key itself never appears, only whether one is set
         key = "set" if self._api_key else "unset"
         return (f"NeuronpediaClient(base_url={self.base_url!r}, offline={self.offline}, "
-                f"cache_dir='{self.cache.root}', api_key={key})")
+                f"refresh={self.refresh}, cache_dir='{self.cache.root}', api_key={key})")
 
     # --- public API -------------------------------------------------------------------------
 
+    @_scrubbing
     def feature(self, model_id: str, source: str, index: int) -> Feature:
         """One feature with its explanations, top activations and logits."""
         label = f"{model_id}/{source}/{index}"
         path = "/feature/" + "/".join(quote(str(p), safe="") for p in (model_id, source, index))
-        fixture = lambda f: f.features.get((model_id, source, int(index)))  # noqa: E731
-        body, prov = self._get_json("GET", path, None, f"feature {label}", fixture, f"feature not found: {label}")
-        if not isinstance(body, dict) or "modelId" not in body:  # the API has answered `null` with 200
-            raise StarterError(f"feature not found: {label} (Neuronpedia returned no feature)")
-        return _parsed(lambda: parse_feature(body, prov), prov)
+
+        def check(body: Any, prov: Provenance) -> Feature:
+            if not isinstance(body, dict) or "modelId" not in body:  # the API answers `null` with 200
+                raise _Mismatch(f"feature not found: {label} (Neuronpedia returned no feature)")
+            feature = parse_feature(body, prov)
+            if (feature.model_id, feature.source, feature.index) != (model_id, source, int(index)):
+                got = f"{feature.model_id}/{feature.source}/{feature.index}"
+                raise _Mismatch(f"asked for feature {label} but the answer is feature {got}")
+            return feature
+
+        return self._answer("GET", path, None, f"feature {label}",
+                            lambda f: f.features.get((model_id, source, int(index))),
+                            f"feature not found: {label}", check)
 
     def features(self, model_id: str, source: str, indices: list[int]) -> list[Feature]:
         """Several features of one source, in the order asked (each cached on its own)."""
         return [self.feature(model_id, source, i) for i in indices]
 
+    @_scrubbing
     def search_explanations(self, model_id: str, query: str, layers: list[str] | None = None,
                             limit: int | None = None) -> list[SearchHit]:
         """Semantic search over explanations, best first, following `nextOffset` up to `limit` hits.
 
-        `layers` are source ids (e.g. "15-llamascope-slimpj-res-32k"); None searches the whole model.
+        `layers` are source ids (e.g. "15-llamascope-slimpj-res-32k"); None searches the whole
+        model. Reads at most MAX_SEARCH_PAGES pages, and stops early when `nextOffset` is not an
+        integer beyond the current offset.
         """
         if len(query.strip()) < 3:
-            raise UsageError(f"search query {query!r} is too short; Neuronpedia needs at least 3 characters")
+            raise UsageError(f"search query {query!r} is too short; "
+                             "Neuronpedia needs at least 3 characters")
         path = "/explanation/search" if layers else "/explanation/search-model"
-        fixture = lambda f: f.searches.get((model_id, _norm(query)))  # noqa: E731
+
+        def check(body: Any, prov: Provenance) -> _SearchPage:
+            return _search_page(body, prov, model_id, query)
+
         hits: list[SearchHit] = []
-        offset: int | None = 0
-        while offset is not None and (limit is None or len(hits) < limit):
-            payload = {"modelId": model_id, "query": query, "offset": offset}
+        offset = 0
+        for _ in range(MAX_SEARCH_PAGES):
+            if limit is not None and len(hits) >= limit:
+                break
+            payload: dict[str, Any] = {"modelId": model_id, "query": query, "offset": offset}
             if layers:
                 payload["layers"] = list(layers)
-            body, prov = self._get_json("POST", path, payload, f"search {query!r} on {model_id}", fixture,
-                                        f"model or source not found: {model_id} {layers or ''}".rstrip())
-            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-                raise StarterError(f"unexpected search response from {self.base_url}{path}: no 'results' list")
-            page = _parsed(lambda: [parse_search_hit(r, prov, query) for r in body["results"]], prov)
-            hits += [h for h in page if not layers or h.source in layers]  # fixtures span several sources
-            offset = body.get("nextOffset") if body.get("hasMore") and body["results"] else None
+            page = self._answer("POST", path, payload, f"search {query!r} on {model_id}",
+                                lambda f: f.searches.get((model_id, _norm(query))),
+                                f"model or source not found: {model_id} {layers or ''}".rstrip(),
+                                check)
+            hits += [h for h in page.hits if not layers or h.source in layers]  # fixtures span sources
+            nxt = page.next_offset
+            if not (page.has_more and page.rows and type(nxt) is int and nxt > offset):
+                break
+            offset = nxt
         return hits[:limit] if limit is not None else hits
 
+    @_scrubbing
     def top_features_for_text(self, model_id: str, source_set: str, text: str,
-                              layers: list[str] | None = None, num_results: int = 20) -> list[TextFeatureHit]:
+                              layers: list[str] | None = None,
+                              num_results: int = 20) -> list[TextFeatureHit]:
         """The latents of one SAE set that fire most on `text` (runs the model on Neuronpedia's servers).
 
         `source_set` is a source id without its layer (e.g. "llamascope-slimpj-res-32k"). Only works
@@ -347,11 +578,21 @@ class NeuronpediaClient:
         """
         if not 1 <= num_results <= 100:
             raise UsageError(f"num_results={num_results} is out of range; Neuronpedia allows 1 to 100")
-        payload = {"modelId": model_id, "sourceSet": source_set, "text": text, "selectedLayers": layers or [],
-                   "sortIndexes": [], "ignoreBos": True, "densityThreshold": -1, "numResults": num_results}
-        body, prov = self._get_json("POST", "/search-all", payload, f"top features for a text on {model_id}",
-                                    lambda f: None, f"model or SAE set not found: {model_id}/{source_set}")
-        return _parsed(lambda: [_text_hit(row, body.get("tokens") or [], prov) for row in body["result"]], prov)
+        payload = {"modelId": model_id, "sourceSet": source_set, "text": text,
+                   "selectedLayers": layers or [], "sortIndexes": [], "ignoreBos": True,
+                   "densityThreshold": -1, "numResults": num_results}
+
+        def check(body: Any, prov: Provenance) -> list[TextFeatureHit]:
+            tokens = body.get("tokens") or []
+            hits = [_text_hit(row, tokens, prov) for row in body["result"]]
+            wrong = sorted({h.model_id for h in hits} - {model_id})
+            if wrong:
+                raise _Mismatch(f"asked about {model_id} but the answer lists latents of {wrong}")
+            return hits
+
+        return self._answer("POST", "/search-all", payload, f"top features for a text on {model_id}",
+                            lambda f: None, f"model or SAE set not found: {model_id}/{source_set}",
+                            check)
 
     def shipped_fixtures(self) -> str:
         """What offline mode can answer without a cache, as one line."""
@@ -363,85 +604,234 @@ class NeuronpediaClient:
     def _fixtures(self) -> _Fixtures:  # read on first offline miss only
         return _Fixtures()
 
-    def _get_json(self, method: str, path: str, payload: dict | None, label: str, fixture,
-                  not_found: str) -> tuple[Any, Provenance]:
-        """(body, provenance) from the cache, else offline fixtures or the network; `label` names it in errors."""
+    def _scrub(self, text: str) -> str:
+        """`text` with the API key (raw, URL-quoted or JSON-escaped) replaced by _REDACTED."""
+        if self._api_key is None:
+            return text
+        key = self._api_key.reveal()
+        for form in dict.fromkeys((key, quote(key, safe=""), json.dumps(key)[1:-1])):
+            text = text.replace(form, _REDACTED)
+        return text
+
+    def _answer(self, method: str, path: str, payload: dict | None, label: str,
+                fixture: Callable[[_Fixtures], tuple[dict, Provenance] | None], not_found: str,
+                check: Callable[[Any, Provenance], Any]) -> Any:
+        """The parsed answer from the cache, else offline fixtures or the network.
+
+        `check(body, provenance)` parses a body and raises _Mismatch when it does not answer this
+        request; a cached body that fails it is deleted, a live one is refused and never cached.
+        """
         url = self.base_url + path
         key = f"{method} {url} {json.dumps(payload, sort_keys=True)}"
-        entry = self.cache.get(key, ignore_ttl=self.offline)
+        entry = None if self.refresh else self.cache.get(key, ignore_ttl=self.offline)
         if entry is not None:
-            date = datetime.fromtimestamp(entry["fetched_at"], timezone.utc).isoformat(timespec="seconds")
-            return entry["body"], Provenance("cached", "", date, url)
+            date = datetime.fromtimestamp(entry["fetched_at"], timezone.utc)
+            prov = Provenance("cached", "", date.isoformat(timespec="seconds"), url)
+            try:
+                return check(entry["body"], prov)
+            except (_Mismatch, KeyError, TypeError, ValueError, AttributeError, IndexError):
+                self.cache.drop(key)  # a stale format, a tampered or copied file: refetch
         if self.offline:
             found = fixture(self._fixtures)
             if found is None:
-                raise StarterError(f"{label} is not available offline (no cache entry, no shipped fixture); "
-                                   f"{self._fixtures.listing()}")
-            return found
+                raise StarterError(f"{label} is not available offline (no cache entry, no shipped "
+                                   f"fixture); {self._fixtures.listing()}")
+            body, prov = found
+            return _parsed(lambda: check(body, prov), prov)
         body = self._fetch(method, url, payload, not_found)
+        prov = Provenance("live", "", datetime.now(timezone.utc).isoformat(timespec="seconds"), url)
+        result = _parsed(lambda: check(body, prov), prov)  # validated and matched before caching
         self.cache.put(key, url, body)
-        return body, Provenance("live", "", datetime.now(timezone.utc).isoformat(timespec="seconds"), url)
+        return result
 
     def _fetch(self, method: str, url: str, payload: dict | None, not_found: str) -> Any:
+        """The JSON body of a successful answer, retrying transient failures within the budget."""
         if self._session is None:
             self._session = requests.Session()
-        headers = {"User-Agent": "mi-starter", **({"x-api-key": self._api_key} if self._api_key else {})}
         waited, problem, connect_failures = 0.0, "", 0
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
-                response = self._session.request(method, url, json=payload, headers=headers, timeout=self.timeout)
-            except requests.Timeout:
-                problem = f"timed out after {self.timeout:g} s"
+                reply = self._attempt(method, url, payload)
+            except (_DeadlinePassed, requests.Timeout, urllib3.exceptions.ReadTimeoutError):
+                problem = f"timed out after {self.timeout:g} s (the deadline for one request)"
             except requests.ConnectionError as err:
                 problem = f"could not connect ({type(err).__name__})"
                 connect_failures += 1
             except requests.RequestException as err:  # a malformed URL and the like: retrying cannot help
-                raise StarterError(f"cannot request {url!r} ({type(err).__name__}: {err}); "
-                                   "check NEURONPEDIA_API_URL") from None
+                raise StarterError(self._scrub(f"cannot request {url!r} ({type(err).__name__}: {err}); "
+                                               "check NEURONPEDIA_API_URL")) from None
+            except (urllib3.exceptions.HTTPError, OSError) as err:  # the connection broke mid-body
+                problem = f"the connection broke while reading the answer ({type(err).__name__})"
             else:
-                if response.status_code != 429 and response.status_code < 500:
-                    return self._decode(response, url, not_found)
-                problem = f"HTTP {response.status_code}: {_excerpt(response.text)}"
-                retry_after = _retry_after(response)
+                if reply.status != 429 and reply.status < 500:
+                    return self._decode(reply, url, not_found)
+                problem = f"HTTP {reply.status}: {_excerpt(reply.text)}"
+                retry_after = parse_retry_after(reply.retry_after)
                 if retry_after is not None:
                     problem += f" (Retry-After: {retry_after:g} s)"
             if attempt == self.max_retries or connect_failures > CONNECT_RETRIES:
                 break
-            delay = retry_after if retry_after is not None else self.backoff_base * 2**attempt * random.uniform(0.5, 1.0)
+            jitter = random.uniform(0.5, 1.0)
+            delay = retry_after if retry_after is not None else self.backoff_base * 2**attempt * jitter
             if waited + delay > self.max_total_wait:
                 break
             time.sleep(delay)
             waited += delay
-        hint = ("Neuronpedia's rate limit is per IP per hour; wait, set NEURONPEDIA_API_KEY, or use --offline"
-                if problem.startswith("HTTP 429") else "check your network, or use --offline for cached/shipped data")
-        raise StarterError(f"Neuronpedia request failed for {url} after {attempt + 1} tries "
-                           f"({waited:.1f} s of backoff): {problem}; {hint}")
+        hint = ("Neuronpedia's rate limit is per IP per hour; wait, set NEURONPEDIA_API_KEY, or use "
+                "--offline" if problem.startswith("HTTP 429")
+                else "check your network, or use --offline for cached/shipped data")
+        raise NeuronpediaUnreachable(f"Neuronpedia request failed for {url} after {attempt + 1} tries "
+                                     f"({waited:.1f} s of backoff): {problem}; {hint}")
 
-    @staticmethod
-    def _decode(response: requests.Response, url: str, not_found: str) -> Any:
-        status = response.status_code
+    def _attempt(self, method: str, url: str, payload: dict | None) -> _Reply:
+        """One request (with its redirects) under one wall-clock deadline of `timeout` seconds.
+
+        `requests` times each read, not the whole exchange, so the exchange runs in a worker thread
+        that is abandoned at the deadline; its socket reads are bounded too, so it ends on its own.
+        """
+        deadline = time.monotonic() + self.timeout
+        abandon = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["reply"] = self._exchange(method, url, payload, deadline, abandon)
+            except BaseException as err:  # handed to the caller's thread below
+                outcome["error"] = err
+
+        worker = threading.Thread(target=work, name="neuronpedia-request", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            abandon.set()
+            raise _DeadlinePassed()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["reply"]
+
+    def _exchange(self, method: str, url: str, payload: dict | None, deadline: float,
+                  abandon: threading.Event) -> _Reply:
+        """Send the request and follow redirects by hand: the key goes to the configured origin only."""
+        assert self._session is not None
+        home = _origin(self.base_url)
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"User-Agent": "mi-starter", "Accept-Encoding": "gzip, deflate"}
+            if self._api_key is not None and _origin(url) == home:
+                headers["x-api-key"] = self._api_key.reveal()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or abandon.is_set():
+                raise _DeadlinePassed()
+            response = self._session.request(method, url, json=payload, headers=headers,
+                                             timeout=remaining, allow_redirects=False, stream=True)
+            try:
+                location = response.headers.get("Location")
+                if response.status_code in _REDIRECTS and location:
+                    target = urljoin(url, location)
+                    if urlsplit(target).scheme.lower() not in ("http", "https"):
+                        raise StarterError(self._scrub(
+                            f"Neuronpedia at {url} redirected to {_excerpt(target)}, which is not an "
+                            "http(s) URL; check NEURONPEDIA_API_URL"))
+                    if response.status_code == 303 or (response.status_code in (301, 302)
+                                                       and method == "POST"):
+                        method, payload = "GET", None  # what browsers and requests do
+                    url = target
+                    continue
+                data = self._read_body(response, url, deadline, abandon)
+            finally:
+                response.close()
+            text = self._scrub(data.decode("utf-8", errors="replace"))
+            return _Reply(response.status_code, text, response.headers.get("Retry-After"), url)
+        raise StarterError(f"Neuronpedia redirected more than {MAX_REDIRECTS} times (last to "
+                           f"{_excerpt(self._scrub(url))}); check NEURONPEDIA_API_URL")
+
+    def _read_body(self, response: requests.Response, url: str, deadline: float,
+                   abandon: threading.Event) -> bytes:
+        """The body, inflated, at most `max_body_bytes` on the wire and after inflating."""
+        cap = self.max_body_bytes
+        too_large = (f"Neuronpedia's answer from {url} is larger than {cap} bytes (the limit "
+                     "against runaway or hostile servers); nothing was cached")
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > cap:
+            raise StarterError(too_large)
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            inflater = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header, detected
+        else:
+            raise StarterError(f"Neuronpedia answered {url} with Content-Encoding "
+                               f"{_excerpt(encoding)}, which this client cannot read")
+        wire, out = 0, bytearray()
         try:
-            body = response.json()
-        except ValueError:  # plain text, HTML or truncated JSON
-            if status == 404:
-                raise StarterError(f"{not_found} (HTTP 404 from {url})") from None
-            raise StarterError(f"Neuronpedia returned a body that is not valid JSON (HTTP {status}) from {url}: "
-                               f"{_excerpt(response.text)}") from None
+            for chunk in response.raw.stream(_CHUNK_BYTES, decode_content=False):
+                if abandon.is_set() or time.monotonic() > deadline:
+                    raise _DeadlinePassed()
+                wire += len(chunk)
+                if wire > cap:
+                    raise StarterError(too_large)
+                out += inflater.decompress(chunk, cap + 1 - len(out)) if inflater else chunk
+                if len(out) > cap:
+                    raise StarterError(too_large)
+            if inflater is not None:
+                out += inflater.flush()
+        except zlib.error as err:
+            raise StarterError(f"Neuronpedia's {encoding} answer from {url} does not decompress "
+                               f"({err})") from None
+        if len(out) > cap:
+            raise StarterError(too_large)
+        return bytes(out)
+
+    def _decode(self, reply: _Reply, url: str, not_found: str) -> Any:
+        """The JSON body of a non-retryable answer; a refusal or a non-JSON body is a StarterError."""
+        status = reply.status
+        try:
+            body = json.loads(reply.text)
+        except (ValueError, RecursionError):  # plain text, HTML, truncated or absurdly nested JSON
+            body = None
+            parsed = False
+        else:
+            parsed = True
         if status == 404:
             raise StarterError(f"{not_found} (HTTP 404 from {url})")
-        if status >= 400:
-            message = (body.get("error") or body.get("message")) if isinstance(body, dict) else body
-            raise StarterError(f"Neuronpedia refused the request (HTTP {status}) at {url}: {message}")
+        if status >= 300:
+            message = body.get("error") or body.get("message") if isinstance(body, dict) else None
+            said = _excerpt(str(message) if message else reply.text)
+            if status in (401, 403) and self._api_key is not None:
+                raise UsageError(f"Neuronpedia refused NEURONPEDIA_API_KEY (HTTP {status} at {url}: "
+                                 f"{said}); check the key, or unset it to use the public rate limit")
+            raise StarterError(f"Neuronpedia refused the request (HTTP {status}) at {url}: {said}")
+        if not parsed:
+            raise StarterError(f"Neuronpedia returned a body that is not valid JSON (HTTP {status}) "
+                               f"from {url}: {_excerpt(reply.text)}")
         return body
+
+
+def _search_page(body: Any, prov: Provenance, model_id: str, query: str) -> _SearchPage:
+    """Parse one search page and check it answers a search for `query` on `model_id`."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise _Mismatch(f"unexpected search response from {prov.source}: no 'results' list")
+    request = body.get("request")
+    if isinstance(request, dict):  # Neuronpedia echoes the request: it must be ours
+        asked = (request.get("modelId", model_id), _norm(str(request.get("query", query))))
+        if asked != (model_id, _norm(query)):
+            raise _Mismatch(f"asked to search {query!r} on {model_id} but the answer is for "
+                            f"{request.get('query')!r} on {request.get('modelId')}")
+    hits = [parse_search_hit(row, prov, query) for row in body["results"]]
+    wrong = sorted({h.model_id for h in hits} - {model_id})
+    if wrong:
+        raise _Mismatch(f"asked to search {model_id} but the answer lists latents of {wrong}")
+    return _SearchPage(hits, body.get("hasMore") is True, body.get("nextOffset"), len(hits))
 
 
 def _text_hit(row: dict, tokens: list[str], prov: Provenance) -> TextFeatureHit:
     peak, index = int(row.get("maxValueIndex", 0)), int(row["index"])
     explanations = (row.get("neuron") or {}).get("explanations") or [{}]
     return TextFeatureHit(
-        model_id=row["modelId"], source=row["layer"], index=index, max_value=float(row.get("maxValue", 0.0)),
-        token=tokens[peak] if peak < len(tokens) else "", description=str(explanations[0].get("description") or ""),
+        model_id=row["modelId"], source=row["layer"], index=index,
+        max_value=float(row.get("maxValue", 0.0)),
+        token=tokens[peak] if 0 <= peak < len(tokens) else "",
+        description=str(explanations[0].get("description") or ""),
         url=page_url(row["modelId"], row["layer"], index), provenance=prov)
 
 
@@ -449,22 +839,22 @@ def _parsed(parse, prov: Provenance):
     """Run a parser; a body of the wrong shape becomes a StarterError naming where it came from."""
     try:
         return parse()
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except _Mismatch as err:
+        raise StarterError(f"{err} (from {prov.source}, {prov.kind}); nothing was cached") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise StarterError(f"unexpected response shape from {prov.source} ({prov.kind}): "
                            f"{type(err).__name__}: {err}") from None
 
 
 def _excerpt(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+    """The start of `text` on one line, quoted, for an error message.
 
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:  # absent, or an HTTP date, which Neuronpedia does not send: use our backoff
-        return None
+    >>> _excerpt("a\\n  b" + "c" * 300, limit=5)
+    "'a bcc...'"
+    """
+    snippet = " ".join(text[:limit * 4].split())  # never split a 16 MB body to show 160 characters
+    more = len(snippet) > limit or len(text) > limit * 4
+    return repr(snippet[:limit] + ("..." if more else ""))
 
 
 def concept_latents(client: NeuronpediaClient, model_id: str, concepts: list[str], layers: list[str] | None,
