@@ -142,12 +142,12 @@ def split_completion(text: str) -> tuple[str, str]:
     return thinking.strip(), answer.strip()
 
 
-# `\boxed{...}` or `\fbox{...}`, with any spaces before the brace (R1 writes both `\boxed{5}` and `\boxed {5}`).
+# `\boxed{...}` or `\fbox{...}`, with any spaces before the brace (R1 also writes `\boxed {5}`).
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
 def braced(text: str, open_brace: int) -> str | None:
-    r"""The text inside the balanced `{...}` that opens at `text[open_brace]`; None when it never closes.
+    r"""The text inside the balanced `{...}` opening at `text[open_brace]`; None if it never closes.
 
     >>> braced(r"\frac{a{b}c}{d}", 5)
     'a{b}c'
@@ -163,9 +163,9 @@ def braced(text: str, open_brace: int) -> str | None:
 
 
 def extract_boxed(text: str) -> str | None:
-    r"""Content of the last `\boxed{...}` or `\fbox{...}`, stripped; nested braces and a space before
-    the brace are allowed. None when there is no box, or when the last one never closes (the generation
-    was cut off inside it). The package's one box reader: every grader and starter calls this one.
+    r"""Content of the last `\boxed{...}` or `\fbox{...}`, stripped; nested braces and a space
+    before the brace are allowed. None when there is no box, or when the last one never closes (the
+    generation was cut off inside it). The package's one box reader: graders and starters use it.
 
     >>> extract_boxed(r"first \boxed{1}, then \boxed{\frac{20}{5}+13}")
     '\\frac{20}{5}+13'

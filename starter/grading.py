@@ -57,7 +57,7 @@ def _group(plain: str) -> str:
 def plain_maths(text: str) -> str:
     r"""`text` with R1's LaTeX and Unicode arithmetic written as plain `+ - * /` (braces kept).
 
-    Nested fractions work (`\frac{\frac{1}{2}}{3}`); from an unclosed brace on, the text is kept as is.
+    Nested fractions work (`\frac{\frac{1}{2}}{3}`); from an unclosed brace on, text is kept as is.
 
     >>> plain_maths(r"\left( 19 - 8 \right) \times 4"), plain_maths("(19 − 8) × 4 ÷ 2")
     ('( 19 - 8 ) * 4', '(19 - 8) * 4 / 2')
@@ -198,7 +198,8 @@ def parse_number(answer: str) -> Fraction | None:
     """
     s = _clean(answer)
     s = re.sub(r"^\((-?[\d.]+)\)/\((\d+)\)$", r"\1/\2", s)  # "(3)/(4)" from \frac{3}{4}
-    s = re.sub(r"^(-?[\d,.]+)\s+[a-zA-Z][a-zA-Z ]*$", r"\1", s)  # "12 apples" -> "12"
+    # "12 apples", "3/8 of it" -> the number
+    s = re.sub(r"^(-?[\d,./]+)\s+[a-zA-Z][a-zA-Z ]*$", r"\1", s)
     if not re.fullmatch(rf"(?:{_NUMBER})", s):
         return None
     if "," in s and not re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s):
@@ -228,7 +229,9 @@ def _small(expr) -> bool:
         return False
     for power in expr.atoms(sympy.Pow):
         exponent = power.exp
-        if exponent.atoms(sympy.Pow) or any(abs(n) > _MAX_EXPONENT for n in exponent.atoms(sympy.Number)):
+        if exponent.atoms(sympy.Pow):
+            return False
+        if any(abs(n) > _MAX_EXPONENT for n in exponent.atoms(sympy.Number)):
             return False
     return True
 
@@ -243,7 +246,7 @@ def _math_verify_equal(predicted: str, gold: str) -> bool:
     from math_verify import LatexExtractionConfig, parse, verify
 
     main = threading.current_thread() is threading.main_thread()
-    seconds = _VERIFY_SECONDS if main else None  # signal.alarm cannot be set outside the main thread
+    seconds = _VERIFY_SECONDS if main else None  # signal.alarm can only be set in the main thread
     parsed = []
     for answer in (gold, predicted):
         found = parse(f"${answer.strip().strip('$')}$", [LatexExtractionConfig()],
@@ -255,7 +258,7 @@ def _math_verify_equal(predicted: str, gold: str) -> bool:
 
 
 def _safe_sympy(answer: str):
-    """A sympy expression for plain-text `answer`, or None when it is not a small, safe maths expression."""
+    """A sympy expression for plain-text `answer`; None unless it is small, safe maths."""
     s = _clean(answer)
     if not s or len(s) > _MAX_EXPR_CHARS or not _SAFE_CHARS.fullmatch(s):
         return None
@@ -323,11 +326,12 @@ def assess_completion(text: str, gold: str, thinking: bool = True) -> Graded:
 
     >>> assess_completion("<think>3 boxes of 4, so 12</think>\\n\\n**Answer:** 12", "12")
     Graded(correct=True, finished=True, answer='12')
-    >>> assess_completion("<think>3 boxes of 4, so 3 \\\\times 4 = ", "12")  # cut off: not wrong, unfinished
+    >>> assess_completion("<think>3 boxes of 4, so 3 \\\\times 4 = ", "12")  # cut off: unfinished
     Graded(correct=False, finished=False, answer=None)
     """
     answer = final_answer(text)
-    return Graded(correct=grade_answer(answer, gold), finished=finished(text, thinking), answer=answer)
+    done = finished(text, thinking)
+    return Graded(correct=grade_answer(answer, gold), finished=done, answer=answer)
 
 
 def grade_completion(text: str, gold: str) -> bool:

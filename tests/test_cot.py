@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import re
+from pathlib import Path
 
 import pytest
 
@@ -67,10 +69,24 @@ def test_split_completion_without_close_tag_is_all_thinking():
         ("\\boxed{(8+19)+4}", "(8+19)+4"),
         ("no answer", None),
         ("cut off \\boxed{12", None),
+        ("\\boxed{\\frac{20}{5}+13}", "\\frac{20}{5}+13"),  # nested braces (a regex copy gave None)
+        ("So \\boxed { (19 - 8) \\times 4 }.", "(19 - 8) \\times 4"),  # spaces before and inside
+        ("\\fbox{7}", "7"),
+        ("\\boxed{25} ... corrected: \\fbox{27}", "27"),  # the last box of either kind wins
+        ("\\boxed{3} then \\boxed{1", None),  # the last box never closed: cut off inside it
+        ("\\boxed{}", ""),
     ],
 )
 def test_extract_boxed(text, expected):
     assert extract_boxed(text) == expected
+
+
+def test_there_is_one_extract_boxed():
+    """Every grader and starter reads boxes through starter.cot.extract_boxed; no second copy."""
+    package = Path(cot.__file__).parent
+    defining = [str(f.relative_to(package)) for f in package.rglob("*.py")
+                if re.search(r"^\s*def extract_boxed\b", f.read_text(encoding="utf-8"), re.M)]
+    assert defining == ["cot.py"], f"extract_boxed defined in {defining}; import starter.cot's"
 
 
 # ----------------------------------------------------------------------------------------------- steps

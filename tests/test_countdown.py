@@ -6,7 +6,7 @@ import re
 import pytest
 
 from starter.organism.data import TAGS, Trace, make_trace, make_traces
-from starter.tasks import get_task_set
+from starter.tasks import Problem, get_task_set
 from starter.tasks.countdown import (
     MAX_BACKTRACKS,
     check_expression,
@@ -109,3 +109,58 @@ def test_grader_accepts_correct_and_rejects_wrong_or_reused_numbers():
 @pytest.mark.parametrize("text", ["__import__('os')", "2**8", "8+", "(8+1", "8/0", "1e3"])
 def test_grader_parses_instead_of_evaluating(text):
     assert not check_expression(text, [8, 1, 0], 9)
+
+
+# --- what R1 writes (more cases in tests/fixtures/r1_completions.yaml) ---------------------------
+
+P44 = Problem(id="r1-44", question="",
+              answer="(19-8)*4", meta={"numbers": [19, 8, 4], "target": 44})
+P31 = Problem(id="r1-31", question="",
+              answer="(8+19)+4", meta={"numbers": [8, 19, 4], "target": 31})
+
+
+@pytest.mark.parametrize("completion", [
+    r"</think> \boxed{(19 - 8) \times 4}",
+    r"</think> $\boxed{\left(19 - 8\right) \cdot 4}$",
+    "</think> So (19 − 8) × 4 = 44.",
+    r"</think> \boxed {4 \times (19-8)}",
+    "</think>\n\n**Answer:** \\((19 - 8) \\times 4 = 44\\)\n\nEach number is used once.",
+    r"</think> 44 = (19 - 8) \times 4",
+])
+def test_grader_reads_r1_latex_and_unicode(completion):
+    assert grade(P44, completion), f"{completion!r} is a correct answer"
+
+
+def test_grader_reads_expression_equals_value_and_fractions():
+    assert grade(P31, "</think>\n\n(8+19)+4 = 31")
+    assert not grade(P31, "</think>\n\n(8+19)+4 = 32"), "a false equation is a wrong answer"
+    meta = {"numbers": [20, 5, 13], "target": 17}
+    p17 = Problem(id="r1-17", question="", answer="20/5+13", meta=meta)
+    assert grade(p17, r"</think> \boxed{\frac{20}{5}+13}")
+    assert grade(p17, r"</think> \boxed{\dfrac{20}{5} + 13 = 17}")
+    assert not grade(p17, r"</think> \boxed{\frac{20}{5}+13+5}"), "a number used twice"
+
+
+def test_without_think_close_only_a_box_counts():
+    assert not grade(P31, "<think>so (8+19)+4 = 31, let me check"), "cut off: committed to nothing"
+    assert grade(P31, r"<think>so \boxed{(8+19)+4}, let me check"), "an explicit box counts"
+
+
+@pytest.mark.parametrize("hostile", [
+    r"</think> \boxed{__import__('os').system('echo pwned')}",
+    r"</think> \boxed{19 ** 8 ** 4}",
+    "</think> \\boxed{" + "(" * 3000 + "19-8" + ")" * 3000 + "*4}",
+    r"</think> \boxed{(19 - 8) \times 4 = 44 = 45}",
+])
+def test_grader_never_evaluates_or_crashes_on_hostile_text(hostile):
+    assert not grade(P44, hostile)
+
+
+def test_final_expression_is_what_first_operation_reads():
+    from starter.tasks.countdown import final_expression
+
+    assert final_expression(r"</think> \boxed{(8 + 19) + 4 = 31}") == "(8 + 19) + 4"
+    assert final_expression(r"</think> 31 = 27 + 4") == "27 + 4"
+    organism = " Try 8+19=27. Hit. </think> \\boxed{(8+19)+4}"
+    assert final_expression(organism) == "(8+19)+4"
+    assert final_expression("<think>no answer yet") is None

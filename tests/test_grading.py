@@ -100,3 +100,71 @@ def test_single_letters_that_name_sympy_objects_are_just_wrong_answers(letter):
     from starter.grading import grade_answer
 
     assert grade_answer(letter, "12") is False
+
+
+# --- what R1 writes -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("latex, plain", [
+    (r"(19 - 8) \times 4", "(19 - 8) * 4"),
+    (r"3 \cdot 4 \div 2", "3 * 4 / 2"),
+    ("(19 − 8) × 4 ÷ 2", "(19 - 8) * 4 / 2"),
+    (r"\frac{20}{5}+13", "20/5+13"),
+    (r"\dfrac{19-8}{\tfrac{1}{2}}", "(19-8)/(1/2)"),
+    (r"\left( 8 + 19 \right) + 4", "( 8 + 19 ) + 4"),
+    (r"\( 6 \times 7 \)", " 6 * 7 "),
+    (r"\rightarrow 5", r"\rightarrow 5"),  # a longer command is not \right
+    (r"\frac{1}{2", r"\frac{1}{2"),  # unclosed: kept as written
+])
+def test_plain_maths(latex, plain):
+    from starter.grading import plain_maths
+
+    assert plain_maths(latex) == plain
+
+
+@pytest.mark.parametrize("predicted, gold", [
+    (r"3 \times 12 - 9 = 27", "27"),  # an expression followed by = value is graded on the value
+    (r"\left( \frac{3}{8} \right)", "3/8"),
+    (r"\$2.80", "2.80"),
+    (r"16 \text{ years old}", "16"),
+    (r"\( \frac{3}{8} \) of the pizza is left", "3/8"),
+    ("1{,}000", "1000"),
+    ("60 dollars", "60"),
+])
+def test_r1_answer_forms_match(predicted, gold):
+    assert grade_answer(predicted, gold), f"{predicted!r} should be graded equal to {gold!r}"
+
+
+@pytest.mark.parametrize("hostile", [r"2^{10^{10}}", r"10^{10^{10}}", r"\frac{1}{" * 200])
+def test_latex_bombs_are_refused_before_math_verify_computes(hostile):
+    start = time.perf_counter()
+    assert not grade_answer(hostile, r"\sqrt{2}")
+    assert time.perf_counter() - start < 1.5, "math-verify would have run to its timeout"
+
+
+def test_grade_answer_works_outside_the_main_thread():
+    """math-verify's timeout uses signal.alarm, which only the main thread may set."""
+    import threading
+
+    results = []
+    def work() -> None:
+        results.append(grade_answer(r"\sqrt{8}", r"2\sqrt{2}"))
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=30)
+    assert results == [True]
+
+
+def test_finished_tells_cut_off_chains_from_wrong_ones():
+    from starter.grading import Graded, assess_completion, finished
+
+    assert finished(r"<think>2+3=5</think> \boxed{5}")
+    assert finished("</think>\n\nThe sum is 5.")
+    assert not finished(r"<think>2+3 is \boxed{5}, but let me check"), "no </think>: cut off"
+    assert not finished("<think>2+3=5</think>\n\n"), "closed, but no answer yet"
+    assert not finished("The answer is 5."), "a thinking model's chain needs </think>"
+    assert finished("The answer is 5.", thinking=False)
+    wrong = Graded(correct=False, finished=True, answer="6")
+    assert assess_completion(r"</think> \boxed{6}", "5") == wrong
+    cut_off = Graded(correct=False, finished=False, answer=None)
+    assert assess_completion("<think>2+3=", "5") == cut_off

@@ -12,13 +12,17 @@ import pytest
 
 import starter.tasks
 import starter.tasks.arithmetic
+import starter.tasks.base
+import starter.tasks.countdown
 import starter.tasks.word_problems
 from starter.errors import UsageError
 from starter.tasks import TASK_SETS, get_task_set
 
 
 def test_docstring_examples_run():
-    for module in (starter.tasks, starter.tasks.arithmetic, starter.tasks.word_problems):
+    modules = (starter.tasks, starter.tasks.arithmetic, starter.tasks.base, starter.tasks.countdown,
+               starter.tasks.word_problems)
+    for module in modules:
         assert doctest.testmod(module).failed == 0, f"an example in {module.__name__} is out of date"
 
 
@@ -116,3 +120,23 @@ def test_word_problems_seed_and_bounds():
     task = get_task_set("word-problems")
     pizza = next(p for p in make(20) if p.id == "wp-pizza")
     assert task.grade(pizza, r"\boxed{\frac{3}{8}}") and task.grade(pizza, "The answer is 0.375")
+
+
+# --- assess: correct, finished and the answer read, for every task set ----------------------------
+
+REAL_TASK_SETS = [n for n in sorted(TASK_SETS) if n != "toy-doc"]  # toy-doc: base.py's doctest
+
+
+@pytest.mark.parametrize("name", REAL_TASK_SETS)
+def test_assess_reports_unfinished_chains_apart_from_wrong_ones(name):
+    task = get_task_set(name)
+    p = task.make(1, seed=0)[0]
+    right = f"<think>working it out</think>\n\nSo the answer is \\boxed{{{p.answer}}}."
+    assert task.assess(p, right).correct and task.assess(p, right).finished
+    assert task.assess(p, right).answer is not None
+    cut_off = "<think>working it out, so far " + p.answer
+    graded = task.assess(p, cut_off)
+    assert (graded.correct, graded.finished, graded.answer) == (False, False, None), \
+        f"{name}: a chain cut off before </think> is unfinished, with no answer"
+    wrong = "<think>done</think> \\boxed{999999}"
+    assert task.assess(p, wrong).finished and not task.assess(p, wrong).correct

@@ -47,8 +47,9 @@ class TaskSet:
     def assess(self, problem: Problem, completion: str, thinking: bool = True) -> Graded:
         """Correct?, finished? (`</think>` then an answer; see `starter.grading.finished`) and the
         answer, so a run can report unfinished chains apart from wrong ones."""
-        return Graded(correct=self.grade(problem, completion), finished=finished(completion, thinking),
-                      answer=self.extract(completion))
+        correct = self.grade(problem, completion)
+        done = finished(completion, thinking)
+        return Graded(correct=correct, finished=done, answer=self.extract(completion))
 
 
 TASK_SETS: dict[str, TaskSet] = {}

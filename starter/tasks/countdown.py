@@ -232,6 +232,8 @@ def make_problems(n: int, seed: int = 0, split: str = "test") -> list[Problem]:
 
 
 _TOKEN = re.compile(r"\s*(\d+|[-+*/()])")
+# Longer "expressions" are refused before parsing (deep nesting would exhaust the stack).
+MAX_TOKENS = 100
 
 
 @dataclass
@@ -251,6 +253,8 @@ class _Parser:
                 raise ValueError(f"unexpected character {stripped[i]!r} in {self.text!r}")
             self.tokens.append(m.group(1))
             i = m.end()
+        if len(self.tokens) > MAX_TOKENS:
+            raise ValueError(f"expression longer than {MAX_TOKENS} tokens")
 
     def parse(self) -> Fraction:
         value = self._sum()
@@ -320,7 +324,7 @@ def check_expression(expression: str, numbers: list[int] | tuple[int, ...], targ
     return sorted(used) == sorted(numbers) and value == target
 
 
-# The expression a completion commits to when it has no box: the last run of arithmetic in its answer.
+# What a completion commits to when it has no box: the last run of arithmetic in its answer.
 _ARITHMETIC_RUN = re.compile(r"[\d \t+\-*/()=]+")
 _OPERATOR = re.compile(r"[+\-*/]")
 
@@ -328,7 +332,7 @@ _OPERATOR = re.compile(r"[+\-*/]")
 def committed_equation(completion: str) -> str | None:
     r"""What a completion commits to, as plain arithmetic (`= value` sides kept); None when nothing.
 
-    The last `\boxed{}` of the answer after `</think>` (or anywhere, when the thinking never closed),
+    The last `\boxed{}` of the answer after `</think>` (anywhere, when the thinking never closed),
     else, after `</think>`, the last run of arithmetic in the answer. LaTeX and Unicode operators,
     `\frac{a}{b}` and `\left( \right)` become plain `+ - * /` and parentheses.
 
@@ -336,7 +340,7 @@ def committed_equation(completion: str) -> str | None:
     '(19 - 8) * 4'
     >>> committed_equation("<think>...</think>\n\n(8 + 19) + 4 = 31. Each number is used once.")
     '(8 + 19) + 4 = 31'
-    >>> committed_equation("<think>8 + 19 = 27, and 27 + 4 = 31"), committed_equation("31") # unfinished
+    >>> committed_equation("<think>8 + 19 = 27, and 27 + 4 = 31"), committed_equation("31")
     (None, None)
     """
     finished_thinking = THINK_CLOSE in completion
@@ -355,8 +359,10 @@ def committed_equation(completion: str) -> str | None:
 def final_expression(completion: str) -> str | None:
     r"""The expression a completion commits to, in plain arithmetic; None when it commits to none.
 
-    >>> final_expression(r"</think> \boxed{\dfrac{20}{5}+13 = 17}"), final_expression("</think> 31 = 27+4")
-    ('20/5+13', '27+4')
+    >>> final_expression(r"</think> \boxed{\dfrac{20}{5}+13 = 17}")
+    '20/5+13'
+    >>> final_expression("</think> 31 = 27+4")
+    '27+4'
     """
     equation = committed_equation(completion)
     if equation is None:
@@ -370,10 +376,11 @@ def grade(problem: Problem, completion: str) -> bool:
     number exactly once and reach the target; every other side of `expression = value` must also
     equal the target (a false equation is wrong).
 
-    >>> p = Problem(id="x", question="", answer="(19-8)*4", meta={"numbers": [8, 19, 4], "target": 44})
+    >>> meta = {"numbers": [8, 19, 4], "target": 44}
+    >>> p = Problem(id="x", question="", answer="(19-8)*4", meta=meta)
     >>> grade(p, r"</think> \boxed{(19 - 8) \times 4}"), grade(p, "</think> So (19−8)×4 = 44.")
     (True, True)
-    >>> grade(p, r"</think> \boxed{(19 - 8) \times 4 = 45}"), grade(p, r"</think> \boxed{19 \times 4}")
+    >>> grade(p, r"</think> \boxed{(19 - 8) \times 4 = 45}"), grade(p, r"</think> \boxed{19 + 4}")
     (False, False)
     """
     equation = committed_equation(completion)
