@@ -1,4 +1,4 @@
-"""Look up SAE latents on Neuronpedia: typed results, retries, an on-disk cache and offline fixtures.
+"""Look up SAE latents on Neuronpedia: typed results, retries, a disk cache and offline fixtures.
 
 Plain `requests`, no torch, so `mi-starter neuronpedia ...` starts instantly. Three places answer:
 Neuronpedia itself (`NEURONPEDIA_API_URL`, default https://www.neuronpedia.org/api), the local cache
@@ -7,10 +7,10 @@ Neuronpedia itself (`NEURONPEDIA_API_URL`, default https://www.neuronpedia.org/a
 shipped fixtures are SAMPLE data in the API's shape, never real explanations.
 
 What the client promises, whatever the server does:
-- The API key (`NEURONPEDIA_API_KEY`) travels only to the configured API origin (scheme, host, port).
-  Redirects are followed by hand, at most `MAX_REDIRECTS` hops, and a hop to another origin (another
-  host, or https -> http) goes without the key. A key with whitespace or control characters is
-  refused at start, and the key is scrubbed from every message, cached body and repr.
+- The API key (`NEURONPEDIA_API_KEY`) travels only to the configured API origin (scheme, host,
+  port). Redirects are followed by hand, at most `MAX_REDIRECTS` hops; a hop to another origin
+  (another host, or https -> http) goes without the key. A key with whitespace or control
+  characters is refused at start, and the key is scrubbed from every message, cached body and repr.
 - Every request ends: one wall-clock deadline (`timeout` seconds) covers connecting, redirects,
   headers and body; a body may be at most `MAX_BODY_BYTES` on the wire and once inflated; a search
   follows at most `MAX_SEARCH_PAGES` pages and stops when `nextOffset` does not advance;
@@ -63,7 +63,7 @@ FIXTURE_DIR = Path(__file__).parent / "data" / "neuronpedia"
 MAX_SEARCH_PAGES = 20  # pages one search follows at most (Neuronpedia serves 20 rows a page)
 MAX_REDIRECTS = 5  # redirect hops one request follows at most
 MAX_BODY_BYTES = 16 * 2**20  # largest body accepted, counted on the wire and again once inflated
-RETRY_AFTER_FLOOR_S = 1.0  # shortest wait a Retry-After header can ask for (0, negative, past dates)
+RETRY_AFTER_FLOOR_S = 1.0  # shortest wait Retry-After can ask for (0, negative, past dates)
 RETRY_AFTER_CEILING_S = 60.0  # longest wait a Retry-After header can ask for (huge, inf, far dates)
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CHUNK_BYTES = 64 * 1024  # read size while streaming a body
@@ -91,7 +91,8 @@ class Provenance:
     def describe(self) -> str:
         """One line for humans; the CLI prints it under every answer."""
         if self.kind == "sample":
-            return f"sample data in Neuronpedia's format, not fetched from Neuronpedia ({self.source})"
+            return (f"sample data in Neuronpedia's format, not fetched from Neuronpedia "
+                    f"({self.source})")
         if self.kind == "recorded":
             return f"recorded Neuronpedia response from {self.date} ({self.source}): {self.note}"
         if self.kind == "cached":
@@ -120,7 +121,9 @@ class ActivationRecord:
         i = self.max_value_token_index
         left = "".join(self.tokens[max(0, i - window):i])
         right = "".join(self.tokens[i + 1:i + 1 + window])
-        return f"{left}[[{self.tokens[i]}]]{right}" if 0 <= i < len(self.tokens) else "".join(self.tokens)
+        if not 0 <= i < len(self.tokens):
+            return "".join(self.tokens)
+        return f"{left}[[{self.tokens[i]}]]{right}"
 
 
 @dataclass
@@ -202,7 +205,8 @@ def _activation(row: dict) -> ActivationRecord:
         tokens=[str(t) for t in row.get("tokens") or []],
         values=values,
         max_value=float(row.get("maxValue", max(values, default=0.0))),
-        max_value_token_index=int(row.get("maxValueTokenIndex", values.index(max(values)) if values else 0)),
+        max_value_token_index=int(row.get("maxValueTokenIndex",
+                                          values.index(max(values)) if values else 0)),
     )
 
 
@@ -221,7 +225,7 @@ def parse_feature(body: dict, provenance: Provenance) -> Feature:
 
 
 def parse_search_hit(row: dict, provenance: Provenance, query: str = "") -> SearchHit:
-    """Build a `SearchHit` from one `results` row; fields may sit on the row or its nested neuron."""
+    """Build a `SearchHit` from one `results` row; fields sit on the row or its nested neuron."""
     nested = row.get("neuron") or row.get("feature") or {}
     model_id = row.get("modelId") or nested["modelId"]
     source = row.get("layer") or row.get("source") or nested["layer"]
@@ -288,9 +292,9 @@ remove it (often a trailing newline)
         return None
     bad = next((i for i, ch in enumerate(key) if not "!" <= ch <= "~"), None)
     if bad is not None:
-        raise UsageError(f"{where} has a space, control or non-ASCII character at position {bad + 1} "
-                         f"of {len(key)} (the key is not shown); a Neuronpedia key is printable ASCII "
-                         "without spaces: remove it (often a trailing newline)")
+        raise UsageError(f"{where} has a space, control or non-ASCII character at position "
+                         f"{bad + 1} of {len(key)} (the key is not shown); a Neuronpedia key is "
+                         "printable ASCII without spaces: remove it (often a trailing newline)")
     return _Secret(key)
 
 
@@ -342,7 +346,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _valid_timestamp(value: Any) -> bool:
-    """A cache entry's `fetched_at`: a finite number of seconds, not before 1970 nor in the future."""
+    """A cache entry's `fetched_at`: finite seconds, not before 1970 nor in the future."""
     if type(value) not in (int, float) or not math.isfinite(value):
         return False
     return 0 <= value <= time.time() + _CLOCK_SKEW_S
@@ -362,7 +366,7 @@ class _Cache:
         return self.root / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
     def get(self, key: str, *, ignore_ttl: bool = False) -> dict | None:
-        """The stored entry, or None on a miss; expired entries are misses, corrupt ones are deleted."""
+        """The stored entry, or None on a miss; expired entries miss, corrupt ones are deleted."""
         path = self.path(key)
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
@@ -379,14 +383,14 @@ class _Cache:
         return entry if (fresh or ignore_ttl) else None
 
     def drop(self, key: str) -> None:
-        """Delete an entry; one that cannot be deleted is left (the next `put` reports the folder)."""
+        """Delete an entry; one that cannot be deleted stays (the next `put` reports the folder)."""
         try:
             self.path(key).unlink(missing_ok=True)
         except OSError:
             return
 
     def put(self, key: str, url: str, body: Any) -> None:
-        entry = {"key": key, "url": url, "fetched_at": time.time(), "body": body}  # never the API key
+        entry = {"key": key, "url": url, "fetched_at": time.time(), "body": body}  # never the key
         tmp = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -403,7 +407,7 @@ class _Cache:
 
 
 class _Fixtures:
-    """The shipped responses, indexed by what they answer (read from the bodies, not the file names)."""
+    """The shipped responses, indexed by what they answer (read from the bodies, not file names)."""
 
     def __init__(self, root: Path = FIXTURE_DIR):
         self.features: dict[tuple[str, str, int], tuple[dict, Provenance]] = {}
@@ -489,7 +493,8 @@ cache_dir='/tmp/np', api_key=set)
         if api_key:
             self._api_key = _checked_key(api_key, "the api_key argument")
         else:
-            self._api_key = _checked_key(os.environ.get("NEURONPEDIA_API_KEY"), "NEURONPEDIA_API_KEY")
+            env_key = os.environ.get("NEURONPEDIA_API_KEY")
+            self._api_key = _checked_key(env_key, "NEURONPEDIA_API_KEY")
         env_offline = os.environ.get("NEURONPEDIA_OFFLINE", "").strip().lower()
         self.offline = env_offline in {"1", "true", "yes", "on"} if offline is None else offline
         if self.offline and refresh:
@@ -515,7 +520,7 @@ cache_dir='/tmp/np', api_key=set)
         path = "/feature/" + "/".join(quote(str(p), safe="") for p in (model_id, source, index))
 
         def check(body: Any, prov: Provenance) -> Feature:
-            if not isinstance(body, dict) or "modelId" not in body:  # the API answers `null` with 200
+            if not isinstance(body, dict) or "modelId" not in body:  # the API can answer `null`
                 raise _Mismatch(f"feature not found: {label} (Neuronpedia returned no feature)")
             feature = parse_feature(body, prov)
             if (feature.model_id, feature.source, feature.index) != (model_id, source, int(index)):
@@ -560,7 +565,8 @@ cache_dir='/tmp/np', api_key=set)
                                 lambda f: f.searches.get((model_id, _norm(query))),
                                 f"model or source not found: {model_id} {layers or ''}".rstrip(),
                                 check)
-            hits += [h for h in page.hits if not layers or h.source in layers]  # fixtures span sources
+            # fixtures span several layers: keep the ones asked for
+            hits += [h for h in page.hits if not layers or h.source in layers]
             nxt = page.next_offset
             if not (page.has_more and page.rows and type(nxt) is int and nxt > offset):
                 break
@@ -571,13 +577,15 @@ cache_dir='/tmp/np', api_key=set)
     def top_features_for_text(self, model_id: str, source_set: str, text: str,
                               layers: list[str] | None = None,
                               num_results: int = 20) -> list[TextFeatureHit]:
-        """The latents of one SAE set that fire most on `text` (runs the model on Neuronpedia's servers).
+        """The latents of one SAE set that fire most on `text` (run on Neuronpedia's servers).
 
         `source_set` is a source id without its layer (e.g. "llamascope-slimpj-res-32k"). Only works
-        for models Neuronpedia hosts inference for; no fixtures ship for it, so offline it needs a cache.
+        for models Neuronpedia hosts inference for; no fixtures ship for it, so offline it needs a
+        cache.
         """
         if not 1 <= num_results <= 100:
-            raise UsageError(f"num_results={num_results} is out of range; Neuronpedia allows 1 to 100")
+            raise UsageError(f"num_results={num_results} is out of range; "
+                             "Neuronpedia allows 1 to 100")
         payload = {"modelId": model_id, "sourceSet": source_set, "text": text,
                    "selectedLayers": layers or [], "sortIndexes": [], "ignoreBos": True,
                    "densityThreshold": -1, "numResults": num_results}
@@ -590,9 +598,9 @@ cache_dir='/tmp/np', api_key=set)
                 raise _Mismatch(f"asked about {model_id} but the answer lists latents of {wrong}")
             return hits
 
-        return self._answer("POST", "/search-all", payload, f"top features for a text on {model_id}",
-                            lambda f: None, f"model or SAE set not found: {model_id}/{source_set}",
-                            check)
+        return self._answer("POST", "/search-all", payload,
+                            f"top features for a text on {model_id}", lambda f: None,
+                            f"model or SAE set not found: {model_id}/{source_set}", check)
 
     def shipped_fixtures(self) -> str:
         """What offline mode can answer without a cache, as one line."""
@@ -658,9 +666,9 @@ cache_dir='/tmp/np', api_key=set)
             except requests.ConnectionError as err:
                 problem = f"could not connect ({type(err).__name__})"
                 connect_failures += 1
-            except requests.RequestException as err:  # a malformed URL and the like: retrying cannot help
-                raise StarterError(self._scrub(f"cannot request {url!r} ({type(err).__name__}: {err}); "
-                                               "check NEURONPEDIA_API_URL")) from None
+            except requests.RequestException as err:  # a malformed URL and the like: no retry helps
+                raise StarterError(self._scrub(f"cannot request {url!r} ({type(err).__name__}: "
+                                               f"{err}); check NEURONPEDIA_API_URL")) from None
             except (urllib3.exceptions.HTTPError, OSError) as err:  # the connection broke mid-body
                 problem = f"the connection broke while reading the answer ({type(err).__name__})"
             else:
@@ -673,16 +681,16 @@ cache_dir='/tmp/np', api_key=set)
             if attempt == self.max_retries or connect_failures > CONNECT_RETRIES:
                 break
             jitter = random.uniform(0.5, 1.0)
-            delay = retry_after if retry_after is not None else self.backoff_base * 2**attempt * jitter
+            delay = self.backoff_base * 2**attempt * jitter if retry_after is None else retry_after
             if waited + delay > self.max_total_wait:
                 break
             time.sleep(delay)
             waited += delay
-        hint = ("Neuronpedia's rate limit is per IP per hour; wait, set NEURONPEDIA_API_KEY, or use "
-                "--offline" if problem.startswith("HTTP 429")
+        hint = ("Neuronpedia's rate limit is per IP per hour; wait, set NEURONPEDIA_API_KEY, or "
+                "use --offline" if problem.startswith("HTTP 429")
                 else "check your network, or use --offline for cached/shipped data")
-        raise NeuronpediaUnreachable(f"Neuronpedia request failed for {url} after {attempt + 1} tries "
-                                     f"({waited:.1f} s of backoff): {problem}; {hint}")
+        raise NeuronpediaUnreachable(f"Neuronpedia request failed for {url} after {attempt + 1} "
+                                     f"tries ({waited:.1f} s of backoff): {problem}; {hint}")
 
     def _attempt(self, method: str, url: str, payload: dict | None) -> _Reply:
         """One request (with its redirects) under one wall-clock deadline of `timeout` seconds.
@@ -712,7 +720,7 @@ cache_dir='/tmp/np', api_key=set)
 
     def _exchange(self, method: str, url: str, payload: dict | None, deadline: float,
                   abandon: threading.Event) -> _Reply:
-        """Send the request and follow redirects by hand: the key goes to the configured origin only."""
+        """Send the request and follow redirects by hand: the key goes to the home origin only."""
         assert self._session is not None
         home = _origin(self.base_url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -730,8 +738,8 @@ cache_dir='/tmp/np', api_key=set)
                     target = urljoin(url, location)
                     if urlsplit(target).scheme.lower() not in ("http", "https"):
                         raise StarterError(self._scrub(
-                            f"Neuronpedia at {url} redirected to {_excerpt(target)}, which is not an "
-                            "http(s) URL; check NEURONPEDIA_API_URL"))
+                            f"Neuronpedia at {url} redirected to {_excerpt(target)}, which is "
+                            "not an http(s) URL; check NEURONPEDIA_API_URL"))
                     if response.status_code == 303 or (response.status_code in (301, 302)
                                                        and method == "POST"):
                         method, payload = "GET", None  # what browsers and requests do
@@ -783,7 +791,7 @@ cache_dir='/tmp/np', api_key=set)
         return bytes(out)
 
     def _decode(self, reply: _Reply, url: str, not_found: str) -> Any:
-        """The JSON body of a non-retryable answer; a refusal or a non-JSON body is a StarterError."""
+        """The JSON body of a final answer; a refusal or a non-JSON body is a StarterError."""
         status = reply.status
         try:
             body = json.loads(reply.text)
@@ -798,12 +806,13 @@ cache_dir='/tmp/np', api_key=set)
             message = body.get("error") or body.get("message") if isinstance(body, dict) else None
             said = _excerpt(str(message) if message else reply.text)
             if status in (401, 403) and self._api_key is not None:
-                raise UsageError(f"Neuronpedia refused NEURONPEDIA_API_KEY (HTTP {status} at {url}: "
-                                 f"{said}); check the key, or unset it to use the public rate limit")
+                raise UsageError(f"Neuronpedia refused NEURONPEDIA_API_KEY (HTTP {status} at "
+                                 f"{url}: {said}); check the key, or unset it to use the public "
+                                 "rate limit")
             raise StarterError(f"Neuronpedia refused the request (HTTP {status}) at {url}: {said}")
         if not parsed:
-            raise StarterError(f"Neuronpedia returned a body that is not valid JSON (HTTP {status}) "
-                               f"from {url}: {_excerpt(reply.text)}")
+            raise StarterError(f"Neuronpedia returned a body that is not valid JSON "
+                               f"(HTTP {status}) from {url}: {_excerpt(reply.text)}")
         return body
 
 
@@ -857,11 +866,11 @@ def _excerpt(text: str, limit: int = 160) -> str:
     return repr(snippet[:limit] + ("..." if more else ""))
 
 
-def concept_latents(client: NeuronpediaClient, model_id: str, concepts: list[str], layers: list[str] | None,
-                    per_concept: int = 3) -> list[SearchHit]:
-    """Up to `per_concept` latents per concept, each latent listed once (under the concept that found it).
+def concept_latents(client: NeuronpediaClient, model_id: str, concepts: list[str],
+                    layers: list[str] | None, per_concept: int = 3) -> list[SearchHit]:
+    """Up to `per_concept` latents per concept, each listed once (under the concept that found it).
 
-    Round-robin over concepts, so every concept gets its best latent before any concept gets its second.
+    Round-robin over concepts, so every concept gets its best latent before any gets its second.
 
     >>> import tempfile
     >>> client = NeuronpediaClient(offline=True, cache_dir=tempfile.mkdtemp())

@@ -127,3 +127,31 @@ def test_unreachable_exits_1(capsys, monkeypatch):
     monkeypatch.setenv("NEURONPEDIA_API_URL", "http://127.0.0.1:9/api")
     code, _, err = run(capsys, "search", MODEL, "backtracking")
     assert code == 1 and "could not connect" in err and "--offline" in err
+
+
+def test_refresh_asks_again_instead_of_the_cache(capsys, server):
+    assert run(capsys, "feature", MODEL, SLIM, "7")[0] == 0
+    code, out, _ = run(capsys, "feature", MODEL, SLIM, "7")
+    assert code == 0 and "provenance: from the local cache" in out and len(server) == 1
+    code, out, _ = run(capsys, "feature", MODEL, SLIM, "7", "--refresh")
+    assert code == 0 and "provenance: fetched from Neuronpedia" in out and len(server) == 2
+
+
+def test_refresh_with_offline_exits_2(capsys):
+    code, out, err = run(capsys, "search", MODEL, "wait", "--refresh", "--offline")
+    assert code == 2 and out == "" and "--refresh" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("key", [SECRET + "\n", " " + SECRET])
+def test_a_key_with_whitespace_exits_2_without_printing_it(capsys, server, monkeypatch, key):
+    monkeypatch.setenv("NEURONPEDIA_API_KEY", key)
+    code, out, err = run(capsys, "feature", MODEL, SLIM, "7")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "NEURONPEDIA_API_KEY" in err
+    assert SECRET not in err and server == [], "a key that cannot be sent is refused before a request"
+
+
+def test_unreachable_is_the_taxonomy_error(capsys, monkeypatch):
+    monkeypatch.setenv("NEURONPEDIA_API_URL", "http://127.0.0.1:9/api")
+    client = np_mod.NeuronpediaClient()
+    with pytest.raises(np_mod.NeuronpediaUnreachable):
+        client.feature(MODEL, SLIM, 1)
