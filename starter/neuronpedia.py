@@ -501,6 +501,11 @@ cache_dir='/tmp/np', api_key=set)
             raise UsageError("refresh=True (--refresh) needs the network but the client is offline "
                              "(--offline or NEURONPEDIA_OFFLINE); drop one of them")
         self.refresh = refresh  # True: never read the cache (answers are still written to it)
+        if not (type(timeout) in (int, float) and 0 < timeout < math.inf):
+            raise UsageError(f"timeout={timeout!r} is not allowed; give a positive number of seconds")
+        if not (type(max_body_bytes) is int and max_body_bytes > 0):
+            raise UsageError(f"max_body_bytes={max_body_bytes!r} is not allowed; give a positive "
+                             "number of bytes")
         self.timeout, self.max_retries, self.max_total_wait = timeout, max_retries, max_total_wait
         self.backoff_base, self.max_body_bytes = backoff_base, max_body_bytes
         self.cache = _Cache(Path(cache_dir) if cache_dir else default_cache_dir(), ttl_s)
@@ -805,7 +810,8 @@ cache_dir='/tmp/np', api_key=set)
         if status >= 300:
             message = body.get("error") or body.get("message") if isinstance(body, dict) else None
             said = _excerpt(str(message) if message else reply.text)
-            if status in (401, 403) and self._api_key is not None:
+            sent_key = self._api_key is not None and _origin(reply.url) == _origin(self.base_url)
+            if status in (401, 403) and sent_key:
                 raise UsageError(f"Neuronpedia refused NEURONPEDIA_API_KEY (HTTP {status} at "
                                  f"{url}: {said}); check the key, or unset it to use the public "
                                  "rate limit")
