@@ -1,35 +1,52 @@
 # %% [markdown]
 # # How deterministic is the chain of thought?
 #
-# > How deterministic are these models? If you take the first K lines of the CoT and regenerate it, do you get
-# > the same output?
+# > How deterministic are these models? If you take the first K lines of the CoT and regenerate
+# > it, do you get the same output?
 #
-# **Method** (Thought Branches, Macar et al. 2025, arXiv 2510.27484; Forking Paths, Bigelow et al. 2025,
-# arXiv 2412.07961): keep the first K% of the steps (`cot.split_steps`) of one sampled reference chain per
-# problem, K in {0, 25, 50, 75, 100}; regenerate N continuations at several temperatures; report answer
-# agreement with the reference, answer entropy, and how far continuations follow the reference's steps.
-# **Control:** greedy decoding repeated (one prompt at a time, twice; and all prompts in one padded batch).
-# Greedy has no randomness: any difference comes from the numerics (batch shapes, padding, kernels, dtype).
+# **Method** (Thought Branches, Macar et al. 2025, arXiv 2510.27484; Forking Paths, Bigelow et
+# al. 2025, arXiv 2412.07961): sample one reference chain per problem; keep the first K% of its
+# steps (`cot.split_steps`), K in {0, 25, 50, 75, 100}; regenerate N continuations at several
+# temperatures. Measures:
+# 1. answer agreement with the reference *by value* (a Countdown answer is its boxed expression's
+#    value, so `(12*8)/4` and `(12+8)+4` agree), over finished continuations; answer entropy;
+# 2. token by token, how much of the reference's remaining text a continuation reproduces before it
+#    first diverges;
+# 3. on the TinyThinker organism, whose traces carry their true search tree, whether those
+#    divergence points fall on the search's *decision points* (which operation to try next; try
+#    again or backtrack).
 #
-# Run: `mi-starter run determinism --preset smoke|cpu|gpu` or `python starter/questions/determinism.py`.
-# Writes results.jsonl (one row per chain x K x temperature, plus control rows), figure.png and summary.md.
+# A reference chain that never finishes is excluded and counted separately.
+#
+# **Controls:** agreement at K=0 (nothing kept) for the effect of the prefix, paired by problem;
+# matched random token positions (every token of the same reference after the same cut) for the
+# decision points; greedy decoding repeated (one prompt at a time, twice; and all prompts in one
+# padded batch), where any difference can only come from the numerics (batch shapes, padding,
+# kernels, dtype).
+#
+# Run: `mi-starter run determinism --preset smoke|cpu|gpu` (or run this file with python).
+# Writes results.jsonl (rows of kind "reference", "regen" and "control"), figure.png, summary.md
+# and findings.json (the claims with their controls and verdicts).
 
 # %%
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 
-from starter import prefixes, rollouts
-from starter.prefixes import mean_or_nan
-from starter.cot import split_completion
+from starter import grading, prefixes, rollouts, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.grading import extract_answer
+from starter.findings import Claim, compare
+from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
-
+from starter.tasks.countdown import evaluate_expression, search
 
 # %% [markdown]
 # ## Setup
@@ -40,82 +57,212 @@ from starter.tasks import get_task_set
 class Config(StarterConfig):
     task: str = "countdown"  # task set (starter.tasks); countdown is the organism's own task
     n_chains: int = 8  # reference chains, one per problem
-    reference_temperature: float = 0.6  # how the reference chains are sampled (the usual R1 setting)
-    fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # K: share of the reference's steps kept
+    reference_temperature: float = 0.6  # how the reference chains are sampled (usual for R1)
+    # K: share of the reference's steps kept before regenerating
+    fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     temperatures: tuple[float, ...] = (0.0, 0.6, 1.0)  # regeneration temperatures; 0 = greedy
     n_continuations: int = 8  # continuations per (chain, K, temperature > 0); greedy needs one
     top_p: float = 0.95  # nucleus sampling for temperatures > 0
-    max_new_tokens: int = 160  # room for a whole chain (organism traces are <= ~160 tokens)
+    max_new_tokens: int = 160  # room for a whole chain (organism traces are <= 143 tokens)
     batch_size: int = 256  # sequences per generate call
+    greedy_repeats: int = 12  # problems whose greedy chain is also made one at a time, twice
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if any(not 0 <= f <= 1 for f in self.fractions) or any(not 0 <= t <= 2 for t in self.temperatures):
-            raise UsageError(f"fractions must be in [0, 1] and temperatures in [0, 2]; got {self.fractions}, "
-                             f"{self.temperatures}")
-        if min(self.n_chains, self.n_continuations) < 1 or not 0 < self.reference_temperature <= 2:
-            raise UsageError("n_chains and n_continuations must be >= 1 and reference_temperature in (0, 2]")
+        if any(not 0 <= f <= 1 for f in self.fractions):
+            raise UsageError(f"fractions must lie in [0, 1]; got {self.fractions}")
+        if any(not 0 <= t <= 2 for t in self.temperatures):
+            raise UsageError(f"temperatures must lie in [0, 2]; got {self.temperatures}")
+        if min(self.n_chains, self.n_continuations) < 1:
+            raise UsageError(f"n_chains and n_continuations must be >= 1; got {self.n_chains}, "
+                             f"{self.n_continuations}")
+        if not 0 < self.reference_temperature <= 2:
+            raise UsageError(f"reference_temperature must be in (0, 2]; "
+                             f"got {self.reference_temperature}")
 
-    def sampling(self, temperature: float, seed: int, batch_size: int | None = None) -> rollouts.SamplingConfig:
-        return rollouts.SamplingConfig(temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+    def sampling(self, temperature: float, seed: int,
+                 batch_size: int | None = None) -> rollouts.SamplingConfig:
+        return rollouts.SamplingConfig(temperature=temperature, top_p=self.top_p,
+                                       max_new_tokens=self.max_new_tokens,
                                        batch_size=batch_size or self.batch_size, seed=seed)
 
 
 PRESETS = {
-    "smoke": Config(n_chains=3, n_continuations=4),
-    "cpu": Config(n_chains=12, n_continuations=8),
+    "smoke": Config(n_chains=3, n_continuations=4, fractions=(0.0, 0.5, 1.0),
+                    temperatures=(0.0, 0.6), greedy_repeats=2),
+    # ~10 minutes on 2 busy cores: more problems buy more power than more continuations per cut
+    "cpu": Config(n_chains=20, n_continuations=4, greedy_repeats=6),
+    # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
+    # MATH): 4096 new tokens lets most references and continuations finish; the rest are counted
+    # as unfinished, apart from wrong answers.
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_chains=8, n_continuations=8,
-                  max_new_tokens=2048, batch_size=96),
+                  max_new_tokens=4096, batch_size=64),
 }
+CLAIM_TEMPERATURE = 0.6  # the temperature the agreement claim is made at (the usual R1 setting)
 
 
 # %% [markdown]
-# ## Experiment: regenerate from the first K% of a reference chain
+# ## Sample: reference chains, their value, their tokens and (on the organism) their decision points
+# A chain *finished* when the model closed `</think>`, stopped by itself and committed to an
+# answer. The answer's *value* is what the comparison uses: the boxed expression evaluated for
+# Countdown, the number for
+# numeric tasks, the normalised text otherwise.
 
 
 # %%
-def answer_of(completion: str) -> str | None:
-    """The final answer after the thinking (None when the chain never finished or committed to nothing)."""
-    _, answer = split_completion(completion)
-    return extract_answer(answer) if answer else None
+def answer_value(completion: str, task: str) -> str | None:
+    """The value of a finished completion's final answer as a canonical string (None: no answer).
+
+    The task's own extractor reads the answer (`TaskSet.extract`); an arithmetic expression is
+    evaluated, a number parsed, anything else compared as lower-cased text.
+
+    >>> answer_value(" Try 12*8=96. </think> \\boxed{(12*8)/4}", "countdown")
+    '24'
+    >>> answer_value(" ok </think> \\boxed{(12+8)+4}", "countdown")
+    '24'
+    >>> answer_value(" 12*2=24", "countdown") is None  # never finished
+    True
+    """
+    if not grading.finished(completion):
+        return None
+    answer = get_task_set(task).extract(completion)
+    if answer is None:
+        return None
+    try:
+        return str(evaluate_expression(answer))
+    except ValueError:
+        pass  # not plain arithmetic: a number with words around it, or text
+    number = grading.parse_number(answer)
+    return str(number) if number is not None else answer.strip().lower()
 
 
-def steps_of(completion: str) -> list[str]:
-    return [s.text for s in prefixes.chain_steps(completion)]
+def chain_finished(completion: str, stopped: bool, task: str) -> bool:
+    """Finished = stopped by itself (not the token budget), closed the thinking and gave an answer.
+
+    >>> chain_finished(" Try 2+3=5. Hit. </think> \\boxed{2+3}", True, "countdown")
+    True
+    >>> chain_finished(" Try 2+3=5. Hit. Try", False, "countdown")
+    False
+    """
+    return stopped and answer_value(completion, task) is not None
+
+
+def token_starts(tokenizer: Any, token_ids: Sequence[int], text: str) -> list[int]:
+    """Character offset in `text` where each generated token starts (none past the text's end)."""
+    starts = [len(tokenizer.decode(list(token_ids[:i]), skip_special_tokens=False))
+              for i in range(len(token_ids))]
+    return [s for s in starts if s < len(text)]
+
+
+def decision_spans(trace: Trace) -> list[list[int]]:
+    """Character spans [start, end) of the true search's decisions in `trace.completion`.
+
+    A decision is where the search could go more than one way: the operation each "Try" picks (which
+    numbers, which operator), and after a "Miss." whether to try again or to backtrack (the next
+    step's first word). The rest (results, "Left:", "Miss."/"Hit.", the answer) follows from
+    arithmetic.
+
+    >>> t = make_trace(search((8, 19, 4), 31))
+    >>> [t.completion[a:b] for a, b in decision_spans(t)][:5]
+    ['8*19', '152-4', 'Try', '152/4', 'Wait']
+    """
+    offset = len(trace.prompt)
+    spans = []
+    previous = ""
+    for step in trace.steps:
+        start = step.char_start - offset
+        if previous == "Miss.":
+            first_word = re.match(r"\w+", step.text)
+            spans.append([start, start + first_word.end()])
+        operation = re.match(r"Try (\d+[-+*/]\d+)=", step.text)
+        if operation:
+            spans.append([start + operation.start(1), start + operation.end(1)])
+        previous = step.text
+    return spans
+
+
+def true_trace(problem) -> Trace | None:
+    """The organism's ground-truth trace of a Countdown problem (None for other tasks)."""
+    if "numbers" not in problem.meta:
+        return None
+    return make_trace(search(tuple(problem.meta["numbers"]), problem.meta["target"]))
 
 
 def references(ctx: Context, problems) -> list[dict]:
-    """One sampled reference chain per problem, stored so that a resumed run reuses the same ones."""
-    cfg, todo = ctx.cfg, [p for p in problems if not ctx.store.done(f"reference:{p.id}")]
+    """One sampled reference chain per problem, stored so a resumed run reuses the same ones."""
+    cfg = ctx.cfg
+    todo = [p for p in problems if not ctx.store.done(f"reference:{p.id}")]
     prompts = [ctx.model.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    samples = rollouts.sample(ctx.model, prompts, 1, cfg.sampling(cfg.reference_temperature, cfg.seed)) if todo else []
-    for p, prompt, (text,) in zip(todo, prompts, ([c.text for c in row] for row in samples)):
-        ctx.store.append({"unit": f"reference:{p.id}", "role": "reference", "problem": p.id, "prompt": prompt,
-                          "completion": text, "answer": answer_of(text), "n_steps": len(steps_of(text))})
-    return [r for r in ctx.store.rows() if r.get("role") == "reference"]
+    samples = []
+    if todo:
+        how = cfg.sampling(cfg.reference_temperature, cfg.seed)
+        samples = rollouts.sample(ctx.model, prompts, 1, how)
+    for p, prompt, row in zip(todo, prompts, samples):
+        done = row[0]
+        truth = true_trace(p)
+        # The organism's decision points are known only where the reference *is* the true search.
+        on_search = truth is not None and done.text.rstrip() == truth.completion.rstrip()
+        ctx.store.append({
+            "unit": f"reference:{p.id}", "kind": "reference", "problem": p.id, "prompt": prompt,
+            "completion": done.text,
+            "finished": chain_finished(done.text, done.finished, cfg.task),
+            "value": answer_value(done.text, cfg.task),
+            "n_steps": len(prefixes.chain_steps(done.text)),
+            "token_starts": token_starts(ctx.model.tokenizer, done.token_ids, done.text),
+            "on_true_search": on_search,
+            "decision_spans": decision_spans(truth) if on_search else None,
+        })
+    return [r for r in ctx.store.rows() if r.get("kind") == "reference"]
+
+
+# %% [markdown]
+# ## Sample: regenerate from the first K% of each finished reference
+
+
+# %%
+def divergence_char(reference: str, whole: str, cut: int) -> int | None:
+    """The character where a regenerated completion first differs from the reference (None: same).
+
+    >>> divergence_char(" Try 8*19=152. Miss.", " Try 8*19=152. Hit.", 14)
+    15
+    >>> divergence_char("ab", "ab", 0) is None
+    True
+    """
+    if whole == reference:
+        return None
+    return cut + prefixes.first_divergence(reference[cut:], whole[cut:])
 
 
 def regenerate(ctx: Context, refs: list[dict], temperature: float) -> None:
-    """All (reference, K) prefixes at one temperature in one batched call; one row per (reference, K)."""
-    cfg, unit = ctx.cfg, lambda ref, f: f"regen:T{temperature:g}:{ref['problem']}:K{round(100 * f)}"
-    todo = [(ref, cut, f) for ref in refs for cut, f in
-            zip(prefixes.fraction_prefixes(ref["problem"], ref["completion"], cfg.fractions), cfg.fractions)
-            if not ctx.store.done(unit(ref, f))]
+    """All (reference, K) prefixes at one temperature in one batched call; a row per pair."""
+    cfg = ctx.cfg
+
+    def unit(ref: dict, fraction: float) -> str:
+        return f"regen:T{temperature:g}:{ref['problem']}:K{round(100 * fraction)}"
+
+    todo = []  # (reference row, its prefix, K)
+    for ref in refs:
+        cuts = prefixes.fraction_prefixes(ref["problem"], ref["completion"], cfg.fractions)
+        for cut, fraction in zip(cuts, cfg.fractions):
+            if not ctx.store.done(unit(ref, fraction)):
+                todo.append((ref, cut, fraction))
     if not todo:
         return
     n = cfg.n_continuations if temperature > 0 else 1  # greedy gives one answer by definition
-    conts = prefixes.resample(ctx.model, [ref["prompt"] for ref, _, _ in todo], [cut for _, cut, _ in todo], n,
-                              cfg.sampling(temperature, seed=cfg.seed + 1 + round(100 * temperature)))
-    for (ref, cut, f), texts in zip(todo, conts):
-        full = [cut.text + t.text for t in texts]  # whole completions: the kept prefix + what was regenerated
-        answers = [answer_of(t) for t in full]
-        ref_steps = steps_of(ref["completion"])
+    seed = cfg.seed + 1 + round(100 * temperature)
+    prompts = [ref["prompt"] for ref, _, _ in todo]
+    cuts = [cut for _, cut, _ in todo]
+    conts = prefixes.resample(ctx.model, prompts, cuts, n, cfg.sampling(temperature, seed=seed))
+    for (ref, cut, fraction), texts in zip(todo, conts):
+        whole = [cut.text + t.text for t in texts]  # the kept prefix + what was regenerated
         ctx.store.append({
-            "unit": unit(ref, f), "role": "regen", "problem": ref["problem"], "temperature": temperature,
-            "fraction": f, "k": cut.k, "n_steps": cut.n_steps, "reference_answer": ref["answer"], "answers": answers,
-            "agreement": prefixes.answer_agreement(answers, ref["answer"]), "entropy": prefixes.answer_entropy(answers),
-            # where each continuation first leaves the reference's steps, as a share of them (1 = followed to the end)
-            "follow": [prefixes.first_divergence(ref_steps, steps_of(t)) / max(len(ref_steps), 1) for t in full],
+            "unit": unit(ref, fraction), "kind": "regen", "problem": ref["problem"],
+            "temperature": temperature, "fraction": fraction, "k": cut.k, "n_steps": cut.n_steps,
+            "cut_char": len(cut.text),  # regenerated text starts at this character of the reference
+            "reference_value": ref["value"],
+            "values": [answer_value(w, cfg.task) for w in whole],
+            "finished": [chain_finished(w, t.finished, cfg.task) for w, t in zip(whole, texts)],
+            "divergence": [divergence_char(ref["completion"], w, len(cut.text)) for w in whole],
         })
 
 
@@ -126,103 +273,328 @@ def regenerate(ctx: Context, refs: list[dict], temperature: float) -> None:
 # %%
 def greedy_control(ctx: Context, refs: list[dict]) -> None:
     cfg, model = ctx.cfg, ctx.model
-    prompts = [ref["prompt"] for ref in refs]
     where = {"device": str(model.device), "dtype": str(model.dtype).removeprefix("torch.")}
     if not ctx.store.done("greedy:batched"):
+        prompts = [ref["prompt"] for ref in refs]
         batched = rollouts.sample(model, prompts, 1, cfg.sampling(0.0, cfg.seed))
-        ctx.store.append({"unit": "greedy:batched", "role": "control", "problems": [r["problem"] for r in refs],
+        ctx.store.append({"unit": "greedy:batched", "kind": "control", "mode": "batched",
+                          "problems": [r["problem"] for r in refs],
                           "texts": [row[0].text for row in batched], **where})
-    for ref in refs:
-        if not ctx.store.done(f"greedy:single:{ref['problem']}"):
-            # twice, one prompt per call; the second with another seed, which must not matter to greedy
-            first, second = (rollouts.sample(model, [ref["prompt"]], 1, cfg.sampling(0.0, s, batch_size=1))[0][0].text
-                             for s in (cfg.seed, cfg.seed + 1))
-            ctx.store.append({"unit": f"greedy:single:{ref['problem']}", "role": "control", "problem": ref["problem"],
-                              "texts": [first, second], **where})
+    for ref in refs[: cfg.greedy_repeats]:  # one sequence per generate call: the slow part
+        if ctx.store.done(f"greedy:single:{ref['problem']}"):
+            continue
+        # twice, one prompt per call; the second with another seed, which must not matter to greedy
+        texts = []
+        for seed in (cfg.seed, cfg.seed + 1):
+            one = rollouts.sample(model, [ref["prompt"]], 1, cfg.sampling(0.0, seed, batch_size=1))
+            texts.append(one[0][0].text)
+        ctx.store.append({"unit": f"greedy:single:{ref['problem']}", "kind": "control",
+                          "mode": "single", "problem": ref["problem"], "texts": texts, **where})
 
 
 def run(ctx: Context) -> None:
     problems = get_task_set(ctx.cfg.task).make(ctx.cfg.n_chains, seed=ctx.cfg.seed)
     refs = references(ctx, problems)
+    finished = [r for r in refs if r["finished"]]  # an unfinished one has no answer to agree with
     for temperature in ctx.cfg.temperatures:
-        regenerate(ctx, refs, temperature)
+        regenerate(ctx, finished, temperature)
     greedy_control(ctx, refs)
 
 
 # %% [markdown]
-# ## Result: agreement, entropy and divergence against K; the greedy control
+# ## Analyse: agreement by value, entropy and token-level divergence against K
 
 
 # %%
+@dataclass(frozen=True)
+class Cell:
+    """Every measure at one (temperature, K), over the finished references."""
+
+    temperature: float  # regeneration temperature (0 = greedy)
+    fraction: float  # K: share of the reference's steps kept
+    agreement: stats.Estimate  # P(answer value = reference's) over finished continuations
+    entropy: stats.Estimate  # answer-value entropy (bits) per (reference, K), finished ones only
+    followed: stats.Estimate  # share of the reference's remaining tokens reproduced, in order
+    identical: stats.Estimate  # P(continuation reproduces the reference's remaining text exactly)
+    n_continuations: int  # continuations generated
+    n_unfinished: int  # of them, how many never finished (left out of agreement and entropy)
+
+
+@dataclass(frozen=True)
+class Greedy:
+    """The greedy control: does repeating the same computation give the same text?"""
+
+    repeat_identical: stats.Estimate  # one prompt at a time, twice: identical text (per problem)
+    batched_identical: stats.Estimate  # one padded batch vs one at a time: identical text
+    device: str  # where the control ran
+    dtype: str  # and in which precision
+
+
+def entropy_bits(values: Sequence[str]) -> float:
+    """Entropy (bits) of the values' empirical distribution; nan for none.
+
+    >>> entropy_bits(["24", "24", "25", "26"]), entropy_bits([])
+    (1.5, nan)
+    """
+    return prefixes.answer_entropy(values) if values else math.nan
+
+
+def followed_share(starts: Sequence[int], cut: int, divergence: int | None, text_end: int) -> float:
+    """Share of the reference's tokens after `cut` reproduced before the first divergence (1 = all).
+
+    A token is reproduced when it ends at or before the first differing character.
+
+    >>> followed_share([0, 4, 8, 12, 16], cut=4, divergence=13, text_end=20)
+    0.5
+    >>> followed_share([0, 4], cut=4, divergence=None, text_end=8)
+    1.0
+    """
+    rest = [s for s in starts if s >= cut]
+    if not rest or divergence is None or divergence >= text_end:
+        return 1.0
+    reproduced = sum(s <= divergence for s in rest) - 1  # the token holding the divergence is not
+    return max(reproduced, 0) / len(rest)
+
+
+def on_decision(starts: Sequence[int], spans: Sequence[Sequence[int]], index: int,
+                text_end: int) -> bool:
+    """Whether reference token `index` (its characters) overlaps a decision span."""
+    end = starts[index + 1] if index + 1 < len(starts) else text_end
+    return any(starts[index] < b and end > a for a, b in spans)
+
+
+def token_at(starts: Sequence[int], char: int) -> int:
+    """Index of the token containing character `char`."""
+    return max(i for i, s in enumerate(starts) if s <= char)
+
+
+def _measure(estimate: stats.Estimate) -> stats.Estimate:
+    """A mean of a measure, not a proportion: shown with its interval, never as counts."""
+    return dataclasses.replace(estimate, successes=None)
+
+
+def cell(regen: list[dict], refs: dict[str, dict], temperature: float, fraction: float) -> Cell:
+    rows = [r for r in regen if r["temperature"] == temperature and r["fraction"] == fraction]
+    agree, agree_at = [], []  # one item per finished continuation
+    ent, ent_at = [], []  # one item per (reference, K)
+    follow, same, follow_at = [], [], []  # one item per continuation
+    unfinished = 0
+    for r in rows:
+        kept = [v for v, ok in zip(r["values"], r["finished"]) if ok]
+        unfinished += len(r["values"]) - len(kept)
+        agree += [float(v == r["reference_value"]) for v in kept]
+        agree_at += [r["problem"]] * len(kept)
+        ent.append(entropy_bits(kept))
+        ent_at.append(r["problem"])
+        ref = refs[r["problem"]]
+        for d in r["divergence"]:
+            share = followed_share(ref["token_starts"], r["cut_char"], d, len(ref["completion"]))
+            follow.append(share)
+            same.append(float(d is None))
+            follow_at.append(r["problem"])
+    return Cell(temperature=temperature, fraction=fraction,
+                agreement=stats.mean_ci(agree, agree_at),
+                entropy=_measure(stats.mean_ci(ent, ent_at)),
+                followed=_measure(stats.mean_ci(follow, follow_at)),
+                identical=stats.mean_ci(same, follow_at),
+                n_continuations=sum(len(r["values"]) for r in rows), n_unfinished=unfinished)
+
+
+def decision_points(regen: list[dict], refs: dict[str, dict]) -> dict[str, Any]:
+    """Do sampled continuations diverge on the true search's decision tokens more than at random?
+
+    For every sampled continuation (T > 0) that diverges from a reference that is the organism's
+    true search: is the diverging reference token a decision token? Its matched control is a
+    uniformly random token of the same reference after the same cut: the share of those tokens
+    that are decision tokens (the expectation, so the control adds no sampling noise of its own).
+    """
+    hit, hit_at, base = [], [], []
+    for r in regen:
+        ref = refs[r["problem"]]
+        if r["temperature"] == 0 or not ref["on_true_search"]:
+            continue
+        starts, spans, end = ref["token_starts"], ref["decision_spans"], len(ref["completion"])
+        after = [i for i, s in enumerate(starts) if s >= r["cut_char"]]
+        if not after:
+            continue
+        share = sum(on_decision(starts, spans, i, end) for i in after) / len(after)
+        for d in r["divergence"]:
+            if d is None or d >= end:
+                continue  # identical, or ran past the reference's end: no token to compare
+            hit.append(float(on_decision(starts, spans, token_at(starts, d), end)))
+            base.append(share)
+            hit_at.append(r["problem"])
+    return {"observed": stats.mean_ci(hit, hit_at),
+            "random": _measure(stats.mean_ci(base, hit_at)),
+            "difference": stats.difference_ci(hit, hit_at, base, hit_at)}
+
+
+def greedy(rows: list[dict]) -> Greedy | None:
+    batched = next((r for r in rows if r.get("mode") == "batched"), None)
+    singles = [r for r in rows if r.get("mode") == "single"]
+    if batched is None or not singles:
+        return None
+    in_batch = dict(zip(batched["problems"], batched["texts"]))
+    repeat = sum(r["texts"][0] == r["texts"][1] for r in singles)
+    same_batch = sum(r["texts"][0] == in_batch[r["problem"]] for r in singles)
+    return Greedy(repeat_identical=stats.proportion_ci(repeat, len(singles)),
+                  batched_identical=stats.proportion_ci(same_batch, len(singles)),
+                  device=batched["device"], dtype=batched["dtype"])
+
+
 def analyse(rows: list[dict]) -> dict:
-    regen = [r for r in rows if r.get("role") == "regen"]
-    m: dict = {"references": sum(r.get("role") == "reference" for r in rows)}
-    for t in sorted({r["temperature"] for r in regen}):
-        for f in sorted({r["fraction"] for r in regen}):
-            cell, key = [r for r in regen if r["temperature"] == t and r["fraction"] == f], f"T{t:g}_K{round(100 * f)}"
-            m[f"agree_{key}"] = mean_or_nan(r["agreement"] for r in cell)
-            m[f"entropy_{key}"] = mean_or_nan(r["entropy"] for r in cell)
-            m[f"follow_{key}"] = mean_or_nan(x for r in cell for x in r["follow"])
-    batched = next((r for r in rows if r["unit"] == "greedy:batched"), None)
-    singles = [r for r in rows if r["unit"].startswith("greedy:single:")]
-    if batched and singles:
-        in_batch = dict(zip(batched["problems"], batched["texts"]))
-        pairs = [(r["texts"][0], in_batch[r["problem"]]) for r in singles]
-        m["greedy_repeat_identical"] = mean_or_nan(r["texts"][0] == r["texts"][1] for r in singles)
-        m["greedy_batched_identical"] = mean_or_nan(a == b for a, b in pairs)
-        # where batched and one-at-a-time greedy first differ, as a share of the chain's steps (nan: never)
-        m["greedy_batched_first_diff"] = mean_or_nan(prefixes.first_divergence(steps_of(a), steps_of(b)) /
-                                               max(len(steps_of(a)), 1) for a, b in pairs if a != b)
-        m["control_device"], m["control_dtype"] = batched["device"], batched["dtype"]
+    refs = {r["problem"]: r for r in rows if r.get("kind") == "reference"}
+    regen = [r for r in rows if r.get("kind") == "regen"]
+    temperatures = sorted({r["temperature"] for r in regen})
+    fractions = sorted({r["fraction"] for r in regen})
+    sampled = [t for t in temperatures if t > 0]
+    claim_t = CLAIM_TEMPERATURE if CLAIM_TEMPERATURE in sampled else max(sampled, default=math.nan)
+    m: dict[str, Any] = {
+        "n_references": len(refs),
+        "n_references_unfinished": sum(not r["finished"] for r in refs.values()),
+        "n_references_on_true_search": sum(bool(r["on_true_search"]) for r in refs.values()),
+        "cells": [cell(regen, refs, t, f) for t in temperatures for f in fractions],
+        "claim_temperature": claim_t,
+    }
+    # Claim 1: keeping half the chain fixes the answer more than keeping none (paired by problem).
+    at = [r for r in regen if r["temperature"] == claim_t]
+    half = min(fractions, key=lambda f: abs(f - 0.5), default=math.nan)
+    sides = {}
+    for name, fraction in (("k50", half), ("k0", 0.0)):
+        values, clusters = [], []
+        for r in at:
+            if r["fraction"] == fraction:
+                kept = [v for v, ok in zip(r["values"], r["finished"]) if ok]
+                values += [float(v == r["reference_value"]) for v in kept]
+                clusters += [r["problem"]] * len(kept)
+        sides[name] = (values, clusters)
+    m["agreement_k50"] = stats.mean_ci(*sides["k50"])
+    m["agreement_k0"] = stats.mean_ci(*sides["k0"])
+    m["agreement_gain"] = stats.difference_ci(*sides["k50"], *sides["k0"])
+    m["half_fraction"] = half
+    # Claim 2: divergences fall on the true search's decision points more than at random tokens.
+    decisions = decision_points(regen, refs)
+    m["divergence_on_decision"] = decisions["observed"]
+    m["random_token_on_decision"] = decisions["random"]
+    m["decision_excess"] = decisions["difference"]
+    m["greedy"] = greedy([r for r in rows if r.get("kind") == "control"])
     return m
 
 
+# %% [markdown]
+# ## Figure
+
+
+# %%
+def _errorbar(ax, xs: list[float], estimates: list[stats.Estimate], **style) -> None:
+    ys = [e.value for e in estimates]
+    lo = [e.value - e.ci[0] if e.ci else 0.0 for e in estimates]
+    hi = [e.ci[1] - e.value if e.ci else 0.0 for e in estimates]
+    ax.errorbar(xs, ys, yerr=[lo, hi], capsize=3, marker="o", **style)
+
+
 def plot(rows: list[dict], metrics: dict):
-    regen = [r for r in rows if r.get("role") == "regen"]
-    temps, fracs = sorted({r["temperature"] for r in regen}), sorted({r["fraction"] for r in regen})
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    panels = (("agree", "answer agrees with the reference"), ("entropy", "answer entropy (bits)"),
-              ("follow", "follows the reference's steps until"))
-    for ax, (name, label) in zip(axes, panels):
-        for t in temps:
-            ax.plot([100 * f for f in fracs], [metrics[f"{name}_T{t:g}_K{round(100 * f)}"] for f in fracs], "-o",
-                    label=f"T={t:g}" + (" (greedy)" if t == 0 else ""))
+    cells = metrics["cells"]
+    temperatures = sorted({c.temperature for c in cells})
+    fig, axes = plt.subplots(2, 2, figsize=(7, 7))
+    panels = (("agreement", "answer value agrees\nwith the reference's", (-0.05, 1.05)),
+              ("entropy", "answer-value entropy (bits)", None),
+              ("followed", "share of the reference's remaining\ntokens reproduced", (-0.05, 1.05)))
+    for ax, (name, label, ylim) in zip(axes.flat, panels):
+        for i, t in enumerate(temperatures):
+            row = [c for c in cells if c.temperature == t]
+            offset = (i - (len(temperatures) - 1) / 2) * 1.5  # side by side: bars don't overlap
+            _errorbar(ax, [100 * c.fraction + offset for c in row], [getattr(c, name) for c in row],
+                      label=f"T={t:g}" + (" (greedy)" if t == 0 else ""))
         ax.set(xlabel="K: % of the reference's steps kept", ylabel=label)
-        ax.set_ylim(None if name == "entropy" else (-0.05, 1.05))
-        ax.set_xticks([100 * f for f in fracs])
-    axes[2].plot([0, 100], [0, 1], ":", color="grey", label="the prefix itself")
-    for ax in axes[::2]:
-        ax.legend(fontsize=8)
-    if "greedy_repeat_identical" in metrics:
-        fig.suptitle(f"Control, greedy on {metrics['control_device']} / {metrics['control_dtype']}: repeated "
-                     f"one at a time identical {metrics['greedy_repeat_identical']:.0%}, batched vs one at a time "
-                     f"identical {metrics['greedy_batched_identical']:.0%}", fontsize=10)
-    fig.tight_layout()
+        if ylim:
+            ax.set_ylim(ylim)
+        else:
+            ax.set_ylim(bottom=-0.05)
+        ax.set_xticks(sorted({100 * c.fraction for c in cells}))
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    ax = axes.flat[3]
+    observed, random_ = metrics["divergence_on_decision"], metrics["random_token_on_decision"]
+    if observed.n_items:
+        for x, est, colour in ((0, observed, "tab:red"), (1, random_, "tab:gray")):
+            err = [[est.value - est.ci[0]], [est.ci[1] - est.value]] if est.ci else None
+            ax.bar(x, est.value, yerr=err, capsize=4, color=colour)
+        ax.set_xticks([0, 1], ["first\ndivergence", "random token\n(control)"])
+        ax.set(ylabel="on a decision point\nof the true search", ylim=(0, 1.05))
+    else:  # no sampled continuation left a reference that is the organism's true search
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no divergence from a\ntrue-search reference", ha="center", va="center")
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
+# %% [markdown]
+# ## Claims
+
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    k = round(100 * m["half_fraction"]) if math.isfinite(m["half_fraction"]) else 50
+    t = m["claim_temperature"]
+    out = [compare(
+        f"Keeping the first {k}% of a reference chain makes a regenerated answer (T={t:g}) agree "
+        "with the reference's more often than keeping none.",
+        f"answer agreement by value at K={k}%", m["agreement_k50"],
+        "the same problems regenerated from K=0% (prompt only)",
+        "answer agreement by value at K=0%", m["agreement_k0"], m["agreement_gain"])]
+    if m["divergence_on_decision"].n_items:
+        out.append(compare(
+            "Sampled continuations first leave the reference on the true search's decision points "
+            "(which operation to try, whether to backtrack) more often than at a random token.",
+            "first divergence on a decision token", m["divergence_on_decision"],
+            "a random token of the same reference after the same cut", "share of decision tokens",
+            m["random_token_on_decision"], m["decision_excess"]))
+    return out
+
+
 def findings(m: dict) -> str:
-    temps = sorted({float(k.split("_")[1][1:]) for k in m if k.startswith("agree_")})
-    fracs = sorted({int(k.split("_K")[1]) for k in m if k.startswith("agree_")})
-    lo, mid, hi = fracs[0], fracs[len(fracs) // 2], fracs[-1]
-    per_t = [f"T={t:g}: {m[f'agree_T{t:g}_K{lo}']:.0%} at K={lo}% -> {m[f'agree_T{t:g}_K{mid}']:.0%} at K={mid}% "
-             f"-> {m[f'agree_T{t:g}_K{hi}']:.0%} at K={hi}% (answer entropy {m[f'entropy_T{t:g}_K{lo}']:.2f} -> "
-             f"{m[f'entropy_T{t:g}_K{hi}']:.2f} bits)" for t in temps]
-    hot = temps[-1]
-    text = (f"Regenerating {m['references']} reference chains from their first K% of steps, the final answer agreed "
-            f"with the reference's in {'; '.join(per_t)}. At T={hot:g}, continuations from K={mid}% followed the "
-            f"reference's steps until {m[f'follow_T{hot:g}_K{mid}']:.0%} of the chain on average (the prefix alone "
-            f"is {mid}%).")
-    if "greedy_repeat_identical" in m:
-        diff = m["greedy_batched_first_diff"]
-        where = "" if math.isnan(diff) else f" (differing chains split at {diff:.0%} of their steps on average)"
-        text += (f"\n\nControl ({m['control_device']}, {m['control_dtype']}): greedy decoding repeated one prompt at "
-                 f"a time gave identical text for {m['greedy_repeat_identical']:.0%} of prompts, and one padded batch "
-                 f"matched one-at-a-time for {m['greedy_batched_identical']:.0%}{where}. Greedy has no randomness: "
-                 "any difference is numerical (padding and batch shapes change the kernels' summation order; bf16 "
-                 "on GPU magnifies it into flipped near-tie tokens).")
-    return text + ("\n\nAn organism result is a hypothesis to test on R1-distill (`--preset gpu`), whose long chains "
-                   "have many more places to fork.")
+    d = stats.describe
+    by = {(c.temperature, c.fraction): c for c in m["cells"]}
+    temperatures = sorted({c.temperature for c in m["cells"]})
+    fractions = sorted({c.fraction for c in m["cells"]})
+    text = (f"{m['n_references']} reference chains; {m['n_references_unfinished']} never finished "
+            "and are left out (an unfinished chain has no answer to agree with).")
+    if not fractions:
+        return text
+    lo, hi = fractions[0], fractions[-1]
+    k_lo, k_hi = round(100 * lo), round(100 * hi)
+    for t in temperatures:
+        a, b = by[(t, lo)], by[(t, hi)]
+        text += (f"\n\n- T={t:g}: answer agreement by value {d(a.agreement)} at K={k_lo}% and "
+                 f"{d(b.agreement)} at K={k_hi}%; answer entropy {d(a.entropy)} -> {d(b.entropy)} "
+                 f"bits; continuations reproduce {d(a.followed)} -> {d(b.followed)} of the "
+                 "reference's remaining tokens before first diverging. Unfinished continuations: "
+                 f"{a.n_unfinished}/{a.n_continuations} at K={k_lo}%, "
+                 f"{b.n_unfinished}/{b.n_continuations} at K={k_hi}%.")
+    observed = m["divergence_on_decision"]
+    if observed.n_items:
+        text += (f"\n\nOn the organism ({m['n_references_on_true_search']} references are exactly "
+                 "the true search's trace), sampled continuations first diverged on a "
+                 f"decision token in {d(observed)} of divergences; a random token after the same "
+                 "cut is one in "
+                 f"{d(m['random_token_on_decision'])}.")
+    elif m["n_references_on_true_search"]:
+        text += (f"\n\n{m['n_references_on_true_search']} references are exactly the organism's "
+                 "true search trace, but no sampled continuation diverged from one of them: the "
+                 "decision-point measure has nothing to count at this n.")
+    else:
+        text += ("\n\nNo reference is the organism's true search trace, so the decision-point "
+                 "measure does not apply (it needs the TinyThinker organism's ground-truth tree).")
+    g = m["greedy"]
+    if g is not None:
+        text += (f"\n\nControl ({g.device}, {g.dtype}): greedy decoding repeated one prompt at a "
+                 f"time gave identical text for {d(g.repeat_identical)}, and one padded batch "
+                 f"matched one-at-a-time for {d(g.batched_identical)}. Greedy has no randomness: "
+                 "any difference is numerical (padding and batch shapes change the kernels' "
+                 "summation order; bf16 on GPU magnifies it into flipped near-tie tokens).")
+    return text + ("\n\nAn organism result is a hypothesis to test on R1-distill (`--preset gpu`), "
+                   "whose long chains have many more places to fork.")
 
 
 # %% [markdown]
@@ -232,12 +604,15 @@ def findings(m: dict) -> str:
 # %%
 STARTER = Starter(
     slug="determinism",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
+    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
     concepts=("uncertainty", "final answer", "backtracking"),
     try_next=(
-        "Find the forking tokens (Bigelow et al.): resample after every token of one chain and look for jumps.",
-        "Compare bf16 with fp32 greedy on GPU (`--device cuda`) and count the flipped tokens per 1000.",
-        "Cut at backtracking steps only: are answers decided before or after the model says 'Wait'?",
+        "Find the forking tokens (Bigelow et al.): resample after every token of one chain and "
+        "look for jumps.",
+        "Compare bf16 with fp32 greedy on GPU (`--device cuda`) and count the flipped tokens per "
+        "1000.",
+        "Cut at backtracking steps only: are answers decided before or after the model says "
+        "'Wait'?",
     ),
 )
 

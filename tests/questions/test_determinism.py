@@ -1,0 +1,123 @@
+"""determinism: analyse and claims on hand-built rows, against numbers computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from starter.findings import check
+from starter.organism.data import make_trace
+from starter.questions import determinism as det
+from starter.tasks.countdown import search
+
+TEXT = "abcdefghij"  # every hand-built reference: 10 characters in 5 tokens of 2
+STARTS = [0, 2, 4, 6, 8]
+
+
+def reference(problem: str, finished: bool = True, on_search: bool = False) -> dict:
+    return {"unit": f"reference:{problem}", "kind": "reference", "problem": problem, "prompt": "P",
+            "completion": TEXT, "finished": finished, "value": "24" if finished else None,
+            "n_steps": 3, "token_starts": STARTS, "on_true_search": on_search,
+            "decision_spans": [[4, 6]] if on_search else None}  # token 2: the one decision
+
+
+def regen(problem: str, fraction: float, ref_value: str, values: list, finished: list,
+          divergence: list, temperature: float = 0.6) -> dict:
+    return {"unit": f"regen:{temperature}:{problem}:{fraction}", "kind": "regen",
+            "problem": problem, "temperature": temperature, "fraction": fraction, "k": 0,
+            "n_steps": 3,
+            "cut_char": round(fraction * 8), "reference_value": ref_value, "values": values,
+            "finished": finished, "divergence": divergence}
+
+
+ROWS = [
+    reference("p1", on_search=True),
+    reference("p2"),
+    reference("p3", finished=False),  # never finished: counted, never regenerated
+    regen("p1", 0.0, "24", ["24", "24", "25", None], [True, True, True, False], [None, 4, 6, 9]),
+    regen("p1", 0.5, "24", ["24", "24", "24", "24"], [True] * 4, [None, None, 4, 8]),
+    regen("p2", 0.0, "10", ["10", "11"], [True, True], [0, 2]),
+    regen("p2", 0.5, "10", ["10", "10"], [True, True], [None, 6]),
+    {"unit": "greedy:batched", "kind": "control", "mode": "batched", "problems": ["p1", "p2"],
+     "texts": ["x", "y"], "device": "cpu", "dtype": "float32"},
+    {"unit": "greedy:single:p1", "kind": "control", "mode": "single", "problem": "p1",
+     "texts": ["x", "x"], "device": "cpu", "dtype": "float32"},
+    {"unit": "greedy:single:p2", "kind": "control", "mode": "single", "problem": "p2",
+     "texts": ["y", "z"], "device": "cpu", "dtype": "float32"},
+]
+
+
+def cell(m: dict, fraction: float) -> det.Cell:
+    return next(c for c in m["cells"] if c.temperature == 0.6 and c.fraction == fraction)
+
+
+def test_answers_compare_by_value_not_string():
+    a = det.answer_value(" Try 12*8=96. </think> \\boxed{(12*8)/4}", "countdown")
+    b = det.answer_value(" Try 12+8=20. </think> \\boxed{(12+8)+4}", "countdown")
+    assert a == b == "24", "(12*8)/4 and (12+8)+4 both make 24: they must agree by value"
+    assert det.answer_value(" Try 12*8=96. Left: 96", "countdown") is None, "unfinished: no answer"
+    assert not det.chain_finished(" Try 2+3=5. </think> \\boxed{2+3}", False, "countdown"), (
+        "a chain cut off by the token budget has not finished, whatever it wrote")
+
+
+def test_decision_spans_are_the_search_choices():
+    trace = make_trace(search((8, 19, 4), 31))
+    words = [trace.completion[a:b] for a, b in det.decision_spans(trace)]
+    assert words == ["8*19", "152-4", "Try", "152/4", "Wait", "8+19", "27+4"], (
+        "decisions: each Try's operation, and the try-again-or-backtrack word after a Miss.")
+
+
+def test_counts_and_agreement_by_hand():
+    m = det.analyse(ROWS)
+    counts = (m["n_references"], m["n_references_unfinished"], m["n_references_on_true_search"])
+    assert counts == (3, 1, 1)
+    k0, k50 = cell(m, 0.0), cell(m, 0.5)
+    assert (k0.n_continuations, k0.n_unfinished) == (6, 1)
+    assert k0.agreement.value == pytest.approx(3 / 5), "p1: 24 24 25 (None: unfinished); p2: 10 11"
+    assert k50.agreement.value == pytest.approx(1.0)
+    h_p1 = -(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3))
+    assert k0.entropy.value == pytest.approx((h_p1 + 1.0) / 2), "mean over (reference, K) cells"
+    assert m["agreement_gain"].value == pytest.approx(1.0 - 0.6)
+
+
+def test_token_level_divergence_by_hand():
+    k0 = cell(det.analyse(ROWS), 0.0)
+    # cut at 0, tokens start at 0 2 4 6 8: None -> 5/5, char 4 -> 2/5, 6 -> 3/5, 9 -> 4/5,
+    # 0 -> 0/5, 2 -> 1/5
+    assert k0.followed.value == pytest.approx((1 + 0.4 + 0.6 + 0.8 + 0 + 0.2) / 6)
+    assert k0.identical.value == pytest.approx(1 / 6)
+    assert det.followed_share(STARTS, cut=4, divergence=4, text_end=10) == 0.0, "diverged at once"
+
+
+def test_decision_points_against_random_tokens_by_hand():
+    m = det.analyse(ROWS)
+    # p1 only (p2 is not the true search). K=0: divergences at chars 4, 6, 9 -> tokens 2, 3, 4, and
+    # 1 of the 5 tokens is a decision; K=50% (cut at char 4): chars 4, 8 -> tokens 2, 4, 1 of 3.
+    assert m["divergence_on_decision"].value == pytest.approx(2 / 5)
+    assert m["random_token_on_decision"].value == pytest.approx((3 * 0.2 + 2 / 3) / 5)
+    assert m["decision_excess"].value == pytest.approx(2 / 5 - (3 * 0.2 + 2 / 3) / 5)
+    assert m["decision_excess"].ci is None, "one problem: no interval"
+
+
+def test_greedy_control_by_hand():
+    g = det.analyse(ROWS)["greedy"]
+    assert (g.repeat_identical.successes, g.repeat_identical.n) == (1, 2)
+    assert (g.batched_identical.successes, g.batched_identical.n) == (2, 2)
+
+
+def test_claims_verdicts_follow_their_intervals():
+    claims = det.claims(det.analyse(ROWS))
+    assert len(claims) == 2
+    for claim in claims:
+        check(claim.to_dict())  # raises when a verdict disagrees with difference_ci
+    agreement, decision = claims
+    # Both problems gain (p1: 3/3 vs 2/3, p2: 2/2 vs 1/2), so every paired resample is positive.
+    assert agreement.verdict == "supported" and agreement.difference.ci[0] > 0
+    assert decision.verdict == "not distinguishable", "one problem on the true search: no interval"
+
+
+def test_findings_give_counts_below_ten_items():
+    text = det.findings(det.analyse(ROWS))
+    assert "1/2" in text and "2/2" in text, "the greedy control over 2 problems is shown as counts"
+    assert "1 never finished" in text
