@@ -24,7 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from starter.links import CheckOptions, check_links
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # sitekit/ is site tooling, not installed
+
+from sitekit.links import CheckOptions, check_links  # noqa: E402
 
 HOSTS = 4
 URLS = 200

@@ -5,7 +5,7 @@
     python scripts/check_links.py docs/data/papers.yaml --json links.json --markdown links.md
 
 Exit status: 0 nothing broken, 1 something broken, 2 bad usage. `redirected` and `unverified` links
-are reported but never fail the run. The logic lives in starter/links.py (tested in tests/test_links.py).
+are reported but never fail the run. The logic lives in sitekit/links/ (tested in tests/sitekit/).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from starter.errors import StarterError, UsageError
-from starter.links import CheckOptions, check_links, default_paths
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # sitekit/ is site tooling, not installed with the package
+
+from sitekit.links import CheckOptions, check_links, default_paths  # noqa: E402
+from starter.errors import StarterError, UsageError  # noqa: E402
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,12 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-ttl", type=float, metavar="HOURS", default=defaults.cache_ttl_hours,
                         help="reuse non-broken verdicts younger than this (default: %(default)s; 0 = never)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", default=defaults.timeout,
-                        help="per-request timeout (default: %(default)s)")
+                        help="wall-clock limit of one request, connect to last byte "
+                             "(default: %(default)s)")
     parser.add_argument("--max-per-host", type=int, metavar="N", default=defaults.max_per_host,
                         help="concurrent requests to one host (default: %(default)s)")
     parser.add_argument("--exclude", action="append", default=[], metavar="REGEX",
                         help="skip URLs matching this regular expression (repeatable)")
     return parser
+
+
+def write_report(path: Path, text: str, flag: str) -> None:
+    """Write one report file; a path that cannot be written is one line naming it (exit 2)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"{flag} {path}: cannot write it ({err.strerror or err}); "
+                         "give a file in a writable folder") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,11 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                                cache_ttl_hours=args.cache_ttl)
         report = check_links(args.paths or default_paths(REPO_ROOT), options)
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+            write_report(args.json, json.dumps(report.to_json(), indent=2) + "\n", "--json")
         if args.markdown:
-            args.markdown.parent.mkdir(parents=True, exist_ok=True)
-            args.markdown.write_text(report.to_markdown(), encoding="utf-8")
+            write_report(args.markdown, report.to_markdown(), "--markdown")
     except StarterError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

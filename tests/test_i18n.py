@@ -193,8 +193,8 @@ def test_search_index_has_segmented_chinese(site):
 
 
 def test_entries_show_when_their_link_was_last_verified(tmp_path):
-    """Dates come from the link checker's cache (.cache/links.json, written by starter.links.LinkCache)."""
-    from starter.links import LinkCache, Verdict
+    """Dates come from the link checker's cache (.cache/links.json, written by sitekit.links.LinkCache)."""
+    from sitekit.links import LinkCache, Verdict
 
     hook = load_hook()
     reading = catalog.load_reading_list()

@@ -47,7 +47,7 @@ from sitekit.catalog import (  # noqa: E402
     Site,
     Zh,
 )
-from starter.links import LinkCache
+from sitekit.links import LinkCache  # noqa: E402 (site tooling, found through the path above)
 
 GUIDE = "Neel Nanda's MATS application guide"
 PRIORITY_HELP = {
