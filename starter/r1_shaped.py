@@ -1,13 +1,13 @@
-"""The tokenizer of the R1-shaped test models: R1-distill's special tokens and chat template, small vocabulary.
+"""The tokenizer of the R1-shaped test models: R1-distill's added tokens and template, small BPE.
 
-`r1-shaped` and `r1-shaped-tiny` (starter/models.yaml, source `random-init`) are models nobody has to
-download: random weights, seeded, in DeepSeek-R1-Distill-Qwen-1.5B's architecture (full size) or in tiny
-widths (CPU tests). Their tokenizer lives in `starter/data/r1_shaped/` and is made here:
+`r1-shaped` and `r1-shaped-tiny` (starter/models.yaml, source `random-init`) are models nobody has
+to download: random weights, seeded, in DeepSeek-R1-Distill-Qwen-1.5B's architecture (full size) or
+in tiny widths (CPU tests). Their tokenizer lives in `starter/data/r1_shaped/` and is made here:
 
-- the chat template is DeepSeek-R1-Distill-Qwen's own (`R1_DISTILL_CHAT_TEMPLATE`), so a prompt renders as
-  an R1 distill sees it and ends with `<｜Assistant｜><think>\\n`;
-- the added tokens carry R1-distill's strings and flags (`R1_ADDED_TOKENS`): BOS/EOS are special, the
-  role tokens and `<think>`/`</think>` are not (decoding keeps them, as with the real tokenizer);
+- the chat template is DeepSeek-R1-Distill-Qwen's own (`R1_DISTILL_CHAT_TEMPLATE`), so a prompt
+  renders as an R1 distill sees it and ends with `<｜Assistant｜><think>\\n`;
+- the added tokens carry R1-distill's strings and flags (`R1_ADDED_TOKENS`): BOS/EOS are special,
+  the role tokens and `<think>`/`</think>` are not (decoding keeps them, as with the real one);
 - the vocabulary is a byte-level BPE of about 700 tokens trained on `CORPUS`; its ids are not R1's.
 
     >>> tokenizer = load_tokenizer()
@@ -38,7 +38,7 @@ BOS = "<｜begin▁of▁sentence｜>"
 EOS = "<｜end▁of▁sentence｜>"
 USER = "<｜User｜>"
 ASSISTANT = "<｜Assistant｜>"
-BPE_VOCAB_SIZE = 1024  # at most this many byte-level BPE tokens (CORPUS yields ~700; R1-distill: 151,643)
+BPE_VOCAB_SIZE = 1024  # at most this many byte-level BPE tokens (CORPUS yields ~700; R1: 151,643)
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class AddedToken:
     special: bool  # True: dropped by decode(skip_special_tokens=True)
 
 
-# R1-distill-Qwen's added tokens that R1's prompts and completions use, with their "special" flags as in
-# deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B's tokenizer.json (ids 151643-151649 there).
+# R1-distill-Qwen's added tokens that R1's prompts and completions use, with their "special" flags
+# as in deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B's tokenizer.json (ids 151643-151649 there).
 R1_ADDED_TOKENS = (
     AddedToken(EOS, special=True),
     AddedToken(USER, special=False),
@@ -59,25 +59,30 @@ R1_ADDED_TOKENS = (
     AddedToken("</think>", special=False),
 )
 
-# The chat template of deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B (tokenizer_config.json, the revision whose
-# generation prompt opens the thinking block), reproduced verbatim, its tool-call quirks included.
+# The chat template of deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B (tokenizer_config.json, the
+# revision whose generation prompt opens the thinking block), verbatim, tool-call quirks included.
 R1_DISTILL_CHAT_TEMPLATE = (
-    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
-    "{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, system_prompt='') %}"
+    "{% if not add_generation_prompt is defined %}"
+    "{% set add_generation_prompt = false %}{% endif %}"
+    "{% set ns = namespace(is_first=false, is_tool=false, is_output_first=true, "
+    "system_prompt='') %}"
     "{%- for message in messages %}{%- if message['role'] == 'system' %}"
     "{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}"
     "{{bos_token}}{{ns.system_prompt}}"
     "{%- for message in messages %}"
     "{%- if message['role'] == 'user' %}{%- set ns.is_tool = false -%}"
     "{{'<｜User｜>' + message['content']}}{%- endif %}"
-    "{%- if message['role'] == 'assistant' and message['content'] is none %}{%- set ns.is_tool = false -%}"
+    "{%- if message['role'] == 'assistant' and message['content'] is none %}"
+    "{%- set ns.is_tool = false -%}"
     "{%- for tool in message['tool_calls']%}{%- if not ns.is_first %}"
-    "{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>'"
-    " + tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n'"
-    " + '```' + '<｜tool▁call▁end｜>'}}{%- set ns.is_first = true -%}"
+    "{{'<｜Assistant｜><｜tool▁calls▁begin｜><｜tool▁call▁begin｜>' + tool['type']"
+    " + '<｜tool▁sep｜>' + tool['function']['name'] + '\\n' + '```json' + '\\n'"
+    " + tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}"
+    "{%- set ns.is_first = true -%}"
     "{%- else %}"
-    "{{'\\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>' + tool['function']['name']"
-    " + '\\n' + '```json' + '\\n' + tool['function']['arguments'] + '\\n' + '```' + '<｜tool▁call▁end｜>'}}"
+    "{{'\\n' + '<｜tool▁call▁begin｜>' + tool['type'] + '<｜tool▁sep｜>'"
+    " + tool['function']['name'] + '\\n' + '```json' + '\\n' + tool['function']['arguments']"
+    " + '\\n' + '```' + '<｜tool▁call▁end｜>'}}"
     "{{'<｜tool▁calls▁end｜><｜end▁of▁sentence｜>'}}"
     "{%- endif %}{%- endfor %}{%- endif %}"
     "{%- if message['role'] == 'assistant' and message['content'] is not none %}"
@@ -113,7 +118,7 @@ CORPUS = (
     "If x = 7, then 2x + 1 = 15. Solving for x in 3x - 6 = 0 gives x = 2.",
     "Hmm, but wait, what about the case where the number is negative? Let's consider -5.",
     "I think the answer is correct. To double-check, I'll recompute the sum: 1 + 2 + 3 + 4 = 10.",
-    "Now, the probability is \\frac{1}{6} for each face of a fair die, so two sixes have \\frac{1}{36}.",
+    "Now, the probability is \\frac{1}{6} for each face of a die, so two sixes have \\frac{1}{36}.",
     "Step 1: compute the area. Step 2: divide by the width. Step 3: conclude the length is 12 cm.",
     "Therefore, the total cost is $45, and each of the 3 friends pays $15.",
     "Let's denote the unknown by n. Then n^2 = 49, so n = 7 or n = -7; since n > 0, n = 7.",
@@ -126,7 +131,8 @@ CORPUS = (
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """Train the byte-level BPE on CORPUS, add R1's tokens, attach R1-distill's chat template."""
     from tokenizers import AddedToken as TkAddedToken
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import trainers
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())
@@ -136,19 +142,21 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     trainer = trainers.BpeTrainer(vocab_size=BPE_VOCAB_SIZE, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     core.train_from_iterator(list(CORPUS) * 8, trainer)
-    core.add_tokens([TkAddedToken(t.content, special=t.special, normalized=False) for t in R1_ADDED_TOKENS])
+    added = [TkAddedToken(t.content, special=t.special, normalized=False) for t in R1_ADDED_TOKENS]
+    core.add_tokens(added)
     bos_id = core.token_to_id(BOS)
     # R1-distill's tokenizer prepends BOS to plain text (its prompts already start with it).
     core.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A $B",
                                                         special_tokens=[(BOS, bos_id)])
-    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS, pad_token=EOS,
-                                   chat_template=R1_DISTILL_CHAT_TEMPLATE, model_max_length=131072)
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=BOS, eos_token=EOS,
+                                   pad_token=EOS, chat_template=R1_DISTILL_CHAT_TEMPLATE,
+                                   model_max_length=131072)
 
 
 def write_tokenizer(folder: Path = TOKENIZER_DIR) -> list[Path]:
-    """Save build_tokenizer() to `folder` (the package copy by default); returns the files written."""
+    """Save build_tokenizer() to `folder` (default: the package copy); returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
-    # The template goes inside tokenizer_config.json, as in R1-distill's repo (and as package data ships).
+    # The template goes inside tokenizer_config.json, as in R1-distill's repo (and as package data).
     return [Path(p) for p in build_tokenizer().save_pretrained(folder, save_jinja_files=False)]
 
 

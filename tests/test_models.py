@@ -54,6 +54,9 @@ GOOD = {"source": "hub", "hf_id": "me/toy", "prompt_format": "r1", "thinking": T
         ({**GOOD, "source": "ftp"}, "source 'ftp' is not one of"),
         ({**GOOD, "prompt_format": "alpaca"}, "prompt_format 'alpaca'"),
         ({**GOOD, "hf_id": None}, "a hub model needs hf_id"),
+        ({**GOOD, "architecture": [1, 2]}, "architecture must be a mapping"),
+        ({**GOOD, "architecture": {"model_type": "qwen2", "rms_norm_eps": "1e-6"}}, "write 1.0e-6"),
+        ({**GOOD, "source": "random-init", "location": "data/x"}, "random-init model needs arch"),
     ],
 )
 def test_typed_loader_refuses_bad_entries(entry, message):
@@ -110,11 +113,94 @@ def test_missing_tinythinker_checkpoint_is_explained(monkeypatch, tmp_path):
 def test_resolve_device():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in ("cuda", "mps", "cpu")
-    with pytest.raises(UsageError, match="unknown device 'tpu'"):
-        resolve_device("tpu")
+    choices = "choose auto\\|cpu\\|cuda\\|cuda:N\\|mps"
+    for bad in ("tpu", "cuda:x", "cuda:", "cpu:0", "mps:1", " cuda", "cuda:-1"):
+        with pytest.raises(UsageError, match=f"unknown device {bad!r}; {choices}"):
+            resolve_device(bad)
     if not torch.cuda.is_available():
-        with pytest.raises(UsageError, match="device 'cuda' is not available"):
-            resolve_device("cuda")
+        with pytest.raises(UsageError, match="device 'cuda:1' is not available.*cuda:N"):
+            resolve_device("cuda:1")
+
+
+def test_cuda_n_is_accepted_where_that_gpu_exists(monkeypatch):
+    """Two visible GPUs (faked: no GPU needed): cuda:1 resolves, cuda:2 names the visible ones."""
+    monkeypatch.setitem(models._DEVICE_AVAILABLE, "cuda", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: f"Fake GPU {i}")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(UsageError) as err:
+        resolve_device("cuda:2")
+    message = str(err.value)
+    assert "'cuda:2'" in message and "cuda:0 (Fake GPU 0), cuda:1 (Fake GPU 1)" in message
+    assert "auto|cpu|cuda|cuda:N|mps" in message and "\n" not in message
+
+
+def test_check_device_name_needs_no_torch():
+    assert models.check_device_name("cuda:12") == "cuda:12"
+    with pytest.raises(UsageError, match="choose auto\\|cpu\\|cuda\\|cuda:N\\|mps"):
+        models.check_device_name("gpu0")
+
+
+# ------------------------------------------------------------------------ model-folder errors
+
+
+def _folder(tmp_path, config: str | None, weights: bool = True, tokenizer: bool = True):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_text(config)
+    if weights:
+        (folder / "model.safetensors").write_bytes(b"")
+    if tokenizer:
+        (folder / "tokenizer.json").write_text("{}")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "config, weights, tokenizer, message",
+    [
+        (None, True, True, "has no config.json; point --model at a folder saved with"),
+        ('{"model_type": "qwen2",', True, True, "config.json is not valid JSON \\(Expecting"),
+        ("\xff\xfe garbage", True, True, "config.json is not valid JSON"),
+        ("[1, 2]", True, True, "holds a list, not a JSON object"),
+        ('{"model_type": "qwen9000"}', True, True, "model_type 'qwen9000' is not one transformers"),
+        ("{}", True, True, "model_type None is not one transformers"),
+        ('{"model_type": "qwen2"}', False, True, "holds no weights"),
+        ('{"model_type": "qwen2"}', True, False, "holds no tokenizer"),
+    ],
+)
+def test_bad_model_folders_are_one_line_before_loading(tmp_path, monkeypatch, config, weights,
+                                                       tokenizer, message):
+    folder = _folder(tmp_path, config, weights, tokenizer)
+    if config is not None and config.startswith("\xff"):
+        (folder / "config.json").write_bytes(b"\xff\xfe garbage")
+    loads = []
+    monkeypatch.setattr(models, "_load_folder", lambda *args: loads.append(args))
+    checks = (lambda: models.validate_model_name(str(folder)),
+              lambda: load_model(str(folder), device="cpu"))
+    for check in checks:
+        with pytest.raises(UsageError, match=message) as err:
+            check()
+        assert str(folder) in str(err.value) and "\n" not in str(err.value)
+        chained = err.value.__context__ is not None and not err.value.__suppress_context__
+        assert not chained, "no chained traceback"
+    assert loads == [], "nothing may load from a bad folder"
+
+
+def test_a_file_given_as_model_is_a_usage_error(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"")
+    with pytest.raises(UsageError, match="is a file, not a model folder"):
+        models.validate_model_name(str(weights))
+
+
+def test_validate_model_name_passes_good_names_without_loading(tiny):
+    folder, _, _ = tiny
+    assert models.validate_model_name(str(folder)).source == "path"
+    assert models.validate_model_name("r1-llama-8b").sae_release == "llama_scope_r1_distill"
+    with pytest.raises(UsageError, match="not a registered name"):
+        models.validate_model_name("no such ./model")
 
 
 # ------------------------------------------------------------------------------------- tiny checkpoints
