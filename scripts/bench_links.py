@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # sitekit/ is site tooling, not installed
+# sitekit/ is site tooling, not installed with the package: import it from this checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sitekit.links import CheckOptions, check_links  # noqa: E402
 

@@ -6,15 +6,16 @@
 Site tooling, not part of the installed `starter` package. One module per job:
 
     records  Citation, Verdict, LinkResult, CheckOptions
-    extract  HTML pages, Markdown files and YAML catalogs -> citations (url, "file:line") and anchors
+    extract  HTML pages, Markdown files and YAML catalogs -> citations (url, "file:line"),
+             anchors
     check    internal links on disk; external URLs over HTTP (HEAD, GET when needed, redirects by
              hand, retries with backoff, per-host cap, a deadline and a body limit per request);
              `check_links`, the whole run
     cache    verdicts stored in a JSON file with timestamps, written atomically in small batches
     report   JSON / Markdown / terminal summary; exit status 1 only when something is `broken`
 
-Every link ends in one of RESULTS. `redirected` works but moved permanently (update it), `unverified`
-means the host refuses checkers (401/403/429...): reported, never a failure.
+Every link ends in one of RESULTS. `redirected` works but moved permanently (update it),
+`unverified` means the host refuses checkers (401/403/429...): reported, never a failure.
 
 >>> from sitekit.links import CheckOptions, check_links
 >>> CheckOptions().offline

@@ -44,7 +44,8 @@ def _check_entry(entry: object) -> None:
 class LinkCache:
     """`{"version": 1, "links": {url: {result, http_status, final_url, detail, checked_at}}}`.
 
-    A verdict younger than the TTL is reused, except `broken`: broken links are re-checked every run.
+    A verdict younger than the TTL is reused, except `broken`: broken links are re-checked every
+    run.
     A verdict stamped in the future is not trusted (a clock or a hand edit): it is checked again.
 
     >>> cache = LinkCache(None)
@@ -57,7 +58,7 @@ class LinkCache:
                  flush_seconds: float = 2.0) -> None:
         self.path = path  # the JSON file; None keeps verdicts in memory only
         self.ttl_seconds = ttl_hours * 3600  # reuse non-broken verdicts younger than this
-        self.flush_every = flush_every  # results per write, and at most flush_seconds between writes
+        self.flush_every = flush_every  # results per write (and at most flush_seconds between)
         self.flush_seconds = flush_seconds
         self.entries: dict[str, dict] = self._load() if path else {}
         self._pending = 0
@@ -75,9 +76,9 @@ class LinkCache:
             for entry in entries.values():
                 _check_entry(entry)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            warnings.warn(f"ignoring unreadable link cache {self.path} ({type(err).__name__}: {err}); "
-                          "every URL is checked again and the file is rewritten", CorruptCacheWarning,
-                          stacklevel=3)
+            warnings.warn(f"ignoring unreadable link cache {self.path} "
+                          f"({type(err).__name__}: {err}); every URL is checked again and the "
+                          "file is rewritten", CorruptCacheWarning, stacklevel=3)
             return {}
         return entries
 
@@ -103,7 +104,8 @@ class LinkCache:
             self.flush()
 
     def flush(self) -> None:
-        """Write the whole cache to a temp file beside it, then os.replace: never a half-written file."""
+        """Write the whole cache to a temp file beside it, then os.replace: never a half-written
+        file."""
         self._pending, self._last_flush = 0, time.monotonic()
         if self.path is None:
             return

@@ -1,8 +1,8 @@
 """Check: internal links of a built site on disk, external URLs over HTTP, and the whole run.
 
     check_internal  relative links of a built site -> a file, `#fragment` -> an id/name on that page
-    check_external  each unique URL fetched once: HEAD (GET when needed), redirects followed by hand,
-                    retries with backoff, per-host concurrency cap, a wall-clock deadline per
+    check_external  each unique URL fetched once: HEAD (GET when needed), redirects followed by
+                    hand, retries with backoff, per-host concurrency cap, a wall-clock deadline per
                     request and a bounded body (as sent and once inflated)
     check_links     extract, check, cache and report in one call
 
@@ -104,7 +104,8 @@ def _internal_verdict(site: Site, target: str | None, fragment: str) -> Verdict:
         return Verdict("broken", detail="points outside the site folder")
     file = site.root / target
     if not is_file(file):
-        return Verdict("broken", detail=f"no file {target} in the site (a page that was never built?)")
+        detail = f"no file {target} in the site (a page that was never built?)"
+        return Verdict("broken", detail=detail)
     fragment = unquote(fragment)
     if fragment in ALWAYS_VALID_FRAGMENTS or file.suffix.lower() not in (".html", ".htm"):
         return Verdict("ok")
@@ -118,7 +119,8 @@ def _internal_verdict(site: Site, target: str | None, fragment: str) -> Verdict:
 
 
 def check_internal(site_input: SiteInput) -> tuple[list[LinkResult], list[Citation]]:
-    """Check relative links and #anchors of built pages; return their results and the other citations.
+    """Check relative links and #anchors of built pages; return their results and the other
+    citations.
 
     Results are keyed by target file ("site/guide/index.html#setup"), so two pages linking the same
     place are one row with two `found_in` entries. Links with a scheme (https:, mailto:) come back
@@ -240,8 +242,8 @@ def retry_wait(retry_after: float | None, backoff: float, options: CheckOptions)
     `max_retry_after`. A Retry-After below `min_retry_after` (0, a past date) waits the floor.
 
     >>> options = CheckOptions(min_retry_after=1.0, max_retry_after=60.0)
-    >>> retry_wait(0.0, 0.5, options), retry_wait(30.0, 0.5, options), retry_wait(None, 0.5, options)
-    (1.0, 30.0, 0.5)
+    >>> [retry_wait(after, 0.5, options) for after in (0.0, 30.0, None)]
+    [1.0, 30.0, 0.5]
     >>> retry_wait(3600.0, 0.5, options) is None
     True
     """
@@ -371,7 +373,8 @@ def _with_fragment(url: str, fragment: str) -> str:
 
 
 class ExternalChecker:
-    """Fetches documents over one httpx client with a per-host concurrency cap and polite retries."""
+    """Fetches documents over one httpx client, with a per-host concurrency cap and polite
+    retries."""
 
     def __init__(self, options: CheckOptions, client: httpx.AsyncClient) -> None:
         self.options = options
@@ -381,7 +384,8 @@ class ExternalChecker:
         self._all_slots = asyncio.Semaphore(options.max_total)
 
     async def check_document(self, url: str, fragments: set[str]) -> dict[str, Verdict]:
-        """Verdicts for `url` and for `url#f` for each f in `fragments` (one fetch of the document)."""
+        """Verdicts for `url` and for `url#f` for each f in `fragments` (one fetch of the
+        document)."""
         try:
             chain, reply = await self._follow(url, want_anchors=bool(fragments))
         except _Unreachable as failure:
@@ -431,7 +435,8 @@ class ExternalChecker:
         return Verdict("broken", base.http_status, base.final_url, detail)
 
     async def _follow(self, url: str, want_anchors: bool) -> tuple[list[tuple[int, str]], _Reply]:
-        """Follow redirects by hand: record the chain, stop on loops and after max_redirects hops."""
+        """Follow redirects by hand: record the chain; stop on loops and after max_redirects
+        hops."""
         chain: list[tuple[int, str]] = []
         seen = {url}
         current = url
@@ -451,7 +456,8 @@ class ExternalChecker:
             chain.append((reply.status, target))
             hops = " -> ".join([url, *(t for _s, t in chain)])
             if target in seen:
-                raise _Unreachable(Verdict("broken", reply.status, target, f"redirect loop: {hops}"))
+                detail = f"redirect loop: {hops}"
+                raise _Unreachable(Verdict("broken", reply.status, target, detail))
             if len(chain) > self.options.max_redirects:
                 detail = f"more than {self.options.max_redirects} redirects: {hops}"
                 raise _Unreachable(Verdict("broken", reply.status, target, detail))
@@ -459,7 +465,8 @@ class ExternalChecker:
             current = target
 
     async def _fetch(self, url: str, want_anchors: bool) -> _Reply:
-        """One hop: HEAD when only the status matters, GET when HEAD is refused or anchors are needed."""
+        """One hop: HEAD when only the status matters, GET when HEAD is refused or anchors are
+        needed."""
         if not want_anchors:
             reply = await self._request("HEAD", url, read_body=False)
             if reply.status not in HEAD_FALLBACK:
@@ -467,7 +474,8 @@ class ExternalChecker:
         return await self._request("GET", url, read_body=want_anchors)
 
     async def _request(self, method: str, url: str, read_body: bool) -> _Reply:
-        """Send with retries on 429/5xx/timeouts: exponential backoff + jitter, or the Retry-After."""
+        """Send, with retries on 429/5xx/timeouts: exponential backoff + jitter, or the
+        Retry-After."""
         options = self.options
         for attempt in range(options.retries + 1):
             last = attempt == options.retries
@@ -480,10 +488,10 @@ class ExternalChecker:
                 await asyncio.sleep(self._backoff(attempt))
                 continue
             except (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL) as err:
-                # DNS failure, connection refused, TLS failure: retrying will not help a reader either.
+                # DNS failure, connection refused, TLS failure: retrying won't help a reader either.
                 detail = f"cannot connect: {_one_line(err)}"
                 raise _Unreachable(Verdict("broken", detail=detail)) from None
-            except httpx.TransportError as err:  # dropped connection, protocol error: maybe transient
+            except httpx.TransportError as err:  # dropped connection, protocol error: transient?
                 if last:
                     detail = f"connection failed: {_one_line(err)}"
                     raise _Unreachable(Verdict("broken", detail=detail)) from None
@@ -587,8 +595,9 @@ def check_external(urls: Iterable[str], options: CheckOptions,
 
 
 def _run_coroutine(coro):
-    """`asyncio.run`, also from code that already runs an event loop (Jupyter, Playwright's sync API):
-    there `asyncio.run` refuses to start, so the check gets a loop of its own in a worker thread."""
+    """`asyncio.run`, also from code that already runs an event loop (Jupyter, Playwright's sync
+    API): there `asyncio.run` refuses to start, so the check gets a loop of its own in a worker
+    thread."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop running in this thread: the usual case
@@ -672,6 +681,6 @@ def default_paths(repo_root: Path) -> list[Path]:
     candidates = [*catalogs, repo_root / "docs", repo_root / "site"]
     paths = [path for path in candidates if path.exists()]
     if not paths:
-        raise UsageError(f"nothing to check under {repo_root}: no docs/data/*.yaml, docs/ or site/; "
-                         "pass PATHs explicitly")
+        raise UsageError(f"nothing to check under {repo_root}: no docs/data/*.yaml, docs/ or "
+                         "site/; pass PATHs explicitly")
     return paths

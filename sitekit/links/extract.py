@@ -1,10 +1,10 @@
 """Extract: HTML pages, Markdown files and YAML catalogs -> links and anchors, with line numbers.
 
 Rules that keep theme plumbing out of the report (narrow on purpose):
-- In HTML only what a reader clicks or sees is a link: `<a href>`, `<area href>`, `<img|iframe|embed|
-  source|video|audio src>`. `<link>` (stylesheets, canonical, rel=alternate language versions, icons)
-  and `<script>` belong to the theme; mkdocs-material's search index and sitemap.xml are fetched by
-  its JavaScript and never appear as `<a>`.
+- In HTML only what a reader clicks or sees is a link: `<a href>`, `<area href>`,
+  `<img|iframe|embed|source|video|audio src>`. `<link>` (stylesheets, canonical, rel=alternate
+  language versions, icons) and `<script>` belong to the theme; mkdocs-material's search index
+  and sitemap.xml are fetched by its JavaScript and never appear as `<a>`.
 - In Markdown, fenced code blocks and inline code are not links (they hold example commands).
 - In YAML, every string value that is an http(s) URL is a link.
 """
@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from sitekit.links.records import Citation
 from starter.errors import StarterError, UsageError
 
-# tag -> the attribute that holds a reader-facing link (see the module docstring for what is left out).
+# tag -> the attribute that holds a reader-facing link (the module docstring says what is left out).
 LINK_ATTRIBUTES: dict[str, str] = {
     "a": "href", "area": "href", "img": "src", "iframe": "src", "embed": "src",
     "source": "src", "video": "src", "audio": "src",
@@ -40,7 +40,7 @@ class Found(NamedTuple):
 
 @dataclass(frozen=True)
 class PageScan:
-    """What one HTML page offers (ids and names, for fragments) and cites (links with line numbers)."""
+    """What one HTML page offers (ids and names, for fragments) and cites (links with lines)."""
 
     anchors: frozenset[str]  # every id= and name= on the page
     links: tuple[Found, ...]  # reader-facing links, in page order
@@ -56,7 +56,7 @@ class _PageParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value for name, value in attrs if value is not None}
-        for name in ("id", "name"):  # `name` on <a> is the pre-HTML5 anchor; on <input> it's harmless
+        for name in ("id", "name"):  # `name` on <a> is the pre-HTML5 anchor; harmless on <input>
             if name in values:
                 self.anchors.add(values[name])
         attribute = LINK_ATTRIBUTES.get(tag)
@@ -69,7 +69,8 @@ class _PageParser(HTMLParser):
 def scan_html(text: str) -> PageScan:
     """Anchors and reader-facing links of one HTML page.
 
-    >>> page = scan_html('<h2 id="setup">Setup</h2>\\n<a href="guide/#intro">x</a><link href="a.css">')
+    >>> page = scan_html('<h2 id="setup">Setup</h2>\\n'
+    ...                  '<a href="guide/#intro">x</a><link href="a.css">')
     >>> sorted(page.anchors), page.links
     (['setup'], (Found(url='guide/#intro', line=2),))
     """
@@ -219,7 +220,8 @@ class Inputs:
 
 
 def classify_paths(paths: Sequence[Path]) -> Inputs:
-    """Sort PATH arguments into built sites (a folder with index.html, or one .html page) and sources.
+    """Sort PATH arguments into built sites (a folder with index.html, or one .html page) and
+    sources.
 
     A folder without index.html is a source tree: its Markdown and YAML files are read; HTML in it
     (theme overrides, Jinja templates) is not a page and is left alone.
@@ -238,7 +240,10 @@ def classify_paths(paths: Sequence[Path]) -> Inputs:
             raise UsageError(f"no such file or folder: {path}; give a built site folder, "
                              "Markdown files/folders or YAML catalogs")
         if path.is_dir() and (path / "index.html").is_file():
-            inputs.sites.append(SiteInput(path, sorted(path.rglob("*.html"))))
+            # Pages are files, or symlinks (a broken or looping one is reported, not skipped);
+            # a folder named `x.html` is not a page, and a named pipe would block the read forever.
+            pages = [page for page in path.rglob("*.html") if page.is_symlink() or page.is_file()]
+            inputs.sites.append(SiteInput(path, sorted(pages)))
         elif path.is_dir():
             for file in sorted(path.rglob("*")):
                 hidden = any(part.startswith(".") for part in file.relative_to(path).parts)
@@ -305,7 +310,10 @@ class Site:
         if not path:
             return page_path
         if path.startswith("/"):
-            rest = path[len(self.base_path):] if path.startswith(self.base_path) else path.lstrip("/")
+            if path.startswith(self.base_path):
+                rest = path[len(self.base_path):]
+            else:
+                rest = path.lstrip("/")
             target = posixpath.normpath(rest or ".")
         else:
             target = posixpath.normpath(posixpath.join(posixpath.dirname(page_path), path))

@@ -1,4 +1,4 @@
-"""The link checker's records: what a citation, a verdict and a result are, and the run's options."""
+"""The link checker's records: citations, verdicts, results, and the options of a run."""
 
 from __future__ import annotations
 
@@ -84,12 +84,12 @@ class CheckOptions:
     delay: float = 0.2  # seconds a host slot stays taken after each request (politeness)
     retries: int = 3  # extra attempts after 429, 5xx, timeouts and dropped connections
     backoff: float = 1.0  # first wait before a retry; doubles each time, plus up to 100% jitter
-    min_retry_after: float = 1.0  # shortest wait before a retry, whatever Retry-After says (0, past)
-    max_retry_after: float = 120.0  # longest Retry-After we wait for; longer means give up (unverified)
+    min_retry_after: float = 1.0  # shortest wait for a retry, whatever Retry-After says (0, past)
+    max_retry_after: float = 120.0  # longest Retry-After we wait for; longer: give up (unverified)
     max_redirects: int = 10  # hops before "too many redirects"
     max_body_bytes: int = 10_000_000  # most bytes read of one body, as sent and once inflated
     exclude: tuple[str, ...] = ()  # regexes (re.search) on the URL; matches are reported as skipped
-    cache_path: Path | None = None  # JSON cache file; None keeps verdicts in memory for this run only
+    cache_path: Path | None = None  # JSON cache file; None keeps verdicts in memory for this run
     cache_ttl_hours: float = 24.0  # reuse non-broken verdicts younger than this
     user_agent: str = USER_AGENT  # sent with every request (some hosts refuse unknown agents)
 

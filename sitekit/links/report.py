@@ -1,4 +1,4 @@
-"""Report: the checked links as JSON, Markdown (for a CI summary or an issue) and a terminal summary."""
+"""Report: the checked links as JSON, as Markdown (a CI summary, an issue) and for the terminal."""
 
 from __future__ import annotations
 
@@ -33,8 +33,14 @@ class Report:
         return {"summary": self.summary, "links": [asdict(link) for link in self.links]}
 
     def summary_line(self) -> str:
+        """The counts in one line.
+
+        >>> Report([LinkResult("https://x.org", "ok", 200, None, ["a.md:1"], "")]).summary_line()
+        'links: 1 checked: 1 ok, 0 redirected, 0 broken, 0 unverified, 0 skipped'
+        """
         counts = self.summary
-        return f"links: {counts['total']} checked: " + ", ".join(f"{counts[r]} {r}" for r in RESULTS)
+        parts = ", ".join(f"{counts[result]} {result}" for result in RESULTS)
+        return f"links: {counts['total']} checked: {parts}"
 
     def to_text(self, limit: int = 50) -> str:
         """The terminal summary: counts, then each broken link with where it is cited."""
@@ -45,18 +51,20 @@ class Report:
             if len(link.found_in) > 5:
                 lines.append(f"    ... and {len(link.found_in) - 5} more places")
         if len(self.of("broken")) > limit:
-            lines.append(f"... {len(self.of('broken')) - limit} more broken links in the JSON/Markdown report")
+            more = len(self.of("broken")) - limit
+            lines.append(f"... {more} more broken links in the JSON/Markdown report")
         external = [link for link in self.links if link.url.startswith(("http://", "https://"))
                     and link.result != "skipped"]
         if external and all(link.detail.startswith("cannot connect") for link in external):
-            lines.append("hint: no external URL could be reached: is this machine offline? (--offline checks "
-                         "only the built site)")
+            lines.append("hint: no external URL could be reached: is this machine offline? "
+                         "(--offline checks only the built site)")
         if self.of("redirected"):
-            lines.append(f"moved permanently: {len(self.of('redirected'))} (their new URLs are in the report)")
+            moved = len(self.of("redirected"))
+            lines.append(f"moved permanently: {moved} (their new URLs are in the report)")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        """A readable report for a CI summary or an issue: broken, moved, unverified, then skipped."""
+        """A readable report for a CI summary or an issue: broken, moved, unverified, skipped."""
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         counts = self.summary
         out = [f"# Link check ({stamp})", "",

@@ -132,7 +132,7 @@ def check_urls(tmp_path: Path, *urls: str, **options) -> dict[str, LinkResult]:
 
 @pytest.fixture
 def built_site(tmp_path) -> Path:
-    """A tiny built site: directory URLs, anchors, an absolute link with a base path, 2 breakages."""
+    """A tiny built site: directory URLs, anchors, an absolute link with a base path, 2 breaks."""
     site = tmp_path / "site"
     write(site / "index.html", """<html><head>
 <link rel="canonical" href="https://example.org/hub/">

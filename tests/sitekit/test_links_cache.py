@@ -27,7 +27,8 @@ def test_second_run_is_served_from_the_cache(server, tmp_path):
     first = server.total_hits("/cached"), server.total_hits("/missing")
     results = check_urls(tmp_path, ok, missing, cache_path=cache)
     assert results[ok].result == "ok"
-    assert server.total_hits("/cached") == first[0], "a fresh cached verdict must not be fetched again"
+    assert server.total_hits("/cached") == first[0], (
+        "a fresh cached verdict must not be fetched again")
     assert server.total_hits("/missing") > first[1], "broken links are re-checked on every run"
     stored = json.loads(cache.read_text())
     assert stored["links"][ok]["result"] == "ok" and "checked_at" in stored["links"][ok]
@@ -41,7 +42,8 @@ def test_expired_cache_entry_is_fetched_again(server, tmp_path):
     data["links"][url]["checked_at"] -= 25 * 3600
     cache.write_text(json.dumps(data))
     check_urls(tmp_path, url, cache_path=cache)
-    assert server.total_hits("/old-entry") == 2, "an entry older than the TTL (24 h) must be re-checked"
+    assert server.total_hits("/old-entry") == 2, (
+        "an entry older than the TTL (24 h) must be re-checked")
 
 
 def test_corrupt_cache_is_ignored_with_a_warning(server, tmp_path):
@@ -58,7 +60,8 @@ def test_cache_is_written_during_the_run_not_only_at_the_end(tmp_path):
     cache.put("https://a.example/", Verdict("ok", 200))
     assert not cache.path.exists()
     cache.put("https://b.example/", Verdict("ok", 200))
-    assert set(json.loads(cache.path.read_text())["links"]) == {"https://a.example/", "https://b.example/"}
+    stored = set(json.loads(cache.path.read_text())["links"])
+    assert stored == {"https://a.example/", "https://b.example/"}
     assert [p.name for p in tmp_path.iterdir()] == ["links.json"], "no temp file may be left behind"
 
 

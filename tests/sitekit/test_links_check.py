@@ -1,9 +1,9 @@
-"""External checks (sitekit/links/check.py) against a scripted fault server on 127.0.0.1: no internet.
+"""External checks (sitekit/links/check.py) against a scripted fault server on 127.0.0.1.
 
 Besides the verdicts (redirects, retries, fragments), the faults a hostile or broken server can
-throw: a response dripped a byte at a time, a gzip bomb, absurd Retry-After values, a redirect to an
-invalid URL, an unknown charset, a corrupt gzip body. Each must end in a one-line verdict, in bounded
-time and memory, never a traceback.
+throw: a response dripped a byte at a time, a gzip bomb, absurd Retry-After values, a redirect to
+an invalid URL, an unknown charset, a corrupt gzip body. Each must end in a one-line verdict, in
+bounded time and memory, never a traceback. No internet.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def test_gone_pages_are_broken(server, tmp_path, status):
     url = server.route("/gone", Answer(status))
     result = check_urls(tmp_path, url)[url]
     assert (result.result, result.http_status) == ("broken", status)
-    assert server.hits[("GET", "/gone")] == 1, "a HEAD error must be confirmed with GET before calling it broken"
+    assert server.hits[("GET", "/gone")] == 1, (
+        "a HEAD error must be confirmed with GET before calling it broken")
 
 
 def test_429_twice_then_200_is_retried(server, tmp_path):
@@ -86,7 +87,8 @@ def test_429_that_never_ends_is_unverified_not_broken(server, tmp_path):
     started = time.perf_counter()
     result = check_urls(tmp_path, url)[url]
     assert result.result == "unverified", "rate limiting says nothing about the link; don't fail CI"
-    assert time.perf_counter() - started < 2, "a Retry-After above max_retry_after must not be waited for"
+    assert time.perf_counter() - started < 2, (
+        "a Retry-After above max_retry_after must not be waited for")
 
 
 def test_403_is_unverified(server, tmp_path):
@@ -153,8 +155,9 @@ def test_moved_page_keeps_the_fragment_in_the_new_address(server, tmp_path):
 
 
 def test_check_works_inside_a_running_event_loop(server, tmp_path):
-    """Notebooks and Playwright's sync API run an event loop in the main thread; asyncio.run would refuse.
-    The loop is started in a thread of its own so this test does not depend on what ran before it."""
+    """Notebooks and Playwright's sync API run an event loop in the main thread; asyncio.run would
+    refuse. The loop is started in a thread of its own, so this test does not depend on what ran
+    before it."""
     import asyncio
 
     url = server.route("/ok", Answer(200))

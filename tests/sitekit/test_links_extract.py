@@ -31,13 +31,16 @@ def test_internal_links_and_anchors_of_a_built_site(built_site):
     broken = {url for url, link in by_url.items() if link.result == "broken"}
     assert broken == {"guide/index.html#install", "missing/index.html"}, by_url
     assert "install" in by_url["guide/index.html#install"].detail
-    assert by_url["missing/index.html"].found_in == [f"{built_site / 'index.html'}:9"], "file:line of the citation"
+    assert by_url["missing/index.html"].found_in == [f"{built_site / 'index.html'}:9"], (
+        "file:line of the citation")
     for ok in ("guide/index.html", "guide/index.html#setup", "index.html", "index.html#intro",
                "index.html#top", "img/plot.png"):
         assert by_url[ok].result == "ok", (ok, by_url[ok].detail)
-    assert len(by_url["guide/index.html"].found_in) == 2, "'guide/' and '/hub/guide/' are the same page"
+    assert len(by_url["guide/index.html"].found_in) == 2, (
+        "'guide/' and '/hub/guide/' are the same page")
     assert by_url["mailto:someone@example.org"].result == "skipped"
-    assert not any("css" in url or "javascript" in url for url in by_url), "<link>/javascript: are not links"
+    assert not any("css" in url or "javascript" in url for url in by_url), (
+        "<link>/javascript: are not links")
     assert report.exit_code == 1
 
 
@@ -52,7 +55,8 @@ def test_yaml_catalog_urls_with_line_numbers(tmp_path):
     note: not a url https://inside.prose
 """)
     found = {c.url: c.where for c in extract_source(catalog)}
-    assert found == {"https://arxiv.org/abs/2501.12948": f"{catalog}:3", "https://github.com/x/y": f"{catalog}:4"}
+    assert found == {"https://arxiv.org/abs/2501.12948": f"{catalog}:3",
+                     "https://github.com/x/y": f"{catalog}:4"}
 
 
 def test_markdown_skips_code_and_keeps_real_links():
@@ -127,7 +131,8 @@ def test_invalid_yaml_is_one_line_naming_the_file(tmp_path):
     catalog = write(tmp_path / "bad.yaml", "papers:\n  - url: [unclosed\n")
     cli = run_cli(str(catalog), "--offline", cwd=tmp_path)
     assert cli.returncode == 1, cli.stderr
-    assert cli.stderr.startswith(f"error: {catalog}: not valid YAML") and cli.stderr.count("\n") == 1
+    assert cli.stderr.startswith(f"error: {catalog}: not valid YAML"), cli.stderr
+    assert cli.stderr.count("\n") == 1, cli.stderr
 
 
 def test_docstring_examples():

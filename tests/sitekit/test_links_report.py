@@ -33,7 +33,8 @@ def test_cli_exit_codes_and_json_schema(server, built_site, tmp_path):
     bad = write(tmp_path / "bad.md", f"[gone]({server.route('/cli-gone', Answer(404))})\n")
     cache = ["--cache", str(tmp_path / "cache.json")]
 
-    ok = run_cli(str(good), "--json", "out/ok.json", "--markdown", "out/ok.md", *cache, cwd=tmp_path)
+    ok = run_cli(str(good), "--json", "out/ok.json", "--markdown", "out/ok.md", *cache,
+                 cwd=tmp_path)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("links: 1 checked: 1 ok")
     data = json.loads((tmp_path / "out" / "ok.json").read_text())
@@ -46,15 +47,17 @@ def test_cli_exit_codes_and_json_schema(server, built_site, tmp_path):
 
     broken = run_cli(str(bad), "--markdown", "bad.md.report", *cache, cwd=tmp_path)
     assert broken.returncode == 1
-    assert "BROKEN" in broken.stdout and "bad.md:1" in broken.stdout, "broken links are listed with their place"
+    assert "BROKEN" in broken.stdout and "bad.md:1" in broken.stdout, (
+        "broken links are listed with their place")
     markdown = (tmp_path / "bad.md.report").read_text()
     assert "## Broken" in markdown and "`bad.md:1`" in markdown and "404" in markdown
 
     site = run_cli(str(built_site), "--offline", cwd=tmp_path)
     assert site.returncode == 1 and "missing/index.html" in site.stdout
 
-    default = run_cli("--offline", cwd=tmp_path)  # no PATH: the repository's catalogs and docs, found
-    assert default.returncode in (0, 1) and " checked: " in default.stdout, default.stderr  # from the script
+    # No PATH: the repository's catalogs and docs, found from the script's location.
+    default = run_cli("--offline", cwd=tmp_path)
+    assert default.returncode in (0, 1) and " checked: " in default.stdout, default.stderr
 
     for bad_usage in (["no/such/path"], ["--no-such-flag"]):
         usage = run_cli(*bad_usage, cwd=tmp_path)
@@ -62,14 +65,16 @@ def test_cli_exit_codes_and_json_schema(server, built_site, tmp_path):
         assert usage.stderr.count("\n") == 1 and usage.stderr.startswith("error: "), usage.stderr
 
 
-@pytest.mark.parametrize("bad", [dict(timeout=0), dict(max_per_host=0), dict(exclude=("(",)), dict(retries=-1)])
+@pytest.mark.parametrize("bad", [dict(timeout=0), dict(max_per_host=0), dict(exclude=("(",)),
+                                 dict(retries=-1)])
 def test_bad_options_are_usage_errors(bad):
-    with pytest.raises(UsageError, match=next(iter(bad)) if "exclude" not in bad else "regular expression"):
+    expected = "regular expression" if "exclude" in bad else next(iter(bad))
+    with pytest.raises(UsageError, match=expected):
         CheckOptions(**bad)
 
 
-@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--cache-ttl", "nan"],
-                                  ["--timeout", "-1"]])
+@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"],
+                                  ["--cache-ttl", "nan"], ["--timeout", "-1"]])
 def test_non_finite_numbers_on_the_command_line_are_one_line(tmp_path, args):
     doc = write(tmp_path / "a.md", "[x](https://example.org)\n")
     usage = run_cli(str(doc), "--offline", *args, cwd=tmp_path)
@@ -89,7 +94,8 @@ def test_an_output_path_that_is_a_folder_is_one_line(tmp_path, flag):
 def test_markdown_report_lists_broken_before_skipped_and_escapes_pipes():
     report = Report([
         LinkResult("https://a.org/x|y", "broken", 404, None, ["a.md:1"], "HTTP 404 Not Found"),
-        LinkResult("mailto:me@x.org", "skipped", None, None, ["a.md:2"], "mailto: links are not checked"),
+        LinkResult("mailto:me@x.org", "skipped", None, None, ["a.md:2"],
+                   "mailto: links are not checked"),
     ])
     markdown = report.to_markdown()
     assert markdown.index("## Broken") < markdown.index("## Skipped")
