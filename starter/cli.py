@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except StarterError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    except OSError as err:  # a filesystem failure (a full disk, say) nothing below named: still one line
-        if err.filename is None:  # not a filesystem error (a network library's, say): not ours to print
+    except OSError as err:  # a filesystem failure (a full disk) nothing below named: one line
+        if err.filename is None:  # not a filesystem error (a network library's): not ours to print
             raise
         from starter.experiment import os_error_line
 

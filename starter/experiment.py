@@ -30,7 +30,7 @@ from typing import Any, Callable
 from starter.errors import StarterError, UsageError
 
 PRESET_NAMES = ("smoke", "cpu", "gpu")
-DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what --device accepts; N is a GPU index (cuda:1)
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what --device accepts; N: a GPU index
 _DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 SEED_LIMIT = 2**63  # seeds are 0 <= seed < 2**63: what numpy and torch generators accept
 # Where R1-distill SAE latents live on Neuronpedia. Starters running a model without SAEs (the organism,
@@ -60,9 +60,11 @@ class StarterConfig:
         if not isinstance(self.device, str) or not _DEVICE_PATTERN.fullmatch(self.device):
             raise UsageError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise UsageError(f"seed {self.seed!r} is not an integer; choose one with 0 <= seed < 2**63")
+            raise UsageError(f"seed {self.seed!r} is not an integer; "
+                             "choose one with 0 <= seed < 2**63")
         if not 0 <= self.seed < SEED_LIMIT:
-            raise UsageError(f"seed {self.seed} is out of range; choose an integer with 0 <= seed < 2**63")
+            raise UsageError(f"seed {self.seed} is out of range; "
+                             "choose an integer with 0 <= seed < 2**63")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -146,17 +148,16 @@ def _lookup_latents(starter: Starter, cfg: StarterConfig, spec) -> tuple[list, s
     from starter.models import get_spec
 
     target = spec if spec.neuronpedia_model_id else get_spec(REFERENCE_SAE_MODEL)
-    # TODO(issue 11): use neuronpedia.NeuronpediaUnreachable directly once it lands.
-    unreachable = getattr(neuronpedia, "NeuronpediaUnreachable", StarterError)
     client = neuronpedia.NeuronpediaClient(offline=cfg.offline or None)
     try:
         hits = neuronpedia.concept_latents(
             client, target.neuronpedia_model_id, list(starter.concepts), layers=list(target.neuronpedia_sources[:1])
         )
-    except unreachable as err:  # only a network that cannot be reached: a bad key or cache is its own error
+    except neuronpedia.NeuronpediaUnreachable as err:  # only then: a bad key is its own error
         if client.offline:
             raise
-        print(f"neuronpedia unreachable ({err}); using the shipped sample fixtures instead", file=sys.stderr)
+        print(f"neuronpedia unreachable ({err}); using the shipped sample fixtures instead",
+              file=sys.stderr)
         client = neuronpedia.NeuronpediaClient(offline=True)
         hits = neuronpedia.concept_latents(
             client, target.neuronpedia_model_id, list(starter.concepts), layers=list(target.neuronpedia_sources[:1])
@@ -251,7 +252,7 @@ def run_starter(starter: Starter, argv: list[str] | None = None) -> Path:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(err.exit_code) from None
     except OSError as err:
-        if err.filename is None:  # not a filesystem error (a network library's, say): not ours to print
+        if err.filename is None:  # not a filesystem error (a network library's): not ours to print
             raise
         print(f"error: {os_error_line(err)}", file=sys.stderr)
         raise SystemExit(StarterError.exit_code) from None
@@ -262,10 +263,12 @@ def os_error_line(err: OSError) -> str:
 
     >>> import errno
     >>> os_error_line(OSError(errno.ENOSPC, "No space left on device", "runs/x/findings.json"))
-    'runs/x/findings.json: No space left on device; check that path (permissions, free space) and run again'
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'runs/x/findings.json: No space left on device;
+     check that path (permissions, free space) and run again'
     """
     paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
-    # Only the path and the operating system's words: never str(err), which may carry a library's message.
+    # Only the path and the operating system's words: never str(err), which may quote a library.
     what = f"{paths or type(err).__name__}: {err.strerror or 'operating-system error'}"
     return f"{what}; check that path (permissions, free space) and run again"
 
@@ -281,8 +284,8 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
     identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
     run_config = {"starter": starter.slug, "preset": args.preset, **identity}
-    # Everything a bad --out can go wrong with is refused now, before the model loads; the folder itself is
-    # created after loading, so a model that can't be loaded leaves no empty run.
+    # Everything that can be wrong with --out is refused now, before the model loads; the folder
+    # itself is created after loading, so a model that can't be loaded leaves no empty run.
     check_run_dir(out, config=run_config, model=cfg.model)
     model = load_model(cfg.model, device=cfg.device)
     store = RunStore.open(out, config=run_config, model=cfg.model, device=str(device))
@@ -296,8 +299,8 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     print(f"[{starter.slug}] {note}")
 
     starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset))
-    # A resumed row this config never asked for would change the numbers: fail, naming it. Latent rows of an
-    # earlier lookup (online then, offline now) are not the experiment's: kept on disk, left out of the summary.
+    # A resumed row this config never asked for would change the numbers: fail, naming it. Latent
+    # rows of an earlier lookup (online then, offline now) stay on disk, left out of the summary.
     store.check_asked(exempt_kinds=("latent",))
     looked_up = {row["unit"] for row in latent_rows}
     rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]

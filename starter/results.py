@@ -8,8 +8,8 @@ A run directory holds these files, the same for every starter:
     summary.md      write_summary(out, markdown)
 
 Opening an existing directory resumes it: rows already written are kept, `pending(units)` lists what is
-left, and a last line torn by `kill -9` (one without its newline) is dropped before anything is appended.
-Opening it with a different config is refused, so two experiments never mix in one file.
+left, and a last line torn by `kill -9` (one without its newline) is dropped before anything is
+appended. Opening it with a different config is refused, so two experiments never mix in one file.
 
 A run folder never loses a user's data. `RunStore.open` (and `check_run_dir`, which checks the same
 without creating anything, so a run can be refused before its model loads) refuses:
@@ -20,13 +20,14 @@ without creating anything, so a run can be refused before its model loads) refus
   manifest are never adopted;
 - a manifest.json that is not valid JSON (e.g. cut short), naming it;
 - a results.jsonl line that is not a row (not JSON, invalid UTF-8, no "unit", a unit that is not a
-  str or int), naming the file and the line: only a torn last line may be cut, never a complete line.
+  str or int), naming the file and the line: only a torn last line may be cut, never a complete one.
 
 Rows from another config cannot hide in a resumed file either. The store records every unit the run
-asks about (through `done`, `pending` or `append`); `unasked()` lists the rows read from disk that the
-current run never asked about, and `check_asked()`, which the frame calls before any analysis, fails
-the run with one line naming up to five of their units and what to do (a new --out, or delete those
-lines to keep the rest). A write that fails mid-run (a full disk) is one line too; the rows before it stay.
+asks about (through `done`, `pending` or `append`); `unasked()` lists the rows read from disk that
+the current run never asked about, and `check_asked()`, which the frame calls before any analysis,
+fails the run with one line naming up to five of their units and what to do (a new --out, or delete
+those lines to keep the rest). A write that fails mid-run (a full disk) is one line too; the rows
+before it stay.
 
 >>> import tempfile
 >>> out = tempfile.mkdtemp()
@@ -71,11 +72,11 @@ MANIFEST, RESULTS, FIGURE, SUMMARY = "manifest.json", "results.jsonl", "figure.p
 _PACKAGES = ("mi-starter", "torch", "transformers", "transformer-lens", "sae-lens", "nnsight", "numpy")
 # Keys every manifest mi-starter writes holds; a manifest.json without them is someone else's.
 _MANIFEST_KEYS = ("config", "model", "seed", "started_at")
-# Files a run folder may hold before its manifest exists: our lock and a first manifest write cut short.
+# Files a run folder may hold before its manifest: our lock, a first manifest write cut short.
 _BEFORE_MANIFEST = frozenset({".lock", MANIFEST + ".tmp"})
 # What to do about a results.jsonl line that is not a row (said in every such error).
-_FIX_LINE = ("fix or delete that line (it was left as it is), or pass a new --out; only a last line "
-             "without a newline, torn by a crash, is ever cut")
+_FIX_LINE = ("fix or delete that line (it was left as it is), or pass a new --out; only a last "
+             "line without a newline, torn by a crash, is ever cut")
 Unit = str | int
 
 
@@ -100,8 +101,9 @@ class RunStore:
              seed: int | None = None) -> RunStore:
         """Create `out_dir`, or resume it if it holds a run with the same config and model.
 
-        `seed` defaults to `config["seed"]`. Raises UsageError when `out_dir` holds a different run or
-        someone else's files, StarterError when it cannot be read or written (see the module docstring).
+        `seed` defaults to `config["seed"]`. Raises UsageError when `out_dir` holds a different run
+        or someone else's files, StarterError when it cannot be read or written (see the module
+        docstring).
         """
         out = Path(out_dir)
         config = _jsonable(config)
@@ -114,7 +116,7 @@ class RunStore:
                                "pass an --out in a writable folder") from None
         _lock(out)
         try:
-            found = _inspect(out, config=config, model=model, seed=seed)  # again, now under the lock
+            found = _inspect(out, config=config, model=model, seed=seed)  # again, under the lock
             _cut_torn_tail(out / RESULTS, found.keep_bytes)
             manifest = _write_manifest(out / MANIFEST, found.manifest, config=config, model=model,
                                        seed=seed, device=device)
@@ -130,18 +132,18 @@ class RunStore:
         return [dict(row) for row in self._rows]
 
     def done(self, unit: Unit) -> bool:
-        """Whether `unit` already has a row (so a resumed run skips it); records that it was asked."""
+        """Whether `unit` already has a row (so a resumed run skips it); records it as asked."""
         self._asked.add(unit)
         return unit in self._done
 
     def pending(self, units: Iterable[Unit]) -> list[Unit]:
-        """The units of `units` without a row yet, in the given order; records that all were asked."""
+        """The units of `units` without a row yet, in the given order; records all as asked."""
         units = list(units)
         self._asked.update(units)
         return [u for u in units if u not in self._done]
 
     def unasked(self) -> list[dict]:
-        """Rows read from disk whose unit this run never asked about (through done, pending, append).
+        """Rows read from disk whose unit this run never asked about (done, pending, append).
 
         After a starter's `run`, these are rows the current config does not produce: rows of another
         version of the starter, or lines pasted from another run.
@@ -206,22 +208,24 @@ class RunStore:
             _unlock(self.out)
 
 
-def check_run_dir(out_dir: str | os.PathLike, config: dict, model: str, seed: int | None = None) -> None:
-    """Raise the error `RunStore.open` would raise for this folder, without creating or changing anything.
+def check_run_dir(out_dir: str | os.PathLike, config: dict, model: str,
+                  seed: int | None = None) -> None:
+    """Raise the error `RunStore.open` would raise for this folder, creating or changing nothing.
 
     Call it before loading a model, so a bad `--out` fails in a second, not after the load.
 
     >>> import pathlib, tempfile
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> check_run_dir(folder / "new-run", config={"seed": 0}, model="toy")  # fine: it would be created
+    >>> check_run_dir(folder / "new-run", config={"seed": 0}, model="toy")  # fine: to be created
     >>> _ = (folder / "notes.txt").write_text("mine")
     >>> check_run_dir(folder, config={"seed": 0}, model="toy")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: --out ... holds files (notes.txt) but no manifest.json of an mi-starter run; ...
+    starter.errors.UsageError: --out ... holds files (notes.txt) but no manifest.json ...
     """
     config = _jsonable(config)
-    _inspect(Path(out_dir), config=config, model=model, seed=config.get("seed") if seed is None else seed)
+    seed = config.get("seed") if seed is None else seed
+    _inspect(Path(out_dir), config=config, model=model, seed=seed)
 
 
 def save_figure(fig, out: str | os.PathLike) -> Path:
@@ -255,7 +259,8 @@ def write_summary(out: str | os.PathLike, markdown: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise StarterError(f"cannot create {path.parent} ({_reason(err)}); pick a writable folder") from err
+        raise StarterError(f"cannot create {path.parent} ({_reason(err)}); "
+                           "pick a writable folder") from err
     _write_atomic(path, markdown if markdown.endswith("\n") else markdown + "\n")
     return path
 
@@ -273,7 +278,7 @@ class _Found:
 
 
 def _inspect(out: Path, *, config: dict, model: str, seed: Any) -> _Found:
-    """Check `out` for a (re)open, read-only; raise a one-line error for everything that is refused."""
+    """Check `out` for a (re)open, reading only; a one-line error for everything refused."""
     _check_out_path(out)
     if not out.exists():
         return _Found(manifest=None, rows=[], keep_bytes=0)
@@ -324,15 +329,16 @@ def _read_manifest(path: Path) -> dict | None:
     try:
         manifest = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise StarterError(f"{path} is not valid UTF-8 (byte {err.start + 1}); restore it, or pass a "
-                           f"new --out (its {RESULTS} was left as it is)") from None
+        raise StarterError(f"{path} is not valid UTF-8 (byte {err.start + 1}); restore it, or "
+                           f"pass a new --out (its {RESULTS} was left as it is)") from None
     except (json.JSONDecodeError, RecursionError) as err:
         where = f"line {err.lineno}" if isinstance(err, json.JSONDecodeError) else "nesting"
         raise StarterError(f"{path} is not valid JSON ({where}), perhaps cut short; restore it, or "
                            f"pass a new --out (its {RESULTS} was left as it is)") from None
     if not isinstance(manifest, dict) or not all(key in manifest for key in _MANIFEST_KEYS) \
             or not isinstance(manifest["config"], dict):
-        raise UsageError(f"{path} was not written by mi-starter (it lacks {', '.join(_MANIFEST_KEYS)}); "
+        lacks = ", ".join(_MANIFEST_KEYS)
+        raise UsageError(f"{path} was not written by mi-starter (it lacks {lacks}); "
                          "pass a new --out: nothing in that folder was changed")
     return manifest
 
@@ -345,17 +351,17 @@ def _refuse_foreign_files(out: Path) -> None:
         raise StarterError(f"cannot list {out} ({_reason(err)}); pass another --out") from None
     if names:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        raise UsageError(f"--out {out} holds files ({shown}) but no {MANIFEST} of an mi-starter run; "
-                         "pass a new or empty folder: nothing in this one was changed")
+        raise UsageError(f"--out {out} holds files ({shown}) but no {MANIFEST} of an mi-starter "
+                         "run; pass a new or empty folder: nothing in this one was changed")
 
 
 def _parse_rows(path: Path) -> tuple[list[dict], int]:
     """(rows, bytes to keep) of results.jsonl; a complete line that is not a row raises, naming it.
 
-    Only the tail can be torn, because rows are appended one fsynced line at a time with the newline in
-    the same write: bytes after the last newline that start like a row are a torn write, to be cut.
-    Anything else (a note, a line with a bad unit) means someone edited the file: guessing would lose
-    data, so that raises, naming the line.
+    Only the tail can be torn, because rows are appended one fsynced line at a time with the
+    newline in the same write: bytes after the last newline that start like a row are a torn write,
+    to be cut. Anything else (a note, a line with a bad unit) means someone edited the file:
+    guessing would lose data, so that raises, naming the line.
     """
     try:
         data = path.read_bytes()
@@ -370,7 +376,8 @@ def _parse_rows(path: Path) -> tuple[list[dict], int]:
     if tail.strip() and not tail.lstrip().startswith(b"{"):
         raise StarterError(f"{path}, line {len(lines) + 1} is not a results row "
                            f"(and has no newline): {tail[:80]!r}; {_FIX_LINE}")
-    rows = [_parse_row(path, number, raw) for number, raw in enumerate(lines, start=1) if raw.strip()]
+    numbered = enumerate(lines, start=1)
+    rows = [_parse_row(path, number, raw) for number, raw in numbered if raw.strip()]
     units = [row["unit"] for row in rows]
     if len(set(units)) != len(units):
         dupes = sorted({str(u) for u in units if units.count(u) > 1})
@@ -394,7 +401,8 @@ def _parse_row(path: Path, number: int, raw: bytes) -> dict:
         raise StarterError(f"{where} is not a results row: {text[:80]!r}; {_FIX_LINE}")
     if not _is_unit(row["unit"]):
         shown = repr(row["unit"])[:40]
-        raise StarterError(f"{where} has a 'unit' that is a {type(row['unit']).__name__} ({shown}), "
+        kind = type(row["unit"]).__name__
+        raise StarterError(f"{where} has a 'unit' that is a {kind} ({shown}), "
                            f"not a string or an integer; {_FIX_LINE}")
     return row
 
@@ -416,14 +424,15 @@ def _cut_torn_tail(path: Path, keep_bytes: int) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as err:
-        raise StarterError(f"cannot cut the torn last line of {path} ({_reason(err)}); free some "
-                           "space or fix its permissions, then run the same command again") from None
+        raise StarterError(f"cannot cut the torn last line of {path} ({_reason(err)}); free "
+                           "some space or fix its permissions, then run the same command again"
+                           ) from None
 
 
 def _append_line(path: Path, line: bytes, kept: int) -> None:
     """Append one complete line and fsync; on failure undo a partial write and raise one line."""
-    what_to_do = (f"the {kept} row(s) before it are kept; free some space (or fix the folder) and run "
-                  "the same command again to resume")
+    what_to_do = (f"the {kept} row(s) before it are kept; free some space (or fix the folder) "
+                  "and run the same command again to resume")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as err:
@@ -525,7 +534,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write `path` through a temporary file, so a crash or a full disk leaves the old one intact."""
+    """Write `path` through a temporary file: a crash or a full disk leaves the old one intact."""
     tmp = path.with_name(path.name + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -534,10 +543,11 @@ def _write_atomic(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:
-        with contextlib.suppress(OSError):  # the half-written temporary; the error below is what matters
+        with contextlib.suppress(OSError):  # the half-written temporary; the error below matters
             tmp.unlink(missing_ok=True)
-        raise StarterError(f"cannot write {path} ({_reason(err)}); free some space or pick a writable "
-                           "--out, then run the same command again (results so far are kept)") from err
+        raise StarterError(f"cannot write {path} ({_reason(err)}); free some space or pick a "
+                           "writable --out, then run the same command again (results so far are "
+                           "kept)") from err
 
 
 def _reason(err: OSError) -> str:

@@ -1,5 +1,6 @@
-"""`mi-starter` itself: bad input and filesystem failures are one `error:` line and an exit status, never a
-traceback, and never after a model has loaded (issue 11). In-process, with `load_model` replaced."""
+"""`mi-starter` itself: bad input and filesystem failures are one `error:` line and an exit status,
+never a traceback, and never after a model has loaded (issue 11). In-process, with `load_model`
+replaced."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _error_line(capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"one `error:` line expected, got:\n{err}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), f"one `error:` line, got:\n{err}"
     return lines[0]
 
 
@@ -69,7 +70,8 @@ def test_cuda_n_is_not_refused_as_an_unknown_device(tmp_path, capsys, monkeypatc
         raise StarterError("stopped at load_model")
 
     monkeypatch.setattr(starter.models, "load_model", load_model)
-    assert main(["run", SLUG, "--device", "cuda:1", "--offline", "--out", str(tmp_path / "run")]) in (1, 2)
+    argv = ["run", SLUG, "--device", "cuda:1", "--offline", "--out", str(tmp_path / "run")]
+    assert main(argv) in (1, 2)
     assert "unknown device" not in _error_line(capsys), "cuda:N is a device the resolver offers"
 
 
@@ -79,8 +81,8 @@ def test_an_unnamed_filesystem_error_is_one_line(monkeypatch, capsys):
 
     monkeypatch.setattr(starter.commands.run, "main", full_disk)
     assert main(["run", SLUG]) == 1
-    assert _error_line(capsys) == ("error: runs/x/findings.json: No space left on device; check that path "
-                                   "(permissions, free space) and run again")
+    assert _error_line(capsys) == ("error: runs/x/findings.json: No space left on device; "
+                                   "check that path (permissions, free space) and run again")
 
 
 def test_doctor_reports_a_neuronpedia_client_error_and_goes_on(monkeypatch, capsys):

@@ -66,4 +66,4 @@ def test_docstring_examples_run():
     import starter.experiment
 
     result = doctest.testmod(starter.experiment)
-    assert result.failed == 0, "an example in starter/experiment.py no longer matches what the code does"
+    assert result.failed == 0, "an example in starter/experiment.py no longer matches the code"

@@ -191,7 +191,7 @@ def test_a_folder_of_someone_elses_files_is_refused_and_left_untouched(tmp_path)
     assert "figure.png, summary.md" in _one_line(err) and "no manifest.json" in str(err.value)
     with pytest.raises(UsageError, match="pass a new or empty folder"):
         RunStore.open(tmp_path, config=CONFIG, model="m", device="cpu")
-    assert _snapshot(tmp_path) == before, "a refused folder must be left exactly as it was (no .lock)"
+    assert _snapshot(tmp_path) == before, "a refused folder must be left as it was (no .lock)"
 
 
 def test_rows_without_a_manifest_are_not_adopted(tmp_path):
@@ -259,11 +259,13 @@ def test_a_folder_that_cannot_be_created_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "mkdir", refuse)
     with pytest.raises(StarterError) as err:
         RunStore.open(tmp_path / "run", config=CONFIG, model="m", device="cpu")
-    assert f"cannot create the run folder {tmp_path / 'run'} (Read-only file system)" in _one_line(err)
+    expected = f"cannot create the run folder {tmp_path / 'run'} (Read-only file system)"
+    assert expected in _one_line(err)
 
 
 @pytest.mark.parametrize("written_before_failing", [0, 7])
-def test_a_full_disk_mid_run_is_one_line_and_keeps_the_rows(tmp_path, monkeypatch, written_before_failing):
+def test_a_full_disk_mid_run_is_one_line_and_keeps_the_rows(tmp_path, monkeypatch,
+                                                             written_before_failing):
     import errno
 
     store = RunStore.open(tmp_path, config=CONFIG, model="m", device="cpu")
@@ -283,7 +285,7 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_rows(tmp_path, monkeypatc
     assert f"cannot write {tmp_path / 'results.jsonl'} (No space left on device)" in message
     assert "the 2 row(s) before it are kept" in message
     monkeypatch.undo()
-    assert _units_in_file(tmp_path) == ["a", "b"], "a failed write must leave the rows before it intact"
+    assert _units_in_file(tmp_path) == ["a", "b"], "a failed write must leave earlier rows intact"
     store.finish()
     again = RunStore.open(tmp_path, config=CONFIG, model="m", device="cpu")
     assert again.pending(["a", "b", "c"]) == ["c"]
@@ -291,7 +293,8 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_rows(tmp_path, monkeypatc
     assert _units_in_file(tmp_path) == ["a", "b", "c"]
 
 
-def test_a_full_disk_while_writing_the_summary_is_one_line_and_keeps_the_old_one(tmp_path, monkeypatch):
+def test_a_full_disk_while_writing_the_summary_is_one_line_and_keeps_the_old_one(tmp_path,
+                                                                                  monkeypatch):
     import builtins
     import errno
 
@@ -341,7 +344,8 @@ def test_a_unit_that_is_not_a_str_or_int_is_one_line(tmp_path, unit):
     with pytest.raises(StarterError) as err:
         RunStore.open(tmp_path, config=CONFIG, model="m", device="cpu")
     message = _one_line(err)
-    assert f"{tmp_path / 'results.jsonl'}, line 2 has a 'unit' that is a {type(unit).__name__}" in message
+    where = f"{tmp_path / 'results.jsonl'}, line 2"
+    assert f"{where} has a 'unit' that is a {type(unit).__name__}" in message
 
 
 def test_rows_the_run_never_asked_about_are_named_before_analysis(tmp_path):
@@ -357,7 +361,8 @@ def test_rows_the_run_never_asked_about_are_named_before_analysis(tmp_path):
         again.check_asked(exempt_kinds=("latent",))
     message = _one_line(err)
     assert "holds 6 row(s)" in message and "'old0', 'old1', 'old2', 'old3', 'old4', ..." in message
-    assert "'old5'" not in message and "lookup" not in message, "up to five units; exempt kinds skipped"
+    assert "'old5'" not in message, "up to five units are named"
+    assert "lookup" not in message, "rows of an exempt kind are not checked"
     assert "pass a new --out, or delete those lines" in message
     for unit in [f"old{i}" for i in range(6)]:
         again.done(unit)

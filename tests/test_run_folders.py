@@ -1,6 +1,6 @@
-"""The frame around a run folder (issue 11): bad input is refused before any model loads, a user's files
-are never overwritten, rows the config never asked for fail the run, a full disk is one line, and
-Neuronpedia falls back to sample data only when it cannot be reached.
+"""The frame around a run folder (issue 11): bad input is refused before any model loads, a
+user's files are never overwritten, rows the config never asked for fail the run, a full disk is
+one line, and Neuronpedia falls back to sample data only when it cannot be reached.
 
 The test starter never touches its model, so `load_model` is replaced: these tests load nothing.
 """
@@ -20,7 +20,8 @@ import starter.results
 from starter.errors import StarterError, UsageError
 from starter.experiment import Starter, StarterConfig, execute, parse_overrides, resolve_config
 
-PRESETS = {name: StarterConfig(model="tinythinker", device="cpu") for name in ("smoke", "cpu", "gpu")}
+PRESETS = {name: StarterConfig(model="tinythinker", device="cpu")
+           for name in ("smoke", "cpu", "gpu")}
 UNITS = ["a", "b", "c"]
 
 
@@ -33,8 +34,8 @@ def _mean(rows):
     return {"mean": sum(r["score"] for r in rows) / len(rows), "n": len(rows)}
 
 
-STARTER = Starter(slug="folder-test", title="Folder test", question="Does the folder hold?", presets=PRESETS,
-                  run=_run, analyse=_mean, plot=lambda rows, metrics: Figure(),
+STARTER = Starter(slug="folder-test", title="Folder test", question="Does the folder hold?",
+                  presets=PRESETS, run=_run, analyse=_mean, plot=lambda rows, metrics: Figure(),
                   findings=lambda m: f"Mean score {m['mean']:.2f} over {m['n']} rows.",
                   concepts=("backtracking",))
 
@@ -66,10 +67,11 @@ def test_an_out_folder_with_the_users_files_is_refused_before_the_model_loads(tm
     (tmp_path / "summary.md").write_text("# my paper notes\n")
     (tmp_path / "figure.png").write_bytes(b"my figure")
     before = _snapshot(tmp_path)
-    with pytest.raises(UsageError, match=r"holds files \(figure.png, summary.md\) but no manifest.json"):
+    refused = r"holds files \(figure.png, summary.md\) but no manifest.json"
+    with pytest.raises(UsageError, match=refused):
         _execute("--out", str(tmp_path))
     assert no_model == [], "the folder must be refused before the model loads"
-    assert _snapshot(tmp_path) == before, "the user's summary.md and figure.png must stay as they were"
+    assert _snapshot(tmp_path) == before, "the user's summary.md and figure.png must stay"
 
 
 @pytest.mark.parametrize("where", ["file", "below-file"])
@@ -86,7 +88,8 @@ def test_an_out_at_or_below_a_file_is_refused_before_the_model_loads(tmp_path, n
 def test_a_seed_out_of_range_is_one_usage_line_before_the_model_loads(tmp_path, no_model, seed):
     with pytest.raises(UsageError) as err:
         _execute("--seed", seed, "--out", str(tmp_path / "run"))
-    assert str(err.value) == f"seed {seed} is out of range; choose an integer with 0 <= seed < 2**63"
+    assert str(err.value) == (f"seed {seed} is out of range; "
+                              "choose an integer with 0 <= seed < 2**63")
     assert no_model == [] and not (tmp_path / "run").exists()
 
 
@@ -119,7 +122,8 @@ def test_a_resume_of_our_own_run_still_works(tmp_path, no_model):
 def test_rows_the_config_never_asked_for_fail_the_run_before_analysis(tmp_path, no_model):
     out = _execute("--out", str(tmp_path / "run"))
     summary = (out / "summary.md").read_text()
-    with open(out / "results.jsonl", "a") as f:  # rows of "another version" that this config never produces
+    # rows of "another version" that this config never produces
+    with open(out / "results.jsonl", "a") as f:
         for unit in ("z1", "z2"):
             f.write(json.dumps({"unit": unit, "score": 0.0}) + "\n")
     with pytest.raises(StarterError) as err:
@@ -133,8 +137,9 @@ def test_rows_the_config_never_asked_for_fail_the_run_before_analysis(tmp_path, 
 
 def test_latent_rows_of_an_earlier_lookup_are_kept_but_not_summarised(tmp_path, no_model):
     out = _execute("--out", str(tmp_path / "run"))
-    stale = {"unit": "latent:0-old:7", "kind": "latent", "model_id": "m", "source": "0-old", "index": 7,
-             "description": "from an earlier online lookup", "query": "q", "url": "https://x", "provenance": "live"}
+    stale = {"unit": "latent:0-old:7", "kind": "latent", "model_id": "m", "source": "0-old",
+             "index": 7, "description": "from an earlier online lookup", "query": "q",
+             "url": "https://x", "provenance": "live"}
     with open(out / "results.jsonl", "a") as f:
         f.write(json.dumps(stale) + "\n")
     _execute("--out", str(out))
@@ -154,7 +159,8 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_rows_so_far(tmp_path, no_
     out = tmp_path / "run"
     with pytest.raises(StarterError) as err:
         _execute("--out", str(out))
-    assert "results.jsonl (No space left on device)" in str(err.value) and "\n" not in str(err.value)
+    message = str(err.value)
+    assert "results.jsonl (No space left on device)" in message and "\n" not in message
     monkeypatch.setattr(starter.results.os, "write", real_write)
     assert [r["unit"] for r in _rows(out) if r.get("kind") != "latent"] == ["a", "b"]
     _execute("--out", str(out))  # space freed: the same command resumes and finishes
@@ -176,10 +182,10 @@ def _failing_online(monkeypatch, error: Exception) -> None:
     monkeypatch.delenv("NEURONPEDIA_OFFLINE", raising=False)
 
 
-def test_an_unreachable_neuronpedia_falls_back_to_samples_and_says_so(tmp_path, no_model, monkeypatch,
-                                                                        capsys):
-    unreachable = getattr(starter.neuronpedia, "NeuronpediaUnreachable", StarterError)
-    _failing_online(monkeypatch, unreachable("could not connect to 127.0.0.1:9"))
+def test_an_unreachable_neuronpedia_falls_back_to_samples_and_says_so(tmp_path, no_model,
+                                                                        monkeypatch, capsys):
+    unreachable = starter.neuronpedia.NeuronpediaUnreachable("could not connect to 127.0.0.1:9")
+    _failing_online(monkeypatch, unreachable)
     monkeypatch.setenv("MI_STARTER_CACHE", str(tmp_path / "cache"))
     out = execute(STARTER, parse_overrides(["--out", str(tmp_path / "run")]))
     err_lines = [line for line in capsys.readouterr().err.splitlines() if "neuronpedia" in line]
@@ -187,10 +193,10 @@ def test_an_unreachable_neuronpedia_falls_back_to_samples_and_says_so(tmp_path, 
     assert "sample data" in (out / "summary.md").read_text()
 
 
-def test_any_other_neuronpedia_error_is_not_turned_into_sample_data(tmp_path, no_model, monkeypatch):
-    if not hasattr(starter.neuronpedia, "NeuronpediaUnreachable"):
-        pytest.skip("waits for starter.neuronpedia.NeuronpediaUnreachable (another change of issue 11)")
-    _failing_online(monkeypatch, StarterError("Neuronpedia refused the request (HTTP 401): bad key"))
+def test_any_other_neuronpedia_error_is_not_turned_into_sample_data(tmp_path, no_model,
+                                                                     monkeypatch):
+    refused = StarterError("Neuronpedia refused the request (HTTP 401): bad key")
+    _failing_online(monkeypatch, refused)
     monkeypatch.setenv("MI_STARTER_CACHE", str(tmp_path / "cache"))
     with pytest.raises(StarterError, match="HTTP 401"):
         execute(STARTER, parse_overrides(["--out", str(tmp_path / "run")]))

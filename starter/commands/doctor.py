@@ -87,7 +87,7 @@ def _neuronpedia() -> None:
     print("neuronpedia")
     try:
         client = NeuronpediaClient()
-    except StarterError as err:  # e.g. a malformed key: reported (the message never holds the key), not fatal
+    except StarterError as err:  # e.g. a malformed key: reported (never the key itself), not fatal
         _row("problem", str(err))
         return
     _row("base URL", f"{client.base_url}  (NEURONPEDIA_API_URL)")
