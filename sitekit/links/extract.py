@@ -86,15 +86,25 @@ _URL = re.compile(r"""(?:https?://|mailto:)[^\s<>"'`\[\]{}|\\^]+""")
 
 
 def _trim_url(url: str) -> str:
-    """Drop prose punctuation and unbalanced closing brackets that a regex match swallows."""
-    while url:
-        if url[-1] in ".,;:!?*_'":
-            url = url[:-1]
-        elif url[-1] == ")" and url.count(")") > url.count("("):
-            url = url[:-1]
+    """Drop prose punctuation and unbalanced closing brackets that a regex match swallows.
+
+    One pass from the end, counting brackets once (a line of 100k `)` stays linear).
+
+    >>> _trim_url("https://en.wikipedia.org/wiki/Tree_(graph))."), _trim_url("https://x.org/a),")
+    ('https://en.wikipedia.org/wiki/Tree_(graph)', 'https://x.org/a')
+    """
+    opened, closed = url.count("("), url.count(")")
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in ".,;:!?*_'":
+            end -= 1
+        elif last == ")" and closed > opened:
+            end -= 1
+            closed -= 1
         else:
             break
-    return url
+    return url[:end]
 
 
 def markdown_urls(text: str) -> list[Found]:

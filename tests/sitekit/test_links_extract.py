@@ -127,6 +127,17 @@ def test_yaml_aliases_that_loop_or_explode_are_read_in_bounded_time(tmp_path):
                                                           ["https://x.org/lol"]]
 
 
+def test_a_url_followed_by_a_wall_of_brackets_is_trimmed_in_bounded_time():
+    """Trimming re-counted the brackets after each one it dropped: 200k of them took minutes."""
+    text = "see https://x.org/a" + ")" * 200_000 + "."
+    found: list = []
+    worker = threading.Thread(target=lambda: found.extend(markdown_urls(text)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "markdown_urls did not finish: trimming is quadratic"
+    assert [link.url for link in found] == ["https://x.org/a"]
+
+
 def test_invalid_yaml_is_one_line_naming_the_file(tmp_path):
     catalog = write(tmp_path / "bad.yaml", "papers:\n  - url: [unclosed\n")
     cli = run_cli(str(catalog), "--offline", cwd=tmp_path)
