@@ -90,15 +90,17 @@ class Config(StarterConfig):
 PRESETS = {
     "smoke": Config(n_chains=3, n_continuations=4, fractions=(0.0, 0.5, 1.0),
                     temperatures=(0.0, 0.6), greedy_repeats=2),
-    # ~10 minutes on 2 busy cores: more problems buy more power than more continuations per cut
-    "cpu": Config(n_chains=20, n_continuations=4, greedy_repeats=6),
+    # sized for 2 cores shared by other jobs (~10 minutes): more problems buy more power than more
+    # continuations per cut; T=1 rather than 0.6 because the organism rarely diverges at 0.6
+    "cpu": Config(n_chains=16, n_continuations=4, fractions=(0.0, 0.5, 1.0),
+                  temperatures=(0.0, 1.0), greedy_repeats=4),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): 4096 new tokens lets most references and continuations finish; the rest are counted
     # as unfinished, apart from wrong answers.
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_chains=8, n_continuations=8,
                   max_new_tokens=4096, batch_size=64),
 }
-CLAIM_TEMPERATURE = 0.6  # the temperature the agreement claim is made at (the usual R1 setting)
+CLAIM_TEMPERATURE = 0.6  # the agreement claim's temperature (usual for R1); else the hottest sampled
 
 
 # %% [markdown]

@@ -2,31 +2,44 @@
 # # Does the model search a reasoning tree?
 #
 # Neel Nanda's mental model: a thinking model explores a *reasoning tree*. At each step it picks a
-# promising next step by heuristics, follows that branch, and has reflexes ("that doesn't sound right",
-# "let's backtrack") that abandon it for a sibling. This starter makes the tree explicit and tests it:
+# promising next step by heuristics, follows that branch, and has reflexes ("that doesn't sound
+# right", "let's backtrack") that abandon it for a sibling. This starter makes the tree explicit and
+# tests it:
 #
 # 1. **Shape.** Sample one chain per Countdown problem, cut it into steps, tag them with the one
 #    rule-based tagger (`starter/cot.py`), build the implied tree (`starter/trees.py`) and measure
-#    branching factor, depth and backtracks against correctness and difficulty (how many backtracks the
-#    heuristic search itself needs). On the TinyThinker organism, score the tree against the true one.
-# 2. **Are backtracks branch points?** Resample continuations just before a backtrack and, as the
-#    control, at a random step: how often does the continuation take a *different next operation*?
+#    branching factor, depth and backtracks against correctness and difficulty (how many backtracks
+#    the heuristic search itself needs). On the TinyThinker organism, score the tree against the
+#    true one. **Control:** problems the search solves without backtracking.
+# 2. **Are backtracks branch points?** Resample continuations just before a backtrack: how often
+#    does the continuation take a *different next operation* than the original chain did?
+#    **Control, matched on step type:** a cut that follows a step of the same tag as the step the
+#    backtrack followed (on the organism a "Miss."), where the chain went on *without*
+#    backtracking. An unmatched random cut would mostly land where the next step is forced (after
+#    "Try 8*19=152." comes "Left: 152, 4."), which flatters the backtrack. The per-tag table
+#    (summary) gives the same measure after every step type.
 #
-# Run: `mi-starter run reasoning-tree --preset smoke` (organism, ~1 min) or `--preset gpu` (R1-distill).
-# Outputs: `results.jsonl` (one row per chain and per resampled cut), `figure.png`, `summary.md`.
+# A chain that never finished (`</think>` and an answer) is left out of accuracy and the tree
+# measures and counted apart.
+#
+# Run: `mi-starter run reasoning-tree --preset smoke` (organism, ~1 min) or `--preset gpu`
+# (R1-distill). Outputs: `results.jsonl` (rows of kind "chain" and "cut"), `figure.png`,
+# `summary.md`, `findings.json`.
 
 # %%
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
+import matplotlib.pyplot as plt
 
-from starter import prefixes, rollouts
+from starter import grading, prefixes, rollouts, stats
 from starter.cot import split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
 from starter.organism.data import make_trace, search
 from starter.tasks.countdown import grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
@@ -39,11 +52,11 @@ from starter.trees import build_tree, next_operation, score_tree, tree_from_node
 @dataclass
 class Config(StarterConfig):
     n_problems: int = 24  # held-out Countdown-3 problems, one sampled chain each
-    n_cuts: int = 8  # chains (with a backtrack) whose pre-backtrack and random cuts are resampled
+    n_cuts: int = 8  # chains (with a backtrack) whose cuts are resampled
     n_resamples: int = 4  # continuations sampled at each cut
     temperature: float = 1.0  # sampling temperature for chains and continuations
     top_p: float = 1.0  # nucleus sampling (R1 papers use T=0.6, top-p 0.95)
-    max_new_tokens: int = 200  # organism traces are <= ~160 tokens; R1 needs thousands
+    max_new_tokens: int = 200  # organism traces are <= 143 tokens; R1 needs thousands
     batch_size: int = 64  # sequences per generate call
 
     def __post_init__(self) -> None:
@@ -52,14 +65,19 @@ class Config(StarterConfig):
             raise UsageError(f"need n_problems >= 1, n_cuts >= 0, n_resamples >= 1; got "
                              f"{self.n_problems}, {self.n_cuts}, {self.n_resamples}")
         if self.temperature <= 0:
-            raise UsageError(f"temperature must be > 0 (resampling needs randomness); got {self.temperature}")
+            raise UsageError(f"temperature must be > 0 (resampling needs randomness); "
+                             f"got {self.temperature}")
 
 
 PRESETS = {
-    "smoke": Config(n_problems=8, n_cuts=3, n_resamples=4, max_new_tokens=160),
-    "cpu": Config(n_problems=120, n_cuts=40, n_resamples=6),
-    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, n_cuts=40, n_resamples=8,
-                  temperature=0.6, top_p=0.95, max_new_tokens=3000, batch_size=32),
+    "smoke": Config(n_problems=8, n_cuts=3, n_resamples=2, max_new_tokens=160),
+    # sized for 2 cores shared by other jobs (~10 minutes): ~5 cuts per chain (the pre-backtrack
+    # cut and one control per tag), so chains are spent on cuts rather than on more resamples
+    "cpu": Config(n_problems=64, n_cuts=24, n_resamples=2, batch_size=128),
+    # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
+    # MATH): 4096 lets most chains finish; the unfinished ones are counted apart from wrong ones.
+    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, n_cuts=40,
+                  n_resamples=8, temperature=0.6, top_p=0.95, max_new_tokens=4096, batch_size=32),
 }
 
 
@@ -78,50 +96,102 @@ def sampling(cfg: Config) -> rollouts.SamplingConfig:
 def run_chains(ctx: Context, problems: list) -> None:
     todo = [p for p in problems if not ctx.store.done(f"chain:{p.id}")]
     prompts = [ctx.model.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    runs = rollouts.sample(ctx.model, prompts, n=1, cfg=sampling(ctx.cfg)) if todo else []  # [problem][1]
-    for p, prompt, run in zip(todo, prompts, runs):
-        completion = run[0].text
-        steps = prefixes.chain_steps(completion)
+    runs = rollouts.sample(ctx.model, prompts, n=1, cfg=sampling(ctx.cfg)) if todo else []
+    for p, prompt, run in zip(todo, prompts, runs):  # runs: [problem][1]
+        done = run[0]
+        steps = prefixes.chain_steps(done.text)
         tree = build_tree(steps)
-        truth = tree_from_nodes(make_trace(search(tuple(p.meta["numbers"]), p.meta["target"])).nodes)
-        ctx.store.append({"unit": f"chain:{p.id}", "phase": "chain", "prompt": prompt, "completion": completion,
-                          "difficulty": p.meta["backtracks"], "correct": grade(p, completion),
-                          "n_steps": len(steps), **tree_stats(tree), **score_tree(tree, truth)})
+        true_search = search(tuple(p.meta["numbers"]), p.meta["target"])
+        truth = tree_from_nodes(make_trace(true_search).nodes)
+        ctx.store.append({
+            "unit": f"chain:{p.id}", "kind": "chain", "problem": p.id, "prompt": prompt,
+            "completion": done.text, "difficulty": p.meta["backtracks"],
+            # finished: stopped by itself (not the token budget), closed </think>, gave an answer
+            "finished": done.finished and grading.finished(done.text),
+            "correct": grade(p, done.text), "n_steps": len(steps),
+            **tree_stats(tree), **score_tree(tree, truth),
+        })
 
 
 # %% [markdown]
-# ## Experiment 2 and its control: resample just before a backtrack vs at a random step
-# A cut keeps the chain up to the end of step `c - 1`; the continuation starts where step `c` was. At a
-# pre-backtrack cut, step `c` is the backtrack; at a control cut, `c` is any other step (seeded choice).
-# "Different branch" = the continuation's first operation differs from the original chain's next one.
+# ## Experiment 2 and its matched control: resample before a backtrack vs after the same step type
+# A cut keeps the chain up to the end of step `c - 1`; the continuation starts where step `c` was.
+# At a pre-backtrack cut, step `c` is the chain's first backtrack. Control cuts: in the same chain,
+# for every tag of step `c - 1`, one position (seeded choice) where step `c` is *not* a backtrack.
+# The matched control is the one whose step `c - 1` has the tag the pre-backtrack cut's has.
+# "Different branch" = the continuation's first operation differs from the original chain's next.
 
 
 # %%
-def pick_cuts(steps: list, rng: random.Random) -> dict[str, int]:
+@dataclass(frozen=True)
+class Cut:
+    """One place to resample a chain."""
+
+    kind: str  # "pre_backtrack" (step c is a backtrack) or "control" (step c is not)
+    step: int  # c: the continuation starts where step c was
+    after_tag: str  # tag of step c - 1, the last kept step: what the control is matched on
+    next_tag: str  # tag of step c in the original chain
+
+
+def pick_cuts(steps: list, rng: random.Random) -> list[Cut]:
+    """The first pre-backtrack cut of a chain and, per tag of the last kept step, one control cut.
+
+    >>> steps = split_steps("Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. "
+    ...                     "Miss. Wait, backtrack. Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit.")
+    >>> cuts = pick_cuts(steps, random.Random(0))
+    >>> cuts[0]
+    Cut(kind='pre_backtrack', step=6, after_tag='verify', next_tag='backtrack')
+    >>> [(c.step, c.after_tag) for c in cuts[1:]]  # the matched control (after "Miss.") first
+    [(4, 'verify'), (7, 'backtrack'), (1, 'compute'), (9, 'plan')]
+    """
     before = [s.index for s in steps if s.tag == "backtrack" and s.index > 0]
-    others = [s.index for s in steps if s.tag != "backtrack" and s.index > 0 and s.index not in before]
-    return {"pre_backtrack": before[0], "random": rng.choice(others)} if before and others else {}
+    if not before:
+        return []
+    test = Cut("pre_backtrack", before[0], steps[before[0] - 1].tag, "backtrack")
+    by_tag: dict[str, list[int]] = {}
+    for s in steps[1:]:
+        if s.tag != "backtrack" and next_operation(steps[s.index:]) is not None:
+            by_tag.setdefault(steps[s.index - 1].tag, []).append(s.index)
+    tags = sorted(by_tag, key=lambda t: (t != test.after_tag, t))  # the matched tag first
+    controls = []
+    for tag in tags:
+        c = rng.choice(by_tag[tag])
+        controls.append(Cut("control", c, tag, steps[c].tag))
+    return [test] + controls
 
 
 def run_resamples(ctx: Context) -> None:
-    rng = random.Random(ctx.cfg.seed)
-    chains = [r for r in ctx.store.rows() if r.get("phase") == "chain" and r["n_backtracks"] > 0]
-    jobs = []  # (unit, row, cut kind, the cut as a prefixes.Prefix, original next operation)
-    for row in chains[: ctx.cfg.n_cuts]:
+    chains = [r for r in ctx.store.rows() if r.get("kind") == "chain" and r["finished"]]
+    chains = [r for r in chains if r["n_backtracks"] > 0][: ctx.cfg.n_cuts]
+    jobs: list[dict[str, Any]] = []  # one per cut still to resample
+    for row in chains:
         steps = prefixes.chain_steps(row["completion"])
-        for kind, c in pick_cuts(steps, rng).items():
-            cut = prefixes.step_prefixes(row["unit"], row["completion"], ks=[c])[0]
-            jobs.append((f"cut:{row['unit']}:{kind}", row, kind, cut, next_operation(steps[c:])))
-    jobs = [j for j in jobs if not ctx.store.done(j[0])]
-    # [len(jobs)][n_resamples] continuations of prompt + cut, one batched call: the seed fixes them all.
-    texts = [row["prompt"] + cut.text for _, row, _, cut, _ in jobs]
-    outs = rollouts.sample(ctx.model, texts, n=ctx.cfg.n_resamples, cfg=sampling(ctx.cfg)) if jobs else []
-    for (unit, row, kind, cut, original_op), continuations in zip(jobs, outs):
+        rng = random.Random(f"{ctx.cfg.seed}:{row['unit']}")  # per chain: resumes pick the same
+        for cut in pick_cuts(steps, rng):
+            unit = f"cut:{row['unit']}:{cut.kind}:{cut.after_tag}"
+            if ctx.store.done(unit):
+                continue
+            prefix = prefixes.step_prefixes(row["unit"], row["completion"], ks=[cut.step])[0]
+            jobs.append({"unit": unit, "row": row, "cut": cut, "text": row["prompt"] + prefix.text,
+                         "original_op": next_operation(steps[cut.step:])})
+    if not jobs:
+        return
+    # [len(jobs)][n_resamples] continuations, one batched call: the seed fixes them all.
+    texts = [job["text"] for job in jobs]
+    outs = rollouts.sample(ctx.model, texts, n=ctx.cfg.n_resamples, cfg=sampling(ctx.cfg))
+    for job, continuations in zip(jobs, outs):
         firsts = [split_steps(split_completion(c.text)[0]) for c in continuations]
         ops = [next_operation(steps) for steps in firsts]
-        ctx.store.append({"unit": unit, "phase": "cut", "cut": kind, "step": cut.k, "original_op": original_op,
-                          "continuation_ops": ops, "continuation_tags": [s[0].tag if s else "" for s in firsts],
-                          "different_branch": [op != original_op for op in ops]})
+        cut = job["cut"]
+        ctx.store.append({
+            "unit": job["unit"], "kind": "cut", "problem": job["row"]["problem"], "cut": cut.kind,
+            "step": cut.step, "after_tag": cut.after_tag, "next_tag": cut.next_tag,
+            "original_op": job["original_op"], "continuation_ops": ops,
+            "continuation_tags": [s[0].tag if s else "" for s in firsts],
+            "finished": [c.finished and grading.finished(job["text"] + c.text)
+                         for c in continuations],
+            "different_branch": [op != job["original_op"] for op in ops],
+        })
 
 
 def run(ctx: Context) -> None:
@@ -131,79 +201,188 @@ def run(ctx: Context) -> None:
 
 
 # %% [markdown]
-# ## Result
+# ## Analyse: tree shape with intervals, and the cuts by the tag of their last kept step
 
 
 # %%
-def _mean(xs) -> float:
-    xs = [float(x) for x in xs]
-    return float(np.mean(xs)) if xs else float("nan")
+@dataclass(frozen=True)
+class CutStats:
+    """The resampling measures over one set of cuts."""
+
+    label: str  # "before a backtrack", or "after <tag>" for control cuts
+    n_cuts: int  # cuts (at most one per chain and kind)
+    different: stats.Estimate  # P(the continuation's next operation differs from the original's)
+    backtrack_first: stats.Estimate  # P(the continuation's first step is a backtrack)
+
+
+def cut_stats(label: str, cuts: list[dict]) -> CutStats:
+    flags = [float(f) for r in cuts for f in r["different_branch"]]
+    firsts = [float(t == "backtrack") for r in cuts for t in r["continuation_tags"]]
+    clusters = [r["problem"] for r in cuts for _ in r["different_branch"]]
+    return CutStats(label=label, n_cuts=len(cuts), different=stats.mean_ci(flags, clusters),
+                    backtrack_first=stats.mean_ci(firsts, clusters))
+
+
+def per_chain_mean(rows: list[dict], key: str) -> stats.Estimate:
+    """Mean of a per-chain number (one chain per problem), shown with an interval, not counts."""
+    est = stats.mean_ci([float(r[key]) for r in rows], [r["problem"] for r in rows])
+    return stats.Estimate(est.value, est.ci, est.n, est.n_items, est.unit)
+
+
+def matched_pairs(cuts: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Pre-backtrack cuts and, from the same chains, the control cut after the same tag."""
+    tests = {r["problem"]: r for r in cuts if r["cut"] == "pre_backtrack"}
+    matched = [r for r in cuts if r["cut"] == "control" and r["problem"] in tests
+               and r["after_tag"] == tests[r["problem"]]["after_tag"]]
+    paired = {r["problem"] for r in matched}
+    return [r for p, r in tests.items() if p in paired], matched
 
 
 def analyse(rows: list[dict]) -> dict:
-    chains = [r for r in rows if r["phase"] == "chain"]
-    cuts = [r for r in rows if r["phase"] == "cut"]
-    m = {"n_chains": len(chains), "accuracy": _mean(r["correct"] for r in chains)}
+    chains = [r for r in rows if r.get("kind") == "chain"]
+    cuts = [r for r in rows if r.get("kind") == "cut"]
+    done = [r for r in chains if r["finished"]]
+    m: dict[str, Any] = {
+        "n_chains": len(chains),
+        "n_unfinished": len(chains) - len(done),
+        "accuracy": stats.proportion_ci(sum(bool(r["correct"]) for r in done), len(done)),
+    }
     for key in ("n_nodes", "depth", "branching_factor", "n_backtracks"):
-        m[f"mean_{key}"] = _mean(r[key] for r in chains)
-    for ok, name in ((True, "correct"), (False, "wrong")):
-        m[f"backtracks_when_{name}"] = _mean(r["n_backtracks"] for r in chains if r["correct"] == ok)
-    for d in sorted({r["difficulty"] for r in chains}):
-        m[f"backtracks_at_difficulty_{d}"] = _mean(r["n_backtracks"] for r in chains if r["difficulty"] == d)
-    m["difficulty_backtrack_corr"] = (float(np.corrcoef([r["difficulty"] for r in chains],
-                                                        [r["n_backtracks"] for r in chains])[0, 1])
-                                      if len(chains) > 2 and len({r["n_backtracks"] for r in chains}) > 1 else 0.0)
-    for key in ("node_recall", "node_precision", "edge_recall", "backtrack_recall", "backtrack_precision", "exact"):
-        m[f"tree_{key}"] = _mean(r[key] for r in chains)
-    for kind in ("pre_backtrack", "random"):
-        flags = [f for r in cuts if r["cut"] == kind for f in r["different_branch"]]
-        tags = [t for r in cuts if r["cut"] == kind for t in r["continuation_tags"]]
-        m[f"n_continuations_{kind}"] = len(flags)
-        m[f"different_branch_{kind}"] = _mean(flags)
-        m[f"backtracks_first_{kind}"] = _mean(t == "backtrack" for t in tags)
+        m[f"mean_{key}"] = per_chain_mean(done, key)
+    correct = [r for r in done if r["correct"]]
+    wrong = [r for r in done if not r["correct"]]
+    m["backtracks_when_correct"] = per_chain_mean(correct, "n_backtracks")
+    m["backtracks_when_wrong"] = per_chain_mean(wrong, "n_backtracks")
+    levels = sorted({r["difficulty"] for r in done})
+    m["backtracks_by_difficulty"] = {
+        level: per_chain_mean([r for r in done if r["difficulty"] == level], "n_backtracks")
+        for level in levels}
+    hard = [r for r in done if r["difficulty"] > 0]
+    easy = [r for r in done if r["difficulty"] == 0]
+    m["backtracks_hard"] = per_chain_mean(hard, "n_backtracks")
+    m["backtracks_easy"] = per_chain_mean(easy, "n_backtracks")
+    m["backtracks_hard_minus_easy"] = stats.difference_ci(
+        [r["n_backtracks"] for r in hard], [r["problem"] for r in hard],
+        [r["n_backtracks"] for r in easy], [r["problem"] for r in easy])
+    for key in ("node_recall", "node_precision", "edge_recall", "backtrack_recall",
+                "backtrack_precision", "exact"):
+        values = [float(r[key]) for r in done]
+        m[f"tree_{key}"] = stats.mean_ci(values, [r["problem"] for r in done])
+    tests, matched = matched_pairs(cuts)
+    m["pre_backtrack"] = cut_stats("before a backtrack", tests)
+    m["matched_control"] = cut_stats("after the same tag, no backtrack next", matched)
+    a = [float(f) for r in tests for f in r["different_branch"]]
+    b = [float(f) for r in matched for f in r["different_branch"]]
+    m["different_minus_matched"] = stats.difference_ci(
+        a, [r["problem"] for r in tests for _ in r["different_branch"]],
+        b, [r["problem"] for r in matched for _ in r["different_branch"]])
+    controls = [r for r in cuts if r["cut"] == "control"]
+    all_tests = [r for r in cuts if r["cut"] == "pre_backtrack"]
+    m["n_unmatched_tests"] = len(all_tests) - len(tests)
+    m["per_tag"] = [cut_stats("before a backtrack", all_tests)] + [
+        cut_stats(f"after {tag}", [r for r in controls if r["after_tag"] == tag])
+        for tag in sorted({r["after_tag"] for r in controls})]
+    m["unfinished_continuations"] = sum(not f for r in cuts for f in r["finished"])
+    m["n_continuations"] = sum(len(r["finished"]) for r in cuts)
     return m
 
 
-def plot(rows: list[dict], metrics: dict):
-    import matplotlib.pyplot as plt
+# %% [markdown]
+# ## Figure
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    levels = sorted(int(k.rsplit("_", 1)[1]) for k in metrics if k.startswith("backtracks_at_difficulty_"))
-    axes[0].plot(levels, [metrics[f"backtracks_at_difficulty_{d}"] for d in levels], "o-", label="model's chain")
-    axes[0].plot(levels, levels, "k--", label="heuristic search")
-    axes[0].set(xlabel="backtracks the heuristic search needs", ylabel="backtracks in the chain",
-                title="Backtracking vs difficulty")
-    axes[0].legend()
+
+# %%
+def _bar(ax, labels: list[str], estimates: list[stats.Estimate], colours: list[str]) -> None:
+    values = [e.value for e in estimates]
+    err = [[e.value - e.ci[0] if e.ci else 0.0 for e in estimates],
+           [e.ci[1] - e.value if e.ci else 0.0 for e in estimates]]
+    ax.bar(range(len(values)), values, yerr=err, capsize=4, color=colours)
+    ax.set_xticks(range(len(values)), labels)
+
+
+def plot(rows: list[dict], metrics: dict):
+    fig, axes = plt.subplots(2, 2, figsize=(7, 7))
+    by_level = metrics["backtracks_by_difficulty"]
+    levels = sorted(by_level)
+    ests = [by_level[d] for d in levels]
+    err = [[e.value - e.ci[0] if e.ci else 0.0 for e in ests],
+           [e.ci[1] - e.value if e.ci else 0.0 for e in ests]]
+    ax = axes[0, 0]
+    ax.errorbar(levels, [e.value for e in ests], yerr=err, fmt="o-", capsize=4,
+                label="model's chain")
+    ax.plot(levels, levels, "k--", label="heuristic search")
+    ax.set(xlabel="backtracks the search needs", ylabel="backtracks in the chain")
+    ax.set_xticks(levels)
+    ax.legend(loc="upper left", fontsize=8)
     keys = ["tree_node_recall", "tree_edge_recall", "tree_backtrack_recall", "tree_exact"]
-    axes[1].bar([k[5:].replace("_", "\n") for k in keys], [metrics[k] for k in keys], color="tab:green")
-    axes[1].set(ylim=(0, 1.05), title="Recovered tree vs search tree")
-    kinds = ["pre_backtrack", "random"]
-    axes[2].bar(["before a\nbacktrack", "random step\n(control)"], [metrics[f"different_branch_{k}"] for k in kinds],
-                color=["tab:red", "tab:gray"])
-    axes[2].set(ylim=(0, 1.05), ylabel="P(next operation differs)", title="Resampled continuations")
+    _bar(axes[0, 1], ["node\nrecall", "edge\nrecall", "backtrack\nrecall", "exact"],
+         [metrics[k] for k in keys], ["tab:green"] * 4)
+    axes[0, 1].set(ylim=(0, 1.05), ylabel="recovered tree vs search tree")
+    test, control = metrics["pre_backtrack"], metrics["matched_control"]
+    labels = ["before a\nbacktrack", "matched\ncontrol"]
+    _bar(axes[1, 0], labels, [test.different, control.different], ["tab:red", "tab:gray"])
+    axes[1, 0].set(ylim=(0, 1.05), ylabel="P(next operation differs)")
+    firsts = [test.backtrack_first, control.backtrack_first]
+    _bar(axes[1, 1], labels, firsts, ["tab:red", "tab:gray"])
+    axes[1, 1].set(ylim=(0, 1.05), ylabel="P(continuation backtracks first)")
     fig.tight_layout()
     return fig
 
 
+# %% [markdown]
+# ## Claims
+
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    return [
+        compare("Resampling just before a backtrack changes the next operation more often than "
+                "resampling after the same step type where the chain did not backtrack.",
+                "P(next operation differs), before a backtrack", m["pre_backtrack"].different,
+                "cut after the same tag in the same chain, no backtrack next",
+                "P(next operation differs)", m["matched_control"].different,
+                m["different_minus_matched"]),
+        compare("Chains on problems whose search needs backtracking contain more backtracks than "
+                "chains on problems it solves directly.",
+                "backtracks per chain, search needs >= 1", m["backtracks_hard"],
+                "problems the search solves without backtracking", "backtracks per chain",
+                m["backtracks_easy"], m["backtracks_hard_minus_easy"]),
+    ]
+
+
 def findings(m: dict) -> str:
-    return (
-        f"Over {m['n_chains']} chains (accuracy {m['accuracy']:.2f}), the implied trees have "
-        f"{m['mean_n_nodes']:.1f} nodes, depth {m['mean_depth']:.1f}, branching factor "
-        f"{m['mean_branching_factor']:.2f} and {m['mean_n_backtracks']:.2f} backtracks per chain "
-        f"({m['backtracks_when_correct']:.2f} in correct vs {m['backtracks_when_wrong']:.2f} in wrong chains); "
-        f"backtracks correlate with the difficulty of the problem at r = {m['difficulty_backtrack_corr']:.2f}. "
-        f"Against the heuristic search tree, node recall is {m['tree_node_recall']:.2f}, edge recall "
-        f"{m['tree_edge_recall']:.2f}, abandoned-branch recall {m['tree_backtrack_recall']:.2f}, and "
-        f"{m['tree_exact']:.0%} of trees match exactly.\n\n"
+    d = stats.describe
+    text = (
+        f"{m['n_chains']} chains, {m['n_unfinished']} unfinished (left out below). Accuracy of "
+        f"the finished ones: {d(m['accuracy'])}. Their implied trees have {d(m['mean_n_nodes'])} "
+        f"nodes, depth {d(m['mean_depth'])}, branching factor {d(m['mean_branching_factor'])} and "
+        f"{d(m['mean_n_backtracks'])} backtracks per chain ({d(m['backtracks_when_correct'])} in "
+        f"correct vs {d(m['backtracks_when_wrong'])} in wrong chains). Against the heuristic "
+        f"search tree: node recall {d(m['tree_node_recall'])}, edge recall "
+        f"{d(m['tree_edge_recall'])}, abandoned-branch recall {d(m['tree_backtrack_recall'])}; "
+        f"trees matching exactly: {d(m['tree_exact'])}.\n\n"
         f"Resampling just before a backtrack changes the next operation in "
-        f"{m['different_branch_pre_backtrack']:.2f} of {m['n_continuations_pre_backtrack']} continuations "
-        f"(and backtracks again in {m['backtracks_first_pre_backtrack']:.2f}); the control, resampling at a "
-        f"random step, changes it in {m['different_branch_random']:.2f} of {m['n_continuations_random']}. "
-        "On the organism this is a hypothesis about how search is written, to test on R1-distill "
-        "(`--preset gpu`), where the tagger and the tree rule are themselves assumptions."
-    )
+        f"{d(m['pre_backtrack'].different)} of continuations (and backtracks again first in "
+        f"{d(m['pre_backtrack'].backtrack_first)}); the matched control, a cut after the same "
+        f"step type in the same chain where the chain went on without backtracking, changes it in "
+        f"{d(m['matched_control'].different)}. Pre-backtrack cuts without a matched control: "
+        f"{m['n_unmatched_tests']}. Unfinished continuations: {m['unfinished_continuations']} of "
+        f"{m['n_continuations']} (their first step still counts).\n\n"
+        "The same measures by the tag of the last kept step (one control cut per chain and tag):"
+        "\n\n| cut | cuts | P(next operation differs) | P(backtracks first) |\n|---|---|---|---|\n")
+    for row in m["per_tag"]:
+        text += f"| {row.label} | {row.n_cuts} | {d(row.different)} | {d(row.backtrack_first)} |\n"
+    return text + (
+        "\nOn the organism this is a hypothesis about how search is written, to test on "
+        "R1-distill (`--preset gpu`), where the tagger and the tree rule are themselves "
+        "assumptions.")
 
 
+# %% [markdown]
+# ## What to try next
+
+
+# %%
 STARTER = Starter(
     slug="reasoning-tree",
     presets=PRESETS,
@@ -211,12 +390,16 @@ STARTER = Starter(
     analyse=analyse,
     plot=plot,
     findings=findings,
+    claims=claims,
     concepts=("backtracking", "wait", "uncertainty"),
     try_next=(
-        "Replace the rule-based tagger with a model-as-judge and see whether the tree shape changes.",
-        "Read a probe for 'about to backtrack' at the pre-backtrack cuts (see the cot-probing starter).",
+        "Replace the rule-based tagger with a model-as-judge and see whether the tree shape "
+        "changes.",
+        "Read a probe for 'about to backtrack' at the pre-backtrack cuts (see the cot-probing "
+        "starter).",
         "Run the gpu preset and compare R1's branching factor on easy vs hard Countdown problems.",
-        "Ask whether branch order follows a heuristic: rank each chain's first operations by distance to target.",
+        "Ask whether branch order follows a heuristic: rank each chain's first operations by "
+        "distance to target.",
     ),
 )
 

@@ -1,0 +1,105 @@
+"""reasoning-tree: analyse and claims on hand-built rows, against numbers computed by hand."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from starter.cot import split_steps
+from starter.findings import check
+from starter.questions import reasoning_tree as rt
+
+SCORES = ("node_recall", "node_precision", "edge_recall", "backtrack_recall", "backtrack_precision")
+
+
+def chain(problem: str, difficulty: int, correct: bool, backtracks: int, finished: bool = True,
+          recall: float = 1.0) -> dict:
+    return {"unit": f"chain:{problem}", "kind": "chain", "problem": problem, "prompt": "P",
+            "completion": "", "difficulty": difficulty, "finished": finished, "correct": correct,
+            "n_steps": 6, "n_nodes": 4, "depth": 2, "branching_factor": 1.5, "n_leaves": 2,
+            "n_backtracks": backtracks, **{key: recall for key in SCORES},
+            "exact": float(recall == 1.0)}
+
+
+def cut(problem: str, kind: str, after: str, different: list[bool], tags: list[str]) -> dict:
+    return {"unit": f"cut:{problem}:{kind}:{after}", "kind": "cut", "problem": problem, "cut": kind,
+            "step": 3, "after_tag": after,
+            "next_tag": "backtrack" if kind == "pre_backtrack" else "compute",
+            "original_op": "8+19", "continuation_ops": [], "continuation_tags": tags,
+            "finished": [True] * len(different), "different_branch": different}
+
+
+C = "compute"
+ROWS = [
+    chain("p1", difficulty=1, correct=True, backtracks=1),
+    chain("p2", difficulty=0, correct=True, backtracks=0),
+    chain("p3", difficulty=2, correct=False, backtracks=1, recall=0.5),
+    chain("p4", difficulty=0, correct=False, backtracks=3, finished=False),  # left out, counted
+    chain("p5", difficulty=0, correct=True, backtracks=0),
+    cut("p1", "pre_backtrack", "verify", [True, True, False, True], [C, C, "backtrack", C]),
+    cut("p1", "control", "verify", [False, False, False, True], [C] * 4),  # the matched control
+    cut("p1", "control", "compute", [False] * 4, ["plan"] * 4),
+    cut("p3", "pre_backtrack", "verify", [True] * 4, ["backtrack", "backtrack", C, C]),
+    cut("p3", "control", "plan", [False, True, False, False], [C] * 4),  # p3 has no verify control
+]
+
+
+def test_chains_by_hand():
+    m = rt.analyse(ROWS)
+    assert (m["n_chains"], m["n_unfinished"]) == (5, 1)
+    accuracy = m["accuracy"]
+    assert (accuracy.successes, accuracy.n) == (3, 4), "accuracy over finished chains only"
+    assert m["mean_n_backtracks"].value == pytest.approx(0.5), "(1 + 0 + 1 + 0) / 4, p4 left out"
+    assert m["backtracks_when_correct"].value == pytest.approx(1 / 3)
+    assert m["backtracks_when_wrong"].value == pytest.approx(1.0)
+    assert m["tree_node_recall"].value == pytest.approx((1 + 1 + 0.5 + 1) / 4)
+    assert sorted(m["backtracks_by_difficulty"]) == [0, 1, 2]
+    assert m["backtracks_hard_minus_easy"].value == pytest.approx(1.0)
+
+
+def test_matched_control_is_the_same_tag_in_the_same_chain():
+    m = rt.analyse(ROWS)
+    # p3 has no control after "verify", so only p1's pair is compared: 3/4 vs 1/4.
+    assert m["pre_backtrack"].n_cuts == 1 and m["n_unmatched_tests"] == 1
+    assert m["pre_backtrack"].different.value == pytest.approx(0.75)
+    assert m["matched_control"].different.value == pytest.approx(0.25)
+    assert m["different_minus_matched"].value == pytest.approx(0.5)
+    assert m["different_minus_matched"].ci is None, "one problem: no interval"
+
+
+def test_per_tag_table_by_hand():
+    table = {row.label: row for row in rt.analyse(ROWS)["per_tag"]}
+    assert list(table) == ["before a backtrack", "after compute", "after plan", "after verify"]
+    before = table["before a backtrack"]
+    assert before.n_cuts == 2 and before.different.value == pytest.approx(7 / 8)
+    assert before.backtrack_first.value == pytest.approx(3 / 8)
+    assert table["after compute"].different.value == 0.0
+    assert table["after plan"].different.value == pytest.approx(1 / 4)
+
+
+def test_pick_cuts_matches_the_tag_before_the_backtrack():
+    steps = split_steps("Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss. "
+                        "Wait, backtrack. Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit.")
+    test, matched, *others = rt.pick_cuts(steps, random.Random(1))
+    assert (test.kind, test.step, test.after_tag) == ("pre_backtrack", 6, "verify")
+    assert matched.after_tag == "verify" and steps[matched.step].tag != "backtrack", (
+        "the matched control follows a 'Miss.' too, but the chain did not backtrack there")
+    assert all(c.kind == "control" and steps[c.step].tag != "backtrack" for c in others)
+
+
+def test_claims_verdicts_follow_their_intervals():
+    claims = rt.claims(rt.analyse(ROWS))
+    assert len(claims) == 2
+    for claim in claims:
+        check(claim.to_dict())  # raises when a verdict disagrees with difference_ci
+    branch, difficulty = claims
+    assert branch.verdict == "not distinguishable", "one matched pair: no interval"
+    # every hard chain has 1 backtrack and every easy one 0: each resample gives +1
+    assert difficulty.verdict == "supported" and difficulty.difference.ci == (1.0, 1.0)
+
+
+def test_findings_show_the_per_tag_table_and_counts():
+    text = rt.findings(rt.analyse(ROWS))
+    assert "| after verify | 1 |" in text
+    assert "3/4" in text, "accuracy over 4 finished chains is shown as counts"
