@@ -100,7 +100,7 @@ PRESETS = {
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_chains=8, n_continuations=8,
                   max_new_tokens=4096, batch_size=64),
 }
-CLAIM_TEMPERATURE = 0.6  # the agreement claim's temperature (usual for R1); else the hottest sampled
+CLAIM_TEMPERATURE = 0.6  # the agreement claim's temperature (R1's); else the hottest sampled
 
 
 # %% [markdown]
