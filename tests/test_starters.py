@@ -61,9 +61,13 @@ def test_smoke_run_writes_four_artefacts_and_summary_matches_results(slug, tmp_p
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_every_starter_has_three_presets_and_a_control():
+def test_every_starter_has_three_presets_concepts_next_steps_and_its_identity():
+    """Named for what it checks; each starter's control is tested beside it, in tests/questions/."""
     for slug in SLUGS:
         starter = questions.load(slug)
+        known = questions.identity(slug)
+        assert (starter.title, starter.question) == (known.title, known.quote), (
+            f"{slug}: title and question come from starter/questions/questions.yaml only")
         assert set(starter.presets) >= {"smoke", "cpu", "gpu"}, slug
         assert starter.concepts, f"{slug}: no Neuronpedia concepts to look up"
         assert starter.try_next, f"{slug}: no 'what to try next'"
