@@ -39,10 +39,11 @@ from starter.errors import StarterError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "docs" / "data"
-IDENTITY_FILE = "starter/questions/questions.yaml"  # a question's letter, title and quote live there
+# a question's letter, title and quote live there (the package), never in docs/data/
+IDENTITY_FILE = "starter/questions/questions.yaml"
 IDENTITY_FIELDS = ("letter", "title", "quote")
 
-# The reading list's sections, in the order the page shows them (the reading-list author follows it).
+# The reading list's sections, in the order the page shows them (its author follows it).
 READING_SECTIONS = (
     "foundational",
     "superposition",
@@ -75,8 +76,9 @@ class _Strict(BaseModel):
 
 class Zh(_Strict):
     """Chinese text for the Chinese edition (`docs/hooks/generate.py`); a field left out is shown in
-    English under a visible "not translated yet" note. Each field translates the English field of the
-    same name; `quote` is our translation of a quoted passage, shown beside the English original."""
+    English under a visible "not translated yet" note. Each field translates the English field of
+    the same name; `quote` is our translation of a quoted passage, shown beside the English
+    original."""
 
     title: Text | None = None
     intro: Text | None = None
@@ -162,11 +164,15 @@ class ReadingList(_Strict):
     def _order_and_ids(self) -> ReadingList:
         ids = tuple(section.id for section in self.sections)
         if ids != READING_SECTIONS:
-            raise ValueError(f"sections must be exactly {list(READING_SECTIONS)} in this order, got {list(ids)}")
+            raise ValueError(
+                f"sections must be exactly {list(READING_SECTIONS)} in this order, got {list(ids)}"
+            )
         _unique_ids(self.entries, "the reading list (entry ids are page anchors)")
         clashes = set(ids) & {entry.id for entry in self.entries}
         if clashes:
-            raise ValueError(f"entry ids {sorted(clashes)} equal a section id; both are anchors on one page")
+            raise ValueError(
+                f"entry ids {sorted(clashes)} equal a section id; both are anchors on one page"
+            )
         return self
 
     @property
@@ -177,7 +183,8 @@ class ReadingList(_Strict):
         for entry in self.entries:
             if entry.id == entry_id:
                 return entry
-        raise UsageError(f"no reading-list entry {entry_id!r}; known ids: {', '.join(e.id for e in self.entries)}")
+        known = ", ".join(e.id for e in self.entries)
+        raise UsageError(f"no reading-list entry {entry_id!r}; known ids: {known}")
 
 
 # --- libraries.yaml -------------------------------------------------------------------------------
@@ -207,7 +214,9 @@ class Library(_Strict):
     def _snippet_is_short_python(cls, value: str) -> str:
         lines = value.strip().splitlines()
         if len(lines) > MAX_SNIPPET_LINES:
-            raise ValueError(f"snippet has {len(lines)} lines; keep it to {MAX_SNIPPET_LINES} or fewer")
+            raise ValueError(
+                f"snippet has {len(lines)} lines; keep it to {MAX_SNIPPET_LINES} or fewer"
+            )
         try:
             compile(value, "<snippet>", "exec")
         except SyntaxError as err:
@@ -362,7 +371,8 @@ class Research(_Strict):
         for q in self.questions:
             if q.slug == slug:
                 return q
-        raise UsageError(f"unknown question {slug!r}; choose one of: {', '.join(q.slug for q in self.questions)}")
+        known = ", ".join(q.slug for q in self.questions)
+        raise UsageError(f"unknown question {slug!r}; choose one of: {known}")
 
 
 # --- loading --------------------------------------------------------------------------------------
@@ -418,7 +428,9 @@ def _locate(root: yaml.Node | None, loc: tuple[int | str, ...]) -> tuple[int, st
                 if key.value == part:
                     child = value
                     line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
             child = node.value[part]
             line = child.start_mark.line + 1
         if child is None:
@@ -513,7 +525,8 @@ def load_site(data_dir: Path | None = None, root: Path | None = None) -> Site:
         for work in q.prior_work:
             if work.reading_list is not None and work.reading_list not in known:
                 raise CatalogError(
-                    f"{data_dir / 'research.yaml'}: question {q.slug!r} cites reading-list id {work.reading_list!r}, "
+                    f"{data_dir / 'research.yaml'}: question {q.slug!r} cites reading-list id "
+                    f"{work.reading_list!r}, "
                     "which reading_list.yaml does not define; fix the id or drop `reading_list:`"
                 )
     return site
