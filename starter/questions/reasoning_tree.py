@@ -73,7 +73,7 @@ PRESETS = {
     "smoke": Config(n_problems=8, n_cuts=3, n_resamples=2, max_new_tokens=160),
     # sized for 2 cores shared by other jobs (~10 minutes): ~5 cuts per chain (the pre-backtrack
     # cut and one control per tag), so chains are spent on cuts rather than on more resamples
-    "cpu": Config(n_problems=64, n_cuts=24, n_resamples=2, batch_size=128),
+    "cpu": Config(n_problems=120, n_cuts=40, n_resamples=3, batch_size=128),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): 4096 lets most chains finish; the unfinished ones are counted apart from wrong ones.
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, n_cuts=40,
@@ -271,11 +271,14 @@ def analyse(rows: list[dict]) -> dict:
     tests, matched = matched_pairs(cuts)
     m["pre_backtrack"] = cut_stats("before a backtrack", tests)
     m["matched_control"] = cut_stats("after the same tag, no backtrack next", matched)
-    a = [float(f) for r in tests for f in r["different_branch"]]
-    b = [float(f) for r in matched for f in r["different_branch"]]
+    test_at = [r["problem"] for r in tests for _ in r["different_branch"]]
+    matched_at = [r["problem"] for r in matched for _ in r["different_branch"]]
     m["different_minus_matched"] = stats.difference_ci(
-        a, [r["problem"] for r in tests for _ in r["different_branch"]],
-        b, [r["problem"] for r in matched for _ in r["different_branch"]])
+        [float(f) for r in tests for f in r["different_branch"]], test_at,
+        [float(f) for r in matched for f in r["different_branch"]], matched_at)
+    m["backtrack_first_minus_matched"] = stats.difference_ci(
+        [float(t == "backtrack") for r in tests for t in r["continuation_tags"]], test_at,
+        [float(t == "backtrack") for r in matched for t in r["continuation_tags"]], matched_at)
     controls = [r for r in cuts if r["cut"] == "control"]
     all_tests = [r for r in cuts if r["cut"] == "pre_backtrack"]
     m["n_unmatched_tests"] = len(all_tests) - len(tests)
@@ -347,6 +350,14 @@ def claims(m: dict) -> list[Claim]:
                 "backtracks per chain, search needs >= 1", m["backtracks_hard"],
                 "problems the search solves without backtracking", "backtracks per chain",
                 m["backtracks_easy"], m["backtracks_hard_minus_easy"]),
+        compare("Resampled just before a backtrack, the model backtracks again first more often "
+                "than at a matched cut where the chain went on without backtracking: the decision "
+                "to abandon a branch is reproducible, not a reflex after any step of that type.",
+                "P(continuation backtracks first), before a backtrack",
+                m["pre_backtrack"].backtrack_first,
+                "cut after the same tag in the same chain, no backtrack next",
+                "P(continuation backtracks first)", m["matched_control"].backtrack_first,
+                m["backtrack_first_minus_matched"]),
     ]
 
 

@@ -90,13 +90,15 @@ def test_pick_cuts_matches_the_tag_before_the_backtrack():
 
 def test_claims_verdicts_follow_their_intervals():
     claims = rt.claims(rt.analyse(ROWS))
-    assert len(claims) == 2
+    assert len(claims) == 3
     for claim in claims:
         check(claim.to_dict())  # raises when a verdict disagrees with difference_ci
-    branch, difficulty = claims
+    branch, difficulty, again = claims
     assert branch.verdict == "not distinguishable", "one matched pair: no interval"
     # every hard chain has 1 backtrack and every easy one 0: each resample gives +1
     assert difficulty.verdict == "supported" and difficulty.difference.ci == (1.0, 1.0)
+    # p1's pair: 1/4 continuations backtrack first before the backtrack, 0/4 at the matched cut
+    assert again.difference.value == pytest.approx(0.25)
 
 
 def test_findings_show_the_per_tag_table_and_counts():
