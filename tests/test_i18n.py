@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import html
-import importlib.util
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import markdown
 import pytest
 
 from sitekit import catalog
+from sitekit.pages import i18n, render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FALLBACK_TITLE = "尚未翻译"
@@ -48,13 +48,6 @@ def text(markup: str) -> str:
     """Visible text of the article (no nav, no search index), entities decoded."""
     article = markup[markup.index("<article"):markup.index("</article>")]
     return html.unescape(re.sub(r"<[^>]+>", "", article))
-
-
-def load_hook():
-    spec = importlib.util.spec_from_file_location("generate_hook_i18n", REPO_ROOT / "docs" / "hooks" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_chinese_home_and_getting_started(site):
@@ -94,32 +87,30 @@ def test_untranslated_pages_fall_back_to_english_with_a_note(site):
 
 
 def test_missing_zh_field_shows_english_under_a_note():
-    hook = load_hook()
     q = catalog.load_research().question("steering")
     bare = q.model_copy(update={"zh": None})
-    md = hook.render_question(bare, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=hook.ZH)
+    md = render.render_question(bare, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=i18n.ZH)
     why_at = md.index(q.why)
     assert f'!!! note "{FALLBACK_TITLE}"' in md[:why_at], "the English 'why' needs the note above it"
     assert q.hypotheses[0] in md and q.title in md, "untranslated fields fall back to the English text"
 
     partial = q.model_copy(update={"zh": q.zh.model_copy(update={"why": None})})
-    md = hook.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=hook.ZH)
+    md = render.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=i18n.ZH)
     assert q.zh.title in md and q.why in md and q.zh.hypotheses[0] in md
 
     gs = catalog.load_getting_started()
     res = gs.resources[0]
     no_skip = gs.model_copy(update={"resources": [res.model_copy(update={"zh": res.zh.model_copy(update={"skip": None})})]})
-    md = hook.render_getting_started(no_skip, hook.ZH)
+    md = render.render_getting_started(no_skip, i18n.ZH)
     assert res.zh.annotation in md and res.skip in md and FALLBACK_TITLE in md
 
 
 def test_prior_work_note_falls_back_per_item():
     """A prior-work item without zh.note shows its English note under the fallback note; the others stay translated."""
-    hook = load_hook()
     q = catalog.load_research().question("sae")
     first, second, *rest = q.prior_work
     partial = q.model_copy(update={"prior_work": [first, second.model_copy(update={"zh": None}), *rest]})
-    md = hook.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=hook.ZH)
+    md = render.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=i18n.ZH)
     section = md[md.index("## 已有工作"):md.index("## 值得检验的假设")]
     note = f'!!! note "{FALLBACK_TITLE}"'
     assert section.count(note) == 1, "only the untranslated item gets the note"
@@ -128,7 +119,7 @@ def test_prior_work_note_falls_back_per_item():
     assert all(work.zh.note in section for work in rest)
     assert second.title in section and first.title in section, "titles stay in English"
 
-    english = hook.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=hook.EN)
+    english = render.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=i18n.EN)
     assert FALLBACK_TITLE not in english and all(work.note in english for work in q.prior_work)
     assert not any(work.zh.note in english for work in (first, *rest)), "the English edition shows no translations"
 
@@ -196,18 +187,17 @@ def test_entries_show_when_their_link_was_last_verified(tmp_path):
     """Dates come from the link checker's cache (.cache/links.json, written by sitekit.links.LinkCache)."""
     from sitekit.links import LinkCache, Verdict
 
-    hook = load_hook()
     reading = catalog.load_reading_list()
     first, second = reading.entries[:2]
     cache = LinkCache(tmp_path / "links.json")
     cache.put(first.url, Verdict("ok", 200, first.url))
     cache.flush()
-    checks = hook.load_link_checks(tmp_path / "links.json")
-    md = hook.render_reading_list(reading, checks)
+    checks = render.load_link_checks(tmp_path / "links.json")
+    md = render.render_reading_list(reading, checks)
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     entry = lambda e: md[md.index(f"{{ #{e.id} }}"):]  # noqa: E731 - the entry's heading onwards
     assert entry(first).split("\n\n")[1].endswith(f"link verified {today}</span>")
     assert "link not yet verified" in entry(second).split("\n\n")[1]
-    assert hook.load_link_checks(tmp_path / "missing.json") == {}, "no cache yet: every link is 'not yet verified'"
+    assert render.load_link_checks(tmp_path / "missing.json") == {}, "no cache yet: every link is 'not yet verified'"
     lib = catalog.load_libraries().libraries[0]
-    assert "link not yet verified" in "\n".join(hook.render_library(lib, {}))
+    assert "link not yet verified" in "\n".join(render.render_library(lib, {}))

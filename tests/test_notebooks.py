@@ -1,10 +1,9 @@
-"""Starters published as notebooks (docs/hooks/notebooks.py): built from the percent-format scripts,
+"""Starters published as notebooks (sitekit/pages/notebooks.py): built from the percent-format scripts,
 first cell installs this version, linked from the question page; and one of them really runs.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 import starter
 from sitekit import catalog
+from sitekit.pages import notebooks, render
 from starter import questions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,15 +24,6 @@ PREFERENCE = ("determinism", "reasoning-tree", "lucky-or-steady", "cot-faithfuln
               "steering", "monitored-cot", "sae")
 
 
-def load_hook(name: str):
-    """Import a file of docs/hooks/ the way mkdocs does: by path."""
-    spec = importlib.util.spec_from_file_location(f"hook_{name}", REPO_ROOT / "docs" / "hooks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-notebooks = load_hook("notebooks")
 
 
 @pytest.mark.parametrize("slug", sorted(questions.available()))
@@ -57,15 +48,14 @@ def test_notebook_is_the_script_plus_a_tagged_install_cell(slug):
 
 
 def test_question_page_links_notebook_and_colab_only_when_the_starter_exists(tmp_path):
-    generate = load_hook("generate")
     research = catalog.load_research()
     q = research.questions[0]
-    missing = generate.render_question(q, "Parent.", tmp_path / "results", tmp_path, repo_url=REPO_URL)
+    missing = render.render_question(q, "Parent.", tmp_path / "results", tmp_path, repo_url=REPO_URL)
     assert "notebooks/" not in missing and "colab" not in missing.lower(), "no notebook link without a starter file"
 
     (tmp_path / q.starter).parent.mkdir(parents=True)
     (tmp_path / q.starter).write_text("# %%\nprint('hi')\n")
-    page = generate.render_question(q, "Parent.", tmp_path / "results", tmp_path, repo_url=REPO_URL)
+    page = render.render_question(q, "Parent.", tmp_path / "results", tmp_path, repo_url=REPO_URL)
     assert f"(../notebooks/{q.slug}.ipynb){{ download }}" in page
     repo = REPO_URL.removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{repo}/blob/notebooks/{q.slug}.ipynb"

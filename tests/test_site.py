@@ -18,6 +18,7 @@ import pytest
 from mkdocs.exceptions import PluginError
 
 from sitekit import catalog
+from sitekit.pages import i18n, render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MKDOCS = Path(sys.executable).parent / "mkdocs"
@@ -103,15 +104,22 @@ def test_nothing_is_fetched_from_google_fonts_or_a_cdn(site):
         assert "cdn.jsdelivr" not in text and "unpkg.com" not in text, f"{file} loads scripts from a CDN"
 
 
-# --- the `ready` path of a question page (no question is ready yet, so it is tested directly) -----
-
-
-def load_hook():
-    """Import docs/hooks/generate.py the way mkdocs does: by file path."""
-    spec = importlib.util.spec_from_file_location("generate_hook", REPO_ROOT / "docs" / "hooks" / "generate.py")
+@pytest.mark.parametrize("name, events", [
+    ("generate", ("on_config", "on_files", "on_page_markdown")),
+    ("notebooks", ("on_files",)),
+])
+def test_hooks_are_thin_entry_points_to_sitekit(name, events):
+    """mkdocs loads docs/hooks/*.py by path; each hands it the events of sitekit.pages."""
+    path = REPO_ROOT / "docs" / "hooks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"thin_{name}_hook", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    for event in events:
+        assert getattr(module, event).__module__.startswith("sitekit.pages."), f"{name}.{event}"
+    assert len(path.read_text(encoding="utf-8").splitlines()) < 25, f"{path.name} grew: move code to sitekit"
+
+
+# --- the `ready` path of a question page (no question is ready yet, so it is tested directly) -----
 
 
 def ready_question(tmp_path: Path) -> catalog.Question:
@@ -127,12 +135,11 @@ def ready_question(tmp_path: Path) -> catalog.Question:
 
 
 def test_ready_question_embeds_code_result_and_next_steps(tmp_path):
-    hook = load_hook()
     q = ready_question(tmp_path)
     result = tmp_path / "docs" / "results" / q.slug
     (result / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (result / "manifest.json").write_text(json.dumps({"finished_at": "2026-11-26T10:00:00Z", "model": "tiny-thinker"}))
-    md = hook.render_question(q, "Parent bullet.", tmp_path / "docs" / "results", tmp_path)
+    md = render.render_question(q, "Parent bullet.", tmp_path / "docs" / "results", tmp_path)
     assert '````python title="starter/questions/determinism.py"' in md, "the fence must outgrow the ``` inside the code"
     assert 'print("```")' in md
     assert "![Result figure for determinism](../results/determinism/figure.png)" in md
@@ -143,17 +150,16 @@ def test_ready_question_embeds_code_result_and_next_steps(tmp_path):
 
 
 def test_ready_question_without_result_says_so(tmp_path):
-    md = load_hook().render_question(ready_question(tmp_path), "Parent.", tmp_path / "no-results", tmp_path)
+    md = render.render_question(ready_question(tmp_path), "Parent.", tmp_path / "no-results", tmp_path)
     assert "No result committed yet" in md
 
 
 def test_result_manifest_missing_keys_fails_the_build(tmp_path):
-    hook = load_hook()
     result = tmp_path / "determinism"
     result.mkdir()
     (result / "manifest.json").write_text(json.dumps({"model": "tiny-thinker"}))
     with pytest.raises(PluginError, match=r"lacks \['finished_at'\]"):
-        hook.render_result("determinism", result)
+        render.render_result("determinism", result)
 
 
 def test_no_page_repeats_an_anchor(site):

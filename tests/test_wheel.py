@@ -10,7 +10,6 @@ run too, with pip's `--dry-run`, against the same wheel.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 import starter
+from sitekit.pages import notebooks
 
 pytestmark = pytest.mark.slow  # builds a wheel and runs a smoke starter (~1 min on 2 cores)
 
@@ -115,19 +115,10 @@ def test_installed_package_runs_outside_the_repository(installed, tmp_path):
     assert not list(work.iterdir()), "a run with --out must not write into the working directory"
 
 
-def load_notebooks_hook():
-    path = REPO_ROOT / "docs" / "hooks" / "notebooks.py"
-    spec = importlib.util.spec_from_file_location("hook_notebooks_wheel", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_notebook_install_cell_resolves_against_the_wheel(wheel, tmp_path):
     """Each `%pip install` line of a generated notebook, with the GitHub URL replaced by the built
     wheel, resolves offline (`--dry-run --no-index`) in an environment that already has a torch:
     pip would add the kit and keep that torch."""
-    notebooks = load_notebooks_hook()
     source = notebooks.starter_file(REPO_ROOT, "reasoning-tree")
     nb = notebooks.build_notebook(source, "https://github.com/o/r", starter.__version__)
     lines = nb.cells[0].source.splitlines()

@@ -1,7 +1,8 @@
 """Publish every starter (`starter/questions/*.py`, jupytext percent format) as a Jupyter notebook.
 
 The notebooks are built here, at build time, and never committed: `notebooks/<slug>.ipynb` in the
-site, linked from the question page (docs/hooks/generate.py links the same `notebook_path`). Each
+site, linked from the question page (sitekit.pages.render links the same `notebook_path`); mkdocs runs
+`on_files` through docs/hooks/notebooks.py. Each
 notebook opens with one extra cell, tagged `install`, that installs the package pinned to this
 site's version, so "Open in Colab" runs the code the page shows. It keeps the runtime's own torch
 (the package asks for a torch range; only `make` installs the exact one) and adds the packages that

@@ -1,0 +1,85 @@
+"""The mkdocs events of the site build: load the catalogs (`on_config`), add the generated pages
+(`on_files`, at priority -200, after mkdocs-static-i18n's -100) and the "not translated yet" note
+(`on_page_markdown`). The question pages join the "Research" section of the nav, titled by their
+first heading (so the Chinese edition's nav shows Chinese titles). docs/hooks/generate.py is the
+entry point mkdocs.yml names. Never imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from sitekit import catalog
+from sitekit.catalog import Research
+from sitekit.pages.i18n import EDITIONS, TRANSLATED, current_language, localise
+from sitekit.pages.render import BuildState, load_link_checks, question_path, render_pages
+
+RESEARCH_NAV_ANCHOR = "research/index.md"
+LINK_CACHE = Path(".cache") / "links.json"  # written by scripts/check_links.py (sitekit.links)
+
+_state: BuildState | None = None
+
+
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    """Runs once per language pass (mkdocs-static-i18n calls the build again); loading is idempotent."""
+    global _state
+    root = Path(config.config_file_path).parent
+    try:
+        site = catalog.load_site(Path(config.docs_dir) / "data", root=root)
+    except catalog.CatalogError as err:
+        raise PluginError(str(err)) from err
+    _state = BuildState(site, config.repo_url, load_link_checks(root / LINK_CACHE))
+    _add_questions_to_nav(config.nav, site.research)
+    return config
+
+
+@event_priority(-200)
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    assert _state is not None, "on_config loads the catalogs before on_files"
+    root = Path(config.config_file_path).parent
+    lang, languages = current_language(config)
+    edition = EDITIONS[lang]
+    pages = render_pages(_state, Path(config.docs_dir), root, edition)
+    for path, content in pages.items():
+        if files.get_file_from_path(path) is not None:
+            raise PluginError(f"docs/{path} is generated from docs/data/; delete the file on disk")
+        file = File.generated(config, path, content=content)
+        translated = lang == "en" or path.startswith(TRANSLATED)
+        localise(file, config, lang, languages, locale=lang if translated else "en")
+        files.append(file)
+    return files
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """In a non-default language, a page that is not translated says so under its title."""
+    lang, _ = current_language(config)
+    if lang == "en" or getattr(page.file, "locale", lang) == lang:
+        return markdown
+    note = "\n".join(EDITIONS[lang].fallback_note(page=True))
+    title, _, rest = markdown.partition("\n")
+    if title.startswith("# "):
+        return f"{title}\n\n{note}\n{rest}"
+    return f"{note}\n{markdown}"
+
+
+def _add_questions_to_nav(nav: list | None, research: Research) -> None:
+    """Insert the question pages right after research/index.md in its nav section.
+
+    Bare paths, so each nav entry is titled by the page's first heading ("a. Lucky or steady
+    progress?" in English, the Chinese title in the Chinese edition).
+    """
+    for item in nav or []:
+        if isinstance(item, dict):
+            for children in item.values():
+                if isinstance(children, list) and RESEARCH_NAV_ANCHOR in children:
+                    new = [question_path(q) for q in research.questions if question_path(q) not in children]
+                    at = children.index(RESEARCH_NAV_ANCHOR) + 1  # on_config runs once per language
+                    children[at:at] = new
+                    return
+    raise PluginError(f"mkdocs.yml nav needs a section listing {RESEARCH_NAV_ANCHOR}; the question pages go there")

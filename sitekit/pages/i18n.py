@@ -1,0 +1,158 @@
+"""The Chinese edition: the words around the catalog text per language (`Edition`), and what
+mkdocs-static-i18n would set on a generated page (`localise`).
+
+mkdocs-static-i18n builds the site once per language into one site_dir. In the `zh` pass every
+generated page gets a `zh/` prefix and its i18n metadata (locale, alternates); the renderers take an
+`Edition`: getting-started and the question pages use the catalogs' `zh` fields, showing the English
+text under a "not translated yet" note where one is missing; the other pages (and hand-written pages
+without a `.zh.md`) are shown in English under one such note.
+
+>>> EN.text("Hello", None, "title")
+['Hello']
+>>> ZH.text("Hello", None, "title")[0]
+'!!! note "尚未翻译"'
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+from sitekit.catalog import Zh
+
+GUIDE = "Neel Nanda's MATS application guide"
+TRANSLATED = ("getting-started.md", "research/")  # generated pages that have a Chinese rendering
+
+
+class Edition(NamedTuple):
+    """One language of the site. `text` picks a catalog entry's `zh` field, or falls back visibly."""
+
+    lang: str
+    words: dict[str, str]  # the page's own words, by key
+
+    def __getitem__(self, key: str) -> str:
+        return self.words[key]
+
+    def zh(self, zh: Zh | None, name: str):
+        """The translation of field `name`, or None (English edition, or not translated yet)."""
+        if self.lang == "en" or zh is None:
+            return None
+        return getattr(zh, name)
+
+    def text(self, english: str, zh: Zh | None, name: str) -> list[str]:
+        """Markdown lines: the translation, or the English text under a "not translated yet" note."""
+        if self.lang == "en":
+            return [english]
+        translated = self.zh(zh, name)
+        return [translated] if translated else [*self.fallback_note(), english]
+
+    def fallback_note(self, page: bool = False) -> list[str]:
+        if self.lang == "en":
+            return []
+        body = self["fallback_page"] if page else self["fallback"]
+        return [f'!!! note "{self["fallback_title"]}"', "", f"    {body}", ""]
+
+
+EN = Edition("en", {
+    "guide_quote": f"The question, quoted from {GUIDE}",
+    "one_of_eight": "It is one of eight sub-questions of [Understanding thinking models](index.md#thinking-models).",
+    "why": "Why it matters",
+    "prior_work": "Prior work",
+    "reading_list": "reading list",
+    "hypotheses": "Hypotheses worth testing",
+    "starter": "Starter",
+    "planned": "Planned",
+    "planned_body": "The starter `{starter}` is not written yet. Once it is, these commands run it:",
+    "planned_draft": "The starter `{starter}` is being written and not marked ready yet; you can already "
+                     "try its draft:",
+    "run": "Run `{starter}`:",
+    "notebook": "Download the notebook",
+    "colab": "Open in Colab",
+    "notebook_note": "The notebook's first cell installs this site's version of the package.",
+    "code": "The code",
+    "result": "Result",
+    "no_result": "No result committed yet: run the starter and look in `runs/`.",
+    "finished": "Run finished {finished_at} with `{model}`.",
+    "figure": "Result figure for {slug}",
+    "gs_title": "Getting started",
+    "open": "Open it",
+    "skip": "What to skip",
+    "next": "Next",
+    "next_body": "Pick papers from the [reading list](reading-list.md), install the [libraries](libraries.md), "
+                 "then choose one of the [research questions](research/index.md).",
+})
+
+ZH = Edition("zh", {
+    "guide_quote": f"原文（英文），引自 {GUIDE}",
+    "our_translation": "我们的译文（非官方翻译，以英文原文为准）",
+    "english_title": "英文标题：{title}",
+    "one_of_eight": "这是 [Understanding thinking models（理解思考模型）](index.md#thinking-models)的八个子问题之一。",
+    "why": "为什么重要",
+    "prior_work": "已有工作",
+    "reading_list": "阅读清单",
+    "hypotheses": "值得检验的假设",
+    "starter": "起步代码",
+    "planned": "计划中",
+    "planned_body": "起步代码 `{starter}` 还没有写好。写好之后，用下面的命令运行：",
+    "planned_draft": "起步代码 `{starter}` 正在编写，尚未标记为可用；可以先试试草稿：",
+    "run": "运行 `{starter}`：",
+    "notebook": "下载 Jupyter 笔记本",
+    "colab": "在 Colab 中打开",
+    "notebook_note": "笔记本的第一个单元会安装与本站版本一致的软件包。",
+    "code": "代码",
+    "result": "结果",
+    "no_result": "尚未提交结果：运行起步代码后，到 `runs/` 目录查看。",
+    "finished": "运行完成于 {finished_at}，模型为 `{model}`。",
+    "figure": "{slug} 的结果图",
+    "result_in_english": "下面的结果摘要由代码自动生成，为英文。",
+    "gs_title": "入门",
+    "open": "打开",
+    "skip": "可以跳过的部分",
+    "next": "下一步",
+    "next_body": "从[阅读清单](reading-list.md)中挑选论文，安装[工具库](libraries.md)，"
+                 "然后选择一个[研究问题](research/index.md)。",
+    "fallback_title": "尚未翻译",
+    "fallback": "这一部分还没有中文译文，下面是英文原文。",
+    "fallback_page": "本页还没有中文译文，下面是英文原文。",
+})
+
+EDITIONS = {edition.lang: edition for edition in (EN, ZH)}
+
+
+def current_language(config: MkDocsConfig) -> tuple[str, list[str]]:
+    """(language of this build pass, every built language); a site without i18n is English only."""
+    i18n = config.plugins.get("i18n")
+    if i18n is None:
+        return "en", ["en"]
+    if i18n.default_language != "en":
+        raise PluginError("the i18n plugin's default language must be en: the catalogs are written in English")
+    return i18n.current_language or "en", list(i18n.build_languages)
+
+
+def localise(file: File, config: MkDocsConfig, lang: str, languages: list[str], locale: str) -> None:
+    """What mkdocs-static-i18n would have set on a docs file: zh/ prefix, locale, alternates.
+
+    The language switcher reads `alternates[lang].url`; the sitemap lists the page with its alternates.
+    """
+    src = file.src_uri
+    if lang != "en":
+        file.dest_uri = f"{lang}/{file.dest_uri}"  # url/abs_dest_path derive from it on first use
+    file.alternates = {alt: file if alt == lang else _page_in(alt, src, config) for alt in languages}
+    file.locale = locale
+    file.locale_alternate_of = lang
+    file.localization = locale if locale != "en" else None
+    file.norm_src_uri = src
+    i18n = config.plugins.get("i18n")
+    if i18n is not None and file.is_documentation_page():
+        i18n.i18n_files_per_language.setdefault(lang, []).append(file)
+
+
+def _page_in(lang: str, src: str, config: MkDocsConfig) -> File:
+    """A stand-in for the same generated page in another language: only its URL is read."""
+    other = File.generated(config, src, content="")
+    if lang != "en":
+        other.dest_uri = f"{lang}/{other.dest_uri}"
+    return other

@@ -1,0 +1,392 @@
+"""The generated pages, rendered from the catalogs: getting-started.md, reading-list.md,
+libraries.md, research/index.md and one research/<slug>.md per sub-question, path -> markdown
+(`render_pages`). Pure functions of the catalogs, the committed results and an `Edition`; the mkdocs
+events (sitekit.pages.events) add them to the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from mkdocs.exceptions import PluginError
+
+from sitekit.catalog import (
+    GettingStarted,
+    Libraries,
+    Library,
+    PriorWork,
+    Question,
+    ReadingEntry,
+    ReadingList,
+    Research,
+    Site,
+)
+from sitekit.links import LinkCache
+from sitekit.pages.i18n import EN, GUIDE, Edition
+
+PRIORITY_HELP = {
+    "core": "read closely, ideally with code open",
+    "skim": "read the abstract, figures and conclusions",
+    "deep-dive": "for when you work on this topic",
+}
+MANIFEST_KEYS = ("finished_at", "model")  # shown under a committed result
+NOTEBOOK_BRANCH = "notebooks"  # .github/workflows/site.yml pushes the built notebooks here, for Colab
+
+
+class BuildState(NamedTuple):
+    """Loaded in on_config (once per language pass) and read by the renderers."""
+
+    site: Site
+    repo_url: str | None  # mkdocs.yml repo_url: Colab links
+    link_checks: dict[str, dict]  # url -> LinkCache entry of the link checker's cache
+
+
+def load_link_checks(path: Path) -> dict[str, dict]:
+    """url -> {result, checked_at, ...} from the link checker's cache; {} before the first check."""
+    return LinkCache(path).entries if path.is_file() else {}
+
+
+def link_checked(url: str, checks: dict[str, dict]) -> str:
+    """A small note saying when a link was last verified, from `scripts/check_links.py`'s cache.
+
+    >>> link_checked("https://a.org", {"https://a.org": {"result": "ok", "checked_at": 0.0}})
+    '<span class="mi-checked" title="Result of the weekly link check">link verified 1970-01-01</span>'
+    >>> link_checked("https://b.org", {})
+    '<span class="mi-checked" title="Result of the weekly link check">link not yet verified</span>'
+    """
+    entry = checks.get(url)
+    if entry is None:
+        text = "link not yet verified"
+    else:
+        day = datetime.fromtimestamp(float(entry["checked_at"]), tz=timezone.utc).strftime("%Y-%m-%d")
+        text = {
+            "ok": f"link verified {day}",
+            "redirected": f"link verified {day} (it redirects)",
+            "broken": f"link broken when checked {day}",
+            "unverified": f"link could not be verified {day} (the host blocks checkers)",
+        }.get(entry["result"], "link not yet verified")
+    return f'<span class="mi-checked" title="Result of the weekly link check">{text}</span>'
+
+
+def notebook_links(slug: str, repo_url: str | None, ed: Edition) -> list[str]:
+    """Download link for the notebook docs/hooks/notebooks.py builds, and an Open-in-Colab link.
+
+    Colab opens notebooks from GitHub, so it reads the copy the site workflow pushes to NOTEBOOK_BRANCH.
+    """
+    links = [f"[{ed['notebook']}](../notebooks/{slug}.ipynb){{ download }}"]
+    parts = urlsplit(repo_url or "")
+    if parts.netloc == "github.com":
+        repo = parts.path.strip("/").removesuffix(".git")
+        colab = f"https://colab.research.google.com/github/{repo}/blob/{NOTEBOOK_BRANCH}/{slug}.ipynb"
+        links.append(f"[{ed['colab']}]({colab}){{ .mi-colab }}")
+    return [" · ".join(links) + f" ({ed['notebook_note']})", ""]
+
+
+# --- page registry --------------------------------------------------------------------------------
+
+
+def question_path(q: Question) -> str:
+    return f"research/{q.slug}.md"
+
+
+def render_pages(state: BuildState, docs_dir: Path, root: Path, ed: Edition = EN) -> dict[str, str]:
+    """Every generated page, path (relative to docs/) -> markdown, in edition `ed`.
+
+    Pages without a Chinese rendering are rendered in English in every edition.
+    """
+    site = state.site
+    pages = {
+        "getting-started.md": render_getting_started(site.getting_started, ed),
+        "reading-list.md": render_reading_list(site.reading_list, state.link_checks),
+        "libraries.md": render_libraries(site.libraries, state.link_checks),
+        "research/index.md": render_research_index(site.research),
+    }
+    for group in site.research.thinking_models.groups:
+        group_zh = group.zh.quote if group.zh else None
+        for q in group.questions:
+            pages[question_path(q)] = render_question(
+                q, group.quote, docs_dir / "results", root, ed=ed, group_quote_zh=group_zh, repo_url=state.repo_url
+            )
+    return pages
+
+
+# --- small markdown helpers -----------------------------------------------------------------------
+
+
+def code_block(code: str, lang: str, title: str | None = None) -> list[str]:
+    """A fenced block whose fence is longer than any backtick run inside the code."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    header = f'{fence}{lang}' + (f' title="{title}"' if title else "")
+    return [header, *code.rstrip("\n").splitlines(), fence]
+
+
+def indent(lines: list[str], by: int = 4) -> list[str]:
+    return [(" " * by + line) if line else "" for line in lines]
+
+
+def cli_tabs(slug: str) -> list[str]:
+    """CPU / GPU content tabs with the command that runs a starter."""
+    lines: list[str] = []
+    for label, preset in (("CPU", "cpu"), ("GPU", "gpu")):
+        lines += [f'=== "{label}"', ""]
+        lines += indent(code_block(f"mi-starter run {slug} --preset {preset}", "bash"))
+        lines.append("")
+    return lines
+
+
+def quote_lines(text: str) -> tuple[str, list[str]]:
+    """Split a quoted question into its first paragraph and its `- ` sub-items."""
+    head, *rest = text.strip().splitlines()
+    return head, [line[2:] for line in rest if line.startswith("- ")]
+
+
+def quote_tree(group_quote: str, questions: list[Question]) -> list[str]:
+    """Sub-questions nested under their parent bullet of the guide, as markdown list lines."""
+    lines = [f"- {group_quote}"]
+    for q in questions:
+        head, subs = quote_lines(q.quote)
+        lines += [f"    - {head}", *(f"        - {sub}" for sub in subs)]
+    return lines
+
+
+def shift_headings(markdown: str, by: int) -> str:
+    """Demote headings outside code fences, so an embedded summary.md nests under our headings."""
+    out, in_fence = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        if not in_fence and re.match(r"#{1,6} ", line):
+            line = "#" * by + line
+        out.append(line)
+    return "\n".join(out)
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def render_getting_started(data: GettingStarted, ed: Edition = EN) -> str:
+    lines = [f"# {ed['gs_title']}", "", *ed.text(data.intro, data.zh, "intro"), ""]
+    for number, res in enumerate(data.resources, start=1):
+        time = ed.zh(res.zh, "time") or res.time
+        lines += [
+            f"## {number}. {res.title} {{ #{res.id} }}",  # titles stay in English in every edition
+            "",
+            f"**{res.author}** · {time} · [{ed['open']}]({res.url})",
+            "",
+            *ed.text(res.annotation, res.zh, "annotation"),
+            "",
+            f'!!! tip "{ed["skip"]}"',
+            "",
+            *indent(ed.text(res.skip, res.zh, "skip")),
+            "",
+        ]
+    lines += [f"## {ed['next']}", "", ed["next_body"], ""]
+    return "\n".join(lines)
+
+
+def render_reading_entry(entry: ReadingEntry, checks: dict[str, dict] | None = None) -> list[str]:
+    tags = " ".join(f'<span class="mi-tag">{tag}</span>' for tag in entry.tags)
+    badge = (
+        f'<span class="mi-priority mi-priority--{entry.priority}" '
+        f'title="{PRIORITY_HELP[entry.priority]}">{entry.priority}</span>'
+    )
+    return [
+        f"### [{entry.title}]({entry.url}) {{ #{entry.id} }}",
+        "",
+        f"{badge} {entry.authors} · {entry.year} · {link_checked(entry.url, checks or {})}",
+        "",
+        entry.annotation,
+        "",
+        *([tags, ""] if tags else []),
+    ]
+
+
+def render_reading_list(reading: ReadingList, checks: dict[str, dict] | None = None) -> str:
+    legend = "\n".join(
+        f'- <span class="mi-priority mi-priority--{name}">{name}</span>: {help_text}'
+        for name, help_text in PRIORITY_HELP.items()
+    )
+    lines = [
+        "# Reading list",
+        "",
+        "Annotated papers and posts, in the order we suggest reading them. Each entry has a priority:",
+        "",
+        legend,
+        "",
+        "Each entry also says when our weekly link check last verified its link.",
+        "",
+    ]
+    for section in reading.sections:
+        lines += [f"## {section.title} {{ #{section.id} }}", "", section.intro, ""]
+        for entry in section.entries:
+            lines += render_reading_entry(entry, checks)
+    return "\n".join(lines)
+
+
+def render_library(lib: Library, checks: dict[str, dict] | None = None) -> list[str]:
+    links = " · ".join([f"[Home page]({lib.url})", *(f"[{link.label}]({link.url})" for link in lib.links)])
+    lines = [
+        f"## {lib.name} {{ #{lib.id} }}",
+        "",
+        f"{links} · {link_checked(lib.url, checks or {})}",
+        "",
+        f"**What it is for.** {lib.purpose}",
+        "",
+        f"**When to pick it.** {lib.pick_when}",
+        "",
+    ]
+    if lib.facts:
+        lines += [*(f"- {fact}" for fact in lib.facts), ""]
+    lines += code_block(lib.install, "bash", "Install (the version we test)")
+    lines.append("")
+    lines += code_block(lib.snippet, "python", "Runs offline on a CPU (executed by our tests)")
+    lines.append("")
+    return lines
+
+
+def render_libraries(data: Libraries, checks: dict[str, dict] | None = None) -> str:
+    lines = ["# Libraries", "", data.intro, "", "| Library | Install |", "| --- | --- |"]
+    lines += [f"| [{lib.name}](#{lib.id}) | `{lib.install}` |" for lib in data.libraries]
+    lines.append("")
+    for lib in data.libraries:
+        lines += render_library(lib, checks)
+    return "\n".join(lines)
+
+
+def render_research_index(research: Research) -> str:
+    tm = research.thinking_models
+    lines = ["# Research questions", "", research.intro, ""]
+    lines += ["Sources: " + " · ".join(f"[{s.label}]({s.url})" for s in research.sources), ""]
+    lines += ["## Research areas in the MATS guide", "", "Our one-paragraph summaries, not quotes.", ""]
+    for area in research.areas:
+        lines += [f"### {area.title} {{ #area-{area.id} }}", "", area.summary, ""]
+    lines += [
+        f"## {tm.title} {{ #thinking-models }}",
+        "",
+        f'!!! quote "Quoted in full from {GUIDE}"',
+        "",
+        f"    **{tm.title}**",
+        "",
+        f"    {tm.quote_intro}",
+        "",
+    ]
+    for group in tm.groups:
+        lines += indent(quote_tree(group.quote, group.questions))
+    lines += [
+        "",
+        "## The eight sub-questions",
+        "",
+        "Each has its own page with prior work, hypotheses and a starter script.",
+        "",
+        "| | Question | Status | Starter |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {q.letter} | [{q.title}]({q.slug}.md) | {q.status} | `{q.starter}` |" for q in research.questions
+    ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_question(
+    q: Question,
+    group_quote: str,
+    results_dir: Path,
+    root: Path,
+    *,
+    ed: Edition = EN,
+    group_quote_zh: str | None = None,
+    repo_url: str | None = None,
+) -> str:
+    lines = ["---", "tags:", *(f"  - {tag}" for tag in q.tags), "---", ""] if q.tags else []
+    title = ed.zh(q.zh, "title")
+    lines += [f"# {q.letter}. {title or q.title}", ""]
+    if title:
+        lines += [f"*{ed['english_title'].format(title=q.title)}*", ""]
+    lines += [f'!!! quote "{ed["guide_quote"]}"', "", *indent(quote_tree(group_quote, [q])), ""]
+    if ed.lang != "en":
+        lines += render_quote_translation(q, group_quote_zh, ed)
+    lines += [ed["one_of_eight"], "", f"## {ed['why']}", "", *ed.text(q.why, q.zh, "why"), ""]
+    lines += [f"## {ed['prior_work']}", ""]
+    for work in q.prior_work:
+        lines += render_prior_work(work, ed)
+    hypotheses = ed.zh(q.zh, "hypotheses")
+    lines += ["", f"## {ed['hypotheses']}", ""]
+    if ed.lang != "en" and not hypotheses:
+        lines += ed.fallback_note()
+    lines += [f"{i}. {h}" for i, h in enumerate(hypotheses or q.hypotheses, start=1)]
+    lines += ["", f"## {ed['starter']} {{ #starter }}", ""]
+    lines += render_starter(q, results_dir, root, ed=ed, repo_url=repo_url)
+    return "\n".join(lines) + "\n"
+
+
+def render_prior_work(work: PriorWork, ed: Edition = EN) -> list[str]:
+    """One list item: title, authors and year (in English in every edition), then our note on it.
+
+    A note without a translation gets the "not translated yet" note inside its own list item, so the
+    translated items around it stay as they are.
+    """
+    title = f"[{work.title}]({work.url})" if work.url else work.title
+    ours = f" ([{ed['reading_list']}](../reading-list.md#{work.reading_list}))" if work.reading_list else ""
+    head = f"- **{title}**, {work.authors} ({work.year}){ours}."
+    note = ed.text(work.note, work.zh, "note")
+    if len(note) == 1:
+        return [f"{head} {note[0]}"]
+    return ["", head, "", *indent(note), ""]  # a loose item: the admonition and the English note nest in it
+
+
+def render_quote_translation(q: Question, group_quote_zh: str | None, ed: Edition) -> list[str]:
+    """Our translation of the quoted question, beside the English quote (which stays authoritative)."""
+    question_zh = ed.zh(q.zh, "quote")
+    if not question_zh:
+        return ed.fallback_note()
+    head, subs = quote_lines(question_zh)
+    tree = [f"- {group_quote_zh}", f"    - {head}"] if group_quote_zh else [f"- {head}"]
+    tree += [f"{'        ' if group_quote_zh else '    '}- {sub}" for sub in subs]
+    return [f'!!! quote "{ed["our_translation"]}"', "", *indent(tree), ""]
+
+
+def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = EN,
+                   repo_url: str | None = None) -> list[str]:
+    exists = (root / q.starter).is_file()
+    if q.status == "planned":
+        body = ed["planned_draft" if exists else "planned_body"].format(starter=q.starter)
+        lines = [f'!!! info "{ed["planned"]}"', "", f"    {body}", "", *indent(cli_tabs(q.slug))]
+        return lines + (notebook_links(q.slug, repo_url, ed) if exists else [])
+    # The catalog refuses a ready question without its starter file; a partial tree (a test, a fork mid-edit)
+    # still renders, without a notebook to link or code to show.
+    lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug)]
+    if exists:
+        lines += [*notebook_links(q.slug, repo_url, ed), f"### {ed['code']}", ""]
+        lines += code_block((root / q.starter).read_text(encoding="utf-8"), "python", q.starter)
+    lines += ["", f"### {ed['result']}", "", *render_result(q.slug, results_dir / q.slug, ed)]
+    # "What to try next" comes with the result: summary.md renders the starter's own `try_next`.
+    return lines
+
+
+def render_result(slug: str, result_dir: Path, ed: Edition = EN) -> list[str]:
+    """The committed result in docs/results/<slug>/, if there is one, with when it was produced."""
+    if not result_dir.is_dir():
+        return [ed["no_result"], ""]
+    lines: list[str] = []
+    manifest_path = result_dir / "manifest.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        missing = [key for key in MANIFEST_KEYS if key not in manifest]
+        if missing:
+            raise PluginError(f"{manifest_path} lacks {missing}; the result page shows {list(MANIFEST_KEYS)}")
+        lines += [ed["finished"].format(finished_at=manifest["finished_at"], model=manifest["model"]), ""]
+    if (result_dir / "figure.png").is_file():
+        lines += [f"![{ed['figure'].format(slug=slug)}](../results/{slug}/figure.png)", ""]
+    summary = result_dir / "summary.md"
+    if summary.is_file():
+        if ed.lang != "en":
+            lines += [ed["result_in_english"], ""]
+        lines += [shift_headings(summary.read_text(encoding="utf-8"), by=3), ""]
+    return lines
