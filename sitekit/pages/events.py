@@ -27,7 +27,7 @@ _state: BuildState | None = None
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """Runs once per language pass (mkdocs-static-i18n calls the build again); loading is idempotent."""
+    """Runs once per language pass (mkdocs-static-i18n calls the build again); idempotent."""
     global _state
     root = Path(config.config_file_path).parent
     try:
@@ -78,8 +78,11 @@ def _add_questions_to_nav(nav: list | None, research: Research) -> None:
         if isinstance(item, dict):
             for children in item.values():
                 if isinstance(children, list) and RESEARCH_NAV_ANCHOR in children:
-                    new = [question_path(q) for q in research.questions if question_path(q) not in children]
+                    paths = [question_path(q) for q in research.questions]
+                    new = [path for path in paths if path not in children]
                     at = children.index(RESEARCH_NAV_ANCHOR) + 1  # on_config runs once per language
                     children[at:at] = new
                     return
-    raise PluginError(f"mkdocs.yml nav needs a section listing {RESEARCH_NAV_ANCHOR}; the question pages go there")
+    raise PluginError(
+        f"mkdocs.yml nav needs a section listing {RESEARCH_NAV_ANCHOR}; the question pages go there"
+    )

@@ -28,7 +28,8 @@ TRANSLATED = ("getting-started.md", "research/")  # generated pages that have a 
 
 
 class Edition(NamedTuple):
-    """One language of the site. `text` picks a catalog entry's `zh` field, or falls back visibly."""
+    """One language of the site. `text` picks a catalog entry's `zh` field, or falls back
+    visibly."""
 
     lang: str
     words: dict[str, str]  # the page's own words, by key
@@ -43,7 +44,8 @@ class Edition(NamedTuple):
         return getattr(zh, name)
 
     def text(self, english: str, zh: Zh | None, name: str) -> list[str]:
-        """Markdown lines: the translation, or the English text under a "not translated yet" note."""
+        """Markdown lines: the translation, or the English text under a "not translated yet"
+        note."""
         if self.lang == "en":
             return [english]
         translated = self.zh(zh, name)
@@ -128,19 +130,26 @@ def current_language(config: MkDocsConfig) -> tuple[str, list[str]]:
     if i18n is None:
         return "en", ["en"]
     if i18n.default_language != "en":
-        raise PluginError("the i18n plugin's default language must be en: the catalogs are written in English")
+        raise PluginError(
+            "the i18n plugin's default language must be en: the catalogs are written in English"
+        )
     return i18n.current_language or "en", list(i18n.build_languages)
 
 
-def localise(file: File, config: MkDocsConfig, lang: str, languages: list[str], locale: str) -> None:
+def localise(
+    file: File, config: MkDocsConfig, lang: str, languages: list[str], locale: str
+) -> None:
     """What mkdocs-static-i18n would have set on a docs file: zh/ prefix, locale, alternates.
 
-    The language switcher reads `alternates[lang].url`; the sitemap lists the page with its alternates.
+    The language switcher reads `alternates[lang].url`; the sitemap lists the page with its
+    alternates.
     """
     src = file.src_uri
     if lang != "en":
         file.dest_uri = f"{lang}/{file.dest_uri}"  # url/abs_dest_path derive from it on first use
-    file.alternates = {alt: file if alt == lang else _page_in(alt, src, config) for alt in languages}
+    file.alternates = {
+        alt: file if alt == lang else _page_in(alt, src, config) for alt in languages
+    }
     file.locale = locale
     file.locale_alternate_of = lang
     file.localization = locale if locale != "en" else None

@@ -1,8 +1,8 @@
 """Publish every starter (`starter/questions/*.py`, jupytext percent format) as a Jupyter notebook.
 
 The notebooks are built here, at build time, and never committed: `notebooks/<slug>.ipynb` in the
-site, linked from the question page (sitekit.pages.render links the same `notebook_path`); mkdocs runs
-`on_files` through docs/hooks/notebooks.py. Each
+site, linked from the question page (sitekit.pages.render links the same `notebook_path`);
+mkdocs runs `on_files` through docs/hooks/notebooks.py. Each
 notebook opens with one extra cell, tagged `install`, that installs the package pinned to this
 site's version, so "Open in Colab" runs the code the page shows. It keeps the runtime's own torch
 (the package asks for a torch range; only `make` installs the exact one) and adds the packages that
@@ -63,8 +63,10 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
     """A starter's percent-format script -> notebook, with the tagged install cell first."""
     try:
         nb = jupytext.read(source, fmt="py:percent")
-    except Exception as err:  # jupytext raises many types; any of them means the script can't be published
-        raise PluginError(f"{source}: jupytext cannot read it as a percent-format script ({err})") from err
+    except Exception as err:  # jupytext raises many types; each means the script can't be published
+        raise PluginError(
+            f"{source}: jupytext cannot read it as a percent-format script ({err})"
+        ) from err
     source = "\n".join(install_lines(repo_url, version))
     install = nbformat.v4.new_code_cell(source, metadata={"tags": [INSTALL_TAG]})
     nb.cells.insert(0, install)
@@ -75,7 +77,8 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
     return nb
 
 
-@event_priority(-200)  # after mkdocs-static-i18n (-100), which would otherwise re-home generated files
+# after mkdocs-static-i18n (-100), which would otherwise re-home generated files
+@event_priority(-200)
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     if not config.repo_url:
         raise PluginError("mkdocs.yml needs repo_url: the notebooks install the package from it")

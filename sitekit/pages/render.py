@@ -35,7 +35,8 @@ PRIORITY_HELP = {
     "deep-dive": "for when you work on this topic",
 }
 MANIFEST_KEYS = ("finished_at", "model")  # shown under a committed result
-NOTEBOOK_BRANCH = "notebooks"  # .github/workflows/site.yml pushes the built notebooks here, for Colab
+# .github/workflows/site.yml pushes the built notebooks to this branch, for Colab
+NOTEBOOK_BRANCH = "notebooks"
 
 
 class BuildState(NamedTuple):
@@ -63,7 +64,8 @@ def link_checked(url: str, checks: dict[str, dict]) -> str:
     if entry is None:
         text = "link not yet verified"
     else:
-        day = datetime.fromtimestamp(float(entry["checked_at"]), tz=timezone.utc).strftime("%Y-%m-%d")
+        checked = datetime.fromtimestamp(float(entry["checked_at"]), tz=timezone.utc)
+        day = checked.strftime("%Y-%m-%d")
         text = {
             "ok": f"link verified {day}",
             "redirected": f"link verified {day} (it redirects)",
@@ -76,13 +78,15 @@ def link_checked(url: str, checks: dict[str, dict]) -> str:
 def notebook_links(slug: str, repo_url: str | None, ed: Edition) -> list[str]:
     """Download link for the notebook docs/hooks/notebooks.py builds, and an Open-in-Colab link.
 
-    Colab opens notebooks from GitHub, so it reads the copy the site workflow pushes to NOTEBOOK_BRANCH.
+    Colab opens notebooks from GitHub, so it reads the copy the site workflow pushes to
+    NOTEBOOK_BRANCH.
     """
     links = [f"[{ed['notebook']}](../notebooks/{slug}.ipynb){{ download }}"]
     parts = urlsplit(repo_url or "")
     if parts.netloc == "github.com":
         repo = parts.path.strip("/").removesuffix(".git")
-        colab = f"https://colab.research.google.com/github/{repo}/blob/{NOTEBOOK_BRANCH}/{slug}.ipynb"
+        colab = "https://colab.research.google.com/github/"
+        colab += f"{repo}/blob/{NOTEBOOK_BRANCH}/{slug}.ipynb"
         links.append(f"[{ed['colab']}]({colab}){{ .mi-colab }}")
     return [" · ".join(links) + f" ({ed['notebook_note']})", ""]
 
@@ -110,7 +114,8 @@ def render_pages(state: BuildState, docs_dir: Path, root: Path, ed: Edition = EN
         group_zh = group.zh.quote if group.zh else None
         for q in group.questions:
             pages[question_path(q)] = render_question(
-                q, group.quote, docs_dir / "results", root, ed=ed, group_quote_zh=group_zh, repo_url=state.repo_url
+                q, group.quote, docs_dir / "results", root,
+                ed=ed, group_quote_zh=group_zh, repo_url=state.repo_url,
             )
     return pages
 
@@ -230,7 +235,8 @@ def render_reading_list(reading: ReadingList, checks: dict[str, dict] | None = N
 
 
 def render_library(lib: Library, checks: dict[str, dict] | None = None) -> list[str]:
-    links = " · ".join([f"[Home page]({lib.url})", *(f"[{link.label}]({link.url})" for link in lib.links)])
+    extra = [f"[{link.label}]({link.url})" for link in lib.links]
+    links = " · ".join([f"[Home page]({lib.url})", *extra])
     lines = [
         f"## {lib.name} {{ #{lib.id} }}",
         "",
@@ -263,7 +269,8 @@ def render_research_index(research: Research) -> str:
     tm = research.thinking_models
     lines = ["# Research questions", "", research.intro, ""]
     lines += ["Sources: " + " · ".join(f"[{s.label}]({s.url})" for s in research.sources), ""]
-    lines += ["## Research areas in the MATS guide", "", "Our one-paragraph summaries, not quotes.", ""]
+    lines += ["## Research areas in the MATS guide", ""]
+    lines += ["Our one-paragraph summaries, not quotes.", ""]
     for area in research.areas:
         lines += [f"### {area.title} {{ #area-{area.id} }}", "", area.summary, ""]
     lines += [
@@ -287,9 +294,8 @@ def render_research_index(research: Research) -> str:
         "| | Question | Status | Starter |",
         "| --- | --- | --- | --- |",
     ]
-    lines += [
-        f"| {q.letter} | [{q.title}]({q.slug}.md) | {q.status} | `{q.starter}` |" for q in research.questions
-    ]
+    for q in research.questions:
+        lines.append(f"| {q.letter} | [{q.title}]({q.slug}.md) | {q.status} | `{q.starter}` |")
     lines.append("")
     return "\n".join(lines)
 
@@ -333,16 +339,20 @@ def render_prior_work(work: PriorWork, ed: Edition = EN) -> list[str]:
     translated items around it stay as they are.
     """
     title = f"[{work.title}]({work.url})" if work.url else work.title
-    ours = f" ([{ed['reading_list']}](../reading-list.md#{work.reading_list}))" if work.reading_list else ""
+    ours = ""
+    if work.reading_list:
+        ours = f" ([{ed['reading_list']}](../reading-list.md#{work.reading_list}))"
     head = f"- **{title}**, {work.authors} ({work.year}){ours}."
     note = ed.text(work.note, work.zh, "note")
     if len(note) == 1:
         return [f"{head} {note[0]}"]
-    return ["", head, "", *indent(note), ""]  # a loose item: the admonition and the English note nest in it
+    # a loose item: the admonition and the English note nest in it
+    return ["", head, "", *indent(note), ""]
 
 
 def render_quote_translation(q: Question, group_quote_zh: str | None, ed: Edition) -> list[str]:
-    """Our translation of the quoted question, beside the English quote (which stays authoritative)."""
+    """Our translation of the quoted question, beside the English quote (which stays
+    authoritative)."""
     question_zh = ed.zh(q.zh, "quote")
     if not question_zh:
         return ed.fallback_note()
@@ -359,8 +369,8 @@ def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = 
         body = ed["planned_draft" if exists else "planned_body"].format(starter=q.starter)
         lines = [f'!!! info "{ed["planned"]}"', "", f"    {body}", "", *indent(cli_tabs(q.slug))]
         return lines + (notebook_links(q.slug, repo_url, ed) if exists else [])
-    # The catalog refuses a ready question without its starter file; a partial tree (a test, a fork mid-edit)
-    # still renders, without a notebook to link or code to show.
+    # The catalog refuses a ready question without its starter file; a partial tree (a test, a fork
+    # mid-edit) still renders, without a notebook to link or code to show.
     lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug)]
     if exists:
         lines += [*notebook_links(q.slug, repo_url, ed), f"### {ed['code']}", ""]
@@ -380,8 +390,12 @@ def render_result(slug: str, result_dir: Path, ed: Edition = EN) -> list[str]:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         missing = [key for key in MANIFEST_KEYS if key not in manifest]
         if missing:
-            raise PluginError(f"{manifest_path} lacks {missing}; the result page shows {list(MANIFEST_KEYS)}")
-        lines += [ed["finished"].format(finished_at=manifest["finished_at"], model=manifest["model"]), ""]
+            raise PluginError(
+                f"{manifest_path} lacks {missing}; the result page shows {list(MANIFEST_KEYS)}"
+            )
+        finished_at, model = manifest["finished_at"], manifest["model"]
+        finished = ed["finished"].format(finished_at=finished_at, model=model)
+        lines += [finished, ""]
     if (result_dir / "figure.png").is_file():
         lines += [f"![{ed['figure'].format(slug=slug)}](../results/{slug}/figure.png)", ""]
     summary = result_dir / "summary.md"
