@@ -1,0 +1,266 @@
+"""Thought Anchors' importance measures: how much one step of a chain of thought changes the outcome.
+
+Bogdan, Macar, Nanda, Conmy (2025), "Thought Anchors: Which LLM Reasoning Steps Matter?",
+arXiv 2506.19143 (code: github.com/interp-reasoning/thought-anchors, `analyze_rollouts.py`).
+
+The experiment behind them: take one chain with steps s_1 .. s_n; for every k = 0 .. n keep the first k
+steps and let the model continue many times ("rollouts from prefix k"). A rollout from prefix k-1
+rewrites step k itself, so prefixes k-1 and k differ by exactly one step. For step k:
+
+- **resampling importance** = P(correct | rollouts from prefix k) - P(correct | rollouts from prefix k-1):
+  what keeping the original step k buys over letting the model write that step again. (Thought Anchors'
+  `calculate_resampling_importance_accuracy`: the next chunk's accuracy minus this chunk's.)
+- **counterfactual importance** = the same, but the "without" side keeps only the rollouts from prefix
+  k-1 whose *first new step* is different from the original step k. A rollout that rewrote step k with
+  the same content never left the original path and says nothing about the step. The paper calls two
+  steps the same when the cosine similarity of their sentence embeddings (all-MiniLM-L6-v2) is at least
+  0.8. Here the caller passes `same(original, resampled)`: `exact_same` (whitespace- and case-blind
+  equality; on a model organism with a fixed step vocabulary this is an exact structural notion) or
+  `jaccard_same(threshold)` (token-set Jaccard, a cheap stand-in for the embedding for free text such as
+  R1's; its threshold `JACCARD_THRESHOLD` was chosen by hand, not calibrated against the embedding).
+  Sign: we report "with minus without" so that all three measures agree in sign; the reference code's
+  accuracy variant computes "without (dissimilar) minus with".
+- **forced-answer importance** = the same difference of P(correct) when the answer is *forced* right
+  after prefix k (the prefix, then `</think>` and the opening of the answer, e.g. `\\boxed{`) instead
+  of letting the model think on: what the step changes in the answer the model would give now.
+
+Each measure also exists as a KL divergence between answer distributions (`measure="kl"`, the paper's
+headline variant: D_KL(without || with), answers of finished rollouts only).
+
+Accuracies count finished rollouts only (those that closed their thinking and answered); an unfinished
+rollout is neither right nor wrong. A step whose two sides lack finished rollouts gets `nan`, never 0.
+Only adjacent prefixes are compared, so a jump is credited to the step that made it: with prefixes at
+k = 0, 4, 8 (spaced cuts of a long chain) no step gets a value, since four steps share that change.
+
+The records are plain (no model, no torch): `PrefixRollouts` per prefix, `Outcome` per rollout, so
+rollouts sampled here and rollouts imported from a dataset go through the same functions.
+
+>>> r = lambda ok, step=None: Outcome(correct=ok, finished=True, answer=str(ok), first_step=step)
+>>> chain = [
+...     PrefixRollouts(k=0, next_step="Try 8+19=27.",
+...                    outcomes=(r(False, "Try 8*19=152."), r(False, "Try 8*19=152."),
+...                              r(True, "Try 8+19=27."), r(False, "Try 8-4=4."))),
+...     PrefixRollouts(k=1, next_step="Left: 27, 4.",
+...                    outcomes=(r(True, "Left: 27, 4."), r(True, "Left: 27, 4."),
+...                              r(True, "Left: 27, 4."), r(False, "Left: 27, 4."))),
+...     PrefixRollouts(k=2, next_step=None, outcomes=(r(True), r(True), r(True), r(True))),
+... ]
+>>> [(s.step, s.value) for s in resampling_importance(chain)]
+[(1, 0.5), (2, 0.25)]
+>>> [(s.step, s.value, s.n_without) for s in counterfactual_importance(chain)]
+[(1, 0.75, 3), (2, nan, 0)]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "Outcome", "PrefixRollouts", "StepImportance", "accuracy", "answer_kl",
+    "resampling_importance", "counterfactual_importance", "forced_importance",
+    "exact_same", "jaccard", "jaccard_same", "JACCARD_THRESHOLD", "SIMILARITY_THRESHOLD",
+]  # fmt: skip
+
+Measure = Literal["accuracy", "kl"]
+SameStep = Callable[[str, str], bool]
+
+SIMILARITY_THRESHOLD = 0.8  # the paper's cosine threshold on MiniLM embeddings (for reference only)
+JACCARD_THRESHOLD = 0.5  # token-set Jaccard at or above this = "the same step" (chosen by hand)
+KL_ALPHA = 1e-9  # additive smoothing of answer counts in `answer_kl` (the reference code's default)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One rollout (a continuation, or a forced answer) from a prefix."""
+
+    correct: bool  # the rollout's final answer is right (False when it never answered)
+    finished: bool  # it closed its thinking and gave an answer; only finished rollouts are counted
+    answer: str | None = None  # its final answer, canonicalised (for the KL measures); None: none
+    first_step: str | None = None  # the first step it wrote (the one that replaced the original step)
+
+
+@dataclass(frozen=True)
+class PrefixRollouts:
+    """Rollouts from the first `k` steps of one chain."""
+
+    k: int  # steps of the original chain kept before resampling (0 = prompt only)
+    next_step: str | None  # the original chain's step k+1, which these rollouts rewrite (None after n)
+    outcomes: tuple[Outcome, ...]  # continuations that think on from the prefix
+    forced: tuple[Outcome, ...] = ()  # answers forced right after the prefix (forced-answer measure)
+
+
+@dataclass(frozen=True)
+class StepImportance:
+    """One step's importance: P(correct) with the step kept minus without it (or a KL divergence)."""
+
+    step: int  # 1-based index of the step credited: the step prefix `step - 1` -> `step` adds
+    value: float  # the importance; nan when a side has no finished rollout
+    n_with: int  # finished rollouts from prefix `step` (the step kept)
+    n_without: int  # finished rollouts from prefix `step - 1` counted on the other side
+
+
+def accuracy(outcomes: Sequence[Outcome]) -> float:
+    """Share of finished rollouts that are correct; nan when none finished.
+
+    >>> accuracy([Outcome(True, True), Outcome(False, True), Outcome(False, False)])
+    0.5
+    >>> accuracy([Outcome(False, False)])
+    nan
+    """
+    done = [o for o in outcomes if o.finished]
+    if not done:
+        return math.nan
+    return sum(o.correct for o in done) / len(done)
+
+
+def answer_kl(p: Sequence[Outcome], q: Sequence[Outcome], alpha: float = KL_ALPHA) -> float:
+    """D_KL(P || Q) in nats between the answer distributions of two sets of finished rollouts.
+
+    Counts get `alpha` added per answer seen on either side (so an answer missing from Q is finite);
+    nan when a side has no finished rollout with an answer.
+
+    >>> a = [Outcome(True, True, answer="31")] * 2
+    >>> answer_kl(a, a)
+    0.0
+    >>> b = [Outcome(True, True, answer="31"), Outcome(False, True, answer="27")]
+    >>> round(answer_kl(a, b, alpha=1.0), 3)  # P = (3/4, 1/4), Q = (2/4, 2/4)
+    0.131
+    """
+    count_p = Counter(o.answer for o in p if o.finished and o.answer is not None)
+    count_q = Counter(o.answer for o in q if o.finished and o.answer is not None)
+    if not count_p or not count_q:
+        return math.nan
+    answers = sorted(set(count_p) | set(count_q))
+    total_p = sum(count_p.values()) + alpha * len(answers)
+    total_q = sum(count_q.values()) + alpha * len(answers)
+    kl = 0.0
+    for a in answers:
+        pa = (count_p[a] + alpha) / total_p
+        qa = (count_q[a] + alpha) / total_q
+        kl += pa * math.log(pa / qa)
+    return max(kl, 0.0)
+
+
+def _difference(with_step: Sequence[Outcome], without: Sequence[Outcome], step: int,
+                measure: Measure) -> StepImportance:
+    if measure not in ("accuracy", "kl"):
+        raise ValueError(f"measure {measure!r}: use 'accuracy' or 'kl'")
+    n_with = sum(o.finished for o in with_step)
+    n_without = sum(o.finished for o in without)
+    if measure == "accuracy":
+        value = accuracy(with_step) - accuracy(without)
+    else:
+        value = answer_kl(without, with_step)
+    return StepImportance(step=step, value=value, n_with=n_with, n_without=n_without)
+
+
+def _adjacent(prefixes: Sequence[PrefixRollouts]) -> list[tuple[PrefixRollouts, PrefixRollouts]]:
+    """Pairs (prefix k-1, prefix k) present in `prefixes`: only those credit a single step."""
+    by_k = {p.k: p for p in prefixes}
+    if len(by_k) != len(prefixes):
+        raise ValueError(f"two records share a prefix size: {sorted(p.k for p in prefixes)}")
+    return [(by_k[k - 1], by_k[k]) for k in sorted(by_k) if k - 1 in by_k]
+
+
+def resampling_importance(prefixes: Sequence[PrefixRollouts],
+                          measure: Measure = "accuracy") -> list[StepImportance]:
+    """Importance of every step k with prefixes k-1 and k present: with it kept minus resampled.
+
+    >>> o = lambda ok: Outcome(correct=ok, finished=True)
+    >>> recs = [PrefixRollouts(0, "A.", (o(False), o(True))), PrefixRollouts(1, "B.", (o(True),) * 2),
+    ...         PrefixRollouts(3, None, (o(True),) * 2)]  # k = 2 missing: step 3 is not credited
+    >>> [(s.step, s.value) for s in resampling_importance(recs)]
+    [(1, 0.5)]
+    """
+    return [_difference(cur.outcomes, prev.outcomes, cur.k, measure)
+            for prev, cur in _adjacent(prefixes)]
+
+
+def counterfactual_importance(prefixes: Sequence[PrefixRollouts], same: SameStep | None = None,
+                              measure: Measure = "accuracy") -> list[StepImportance]:
+    """Like `resampling_importance`, keeping on the "without" side only rollouts whose first new step
+    differs from the original step (`same(original, resampled)` False; default `exact_same`).
+
+    Rollouts that wrote no step, and steps whose original text is unknown, are left out; a step that
+    every rollout rewrote the same way gets nan (the paper's "overdetermined" step).
+
+    >>> o = lambda ok, s: Outcome(correct=ok, finished=True, first_step=s)
+    >>> recs = [PrefixRollouts(0, "Try 2+3=5.", (o(True, "try 2+3=5. "), o(False, "Try 2*3=6."))),
+    ...         PrefixRollouts(1, None, (o(True, None),) * 2)]
+    >>> [(s.step, s.value, s.n_without) for s in counterfactual_importance(recs)]
+    [(1, 1.0, 1)]
+    """
+    same = same or exact_same
+    out = []
+    for prev, cur in _adjacent(prefixes):
+        original = prev.next_step
+        different = [] if original is None else [
+            o for o in prev.outcomes if o.first_step is not None and not same(original, o.first_step)]
+        out.append(_difference(cur.outcomes, different, cur.k, measure))
+    return out
+
+
+def forced_importance(prefixes: Sequence[PrefixRollouts],
+                      measure: Measure = "accuracy") -> list[StepImportance]:
+    """Importance from answers forced right after each prefix (`PrefixRollouts.forced`).
+
+    >>> f = lambda ok: Outcome(correct=ok, finished=True)
+    >>> recs = [PrefixRollouts(0, "A.", (), forced=(f(False), f(False))),
+    ...         PrefixRollouts(1, None, (), forced=(f(True), f(False)))]
+    >>> [(s.step, s.value) for s in forced_importance(recs)]
+    [(1, 0.5)]
+    """
+    return [_difference(cur.forced, prev.forced, cur.k, measure) for prev, cur in _adjacent(prefixes)]
+
+
+# ------------------------------------------------------------------------- when are two steps the same
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def exact_same(a: str, b: str) -> bool:
+    """The same step up to whitespace and case.
+
+    >>> exact_same(" Try 8+19=27.", "try 8+19=27. "), exact_same("Try 8+19=27.", "Try 8*19=152.")
+    (True, False)
+    """
+    return _normalise(a) == _normalise(b)
+
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def jaccard(a: str, b: str) -> float:
+    """Token-set Jaccard similarity of two steps: |A & B| / |A | B| over lower-cased words and symbols.
+
+    >>> jaccard("So x = 4.", "so x = 4"), round(jaccard("Let me check x.", "Let me try y."), 2)
+    (0.8, 0.43)
+    """
+    ta = set(_WORD.findall(a.lower()))
+    tb = set(_WORD.findall(b.lower()))
+    if not ta and not tb:
+        return 1.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def jaccard_same(threshold: float = JACCARD_THRESHOLD) -> SameStep:
+    """A `same` test for free text: Jaccard similarity at or above `threshold` (0 < threshold <= 1).
+
+    >>> same = jaccard_same(0.5)
+    >>> same("So x = 4.", "so x = 4"), same("Let me check x.", "Let me try y.")
+    (True, False)
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold {threshold!r}: use a number in (0, 1]")
+
+    def same(a: str, b: str) -> bool:
+        return jaccard(a, b) >= threshold
+
+    return same
