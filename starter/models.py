@@ -330,6 +330,18 @@ def _has_organism_tokenizer(folder: Path) -> bool:
     return isinstance(vocab, dict) and set(vocab) == set(VOCAB)
 
 
+def reference_sae_model() -> ModelSpec:
+    """The first registry model with SAEs on Neuronpedia: where starters on other models point.
+
+    >>> reference_sae_model().neuronpedia_model_id
+    'deepseek-r1-distill-llama-8b'
+    """
+    for spec in list_models():
+        if spec.neuronpedia_model_id:
+            return spec
+    raise StarterError("models.yaml names no model with neuronpedia_model_id")
+
+
 def default_model(device: "torch.device | str") -> ModelSpec:
     """The registry's default model for a device type (CPU: the embedded SmolLM2, GPU: R1-Distill-Qwen-1.5B)."""
     device_type = getattr(device, "type", str(device).split(":")[0])
