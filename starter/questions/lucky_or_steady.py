@@ -1,38 +1,51 @@
 # %% [markdown]
 # # Lucky or steady?
 #
-# > When a model solves a hard maths problem by thinking a bunch until it finds the key idea, what's going on?
-# > Did it just "get lucky" and every line was another roll of the dice for finding the key idea? Or was it
-# > steadily making progress towards that goal?
+# > When a model solves a hard maths problem by thinking a bunch until it finds the key idea,
+# > what's going on? Did it just "get lucky" and every line was another roll of the dice for
+# > finding the key idea? Or was it steadily making progress towards that goal?
 #
-# **Method** (Thought Anchors, Bogdan et al. 2025, arXiv 2506.19143): sample chains of thought for problems
-# the model solves only sometimes; for every step prefix k of a correct chain, resample N continuations and
-# estimate P(correct | first k steps). "Lucky" predicts a flat curve with one jump at the key step; "steady" a
-# rise spread over many steps. We measure the largest jump's share of the total rise (against a steady curve
-# with the same sampling noise), the Gini of the increments, and which step tags (`cot.tag_step`) carry the
-# jumps. **Control:** the same for incorrect chains (they should fall). On the organism we also ask the ground
-# truth: is the jump at the step that enters the branch of the search tree holding the solution?
+# **Method** (Thought Anchors: Bogdan, Macar, Nanda, Conmy 2025, arXiv 2506.19143): a pilot finds
+# problems the model solves only sometimes; for one correct chain per problem we keep its first k
+# steps, k = 0..n, and resample N continuations after each prefix, which gives the curve
+# P(correct | first k steps). "Lucky" predicts a flat curve with one jump; "steady" a rise spread over
+# many steps. Beside the curve, each step gets Thought Anchors' three importance measures
+# (`starter.importance`): **resampling** importance (P(correct) with the step kept minus with the step
+# rewritten by the model), **counterfactual** importance (the same, counting only rewrites whose first
+# new step differs from the original one) and **forced-answer** importance (the change in P(correct)
+# when the answer is forced right after the prefix, with `</think> \boxed{`). A jump is credited to
+# the step that made it: only adjacent prefixes are compared, and a spaced run (long R1 chains)
+# resamples every step of its largest bucket again.
 #
-# Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`: results.jsonl (a row per prefix), figure.png, summary.md.
+# **Controls:** the largest jump's share of the rise is compared with the same statistic on a steady
+# linear rise simulated with the same number of rollouts (the steady-noise null). On the TinyThinker
+# organism the true search tree says which step enters the solution branch (the "Try" that opens the
+# first-level node on the solution path); the step each measure ranks highest is compared with a
+# random step of the same tag. Beside them, for each problem we also resample a chain of the same
+# problem that ended with a wrong answer, to see where its P(correct) falls (a mirror, not a null).
+#
+# Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
+# "pilot" and "prefix"), figure.png, summary.md and findings.json.
 
 # %%
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 
-from starter import prefixes, rollouts
-from starter.prefixes import mean_or_nan
+from starter import grading, importance, prefixes, rollouts, stats
 from starter.cot import STEP_TAGS
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
+from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
-from starter.tasks.countdown import apply_op
+from starter.tasks.countdown import search
 
-MIN_RISE = 0.25  # a curve that rises (or, for the control, falls) less than this is too flat to locate a jump
+MIN_RISE = 0.25  # a curve that rises (or, for a wrong chain, falls) less than this has no jump to find
+STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
 
 
 # %% [markdown]
@@ -45,185 +58,462 @@ class Config(StarterConfig):
     task: str = "countdown"  # task set (starter.tasks); countdown is the organism's own task
     n_problems: int = 16  # problems in the pilot, which measures how often each one is solved
     pilot_samples: int = 8  # chains sampled per problem in the pilot
-    n_chains: int = 3  # problems kept: those solved closest to half the time (one correct + one incorrect chain each)
-    n_rollouts: int = 8  # continuations per prefix (Thought Anchors used 100; 10-20 give a usable curve)
-    max_prefixes: int = 0  # 0: a prefix after every step; else this many evenly spaced (long R1 chains)
+    n_chains: int = 3  # problems kept: those solved closest to half the time
+    n_rollouts: int = 8  # continuations per prefix (Thought Anchors used 100)
+    n_forced: int = 4  # answers forced after each prefix (forced-answer importance)
+    max_prefixes: int = 0  # 0: a prefix after every step; else this many evenly spaced, then refined
     temperature: float = 1.0  # sampling temperature for chains and continuations (the paper: 0.6)
     top_p: float = 0.95  # nucleus sampling, as in Thought Anchors
     max_new_tokens: int = 160  # room for a whole chain (organism traces are <= ~160 tokens)
+    # appended to a prefix to force the answer now; the organism's format (R1's in the gpu preset)
+    forced_suffix: str = " </think> \\boxed{"
+    forced_max_new_tokens: int = 24  # room for a boxed Countdown expression and its closing brace
+    # when a rewritten step counts as "the same" as the original (counterfactual importance):
+    # "exact" (equal text; the organism's steps are a fixed vocabulary) or "jaccard" (token-set
+    # Jaccard >= importance.JACCARD_THRESHOLD, a cheap stand-in for the paper's embeddings on R1 text)
+    step_match: str = "exact"
     batch_size: int = 256  # sequences per generate call
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        counts = (self.n_problems, self.pilot_samples, self.n_chains, self.n_rollouts)
-        if min(counts) < 1 or not 0 < self.temperature <= 2:
-            raise UsageError("n_problems, pilot_samples, n_chains, n_rollouts must be >= 1 and temperature in (0, 2] "
-                             f"(this experiment samples); got {self}")
+        counts = (self.n_problems, self.pilot_samples, self.n_chains, self.n_rollouts,
+                  self.n_forced, self.forced_max_new_tokens)
+        if min(counts) < 1:
+            raise UsageError("n_problems, pilot_samples, n_chains, n_rollouts, n_forced and "
+                             f"forced_max_new_tokens must be >= 1; got {counts}")
+        if not 0 < self.temperature <= 2:
+            raise UsageError(f"temperature must be in (0, 2] (this experiment samples); "
+                             f"got {self.temperature}")
         prefixes.spaced_ks(1, self.max_prefixes)  # refuses max_prefixes 1 or < 0
+        if self.step_match not in STEP_MATCHES:
+            raise UsageError(f"step_match {self.step_match!r}: use one of {', '.join(STEP_MATCHES)}")
 
-    def sampling(self, seed: int) -> rollouts.SamplingConfig:
+    def sampling(self, seed: int, forced: bool = False) -> rollouts.SamplingConfig:
+        budget = self.forced_max_new_tokens if forced else self.max_new_tokens
         return rollouts.SamplingConfig(temperature=self.temperature, top_p=self.top_p, seed=seed,
-                                       max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+                                       max_new_tokens=budget, batch_size=self.batch_size)
 
 
+R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"  # Thought Anchors' forcing
 PRESETS = {
-    "smoke": Config(n_problems=6, pilot_samples=6, n_chains=1, n_rollouts=4),
-    "cpu": Config(n_problems=32, pilot_samples=12, n_chains=6, n_rollouts=16),
-    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=16, pilot_samples=8, n_chains=4,
-                  n_rollouts=12, max_prefixes=16, temperature=0.6, max_new_tokens=2048, batch_size=96),
+    "smoke": Config(n_problems=6, pilot_samples=6, n_chains=1, n_rollouts=4, n_forced=2),
+    # The organism solves most problems every time: 32 are piloted to find 8 it sometimes misses.
+    "cpu": Config(n_problems=32, pilot_samples=8, n_chains=8, n_rollouts=12, n_forced=4),
+    # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
+    # MATH): a continuation from prefix k needs at most the rest of a chain, so 4096 new tokens lets
+    # most finish; the rest are counted as unfinished, apart from wrong answers.
+    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=16, pilot_samples=8,
+                  n_chains=4, n_rollouts=12, n_forced=8, max_prefixes=16, temperature=0.6,
+                  max_new_tokens=4096, forced_suffix=R1_FORCED_SUFFIX, forced_max_new_tokens=64,
+                  step_match="jaccard", batch_size=64),
 }
 
 
 # %% [markdown]
-# ## Experiment: a pilot picks problems solved about half the time; every prefix of a chain is resampled
+# ## Sample: a pilot picks problems solved about half the time
+# A chain *finished* when it stopped by itself, closed `</think>` and gave an answer; a chain cut off
+# by the token budget is neither right nor wrong.
 
 
 # %%
-def solution_entry(problem, completion: str) -> int | None:
-    """Organism ground truth: index of the last first-level "Try" whose state ("Left: v, r.") can still reach
-    the target in one operation, i.e. the step that enters the solution branch. None for other formats."""
-    entry, steps = None, prefixes.chain_steps(completion)
-    for i, step in enumerate(steps[1:], start=1):
-        left = [int(x) for x in step.text[5:].strip(" .").split(",") if x.strip().isdigit()]
-        is_state = step.text.startswith("Left:") and len(left) == 2
-        done = [apply_op(left[0], op, left[1]) for op in "+-*/"] if is_state else []
-        if any(d and d[1] == problem.meta.get("target") for d in done):
-            entry = i - 1  # the "Try" just before this "Left:"
-    return entry
+def true_trace(problem) -> Trace | None:
+    """The organism's ground-truth trace of a Countdown problem (None for other tasks)."""
+    if "numbers" not in problem.meta:
+        return None
+    return make_trace(search(tuple(problem.meta["numbers"]), problem.meta["target"]))
+
+
+def solution_entry(trace: Trace, completion: str) -> int | None:
+    """The step (1-based) that enters the solution branch, from the trace's own ground-truth tree.
+
+    It is the "Try" step that opens the first-level node on the solution path. Known only when the
+    chain wrote the true trace's steps up to and including that step; None otherwise.
+
+    >>> t = make_trace(search((8, 19, 4), 31))
+    >>> solution_entry(t, t.completion), t.steps[7].text
+    (8, 'Try 8+19=27.')
+    >>> solution_entry(t, " Try 8*19=152. Left: 152, 4. Try 8+19=27.") is None
+    True
+    """
+    entry = next(s.index for s in trace.steps
+                 if s.depth == 1 and s.on_solution_path and s.text.startswith("Try"))
+    written = [s.text for s in prefixes.chain_steps(completion)]
+    truth = [s.text for s in trace.steps[: entry + 1]]
+    return entry + 1 if written[: entry + 1] == truth else None
 
 
 def pilot(ctx: Context, task, problems) -> list[dict]:
-    """Sample `pilot_samples` chains per problem (one batched call) and store them: one row per problem."""
-    cfg, todo = ctx.cfg, [p for p in problems if not ctx.store.done(f"pilot:{p.id}")]
+    """Sample `pilot_samples` chains per problem (one batched call); one row per problem."""
+    cfg = ctx.cfg
+    todo = [p for p in problems if not ctx.store.done(f"pilot:{p.id}")]
     prompts = [ctx.model.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    samples = rollouts.sample(ctx.model, prompts, cfg.pilot_samples, cfg.sampling(cfg.seed)) if todo else []
+    samples = []
+    if todo:
+        samples = rollouts.sample(ctx.model, prompts, cfg.pilot_samples, cfg.sampling(cfg.seed))
     for p, prompt, row in zip(todo, prompts, samples):
-        chains = [c.text for c in row]
-        ctx.store.append({"unit": f"pilot:{p.id}", "role": "pilot", "problem": p.id, "prompt": prompt,
-                          "chains": chains, "correct": [task.grade(p, c) for c in chains]})
-    return [r for r in ctx.store.rows() if r.get("role") == "pilot"]
+        graded = [task.assess(p, c.text) for c in row]
+        ctx.store.append({
+            "unit": f"pilot:{p.id}", "kind": "pilot", "problem": p.id, "prompt": prompt,
+            "chains": [c.text for c in row],
+            "correct": [g.correct for g in graded],
+            "finished": [g.finished and c.finished for g, c in zip(graded, row)],
+        })
+    return [r for r in ctx.store.rows() if r.get("kind") == "pilot"]
 
 
-def run(ctx: Context) -> None:
-    cfg, task = ctx.cfg, get_task_set(ctx.cfg.task)
-    problems = {p.id: p for p in task.make(cfg.n_problems, seed=cfg.seed)}
-    pilots = pilot(ctx, task, list(problems.values()))
-    # Problems solved closest to half the time first (Thought Anchors kept 25-75%): they have both a correct
-    # chain (the experiment) and an incorrect one (the control). Ones never or always solved come last.
-    ranked = sorted(pilots, key=lambda r: (abs(sum(r["correct"]) / len(r["correct"]) - 0.5), r["problem"]))
-    for i, r in enumerate(ranked[: cfg.n_chains]):
-        problem = problems[r["problem"]]
-        for outcome in sorted(set(r["correct"]), reverse=True):
-            completion = r["chains"][r["correct"].index(outcome)]
-            chain = f"{problem.id}:{'correct' if outcome else 'incorrect'}"
-            ks = prefixes.spaced_ks(len(prefixes.chain_steps(completion)), cfg.max_prefixes)
-            cuts = [c for c in prefixes.step_prefixes(chain, completion, ks)
-                    if not ctx.store.done(f"prefix:{chain}:k{c.k}")]
-            if len(cuts) < 2:  # a chain without steps has no curve
-                continue
-            # [len(cuts)][n_rollouts] continuations; seeded per chain so a resumed run draws the same ones.
-            conts = prefixes.resample(ctx.model, [r["prompt"]] * len(cuts), cuts, cfg.n_rollouts,
-                                      cfg.sampling(seed=cfg.seed + 1 + 2 * i + outcome))
-            entry = solution_entry(problem, completion)
-            for cut, texts in zip(cuts, conts):
-                ctx.store.append({
-                    "unit": f"prefix:{chain}:k{cut.k}", "role": "prefix", "chain": chain, "problem": problem.id,
-                    "chain_correct": outcome, "k": cut.k, "n_steps": cut.n_steps, "tag": cut.tag,
-                    "step_text": cut.step_text, "solution_entry": entry, "n": len(texts),
-                    "p_correct": sum(task.grade(problem, cut.text + t.text) for t in texts) / len(texts),
-                })
+def solve_rate(row: dict) -> float:
+    """Share of a pilot row's finished chains that are correct (nan when none finished).
+
+    >>> solve_rate({"correct": [True, False, False], "finished": [True, True, False]})
+    0.5
+    """
+    done = [c for c, f in zip(row["correct"], row["finished"]) if f]
+    return sum(done) / len(done) if done else math.nan
 
 
 # %% [markdown]
-# ## Result: where does the rise happen? (control: where do incorrect chains fall?)
+# ## Sample: resample after every step prefix; force the answer after every prefix
 
 
 # %%
-def chain_curves(rows: list[dict]) -> dict[str, list[dict]]:
-    """chain -> its prefix rows sorted by k (the curve P(correct | first k steps))."""
+def outcome(task, problem, whole: str, stopped: bool, k: int) -> dict:
+    """One rollout as a plain record (`importance.Outcome`'s fields): grade, finished, first step."""
+    graded = task.assess(problem, whole)
+    steps = prefixes.chain_steps(whole)
+    return {"correct": graded.correct, "finished": graded.finished and stopped,
+            "answer": graded.answer, "first_step": steps[k].text if len(steps) > k else None}
+
+
+def refine_ks(ks: list[int], curve: list[float]) -> list[int]:
+    """Prefix sizes strictly inside the spaced bucket with the largest rise (none if adjacent).
+
+    A spaced run measures P(correct) at k = 0, 25, 50, ...; the jump between two of them belongs to
+    one of the steps in between, so those are resampled too.
+
+    >>> refine_ks([0, 4, 8], [0.1, 0.2, 0.9]), refine_ks([0, 1, 2], [0.0, 1.0, 1.0])
+    ([5, 6, 7], [])
+    """
+    finite = [i for i in range(len(ks) - 1) if math.isfinite(curve[i]) and math.isfinite(curve[i + 1])]
+    if not finite:
+        return []
+    i = max(finite, key=lambda j: curve[j + 1] - curve[j])
+    return list(range(ks[i] + 1, ks[i + 1]))
+
+
+def resample_chain(ctx: Context, task, problem, prompt: str, chain: str, completion: str,
+                   ks: list[int], seed: int, extra: dict) -> None:
+    """Continuations and forced answers after each prefix in `ks`; a "prefix" row per prefix."""
+    cfg = ctx.cfg
+    steps = prefixes.chain_steps(completion)
+    cuts = [c for c in prefixes.step_prefixes(chain, completion, ks)
+            if not ctx.store.done(f"prefix:{chain}:k{c.k}")]
+    if not cuts:
+        return
+    # [len(cuts)][n_rollouts] continuations; seeded per chain so a resumed run draws the same ones.
+    conts = prefixes.resample(ctx.model, [prompt] * len(cuts), cuts, cfg.n_rollouts,
+                              cfg.sampling(seed))
+    forced_prompts = [prompt + c.text + cfg.forced_suffix for c in cuts]
+    forced = rollouts.sample(ctx.model, forced_prompts, cfg.n_forced, cfg.sampling(seed, forced=True))
+    for cut, texts, answers in zip(cuts, conts, forced):
+        ctx.store.append({
+            "unit": f"prefix:{chain}:k{cut.k}", "kind": "prefix", "chain": chain,
+            "problem": problem.id, **extra, "k": cut.k, "n_steps": cut.n_steps, "tag": cut.tag,
+            "step_text": cut.step_text,
+            "next_step": steps[cut.k].text if cut.k < len(steps) else None,
+            "outcomes": [outcome(task, problem, cut.text + t.text, t.finished, cut.k)
+                         for t in texts],
+            "forced": [outcome(task, problem, cut.text + cfg.forced_suffix + a.text, a.finished,
+                               cut.k) for a in answers],
+        })
+
+
+def run(ctx: Context) -> None:
+    cfg = ctx.cfg
+    task = get_task_set(cfg.task)
+    problems = {p.id: p for p in task.make(cfg.n_problems, seed=cfg.seed)}
+    pilots = pilot(ctx, task, list(problems.values()))
+    # Problems solved closest to half the time first (Thought Anchors kept 25-75%): they have a
+    # correct chain (the experiment) and a wrong one (the mirror). Never-finished problems go last.
+    ranked = sorted(pilots, key=lambda r: (abs(solve_rate(r) - 0.5)
+                                           if math.isfinite(solve_rate(r)) else 9, r["problem"]))
+    for i, r in enumerate(ranked[: cfg.n_chains]):
+        problem = problems[r["problem"]]
+        truth = true_trace(problem)
+        for outcome_ok in (True, False):
+            picks = [j for j, (c, f) in enumerate(zip(r["correct"], r["finished"]))
+                     if f and c == outcome_ok]
+            if not picks:
+                continue
+            completion = r["chains"][picks[0]]
+            n_steps = len(prefixes.chain_steps(completion))
+            if n_steps < 1:  # a chain without steps has no curve
+                continue
+            chain = f"{problem.id}:{'correct' if outcome_ok else 'wrong'}"
+            extra = {"chain_correct": outcome_ok, "coarse": True, "step_match": cfg.step_match,
+                     "solution_entry": solution_entry(truth, completion) if truth else None}
+            seed = cfg.seed + 1 + 2 * i + outcome_ok
+            ks = prefixes.spaced_ks(n_steps, cfg.max_prefixes)
+            resample_chain(ctx, task, problem, r["prompt"], chain, completion, ks, seed, extra)
+            if len(ks) == n_steps + 1:
+                continue
+            coarse = [row for row in chain_rows(ctx.store.rows())[chain] if row["coarse"]]
+            fine = refine_ks(ks, [importance.accuracy(to_outcomes(x["outcomes"])) for x in coarse])
+            resample_chain(ctx, task, problem, r["prompt"], chain, completion, fine, seed,
+                           extra | {"coarse": False})
+
+
+# %% [markdown]
+# ## Analyse: the curve, its largest jump, and the three importance measures per step
+
+
+# %%
+def chain_rows(rows: list[dict]) -> dict[str, list[dict]]:
+    """chain -> its prefix rows sorted by k."""
     chains: dict[str, list[dict]] = {}
     for r in rows:
-        if r.get("role") == "prefix":
+        if r.get("kind") == "prefix":
             chains.setdefault(r["chain"], []).append(r)
     return {c: sorted(rs, key=lambda r: r["k"]) for c, rs in sorted(chains.items())}
 
 
+def to_outcomes(records: list[dict]) -> tuple[importance.Outcome, ...]:
+    return tuple(importance.Outcome(**o) for o in records)
+
+
+def to_prefix_rollouts(rows: list[dict]) -> list[importance.PrefixRollouts]:
+    return [importance.PrefixRollouts(k=r["k"], next_step=r["next_step"],
+                                      outcomes=to_outcomes(r["outcomes"]),
+                                      forced=to_outcomes(r["forced"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """One resampled chain, summarised."""
+
+    chain: str  # "<problem>:correct" or "<problem>:wrong"
+    problem: str  # the cluster for every interval
+    correct: bool  # the chain itself ended with the right answer
+    n_steps: int  # steps of its thinking
+    p_start: float  # P(correct | prompt only), over finished continuations
+    p_end: float  # P(correct | whole thinking)
+    unfinished: int  # continuations (all prefixes) that hit the token budget
+    rollouts: int  # continuations in all
+    moving: bool  # the curve rose (falls, for a wrong chain) by at least MIN_RISE
+    largest_share: float  # largest single jump / total rise, on the coarse curve; nan if not moving
+    null_share: float  # the same statistic for a steady rise with this noise (steady_null_share)
+    solution_entry: int | None  # organism ground truth: the step entering the solution branch
+    top_step: dict[str, int | None]  # measure -> the step it ranks highest (None: none measured)
+    tag_of: dict[int, str]  # step -> its cot tag
+    importance: dict[str, dict[int, float]]  # measure -> step -> importance
+
+
+MEASURES = ("resampling", "counterfactual", "forced")
+
+
+def summarise_chain(rows: list[dict]) -> ChainResult:
+    """The curve and importances of one chain's prefix rows (sorted by k)."""
+    first = rows[0]
+    sign = 1 if first["chain_correct"] else -1  # a wrong chain's fall is measured as a rise
+    records = to_prefix_rollouts(rows)
+    coarse = [rec for rec, row in zip(records, rows) if row["coarse"]]
+    curve = [importance.accuracy(r.outcomes) for r in coarse]
+    # a wrong chain's fall in P(correct) is the rise of 1 - P(correct): the same statistics apply
+    rising = curve if sign > 0 else [1 - y for y in curve]
+    usable = len(curve) >= 2 and all(math.isfinite(y) for y in curve)
+    moving = usable and rising[-1] - rising[0] >= MIN_RISE
+    share = null = math.nan
+    if moving:
+        share = prefixes.jump_stats(rising).largest_share
+        n = min(sum(o.finished for o in r.outcomes) for r in coarse)
+        null = prefixes.steady_null_share(len(rising) - 1, rising[0], rising[-1], n)
+    same = STEP_MATCHES[first.get("step_match", "exact")]
+    scores = {
+        "resampling": importance.resampling_importance(records),
+        "counterfactual": importance.counterfactual_importance(records, same=same),
+        "forced": importance.forced_importance(records),
+    }
+    values = {m: {s.step: s.value for s in found if math.isfinite(s.value)}
+              for m, found in scores.items()}
+    top = {m: (max(v, key=lambda step: (sign * v[step], -step)) if v else None)
+           for m, v in values.items()}
+    outcomes = [o for r in records for o in r.outcomes]
+    return ChainResult(
+        chain=first["chain"], problem=first["problem"], correct=first["chain_correct"],
+        n_steps=first["n_steps"], p_start=curve[0], p_end=curve[-1],
+        unfinished=sum(not o.finished for o in outcomes), rollouts=len(outcomes),
+        moving=moving, largest_share=share, null_share=null,
+        solution_entry=first["solution_entry"], top_step=top,
+        tag_of={r["k"]: r["tag"] for r in rows if r["k"] > 0}, importance=values,
+    )
+
+
+def random_hit_rate(result: ChainResult) -> float:
+    """Chance that a random step with the solution entry's tag is the entry: 1 / such steps.
+
+    The control for "the top step is the entry": a step drawn among the chain's steps of the same
+    kind (on the organism, the tries), so a measure is not credited for merely liking tries.
+    """
+    tag = result.tag_of[result.solution_entry]
+    return 1 / sum(t == tag for t in result.tag_of.values())
+
+
 def analyse(rows: list[dict]) -> dict:
-    m: dict = {}
-    for outcome, name in ((True, "correct"), (False, "incorrect")):
-        chains = [c for c in chain_curves(rows).values() if c[0]["chain_correct"] == outcome]
-        # The control falls: measure its fall with the same statistics, on 1 - P(correct).
-        curves = [[r["p_correct"] if outcome else 1 - r["p_correct"] for r in c] for c in chains]
-        moving = [(c, y, prefixes.jump_stats(y)) for c, y in zip(chains, curves) if y[-1] - y[0] >= MIN_RISE]
-        m[f"{name}_chains"] = len(chains)
-        m[f"{name}_p_start"] = mean_or_nan(c[0]["p_correct"] for c in chains)
-        m[f"{name}_p_end"] = mean_or_nan(c[-1]["p_correct"] for c in chains)
-        m[f"{name}_moving_chains"] = len(moving)
-        m[f"{name}_largest_share"] = mean_or_nan(s.largest_share for _, _, s in moving)
-        m[f"{name}_steady_null_share"] = mean_or_nan(  # the same statistic for a steady rise, with this noise
-            prefixes.steady_null_share(len(y) - 1, y[0], y[-1], c[0]["n"]) for c, y, _ in moving)
-        m[f"{name}_gini"] = mean_or_nan(s.gini for _, _, s in moving)
-        tags = Counter(c[s.largest_step + 1]["tag"] for c, _, s in moving)  # the step added at the jump
-        m |= {f"{name}_jump_tag_{t}": tags[t] / len(moving) if moving else math.nan for t in STEP_TAGS}
-        known = [(c, s) for c, _, s in moving if c[0]["solution_entry"] is not None]
-        if outcome and known:  # organism ground truth: is the jump the step that enters the solution branch?
-            m["jump_at_solution_entry"] = mean_or_nan(c[s.largest_step + 1]["k"] - 1 == c[0]["solution_entry"]
-                                                for c, s in known)
-            m["jump_at_entry_chance"] = mean_or_nan(1 / c[0]["n_steps"] for c, _ in known)
+    results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
+    correct = [r for r in results if r.correct]
+    wrong = [r for r in results if not r.correct]
+    m: dict = {"chains": len(correct), "wrong_chains": len(wrong)}
+    for name, group in (("correct", correct), ("wrong", wrong)):
+        probs = [r.problem for r in group]
+        m[f"{name}_p_start"] = stats.mean_ci([r.p_start for r in group], probs)
+        m[f"{name}_p_end"] = stats.mean_ci([r.p_end for r in group], probs)
+        m[f"{name}_unfinished"] = sum(r.unfinished for r in group)
+        m[f"{name}_rollouts"] = sum(r.rollouts for r in group)
+        moving = [r for r in group if r.moving]
+        m[f"{name}_moving"] = len(moving)
+        shares = [r.largest_share for r in moving]
+        nulls = [r.null_share for r in moving]
+        where = [r.problem for r in moving]
+        m[f"{name}_largest_share"] = stats.mean_ci(shares, where)
+        m[f"{name}_null_share"] = stats.mean_ci(nulls, where)
+        m[f"{name}_share_minus_null"] = stats.difference_ci(shares, where, nulls, where)
+    known = [r for r in correct if r.moving and r.solution_entry in r.tag_of]
+    m["entry_known"] = len(known)
+    where = [r.problem for r in known]
+    chance = [random_hit_rate(r) for r in known]
+    m["entry_random_rate"] = stats.mean_ci(chance, where)
+    for measure in MEASURES:
+        hits = [float(r.top_step[measure] == r.solution_entry) for r in known]
+        m[f"entry_hit_{measure}"] = stats.mean_ci(hits, where)
+        m[f"entry_hit_{measure}_minus_random"] = stats.difference_ci(hits, where, chance, where)
+        # mean importance of the entry step, and of the step just before and after it
+        for offset in (-1, 0, 1):
+            vals = [r.importance[measure].get(r.solution_entry + offset, math.nan) for r in known]
+            m[f"entry{offset:+d}_{measure}"] = stats.mean_ci(vals, where)
+        for tag in STEP_TAGS:
+            vals = [v for r in correct if r.moving
+                    for step, v in r.importance[measure].items() if r.tag_of[step] == tag]
+            probs = [r.problem for r in correct if r.moving
+                     for step in r.importance[measure] if r.tag_of[step] == tag]
+            m[f"{measure}_by_tag_{tag}"] = stats.mean_ci(vals, probs)
     return m
 
 
+# %% [markdown]
+# ## Figure: the curve around the solution entry, the jump against the null, importance by tag
+
+
+# %%
 def plot(rows: list[dict], metrics: dict):
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    increments: dict[tuple[bool, str], list[float]] = {}
-    for chain, c in chain_curves(rows).items():
-        ok = c[0]["chain_correct"]
-        x = [r["k"] / max(r["n_steps"], 1) for r in c]
-        left.plot(x, [r["p_correct"] for r in c], "-o" if ok else "--x", color="C0" if ok else "C3", ms=3, alpha=0.7,
-                  label="correct chains" if ok else "incorrect chains (control)")
-        for a, b in zip(c, c[1:]):
-            increments.setdefault((ok, b["tag"]), []).append(b["p_correct"] - a["p_correct"])
-    handles = dict(zip(*left.get_legend_handles_labels()[::-1]))
-    left.legend(handles.values(), handles.keys(), fontsize=8)
-    left.set(xlabel="share of the chain's steps kept (k / n)", ylabel="P(correct | first k steps)", ylim=(-0.05, 1.05),
-             title="Resampled success after each step prefix")
-    for j, ok in enumerate((True, False)):
-        means = [mean_or_nan(increments.get((ok, t), [])) for t in STEP_TAGS]
-        right.bar([i + 0.4 * (j - 0.5) for i in range(len(STEP_TAGS))], [0 if math.isnan(v) else v for v in means],
-                  0.4, color="C0" if ok else "C3", label="correct chains" if ok else "incorrect chains")
-    right.axhline(0, color="k", lw=0.5)
-    right.set_xticks(range(len(STEP_TAGS)), STEP_TAGS)
-    right.set(ylabel="mean change in P(correct)", title="Change caused by adding one step, by its tag")
-    right.legend(fontsize=8)
+    fig = plt.figure(figsize=(7, 7))
+    grid = fig.add_gridspec(2, 2)
+    curves = fig.add_subplot(grid[0, 0])
+    shares = fig.add_subplot(grid[0, 1])
+    by_tag = fig.add_subplot(grid[1, :])
+    for rs in chain_rows(rows).values():
+        if not rs[0]["chain_correct"]:
+            continue
+        ks = [r["k"] for r in rs]
+        x = [k / max(rs[0]["n_steps"], 1) for k in ks]
+        y = [importance.accuracy(to_outcomes(r["outcomes"])) for r in rs]
+        curves.plot(x, y, "-", color="C0", alpha=0.5, lw=1)
+        entry = rs[0]["solution_entry"]
+        if entry in ks:
+            curves.plot(x[ks.index(entry)], y[ks.index(entry)], "o", color="C3", ms=4)
+    curves.plot([], [], "-", color="C0", label="correct chain")
+    curves.plot([], [], "o", color="C3", label="true solution entry")
+    curves.set(xlabel="share of the chain's steps kept (k / n)", ylabel="P(correct | first k)",
+               ylim=(-0.05, 1.05), title="Resampled success")
+    curves.legend(fontsize=7, loc="lower right")
+    names = ("correct", "wrong")
+    for j, name in enumerate(names):
+        for i, key in enumerate(("largest_share", "null_share")):
+            est = metrics[f"{name}_{key}"]
+            _bar(shares, 2 * j + 0.35 * (i - 0.5), est, "C0" if i == 0 else "0.6",
+                 label=("largest jump" if i == 0 else "steady null") if j == 0 else None)
+    shares.set_xticks([0, 2], ["correct\nchains", "wrong chains\n(their fall)"])
+    shares.set(ylabel="share of the rise", title="Largest jump vs steady null")
+    shares.legend(fontsize=7)
+    for i, measure in enumerate(MEASURES):
+        for t, tag in enumerate(STEP_TAGS):
+            _bar(by_tag, t + 0.25 * (i - 1), metrics[f"{measure}_by_tag_{tag}"], f"C{i}",
+                 label=measure if t == 0 else None, width=0.25)
+    by_tag.axhline(0, color="k", lw=0.5)
+    by_tag.set_xticks(range(len(STEP_TAGS)), STEP_TAGS, fontsize=7)
+    by_tag.set(ylabel="mean importance", title="Importance by step tag (correct chains)")
+    by_tag.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     return fig
 
 
+def _bar(ax, x: float, est: stats.Estimate, color: str, label: str | None, width: float = 0.35):
+    if not math.isfinite(est.value):
+        return
+    err = None
+    if est.ci is not None:
+        err = [[est.value - est.ci[0]], [est.ci[1] - est.value]]
+    ax.bar([x], [est.value], width, color=color, yerr=err, capsize=2, label=label)
+
+
+# %% [markdown]
+# ## Claims
+
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    out = []
+    if m["correct_moving"]:
+        out.append(compare(
+            "On correct chains, the single largest jump carries more of the rise in P(correct) than "
+            "it would on a steady rise with the same sampling noise.",
+            "largest jump's share of the rise", m["correct_largest_share"],
+            "steady linear rise, same rollouts (simulated)", "largest jump's share",
+            m["correct_null_share"], m["correct_share_minus_null"]))
+    if m["entry_known"]:
+        for measure in MEASURES:
+            out.append(compare(
+                f"The step with the highest {measure} importance is the organism's true solution "
+                "entry more often than a random step of the same tag.",
+                f"top {measure} step = solution entry", m[f"entry_hit_{measure}"],
+                "random step with the entry's tag", "chance of hitting the entry",
+                m["entry_random_rate"], m[f"entry_hit_{measure}_minus_random"]))
+    return out
+
+
 def findings(m: dict) -> str:
-    if not m["correct_moving_chains"]:
-        return (f"No correct chain's curve rose by {MIN_RISE} or more ({m['correct_chains']} chains; P(correct) "
-                f"{m['correct_p_start']:.2f} -> {m['correct_p_end']:.2f}), so there is no rise to locate. "
-                "Use more problems or rollouts (a larger preset).")
-    share, null = m["correct_largest_share"], m["correct_steady_null_share"]
-    verdict = ("not distinguishable from steady progress at this noise level (use more rollouts)" if null > 0.6
-               else "concentrated in one step: closer to 'lucky' than to 'steady'" if share >= null + 0.15
-               else "as spread out as a steady rise looks with this noise" if share <= null + 0.05 else "in between")
-    top = max(STEP_TAGS, key=lambda t: m[f"correct_jump_tag_{t}"])
-    text = (f"On {m['correct_chains']} correct chains, resampled P(correct) went from {m['correct_p_start']:.2f} "
-            f"(prompt only) to {m['correct_p_end']:.2f} (whole thinking). On the {m['correct_moving_chains']} whose "
-            f"curve rose at least {MIN_RISE}, the single largest jump carried {share:.0%} of the rise (a steady "
-            f"linear rise measured with the same rollouts gives {null:.0%}; Gini of the increments "
-            f"{m['correct_gini']:.2f}): the progress is {verdict}. The largest jumps came most often from "
-            f"`{top}` steps ({m[f'correct_jump_tag_{top}']:.0%}).")
-    if "jump_at_solution_entry" in m:
-        text += (f" Against the organism's ground truth, the largest jump sat at the step that enters the solution "
-                 f"branch in {m['jump_at_solution_entry']:.0%} of chains (chance {m['jump_at_entry_chance']:.0%}).")
-    text += (f"\n\nControl: on {m['incorrect_chains']} incorrect chains of the same problems, P(correct) went from "
-             f"{m['incorrect_p_start']:.2f} to {m['incorrect_p_end']:.2f}; on the {m['incorrect_moving_chains']} that "
-             f"fell at least {MIN_RISE}, the largest single fall carried {m['incorrect_largest_share']:.0%} of it "
-             f"(steady baseline {m['incorrect_steady_null_share']:.0%}).")
-    return text + ("\n\nThese are small-sample estimates on one model; an organism result is a hypothesis to test "
-                   "on R1-distill (`--preset gpu`).")
+    d = stats.describe
+    text = (f"On {m['chains']} correct chains (one per problem, problems the model solves only "
+            f"sometimes), P(correct) over finished continuations went from {d(m['correct_p_start'])} "
+            f"with the prompt only to {d(m['correct_p_end'])} with the whole thinking "
+            f"({m['correct_unfinished']} of {m['correct_rollouts']} continuations unfinished, "
+            "counted apart). ")
+    if not m["correct_moving"]:
+        return text + (f"No correct chain's curve rose by {MIN_RISE} or more, so there is no jump "
+                       "to locate: use more problems or rollouts (a larger preset).")
+    text += (f"On the {m['correct_moving']} whose curve rose at least {MIN_RISE}, the largest single "
+             f"jump carried {d(m['correct_largest_share'])} of the rise; a steady rise measured with "
+             f"the same rollouts gives {d(m['correct_null_share'])} (difference "
+             f"{d(m['correct_share_minus_null'])}).")
+    if m["entry_known"]:
+        text += (f"\n\nAgainst the organism's ground truth ({m['entry_known']} chains that followed "
+                 "the true search up to the step entering the solution branch): the step ranked "
+                 "highest was that entry for resampling importance "
+                 f"{d(m['entry_hit_resampling'])}, counterfactual {d(m['entry_hit_counterfactual'])},"
+                 f" forced-answer {d(m['entry_hit_forced'])}; a random step with the entry's tag "
+                 f"hits it {d(m['entry_random_rate'])}. Mean importance at the entry step: "
+                 f"resampling {d(m['entry+0_resampling'])}, the step after it "
+                 f"{d(m['entry+1_resampling'])}; forced-answer at the entry "
+                 f"{d(m['entry+0_forced'])}, after it {d(m['entry+1_forced'])}. Counterfactual "
+                 "importance treats two organism steps as the same when their text is equal "
+                 "(the organism's steps are a fixed vocabulary, so this is exact); steps every "
+                 "rewrite reproduced get no counterfactual value.")
+    text += (f"\n\nMirror: for {m['wrong_chains']} of the problems we also resampled a chain that "
+             f"ended with a wrong answer; its P(correct) went from {d(m['wrong_p_start'])} to "
+             f"{d(m['wrong_p_end'])}, and on the {m['wrong_moving']} that fell at least {MIN_RISE} "
+             f"the largest single fall carried {d(m['wrong_largest_share'])} of it (steady null "
+             f"{d(m['wrong_null_share'])}).")
+    return text + ("\n\nSmall-sample estimates on a model organism whose steps are a fixed "
+                   "vocabulary; on R1-distill (`--preset gpu`) steps are compared by token-set "
+                   "Jaccard instead (not run here: it needs a GPU).")
 
 
 # %% [markdown]
@@ -233,12 +523,14 @@ def findings(m: dict) -> str:
 # %%
 STARTER = Starter(
     slug="lucky-or-steady",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
+    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
     concepts=("backtracking", "verification", "uncertainty"),
     try_next=(
-        "Raise n_rollouts (Thought Anchors used 100) and watch the steady baseline shrink: is the jump still there?",
-        "Counterfactual importance: resample only the step itself (keep the rest) and compare with this curve.",
-        "Run `--preset gpu` (R1-Distill-Qwen-1.5B): do planning and backtracking steps carry the jumps?",
+        "Raise n_rollouts (Thought Anchors used 100): does the largest jump stay above the null?",
+        "Run `--preset gpu` (R1-Distill-Qwen-1.5B): do planning and backtracking steps carry the "
+        "jumps, as Thought Anchors found?",
+        "Swap `importance.exact_same` for `importance.jaccard_same(0.3)` or an embedding model and "
+        "see how counterfactual importance moves on R1 text.",
     ),
 )
 

@@ -1,0 +1,105 @@
+"""lucky-or-steady: analyse and claims on hand-built rows, against numbers computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from starter import prefixes
+from starter.findings import check
+from starter.organism.data import make_trace
+from starter.questions import lucky_or_steady as los
+from starter.tasks.countdown import search
+
+
+def o(correct: bool, first_step: str | None = None, finished: bool = True) -> dict:
+    return {"correct": correct, "finished": finished, "answer": None, "first_step": first_step}
+
+
+def chain(problem: str, ok: bool, entry: int | None, tags: list[str], steps: list[str],
+          outcomes: list[list[dict]], forced: list[list[dict]]) -> list[dict]:
+    """Prefix rows k = 0..n of one chain of n = len(steps) steps."""
+    name = f"{problem}:{'correct' if ok else 'wrong'}"
+    return [{"unit": f"prefix:{name}:k{k}", "kind": "prefix", "chain": name, "problem": problem,
+             "chain_correct": ok, "coarse": True, "step_match": "exact", "solution_entry": entry,
+             "k": k, "n_steps": len(steps), "tag": tags[k - 1] if k else None,
+             "step_text": steps[k - 1] if k else None,
+             "next_step": steps[k] if k < len(steps) else None,
+             "outcomes": outcomes[k], "forced": forced[k]} for k in range(len(steps) + 1)]
+
+
+F, T = o(False), o(True)
+ROWS = (
+    # p1: P(correct) 0, 0, 1, 1 -- one jump, at step 2, the true solution entry.
+    chain("p1", True, 2, ["compute", "compute", "verify"], ["S1", "S2", "S3"],
+          outcomes=[[o(False, "S1")] * 4,
+                    [o(False, "S2"), o(False, "S2"), o(False, "X"), o(False, "X")],
+                    [o(True, "Y")] * 4,
+                    [T] * 4],
+          forced=[[F, F], [F, F], [T, F], [T, T]])
+    # p2: P(correct) 0, 1/2, 1/2, 1 -- two equal jumps (steps 1 and 3); the entry is step 3.
+    + chain("p2", True, 3, ["compute", "plan", "compute"], ["T1", "T2", "T3"],
+            outcomes=[[o(False, "Z")] * 4,
+                      [o(True, "T2"), o(False, "T2"), o(False, "T2", finished=False)],
+                      [o(False, "W"), o(True, "T3")],
+                      [T] * 4],
+            forced=[[F, F], [F, F], [F, F], [T, T]])
+    # p1's wrong chain: P(correct) 1, 1/2, 0, 0 -- its fall, largest single fall half of it.
+    + chain("p1", False, None, ["compute", "compute", "verify"], ["R1", "R2", "R3"],
+            outcomes=[[T] * 2, [T, F], [F] * 2, [F] * 2], forced=[[F]] * 4)
+)
+
+
+def test_analyse_matches_hand_computed_values():
+    m = los.analyse(list(ROWS))
+    assert (m["chains"], m["wrong_chains"], m["correct_moving"]) == (2, 1, 2)
+    assert m["correct_p_start"].value == 0.0 and m["correct_p_end"].value == 1.0
+    assert m["correct_unfinished"] == 1, "p2's unfinished continuation is counted apart"
+    # largest share: p1 1.0 (one jump), p2 0.5 (two equal jumps) -> mean 0.75
+    assert m["correct_largest_share"].value == pytest.approx(0.75)
+    null = prefixes.steady_null_share(3, 0.0, 1.0, 4)  # both chains: 3 steps, >= 2 finished...
+    null_p2 = prefixes.steady_null_share(3, 0.0, 1.0, 2)  # ...p2's fewest finished is 2 (k=1, k=2)
+    assert m["correct_null_share"].value == pytest.approx((null + null_p2) / 2)
+    assert m["wrong_largest_share"].value == pytest.approx(0.5), "1 - P: 0, .5, 1, 1"
+
+
+def test_top_steps_against_the_solution_entry():
+    m = los.analyse(list(ROWS))
+    assert m["entry_known"] == 2
+    # resampling: p1 top = step 2 (= entry); p2 steps 1 and 3 tie at 0.5, the earlier wins -> miss
+    assert m["entry_hit_resampling"].successes == 1
+    # counterfactual: p1 step 1 nan (every rewrite was S1), step 2: 1 - 0 (the "X" rewrites) -> hit;
+    # p2 step 1: 0.5 - 0 ("Z"), step 2 nan (all "T2"), step 3: 1 - 0 (only "W" differs from T3)
+    assert m["entry_hit_counterfactual"].successes == 2
+    # forced: p1 0, .5, .5 -> step 2 (hit); p2 0, 0, 1 -> step 3 (hit)
+    assert m["entry_hit_forced"].successes == 2
+    # random step with the entry's tag: p1 has 2 "compute" steps, p2 has 2 -> 1/2 each
+    assert m["entry_random_rate"].value == pytest.approx(0.5)
+    assert m["entry_hit_resampling_minus_random"].value == pytest.approx(0.0)
+    assert m["entry+0_forced"].value == pytest.approx(0.75), "p1 .5, p2 1.0"
+
+
+def test_claims_verdicts_agree_with_their_intervals():
+    claims = los.claims(los.analyse(list(ROWS)))
+    assert len(claims) == 4, "the jump claim and one entry claim per importance measure"
+    for claim in claims:
+        check(claim.to_dict())
+        assert claim.control.estimate.n == claim.estimate.n
+
+
+def test_findings_reads_without_error_and_names_the_mirror():
+    text = los.findings(los.analyse(list(ROWS)))
+    assert "wrong answer" in text and "steady" in text
+
+
+def test_solution_entry_comes_from_the_true_tree():
+    trace = make_trace(search((8, 19, 4), 31))
+    assert los.solution_entry(trace, trace.completion) == 8, "two misses, then Try 8+19=27."
+    detour = " Try 8*19=152. Left: 152, 4. Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit."
+    assert los.solution_entry(trace, detour) is None, "off the true search: no ground truth"
+
+
+def test_refine_ks_resamples_inside_the_largest_bucket():
+    assert los.refine_ks([0, 3, 6], [0.0, 0.8, 1.0]) == [1, 2]
+    assert los.refine_ks([0, 3, 6], [0.0, math.nan, 1.0]) == []
