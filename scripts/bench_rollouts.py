@@ -6,6 +6,9 @@ same tokens (checked and printed), so tokens/s compares equal work. Timing every
 would take most of the run and tell us nothing new (each takes the same time), so only the first
 `--sequential` prompts are timed that way.
 
+Also timed: the same batch sampled at temperature 0.6, top-p 0.95 (the seeded Gumbel-max sampler of
+`starter.rollouts`), as tokens/s next to greedy's: the cost of sampling itself (noise, top-p sort).
+
     python scripts/bench_rollouts.py                # ~2-4 minutes on 2 CPU cores
     python scripts/bench_rollouts.py --batch 64 --new-tokens 64 --threads 4
 
@@ -48,15 +51,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sample(lm, prompts[:2], n=1, cfg=SamplingConfig(**greedy, batch_size=2), progress=False)  # warm-up
 
-    def timed(subset: list[str], batch_size: int):
+    def timed(subset: list[str], batch_size: int, temperature: float = 0.0):
+        cfg = SamplingConfig(**{**greedy, "temperature": temperature}, top_p=0.95, batch_size=batch_size)
         start = time.perf_counter()
-        runs = sample(lm, subset, n=1, cfg=SamplingConfig(**greedy, batch_size=batch_size), progress=False)
+        runs = sample(lm, subset, n=1, cfg=cfg, progress=False)
         seconds = time.perf_counter() - start
         return [row[0] for row in runs], seconds
 
     batched, t_batched = timed(prompts, args.batch)
     n_seq = min(args.sequential, len(prompts))
     one_by_one, t_single = timed(prompts[:n_seq], 1)
+    sampled, t_sampled = timed(prompts, args.batch, temperature=0.6)
 
     tok_batched = sum(c.n_new_tokens for c in batched)
     tok_single = sum(c.n_new_tokens for c in one_by_one)
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one-at-a-time: {n_seq} prompts (a subset), {tok_single} tokens in {t_single:6.1f} s "
           f"= {rate_single:7.1f} tokens/s")
     print(f"greedy outputs identical batched vs one-at-a-time: {same}/{n_seq}")
+    tok_sampled = sum(c.n_new_tokens for c in sampled)
+    rate_sampled = tok_sampled / t_sampled
+    print(f"sampled({args.batch}, T=0.6, top-p 0.95): {tok_sampled} tokens in {t_sampled:6.1f} s "
+          f"= {rate_sampled:7.1f} tokens/s ({rate_sampled / rate_batched:.2f}x greedy batched)")
     print(f"load average (1 min) {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     verdict = "" if ratio >= TARGET_RATIO else "  BELOW TARGET"
     print(f"rollouts: batched({args.batch}) {ratio:.1f}x the tokens/s of one-at-a-time "
