@@ -1,36 +1,40 @@
-"""Thought Anchors' importance measures: how much one step of a chain of thought changes the outcome.
+"""Thought Anchors' importance measures: how much one step of a chain of thought changes the answer.
 
-Bogdan, Macar, Nanda, Conmy (2025), "Thought Anchors: Which LLM Reasoning Steps Matter?",
-arXiv 2506.19143 (code: github.com/interp-reasoning/thought-anchors, `analyze_rollouts.py`).
+Bogdan, Macar, Nanda, Conmy (2025), "Thought Anchors: Which LLM Reasoning Steps Matter?", arXiv
+2506.19143 (code: github.com/interp-reasoning/thought-anchors, `analyze_rollouts.py`).
 
-The experiment behind them: take one chain with steps s_1 .. s_n; for every k = 0 .. n keep the first k
-steps and let the model continue many times ("rollouts from prefix k"). A rollout from prefix k-1
-rewrites step k itself, so prefixes k-1 and k differ by exactly one step. For step k:
+The experiment behind them: take one chain with steps s_1 .. s_n; for every k = 0 .. n keep the
+first k steps and let the model continue many times ("rollouts from prefix k"). A rollout from
+prefix k-1 rewrites step k itself, so prefixes k-1 and k differ by exactly one step. For step k:
 
-- **resampling importance** = P(correct | rollouts from prefix k) - P(correct | rollouts from prefix k-1):
-  what keeping the original step k buys over letting the model write that step again. (Thought Anchors'
-  `calculate_resampling_importance_accuracy`: the next chunk's accuracy minus this chunk's.)
-- **counterfactual importance** = the same, but the "without" side keeps only the rollouts from prefix
-  k-1 whose *first new step* is different from the original step k. A rollout that rewrote step k with
-  the same content never left the original path and says nothing about the step. The paper calls two
-  steps the same when the cosine similarity of their sentence embeddings (all-MiniLM-L6-v2) is at least
-  0.8. Here the caller passes `same(original, resampled)`: `exact_same` (whitespace- and case-blind
-  equality; on a model organism with a fixed step vocabulary this is an exact structural notion) or
-  `jaccard_same(threshold)` (token-set Jaccard, a cheap stand-in for the embedding for free text such as
-  R1's; its threshold `JACCARD_THRESHOLD` was chosen by hand, not calibrated against the embedding).
-  Sign: we report "with minus without" so that all three measures agree in sign; the reference code's
-  accuracy variant computes "without (dissimilar) minus with".
-- **forced-answer importance** = the same difference of P(correct) when the answer is *forced* right
-  after prefix k (the prefix, then `</think>` and the opening of the answer, e.g. `\\boxed{`) instead
-  of letting the model think on: what the step changes in the answer the model would give now.
+- **resampling importance** = P(correct | rollouts from prefix k) - P(correct | rollouts from
+  prefix k-1): what keeping the original step k buys over letting the model write that step again.
+  (Thought Anchors' `calculate_resampling_importance_accuracy`: the next chunk's accuracy minus
+  this chunk's.)
+- **counterfactual importance** = the same, but the "without" side keeps only the rollouts from
+  prefix k-1 whose *first new step* is different from the original step k. A rollout that rewrote
+  step k with the same content never left the original path and says nothing about the step. The
+  paper calls two steps the same when the cosine similarity of their sentence embeddings
+  (all-MiniLM-L6-v2) is at least 0.8. Here the caller passes `same(original, resampled)`:
+  `exact_same` (whitespace- and case-blind equality; on a model organism with a fixed step
+  vocabulary this is an exact structural notion) or `jaccard_same(threshold)` (token-set Jaccard, a
+  cheap stand-in for the embedding for free text such as R1's; its threshold `JACCARD_THRESHOLD`
+  was chosen by hand, not calibrated against the embedding). Sign: we report "with minus without"
+  so that all three measures agree in sign; the reference code's accuracy variant computes "without
+  (dissimilar) minus with".
+- **forced-answer importance** = the same difference of P(correct) when the answer is *forced*
+  right after prefix k (the prefix, then `</think>` and the opening of the answer, e.g. `\\boxed{`)
+  instead of letting the model think on: what the step changes in the answer the model would give
+  now.
 
-Each measure also exists as a KL divergence between answer distributions (`measure="kl"`, the paper's
-headline variant: D_KL(without || with), answers of finished rollouts only).
+Each measure also exists as a KL divergence between answer distributions (`measure="kl"`, the
+paper's headline variant: D_KL(without || with), answers of finished rollouts only).
 
-Accuracies count finished rollouts only (those that closed their thinking and answered); an unfinished
-rollout is neither right nor wrong. A step whose two sides lack finished rollouts gets `nan`, never 0.
-Only adjacent prefixes are compared, so a jump is credited to the step that made it: with prefixes at
-k = 0, 4, 8 (spaced cuts of a long chain) no step gets a value, since four steps share that change.
+Accuracies count finished rollouts only (those that closed their thinking and answered); an
+unfinished rollout is neither right nor wrong. A step whose two sides lack finished rollouts gets
+`nan`, never 0. Only adjacent prefixes are compared, so a jump is credited to the step that made
+it: with prefixes at k = 0, 4, 8 (spaced cuts of a long chain) no step gets a value, since four
+steps share that change.
 
 The records are plain (no model, no torch): `PrefixRollouts` per prefix, `Outcome` per rollout, so
 rollouts sampled here and rollouts imported from a dataset go through the same functions.
@@ -81,7 +85,7 @@ class Outcome:
     correct: bool  # the rollout's final answer is right (False when it never answered)
     finished: bool  # it closed its thinking and gave an answer; only finished rollouts are counted
     answer: str | None = None  # its final answer, canonicalised (for the KL measures); None: none
-    first_step: str | None = None  # the first step it wrote (the one that replaced the original step)
+    first_step: str | None = None  # the first step it wrote (it replaced the original step)
 
 
 @dataclass(frozen=True)
@@ -89,14 +93,14 @@ class PrefixRollouts:
     """Rollouts from the first `k` steps of one chain."""
 
     k: int  # steps of the original chain kept before resampling (0 = prompt only)
-    next_step: str | None  # the original chain's step k+1, which these rollouts rewrite (None after n)
+    next_step: str | None  # the original step k+1, which these rollouts rewrite (None after n)
     outcomes: tuple[Outcome, ...]  # continuations that think on from the prefix
-    forced: tuple[Outcome, ...] = ()  # answers forced right after the prefix (forced-answer measure)
+    forced: tuple[Outcome, ...] = ()  # answers forced right after the prefix (forced-answer)
 
 
 @dataclass(frozen=True)
 class StepImportance:
-    """One step's importance: P(correct) with the step kept minus without it (or a KL divergence)."""
+    """One step's importance: P(correct) with the step kept minus without it (or a KL)."""
 
     step: int  # 1-based index of the step credited: the step prefix `step - 1` -> `step` adds
     value: float  # the importance; nan when a side has no finished rollout
@@ -172,7 +176,8 @@ def resampling_importance(prefixes: Sequence[PrefixRollouts],
     """Importance of every step k with prefixes k-1 and k present: with it kept minus resampled.
 
     >>> o = lambda ok: Outcome(correct=ok, finished=True)
-    >>> recs = [PrefixRollouts(0, "A.", (o(False), o(True))), PrefixRollouts(1, "B.", (o(True),) * 2),
+    >>> recs = [PrefixRollouts(0, "A.", (o(False), o(True))),
+    ...         PrefixRollouts(1, "B.", (o(True),) * 2),
     ...         PrefixRollouts(3, None, (o(True),) * 2)]  # k = 2 missing: step 3 is not credited
     >>> [(s.step, s.value) for s in resampling_importance(recs)]
     [(1, 0.5)]
@@ -183,8 +188,9 @@ def resampling_importance(prefixes: Sequence[PrefixRollouts],
 
 def counterfactual_importance(prefixes: Sequence[PrefixRollouts], same: SameStep | None = None,
                               measure: Measure = "accuracy") -> list[StepImportance]:
-    """Like `resampling_importance`, keeping on the "without" side only rollouts whose first new step
-    differs from the original step (`same(original, resampled)` False; default `exact_same`).
+    """Like `resampling_importance`, keeping on the "without" side only the rollouts whose first
+    new step differs from the original step (`same(original, resampled)` False; default
+    `exact_same`).
 
     Rollouts that wrote no step, and steps whose original text is unknown, are left out; a step that
     every rollout rewrote the same way gets nan (the paper's "overdetermined" step).
@@ -200,7 +206,8 @@ def counterfactual_importance(prefixes: Sequence[PrefixRollouts], same: SameStep
     for prev, cur in _adjacent(prefixes):
         original = prev.next_step
         different = [] if original is None else [
-            o for o in prev.outcomes if o.first_step is not None and not same(original, o.first_step)]
+            o for o in prev.outcomes
+            if o.first_step is not None and not same(original, o.first_step)]
         out.append(_difference(cur.outcomes, different, cur.k, measure))
     return out
 
@@ -215,10 +222,11 @@ def forced_importance(prefixes: Sequence[PrefixRollouts],
     >>> [(s.step, s.value) for s in forced_importance(recs)]
     [(1, 0.5)]
     """
-    return [_difference(cur.forced, prev.forced, cur.k, measure) for prev, cur in _adjacent(prefixes)]
+    return [_difference(cur.forced, prev.forced, cur.k, measure)
+            for prev, cur in _adjacent(prefixes)]
 
 
-# ------------------------------------------------------------------------- when are two steps the same
+# ------------------------------------------------------------------ when are two steps the same
 
 
 def _normalise(text: str) -> str:
@@ -238,7 +246,8 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 
 
 def jaccard(a: str, b: str) -> float:
-    """Token-set Jaccard similarity of two steps: |A & B| / |A | B| over lower-cased words and symbols.
+    """Token-set Jaccard similarity of two steps: |A & B| / |A | B| over lower-cased words and
+    symbols (punctuation marks count as tokens).
 
     >>> jaccard("So x = 4.", "so x = 4"), round(jaccard("Let me check x.", "Let me try y."), 2)
     (0.8, 0.43)

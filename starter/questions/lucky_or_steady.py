@@ -7,22 +7,23 @@
 #
 # **Method** (Thought Anchors: Bogdan, Macar, Nanda, Conmy 2025, arXiv 2506.19143): a pilot finds
 # problems the model solves only sometimes; for one correct chain per problem we keep its first k
-# steps, k = 0..n, and resample N continuations after each prefix, which gives the curve
-# P(correct | first k steps). "Lucky" predicts a flat curve with one jump; "steady" a rise spread over
-# many steps. Beside the curve, each step gets Thought Anchors' three importance measures
-# (`starter.importance`): **resampling** importance (P(correct) with the step kept minus with the step
-# rewritten by the model), **counterfactual** importance (the same, counting only rewrites whose first
-# new step differs from the original one) and **forced-answer** importance (the change in P(correct)
-# when the answer is forced right after the prefix, with `</think> \boxed{`). A jump is credited to
-# the step that made it: only adjacent prefixes are compared, and a spaced run (long R1 chains)
-# resamples every step of its largest bucket again.
+# steps, k = 0..n, and resample N continuations after each prefix, which gives the curve P(correct
+# | first k steps). "Lucky" predicts a flat curve with one jump; "steady" a rise spread over many
+# steps. Beside the curve, each step gets Thought Anchors' three importance measures
+# (`starter.importance`): **resampling** importance (P(correct) with the step kept minus with the
+# step rewritten by the model), **counterfactual** importance (the same, counting only rewrites
+# whose first new step differs from the original one) and **forced-answer** importance (the change
+# in P(correct) when the answer is forced right after the prefix, with `</think> \boxed{`). A jump
+# is credited to the step that made it: only adjacent prefixes are compared, and a spaced run
+# (long R1 chains) resamples every step of its largest bucket again.
 #
-# **Controls:** the largest jump's share of the rise is compared with the same statistic on a steady
-# linear rise simulated with the same number of rollouts (the steady-noise null). On the TinyThinker
-# organism the true search tree says which step enters the solution branch (the "Try" that opens the
-# first-level node on the solution path); the step each measure ranks highest is compared with a
-# random step of the same tag. Beside them, for each problem we also resample a chain of the same
-# problem that ended with a wrong answer, to see where its P(correct) falls (a mirror, not a null).
+# **Controls:** the largest jump's share of the rise is compared with the same statistic on a
+# steady linear rise simulated with the same number of rollouts (the steady-noise null). On the
+# TinyThinker organism the true search tree says which step enters the solution branch (the "Try"
+# that opens the first-level node on the solution path); the step each measure ranks highest is
+# compared with a random step of the same tag. Beside them, for each problem we also resample a
+# chain of the same problem that ended with a wrong answer, to see where its P(correct) falls (a
+# mirror, not a null).
 #
 # Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "pilot" and "prefix"), figure.png, summary.md and findings.json.
@@ -44,7 +45,7 @@ from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
 
-MIN_RISE = 0.25  # a curve that rises (or, for a wrong chain, falls) less than this has no jump to find
+MIN_RISE = 0.25  # a curve that rises (a wrong chain's: falls) less than this has no jump to find
 STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
 
 
@@ -61,7 +62,8 @@ class Config(StarterConfig):
     n_chains: int = 3  # problems kept: those solved closest to half the time
     n_rollouts: int = 8  # continuations per prefix (Thought Anchors used 100)
     n_forced: int = 4  # answers forced after each prefix (forced-answer importance)
-    max_prefixes: int = 0  # 0: a prefix after every step; else this many evenly spaced, then refined
+    mirror: bool = True  # also resample a chain of the same problem that ended wrong (2x the cost)
+    max_prefixes: int = 0  # 0: a prefix after every step; else this many spaced, then refined
     temperature: float = 1.0  # sampling temperature for chains and continuations (the paper: 0.6)
     top_p: float = 0.95  # nucleus sampling, as in Thought Anchors
     max_new_tokens: int = 160  # room for a whole chain (organism traces are <= ~160 tokens)
@@ -70,7 +72,7 @@ class Config(StarterConfig):
     forced_max_new_tokens: int = 24  # room for a boxed Countdown expression and its closing brace
     # when a rewritten step counts as "the same" as the original (counterfactual importance):
     # "exact" (equal text; the organism's steps are a fixed vocabulary) or "jaccard" (token-set
-    # Jaccard >= importance.JACCARD_THRESHOLD, a cheap stand-in for the paper's embeddings on R1 text)
+    # Jaccard >= importance.JACCARD_THRESHOLD, a cheap stand-in for the paper's embeddings on R1)
     step_match: str = "exact"
     batch_size: int = 256  # sequences per generate call
 
@@ -86,7 +88,8 @@ class Config(StarterConfig):
                              f"got {self.temperature}")
         prefixes.spaced_ks(1, self.max_prefixes)  # refuses max_prefixes 1 or < 0
         if self.step_match not in STEP_MATCHES:
-            raise UsageError(f"step_match {self.step_match!r}: use one of {', '.join(STEP_MATCHES)}")
+            allowed = ", ".join(STEP_MATCHES)
+            raise UsageError(f"step_match {self.step_match!r}: use one of {allowed}")
 
     def sampling(self, seed: int, forced: bool = False) -> rollouts.SamplingConfig:
         budget = self.forced_max_new_tokens if forced else self.max_new_tokens
@@ -94,11 +97,15 @@ class Config(StarterConfig):
                                        max_new_tokens=budget, batch_size=self.batch_size)
 
 
-R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"  # Thought Anchors' forcing
+# how Thought Anchors forced R1's answer after a prefix
+R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"
 PRESETS = {
     "smoke": Config(n_problems=6, pilot_samples=6, n_chains=1, n_rollouts=4, n_forced=2),
-    # The organism solves most problems every time: 32 are piloted to find 8 it sometimes misses.
-    "cpu": Config(n_problems=32, pilot_samples=8, n_chains=8, n_rollouts=12, n_forced=4),
+    # The organism solves most problems every time: 24 are piloted to find those it sometimes
+    # misses. Sized for ~10 minutes on 2 busy cores: more problems (the unit of every interval) buy
+    # more than more rollouts per prefix, so the mirror chains are left out here.
+    "cpu": Config(n_problems=24, pilot_samples=6, n_chains=8, n_rollouts=8, n_forced=4,
+                  mirror=False),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): a continuation from prefix k needs at most the rest of a chain, so 4096 new tokens lets
     # most finish; the rest are counted as unfinished, apart from wrong answers.
@@ -111,8 +118,8 @@ PRESETS = {
 
 # %% [markdown]
 # ## Sample: a pilot picks problems solved about half the time
-# A chain *finished* when it stopped by itself, closed `</think>` and gave an answer; a chain cut off
-# by the token budget is neither right nor wrong.
+# A chain *finished* when it stopped by itself, closed `</think>` and gave an answer; a chain cut
+# off by the token budget is neither right nor wrong.
 
 
 # %%
@@ -177,7 +184,7 @@ def solve_rate(row: dict) -> float:
 
 # %%
 def outcome(task, problem, whole: str, stopped: bool, k: int) -> dict:
-    """One rollout as a plain record (`importance.Outcome`'s fields): grade, finished, first step."""
+    """One rollout as a plain record (`importance.Outcome`'s fields)."""
     graded = task.assess(problem, whole)
     steps = prefixes.chain_steps(whole)
     return {"correct": graded.correct, "finished": graded.finished and stopped,
@@ -193,7 +200,8 @@ def refine_ks(ks: list[int], curve: list[float]) -> list[int]:
     >>> refine_ks([0, 4, 8], [0.1, 0.2, 0.9]), refine_ks([0, 1, 2], [0.0, 1.0, 1.0])
     ([5, 6, 7], [])
     """
-    finite = [i for i in range(len(ks) - 1) if math.isfinite(curve[i]) and math.isfinite(curve[i + 1])]
+    finite = [i for i in range(len(ks) - 1)
+              if math.isfinite(curve[i]) and math.isfinite(curve[i + 1])]
     if not finite:
         return []
     i = max(finite, key=lambda j: curve[j + 1] - curve[j])
@@ -213,7 +221,8 @@ def resample_chain(ctx: Context, task, problem, prompt: str, chain: str, complet
     conts = prefixes.resample(ctx.model, [prompt] * len(cuts), cuts, cfg.n_rollouts,
                               cfg.sampling(seed))
     forced_prompts = [prompt + c.text + cfg.forced_suffix for c in cuts]
-    forced = rollouts.sample(ctx.model, forced_prompts, cfg.n_forced, cfg.sampling(seed, forced=True))
+    how = cfg.sampling(seed, forced=True)
+    forced = rollouts.sample(ctx.model, forced_prompts, cfg.n_forced, how)
     for cut, texts, answers in zip(cuts, conts, forced):
         ctx.store.append({
             "unit": f"prefix:{chain}:k{cut.k}", "kind": "prefix", "chain": chain,
@@ -239,7 +248,7 @@ def run(ctx: Context) -> None:
     for i, r in enumerate(ranked[: cfg.n_chains]):
         problem = problems[r["problem"]]
         truth = true_trace(problem)
-        for outcome_ok in (True, False):
+        for outcome_ok in (True, False) if cfg.mirror else (True,):
             picks = [j for j, (c, f) in enumerate(zip(r["correct"], r["finished"]))
                      if f and c == outcome_ok]
             if not picks:
@@ -361,7 +370,9 @@ def analyse(rows: list[dict]) -> dict:
     results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
     correct = [r for r in results if r.correct]
     wrong = [r for r in results if not r.correct]
-    m: dict = {"chains": len(correct), "wrong_chains": len(wrong)}
+    matches = {r.get("step_match", "exact") for r in rows if r.get("kind") == "prefix"}
+    m: dict = {"chains": len(correct), "wrong_chains": len(wrong),
+               "step_match": ",".join(sorted(matches)) or "exact"}
     for name, group in (("correct", correct), ("wrong", wrong)):
         probs = [r.problem for r in group]
         m[f"{name}_p_start"] = stats.mean_ci([r.p_start for r in group], probs)
@@ -463,8 +474,8 @@ def claims(m: dict) -> list[Claim]:
     out = []
     if m["correct_moving"]:
         out.append(compare(
-            "On correct chains, the single largest jump carries more of the rise in P(correct) than "
-            "it would on a steady rise with the same sampling noise.",
+            "On correct chains, the single largest jump carries more of the rise in P(correct) "
+            "than it would on a steady rise with the same sampling noise.",
             "largest jump's share of the rise", m["correct_largest_share"],
             "steady linear rise, same rollouts (simulated)", "largest jump's share",
             m["correct_null_share"], m["correct_share_minus_null"]))
@@ -482,38 +493,51 @@ def claims(m: dict) -> list[Claim]:
 def findings(m: dict) -> str:
     d = stats.describe
     text = (f"On {m['chains']} correct chains (one per problem, problems the model solves only "
-            f"sometimes), P(correct) over finished continuations went from {d(m['correct_p_start'])} "
-            f"with the prompt only to {d(m['correct_p_end'])} with the whole thinking "
-            f"({m['correct_unfinished']} of {m['correct_rollouts']} continuations unfinished, "
-            "counted apart). ")
+            "sometimes), P(correct) over finished continuations went from "
+            f"{d(m['correct_p_start'])} with the prompt only to {d(m['correct_p_end'])} with "
+            f"the whole thinking ({m['correct_unfinished']} of {m['correct_rollouts']} "
+            "continuations unfinished, counted apart). ")
     if not m["correct_moving"]:
         return text + (f"No correct chain's curve rose by {MIN_RISE} or more, so there is no jump "
                        "to locate: use more problems or rollouts (a larger preset).")
-    text += (f"On the {m['correct_moving']} whose curve rose at least {MIN_RISE}, the largest single "
-             f"jump carried {d(m['correct_largest_share'])} of the rise; a steady rise measured with "
-             f"the same rollouts gives {d(m['correct_null_share'])} (difference "
+    text += (f"On the {m['correct_moving']} whose curve rose at least {MIN_RISE}, the largest "
+             f"single jump carried {d(m['correct_largest_share'])} of the rise; a steady rise "
+             f"measured with the same rollouts gives {d(m['correct_null_share'])} (difference "
              f"{d(m['correct_share_minus_null'])}).")
     if m["entry_known"]:
-        text += (f"\n\nAgainst the organism's ground truth ({m['entry_known']} chains that followed "
-                 "the true search up to the step entering the solution branch): the step ranked "
-                 "highest was that entry for resampling importance "
-                 f"{d(m['entry_hit_resampling'])}, counterfactual {d(m['entry_hit_counterfactual'])},"
-                 f" forced-answer {d(m['entry_hit_forced'])}; a random step with the entry's tag "
-                 f"hits it {d(m['entry_random_rate'])}. Mean importance at the entry step: "
-                 f"resampling {d(m['entry+0_resampling'])}, the step after it "
-                 f"{d(m['entry+1_resampling'])}; forced-answer at the entry "
-                 f"{d(m['entry+0_forced'])}, after it {d(m['entry+1_forced'])}. Counterfactual "
-                 "importance treats two organism steps as the same when their text is equal "
-                 "(the organism's steps are a fixed vocabulary, so this is exact); steps every "
-                 "rewrite reproduced get no counterfactual value.")
-    text += (f"\n\nMirror: for {m['wrong_chains']} of the problems we also resampled a chain that "
-             f"ended with a wrong answer; its P(correct) went from {d(m['wrong_p_start'])} to "
-             f"{d(m['wrong_p_end'])}, and on the {m['wrong_moving']} that fell at least {MIN_RISE} "
-             f"the largest single fall carried {d(m['wrong_largest_share'])} of it (steady null "
-             f"{d(m['wrong_null_share'])}).")
-    return text + ("\n\nSmall-sample estimates on a model organism whose steps are a fixed "
-                   "vocabulary; on R1-distill (`--preset gpu`) steps are compared by token-set "
-                   "Jaccard instead (not run here: it needs a GPU).")
+        text += (f"\n\nAgainst the organism's ground truth ({m['entry_known']} chains that "
+                 "followed the true search up to the step entering the solution branch), the "
+                 "step ranked highest was that entry for resampling importance "
+                 f"{d(m['entry_hit_resampling'])}, counterfactual "
+                 f"{d(m['entry_hit_counterfactual'])}, forced-answer "
+                 f"{d(m['entry_hit_forced'])}; a random step with the entry's tag hits it "
+                 f"{d(m['entry_random_rate'])}. Mean resampling importance at the entry step: "
+                 f"{d(m['entry+0_resampling'])}, at the step after it "
+                 f"{d(m['entry+1_resampling'])}; forced-answer importance at the entry "
+                 f"{d(m['entry+0_forced'])}, after it {d(m['entry+1_forced'])}.")
+    if m["step_match"] == "exact":
+        text += (" Counterfactual importance calls a rewritten step the same as the original "
+                 "when their text is equal (up to case and spaces): the organism's steps are a "
+                 "fixed vocabulary, so this is exact; a step every rewrite reproduced gets no "
+                 "counterfactual value.")
+    else:
+        text += (" Counterfactual importance calls a rewritten step the same as the original "
+                 "when their token-set Jaccard similarity is at least "
+                 f"{importance.JACCARD_THRESHOLD} (a cheap stand-in for the paper's embedding "
+                 "cosine >= 0.8).")
+    if not m["wrong_chains"]:
+        text += ("\n\nNo chain that ended with a wrong answer was resampled (the mirror is off in "
+                 "this preset, or no problem had one); `Config(mirror=True)` runs it.")
+    else:
+        text += (f"\n\nMirror: for {m['wrong_chains']} of the problems we also resampled a "
+                 "chain that ended with a wrong answer; its P(correct) went from "
+                 f"{d(m['wrong_p_start'])} to {d(m['wrong_p_end'])}, and on the "
+                 f"{m['wrong_moving']} that fell at least {MIN_RISE} the largest single fall "
+                 f"carried {d(m['wrong_largest_share'])} of it (steady null "
+                 f"{d(m['wrong_null_share'])}).")
+    return text + ("\n\nSmall-sample estimates on one model. On R1-distill (`--preset gpu`, not "
+                   "run here: it needs a GPU) the organism's ground truth does not exist, so only "
+                   "the jump claim applies there.")
 
 
 # %% [markdown]
