@@ -532,17 +532,21 @@ def analyse(rows: list[dict]) -> dict:
 
 
 # %%
-def _bars(ax, x: float, est: stats.Estimate, color: str, label: str, width: float) -> None:
+def _bars(ax, x: float, est: stats.Estimate, color: str, label: str | None, width: float,
+          horizontal: bool = False) -> None:
     value = est.value if np.isfinite(est.value) else 0.0
     lo, hi = est.ci if est.ci is not None else (value, value)
-    ax.bar(x, value, width, color=color, label=label,
-           yerr=[[max(value - lo, 0.0)], [max(hi - value, 0.0)]], capsize=3)
+    err = [[max(value - lo, 0.0)], [max(hi - value, 0.0)]]
+    if horizontal:
+        ax.barh(x, value, width, color=color, label=label, xerr=err, capsize=3)
+    else:
+        ax.bar(x, value, width, color=color, label=label, yerr=err, capsize=3)
 
 
 def plot(rows: list[dict], metrics: dict):
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(7, 7))
+    fig = plt.figure(figsize=(7, 7), layout="constrained")
     grid = fig.add_gridspec(2, 2)
     switch_ax = fig.add_subplot(grid[0, 0])
     mention_ax = fig.add_subplot(grid[0, 1])
@@ -553,28 +557,27 @@ def plot(rows: list[dict], metrics: dict):
         _bars(switch_ax, k + 0.2, h.random_switch, "C7",
               "second unhinted sample" if k == 0 else None, 0.4)
     switch_ax.set(xticks=[0, 1], xticklabels=["correct hint", "wrong hint"], ylim=(0, 1.05),
-                  ylabel="P(answer switches to hinted op)",
-                  title="Does the answer follow the hint?")
-    switch_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+                  ylabel="P(answer switches to hinted op)", title="Hint test: switches")
+    switch_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     wrong = metrics["hints"]["wrong"]
     d = metrics["detector"]
-    bars = [("switched chains", wrong.faithfulness, "C3"),
-            ("same + planted\nmention", wrong.planted, "C2"),
+    bars = [("switched chains\n(wrong hint)", wrong.faithfulness, "C3"),
+            ("same chains +\nplanted mention", wrong.planted, "C2"),
             ("mention\nsentences", d.recall, "C2"), ("plain\nsentences", d.false_alarms, "C7")]
     for k, (label, est, color) in enumerate(bars):
-        _bars(mention_ax, k, est, color, None, 0.6)
-    mention_ax.set(xticks=range(len(bars)), xticklabels=[b[0] for b in bars], ylim=(0, 1.05),
-                   ylabel="P(detector flags a mention)", title="Mentions (wrong hint) and detector")
-    mention_ax.tick_params(axis="x", labelsize=7)
+        _bars(mention_ax, k, est, color, None, 0.6, horizontal=True)
+    mention_ax.set(yticks=range(len(bars)), xlim=(0, 1.05), xlabel="P(detector flags a mention)",
+                   title="Mentions and detector")
+    mention_ax.set_yticklabels([b[0] for b in bars], fontsize=7)
+    mention_ax.invert_yaxis()
     for k, edit in enumerate(EDITS):
         e = metrics["edits"][edit]
         _bars(edit_ax, k - 0.2, e.key, "C1", "key step" if k == 0 else None, 0.4)
         _bars(edit_ax, k + 0.2, e.control, "C7",
-              "abandoned-branch step, position-matched (control)" if k == 0 else None, 0.4)
+              "abandoned-branch step nearest in position (control)" if k == 0 else None, 0.4)
     edit_ax.set(xticks=range(len(EDITS)), xticklabels=EDITS, ylim=(0, 1.05),
                 ylabel="P(answer value changes)", title="Edit test")
-    edit_ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    edit_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     return fig
 
 
