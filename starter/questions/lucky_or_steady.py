@@ -59,7 +59,7 @@ class Config(StarterConfig):
     task: str = "countdown"  # task set (starter.tasks); countdown is the organism's own task
     n_problems: int = 16  # problems in the pilot, which measures how often each one is solved
     pilot_samples: int = 8  # chains sampled per problem in the pilot
-    n_chains: int = 3  # problems kept: those solved closest to half the time
+    n_chains: int = 3  # problems kept (at most): sometimes solved, closest to half the time
     n_rollouts: int = 8  # continuations per prefix (Thought Anchors used 100)
     n_forced: int = 4  # answers forced after each prefix (forced-answer importance)
     mirror: bool = True  # also resample a chain of the same problem that ended wrong (2x the cost)
@@ -241,11 +241,13 @@ def run(ctx: Context) -> None:
     task = get_task_set(cfg.task)
     problems = {p.id: p for p in task.make(cfg.n_problems, seed=cfg.seed)}
     pilots = pilot(ctx, task, list(problems.values()))
-    # Problems solved closest to half the time first (Thought Anchors kept 25-75%): they have a
-    # correct chain (the experiment) and a wrong one (the mirror). Never-finished problems go last.
+    # Problems the pilot saw both solved and missed, closest to half the time first (Thought
+    # Anchors kept 25-75%): a problem solved every time has no rise to find. If there is none, the
+    # closest problem is kept anyway so that the run still measures one curve.
     ranked = sorted(pilots, key=lambda r: (abs(solve_rate(r) - 0.5)
                                            if math.isfinite(solve_rate(r)) else 9, r["problem"]))
-    for i, r in enumerate(ranked[: cfg.n_chains]):
+    kept = [r for r in ranked if 0 < solve_rate(r) < 1][: cfg.n_chains] or ranked[:1]
+    for i, r in enumerate(kept):
         problem = problems[r["problem"]]
         truth = true_trace(problem)
         for outcome_ok in (True, False) if cfg.mirror else (True,):
@@ -366,6 +368,17 @@ def random_hit_rate(result: ChainResult) -> float:
     return 1 / sum(t == tag for t in result.tag_of.values())
 
 
+class Shown(stats.Estimate):
+    """An `Estimate` that prints as `stats.describe` writes it (the summary's table uses str)."""
+
+    def __str__(self) -> str:
+        return stats.describe(self)
+
+
+def shown(estimate: stats.Estimate) -> Shown:
+    return Shown(**vars(estimate))
+
+
 def analyse(rows: list[dict]) -> dict:
     results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
     correct = [r for r in results if r.correct]
@@ -406,7 +419,7 @@ def analyse(rows: list[dict]) -> dict:
             probs = [r.problem for r in correct if r.moving
                      for step in r.importance[measure] if r.tag_of[step] == tag]
             m[f"{measure}_by_tag_{tag}"] = stats.mean_ci(vals, probs)
-    return m
+    return {k: shown(v) if isinstance(v, stats.Estimate) else v for k, v in m.items()}
 
 
 # %% [markdown]
@@ -443,7 +456,8 @@ def plot(rows: list[dict], metrics: dict):
                  label=("largest jump" if i == 0 else "steady null") if j == 0 else None)
     shares.set_xticks([0, 2], ["correct\nchains", "wrong chains\n(their fall)"])
     shares.set(ylabel="share of the rise", title="Largest jump vs steady null")
-    shares.legend(fontsize=7)
+    if shares.get_legend_handles_labels()[0]:
+        shares.legend(fontsize=7)
     for i, measure in enumerate(MEASURES):
         for t, tag in enumerate(STEP_TAGS):
             _bar(by_tag, t + 0.25 * (i - 1), metrics[f"{measure}_by_tag_{tag}"], f"C{i}",
@@ -451,7 +465,8 @@ def plot(rows: list[dict], metrics: dict):
     by_tag.axhline(0, color="k", lw=0.5)
     by_tag.set_xticks(range(len(STEP_TAGS)), STEP_TAGS, fontsize=7)
     by_tag.set(ylabel="mean importance", title="Importance by step tag (correct chains)")
-    by_tag.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    if by_tag.get_legend_handles_labels()[0]:
+        by_tag.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     return fig
 
@@ -471,22 +486,19 @@ def _bar(ax, x: float, est: stats.Estimate, color: str, label: str | None, width
 
 # %%
 def claims(m: dict) -> list[Claim]:
-    out = []
-    if m["correct_moving"]:
-        out.append(compare(
+    out = [compare(
             "On correct chains, the single largest jump carries more of the rise in P(correct) "
             "than it would on a steady rise with the same sampling noise.",
             "largest jump's share of the rise", m["correct_largest_share"],
             "steady linear rise, same rollouts (simulated)", "largest jump's share",
-            m["correct_null_share"], m["correct_share_minus_null"]))
-    if m["entry_known"]:
-        for measure in MEASURES:
-            out.append(compare(
-                f"The step with the highest {measure} importance is the organism's true solution "
-                "entry more often than a random step of the same tag.",
-                f"top {measure} step = solution entry", m[f"entry_hit_{measure}"],
-                "random step with the entry's tag", "chance of hitting the entry",
-                m["entry_random_rate"], m[f"entry_hit_{measure}_minus_random"]))
+            m["correct_null_share"], m["correct_share_minus_null"])]
+    for measure in MEASURES:  # organism ground truth; "no data" on models without one
+        out.append(compare(
+            f"The step with the highest {measure} importance is the organism's true solution "
+            "entry more often than a random step of the same tag.",
+            f"top {measure} step = solution entry", m[f"entry_hit_{measure}"],
+            "random step with the entry's tag", "chance of hitting the entry",
+            m["entry_random_rate"], m[f"entry_hit_{measure}_minus_random"]))
     return out
 
 
