@@ -21,9 +21,9 @@
 # steady linear rise simulated with the same number of rollouts (the steady-noise null). On the
 # TinyThinker organism the true search tree says which step enters the solution branch (the "Try"
 # that opens the first-level node on the solution path); the step each measure ranks highest is
-# compared with a random step of the same tag. Beside them, for each problem we also resample a
-# chain of the same problem that ended with a wrong answer, to see where its P(correct) falls (a
-# mirror, not a null).
+# compared with a random step of the same tag. Optionally (`mirror`, on in smoke and gpu) we also
+# resample a chain of the same problem that ended with a wrong answer, to see where its P(correct)
+# falls: a mirror of the experiment, not a null for it.
 #
 # Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "pilot" and "prefix"), figure.png, summary.md and findings.json.

@@ -103,3 +103,8 @@ def test_solution_entry_comes_from_the_true_tree():
 def test_refine_ks_resamples_inside_the_largest_bucket():
     assert los.refine_ks([0, 3, 6], [0.0, 0.8, 1.0]) == [1, 2]
     assert los.refine_ks([0, 3, 6], [0.0, math.nan, 1.0]) == []
+
+
+def test_plot_draws_from_hand_built_rows():
+    fig = los.plot(list(ROWS), los.analyse(list(ROWS)))
+    assert len(fig.axes) == 3, "curves, jump vs null, importance by tag"
