@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 from starter import grading, importance, prefixes, rollouts, stats
 from starter.cot import STEP_TAGS
@@ -447,7 +448,7 @@ def plot(rows: list[dict], metrics: dict):
     curves.plot([], [], "o", color="C3", label="true solution entry")
     curves.set(xlabel="share of the chain's steps kept (k / n)", ylabel="P(correct | first k)",
                ylim=(-0.05, 1.05), title="Resampled success")
-    curves.legend(fontsize=7, loc="lower right")
+    curves.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     names = ("correct", "wrong")
     for j, name in enumerate(names):
         for i, key in enumerate(("largest_share", "null_share")):
@@ -455,18 +456,19 @@ def plot(rows: list[dict], metrics: dict):
             _bar(shares, 2 * j + 0.35 * (i - 0.5), est, "C0" if i == 0 else "0.6",
                  label=("largest jump" if i == 0 else "steady null") if j == 0 else None)
     shares.set_xticks([0, 2], ["correct\nchains", "wrong chains\n(their fall)"])
-    shares.set(ylabel="share of the rise", title="Largest jump vs steady null")
+    shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.35))
     if shares.get_legend_handles_labels()[0]:
-        shares.legend(fontsize=7)
+        shares.legend(fontsize=7, ncol=2, loc="upper center")
     for i, measure in enumerate(MEASURES):
         for t, tag in enumerate(STEP_TAGS):
             _bar(by_tag, t + 0.25 * (i - 1), metrics[f"{measure}_by_tag_{tag}"], f"C{i}",
-                 label=measure if t == 0 else None, width=0.25)
+                 label=None, width=0.25)
     by_tag.axhline(0, color="k", lw=0.5)
     by_tag.set_xticks(range(len(STEP_TAGS)), STEP_TAGS, fontsize=7)
     by_tag.set(ylabel="mean importance", title="Importance by step tag (correct chains)")
-    if by_tag.get_legend_handles_labels()[0]:
-        by_tag.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    handles = [Patch(color=f"C{i}", label=measure) for i, measure in enumerate(MEASURES)]
+    by_tag.legend(handles=handles, fontsize=7, ncol=3, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     return fig
 
