@@ -33,9 +33,6 @@ PRESET_NAMES = ("smoke", "cpu", "gpu")
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what --device accepts; N: a GPU index
 _DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 SEED_LIMIT = 2**63  # seeds are 0 <= seed < 2**63: what numpy and torch generators accept
-# Where R1-distill SAE latents live on Neuronpedia. Starters running a model without SAEs (the organism,
-# SmolLM2, R1-Distill-Qwen) still show the latents to look at once you move to this model.
-REFERENCE_SAE_MODEL = "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"
 
 
 @dataclass
@@ -145,9 +142,11 @@ def resolve_config(starter: Starter, args: argparse.Namespace) -> StarterConfig:
 def _lookup_latents(starter: Starter, cfg: StarterConfig, spec) -> tuple[list, str]:
     """Neuronpedia explanations for the question's concepts: (hits, a provenance line for the summary)."""
     from starter import neuronpedia
-    from starter.models import get_spec
+    from starter.models import reference_sae_model
 
-    target = spec if spec.neuronpedia_model_id else get_spec(REFERENCE_SAE_MODEL)
+    # Starters running a model without SAEs (the organism, SmolLM2, R1-Distill-Qwen) still show the
+    # latents of the registry's reference SAE model, to look at once you move to it.
+    target = spec if spec.neuronpedia_model_id else reference_sae_model()
     client = neuronpedia.NeuronpediaClient(offline=cfg.offline or None)
     try:
         hits = neuronpedia.concept_latents(
@@ -274,11 +273,11 @@ def os_error_line(err: OSError) -> str:
 
 
 def execute(starter: Starter, args: argparse.Namespace) -> Path:
-    from starter.models import get_spec, load_model, resolve_device
+    from starter.models import load_model, resolve_device, validate_model_name
     from starter.results import RESULTS, RunStore, check_run_dir
 
     cfg = resolve_config(starter, args)  # preset, seed and device checked here
-    spec = get_spec(cfg.model)
+    spec = validate_model_name(cfg.model)  # a bad --model folder is one line, before anything loads
     device = resolve_device(cfg.device)
     out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
     # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
