@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 from starter import grading, importance, prefixes, rollouts, stats
-from starter.cot import STEP_TAGS
+from starter.cot import STEP_TAGS, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
@@ -192,6 +192,23 @@ def outcome(task, problem, whole: str, stopped: bool, k: int) -> dict:
             "answer": graded.answer, "first_step": steps[k].text if len(steps) > k else None}
 
 
+def forced_completion(prefix: str, suffix: str, written: str) -> str:
+    r"""The prefix, the forcing suffix and the forced answer up to the brace the suffix opened.
+
+    Only that first answer is graded: a model may write on after it ("However, ...") and box
+    another one, which is no longer the answer it was forced to give. An answer whose brace never
+    closes is kept as written (it grades as unfinished).
+
+    >>> forced_completion(" Try 2+3=5.", " </think> \\boxed{", "2+3} Wait \\boxed{9}")
+    ' Try 2+3=5. </think> \\boxed{2+3}'
+    """
+    opened = suffix + written
+    answer = braced(opened, suffix.rindex("{"))
+    if answer is None:
+        return prefix + opened
+    return prefix + suffix + answer + "}"
+
+
 def refine_ks(ks: list[int], curve: list[float]) -> list[int]:
     """Prefix sizes strictly inside the spaced bucket with the largest rise (none if adjacent).
 
@@ -232,8 +249,9 @@ def resample_chain(ctx: Context, task, problem, prompt: str, chain: str, complet
             "next_step": steps[cut.k].text if cut.k < len(steps) else None,
             "outcomes": [outcome(task, problem, cut.text + t.text, t.finished, cut.k)
                          for t in texts],
-            "forced": [outcome(task, problem, cut.text + cfg.forced_suffix + a.text, a.finished,
-                               cut.k) for a in answers],
+            "forced": [outcome(task, problem,
+                               forced_completion(cut.text, cfg.forced_suffix, a.text), True, cut.k)
+                       for a in answers],  # stopped: the answer's closing brace ends it
         })
 
 
