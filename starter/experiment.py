@@ -91,6 +91,9 @@ class Starter:
     # summary.md; every claim carries its control and a verdict derived from the difference's interval
     claims: Callable[[dict], list] | None = None
     try_next: tuple[str, ...] = ()  # "what to try next" bullets
+    # config -> the run's sampling stages (starter.plan.Generation), for `--dry-run`: what a preset
+    # will generate, its memory and time, before any weights load
+    budget: Callable[[Any], list] | None = None
     # One line, e.g. "Lucky or steady progress?", and the sub-question, quoted. Left out, both come from
     # starter/questions/questions.yaml, their one home; only a starter not listed there passes them.
     title: str | None = None
@@ -116,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default: runs/<slug>/<timestamp>); an existing one is resumed")
     p.add_argument("--offline", action="store_true", help="Neuronpedia from cache and shipped fixtures only")
     p.add_argument("--seed", type=int, help="override the preset's seed (0 <= seed < 2**63)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (generations, tokens, memory, time) without loading weights")
     return p
 
 
@@ -272,12 +277,27 @@ def os_error_line(err: OSError) -> str:
     return f"{what}; check that path (permissions, free space) and run again"
 
 
+def print_plan(starter: Starter, cfg: StarterConfig, preset: str, spec: Any) -> None:
+    """`--dry-run`: the preset's sampling stages, totals, memory and time; nothing loads or is written."""
+    from starter import plan
+
+    plan.require_budget(starter)
+    device_type = "cpu" if cfg.device == "cpu" else ("cuda" if preset == "gpu" else cfg.device)
+    device_type = device_type.split(":")[0] if device_type != "auto" else "cpu"
+    print(f"[{starter.slug}] dry run: preset={preset} model={cfg.model} device={cfg.device} "
+          "(no weights loaded, nothing written)")
+    print(plan.describe_plan(plan.make_plan(starter.budget(cfg)), spec, device_type))
+
+
 def execute(starter: Starter, args: argparse.Namespace) -> Path:
     from starter.models import load_model, resolve_device, validate_model_name
     from starter.results import RESULTS, RunStore, check_run_dir
 
     cfg = resolve_config(starter, args)  # preset, seed and device checked here
     spec = validate_model_name(cfg.model)  # a bad --model folder is one line, before anything loads
+    if getattr(args, "dry_run", False):
+        print_plan(starter, cfg, args.preset, spec)
+        return Path(args.out) if args.out else Path("runs") / starter.slug
     device = resolve_device(cfg.device)
     out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
     # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
