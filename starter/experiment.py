@@ -119,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run directory (default: runs/<slug>/<timestamp>); an existing one is resumed")
     p.add_argument("--offline", action="store_true", help="Neuronpedia from cache and shipped fixtures only")
     p.add_argument("--seed", type=int, help="override the preset's seed (0 <= seed < 2**63)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
+                   help="change one field of the starter's Config, e.g. --set n_chains=4 (repeatable; "
+                        "tuples comma-separated)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (generations, tokens, memory, time) without loading weights")
     return p
@@ -141,7 +144,10 @@ def resolve_config(starter: Starter, args: argparse.Namespace) -> StarterConfig:
     overrides = {k: getattr(args, k) for k in ("model", "device", "seed") if getattr(args, k, None) is not None}
     if getattr(args, "offline", False):
         overrides["offline"] = True
-    return dataclasses.replace(starter.presets[args.preset], **overrides)
+    from starter.settings import apply_settings
+
+    cfg = apply_settings(starter.presets[args.preset], list(getattr(args, "settings", None) or []))
+    return dataclasses.replace(cfg, **overrides)
 
 
 def _lookup_latents(starter: Starter, cfg: StarterConfig, spec) -> tuple[list, str]:
@@ -308,6 +314,8 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     check_run_dir(out, config=run_config, model=cfg.model)
     model = load_model(cfg.model, device=cfg.device)
     store = RunStore.open(out, config=run_config, model=cfg.model, device=str(device))
+    if getattr(args, "settings", None):
+        store.manifest["settings"] = list(args.settings)  # the --set overrides, as typed
     print(f"[{starter.slug}] preset={args.preset} model={cfg.model} device={device} out={out}")
 
     hits, note = _lookup_latents(starter, cfg, spec)
