@@ -9,7 +9,8 @@ the dictionary_learning `BatchTopKSAE` that `train_sae` returns. Everything belo
 - `train_sae(acts, TrainConfig(...))`: a BatchTopK SAE (Bussmann et al. 2024; k fixes the L0, so there is
   no sparsity coefficient to tune on a small dataset).
 - `finetune(sae, acts, steps)`: continue training a pretrained SAE on new activations (reconstruction loss).
-- `reconstruction(sae, acts, mask)`: fraction of variance explained and L0.
+- `reconstruction(sae, acts, mask)`: fraction of variance explained (about the scored rows' own mean)
+  and L0; `per_token(sae, acts)`: the squared error and L0 of every row, to group by text.
 - `spliced_ce(model, sae, layer, texts)`: next-token loss with the SAE's reconstruction in place of the
   residual stream (via a TransformerLens hook), against the clean model and a zero-ablated layer.
 - `latent_contrast(sae, acts, mask)` / `top_examples(...)`: latents firing on chosen tokens (e.g. "Wait").
@@ -92,6 +93,20 @@ def _batches(acts: "torch.Tensor", batch_size: int, seed: int) -> Iterator["torc
 # ------------------------------------------------------------------------------------------- training
 
 
+def _batch_top_k_trainer():
+    """dictionary_learning's BatchTopKTrainer, or a StarterError saying the one line to install it."""
+    try:
+        from dictionary_learning.trainers.batch_top_k import BatchTopKTrainer
+    except ImportError:
+        from starter import NO_DEPS_EXTRA, pins
+
+        pin = pins(NO_DEPS_EXTRA).get("dictionary-learning")
+        wanted = f"dictionary-learning=={pin}" if pin else "dictionary-learning"
+        raise StarterError(f"training an SAE needs dictionary-learning, which is not installed; "
+                           f"run: pip install --no-deps {wanted}") from None
+    return BatchTopKTrainer
+
+
 @dataclass
 class TrainConfig:
     dict_size: int = 1024  # latents; a few x d_model is plenty for a small model
@@ -116,8 +131,8 @@ def train_sae(acts: "torch.Tensor", cfg: TrainConfig, device: str = "cpu"):
     folded back into the biases afterwards (`scale_biases`), exactly as `trainSAE` does.
     """
     import torch
-    from dictionary_learning.trainers.batch_top_k import BatchTopKTrainer
 
+    BatchTopKTrainer = _batch_top_k_trainer()
     if len(acts) < cfg.batch_size:
         raise UsageError(f"{len(acts)} activations cannot fill one batch of {cfg.batch_size}; "
                          "use more or longer texts, or a smaller batch_size")
@@ -192,15 +207,30 @@ def _codes(sae, acts: "torch.Tensor", batch_size: int) -> Iterator[tuple["torch.
 def reconstruction(sae, acts: "torch.Tensor", mask: "torch.Tensor | None" = None, batch_size: int = 1024) -> dict:
     """Fraction of variance explained (FVE) and mean L0 on `acts` [n, d_model], or on the rows in `mask`.
 
-    FVE = 1 - sum |x - x_hat|^2 / sum |x - mean(x)|^2, with the mean over all of `acts`, so a subset (say
-    the "Wait" tokens) is scored against the same baseline as the whole.
+    FVE = 1 - sum |x - x_hat|^2 / sum |x - mean(x)|^2 over the scored rows, with the mean of those rows
+    themselves: a subset (say the "Wait" tokens) is scored against its own mean, so an SAE that only
+    gets the subset's average right earns nothing for it (with the whole set's mean, the subset's
+    offset from it would count as variance explained).
+
+    >>> import torch
+    >>> class Mean(torch.nn.Module):  # reconstructs every row as the mean of the first two
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = torch.nn.Parameter(torch.zeros(1))
+    ...     def encode(self, x):
+    ...         return x
+    ...     def decode(self, codes):
+    ...         return torch.full_like(codes, 1.5)
+    >>> acts = torch.tensor([[1.0], [2.0], [10.0], [12.0]])  # [n, d_model]
+    >>> reconstruction(Mean(), acts, torch.tensor([True, True, False, False]))["fve"]
+    0.0
     """
     import torch
 
     mask = torch.ones(len(acts), dtype=torch.bool) if mask is None else mask.bool()
     if not mask.any():
         raise UsageError("reconstruction() got an empty mask: no activations to score")
-    mean = acts.float().mean(0)
+    mean = acts[mask].float().mean(0)  # [d_model]: the scored rows' own mean
     sse, sst, l0 = 0.0, 0.0, 0.0
     for x, codes, rows in _codes(sae, acts, batch_size):
         keep = mask[rows].to(x.device)
@@ -293,3 +323,34 @@ def top_examples(sae, acts: "torch.Tensor", latent: int, top: int = 5, batch_siz
     values = torch.cat([codes[:, latent].float().cpu() for _, codes, _ in _codes(sae, acts, batch_size)])  # [n]
     found = torch.topk(values, min(top, len(values)))
     return [(int(r), float(v)) for r, v in zip(found.indices, found.values) if v > 0]
+
+
+@dataclass
+class PerToken:
+    """What an SAE does to each row of some activations."""
+
+    sq_error: "torch.Tensor"  # [n] |x - x_hat|^2
+    l0: "torch.Tensor"  # [n] active latents
+
+
+def per_token(sae, acts: "torch.Tensor", batch_size: int = 1024) -> PerToken:
+    """Squared reconstruction error and L0 at every row of `acts` [n, d_model] (on the CPU).
+
+    Summed over a subset and divided by that subset's `sum |x - mean|^2`, the error gives the
+    subset's FVE as `reconstruction` computes it; kept per row, it can be grouped by text.
+
+    >>> import torch
+    >>> got = per_token(train_sae(torch.randn(256, 8), TrainConfig(dict_size=16, k=2, steps=10,
+    ...                                                            batch_size=64)), torch.randn(5, 8))
+    >>> got.sq_error.shape, got.l0.shape
+    (torch.Size([5]), torch.Size([5]))
+    """
+    import torch
+
+    errors, l0 = [], []
+    dtype = next(sae.parameters()).dtype
+    for x, codes, _ in _codes(sae, acts, batch_size):
+        x_hat = sae.decode(codes.to(dtype)).float()
+        errors.append((x_hat - x.float()).pow(2).sum(-1).cpu())
+        l0.append((codes > 0).sum(-1).float().cpu())
+    return PerToken(sq_error=torch.cat(errors), l0=torch.cat(l0))

@@ -1,40 +1,63 @@
 # %% [markdown]
 # # Do sparse autoencoders tell us anything about reasoning?
 #
-# "Do sparse autoencoders tell us anything interesting? You can use the r1 LLaMA 3.1 8B distill and see how
-# well the LLaMA Scope SAEs transfer; you will likely get better results if you finetune the SAEs on the
-# finetuned model activations, as they were trained on base LLaMA 3.1 8B."
+# Question: do SAEs on a reasoning model's residual stream find backtracking, and do SAEs trained on
+# (or meant for) other text transfer to reasoning?
 #
-# Text A (reasoning with backtracking), text B (the control: without it), SAEs on the residual stream at
-# one layer. Per SAE and text: variance explained (FVE), L0, FVE on backtracking tokens ("Wait", "Hmm") and
-# the loss increase with the SAE spliced in; then the latents most specific to backtracking tokens.
+# Method: text A (reasoning with backtracking) and text B (without it); residuals at one layer; an
+# SAE per distribution (or pretrained ones). Per SAE and text: fraction of variance explained (FVE),
+# L0, FVE on the backtracking-word tokens ("Wait", "Hmm") scored against *their own* mean, and the
+# loss increase with the SAE spliced in. Then two latents per SAE, chosen on training text and
+# judged on held-out text: the one most specific to " Wait", and the one that best separates the
+# organism's decision to backtrack from its decision to go on.
 #
-# - `smoke` / `cpu`: TinyThinker, because its traces have ground truth (every "Wait" is a real backtrack; its
-#   hinted traces are the same text minus the search; SmolLM2 never backtracks). A = traces with
-#   backtracking, B = hinted straight-line traces. Train a BatchTopK SAE on each; cross-evaluate.
-# - `gpu` (R1-Distill-Llama-8B): A = the model's own reasoning traces, B = plain prose (Python's
-#   reference docs). SAEs: Llama Scope R1-distill (SAELens `llama_scope_r1_distill`, Neuronpedia explanations)
-#   and the base-model Llama Scope SAE, before and after finetuning on A. Other models: the smoke recipe.
+# Controls: (1) the SAE trained on the other distribution, on the same tokens. (2) Token identity: a
+# latent that fires on every " Wait" may be a token detector, not a backtracking feature. In the
+# organism every " Wait" starts a backtrack (its vocabulary has no other use of the word), so the
+# same token cannot be compared across contexts. The closest honest control is the "." that closes a
+# "Miss." step: the organism follows it with " Wait" (backtrack) or " Try" (another try in the same
+# branch). Same token, same step type, same trace; only the decision differs. (3) Seeds: every SAE
+# is trained with `n_seeds` seeds; each claim pools them (intervals over traces, one trace per
+# problem) and the summary lists the claim per seed.
 #
-# Run: `mi-starter run sae --preset smoke` (~1 min) or `--preset gpu` (downloads the model and ~1.5 GB of SAEs).
+# - `smoke` / `cpu`: TinyThinker (its traces carry ground truth). A = traces with backtracking, B =
+#   hinted straight-line traces (the same text minus the search).
+# - `gpu`: the registry's model with Llama Scope SAEs (R1-Distill-Llama-8B). A = the model's own
+#   reasoning traces, B = plain prose (Python's reference docs). SAEs: its Llama Scope R1-distill
+#   SAE (Neuronpedia explanations) and the base-model Llama Scope SAE, before and after finetuning
+#   on A. Other models: the smoke recipe on their own text.
+#
+# Run: `mi-starter run sae --preset smoke` (about a minute) or `--preset gpu` (downloads the model
+# and about 1.5 GB of SAEs). Outputs: results.jsonl (rows of kind "trace", "site", "sae_latent",
+# "chain"), figure.png, summary.md, findings.json.
 
 # %%
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from starter import stats
 from starter.activations import encode_one
 from starter.errors import StarterError, UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
+from starter.models import reference_sae_model
 from starter.rollouts import SamplingConfig, sample
-from starter.saes import (TrainConfig, collect, finetune, latent_contrast, load_pretrained, reconstruction,
-                          spliced_ce, top_examples, train_sae)
+from starter.saes import (Activations, TrainConfig, collect, finetune, latent_contrast,
+                          load_pretrained, per_token, spliced_ce, top_examples, train_sae)
 
-BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) marks a backtrack ("Wait" in the organism)
+BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
+DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
+ROLES = ("wait", "decision")  # the two latents chosen per SAE (see the header)
+# The Llama Scope SAE of the *base* Llama-3.1-8B at layer 15 (SAELens release, id). The registry
+# (models.yaml) does not carry base-model SAEs yet, so it lives here until it does.
+BASE_SAE = ("llama_scope_lxr_8x", "l15r_8x")
 
 # %% [markdown]
 # ## Setup
@@ -43,35 +66,44 @@ BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) mar
 @dataclass
 class Config(StarterConfig):
     n_texts: int = 200  # texts per distribution; a quarter is held out for evaluation
-    layer: int | None = None  # None: the model's last layer of interest (15 on R1-Distill-Llama-8B: the SAEs')
+    layer: int | None = None  # None: the model's last layer of interest (15 on R1-Distill-Llama-8B)
     dict_size: int = 1024  # trained SAEs: latents
     k: int = 16  # trained SAEs: active latents per token (BatchTopK)
     steps: int = 1500  # trained SAEs: optimiser steps
+    n_seeds: int = 3  # trained SAEs: seeds seed, seed+1, ... (data stay fixed; only the SAE varies)
     finetune_steps: int = 300  # pretrained path: steps finetuning the base-model SAE on A
-    base_sae: tuple[str, str] = ("llama_scope_lxr_8x", "l15r_8x")  # SAELens base-Llama SAE (pretrained path)
-    max_new_tokens: int = 1024  # reasoning traces the model writes itself (models other than the organism)
-    ce_texts: int = 32  # held-out texts for the spliced-loss measurement
-    top_latents: int = 5  # backtracking latents to list
+    base_sae: tuple[str, str] = BASE_SAE  # pretrained path: SAELens (release, id) of the base SAE
+    # Model path only: tokens per generated trace. R1-distill chains on these word/arithmetic
+    # problems run 500-4000 tokens, so 4096 lets most finish; an unfinished trace is still reasoning
+    # text for the SAE, and the summary counts them.
+    max_new_tokens: int = 4096
+    ce_texts: int = 32  # held-out texts per distribution for the spliced-loss measurement
+    top_contexts: int = 5  # top-activating held-out contexts kept per chosen latent
 
-    def __post_init__(self) -> None:  # TrainConfig checks dict_size/k/steps when the SAEs are trained
+    def __post_init__(self) -> None:  # TrainConfig checks dict_size/k/steps when SAEs are trained
         super().__post_init__()
-        if self.n_texts < 8 or self.ce_texts < 1 or self.top_latents < 1:
-            raise UsageError(f"need n_texts >= 8, ce_texts >= 1, top_latents >= 1; got {self.n_texts}, "
-                             f"{self.ce_texts}, {self.top_latents}")
+        if self.n_texts < 8:
+            raise UsageError(f"n_texts={self.n_texts}: need at least 8 (a quarter is held out)")
+        if self.n_seeds < 1:
+            raise UsageError(f"n_seeds={self.n_seeds}: need at least 1 (3 or more for a spread)")
+        if self.ce_texts < 1 or self.top_contexts < 1:
+            raise UsageError(f"ce_texts={self.ce_texts}, top_contexts={self.top_contexts}: "
+                             "both must be at least 1")
 
 
 PRESETS = {
-    "smoke": Config(n_texts=80, dict_size=256, k=8, steps=200, ce_texts=8, top_latents=3),
-    "cpu": Config(n_texts=800, steps=2000),
-    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Llama-8B", n_texts=128, ce_texts=16),
+    "smoke": Config(n_texts=80, dict_size=256, k=8, steps=100, ce_texts=4, top_contexts=3),
+    # 400 texts, 512 latents, 1000 steps, 3 seeds x 2 SAEs: about 10 minutes on 2 busy cores.
+    "cpu": Config(n_texts=400, dict_size=512, steps=1000, ce_texts=16),
+    "gpu": Config(model=reference_sae_model().name, n_texts=128, ce_texts=16),
 }
 
 # %% [markdown]
-# ## Data: A (backtracking) and B (the control)
+# ## Sample: A (backtracking) and B (the control)
 
 # %%
 def organism_texts(cfg: Config) -> dict[str, list[str]]:
-    """Traces the organism was trained to write: with backtracking vs hinted (straight down the solution)."""
+    """Traces the organism is trained to write: with backtracking vs hinted (no search)."""
     from starter.organism.data import make_traces
 
     traces = make_traces(4 * cfg.n_texts, seed=cfg.seed, split="test", hinted_fraction=0.5)
@@ -81,148 +113,565 @@ def organism_texts(cfg: Config) -> dict[str, list[str]]:
 
 
 def model_texts(ctx: Context) -> dict[str, list[str]]:
-    """The model's own reasoning on word/arithmetic problems vs paragraphs of Python's reference docs."""
+    """The model's own reasoning on word/arithmetic problems vs paragraphs of Python's docs.
+
+    Each generated trace gets a row of kind "chain" saying whether it finished (`</think>` and an
+    answer): unfinished traces stay in A (they are reasoning text all the same) and are counted.
+    """
     import pydoc_data.topics
 
+    from starter import grading
     from starter.tasks import arithmetic, word_problems
 
     cfg = ctx.cfg
-    problems = (word_problems.make() + arithmetic.make(cfg.n_texts, seed=cfg.seed, difficulty=4))[: cfg.n_texts]
+    problems = word_problems.make() + arithmetic.make(cfg.n_texts, seed=cfg.seed, difficulty=4)
+    problems = problems[: cfg.n_texts]
     prompts = [ctx.model.prompt(question=p.question) for p in problems]
-    runs = sample(ctx.model, prompts, n=1, cfg=SamplingConfig(max_new_tokens=cfg.max_new_tokens, seed=cfg.seed))
+    sampling = SamplingConfig(max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+    runs = sample(ctx.model, prompts, n=1, cfg=sampling)
+    for i, (out,) in enumerate(runs):
+        row = {"unit": f"chain:{i}", "kind": "chain", "trace": i,
+               "finished": grading.finished(out.text), "n_new_tokens": out.n_new_tokens}
+        if not ctx.store.done(row["unit"]):
+            ctx.store.append(row)
     paragraphs = [p.strip() for doc in pydoc_data.topics.topics.values() for p in doc.split("\n\n")]
-    prose = [p for p in paragraphs if 300 < len(p) < 2000 and "::=" not in p and not p.startswith(" ")]
+    prose = [p for p in paragraphs
+             if 300 < len(p) < 2000 and "::=" not in p and not p.startswith(" ")]
     random.Random(cfg.seed).shuffle(prose)
-    return {"reasoning": [pr + out.text for pr, (out,) in zip(prompts, runs)], "prose": prose[: cfg.n_texts]}
+    reasoning = [prompt + out.text for prompt, (out,) in zip(prompts, runs)]
+    return {"reasoning": reasoning, "prose": prose[: cfg.n_texts]}
+
+
+@dataclass
+class Split:
+    """One distribution's texts and residuals: training part and held-out part."""
+
+    train_texts: list[str]
+    eval_texts: list[str]  # the first quarter
+    train: Activations
+    eval: Activations
+
+
+def split_and_collect(ctx: Context, texts: list[str], layer: int) -> Split:
+    cut = len(texts) // 4
+    return Split(train_texts=texts[cut:], eval_texts=texts[:cut],
+                 train=collect(ctx.model, texts[cut:], layer),
+                 eval=collect(ctx.model, texts[:cut], layer))
+
+
+# %% [markdown]
+# ## Sites: where each token sits (the token-identity control)
+
+# %%
+@dataclass(frozen=True)
+class Site:
+    """A token whose context we know: a backtracking word, or a decision point after a miss."""
+
+    row: int  # row in the Activations
+    trace: int  # which text (index in its split)
+    position: int  # token position in that text
+    token: str  # the token, decoded
+    context: str  # "wait" | "backtrack" ("." before a backtrack) | "continue" ("." before a try)
+
+
+def label_sites(acts: Activations) -> list[Site]:
+    """Backtracking words, and every "." closing a "Miss." labelled by what follows it.
+
+    >>> import torch
+    >>> words = ["Try", " Miss", ".", " Wait", ",", " Miss", ".", " Try"]
+    >>> acts = Activations(torch.zeros(8, 2), words, [0] * 8, list(range(1, 9)))
+    >>> [(s.row, s.context) for s in label_sites(acts)]
+    [(2, 'backtrack'), (3, 'wait'), (6, 'continue')]
+    """
+    found = []
+    for row, token in enumerate(acts.tokens):
+        trace = acts.text_index[row]
+        site = Site(row=row, trace=trace, position=acts.position[row], token=token, context="")
+        if token.strip().lower() in BACKTRACK_WORDS:
+            found.append(dataclasses.replace(site, context="wait"))
+            continue
+        inside = (0 < row < len(acts) - 1
+                  and acts.text_index[row - 1] == trace == acts.text_index[row + 1])
+        if token != DECISION or not inside or acts.tokens[row - 1].strip() != "Miss":
+            continue
+        after = acts.tokens[row + 1].strip().lower()
+        found.append(dataclasses.replace(site, context="backtrack" if after in BACKTRACK_WORDS
+                                         else "continue"))
+    return found
 
 
 # %% [markdown]
 # ## SAEs: trained here (organism, SmolLM2, ...) or pretrained (Llama Scope on R1-Distill-Llama-8B)
 
 # %%
-def pretrained_saes(ctx: Context, layer: int, train_acts) -> tuple[dict, dict]:
-    """Llama Scope R1-distill SAEs at `layer` + the base-model SAE, before and after finetuning on A."""
-    spec, device = ctx.model.spec, str(ctx.model.device)
-    ids = [(i, src) for i, src in zip(spec.sae_ids, spec.neuronpedia_sources) if i.startswith(f"l{layer}r_")]
+def sae_names(ctx: Context, layer: int, data: list[str]) -> list[str]:
+    """The SAEs a run compares, the one meant for A first and its control second."""
+    spec = ctx.model.spec
+    if not spec.sae_release:
+        return [f"sae-{name}" for name in data]
+    ids = [i for i in spec.sae_ids if i.startswith(f"l{layer}r_")]
     if not ids:
-        raise UsageError(f"{spec.name} has no {spec.sae_release} SAE at layer {layer}; ids: {', '.join(spec.sae_ids)}")
-    saes = {f"r1-{i}": load_pretrained(spec.sae_release, i, device) for i, _ in ids}
-    saes["base"] = load_pretrained(*ctx.cfg.base_sae, device)
-    saes["base+finetune"] = finetune(copy.deepcopy(saes["base"]), train_acts, steps=ctx.cfg.finetune_steps)
-    return saes, {f"r1-{ids[0][0]}": ids[0][1]}  # the SAE whose latents we look up on Neuronpedia
+        raise UsageError(f"{spec.name} has no {spec.sae_release} SAE at layer {layer}; "
+                         f"its ids: {', '.join(spec.sae_ids)}")
+    return [f"r1-{ids[0]}", "base", "base+finetune"]
 
 
-def explain(ctx: Context, source: str | None, latent: int) -> str:
+def make_saes(ctx: Context, layer: int, splits: dict[str, Split], seed: int) -> dict[str, Any]:
+    """One SAE per distribution trained with `seed`, or the pretrained SAEs (R1-distill, base)."""
+    cfg, spec, device = ctx.cfg, ctx.model.spec, str(ctx.model.device)
+    names = sae_names(ctx, layer, list(splits))
+    if not spec.sae_release:
+        train = TrainConfig(dict_size=cfg.dict_size, k=cfg.k, steps=cfg.steps, seed=seed)
+        return {name: train_sae(splits[name[len("sae-"):]].train.acts, train, device=device)
+                for name in names}
+    saes = {names[0]: load_pretrained(spec.sae_release, names[0][len("r1-"):], device)}
+    saes["base"] = load_pretrained(*cfg.base_sae, device)
+    a_train = next(iter(splits.values())).train.acts
+    saes["base+finetune"] = finetune(copy.deepcopy(saes["base"]), a_train,
+                                     steps=cfg.finetune_steps, seed=seed)
+    return saes
+
+
+def explain(ctx: Context, sae_name: str, latent: int) -> str:
     """Neuronpedia's explanation of a latent, or why there is none (never silently empty)."""
     from starter.neuronpedia import NeuronpediaClient
 
-    if source is None:
+    spec = ctx.model.spec
+    if not sae_name.startswith("r1-"):
         return "trained here: no Neuronpedia page"
+    source = spec.neuronpedia_sources[spec.sae_ids.index(sae_name[len("r1-"):])]
     try:
-        feature = NeuronpediaClient(offline=ctx.cfg.offline or None).feature(
-            ctx.model.spec.neuronpedia_model_id, source, latent)
-    except StarterError as err:  # offline without a fixture, or not on Neuronpedia: say so in the row
+        client = NeuronpediaClient(offline=ctx.cfg.offline or None)
+        feature = client.feature(spec.neuronpedia_model_id, source, latent)
+    except StarterError as err:  # offline without a fixture, or not on Neuronpedia: say so
         return f"unavailable: {err}"
-    return feature.explanations[0].description if feature.explanations else "no explanation on Neuronpedia"
+    if not feature.explanations:
+        return "no explanation on Neuronpedia"
+    return feature.explanations[0].description
 
 
 # %% [markdown]
-# ## Experiment (cross-evaluation) and control (the SAE trained on, or meant for, the other distribution)
+# ## Run: every SAE on every held-out trace; the chosen latents at every site
 
 # %%
+def trace_rows(seed: int, sae_name: str, data: str, split: Split, sae,
+               ce: dict[int, float]) -> list[dict]:
+    """One row per held-out trace: squared error and L0 summed over all its tokens and over its
+    backtracking words, with the variances (about each subset's own mean) that make them FVE."""
+    import torch
+
+    acts = split.eval
+    got = per_token(sae, acts.acts)
+    words = acts.mask(BACKTRACK_WORDS)  # [n] bool
+    var_all = float((acts.acts - acts.acts.mean(0)).pow(2).sum(-1).mean())
+    var_wait = None
+    if int(words.sum()) >= 2:
+        sub = acts.acts[words]
+        var_wait = float((sub - sub.mean(0)).pow(2).sum(-1).mean())
+    index = torch.tensor(acts.text_index)  # [n]
+    rows = []
+    for trace in range(len(split.eval_texts)):
+        mine = index == trace
+        wait = mine & words
+        rows.append({"unit": f"trace:{seed}:{sae_name}:{data}:{trace}", "kind": "trace",
+                     "seed": seed, "sae": sae_name, "data": data, "trace": trace,
+                     "n_tokens": int(mine.sum()), "sse": float(got.sq_error[mine].sum()),
+                     "l0_sum": float(got.l0[mine].sum()), "n_wait": int(wait.sum()),
+                     "sse_wait": float(got.sq_error[wait].sum()), "var_all": var_all,
+                     "var_wait": var_wait, "ce_increase": ce.get(trace)})
+    return rows
+
+
+def choose_latents(sae, train: Activations, train_sites: list[Site]) -> dict[str, dict]:
+    """Chosen on *training* text: the latent most specific to backtracking words, and the latent
+    that best separates a "." before a backtrack from a "." before another try (if both occur)."""
+    chosen = {"wait": latent_contrast(sae, train.acts, train.mask(BACKTRACK_WORDS), top=1)[0]}
+    decisions = [s for s in train_sites if s.context in ("backtrack", "continue")]
+    if {s.context for s in decisions} == {"backtrack", "continue"}:
+        import torch
+
+        rows = torch.tensor([s.row for s in decisions])
+        before = torch.tensor([s.context == "backtrack" for s in decisions])
+        chosen["decision"] = latent_contrast(sae, train.acts[rows], before, top=1)[0]
+    return chosen
+
+
+def latent_codes(sae, acts: Activations, latents: list[int]):
+    """[n, len(latents)] activations of the chosen latents at every row (CPU)."""
+    import torch
+
+    param = next(sae.parameters())
+    with torch.no_grad():
+        parts = [sae.encode(acts.acts[lo : lo + 1024].to(param.device, param.dtype))[:, latents]
+                 for lo in range(0, len(acts), 1024)]
+    return torch.cat(parts).float().cpu()
+
+
+def context_of(acts: Activations, ids: list[list[int]], row: int, tokenizer) -> str:
+    """Twelve tokens before the row, the row's token in [[ ]], and the two tokens after it."""
+    pos = acts.position[row]
+    after = tokenizer.decode(ids[acts.text_index[row]][pos + 1 : pos + 3])
+    return acts.context(ids, row, tokenizer) + after
+
+
+def latent_rows(ctx: Context, seed: int, sae_name: str, sae, split: Split, sites: list[Site],
+                chosen: dict[str, dict]) -> list[dict]:
+    """Per chosen latent: held-out fire rates on and off its target, and its top held-out contexts
+    with the site each one is (so a summary can say which tokens it fires on)."""
+    acts = split.eval
+    ids = [encode_one(ctx.model, t) for t in split.eval_texts]
+    site_of = {s.row: s.context for s in sites}
+    roles = list(chosen)
+    codes = latent_codes(sae, acts, [chosen[r]["latent"] for r in roles])  # [n, roles]
+    target = {"wait": "wait", "decision": "backtrack"}
+    rows = []
+    for j, role in enumerate(roles):
+        on = np.array([site_of.get(r) == target[role] for r in range(len(acts))])
+        fires = codes[:, j].numpy() > 0
+        top = [{"context": context_of(acts, ids, r, ctx.model.tokenizer), "token": acts.tokens[r],
+                "site": site_of.get(r, "other"), "activation": v}
+               for r, v in top_examples(sae, acts.acts, chosen[role]["latent"],
+                                        ctx.cfg.top_contexts)]
+        rows.append({"unit": f"sae_latent:{seed}:{sae_name}:{role}", "kind": "sae_latent",
+                     "seed": seed, "sae": sae_name, "role": role, "latent": chosen[role]["latent"],
+                     "train_score": chosen[role]["score"], "target": target[role],
+                     "fire_rate_on": float(fires[on].mean()) if on.any() else None,
+                     "fire_rate_off": float(fires[~on].mean()), "top": top,
+                     "explanation": explain(ctx, sae_name, chosen[role]["latent"])})
+    return rows
+
+
+def site_rows(seed: int, sae, split: Split, sites: list[Site],
+              chosen: dict[str, dict]) -> list[dict]:
+    """One row per held-out site: the chosen latents' activation there (None: latent not chosen)."""
+    roles = list(chosen)
+    codes = latent_codes(sae, split.eval, [chosen[r]["latent"] for r in roles])  # [n, roles]
+    rows = []
+    for s in sites:
+        acts = {role: float(codes[s.row, j]) for j, role in enumerate(roles)}
+        rows.append({"unit": f"site:{seed}:{s.trace}:{s.position}", "kind": "site", "seed": seed,
+                     "trace": s.trace, "position": s.position, "token": s.token,
+                     "context": s.context,
+                     **{f"act_{role}": acts.get(role) for role in ROLES}})
+    return rows
+
+
 def run(ctx: Context) -> None:
     cfg, model = ctx.cfg, ctx.model
     layer = cfg.layer if cfg.layer is not None else model.spec.layers_of_interest[-1]
-    texts = organism_texts(cfg) if model.spec.prompt_format == "organism" else model_texts(ctx)
-    split = {name: (ts[len(ts) // 4 :], ts[: len(ts) // 4]) for name, ts in texts.items()}  # (train, eval)
-    acts = {(name, part): collect(model, s[i], layer) for name, s in split.items() for i, part in enumerate(("train", "eval"))}
-    a = next(iter(texts))  # the backtracking distribution
-    if model.spec.sae_release:
-        saes, sources = pretrained_saes(ctx, layer, acts[a, "train"].acts)
-    else:
-        train = TrainConfig(dict_size=cfg.dict_size, k=cfg.k, steps=cfg.steps, seed=cfg.seed)
-        saes = {f"sae-{name}": train_sae(acts[name, "train"].acts, train, device=str(model.device)) for name in texts}
-        sources = {f"sae-{a}": None}
-    for sae_name, sae in saes.items():
-        for name in texts:
-            got, back = acts[name, "eval"], acts[name, "eval"].mask(BACKTRACK_WORDS)
-            row = {"unit": f"eval:{sae_name}:{name}", "phase": "eval", "sae": sae_name, "data": name,
-                   "layer": layer, **reconstruction(sae, got.acts),
-                   "fve_backtrack": reconstruction(sae, got.acts, back)["fve"] if back.any() else None,
-                   **spliced_ce(model, sae, layer, split[name][1][: cfg.ce_texts])}
-            if not ctx.store.done(row["unit"]):
-                ctx.store.append(row)
-    for sae_name, source in sources.items():  # the latents most specific to backtracking tokens in A
-        got, ids = acts[a, "eval"], [encode_one(model, t) for t in split[a][1]]
-        for rank, lat in enumerate(latent_contrast(saes[sae_name], got.acts, got.mask(BACKTRACK_WORDS), top=cfg.top_latents)):
-            examples = [(got.context(ids, r, model.tokenizer), v)
-                        for r, v in top_examples(saes[sae_name], got.acts, lat["latent"])]
-            row = {"unit": f"latent:{sae_name}:{rank}", "phase": "latent", "sae": sae_name, "rank": rank, **lat,
-                   "explanation": explain(ctx, source, lat["latent"]), "top_examples": examples}
+    organism = model.spec.prompt_format == "organism"
+    texts = organism_texts(cfg) if organism else model_texts(ctx)
+    splits = {name: split_and_collect(ctx, ts, layer) for name, ts in texts.items()}
+    a = next(iter(splits))  # the backtracking distribution
+    sites = label_sites(splits[a].eval)
+    train_sites = label_sites(splits[a].train)
+    names = sae_names(ctx, layer, list(splits))
+    # Pretrained SAEs have no training seed: one pass (the finetune uses cfg.seed).
+    seeds = [cfg.seed] if model.spec.sae_release else [cfg.seed + s for s in range(cfg.n_seeds)]
+    for seed in seeds:
+        units = [f"trace:{seed}:{s}:{d}:{t}" for s in names for d in splits
+                 for t in range(len(splits[d].eval_texts))]
+        units += [f"site:{seed}:{s.trace}:{s.position}" for s in sites]
+        units += [f"sae_latent:{seed}:{names[0]}:wait"]
+        if not ctx.store.pending(units):  # this seed is done (a resumed run)
+            continue
+        saes = make_saes(ctx, layer, splits, seed)
+        rows = []
+        for sae_name, sae in saes.items():
+            for data, split in splits.items():
+                ce = {t: spliced_ce(model, sae, layer, [text])["ce_increase"]
+                      for t, text in enumerate(split.eval_texts[: cfg.ce_texts])}
+                rows += trace_rows(seed, sae_name, data, split, sae, ce)
+        chosen = choose_latents(saes[names[0]], splits[a].train, train_sites)
+        rows += latent_rows(ctx, seed, names[0], saes[names[0]], splits[a], sites, chosen)
+        rows += site_rows(seed, saes[names[0]], splits[a], sites, chosen)
+        for row in rows:
             if not ctx.store.done(row["unit"]):
                 ctx.store.append(row)
 
 
 # %% [markdown]
-# ## Result
+# ## Analyse: FVE, L0 and loss per SAE and text (intervals over held-out traces, seeds pooled)
 
 # %%
+def _per_token_items(rows: list[dict], total: str, count: str, scale: str | None = None):
+    """Items for `stats.mean_ci` whose mean is sum(total) / sum(count) [/ scale]: each trace adds
+    its per-token mean once per token, so its cluster holds its exact sum and count."""
+    values, clusters = [], []
+    for r in rows:
+        if r[count] == 0 or (scale is not None and r[scale] is None):
+            continue
+        per = r[total] / r[count] / (r[scale] if scale else 1.0)
+        values += [per] * r[count]
+        clusters += [r["trace"]] * r[count]
+    return values, clusters
+
+
+def _one_minus(e: stats.Estimate) -> stats.Estimate:
+    """1 - an estimate (unexplained -> explained variance), its interval flipped."""
+    ci = None if e.ci is None else (1.0 - e.ci[1], 1.0 - e.ci[0])
+    return dataclasses.replace(e, value=1.0 - e.value, ci=ci, successes=None)
+
+
+def fve(rows: list[dict], subset: str = "all") -> stats.Estimate:
+    """FVE pooled over `rows` (held-out traces; all tokens or the backtracking words), each subset
+    about its own mean; the interval resamples traces (the variance itself is held fixed)."""
+    total, count, scale = ("sse", "n_tokens", "var_all") if subset == "all" else (
+        "sse_wait", "n_wait", "var_wait")
+    values, clusters = _per_token_items(rows, total, count, scale)
+    return _one_minus(stats.mean_ci(values, clusters, unit="trace"))
+
+
+def fve_difference(rows: list[dict], other: list[dict], subset: str = "wait") -> stats.Estimate:
+    """FVE(rows) - FVE(other) on the same traces: paired over traces."""
+    total, count, scale = ("sse", "n_tokens", "var_all") if subset == "all" else (
+        "sse_wait", "n_wait", "var_wait")
+    mine, mine_at = _per_token_items(rows, total, count, scale)
+    theirs, theirs_at = _per_token_items(other, total, count, scale)
+    return stats.difference_ci(theirs, theirs_at, mine, mine_at, unit="trace")
+
+
+@dataclass
+class SiteStats:
+    """One chosen latent at the decision points (same token, same traces), and on the words."""
+
+    backtrack: stats.Estimate  # P(fires) at a "." before a backtrack
+    control: stats.Estimate  # P(fires) at a "." before another try, same traces
+    difference: stats.Estimate  # backtrack - control, paired over traces, seeds pooled
+    by_seed: dict[int, stats.Estimate]  # the difference per SAE seed
+    on_words: stats.Estimate  # P(fires) on the backtracking words themselves
+
+
+def site_stats(sites: list[dict], role: str) -> SiteStats:
+    """Fire rates of the `role` latent; decision points only in traces that have both kinds."""
+    key = f"act_{role}"
+    mine = [s for s in sites if s.get(key) is not None]
+    kinds: dict[int, set[str]] = {}
+    for s in mine:
+        kinds.setdefault(s["trace"], set()).add(s["context"])
+    both = {t for t, seen in kinds.items() if {"backtrack", "continue"} <= seen}
+
+    def pick(context: str, seed: int | None = None) -> tuple[list[float], list[int]]:
+        chosen = [s for s in mine if s["context"] == context and (seed is None or s["seed"] == seed)
+                  and (context == "wait" or s["trace"] in both)]
+        return [float(s[key] > 0) for s in chosen], [s["trace"] for s in chosen]
+
+    back, control = pick("backtrack"), pick("continue")
+    seeds = sorted({s["seed"] for s in mine})
+    return SiteStats(
+        backtrack=stats.mean_ci(*back, unit="trace"),
+        control=stats.mean_ci(*control, unit="trace"),
+        difference=stats.difference_ci(*back, *control, unit="trace"),
+        by_seed={seed: stats.difference_ci(*pick("backtrack", seed), *pick("continue", seed),
+                                           unit="trace") for seed in seeds},
+        on_words=stats.mean_ci(*pick("wait"), unit="trace"))
+
+
 def analyse(rows: list[dict]) -> dict:
-    m: dict = {}
-    for r in (r for r in rows if r["phase"] == "eval"):
-        m.update({f"{r['sae']}_on_{r['data']}_{key}": float(r[key]) for key in
-                  ("fve", "fve_backtrack", "l0", "ce_increase", "ce_recovered") if r[key] is not None})
-    for r in (r for r in rows if r["phase"] == "latent"):
-        pre = f"{r['sae']}_latent{r['rank']}"
-        m[f"{pre}_index"], m[f"{pre}_fire_on_backtrack"], m[f"{pre}_fire_elsewhere"] = (
-            r["latent"], r["fire_rate_on"], r["fire_rate_off"])
+    traces = [r for r in rows if r.get("kind") == "trace"]
+    sites = [r for r in rows if r.get("kind") == "site"]
+    latents = [r for r in rows if r.get("kind") == "sae_latent"]
+    chains = [r for r in rows if r.get("kind") == "chain"]
+    saes = list(dict.fromkeys(r["sae"] for r in traces))
+    data = list(dict.fromkeys(r["data"] for r in traces))
+    seeds = sorted({r["seed"] for r in traces})
+    a = data[0]
+
+    def of(sae: str, d: str, seed: int | None = None) -> list[dict]:
+        return [r for r in traces if r["sae"] == sae and r["data"] == d
+                and (seed is None or r["seed"] == seed)]
+
+    m: dict[str, Any] = {"saes": saes, "data": data, "seeds": seeds,
+                         "n_chains": len(chains),
+                         "n_unfinished": sum(not r["finished"] for r in chains)}
+    m["fve"] = {s: {d: fve(of(s, d)) for d in data} for s in saes}
+    m["fve_words"] = {s: fve(of(s, a), "wait") for s in saes}
+    m["l0"] = {s: {d: stats.mean_ci(*_per_token_items(of(s, d), "l0_sum", "n_tokens"),
+                                     unit="trace") for d in data} for s in saes}
+    m["ce_increase"] = {s: {d: stats.mean_ci(
+        [r["ce_increase"] for r in of(s, d) if r["ce_increase"] is not None],
+        [r["trace"] for r in of(s, d) if r["ce_increase"] is not None], unit="trace")
+        for d in data} for s in saes}
+    own, other = saes[0], saes[1]
+    m["fve_words_difference"] = fve_difference(of(own, a), of(other, a))
+    m["fve_words_difference_by_seed"] = {
+        seed: fve_difference(of(own, a, seed), of(other, a, seed)) for seed in seeds}
+    roles = [role for role in ROLES if any(s.get(f"act_{role}") is not None for s in sites)]
+    m["sites"] = {role: site_stats(sites, role) for role in roles}
+    kinds: dict[int, set[str]] = {}
+    for s in sites:
+        kinds.setdefault(s["trace"], set()).add(s["context"])
+    both = {t for t, seen in kinds.items() if {"backtrack", "continue"} <= seen}
+    first = [s for s in sites if s["seed"] == (seeds[0] if seeds else None) and s["trace"] in both]
+    back = [s for s in first if s["context"] == "backtrack"]
+    cont = [s for s in first if s["context"] == "continue"]
+    m["position_backtrack"] = stats.mean_ci([s["position"] for s in back],
+                                            [s["trace"] for s in back], unit="trace")
+    m["position_continue"] = stats.mean_ci([s["position"] for s in cont],
+                                           [s["trace"] for s in cont], unit="trace")
+    m["top_match"] = {role: {"matched": sum(t["site"] == r["target"] for r in latents
+                                            if r["role"] == role for t in r["top"]),
+                             "shown": sum(len(r["top"]) for r in latents if r["role"] == role),
+                             "target": next(r["target"] for r in latents if r["role"] == role)}
+                      for role in dict.fromkeys(r["role"] for r in latents)}
+    first = [r for r in latents if r["seed"] == seeds[0]]  # the first seed's latents, shown whole
+    m["top_contexts"] = {r["role"]: [{"latent": r["latent"], "context": t["context"],
+                                      "activation": round(t["activation"], 3)} for t in r["top"]]
+                         for r in first}
     return m
 
 
-def _grid(m: dict) -> tuple[list[str], list[str]]:  # (SAE names, text names), read back from metric names
-    cells = [k[: -len("_fve")].split("_on_") for k in m if "_on_" in k and k.endswith("_fve")]
-    return list(dict.fromkeys(s for s, _ in cells)), list(dict.fromkeys(d for _, d in cells))
+# %% [markdown]
+# ## Figure
+
+# %%
+def _bars(ax, labels: list[str], estimates: list[stats.Estimate], colours: list[str]) -> None:
+    values = [e.value for e in estimates]
+    low = [e.value - e.ci[0] if e.ci else 0.0 for e in estimates]
+    high = [e.ci[1] - e.value if e.ci else 0.0 for e in estimates]
+    ax.bar(range(len(values)), np.nan_to_num(values), yerr=[low, high], color=colours, capsize=3)
+    ax.set_xticks(range(len(values)), labels, fontsize=7)
 
 
 def plot(rows: list[dict], metrics: dict):
     import matplotlib.pyplot as plt
 
-    saes, datas = _grid(metrics)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.3]})
-    width = 0.8 / max(1, len(saes))
-    for k, sae in enumerate(saes):
-        xs = np.arange(len(datas) + 1) + (k - (len(saes) - 1) / 2) * width
-        ys = [metrics.get(f"{sae}_on_{d}_fve", np.nan) for d in datas]
-        ys.append(metrics.get(f"{sae}_on_{datas[0]}_fve_backtrack", np.nan))
-        left.bar(xs, np.nan_to_num(ys), width, label=sae)
-    left.set(xticks=range(len(datas) + 1), xticklabels=datas + [f"{datas[0]}:\nbacktrack tokens"],
-             ylabel="fraction of variance explained", title="SAE reconstruction, held-out text")
-    left.legend(fontsize=7)
-    lines = [line for r in rows if r["phase"] == "latent" for line in  # token contexts do not fit a bar chart
-             [f"{r['sae']} #{r['latent']}: {r['fire_rate_on']:.0%} of backtrack tokens, {r['fire_rate_off']:.0%} "
-              f"elsewhere. {r['explanation'][:60]}"] + [f"  {c[-60:]!r} ({v:.2f})" for c, v in r["top_examples"][:3]]]
-    right.text(0, 1, "\n".join(lines) or "no latent rows", va="top", family="monospace", fontsize=6.5)
-    right.set_title("Latents most specific to backtracking tokens: top contexts, [[token]]")
-    right.axis("off")
+    m = metrics
+    a = m["data"][0]
+    fig, axes = plt.subplots(2, 2, figsize=(7, 7))
+    ax = axes[0, 0]
+    width = 0.8 / len(m["saes"])
+    groups = [f"{d}\nall tokens" for d in m["data"]] + [f"{a}\nbacktrack words"]
+    for j, sae in enumerate(m["saes"]):
+        ests = [m["fve"][sae][d] for d in m["data"]] + [m["fve_words"][sae]]
+        xs = np.arange(len(ests)) + (j - (len(m["saes"]) - 1) / 2) * width
+        err = [[e.value - e.ci[0] if e.ci else 0.0 for e in ests],
+               [e.ci[1] - e.value if e.ci else 0.0 for e in ests]]
+        ax.bar(xs, np.nan_to_num([e.value for e in ests]), width, yerr=err, capsize=2, label=sae)
+    ax.set_xticks(range(len(groups)), groups, fontsize=7)
+    ax.set(ylabel="FVE (each subset about its own mean)")
+    ax.set_title("Reconstruction, held-out traces", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.18), ncol=2, frameon=False)
+    for ax, role in zip((axes[0, 1], axes[1, 0]), ("decision", "wait")):
+        site = m["sites"].get(role)
+        if site is None:
+            ax.set_axis_off()
+            ax.set_title(f"{role} latent: no decision points in this text", fontsize=8)
+            continue
+        _bars(ax, ["'.' before\nbacktrack", "'.' before\nanother try", "backtrack\nword"],
+              [site.backtrack, site.control, site.on_words], ["C3", "C7", "C0"])
+        ax.set(ylabel="P(latent fires)", ylim=(0, 1.05))
+        ax.set_title(f"'{role}' latent, held-out traces", fontsize=9)
+    ax = axes[1, 1]
+    series = [(f"{r} latent:\nbacktrack - try", m["sites"][r].by_seed) for r in m["sites"]]
+    series.append(("FVE on words:\nown - other SAE", m["fve_words_difference_by_seed"]))
+    for i, (label, by_seed) in enumerate(series):
+        for j, (seed, e) in enumerate(by_seed.items()):
+            x = i + (j - (len(by_seed) - 1) / 2) * 0.15
+            err = [[e.value - e.ci[0]], [e.ci[1] - e.value]] if e.ci else None
+            ax.errorbar([x], [e.value], yerr=err, fmt="o", color=f"C{j}", capsize=2,
+                        label=f"seed {seed}" if i == 0 else None)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(series)), [label for label, _ in series], fontsize=7)
+    ax.set(ylabel="difference (95% CI)")
+    ax.set_title("Each claim per SAE seed", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
 
+# %% [markdown]
+# ## Claims
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    own, other = m["saes"][0], m["saes"][1]
+    found = [compare(
+        f"On the backtracking words of held-out {m['data'][0]} text, scored against their own "
+        f"mean, the SAE {own} explains more variance than {other}.",
+        f"FVE on backtracking words, {own}", m["fve_words"][own],
+        f"{other} on the same tokens", f"FVE on backtracking words, {other}", m["fve_words"][other],
+        m["fve_words_difference"])]
+    if "decision" in m["sites"]:
+        site = m["sites"]["decision"]
+        found.append(compare(
+            "Beyond token identity: a latent chosen on training traces fires more often on the '.' "
+            "closing a Miss that the organism follows with a backtrack than on the same token "
+            "closing a Miss it follows with another try (held-out traces, SAE seeds pooled).",
+            "P(decision latent fires), '.' before a backtrack", site.backtrack,
+            "the same token in the same traces, another try next",
+            "P(decision latent fires), '.' before a try", site.control, site.difference))
+    if "wait" in m["sites"] and "decision" in m["sites"]:
+        site = m["sites"]["wait"]
+        found.append(compare(
+            "The latent most specific to ' Wait' already fires at the decision before it: more "
+            "often on the '.' before a backtrack than on the '.' before another try (if not, it "
+            "reads the token, not the decision).",
+            "P(wait latent fires), '.' before a backtrack", site.backtrack,
+            "the same token in the same traces, another try next",
+            "P(wait latent fires), '.' before a try", site.control, site.difference))
+    return found
+
+
+def _per_seed(by_seed: dict[int, stats.Estimate]) -> str:
+    parts = []
+    for seed, e in by_seed.items():
+        interval = f" ({e.ci[0]:+.2f} to {e.ci[1]:+.2f})" if e.ci else " (no interval)"
+        parts.append(f"seed {seed}: {e.value:+.2f}{interval}")
+    clear = sum(e.excludes_zero for e in by_seed.values())
+    return f"{'; '.join(parts)}; {clear}/{len(by_seed)} seeds' intervals exclude zero"
+
+
 def findings(m: dict) -> str:
-    saes, datas = _grid(m)
-    cols = [f"{d}_fve" for d in datas] + [f"{datas[0]}_fve_backtrack"] + [f"{d}_ce_increase" for d in datas]
-    lines = ["| SAE | " + " | ".join(c.replace("_", " ") for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    lines += [f"| {s} | " + " | ".join(f"{m.get(f'{s}_on_{c}', np.nan):.3f}" for c in cols) + " |" for s in saes]
-    own = [(s, d) for s in saes for d in datas if s == f"sae-{d}"]  # trained path: in- vs cross-distribution
-    if own:
-        lines += ["", "Control: each distribution's own SAE vs the SAE trained on the other one. " + "; ".join(
-            f"On {d}: {s} explains {m[f'{s}_on_{d}_fve']:.3f}, " + ", ".join(
-                f"{o} {m[f'{o}_on_{d}_fve']:.3f}" for o in saes if o != s) for s, d in own) + "."]
-    lines += ["", "Most backtracking-specific latents: " + "; ".join(
-        f"{k.split('_latent')[0]} #{m[k]} fires on {m[k[:-6] + '_fire_on_backtrack']:.0%} of backtracking tokens, "
-        f"{m[k[:-6] + '_fire_elsewhere']:.0%} elsewhere" for k in m if k.endswith("_index")) + " (top-activating "
-        "contexts in the figure and results.jsonl). An organism result is a hypothesis about R1-distill: "
-        "`--preset gpu` makes the same measurements with the Llama Scope SAEs."]
+    d = stats.describe
+    a, b = m["data"][0], m["data"][1]
+    own, other = m["saes"][0], m["saes"][1]
+    lines = [f"SAE seeds: {', '.join(map(str, m['seeds']))}; every interval resamples held-out "
+             "traces (one per problem), seeds pooled."]
+    if m["n_chains"]:
+        lines.append(f"{m['n_chains']} generated traces, {m['n_unfinished']} unfinished (no "
+                     "`</think>` and answer within the budget); they stay in A as reasoning text.")
+    for sae in m["saes"]:
+        lines.append(f"- {sae}: FVE on {a} {d(m['fve'][sae][a])}, on {b} {d(m['fve'][sae][b])}, on "
+                     f"{a}'s backtracking words {d(m['fve_words'][sae])}; L0 on {a} "
+                     f"{d(m['l0'][sae][a], 1)}; loss increase spliced in, on {a} "
+                     f"{d(m['ce_increase'][sae][a], 3)}, on {b} {d(m['ce_increase'][sae][b], 3)}.")
+    lines.append("FVE about a subset's own mean below 0: the reconstruction is further from each "
+                 "token than that subset's average token is.")
+    lines.append(f"\nControl (the other SAE on the same tokens): {own} minus {other} on {a}'s "
+                 f"backtracking words, {d(m['fve_words_difference'])}; per seed: "
+                 f"{_per_seed(m['fve_words_difference_by_seed'])}.")
+    if "decision" not in m["sites"]:
+        lines.append("\nToken identity: this text has no ground truth saying which 'Wait' is a "
+                     "backtrack, so the decision-point control runs on the organism only; the "
+                     "'Wait' latent here may be a token detector.")
+        return "\n".join(lines)
+    lines.append(
+        "\nToken identity. In the organism every ' Wait' starts a backtrack, so the same token "
+        "cannot be compared in backtracking and non-backtracking contexts: the organism cannot "
+        "separate ' Wait' from backtracking. The control is the '.' closing a 'Miss.' step, "
+        "followed by ' Wait' (backtrack) or by ' Try' (another try in the branch): same token, "
+        "same step type, same traces (traces with both kinds only); not matched on position: "
+        f"the '.' before another try sits at token {d(m['position_continue'], 1)}, the one "
+        f"before a backtrack at {d(m['position_backtrack'], 1)}.")
+    for role in ("decision", "wait"):
+        site = m["sites"][role]
+        verdict = ("It carries the decision, not only the token." if site.difference.excludes_zero
+                   else "At this n it does not tell the decisions apart: a token detector here.")
+        lines.append(f"- The '{role}' latent fires at the '.' before a backtrack in "
+                     f"{d(site.backtrack)}, before another try in {d(site.control)}; difference "
+                     f"{d(site.difference)} (per seed: {_per_seed(site.by_seed)}). On the "
+                     f"backtracking words themselves: {d(site.on_words)}. " + verdict)
+    lines.append("\nTop held-out contexts (the token in [[ ]], two tokens after it):")
+    for role, match in m["top_match"].items():
+        shown = m["top_contexts"].get(role, [])
+        examples = ", ".join(f"`{t['context']}` ({t['activation']:.2f})" for t in shown)
+        latent = shown[0]["latent"] if shown else "-"
+        lines.append(f"- '{role}' latent: {match['matched']}/{match['shown']} of its top contexts "
+                     f"over all seeds are the named site ({match['target']}). Seed "
+                     f"{m['seeds'][0]}, latent #{latent}: {examples or 'none fired'}.")
+    lines.append("\nAn organism result is a hypothesis about R1-distill: `--preset gpu` makes the "
+                 "FVE measurements with the Llama Scope SAEs.")
     return "\n".join(lines)
 
 
@@ -233,11 +682,15 @@ STARTER = Starter(
     analyse=analyse,
     plot=plot,
     findings=findings,
+    claims=claims,
     concepts=("wait", "backtracking", "uncertainty"),  # searches with shipped offline fixtures
-    try_next=("Steer with the top backtracking latent's decoder direction (steering starter); count 'Wait's.",
-              "Train on more layers: where do backtracking latents first appear?",
-              "On R1-distill, compare the base SAE's latents before and after finetuning: which ones moved?",
-              "Does a backtracking latent fire *before* the 'Wait' token (a plan) or only on it (a word)?"),
+    try_next=("Steer with the decision latent's decoder direction (steering starter); "
+              "count the 'Wait's.",
+              "Train on more layers: where does the decision latent first appear?",
+              "On R1-distill, compare the base SAE's latents before and after finetuning: "
+              "which ones moved?",
+              "Label R1's 'Wait's as backtracking or not (the cot tagger) to run the token "
+              "control there."),
 )
 
 if __name__ == "__main__":
