@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from starter import cot
@@ -194,15 +195,66 @@ def mean_resid_norm(acts: "torch.Tensor") -> float:
 PROBE_METRICS = {"classify": "auroc", "regress": "r2"}
 
 
+def probe_folds(labels, groups, kind: str = "classify", folds: int = 5, seed: int = 0) -> list:
+    """Train/test index pairs split by `groups` (problem ids): no group is on both sides of a split.
+
+    "classify" stratifies by class and refuses a split where a training fold could miss a class.
+
+    >>> import numpy as np
+    >>> folds = probe_folds(np.array([0, 1] * 6), np.arange(12) // 2, folds=3)
+    >>> len(folds), sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(12))
+    (3, True)
+    """
+    import numpy as np
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if kind not in PROBE_METRICS:
+        raise UsageError(f"probe kind {kind!r} is not one of {', '.join(PROBE_METRICS)}")
+    y, groups = np.asarray(labels), np.asarray(groups)
+    n_groups = len(set(groups.tolist()))
+    if n_groups < folds:
+        raise UsageError(f"{n_groups} groups cannot be split into {folds} folds; use more problems")
+    if kind == "regress":
+        return list(GroupKFold(n_splits=folds).split(y, y, groups))
+    spread = min(len(set(groups[y == 1].tolist())), len(set(groups[y == 0].tolist())))
+    if spread < folds:  # otherwise some training fold could miss a class
+        raise UsageError(f"a {folds}-fold probe needs each class in >= {folds} groups; got "
+                         f"{int(y.sum())} positive of {len(y)}, the rarer class in {spread} groups")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(y, y, groups))
+
+
+def oof_predict(features, labels, groups, kind: str = "classify", folds: int = 5, seed: int = 0):
+    """Out-of-fold predictions [n] of a standardised linear probe, split by `groups` (no leakage).
+
+    `features` is [n, d] (activations, or any design matrix such as a bag of words). "classify"
+    fits a logistic regression and returns P(label = 1); "regress" fits a ridge regression and
+    returns its prediction. Every example is predicted by a probe that never saw its group.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(200, 5)); y = (x[:, 0] > 0).astype(int); g = np.arange(200) // 4
+    >>> float(((oof_predict(x, y, g) > 0.5) == y).mean()) > 0.9
+    True
+    """
+    import numpy as np
+
+    y = np.asarray(labels)
+    predicted = np.zeros(len(y), dtype=float)
+    for train, test in probe_folds(y, groups, kind, folds, seed):
+        probe = _make_probe(kind, sparse=_is_sparse(features))
+        probe.fit(features[train], y[train])
+        if kind == "classify":
+            predicted[test] = probe.predict_proba(features[test])[:, 1]
+        else:
+            predicted[test] = probe.predict(features[test])
+    return predicted
+
+
 def probe_score(
     features, labels, groups, kind: str = "classify", folds: int = 5, seed: int = 0
 ) -> float:
-    """Out-of-fold score of a standardised linear probe, split by `groups` (e.g. problem ids): no leakage.
-
-    `features` is [n, d] (activations, or any other design matrix such as a bag of words); `kind`
-    "classify" fits a logistic regression and returns the AUROC of the pooled out-of-fold probabilities,
-    "regress" fits a ridge regression and returns the out-of-fold R^2. Every example is scored by a probe
-    that never saw its group, so a probe cannot win by memorising problems.
+    """Out-of-fold score of `oof_predict`: AUROC ("classify") or R^2 ("regress"), split by `groups`.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -211,33 +263,81 @@ def probe_score(
     (True, True)
     """
     import numpy as np
-    from sklearn.linear_model import LogisticRegression, Ridge
+
+    predicted = oof_predict(features, labels, groups, kind, folds, seed)
+    return score_predictions(np.asarray(labels), predicted, kind)
+
+
+def score_predictions(labels, predicted, kind: str = "classify") -> float:
+    """AUROC of probabilities ("classify") or R^2 of predictions ("regress").
+
+    >>> score_predictions([0, 1, 1], [0.1, 0.8, 0.6])
+    1.0
+    >>> score_predictions([1.0, 2.0], [1.0, 2.0], "regress")
+    1.0
+    """
     from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if kind == "classify":
+        return float(roc_auc_score(labels, predicted))
+    return float(r2_score(labels, predicted))
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """Out-of-fold predictions of a probe whose layer was chosen inside each training fold."""
+
+    predicted: list[float]  # one per example, from the outer fold that held it out
+    layers: list[int]  # per outer fold, the layer chosen by inner cross-validation on its training
+
+
+def nested_layer_predict(features_by_layer: dict, labels, groups, kind: str = "classify",
+                         folds: int = 5, inner_folds: int = 3, seed: int = 0) -> LayerChoice:
+    """Out-of-fold predictions with the layer picked on training groups only (no test peeking).
+
+    Per outer fold, every layer is scored (AUROC or R^2) by an inner `inner_folds`-fold split of the
+    training groups; the best layer is refitted on all training groups and predicts the held-out
+    ones.
+    Choosing "the best layer" on the test data instead flatters the probe.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 120); g = np.arange(120) // 3
+    >>> signal = np.c_[y + 0.1 * rng.normal(size=120), rng.normal(size=(120, 3))]
+    >>> acts = {0: rng.normal(size=(120, 4)), 1: signal}
+    >>> choice = nested_layer_predict(acts, y, g, folds=4)
+    >>> choice.layers, float(((np.array(choice.predicted) > 0.5) == y).mean()) > 0.9
+    ([1, 1, 1, 1], True)
+    """
+    import numpy as np
+
+    y, groups = np.asarray(labels), np.asarray(groups)
+    predicted = np.zeros(len(y), dtype=float)
+    chosen = []
+    for train, test in probe_folds(y, groups, kind, folds, seed):
+        inner = {}
+        for layer, x in features_by_layer.items():
+            guess = oof_predict(x[train], y[train], groups[train], kind, inner_folds, seed)
+            inner[layer] = score_predictions(y[train], guess, kind)
+        best = max(inner, key=lambda layer: (inner[layer], -layer))  # ties: the earlier layer
+        x = features_by_layer[best]
+        probe = _make_probe(kind, sparse=_is_sparse(x))
+        probe.fit(x[train], y[train])
+        if kind == "classify":
+            predicted[test] = probe.predict_proba(x[test])[:, 1]
+        else:
+            predicted[test] = probe.predict(x[test])
+        chosen.append(int(best))
+    return LayerChoice(predicted=[float(p) for p in predicted], layers=chosen)
+
+
+def _make_probe(kind: str, sparse: bool):
+    from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if kind not in PROBE_METRICS:
-        raise UsageError(f"probe kind {kind!r} is not one of {', '.join(PROBE_METRICS)}")
-    y, groups = np.asarray(labels), np.asarray(groups)
-    if len(set(groups.tolist())) < folds:
-        raise UsageError(f"{len(set(groups.tolist()))} groups cannot be split into {folds} folds; use more problems")
-    if kind == "classify":
-        spread = min(len(set(groups[y == 1].tolist())), len(set(groups[y == 0].tolist())))
-        if spread < folds:  # otherwise some training fold could miss a class
-            raise UsageError(f"a {folds}-fold probe needs each class in >= {folds} groups; got {int(y.sum())} "
-                             f"positive of {len(y)}, the rarer class in {spread} groups")
-        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-        make = lambda: LogisticRegression(C=1.0, max_iter=2000)  # noqa: E731
-    else:
-        splitter = GroupKFold(n_splits=folds)
-        make = lambda: Ridge(alpha=1.0)  # noqa: E731
-    predicted = np.zeros(len(y), dtype=float)
-    for train, test in splitter.split(features, y, groups):
-        probe = make_pipeline(StandardScaler(with_mean=not _is_sparse(features)), make())
-        probe.fit(features[train], y[train])
-        predicted[test] = probe.predict_proba(features[test])[:, 1] if kind == "classify" else probe.predict(features[test])
-    return float(roc_auc_score(y, predicted) if kind == "classify" else r2_score(y, predicted))
+    model = LogisticRegression(C=1.0, max_iter=2000) if kind == "classify" else Ridge(alpha=1.0)
+    return make_pipeline(StandardScaler(with_mean=not sparse), model)
 
 
 def _is_sparse(x) -> bool:

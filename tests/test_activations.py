@@ -120,3 +120,24 @@ def test_sae_latents_ranks_decoder_directions_and_fetches_explanations(monkeypat
     assert [lat["index"] for lat in latents] == [4127, 8841], "latents must be ranked by decoder cosine with v"
     assert latents[0]["cosine"] > latents[1]["cosine"] > 0.5
     assert all(lat["explanation"] for lat in latents), "each latent needs its Neuronpedia explanation"
+
+
+def test_nested_layer_predict_picks_the_informative_layer_without_seeing_test_labels():
+    import numpy as np
+
+    from starter.activations import nested_layer_predict, oof_predict
+
+    rng = np.random.default_rng(0)
+    groups = np.arange(90) // 3  # 30 problems, 3 steps each
+    y = rng.normal(size=90)
+    acts = {0: rng.normal(size=(90, 4)), 2: np.c_[y, rng.normal(size=(90, 3))]}
+    choice = nested_layer_predict(acts, y, groups, kind="regress", folds=3)
+    assert choice.layers == [2, 2, 2], "layer 2 carries the label; the inner folds must find it"
+    changed = y.copy()
+    changed[groups == 0] += 100.0  # relabel one problem: its own predictions must not move
+    again = nested_layer_predict(acts, changed, groups, kind="regress", folds=3)
+    held = groups == 0
+    assert np.allclose(np.array(choice.predicted)[held], np.array(again.predicted)[held]), (
+        "a problem's prediction used its own labels: the split leaks")
+    plain = oof_predict(acts[2], changed, groups, kind="regress", folds=3)
+    assert np.allclose(plain[held], np.array(choice.predicted)[held])

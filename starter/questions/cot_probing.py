@@ -1,247 +1,480 @@
 # %% [markdown]
 # # Can we probe for anything interesting in the chain of thought?
 #
-# Zhang et al. 2025 ("Reasoning Models Know When They're Right", arXiv 2504.05419) read hidden states at
-# the end of each reasoning chunk and trained linear probes that predict whether the answer reached so far
-# is correct. This starter asks the same of every step of a chain of thought, for three labels:
+# Zhang et al. 2025 ("Reasoning Models Know When They're Right", arXiv 2504.05419) read hidden
+# states at the end of each reasoning chunk and trained linear probes that predict whether the
+# answer reached so far is correct. This starter asks the same of every step of a chain of thought,
+# for four labels:
 #
-# - **correct**: will this trace's final answer be right?
-# - **backtrack_next**: is the next step a backtrack ("Wait, ...")? Any step that is not a check is an easy
-#   "no", so **backtrack_after_check** asks the hard part: among check steps ("Miss."), which come before one?
-# - **distance** (organism only): edges in the ground-truth search tree between this step and the solution.
+# - **correct**: will this trace's final answer be right? (finished traces only)
+# - **backtrack_next**: is the next step a backtrack ("Wait, ...")? Any step that is not a check is
+#   an easy "no", so **backtrack_after_check** asks the hard part: among check steps ("Miss."),
+#   which come before one?
+# - **distance** (organism only): edges in the ground-truth search tree between this step's node and
+#   the solution. Every trace is labelled on the steps it shares with the organism's own search (its
+#   longest common prefix with the true trace); steps after it first leaves the search have no node.
 #
-# One linear probe per layer on the residual stream at each step's last token, split **by problem** (no
-# problem is in both train and test). Controls: the same probe on shuffled labels (chance), and a
-# bag-of-words probe on the step's text (what the words alone give away). Usage:
-# `mi-starter run cot-probing --preset smoke` (or `python starter/questions/cot_probing.py`). Outputs:
-# results.jsonl (one row per trace, one per probe), figure.png (score vs layer), summary.md.
+# Method: one linear probe on the residual stream at each step's last token, split **by problem**
+# (no problem is in both train and test); the layer is chosen inside each training fold, never on
+# the test problems. **Controls: text baselines** that see what the text shows: the step's words; a
+# context model (the two previous steps' words, the step's position and tags, the last operation,
+# whether its division is exact, counts so far); and, for the backtrack labels, the search's own
+# rule (after a miss, backtrack iff the missed operation was the last one left: `*`, `/`, or `-`
+# when the division is not exact). The probe "reads something the text does not show" only where
+# its per-step score beats the strongest baseline with a paired cluster-bootstrap interval
+# (clusters = problems). Shuffled labels give chance per layer.
+#
+# Run: `mi-starter run cot-probing --preset smoke`. Outputs: results.jsonl (kinds "trace",
+# "layer_score", "predictions"), figure.png, summary.md, findings.json.
 
 # %%
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from starter import activations, cot
+from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
 
+# %% [markdown]
+# ## Setup
 
+
+# %%
 @dataclass
 class Config(StarterConfig):
     n_problems: int = 40  # Countdown problems (held-out split: the organism never trained on them)
     samples: int = 4  # sampled traces per problem: right and wrong answers from the same problem
     temperature: float = 1.0  # sampling temperature (higher: more wrong answers to learn from)
-    max_new_tokens: int = 160  # a trace longer than this is cut off (and graded wrong)
+    max_new_tokens: int = 160  # organism traces are <= 143 tokens; longer: cut off (unfinished)
     layer_stride: int = 1  # probe every k-th layer (1: all of them)
     max_steps: int = 64  # at most this many steps per trace go into the probes (R1 traces are long)
-    folds: int = 5  # cross-validation folds, grouped by problem
+    folds: int = 5  # outer cross-validation folds, grouped by problem
+    inner_folds: int = 3  # folds inside each training set that choose the probe's layer
     batch_size: int = 32  # sequences per generate call / per forward pass when caching activations
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_problems < self.folds or self.samples < 1 or self.layer_stride < 1 or self.folds < 2:
-            raise UsageError(f"need n_problems >= folds >= 2, samples >= 1, layer_stride >= 1; got {self}")
+        if self.n_problems < self.folds or self.samples < 1 or self.layer_stride < 1:
+            raise UsageError(f"need n_problems >= folds, samples >= 1, layer_stride >= 1; "
+                             f"got {self}")
+        if self.folds < 2 or self.inner_folds < 2:
+            raise UsageError(f"folds and inner_folds must be >= 2; got {self.folds}, "
+                             f"{self.inner_folds}")
 
 
 PRESETS = {
-    "smoke": Config(n_problems=16, samples=3, folds=4),
-    "cpu": Config(n_problems=80, samples=4),
+    "smoke": Config(n_problems=16, samples=3, folds=4, inner_folds=2, batch_size=48),
+    # 2 generate calls: on 2 busy cores a call costs about the same at batch 32 or 96
+    "cpu": Config(n_problems=48, samples=4, inner_folds=2, batch_size=96),
+    # R1-distill Countdown chains run 500-2000 tokens: 2048 keeps most finished (the rest counted).
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=4,
                   temperature=0.6, max_new_tokens=2048, layer_stride=3, batch_size=8),
 }
+LABELS = {"correct": "classify", "backtrack_next": "classify", "backtrack_after_check": "classify",
+          "distance": "regress"}
+BASELINES = ("words", "context", "rule")  # text-only predictors; "rule": backtrack labels only
 
 # %% [markdown]
-# ## Experiment: sample traces, cache the residual stream at every step's end, fit probes per layer
+# ## Sample traces and label every step
 
 
 # %%
-def _distances(problem, steps) -> list[int | None]:
-    """Ground-truth tree distance to the solution per step, if the trace walks the organism's exact search."""
+def true_distances(numbers: list[int], target: int, steps: list[cot.Step]) -> list[int | None]:
+    """Tree distance to the solution of the steps a trace shares with the true search, else None."""
     from starter.organism.data import make_trace
 
-    truth = make_trace(search(tuple(problem.meta["numbers"]), problem.meta["target"]))
-    truth_steps = [s for s in truth.steps if s.tag != "conclude"]
-    if [s.text for s in steps] != [s.text for s in truth_steps]:
-        return [None] * len(steps)  # it left the search (usually a false "Hit."): no ground truth to compare
-    return [s.tree_distance for s in truth_steps]
+    truth = [s for s in make_trace(search(tuple(numbers), target)).steps if s.tag != "conclude"]
+    out: list[int | None] = [None] * len(steps)
+    for i, (mine, true) in enumerate(zip(steps, truth)):
+        if mine.text != true.text:
+            break  # it left the search here (e.g. a false "Hit."): later steps have no true node
+        out[i] = true.tree_distance
+    return out
 
 
 def sample_traces(ctx: Context, problems) -> None:
-    """One row per (problem, sample): the completion, its grade and its tagged steps."""
+    """One row per (problem, sample): completion, finished, grade and its tagged steps."""
     task, lm, cfg = get_task_set("countdown"), ctx.model, ctx.cfg
-    todo = [p for p in problems if ctx.store.pending(f"trace:{p.id}:{k}" for k in range(cfg.samples))]
+    units = {p.id: [f"trace:{p.id}:{k}" for k in range(cfg.samples)] for p in problems}
+    todo = [p for p in problems if ctx.store.pending(units[p.id])]
     prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
-                              batch_size=cfg.batch_size)
-    for problem, prompt, completions in zip(todo, prompts, sample(lm, prompts, cfg.samples, sampling)):
+    sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
+                              seed=cfg.seed, batch_size=cfg.batch_size)
+    organism = lm.spec.prompt_format == "organism"
+    samples = sample(lm, prompts, cfg.samples, sampling)
+    for problem, prompt, completions in zip(todo, prompts, samples):
         for k, completion in enumerate(c.text for c in completions):
+            if ctx.store.done(f"trace:{problem.id}:{k}"):
+                continue  # a resumed run: this sample is on disk
             steps = cot.split_steps(cot.split_completion(completion)[0])[: cfg.max_steps]
-            organism = lm.spec.prompt_format == "organism"
+            numbers, target = problem.meta["numbers"], problem.meta["target"]
             ctx.store.append({
-                "unit": f"trace:{problem.id}:{k}", "part": "trace", "problem": problem.id, "prompt": prompt,
-                "completion": completion, "correct": task.grade(problem, completion),
+                "unit": f"trace:{problem.id}:{k}", "kind": "trace", "problem": problem.id,
+                "numbers": list(numbers), "target": target, "prompt": prompt,
+                "completion": completion, "finished": grading.finished(completion),
+                "correct": task.grade(problem, completion),
                 "tags": [s.tag for s in steps], "step_text": [s.text for s in steps],
-                "distance": _distances(problem, steps) if organism else [None] * len(steps),
+                "distance": (true_distances(numbers, target, steps) if organism
+                             else [None] * len(steps)),
             })
 
 
-def step_dataset(ctx: Context, traces: list[dict]) -> dict:
-    """Activations at every step's last token [n_steps_total, d_model] per layer, with labels and groups."""
-    lm, cfg = ctx.model, ctx.cfg
-    texts, positions, meta = [], [], []
-    for t in traces:
-        steps, ends = activations.step_end_positions(lm, t["prompt"], t["completion"])
-        n = min(len(ends), len(t["tags"]))
-        texts.append(t["prompt"] + t["completion"])
-        positions.append(ends[:n])
-        for i in range(n):
-            nxt = t["tags"][i + 1] if i + 1 < len(t["tags"]) else None
-            after_check = nxt == "backtrack" if nxt and t["tags"][i] == "verify" else None
-            meta.append((t["problem"], t["correct"], nxt == "backtrack" if nxt else None, after_check,
-                         t["distance"][i], t["step_text"][i]))
-    layers = list(range(0, lm.n_layers, cfg.layer_stride))
-    acts = activations.cache_resid(lm, texts, positions, layers, batch_size=cfg.batch_size)
-    group, correct, backtrack, after_check, distance, text = zip(*meta)
-    return {"acts": acts, "group": np.array(group), "text": list(text), "labels": {
-        "correct": np.array(correct, dtype=float),
-        "backtrack_next": np.array([np.nan if b is None else b for b in backtrack], dtype=float),
-        "backtrack_after_check": np.array([np.nan if b is None else b for b in after_check], dtype=float),
-        "distance": np.array([np.nan if d is None else d for d in distance], dtype=float)}}
-
-
 # %% [markdown]
-# ## Control: shuffled labels (same probe, same split) and a bag-of-words probe on the step text
+# ## Text baselines: what the words, the context and the search's rule already give away
 
 
 # %%
-KINDS = {"correct": "classify", "backtrack_next": "classify", "backtrack_after_check": "classify", "distance": "regress"}
+_TRY = re.compile(r"Try (\d+)([-+*/])(\d+)=(-?\d+)")
+_OPS = "+-*/"
 
 
-def fit_probes(ctx: Context, data: dict) -> None:
-    """One row per (label, features): features = layer L, the same layer with shuffled labels, or words."""
+def rule_backtrack_next(texts: list[str], i: int) -> bool:
+    """The organism's search rule: after a miss, backtrack iff the missed operation was the last."""
+    if texts[i].strip() != "Miss." or i == 0 or not (m := _TRY.search(texts[i - 1])):
+        return False
+    a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+    return op in "*/" or (op == "-" and (b == 0 or a % b != 0))  # after "-" comes "/" only if exact
+
+
+def context_features(texts: list[str], tags: list[str], i: int) -> list[float]:
+    """Text-visible facts at step i: position, tags, last operation, exactness, counts, the rule."""
+    m = next((m for t in reversed(texts[: i + 1]) if (m := _TRY.search(t))), None)
+    op = m.group(2) if m else ""
+    exact = bool(m) and int(m.group(3)) != 0 and int(m.group(1)) % int(m.group(3)) == 0
+    tries = [m for t in texts[: i + 1] if (m := _TRY.search(t))]
+    wrong = sum(_arith(x) != int(x.group(4)) for x in tries)
+    previous = tags[i - 1] if i else ""
+    rule = float(rule_backtrack_next(texts, i))
+    return ([float(i), float(len(tries)), float(wrong), rule, float(exact)]
+            + [float(tags[: i + 1].count(tag)) for tag in cot.STEP_TAGS]
+            + [float(tags[i] == tag) for tag in cot.STEP_TAGS]
+            + [float(previous == tag) for tag in cot.STEP_TAGS] + [float(op == o) for o in _OPS])
+
+
+def _arith(m: re.Match) -> float:
+    a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+    return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else float("nan")}[op]
+
+
+# %% [markdown]
+# ## Probes: cache the residual stream at every step's end, fit per layer and nested
+
+
+# %%
+@dataclass
+class Steps:
+    """Every probed step, in trace order: its problem, text, context and labels."""
+
+    problem: list[str] = field(default_factory=list)  # cluster (problem id) of each step
+    text: list[str] = field(default_factory=list)  # the step's own words
+    before: list[str] = field(default_factory=list)  # the two previous steps' words
+    context: list[list[float]] = field(default_factory=list)  # context_features
+    rule: list[float] = field(default_factory=list)  # rule_backtrack_next (0/1)
+    labels: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LABELS})
+
+
+def collect_steps(traces: list[dict], n_positions: list[int]) -> Steps:
+    """Labels per step (nan where undefined) for the first `n_positions[j]` steps of trace j."""
+    out = Steps()
+    for t, n in zip(traces, n_positions):
+        texts, tags = t["step_text"], t["tags"]
+        for i in range(n):
+            nxt = tags[i + 1] if i + 1 < len(tags) else None
+            back = np.nan if nxt is None else float(nxt == "backtrack")
+            out.problem.append(t["problem"])
+            out.text.append(texts[i])
+            out.before.append(" ".join(texts[max(0, i - 2): i]))
+            out.context.append(context_features(texts, tags, i))
+            out.rule.append(float(rule_backtrack_next(texts, i)))
+            out.labels["correct"].append(float(t["correct"]) if t["finished"] else np.nan)
+            out.labels["backtrack_next"].append(back)
+            out.labels["backtrack_after_check"].append(back if tags[i] == "verify" else np.nan)
+            distance = t["distance"][i]
+            out.labels["distance"].append(np.nan if distance is None else float(distance))
+    return out
+
+
+def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, kind: str, cfg) -> dict:
+    """Out-of-fold predictions of each text baseline on the kept steps (same folds as the probe)."""
+    from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import CountVectorizer
 
-    cfg, rng = ctx.cfg, np.random.default_rng(ctx.cfg.seed)
-    bow = CountVectorizer(token_pattern=r"\w+|[^\w\s]", ngram_range=(1, 2)).fit_transform(data["text"]).tocsr()
-    for label, kind in KINDS.items():
-        y_all = data["labels"][label]
+    bow = CountVectorizer(token_pattern=r"\w+|[^\w\s]", ngram_range=(1, 2))
+    words = bow.fit_transform(steps.text).tocsr()[keep]
+    before = CountVectorizer(token_pattern=r"\w+|[^\w\s]").fit_transform(steps.before).tocsr()[keep]
+    context = hstack([csr_matrix(np.array(steps.context)[keep]), before, words]).tocsr()
+    out = {name: activations.oof_predict(x, y, groups, kind, cfg.folds, cfg.seed)
+           for name, x in (("words", words), ("context", context))}
+    if kind == "classify" and np.array(steps.rule)[keep].any():
+        out["rule"] = np.array(steps.rule)[keep]  # a fixed rule: nothing to fit
+    return out
+
+
+def fit_probes(ctx: Context, traces: list[dict]) -> None:
+    lm, cfg = ctx.model, ctx.cfg
+    texts, positions = [], []
+    for t in traces:
+        _, ends = activations.step_end_positions(lm, t["prompt"], t["completion"])
+        texts.append(t["prompt"] + t["completion"])
+        positions.append(ends[: len(t["tags"])])
+    steps = collect_steps(traces, [len(p) for p in positions])
+    layers = list(range(0, lm.n_layers, cfg.layer_stride))
+    acts = {L: a.numpy() for L, a in activations.cache_resid(lm, texts, positions, layers,
+                                                             batch_size=cfg.batch_size).items()}
+    rng = np.random.default_rng(cfg.seed)
+    for label, kind in LABELS.items():
+        if ctx.store.done(f"predictions:{label}"):
+            continue  # a resumed run: this label's probes are all on disk
+        y_all = np.array(steps.labels[label])
         keep = ~np.isnan(y_all)
-        y, groups = y_all[keep], data["group"][keep]
-        shuffled = rng.permutation(y)
-        feature_sets = {"bow": (bow[np.flatnonzero(keep)], y)}
-        for layer, acts in data["acts"].items():
-            feature_sets[f"layer{layer}"] = (acts.numpy()[keep], y)
-            feature_sets[f"shuffled{layer}"] = (acts.numpy()[keep], shuffled)
-        reason = None  # a label the real probe cannot be fitted on gets no control rows either
-        for name, (x, target) in feature_sets.items():
-            unit = f"probe:{label}:{name}"
-            if ctx.store.done(unit):
-                continue
-            row = {"unit": unit, "part": "probe", "label": label, "features": name.rstrip("0123456789"),
-                   "layer": int(name[len(name.rstrip("0123456789")):] or -1), "metric": activations.PROBE_METRICS[kind],
-                   "n": int(len(y)), "n_positive": int(y.sum()) if kind == "classify" else None, "score": None}
-            try:
-                row["score"] = None if reason else activations.probe_score(x, target, groups, kind, cfg.folds, cfg.seed)
-            except UsageError as why:  # too few examples of a class (e.g. no wrong answers): say so in the row
-                reason = str(why)
-            row["skipped"] = reason
-            ctx.store.append(row)
+        y, groups = y_all[keep], np.array(steps.problem)[keep]
+        row = {"unit": f"predictions:{label}", "kind": "predictions", "label": label, "task": kind,
+               "problems": groups.tolist(), "y": y.tolist(), "predicted": {}, "probe_layers": [],
+               "skipped": None}
+        try:
+            shuffled = rng.permutation(y)
+            for L, a in acts.items():  # the per-layer curve, and chance (shuffled labels) per layer
+                for name, target in (("probe", y), ("shuffled", shuffled)):
+                    unit = f"score:{label}:{name}:{L}"
+                    if ctx.store.done(unit):
+                        continue
+                    score = activations.probe_score(a[keep], target, groups, kind, cfg.folds,
+                                                    cfg.seed)
+                    ctx.store.append({"unit": unit, "kind": "layer_score", "label": label,
+                                      "features": name, "layer": L, "score": score,
+                                      "metric": activations.PROBE_METRICS[kind], "n": int(len(y))})
+            kept = {L: a[keep] for L, a in acts.items()}
+            choice = activations.nested_layer_predict(kept, y, groups, kind, cfg.folds,
+                                                      cfg.inner_folds, cfg.seed)
+            baselines = baseline_predictions(steps, keep, y, groups, kind, cfg)
+            row["predicted"] = {"probe": [round(p, 5) for p in choice.predicted],
+                                **{k: [round(float(v), 5) for v in p]
+                                   for k, p in baselines.items()}}
+            row["probe_layers"] = choice.layers
+        except UsageError as why:  # too few examples of a class (e.g. no wrong answers): say so
+            row["skipped"] = str(why)
+        ctx.store.append(row)
 
 
 def run(ctx: Context) -> None:
     problems = get_task_set("countdown").make(ctx.cfg.n_problems, seed=ctx.cfg.seed)
     sample_traces(ctx, problems)
-    traces = [r for r in ctx.store.rows() if r.get("part") == "trace"]
-    names = ["bow"] + [f"{f}{L}" for L in range(0, ctx.model.n_layers, ctx.cfg.layer_stride) for f in ("layer", "shuffled")]
-    if ctx.store.pending(f"probe:{label}:{name}" for label in KINDS for name in names):  # resumed runs skip caching
-        fit_probes(ctx, step_dataset(ctx, traces))
+    traces = [r for r in ctx.store.rows() if r.get("kind") == "trace"]
+    if ctx.store.pending(f"predictions:{label}" for label in LABELS):
+        fit_probes(ctx, traces)
+    for row in ctx.store.rows():  # a resumed run asks for the per-layer scores it did not refit
+        if row.get("kind") == "layer_score":
+            ctx.store.done(row["unit"])
 
 
 # %% [markdown]
-# ## Result: score vs layer, against chance (shuffled) and the words alone
+# ## Analyse: per-step accuracy of the probe and of each baseline, paired by problem
 
 
 # %%
+@dataclass(repr=False)
+class LabelResult:
+    """One label: probe and baselines scored step by step on the same steps, clusters = problems."""
+
+    label: str  # e.g. "backtrack_after_check"
+    task: str  # "classify" (score: accuracy, higher is better) or "regress" (|error|, lower better)
+    n_steps: int  # steps with this label
+    naive: stats.Estimate  # always the commoner class (classify) / always the mean (regress)
+    score: dict[str, stats.Estimate]  # per predictor ("probe", "words", ...): mean per-step score
+    pooled: dict[str, float]  # per predictor: AUROC (classify) or R^2 (regress) over all steps
+    strongest: str  # the text baseline with the best score
+    probe_minus_strongest: stats.Estimate  # paired difference, cluster bootstrap by problem
+    probe_layers: list[int]  # the layer chosen in each outer fold
+    curve: dict[str, dict[int, float]]  # "probe" / "shuffled" -> {layer: AUROC or R^2}
+
+    @property
+    def direction(self) -> int:  # +1: higher score is better (accuracy); -1: lower is (error)
+        return 1 if self.task == "classify" else -1
+
+    @property
+    def metric(self) -> str:
+        return "per-step accuracy" if self.task == "classify" else "per-step |error| in tree edges"
+
+    def __repr__(self) -> str:  # one line for the summary's table
+        parts = [f"{name} {e.value:.3f}" for name, e in self.score.items()]
+        return f"{self.metric} on {self.n_steps} steps: " + ", ".join(parts)
+
+
+def step_scores(y, predicted, task: str) -> list[float]:
+    """Per step: 1.0 where p >= 0.5 matches a 0/1 label ("classify"); |error| ("regress").
+
+    >>> step_scores([1, 0, 1], [0.9, 0.6, 0.5], "classify")
+    [1.0, 0.0, 1.0]
+    >>> step_scores([2.0, 3.0], [2.5, 1.0], "regress")
+    [0.5, 2.0]
+    """
+    if task == "classify":
+        return [float((p >= 0.5) == bool(t)) for t, p in zip(y, predicted)]
+    return [abs(p - t) for t, p in zip(y, predicted)]
+
+
+def label_result(row: dict, scores: list[dict]) -> LabelResult:
+    y, groups, task = row["y"], row["problems"], row["task"]
+    per_step = {name: step_scores(y, p, task) for name, p in row["predicted"].items()}
+    score = {name: stats.mean_ci(values, groups) for name, values in per_step.items()}
+    constant = float(np.mean(y) >= 0.5) if task == "classify" else float(np.mean(y))
+    naive = [constant] * len(y)
+    sign = 1 if task == "classify" else -1
+    present = [name for name in BASELINES if name in score]
+    strongest = max(present, key=lambda name: sign * score[name].value)
+    return LabelResult(
+        label=row["label"], task=task, n_steps=len(y),
+        naive=stats.mean_ci(step_scores(y, naive, task), groups), score=score,
+        pooled={name: activations.score_predictions(y, p, task)
+                for name, p in row["predicted"].items()},
+        strongest=strongest,
+        probe_minus_strongest=stats.difference_ci(per_step["probe"], groups, per_step[strongest],
+                                                  groups),
+        probe_layers=row["probe_layers"],
+        curve={name: {s["layer"]: s["score"] for s in scores if s["features"] == name}
+               for name in ("probe", "shuffled")})
+
+
 def analyse(rows: list[dict]) -> dict:
-    traces = [r for r in rows if r.get("part") == "trace"]
-    probes = [r for r in rows if r.get("part") == "probe" and r.get("score") is not None]
-    metrics = {"n_traces": len(traces), "accuracy": float(np.mean([t["correct"] for t in traces])),
-               "n_steps": sum(len(t["tags"]) for t in traces)}
-    for label in KINDS:
-        mine = [p for p in probes if p["label"] == label]
-        layers = [p for p in mine if p["features"] == "layer"]
-        if not layers:
+    traces = [r for r in rows if r.get("kind") == "trace"]
+    done = [r for r in traces if r["finished"]]
+    labelled = [r for r in traces if any(d is not None for d in r["distance"])]
+    m: dict = {
+        "n_traces": len(traces), "n_unfinished": len(traces) - len(done),
+        "accuracy": stats.mean_ci([float(r["correct"]) for r in done],
+                                  [r["problem"] for r in done]),
+        "n_steps": sum(len(r["tags"]) for r in traces),
+        "distance_traces": len(labelled),
+        "distance_steps": sum(d is not None for r in traces for d in r["distance"]),
+        "skipped": {}, "labels": {}}
+    for row in (r for r in rows if r.get("kind") == "predictions"):
+        if row["skipped"]:
+            m["skipped"][row["label"]] = row["skipped"]
             continue
-        best = max(layers, key=lambda p: p["score"])
-        metric = best["metric"]
-        shuffled = {p["layer"]: p["score"] for p in mine if p["features"] == "shuffled"}
-        metrics[f"{label}_{metric}_best"] = best["score"]
-        metrics[f"{label}_best_layer"] = best["layer"]
-        metrics[f"{label}_{metric}_shuffled"] = shuffled.get(best["layer"], float("nan"))
-        metrics[f"{label}_{metric}_words"] = next((p["score"] for p in mine if p["features"] == "bow"), float("nan"))
-        metrics[f"{label}_n"] = best["n"]
-    return metrics
+        scores = [r for r in rows if r.get("kind") == "layer_score" and r["label"] == row["label"]]
+        m["labels"][row["label"]] = label_result(row, scores)
+    return m
 
 
-def plot(rows: list[dict], metrics: dict):
+# %% [markdown]
+# ## Figure: accuracy per predictor (95% intervals), and the probe's score by layer against chance
+
+
+# %%
+def plot(rows: list[dict], m: dict):
     import matplotlib.pyplot as plt
 
-    probes = [r for r in rows if r.get("part") == "probe" and r.get("score") is not None]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, metric in zip(axes, ("auroc", "r2")):
-        for i, label in enumerate(label for label, kind in KINDS.items() if activations.PROBE_METRICS[kind] == metric):
-            color = f"C{i}"
-            for features, style in (("layer", "-o"), ("shuffled", ":x")):
-                pts = sorted((p["layer"], p["score"]) for p in probes if p["label"] == label and p["features"] == features)
-                if pts:
-                    ax.plot(*zip(*pts), style, color=color, label=f"{label} ({'probe' if features == 'layer' else 'shuffled'})")
-            words = [p["score"] for p in probes if p["label"] == label and p["features"] == "bow"]
-            if words:
-                ax.axhline(words[0], color=color, ls="--", lw=1, label=f"{label} (words only)")
-        ax.set_xticks(sorted({p["layer"] for p in probes if p["layer"] >= 0}))
-        ax.set(xlabel="layer (residual stream after block)", ylabel=metric.upper() if metric == "auroc" else "R²",
-               title="classification (0.5 = chance)" if metric == "auroc" else "tree distance to solution")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+    fig = plt.figure(figsize=(7, 7))
+    grid = fig.add_gridspec(2, 3)
+    panels = {"classify": fig.add_subplot(grid[0, :2]), "regress": fig.add_subplot(grid[0, 2])}
+    names = ["probe", *BASELINES]
+    width = 0.8 / len(names)
+    for task, ax in panels.items():
+        results = [r for r in m["labels"].values() if r.task == task]
+        for j, name in enumerate(names):
+            at = [(i, r.score[name]) for i, r in enumerate(results) if name in r.score]
+            err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0, 0]
+                            for _, e in at])
+            ax.bar([i + (j - 1.5) * width for i, _ in at], [e.value for _, e in at], width,
+                   yerr=err.T if at else None, capsize=2, color=f"C{j}",
+                   label=name if name == "probe" else f"{name} (text)")
+        ax.scatter(range(len(results)), [r.naive.value for r in results], marker="_", s=300, c="k",
+                   zorder=3, label="constant guess")
+        ticks = [r.label.replace("_", "\n") for r in results]
+        ax.set_xticks(range(len(results)), ticks, fontsize=7)
+        ax.set_ylabel("per-step accuracy" if task == "classify" else "per-step |error| (edges)")
+    panels["classify"].set(ylim=(0, 1.05), title="probe vs text baselines, held-out problems")
+    panels["regress"].set_title("tree distance")
+    panels["regress"].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    curves = fig.add_subplot(grid[1, :2])
+    for i, r in enumerate(m["labels"].values()):
+        for name, style in (("probe", "-o"), ("shuffled", ":x")):
+            points = sorted(r.curve[name].items())
+            if points:
+                curves.plot(*zip(*points), style, color=f"C{i}", label=f"{r.label} ({name})")
+    curves.set(xlabel="layer (residual stream after block)", ylabel="AUROC (R² for distance)",
+               title="probe score by layer; shuffled labels = chance")
+    curves.set_xticks(sorted({layer for r in m["labels"].values() for layer in r.curve["probe"]}))
+    if curves.get_legend_handles_labels()[0]:
+        curves.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return fig
 
 
+# %% [markdown]
+# ## Claims: does the probe beat the strongest text baseline?
+
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    return [compare(
+        f"A residual-stream probe predicts `{r.label}` at each step better than the strongest "
+        f"text-only baseline ({r.strongest}): it reads something the text does not show.",
+        f"{r.metric} of the probe on `{r.label}`", r.score["probe"],
+        f"{r.strongest} baseline (text only, same held-out problems)", r.metric,
+        r.score[r.strongest], r.probe_minus_strongest, direction=r.direction)
+        for r in m["labels"].values()]
+
+
 def findings(m: dict) -> str:
-    out = [f"{m['n_traces']} sampled traces ({m['accuracy']:.0%} correct), {m['n_steps']} steps; probes are "
-           "cross-validated by problem."]
-    for label, metric in ((label, activations.PROBE_METRICS[kind]) for label, kind in KINDS.items()):
-        if f"{label}_{metric}_best" not in m:
-            out.append(f"`{label}`: not enough examples of both outcomes to probe (see results.jsonl).")
-            continue
-        out.append(f"`{label}`: best layer {m[f'{label}_best_layer']} reaches {metric.upper()} "
-                   f"{m[f'{label}_{metric}_best']:.2f}, against {m[f'{label}_{metric}_shuffled']:.2f} with shuffled "
-                   f"labels and {m[f'{label}_{metric}_words']:.2f} from the step's words alone (n={m[f'{label}_n']}).")
-    out.append("A probe beating the words is a hypothesis about what the residual stream holds, on this model "
-               "only; check it on R1-distill (gpu preset) before believing it.")
-    return " ".join(out)
+    d = stats.describe
+    out = [f"{m['n_traces']} sampled traces, {m['n_unfinished']} unfinished (no `</think>` and "
+           f"answer; left out of `correct`); accuracy of the finished ones {d(m['accuracy'])}; "
+           f"{m['n_steps']} steps. Probes and baselines are scored on problems they never saw "
+           f"(split by problem); the probe's layer is chosen inside each training fold. `distance` "
+           f"labels: the steps each trace shares with the organism's own search "
+           f"({m['distance_steps']} steps of {m['distance_traces']} traces); later steps have no "
+           f"true node."]
+    for r in m["labels"].values():
+        base = ", ".join(f"{name} {d(r.score[name], 3)}" for name in BASELINES if name in r.score)
+        diff = r.probe_minus_strongest
+        better = diff.excludes_zero and diff.value * r.direction > 0
+        verdict = "beats" if better else "is worse than" if diff.excludes_zero else \
+            "is not distinguishable from"
+        out.append(f"\n\n`{r.label}`, {r.metric} ({r.n_steps} steps): probe (layers "
+                   f"{r.probe_layers}) {d(r.score['probe'], 3)}; text baselines: {base}; a "
+                   f"constant guess {d(r.naive, 3)}. The probe {verdict} the strongest baseline "
+                   f"({r.strongest}): difference {diff.value:+.3f}, 95% CI {_ci(diff)}.")
+    for label, why in m["skipped"].items():
+        out.append(f"\n\n`{label}`: not probed ({why}).")
+    out.append("\n\nOn the organism the search is a fixed rule over the text, so a probe can at "
+               "best match the rule; a probe beating the text is a hypothesis to test on "
+               "R1-distill (gpu preset), where the organism-specific context features read "
+               "nothing.")
+    return "".join(out)
 
 
+def _ci(e: stats.Estimate) -> str:
+    return "none" if e.ci is None else f"{e.ci[0]:+.3f} to {e.ci[1]:+.3f}"
+
+
+# %% [markdown]
+# ## What to try next
+
+
+# %%
 STARTER = Starter(
     slug="cot-probing",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
+    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
     concepts=("final answer", "backtracking", "uncertainty"),
     try_next=(
-        "Early exit (Zhang et al.): stop the trace when the `correct` probe is confident; tokens saved vs accuracy.",
-        "A stronger text baseline: bag of words over the whole prefix, not just the current step.",
+        "Early exit (Zhang et al.): stop the trace when the `correct` probe is confident; tokens "
+        "saved vs accuracy.",
+        "Fit the probe on the text baseline's residuals (or on activations plus context features): "
+        "what does the probe add beyond the text?",
         "Probe at every token instead of step ends: when does `backtrack_next` become decodable?",
-        "Steer along the `backtrack_next` probe direction (see the steering starter) and check it is causal.",
+        "Steer along the `backtrack_next` probe direction (see the steering starter) and check it "
+        "is causal.",
     ),
 )
 
-# %% [markdown]
-# ## What to try next: see `try_next` above (also printed in summary.md).
-
-# %%
 if __name__ == "__main__":
     run_starter(STARTER)

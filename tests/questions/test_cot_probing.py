@@ -1,0 +1,98 @@
+"""cot-probing: the text baselines, the labels and analyse/claims on hand-built rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from starter.cot import split_steps
+from starter.findings import check
+from starter.organism.data import make_trace, search
+from starter.questions import cot_probing as cp
+
+TEXTS = ["Try 8*19=152.", "Left: 152, 4.", "Try 152-4=148.", "Miss.", "Try 152/4=38.", "Miss.",
+         "Wait, backtrack.", "Try 8+19=27.", "Left: 27, 4.", "Try 27-4=23.", "Miss."]
+
+
+def test_rule_backtracks_after_the_last_operation_left():
+    flags = [cp.rule_backtrack_next(TEXTS, i) for i in range(len(TEXTS))]
+    assert [i for i, f in enumerate(flags) if f] == [5, 10], (
+        "after '152-4' misses, 152/4 is exact so '/' comes next (no backtrack); after '/' misses "
+        "and after '27-4' (27/4 inexact) the branch is exhausted")
+
+
+def test_context_features_see_only_the_past():
+    full = [cp.context_features(TEXTS, ["compute"] * len(TEXTS), i) for i in range(len(TEXTS))]
+    cut = [cp.context_features(TEXTS[:6], ["compute"] * 6, i) for i in range(6)]
+    assert full[:6] == cut, "features at step i must not depend on steps after i"
+    assert full[3][:5] == [3.0, 2.0, 0.0, 0.0, 1.0], "position, tries, wrong sums, rule, 152/4 exact"
+    wrong = cp.context_features(["Try 2+3=6."], ["compute"], 0)
+    assert wrong[2] == 1.0, "an arithmetic slip is counted"
+
+
+def test_distances_label_the_prefix_shared_with_the_true_search():
+    truth = make_trace(search((8, 19, 4), 31))
+    true_steps = [s for s in truth.steps if s.tag != "conclude"]
+    text = " ".join(s.text for s in true_steps[:3]) + " Hit."  # a false "Hit." after step 3
+    labels = cp.true_distances([8, 19, 4], 31, split_steps(text))
+    assert labels == [s.tree_distance for s in true_steps[:3]] + [None]
+
+
+def predictions(label, task, y, problems, predicted):
+    return {"unit": f"predictions:{label}", "kind": "predictions", "label": label, "task": task,
+            "problems": problems, "y": y, "predicted": predicted, "probe_layers": [1, 1],
+            "skipped": None}
+
+
+def trace(problem, k, finished, correct):
+    return {"unit": f"trace:{problem}:{k}", "kind": "trace", "problem": problem, "finished": finished,
+            "correct": correct, "tags": ["compute", "verify"], "distance": [1, None]}
+
+
+ROWS = [
+    trace("a", 0, True, True), trace("a", 1, True, False), trace("b", 0, False, False),
+    trace("c", 0, True, True),
+    predictions("backtrack_after_check", "classify", [1, 0, 1, 0, 1, 0], list("aabbcc"), {
+        "probe": [0.9, 0.2, 0.8, 0.4, 0.7, 0.1],  # all right: 1.0
+        "words": [0.6] * 6,  # 3/6
+        "context": [0.9, 0.1, 0.1, 0.1, 0.9, 0.1],  # 5/6
+        "rule": [1, 0, 0, 0, 0, 0]}),  # 4/6
+    predictions("distance", "regress", [0.0, 1.0, 2.0, 3.0], list("aabc"), {
+        "probe": [0.0, 1.0, 2.0, 3.0],  # |error| 0
+        "words": [1.0, 1.0, 1.0, 1.0],  # (1 + 0 + 1 + 2) / 4 = 1.0
+        "context": [0.5, 1.5, 2.5, 3.5]}),  # 0.5
+    {"unit": "score:distance:probe:0", "kind": "layer_score", "label": "distance",
+     "features": "probe", "layer": 0, "score": 0.4, "metric": "r2", "n": 4},
+    {"unit": "predictions:correct", "kind": "predictions", "label": "correct", "task": "classify",
+     "problems": [], "y": [], "predicted": {}, "probe_layers": [], "skipped": "too few wrong"},
+]
+
+
+def test_analyse_by_hand():
+    m = cp.analyse(ROWS)
+    assert (m["n_traces"], m["n_unfinished"]) == (4, 1)
+    assert m["accuracy"].value == pytest.approx(2 / 3), "over finished traces only"
+    assert m["distance_traces"] == 4 and m["skipped"] == {"correct": "too few wrong"}
+    back = m["labels"]["backtrack_after_check"]
+    assert {k: round(e.value, 4) for k, e in back.score.items()} == {
+        "probe": 1.0, "words": 0.5, "context": round(5 / 6, 4), "rule": round(4 / 6, 4)}
+    assert back.strongest == "context", "the strongest baseline is the best one, not the rule"
+    assert back.probe_minus_strongest.value == pytest.approx(1 / 6)
+    assert back.naive.value == pytest.approx(0.5), "a constant guess is right on half the steps"
+    dist = m["labels"]["distance"]
+    assert dist.score["words"].value == pytest.approx(1.0)
+    assert dist.strongest == "context" and dist.direction == -1, "for an error lower is better"
+    assert dist.probe_minus_strongest.value == pytest.approx(-0.5)
+    assert dist.curve["probe"] == {0: 0.4} and dist.curve["shuffled"] == {}
+
+
+def test_claims_compare_with_the_strongest_baseline_and_agree_with_their_intervals():
+    claims = cp.claims(cp.analyse(ROWS))
+    assert [c.control.name.split()[0] for c in claims] == ["context", "context"]
+    for claim in claims:
+        check(claim.to_dict())
+        lo, hi = claim.difference.ci
+        if claim.verdict == "supported":
+            assert (lo > 0) if claim.direction > 0 else (hi < 0)
+    assert claims[1].direction == -1
+    text = cp.findings(cp.analyse(ROWS))
+    assert "not probed (too few wrong)" in text
