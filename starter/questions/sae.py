@@ -525,11 +525,18 @@ def analyse(rows: list[dict]) -> dict:
 # ## Figure
 
 # %%
+def _err(estimates: list[stats.Estimate]) -> list[list[float]]:
+    """Error bars [below, above] from the 95% intervals (0 where there is none; never negative:
+    a percentile interval of near-constant data can sit a rounding error off its own mean)."""
+    low = [max(0.0, e.value - e.ci[0]) if e.ci else 0.0 for e in estimates]
+    high = [max(0.0, e.ci[1] - e.value) if e.ci else 0.0 for e in estimates]
+    return [low, high]
+
+
 def _bars(ax, labels: list[str], estimates: list[stats.Estimate], colours: list[str]) -> None:
     values = [e.value for e in estimates]
-    low = [e.value - e.ci[0] if e.ci else 0.0 for e in estimates]
-    high = [e.ci[1] - e.value if e.ci else 0.0 for e in estimates]
-    ax.bar(range(len(values)), np.nan_to_num(values), yerr=[low, high], color=colours, capsize=3)
+    ax.bar(range(len(values)), np.nan_to_num(values), yerr=_err(estimates), color=colours,
+           capsize=3)
     ax.set_xticks(range(len(values)), labels, fontsize=7)
 
 
@@ -545,9 +552,8 @@ def plot(rows: list[dict], metrics: dict):
     for j, sae in enumerate(m["saes"]):
         ests = [m["fve"][sae][d] for d in m["data"]] + [m["fve_words"][sae]]
         xs = np.arange(len(ests)) + (j - (len(m["saes"]) - 1) / 2) * width
-        err = [[e.value - e.ci[0] if e.ci else 0.0 for e in ests],
-               [e.ci[1] - e.value if e.ci else 0.0 for e in ests]]
-        ax.bar(xs, np.nan_to_num([e.value for e in ests]), width, yerr=err, capsize=2, label=sae)
+        ax.bar(xs, np.nan_to_num([e.value for e in ests]), width, yerr=_err(ests), capsize=2,
+               label=sae)
     ax.set_xticks(range(len(groups)), groups, fontsize=7)
     ax.set(ylabel="FVE (each subset about its own mean)")
     ax.set_title("Reconstruction, held-out traces", fontsize=9)
@@ -568,8 +574,7 @@ def plot(rows: list[dict], metrics: dict):
     for i, (label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
             x = i + (j - (len(by_seed) - 1) / 2) * 0.15
-            err = [[e.value - e.ci[0]], [e.ci[1] - e.value]] if e.ci else None
-            ax.errorbar([x], [e.value], yerr=err, fmt="o", color=f"C{j}", capsize=2,
+            ax.errorbar([x], [e.value], yerr=_err([e]), fmt="o", color=f"C{j}", capsize=2,
                         label=f"seed {seed}" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(series)), [label for label, _ in series], fontsize=7)

@@ -1,0 +1,147 @@
+"""sae: sites, analyse and claims on hand-built rows, against numbers computed by hand."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+from starter.errors import StarterError
+from starter.findings import check
+from starter.questions import sae
+from starter.saes import Activations, TrainConfig, reconstruction, train_sae
+
+OWN, OTHER = "sae-backtracking", "sae-straight"
+SSE = {OWN: [4.0, 4.0, 4.0, 4.0], OTHER: [8.0, 8.0, 8.0, 8.0]}  # per trace, 10 tokens each
+SSE_WAIT = {OWN: [0.2, 0.4, 0.6, 0.4], OTHER: [2.0, 2.0, 2.0, 2.0]}  # per trace, 2 words each
+
+
+def trace(name: str, data: str, t: int, seed: int = 0) -> dict:
+    words = data == "backtracking"
+    return {"unit": f"trace:{seed}:{name}:{data}:{t}", "kind": "trace", "seed": seed, "sae": name,
+            "data": data, "trace": t, "n_tokens": 10, "sse": SSE[name][t], "l0_sum": 50.0,
+            "n_wait": 2 if words else 0, "sse_wait": SSE_WAIT[name][t] if words else 0.0,
+            "var_all": 2.0, "var_wait": 1.0 if words else None,
+            "ce_increase": 0.1 * (t + 1) if t < 2 else None}
+
+
+def site(t: int, context: str, decision: float, wait: float, position: int) -> dict:
+    return {"unit": f"site:0:{t}:{position}", "kind": "site", "seed": 0, "trace": t,
+            "position": position, "token": " Wait" if context == "wait" else ".",
+            "context": context, "act_wait": wait, "act_decision": decision}
+
+
+def latent(role: str, target: str, tops: list[str]) -> dict:
+    return {"unit": f"sae_latent:0:{OWN}:{role}", "kind": "sae_latent", "seed": 0, "sae": OWN,
+            "role": role, "latent": 7, "train_score": 1.0, "target": target, "fire_rate_on": 1.0,
+            "fire_rate_off": 0.0, "explanation": "trained here: no Neuronpedia page",
+            "top": [{"context": f"Miss[[{s}]]", "token": ".", "site": s, "activation": 2.0}
+                    for s in tops]}
+
+
+TRACES = [trace(n, d, t) for n in (OWN, OTHER) for d in ("backtracking", "straight")
+          for t in range(4)]
+SITES = [
+    site(0, "backtrack", 1.0, 0.0, 20), site(0, "continue", 0.0, 0.0, 10),
+    site(0, "wait", 0.0, 5.0, 21),
+    site(1, "backtrack", 1.0, 0.0, 20), site(1, "continue", 0.5, 0.0, 10),
+    site(1, "wait", 0.0, 5.0, 21),
+    site(2, "backtrack", 1.0, 0.0, 20), site(2, "wait", 0.0, 4.0, 21),  # no continue: left out
+    site(3, "backtrack", 0.0, 0.0, 20), site(3, "continue", 0.0, 0.0, 10),
+    site(3, "wait", 0.0, 6.0, 21),
+]
+LATENTS = [latent("wait", "wait", ["wait", "wait", "other"]),
+           latent("decision", "backtrack", ["backtrack", "continue"])]
+ROWS = TRACES + SITES + LATENTS
+
+
+def test_label_sites_reads_the_decision_from_the_next_token_within_a_text():
+    words = [" Miss", ".", " Wait", " Miss", ".", " Try", " Miss", "."]
+    texts = [0, 0, 0, 0, 0, 0, 1, 1]  # the last "." ends text 1: nothing follows it, no site
+    acts = Activations(torch.zeros(8, 2), words, texts, [1, 2, 3, 4, 5, 6, 1, 2])
+    found = sae.label_sites(acts)
+    assert [(s.row, s.context) for s in found] == [(1, "backtrack"), (2, "wait"), (4, "continue")]
+
+
+def test_fve_per_subset_by_hand():
+    m = sae.analyse(ROWS)
+    assert m["saes"] == [OWN, OTHER] and m["data"] == ["backtracking", "straight"]
+    # all tokens: 1 - 16 / (40 tokens * variance 2) and 1 - 32 / 80
+    assert m["fve"][OWN]["backtracking"].value == pytest.approx(0.8)
+    assert m["fve"][OTHER]["backtracking"].value == pytest.approx(0.6)
+    # the words, about their own mean (variance 1): 1 - 1.6 / 8 and 1 - 8 / 8
+    assert m["fve_words"][OWN].value == pytest.approx(0.8)
+    assert m["fve_words"][OTHER].value == pytest.approx(0.0)
+    assert m["fve_words"][OWN].n == 4 and m["fve_words"][OWN].unit == "trace"
+    assert m["fve_words_difference"].value == pytest.approx(0.8)
+    assert m["fve_words_difference_by_seed"][0].value == pytest.approx(0.8)
+    assert m["l0"][OWN]["straight"].value == pytest.approx(5.0)
+    assert m["ce_increase"][OWN]["backtracking"].value == pytest.approx(0.15), "mean of 0.1, 0.2"
+
+
+def test_decision_sites_by_hand_only_traces_with_both_kinds():
+    m = sae.analyse(ROWS)
+    decision = m["sites"]["decision"]
+    assert decision.backtrack.value == pytest.approx(2 / 3), "traces 0, 1, 3 (2 has no control)"
+    assert decision.control.value == pytest.approx(1 / 3), "only trace 1's '.' before a try fires"
+    assert decision.difference.value == pytest.approx(1 / 3)
+    assert decision.on_words.value == pytest.approx(0.0)
+    wait = m["sites"]["wait"]
+    assert wait.on_words.value == pytest.approx(1.0) and wait.on_words.n == 4
+    assert wait.difference.value == pytest.approx(0.0)
+    assert m["position_backtrack"].value == pytest.approx(20) and m["position_continue"].value == 10
+    assert m["top_match"]["wait"] == {"matched": 2, "shown": 3, "target": "wait"}
+    assert m["top_match"]["decision"] == {"matched": 1, "shown": 2, "target": "backtrack"}
+
+
+def test_claims_have_controls_and_verdicts_that_agree_with_their_intervals():
+    found = sae.claims(sae.analyse(ROWS))
+    assert len(found) == 3
+    for claim in found:
+        check(claim.to_dict())
+    assert found[0].verdict == "supported", "every trace's words: own SAE better by 0.8"
+    assert found[2].verdict == "not distinguishable", "the wait latent never fires at a '.'"
+    text = sae.findings(sae.analyse(ROWS))
+    assert "cannot separate ' Wait' from backtracking" in text
+    assert "a token detector here" in text
+
+
+def test_without_decision_points_the_summary_says_the_control_needs_the_organism():
+    m = sae.analyse(TRACES + [{"unit": "chain:0", "kind": "chain", "trace": 0, "finished": False,
+                               "n_new_tokens": 9}])
+    assert (m["n_chains"], m["n_unfinished"]) == (1, 1)
+    assert len(sae.claims(m)) == 1
+    assert "organism only" in sae.findings(m)
+
+
+def test_plot_draws_every_panel():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = sae.plot(ROWS, sae.analyse(ROWS))
+    assert len(fig.axes) == 4
+
+
+def test_subset_fve_uses_the_subsets_own_mean():
+    class Shift(torch.nn.Module):  # reconstructs each row as itself plus a constant offset
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, x):
+            return x
+
+        def decode(self, codes):
+            return codes + 1.0
+
+    acts = torch.tensor([[0.0], [2.0], [100.0], [102.0]])  # [n, d_model]
+    mask = torch.tensor([True, True, False, False])
+    # about the subset's own mean (1): variance 1 per row, error 1 per row -> FVE 0
+    assert reconstruction(Shift(), acts, mask)["fve"] == pytest.approx(0.0)
+
+
+def test_missing_dictionary_learning_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dictionary_learning.trainers.batch_top_k", None)
+    with pytest.raises(StarterError, match="pip install --no-deps dictionary-learning"):
+        train_sae(torch.randn(64, 4), TrainConfig(dict_size=8, k=2, steps=10, batch_size=16))
