@@ -45,6 +45,7 @@ IDENTITY_FIELDS = ("letter", "title", "quote")
 
 # The reading list's sections, in the order the page shows them (its author follows it).
 READING_SECTIONS = (
+    "reasoning-models",  # the hub's subject first
     "foundational",
     "superposition",
     "sparse-autoencoders",
@@ -52,7 +53,6 @@ READING_SECTIONS = (
     "narrow-circuits",
     "back-and-forths",
     "bonus",
-    "reasoning-models",
 )
 MAX_SNIPPET_LINES = 15  # a library snippet must stay readable at a glance
 

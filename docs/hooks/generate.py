@@ -14,4 +14,9 @@ ROOT = str(Path(__file__).resolve().parents[2])
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from sitekit.pages.events import on_config, on_files, on_page_markdown  # noqa: E402,F401
+from sitekit.pages.events import (  # noqa: E402,F401
+    on_config,
+    on_files,
+    on_page_markdown,
+    on_post_page,
+)

@@ -7,6 +7,7 @@ entry point mkdocs.yml names. Never imports torch.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
@@ -17,6 +18,7 @@ from mkdocs.structure.pages import Page
 
 from sitekit import catalog
 from sitekit.catalog import Research
+from sitekit.pages import home
 from sitekit.pages.i18n import EDITIONS, TRANSLATED, current_language, localise
 from sitekit.pages.render import BuildState, load_link_checks, question_path, render_pages
 
@@ -57,8 +59,15 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    """In a non-default language, a page that is not translated says so under its title."""
+    """In a non-default language, a page that is not translated says so under its title. The
+    landing page's markers become the questions grid and the first command."""
     lang, _ = current_language(config)
+    if page.file.src_uri in ("index.md", "index.zh.md") and _state is not None:
+        results_dir = Path(config.docs_dir) / "results"
+        grid = home.questions_grid(_state.site.research, results_dir, EDITIONS[lang].words)
+        markdown = markdown.replace(home.GRID_MARKER, "\n".join(grid))
+        command = home.first_command(config.repo_url)
+        markdown = markdown.replace(home.COMMAND_MARKER, "\n".join(command))
     if lang == "en" or getattr(page.file, "locale", lang) == lang:
         return markdown
     note = "\n".join(EDITIONS[lang].fallback_note(page=True))
@@ -66,6 +75,16 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if title.startswith("# "):
         return f"{title}\n\n{note}\n{rest}"
     return f"{note}\n{markdown}"
+
+
+# <link rel="alternate" hreflang> in the head: material fetches `sitemap.xml` next to each of them,
+# expecting a language root, and the i18n plugin points them at the page's translation (two 404s a
+# page). The sitemap carries the same hreflang alternates, and the header's switcher links stay.
+HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    return HEAD_ALTERNATE.sub("", output)
 
 
 def _add_questions_to_nav(nav: list | None, research: Research) -> None:

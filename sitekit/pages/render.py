@@ -27,6 +27,7 @@ from sitekit.catalog import (
     Site,
 )
 from sitekit.links import LinkCache
+from sitekit.pages import results
 from sitekit.pages.i18n import EN, GUIDE, Edition
 
 PRIORITY_HELP = {
@@ -53,25 +54,27 @@ def load_link_checks(path: Path) -> dict[str, dict]:
 
 
 def link_checked(url: str, checks: dict[str, dict]) -> str:
-    """A small note saying when a link was last verified, from `scripts/check_links.py`'s cache.
+    """A small note saying when a link was last verified, from `scripts/check_links.py`'s cache;
+    nothing before the first check.
 
     >>> link_checked("https://a.org", {"https://a.org": {"result": "ok", "checked_at": 0.0}})
     '<span class="mi-checked" title="Result of the weekly link check">link verified 1970-01-01</span>'
     >>> link_checked("https://b.org", {})
-    '<span class="mi-checked" title="Result of the weekly link check">link not yet verified</span>'
+    ''
     """
     entry = checks.get(url)
     if entry is None:
-        text = "link not yet verified"
-    else:
-        checked = datetime.fromtimestamp(float(entry["checked_at"]), tz=timezone.utc)
-        day = checked.strftime("%Y-%m-%d")
-        text = {
-            "ok": f"link verified {day}",
-            "redirected": f"link verified {day} (it redirects)",
-            "broken": f"link broken when checked {day}",
-            "unverified": f"link could not be verified {day} (the host blocks checkers)",
-        }.get(entry["result"], "link not yet verified")
+        return ""
+    checked = datetime.fromtimestamp(float(entry["checked_at"]), tz=timezone.utc)
+    day = checked.strftime("%Y-%m-%d")
+    text = {
+        "ok": f"link verified {day}",
+        "redirected": f"link verified {day} (it redirects)",
+        "broken": f"link broken when checked {day}",
+        "unverified": f"link could not be verified {day} (the host blocks checkers)",
+    }.get(entry["result"])
+    if text is None:
+        return ""
     return f'<span class="mi-checked" title="Result of the weekly link check">{text}</span>'
 
 
@@ -106,7 +109,7 @@ def render_pages(state: BuildState, docs_dir: Path, root: Path, ed: Edition = EN
     site = state.site
     pages = {
         "getting-started.md": render_getting_started(site.getting_started, ed),
-        "reading-list.md": render_reading_list(site.reading_list, state.link_checks),
+        "reading-list.md": render_reading_list(site.reading_list, state.link_checks, site.research),
         "libraries.md": render_libraries(site.libraries, state.link_checks),
         "research/index.md": render_research_index(site.research),
     }
@@ -160,18 +163,6 @@ def quote_tree(group_quote: str, questions: list[Question]) -> list[str]:
     return lines
 
 
-def shift_headings(markdown: str, by: int) -> str:
-    """Demote headings outside code fences, so an embedded summary.md nests under our headings."""
-    out, in_fence = [], False
-    for line in markdown.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-        if not in_fence and re.match(r"#{1,6} ", line):
-            line = "#" * by + line
-        out.append(line)
-    return "\n".join(out)
-
-
 # --- pages ----------------------------------------------------------------------------------------
 
 
@@ -195,24 +186,72 @@ def render_getting_started(data: GettingStarted, ed: Edition = EN) -> str:
     return "\n".join(lines)
 
 
-def render_reading_entry(entry: ReadingEntry, checks: dict[str, dict] | None = None) -> list[str]:
-    tags = " ".join(f'<span class="mi-tag">{tag}</span>' for tag in entry.tags)
+def used_by(research: Research | None) -> dict[str, list[Question]]:
+    """Reading-list entry id -> the questions whose prior work cites it."""
+    out: dict[str, list[Question]] = {}
+    for q in research.questions if research else []:
+        for work in q.prior_work:
+            if work.reading_list and q not in out.get(work.reading_list, []):
+                out.setdefault(work.reading_list, []).append(q)
+    return out
+
+
+def render_reading_entry(entry: ReadingEntry, checks: dict[str, dict] | None = None,
+                         users: list[Question] | None = None) -> list[str]:
+    tags = " ".join(
+        f'<button class="mi-tag" data-filter-tag="{tag}" title="Show only {tag}">{tag}</button>'
+        for tag in entry.tags
+    )
     badge = (
         f'<span class="mi-priority mi-priority--{entry.priority}" '
         f'title="{PRIORITY_HELP[entry.priority]}">{entry.priority}</span>'
     )
-    return [
+    meta = " · ".join(
+        part for part in (f"{badge} {entry.authors}", str(entry.year),
+                          link_checked(entry.url, checks or {})) if part
+    )
+    lines = [
+        f'<div class="mi-entry" data-tags="{" ".join(entry.tags)}" '
+        f'data-priority="{entry.priority}" markdown>',
+        "",
         f"### [{entry.title}]({entry.url}) {{ #{entry.id} }}",
         "",
-        f"{badge} {entry.authors} · {entry.year} · {link_checked(entry.url, checks or {})}",
+        meta,
         "",
         entry.annotation,
         "",
-        *([tags, ""] if tags else []),
+    ]
+    if users:
+        links = ", ".join(f"[{q.letter}. {q.title}](research/{q.slug}.md)" for q in users)
+        lines += [f"Used by the starter of {links}.", "{ .mi-used-by }", ""]
+    return lines + [*([tags, ""] if tags else []), "</div>", ""]
+
+
+def filter_controls(reading: ReadingList) -> list[str]:
+    """Buttons that filter the entries in the browser (docs/assets/js/site.js)."""
+    counts: dict[str, int] = {}
+    for entry in reading.entries:
+        for tag in entry.tags:
+            counts[tag] = counts.get(tag, 0) + 1
+    tags = sorted(counts, key=lambda tag: (-counts[tag], tag))
+    priority = " ".join(
+        f'<button data-filter-priority="{name}">{name}</button>' for name in PRIORITY_HELP
+    )
+    tag_buttons = " ".join(
+        f'<button data-filter-tag="{tag}">{tag} ({counts[tag]})</button>' for tag in tags
+    )
+    return [
+        '<div class="mi-filters" data-search-exclude>',
+        f'<p><strong>Priority</strong> <button data-filter-priority="">all</button> {priority}</p>',
+        f'<p><strong>Tag</strong> <button data-filter-tag="">all</button> {tag_buttons}</p>',
+        '<p class="mi-filter-count"></p>',
+        "</div>",
+        "",
     ]
 
 
-def render_reading_list(reading: ReadingList, checks: dict[str, dict] | None = None) -> str:
+def render_reading_list(reading: ReadingList, checks: dict[str, dict] | None = None,
+                        research: Research | None = None) -> str:
     legend = "\n".join(
         f'- <span class="mi-priority mi-priority--{name}">{name}</span>: {help_text}'
         for name, help_text in PRIORITY_HELP.items()
@@ -220,17 +259,21 @@ def render_reading_list(reading: ReadingList, checks: dict[str, dict] | None = N
     lines = [
         "# Reading list",
         "",
-        "Annotated papers and posts, in the order we suggest reading them. Each entry has a priority:",
+        "Annotated papers and posts, reasoning models first. Each entry has a priority:",
         "",
         legend,
         "",
-        "Each entry also says when our weekly link check last verified its link.",
+        "Filter by priority or tag (a tag under an entry filters too):",
         "",
+        *filter_controls(reading),
     ]
+    users = used_by(research)
     for section in reading.sections:
+        lines += ['<div class="mi-section" markdown>', ""]
         lines += [f"## {section.title} {{ #{section.id} }}", "", section.intro, ""]
         for entry in section.entries:
-            lines += render_reading_entry(entry, checks)
+            lines += render_reading_entry(entry, checks, users.get(entry.id))
+        lines += ["</div>", ""]
     return "\n".join(lines)
 
 
@@ -240,7 +283,7 @@ def render_library(lib: Library, checks: dict[str, dict] | None = None) -> list[
     lines = [
         f"## {lib.name} {{ #{lib.id} }}",
         "",
-        f"{links} · {link_checked(lib.url, checks or {})}",
+        " · ".join(part for part in (links, link_checked(lib.url, checks or {})) if part),
         "",
         f"**What it is for.** {lib.purpose}",
         "",
@@ -251,9 +294,23 @@ def render_library(lib: Library, checks: dict[str, dict] | None = None) -> list[
         lines += [*(f"- {fact}" for fact in lib.facts), ""]
     lines += code_block(lib.install, "bash", "Install (the version we test)")
     lines.append("")
-    lines += code_block(lib.snippet, "python", "Runs offline on a CPU (executed by our tests)")
+    lines += code_block(lib.snippet, "python", snippet_label(lib.snippet))
     lines.append("")
     return lines
+
+
+def snippet_label(snippet: str) -> str:
+    """A snippet's title says whether it calls a web service: never "offline" for one that does.
+
+    >>> snippet_label('API = "https://www.neuronpedia.org"')
+    'Calls www.neuronpedia.org (our tests run it against a local copy of the API)'
+    >>> snippet_label("print(1)")
+    'Runs offline on a CPU (executed by our tests)'
+    """
+    host = re.search(r"https?://([\w.-]+)", snippet)
+    if host:
+        return f"Calls {host.group(1)} (our tests run it against a local copy of the API)"
+    return "Runs offline on a CPU (executed by our tests)"
 
 
 def render_libraries(data: Libraries, checks: dict[str, dict] | None = None) -> str:
@@ -291,11 +348,11 @@ def render_research_index(research: Research) -> str:
         "",
         "Each has its own page with prior work, hypotheses and a starter script.",
         "",
-        "| | Question | Status | Starter |",
-        "| --- | --- | --- | --- |",
+        "| | Question | Starter (in `starter/questions/`) |",
+        "| --- | --- | --- |",
     ]
     for q in research.questions:
-        lines.append(f"| {q.letter} | [{q.title}]({q.slug}.md) | {q.status} | `{q.starter}` |")
+        lines.append(f"| {q.letter} | [{q.title}]({q.slug}.md) | `{Path(q.starter).name}` |")
     lines.append("")
     return "\n".join(lines)
 
@@ -310,7 +367,12 @@ def render_question(
     group_quote_zh: str | None = None,
     repo_url: str | None = None,
 ) -> str:
-    lines = ["---", "tags:", *(f"  - {tag}" for tag in q.tags), "---", ""] if q.tags else []
+    """A question page, result first: quote, where the numbers come from, the result card, why it
+    matters, hypotheses, prior work, the starter (code collapsed), then the run's details."""
+    front = ["hide:", "  - toc"]  # the figure gets the width of the table of contents
+    if q.tags:
+        front += ["tags:", *(f"  - {tag}" for tag in q.tags)]
+    lines = ["---", *front, "---", ""]
     title = ed.zh(q.zh, "title")
     lines += [f"# {q.letter}. {title or q.title}", ""]
     if title:
@@ -318,15 +380,24 @@ def render_question(
     lines += [f'!!! quote "{ed["guide_quote"]}"', "", *indent(quote_tree(group_quote, [q])), ""]
     if ed.lang != "en":
         lines += render_quote_translation(q, group_quote_zh, ed)
+    run = results.load_run(results_dir / q.slug) if (results_dir / q.slug).is_dir() else None
+    if q.status == "ready" and run is not None:
+        check_manifest(results_dir / q.slug)
+        lines += results.organism_note(run, ed.words)
+        lines += [f"## {ed['result']} {{ #result }}", ""]
+        if ed.lang != "en" and run.has_findings:
+            lines += [ed["result_in_english"], ""]
+        card = results.result_card(run, q.title, ed.words)
+        lines += card or [*results.figure(run, q.title), ed["no_findings"], ""]
     lines += [ed["one_of_eight"], "", f"## {ed['why']}", "", *ed.text(q.why, q.zh, "why"), ""]
-    lines += [f"## {ed['prior_work']}", ""]
-    for work in q.prior_work:
-        lines += render_prior_work(work, ed)
     hypotheses = ed.zh(q.zh, "hypotheses")
-    lines += ["", f"## {ed['hypotheses']}", ""]
+    lines += [f"## {ed['hypotheses']}", ""]
     if ed.lang != "en" and not hypotheses:
         lines += ed.fallback_note()
     lines += [f"{i}. {h}" for i, h in enumerate(hypotheses or q.hypotheses, start=1)]
+    lines += ["", f"## {ed['prior_work']}", ""]
+    for work in q.prior_work:
+        lines += render_prior_work(work, ed)
     lines += ["", f"## {ed['starter']} {{ #starter }}", ""]
     lines += render_starter(q, results_dir, root, ed=ed, repo_url=repo_url)
     return "\n".join(lines) + "\n"
@@ -373,34 +444,42 @@ def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = 
     # mid-edit) still renders, without a notebook to link or code to show.
     lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug)]
     if exists:
-        lines += [*notebook_links(q.slug, repo_url, ed), f"### {ed['code']}", ""]
-        lines += code_block((root / q.starter).read_text(encoding="utf-8"), "python", q.starter)
-    lines += ["", f"### {ed['result']}", "", *render_result(q.slug, results_dir / q.slug, ed)]
+        code = (root / q.starter).read_text(encoding="utf-8")
+        lines += notebook_links(q.slug, repo_url, ed)
+        lines += [f'??? example "{ed["code"]}: `{q.starter}`"', ""]
+        lines += indent(code_block(code, "python", q.starter))
+        lines.append("")
+    lines += ["", f"### {ed['result_details']} {{ #result-details }}", ""]
+    lines += render_result(q.slug, results_dir / q.slug, ed)
     # "What to try next" comes with the result: summary.md renders the starter's own `try_next`.
     return lines
 
 
+def check_manifest(result_dir: Path) -> None:
+    """A committed manifest must carry what the page shows about the run."""
+    manifest_path = result_dir / "manifest.json"
+    if not manifest_path.is_file():
+        return
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    missing = [key for key in MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise PluginError(
+            f"{manifest_path} lacks {missing}; the result page shows {list(MANIFEST_KEYS)}"
+        )
+
+
 def render_result(slug: str, result_dir: Path, ed: Edition = EN) -> list[str]:
-    """The committed result in docs/results/<slug>/, if there is one, with when it was produced."""
+    """The committed run's details in docs/results/<slug>/: when it ran, summary.md's sections."""
     if not result_dir.is_dir():
         return [ed["no_result"], ""]
+    check_manifest(result_dir)
+    run = results.load_run(result_dir)
     lines: list[str] = []
-    manifest_path = result_dir / "manifest.json"
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        missing = [key for key in MANIFEST_KEYS if key not in manifest]
-        if missing:
-            raise PluginError(
-                f"{manifest_path} lacks {missing}; the result page shows {list(MANIFEST_KEYS)}"
-            )
-        finished_at, model = manifest["finished_at"], manifest["model"]
-        finished = ed["finished"].format(finished_at=finished_at, model=model)
+    if run.manifest:
+        finished = ed["finished"].format(finished_at=run.manifest["finished_at"], model=run.model)
         lines += [finished, ""]
-    if (result_dir / "figure.png").is_file():
-        lines += [f"![{ed['figure'].format(slug=slug)}](../results/{slug}/figure.png)", ""]
-    summary = result_dir / "summary.md"
-    if summary.is_file():
+    if run.summary:
         if ed.lang != "en":
             lines += [ed["result_in_english"], ""]
-        lines += [shift_headings(summary.read_text(encoding="utf-8"), by=3), ""]
+        lines += results.summary_body(run, ed.words)
     return lines
