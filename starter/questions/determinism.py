@@ -92,13 +92,15 @@ PRESETS = {
                     temperatures=(0.0, 0.6), greedy_repeats=2),
     # sized for 2 cores shared by other jobs (~10 minutes): more problems buy more power than more
     # continuations per cut; T=1 rather than 0.6 because the organism rarely diverges at 0.6
-    "cpu": Config(n_chains=16, n_continuations=4, fractions=(0.0, 0.5, 1.0),
+    "cpu": Config(n_chains=32, n_continuations=6, fractions=(0.0, 0.5, 1.0),
                   temperatures=(0.0, 1.0), greedy_repeats=4),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): 4096 new tokens lets most references and continuations finish; the rest are counted
     # as unfinished, apart from wrong answers.
+    # The one-at-a-time greedy control makes one sequence per call (minutes each at 4096 tokens),
+    # so it runs on 4 of the 8 problems.
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_chains=8, n_continuations=8,
-                  max_new_tokens=4096, batch_size=64),
+                  max_new_tokens=4096, batch_size=64, greedy_repeats=4),
 }
 CLAIM_TEMPERATURE = 0.6  # the agreement claim's temperature (R1's); else the hottest sampled
 
@@ -505,7 +507,7 @@ def plot(rows: list[dict], metrics: dict):
     for ax, (name, label, ylim) in zip(axes.flat, panels):
         for i, t in enumerate(temperatures):
             row = [c for c in cells if c.temperature == t]
-            offset = (i - (len(temperatures) - 1) / 2) * 1.5  # side by side: bars don't overlap
+            offset = (i - (len(temperatures) - 1) / 2) * 3  # side by side: bars don't overlap
             _errorbar(ax, [100 * c.fraction + offset for c in row], [getattr(c, name) for c in row],
                       label=f"T={t:g}" + (" (greedy)" if t == 0 else ""))
         ax.set(xlabel="K: % of the reference's steps kept", ylabel=label)
