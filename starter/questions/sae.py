@@ -92,9 +92,12 @@ class Config(StarterConfig):
 
 
 PRESETS = {
-    "smoke": Config(n_texts=80, dict_size=256, k=8, steps=100, ce_texts=4, top_contexts=3),
+    # max_new_tokens (smoke, cpu) only matters for a model other than the organism (--model):
+    # SmolLM2 and random-weight models write no real reasoning, so a short budget will do.
+    "smoke": Config(n_texts=80, dict_size=256, k=8, steps=100, ce_texts=4, top_contexts=3,
+                    max_new_tokens=128),
     # 400 texts, 512 latents, 1000 steps, 3 seeds x 2 SAEs: about 10 minutes on 2 busy cores.
-    "cpu": Config(n_texts=400, dict_size=512, steps=1000, ce_texts=16),
+    "cpu": Config(n_texts=400, dict_size=512, steps=1000, ce_texts=16, max_new_tokens=512),
     "gpu": Config(model=reference_sae_model().name, n_texts=128, ce_texts=16),
 }
 
@@ -285,7 +288,10 @@ def trace_rows(seed: int, sae_name: str, data: str, split: Split, sae,
 def choose_latents(sae, train: Activations, train_sites: list[Site]) -> dict[str, dict]:
     """Chosen on *training* text: the latent most specific to backtracking words, and the latent
     that best separates a "." before a backtrack from a "." before another try (if both occur)."""
-    chosen = {"wait": latent_contrast(sae, train.acts, train.mask(BACKTRACK_WORDS), top=1)[0]}
+    words = train.mask(BACKTRACK_WORDS)
+    if not words.any():  # a model that never writes "Wait" (SmolLM2, random weights): none chosen
+        return {}
+    chosen = {"wait": latent_contrast(sae, train.acts, words, top=1)[0]}
     decisions = [s for s in train_sites if s.context in ("backtrack", "continue")]
     if {s.context for s in decisions} == {"backtrack", "continue"}:
         import torch
@@ -372,7 +378,8 @@ def run(ctx: Context) -> None:
         units = [f"trace:{seed}:{s}:{d}:{t}" for s in names for d in splits
                  for t in range(len(splits[d].eval_texts))]
         units += [f"site:{seed}:{s.trace}:{s.position}" for s in sites]
-        units += [f"sae_latent:{seed}:{names[0]}:wait"]
+        if splits[a].train.mask(BACKTRACK_WORDS).any():
+            units += [f"sae_latent:{seed}:{names[0]}:wait"]
         if not ctx.store.pending(units):  # this seed is done (a resumed run)
             continue
         saes = make_saes(ctx, layer, splits, seed)
@@ -383,8 +390,9 @@ def run(ctx: Context) -> None:
                       for t, text in enumerate(split.eval_texts[: cfg.ce_texts])}
                 rows += trace_rows(seed, sae_name, data, split, sae, ce)
         chosen = choose_latents(saes[names[0]], splits[a].train, train_sites)
-        rows += latent_rows(ctx, seed, names[0], saes[names[0]], splits[a], sites, chosen)
-        rows += site_rows(seed, saes[names[0]], splits[a], sites, chosen)
+        if chosen:
+            rows += latent_rows(ctx, seed, names[0], saes[names[0]], splits[a], sites, chosen)
+            rows += site_rows(seed, saes[names[0]], splits[a], sites, chosen)
         for row in rows:
             if not ctx.store.done(row["unit"]):
                 ctx.store.append(row)
