@@ -111,7 +111,7 @@ def test_prior_work_note_falls_back_per_item():
     first, second, *rest = q.prior_work
     partial = q.model_copy(update={"prior_work": [first, second.model_copy(update={"zh": None}), *rest]})
     md = render.render_question(partial, "Parent.", Path("/nonexistent"), REPO_ROOT, ed=i18n.ZH)
-    section = md[md.index("## 已有工作"):md.index("## 值得检验的假设")]
+    section = md[md.index("## 已有工作"):md.index("## 起步代码")]  # prior work comes after the hypotheses
     note = f'!!! note "{FALLBACK_TITLE}"'
     assert section.count(note) == 1, "only the untranslated item gets the note"
     assert first.zh.note in section and first.note not in section
@@ -197,7 +197,7 @@ def test_entries_show_when_their_link_was_last_verified(tmp_path):
     today = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     entry = lambda e: md[md.index(f"{{ #{e.id} }}"):]  # noqa: E731 - the entry's heading onwards
     assert entry(first).split("\n\n")[1].endswith(f"link verified {today}</span>")
-    assert "link not yet verified" in entry(second).split("\n\n")[1]
-    assert render.load_link_checks(tmp_path / "missing.json") == {}, "no cache yet: every link is 'not yet verified'"
+    assert "mi-checked" not in entry(second).split("\n\n")[1], "no check yet: no note, not 'not yet verified'"
+    assert render.load_link_checks(tmp_path / "missing.json") == {}, "no cache yet: no entry says anything"
     lib = catalog.load_libraries().libraries[0]
-    assert "link not yet verified" in "\n".join(render.render_library(lib, {}))
+    assert "not yet verified" not in "\n".join(render.render_library(lib, {}))

@@ -139,11 +139,16 @@ def test_ready_question_embeds_code_result_and_next_steps(tmp_path):
     result = tmp_path / "docs" / "results" / q.slug
     (result / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (result / "manifest.json").write_text(json.dumps({"finished_at": "2026-11-26T10:00:00Z", "model": "tiny-thinker"}))
+    (result / "summary.md").write_text("# Summary\n\n## Finding\n\nAgreement rises with K.\n\n"
+                                       "## What to try next\n\n- Repeat at temperature 1.0.\n")
     md = render.render_question(q, "Parent bullet.", tmp_path / "docs" / "results", tmp_path)
-    assert '````python title="starter/questions/determinism.py"' in md, "the fence must outgrow the ``` inside the code"
+    assert '    ````python title="starter/questions/determinism.py"' in md, "the fence must outgrow the ```"
+    assert '??? example "The code: `starter/questions/determinism.py`"' in md, "the code is collapsed by default"
     assert 'print("```")' in md
-    assert "![Result figure for determinism](../results/determinism/figure.png)" in md
-    assert "#### Summary" in md, "summary.md headings must nest under the page's own headings"
+    assert '<figure class="mi-figure" markdown="span">' in md and "<figcaption>" in md
+    assert "Result figure for" not in md, "alt text states the finding, not 'Result figure for ...'"
+    assert "Agreement rises with K" in md, "without findings.json the alt text comes from the summary"
+    assert md.index("## Result {") < md.index("## Why it matters"), "the result comes before the rest"
     assert "2026-11-26T10:00:00Z" in md and "`tiny-thinker`" in md
     assert "- Repeat at temperature 1.0." in md
     assert "mi-starter run determinism --preset gpu" in md
