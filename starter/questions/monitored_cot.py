@@ -350,9 +350,12 @@ def analyse(rows: list[dict]) -> dict:
 
 # %%
 def _bar(ax, x: float, est: stats.Estimate, color: str, label: str | None, width: float) -> None:
-    value = est.value if np.isfinite(est.value) else 0.0
+    """One bar with its 95% interval; a 0 shows as a line on the axis, no data as no bar."""
+    if not np.isfinite(est.value):
+        return
+    value = est.value
     lo, hi = est.ci if est.ci is not None else (value, value)
-    ax.bar(x, value, width, color=color, label=label,
+    ax.bar(x, value, width, color=color, edgecolor=color, linewidth=2, label=label,
            yerr=[[max(value - lo, 0.0)], [max(hi - value, 0.0)]], capsize=3)
 
 
@@ -455,8 +458,10 @@ def findings(m: dict) -> str:
               f"{d(m['cot_flags_unmasked'])} ({m['n_masked_away']} of {m['n_finished']} chains "
               "would have been flagged for words copied from the prompt).", "",
               "A dead leak can only be followed into a wrong answer, so the answer-only monitor "
-              "(which flags answers that fail the grader) catches those; an alive leak is followed "
-              "into a right answer, which no answer check can see. TinyThinker never writes words "
+              "(which flags answers that fail the grader) catches every dead-leak shortcut by "
+              "logic, not by skill; an alive leak can be followed into a right answer, which no "
+              "answer check sees (its recall on alive-leak shortcuts, above). Its precision is low "
+              "because wrong answers also come without any shortcut. TinyThinker never writes words "
               "about its hint (its traces are unfaithful by construction), so a CoT monitor's "
               "recall of 0 on it checks the pipeline, not monitors in general; the 'monitored' and "
               "'private' notes need a model that reads English (R1-distill, `--preset gpu`)."]
