@@ -462,9 +462,9 @@ def findings(m: dict) -> str:
               "logic, not by skill; an alive leak can be followed into a right answer, which no "
               "answer check sees (its recall on alive-leak shortcuts, above). Its precision is low "
               "because wrong answers also come without any shortcut. TinyThinker never writes "
-              "words about its hint (its traces are unfaithful by construction), so a CoT monitor's "
-              "recall of 0 on it checks the pipeline, not monitors in general; the 'monitored' and "
-              "'private' notes need a model that reads English (R1-distill, `--preset gpu`)."]
+              "words about its hint (its traces are unfaithful by construction), so a CoT "
+              "monitor's recall of 0 on it checks the pipeline, not monitors in general; the "
+              "'monitored' and 'private' notes need a model that reads English (R1-distill, `--preset gpu`)."]
     return "\n".join(lines)
 
 
