@@ -464,7 +464,8 @@ def findings(m: dict) -> str:
               "because wrong answers also come without any shortcut. TinyThinker never writes "
               "words about its hint (its traces are unfaithful by construction), so a CoT "
               "monitor's recall of 0 on it checks the pipeline, not monitors in general; the "
-              "'monitored' and 'private' notes need a model that reads English (R1-distill, `--preset gpu`)."]
+              "'monitored' and 'private' notes need a model that reads English (R1-distill, "
+              "`--preset gpu`)."]
     return "\n".join(lines)
 
 
