@@ -299,7 +299,7 @@ def figure(run: Run, title: str, prefix: str = "../") -> list[str]:
     alt = alt_text(run, title)
     return [
         '<figure class="mi-figure" markdown="span">',
-        f'  [![{alt}]({src}){{ loading="lazy" }}]({src} "Open the full-size figure")',
+        f'  [![{alt}]({src})]({src} "Open the full-size figure")',
         f"  <figcaption>{caption(run)}</figcaption>",
         "</figure>",
         "",

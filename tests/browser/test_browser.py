@@ -8,7 +8,6 @@ error or a failed request fails it. Screenshots land in test-artifacts/ for a hu
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -49,7 +48,7 @@ def test_home_renders_with_navigation(page, artifacts):
     open_page(page, "")
     assert title(page) == "Mechanistic interpretability of thinking models"
     tabs = page.locator(".md-tabs__link").all_inner_texts()
-    for tab in ("Home", "Get started", "Research", "Model organism"):
+    for tab in ("Home", "Get started", "Research", "Model organism", "About"):
         assert any(tab == t.strip() for t in tabs), f"top navigation tab {tab!r} missing; tabs: {tabs}"
     page.screenshot(path=artifacts / "home.png")
 
@@ -156,5 +155,5 @@ def test_screenshots_of_a_question_page_and_the_reading_list(page, artifacts):
     open_page(page, "zh/research/steering/")
     page.screenshot(path=artifacts / "question-steering-zh.png")
     open_page(page, "reading-list/")
-    assert re.search(r"link (verified|not yet verified)", page.locator("article").inner_text())
+    assert "not yet verified" not in page.locator("article").inner_text(), "a date or nothing"
     page.screenshot(path=artifacts / "reading-list.png")
