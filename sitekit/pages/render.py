@@ -348,11 +348,11 @@ def render_research_index(research: Research) -> str:
         "",
         "Each has its own page with prior work, hypotheses and a starter script.",
         "",
-        "| | Question | Starter (in `starter/questions/`) |",
-        "| --- | --- | --- |",
+        "| Question | Starter (`starter/questions/`) |",
+        "| --- | --- |",
     ]
     for q in research.questions:
-        lines.append(f"| {q.letter} | [{q.title}]({q.slug}.md) | `{Path(q.starter).name}` |")
+        lines.append(f"| {q.letter}. [{q.title}]({q.slug}.md) | `{Path(q.starter).name}` |")
     lines.append("")
     return "\n".join(lines)
 
