@@ -81,8 +81,8 @@ EN = Edition("en", {
     "result_details": "What the run found, in detail",
     "grid_pending": "Result being re-run: see the page.",
     "grid_runtime": "{runtime} on 2 CPU cores",
-    "no_findings": "This run has no findings.json yet (its starter is being re-run); the details are "
-                   "under [the starter](#result-details).",
+    "no_findings": "This run has no findings.json yet (its starter is being re-run); the "
+                   "details are under [the starter](#result-details).",
     "card_title": "What the committed run found",
     "no_claims": "The run wrote no claims.",
     "model": "Model",
@@ -92,16 +92,16 @@ EN = Edition("en", {
     "organism_note": "The numbers on this page come from TinyThinker, a {size} "
                      "[model organism](../organism.md) trained here on Countdown. Read them as "
                      "hypotheses about R1-distill, to be tested there with `--preset gpu`.",
-    "other_model_note": "The numbers on this page come from `{model}`, a small model that runs on a "
-                        "laptop; read them as hypotheses about R1-distill (see also the "
+    "other_model_note": "The numbers on this page come from `{model}`, a small model that runs "
+                        "on a laptop; read them as hypotheses about R1-distill (see also the "
                         "[model organism](../organism.md)).",
     "numbers": "Numbers: every metric the run recorded",
     "numbers_note": "Raw metric names as the starter writes them.",
     "all_rows": "All rows: results.jsonl",
     "np_title": "Neuronpedia",
     "np_fetched": "fetched",
-    "np_offline": "This run was made offline, so it shows no Neuronpedia explanations: run it online "
-                  "to fetch real explanations.",
+    "np_offline": "This run was made offline, so it shows no Neuronpedia explanations: run it "
+                  "online to fetch real explanations.",
     "np_search": "Search Neuronpedia's own explanations of {model} for:",
     "gs_title": "Getting started",
     "open": "Open it",

@@ -11,8 +11,9 @@ Never imports torch.
 ...          "unit": "problem", "control": {"name": "B", "metric": "rate", "value": 0.2,
 ...          "ci": [0.1, 0.3], "n": 12}, "difference": 0.3, "difference_ci": [0.1, 0.5],
 ...          "verdict": "supported"}
->>> print(claim_sentence(Claim.from_dict(claim)))
-A beats B. rate 0.50 (95% CI 0.40–0.60, n = 12 problems) vs B 0.20 (0.10–0.30, n = 12); difference +0.30 (0.10–0.50).
+>>> print(claim_sentence(Claim.from_dict(claim)).replace("; ", ";\\n"))
+A beats B. rate 0.50 (95% CI 0.40–0.60, n = 12 problems) vs B 0.20 (0.10–0.30, n = 12);
+difference +0.30 (0.10–0.50).
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ def verdict_badge(verdict: str) -> str:
 def runtime(manifest: dict) -> str | None:
     """How long the run took, from manifest.json's started_at/finished_at.
 
-    >>> runtime({"started_at": "2026-11-27T15:04:26+00:00", "finished_at": "2026-11-27T15:12:19+00:00"})
+    >>> runtime({"started_at": "2026-11-27T15:04:26+00:00",
+    ...          "finished_at": "2026-11-27T15:12:19+00:00"})
     '7 min 53 s'
     >>> runtime({}) is None
     True
@@ -310,7 +312,8 @@ def model_badge(run: Run, organism_link: str = "../organism.md") -> str:
     """The model the run used; the organism gets a badge linking to its page."""
     model = run.model or "unknown model"
     if run.on_organism:
-        return f"[TinyThinker, the model organism]({organism_link}){{ .mi-badge .mi-badge--organism }}"
+        badge = "{ .mi-badge .mi-badge--organism }"
+        return f"[TinyThinker, the model organism]({organism_link}){badge}"
     return f"`{model}`"
 
 
@@ -328,7 +331,8 @@ def result_card(run: Run, title: str, words: dict[str, str]) -> list[str]:
     facts = [f"{words['model']}: {model_badge(run)}"]
     took = runtime(run.manifest)
     if took:
-        where = words["on_cpu"] if run.manifest.get("device") == "cpu" else run.manifest.get("device")
+        device = run.manifest.get("device")
+        where = words["on_cpu"] if device == "cpu" else f"on {device}"
         facts.append(f"{words['runtime']}: {took} {where} (preset `{run.preset}`)")
     if run.has_rows:
         facts.append(f"[results.jsonl](../results/{run.slug}/results.jsonl)")

@@ -69,7 +69,8 @@ def test_english_search_for_neuronpedia_shows_no_sample_latent_and_no_chinese_pa
     text = " ".join(shown.all_inner_texts())
     assert "[sample]" not in text and "sample data" not in text, "sample latents are not findings"
     links = shown.locator("a.md-search-result__link").evaluate_all("els => els.map(e => e.href)")
-    assert not [h for h in links if h.startswith(f"{served_url}zh/")], "English search shows zh pages"
+    chinese = [h for h in links if h.startswith(f"{served_url}zh/")]
+    assert not chinese, f"English search shows zh pages: {chinese}"
 
 
 def test_reading_list_filters_in_the_browser(desktop):

@@ -19,15 +19,16 @@ SAMPLE = {"kind": "latent", "model_id": "deepseek-r1-distill-llama-8b", "source"
           "url": "https://www.neuronpedia.org/deepseek-r1-distill-llama-8b/15-res/4127",
           "provenance": "sample"}
 SUMMARY = ("# Title\n\n> quote\n\n## Finding\n\nSteering works. More text.\n\n## Numbers\n\n"
-           "| metric | value |\n|---|---|\n| a_b_c | 1 |\n\n## Neuronpedia latents\n\n- [sample] x\n\n"
-           "## What to try next\n\n- More.\n")
+           "| metric | value |\n|---|---|\n| a_b_c | 1 |\n\n"
+           "## Neuronpedia latents\n\n- [sample] x\n\n## What to try next\n\n- More.\n")
 
 
 def result_dir(tmp_path: Path, findings: list | None, latents: list[dict]) -> Path:
     folder = tmp_path / "steering"
     folder.mkdir()
     manifest = {"model": "tinythinker", "device": "cpu", "config": {"preset": "cpu"},
-                "started_at": "2026-11-27T15:04:26+00:00", "finished_at": "2026-11-27T15:12:19+00:00"}
+                "started_at": "2026-11-27T15:04:26+00:00",
+                "finished_at": "2026-11-27T15:12:19+00:00"}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     if findings is not None:
         (folder / "findings.json").write_text(json.dumps(findings))
@@ -42,9 +43,11 @@ def test_card_states_each_claim_with_interval_control_verdict_model_and_runtime(
     card = "\n".join(results.result_card(run, "Steering", i18n.EN.words))
     assert card.startswith('<div class="result-card" markdown>')
     assert "mi-verdict--supported" in card and CLAIM["claim"] in card
-    assert "1.30 (95% CI 1.20–1.40, n = 86 problems) vs random direction 0.30 (0.10–0.60, n = 33)" in card
+    numbers = "1.30 (95% CI 1.20–1.40, n = 86 problems) vs random direction 0.30 (0.10–0.60, n = 33)"[:99]
+    assert numbers in card
     assert "difference +1 (0.76–1.26)" in card
-    assert "(../organism.md){ .mi-badge .mi-badge--organism }" in card, "the organism gets its badge"
+    organism = "(../organism.md){ .mi-badge .mi-badge--organism }"
+    assert organism in card, "the organism gets its badge"
     assert "7 min 53 s on 2 CPU cores (preset `cpu`)" in card
     assert "<figcaption>n = 86 problems. What to look for: backtracks per chain: 1.30" in card
     alt = card[card.index("[![") + 3:card.index("](../results")]
@@ -55,7 +58,8 @@ def test_no_findings_no_card(tmp_path):
     run = results.load_run(result_dir(tmp_path, None, []))
     assert results.result_card(run, "Steering", i18n.EN.words) == []
     assert results.one_line_finding(run) is None
-    assert "Steering works" in results.alt_text(run, "Steering"), "alt text falls back to the summary"
+    alt = results.alt_text(run, "Steering")
+    assert "Steering works" in alt, "alt text falls back to the summary"
 
 
 def test_sample_latents_never_shown_offline_run_says_so(tmp_path):
