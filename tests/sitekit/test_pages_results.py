@@ -43,7 +43,8 @@ def test_card_states_each_claim_with_interval_control_verdict_model_and_runtime(
     card = "\n".join(results.result_card(run, "Steering", i18n.EN.words))
     assert card.startswith('<div class="result-card" markdown>')
     assert "mi-verdict--supported" in card and CLAIM["claim"] in card
-    numbers = "1.30 (95% CI 1.20–1.40, n = 86 problems) vs random direction 0.30 (0.10–0.60, n = 33)"[:99]
+    numbers = ("1.30 (95% CI 1.20–1.40, n = 86 problems) "
+               "vs random direction 0.30 (0.10–0.60, n = 33)")
     assert numbers in card
     assert "difference +1 (0.76–1.26)" in card
     organism = "(../organism.md){ .mi-badge .mi-badge--organism }"
