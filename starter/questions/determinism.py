@@ -89,7 +89,7 @@ class Config(StarterConfig):
 
 PRESETS = {
     "smoke": Config(n_chains=3, n_continuations=4, fractions=(0.0, 0.5, 1.0),
-                    temperatures=(0.0, 0.6), greedy_repeats=2),
+                    temperatures=(0.0, 0.6), greedy_repeats=1),
     # sized for 2 cores shared by other jobs (~10 minutes): more problems buy more power than more
     # continuations per cut; T=1 rather than 0.6 because the organism rarely diverges at 0.6
     "cpu": Config(n_chains=32, n_continuations=6, fractions=(0.0, 0.5, 1.0),
