@@ -26,7 +26,7 @@ from starter.models import get_spec
 SECRET = "sk-test-secret-do-not-leak-7f3a9c"
 PROMPTS = ["Numbers: 8 19 4. Target: 31. <think>", "Numbers: 3 5 7. Target: 22. <think>",
            "Numbers: 6 2 9. Target: 21. <think>"]
-GREEDY = rollouts.SamplingConfig(temperature=0, max_new_tokens=40)
+GREEDY = rollouts.SamplingConfig(temperature=0, max_new_tokens=32)
 SAMPLED = rollouts.SamplingConfig(temperature=0.8, max_new_tokens=40, seed=3)
 
 
@@ -76,34 +76,59 @@ def error_chain(err: BaseException) -> str:
 # --- the key test: greedy outputs equal the local path's -----------------------------------------
 
 
+@pytest.fixture(scope="module")
+def local_greedy(lm):
+    return rollouts.sample(lm, PROMPTS, 2, GREEDY, progress=False)
+
+
 @pytest.mark.parametrize("prompt_as", ["tokens", "text"])
-def test_greedy_outputs_equal_the_local_path(lm, prompt_as):
-    local = rollouts.sample(lm, PROMPTS, 2, GREEDY, progress=False)
+def test_greedy_outputs_equal_the_local_path(lm, local_greedy, prompt_as):
+    local = local_greedy
     with OpenAIServer(ModelEngine(lm)) as server:
         remote = RemoteModel.from_loaded(lm, settings(server, prompt_as=prompt_as))
         got = sample_remote(remote, PROMPTS, 2, GREEDY, progress=False)
         bodies = [r["body"] for r in server.requests]
     assert got == local, "the backend must return exactly what rollouts.sample returns"
     assert len(bodies) == len(PROMPTS) and all(b["n"] == 1 for b in bodies)  # greedy: once each
+    sent = [b["prompt"] for b in bodies]  # in the order the server got them (concurrent)
     if prompt_as == "tokens":
-        assert bodies[0]["prompt"] == lm.encode(PROMPTS[0]).input_ids[0].tolist()
+        assert lm.encode(PROMPTS[0]).input_ids[0].tolist() in sent
     else:
-        assert bodies[0]["prompt"] == PROMPTS[0] and bodies[0]["add_special_tokens"] is True
+        assert PROMPTS[0] in sent and all(b["add_special_tokens"] is True for b in bodies)
 
 
-def test_greedy_with_stop_strings_equals_local_even_without_vllm_extras(lm):
-    """Without vLLM's extras the server cuts the stop string off and sends no token ids: the client
-    puts the stop string back (stop_reason) and re-tokenizes, like the local path's record."""
-    cfg = rollouts.SamplingConfig(temperature=0, max_new_tokens=60, stop_strings=(".",))
-    local = rollouts.sample(lm, PROMPTS, 1, cfg, progress=False)
-    assert all(row[0].finished and row[0].text.endswith(".") for row in local)
-    for extras in (True, False):
-        with OpenAIServer(ModelEngine(lm)) as server:
-            remote = RemoteModel.from_loaded(lm, settings(server, vllm_extensions=extras))
-            got = sample_remote(remote, PROMPTS, 1, cfg, progress=False)
-            sent = server.requests[0]["body"]
-        assert got == local, f"vllm_extensions={extras}"
-        assert sent["stop"] == ["."] and ("include_stop_str_in_output" in sent) is extras
+class StopEngine:
+    """A model that always writes MODEL_TEXT; cuts at `stop` as vLLM does (with or without extras)."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, request: dict) -> list[dict]:
+        stop = request["stop"][0]
+        cut = MODEL_TEXT[:MODEL_TEXT.index(stop) + len(stop)]
+        keep = request.get("include_stop_str_in_output")
+        choice = {"text": cut if keep else cut[:-len(stop)], "finish_reason": "stop",
+                  "stop_reason": stop}
+        if request.get("return_token_ids"):
+            choice["token_ids"] = self.tokenizer(cut, add_special_tokens=False)["input_ids"]
+        return [choice] * request["n"]
+
+
+MODEL_TEXT = " Try 8*19=152. Left: 152, 4. Try 152-4=148."
+
+
+@pytest.mark.parametrize("extras", [True, False])
+def test_stop_strings_end_the_text_as_the_local_path_ends_it(spec, tokenizer, extras):
+    """The local record keeps the stop string and the tokens that wrote it; without vLLM's extras
+    the server cuts it off and sends no token ids: it comes back from `stop_reason`."""
+    cfg = rollouts.SamplingConfig(temperature=0, max_new_tokens=60, stop_strings=(". Left",))
+    with OpenAIServer(StopEngine(tokenizer)) as server:
+        remote = remote_on(server, spec, tokenizer, vllm_extensions=extras)
+        done = sample_remote(remote, PROMPTS[:1], 1, cfg, progress=False)[0][0]
+        sent = server.requests[0]["body"]
+    assert done.text == " Try 8*19=152. Left" and done.finished
+    assert done.token_ids == tuple(tokenizer(done.text, add_special_tokens=False)["input_ids"])
+    assert sent["stop"] == [". Left"] and ("include_stop_str_in_output" in sent) is extras
 
 
 def test_load_remote_gives_the_models_prompt_and_tokenizer_without_weights(lm, spec):
