@@ -233,12 +233,45 @@ def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: d
         "| metric | value |",
         "|---|---|",
     ]
-    lines += [f"| {k} | {format_value(v)} |" for k, v in metrics.items()]
+    lines += [f"| {name} | {text} |" for name, text in metric_rows(metrics)]
     lines += ["", "## Neuronpedia latents", "", note, ""]
-    lines += [f"- [{r['source']}/{r['index']}]({r['url']}) ({r['query']}): {r['description']}" for r in latents]
+    fetched = [r for r in latents if r.get("provenance") != "sample"]
+    # Shipped sample latents illustrate the format only: never list them as if they were findings.
+    lines += [f"- [{r['source']}/{r['index']}]({r['url']}) ({r['query']}): {r['description']}"
+              for r in fetched]
+    if latents and not fetched:
+        lines.append("Run online to fetch real explanations for this question's concepts.")
     if starter.try_next:
         lines += ["", "## What to try next", ""] + [f"- {t}" for t in starter.try_next]
     return "\n".join(lines) + "\n"
+
+
+def metric_rows(metrics: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(name, text) for every number in `metrics`: nested dicts and dataclasses become dotted names,
+    estimates are shown with their interval and n (starter.stats.describe).
+
+    >>> from starter.stats import proportion_ci
+    >>> metric_rows({"solved": proportion_ci(3, 4), "greedy": {"identical": 1.0}, "n": 4})
+    [('solved', '3/4 (n=4 problems)'), ('greedy.identical', '1.000'), ('n', '4')]
+    """
+    from starter.stats import Estimate, describe
+
+    if isinstance(metrics, Estimate):
+        return [(prefix, describe(metrics))]
+    if dataclasses.is_dataclass(metrics) and not isinstance(metrics, type):
+        metrics = {f.name: getattr(metrics, f.name) for f in dataclasses.fields(metrics)}
+    if isinstance(metrics, dict):
+        rows: list[tuple[str, str]] = []
+        for key, value in metrics.items():
+            rows += metric_rows(value, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(metrics, (list, tuple)) and any(
+            isinstance(v, (dict, Estimate)) or dataclasses.is_dataclass(v) for v in metrics):
+        rows = []
+        for i, value in enumerate(metrics):
+            rows += metric_rows(value, f"{prefix}[{i}]")
+        return rows
+    return [(prefix, format_value(metrics))]
 
 
 def format_value(v: Any) -> str:
