@@ -175,16 +175,27 @@ class Site:
     position: int  # token position in that text
     token: str  # the token, decoded
     context: str  # "wait" | "backtrack" ("." before a backtrack) | "continue" ("." before a try)
+    operator: str | None = None  # decision points: the operator of the try that missed
+
+
+def _operator(acts: Activations, row: int) -> str | None:
+    """The first of + - * / after the last " Try" before `row`, in the same text."""
+    start = row
+    while start > 0 and acts.text_index[start - 1] == acts.text_index[row]:
+        start -= 1
+        if acts.tokens[start].strip() == "Try":
+            break
+    return next((t for t in acts.tokens[start:row] if t in ("+", "-", "*", "/")), None)
 
 
 def label_sites(acts: Activations) -> list[Site]:
     """Backtracking words, and every "." closing a "Miss." labelled by what follows it.
 
     >>> import torch
-    >>> words = ["Try", " Miss", ".", " Wait", ",", " Miss", ".", " Try"]
-    >>> acts = Activations(torch.zeros(8, 2), words, [0] * 8, list(range(1, 9)))
-    >>> [(s.row, s.context) for s in label_sites(acts)]
-    [(2, 'backtrack'), (3, 'wait'), (6, 'continue')]
+    >>> words = [" Try", "-", " Miss", ".", " Wait", " Try", "+", " Miss", ".", " Try"]
+    >>> acts = Activations(torch.zeros(10, 2), words, [0] * 10, list(range(1, 11)))
+    >>> [(s.row, s.context, s.operator) for s in label_sites(acts)]
+    [(3, 'backtrack', '-'), (4, 'wait', None), (8, 'continue', '+')]
     """
     found = []
     for row, token in enumerate(acts.tokens):
@@ -199,7 +210,7 @@ def label_sites(acts: Activations) -> list[Site]:
             continue
         after = acts.tokens[row + 1].strip().lower()
         found.append(dataclasses.replace(site, context="backtrack" if after in BACKTRACK_WORDS
-                                         else "continue"))
+                                         else "continue", operator=_operator(acts, row)))
     return found
 
 
@@ -357,7 +368,7 @@ def site_rows(seed: int, sae, split: Split, sites: list[Site],
         acts = {role: float(codes[s.row, j]) for j, role in enumerate(roles)}
         rows.append({"unit": f"site:{seed}:{s.trace}:{s.position}", "kind": "site", "seed": seed,
                      "trace": s.trace, "position": s.position, "token": s.token,
-                     "context": s.context,
+                     "context": s.context, "operator": s.operator,
                      **{f"act_{role}": acts.get(role) for role in ROLES}})
     return rows
 
@@ -450,14 +461,16 @@ class SiteStats:
     on_words: stats.Estimate  # P(fires) on the backtracking words themselves
 
 
-def site_stats(sites: list[dict], role: str) -> SiteStats:
-    """Fire rates of the `role` latent; decision points only in traces that have both kinds."""
+def site_stats(sites: list[dict], role: str, operator: str | None = None) -> SiteStats:
+    """Fire rates of the `role` latent. Decision points: only in traces that have both kinds, or,
+    given an `operator`, only after a miss of that operator (in any held-out trace)."""
     key = f"act_{role}"
-    mine = [s for s in sites if s.get(key) is not None]
+    mine = [s for s in sites if s.get(key) is not None
+            and (operator is None or s["context"] == "wait" or s.get("operator") == operator)]
     kinds: dict[int, set[str]] = {}
     for s in mine:
         kinds.setdefault(s["trace"], set()).add(s["context"])
-    both = {t for t, seen in kinds.items() if {"backtrack", "continue"} <= seen}
+    both = {t for t, seen in kinds.items() if {"backtrack", "continue"} <= seen or operator}
 
     def pick(context: str, seed: int | None = None) -> tuple[list[float], list[int]]:
         chosen = [s for s in mine if s["context"] == context and (seed is None or s["seed"] == seed)
@@ -506,6 +519,14 @@ def analyse(rows: list[dict]) -> dict:
         seed: fve_difference(of(own, a, seed), of(other, a, seed)) for seed in seeds}
     roles = [role for role in ROLES if any(s.get(f"act_{role}") is not None for s in sites)]
     m["sites"] = {role: site_stats(sites, role) for role in roles}
+    # The operator of the missed try predicts the decision in the organism (its search tries the
+    # operators in a fixed order): match on the one operator seen before both decisions most often.
+    counts = {op: min(sum(s["operator"] == op and s["context"] == c for s in sites)
+                      for c in ("backtrack", "continue"))
+              for op in {s.get("operator") for s in sites} - {None}}
+    m["matched_operator"] = max(counts, key=counts.get) if counts and max(counts.values()) else None
+    m["sites_same_operator"] = {} if m["matched_operator"] is None else {
+        role: site_stats(sites, role, m["matched_operator"]) for role in roles}
     kinds: dict[int, set[str]] = {}
     for s in sites:
         kinds.setdefault(s["trace"], set()).add(s["context"])
@@ -572,12 +593,23 @@ def plot(rows: list[dict], metrics: dict):
             ax.set_axis_off()
             ax.set_title(f"{role} latent: no decision points in this text", fontsize=8)
             continue
-        _bars(ax, ["'.' before\nbacktrack", "'.' before\nanother try", "backtrack\nword"],
-              [site.backtrack, site.control, site.on_words], ["C3", "C7", "C0"])
+        labels = ["'.' before\nbacktrack", "'.' before\na try"]
+        ests = [site.backtrack, site.control]
+        colours = ["C3", "C7"]
+        same = m["sites_same_operator"].get(role)
+        if same is not None:
+            op = m["matched_operator"]
+            labels += [f"same, after\n'{op}': back.", f"same, after\n'{op}': try"]
+            ests += [same.backtrack, same.control]
+            colours += ["salmon", "silver"]
+        _bars(ax, labels + ["backtrack\nword"], ests + [site.on_words], colours + ["C0"])
         ax.set(ylabel="P(latent fires)", ylim=(0, 1.05))
         ax.set_title(f"'{role}' latent, held-out traces", fontsize=9)
     ax = axes[1, 1]
     series = [(f"{r} latent:\nbacktrack - try", m["sites"][r].by_seed) for r in m["sites"]]
+    if "decision" in m["sites_same_operator"]:
+        series.append((f"decision,\nsame op '{m['matched_operator']}'",
+                       m["sites_same_operator"]["decision"].by_seed))
     series.append(("FVE on words:\nown - other SAE", m["fve_words_difference_by_seed"]))
     for i, (label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
@@ -614,6 +646,17 @@ def claims(m: dict) -> list[Claim]:
             "P(decision latent fires), '.' before a backtrack", site.backtrack,
             "the same token in the same traces, another try next",
             "P(decision latent fires), '.' before a try", site.control, site.difference))
+    if "decision" in m["sites_same_operator"]:
+        site = m["sites_same_operator"]["decision"]
+        op = m["matched_operator"]
+        found.append(compare(
+            f"Matched on the operator too: after a missed '{op}' try, the decision latent fires "
+            f"more often on the '.' before a backtrack than on the '.' before another try (the "
+            f"operator alone does not explain it).",
+            f"P(decision latent fires), '.' before a backtrack, '{op}' missed", site.backtrack,
+            f"the same token after a missed '{op}', another try next",
+            f"P(decision latent fires), '.' before a try, '{op}' missed", site.control,
+            site.difference))
     if "wait" in m["sites"] and "decision" in m["sites"]:
         site = m["sites"]["wait"]
         found.append(compare(
@@ -675,6 +718,15 @@ def findings(m: dict) -> str:
                      f"{d(site.backtrack)}, before another try in {d(site.control)}; difference "
                      f"{d(site.difference)} (per seed: {_per_seed(site.by_seed)}). On the "
                      f"backtracking words themselves: {d(site.on_words)}. " + verdict)
+    op = m["matched_operator"]
+    if op is not None:
+        site = m["sites_same_operator"]["decision"]
+        lines.append(
+            f"\nThe operator of the missed try predicts the decision here (the search tries them "
+            f"in a fixed order), so the sharpest control keeps it fixed: after a missed '{op}', "
+            f"the 'decision' latent fires before a backtrack in {d(site.backtrack)}, before "
+            f"another try in {d(site.control)}; difference {d(site.difference)} (per seed: "
+            f"{_per_seed(site.by_seed)}).")
     lines.append("\nTop held-out contexts (the token in [[ ]], two tokens after it):")
     for role, match in m["top_match"].items():
         shown = m["top_contexts"].get(role, [])

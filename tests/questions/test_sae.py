@@ -26,10 +26,11 @@ def trace(name: str, data: str, t: int, seed: int = 0) -> dict:
             "ce_increase": 0.1 * (t + 1) if t < 2 else None}
 
 
-def site(t: int, context: str, decision: float, wait: float, position: int) -> dict:
+def site(t: int, context: str, decision: float, wait: float, position: int,
+         operator: str | None = None) -> dict:
     return {"unit": f"site:0:{t}:{position}", "kind": "site", "seed": 0, "trace": t,
             "position": position, "token": " Wait" if context == "wait" else ".",
-            "context": context, "act_wait": wait, "act_decision": decision}
+            "context": context, "operator": operator, "act_wait": wait, "act_decision": decision}
 
 
 def latent(role: str, target: str, tops: list[str]) -> dict:
@@ -43,12 +44,12 @@ def latent(role: str, target: str, tops: list[str]) -> dict:
 TRACES = [trace(n, d, t) for n in (OWN, OTHER) for d in ("backtracking", "straight")
           for t in range(4)]
 SITES = [
-    site(0, "backtrack", 1.0, 0.0, 20), site(0, "continue", 0.0, 0.0, 10),
+    site(0, "backtrack", 1.0, 0.0, 20, "-"), site(0, "continue", 0.0, 0.0, 10, "+"),
     site(0, "wait", 0.0, 5.0, 21),
-    site(1, "backtrack", 1.0, 0.0, 20), site(1, "continue", 0.5, 0.0, 10),
+    site(1, "backtrack", 1.0, 0.0, 20, "*"), site(1, "continue", 0.5, 0.0, 10, "-"),
     site(1, "wait", 0.0, 5.0, 21),
-    site(2, "backtrack", 1.0, 0.0, 20), site(2, "wait", 0.0, 4.0, 21),  # no continue: left out
-    site(3, "backtrack", 0.0, 0.0, 20), site(3, "continue", 0.0, 0.0, 10),
+    site(2, "backtrack", 1.0, 0.0, 20, "-"), site(2, "wait", 0.0, 4.0, 21),  # no continue
+    site(3, "backtrack", 0.0, 0.0, 20, "-"), site(3, "continue", 0.0, 0.0, 10, "-"),
     site(3, "wait", 0.0, 6.0, 21),
 ]
 LATENTS = [latent("wait", "wait", ["wait", "wait", "other"]),
@@ -57,11 +58,12 @@ ROWS = TRACES + SITES + LATENTS
 
 
 def test_label_sites_reads_the_decision_from_the_next_token_within_a_text():
-    words = [" Miss", ".", " Wait", " Miss", ".", " Try", " Miss", "."]
-    texts = [0, 0, 0, 0, 0, 0, 1, 1]  # the last "." ends text 1: nothing follows it, no site
-    acts = Activations(torch.zeros(8, 2), words, texts, [1, 2, 3, 4, 5, 6, 1, 2])
+    words = [" Try", "*", " Miss", ".", " Wait", " Miss", ".", " Try", " Miss", "."]
+    texts = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]  # the last "." ends text 1: nothing follows, no site
+    acts = Activations(torch.zeros(10, 2), words, texts, [1, 2, 3, 4, 5, 6, 7, 8, 1, 2])
     found = sae.label_sites(acts)
-    assert [(s.row, s.context) for s in found] == [(1, "backtrack"), (2, "wait"), (4, "continue")]
+    assert [(s.row, s.context, s.operator) for s in found] == [
+        (3, "backtrack", "*"), (4, "wait", None), (6, "continue", "*")]
 
 
 def test_fve_per_subset_by_hand():
@@ -91,17 +93,23 @@ def test_decision_sites_by_hand_only_traces_with_both_kinds():
     assert wait.on_words.value == pytest.approx(1.0) and wait.on_words.n == 4
     assert wait.difference.value == pytest.approx(0.0)
     assert m["position_backtrack"].value == pytest.approx(20) and m["position_continue"].value == 10
+    # matched on the operator ('-': 3 before a backtrack, 2 before a try), any trace
+    assert m["matched_operator"] == "-"
+    same = m["sites_same_operator"]["decision"]
+    assert same.backtrack.value == pytest.approx(2 / 3), "traces 0, 2 fire, 3 does not"
+    assert same.control.value == pytest.approx(1 / 2), "trace 1 fires, 3 does not"
+    assert same.difference.value == pytest.approx(2 / 3 - 1 / 2)
     assert m["top_match"]["wait"] == {"matched": 2, "shown": 3, "target": "wait"}
     assert m["top_match"]["decision"] == {"matched": 1, "shown": 2, "target": "backtrack"}
 
 
 def test_claims_have_controls_and_verdicts_that_agree_with_their_intervals():
     found = sae.claims(sae.analyse(ROWS))
-    assert len(found) == 3
+    assert len(found) == 4
     for claim in found:
         check(claim.to_dict())
     assert found[0].verdict == "supported", "every trace's words: own SAE better by 0.8"
-    assert found[2].verdict == "not distinguishable", "the wait latent never fires at a '.'"
+    assert found[3].verdict == "not distinguishable", "the wait latent never fires at a '.'"
     text = sae.findings(sae.analyse(ROWS))
     assert "cannot separate ' Wait' from backtracking" in text
     assert "a token detector here" in text
