@@ -26,7 +26,7 @@ from starter.models import get_spec
 SECRET = "sk-test-secret-do-not-leak-7f3a9c"
 PROMPTS = ["Numbers: 8 19 4. Target: 31. <think>", "Numbers: 3 5 7. Target: 22. <think>",
            "Numbers: 6 2 9. Target: 21. <think>"]
-GREEDY = rollouts.SamplingConfig(temperature=0, max_new_tokens=32)
+GREEDY = rollouts.SamplingConfig(temperature=0, max_new_tokens=40)  # 2 of 3 end on EOS
 SAMPLED = rollouts.SamplingConfig(temperature=0.8, max_new_tokens=40, seed=3)
 
 
@@ -84,6 +84,7 @@ def local_greedy(lm):
 @pytest.mark.parametrize("prompt_as", ["tokens", "text"])
 def test_greedy_outputs_equal_the_local_path(lm, local_greedy, prompt_as):
     local = local_greedy
+    assert {row[0].finished for row in local} == {True, False}  # EOS and max_new_tokens both seen
     with OpenAIServer(ModelEngine(lm)) as server:
         remote = RemoteModel.from_loaded(lm, settings(server, prompt_as=prompt_as))
         got = sample_remote(remote, PROMPTS, 2, GREEDY, progress=False)
