@@ -44,6 +44,7 @@ from starter import grading, prefixes, rollouts, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import evaluate_expression, search
@@ -602,6 +603,28 @@ def findings(m: dict) -> str:
 
 
 # %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run determinism --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stages of `run`, for planning."""
+    per_temperature = [cfg.n_continuations if t > 0 else 1 for t in cfg.temperatures]
+    return [
+        Generation("reference chains", sequences=cfg.n_chains, max_new_tokens=cfg.max_new_tokens,
+                   batch_size=cfg.batch_size),
+        Generation("regenerations after the first K% of steps",
+                   sequences=cfg.n_chains * len(cfg.fractions) * sum(per_temperature),
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                   prompt_tokens=256 + cfg.max_new_tokens // 2),
+        Generation("greedy control, one padded batch", sequences=cfg.n_chains,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+        Generation("greedy control, one at a time, twice", sequences=2 * cfg.greedy_repeats,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=1),
+    ]
+
+
+# %% [markdown]
 # ## What to try next
 
 
@@ -609,6 +632,7 @@ def findings(m: dict) -> str:
 STARTER = Starter(
     slug="determinism",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    budget=budget,
     concepts=("uncertainty", "final answer", "backtracking"),
     try_next=(
         "Find the forking tokens (Bigelow et al.): resample after every token of one chain and "

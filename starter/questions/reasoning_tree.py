@@ -40,6 +40,7 @@ from starter.cot import split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.organism.data import make_trace, search
 from starter.tasks.countdown import grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
@@ -390,6 +391,26 @@ def findings(m: dict) -> str:
 
 
 # %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run reasoning-tree --preset gpu --dry-run`)
+
+
+# %%
+CUTS_PER_CHAIN = 5  # the pre-backtrack cut plus about one matched control per step tag
+
+
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stages of `run`, for planning; the cut count per chain is an estimate."""
+    return [
+        Generation("chains, one per problem", sequences=cfg.n_problems,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+        Generation(f"continuations at ~{CUTS_PER_CHAIN} cuts per chain",
+                   sequences=cfg.n_cuts * CUTS_PER_CHAIN * cfg.n_resamples,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                   prompt_tokens=256 + cfg.max_new_tokens // 2),
+    ]
+
+
+# %% [markdown]
 # ## What to try next
 
 
@@ -397,6 +418,7 @@ def findings(m: dict) -> str:
 STARTER = Starter(
     slug="reasoning-tree",
     presets=PRESETS,
+    budget=budget,
     run=run,
     analyse=analyse,
     plot=plot,
