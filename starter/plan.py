@@ -109,11 +109,11 @@ def kv_cache_bytes(architecture: dict[str, Any], batch_size: int, tokens: int,
 
 def describe_plan(plan: Plan, spec: Any, device_type: str) -> str:
     """The plan as the lines `--dry-run` prints: stages, totals, memory and time."""
-    lines = [f"  {"stage":<44} {'sequences':>10} {'max new':>8} {'batch':>6} {'tokens budgeted':>16}"]
+    lines = [f"  {'stage':<44} {'sequences':>10} {'max new':>8} {'batch':>6} {'tokens budgeted':>16}"]
     for s in plan.stages:
         lines.append(f"  {s.name:<44} {s.sequences:>10,} {s.max_new_tokens:>8,} {s.batch_size:>6} "
                      f"{s.sequences * s.max_new_tokens:>16,}")
-    lines.append(f"  {"total":<44} {plan.sequences:>10,} {'':>8} {'':>6} {plan.tokens_budgeted:>16,}")
+    lines.append(f"  {'total':<44} {plan.sequences:>10,} {'':>8} {'':>6} {plan.tokens_budgeted:>16,}")
     architecture = getattr(spec, "architecture", None)
     if not architecture:
         lines.append(f"  memory: unknown ({spec.name!r} has no architecture in starter/models.yaml)")
