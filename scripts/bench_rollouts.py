@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     sample(lm, prompts[:2], n=1, cfg=SamplingConfig(**greedy, batch_size=2), progress=False)  # warm-up
 
     def timed(subset: list[str], batch_size: int, temperature: float = 0.0):
-        cfg = SamplingConfig(**{**greedy, "temperature": temperature}, top_p=0.95, batch_size=batch_size)
+        settings = {**greedy, "temperature": temperature}
+        cfg = SamplingConfig(**settings, top_p=0.95, batch_size=batch_size)
         start = time.perf_counter()
         runs = sample(lm, subset, n=1, cfg=cfg, progress=False)
         seconds = time.perf_counter() - start

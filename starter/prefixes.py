@@ -142,9 +142,10 @@ def resample(
 
     `prompts` pairs a prompt with each prefix (prefixes of one chain share it; prefixes of many chains can
     go in one batched call). A continuation's `.text` is what the model wrote after the prefix, so
-    `prefix.text + continuation.text` is a whole completion: grade that. `cfg.seed` fixes the samples:
-    continuation j of a prefix is keyed by (seed, prompt + prefix text, j), so it is the same whichever
-    other prefixes share the call (a resumed run that resamples only the missing prefixes gets the same).
+    `prefix.text + continuation.text` is a whole completion: grade that. `cfg.seed` fixes the
+    samples: continuation j of a prefix is keyed by (seed, prompt + prefix text, j), so it is the
+    same whichever other prefixes share the call (a resumed run that resamples only the missing
+    prefixes gets what the uninterrupted run got).
     """
     from starter import rollouts
 

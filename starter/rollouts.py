@@ -4,14 +4,15 @@ One call to `sample` runs every (prompt, sample) pair through `hf_model.generate
 of `cfg.batch_size` with the KV cache, which on CPU is roughly an order of magnitude more tokens/s than
 one sequence at a time (`scripts/bench_rollouts.py` measures it).
 
-Reproducible whatever the batching: every sequence draws its randomness from its own stream, keyed by
-`(cfg.seed, prompt text, sample index)`, never from a shared generator. Sequence j of a prompt gets the
-same text alone, in a batch with other prompts, at another position or under another `batch_size`
-(up to the floating-point noise that padding adds to the logits), so a run killed half-way and resumed
-on the missing units writes what the uninterrupted run would have. How: the Gumbel-max trick. Each step
-adds Gumbel noise to the temperature-scaled, top-p-filtered logits and takes the argmax, an exact sample
-from the top-p distribution; the noise of (sequence, step, token) is a counter-based hash, drawn for the
-whole batch in a few vectorised integer ops. Temperature 0 is plain greedy decoding.
+Reproducible whatever the batching: every sequence draws its randomness from its own stream,
+keyed by `(cfg.seed, prompt text, sample index)`, never from a shared generator. Sample j of a
+prompt is the same text alone, in a batch with other prompts, at another position or under another
+`batch_size` (up to the floating-point noise that padding adds to the logits), so a run killed
+half-way and resumed on the missing units writes what the uninterrupted run would have.
+How: the Gumbel-max trick. Each step adds Gumbel noise to the temperature-scaled, top-p-filtered
+logits and takes the argmax, an exact sample from the top-p distribution; the noise of
+(sequence, step, token) is a counter-based hash, drawn for the whole batch in a few vectorised
+integer ops. Temperature 0 is plain greedy decoding.
 
 One consequence: the same prompt twice in one call, with the same seed, gets the same samples (its n
 samples differ from each other: their sample indices differ).
@@ -144,19 +145,21 @@ def resample_prefixes(model: LoadedModel, prompt: str, prefixes: Sequence[str], 
 # --- one generate call ----------------------------------------------------------------------------
 
 
-def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig, keys: list[int]) -> list[Completion]:
+def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig,
+              keys: list[int]) -> list[Completion]:
     """Generate one batch; `keys[i]` seeds row i's noise (unused when greedy)."""
     import torch
     from transformers import LogitsProcessorList
 
     batch = model.encode(texts)  # left-padded, with the BOS policy of the model's prompt format
     eos_ids = _eos_ids(model)
-    # do_sample=False always: greedy takes the argmax of the logits, sampling the argmax of the noised
-    # logits (GumbelSampler), so no shared generator is involved. None overrides sampling settings that
-    # a checkpoint's generation_config may carry.
+    # do_sample=False always: greedy takes the argmax of the logits, sampling the argmax of the
+    # noised logits (GumbelSampler), so no shared generator is involved. None overrides sampling
+    # settings that a checkpoint's generation_config may carry.
     settings: dict[str, Any] = dict(do_sample=False, temperature=None, top_p=None, top_k=None)
     if not cfg.greedy:
-        sampler = GumbelSampler(keys, cfg.temperature, cfg.top_p, prompt_len=batch.input_ids.shape[1])
+        prompt_len = batch.input_ids.shape[1]
+        sampler = GumbelSampler(keys, cfg.temperature, cfg.top_p, prompt_len=prompt_len)
         settings.update(logits_processor=LogitsProcessorList([sampler]))
     if cfg.stop_strings:
         settings.update(stop_strings=list(cfg.stop_strings), tokenizer=model.tokenizer)
@@ -241,27 +244,29 @@ _MIX2 = _signed(0x94D049BB133111EB)
 
 
 def _shr(z, bits: int):
-    """Logical right shift of int64 tensors (torch's >> is arithmetic: mask the sign bits back out)."""
+    """Logical right shift of int64 tensors (torch's >> is arithmetic: mask the sign bits out)."""
     return (z >> bits) & ((1 << (64 - bits)) - 1)
 
 
 def _mix64(z):
-    """splitmix64's finaliser on an int64 tensor: a bijection of 64-bit patterns whose output bits all
-    depend on every input bit. Products wrap modulo 2**64, as uint64 arithmetic does."""
+    """splitmix64's finaliser on an int64 tensor: a bijection of 64-bit patterns whose output
+    bits all depend on every input bit. Products wrap modulo 2**64, as uint64 arithmetic does."""
     z = (z ^ _shr(z, 30)) * _MIX1
     z = (z ^ _shr(z, 27)) * _MIX2
     return z ^ _shr(z, 31)
 
 
 def gumbel_noise(keys, step: int, tokens):
-    """Standard Gumbel noise for token `tokens[i]` of the sequence keyed `keys[i]` at generation step
-    `step`: a pure function of (key, step, token), so a row's noise never depends on its batch-mates.
+    """Standard Gumbel noise for token `tokens[i]` of the sequence keyed `keys[i]` at generation
+    step `step`: a pure function of (key, step, token), so a row's noise never depends on the other
+    rows of its batch.
 
-    keys, tokens: int64 tensors of one shape (or broadcastable); returns float64 noise of that shape.
-    Noise is bounded (uniforms take 2**52 values in (0, 1)): -3.61 < noise < 36.8.
+    keys, tokens: int64 tensors of one shape (or broadcastable); returns float64 noise of that
+    shape, bounded (its uniforms take 2**52 values inside (0, 1)): -3.61 < noise < 36.8.
 
     >>> import torch
-    >>> keys, tokens = torch.tensor([[sequence_key(0, "a", 0)], [sequence_key(0, "b", 0)]]), torch.arange(5)
+    >>> keys = torch.tensor([[sequence_key(0, "a", 0)], [sequence_key(0, "b", 0)]])  # [2, 1]
+    >>> tokens = torch.arange(5)  # [5]
     >>> both, alone = gumbel_noise(keys, 3, tokens), gumbel_noise(keys[1:], 3, tokens)
     >>> torch.equal(both[1:], alone), both.shape
     (True, torch.Size([2, 5]))
@@ -279,31 +284,32 @@ _NOISE_SPAN = 41.0
 
 
 class GumbelSampler:
-    """A logits processor for `generate(do_sample=False)` that turns its argmax into a seeded sample:
-    scores / temperature, top-p filter (-inf outside the nucleus), plus Gumbel noise. The argmax of
-    `log p + Gumbel` is an exact sample from p (the Gumbel-max trick).
+    """A logits processor for `generate(do_sample=False)` that turns its argmax into a seeded
+    sample: scores / temperature, top-p filter (-inf outside the nucleus), plus Gumbel noise. The
+    argmax of `log p + Gumbel` is an exact sample from p (the Gumbel-max trick).
 
     The step is the number of tokens generated so far, the same for every left-padded row. Noise is
     drawn only for tokens that can still win (inside the nucleus and within the noise's span of the
     row's best score), so sampling costs little beyond the top-p sort.
 
     >>> import torch
-    >>> sampler = GumbelSampler(keys=[sequence_key(0, "x", j) for j in range(4000)], temperature=1.0,
-    ...                         top_p=1.0, prompt_len=0)
+    >>> keys = [sequence_key(0, "x", j) for j in range(4000)]
+    >>> sampler = GumbelSampler(keys, temperature=1.0, top_p=1.0, prompt_len=0)
     >>> logits = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).repeat(4000, 1)  # [batch, vocab]
     >>> picks = sampler(torch.zeros(4000, 0, dtype=torch.long), logits).argmax(-1)
     >>> [round(share, 1) for share in torch.bincount(picks, minlength=3).div(4000).tolist()]
     [0.7, 0.2, 0.1]
     """
 
-    def __init__(self, keys: Sequence[int], temperature: float, top_p: float, prompt_len: int) -> None:
+    def __init__(self, keys: Sequence[int], temperature: float, top_p: float,
+                 prompt_len: int) -> None:
         self.keys = list(keys)  # one 63-bit stream key per row (sequence_key)
         self.temperature = float(temperature)  # > 0
         self.top_p = float(top_p)  # 1 = no nucleus filter
         self.prompt_len = prompt_len  # input_ids columns before the first generated token
         self._keys_on: dict[str, Any] = {}  # the key tensor, per device
 
-    def __call__(self, input_ids, scores):  # input_ids [batch, prompt_len + step], scores [batch, vocab]
+    def __call__(self, input_ids, scores):  # [batch, prompt_len + step], [batch, vocab]
         import torch
         from transformers.generation.logits_process import TopPLogitsWarper
 
@@ -315,7 +321,8 @@ class GumbelSampler:
         if self.top_p < 1.0:
             scores = TopPLogitsWarper(self.top_p)(input_ids, scores)
         best = scores.max(dim=-1, keepdim=True).values  # [batch, 1]
-        rows, tokens = torch.nonzero(scores > best - _NOISE_SPAN, as_tuple=True)  # [n_candidates] each
+        candidates = scores > best - _NOISE_SPAN  # [batch, vocab]: tokens that can still win
+        rows, tokens = torch.nonzero(candidates, as_tuple=True)  # [n_candidates] each
         noise = gumbel_noise(self._keys_on[device][rows], step, tokens)  # [n_candidates]
         noised = torch.full_like(scores, -math.inf)
         noised[rows, tokens] = (scores[rows, tokens].to(torch.float64) + noise).to(noised.dtype)

@@ -110,8 +110,9 @@ def test_mean_or_nan():
 
 
 def test_resampling_a_subset_of_prefixes_gives_the_same_continuations(save_tiny_llama, tmp_path):
-    """What a resumed run does: resample only the prefixes not yet done. Each continuation must equal the
-    one the full call gave (its noise is keyed by seed, prompt + prefix and sample index, not its batch)."""
+    """What a resumed run does: resample only the prefixes not yet done. Each continuation must
+    equal the one the full call gave (its noise is keyed by seed, prompt + prefix and sample index,
+    not by its batch)."""
     from starter.prefixes import resample
     from starter.rollouts import SamplingConfig
 
@@ -121,7 +122,7 @@ def test_resampling_a_subset_of_prefixes_gives_the_same_continuations(save_tiny_
     cfg = SamplingConfig(temperature=1.0, top_p=0.95, max_new_tokens=8, batch_size=16, seed=5)
     texts = lambda runs: [[c.text for c in row] for row in runs]  # noqa: E731
     full = texts(resample(lm, [prompt] * len(cuts), cuts, n=3, cfg=cfg))
-    rest = texts(resample(lm, [prompt] * 2, cuts[1::2], n=3, cfg=SamplingConfig(**{**cfg.__dict__,
-                                                                                  "batch_size": 4})))
+    smaller = SamplingConfig(**{**cfg.__dict__, "batch_size": 4})
+    rest = texts(resample(lm, [prompt] * 2, cuts[1::2], n=3, cfg=smaller))
     assert rest == full[1::2], "a prefix's continuations changed when resampled without the others"
     assert len({t for row in full for t in row}) > 1, "continuations at T=1 should differ"

@@ -145,23 +145,24 @@ def _texts(runs) -> list[list[str]]:
 
 
 def test_a_sample_does_not_depend_on_its_batch(tiny):
-    """Sample j of a prompt is keyed by (seed, prompt, j): alone, in another batch, at another position or
-    under another batch_size it is the same text. This is what makes a resumed run equal an uninterrupted one."""
+    """Sample j of a prompt is keyed by (seed, prompt, j): alone, in another batch, at another
+    position or under another batch_size it is the same text. This is what makes a resumed run equal
+    an uninterrupted one."""
     cfg = SamplingConfig(temperature=1.0, top_p=0.9, max_new_tokens=12, batch_size=16, seed=3)
     together = _texts(sample(tiny, PROMPTS, n=3, cfg=cfg, progress=False))
     for batch_size in (1, 2, 5):
         small = SamplingConfig(**{**cfg.__dict__, "batch_size": batch_size})
         assert _texts(sample(tiny, PROMPTS, n=3, cfg=small, progress=False)) == together, \
-            f"batch_size={batch_size} changed the samples: a row's noise must not depend on its batch"
+            f"batch_size={batch_size} changed the samples: noise must not depend on the batch"
     backwards = _texts(sample(tiny, PROMPTS[::-1], n=3, cfg=cfg, progress=False))
     assert backwards[::-1] == together, "the order of prompts (batch position) changed the samples"
     alone = _texts(sample(tiny, [PROMPTS[1]], n=3, cfg=cfg, progress=False))
-    assert alone[0] == together[1], "a prompt sampled alone must match the same prompt sampled in a batch"
-    assert len(set(together[0])) > 1, "a prompt's n samples must differ from each other (different streams)"
+    assert alone[0] == together[1], "a prompt sampled alone must match the same prompt in a batch"
+    assert len(set(together[0])) > 1, "a prompt's n samples must differ (one stream per sample)"
 
 
 def test_the_same_prompt_twice_gets_the_same_samples(tiny):
-    """The documented consequence of keying by prompt text: duplicates in one call are not independent."""
+    """The documented consequence of keying by prompt text: duplicates in one call are identical."""
     cfg = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=10, seed=0)
     first, second = _texts(sample(tiny, [PROMPTS[2], PROMPTS[2]], n=2, cfg=cfg, progress=False))
     assert first == second
@@ -176,74 +177,10 @@ def test_the_organism_samples_the_same_alone_and_batched():
     prompts = [lm.prompt(raw_prompt=r) for r in raw]
     cfg = SamplingConfig(temperature=1.0, top_p=0.95, max_new_tokens=40, batch_size=8, seed=0)
     batched = _texts(sample(lm, prompts, n=2, cfg=cfg, progress=False))
-    for p, batch_size in enumerate((1, 3)):  # alone one sequence at a time; alone in one smaller batch
+    for p, batch_size in enumerate((1, 3)):  # alone, one sequence at a time or in a smaller batch
         other = SamplingConfig(**{**cfg.__dict__, "batch_size": batch_size})
         assert _texts(sample(lm, [prompts[p]], n=2, cfg=other, progress=False))[0] == batched[p], \
             f"TinyThinker prompt {p}: samples changed between batch 8 and batch {batch_size}"
-
-
-# --- the sampler itself: exact distribution, counter-based noise ----------------------------------
-
-
-def _splitmix_reference(key: int, step: int, token: int) -> float:
-    """gumbel_noise in plain Python integers (unbounded, masked to 64 bits): what the int64 torch ops
-    must reproduce, wrap-around included."""
-    import math
-
-    mask, golden = 2**64 - 1, 0x9E3779B97F4A7C15
-
-    def mix(z: int) -> int:
-        z &= mask
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        return z ^ (z >> 31)
-
-    stream = mix(key + (step + 1) * golden)
-    uniform = ((mix(stream + (token + 1) * golden) >> 12) + 0.5) * 2.0**-52
-    return -math.log(-math.log(uniform))
-
-
-def test_gumbel_noise_matches_a_plain_integer_reference():
-    keys = [sequence_key(s, "prompt", j) for s in (0, 2**62) for j in range(3)] + [0, 2**63 - 1]
-    for step in (0, 7, 10_000):
-        tokens = torch.tensor([0, 1, 151_000])
-        got = gumbel_noise(torch.tensor(keys)[:, None], step, tokens[None, :])  # [keys, tokens]
-        want = [[_splitmix_reference(k, step, t) for t in tokens.tolist()] for k in keys]
-        assert got.tolist() == want, "int64 torch arithmetic disagrees with the 64-bit reference"
-
-
-def test_gumbel_noise_has_the_gumbel_distribution():
-    g = gumbel_noise(torch.tensor(sequence_key(0, "moments", 0)), 0, torch.arange(400_000))
-    # standard Gumbel: mean = Euler-Mascheroni 0.5772, variance = pi^2 / 6 = 1.645; n = 4e5 -> sd ~0.002
-    assert abs(g.mean().item() - 0.5772) < 0.01 and abs(g.var().item() - 1.6449) < 0.02
-    assert -3.61 < g.min().item() and g.max().item() < 36.8
-
-
-def _expected_top_p(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
-    """softmax(logits / T) cut to the nucleus (HF's rule: drop the tail whose mass is <= 1 - top_p)."""
-    probs = torch.softmax(logits / temperature, dim=-1)
-    order = torch.argsort(probs)  # ascending
-    tail = torch.cumsum(probs[order], dim=-1)
-    keep = torch.ones_like(probs, dtype=torch.bool)
-    keep[order[tail <= 1 - top_p]] = False
-    return torch.where(keep, probs, 0.0) / probs[keep].sum()
-
-
-@pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.6, 0.9), (1.5, 0.7)])
-def test_the_sampler_draws_from_softmax_over_the_nucleus(temperature, top_p):
-    """Empirical frequencies of 20,000 seeded rows vs softmax(logits/T) after the top-p cut.
-    Tolerance 0.015 absolute: about 4 standard errors at n = 20,000 (sd <= 0.0036); the seed is fixed."""
-    n, logits = 20_000, torch.tensor([2.0, 1.5, 0.5, 0.0, -1.0, -3.0])
-    expected = _expected_top_p(logits, temperature, top_p)
-    sampler = GumbelSampler([sequence_key(11, "toy", j) for j in range(n)], temperature, top_p, prompt_len=2)
-    picks = [sampler(torch.zeros(n, 2 + step, dtype=torch.long), logits.repeat(n, 1)).argmax(-1)
-             for step in range(2)]  # two generation steps
-    for step, pick in enumerate(picks):
-        freq = torch.bincount(pick, minlength=len(logits)) / n
-        assert torch.allclose(freq, expected, atol=0.015), f"step {step}: {freq.tolist()} vs {expected.tolist()}"
-        assert (freq[expected == 0] == 0).all(), "a token outside the nucleus was sampled"
-    same = (picks[0] == picks[1]).float().mean().item()
-    assert abs(same - (expected**2).sum().item()) < 0.015, "steps must draw independent noise"
 
 
 def test_greedy_batched_equals_one_at_a_time(tiny):
@@ -319,6 +256,73 @@ def test_bad_arguments(tiny):
         sample(tiny, "just one prompt", n=1)
     with pytest.raises(UsageError, match="n=0"):
         sample(tiny, PROMPTS, n=0)
+
+
+# --- the sampler itself: exact distribution, counter-based noise ----------------------------------
+
+
+def _splitmix_reference(key: int, step: int, token: int) -> float:
+    """gumbel_noise in plain Python integers (unbounded, masked to 64 bits): what the int64 torch
+    ops must reproduce, wrap-around included."""
+    import math
+
+    mask, golden = 2**64 - 1, 0x9E3779B97F4A7C15
+
+    def mix(z: int) -> int:
+        z &= mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    stream = mix(key + (step + 1) * golden)
+    uniform = ((mix(stream + (token + 1) * golden) >> 12) + 0.5) * 2.0**-52
+    return -math.log(-math.log(uniform))
+
+
+def test_gumbel_noise_matches_a_plain_integer_reference():
+    keys = [sequence_key(s, "prompt", j) for s in (0, 2**62) for j in range(3)] + [0, 2**63 - 1]
+    for step in (0, 7, 10_000):
+        tokens = torch.tensor([0, 1, 151_000])
+        got = gumbel_noise(torch.tensor(keys)[:, None], step, tokens[None, :])  # [keys, tokens]
+        want = [[_splitmix_reference(k, step, t) for t in tokens.tolist()] for k in keys]
+        assert got.tolist() == want, "int64 torch arithmetic disagrees with the 64-bit reference"
+
+
+def test_gumbel_noise_has_the_gumbel_distribution():
+    g = gumbel_noise(torch.tensor(sequence_key(0, "moments", 0)), 0, torch.arange(400_000))
+    # standard Gumbel: mean = Euler-Mascheroni 0.5772, variance = pi^2 / 6 = 1.645 (n = 4e5)
+    assert abs(g.mean().item() - 0.5772) < 0.01 and abs(g.var().item() - 1.6449) < 0.02
+    assert -3.61 < g.min().item() and g.max().item() < 36.8
+
+
+def _expected_top_p(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
+    """softmax(logits / T) cut to the nucleus (HF's rule: drop the tail of mass <= 1 - top_p)."""
+    probs = torch.softmax(logits / temperature, dim=-1)
+    order = torch.argsort(probs)  # ascending
+    tail = torch.cumsum(probs[order], dim=-1)
+    keep = torch.ones_like(probs, dtype=torch.bool)
+    keep[order[tail <= 1 - top_p]] = False
+    return torch.where(keep, probs, 0.0) / probs[keep].sum()
+
+
+@pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.6, 0.9), (1.5, 0.7)])
+def test_the_sampler_draws_from_softmax_over_the_nucleus(temperature, top_p):
+    """Empirical frequencies of 20,000 seeded rows vs softmax(logits/T) after the top-p cut.
+    Tolerance 0.015 absolute: about 4 standard errors at n = 20,000 (sd <= 0.0036); the seed is
+    fixed, so the test is deterministic."""
+    n, logits = 20_000, torch.tensor([2.0, 1.5, 0.5, 0.0, -1.0, -3.0])
+    expected = _expected_top_p(logits, temperature, top_p)
+    keys = [sequence_key(11, "toy", j) for j in range(n)]
+    sampler = GumbelSampler(keys, temperature, top_p, prompt_len=2)
+    picks = [sampler(torch.zeros(n, 2 + step, dtype=torch.long), logits.repeat(n, 1)).argmax(-1)
+             for step in range(2)]  # two generation steps
+    for step, pick in enumerate(picks):
+        freq = torch.bincount(pick, minlength=len(logits)) / n
+        assert torch.allclose(freq, expected, atol=0.015), \
+            f"step {step}: frequencies {freq.tolist()}, expected {expected.tolist()}"
+        assert (freq[expected == 0] == 0).all(), "a token outside the nucleus was sampled"
+    same = (picks[0] == picks[1]).float().mean().item()
+    assert abs(same - (expected**2).sum().item()) < 0.015, "steps must draw independent noise"
 
 
 # --- the embedded SmolLM2, once -------------------------------------------------------------------
