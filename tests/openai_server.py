@@ -2,9 +2,9 @@
 
 `OpenAIServer(engine, faults=[...])` answers on 127.0.0.1 (a free port) in a daemon thread. Each
 request takes the next fault from `faults` (then none); `engine(request) -> choices` writes the
-answer. Engines: `ModelEngine(lm)` runs a real model through `starter.rollouts.sample` (choice i of a
-request seeded s is sampled with seed s+i, as vLLM does); `FakeEngine` writes short deterministic
-text from the seed (or random text: a server that ignores `seed`).
+answer. Engines: `ModelEngine(lm)` runs a real model through `starter.rollouts.sample` (choice i
+of a request seeded s is sampled with seed s+i, as vLLM does); `FakeEngine` writes short text fixed
+by the seed (or random text: a server that ignores `seed`).
 
 Faults: "429", "429-retry-after" (Retry-After: 0), "503", "slow" (answers after `slow_s`),
 "trickle" (a valid answer one byte per 0.1 s), "truncated" (half a JSON body, honest length),
@@ -164,8 +164,8 @@ class OpenAIServer:
         if req.path != "/v1/completions" or not isinstance(body, dict):
             return send_json(req, 404, {"object": "error", "message": f"no route {req.path}"})
         if body.get("model") != "served-model":
-            return send_json(req, 404, {"object": "error",
-                                        "message": f"The model `{body.get('model')}` does not exist."})
+            message = f"The model `{body.get('model')}` does not exist."
+            return send_json(req, 404, {"object": "error", "message": message})
         if fault == "429":
             return send_json(req, 429, {"error": {"message": "slow down"}})
         if fault == "429-retry-after":
@@ -180,8 +180,9 @@ class OpenAIServer:
         choices = self.engine(body)
         if fault == "n-ignored":
             choices = choices[:1]
+        numbered = [{"index": i, **choice} for i, choice in enumerate(choices)]
         answer = {"id": "cmpl-test", "object": "text_completion", "created": int(time.time()),
-                  "model": body["model"], "choices": [{"index": i, **c} for i, c in enumerate(choices)],
+                  "model": body["model"], "choices": numbered,
                   "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
         data = json.dumps(answer).encode()
         if fault == "truncated":

@@ -99,7 +99,8 @@ def test_greedy_outputs_equal_the_local_path(lm, local_greedy, prompt_as):
 
 
 class StopEngine:
-    """A model that always writes MODEL_TEXT; cuts at `stop` as vLLM does (with or without extras)."""
+    """A model that always writes MODEL_TEXT, cut at `stop` as vLLM cuts it (with or without
+    its extras)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer

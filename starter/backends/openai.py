@@ -1,6 +1,6 @@
 """Rollouts from an OpenAI-compatible server (vLLM, SGLang, a hosted API) through `/v1/completions`.
 
-Raw-prompt continuation, not chat turns: prefix resampling needs `prompt + prefix` continued as text.
+Raw-prompt continuation, not chat turns: prefix resampling continues `prompt + prefix` as text.
 The prompt is made here by the model's own tokenizer (`RemoteModel.prompt`, the same code as
 `LoadedModel.prompt`) and, by default, sent as its token ids, so the server sees exactly the tokens
 the local path feeds `generate`. Completions come back as `starter.rollouts.Completion` records.
@@ -10,11 +10,11 @@ the local path feeds `generate`. Completions come back as `starter.rollouts.Comp
     ('http://127.0.0.1:8000/v1', 'http://127.0.0.1:8000/v1/completions')
     >>> remote = load_remote("tinythinker", server)  # doctest: +SKIP
     >>> cfg = SamplingConfig(temperature=0.6, max_new_tokens=64, seed=0)
-    >>> runs = sample_remote(remote, [remote.prompt(raw_prompt="Numbers: 8 19 4. Target: 31. <think>")],
-    ...                      n=8, cfg=cfg)  # doctest: +SKIP
+    >>> prompt = remote.prompt(raw_prompt="Numbers: 8 19 4. Target: 31. <think>")  # doctest: +SKIP
+    >>> runs = sample_remote(remote, [prompt], n=8, cfg=cfg)  # doctest: +SKIP
 
-Seeding. Sample j of prompt P is asked for with seed `request_seed(cfg.seed, P, j)` = a 31-bit key
-of (cfg.seed, P) plus j. A request for samples j0 .. j0+m-1 sends n=m and seed `request_seed(.., j0)`:
+Seeding. Sample j of prompt P is asked for with seed `request_seed(cfg.seed, P, j)` = a 31-bit
+key of (cfg.seed, P) plus j. A request for samples j0 .. j0+m-1 sends n=m and the seed of j0:
 vLLM draws choice i of a request seeded s with seed s+i (vllm/v1/engine/parallel_sampling.py), so
 on vLLM sample j gets the same seed whatever `n_per_request`, and a resumed run asks for what the
 killed one would have. Other servers may seed the choices of one request otherwise: set
@@ -99,7 +99,7 @@ class ServerConfig:
     served_model: str  # the model name the server knows (`vllm serve NAME` or --served-model-name)
     concurrency: int = 8  # requests in flight at once (the server batches them)
     n_per_request: int = 16  # most choices one request asks for; 1 = one request per sample
-    prompt_as: str = "tokens"  # "tokens": the local tokenizer's ids (exact); "text": the prompt text
+    prompt_as: str = "tokens"  # "tokens": the local tokenizer's ids (exact); "text": the text
     vllm_extensions: bool = True  # send vLLM's extra fields: token ids back, stop strings kept
     timeout_s: float = 900.0  # wall-clock deadline of one request: connect, queue, generate, body
     max_retries: int = 5  # retries of one request after 429/5xx/timeouts/broken bodies
@@ -289,12 +289,19 @@ class RemoteModel:
             return self._session
 
 
+def _model_folder(spec: ModelSpec) -> Path:
+    """The folder of a package-dir, random-init or path model."""
+    from starter import models
+
+    return Path(spec.location) if spec.source == "path" else models.PACKAGE_DIR / spec.location
+
+
 def load_tokenizer(spec: ModelSpec) -> Any:
     """The tokenizer `load_model` would load for `spec`, without weights (left-padded, a pad)."""
     from starter import models
 
     if spec.source in ("package-dir", "random-init", "path"):
-        folder = Path(spec.location) if spec.source == "path" else models.PACKAGE_DIR / spec.location
+        folder = _model_folder(spec)
         if not any((folder / name).is_file() for name in models.TOKENIZER_FILES):
             raise StarterError(f"{spec.name}: no tokenizer in {folder}; it ships with the "
                                "package (reinstall), or pass a folder saved with save_pretrained()")
@@ -336,8 +343,7 @@ def _generation_eos_ids(spec: ModelSpec) -> list[int]:
     from starter import models
 
     if spec.source in ("package-dir", "path"):
-        folder = Path(spec.location) if spec.source == "path" else models.PACKAGE_DIR / spec.location
-        path: Any = folder / "generation_config.json"
+        path: Any = _model_folder(spec) / "generation_config.json"
     elif spec.source == "hub":
         from huggingface_hub import try_to_load_from_cache
 
@@ -388,7 +394,8 @@ class _Job:
 
 
 def sample_remote(remote: RemoteModel, prompts: Sequence[str], n: int,
-                  cfg: SamplingConfig | None = None, progress: bool = True) -> list[list[Completion]]:
+                  cfg: SamplingConfig | None = None,
+                  progress: bool = True) -> list[list[Completion]]:
     """`n` completions of each prompt from the server: `result[i][j]` is sample j of prompts[i].
 
     The same contract as `rollouts.sample`: full model prompts in, `Completion` records out (text
@@ -397,7 +404,8 @@ def sample_remote(remote: RemoteModel, prompts: Sequence[str], n: int,
     """
     cfg = cfg or SamplingConfig()
     if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise UsageError("prompts must be a non-empty list of strings (wrap a single prompt in a list)")
+        raise UsageError("prompts must be a non-empty list of strings (wrap a single prompt in a "
+                         "list)")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UsageError(f"n={n!r}: the number of samples per prompt must be a whole number >= 1")
     from tqdm.auto import tqdm
@@ -630,7 +638,7 @@ def _post(remote: RemoteModel, body: dict, cancel: threading.Event | None = None
 
 
 def _clamped_retry_after(value: str | None, server: ServerConfig) -> float | None:
-    """Seconds a Retry-After asks for (seconds or an HTTP date), within the server's floor/ceiling."""
+    """Seconds a Retry-After asks for (seconds or an HTTP date), clamped to floor and ceiling."""
     if value is None:
         return None
     try:
@@ -645,7 +653,7 @@ def _clamped_retry_after(value: str | None, server: ServerConfig) -> float | Non
 
 
 def _server_message(reply: _Reply) -> str:
-    """The server's error message (OpenAI's {"error": {"message"}} or vLLM's {"message"}), quoted."""
+    """The server's error message (OpenAI's {"error": {"message"}}, vLLM's {"message"}), quoted."""
     try:
         body = json.loads(reply.text)
     except (ValueError, RecursionError):
