@@ -11,13 +11,17 @@ maps steps to token spans so activations can be read per step.
 >>> extract_boxed(answer)
 '5'
 
-The tags (plan, compute, verify, backtrack, conclude) come from `TAG_RULES`, the single source of truth:
-an ordered list of (tag, regex); the first rule whose regex matches a step wins.
+Tags come from `TAG_SCHEMES`, the single source of truth, read by the one tagger `tag_step(text,
+scheme=...)`: "kit" (plan, compute, verify, backtrack, conclude; `TAG_RULES`, the default) and
+"thought_anchors" (Thought Anchors' 8 function tags; `TA_RULES`, or an LLM judge via `judge_tags`).
+Each is an ordered list of (tag, regex); the first rule whose regex matches a step wins.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -182,6 +186,20 @@ def extract_boxed(text: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------------ steps
+#
+# Step tags come in schemes (`TAG_SCHEMES`), each an ordered rule list read by the one tagger,
+# `tag_step(text, scheme=...)`: the first rule whose regex matches a step wins, else the scheme's
+# default. Two schemes:
+#
+# - "kit" (the default; every starter's `Step.tag`): plan, compute, verify, backtrack, conclude.
+#   Exact on the TinyThinker organism, whose traces a fixed grammar writes.
+# - "thought_anchors": the 8 function tags of Thought Anchors (Bogdan, Macar, Nanda, Conmy 2025,
+#   arXiv 2506.19143), used by its dataset (`function_tags` in `chunks_labeled.json` of
+#   huggingface.co/datasets/uzaymacar/math-rollouts) and thought-anchors.com. Names and definitions
+#   are those of `DAG_PROMPT` in github.com/interp-reasoning/thought-anchors, `prompts.py` (MIT).
+#   Rule-based here (keyword regexes, documented per tag, measured against 40 hand-labelled R1
+#   sentences in tests/test_taxonomy.py); `judge_tags` asks an LLM instead, with their prompt's
+#   tag definitions and output format.
 
 STEP_TAGS: tuple[str, ...] = ("plan", "compute", "verify", "backtrack", "conclude")
 
@@ -210,19 +228,309 @@ DEFAULT_TAG = "compute"  # a step no rule claims states or derives a fact: the b
 
 assert {tag for tag, _ in TAG_RULES} == set(STEP_TAGS) and DEFAULT_TAG in STEP_TAGS
 
+# Thought Anchors' 8 function tags with the definitions of their DAG_PROMPT (prompts.py), in its order.
+TA_DEFINITIONS: dict[str, str] = {
+    "problem_setup": "Parsing or rephrasing the problem (initial reading or comprehension).",
+    "plan_generation": "Stating or deciding on a plan of action (often meta-reasoning).",
+    "fact_retrieval": "Recalling facts, formulas, problem details (without immediate computation).",
+    "active_computation": "Performing algebra, calculations, manipulations toward the answer.",
+    "result_consolidation": (
+        "Aggregating intermediate results, summarizing, or preparing final answer."),
+    "uncertainty_management": (
+        "Expressing confusion, re-evaluating, proposing alternative plans (includes backtracking)."),
+    "final_answer_emission": (
+        "Explicit statement of the final boxed answer or earlier chunks that contain the final "
+        "answer."),
+    "self_checking": "Verifying previous steps, Pythagorean checking, re-confirmations.",
+}
+TA_TAGS: tuple[str, ...] = tuple(TA_DEFINITIONS)
+# The DAG prompt's escape label ("use only if the chunk does not fit any of the above tags"): a judge
+# may answer it; the rules never do.
+TA_UNKNOWN = "unknown"
 
-def tag_step(text: str) -> str:
-    """The tag of one step: the first rule in TAG_RULES that matches, else DEFAULT_TAG.
+# The organism's kit tags in Thought Anchors' terms. Exact on organism traces, whose five sentence
+# kinds are fixed: "Try a op b=v." (compute), "Left: x, y." (plan: it restates the numbers the try
+# left, i.e. aggregates an intermediate result), "Hit." / "Miss." (verify), "Wait, backtrack."
+# (backtrack), "</think> \boxed{...}" (conclude). On free text a kit "plan" is usually Thought
+# Anchors' plan_generation instead: tag R1 text with scheme="thought_anchors", not through this map.
+ORGANISM_TO_TA: dict[str, str] = {
+    "compute": "active_computation",
+    "plan": "result_consolidation",
+    "verify": "self_checking",
+    "backtrack": "uncertainty_management",
+    "conclude": "final_answer_emission",
+}
+# TinyThinker's own ground-truth tags (starter.organism.data.TAGS) in Thought Anchors' terms, where
+# one tag maps to one function tag ("try" covers both "Try ..." and "Left: ...": use ORGANISM_TO_TA).
+ORGANISM_TRUTH_TO_TA: dict[str, str] = {
+    "check": "self_checking",
+    "backtrack": "uncertainty_management",
+    "conclude": "final_answer_emission",
+}
+
+_NO_NEW_ARITHMETIC = r"(?!.*\d\s*[-+*/×÷^]\s*\(?\d)"  # lookahead: the step computes nothing new
+
+# Rules for "thought_anchors", ordered, first match wins. Each rule's comment says what it claims.
+TA_RULES: list[tuple[str, re.Pattern[str]]] = [
+    # The organism grammar, exact (full match): the same tags as ORGANISM_TO_TA[kit tag].
+    ("active_computation", re.compile(r"\s*Try \S+=-?\d+\.\s*")),
+    ("result_consolidation", re.compile(r"\s*Left: -?\d+, -?\d+\.\s*")),
+    ("self_checking", re.compile(r"\s*(Hit|Miss)\.\s*")),
+    ("uncertainty_management", re.compile(r"\s*Wait, backtrack\.\s*")),
+    ("final_answer_emission", re.compile(r"\s*</think>\s*\\boxed\{.*\}\s*", re.S)),
+    # final_answer_emission: a box, or "the (final) answer is ...".
+    ("final_answer_emission", re.compile(
+        r"\\boxed|\bfinal answer\b|\b(so|thus|therefore|hence),? the answer (is|should be|=)"
+        r"|^\W*the answer (is|should be|=)", re.I)),
+    # uncertainty_management: opens with hesitation ("Wait", "Hmm", "But", "Alternatively", "Hold
+    # on"), states an error or doubt, or proposes another approach.
+    ("uncertainty_management", re.compile(
+        r"^\W*(wait|hmm+|hold on|oops|actually|alternatively|but wait|no,|but\b)"
+        r"|\b(I|I've) (made a|must have made a) mistake|\bI('m| am) (not sure|confused|unsure)"
+        r"|\b(that|this)('s| is| was| can't be| cannot be) (not right|wrong|incorrect|impossible)"
+        r"|\bthat doesn't (seem|make sense|match)|\bmaybe I (misread|made|should try)"
+        r"|\blet me (re-?think|reconsider|start over|try (again|another|a different))"
+        r"|\b(another|a different) (way|approach|method)\b", re.I)),
+    # self_checking: verifying or re-confirming an earlier step or result.
+    ("self_checking", re.compile(
+        r"^\W*(yes|yep|correct|right)\b.{0,30}$|\b(let me|let's|I should|I'll|to) (double[- ])?check"
+        r"|\bverif|\bdouble[- ]check|\bsanity check|\bconfirm|\bplug(ging)? (it |this |that |)back"
+        r"|\b(that|this|it) (checks out|matches|works)|\bmakes sense\b|\bto be (sure|safe)\b", re.I)),
+    # problem_setup: reading or restating the problem ("Okay, so I have this problem...", "We are
+    # given ...", "The problem asks ...").
+    ("problem_setup", re.compile(
+        r"\b(this|the) (problem|question)( here)? (says|asks|states|gives|is asking|wants)"
+        r"|\bI (have|got|need to solve) (this|a|the) (problem|question)"
+        r"|\b(we are|we're|I'm|I am) (given|asked|told)\b|^\W*given (that|a|an|the)\b", re.I)),
+    # fact_retrieval: recalling a fact, formula or definition ("I remember", "recall that", "the
+    # formula for", "by definition", "there are 60 minutes in an hour").
+    ("fact_retrieval", re.compile(
+        r"\bI (remember|recall|know) (that|the)|\brecall(ing)? (that|the)|\bthe formula (for|is)"
+        r"|\bby definition\b|\bis defined as\b|\b(theorem|identity|rule) (says|states|tells)"
+        r"|\bthere are \d+ \w+ in (a|an|one)\b", re.I)),
+    # plan_generation: deciding what to do next ("Let me ...", "First, I'll ...", "I need to find",
+    # "Maybe I can ...", "The idea is ...").
+    ("plan_generation", re.compile(
+        r"^\W*(first|next|now|then),? (I|we|let)|\blet('s| me) (start|try|think|figure|break|see"
+        r"|consider|denote|write|set|compute|calculate|find|work|use|look|go|approach|solve)"
+        r"|\b(I|we) (need|have|want|should|will|'ll|can) (to )?(find|figure|compute|calculate|"
+        r"determine|solve|express|use|set|write|start|consider|approach|break)"
+        r"|\bmaybe (I|we) (can|could|should)|\bthe (idea|plan|approach|strategy|goal) (is|here)"
+        r"|^\W*(to (find|solve|compute|determine))", re.I)),
+    # result_consolidation: "So / Therefore / That means ..." summing up without new arithmetic, or
+    # collecting results ("so far", "in total", "putting it together").
+    ("result_consolidation", re.compile(
+        _NO_NEW_ARITHMETIC
+        + r"(^\W*(so|thus|therefore|hence|that means|this means|which means|altogether)\b"
+        r"|\bso far\b|\bin total\b|\bputting (it|this|these|everything) together\b"
+        r"|\bin summary\b|\bto summarize\b)", re.I)),
+    # active_computation: arithmetic, an equation, or a verb of calculation.
+    ("active_computation", re.compile(
+        r"\d\s*[-+*/×÷^=]\s*\(?\d|=|\b(calculat|comput|multipl|subtract|divid|simplif|expand"
+        r"|factor|substitut|plug(ging)? in|solv(e|ing) for)", re.I)),
+]
+TA_DEFAULT = "active_computation"  # a step no rule claims is most often a step of the working
+assert {tag for tag, _ in TA_RULES} == set(TA_TAGS) and TA_DEFAULT in TA_TAGS
+assert set(ORGANISM_TO_TA) == set(STEP_TAGS) and set(ORGANISM_TO_TA.values()) <= set(TA_TAGS)
+# The organism rules of TA_RULES are full matches; the others search anywhere in the step.
+_FULL_MATCH_RULES = 5
+
+
+@dataclass(frozen=True)
+class TagScheme:
+    """A step-tag vocabulary and the ordered rules that assign it."""
+
+    name: str  # registry key: tag_step(text, scheme=name)
+    tags: tuple[str, ...]  # every tag a rule may give
+    rules: tuple[tuple[str, re.Pattern[str]], ...]  # (tag, regex), first match wins
+    full_match: int  # the first `full_match` rules must match the whole step, the rest anywhere
+    default: str  # the tag of a step no rule claims
+    description: str  # one line for listings
+
+
+TAG_SCHEMES: dict[str, TagScheme] = {}
+
+
+def _register_scheme(scheme: TagScheme) -> TagScheme:
+    if scheme.name in TAG_SCHEMES:
+        raise ValueError(f"tag scheme {scheme.name!r} is already registered")
+    TAG_SCHEMES[scheme.name] = scheme
+    return scheme
+
+
+_register_scheme(TagScheme(
+    "kit", STEP_TAGS, tuple(TAG_RULES), 0, DEFAULT_TAG,
+    "plan/compute/verify/backtrack/conclude; exact on the TinyThinker organism"))
+_register_scheme(TagScheme(
+    "thought_anchors", TA_TAGS, tuple(TA_RULES), _FULL_MATCH_RULES, TA_DEFAULT,
+    "Thought Anchors' 8 function tags (arXiv 2506.19143), by keyword rules"))
+
+
+def get_tag_scheme(name: str) -> TagScheme:
+    if name not in TAG_SCHEMES:
+        raise UsageError(f"unknown tag scheme {name!r}; available: {', '.join(TAG_SCHEMES)}")
+    return TAG_SCHEMES[name]
+
+
+def tag_step(text: str, scheme: str = "kit") -> str:
+    """The tag of one step: the first rule of the scheme that matches, else its default.
 
     >>> [tag_step(s) for s in ["Try 8*19=152.", "Left: 152, 4.", "Miss.", "Wait, backtrack.", "Hit."]]
     ['compute', 'plan', 'verify', 'backtrack', 'verify']
     >>> [tag_step(s) for s in ["First, I need to find x.", "Hmm, that seems off.", "So the answer is 4."]]
     ['plan', 'backtrack', 'conclude']
+
+    Thought Anchors' taxonomy, one R1-style sentence per tag:
+
+    >>> ta = lambda s: tag_step(s, scheme="thought_anchors")
+    >>> ta("Okay, so I have this problem where a train travels 120 miles in 2 hours.")
+    'problem_setup'
+    >>> ta("Let me start by finding its speed.")
+    'plan_generation'
+    >>> ta("I remember that speed is distance divided by time.")
+    'fact_retrieval'
+    >>> ta("120 / 2 = 60.")
+    'active_computation'
+    >>> ta("Wait, the question asks for kilometres, not miles.")
+    'uncertainty_management'
+    >>> ta("So the speed is 60 miles per hour.")
+    'result_consolidation'
+    >>> ta("Let me double-check: 60 times 2 is 120, which matches.")
+    'self_checking'
+    >>> ta("So the final answer is \\\\boxed{60}.")
+    'final_answer_emission'
+
+    On organism traces the two schemes agree through ORGANISM_TO_TA:
+
+    >>> [ta(s) for s in ["Try 8*19=152.", "Left: 152, 4.", "Hit.", "Wait, backtrack."]]
+    ['active_computation', 'result_consolidation', 'self_checking', 'uncertainty_management']
     """
-    for tag, pattern in TAG_RULES:
-        if pattern.search(text):
+    rules = get_tag_scheme(scheme)
+    for i, (tag, pattern) in enumerate(rules.rules):
+        found = pattern.fullmatch(text) if i < rules.full_match else pattern.search(text)
+        if found:
             return tag
-    return DEFAULT_TAG
+    return rules.default
+
+
+# ------------------------------------------------------------------- an LLM judge for TA tags
+
+# The judge's prompt: Thought Anchors' DAG_PROMPT asks for function tags and dependencies of every
+# chunk at once; this one keeps its tag definitions, its chunk listing and its output format
+# ({"<chunk index>": {"function_tags": [...]}}) and drops the dependencies.
+JUDGE_PROMPT = """You are an expert in interpreting how language models solve math problems using \
+multi-step reasoning. Label every chunk of the Chain-of-Thought below with function_tags: one or \
+more labels saying what the chunk is doing in the reasoning. Put the main label first.
+
+Function tags:
+{definitions}
+{n_tags}. `unknown`: use only if the chunk does not fit any of the above tags.
+
+Return one JSON object and nothing else, with one entry per chunk: the chunk index as a string \
+key, and as value an object with "function_tags", a list of tag strings. Example:
+{{"0": {{"function_tags": ["problem_setup"]}}, "1": {{"function_tags": ["plan_generation"]}}}}
+
+Here is the math problem:
+
+[PROBLEM]
+{problem}
+
+Here is the full Chain of Thought, broken into chunks:
+
+[CHUNKS]
+{chunks}
+Now label each chunk with function tags."""
+
+_FENCED = re.compile(r"\s*```(?:json)?\s*\n(.*)\n\s*```\s*", re.S)
+
+
+def judge_prompt(steps: Sequence[str], problem: str = "") -> str:
+    """The prompt `judge_tags` sends: the tag definitions, the problem and the numbered steps.
+
+    >>> p = judge_prompt(["Let me think.", "2+2=4."], problem="What is 2+2?")
+    >>> "2. `plan_generation`: Stating or deciding on a plan" in p, "Chunk 1:\\n2+2=4." in p
+    (True, True)
+    """
+    definitions = "\n".join(f"{i}. `{tag}`: {text}"
+                            for i, (tag, text) in enumerate(TA_DEFINITIONS.items(), start=1))
+    chunks = "".join(f"Chunk {i}:\n{s}\n\n" for i, s in enumerate(steps))
+    return JUDGE_PROMPT.format(definitions=definitions, n_tags=len(TA_DEFINITIONS) + 1,
+                               problem=problem, chunks=chunks)
+
+
+def parse_judge_answer(answer: str, n_steps: int) -> list[tuple[str, ...]]:
+    """The function tags of each of `n_steps` steps from a judge's answer, read strictly.
+
+    The answer must be one JSON object (bare, or alone in one ```json fence) with exactly the keys
+    "0" .. "n_steps-1", each holding {"function_tags": [...]}: a non-empty list of Thought Anchors
+    tags or "unknown" (Thought Anchors' own output format; other fields such as "depends_on" are
+    allowed and ignored). Anything else raises StarterError naming what was wrong.
+
+    >>> parse_judge_answer('{"0": {"function_tags": ["plan_generation"]}, '
+    ...                    '"1": {"function_tags": ["active_computation", "self_checking"]}}', 2)
+    [('plan_generation',), ('active_computation', 'self_checking')]
+    >>> parse_judge_answer('{"0": {"function_tags": ["guessing"]}}', 1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.StarterError: judge tagged step 0 'guessing'; allowed: problem_setup, ...
+    """
+    fenced = _FENCED.fullmatch(answer)
+    body = fenced.group(1) if fenced else answer
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as e:
+        raise StarterError(f"judge answer is not one JSON object ({e.msg} at char {e.pos}): "
+                           f"{answer[:80]!r}") from None
+    if not isinstance(data, dict):
+        raise StarterError(f"judge answer is JSON but not an object: {answer[:80]!r}")
+    expected = [str(i) for i in range(n_steps)]
+    if sorted(data, key=lambda k: (len(k), k)) != expected:
+        raise StarterError(f"judge answer has keys {sorted(data)[:8]}; expected '0'..'{n_steps - 1}'")
+    allowed = set(TA_TAGS) | {TA_UNKNOWN}
+    tags: list[tuple[str, ...]] = []
+    for key in expected:
+        entry = data[key]
+        found = entry.get("function_tags") if isinstance(entry, dict) else None
+        if not isinstance(found, list) or not found or not all(isinstance(t, str) for t in found):
+            raise StarterError(f"judge step {key}: expected {{\"function_tags\": [tag, ...]}}, "
+                               f"got {json.dumps(entry)[:80]}")
+        for tag in found:
+            if tag not in allowed:
+                raise StarterError(f"judge tagged step {key} {tag!r}; allowed: "
+                                   f"{', '.join(TA_TAGS)}, {TA_UNKNOWN}")
+        tags.append(tuple(found))
+    return tags
+
+
+def judge_tags(steps: Sequence[str], judge: Callable[[str], str],
+               problem: str = "") -> list[tuple[str, ...]]:
+    """Thought Anchors tags of `steps` from an LLM: `judge(prompt) -> answer text`, parsed strictly.
+
+    `judge` is any callable, e.g. a chat call through an OpenAI-compatible backend at temperature 0
+    (Thought Anchors used GPT-4o with JSON output). Each step gets a tuple of tags, main tag first.
+
+    >>> fake = lambda prompt: '{"0": {"function_tags": ["problem_setup"]}}'
+    >>> judge_tags(["Okay, so we need the area of a circle."], fake)
+    [('problem_setup',)]
+    """
+    if not steps:
+        return []
+    return parse_judge_answer(judge(judge_prompt(steps, problem)), len(steps))
+
+
+def tag_steps(steps: Sequence[str], scheme: str = "kit",
+              judge: Callable[[str], str] | None = None, problem: str = "") -> list[str]:
+    """One tag per step: by the scheme's rules, or (scheme "thought_anchors" with a `judge`) the
+    main tag an LLM judge gives (`judge_tags`).
+
+    >>> tag_steps(["Try 2+3=5.", "Hit."]), tag_steps(["Try 2+3=5.", "Hit."], "thought_anchors")
+    (['compute', 'verify'], ['active_computation', 'self_checking'])
+    """
+    if judge is None:
+        return [tag_step(s, scheme) for s in steps]
+    if scheme != "thought_anchors":
+        raise UsageError(f"an LLM judge tags with scheme 'thought_anchors'; got scheme {scheme!r}")
+    return [tags[0] for tags in judge_tags(steps, judge, problem)]
 
 
 @dataclass(frozen=True)
@@ -231,7 +539,7 @@ class Step:
     text: str  # == thinking[start:end]
     start: int  # character offset in the thinking text (inclusive)
     end: int  # character offset (exclusive)
-    tag: str  # one of STEP_TAGS, from tag_step
+    tag: str  # tag_step(text, scheme): one of STEP_TAGS for the default scheme "kit"
 
 
 # A step runs from a non-space character to sentence-final punctuation followed by a space (so "3.5"
@@ -239,14 +547,17 @@ class Step:
 _STEP = re.compile(r"\S[^\n]*?(?:[.!?]+[\"')\]]*(?=\s|$)|$)", re.M)
 
 
-def split_steps(thinking: str) -> list[Step]:
-    """Cut thinking text into sentence/line steps with character offsets and tags.
+def split_steps(thinking: str, scheme: str = "kit") -> list[Step]:
+    """Cut thinking text into sentence/line steps with character offsets and tags of `scheme`.
 
     >>> [(s.text, s.start, s.end) for s in split_steps("Try 3.5*2=7. Hit.\\nDone")]
     [('Try 3.5*2=7.', 0, 12), ('Hit.', 13, 17), ('Done', 18, 22)]
+    >>> [s.tag for s in split_steps("Try 3.5*2=7. Hit.", scheme="thought_anchors")]
+    ['active_computation', 'self_checking']
     """
+    get_tag_scheme(scheme)  # an unknown scheme is refused even for text without steps
     return [
-        Step(index=i, text=m.group(), start=m.start(), end=m.end(), tag=tag_step(m.group()))
+        Step(index=i, text=m.group(), start=m.start(), end=m.end(), tag=tag_step(m.group(), scheme))
         for i, m in enumerate(_STEP.finditer(thinking))
     ]
 
