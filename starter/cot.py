@@ -216,19 +216,23 @@ TAG_RULES: list[tuple[str, re.Pattern[str]]] = [
         r"|\bfinal answer\b|\bin conclusion\b", re.I)),
     ("verify", re.compile(
         r"^\W*(hit|miss|yes|correct|right)\W*$|\b(let me|let's|I should|I'll) (double[- ])?check"
-        r"|\bverif|\bdouble[- ]check|\bsanity check|\bconfirm|\bplug(ging)? (it |this |that )?back", re.I)),
+        r"|\bverif|\bdouble[- ]check|\bsanity check|\bconfirm"
+        r"|\bplug(ging)? (it |this |that )?back", re.I)),
     ("plan", re.compile(
         r"^\W*(first|to solve|to find|my plan|the (problem|question) (asks|is|wants)|left:|step \d)"
-        r"|\b(I|we) (need|have|want) to\b|\blet('s| me) (start|think|figure|break|see|consider|denote|recall)"
+        r"|\b(I|we) (need|have|want) to\b"
+        r"|\blet('s| me) (start|think|figure|break|see|consider|denote|recall)"
         r"|^\W*(okay|ok|alright|so),? (so )?(I|we|let)", re.I)),
     ("compute", re.compile(
-        r"^\W*try\b|\d\s*[-+*/×÷^=]\s*\(?\d|=|\b(calculat|comput|multipl|subtract|divid|add(ing)? )", re.I)),
+        r"^\W*try\b|\d\s*[-+*/×÷^=]\s*\(?\d|="
+        r"|\b(calculat|comput|multipl|subtract|divid|add(ing)? )", re.I)),
 ]
-DEFAULT_TAG = "compute"  # a step no rule claims states or derives a fact: the bulk of a chain of thought
+# a step no rule claims states or derives a fact: the bulk of a chain of thought
+DEFAULT_TAG = "compute"
 
 assert {tag for tag, _ in TAG_RULES} == set(STEP_TAGS) and DEFAULT_TAG in STEP_TAGS
 
-# Thought Anchors' 8 function tags with the definitions of their DAG_PROMPT (prompts.py), in its order.
+# Thought Anchors' 8 function tags with the definitions of their DAG_PROMPT (prompts.py), in order.
 TA_DEFINITIONS: dict[str, str] = {
     "problem_setup": "Parsing or rephrasing the problem (initial reading or comprehension).",
     "plan_generation": "Stating or deciding on a plan of action (often meta-reasoning).",
@@ -237,15 +241,16 @@ TA_DEFINITIONS: dict[str, str] = {
     "result_consolidation": (
         "Aggregating intermediate results, summarizing, or preparing final answer."),
     "uncertainty_management": (
-        "Expressing confusion, re-evaluating, proposing alternative plans (includes backtracking)."),
+        "Expressing confusion, re-evaluating, proposing alternative plans (includes "
+        "backtracking)."),
     "final_answer_emission": (
         "Explicit statement of the final boxed answer or earlier chunks that contain the final "
         "answer."),
     "self_checking": "Verifying previous steps, Pythagorean checking, re-confirmations.",
 }
 TA_TAGS: tuple[str, ...] = tuple(TA_DEFINITIONS)
-# The DAG prompt's escape label ("use only if the chunk does not fit any of the above tags"): a judge
-# may answer it; the rules never do.
+# The DAG prompt's escape label ("use only if the chunk does not fit any of the above tags"): a
+# judge may answer it; the rules never do.
 TA_UNKNOWN = "unknown"
 
 # The organism's kit tags in Thought Anchors' terms. Exact on organism traces, whose five sentence
@@ -261,7 +266,8 @@ ORGANISM_TO_TA: dict[str, str] = {
     "conclude": "final_answer_emission",
 }
 # TinyThinker's own ground-truth tags (starter.organism.data.TAGS) in Thought Anchors' terms, where
-# one tag maps to one function tag ("try" covers both "Try ..." and "Left: ...": use ORGANISM_TO_TA).
+# one tag maps to one function tag ("try" covers both "Try ..." and "Left: ...": use
+# ORGANISM_TO_TA on the kit tags for those).
 ORGANISM_TRUTH_TO_TA: dict[str, str] = {
     "check": "self_checking",
     "backtrack": "uncertainty_management",
@@ -293,9 +299,11 @@ TA_RULES: list[tuple[str, re.Pattern[str]]] = [
         r"|\b(another|a different) (way|approach|method)\b", re.I)),
     # self_checking: verifying or re-confirming an earlier step or result.
     ("self_checking", re.compile(
-        r"^\W*(yes|yep|correct|right)\b.{0,30}$|\b(let me|let's|I should|I'll|to) (double[- ])?check"
+        r"^\W*(yes|yep|correct|right)\b.{0,30}$"
+        r"|\b(let me|let's|I should|I'll|to) (double[- ])?check"
         r"|\bverif|\bdouble[- ]check|\bsanity check|\bconfirm|\bplug(ging)? (it |this |that |)back"
-        r"|\b(that|this|it) (checks out|matches|works)|\bmakes sense\b|\bto be (sure|safe)\b", re.I)),
+        r"|\b(that|this|it) (checks out|matches|works)|\bmakes sense\b"
+        r"|\bto be (sure|safe)\b", re.I)),
     # problem_setup: reading or restating the problem ("Okay, so I have this problem...", "We are
     # given ...", "The problem asks ...").
     ("problem_setup", re.compile(
@@ -375,9 +383,11 @@ def get_tag_scheme(name: str) -> TagScheme:
 def tag_step(text: str, scheme: str = "kit") -> str:
     """The tag of one step: the first rule of the scheme that matches, else its default.
 
-    >>> [tag_step(s) for s in ["Try 8*19=152.", "Left: 152, 4.", "Miss.", "Wait, backtrack.", "Hit."]]
+    >>> organism = ["Try 8*19=152.", "Left: 152, 4.", "Miss.", "Wait, backtrack.", "Hit."]
+    >>> [tag_step(s) for s in organism]
     ['compute', 'plan', 'verify', 'backtrack', 'verify']
-    >>> [tag_step(s) for s in ["First, I need to find x.", "Hmm, that seems off.", "So the answer is 4."]]
+    >>> r1 = ["First, I need to find x.", "Hmm, that seems off.", "So the answer is 4."]
+    >>> [tag_step(s) for s in r1]
     ['plan', 'backtrack', 'conclude']
 
     Thought Anchors' taxonomy, one R1-style sentence per tag:
@@ -485,7 +495,8 @@ def parse_judge_answer(answer: str, n_steps: int) -> list[tuple[str, ...]]:
         raise StarterError(f"judge answer is JSON but not an object: {answer[:80]!r}")
     expected = [str(i) for i in range(n_steps)]
     if sorted(data, key=lambda k: (len(k), k)) != expected:
-        raise StarterError(f"judge answer has keys {sorted(data)[:8]}; expected '0'..'{n_steps - 1}'")
+        raise StarterError(f"judge answer has keys {sorted(data)[:8]}; "
+                           f"expected '0'..'{n_steps - 1}'")
     allowed = set(TA_TAGS) | {TA_UNKNOWN}
     tags: list[tuple[str, ...]] = []
     for key in expected:
