@@ -98,9 +98,17 @@ def test_edit_test_by_hand():
     assert m["edits"]["truncate"].key.n_items == 0
 
 
-def test_every_claim_agrees_with_its_interval():
-    claims = cf.claims(cf.analyse(ROWS))
-    assert len(claims) >= 3
+def test_claims_need_five_problems_and_agree_with_their_intervals():
+    few = cf.claims(cf.analyse(ROWS))
+    assert [c.metric for c in few] == ["detector recall"], (
+        "3 problems per side is too few for a verdict: only the detector's claim (12 sentences)")
+    many = []
+    for k in range(6):  # six problems whose answer switches to the wrong hint, silently
+        many += [hint(f"q{k}", "none", None, "8+19"), hint(f"q{k}", "wrong", "19-8", "19-8")]
+    claims = cf.claims(cf.analyse(many))
+    metrics = [c.metric for c in claims]
+    assert "switch rate to the wrong hint's operation" in metrics
+    assert "mention rate among switched chains" in metrics
     for claim in claims:
         check(claim.to_dict())
     text = cf.findings(cf.analyse(ROWS))
