@@ -69,9 +69,12 @@ def test_monitor_scores_by_hand():
     assert m["n_masked_away"] == 1, "p2's echo of the prompt would have fired without the mask"
 
 
-def test_claims_agree_with_their_intervals():
-    out = mc.claims(mc.analyse(ROWS))
-    assert len(out) == 3, "dead leak, alive leak, CoT vs answer monitor"
+def test_claims_need_five_problems_and_agree_with_their_intervals():
+    assert mc.claims(mc.analyse(ROWS)) == [], "3 problems per side: too few for a verdict"
+    copies = [{**r, "problem": r["problem"] + c, "unit": r["unit"] + c}
+              for c in "abc" for r in ROWS]
+    out = mc.claims(mc.analyse(copies))
+    assert len(out) == 3, "dead leak (9 problems), alive leak (6), CoT vs answer monitor (6)"
     for claim in out:
         check(claim.to_dict())
 
