@@ -122,7 +122,8 @@ def test_organism_truth_tags_map_where_one_to_one():
 def test_default_scheme_is_unchanged_and_unknown_scheme_is_a_usage_error():
     assert tag_step("Wait, backtrack.") == "backtrack"
     assert [s.tag for s in cot.split_steps("Try 2+3=5. Hit.")] == ["compute", "verify"]
-    with pytest.raises(UsageError, match="unknown tag scheme 'ta'; available: kit, thought_anchors"):
+    allowed = "unknown tag scheme 'ta'; available: kit, thought_anchors"
+    with pytest.raises(UsageError, match=allowed):
         tag_step("x", scheme="ta")
     with pytest.raises(UsageError, match="unknown tag scheme"):
         cot.split_steps("", scheme="ta")
