@@ -30,10 +30,10 @@ What was checked, and against what (nothing was downloaded; the fixture in
 tests/fixtures/math_rollouts/ is hand-made):
 - From the dataset card (README.md of the dataset): the folder tree (model /
   temperature_0.6_top_p_0.95 / {correct,incorrect}_base_solution[_forced_answer],
-  correct_base_solution_sanity); problem_<id> folders with problem.json, chunks_labeled.json and chunk_<N>/solutions.json; the fields of
-  problem.json and of chunks_labeled.json; in solutions.json `chunk_resampled`, `is_correct`,
-  `answer`, `full_cot` (its example also shows `completion_tokens` and `reasoning_type`: kept in
-  `extra` when present).
+  correct_base_solution_sanity); problem_<id> folders with problem.json, chunks_labeled.json
+  and chunk_<N>/solutions.json; the fields of problem.json and of chunks_labeled.json; in
+  solutions.json `chunk_resampled`, `is_correct`, `answer`, `full_cot` (its example also shows
+  `completion_tokens` and `reasoning_type`: kept in `extra` when present).
 - From the hub's file index (the dataset viewer's `path` column): base_solution.json and chunks.json
   sit in every problem folder beside chunks_labeled.json.
 - From the code that wrote the dataset (generate_rollouts.py, analyze_rollouts.py): the fields of
@@ -43,6 +43,9 @@ tests/fixtures/math_rollouts/ is hand-made):
   ("\\n</think>\\n\\nTherefore, the final answers is \\\\boxed{"); json.dump with indent=2.
 - Inferred: that every listed chunk has a folder (a missing one is simply absent here); that
   `depends_on` holds strings (as in the card's example); the types of fields no example shows.
+- Not handled: the hub's `datasets` view of the same files (parquet rows `path`, `filename`,
+  `extension`, `size_bytes`, `content`: one row per file); write each row's `content` to its
+  `path` first, then read that folder.
 
 Plain records (`ProblemRollouts` and its parts) keep every field under its name in the dataset;
 fields we do not know go to `extra`, so `write_rollouts` then `read_rollouts` gives the same
