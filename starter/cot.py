@@ -305,11 +305,12 @@ TA_RULES: list[tuple[str, re.Pattern[str]]] = [
         r"|\b(that|this|it) (checks out|matches|works)|\bmakes sense\b"
         r"|\bto be (sure|safe)\b", re.I)),
     # problem_setup: reading or restating the problem ("Okay, so I have this problem...", "We are
-    # given ...", "The problem asks ...").
+    # given ...", "The problem asks ...", R1's opening "Okay, so I need to ...").
     ("problem_setup", re.compile(
         r"\b(this|the) (problem|question)( here)? (says|asks|states|gives|is asking|wants)"
         r"|\bI (have|got|need to solve) (this|a|the) (problem|question)"
-        r"|\b(we are|we're|I'm|I am) (given|asked|told)\b|^\W*given (that|a|an|the)\b", re.I)),
+        r"|\b(we are|we're|I'm|I am) (given|asked|told)\b|^\W*given (that|a|an|the)\b"
+        r"|^\W*(okay|ok|alright),? (so,? )?(I|we) (need|have|want) to\b", re.I)),
     # fact_retrieval: recalling a fact, formula or definition ("I remember", "recall that", "the
     # formula for", "by definition", "there are 60 minutes in an hour").
     ("fact_retrieval", re.compile(
