@@ -55,6 +55,7 @@ from starter.saes import (Activations, TrainConfig, collect, finetune, latent_co
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
 ROLES = ("wait", "decision")  # the two latents chosen per SAE (see the header)
+SCALE = "its training mean at its target"  # what a latent's activation is divided by (1: typical)
 # The Llama Scope SAE of the *base* Llama-3.1-8B at layer 15 (SAELens release, id). The registry
 # (models.yaml) does not carry base-model SAEs yet, so it lives here until it does.
 BASE_SAE = ("llama_scope_lxr_8x", "l15r_8x")
@@ -360,7 +361,8 @@ def latent_rows(ctx: Context, seed: int, sae_name: str, sae, split: Split, sites
 
 def site_rows(seed: int, sae, split: Split, sites: list[Site],
               chosen: dict[str, dict]) -> list[dict]:
-    """One row per held-out site: the chosen latents' activation there (None: latent not chosen)."""
+    """One row per held-out site: the chosen latents' activation there (None: latent not chosen),
+    raw and relative to the latent's mean activation at its target sites in training."""
     roles = list(chosen)
     codes = latent_codes(sae, split.eval, [chosen[r]["latent"] for r in roles])  # [n, roles]
     rows = []
@@ -369,7 +371,10 @@ def site_rows(seed: int, sae, split: Split, sites: list[Site],
         rows.append({"unit": f"site:{seed}:{s.trace}:{s.position}", "kind": "site", "seed": seed,
                      "trace": s.trace, "position": s.position, "token": s.token,
                      "context": s.context, "operator": s.operator,
-                     **{f"act_{role}": acts.get(role) for role in ROLES}})
+                     **{f"act_{role}": acts.get(role) for role in ROLES},
+                     **{f"rel_{role}": acts[role] / chosen[role]["mean_on"]
+                        if role in acts and chosen[role]["mean_on"] > 0 else None
+                        for role in ROLES}})
     return rows
 
 
@@ -454,17 +459,19 @@ def fve_difference(rows: list[dict], other: list[dict], subset: str = "wait") ->
 class SiteStats:
     """One chosen latent at the decision points (same token, same traces), and on the words."""
 
-    backtrack: stats.Estimate  # P(fires) at a "." before a backtrack
-    control: stats.Estimate  # P(fires) at a "." before another try, same traces
+    backtrack: stats.Estimate  # activation (or P(fires)) at a "." before a backtrack
+    control: stats.Estimate  # the same at a "." before another try, same traces
     difference: stats.Estimate  # backtrack - control, paired over traces, seeds pooled
     by_seed: dict[int, stats.Estimate]  # the difference per SAE seed
-    on_words: stats.Estimate  # P(fires) on the backtracking words themselves
+    on_words: stats.Estimate  # the same on the backtracking words themselves
 
 
-def site_stats(sites: list[dict], role: str, operator: str | None = None) -> SiteStats:
-    """Fire rates of the `role` latent. Decision points: only in traces that have both kinds, or,
-    given an `operator`, only after a miss of that operator (in any held-out trace)."""
-    key = f"act_{role}"
+def site_stats(sites: list[dict], role: str, operator: str | None = None,
+               fires: bool = False) -> SiteStats:
+    """The `role` latent's activation relative to its training mean at its target (or, `fires`,
+    how often it is active). Decision points: only in traces that have both kinds, or, given an
+    `operator`, only after a miss of that operator (in any held-out trace)."""
+    key = f"act_{role}" if fires else f"rel_{role}"
     mine = [s for s in sites if s.get(key) is not None
             and (operator is None or s["context"] == "wait" or s.get("operator") == operator)]
     kinds: dict[int, set[str]] = {}
@@ -475,7 +482,8 @@ def site_stats(sites: list[dict], role: str, operator: str | None = None) -> Sit
     def pick(context: str, seed: int | None = None) -> tuple[list[float], list[int]]:
         chosen = [s for s in mine if s["context"] == context and (seed is None or s["seed"] == seed)
                   and (context == "wait" or s["trace"] in both)]
-        return [float(s[key] > 0) for s in chosen], [s["trace"] for s in chosen]
+        values = [float(s[key] > 0) if fires else s[key] for s in chosen]
+        return values, [s["trace"] for s in chosen]
 
     back, control = pick("backtrack"), pick("continue")
     seeds = sorted({s["seed"] for s in mine})
@@ -519,6 +527,7 @@ def analyse(rows: list[dict]) -> dict:
         seed: fve_difference(of(own, a, seed), of(other, a, seed)) for seed in seeds}
     roles = [role for role in ROLES if any(s.get(f"act_{role}") is not None for s in sites)]
     m["sites"] = {role: site_stats(sites, role) for role in roles}
+    m["fires"] = {role: site_stats(sites, role, fires=True) for role in roles}
     # The operator of the missed try predicts the decision in the organism (its search tries the
     # operators in a fixed order): match on the one operator seen before both decisions most often.
     counts = {op: min(sum(s["operator"] == op and s["context"] == c for s in sites)
@@ -603,7 +612,7 @@ def plot(rows: list[dict], metrics: dict):
             ests += [same.backtrack, same.control]
             colours += ["salmon", "silver"]
         _bars(ax, labels + ["backtrack\nword"], ests + [site.on_words], colours + ["C0"])
-        ax.set(ylabel="P(latent fires)", ylim=(0, 1.05))
+        ax.set(ylabel="activation / its training mean at target")
         ax.set_title(f"'{role}' latent, held-out traces", fontsize=9)
     ax = axes[1, 1]
     series = [(f"{r} latent:\nbacktrack - try", m["sites"][r].by_seed) for r in m["sites"]]
@@ -640,32 +649,31 @@ def claims(m: dict) -> list[Claim]:
     if "decision" in m["sites"]:
         site = m["sites"]["decision"]
         found.append(compare(
-            "Beyond token identity: a latent chosen on training traces fires more often on the '.' "
+            "Beyond token identity: a latent chosen on training traces is more active on the '.' "
             "closing a Miss that the organism follows with a backtrack than on the same token "
             "closing a Miss it follows with another try (held-out traces, SAE seeds pooled).",
-            "P(decision latent fires), '.' before a backtrack", site.backtrack,
+            f"decision latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
             "the same token in the same traces, another try next",
-            "P(decision latent fires), '.' before a try", site.control, site.difference))
+            "the same, '.' before a try", site.control, site.difference))
     if "decision" in m["sites_same_operator"]:
         site = m["sites_same_operator"]["decision"]
         op = m["matched_operator"]
         found.append(compare(
-            f"Matched on the operator too: after a missed '{op}' try, the decision latent fires "
-            f"more often on the '.' before a backtrack than on the '.' before another try (the "
+            f"Matched on the operator too: after a missed '{op}' try, the decision latent is more "
+            f"active on the '.' before a backtrack than on the '.' before another try (the "
             f"operator alone does not explain it).",
-            f"P(decision latent fires), '.' before a backtrack, '{op}' missed", site.backtrack,
-            f"the same token after a missed '{op}', another try next",
-            f"P(decision latent fires), '.' before a try, '{op}' missed", site.control,
-            site.difference))
+            f"decision latent activation / {SCALE}, '.' before a backtrack, '{op}' missed",
+            site.backtrack, f"the same token after a missed '{op}', another try next",
+            f"the same, '.' before a try, '{op}' missed", site.control, site.difference))
     if "wait" in m["sites"] and "decision" in m["sites"]:
         site = m["sites"]["wait"]
         found.append(compare(
-            "The latent most specific to ' Wait' already fires at the decision before it: more "
-            "often on the '.' before a backtrack than on the '.' before another try (if not, it "
+            "The latent most specific to ' Wait' is already active at the decision before it: "
+            "more on the '.' before a backtrack than on the '.' before another try (if not, it "
             "reads the token, not the decision).",
-            "P(wait latent fires), '.' before a backtrack", site.backtrack,
+            f"wait latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
             "the same token in the same traces, another try next",
-            "P(wait latent fires), '.' before a try", site.control, site.difference))
+            "the same, '.' before a try", site.control, site.difference))
     return found
 
 
@@ -714,18 +722,21 @@ def findings(m: dict) -> str:
         site = m["sites"][role]
         verdict = ("It carries the decision, not only the token." if site.difference.excludes_zero
                    else "At this n it does not tell the decisions apart: a token detector here.")
-        lines.append(f"- The '{role}' latent fires at the '.' before a backtrack in "
-                     f"{d(site.backtrack)}, before another try in {d(site.control)}; difference "
+        fires = m["fires"][role]
+        lines.append(f"- The '{role}' latent's activation ({SCALE}) at the '.' before a backtrack: "
+                     f"{d(site.backtrack)}, before another try: {d(site.control)}; difference "
                      f"{d(site.difference)} (per seed: {_per_seed(site.by_seed)}). On the "
-                     f"backtracking words themselves: {d(site.on_words)}. " + verdict)
+                     f"backtracking words themselves: {d(site.on_words)}. It is active at the "
+                     f"'.' before a backtrack in {d(fires.backtrack)} of cases, before another "
+                     f"try in {d(fires.control)}, on the words in {d(fires.on_words)}. " + verdict)
     op = m["matched_operator"]
     if op is not None:
         site = m["sites_same_operator"]["decision"]
         lines.append(
             f"\nThe operator of the missed try predicts the decision here (the search tries them "
             f"in a fixed order), so the sharpest control keeps it fixed: after a missed '{op}', "
-            f"the 'decision' latent fires before a backtrack in {d(site.backtrack)}, before "
-            f"another try in {d(site.control)}; difference {d(site.difference)} (per seed: "
+            f"the 'decision' latent's activation before a backtrack is {d(site.backtrack)}, "
+            f"before another try {d(site.control)}; difference {d(site.difference)} (per seed: "
             f"{_per_seed(site.by_seed)}).")
     lines.append("\nTop held-out contexts (the token in [[ ]], two tokens after it):")
     for role, match in m["top_match"].items():

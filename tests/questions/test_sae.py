@@ -30,7 +30,8 @@ def site(t: int, context: str, decision: float, wait: float, position: int,
          operator: str | None = None) -> dict:
     return {"unit": f"site:0:{t}:{position}", "kind": "site", "seed": 0, "trace": t,
             "position": position, "token": " Wait" if context == "wait" else ".",
-            "context": context, "operator": operator, "act_wait": wait, "act_decision": decision}
+            "context": context, "operator": operator, "act_wait": wait, "act_decision": decision,
+            "rel_wait": wait / 5.0, "rel_decision": decision}  # training means 5 and 1
 
 
 def latent(role: str, target: str, tops: list[str]) -> dict:
@@ -86,19 +87,21 @@ def test_decision_sites_by_hand_only_traces_with_both_kinds():
     m = sae.analyse(ROWS)
     decision = m["sites"]["decision"]
     assert decision.backtrack.value == pytest.approx(2 / 3), "traces 0, 1, 3 (2 has no control)"
-    assert decision.control.value == pytest.approx(1 / 3), "only trace 1's '.' before a try fires"
-    assert decision.difference.value == pytest.approx(1 / 3)
+    assert decision.control.value == pytest.approx(0.5 / 3), "(0 + 0.5 + 0) / 3"
+    assert decision.difference.value == pytest.approx(2 / 3 - 0.5 / 3)
     assert decision.on_words.value == pytest.approx(0.0)
+    assert m["fires"]["decision"].control.value == pytest.approx(1 / 3), "only trace 1 fires"
     wait = m["sites"]["wait"]
-    assert wait.on_words.value == pytest.approx(1.0) and wait.on_words.n == 4
+    assert wait.on_words.value == pytest.approx((5 + 5 + 4 + 6) / 4 / 5.0) and wait.on_words.n == 4
+    assert m["fires"]["wait"].on_words.value == pytest.approx(1.0)
     assert wait.difference.value == pytest.approx(0.0)
     assert m["position_backtrack"].value == pytest.approx(20) and m["position_continue"].value == 10
     # matched on the operator ('-': 3 before a backtrack, 2 before a try), any trace
     assert m["matched_operator"] == "-"
     same = m["sites_same_operator"]["decision"]
     assert same.backtrack.value == pytest.approx(2 / 3), "traces 0, 2 fire, 3 does not"
-    assert same.control.value == pytest.approx(1 / 2), "trace 1 fires, 3 does not"
-    assert same.difference.value == pytest.approx(2 / 3 - 1 / 2)
+    assert same.control.value == pytest.approx(0.25), "trace 1: 0.5, trace 3: 0"
+    assert same.difference.value == pytest.approx(2 / 3 - 0.25)
     assert m["top_match"]["wait"] == {"matched": 2, "shown": 3, "target": "wait"}
     assert m["top_match"]["decision"] == {"matched": 1, "shown": 2, "target": "backtrack"}
 
