@@ -170,6 +170,27 @@ def steering_hooks(layer: int, vector: "torch.Tensor", alpha: float) -> list[tup
     return [] if alpha == 0 else [(resid_name(layer), add_vector(vector, alpha))]
 
 
+def add_per_row(deltas: "torch.Tensor") -> Callable:
+    """A hook that adds `deltas[i]` [d_model] at every position of batch row i: many steering
+    conditions (vectors x alphas) in one generate call. The batch must have exactly len(deltas) rows.
+
+    >>> import torch
+    >>> hook = add_per_row(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
+    >>> hook(torch.zeros(2, 1, 2), hook=None)  # [batch, pos, d_model]
+    tensor([[[ 1.,  0.]],
+    <BLANKLINE>
+            [[ 0., -1.]]])
+    """
+
+    def hook(resid, hook):  # resid: [batch, pos, d_model]
+        if resid.shape[0] != deltas.shape[0]:
+            raise UsageError(f"per-row steering got a batch of {resid.shape[0]} rows for "
+                             f"{deltas.shape[0]} deltas; generate exactly one batch of that size")
+        return resid + deltas[:, None, :].to(device=resid.device, dtype=resid.dtype)
+
+    return hook
+
+
 @contextmanager
 def steering(model: "LoadedModel", layer: int, vector: "torch.Tensor", alpha: float) -> Iterator[None]:
     """Add `alpha * vector` to `blocks.{layer}.hook_resid_post` inside the block; removed on exit, always.

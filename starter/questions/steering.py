@@ -1,249 +1,566 @@
 # %% [markdown]
 # # Can we make steering vectors to steer the reasoning?
 #
-# Venhoff, Arcuschin, Torr, Conmy and Nanda 2025 (arXiv 2506.18167) added the mean residual stream before
-# backtracking sentences minus the mean before other sentences during generation: the model backtracked
-# more (subtracting it: less). We sweep the strength alpha (negative too) and count backtracks and correct
-# answers. **Control**: a random vector of the same norm at the same alphas (any big vector disturbs the
-# model; only the gap to random is the vector's own effect). A second vector, "be creative" (creative minus
-# plain prompt at the last prompt token), is added to plain prompts; we measure how different the samples
-# for one problem are. The organism reads no English, so that part runs on a chat model (the main model,
-# or SmolLM2-135M instead of the organism). Usage: `mi-starter run steering --preset smoke`.
+# Venhoff, Arcuschin, Torr, Conmy and Nanda 2025 (arXiv 2506.18167) added the mean residual stream
+# before backtracking sentences minus the mean before other sentences during generation: the model
+# backtracked more (subtracting it: less). We sweep the strength alpha (small and large, negative
+# too) on held-out problems and count backtracks **only where they are valid by the organism's
+# ground truth**: the branch was exhausted (every final operation the search would try from that
+# "Left:" state was tried). Premature backtracks, unfinished traces and repeated "Wait" are
+# reported per alpha on their own lines.
+#
+# **Controls.** (1) Five random vectors of the same norm at the same alphas (any big vector disturbs
+# the model; only the gap to random is the vector's own effect). (2) A matched contrast: the mean
+# before a backtrack *after a check* ("Miss.") minus the mean after a "Miss." the model did not
+# follow with a backtrack, so the vector is not just a "Miss." direction (Venhoff's vector compares
+# pre-backtrack steps, all "Miss." on the organism, with every other step). Both are rescaled to the
+# same norm. A second vector, "be creative" (creative minus plain prompt at the last prompt token),
+# is fitted on some problems and evaluated on others; we measure how different one problem's samples
+# are. The organism reads no English, so that part runs on a chat model (SmolLM2-135M instead of the
+# organism). Run: `mi-starter run steering --preset smoke`. Outputs: results.jsonl (kinds "fit",
+# "vector", "steer", "creative", "sae"), figure.png, summary.md, findings.json.
 
 # %%
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from starter import activations, cot
+from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
 from starter.models import get_spec, load_model
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
+from starter.tasks.countdown import (FINAL_OPS_TARGET_ABOVE, FINAL_OPS_TARGET_WITHIN, apply_op,
+                                     problem_key)
+from starter.trees import canonical_operation
 
 CREATIVE = " Be creative: find an unusual, original way to do it."  # appended to the question
 ENGLISH_FALLBACK = "smollm2-135m"  # runs the creativity part when the main model is the organism
-
-
-@dataclass
-class Config(StarterConfig):
-    layer: int = -1  # residual layer to read and steer (-1: the middle block)
-    fit_problems: int = 40  # problems whose sampled traces give the backtracking vector
-    fit_samples: int = 4  # samples per fit problem (temperature 1: many backtracks to average)
-    eval_problems: int = 40  # other problems, solved greedily under each alpha
-    alphas: tuple[float, ...] = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75)  # multiples of the vector
-    max_new_tokens: int = 200  # a steered model may loop: cut it off here (graded wrong)
-    creative_model: str | None = None  # None: the main model, or ENGLISH_FALLBACK for the organism; "": skip
-    creative_problems: int = 8  # questions for the creativity vector
-    creative_samples: int = 4  # samples per question whose diversity we measure
-    creative_alphas: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)  # multiples of the creativity vector
-    creative_max_new_tokens: int = 96  # length of each creative sample
-    sae_top_k: int = 10  # SAE latents (by decoder cosine) to explain the vector, where the model has SAEs
-    batch_size: int = 32  # sequences per generate call
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if 0.0 not in self.alphas or 0.0 not in self.creative_alphas or min(self.fit_problems, self.eval_problems) < 1:
-            raise UsageError(f"alphas and creative_alphas need 0.0 (the baseline), fit/eval_problems >= 1; got {self}")
-
-
-PRESETS = {  # smoke skips the creativity part (loading and sampling SmolLM2 on 2 busy cores takes minutes)
-    "smoke": Config(fit_problems=8, fit_samples=3, eval_problems=8, alphas=(-0.5, 0.0, 0.5), max_new_tokens=160,
-                    creative_model=""),
-    "cpu": Config(fit_problems=24, eval_problems=20, alphas=(-1.0, 0.0, 0.5, 1.0), creative_problems=3,
-                  creative_samples=3, creative_alphas=(0.0, 4.0), creative_max_new_tokens=48),
-    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", fit_problems=32, eval_problems=48,
-                  alphas=(-1.0, -0.5, 0.0, 0.5, 1.0, 1.5), max_new_tokens=1024, creative_max_new_tokens=256),
-}
+ALPHAS = (-1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 1.0)  # multiples of the vector
 
 # %% [markdown]
-# ## Experiment 1: the backtracking vector (difference of means before backtrack steps vs other steps)
+# ## Setup
 
 
 # %%
+@dataclass
+class Config(StarterConfig):
+    layer: int = -1  # residual layer to read and steer (-1: the middle block)
+    fit_problems: int = 40  # problems whose sampled traces give the vectors
+    fit_samples: int = 4  # samples per fit problem (temperature 1: many backtracks to average)
+    eval_problems: int = 40  # other problems, solved greedily under each (vector, alpha)
+    alphas: tuple[float, ...] = ALPHAS  # multiples of the vector; must hold 0.0 (unsteered)
+    claim_alpha: float = 0.5  # the alpha the claims compare at (fixed before looking)
+    n_random: int = 5  # random vectors of the same norm (the control's mean and spread)
+    max_new_tokens: int = 200  # organism traces are <= 143 tokens; a steered loop is cut here
+    steer_batch: int = 256  # (condition, problem) rows per steered generate call
+    creative_model: str | None = None  # None: the main model, or ENGLISH_FALLBACK; "": skip
+    creative_fit_problems: int = 8  # questions the creativity vector is fitted on
+    creative_problems: int = 8  # other questions it is evaluated on
+    creative_samples: int = 4  # samples per question whose diversity we measure
+    creative_alphas: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)  # multiples of the creativity vector
+    creative_max_new_tokens: int = 96  # length of each creative sample
+    sae_top_k: int = 10  # SAE latents (decoder cosine) explaining the vector, where there are SAEs
+    batch_size: int = 32  # sequences per generate call when fitting and for creativity
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if 0.0 not in self.alphas or 0.0 not in self.creative_alphas:
+            raise UsageError(f"alphas and creative_alphas need 0.0 (the baseline); got "
+                             f"{self.alphas}, {self.creative_alphas}")
+        if self.claim_alpha not in self.alphas or self.claim_alpha == 0.0:
+            raise UsageError(f"claim_alpha={self.claim_alpha} must be a non-zero value of alphas")
+        if min(self.fit_problems, self.eval_problems, self.n_random) < 1:
+            raise UsageError(f"fit_problems, eval_problems and n_random must be >= 1; got {self}")
+
+
+PRESETS = {  # smoke skips the creativity part (SmolLM2 on 2 busy cores takes minutes)
+    "smoke": Config(fit_problems=6, fit_samples=3, eval_problems=4, alphas=(-0.5, 0.0, 0.1, 0.5),
+                    claim_alpha=0.5, n_random=2, max_new_tokens=160, creative_model=""),
+    # cpu: one generate call per part (on 2 busy cores a call costs minutes whatever its batch)
+    "cpu": Config(fit_problems=20, eval_problems=12, alphas=(-1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0),
+                  steer_batch=1024, batch_size=80, creative_fit_problems=4, creative_problems=4,
+                  creative_samples=3, creative_alphas=(0.0, 4.0), creative_max_new_tokens=48),
+    # R1-distill Countdown chains run 500-2000 tokens; steering makes some longer: 2048, unfinished
+    # traces counted per alpha.
+    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", fit_problems=32,
+                  eval_problems=48, max_new_tokens=2048, steer_batch=64,
+                  creative_max_new_tokens=256),
+}
+
+
 def layer_of(lm, cfg: Config) -> int:  # the middle block unless the config names one
     return lm.n_layers // 2 if cfg.layer == -1 else cfg.layer
 
 
-def backtrack_vector(lm, problems, cfg: Config, layers: list[int]):
-    """{layer: [d_model] vector}, and the vector's norm over the mean residual norm at the steering layer."""
-    prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in problems]
-    sampling = SamplingConfig(temperature=1.0, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
-                              batch_size=cfg.batch_size)
-    texts, positions, is_backtrack = [], [], []
-    for prompt, completions in zip(prompts, sample(lm, prompts, cfg.fit_samples, sampling)):
-        for steps, ends, text in ((*activations.step_end_positions(lm, prompt, c.text), prompt + c.text) for c in completions):
-            texts.append(text)
-            positions.append(ends[:-1])  # the last token before step i+1 is written...
-            is_backtrack += [s.tag == "backtrack" for s in steps[1:]]  # ...and whether step i+1 backtracks
-    acts = activations.cache_resid(lm, texts, positions, layers)  # {layer: [n_steps, d_model]}
-    mask = np.array(is_backtrack, dtype=bool)
-    vectors, L = {L: activations.diff_of_means(a[mask], a[~mask]) for L, a in acts.items()}, layer_of(lm, cfg)
-    return vectors, float(vectors[L].norm()) / activations.mean_resid_norm(acts[L]), int(mask.sum())
-
-
-def steer_eval(ctx: Context, problems, vectors: dict) -> None:
-    """Greedy traces of eval problems under alpha * vector, for the backtracking and the random vector."""
-    lm, cfg, task = ctx.model, ctx.cfg, get_task_set("countdown")
-    prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in problems]
-    greedy = SamplingConfig(temperature=0.0, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
-    for name, v in vectors.items():
-        for alpha in (a for a in cfg.alphas if a != 0 or name == "backtrack"):  # alpha 0: one unsteered run
-            units = [f"steer:{name}:{alpha:+g}:{p.id}" for p in problems]
-            if not ctx.store.pending(units):
-                continue
-            hooks = activations.steering_hooks(layer_of(lm, cfg), v, alpha)  # removed when sample returns
-            completions = [c[0].text for c in sample(lm, prompts, 1, greedy, hooks=hooks)]
-            for unit, problem, completion in ((u, p, c) for u, p, c in zip(units, problems, completions)
-                                              if not ctx.store.done(u)):
-                tags = [s.tag for s in cot.split_steps(cot.split_completion(completion)[0])]
-                ctx.store.append({"unit": unit, "part": "steer", "vector": name, "alpha": alpha, "problem": problem.id,
-                                  "correct": task.grade(problem, completion), "backtracks": tags.count("backtrack"),
-                                  "n_steps": len(tags), "completion": completion[:400]})
+def split_problems(n_fit: int, n_eval: int, seed: int) -> tuple[list, list]:
+    """Fit and evaluation problems with no (numbers, target) in common."""
+    problems = get_task_set("countdown").make(n_fit + n_eval, seed=seed)
+    fit = problems[:n_fit]
+    keys = {problem_key(p.meta["numbers"], p.meta["target"]) for p in fit}
+    evaluate = [p for p in problems[n_fit:]
+                if problem_key(p.meta["numbers"], p.meta["target"]) not in keys]
+    return fit, evaluate
 
 
 # %% [markdown]
-# ## Experiment 2: the creativity vector (creative prompt minus plain prompt, at the last prompt token)
+# ## Ground truth: was a backtrack valid (the branch exhausted)?
 
 
 # %%
-def distinct_bigrams(texts: list[str]) -> float:  # unique word pairs / all pairs in a problem's samples (1 = no repeats)
-    pairs = [tuple(w[i : i + 2]) for w in (t.split() for t in texts) for i in range(len(w) - 1)]
+_LEFT = re.compile(r"Left: (\d+), (\d+)")
+
+
+def backtrack_validity(target: int, texts: list[str], tags: list[str]) -> list[bool]:
+    """One flag per backtrack step: True when every final operation the search tries from the last
+    "Left: a, b." state (`+`,`*` if the target exceeds both, else `-`,`/` when exact) was tried.
+
+    >>> steps = ["Left: 27, 4.", "Try 27-4=23.", "Miss.", "Wait, backtrack.", "Left: 24, 4.",
+    ...          "Try 24-4=20.", "Miss.", "Wait, backtrack."]
+    >>> backtrack_validity(6, steps, ["plan", "compute", "verify", "backtrack"] * 2)
+    [True, False]
+    """
+    out, left, tried = [], None, set()
+    for text, tag in zip(texts, tags):
+        if m := _LEFT.search(text):
+            left, tried = (int(m.group(1)), int(m.group(2))), set()
+        elif tag == "backtrack":
+            out.append(left is not None and _final_operations(left, target) <= tried)
+            left, tried = None, set()
+        elif (op := canonical_operation(text)) is not None:
+            tried.add(op)
+    return out
+
+
+def _final_operations(left: tuple[int, int], target: int) -> set[str]:
+    ops = FINAL_OPS_TARGET_ABOVE if target > max(left) else FINAL_OPS_TARGET_WITHIN
+    written = [apply_op(left[0], op, left[1]) for op in ops]
+    return {canonical_operation(w[0]) for w in written if w is not None}
+
+
+def repeated_wait(tags: list[str], texts: list[str]) -> bool:
+    """Degenerate: two backtracks in a row, or one step written three times in a row."""
+    twice = any(a == b == "backtrack" for a, b in zip(tags, tags[1:]))
+    return twice or any(a == b == c for a, b, c in zip(texts, texts[1:], texts[2:]))
+
+
+# %% [markdown]
+# ## Fit: Venhoff's vector, the matched contrast, and random vectors of the same norm
+
+
+# %%
+def sample_fit(ctx: Context, problems) -> None:
+    lm, cfg = ctx.model, ctx.cfg
+    todo = [p for p in problems if ctx.store.pending([f"fit:{p.id}"])]
+    if not todo:
+        return
+    prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
+    sampling = SamplingConfig(temperature=1.0, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
+                              batch_size=cfg.batch_size)
+    for problem, prompt, row in zip(todo, prompts, sample(lm, prompts, cfg.fit_samples, sampling)):
+        ctx.store.append({"unit": f"fit:{problem.id}", "kind": "fit", "problem": problem.id,
+                          "prompt": prompt, "completions": [c.text for c in row]})
+
+
+def fit_vectors(ctx: Context, fits: list[dict], layers: list[int]) -> dict:
+    """{name: {layer: [d_model]}} for "backtrack" and "matched" (rescaled to backtrack's norm)."""
+    lm = ctx.model
+    texts, positions, nxt_back, is_check = [], [], [], []
+    for row in fits:
+        for completion in row["completions"]:
+            steps, ends = activations.step_end_positions(lm, row["prompt"], completion)
+            texts.append(row["prompt"] + completion)
+            positions.append(ends[:-1])  # the last token of step i, before step i+1 is written
+            nxt_back += [s.tag == "backtrack" for s in steps[1:]]
+            is_check += [s.tag == "verify" for s in steps[:-1]]
+    acts = activations.cache_resid(lm, texts, positions, layers)  # {layer: [n_steps, d_model]}
+    back, check = np.array(nxt_back, dtype=bool), np.array(is_check, dtype=bool)
+    vectors: dict = {"backtrack": {}, "matched": {}}
+    for layer, a in acts.items():
+        vectors["backtrack"][layer] = activations.diff_of_means(a[back], a[~back])
+        matched = activations.diff_of_means(a[check & back], a[check & ~back])
+        vectors["matched"][layer] = matched / matched.norm() * vectors["backtrack"][layer].norm()
+    L = layer_of(lm, ctx.cfg)
+    if not ctx.store.done("vector"):
+        v, w = vectors["backtrack"][L], vectors["matched"][L]
+        ctx.store.append({
+            "unit": "vector", "kind": "vector", "layer": L,
+            "norm_over_resid": float(v.norm()) / activations.mean_resid_norm(acts[L]),
+            "n_backtrack_steps": int(back.sum()), "n_check_backtrack": int((check & back).sum()),
+            "n_check_continue": int((check & ~back).sum()), "claim_alpha": ctx.cfg.claim_alpha,
+            "cosine_matched": float(v @ w / (v.norm() * w.norm()))})
+    return vectors
+
+
+# %% [markdown]
+# ## Sample: greedy traces of held-out problems under every (vector, alpha), in few batches
+
+
+# %%
+def steer_eval(ctx: Context, problems, directions: dict) -> None:
+    """One greedy trace per (vector, alpha, problem); alpha 0 once, as vector "none"."""
+    import torch
+
+    lm, cfg, task = ctx.model, ctx.cfg, get_task_set("countdown")
+    conditions = [("none", 0.0)] + [(name, a) for name in directions for a in cfg.alphas if a != 0]
+    jobs = [(name, a, p) for name, a in conditions for p in problems
+            if not ctx.store.done(f"steer:{name}:{a:+g}:{p.id}")]
+    prompts = {p.id: lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in problems}
+    organism = lm.spec.prompt_format == "organism"
+    for lo in range(0, len(jobs), cfg.steer_batch):
+        chunk = jobs[lo: lo + cfg.steer_batch]
+        deltas = np.stack([a * directions[name].numpy() if name != "none" else
+                           np.zeros(lm.d_model, dtype=np.float32) for name, a, _ in chunk])
+        hook = (activations.resid_name(layer_of(lm, cfg)),
+                activations.add_per_row(torch.tensor(deltas)))  # row i gets alpha_i * vector_i
+        greedy = SamplingConfig(temperature=0.0, max_new_tokens=cfg.max_new_tokens,
+                                batch_size=len(chunk))  # one batch: rows stay in chunk order
+        outs = sample(lm, [prompts[p.id] for _, _, p in chunk], 1, greedy, hooks=[hook])
+        for (name, alpha, problem), out in zip(chunk, outs):
+            text = out[0].text
+            steps = cot.split_steps(cot.split_completion(text)[0])
+            tags, texts = [s.tag for s in steps], [s.text for s in steps]
+            valid = backtrack_validity(problem.meta["target"], texts, tags) if organism else None
+            ctx.store.append({
+                "unit": f"steer:{name}:{alpha:+g}:{problem.id}", "kind": "steer", "vector": name,
+                "alpha": alpha, "problem": problem.id, "finished": grading.finished(text),
+                "correct": task.grade(problem, text), "backtracks": tags.count("backtrack"),
+                "valid_backtracks": None if valid is None else sum(valid),
+                "repeated_wait": repeated_wait(tags, texts), "n_steps": len(tags),
+                "completion": text[:300]})
+
+
+# %% [markdown]
+# ## The creativity vector: fitted on some questions, evaluated on others (a chat model)
+
+
+# %%
+def distinct_bigrams(texts: list[str]) -> float:
+    """Unique word pairs / all pairs across one question's samples (1 = no pair repeats).
+
+    >>> distinct_bigrams(["a b c", "a b d"])
+    0.75
+    """
+    pairs = [tuple(w[i: i + 2]) for w in (t.split() for t in texts) for i in range(len(w) - 1)]
     return len(set(pairs)) / len(pairs) if pairs else 0.0
 
 
 def creativity(ctx: Context) -> None:
+    """Every (condition, question, sample) in one generate call, steered row by row."""
+    import torch
+
     cfg = ctx.cfg
-    if (name := cfg.model if cfg.creative_model is None else cfg.creative_model) == "":
+    name = cfg.model if cfg.creative_model is None else cfg.creative_model
+    if name == "":
         return
     if get_spec(name).prompt_format == "organism":
         name = ENGLISH_FALLBACK  # the organism reads no English: use a chat model
+    fit, evaluate = split_problems(cfg.creative_fit_problems, cfg.creative_problems, cfg.seed + 2)
+    conditions = ([("creative", a, False) for a in cfg.creative_alphas] + [("prompted", 0.0, True)]
+                  + [("random", a, False) for a in cfg.creative_alphas if a != 0])
+    units = {(v, a): [f"creative:{v}:{a:+g}:{p.id}" for p in evaluate] for v, a, _ in conditions}
+    if not any(ctx.store.pending(u) for u in units.values()):
+        return
     lm = ctx.model if name == cfg.model else load_model(name, device=cfg.device)
-    problems = get_task_set("countdown").make(cfg.creative_problems, seed=cfg.seed + 2)
-    plain, creative = ([lm.prompt(question=p.question + extra) for p in problems] for extra in ("", CREATIVE))
     L = layer_of(lm, cfg)
-    acts = activations.cache_resid(lm, creative + plain, [[-1]] * (2 * len(problems)), [L])[L]  # [2n, d_model]
-    v = activations.diff_of_means(acts[: len(problems)], acts[len(problems) :])
-    conditions = [("creative", a, plain) for a in cfg.creative_alphas] + [("prompted", 0.0, creative)] + \
-                 [("random", a, plain) for a in cfg.creative_alphas if a != 0]  # alpha 0 is the same for both
-    sampling = SamplingConfig(temperature=0.7, max_new_tokens=cfg.creative_max_new_tokens, seed=cfg.seed,
-                              batch_size=cfg.batch_size)
-    for vector, alpha, prompts in conditions:
-        units = [f"creative:{vector}:{alpha:+g}:{p.id}" for p in problems]
-        if not ctx.store.pending(units):
-            continue
-        direction = v if vector == "creative" else activations.random_direction(v, seed=cfg.seed)
-        samples = sample(lm, prompts, cfg.creative_samples, sampling, hooks=activations.steering_hooks(L, direction, alpha))
-        for unit, texts in zip(units, ([c.text for c in row] for row in samples)):
-            answers = {cot.extract_boxed(t) or "" for t in texts}  # distinct final expressions: distinct approaches
-            ctx.store.append({"unit": unit, "part": "creative", "model": name, "vector": vector, "alpha": alpha,
-                              "distinct_bigrams": distinct_bigrams(texts), "distinct_answers": len(answers) / len(texts),
-                              "sample": texts[0][:200]})
+    plain = [lm.prompt(question=p.question) for p in fit]
+    creative = [lm.prompt(question=p.question + CREATIVE) for p in fit]
+    acts = activations.cache_resid(lm, creative + plain, [[-1]] * (2 * len(fit)), [L])[L]  # [2n, d]
+    v = activations.diff_of_means(acts[: len(fit)], acts[len(fit):])
+    random = activations.random_direction(v, seed=cfg.seed)
+    jobs = [(vector, alpha, prompted, problem, unit) for vector, alpha, prompted in conditions
+            for problem, unit in zip(evaluate, units[(vector, alpha)]) if not ctx.store.done(unit)]
+    n = cfg.creative_samples
+    rows = [(random if vector == "random" else v) * alpha for vector, alpha, *_ in jobs]
+    deltas = torch.stack([row for row in rows for _ in range(n)])  # prompt-major, n samples each
+    sampling = SamplingConfig(temperature=0.7, max_new_tokens=cfg.creative_max_new_tokens,
+                              seed=cfg.seed, batch_size=len(deltas))  # one batch: rows in order
+    prompts = [lm.prompt(question=p.question + (CREATIVE if prompted else ""))
+               for _, _, prompted, p, _ in jobs]
+    hook = (activations.resid_name(L), activations.add_per_row(deltas))
+    for (vector, alpha, _, problem, unit), row in zip(jobs, sample(lm, prompts, n, sampling,
+                                                                   hooks=[hook])):
+        texts = [c.text for c in row]
+        answers = {cot.extract_boxed(t) or "" for t in texts}  # distinct final answers
+        ctx.store.append({"unit": unit, "kind": "creative", "model": name, "vector": vector,
+                          "alpha": alpha, "problem": problem.id,
+                          "distinct_bigrams": distinct_bigrams(texts),
+                          "distinct_answers": len(answers) / len(texts), "sample": texts[0][:200]})
 
 
 # %% [markdown]
-# ## On a model with SAEs: which latents is the backtracking vector made of? (GPU path, needs a download)
+# ## On a model with SAEs: which latents is the backtracking vector made of? (online only)
 
 
 # %%
-def explain_with_sae(ctx: Context, vectors: dict) -> None:  # top latents by decoder cosine, Neuronpedia labels
+def explain_with_sae(ctx: Context, vectors: dict) -> None:
     spec, cfg = ctx.model.spec, ctx.cfg
     if not spec.sae_release or cfg.offline:  # say why in the results, where the latents would be
-        why = "the model has no SAEs in the registry" if not spec.sae_release else "offline: SAE weights need a download"
-        return ctx.store.append({"unit": "sae", "part": "sae", "skipped": why})
+        why = ("the model has no SAEs in the registry" if not spec.sae_release
+               else "offline: SAE weights need a download")
+        return ctx.store.append({"unit": "sae", "kind": "sae", "skipped": why})
     layer = activations.sae_layer(spec.sae_ids[0])
-    latents = activations.sae_latents(vectors[layer], spec, cfg.sae_top_k, device=str(ctx.model.device))
-    ctx.store.append({"unit": "sae", "part": "sae", "layer": layer, "latents": latents})
+    latents = activations.sae_latents(vectors[layer], spec, cfg.sae_top_k,
+                                      device=str(ctx.model.device))
+    ctx.store.append({"unit": "sae", "kind": "sae", "layer": layer, "latents": latents})
 
 
 def run(ctx: Context) -> None:
     lm, cfg = ctx.model, ctx.cfg
-    fit = get_task_set("countdown").make(cfg.fit_problems, seed=cfg.seed)
-    evaluate = get_task_set("countdown").make(cfg.eval_problems, seed=cfg.seed + 1)
+    fit, evaluate = split_problems(cfg.fit_problems, cfg.eval_problems, cfg.seed)
+    sample_fit(ctx, fit)
     L = layer_of(lm, cfg)
-    sae_layers = [activations.sae_layer(s) for s in lm.spec.sae_ids[:1]]
-    vectors, ratio, n_backtracks = backtrack_vector(lm, fit, cfg, [L] + sae_layers)
-    if not ctx.store.done("vector"):
-        ctx.store.append({"unit": "vector", "part": "vector", "layer": L, "norm_over_resid": ratio,
-                          "n_backtrack_steps": n_backtracks})
-    steer_eval(ctx, evaluate, {"backtrack": vectors[L], "random": activations.random_direction(vectors[L], cfg.seed)})
+    layers = sorted({L, *(activations.sae_layer(s) for s in lm.spec.sae_ids[:1])})
+    fits = [r for r in ctx.store.rows() if r.get("kind") == "fit"]
+    vectors = fit_vectors(ctx, fits, layers)
+    directions = {"backtrack": vectors["backtrack"][L], "matched": vectors["matched"][L]}
+    for k in range(cfg.n_random):
+        like = vectors["backtrack"][L]
+        directions[f"random{k}"] = activations.random_direction(like, cfg.seed + k)
+    steer_eval(ctx, evaluate, directions)
     if not ctx.store.done("sae"):
-        explain_with_sae(ctx, vectors)
+        explain_with_sae(ctx, vectors["backtrack"])
     creativity(ctx)
 
 
 # %% [markdown]
-# ## Result: backtracks and accuracy vs alpha, next to the random vector; diversity vs alpha
+# ## Analyse: valid and premature backtracks, accuracy and degenerate output per (vector, alpha)
 
 
 # %%
-def _mean(rows, key, **match) -> float:
-    values = [r[key] for r in rows if all(r.get(k) == v for k, v in match.items())]
-    return float(np.mean(values)) if values else float("nan")
+@dataclass(repr=False)
+class Cell:
+    """One (vector, alpha): greedy traces of the evaluation problems, one per problem."""
+
+    n: int  # traces (= problems)
+    valid: stats.Estimate  # valid backtracks per trace (branch exhausted); nan off the organism
+    premature: stats.Estimate  # backtracks that left a branch with operations still untried
+    accuracy: stats.Estimate  # correct among finished traces
+    unfinished: int  # traces without `</think>` and an answer
+    repeated_wait: int  # traces with two backtracks in a row or a step written three times
+
+    def __repr__(self) -> str:  # one line for the summary's table
+        return (f"valid {self.valid.value:.2f}, premature {self.premature.value:.2f}, accuracy "
+                f"{self.accuracy.value:.2f}, unfinished {self.unfinished}/{self.n}, repeated Wait "
+                f"{self.repeated_wait}/{self.n}")
+
+
+def cell(rows: list[dict]) -> Cell:
+    problems = [r["problem"] for r in rows]
+    valid = [np.nan if r["valid_backtracks"] is None else r["valid_backtracks"] for r in rows]
+    premature = [np.nan if r["valid_backtracks"] is None
+                 else r["backtracks"] - r["valid_backtracks"] for r in rows]
+    done = [r for r in rows if r["finished"]]
+    return Cell(n=len(rows), valid=stats.mean_ci(valid, problems),
+                premature=stats.mean_ci(premature, problems),
+                accuracy=stats.mean_ci([float(r["correct"]) for r in done],
+                                       [r["problem"] for r in done]),
+                unfinished=len(rows) - len(done),
+                repeated_wait=sum(r["repeated_wait"] for r in rows))
+
+
+def _at(steer: list[dict], vector: str, alpha: float) -> list[dict]:
+    name = "none" if alpha == 0 else vector  # alpha 0 is the one unsteered run shared by all
+    return [r for r in steer if r["alpha"] == alpha and r["vector"] == name]
+
+
+def _valid(rows: list[dict]) -> tuple[list[float], list[str]]:
+    return [float(r["valid_backtracks"]) if r["valid_backtracks"] is not None else np.nan
+            for r in rows], [r["problem"] for r in rows]
 
 
 def analyse(rows: list[dict]) -> dict:
-    steer, creative = [r for r in rows if r.get("part") == "steer"], [r for r in rows if r.get("part") == "creative"]
-    vector = next(r for r in rows if r.get("part") == "vector")
-    m = {"layer": vector["layer"], "vector_norm_over_resid": vector["norm_over_resid"],
-         "n_backtrack_steps_fit": vector["n_backtrack_steps"]}
-    for rows_, keys in ((steer, {"backtracks_per_trace": "backtracks", "accuracy": "correct"}),
-                        (creative, {"distinct_bigrams": "distinct_bigrams", "distinct_answers": "distinct_answers"})):
-        for name, alpha in sorted({(r["vector"], r["alpha"]) for r in rows_}, key=lambda va: (va[1], va[0] == "random")):
-            m.update({f"{key}[{name} {alpha:+g}]": _mean(rows_, field, vector=name, alpha=alpha) for key, field in keys.items()})
+    steer = [r for r in rows if r.get("kind") == "steer"]
+    vector = next(r for r in rows if r.get("kind") == "vector")
+    alphas = sorted({r["alpha"] for r in steer})
+    randoms = sorted({r["vector"] for r in steer if r["vector"].startswith("random")})
+    m: dict = {"vector": {k: v for k, v in vector.items() if k not in ("unit", "kind")},
+               "alphas": alphas, "n_random": len(randoms),
+               "cells": {name: {a: cell(_at(steer, name, a)) for a in alphas}
+                         for name in ("backtrack", "matched")},
+               "random": {a: cell([r for name in randoms for r in _at(steer, name, a)])
+                          for a in alphas},
+               "random_spread": {a: [cell(_at(steer, name, a)).valid.value for name in randoms]
+                                 for a in alphas}}
+    claim_alpha = m["claim_alpha"] = vector["claim_alpha"]
+    control = [r for name in randoms for r in _at(steer, name, claim_alpha)]
+    for name in ("backtrack", "matched"):
+        mine = _at(steer, name, claim_alpha)
+        m[f"{name}_minus_random"] = stats.difference_ci(*_valid(mine), *_valid(control))
+    m["backtrack_minus_unsteered"] = stats.difference_ci(
+        *_valid(_at(steer, "backtrack", claim_alpha)), *_valid(_at(steer, "none", 0.0)))
+    creative = [r for r in rows if r.get("kind") == "creative"]
+    if creative:
+        top = m["creative_alpha"] = max(r["alpha"] for r in creative)
+        m["creative_model"] = creative[0]["model"]
+        conditions = {"unsteered": ("creative", 0.0), "creative": ("creative", top),
+                      "random": ("random", top), "prompted": ("prompted", 0.0)}
+        picked = {name: [r for r in creative if (r["vector"], r["alpha"]) == key]
+                  for name, key in conditions.items()}
+        diversity = {name: ([r["distinct_bigrams"] for r in sel], [r["problem"] for r in sel])
+                     for name, sel in picked.items()}
+        m["diversity"] = {name: stats.mean_ci(*pair) for name, pair in diversity.items()}
+        m["creative_minus_random"] = stats.difference_ci(*diversity["creative"],
+                                                         *diversity["random"])
     return m
+
+
+# %% [markdown]
+# ## Figure: valid and premature backtracks, accuracy and degenerate output vs alpha
+
+
+# %%
+CURVES = {"backtrack": ("C0", "-o"), "matched": ("C1", "-s"), "random": ("gray", ":x")}
+
+
+def _curve(ax, m: dict, pick) -> None:
+    alphas = m["alphas"]
+    for name, (colour, style) in CURVES.items():
+        cells = [m["random"][a] if name == "random" else m["cells"][name][a] for a in alphas]
+        ests = [pick(c) for c in cells]
+        err = np.array([_half(e) for e in ests])
+        label = f"random (mean of {m['n_random']})" if name == "random" else f"{name} vector"
+        ax.errorbar(alphas, [e.value for e in ests], yerr=err.T, fmt=style, color=colour, capsize=2,
+                    label=label)
+
+
+def _half(e: stats.Estimate) -> list[float]:  # error bar lengths below and above the value
+    return [e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0.0, 0.0]
 
 
 def plot(rows: list[dict], m: dict):
     import matplotlib.pyplot as plt
-    steer, creative = [r for r in rows if r.get("part") == "steer"], [r for r in rows if r.get("part") == "creative"]
-    panels = [(steer, "backtracks", "backtrack", "backtracks per trace"), (steer, "correct", "backtrack", "accuracy"),
-              (creative, "distinct_bigrams", "creative", f"distinct word pairs ({(creative or [{}])[0].get('model')})")]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, (data, key, vector, title) in zip(axes, panels):  # alpha 0 is unsteered: shared by both curves
-        alphas = sorted({r["alpha"] for r in data if r["vector"] != "prompted"})
-        for name, style in ((vector, "-o"), ("random", ":x")):
-            ax.plot(alphas, [_mean(data, key, vector=vector if a == 0 else name, alpha=a) for a in alphas], style,
-                    label=f"{name} vector")
-        if data is creative and creative:
-            ax.axhline(_mean(creative, key, vector="prompted"), ls="--", c="gray", label="creative prompt")
-        ax.set(xlabel="alpha (multiples of the vector)", title=title)
-        ax.legend(fontsize=8)
+
+    fig, axes = plt.subplots(3, 2, figsize=(7, 10))
+    _curve(axes[0, 0], m, lambda c: c.valid)
+    spread = [m["random_spread"][a] for a in m["alphas"]]
+    axes[0, 0].fill_between(m["alphas"], [min(s) for s in spread], [max(s) for s in spread],
+                            color="gray", alpha=0.2, label="random: min to max")
+    axes[0, 0].set(ylabel="valid backtracks / trace", title="valid (branch exhausted)")
+    _curve(axes[0, 1], m, lambda c: c.premature)
+    axes[0, 1].set(ylabel="premature backtracks / trace", title="premature (ops left untried)")
+    _curve(axes[1, 0], m, lambda c: c.accuracy)
+    axes[1, 0].set(ylabel="accuracy (finished traces)", title="accuracy")
+    ax = axes[1, 1]
+    for name, (colour, _) in CURVES.items():
+        cells = [m["random"][a] if name == "random" else m["cells"][name][a] for a in m["alphas"]]
+        ax.plot(m["alphas"], [c.unfinished / max(c.n, 1) for c in cells], "-", color=colour,
+                label=f"{name}: unfinished")
+        ax.plot(m["alphas"], [c.repeated_wait / max(c.n, 1) for c in cells], "--", color=colour,
+                label=f"{name}: repeated Wait")
+    ax.set(ylabel="share of traces", title="degenerate output")
+    ax.legend(fontsize=6)
+    for ax in axes[:2].flat:
+        ax.set_xlabel("alpha (multiples of the vector)")
+    axes[0, 0].legend(fontsize=6)
+    ax = axes[2, 0]
+    if "diversity" in m:
+        names = list(m["diversity"])
+        ests = list(m["diversity"].values())
+        err = np.array([_half(e) for e in ests])
+        ax.bar(range(len(names)), [e.value for e in ests], yerr=err.T, capsize=3, color="C2")
+        ax.set_xticks(range(len(names)), names, fontsize=7)
+        ax.set(ylabel="distinct word pairs", title=f"creativity ({m['creative_model']}, "
+               f"alpha {m['creative_alpha']:+g})")
+    else:
+        ax.set_axis_off()
+    axes[2, 1].set_axis_off()
     fig.tight_layout()
     return fig
 
 
-def findings(m: dict) -> str:
-    get = lambda key, v, a: m.get(f"{key}[{v} {a:+g}]", float("nan"))  # noqa: E731
-    out = [f"Backtracking vector at layer {m['layer']} ({m['vector_norm_over_resid']:.2f}x the mean residual norm, "
-           f"{m['n_backtrack_steps_fit']} backtrack steps): unsteered {get('backtracks_per_trace', 'backtrack', 0):.2f} "
-           f"backtracks per trace, {get('accuracy', 'backtrack', 0):.0%} correct."]
-    alphas = sorted(float(k.split()[-1][:-1]) for k in m if k.startswith("accuracy[backtrack"))
-    out += [f"At alpha {a:+g}: {get('backtracks_per_trace', 'backtrack', a):.2f} backtracks, {get('accuracy', 'backtrack', a):.0%} "
-            f"correct (random vector: {get('backtracks_per_trace', 'random', a):.2f}, {get('accuracy', 'random', a):.0%})."
-            for a in (max(alphas), min(alphas))]
-    a = max([float(k.split()[-1][:-1]) for k in m if k.startswith("distinct_bigrams[creative")], default=None)
-    out.append("The creativity vector was not run in this preset (it needs a chat model: see the cpu preset)." if a is None
-               else f"Creativity vector: distinct word pairs across samples {get('distinct_bigrams', 'creative', 0):.2f} "
-               f"unsteered, {get('distinct_bigrams', 'creative', a):.2f} at alpha {a:+g} (random vector: "
-               f"{get('distinct_bigrams', 'random', a):.2f}; creative prompt: {get('distinct_bigrams', 'prompted', 0):.2f}).")
-    return " ".join(out + ["Small samples: hypotheses, and organism results are predictions to test on R1-distill. SAE "
-                           "latents of the vector (models with SAEs, online only) are in results.jsonl, part=sae."])
+# %% [markdown]
+# ## Claims: valid backtracks above random vectors of the same norm
 
-
-STARTER = Starter(
-    slug="steering",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings,
-    concepts=("backtracking", "wait", "creative"),
-    try_next=("Pick the layer as Venhoff et al. do (attribution patching) instead of the middle block.",
-              "Steer only after the prompt, or only at step boundaries, and compare the side effects.",
-              "Steer along the cot-probing starter's backtrack probe direction: does decodable mean causal?",
-              "On R1-Distill-Llama-8B (`--preset gpu --model r1-llama-8b`, online) read the vector's SAE latents."),
-)
 
 # %%
+def claims(m: dict) -> list[Claim]:
+    a = m["claim_alpha"]
+    control = f"{m['n_random']} random vectors of the same norm, alpha {a:+g}"
+    metric = f"valid backtracks per trace at alpha {a:+g}"
+    out = [compare(f"Adding the backtracking vector (pre-backtrack minus all other steps) at alpha "
+                   f"{a:+g} raises valid backtracks above random vectors of the same norm.",
+                   metric, m["cells"]["backtrack"][a].valid, control, metric,
+                   m["random"][a].valid, m["backtrack_minus_random"]),
+           compare(f"The matched-contrast vector (a 'Miss.' followed by a backtrack minus a "
+                   f"'Miss.' not followed by one) at alpha {a:+g} raises valid backtracks above "
+                   f"random vectors: the effect is not only a 'Miss.' direction.",
+                   metric, m["cells"]["matched"][a].valid, control, metric,
+                   m["random"][a].valid, m["matched_minus_random"])]
+    if "diversity" in m:
+        top = m["creative_alpha"]
+        out.append(compare(
+            f"The creativity vector at alpha {top:+g} makes one question's samples more diverse "
+            f"than a random vector of the same norm (on questions it was not fitted on).",
+            "distinct word pairs across samples", m["diversity"]["creative"],
+            f"random vector, alpha {top:+g}", "distinct word pairs", m["diversity"]["random"],
+            m["creative_minus_random"]))
+    return [c for c in out if np.isfinite(c.estimate.value)]
+
+
+def findings(m: dict) -> str:
+    d, v = stats.describe, m["vector"]
+    none = m["cells"]["backtrack"][0.0]
+    out = [f"Vectors at layer {v['layer']}: Venhoff's (pre-backtrack minus other steps, "
+           f"{v['n_backtrack_steps']} backtrack steps; {v['norm_over_resid']:.2f}x the mean "
+           f"residual norm) and the matched contrast ({v['n_check_backtrack']} checks followed "
+           f"by a backtrack vs {v['n_check_continue']} not; cosine with Venhoff's "
+           f"{v['cosine_matched']:.2f}). Unsteered: {d(none.valid)} valid and {d(none.premature)} "
+           f"premature backtracks per trace, accuracy {d(none.accuracy)}, "
+           f"{none.unfinished}/{none.n} unfinished.\n\n"
+           "| alpha | vector | valid / trace | premature / trace | accuracy (finished) "
+           "| unfinished | repeated Wait |\n|---|---|---|---|---|---|---|\n"]
+    for a in m["alphas"]:
+        for name in ("backtrack", "matched", "random"):
+            c = m["random"][a] if name == "random" else m["cells"][name][a]
+            if a == 0 and name != "backtrack":
+                continue
+            label = f"random (mean of {m['n_random']}; per vector " + ", ".join(
+                f"{x:.2f}" for x in m["random_spread"][a]) + ")" if name == "random" else name
+            out.append(f"| {a:+g} | {label if a else 'none'} | {d(c.valid)} | {d(c.premature)} | "
+                       f"{d(c.accuracy)} | {c.unfinished}/{c.n} | {c.repeated_wait}/{c.n} |\n")
+    diff = m["backtrack_minus_unsteered"]
+    out.append(f"\nBacktracking vector at alpha {m['claim_alpha']:+g} minus unsteered: "
+               f"{diff.value:+.2f} valid backtracks per trace ({d(diff)}).")
+    if "diversity" in m:
+        div = m["diversity"]
+        out.append(f"\n\nCreativity ({m['creative_model']}, fitted and evaluated on disjoint "
+                   f"questions): distinct word pairs unsteered {d(div['unsteered'])}, at alpha "
+                   f"{m['creative_alpha']:+g} {d(div['creative'])} (random vector "
+                   f"{d(div['random'])}; creative prompt {d(div['prompted'])}).")
+    else:
+        out.append("\n\nThe creativity vector was not run in this preset (it needs a chat model).")
+    out.append("\n\nValid backtracks are checked against the organism's search (every final "
+               "operation from the last state tried); off the organism validity cannot be checked "
+               "and is left out. Organism results are predictions to test on R1-distill (gpu "
+               "preset). SAE latents of the vector (models with SAEs, online only) are in "
+               "results.jsonl, kind sae.")
+    return "".join(out)
+
+
+# %% [markdown]
+# ## What to try next
+
+
+# %%
+STARTER = Starter(
+    slug="steering",
+    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    concepts=("backtracking", "wait", "creative"),
+    try_next=("Pick the layer as Venhoff et al. do (attribution patching) instead of the middle "
+              "block.",
+              "Steer only after the prompt, or only at step boundaries, and compare the side "
+              "effects.",
+              "Steer along the cot-probing starter's backtrack probe direction: does decodable "
+              "mean causal?",
+              "On R1-Distill-Llama-8B (`--preset gpu --model r1-llama-8b`, online) read the "
+              "vector's SAE latents."),
+)
+
 if __name__ == "__main__":
     run_starter(STARTER)

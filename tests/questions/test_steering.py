@@ -1,0 +1,88 @@
+"""steering: ground-truth validity of backtracks, and analyse/claims on hand-built rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from starter.findings import check
+from starter.questions import steering as st
+
+
+def test_a_backtrack_is_valid_only_when_the_branch_is_exhausted():
+    tags = ["plan", "compute", "verify", "backtrack"]
+    early = ["Left: 5, 4.", "Try 5+4=9.", "Miss.", "Wait, backtrack."]
+    assert st.backtrack_validity(30, early, tags) == [False], "target 30 > 5, 4: 5*4 not tried yet"
+    full = ["Left: 5, 4.", "Try 5+4=9.", "Miss.", "Try 4*5=20.", "Miss.", "Wait, backtrack."]
+    assert st.backtrack_validity(30, full, tags[:3] + ["compute", "verify", "backtrack"]) == [True]
+    assert st.backtrack_validity(3, ["Left: 9, 4.", "Try 9-4=5.", "Miss.", "Wait, backtrack."],
+                                 tags) == [True], "9/4 is not exact: '-' was the only final op"
+    assert st.backtrack_validity(3, ["Wait, backtrack."], ["backtrack"]) == [False], "no branch"
+
+
+def test_repeated_wait():
+    assert st.repeated_wait(["verify", "backtrack", "backtrack"], ["Miss.", "W.", "W."])
+    assert st.repeated_wait(["compute"] * 3, ["Try 1+2=3."] * 3)
+    assert not st.repeated_wait(["verify", "backtrack", "compute"], ["Miss.", "W.", "Try 1+2=3."])
+
+
+def steer(vector, alpha, problem, backtracks, valid, finished=True, correct=True, wait=False):
+    return {"unit": f"steer:{vector}:{alpha:+g}:{problem}", "kind": "steer", "vector": vector,
+            "alpha": alpha, "problem": problem, "finished": finished, "correct": correct,
+            "backtracks": backtracks, "valid_backtracks": valid, "repeated_wait": wait, "n_steps": 9}
+
+
+def creative(vector, alpha, problem, bigrams):
+    return {"unit": f"creative:{vector}:{alpha:+g}:{problem}", "kind": "creative", "model": "m",
+            "vector": vector, "alpha": alpha, "problem": problem, "distinct_bigrams": bigrams,
+            "distinct_answers": 1.0}
+
+
+ROWS = [
+    {"unit": "vector", "kind": "vector", "layer": 2, "norm_over_resid": 0.5, "n_backtrack_steps": 9,
+     "n_check_backtrack": 9, "n_check_continue": 20, "claim_alpha": 0.5, "cosine_matched": 0.7},
+    steer("none", 0.0, "p1", 1, 1), steer("none", 0.0, "p2", 0, 0),
+    steer("backtrack", 0.5, "p1", 3, 2),
+    steer("backtrack", 0.5, "p2", 2, 1, finished=False, correct=False, wait=True),
+    steer("matched", 0.5, "p1", 1, 1), steer("matched", 0.5, "p2", 1, 1, correct=False),
+    steer("random0", 0.5, "p1", 1, 1), steer("random0", 0.5, "p2", 0, 0),
+    steer("random1", 0.5, "p1", 1, 0), steer("random1", 0.5, "p2", 1, 1),
+    creative("creative", 0.0, "q1", 0.5), creative("creative", 0.0, "q2", 0.7),
+    creative("creative", 4.0, "q1", 0.9), creative("creative", 4.0, "q2", 0.9),
+    creative("random", 4.0, "q1", 0.6), creative("random", 4.0, "q2", 0.4),
+    creative("prompted", 0.0, "q1", 0.8), creative("prompted", 0.0, "q2", 0.8),
+]
+
+
+def test_analyse_by_hand():
+    m = st.analyse(ROWS)
+    assert m["alphas"] == [0.0, 0.5] and m["n_random"] == 2 and m["claim_alpha"] == 0.5
+    back = m["cells"]["backtrack"][0.5]
+    assert back.valid.value == pytest.approx(1.5), "(2 + 1) / 2 valid backtracks"
+    assert back.premature.value == pytest.approx(1.0), "(3 - 2 + 2 - 1) / 2"
+    assert (back.accuracy.successes, back.accuracy.n_items) == (1, 1), "finished traces only"
+    assert (back.unfinished, back.repeated_wait, back.n) == (1, 1, 2)
+    assert m["cells"]["matched"][0.0].valid.value == pytest.approx(0.5), "alpha 0: the unsteered run"
+    assert m["random"][0.5].valid.value == pytest.approx(0.5), "(1 + 0 + 0 + 1) / 4"
+    assert m["random_spread"][0.5] == [0.5, 0.5]
+    assert m["backtrack_minus_random"].value == pytest.approx(1.0)
+    assert m["matched_minus_random"].value == pytest.approx(0.5)
+    assert m["backtrack_minus_unsteered"].value == pytest.approx(1.0)
+    assert m["diversity"]["creative"].value == pytest.approx(0.9)
+    assert m["creative_minus_random"].value == pytest.approx(0.4)
+
+
+def test_claims_agree_with_their_intervals():
+    m = st.analyse(ROWS)
+    claims = st.claims(m)
+    assert len(claims) == 3
+    assert claims[0].control.estimate.value == pytest.approx(0.5), "control: the random vectors"
+    for claim in claims:
+        check(claim.to_dict())
+    text = st.findings(m)
+    assert "| +0.5 | matched |" in text and "1/2 | 1/2 |" in text
+
+
+def test_off_the_organism_validity_is_left_out():
+    rows = [r if r.get("kind") != "steer" else {**r, "valid_backtracks": None} for r in ROWS]
+    m = st.analyse(rows)
+    assert [c.metric for c in st.claims(m)] == ["distinct word pairs across samples"]
