@@ -30,6 +30,7 @@ from typing import Any, Callable
 from starter.errors import StarterError, UsageError
 
 PRESET_NAMES = ("smoke", "cpu", "gpu")
+BACKENDS = ("local", "openai")  # where samples come from: this process, or an OpenAI-compatible server
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # what --device accepts; N: a GPU index
 _DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 SEED_LIMIT = 2**63  # seeds are 0 <= seed < 2**63: what numpy and torch generators accept
@@ -94,6 +95,9 @@ class Starter:
     # config -> the run's sampling stages (starter.plan.Generation), for `--dry-run`: what a preset
     # will generate, its memory and time, before any weights load
     budget: Callable[[Any], list] | None = None
+    # True when the starter only reads sampled text (no hooks, activations or weights), so it can run
+    # through `--backend openai` against a serving engine
+    black_box: bool = False
     # One line, e.g. "Lucky or steady progress?", and the sub-question, quoted. Left out, both come from
     # starter/questions/questions.yaml, their one home; only a starter not listed there passes them.
     title: str | None = None
@@ -122,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
                    help="change one field of the starter's Config, e.g. --set n_chains=4 (repeatable; "
                         "tuples comma-separated)")
+    p.add_argument("--backend", choices=BACKENDS, default="local",
+                   help="local: load the model here; openai: sample from an OpenAI-compatible server "
+                        "(vLLM, SGLang, ...; black-box starters only; key from $OPENAI_API_KEY)")
+    p.add_argument("--base-url", help="with --backend openai: the API root, e.g. http://HOST:8000/v1")
+    p.add_argument("--served-model", help="with --backend openai: the model name the server serves")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (generations, tokens, memory, time) without loading weights")
     return p
@@ -328,6 +337,23 @@ def print_plan(starter: Starter, cfg: StarterConfig, preset: str, spec: Any) -> 
     print(plan.describe_plan(plan.make_plan(starter.budget(cfg)), spec, device_type))
 
 
+def _server_config(starter: Starter, args: argparse.Namespace):
+    """The OpenAI-compatible server to sample from, or None for the local path (checked here)."""
+    backend = getattr(args, "backend", "local") or "local"
+    if backend == "local":
+        if getattr(args, "base_url", None) or getattr(args, "served_model", None):
+            raise UsageError("--base-url and --served-model need --backend openai")
+        return None
+    if not starter.black_box:
+        raise UsageError(f"starter {starter.slug!r} reads activations or steers the model, which a "
+                         "server cannot give; run it with --backend local")
+    if not (args.base_url and args.served_model):
+        raise UsageError("--backend openai needs --base-url URL and --served-model NAME")
+    from starter.backends.openai import ServerConfig
+
+    return ServerConfig(base_url=args.base_url, served_model=args.served_model)
+
+
 def execute(starter: Starter, args: argparse.Namespace) -> Path:
     from starter.models import load_model, resolve_device, validate_model_name
     from starter.results import RESULTS, RunStore, check_run_dir
@@ -337,16 +363,26 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     if getattr(args, "dry_run", False):
         print_plan(starter, cfg, args.preset, spec)
         return Path(args.out) if args.out else Path("runs") / starter.slug
-    device = resolve_device(cfg.device)
+    server = _server_config(starter, args)
+    device = "remote" if server else resolve_device(cfg.device)
     out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
     # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
     identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
     run_config = {"starter": starter.slug, "preset": args.preset, **identity}
+    if server:  # a server samples with its own random streams: never mix its rows with local ones
+        run_config["backend"] = {"kind": "openai", "served_model": server.served_model}
     # Everything that can be wrong with --out is refused now, before the model loads; the folder
     # itself is created after loading, so a model that can't be loaded leaves no empty run.
     check_run_dir(out, config=run_config, model=cfg.model)
-    model = load_model(cfg.model, device=cfg.device)
+    if server:
+        from starter.backends.openai import load_remote
+
+        model = load_remote(cfg.model, server)  # the local tokenizer only; no weights
+    else:
+        model = load_model(cfg.model, device=cfg.device)
     store = RunStore.open(out, config=run_config, model=cfg.model, device=str(device))
+    if server:
+        store.manifest["backend"] = model.describe()  # settings, and whether a key is set: never it
     if getattr(args, "settings", None):
         store.manifest["settings"] = list(args.settings)  # the --set overrides, as typed
     print(f"[{starter.slug}] preset={args.preset} model={cfg.model} device={device} out={out}")

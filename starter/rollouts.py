@@ -104,6 +104,12 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
         raise UsageError("prompts must be a non-empty list of strings (wrap a single prompt in a list)")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise UsageError(f"n={n!r}: the number of samples per prompt must be a whole number >= 1")
+    if getattr(model, "device", None) == "remote":  # starter.backends.openai.RemoteModel
+        if hooks:
+            raise UsageError("hooks need a locally loaded model; --backend openai is black-box only")
+        from starter.backends.openai import sample_remote
+
+        return sample_remote(model, prompts, n, cfg, progress=progress)
     from tqdm.auto import tqdm
 
     per_prompt = 1 if cfg.greedy else n

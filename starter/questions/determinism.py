@@ -633,6 +633,7 @@ STARTER = Starter(
     slug="determinism",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
     budget=budget,
+    black_box=True,  # reads sampled text only: runs through --backend openai too
     concepts=("uncertainty", "final answer", "backtracking"),
     try_next=(
         "Find the forking tokens (Bigelow et al.): resample after every token of one chain and "

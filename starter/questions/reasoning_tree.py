@@ -419,6 +419,7 @@ STARTER = Starter(
     slug="reasoning-tree",
     presets=PRESETS,
     budget=budget,
+    black_box=True,  # reads sampled text only: runs through --backend openai too
     run=run,
     analyse=analyse,
     plot=plot,
