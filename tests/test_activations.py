@@ -141,3 +141,20 @@ def test_nested_layer_predict_picks_the_informative_layer_without_seeing_test_la
         "a problem's prediction used its own labels: the split leaks")
     plain = oof_predict(acts[2], changed, groups, kind="regress", folds=3)
     assert np.allclose(plain[held], np.array(choice.predicted)[held])
+
+
+def test_add_per_row_steers_each_batch_row_by_its_own_delta(tiny):
+    from starter.activations import add_per_row
+
+    tokens = torch.tensor([encode_one(tiny, PROMPT)] * 2)  # [2, pos]
+    name = resid_name(1)
+    base = tiny.bridge.run_with_cache(tokens, names_filter=[name])[1][name]
+    deltas = torch.stack([torch.zeros(tiny.d_model), torch.randn(tiny.d_model)])  # [2, d_model]
+    with tiny.bridge.hooks(fwd_hooks=[(name, add_per_row(deltas))]):
+        steered = tiny.bridge.run_with_cache(tokens, names_filter=[name])[1][name]
+    torch.testing.assert_close(steered[0], base[0], msg=lambda m: f"row 0 has a zero delta: {m}")
+    torch.testing.assert_close(steered[1] - base[1], deltas[1].expand_as(base[1]), atol=1e-5,
+                               rtol=1e-4)
+    with pytest.raises(UsageError, match="one batch of that size"):
+        with tiny.bridge.hooks(fwd_hooks=[(name, add_per_row(deltas))]):
+            tiny.bridge.run_with_cache(tokens[:1], names_filter=[name])
