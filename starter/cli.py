@@ -2,6 +2,7 @@
 
     mi-starter list                         the eight starters and their status
     mi-starter run <slug> [--preset ...]    run one starter (see `mi-starter run --help`)
+    mi-starter merge DIR DIR ... --out OUT  combine the shard folders of one `--shard i/n` run
     mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
     mi-starter doctor                       what is installed, which device, what works offline
 
@@ -22,6 +23,7 @@ from starter.errors import StarterError
 COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("starter.commands.list_starters", "list the starters and their status"),
     "run": ("starter.commands.run", "run one starter"),
+    "merge": ("starter.commands.merge", "combine the shard folders of one --shard run"),
     "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
     "doctor": ("starter.commands.doctor", "check the installation, device and offline assets"),
 }

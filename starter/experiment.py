@@ -68,15 +68,54 @@ class StarterConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Which part of a run's problems this process does: `--shard i/n` (0-based); "0/1" is all.
+
+    >>> Shard.parse("1/3").take(["p0", "p1", "p2", "p3", "p4"])
+    ['p1', 'p4']
+    >>> Shard.parse("3/3")
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: --shard 3/3: write i/n with 0 <= i < n, e.g. --shard 0/4
+    """
+
+    index: int = 0  # this shard, 0 .. count - 1
+    count: int = 1  # how many shards the problems are split into
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        index, sep, count = str(text).partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            shard = None
+        if not sep or shard is None or not 0 <= shard.index < shard.count:
+            raise UsageError(f"--shard {text}: write i/n with 0 <= i < n, e.g. --shard 0/4")
+        return shard
+
+    def take(self, problems: list) -> list:
+        """This shard's problems: every count-th one from index, so shards have equal shares."""
+        return list(problems)[self.index::self.count]
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 @dataclass
 class Context:
     """What `run` gets: the config, the open results store, the loaded model and the Neuronpedia latents."""
 
-    cfg: Any
-    store: Any  # starter.results.RunStore
-    model: Any  # starter.models.LoadedModel
+    cfg: Any  # the starter's Config (a StarterConfig subclass), presets and --set applied
+    store: Any  # starter.results.RunStore: the run's resumable rows
+    model: Any  # starter.models.LoadedModel, or a starter.backends.openai.RemoteModel
     latents: list = field(default_factory=list)  # Neuronpedia search hits for the question's concepts
-    preset: str = "smoke"
+    preset: str = "smoke"  # smoke | cpu | gpu
+    shard: Shard = field(default_factory=Shard)  # the part of the problems this process does
+
+    def my_problems(self, problems: list) -> list:
+        """The problems this process runs: all of them, or its shard's share under --shard i/n."""
+        return self.shard.take(problems)
 
 
 @dataclass(frozen=True)
@@ -98,6 +137,9 @@ class Starter:
     # True when the starter only reads sampled text (no hooks, activations or weights), so it can run
     # through `--backend openai` against a serving engine
     black_box: bool = False
+    # True when `run` takes its problems through ctx.my_problems and names units per problem, so
+    # `--shard i/n` splits it and `mi-starter merge` joins the parts
+    shardable: bool = False
     # One line, e.g. "Lucky or steady progress?", and the sub-question, quoted. Left out, both come from
     # starter/questions/questions.yaml, their one home; only a starter not listed there passes them.
     title: str | None = None
@@ -131,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(vLLM, SGLang, ...; black-box starters only; key from $OPENAI_API_KEY)")
     p.add_argument("--base-url", help="with --backend openai: the API root, e.g. http://HOST:8000/v1")
     p.add_argument("--served-model", help="with --backend openai: the model name the server serves")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="run only shard I of N of the problems (0-based), each into its own --out; "
+                        "combine them with `mi-starter merge`")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (generations, tokens, memory, time) without loading weights")
     return p
@@ -337,6 +382,89 @@ def print_plan(starter: Starter, cfg: StarterConfig, preset: str, spec: Any) -> 
     print(plan.describe_plan(plan.make_plan(starter.budget(cfg)), spec, device_type))
 
 
+def write_artefacts(starter: Starter, cfg: StarterConfig, preset: str, store: Any, rows: list[dict],
+                    note: str) -> None:
+    """Analyse `rows` and write figure.png, findings.json and summary.md; mark the run finished."""
+    from starter.findings import write_findings
+    from starter.results import RESULTS
+
+    try:
+        metrics = starter.analyse(unit_rows(rows))
+        claims = starter.claims(metrics) if starter.claims else []
+        fig = starter.plot(unit_rows(rows), metrics)
+    except Exception as err:
+        if not store.resumed:
+            raise  # a bug in the starter itself: the traceback is what its author needs
+        # Resumed rows that today's code can't read usually come from an older version of the starter.
+        raise StarterError(
+            f"{store.out}: analysing its results failed ({type(err).__name__}: {err}); "
+            f"{store.resumed} of the rows were written by an earlier run, perhaps by another version "
+            f"of this starter. Start afresh with a new --out (the earlier rows stay in "
+            f"{store.out / RESULTS})") from err
+    store.save_figure(fig)
+    write_findings(store.out, claims)
+    store.write_summary(render_summary(starter, cfg, preset, metrics, rows, note, claims))
+    store.finish()
+
+
+def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
+    """Combine the shard folders of one run (`--shard i/n`) into `out`, then analyse it as one run.
+
+    Every folder must hold the same starter, preset, config and model apart from its shard, the shards
+    must be distinct and complete (0 .. n-1), and no unit may appear in two of them.
+    """
+    from starter import questions
+    from starter.results import RunStore, check_run_dir, read_run
+
+    if len(dirs) < 2:
+        raise UsageError("merge needs two or more shard folders: mi-starter merge DIR DIR ... --out OUT")
+    runs = [(Path(d), *read_run(d)) for d in dirs]
+    first_dir, first, _ = runs[0]
+    base = {k: v for k, v in first["config"].items() if k != "shard"}
+    shards = []
+    for folder, manifest, _ in runs:
+        config = {k: v for k, v in manifest["config"].items() if k != "shard"}
+        if config != base or manifest.get("model") != first.get("model"):
+            keys = sorted(k for k in set(config) | set(base) if config.get(k) != base.get(k))
+            raise UsageError(f"{folder} is not a shard of the same run as {first_dir} (differs in: "
+                             f"{', '.join(keys) or 'model'}); merge only shards of one command")
+        if "shard" not in manifest["config"]:
+            raise UsageError(f"{folder} was not run with --shard; nothing to merge it with")
+        shards.append(Shard.parse(manifest["config"]["shard"]))
+    counts = {s.count for s in shards}
+    indexes = sorted(s.index for s in shards)
+    if len(counts) != 1 or indexes != list(range(counts.pop())):
+        raise UsageError(f"the shards given are {', '.join(map(str, shards))}; give each of "
+                         f"0/{shards[0].count} .. {shards[0].count - 1}/{shards[0].count} once")
+    starter = questions.load(base["starter"])
+    merged: dict = {}
+    for folder, _, rows in runs:
+        for row in rows:
+            unit = row["unit"]
+            if unit in merged and row.get("kind") != "latent":
+                raise UsageError(f"unit {unit!r} is in more than one shard ({folder}); does "
+                                 f"{base['starter']} call ctx.my_problems? merge refused")
+            merged.setdefault(unit, row)
+    check_run_dir(out, config=base, model=first["model"])
+    store = RunStore.open(out, config=base, model=first["model"], device=first.get("device", "cpu"))
+    store.manifest["merged_from"] = [str(folder) for folder, _, _ in runs]
+    for row in merged.values():
+        if not store.done(row["unit"]):
+            store.append(row)
+    fields = {f.name for f in dataclasses.fields(starter.presets[base["preset"]])}
+    cfg = dataclasses.replace(starter.presets[base["preset"]],
+                              **{k: _from_json(v) for k, v in base.items() if k in fields})
+    note = f"Merged from {len(runs)} shards."
+    write_artefacts(starter, cfg, base["preset"], store, store.rows(), note)
+    print(f"[{starter.slug}] merged {len(runs)} shards into {out}")
+    return Path(out)
+
+
+def _from_json(value: Any) -> Any:
+    """Config values come back from JSON with lists where the dataclass had tuples."""
+    return tuple(_from_json(v) for v in value) if isinstance(value, list) else value
+
+
 def _server_config(starter: Starter, args: argparse.Namespace):
     """The OpenAI-compatible server to sample from, or None for the local path (checked here)."""
     backend = getattr(args, "backend", "local") or "local"
@@ -369,6 +497,12 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
     # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
     identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
     run_config = {"starter": starter.slug, "preset": args.preset, **identity}
+    shard = Shard.parse(getattr(args, "shard", None) or "0/1")
+    if shard.count > 1 and not starter.shardable:
+        raise UsageError(f"starter {starter.slug!r} cannot be split with --shard yet (its units are "
+                         "not all per problem); run it whole")
+    if shard.count > 1:  # part of the identity: a shard's folder never takes another shard's rows
+        run_config["shard"] = str(shard)
     if server:  # a server samples with its own random streams: never mix its rows with local ones
         run_config["backend"] = {"kind": "openai", "served_model": server.served_model}
     # Everything that can be wrong with --out is refused now, before the model loads; the folder
@@ -394,29 +528,13 @@ def execute(starter: Starter, args: argparse.Namespace) -> Path:
             store.append(row)
     print(f"[{starter.slug}] {note}")
 
-    starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset))
+    starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset,
+                        shard=shard))
     # A resumed row this config never asked for would change the numbers: fail, naming it. Latent
     # rows of an earlier lookup (online then, offline now) stay on disk, left out of the summary.
     store.check_asked(exempt_kinds=("latent",))
     looked_up = {row["unit"] for row in latent_rows}
     rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]
-    try:
-        metrics = starter.analyse(unit_rows(rows))
-        claims = starter.claims(metrics) if starter.claims else []
-        fig = starter.plot(unit_rows(rows), metrics)
-    except Exception as err:
-        if not store.resumed:
-            raise  # a bug in the starter itself: the traceback is what its author needs
-        # Resumed rows that today's code can't read usually come from an older version of the starter.
-        raise StarterError(
-            f"{out}: analysing its results failed ({type(err).__name__}: {err}); {store.resumed} of the "
-            f"rows were written by an earlier run, perhaps by another version of this starter. Start afresh "
-            f"with a new --out (the earlier rows stay in {store.out / RESULTS})") from err
-    from starter.findings import write_findings
-
-    store.save_figure(fig)
-    write_findings(store.out, claims)
-    store.write_summary(render_summary(starter, cfg, args.preset, metrics, rows, note, claims))
-    store.finish()
+    write_artefacts(starter, cfg, args.preset, store, rows, note)
     print(f"[{starter.slug}] wrote {out}/summary.md and {out}/figure.png")
     return out

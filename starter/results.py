@@ -208,6 +208,20 @@ class RunStore:
             _unlock(self.out)
 
 
+def read_run(out_dir: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """(manifest, rows) of a run directory, read only: nothing is cut, locked or rewritten.
+
+    Used by `mi-starter merge`; a folder without our manifest, or a results.jsonl with a bad line,
+    is one error naming the file.
+    """
+    out = Path(out_dir)
+    manifest = _read_manifest(out / MANIFEST)
+    if manifest is None:
+        raise UsageError(f"{out} holds no {MANIFEST}: not an mi-starter run directory")
+    rows, _ = _parse_rows(out / RESULTS)
+    return manifest, rows
+
+
 def check_run_dir(out_dir: str | os.PathLike, config: dict, model: str,
                   seed: int | None = None) -> None:
     """Raise the error `RunStore.open` would raise for this folder, creating or changing nothing.

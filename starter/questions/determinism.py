@@ -279,10 +279,12 @@ def regenerate(ctx: Context, refs: list[dict], temperature: float) -> None:
 def greedy_control(ctx: Context, refs: list[dict]) -> None:
     cfg, model = ctx.cfg, ctx.model
     where = {"device": str(model.device), "dtype": str(model.dtype).removeprefix("torch.")}
-    if not ctx.store.done("greedy:batched"):
+    # one batched row per shard (`--shard i/n`), so merged shards never share a unit
+    batched_unit = "greedy:batched" if ctx.shard.count == 1 else f"greedy:batched:{ctx.shard}"
+    if not ctx.store.done(batched_unit):
         prompts = [ref["prompt"] for ref in refs]
         batched = rollouts.sample(model, prompts, 1, cfg.sampling(0.0, cfg.seed))
-        ctx.store.append({"unit": "greedy:batched", "kind": "control", "mode": "batched",
+        ctx.store.append({"unit": batched_unit, "kind": "control", "mode": "batched",
                           "problems": [r["problem"] for r in refs],
                           "texts": [row[0].text for row in batched], **where})
     for ref in refs[: cfg.greedy_repeats]:  # one sequence per generate call: the slow part
@@ -298,7 +300,8 @@ def greedy_control(ctx: Context, refs: list[dict]) -> None:
 
 
 def run(ctx: Context) -> None:
-    problems = get_task_set(ctx.cfg.task).make(ctx.cfg.n_chains, seed=ctx.cfg.seed)
+    every = get_task_set(ctx.cfg.task).make(ctx.cfg.n_chains, seed=ctx.cfg.seed)
+    problems = ctx.my_problems(every)  # all of them, or this shard's share (--shard i/n)
     refs = references(ctx, problems)
     finished = [r for r in refs if r["finished"]]  # an unfinished one has no answer to agree with
     for temperature in ctx.cfg.temperatures:
@@ -435,11 +438,13 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> dict[str, Any]:
 
 
 def greedy(rows: list[dict]) -> Greedy | None:
-    batched = next((r for r in rows if r.get("mode") == "batched"), None)
+    batched_rows = [r for r in rows if r.get("mode") == "batched"]  # one per shard
+    batched = batched_rows[0] if batched_rows else None
     singles = [r for r in rows if r.get("mode") == "single"]
     if batched is None or not singles:
         return None
-    in_batch = dict(zip(batched["problems"], batched["texts"]))
+    in_batch = {problem: text for row in batched_rows
+                for problem, text in zip(row["problems"], row["texts"])}
     repeat = sum(r["texts"][0] == r["texts"][1] for r in singles)
     same_batch = sum(r["texts"][0] == in_batch[r["problem"]] for r in singles)
     return Greedy(repeat_identical=stats.proportion_ci(repeat, len(singles)),
@@ -634,6 +639,7 @@ STARTER = Starter(
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
     budget=budget,
     black_box=True,  # reads sampled text only: runs through --backend openai too
+    shardable=True,  # per-problem units (greedy controls: per shard); `mi-starter merge` joins them
     concepts=("uncertainty", "final answer", "backtracking"),
     try_next=(
         "Find the forking tokens (Bigelow et al.): resample after every token of one chain and "

@@ -163,7 +163,8 @@ def pick_cuts(steps: list, rng: random.Random) -> list[Cut]:
 
 def run_resamples(ctx: Context) -> None:
     chains = [r for r in ctx.store.rows() if r.get("kind") == "chain" and r["finished"]]
-    chains = [r for r in chains if r["n_backtracks"] > 0][: ctx.cfg.n_cuts]
+    quota = -(-ctx.cfg.n_cuts // ctx.shard.count)  # under --shard i/n, each shard its share
+    chains = [r for r in chains if r["n_backtracks"] > 0][:quota]
     jobs: list[dict[str, Any]] = []  # one per cut still to resample
     for row in chains:
         steps = prefixes.chain_steps(row["completion"])
@@ -196,7 +197,8 @@ def run_resamples(ctx: Context) -> None:
 
 
 def run(ctx: Context) -> None:
-    problems = make_problems(ctx.cfg.n_problems, seed=ctx.cfg.seed)
+    # all problems, or this shard's share (--shard i/n)
+    problems = ctx.my_problems(make_problems(ctx.cfg.n_problems, seed=ctx.cfg.seed))
     run_chains(ctx, problems)
     run_resamples(ctx)
 
@@ -420,6 +422,7 @@ STARTER = Starter(
     presets=PRESETS,
     budget=budget,
     black_box=True,  # reads sampled text only: runs through --backend openai too
+    shardable=True,  # per-problem units, the cut quota split across shards
     run=run,
     analyse=analyse,
     plot=plot,
