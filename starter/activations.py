@@ -309,6 +309,7 @@ class LayerChoice:
     """Out-of-fold predictions of a probe whose layer was chosen inside each training fold."""
 
     predicted: list[float]  # one per example, from the outer fold that held it out
+    inner_scores: dict[int, float]  # per layer: its inner-CV score, averaged over the outer folds
     layers: list[int]  # per outer fold, the layer chosen by inner cross-validation on its training
 
 
@@ -335,11 +336,13 @@ def nested_layer_predict(features_by_layer: dict, labels, groups, kind: str = "c
     y, groups = np.asarray(labels), np.asarray(groups)
     predicted = np.zeros(len(y), dtype=float)
     chosen = []
+    scores: dict[int, list[float]] = {layer: [] for layer in features_by_layer}
     for train, test in probe_folds(y, groups, kind, folds, seed):
         inner = {}
         for layer, x in features_by_layer.items():
             guess = oof_predict(x[train], y[train], groups[train], kind, inner_folds, seed)
             inner[layer] = score_predictions(y[train], guess, kind)
+            scores[layer].append(inner[layer])
         best = max(inner, key=lambda layer: (inner[layer], -layer))  # ties: the earlier layer
         x = features_by_layer[best]
         probe = _make_probe(kind, sparse=_is_sparse(x))
@@ -349,7 +352,8 @@ def nested_layer_predict(features_by_layer: dict, labels, groups, kind: str = "c
         else:
             predicted[test] = probe.predict(x[test])
         chosen.append(int(best))
-    return LayerChoice(predicted=[float(p) for p in predicted], layers=chosen)
+    return LayerChoice(predicted=[float(p) for p in predicted], layers=chosen,
+                       inner_scores={layer: float(np.mean(s)) for layer, s in scores.items()})
 
 
 def _make_probe(kind: str, sparse: bool):

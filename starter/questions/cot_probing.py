@@ -22,10 +22,10 @@
 # rule (after a miss, backtrack iff the missed operation was the last one left: `*`, `/`, or `-`
 # when the division is not exact). The probe "reads something the text does not show" only where
 # its per-step score beats the strongest baseline with a paired cluster-bootstrap interval
-# (clusters = problems). Shuffled labels give chance per layer.
+# (clusters = problems). Shuffled labels give chance.
 #
-# Run: `mi-starter run cot-probing --preset smoke`. Outputs: results.jsonl (kinds "trace",
-# "layer_score", "predictions"), figure.png, summary.md, findings.json.
+# Run: `mi-starter run cot-probing --preset smoke`. Outputs: results.jsonl (kinds "trace" and
+# "predictions"), figure.png, summary.md, findings.json.
 
 # %%
 from __future__ import annotations
@@ -238,19 +238,8 @@ def fit_probes(ctx: Context, traces: list[dict]) -> None:
         y, groups = y_all[keep], np.array(steps.problem)[keep]
         row = {"unit": f"predictions:{label}", "kind": "predictions", "label": label, "task": kind,
                "problems": groups.tolist(), "y": y.tolist(), "predicted": {}, "probe_layers": [],
-               "skipped": None}
+               "curve": [], "chance": None, "skipped": None}
         try:
-            shuffled = rng.permutation(y)
-            for L, a in acts.items():  # the per-layer curve, and chance (shuffled labels) per layer
-                for name, target in (("probe", y), ("shuffled", shuffled)):
-                    unit = f"score:{label}:{name}:{L}"
-                    if ctx.store.done(unit):
-                        continue
-                    score = activations.probe_score(a[keep], target, groups, kind, cfg.folds,
-                                                    cfg.seed)
-                    ctx.store.append({"unit": unit, "kind": "layer_score", "label": label,
-                                      "features": name, "layer": L, "score": score,
-                                      "metric": activations.PROBE_METRICS[kind], "n": int(len(y))})
             kept = {L: a[keep] for L, a in acts.items()}
             choice = activations.nested_layer_predict(kept, y, groups, kind, cfg.folds,
                                                       cfg.inner_folds, cfg.seed)
@@ -259,6 +248,10 @@ def fit_probes(ctx: Context, traces: list[dict]) -> None:
                                 **{k: [round(float(v), 5) for v in p]
                                    for k, p in baselines.items()}}
             row["probe_layers"] = choice.layers
+            row["curve"] = [{"layer": L, "score": s} for L, s in choice.inner_scores.items()]
+            last = max(kept)  # chance: the same probe on shuffled labels, at the last layer
+            row["chance"] = activations.probe_score(kept[last], rng.permutation(y), groups, kind,
+                                                    cfg.folds, cfg.seed)
         except UsageError as why:  # too few examples of a class (e.g. no wrong answers): say so
             row["skipped"] = str(why)
         ctx.store.append(row)
@@ -270,9 +263,6 @@ def run(ctx: Context) -> None:
     traces = [r for r in ctx.store.rows() if r.get("kind") == "trace"]
     if ctx.store.pending(f"predictions:{label}" for label in LABELS):
         fit_probes(ctx, traces)
-    for row in ctx.store.rows():  # a resumed run asks for the per-layer scores it did not refit
-        if row.get("kind") == "layer_score":
-            ctx.store.done(row["unit"])
 
 
 # %% [markdown]
@@ -293,7 +283,8 @@ class LabelResult:
     strongest: str  # the text baseline with the best score
     probe_minus_strongest: stats.Estimate  # paired difference, cluster bootstrap by problem
     probe_layers: list[int]  # the layer chosen in each outer fold
-    curve: dict[str, dict[int, float]]  # "probe" / "shuffled" -> {layer: AUROC or R^2}
+    curve: dict[int, float]  # layer -> inner-CV AUROC (R^2 for distance), over outer folds
+    chance: float  # the same probe on shuffled labels (last layer): what chance scores
 
     @property
     def direction(self) -> int:  # +1: higher score is better (accuracy); -1: lower is (error)
@@ -321,7 +312,7 @@ def step_scores(y, predicted, task: str) -> list[float]:
     return [abs(p - t) for t, p in zip(y, predicted)]
 
 
-def label_result(row: dict, scores: list[dict]) -> LabelResult:
+def label_result(row: dict) -> LabelResult:
     y, groups, task = row["y"], row["problems"], row["task"]
     per_step = {name: step_scores(y, p, task) for name, p in row["predicted"].items()}
     score = {name: stats.mean_ci(values, groups) for name, values in per_step.items()}
@@ -339,8 +330,7 @@ def label_result(row: dict, scores: list[dict]) -> LabelResult:
         probe_minus_strongest=stats.difference_ci(per_step["probe"], groups, per_step[strongest],
                                                   groups),
         probe_layers=row["probe_layers"],
-        curve={name: {s["layer"]: s["score"] for s in scores if s["features"] == name}
-               for name in ("probe", "shuffled")})
+        curve={point["layer"]: point["score"] for point in row["curve"]}, chance=row["chance"])
 
 
 def analyse(rows: list[dict]) -> dict:
@@ -359,8 +349,7 @@ def analyse(rows: list[dict]) -> dict:
         if row["skipped"]:
             m["skipped"][row["label"]] = row["skipped"]
             continue
-        scores = [r for r in rows if r.get("kind") == "layer_score" and r["label"] == row["label"]]
-        m["labels"][row["label"]] = label_result(row, scores)
+        m["labels"][row["label"]] = label_result(row)
     return m
 
 
@@ -396,13 +385,13 @@ def plot(rows: list[dict], m: dict):
     panels["regress"].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     curves = fig.add_subplot(grid[1, :2])
     for i, r in enumerate(m["labels"].values()):
-        for name, style in (("probe", "-o"), ("shuffled", ":x")):
-            points = sorted(r.curve[name].items())
-            if points:
-                curves.plot(*zip(*points), style, color=f"C{i}", label=f"{r.label} ({name})")
+        points = sorted(r.curve.items())
+        if points:
+            curves.plot(*zip(*points), "-o", color=f"C{i}", label=f"{r.label}")
+            curves.axhline(r.chance, color=f"C{i}", ls=":", lw=1)
     curves.set(xlabel="layer (residual stream after block)", ylabel="AUROC (R² for distance)",
-               title="probe score by layer; shuffled labels = chance")
-    curves.set_xticks(sorted({layer for r in m["labels"].values() for layer in r.curve["probe"]}))
+               title="probe score by layer (inner CV); dotted: shuffled labels")
+    curves.set_xticks(sorted({layer for r in m["labels"].values() for layer in r.curve}))
     if curves.get_legend_handles_labels()[0]:
         curves.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
@@ -442,7 +431,9 @@ def findings(m: dict) -> str:
         out.append(f"\n\n`{r.label}`, {r.metric} ({r.n_steps} steps): probe (layers "
                    f"{r.probe_layers}) {d(r.score['probe'], 3)}; text baselines: {base}; a "
                    f"constant guess {d(r.naive, 3)}. The probe {verdict} the strongest baseline "
-                   f"({r.strongest}): difference {diff.value:+.3f}, 95% CI {_ci(diff)}.")
+                   f"({r.strongest}): difference {diff.value:+.3f}, 95% CI {_ci(diff)}. Pooled "
+                   f"{_pooled(r.task)}: probe {r.pooled['probe']:.2f}, shuffled labels "
+                   f"{r.chance:.2f}.")
     for label, why in m["skipped"].items():
         out.append(f"\n\n`{label}`: not probed ({why}).")
     out.append("\n\nOn the organism the search is a fixed rule over the text, so a probe can at "
@@ -450,6 +441,10 @@ def findings(m: dict) -> str:
                "R1-distill (gpu preset), where the organism-specific context features read "
                "nothing.")
     return "".join(out)
+
+
+def _pooled(task: str) -> str:
+    return "AUROC" if task == "classify" else "R²"
 
 
 def _ci(e: stats.Estimate) -> str:

@@ -24,7 +24,7 @@ def test_context_features_see_only_the_past():
     full = [cp.context_features(TEXTS, ["compute"] * len(TEXTS), i) for i in range(len(TEXTS))]
     cut = [cp.context_features(TEXTS[:6], ["compute"] * 6, i) for i in range(6)]
     assert full[:6] == cut, "features at step i must not depend on steps after i"
-    assert full[3][:5] == [3.0, 2.0, 0.0, 0.0, 1.0], "position, tries, wrong sums, rule, 152/4 exact"
+    assert full[3][:5] == [3.0, 2.0, 0.0, 0.0, 1.0], "position, tries, slips, rule, 152/4 exact"
     wrong = cp.context_features(["Try 2+3=6."], ["compute"], 0)
     assert wrong[2] == 1.0, "an arithmetic slip is counted"
 
@@ -40,11 +40,13 @@ def test_distances_label_the_prefix_shared_with_the_true_search():
 def predictions(label, task, y, problems, predicted):
     return {"unit": f"predictions:{label}", "kind": "predictions", "label": label, "task": task,
             "problems": problems, "y": y, "predicted": predicted, "probe_layers": [1, 1],
+            "curve": [{"layer": 0, "score": 0.4}, {"layer": 1, "score": 0.6}], "chance": 0.1,
             "skipped": None}
 
 
 def trace(problem, k, finished, correct):
-    return {"unit": f"trace:{problem}:{k}", "kind": "trace", "problem": problem, "finished": finished,
+    return {"unit": f"trace:{problem}:{k}", "kind": "trace", "problem": problem,
+            "finished": finished,
             "correct": correct, "tags": ["compute", "verify"], "distance": [1, None]}
 
 
@@ -60,8 +62,6 @@ ROWS = [
         "probe": [0.0, 1.0, 2.0, 3.0],  # |error| 0
         "words": [1.0, 1.0, 1.0, 1.0],  # (1 + 0 + 1 + 2) / 4 = 1.0
         "context": [0.5, 1.5, 2.5, 3.5]}),  # 0.5
-    {"unit": "score:distance:probe:0", "kind": "layer_score", "label": "distance",
-     "features": "probe", "layer": 0, "score": 0.4, "metric": "r2", "n": 4},
     {"unit": "predictions:correct", "kind": "predictions", "label": "correct", "task": "classify",
      "problems": [], "y": [], "predicted": {}, "probe_layers": [], "skipped": "too few wrong"},
 ]
@@ -82,7 +82,7 @@ def test_analyse_by_hand():
     assert dist.score["words"].value == pytest.approx(1.0)
     assert dist.strongest == "context" and dist.direction == -1, "for an error lower is better"
     assert dist.probe_minus_strongest.value == pytest.approx(-0.5)
-    assert dist.curve["probe"] == {0: 0.4} and dist.curve["shuffled"] == {}
+    assert dist.curve == {0: 0.4, 1: 0.6} and dist.chance == 0.1
 
 
 def test_claims_compare_with_the_strongest_baseline_and_agree_with_their_intervals():

@@ -28,7 +28,8 @@ def test_repeated_wait():
 def steer(vector, alpha, problem, backtracks, valid, finished=True, correct=True, wait=False):
     return {"unit": f"steer:{vector}:{alpha:+g}:{problem}", "kind": "steer", "vector": vector,
             "alpha": alpha, "problem": problem, "finished": finished, "correct": correct,
-            "backtracks": backtracks, "valid_backtracks": valid, "repeated_wait": wait, "n_steps": 9}
+            "backtracks": backtracks, "valid_backtracks": valid, "repeated_wait": wait,
+            "n_steps": 9}
 
 
 def creative(vector, alpha, problem, bigrams):
@@ -61,7 +62,8 @@ def test_analyse_by_hand():
     assert back.premature.value == pytest.approx(1.0), "(3 - 2 + 2 - 1) / 2"
     assert (back.accuracy.successes, back.accuracy.n_items) == (1, 1), "finished traces only"
     assert (back.unfinished, back.repeated_wait, back.n) == (1, 1, 2)
-    assert m["cells"]["matched"][0.0].valid.value == pytest.approx(0.5), "alpha 0: the unsteered run"
+    unsteered = m["cells"]["matched"][0.0]
+    assert unsteered.valid.value == pytest.approx(0.5), "alpha 0: the unsteered run"
     assert m["random"][0.5].valid.value == pytest.approx(0.5), "(1 + 0 + 0 + 1) / 4"
     assert m["random_spread"][0.5] == [0.5, 0.5]
     assert m["backtrack_minus_random"].value == pytest.approx(1.0)
