@@ -55,6 +55,7 @@ from starter.saes import (Activations, TrainConfig, collect, finetune, latent_co
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
 ROLES = ("wait", "decision")  # the two latents chosen per SAE (see the header)
+SMALL = 0.1  # a latent gap below this (in units of SCALE) is called small in the summary
 SCALE = "its training mean at its target"  # what a latent's activation is divided by (1: typical)
 # The Llama Scope SAE of the *base* Llama-3.1-8B at layer 15 (SAELens release, id). The registry
 # (models.yaml) does not carry base-model SAEs yet, so it lives here until it does.
@@ -720,8 +721,13 @@ def findings(m: dict) -> str:
         f"before a backtrack at {d(m['position_backtrack'], 1)}.")
     for role in ("decision", "wait"):
         site = m["sites"][role]
-        verdict = ("It carries the decision, not only the token." if site.difference.excludes_zero
-                   else "At this n it does not tell the decisions apart: a token detector here.")
+        if not site.difference.excludes_zero:
+            verdict = "At this n it does not tell the decisions apart: a token detector here."
+        elif abs(site.difference.value) < SMALL:
+            verdict = (f"The gap excludes zero but is under {SMALL} of its typical activation at "
+                       "its target: read it as a token detector that barely sees the decision.")
+        else:
+            verdict = "It separates the decisions, not only tokens."
         fires = m["fires"][role]
         lines.append(f"- The '{role}' latent's activation ({SCALE}) at the '.' before a backtrack: "
                      f"{d(site.backtrack)}, before another try: {d(site.control)}; difference "
@@ -737,7 +743,9 @@ def findings(m: dict) -> str:
             f"in a fixed order), so the sharpest control keeps it fixed: after a missed '{op}', "
             f"the 'decision' latent's activation before a backtrack is {d(site.backtrack)}, "
             f"before another try {d(site.control)}; difference {d(site.difference)} (per seed: "
-            f"{_per_seed(site.by_seed)}).")
+            f"{_per_seed(site.by_seed)}), against {d(m['sites']['decision'].difference)} "
+            f"unmatched. Where the matched gap is much smaller, the latent mostly reads which "
+            f"operator missed, a cue the text shows, rather than a decision the text hides.")
     lines.append("\nTop held-out contexts (the token in [[ ]], two tokens after it):")
     for role, match in m["top_match"].items():
         shown = m["top_contexts"].get(role, [])

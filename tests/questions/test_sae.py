@@ -115,7 +115,7 @@ def test_claims_have_controls_and_verdicts_that_agree_with_their_intervals():
     assert found[3].verdict == "not distinguishable", "the wait latent never fires at a '.'"
     text = sae.findings(sae.analyse(ROWS))
     assert "cannot separate ' Wait' from backtracking" in text
-    assert "a token detector here" in text
+    assert "a token detector here" in text, "the wait latent never separates the decisions"
 
 
 def test_without_decision_points_the_summary_says_the_control_needs_the_organism():
