@@ -23,9 +23,9 @@ samples differ from each other: their sample indices differ).
     >>> runs = sample(lm, [lm.prompt("What is 2+3?")], n=8, cfg=cfg)  # doctest: +SKIP
     >>> len(runs[0]), runs[0][0].n_new_tokens <= 64  # doctest: +SKIP
     (8, True)
-    >>> # resampling: 10 continuations after each of the first K steps of one chain of thought
-    >>> prefixes = ["First, 2+3=5.", "First, 2+3=5. Check: 5-3=2."]
-    >>> after = resample_prefixes(lm, lm.prompt("What is 2+3?"), prefixes, n=10, cfg=cfg)  # doctest: +SKIP
+
+Resampling after a partial chain of thought is the same call on `prompt + prefix` texts; the one API
+for it, over step prefixes cut by the step splitter, is `starter.prefixes.resample`.
 
 Steering: `hooks=[(hook_name, fn)]` adds TransformerLens hooks on `model.bridge` for the duration of the
 call (the bridge and `hf_model` are one network, so they fire inside `generate`: first on the whole
@@ -127,25 +127,6 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
     if cfg.greedy:
         results = [[replace(row[0], sample_index=s) for s in range(n)] for row in results]
     return results
-
-
-def resample_from_prefix(model: LoadedModel, prompt: str, prefix: str, n: int, cfg: SamplingConfig | None = None,
-                         hooks: Sequence[Hook] = (), progress: bool = True) -> list[Completion]:
-    """`n` continuations of `prompt + prefix`, where `prefix` is the start of a chain of thought.
-
-    Cut prefixes at step boundaries and keep their text exactly as generated (whitespace included):
-    prompt and prefix are joined as text and tokenized together.
-    """
-    return resample_prefixes(model, prompt, [prefix], n, cfg, hooks=hooks, progress=progress)[0]
-
-
-def resample_prefixes(model: LoadedModel, prompt: str, prefixes: Sequence[str], n: int,
-                      cfg: SamplingConfig | None = None, hooks: Sequence[Hook] = (),
-                      progress: bool = True) -> list[list[Completion]]:
-    """`n` continuations after each prefix, all batched together: `result[k][j]` continues prefixes[k]."""
-    if isinstance(prefixes, str):
-        raise UsageError("prefixes must be a list of strings; for one prefix use resample_from_prefix")
-    return sample(model, [prompt + prefix for prefix in prefixes], n, cfg, hooks=hooks, progress=progress)
 
 
 # --- one generate call ----------------------------------------------------------------------------

@@ -12,8 +12,6 @@ from starter.rollouts import (
     SamplingConfig,
     _completion,
     gumbel_noise,
-    resample_from_prefix,
-    resample_prefixes,
     sample,
     sequence_key,
 )
@@ -205,17 +203,16 @@ def test_stop_string_ends_a_completion(tiny):
 
 
 def test_resample_from_a_prefix_continues_the_chain(tiny):
+    from starter.prefixes import Prefix, resample
+
     cfg = SamplingConfig(temperature=0, max_new_tokens=30)
     full = sample(tiny, [PROMPTS[1]], n=1, cfg=cfg, progress=False)[0][0].text
-    prefix = full[:12]
-    rest = resample_from_prefix(tiny, PROMPTS[1], prefix, n=2, cfg=cfg, progress=False)
-    assert len(rest) == 2 and full.startswith(prefix + rest[0].text[:18]), \
+    cut = Prefix(chain="c", k=1, n_steps=2, text=full[:12], tag=None, step_text=full[:12])
+    rest = resample(tiny, [PROMPTS[1]], [cut], n=2, cfg=cfg)[0]
+    assert len(rest) == 2 and full.startswith(cut.text + rest[0].text[:18]), \
         "greedy continuation of a greedy prefix must reproduce the original chain"
-    many = resample_prefixes(tiny, PROMPTS[1], [full[:4], full[:8]], n=3,
-                             cfg=SamplingConfig(temperature=1.0, max_new_tokens=8, batch_size=4), progress=False)
-    assert [len(r) for r in many] == [3, 3] and [r[0].prompt_index for r in many] == [0, 1]
-    with pytest.raises(UsageError, match="list of strings"):
-        resample_prefixes(tiny, PROMPTS[1], "one prefix", n=1, cfg=cfg)
+    with pytest.raises(UsageError, match="one prompt per prefix"):
+        resample(tiny, [PROMPTS[1]], [cut, cut], n=1, cfg=cfg)
 
 
 def test_hooks_fire_change_the_output_and_are_removed(tiny):
