@@ -397,6 +397,8 @@ def run(ctx: Context) -> None:
         units += [f"site:{seed}:{s.trace}:{s.position}" for s in sites]
         if splits[a].train.mask(BACKTRACK_WORDS).any():
             units += [f"sae_latent:{seed}:{names[0]}:wait"]
+            if {s.context for s in train_sites} >= {"backtrack", "continue"}:
+                units += [f"sae_latent:{seed}:{names[0]}:decision"]
         if not ctx.store.pending(units):  # this seed is done (a resumed run)
             continue
         saes = make_saes(ctx, layer, splits, seed)
