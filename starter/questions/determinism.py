@@ -534,7 +534,8 @@ def plot(rows: list[dict], metrics: dict):
     else:  # no sampled continuation left a reference that is the organism's true search
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no divergence from a\ntrue-search reference", ha="center", va="center")
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
+    if labels:  # none when no reference finished (e.g. a model that never closes its thinking)
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
