@@ -31,6 +31,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -48,6 +49,9 @@ from starter.tasks.countdown import search
 
 MIN_RISE = 0.25  # a curve that rises (a wrong chain's: falls) less than this has no jump to find
 STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
+# Fewer problems than this get no verdict: a bootstrap over 2-4 clusters has a handful of distinct
+# resamples, and its percentile interval (e.g. [0, 0] for 0/2) claims a certainty it does not have.
+MIN_PROBLEMS = 5
 
 
 # %% [markdown]
@@ -398,6 +402,17 @@ def shown(estimate: stats.Estimate) -> Shown:
     return Shown(**vars(estimate))
 
 
+def verdict_ready(difference: stats.Estimate) -> stats.Estimate:
+    """The difference, without its interval when it rests on fewer than MIN_PROBLEMS problems.
+
+    >>> verdict_ready(stats.Estimate(0.4, (0.2, 0.6), n=3, n_items=6)).ci is None
+    True
+    """
+    if difference.n < MIN_PROBLEMS:
+        return dataclasses.replace(difference, ci=None)
+    return difference
+
+
 def analyse(rows: list[dict]) -> dict:
     results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
     correct = [r for r in results if r.correct]
@@ -418,7 +433,8 @@ def analyse(rows: list[dict]) -> dict:
         where = [r.problem for r in moving]
         m[f"{name}_largest_share"] = stats.mean_ci(shares, where)
         m[f"{name}_null_share"] = stats.mean_ci(nulls, where)
-        m[f"{name}_share_minus_null"] = stats.difference_ci(shares, where, nulls, where)
+        m[f"{name}_share_minus_null"] = verdict_ready(
+            stats.difference_ci(shares, where, nulls, where))
     known = [r for r in correct if r.moving and r.solution_entry in r.tag_of]
     m["entry_known"] = len(known)
     where = [r.problem for r in known]
@@ -427,7 +443,8 @@ def analyse(rows: list[dict]) -> dict:
     for measure in MEASURES:
         hits = [float(r.top_step[measure] == r.solution_entry) for r in known]
         m[f"entry_hit_{measure}"] = stats.mean_ci(hits, where)
-        m[f"entry_hit_{measure}_minus_random"] = stats.difference_ci(hits, where, chance, where)
+        m[f"entry_hit_{measure}_minus_random"] = verdict_ready(
+            stats.difference_ci(hits, where, chance, where))
         # mean importance of the entry step, and of the step just before and after it
         for offset in (-1, 0, 1):
             vals = [r.importance[measure].get(r.solution_entry + offset, math.nan) for r in known]
@@ -536,6 +553,14 @@ def findings(m: dict) -> str:
              f"single jump carried {d(m['correct_largest_share'])} of the rise; a steady rise "
              f"measured with the same rollouts gives {d(m['correct_null_share'])} (difference "
              f"{d(m['correct_share_minus_null'])}).")
+    if m["correct_null_share"].value > 0.6:
+        text += (" With this few rollouts a perfectly steady rise of this size already shows a "
+                 "largest jump near the whole rise: the noise hides the difference between lucky "
+                 "and steady (raise n_rollouts).")
+    if m["correct_moving"] < MIN_PROBLEMS or m["entry_known"] < MIN_PROBLEMS:
+        text += (f" No verdict is drawn from fewer than {MIN_PROBLEMS} problems (the pilot found "
+                 f"{m['chains']} problems it sometimes missed); a larger pilot (n_problems) "
+                 "finds more.")
     if m["entry_known"]:
         text += (f"\n\nAgainst the organism's ground truth ({m['entry_known']} chains that "
                  "followed the true search up to the step entering the solution branch), the "

@@ -86,6 +86,7 @@ def test_claims_verdicts_agree_with_their_intervals():
     for claim in claims:
         check(claim.to_dict())
         assert claim.control.estimate.n == claim.estimate.n
+        assert claim.verdict == "not distinguishable", f"2 problems < {los.MIN_PROBLEMS}: no verdict"
 
 
 def test_findings_reads_without_error_and_names_the_mirror():
