@@ -105,6 +105,8 @@ def sample_traces(ctx: Context, problems) -> None:
     task, lm, cfg = get_task_set("countdown"), ctx.model, ctx.cfg
     units = {p.id: [f"trace:{p.id}:{k}" for k in range(cfg.samples)] for p in problems}
     todo = [p for p in problems if ctx.store.pending(units[p.id])]
+    if not todo:
+        return  # a resumed run: every trace is on disk
     prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
     sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
                               seed=cfg.seed, batch_size=cfg.batch_size)

@@ -453,11 +453,17 @@ def plot(rows: list[dict], m: dict):
                 label=f"{name}: unfinished")
         ax.plot(m["alphas"], [c.repeated_wait / max(c.n, 1) for c in cells], "--", color=colour,
                 label=f"{name}: repeated Wait")
-    ax.set(ylabel="share of traces", title="degenerate output")
-    ax.legend(fontsize=6)
+    ax.set(ylabel="share of traces", ylim=(-0.05, 1.05))
+    ax.set_title("unfinished (solid), repeated Wait (dashed)", fontsize=9)
     for ax in axes[:2].flat:
         ax.set_xlabel("alpha (multiples of the vector)")
-    axes[0, 0].legend(fontsize=6)
+    key = axes[2, 1]  # the legends live in their own panel, off the data
+    key.set_axis_off()
+    first = key.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper left", fontsize=7,
+                       title="valid / premature / accuracy")
+    key.add_artist(first)
+    key.legend(*axes[1, 1].get_legend_handles_labels(), loc="lower left", fontsize=7,
+               title="degenerate output")
     ax = axes[2, 0]
     if "diversity" in m:
         names = list(m["diversity"])
@@ -469,7 +475,6 @@ def plot(rows: list[dict], m: dict):
                f"alpha {m['creative_alpha']:+g})")
     else:
         ax.set_axis_off()
-    axes[2, 1].set_axis_off()
     fig.tight_layout()
     return fig
 
