@@ -491,7 +491,7 @@ def plot(rows: list[dict], metrics: dict):
             _bar(shares, 2 * j + 0.35 * (i - 0.5), est, "C0" if i == 0 else "0.6",
                  label=("largest jump" if i == 0 else "steady null") if j == 0 else None)
     shares.set_xticks([0, 2], ["correct\nchains", "wrong chains\n(their fall)"])
-    shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.35))
+    shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.5))
     if shares.get_legend_handles_labels()[0]:
         shares.legend(fontsize=7, ncol=2, loc="upper center")
     for i, measure in enumerate(MEASURES):
