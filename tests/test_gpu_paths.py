@@ -1,0 +1,57 @@
+"""Every starter's gpu preset on `r1-shaped-tiny` (issue #15): R1's architecture family, tokenizer and
+chat template at tiny widths, random weights, on the CPU. The sizes are shrunk with --set so each run
+takes seconds; what is exercised is the gpu preset's code path (its prompts, formats, budgets and
+analysis on R1-format text), not its results: a random model never finishes a chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from starter import questions
+
+# per starter: --set overrides that shrink the gpu preset to a few sequences of a few tokens
+SHRINK: dict[str, list[str]] = {
+    "determinism": ["n_chains=2", "n_continuations=2", "fractions=0,1", "temperatures=0,0.6",
+                    "greedy_repeats=1", "max_new_tokens=24"],
+    "reasoning-tree": ["n_problems=3", "n_cuts=2", "n_resamples=2", "max_new_tokens=24"],
+    "lucky-or-steady": ["n_problems=2", "pilot_samples=2", "n_chains=1", "n_rollouts=2",
+                        "n_forced=1", "max_new_tokens=24", "max_prefixes=2"],
+    "cot-faithfulness": ["n_problems=2", "n_samples=1", "max_new_tokens=24"],
+    "monitored-cot": ["n_problems=2", "max_new_tokens=24"],
+    "cot-probing": ["n_problems=4", "samples=2", "max_new_tokens=24", "folds=2", "inner_folds=2"],
+    "steering": ["fit_problems=3", "fit_samples=2", "eval_problems=2", "n_random=1",
+                 "max_new_tokens=24", "creative_problems=1", "creative_fit_problems=1",
+                 "creative_samples=2", "creative_max_new_tokens=8"],
+    "sae": ["n_texts=16", "steps=20", "n_seeds=1", "dict_size=64", "k=4", "ce_texts=2",
+            "max_new_tokens=24", "finetune_steps=5"],
+}
+
+
+def test_every_starter_has_a_shrink_entry():
+    assert set(SHRINK) == set(questions.available())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", sorted(SHRINK))
+def test_gpu_preset_runs_on_the_r1_shaped_tiny_model(slug, tmp_path):
+    out = tmp_path / slug
+    sets = [arg for item in SHRINK[slug] for arg in ("--set", item)]
+    cmd = [sys.executable, "-m", "starter.cli", "run", slug, "--preset", "gpu", "--model",
+           "r1-shaped-tiny", "--device", "cpu", "--offline", "--out", str(out), *sets]
+    env = {**os.environ, "NEURONPEDIA_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["preset"] == "gpu" and manifest["model"] == "r1-shaped-tiny"
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    prompts = [r["prompt"] for r in rows if isinstance(r.get("prompt"), str)]
+    assert all(p.rstrip().endswith("<think>") or "<｜Assistant｜>" in p for p in prompts), \
+        f"{slug}: a prompt without R1's chat template"
+    assert (out / "findings.json").is_file()
