@@ -43,6 +43,7 @@ from starter.cot import STEP_TAGS, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
@@ -598,6 +599,28 @@ def findings(m: dict) -> str:
 
 
 # %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run lucky-or-steady --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stages of `run`, for planning. Prefixes per chain are an estimate: ~12 steps on
+    the organism; on R1, `max_prefixes` spaced cuts plus ~8 more inside the largest bucket."""
+    per_chain = cfg.max_prefixes + 8 if cfg.max_prefixes else 12
+    chains = cfg.n_chains * (2 if cfg.mirror else 1)
+    return [
+        Generation("pilot chains", sequences=cfg.n_problems * cfg.pilot_samples,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+        Generation(f"continuations, ~{per_chain} prefixes per chain",
+                   sequences=chains * per_chain * cfg.n_rollouts, max_new_tokens=cfg.max_new_tokens,
+                   batch_size=cfg.batch_size, prompt_tokens=256 + cfg.max_new_tokens // 2),
+        Generation("forced answers", sequences=chains * per_chain * cfg.n_forced,
+                   max_new_tokens=cfg.forced_max_new_tokens, batch_size=cfg.batch_size,
+                   prompt_tokens=256 + cfg.max_new_tokens // 2),
+    ]
+
+
+# %% [markdown]
 # ## What to try next
 
 
@@ -605,6 +628,8 @@ def findings(m: dict) -> str:
 STARTER = Starter(
     slug="lucky-or-steady",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    budget=budget,
+    black_box=True,  # reads sampled text only: runs through --backend openai too
     concepts=("backtracking", "verification", "uncertainty"),
     try_next=(
         "Raise n_rollouts (Thought Anchors used 100): does the largest jump stay above the null?",
