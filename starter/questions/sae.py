@@ -605,24 +605,24 @@ def plot(rows: list[dict], metrics: dict):
             ax.set_axis_off()
             ax.set_title(f"{role} latent: no decision points in this text", fontsize=8)
             continue
-        labels = ["'.' before\nbacktrack", "'.' before\na try"]
+        labels = ["before\nbacktrack", "before\ntry"]
         ests = [site.backtrack, site.control]
         colours = ["C3", "C7"]
         same = m["sites_same_operator"].get(role)
         if same is not None:
             op = m["matched_operator"]
-            labels += [f"same, after\n'{op}': back.", f"same, after\n'{op}': try"]
+            labels += [f"'{op}' miss,\nbacktrack", f"'{op}' miss,\ntry"]
             ests += [same.backtrack, same.control]
             colours += ["salmon", "silver"]
-        _bars(ax, labels + ["backtrack\nword"], ests + [site.on_words], colours + ["C0"])
-        ax.set(ylabel="activation / its training mean at target")
+        _bars(ax, labels + ["the\nword"], ests + [site.on_words], colours + ["C0"])
+        ax.set(ylabel="activation / training mean at target", xlabel="the '.' closing a Miss, or the word")
         ax.set_title(f"'{role}' latent, held-out traces", fontsize=9)
     ax = axes[1, 1]
-    series = [(f"{r} latent:\nbacktrack - try", m["sites"][r].by_seed) for r in m["sites"]]
+    series = [(f"{r}\nlatent", m["sites"][r].by_seed) for r in m["sites"]]
     if "decision" in m["sites_same_operator"]:
-        series.append((f"decision,\nsame op '{m['matched_operator']}'",
+        series.append((f"decision,\n'{m['matched_operator']}' only",
                        m["sites_same_operator"]["decision"].by_seed))
-    series.append(("FVE on words:\nown - other SAE", m["fve_words_difference_by_seed"]))
+    series.append(("FVE on\nwords", m["fve_words_difference_by_seed"]))
     for i, (label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
             x = i + (j - (len(by_seed) - 1) / 2) * 0.15
@@ -630,7 +630,7 @@ def plot(rows: list[dict], metrics: dict):
                         label=f"seed {seed}" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(series)), [label for label, _ in series], fontsize=7)
-    ax.set(ylabel="difference (95% CI)")
+    ax.set(ylabel="difference (95% CI)", xlabel="backtrack - try; own - other SAE")
     ax.set_title("Each claim per SAE seed", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
@@ -664,7 +664,7 @@ def claims(m: dict) -> list[Claim]:
         found.append(compare(
             f"Matched on the operator too: after a missed '{op}' try, the decision latent is more "
             f"active on the '.' before a backtrack than on the '.' before another try (the "
-            f"operator alone does not explain it).",
+            f"operator does not explain all of the gap).",
             f"decision latent activation / {SCALE}, '.' before a backtrack, '{op}' missed",
             site.backtrack, f"the same token after a missed '{op}', another try next",
             f"the same, '.' before a try, '{op}' missed", site.control, site.difference))
@@ -731,7 +731,8 @@ def findings(m: dict) -> str:
         else:
             verdict = "It separates the decisions, not only tokens."
         fires = m["fires"][role]
-        lines.append(f"- The '{role}' latent's activation ({SCALE}) at the '.' before a backtrack: "
+        lines.append(f"- The '{role}' latent's activation (in units of {SCALE}) at the '.' "
+                     f"before a backtrack: "
                      f"{d(site.backtrack)}, before another try: {d(site.control)}; difference "
                      f"{d(site.difference)} (per seed: {_per_seed(site.by_seed)}). On the "
                      f"backtracking words themselves: {d(site.on_words)}. It is active at the "
