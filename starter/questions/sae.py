@@ -615,7 +615,8 @@ def plot(rows: list[dict], metrics: dict):
             ests += [same.backtrack, same.control]
             colours += ["salmon", "silver"]
         _bars(ax, labels + ["the\nword"], ests + [site.on_words], colours + ["C0"])
-        ax.set(ylabel="activation / training mean at target", xlabel="the '.' closing a Miss, or the word")
+        ax.set(ylabel="activation / training mean at target",
+               xlabel="the '.' closing a Miss, or the word")
         ax.set_title(f"'{role}' latent, held-out traces", fontsize=9)
     ax = axes[1, 1]
     series = [(f"{r}\nlatent", m["sites"][r].by_seed) for r in m["sites"]]
