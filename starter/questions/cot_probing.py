@@ -204,7 +204,7 @@ def collect_steps(traces: list[dict], n_positions: list[int]) -> Steps:
     return out
 
 
-def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, kind: str, cfg) -> dict:
+def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, label: str, cfg) -> dict:
     """Out-of-fold predictions of each text baseline on the kept steps (same folds as the probe)."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import CountVectorizer
@@ -213,9 +213,10 @@ def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, kind: str, c
     words = bow.fit_transform(steps.text).tocsr()[keep]
     before = CountVectorizer(token_pattern=r"\w+|[^\w\s]").fit_transform(steps.before).tocsr()[keep]
     context = hstack([csr_matrix(np.array(steps.context)[keep]), before, words]).tocsr()
+    kind = LABELS[label]
     out = {name: activations.oof_predict(x, y, groups, kind, cfg.folds, cfg.seed)
            for name, x in (("words", words), ("context", context))}
-    if kind == "classify" and np.array(steps.rule)[keep].any():
+    if kind == "classify" and label.startswith("backtrack"):
         out["rule"] = np.array(steps.rule)[keep]  # a fixed rule: nothing to fit
     return out
 
@@ -245,7 +246,7 @@ def fit_probes(ctx: Context, traces: list[dict]) -> None:
             kept = {L: a[keep] for L, a in acts.items()}
             choice = activations.nested_layer_predict(kept, y, groups, kind, cfg.folds,
                                                       cfg.inner_folds, cfg.seed)
-            baselines = baseline_predictions(steps, keep, y, groups, kind, cfg)
+            baselines = baseline_predictions(steps, keep, y, groups, label, cfg)
             row["predicted"] = {"probe": [round(p, 5) for p in choice.predicted],
                                 **{k: [round(float(v), 5) for v in p]
                                    for k, p in baselines.items()}}
@@ -280,9 +281,9 @@ class LabelResult:
     task: str  # "classify" (score: accuracy, higher is better) or "regress" (|error|, lower better)
     n_steps: int  # steps with this label
     naive: stats.Estimate  # always the commoner class (classify) / always the mean (regress)
-    score: dict[str, stats.Estimate]  # per predictor ("probe", "words", ...): mean per-step score
+    score: dict[str, stats.Estimate]  # per predictor ("probe", "words", ..., "constant")
     pooled: dict[str, float]  # per predictor: AUROC (classify) or R^2 (regress) over all steps
-    strongest: str  # the text baseline with the best score
+    strongest: str  # the baseline with the best score (a text baseline or the constant guess)
     probe_minus_strongest: stats.Estimate  # paired difference, cluster bootstrap by problem
     probe_layers: list[int]  # the layer chosen in each outer fold
     curve: dict[int, float]  # layer -> inner-CV AUROC (R^2 for distance), over outer folds
@@ -316,21 +317,24 @@ def step_scores(y, predicted, task: str) -> list[float]:
 
 def label_result(row: dict) -> LabelResult:
     y, groups, task = row["y"], row["problems"], row["task"]
-    per_step = {name: step_scores(y, p, task) for name, p in row["predicted"].items()}
-    score = {name: stats.mean_ci(values, groups) for name, values in per_step.items()}
+    predicted = {name: p for name, p in row["predicted"].items()  # the rule predicts backtracks only
+                 if name != "rule" or row["label"].startswith("backtrack")}
     constant = float(np.mean(y) >= 0.5) if task == "classify" else float(np.mean(y))
-    naive = [constant] * len(y)
+    predicted["constant"] = [constant] * len(y)  # no text at all: the prior (a held-in mean)
+    per_step = {name: step_scores(y, p, task) for name, p in predicted.items()}
+    score = {name: stats.mean_ci(values, groups) for name, values in per_step.items()}
     sign = 1 if task == "classify" else -1
-    present = [name for name in BASELINES if name in score]
+    present = [name for name in (*BASELINES, "constant") if name in score]
     strongest = max(present, key=lambda name: sign * score[name].value)
     return LabelResult(
         label=row["label"], task=task, n_steps=len(y),
-        naive=stats.mean_ci(step_scores(y, naive, task), groups), score=score,
+        naive=score["constant"], score=score,
         pooled={name: activations.score_predictions(y, p, task)
-                for name, p in row["predicted"].items()},
+                for name, p in predicted.items() if name != "constant"},
         strongest=strongest,
         probe_minus_strongest=stats.difference_ci(per_step["probe"], groups, per_step[strongest],
                                                   groups),
+
         probe_layers=row["probe_layers"],
         curve={point["layer"]: point["score"] for point in row["curve"]}, chance=row["chance"])
 
@@ -384,7 +388,9 @@ def plot(rows: list[dict], m: dict):
         ax.set_ylabel("per-step accuracy" if task == "classify" else "per-step |error| (edges)")
     panels["classify"].set(ylim=(0, 1.05), title="probe vs text baselines, held-out problems")
     panels["regress"].set_title("tree distance")
-    panels["regress"].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    key = fig.add_subplot(grid[1, 2])  # the bars' legend, off the data
+    key.set_axis_off()
+    key.legend(*panels["classify"].get_legend_handles_labels(), fontsize=7, loc="center")
     curves = fig.add_subplot(grid[1, :2])
     for i, r in enumerate(m["labels"].values()):
         points = sorted(r.curve.items())
@@ -395,7 +401,7 @@ def plot(rows: list[dict], m: dict):
                title="probe score by layer (inner CV); dotted: shuffled labels")
     curves.set_xticks(sorted({layer for r in m["labels"].values() for layer in r.curve}))
     if curves.get_legend_handles_labels()[0]:
-        curves.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+        curves.legend(fontsize=7, loc="lower left", ncols=2)
     fig.tight_layout()
     return fig
 
@@ -408,9 +414,10 @@ def plot(rows: list[dict], m: dict):
 def claims(m: dict) -> list[Claim]:
     return [compare(
         f"A residual-stream probe predicts `{r.label}` at each step better than the strongest "
-        f"text-only baseline ({r.strongest}): it reads something the text does not show.",
+        f"baseline that reads no activations ({r.strongest}): it reads something the text does "
+        f"not show.",
         f"{r.metric} of the probe on `{r.label}`", r.score["probe"],
-        f"{r.strongest} baseline (text only, same held-out problems)", r.metric,
+        f"{r.strongest} baseline (no activations, same held-out problems)", r.metric,
         r.score[r.strongest], r.probe_minus_strongest, direction=r.direction)
         for r in m["labels"].values()]
 

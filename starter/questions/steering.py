@@ -369,6 +369,16 @@ def _at(steer: list[dict], vector: str, alpha: float) -> list[dict]:
     return [r for r in steer if r["alpha"] == alpha and r["vector"] == name]
 
 
+def _at_all(steer: list[dict], names: list[str], alpha: float) -> list[dict]:
+    return [r for name in names for r in _at(steer, name, alpha)]
+
+
+def _premature(row: dict) -> float:  # backtracks that left a branch with operations untried
+    if row["valid_backtracks"] is None:
+        return np.nan
+    return float(row["backtracks"] - row["valid_backtracks"])
+
+
 def _valid(rows: list[dict]) -> tuple[list[float], list[str]]:
     return [float(r["valid_backtracks"]) if r["valid_backtracks"] is not None else np.nan
             for r in rows], [r["problem"] for r in rows]
@@ -392,6 +402,13 @@ def analyse(rows: list[dict]) -> dict:
     for name in ("backtrack", "matched"):
         mine = _at(steer, name, claim_alpha)
         m[f"{name}_minus_random"] = stats.difference_ci(*_valid(mine), *_valid(control))
+    top = max(alphas)  # the strongest push: where a vector's side effects show
+    m["top_alpha"] = top
+    premature = [_premature(r) for r in _at(steer, "backtrack", top)]
+    control_premature = [_premature(r) for r in _at_all(steer, randoms, top)]
+    m["premature_minus_random"] = stats.difference_ci(
+        premature, [r["problem"] for r in _at(steer, "backtrack", top)],
+        control_premature, [r["problem"] for r in _at_all(steer, randoms, top)])
     m["backtrack_minus_unsteered"] = stats.difference_ci(
         *_valid(_at(steer, "backtrack", claim_alpha)), *_valid(_at(steer, "none", 0.0)))
     creative = [r for r in rows if r.get("kind") == "creative"]
@@ -497,6 +514,14 @@ def claims(m: dict) -> list[Claim]:
                    f"random vectors: the effect is not only a 'Miss.' direction.",
                    metric, m["cells"]["matched"][a].valid, control, metric,
                    m["random"][a].valid, m["matched_minus_random"])]
+    top = m["top_alpha"]
+    out.append(compare(
+        f"Exploratory (chosen after seeing the sweep): at alpha {top:+g} the backtracking vector "
+        f"raises premature backtracks (operations left untried) above random vectors of the same "
+        f"norm.", f"premature backtracks per trace at alpha {top:+g}",
+        m["cells"]["backtrack"][top].premature, f"{m['n_random']} random vectors, alpha {top:+g}",
+        "premature backtracks per trace", m["random"][top].premature,
+        m["premature_minus_random"]))
     if "diversity" in m:
         top = m["creative_alpha"]
         out.append(compare(

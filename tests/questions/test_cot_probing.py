@@ -74,12 +74,14 @@ def test_analyse_by_hand():
     assert m["distance_traces"] == 4 and m["skipped"] == {"correct": "too few wrong"}
     back = m["labels"]["backtrack_after_check"]
     assert {k: round(e.value, 4) for k, e in back.score.items()} == {
-        "probe": 1.0, "words": 0.5, "context": round(5 / 6, 4), "rule": round(4 / 6, 4)}
+        "probe": 1.0, "words": 0.5, "context": round(5 / 6, 4), "rule": round(4 / 6, 4),
+        "constant": 0.5}
     assert back.strongest == "context", "the strongest baseline is the best one, not the rule"
     assert back.probe_minus_strongest.value == pytest.approx(1 / 6)
     assert back.naive.value == pytest.approx(0.5), "a constant guess is right on half the steps"
     dist = m["labels"]["distance"]
     assert dist.score["words"].value == pytest.approx(1.0)
+    assert dist.naive.value == pytest.approx(1.0), "the mean 1.5 is off by 1.5, .5, .5, 1.5"
     assert dist.strongest == "context" and dist.direction == -1, "for an error lower is better"
     assert dist.probe_minus_strongest.value == pytest.approx(-0.5)
     assert dist.curve == {0: 0.4, 1: 0.6} and dist.chance == 0.1

@@ -69,6 +69,8 @@ def test_analyse_by_hand():
     assert m["backtrack_minus_random"].value == pytest.approx(1.0)
     assert m["matched_minus_random"].value == pytest.approx(0.5)
     assert m["backtrack_minus_unsteered"].value == pytest.approx(1.0)
+    assert m["top_alpha"] == 0.5
+    assert m["premature_minus_random"].value == pytest.approx(1.0 - 0.25), "(1+1)/2 - (0+0+1+0)/4"
     assert m["diversity"]["creative"].value == pytest.approx(0.9)
     assert m["creative_minus_random"].value == pytest.approx(0.4)
 
@@ -76,7 +78,7 @@ def test_analyse_by_hand():
 def test_claims_agree_with_their_intervals():
     m = st.analyse(ROWS)
     claims = st.claims(m)
-    assert len(claims) == 3
+    assert len(claims) == 4
     assert claims[0].control.estimate.value == pytest.approx(0.5), "control: the random vectors"
     for claim in claims:
         check(claim.to_dict())
@@ -87,4 +89,5 @@ def test_claims_agree_with_their_intervals():
 def test_off_the_organism_validity_is_left_out():
     rows = [r if r.get("kind") != "steer" else {**r, "valid_backtracks": None} for r in ROWS]
     m = st.analyse(rows)
-    assert [c.metric for c in st.claims(m)] == ["distinct word pairs across samples"]
+    assert [c.metric for c in st.claims(m)] == ["distinct word pairs across samples"], (
+        "valid and premature backtracks need the organism's ground truth")
