@@ -48,6 +48,7 @@ from starter.errors import StarterError, UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
 from starter.models import reference_sae_model
+from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import (Activations, TrainConfig, collect, finetune, latent_contrast,
                           load_pretrained, per_token, spliced_ce, top_examples, train_sae)
@@ -763,6 +764,20 @@ def findings(m: dict) -> str:
     return "\n".join(lines)
 
 
+# %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run sae --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stage of `run`: none on the organism (its traces come from its own grammar);
+    on any other model, one reasoning trace per problem at SamplingConfig's default batch size."""
+    if cfg.model == "tinythinker":
+        return []
+    return [Generation("reasoning traces, one per problem", sequences=cfg.n_texts,
+                       max_new_tokens=cfg.max_new_tokens, batch_size=SamplingConfig().batch_size)]
+
+
 STARTER = Starter(
     slug="sae",
     presets=PRESETS,
@@ -771,6 +786,7 @@ STARTER = Starter(
     plot=plot,
     findings=findings,
     claims=claims,
+    budget=budget,
     concepts=("wait", "backtracking", "uncertainty"),  # searches with shipped offline fixtures
     try_next=("Steer with the decision latent's decoder direction (steering starter); "
               "count the 'Wait's.",
