@@ -45,6 +45,7 @@ from starter.cot import THINK_CLOSE, split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.tasks.countdown import apply_op, evaluate_expression, final_expression, grade
 from starter.tasks.countdown import make_problems, raw_prompt
 from starter.trees import build_tree, canonical_operation, first_operation
@@ -680,6 +681,24 @@ def findings(m: dict) -> str:
     return "\n".join(lines)
 
 
+# %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run cot-faithfulness --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stages of `run`, for planning: three hint prompts per problem, then six edited
+    chains for the problems whose chain has an abandoned branch (about half of them)."""
+    return [
+        Generation("hinted and unhinted chains", sequences=3 * cfg.n_problems * cfg.n_samples,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+        Generation("edited chains, ~half the problems x 6 edits",
+                   sequences=6 * (cfg.n_problems // 2) * cfg.n_samples,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
+                   prompt_tokens=256 + cfg.max_new_tokens // 2),
+    ]
+
+
 STARTER = Starter(
     slug="cot-faithfulness",
     presets=PRESETS,
@@ -688,6 +707,8 @@ STARTER = Starter(
     plot=plot,
     findings=findings,
     claims=claims,
+    budget=budget,
+    black_box=True,  # reads sampled text only: runs through --backend openai too
     concepts=("hint", "final answer", "verification"),
     try_next=(
         "Phrase the hint as authority ('a professor says...') or as leaked metadata, as Chen et "

@@ -49,6 +49,7 @@ from starter.cot import split_completion
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.monitors import LEAK_MONITOR, MonitorScore, score_monitor
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import countdown
@@ -476,6 +477,19 @@ def findings(m: dict) -> str:
     return "\n".join(lines)
 
 
+# %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run monitored-cot --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stage of `run`, for planning: each problem once without a leak, then with a
+    dead and an alive leak under every condition."""
+    return [Generation("chains: control + 2 leaks x conditions",
+                       sequences=cfg.n_problems * (1 + 2 * len(cfg.conditions)),
+                       max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)]
+
+
 STARTER = Starter(
     slug="monitored-cot",
     presets=PRESETS,
@@ -484,6 +498,8 @@ STARTER = Starter(
     plot=plot,
     findings=findings,
     claims=claims,
+    budget=budget,
+    black_box=True,  # reads sampled text only: runs through --backend openai too
     concepts=("monitor", "hint", "final answer"),  # searches with shipped offline fixtures
     try_next=(
         "Replace the keyword monitor with a model judge (a second model reads the CoT).",
