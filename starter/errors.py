@@ -18,3 +18,25 @@ class UsageError(StarterError):
     """
 
     exit_code = 2
+
+
+class Secret:
+    """Holds an API key; every repr or str of it (and so of any object's vars) is redacted.
+
+    >>> key = Secret("sk-123")
+    >>> repr(key), str(key), key.reveal()
+    ('<redacted>', '<redacted>', 'sk-123')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__

@@ -53,7 +53,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import urllib3
 
-from starter.errors import StarterError, UsageError
+from starter.errors import Secret, StarterError, UsageError
 
 DEFAULT_API_URL = "https://www.neuronpedia.org/api"
 PAGE_URL = "https://www.neuronpedia.org"
@@ -259,24 +259,7 @@ class _Mismatch(Exception):
     """Internal: a body that parsed but does not answer the request; the message says how."""
 
 
-class _Secret:
-    """Holds the API key; every repr or str of it (and so of the client's vars) is redacted."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-    __str__ = __repr__
-
-
-def _checked_key(key: str | None, where: str) -> _Secret | None:
+def _checked_key(key: str | None, where: str) -> Secret | None:
     """The key, or None when unset; a UsageError (which never shows the key) when it cannot be sent.
 
     >>> _checked_key("", "api_key") is None
@@ -295,7 +278,7 @@ remove it (often a trailing newline)
         raise UsageError(f"{where} has a space, control or non-ASCII character at position "
                          f"{bad + 1} of {len(key)} (the key is not shown); a Neuronpedia key is "
                          "printable ASCII without spaces: remove it (often a trailing newline)")
-    return _Secret(key)
+    return Secret(key)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -208,9 +208,10 @@ def test_transient_faults_are_retried(spec, tokenizer, fault):
 @pytest.mark.parametrize("fault", ["slow", "trickle"])
 def test_a_request_past_its_deadline_is_abandoned_and_retried(spec, tokenizer, fault):
     with OpenAIServer(FakeEngine(), faults=[fault], slow_s=3.0) as server:
-        remote = remote_on(server, spec, tokenizer, timeout_s=0.5)
+        # 1.5 s: well under the fault's 3 s, well over a healthy answer even on a loaded machine
+        remote = remote_on(server, spec, tokenizer, timeout_s=1.5)
         got = sample_remote(remote, PROMPTS[:1], 1, GREEDY, progress=False)
-        assert len(server.requests) == 2 and got[0][0].finished
+        assert len(server.requests) >= 2 and got[0][0].finished
 
 
 def test_retries_end_in_one_line_naming_the_fault(spec, tokenizer):

@@ -56,7 +56,7 @@ import requests
 import urllib3
 
 from starter import cot
-from starter.errors import StarterError, UsageError
+from starter.errors import Secret, StarterError, UsageError
 from starter.neuronpedia import _excerpt, parse_retry_after
 from starter.rollouts import Completion, SamplingConfig, _completion, sequence_key
 
@@ -165,24 +165,7 @@ def _checked_base_url(url: Any) -> str:
     return base
 
 
-class _Secret:
-    """Holds the API key; every repr or str of it is redacted."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-    __str__ = __repr__
-
-
-def _read_key(api_key: str | None) -> _Secret | None:
+def _read_key(api_key: str | None) -> Secret | None:
     """The key (argument, else OPENAI_API_KEY), or None when unset; refused if it cannot be sent."""
     where = "the api_key argument" if api_key else API_KEY_ENV
     key = api_key or os.environ.get(API_KEY_ENV) or None
@@ -193,13 +176,13 @@ def _read_key(api_key: str | None) -> _Secret | None:
         raise UsageError(f"{where} has a space, control or non-ASCII character at position "
                          f"{bad + 1} of {len(key)} (the key is not shown); remove it (often a "
                          "trailing newline)")
-    return _Secret(key)
+    return Secret(key)
 
 
 class _Bearer(requests.auth.AuthBase):
     """`Authorization: Bearer KEY` (an auth object, so a ~/.netrc entry cannot replace it)."""
 
-    def __init__(self, key: _Secret):
+    def __init__(self, key: Secret):
         self.key = key
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
