@@ -39,6 +39,7 @@ from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
@@ -317,7 +318,8 @@ def step_scores(y, predicted, task: str) -> list[float]:
 
 def label_result(row: dict) -> LabelResult:
     y, groups, task = row["y"], row["problems"], row["task"]
-    predicted = {name: p for name, p in row["predicted"].items()  # the rule predicts backtracks only
+    # the rule predicts backtracks only
+    predicted = {name: p for name, p in row["predicted"].items()
                  if name != "rule" or row["label"].startswith("backtrack")}
     constant = float(np.mean(y) >= 0.5) if task == "classify" else float(np.mean(y))
     predicted["constant"] = [constant] * len(y)  # no text at all: the prior (a held-in mean)
@@ -461,6 +463,18 @@ def _ci(e: stats.Estimate) -> str:
 
 
 # %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run cot-probing --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stage of `run`, for planning (the probes then read activations of these
+    traces in forward passes, not counted here)."""
+    return [Generation("traces", sequences=cfg.n_problems * cfg.samples,
+                       max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)]
+
+
+# %% [markdown]
 # ## What to try next
 
 
@@ -468,6 +482,7 @@ def _ci(e: stats.Estimate) -> str:
 STARTER = Starter(
     slug="cot-probing",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    budget=budget,
     concepts=("final answer", "backtracking", "uncertainty"),
     try_next=(
         "Early exit (Zhang et al.): stop the trace when the `correct` probe is confident; tokens "

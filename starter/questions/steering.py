@@ -32,6 +32,7 @@ from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
+from starter.plan import Generation
 from starter.models import get_spec, load_model
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
@@ -574,6 +575,31 @@ def findings(m: dict) -> str:
 
 
 # %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run steering --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stages of `run`, for planning: fit traces, one greedy steered trace per
+    (vector, alpha, problem) with vectors = Venhoff's, the matched contrast and `n_random` random
+    ones, and the creativity part (about 2 vectors x alphas x with/without the creative prompt)."""
+    nonzero = sum(1 for a in cfg.alphas if a != 0)
+    conditions = 1 + (2 + cfg.n_random) * nonzero
+    stages = [
+        Generation("fit traces", sequences=cfg.fit_problems * cfg.fit_samples,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+        Generation("steered greedy traces", sequences=conditions * cfg.eval_problems,
+                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.steer_batch),
+    ]
+    if cfg.creative_model != "":
+        creative = 2 * len(cfg.creative_alphas) * 2 * cfg.creative_problems * cfg.creative_samples
+        stages.append(Generation("creativity samples", sequences=creative,
+                                 max_new_tokens=cfg.creative_max_new_tokens,
+                                 batch_size=cfg.batch_size))
+    return stages
+
+
+# %% [markdown]
 # ## What to try next
 
 
@@ -581,6 +607,7 @@ def findings(m: dict) -> str:
 STARTER = Starter(
     slug="steering",
     presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    budget=budget,
     concepts=("backtracking", "wait", "creative"),
     try_next=("Pick the layer as Venhoff et al. do (attribution patching) instead of the middle "
               "block.",
