@@ -33,6 +33,11 @@ SHRINK: dict[str, list[str]] = {
 }
 
 
+# A random model never writes the behaviour some starters need: they stop with one line saying so.
+# Steering fits its vector on traces with and without a backtrack, and a random model has none.
+STOPS_ON_RANDOM_WEIGHTS = {"steering": "needs examples on both sides"}
+
+
 def test_every_starter_has_a_shrink_entry():
     assert set(SHRINK) == set(questions.available())
 
@@ -47,6 +52,11 @@ def test_gpu_preset_runs_on_the_r1_shaped_tiny_model(slug, tmp_path):
     env = {**os.environ, "NEURONPEDIA_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    if slug in STOPS_ON_RANDOM_WEIGHTS:
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert proc.returncode != 0 and len(errors) == 1, proc.stderr[-2000:]
+        assert STOPS_ON_RANDOM_WEIGHTS[slug] in errors[0]
+        return
     assert proc.returncode == 0, proc.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["preset"] == "gpu" and manifest["model"] == "r1-shaped-tiny"
