@@ -264,16 +264,23 @@ def jump_stats(curve: Sequence[float]) -> JumpStats:
 
 
 def steady_null_share(n_steps: int, p_start: float, p_end: float, n_rollouts: int, trials: int = 200,
-                      seed: int = 0) -> float:
+                      seed: int = 0, min_rise: float = 0.0) -> float:
     """Mean largest-jump share of a perfectly steady curve, measured with the same sampling noise.
 
     The noise baseline for `jump_stats(...).largest_share`: if P(correct) rose linearly from `p_start`
     to `p_end` over `n_steps` steps and each point were estimated from `n_rollouts` samples, what share
     of the measured rise would the largest jump take? A real curve far above this looks "lucky"; one
-    near it is as steady as the noise lets us tell. Trials whose measured rise is <= 0 are skipped.
+    near it is as steady as the noise lets us tell. Trials whose measured rise is <= 0, or below
+    `min_rise`, are skipped: pass the threshold the real curves had to pass, so the null is selected
+    like them (a tiny simulated rise would make the share of its largest jump exceed 1).
 
     >>> round(steady_null_share(10, 0.0, 1.0, n_rollouts=1000), 2)  # little noise: a bit above 1/10
     0.13
+    >>> # a 0.3 rise on 4 steps, 10 rollouts: dropping tiny rises lowers the null
+    >>> all_rises = steady_null_share(4, 0.2, 0.5, n_rollouts=10)
+    >>> big_rises = steady_null_share(4, 0.2, 0.5, n_rollouts=10, min_rise=0.25)
+    >>> round(all_rises, 2), round(big_rises, 2)
+    (1.21, 0.91)
     """
     if n_steps < 1 or n_rollouts < 1:
         raise UsageError(f"steady_null_share needs n_steps >= 1 and n_rollouts >= 1, got {n_steps}, {n_rollouts}")
@@ -282,5 +289,6 @@ def steady_null_share(n_steps: int, p_start: float, p_end: float, n_rollouts: in
     rng = np.random.default_rng(seed)
     p = p_start + (p_end - p_start) * np.arange(n_steps + 1) / n_steps  # [n_steps + 1]
     curves = rng.binomial(n_rollouts, np.clip(p, 0.0, 1.0), size=(trials, n_steps + 1)) / n_rollouts  # [trials, k]
-    shares = [s.largest_share for s in map(jump_stats, curves.tolist()) if s.rise > 0]
+    found = map(jump_stats, curves.tolist())
+    shares = [s.largest_share for s in found if s.rise > 0 and s.rise >= min_rise]
     return sum(shares) / len(shares) if shares else math.nan

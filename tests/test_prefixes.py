@@ -126,3 +126,15 @@ def test_resampling_a_subset_of_prefixes_gives_the_same_continuations(save_tiny_
     rest = texts(resample(lm, [prompt] * 2, cuts[1::2], n=3, cfg=smaller))
     assert rest == full[1::2], "a prefix's continuations changed when resampled without the others"
     assert len({t for row in full for t in row}) > 1, "continuations at T=1 should differ"
+
+
+def test_steady_null_share_keeps_only_rises_past_the_threshold():
+    # 10 rollouts, a 0.3 rise: many simulated curves rise only 0.1, and their largest jump then
+    # dwarfs the net rise; a threshold the real curves passed removes them, lowering the null
+    kept_all = steady_null_share(4, 0.2, 0.5, n_rollouts=10, seed=2)
+    kept_big = steady_null_share(4, 0.2, 0.5, n_rollouts=10, seed=2, min_rise=0.25)
+    assert kept_big < kept_all, f"tiny rises inflate the null: {kept_big} vs {kept_all}"
+    assert steady_null_share(4, 0.2, 0.5, n_rollouts=10, min_rise=0.0) == pytest.approx(
+        steady_null_share(4, 0.2, 0.5, n_rollouts=10)), "min_rise=0 keeps every rise > 0"
+    assert math.isnan(steady_null_share(4, 0.2, 0.5, n_rollouts=10, min_rise=2.0)), \
+        "no simulated curve rises 2: no null"

@@ -360,7 +360,9 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
     if moving:
         share = prefixes.jump_stats(rising).largest_share
         n = min(sum(o.finished for o in r.outcomes) for r in coarse)
-        null = prefixes.steady_null_share(len(rising) - 1, rising[0], rising[-1], n)
+        # the null keeps only simulated curves that pass the same MIN_RISE as the real ones
+        null = prefixes.steady_null_share(len(rising) - 1, rising[0], rising[-1], n,
+                                          min_rise=MIN_RISE)
     same = STEP_MATCHES[first.get("step_match", "exact")]
     scores = {
         "resampling": importance.resampling_importance(records),
@@ -404,7 +406,9 @@ def shown(estimate: stats.Estimate) -> Shown:
 
 
 def verdict_ready(difference: stats.Estimate) -> stats.Estimate:
-    """The difference, without its interval when it rests on fewer than MIN_PROBLEMS problems.
+    """The estimate, without its interval when it rests on fewer than MIN_PROBLEMS problems.
+
+    `analyse` passes every estimate through it, so no interval from 2-4 problems reaches the text.
 
     >>> verdict_ready(stats.Estimate(0.4, (0.2, 0.6), n=3, n_items=6)).ci is None
     True
@@ -456,7 +460,9 @@ def analyse(rows: list[dict]) -> dict:
             probs = [r.problem for r in correct if r.moving
                      for step in r.importance[measure] if r.tag_of[step] == tag]
             m[f"{measure}_by_tag_{tag}"] = stats.mean_ci(vals, probs)
-    return {k: shown(v) if isinstance(v, stats.Estimate) else v for k, v in m.items()}
+    # no interval from fewer than MIN_PROBLEMS problems, on any estimate (not only the differences)
+    return {k: shown(verdict_ready(v)) if isinstance(v, stats.Estimate) else v
+            for k, v in m.items()}
 
 
 # %% [markdown]
@@ -593,9 +599,11 @@ def findings(m: dict) -> str:
                  f"{m['wrong_moving']} that fell at least {MIN_RISE} the largest single fall "
                  f"carried {d(m['wrong_largest_share'])} of it (steady null "
                  f"{d(m['wrong_null_share'])}).")
-    return text + ("\n\nSmall-sample estimates on one model. On R1-distill (`--preset gpu`, not "
-                   "run here: it needs a GPU) the organism's ground truth does not exist, so only "
-                   "the jump claim applies there.")
+    return text + (f"\n\nSmall-sample estimates on one model; no interval is shown for an "
+                   f"estimate from fewer than {MIN_PROBLEMS} problems. The organism result is a "
+                   "hypothesis about R1-distill, not evidence about it: on R1-distill "
+                   "(`--preset gpu`, not run here: it needs a GPU) the organism's ground truth "
+                   "does not exist, so only the jump claim applies there.")
 
 
 # %% [markdown]

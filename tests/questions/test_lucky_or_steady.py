@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from starter import prefixes
+from starter import prefixes, stats
 from starter.findings import check
 from starter.organism.data import make_trace
 from starter.questions import lucky_or_steady as los
@@ -58,8 +58,9 @@ def test_analyse_matches_hand_computed_values():
     assert m["correct_unfinished"] == 1, "p2's unfinished continuation is counted apart"
     # largest share: p1 1.0 (one jump), p2 0.5 (two equal jumps) -> mean 0.75
     assert m["correct_largest_share"].value == pytest.approx(0.75)
-    null = prefixes.steady_null_share(3, 0.0, 1.0, 4)  # both chains: 3 steps, >= 2 finished...
-    null_p2 = prefixes.steady_null_share(3, 0.0, 1.0, 2)  # ...p2's fewest finished is 2 (k=1, k=2)
+    # both chains: 3 steps, >= 2 finished; the null keeps rises >= MIN_RISE like the real curves
+    null = prefixes.steady_null_share(3, 0.0, 1.0, 4, min_rise=los.MIN_RISE)
+    null_p2 = prefixes.steady_null_share(3, 0.0, 1.0, 2, min_rise=los.MIN_RISE)  # p2: >= 2 finished
     assert m["correct_null_share"].value == pytest.approx((null + null_p2) / 2)
     assert m["wrong_largest_share"].value == pytest.approx(0.5), "1 - P: 0, .5, 1, 1"
 
@@ -109,3 +110,15 @@ def test_refine_ks_resamples_inside_the_largest_bucket():
 def test_plot_draws_from_hand_built_rows():
     fig = los.plot(list(ROWS), los.analyse(list(ROWS)))
     assert len(fig.axes) == 3, "curves, jump vs null, importance by tag"
+
+
+def test_no_interval_from_fewer_than_min_problems_anywhere():
+    m = los.analyse(list(ROWS))  # 2 problems
+    estimates = {k: v for k, v in m.items() if isinstance(v, stats.Estimate)}
+    assert estimates, "analyse reports estimates"
+    for key, est in estimates.items():
+        if est.n < los.MIN_PROBLEMS:
+            assert est.ci is None, f"{key} shows an interval from {est.n} problems"
+    text = los.findings(m)
+    assert "95% CI" not in text, "no interval in the text from 2 problems"
+    assert "hypothesis about R1-distill" in text
