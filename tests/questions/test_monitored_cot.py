@@ -73,8 +73,16 @@ def test_claims_need_five_problems_and_agree_with_their_intervals():
     assert mc.claims(mc.analyse(ROWS)) == [], "3 problems per side: too few for a verdict"
     copies = [{**r, "problem": r["problem"] + c, "unit": r["unit"] + c}
               for c in "abc" for r in ROWS]
-    out = mc.claims(mc.analyse(copies))
+    m = mc.analyse(copies)
+    assert m["organism"], "no English leak in the prompts: the organism's raw hint"
+    out = mc.claims(m)
+    assert len(out) == 2, "dead leak (9 problems), alive leak (6); no monitor verdict on it"
+    assert all("0 by design" in c.control.name for c in out)
+    assert "hypothesis about R1-distill" in mc.findings(m)
+    english = [{**r, "prompt": mc.LEAK.format(leak=r["leak"]) + " Q"} for r in copies]
+    out = mc.claims(mc.analyse(english))
     assert len(out) == 3, "dead leak (9 problems), alive leak (6), CoT vs answer monitor (6)"
+    assert not any("0 by design" in c.control.name for c in out)
     for claim in out:
         check(claim.to_dict())
 
