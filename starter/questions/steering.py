@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import re
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,9 @@ from starter.trees import canonical_operation
 CREATIVE = " Be creative: find an unusual, original way to do it."  # appended to the question
 ENGLISH_FALLBACK = "smollm2-135m"  # runs the creativity part when the main model is the organism
 ALPHAS = (-1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 1.0)  # multiples of the vector
+# Fewer problems than this get no interval and no claim: a bootstrap over 2-4 clusters has a
+# handful of distinct resamples and claims a certainty it does not have.
+MIN_PROBLEMS = 5
 
 # %% [markdown]
 # ## Setup
@@ -385,6 +389,26 @@ def _valid(rows: list[dict]) -> tuple[list[float], list[str]]:
             for r in rows], [r["problem"] for r in rows]
 
 
+def small_n_bare(estimate: stats.Estimate) -> stats.Estimate:
+    """The estimate without its interval when it rests on fewer than MIN_PROBLEMS problems.
+
+    >>> small_n_bare(stats.Estimate(0.4, (0.2, 0.6), n=4, n_items=12)).ci is None
+    True
+    """
+    if estimate.n < MIN_PROBLEMS:
+        return dataclasses.replace(estimate, ci=None)
+    return estimate
+
+
+def _finished(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["finished"]]
+
+
+def _premature_mean(rows: list[dict]) -> float:  # nan when no row has a measured value
+    values = [_premature(r) for r in rows]
+    return stats.mean_ci(values, [r["problem"] for r in rows]).value
+
+
 def analyse(rows: list[dict]) -> dict:
     steer = [r for r in rows if r.get("kind") == "steer"]
     vector = next(r for r in rows if r.get("kind") == "vector")
@@ -407,9 +431,20 @@ def analyse(rows: list[dict]) -> dict:
     m["top_alpha"] = top
     premature = [_premature(r) for r in _at(steer, "backtrack", top)]
     control_premature = [_premature(r) for r in _at_all(steer, randoms, top)]
+    # finished traces only: a vector that breaks the model (unfinished traces) must not count
+    # the broken traces' backtracks as premature ones
+    mine = _finished(_at(steer, "backtrack", top))
+    others = _finished(_at_all(steer, randoms, top))
+    premature = [_premature(r) for r in mine]
+    control_premature = [_premature(r) for r in others]
+    m["premature_finished"] = {
+        "backtrack": stats.mean_ci(premature, [r["problem"] for r in mine]),
+        "random": stats.mean_ci(control_premature, [r["problem"] for r in others])}
     m["premature_minus_random"] = stats.difference_ci(
-        premature, [r["problem"] for r in _at(steer, "backtrack", top)],
-        control_premature, [r["problem"] for r in _at_all(steer, randoms, top)])
+        premature, [r["problem"] for r in mine],
+        control_premature, [r["problem"] for r in others])
+    m["random_spread_premature"] = [  # per random vector, finished traces at the top alpha
+        _premature_mean(_finished(_at(steer, name, top))) for name in randoms]
     m["backtrack_minus_unsteered"] = stats.difference_ci(
         *_valid(_at(steer, "backtrack", claim_alpha)), *_valid(_at(steer, "none", 0.0)))
     creative = [r for r in rows if r.get("kind") == "creative"]
@@ -422,9 +457,11 @@ def analyse(rows: list[dict]) -> dict:
                   for name, key in conditions.items()}
         diversity = {name: ([r["distinct_bigrams"] for r in sel], [r["problem"] for r in sel])
                      for name, sel in picked.items()}
-        m["diversity"] = {name: stats.mean_ci(*pair) for name, pair in diversity.items()}
-        m["creative_minus_random"] = stats.difference_ci(*diversity["creative"],
-                                                         *diversity["random"])
+        # no interval from fewer than MIN_PROBLEMS questions (the cpu preset evaluates 4)
+        m["diversity"] = {name: small_n_bare(stats.mean_ci(*pair))
+                          for name, pair in diversity.items()}
+        m["creative_minus_random"] = small_n_bare(stats.difference_ci(*diversity["creative"],
+                                                                      *diversity["random"]))
     return m
 
 
@@ -502,9 +539,15 @@ def plot(rows: list[dict], m: dict):
 
 
 # %%
+def _spread(values: list[float]) -> str:
+    return ", ".join(f"{x:.2f}" for x in values)
+
+
 def claims(m: dict) -> list[Claim]:
     a = m["claim_alpha"]
-    control = f"{m['n_random']} random vectors of the same norm, alpha {a:+g}"
+    control = (f"{m['n_random']} random vectors of the same norm, alpha {a:+g} (interval over "
+               f"problems only, not between vectors; per-vector means "
+               f"{_spread(m['random_spread'][a])})")
     metric = f"valid backtracks per trace at alpha {a:+g}"
     out = [compare(f"Adding the backtracking vector (pre-backtrack minus all other steps) at alpha "
                    f"{a:+g} raises valid backtracks above random vectors of the same norm.",
@@ -516,22 +559,31 @@ def claims(m: dict) -> list[Claim]:
                    metric, m["cells"]["matched"][a].valid, control, metric,
                    m["random"][a].valid, m["matched_minus_random"])]
     top = m["top_alpha"]
+    back, rand = m["cells"]["backtrack"][top], m["random"][top]
     out.append(compare(
         f"Exploratory (chosen after seeing the sweep): at alpha {top:+g} the backtracking vector "
         f"raises premature backtracks (operations left untried) above random vectors of the same "
-        f"norm.", f"premature backtracks per trace at alpha {top:+g}",
-        m["cells"]["backtrack"][top].premature, f"{m['n_random']} random vectors, alpha {top:+g}",
-        "premature backtracks per trace", m["random"][top].premature,
+        f"norm, counted on finished traces only ({back.unfinished}/{back.n} backtracking-vector "
+        f"and {rand.unfinished}/{rand.n} random-vector traces unfinished, left out).",
+        f"premature backtracks per finished trace at alpha {top:+g}",
+        m["premature_finished"]["backtrack"],
+        f"{m['n_random']} random vectors, alpha {top:+g} (interval over problems only, not "
+        f"between vectors; per-vector means {_spread(m['random_spread_premature'])})",
+        "premature backtracks per finished trace", m["premature_finished"]["random"],
         m["premature_minus_random"]))
-    if "diversity" in m:
+    # the creativity comparison is a claim only from MIN_PROBLEMS questions up (findings() keeps
+    # its numbers either way)
+    if "diversity" in m and m["creative_minus_random"].n >= MIN_PROBLEMS:
         top = m["creative_alpha"]
         out.append(compare(
-            f"The creativity vector at alpha {top:+g} makes one question's samples more diverse "
-            f"than a random vector of the same norm (on questions it was not fitted on).",
+            f"On {m['creative_model']}, the creativity vector at alpha {top:+g} makes one "
+            f"question's samples more diverse than a random vector of the same norm (on questions "
+            f"it was not fitted on).",
             "distinct word pairs across samples", m["diversity"]["creative"],
             f"random vector, alpha {top:+g}", "distinct word pairs", m["diversity"]["random"],
             m["creative_minus_random"]))
-    return [c for c in out if np.isfinite(c.estimate.value)]
+    return [c for c in out
+            if np.isfinite(c.estimate.value) and c.difference.n >= MIN_PROBLEMS]
 
 
 def findings(m: dict) -> str:
@@ -557,19 +609,35 @@ def findings(m: dict) -> str:
                        f"{d(c.accuracy)} | {c.unfinished}/{c.n} | {c.repeated_wait}/{c.n} |\n")
     diff = m["backtrack_minus_unsteered"]
     out.append(f"\nBacktracking vector at alpha {m['claim_alpha']:+g} minus unsteered: "
-               f"{diff.value:+.2f} valid backtracks per trace ({d(diff)}).")
+               f"{diff.value:+.2f} valid backtracks per trace ({d(diff)}). The random-vector "
+               f"intervals resample problems only: they leave out the variation between random "
+               f"vectors, whose per-vector means stand next to each random row above.")
+    top, back = m["top_alpha"], m["cells"]["backtrack"][m["top_alpha"]]
+    out.append(f"\n\nAt alpha {top:+g} the backtracking vector breaks the model more often than "
+               f"random vectors ({back.unfinished}/{back.n} traces unfinished vs "
+               f"{m['random'][top].unfinished}/{m['random'][top].n}), so its premature "
+               f"backtracks are compared on finished traces only: "
+               f"{d(m['premature_finished']['backtrack'])} per finished trace vs random "
+               f"{d(m['premature_finished']['random'])} (per vector "
+               f"{_spread(m['random_spread_premature'])}); difference "
+               f"{d(m['premature_minus_random'])}.")
     if "diversity" in m:
         div = m["diversity"]
-        out.append(f"\n\nCreativity ({m['creative_model']}, fitted and evaluated on disjoint "
-                   f"questions): distinct word pairs unsteered {d(div['unsteered'])}, at alpha "
-                   f"{m['creative_alpha']:+g} {d(div['creative'])} (random vector "
-                   f"{d(div['random'])}; creative prompt {d(div['prompted'])}).")
+        few = m["creative_minus_random"].n < MIN_PROBLEMS
+        out.append(f"\n\nCreativity, on {m['creative_model']} (a separate chat model, not the "
+                   f"organism; fitted and evaluated on disjoint questions): distinct word pairs "
+                   f"unsteered {d(div['unsteered'])}, at alpha {m['creative_alpha']:+g} "
+                   f"{d(div['creative'])} (random vector {d(div['random'])}; creative prompt "
+                   f"{d(div['prompted'])}); creativity minus random "
+                   f"{d(m['creative_minus_random'])}."
+                   + (f" Fewer than {MIN_PROBLEMS} questions: no interval and no claim."
+                      if few else ""))
     else:
         out.append("\n\nThe creativity vector was not run in this preset (it needs a chat model).")
     out.append("\n\nValid backtracks are checked against the organism's search (every final "
                "operation from the last state tried); off the organism validity cannot be checked "
-               "and is left out. Organism results are predictions to test on R1-distill (gpu "
-               "preset). SAE latents of the vector (models with SAEs, online only) are in "
+               "and is left out. The organism result is a hypothesis about R1-distill, to test "
+               "there (gpu preset). SAE latents of the vector (models with SAEs, online only) are in "
                "results.jsonl, kind sae.")
     return "".join(out)
 

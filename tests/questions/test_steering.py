@@ -70,24 +70,50 @@ def test_analyse_by_hand():
     assert m["matched_minus_random"].value == pytest.approx(0.5)
     assert m["backtrack_minus_unsteered"].value == pytest.approx(1.0)
     assert m["top_alpha"] == 0.5
-    assert m["premature_minus_random"].value == pytest.approx(1.0 - 0.25), "(1+1)/2 - (0+0+1+0)/4"
+    # finished traces only: p2's unfinished backtrack-vector trace is left out
+    assert m["premature_finished"]["backtrack"].value == pytest.approx(1.0), "p1: 3 - 2"
+    assert m["premature_finished"]["backtrack"].n_items == 1
+    assert m["premature_minus_random"].value == pytest.approx(1.0 - 0.25), "1 - (0+0+1+0)/4"
+    assert m["random_spread_premature"] == [0.0, 0.5], "random0: 0, 0; random1: 1, 0"
     assert m["diversity"]["creative"].value == pytest.approx(0.9)
     assert m["creative_minus_random"].value == pytest.approx(0.4)
+    assert m["creative_minus_random"].ci is None, f"2 questions < {st.MIN_PROBLEMS}: no interval"
+
+
+def widen(rows: list[dict], copies: int) -> list[dict]:
+    """The rows repeated over `copies` renamed problems: the same cells on more problems."""
+    out = [r for r in rows if r["kind"] == "vector"]
+    for i in range(copies):
+        out += [{**r, "problem": f"{r['problem']}-{i}"} for r in rows if r["kind"] != "vector"]
+    return out
 
 
 def test_claims_agree_with_their_intervals():
-    m = st.analyse(ROWS)
+    m = st.analyse(widen(ROWS, 3))  # 6 problems, 6 questions
     claims = st.claims(m)
     assert len(claims) == 4
     assert claims[0].control.estimate.value == pytest.approx(0.5), "control: the random vectors"
+    assert "per-vector means 0.50, 0.50" in claims[0].control.name, "spread next to the interval"
+    assert "finished traces only" in claims[2].claim
+    assert claims[2].estimate.n_items == 3, "the 3 unfinished backtrack-vector traces left out"
+    assert claims[3].claim.startswith("On m,"), "the creativity claim names its model"
     for claim in claims:
         check(claim.to_dict())
-    text = st.findings(m)
+    text = st.findings(st.analyse(ROWS))
     assert "| +0.5 | matched |" in text and "1/2 | 1/2 |" in text
+    assert "between random vectors" in text and "finished traces only" in text
+
+
+def test_no_claim_and_no_interval_from_fewer_than_min_problems():
+    m = st.analyse(ROWS)  # 2 problems, 2 creativity questions
+    assert st.claims(m) == [], f"2 problems < {st.MIN_PROBLEMS}: no verdict"
+    text = st.findings(m)
+    assert "Creativity, on m" in text and "no interval and no claim" in text
+    assert all(e.ci is None for e in m["diversity"].values())
 
 
 def test_off_the_organism_validity_is_left_out():
     rows = [r if r.get("kind") != "steer" else {**r, "valid_backtracks": None} for r in ROWS]
-    m = st.analyse(rows)
+    m = st.analyse(widen(rows, 3))
     assert [c.metric for c in st.claims(m)] == ["distinct word pairs across samples"], (
         "valid and premature backtracks need the organism's ground truth")
