@@ -56,7 +56,12 @@ from starter.saes import (Activations, TrainConfig, collect, finetune, latent_co
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
 ROLES = ("wait", "decision")  # the two latents chosen per SAE (see the header)
-SMALL = 0.1  # a latent gap below this (in units of SCALE) is called small in the summary
+# The minimum effect size for a latent gap, in units of SCALE: a gap must clear it, not just zero,
+# for a claim that a latent sees the decision (the claim compares the difference minus SMALL with
+# zero); a smaller gap is called small in the summary. A round 0.1 of a latent's typical
+# activation at its own target, set with the summary's wording (816e7b5) before the committed cpu
+# result (though after earlier runs); not tuned to any one gap.
+SMALL = 0.1
 SCALE = "its training mean at its target"  # what a latent's activation is divided by (1: typical)
 # The Llama Scope SAE of the *base* Llama-3.1-8B at layer 15 (SAELens release, id). The registry
 # (models.yaml) does not carry base-model SAEs yet, so it lives here until it does.
@@ -643,42 +648,68 @@ def plot(rows: list[dict], metrics: dict):
 # ## Claims
 
 # %%
+def _plus(e: stats.Estimate, shift: float) -> stats.Estimate:
+    """`e` moved by `shift` (value and interval): a control plus a minimum effect size.
+
+    >>> _plus(stats.Estimate(0.2, (0.1, 0.3), 10, 20, "trace"), 0.1).ci
+    (0.2, 0.4)
+    """
+    ci = None if e.ci is None else (e.ci[0] + shift, e.ci[1] + shift)
+    return dataclasses.replace(e, value=e.value + shift, ci=ci)
+
+
 def claims(m: dict) -> list[Claim]:
+    a, b = m["data"][0], m["data"][1]
     own, other = m["saes"][0], m["saes"][1]
+    # Trained path: the other SAE learned only on B, so the words are new to it by construction.
+    trained = other == f"sae-{b}"
+    prefix = (f"Positive control (expected from the training text: {other} learned on {b} "
+              "text only, where the words are rare or absent): " if trained else "")
     found = [compare(
-        f"On the backtracking words of held-out {m['data'][0]} text, scored against their own "
+        f"{prefix}On the backtracking words of held-out {a} text, scored against their own "
         f"mean, the SAE {own} explains more variance than {other}.",
         f"FVE on backtracking words, {own}", m["fve_words"][own],
         f"{other} on the same tokens", f"FVE on backtracking words, {other}", m["fve_words"][other],
         m["fve_words_difference"])]
+    op = m["matched_operator"]
     if "decision" in m["sites"]:
         site = m["sites"]["decision"]
+        cue = ""
+        if op is not None and "decision" in m["sites_same_operator"]:
+            same = m["sites_same_operator"]["decision"].difference.value
+            cue = (f" Matched on the operator the gap is {same:+.2f} against "
+                   f"{site.difference.value:+.2f}")
+            cue += (": mostly explained by the operator, a cue in the text."
+                    if abs(same) < abs(site.difference.value) / 2 else ".")
         found.append(compare(
-            "Beyond token identity: a latent chosen on training traces is more active on the '.' "
-            "closing a Miss that the organism follows with a backtrack than on the same token "
-            "closing a Miss it follows with another try (held-out traces, SAE seeds pooled).",
+            "The same token, operator not matched: a latent chosen on training traces is more "
+            "active on the '.' closing a Miss that the organism follows with a backtrack than on "
+            "the same token closing a Miss it follows with another try (held-out traces, SAE "
+            f"seeds pooled; the operator of the missed try differs between the two).{cue}",
             f"decision latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
             "the same token in the same traces, another try next",
             "the same, '.' before a try", site.control, site.difference))
     if "decision" in m["sites_same_operator"]:
         site = m["sites_same_operator"]["decision"]
-        op = m["matched_operator"]
         found.append(compare(
-            f"Matched on the operator too: after a missed '{op}' try, the decision latent is more "
-            f"active on the '.' before a backtrack than on the '.' before another try (the "
-            f"operator does not explain all of the gap).",
+            f"Exploratory (added after seeing the data): matched on the operator, after a missed "
+            f"'{op}' try the decision latent is more active on the '.' before a backtrack than "
+            f"on the '.' before another try. Unpaired: the two sides come from different sets "
+            f"of traces.",
             f"decision latent activation / {SCALE}, '.' before a backtrack, '{op}' missed",
             site.backtrack, f"the same token after a missed '{op}', another try next",
             f"the same, '.' before a try, '{op}' missed", site.control, site.difference))
     if "wait" in m["sites"] and "decision" in m["sites"]:
         site = m["sites"]["wait"]
         found.append(compare(
-            "The latent most specific to ' Wait' is already active at the decision before it: "
-            "more on the '.' before a backtrack than on the '.' before another try (if not, it "
-            "reads the token, not the decision).",
+            f"The latent most specific to ' Wait' is already active at the decision before it: "
+            f"more on the '.' before a backtrack than on the '.' before another try, by at least "
+            f"the minimum effect size of {SMALL} of its activation at its target, a constant set "
+            f"beforehand (below it: a token detector that barely sees the decision).",
             f"wait latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
-            "the same token in the same traces, another try next",
-            "the same, '.' before a try", site.control, site.difference))
+            f"the same token in the same traces, another try next, plus the minimum gap {SMALL}",
+            f"the same, '.' before a try, + {SMALL}", _plus(site.control, SMALL),
+            _plus(site.difference, -SMALL)))
     return found
 
 
@@ -688,7 +719,13 @@ def _per_seed(by_seed: dict[int, stats.Estimate]) -> str:
         interval = f" ({e.ci[0]:+.2f} to {e.ci[1]:+.2f})" if e.ci else " (no interval)"
         parts.append(f"seed {seed}: {e.value:+.2f}{interval}")
     clear = sum(e.excludes_zero for e in by_seed.values())
-    return f"{'; '.join(parts)}; {clear}/{len(by_seed)} seeds' intervals exclude zero"
+    text = f"{'; '.join(parts)}; {clear}/{len(by_seed)} seeds' intervals exclude zero"
+    values = [e.value for e in by_seed.values()]
+    if len(values) > 1:
+        text += (f"; the pooled interval resamples traces only and treats the SAE seeds as fixed, "
+                 f"so this spread across seeds ({min(values):+.2f} to {max(values):+.2f}) is not "
+                 "in it")
+    return text
 
 
 def findings(m: dict) -> str:
@@ -696,7 +733,8 @@ def findings(m: dict) -> str:
     a, b = m["data"][0], m["data"][1]
     own, other = m["saes"][0], m["saes"][1]
     lines = [f"SAE seeds: {', '.join(map(str, m['seeds']))}; every interval resamples held-out "
-             "traces (one per problem), seeds pooled."]
+             "traces (one per problem), seeds pooled: it treats the SAE seed as fixed, so the "
+             "variation between SAE seeds (listed per seed below) is not in any interval."]
     if m["n_chains"]:
         lines.append(f"{m['n_chains']} generated traces, {m['n_unfinished']} unfinished (no "
                      "`</think>` and answer within the budget); they stay in A as reasoning text.")
@@ -731,7 +769,8 @@ def findings(m: dict) -> str:
             verdict = (f"The gap excludes zero but is under {SMALL} of its typical activation at "
                        "its target: read it as a token detector that barely sees the decision.")
         else:
-            verdict = "It separates the decisions, not only tokens."
+            verdict = ("It separates the decisions at the same token, with the operator of the "
+                       "missed try not matched (see the matched comparison below).")
         fires = m["fires"][role]
         lines.append(f"- The '{role}' latent's activation (in units of {SCALE}) at the '.' "
                      f"before a backtrack: "

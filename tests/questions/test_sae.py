@@ -112,8 +112,16 @@ def test_claims_have_controls_and_verdicts_that_agree_with_their_intervals():
     for claim in found:
         check(claim.to_dict())
     assert found[0].verdict == "supported", "every trace's words: own SAE better by 0.8"
-    assert found[3].verdict == "not distinguishable", "the wait latent never fires at a '.'"
+    assert found[0].claim.startswith("Positive control"), "sae-straight never saw the words"
+    assert "operator not matched" in found[1].claim
+    assert "mostly explained by the operator" not in found[1].claim, "matched 0.42 vs 0.5"
+    assert found[2].claim.startswith("Exploratory (added after seeing the data)")
+    # the wait latent never fires at a '.': its gap (0) falls short of the minimum gap SMALL
+    assert found[3].difference.value == pytest.approx(-sae.SMALL)
+    assert found[3].control.estimate.value == pytest.approx(sae.SMALL)
+    assert found[3].verdict == "refuted"
     text = sae.findings(sae.analyse(ROWS))
+    assert "treats the SAE seed as fixed" in text
     assert "cannot separate ' Wait' from backtracking" in text
     assert "a token detector here" in text, "the wait latent never separates the decisions"
 
