@@ -168,17 +168,19 @@ def test_missing_required_field(tmp_path):
     with pytest.raises(CatalogError) as caught:
         catalog.load_reading_list(path)
     # the file, the line of the entry and its id, then where in the schema
-    line = path.read_text().splitlines().index("  - id: foundational-paper") + 1
+    first = data["sections"][0]["entries"][0]["id"]  # the first section's first entry
+    line = path.read_text().splitlines().index(f"  - id: {first}") + 1
     assert str(caught.value) == (
         f"{path} does not match the ReadingList schema:\n"
-        f"  {path}:{line} (entry 'foundational-paper'): at sections.0.entries.0.annotation: Field required"
+        f"  {path}:{line} (entry '{first}'): at sections.0.entries.0.annotation: Field required"
     )
 
 
 def test_duplicate_entry_id_across_sections(tmp_path):
     data = reading_list_data()
-    data["sections"][1]["entries"][0]["id"] = data["sections"][0]["entries"][0]["id"]
-    with pytest.raises(CatalogError, match="duplicate id 'foundational-paper'"):
+    first = data["sections"][0]["entries"][0]["id"]
+    data["sections"][1]["entries"][0]["id"] = first
+    with pytest.raises(CatalogError, match=f"duplicate id '{first}'"):
         catalog.load_reading_list(write(tmp_path, "r.yaml", data))
 
 

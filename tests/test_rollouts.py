@@ -340,5 +340,7 @@ def test_smollm2_batched_sampling_is_consistent():
     assert "<|im_end|>" not in batched[0][0].text and batched[0][0].text.strip(), "text should be new words only"
     cfg = SamplingConfig(temperature=0.8, max_new_tokens=24, batch_size=8, seed=0, stop_strings=(".",))
     runs = sample(lm, prompts[:1], n=6, cfg=cfg, progress=False)[0]
-    assert all(c.finished == c.text.endswith(".") for c in runs if c.n_new_tokens < 24)
+    for c in runs:  # cut at the first stop string; unfinished only when the budget ran out
+        assert "." not in c.text or (c.text.endswith(".") and c.text.count(".") == 1 and c.finished)
+        assert c.finished or c.n_new_tokens == 24
     assert len({c.text for c in runs}) > 1, "six samples at temperature 0.8 should not all be identical"

@@ -2,13 +2,14 @@
 
 A task set is a small typed object registered by name; adding one is one file that calls `register`.
 
->>> from starter.tasks.base import Problem, TaskSet, register, get_task_set
+>>> from starter.tasks.base import TASK_SETS, Problem, TaskSet, get_task_set, register
 >>> def make(n, seed):
 ...     return [Problem(id=f"toy-{i}", question=f"What is {i}+1?", answer=str(i + 1)) for i in range(n)]
 >>> toy = TaskSet(name="toy-doc", description="i+1", make=make, grade=lambda p, text: text.strip() == p.answer)
 >>> _ = register(toy)
 >>> get_task_set("toy-doc").make(2, seed=0)[1].answer
 '2'
+>>> _ = TASK_SETS.pop("toy-doc")  # leave the registry as it was (the example may run twice)
 
 `assess` keeps "wrong" apart from "unfinished" (a chain cut off before `</think>`):
 
