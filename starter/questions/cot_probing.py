@@ -413,11 +413,21 @@ def plot(rows: list[dict], m: dict):
 
 
 # %%
+def _claim_text(r) -> str:
+    """What beating the strongest baseline shows: reading past the text only when the search rule
+    (the whole of what the organism's text determines) was among the baselines tried."""
+    head = f"A residual-stream probe predicts `{r.label}` at each step better than the "
+    if "rule" in r.score:
+        return (head + f"strongest baseline that reads no activations ({r.strongest}): it reads "
+                f"something the text does not show.")
+    tried = "/".join(name for name in BASELINES + ("constant",) if name in r.score)
+    return (head + f"best baseline tried that reads no activations ({tried}; strongest: "
+            f"{r.strongest}), not the search rule, which has no `{r.label}` baseline here.")
+
+
 def claims(m: dict) -> list[Claim]:
     return [compare(
-        f"A residual-stream probe predicts `{r.label}` at each step better than the strongest "
-        f"baseline that reads no activations ({r.strongest}): it reads something the text does "
-        f"not show.",
+        _claim_text(r),
         f"{r.metric} of the probe on `{r.label}`", r.score["probe"],
         f"{r.strongest} baseline (no activations, same held-out problems)", r.metric,
         r.score[r.strongest], r.probe_minus_strongest, direction=r.direction)
@@ -448,8 +458,10 @@ def findings(m: dict) -> str:
     for label, why in m["skipped"].items():
         out.append(f"\n\n`{label}`: not probed ({why}).")
     out.append("\n\nOn the organism the search is a fixed rule over the text, so a probe can at "
-               "best match the rule; a probe beating the text is a hypothesis to test on "
-               "R1-distill (gpu preset), where the organism-specific context features read "
+               "best match the rule; a label with no rule baseline (`distance`) is compared with "
+               "the word and context baselines only, so beating them does not show the probe "
+               "reads more than the text. The organism result is a hypothesis about R1-distill, "
+               "to test there (gpu preset), where the organism-specific context features read "
                "nothing.")
     return "".join(out)
 

@@ -96,5 +96,7 @@ def test_claims_compare_with_the_strongest_baseline_and_agree_with_their_interva
         if claim.verdict == "supported":
             assert (lo > 0) if claim.direction > 0 else (hi < 0)
     assert claims[1].direction == -1
+    assert "not the search rule" in claims[1].claim, "no rule baseline for distance: say so"
+    assert "text does not show" not in claims[1].claim, "beating words/context is not that"
     text = cp.findings(cp.analyse(ROWS))
     assert "not probed (too few wrong)" in text
