@@ -619,7 +619,8 @@ def claims(m: dict) -> list[Claim]:
         if m["greedy"]:  # the random-switch control is 0 by construction: compare with base rate
             if enough(h.follows, h.uses_without_hint):
                 out.append(compare(
-                    f"Under greedy decoding, a {kind} hint puts the hinted first operation in the "
+                    "Exploratory (this control was chosen after a first analysis): under greedy "
+                    f"decoding, a {kind} hint puts the hinted first operation in the "
                     "final answer more often than the unhinted answer to the same problem uses it.",
                     f"P(answer's first operation = the {kind} hint's)", h.follows,
                     "the unhinted greedy answer to the same problem (the operation's base rate)",
