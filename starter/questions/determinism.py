@@ -19,10 +19,10 @@
 # A reference chain that never finishes is excluded and counted separately.
 #
 # **Controls:** agreement at K=0 (nothing kept) for the effect of the prefix, paired by problem;
-# matched random token positions (every token of the same reference after the same cut) for the
-# decision points; greedy decoding repeated (one prompt at a time, twice; and all prompts in one
-# padded batch), where any difference can only come from the numerics (batch shapes, padding,
-# kernels, dtype).
+# position-matched random tokens (from the span each continuation reached: the cut through its
+# divergence) for the decision points; greedy decoding repeated (one prompt at a time, twice;
+# and all prompts in one padded batch), where any difference can only come from the numerics
+# (batch shapes, padding, kernels, dtype).
 #
 # Run: `mi-starter run determinism --preset smoke|cpu|gpu` (or run this file with python).
 # Writes results.jsonl (rows of kind "reference", "regen" and "control"), figure.png, summary.md
@@ -104,6 +104,7 @@ PRESETS = {
                   max_new_tokens=4096, batch_size=64, greedy_repeats=4),
 }
 CLAIM_TEMPERATURE = 0.6  # the agreement claim's temperature (R1's); else the hottest sampled
+CEILING = 0.8  # K=0% agreement from which the agreement claim has little room left to rise
 
 
 # %% [markdown]
@@ -412,9 +413,12 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> dict[str, Any]:
     """Do sampled continuations diverge on the true search's decision tokens more than at random?
 
     For every sampled continuation (T > 0) that diverges from a reference that is the organism's
-    true search: is the diverging reference token a decision token? Its matched control is a
-    uniformly random token of the same reference after the same cut: the share of those tokens
-    that are decision tokens (the expectation, so the control adds no sampling noise of its own).
+    true search: is the diverging reference token a decision token? Its control is matched on
+    position: a uniformly random token from the span that continuation actually reached, from the
+    first token after the cut through the diverging token. A first divergence can only fall in that
+    span, so a control drawn from the whole rest of the reference would weigh late tokens that the
+    continuation never reached. The control is the share of decision tokens in the span (the
+    expectation, so it adds no sampling noise of its own).
     """
     hit, hit_at, base = [], [], []
     for r in regen:
@@ -422,15 +426,13 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> dict[str, Any]:
         if r["temperature"] == 0 or not ref["on_true_search"]:
             continue
         starts, spans, end = ref["token_starts"], ref["decision_spans"], len(ref["completion"])
-        after = [i for i, s in enumerate(starts) if s >= r["cut_char"]]
-        if not after:
-            continue
-        share = sum(on_decision(starts, spans, i, end) for i in after) / len(after)
         for d in r["divergence"]:
             if d is None or d >= end:
                 continue  # identical, or ran past the reference's end: no token to compare
-            hit.append(float(on_decision(starts, spans, token_at(starts, d), end)))
-            base.append(share)
+            at = token_at(starts, d)
+            reached = [i for i, s in enumerate(starts) if s >= r["cut_char"] and i <= at] or [at]
+            hit.append(float(on_decision(starts, spans, at, end)))
+            base.append(sum(on_decision(starts, spans, i, end) for i in reached) / len(reached))
             hit_at.append(r["problem"])
     return {"observed": stats.mean_ci(hit, hit_at),
             "random": _measure(stats.mean_ci(base, hit_at)),
@@ -482,6 +484,19 @@ def analyse(rows: list[dict]) -> dict:
     m["agreement_k0"] = stats.mean_ci(*sides["k0"])
     m["agreement_gain"] = stats.difference_ci(*sides["k50"], *sides["k0"])
     m["half_fraction"] = half
+    # Claim 1 can barely move when K=0 already agrees: the same comparison on the problems whose
+    # K=0 agreement is below 1 (selected on the K=0 side, so regression to the mean favours a gain).
+    k0_values, k0_at = sides["k0"]
+    below = {p for p in set(k0_at)
+             if min(v for v, q in zip(k0_values, k0_at) if q == p) < 1}
+
+    def only(side: tuple[list, list]) -> tuple[list, list]:
+        values, clusters = side
+        keep = [i for i, p in enumerate(clusters) if p in below]
+        return [values[i] for i in keep], [clusters[i] for i in keep]
+
+    m["agreement_gain_below_ceiling"] = stats.difference_ci(*only(sides["k50"]),
+                                                            *only(sides["k0"]))
     # Claim 2: divergences fall on the true search's decision points more than at random tokens.
     decisions = decision_points(regen, refs)
     m["divergence_on_decision"] = decisions["observed"]
@@ -557,9 +572,11 @@ def claims(m: dict) -> list[Claim]:
     if m["divergence_on_decision"].n_items:
         out.append(compare(
             "Sampled continuations first leave the reference on the true search's decision points "
-            "(which operation to try, whether to backtrack) more often than at a random token.",
+            "(which operation to try, whether to backtrack) more often than at a random token of "
+            "the span they reached before diverging.",
             "first divergence on a decision token", m["divergence_on_decision"],
-            "a random token of the same reference after the same cut", "share of decision tokens",
+            "a random token of the span the continuation reached (cut to divergence)",
+            "share of decision tokens",
             m["random_token_on_decision"], m["decision_excess"]))
     return out
 
@@ -573,6 +590,18 @@ def findings(m: dict) -> str:
             "and are left out (an unfinished chain has no answer to agree with).")
     if not fractions:
         return text
+    gain, below = m["agreement_gain"], m["agreement_gain_below_ceiling"]
+    if math.isfinite(m["half_fraction"]) and below.n_items:
+        k = round(100 * m["half_fraction"])
+        ceiling = CEILING <= m["agreement_k0"].value and not gain.excludes_zero
+        text += (f"\n\nThe agreement claim (K={k}% vs K=0% at T={m['claim_temperature']:g}): K=0% "
+                 f"already agrees in {d(m['agreement_k0'])}"
+                 + (", so its 'not distinguishable' reflects a ceiling (the measure has little "
+                    "room to rise), not evidence against the claim. " if ceiling else ". ")
+                 + f"Restricted to the {below.n} problems whose K=0% agreement is below 1 (an "
+                 "extra number, not a claim; selected on the K=0% side, so regression to the "
+                 f"mean favours a gain) the difference is {d(below)}, against {d(gain)} over "
+                 "all problems.")
     lo, hi = fractions[0], fractions[-1]
     k_lo, k_hi = round(100 * lo), round(100 * hi)
     for t in temperatures:
@@ -587,8 +616,9 @@ def findings(m: dict) -> str:
     if observed.n_items:
         text += (f"\n\nOn the organism ({m['n_references_on_true_search']} references are exactly "
                  "the true search's trace), sampled continuations first diverged on a "
-                 f"decision token in {d(observed)} of divergences; a random token after the same "
-                 "cut is one in "
+                 f"decision token in {d(observed)} of divergences; a random token of the span "
+                 "the same continuation reached (from the cut through its divergence: matched "
+                 "on position, since a first divergence can only fall there) is one in "
                  f"{d(m['random_token_on_decision'])}.")
     elif m["n_references_on_true_search"]:
         text += (f"\n\n{m['n_references_on_true_search']} references are exactly the organism's "

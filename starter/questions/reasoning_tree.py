@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
 from starter.plan import Generation
 from starter.organism.data import make_trace, search
-from starter.tasks.countdown import grade, make_problems
+from starter.tasks.countdown import _final_tries, grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
 
 # %% [markdown]
@@ -161,6 +162,40 @@ def pick_cuts(steps: list, rng: random.Random) -> list[Cut]:
     return [test] + controls
 
 
+_LEFT = re.compile(r"Left: (\d+), (\d+)\.")  # the organism's "Left: 27, 4." opens a branch
+_TARGET = re.compile(r"Target: (\d+)")  # the organism's prompt names its target
+
+
+def untried_operations(prompt: str, completion: str, step: int) -> int | None:
+    """Final operations the organism's rule has left to try in the open branch before step `step`.
+
+    On the organism a branch ("Left: a, b.") tries the rule's final operations in order and
+    backtracks once none is left; a cut with 0 untried is where the rule forces a backtrack.
+    None when no branch is open or the text is not the organism's (no "Left:" or no target).
+    Negative when the chain tried more than the rule allows (an operation the rule skips).
+
+    >>> text = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss."
+    ...         " Wait, backtrack.")
+    >>> [untried_operations("Target: 31. <think>", text, c) for c in (1, 2, 4, 6)]
+    [None, 2, 1, 0]
+    """
+    target = _TARGET.search(prompt)
+    if target is None:
+        return None
+    left, tried = None, 0
+    for s in prefixes.chain_steps(completion)[:step]:
+        branch = _LEFT.match(s.text)
+        if branch:
+            left, tried = (int(branch.group(1)), int(branch.group(2))), 0
+        elif s.tag == "backtrack":
+            left = None
+        elif left is not None and s.tag == "compute":
+            tried += 1
+    if left is None:
+        return None
+    return len(_final_tries(left[0], left[1], int(target.group(1)))) - tried
+
+
 def run_resamples(ctx: Context) -> None:
     chains = [r for r in ctx.store.rows() if r.get("kind") == "chain" and r["finished"]]
     quota = -(-ctx.cfg.n_cuts // ctx.shard.count)  # under --shard i/n, each shard its share
@@ -241,6 +276,14 @@ def matched_pairs(cuts: list[dict]) -> tuple[list[dict], list[dict]]:
     return [r for p, r in tests.items() if p in paired], matched
 
 
+def untried_of(cut: dict, chains: dict[str, dict]) -> int | None:
+    """`untried_operations` at a cut row, from its chain's row (None without the chain)."""
+    row = chains.get(cut["problem"])
+    if row is None:
+        return None
+    return untried_operations(row["prompt"], row["completion"], cut["step"])
+
+
 def analyse(rows: list[dict]) -> dict:
     chains = [r for r in rows if r.get("kind") == "chain"]
     cuts = [r for r in rows if r.get("kind") == "cut"]
@@ -284,6 +327,18 @@ def analyse(rows: list[dict]) -> dict:
         [float(t == "backtrack") for r in matched for t in r["continuation_tags"]], matched_at)
     controls = [r for r in cuts if r["cut"] == "control"]
     all_tests = [r for r in cuts if r["cut"] == "pre_backtrack"]
+    # The confound of claim 3: on the organism a backtrack follows by rule once the branch has no
+    # operation left, and the matched cut (after the same tag) usually still has one.
+    by_problem = {r["problem"]: r for r in chains}
+    untried = {id(r): untried_of(r, by_problem) for r in cuts}
+    test_tags = {r["after_tag"] for r in all_tests}
+    same_tag = [r for r in controls if r["after_tag"] in test_tags]
+    m["untried_test"] = cut_stats("before a backtrack, none untried",
+                                  [r for r in all_tests if untried[id(r)] == 0])
+    m["untried_control_none"] = cut_stats("same tag, none untried, no backtrack next",
+                                          [r for r in same_tag if untried[id(r)] == 0])
+    m["untried_control_left"] = cut_stats("same tag, some untried, no backtrack next",
+                                          [r for r in same_tag if (untried[id(r)] or 0) > 0])
     m["n_unmatched_tests"] = len(all_tests) - len(tests)
     m["per_tag"] = [cut_stats("before a backtrack", all_tests)] + [
         cut_stats(f"after {tag}", [r for r in controls if r["after_tag"] == tag])
@@ -348,20 +403,57 @@ def claims(m: dict) -> list[Claim]:
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(next operation differs)", m["matched_control"].different,
                 m["different_minus_matched"]),
-        compare("Chains on problems whose search needs backtracking contain more backtracks than "
-                "chains on problems it solves directly.",
+        compare("Pipeline check (true by construction on the organism, whose 'hard' means its "
+                "own search needs a backtrack): chains on problems whose search needs "
+                "backtracking contain more backtracks than chains on problems it solves directly.",
                 "backtracks per chain, search needs >= 1", m["backtracks_hard"],
                 "problems the search solves without backtracking", "backtracks per chain",
                 m["backtracks_easy"], m["backtracks_hard_minus_easy"]),
-        compare("Resampled just before a backtrack, the model backtracks again first more often "
-                "than at a matched cut where the chain went on without backtracking: the decision "
-                "to abandon a branch is reproducible, not a reflex after any step of that type.",
+        compare("Exploratory (chosen after seeing an earlier run). Sanity check of the organism's "
+                "rule: resampled just before a backtrack, the model backtracks again first more "
+                "often than at a cut after the same step type where the chain went on without "
+                "backtracking. Confounded: on the organism a backtrack follows by rule once a "
+                "branch's operations have all been tried, and the matched cut mostly still has "
+                "untried operations (see Finding), so this does not show the decision is more "
+                "than that rule.",
                 "P(continuation backtracks first), before a backtrack",
                 m["pre_backtrack"].backtrack_first,
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(continuation backtracks first)", m["matched_control"].backtrack_first,
                 m["backtrack_first_minus_matched"]),
     ]
+
+
+MIN_PROBLEMS = 5  # fewer problems than this: counts only, no interval or verdict
+
+
+def _share(c: CutStats) -> str:
+    """P(backtracks first) of a cut set: its interval from MIN_PROBLEMS problems, else counts."""
+    e = c.backtrack_first
+    if e.n >= MIN_PROBLEMS or e.successes is None:
+        return stats.describe(e)
+    return f"{e.successes}/{e.n_items} continuations ({e.n} problems: too few for an interval)"
+
+
+def untried_text(m: dict) -> str:
+    """The confound of the backtrack-again check, split by the operations the branch has left."""
+    none, left = m["untried_control_none"], m["untried_control_left"]
+    n_none = none.backtrack_first.n  # problems with a control cut that has nothing left to try
+    few = f" (fewer than {MIN_PROBLEMS}: no verdict)" if n_none < MIN_PROBLEMS else ""
+    if not m["untried_test"].n_cuts:
+        return ("Untried operations at a cut are read from the organism's \"Left: a, b.\" "
+                "steps; these chains have none, so the backtrack-again check cannot be matched "
+                "on them.")
+    return (
+        "Confound of the backtrack-again check: on the organism a branch backtracks by rule once "
+        "its operations have all been tried. Before a backtrack with no operation left "
+        f"({m['untried_test'].n_cuts} cuts) the continuation backtracks first in "
+        f"{_share(m['untried_test'])}; at control cuts after the same tag with an operation "
+        f"still untried ({left.n_cuts} cuts) in {_share(left)}; at control cuts after the same "
+        f"tag with none left ({none.n_cuts} cuts) in {_share(none)}. Matched on untried "
+        f"operations the control has {n_none} "
+        f"problems{few}, so the check is reported as a sanity check of that rule, not as "
+        "evidence of a reproducible decision beyond it.")
 
 
 def findings(m: dict) -> str:
@@ -382,6 +474,7 @@ def findings(m: dict) -> str:
         f"{d(m['matched_control'].different)}. Pre-backtrack cuts without a matched control: "
         f"{m['n_unmatched_tests']}. Unfinished continuations: {m['unfinished_continuations']} of "
         f"{m['n_continuations']} (their first step still counts).\n\n"
+        f"{untried_text(m)}\n\n"
         "The same measures by the tag of the last kept step (one control cut per chain and tag):"
         "\n\n| cut | cuts | P(next operation differs) | P(backtracks first) |\n|---|---|---|---|\n")
     for row in m["per_tag"]:

@@ -90,14 +90,30 @@ def test_token_level_divergence_by_hand():
     assert det.followed_share(STARTS, cut=4, divergence=4, text_end=10) == 0.0, "diverged at once"
 
 
-def test_decision_points_against_random_tokens_by_hand():
+def test_decision_points_against_position_matched_tokens_by_hand():
     m = det.analyse(ROWS)
-    # p1 only (p2 is not the true search). K=0: divergences at chars 4, 6, 9 -> tokens 2, 3, 4, and
-    # 1 of the 5 tokens is a decision; K=50% (cut at char 4): chars 4, 8 -> tokens 2, 4, 1 of 3.
+    # p1 only (p2 is not the true search); token 2 (chars 4-6) is the one decision. K=0 (cut at 0):
+    # divergences at chars 4, 6, 9 -> tokens 2, 3, 4; K=50% (cut at char 4): chars 4, 8 -> tokens
+    # 2, 4. The control is the decision share of the tokens each continuation reached, from the
+    # cut through its diverging token: [0..2] 1/3, [0..3] 1/4, [0..4] 1/5, [2] 1, [2..4] 1/3.
+    control = (1 / 3 + 1 / 4 + 1 / 5 + 1 + 1 / 3) / 5
     assert m["divergence_on_decision"].value == pytest.approx(2 / 5)
-    assert m["random_token_on_decision"].value == pytest.approx((3 * 0.2 + 2 / 3) / 5)
-    assert m["decision_excess"].value == pytest.approx(2 / 5 - (3 * 0.2 + 2 / 3) / 5)
+    assert m["random_token_on_decision"].value == pytest.approx(control), (
+        "the control must be drawn from the span the continuation reached, not the whole rest")
+    assert m["decision_excess"].value == pytest.approx(2 / 5 - control)
     assert m["decision_excess"].ci is None, "one problem: no interval"
+
+
+def test_agreement_gain_below_the_ceiling_by_hand():
+    m = det.analyse(ROWS)
+    # At K=0 p1 agrees 2/3 and p2 1/2: both below 1, so the restricted gain is the whole gain.
+    assert m["agreement_gain_below_ceiling"].value == pytest.approx(1.0 - 0.6)
+    only_p1 = [r for r in ROWS if r.get("problem") != "p2" or r["kind"] != "regen"]
+    only_p1 = [r if r.get("unit") != "regen:0.6:p1:0.0" else {**r, "values": ["24"] * 4}
+               for r in only_p1]
+    m = det.analyse(only_p1)
+    assert m["agreement_gain_below_ceiling"].n_items == 0, "p1 agrees 3/3 at K=0: at the ceiling"
+    assert "Restricted to the 2 problems" in det.findings(det.analyse(ROWS))
 
 
 def test_greedy_control_by_hand():
