@@ -89,9 +89,10 @@ def cache_resid(
     the CPU. Texts are encoded one by one (`encode_one`) and right-padded into batches: in a causal model
     padding on the right cannot change any real token's activation, and positions keep their meaning.
 
-    >>> lm = load_model("tinythinker")  # doctest: +SKIP
-    >>> acts = cache_resid(lm, ["Numbers: 8 19 4. Target: 31. <think>"], [[-1]], layers=[1, 2])  # doctest: +SKIP
-    >>> acts[2].shape  # doctest: +SKIP
+    >>> from starter.models import load_model
+    >>> lm = load_model("tinythinker")
+    >>> acts = cache_resid(lm, ["Numbers: 8 19 4. Target: 31. <think>"], [[-1]], layers=[1, 2])
+    >>> acts[2].shape
     torch.Size([1, 256])
     """
     import torch
@@ -198,8 +199,15 @@ def steering(model: "LoadedModel", layer: int, vector: "torch.Tensor", alpha: fl
     Works for `model.bridge(...)`, `run_with_cache` and `model.hf_model.generate(...)` (the bridge's hooks
     fire inside HF generation, once per forward step, on the new token only once the KV cache is warm).
 
-    >>> with steering(lm, layer=2, vector=v, alpha=0.5):  # doctest: +SKIP
-    ...     out = lm.hf_model.generate(**lm.encode(prompts), max_new_tokens=64)
+    >>> import torch
+    >>> from starter.models import load_model
+    >>> lm = load_model("tinythinker")
+    >>> batch = lm.encode(["Numbers: 8 19 4. Target: 31. <think>"])
+    >>> v = torch.zeros(lm.d_model)  # a real vector comes from diff_of_means
+    >>> with steering(lm, layer=2, vector=v, alpha=0.5):
+    ...     out = lm.hf_model.generate(**batch, max_new_tokens=4, do_sample=False)
+    >>> out.shape[0]
+    1
     """
     _check_layers(model, [layer])
     with model.bridge.hooks(fwd_hooks=steering_hooks(layer, vector, alpha)):  # alpha 0: no hook at all

@@ -4,13 +4,14 @@ Model facts live in `starter/models.yaml` (read once through a typed loader that
 missing keys). `load_model(name)` finds the weights (inside a package, in the HF cache, on disk),
 loads them with `transformers` and boots a TransformerLens 3.x `TransformerBridge` around them:
 
-    >>> lm = load_model("smollm2-135m")  # doctest: +SKIP
-    >>> tokens = lm.encode(lm.prompt("What is 2+3?")).input_ids  # doctest: +SKIP
-    >>> logits, cache = lm.bridge.run_with_cache(tokens)  # doctest: +SKIP
-    >>> cache["blocks.15.hook_resid_post"].shape  # [batch, pos, d_model]  # doctest: +SKIP
-    torch.Size([1, 55, 576])
+    >>> lm = load_model("tinythinker")  # the organism: ships in the package, loads in a second
+    >>> question = "Numbers: 8 19 4. Target: 31."
+    >>> tokens = lm.encode(lm.prompt(question=question, raw_prompt=question)).input_ids
+    >>> logits, cache = lm.bridge.run_with_cache(tokens)
+    >>> cache["blocks.2.hook_resid_post"].shape  # [batch, pos, d_model]
+    torch.Size([1, 13, 256])
 
-(Skipped as doctests: loading takes ~16 s; tests/test_embedded_model.py runs the same.)
+(`load_model("smollm2-135m")` works the same way; tests/test_embedded_model.py runs it.)
 
 What booting does to the HF model (checked; tests/test_models.py, tests/test_embedded_model.py, and an
 H200 run on a random model of R1-Distill-Qwen-1.5B's shape): the bridge swaps its own wrappers into the
