@@ -11,6 +11,11 @@ Also timed: the same batch sampled at temperature 0.6, top-p 0.95 (the seeded Gu
 
     python scripts/bench_rollouts.py                # ~2-4 minutes on 2 CPU cores
     python scripts/bench_rollouts.py --batch 64 --new-tokens 64 --threads 4
+    python scripts/bench_rollouts.py --base-url http://HOST:8000/v1 --served-model NAME
+
+With `--base-url` and `--served-model` (an OpenAI-compatible server, e.g. vLLM, serving the same
+SmolLM2-135M weights), the same prompts and budget also go through `--backend openai`'s client beside
+the local path: tokens/s of each and whether the greedy texts are identical.
 
 Prints e.g. `rollouts: batched(32) 9.1x the tokens/s of one-at-a-time (target >= 8x)`. Other processes
 on the machine distort both numbers; the load average is printed so a reader can judge.
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequential", type=int, default=8, help="prompts timed one at a time (a subset)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the ratio is below the target")
+    parser.add_argument("--base-url", help="also time an OpenAI-compatible server (its API root)")
+    parser.add_argument("--served-model", help="the name that server serves SmolLM2-135M under")
     args = parser.parse_args(argv)
 
     import torch
@@ -78,6 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     rate_sampled = tok_sampled / t_sampled
     print(f"sampled({args.batch}, T=0.6, top-p 0.95): {tok_sampled} tokens in {t_sampled:6.1f} s "
           f"= {rate_sampled:7.1f} tokens/s ({rate_sampled / rate_batched:.2f}x greedy batched)")
+    if args.base_url and args.served_model:
+        from starter.backends.openai import RemoteModel, ServerConfig
+
+        remote = RemoteModel.from_loaded(lm, ServerConfig(base_url=args.base_url,
+                                                          served_model=args.served_model))
+        start = time.perf_counter()
+        served = sample(remote, prompts, n=1, cfg=SamplingConfig(**greedy), progress=False)
+        t_served = time.perf_counter() - start
+        tok_served = sum(row[0].n_new_tokens for row in served)
+        same_served = sum(row[0].text == c.text for row, c in zip(served, batched))
+        print(f"backend openai: {tok_served} tokens in {t_served:6.1f} s = "
+              f"{tok_served / t_served:7.1f} tokens/s ({tok_served / t_served / rate_batched:.2f}x "
+              f"the local batched path); greedy texts identical {same_served}/{len(prompts)}")
+    else:
+        print("backend openai: not timed (pass --base-url and --served-model of a server running "
+              "SmolLM2-135M)")
     print(f"load average (1 min) {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     verdict = "" if ratio >= TARGET_RATIO else "  BELOW TARGET"
     print(f"rollouts: batched({args.batch}) {ratio:.1f}x the tokens/s of one-at-a-time "
