@@ -85,7 +85,8 @@ class Config(StarterConfig):
 
 
 PRESETS = {  # smoke skips the creativity part (SmolLM2 on 2 busy cores takes minutes)
-    "smoke": Config(fit_problems=6, fit_samples=3, eval_problems=4, alphas=(-0.5, 0.0, 0.1, 0.5),
+    # smoke: 6 evaluation problems, the fewest that leave >= MIN_PROBLEMS for a claim
+    "smoke": Config(fit_problems=6, fit_samples=3, eval_problems=6, alphas=(-0.5, 0.0, 0.1, 0.5),
                     claim_alpha=0.5, n_random=2, max_new_tokens=160, creative_model=""),
     # cpu: one generate call per part (on 2 busy cores a call costs minutes whatever its batch)
     "cpu": Config(fit_problems=20, eval_problems=12, alphas=(-1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0),
@@ -637,8 +638,8 @@ def findings(m: dict) -> str:
     out.append("\n\nValid backtracks are checked against the organism's search (every final "
                "operation from the last state tried); off the organism validity cannot be checked "
                "and is left out. The organism result is a hypothesis about R1-distill, to test "
-               "there (gpu preset). SAE latents of the vector (models with SAEs, online only) are in "
-               "results.jsonl, kind sae.")
+               "there (gpu preset). SAE latents of the vector (models with SAEs, online only) "
+               "are in results.jsonl, kind sae.")
     return "".join(out)
 
 
