@@ -13,7 +13,9 @@ cluster holds exactly one yes/no item.
 - `describe(estimate)`: "0.62 (95% CI 0.48 to 0.75; n=12 problems)", or "3/5" for fewer than 10 items.
 
 Intervals are percentile intervals over `N_BOOT` resamples drawn from a seeded generator: the same data
-always give the same interval. With fewer than 2 clusters no interval exists and `ci` is None.
+always give the same interval. With fewer than 2 clusters no interval exists and `ci` is None. A
+proportion that is 0 or 1 on every cluster gets Wilson's interval over its clusters instead (the
+bootstrap would say [0, 0]), and a difference with such a side is widened to match.
 
 >>> est = mean_ci([1, 0, 1, 1, 0, 1], clusters=["p1", "p1", "p2", "p2", "p3", "p3"])
 >>> round(est.value, 3), est.n, est.n_items, est.unit
@@ -81,6 +83,9 @@ def mean_ci(values: Sequence[float], clusters: Sequence[Hashable], unit: str = "
     successes = int(x.sum()) if np.isin(x, (0.0, 1.0)).all() else None
     if len(sums) < 2:
         return Estimate(value, None, len(sums), int(x.size), unit, successes)
+    if _all_same_binary(x):  # every resample is the same: the bootstrap would say [v, v]
+        wilson = proportion_ci(len(sums) if value == 1 else 0, len(sums)).ci
+        return Estimate(value, wilson, len(sums), int(x.size), unit, successes)
     idx = _resample_indices(len(sums), seed)
     boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     return Estimate(value, _percentiles(boot), len(sums), int(x.size), unit, successes)
@@ -135,6 +140,14 @@ def difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable], b: Sequenc
                 - sums_b[idx].sum(axis=1) / counts_b[idx].sum(axis=1))
     boot = boot[np.isfinite(boot)]
     ci = _percentiles(boot) if boot.size >= N_BOOT // 2 else None
+    if ci is not None and (_all_same_binary(xa) or _all_same_binary(xb)):
+        # A side that is all 0 or all 1 looks certain to the bootstrap (0/5 resamples to 0/5
+        # every time). Widen to the difference of the two sides' own intervals, that side's being
+        # Wilson's over its clusters: conservative, and honest about small all-or-nothing counts.
+        side_a = mean_ci(xa, ga, unit, seed).ci
+        side_b = mean_ci(xb, gb, unit, seed).ci
+        if side_a is not None and side_b is not None:
+            ci = (min(ci[0], side_a[0] - side_b[1]), max(ci[1], side_a[1] - side_b[0]))
     return Estimate(value, ci, len(names), n_items, unit)
 
 
@@ -175,6 +188,11 @@ def describe(estimate: Estimate, digits: int = 2) -> str:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _all_same_binary(x: np.ndarray) -> bool:
+    """All items 0, or all items 1: a proportion whose clusters the bootstrap cannot vary."""
+    return x.size > 0 and bool(np.isin(x, (0.0, 1.0)).all()) and bool((x == x[0]).all())
 
 
 def _clean(values: Sequence[float], clusters: Sequence[Hashable]) -> tuple[np.ndarray, list]:

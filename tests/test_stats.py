@@ -126,3 +126,21 @@ def test_sentence_says_not_distinguishable_and_the_n_needed():
     text = _claim((-0.1, 0.3)).sentence()
     assert text.startswith("**Not distinguishable at this n.**")
     assert "would need roughly 40 problems" in text
+
+
+def test_an_all_zero_side_is_not_certain():
+    # 0/5 problems vs a control near 0.37: Wilson(0, 5) reaches 0.43, so no verdict.
+    zero = stats.mean_ci([0, 0, 0, 0, 0], clusters="abcde")
+    assert zero.ci == pytest.approx((0.0, 0.4345), abs=1e-3)
+    control = [0.2, 0.5, 0.4, 0.3, 0.45]
+    diff = stats.difference_ci([0] * 5, "abcde", control, "abcde")
+    assert diff.ci[0] < 0 < diff.ci[1]
+    assert findings.verdict_of(diff, direction=-1) == "not distinguishable"
+
+
+def test_a_large_all_zero_control_still_allows_a_finding():
+    # 8/24 against 0/24: Wilson(0, 24) ends at 0.14, the difference still excludes zero.
+    values = [1.0] * 8 + [0.0] * 16
+    names = [f"p{i}" for i in range(24)]
+    diff = stats.difference_ci(values, names, [0.0] * 24, names)
+    assert diff.ci[0] > 0
