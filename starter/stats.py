@@ -108,7 +108,10 @@ def proportion_ci(successes: int, n: int, unit: str = "problem") -> Estimate:
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Estimate(p, (max(0.0, centre - half), min(1.0, centre + half)), n, n, unit, successes)
+    # exact ends at 0/n and n/n (rounding would otherwise leave the value a hair outside)
+    lo = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
+    hi = 1.0 if successes == n else min(1.0, max(p, centre + half))
+    return Estimate(p, (lo, hi), n, n, unit, successes)
 
 
 def difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable], b: Sequence[float],
