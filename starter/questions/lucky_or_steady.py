@@ -107,10 +107,10 @@ class Config(StarterConfig):
 R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"
 PRESETS = {
     "smoke": Config(n_problems=6, pilot_samples=6, n_chains=1, n_rollouts=4, n_forced=2),
-    # The organism solves most problems every time: 24 are piloted to find those it sometimes
-    # misses. Sized for ~10 minutes on 2 busy cores: more problems (the unit of every interval) buy
-    # more than more rollouts per prefix, so the mirror chains are left out here.
-    "cpu": Config(n_problems=24, pilot_samples=6, n_chains=8, n_rollouts=8, n_forced=4,
+    # The organism solves most problems every time (24 piloted gave 6 it sometimes misses, too few
+    # for a verdict): 80 are piloted so that up to 8 qualify. More problems (the unit of every
+    # interval) buy more than more rollouts per prefix, so the mirror chains are left out here.
+    "cpu": Config(n_problems=80, pilot_samples=6, n_chains=8, n_rollouts=8, n_forced=4,
                   mirror=False),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): a continuation from prefix k needs at most the rest of a chain, so 4096 new tokens lets
