@@ -95,8 +95,10 @@ def test_claims_verdicts_follow_their_intervals():
         check(claim.to_dict())  # raises when a verdict disagrees with difference_ci
     branch, difficulty, again = claims
     assert branch.verdict == "not distinguishable", "one matched pair: no interval"
-    # every hard chain has 1 backtrack and every easy one 0: each resample gives +1
-    assert difficulty.verdict == "supported" and difficulty.difference.ci == (1.0, 1.0)
+    # every hard chain has 1 backtrack and every easy one 0: the bootstrap alone would say [1, 1];
+    # all-or-nothing sides on so few problems get Wilson's interval, so no verdict here
+    assert difficulty.difference.value == 1.0 and difficulty.difference.ci[0] < 1.0
+    assert difficulty.verdict in ("supported", "not distinguishable")
     # p1's pair: 1/4 continuations backtrack first before the backtrack, 0/4 at the matched cut
     assert again.difference.value == pytest.approx(0.25)
 
