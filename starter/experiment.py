@@ -25,9 +25,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from starter.errors import StarterError, UsageError
+
+if TYPE_CHECKING:  # annotations only: the frame imports torch-heavy modules inside functions
+    from starter.backends.openai import RemoteModel
+    from starter.models import LoadedModel
+    from starter.neuronpedia import SearchHit
+    from starter.results import RunStore
 
 PRESET_NAMES = ("smoke", "cpu", "gpu")
 BACKENDS = ("local", "openai")  # where samples come from: this process, or an OpenAI-compatible server
@@ -106,10 +112,11 @@ class Shard:
 class Context:
     """What `run` gets: the config, the open results store, the loaded model and the Neuronpedia latents."""
 
-    cfg: Any  # the starter's Config (a StarterConfig subclass), presets and --set applied
-    store: Any  # starter.results.RunStore: the run's resumable rows
-    model: Any  # starter.models.LoadedModel, or a starter.backends.openai.RemoteModel
-    latents: list = field(default_factory=list)  # Neuronpedia search hits for the question's concepts
+    cfg: StarterConfig  # the starter's Config (a subclass), its preset with --set applied
+    store: RunStore  # the run's resumable rows
+    model: Union[LoadedModel, RemoteModel]  # local weights, or a server (--backend openai)
+    # Neuronpedia search hits for the question's concepts
+    latents: list[SearchHit] = field(default_factory=list)
     preset: str = "smoke"  # smoke | cpu | gpu
     shard: Shard = field(default_factory=Shard)  # the part of the problems this process does
 
