@@ -251,8 +251,38 @@ class _Reply:
     url: str  # the URL that answered (differs from the request's after a redirect)
 
 
-class _DeadlinePassed(Exception):
-    """Internal: the request's wall-clock deadline passed (turned into NeuronpediaUnreachable)."""
+class DeadlinePassed(Exception):
+    """A request's wall-clock deadline passed (the clients turn it into their own error)."""
+
+
+def run_before_deadline(work: Callable[[threading.Event], Any], deadline: float, name: str) -> Any:
+    """`work(abandon)`'s result, or DeadlinePassed once `time.monotonic()` reaches `deadline`.
+
+    `requests` times each socket read, not the whole exchange, so the exchange runs in a worker
+    thread that is abandoned at the deadline (`abandon` is set; the work's own reads are bounded
+    too, so it ends on its own). An exception in the work is raised in the caller's thread.
+
+    >>> run_before_deadline(lambda abandon: 42, time.monotonic() + 5, "doc")
+    42
+    """
+    abandon = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["reply"] = work(abandon)
+        except BaseException as err:  # handed to the caller's thread below
+            outcome["error"] = err
+
+    worker = threading.Thread(target=target, name=name, daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        abandon.set()
+        raise DeadlinePassed()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["reply"]
 
 
 class _Mismatch(Exception):
@@ -649,7 +679,7 @@ cache_dir='/tmp/np', api_key=set)
             retry_after = None
             try:
                 reply = self._attempt(method, url, payload)
-            except (_DeadlinePassed, requests.Timeout, urllib3.exceptions.ReadTimeoutError):
+            except (DeadlinePassed, requests.Timeout, urllib3.exceptions.ReadTimeoutError):
                 problem = f"timed out after {self.timeout:g} s (the deadline for one request)"
             except requests.ConnectionError as err:
                 problem = f"could not connect ({type(err).__name__})"
@@ -687,24 +717,9 @@ cache_dir='/tmp/np', api_key=set)
         that is abandoned at the deadline; its socket reads are bounded too, so it ends on its own.
         """
         deadline = time.monotonic() + self.timeout
-        abandon = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["reply"] = self._exchange(method, url, payload, deadline, abandon)
-            except BaseException as err:  # handed to the caller's thread below
-                outcome["error"] = err
-
-        worker = threading.Thread(target=work, name="neuronpedia-request", daemon=True)
-        worker.start()
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
-            abandon.set()
-            raise _DeadlinePassed()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["reply"]
+        return run_before_deadline(
+            lambda abandon: self._exchange(method, url, payload, deadline, abandon),
+            deadline, "neuronpedia-request")
 
     def _exchange(self, method: str, url: str, payload: dict | None, deadline: float,
                   abandon: threading.Event) -> _Reply:
@@ -717,7 +732,7 @@ cache_dir='/tmp/np', api_key=set)
                 headers["x-api-key"] = self._api_key.reveal()
             remaining = deadline - time.monotonic()
             if remaining <= 0 or abandon.is_set():
-                raise _DeadlinePassed()
+                raise DeadlinePassed()
             response = self._session.request(method, url, json=payload, headers=headers,
                                              timeout=remaining, allow_redirects=False, stream=True)
             try:
@@ -762,7 +777,7 @@ cache_dir='/tmp/np', api_key=set)
         try:
             for chunk in response.raw.stream(_CHUNK_BYTES, decode_content=False):
                 if abandon.is_set() or time.monotonic() > deadline:
-                    raise _DeadlinePassed()
+                    raise DeadlinePassed()
                 wire += len(chunk)
                 if wire > cap:
                     raise StarterError(too_large)

@@ -57,7 +57,7 @@ import urllib3
 
 from starter import cot
 from starter.errors import Secret, StarterError, UsageError
-from starter.neuronpedia import _excerpt, parse_retry_after
+from starter.neuronpedia import DeadlinePassed, _excerpt, parse_retry_after, run_before_deadline
 from starter.rollouts import Completion, SamplingConfig, _completion, sequence_key
 
 if TYPE_CHECKING:
@@ -562,10 +562,6 @@ class _Reply:
     content_type: str = field(default="")
 
 
-class _DeadlinePassed(Exception):
-    """Internal: the request's wall-clock deadline passed."""
-
-
 def _post(remote: RemoteModel, body: dict, cancel: threading.Event | None = None) -> Any:
     """POST `body` to /completions; the parsed JSON answer, retrying what a retry can fix.
 
@@ -580,7 +576,7 @@ def _post(remote: RemoteModel, body: dict, cancel: threading.Event | None = None
         retry_after = None
         try:
             reply = _attempt(remote, url, body)
-        except _DeadlinePassed:
+        except DeadlinePassed:
             problem = f"no answer within timeout_s={server.timeout_s:g} s"
         except requests.ConnectionError as err:
             problem = f"could not connect ({type(err).__name__})"
@@ -681,24 +677,8 @@ def _attempt(remote: RemoteModel, url: str, body: dict) -> _Reply:
     thread that is abandoned at the deadline; its reads are bounded too, so it ends on its own.
     """
     deadline = time.monotonic() + remote.server.timeout_s
-    abandon = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            outcome["reply"] = _exchange(remote, url, body, deadline, abandon)
-        except BaseException as err:  # handed to the caller's thread below
-            outcome["error"] = err
-
-    worker = threading.Thread(target=work, name="openai-request", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        abandon.set()
-        raise _DeadlinePassed()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["reply"]
+    return run_before_deadline(lambda abandon: _exchange(remote, url, body, deadline, abandon),
+                               deadline, "openai-request")
 
 
 def _exchange(remote: RemoteModel, url: str, body: dict, deadline: float,
@@ -708,7 +688,7 @@ def _exchange(remote: RemoteModel, url: str, body: dict, deadline: float,
     auth = _Bearer(remote._key) if remote._key is not None else None
     remaining = deadline - time.monotonic()
     if remaining <= 0 or abandon.is_set():
-        raise _DeadlinePassed()
+        raise DeadlinePassed()
     response = remote._http().post(url, data=json.dumps(body), headers=headers, auth=auth,
                                    timeout=remaining, allow_redirects=False, stream=True)
     try:
@@ -737,7 +717,7 @@ def _read_body(remote: RemoteModel, response: requests.Response, deadline: float
     out = bytearray()
     for chunk in response.raw.stream(_CHUNK_BYTES, decode_content=False):
         if abandon.is_set() or time.monotonic() > deadline:
-            raise _DeadlinePassed()
+            raise DeadlinePassed()
         out += chunk
         if len(out) > cap:
             raise BackendError(too_large)
