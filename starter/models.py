@@ -27,6 +27,13 @@ HF module tree, so `lm.hf_model` and `lm.bridge` are one network.
   On CPU, SmolLM2 generation took ~2x the CPU time of the pristine model.
 - Numerics: bridge vs pristine HF logits differ by <1e-4 in fp32 (SmolLM2, logits up to ~40).
 
+So every LoadedModel also carries `lm.plain_model`: a second, never-booted module tree of the same
+HF class over the very same parameter and buffer tensors (no copy of the weights; booting leaves
+them in place: tests/test_models.py checks data_ptr and values), with SDPA attention. It runs at
+the pristine model's speed and sees no bridge hook; `starter.rollouts.sample` generates with it
+whenever no hook is active. Moving `lm.hf_model` with `.to()` moves the shared parameters, not the
+plain tree's buffers: load on the device you will use.
+
 Registry names and aliases are listed by `list_models()` / `mi-starter doctor`; any other name is a
 local folder (if it exists) or a Hugging Face repo id. `validate_model_name(name)` checks a name
 (and a folder's config.json, weights and tokenizer) in one line before anything heavy loads.
@@ -629,12 +636,28 @@ def weights_status(spec: ModelSpec) -> WeightsStatus:
 
 @dataclass
 class LoadedModel:
+    """A loaded model: its bridge (hooks), tokenizer, and two HF module trees over one set of weights.
+
+    `hf_model` is the booted tree (the bridge's wrappers inside: hooks fire in its generate);
+    `plain_model` the pristine one (plain_twin), for fast sampling without hooks.
+
+    >>> lm = load_model("tinythinker")
+    >>> booted, plain = lm.hf_model.get_output_embeddings(), lm.plain_model.get_output_embeddings()
+    >>> plain.weight.data_ptr() == booted.weight.data_ptr()  # one copy of the weights
+    True
+    >>> type(lm.plain_model.model.layers[0]).__name__  # no bridge wrapper in the plain tree
+    'LlamaDecoderLayer'
+    """
+
     spec: ModelSpec
     bridge: "TransformerBridge"  # hooks, run_with_cache; hook names like blocks.{L}.hook_resid_post
     tokenizer: "PreTrainedTokenizerBase"  # padding_side="left" and a pad token: ready for batched generate
     hf_model: "PreTrainedModel"  # same modules as the bridge (see the module docstring): hooks fire in generate
     device: "torch.device"
     dtype: "torch.dtype"
+    # the never-booted HF model over the same weight tensors (plain_twin): no wrappers, no hooks, SDPA;
+    # what rollouts.sample generates with when no hook is active
+    plain_model: "PreTrainedModel"
 
     @property
     def n_layers(self) -> int:
@@ -657,6 +680,35 @@ class LoadedModel:
         """Tokenize prompts exactly as the model should see them (one BOS), left-padded, on the device."""
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=self.add_special_tokens)
         return batch.to(self.device)
+
+
+def plain_twin(hf_model: "PreTrainedModel") -> "PreTrainedModel":
+    """A second module tree of `hf_model`'s class over the SAME parameter and buffer tensors.
+
+    Call it before booting a bridge around `hf_model`: booting swaps wrappers into hf_model's own
+    module tree, and the twin keeps the pristine modules (and so the plain HF forward's speed).
+    Nothing is copied but the small module objects and configs: each Parameter is the very same
+    object in both trees (deepcopy's memo maps it to itself), so memory does not double and an
+    in-place change to a weight shows in both. Attention is set to SDPA where the class supports it.
+
+    >>> import torch
+    >>> from transformers import LlamaConfig, LlamaForCausalLM
+    >>> config = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+    ...                      num_attention_heads=2, num_key_value_heads=1)
+    >>> model = LlamaForCausalLM(config)
+    >>> twin = plain_twin(model)
+    >>> twin is model, twin.lm_head.weight is model.lm_head.weight
+    (False, True)
+    >>> twin.config._attn_implementation
+    'sdpa'
+    """
+    import itertools
+
+    shared = {id(t): t for t in itertools.chain(hf_model.parameters(), hf_model.buffers())}
+    twin = copy.deepcopy(hf_model, memo=shared)  # modules and configs copied; tensors shared
+    if twin.config._attn_implementation != "sdpa" and getattr(twin, "_supports_sdpa", False):
+        twin.set_attn_implementation("sdpa")
+    return twin.eval()
 
 
 def _boot(name_or_folder: str, hf_model: Any, tokenizer: Any, spec: ModelSpec, device: Any, dtype: Any):
@@ -691,9 +743,10 @@ def load_spec(spec: ModelSpec, device: str = "auto", dtype: "torch.dtype | None"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # decoder-only batched generation needs the prompts right-aligned
+    plain = plain_twin(hf_model)  # before booting: the twin keeps the pristine modules
     bridge = _boot(name_or_folder, hf_model, tokenizer, spec, torch_device, torch_dtype)
     return LoadedModel(spec=spec, bridge=bridge, tokenizer=tokenizer, hf_model=hf_model,
-                       device=torch_device, dtype=torch_dtype)
+                       device=torch_device, dtype=torch_dtype, plain_model=plain)
 
 
 def load_model(name: str, device: str = "auto", dtype: "torch.dtype | None" = None) -> LoadedModel:
