@@ -94,3 +94,48 @@ def test_doctor_reports_a_neuronpedia_client_error_and_goes_on(monkeypatch, caps
     out = capsys.readouterr().out
     assert "NEURONPEDIA_API_KEY contains whitespace" in out
     assert "hub cache" in out, "the sections after neuronpedia must still be reported"
+
+
+# --- `mi-starter list`: starters grouped by research area -----------------------------------------
+
+
+def _list_output(capsys) -> list[str]:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    return out.splitlines()
+
+
+def test_list_groups_the_starters_under_their_area_in_the_guides_order(capsys):
+    lines = _list_output(capsys)
+    headings = [line for line in lines if line and not line.startswith(" ")]
+    assert headings == [area.title for area in questions.areas()], "one heading per area, in order"
+    assert len(questions.areas()) >= 6, "the six areas of the MATS guide"
+    for q in questions.identities():
+        row = next(n for n, line in enumerate(lines) if line.split()[1:2] == [q.slug])
+        heading = max(n for n, line in enumerate(lines[:row]) if line and not line.startswith(" "))
+        assert lines[heading] == q.area_title, f"{q.slug} is listed outside its area {q.area_title!r}"
+        assert q.title in lines[row]
+
+
+def test_list_shows_letters_only_for_thinking_models_and_the_run_command(capsys):
+    lines = _list_output(capsys)
+    present = questions.available()
+    for q in questions.identities():
+        row = next(n for n, line in enumerate(lines) if line.split()[1:2] == [q.slug])
+        assert lines[row].split()[0] == (q.letter or "-")
+        assert (q.letter is not None) == (q.area == questions.LETTERED_AREA)
+        if q.slug in present:
+            assert lines[row + 1].strip() == f"mi-starter run {q.slug} --preset smoke"
+        else:
+            assert lines[row].endswith("(no starter module in this install)")
+
+
+def test_list_says_when_an_area_has_no_questions(capsys, monkeypatch):
+    """An area of questions.yaml without a question yet is still listed, saying so."""
+    extra = questions.Area(id="new-area", title="A new area")
+    known = questions.areas()
+    monkeypatch.setattr(questions, "areas", lambda: (*known, extra))
+    lines = _list_output(capsys)
+    at = lines.index("A new area")
+    assert lines[at + 1] == "  (no questions yet)"
