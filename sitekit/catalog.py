@@ -2,8 +2,9 @@
 
 Site tooling, not part of the installed package: the site build (`docs/hooks/generate.py`) and the
 tests read the catalogs through this module, so a typo in a YAML file fails loudly, once, with the
-file, the entry's id and the line named. A question's identity (letter, title, quoted question) is
-not repeated here: it comes from the package (`starter/questions/questions.yaml`).
+file, the entry's id and the line named. A question's identity (area, title, quoted question, the
+letter of a thinking-models question) is not repeated here: it comes from the package
+(`starter/questions/questions.yaml`), and so do the areas' ids, order and titles.
 No torch here: the site build must start instantly.
 
 >>> research = load_research()
@@ -13,6 +14,10 @@ No torch here: the site build must start instantly.
 'starter/questions/determinism.py'
 >>> research.question("determinism").letter
 'b'
+>>> research.question("model-diffing").area
+'model-diffing'
+>>> [q.slug for q in research.area("model-diffing").questions]
+['model-diffing']
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "docs" / "data"
 # a question's letter, title and quote live there (the package), never in docs/data/
 IDENTITY_FILE = "starter/questions/questions.yaml"
-IDENTITY_FIELDS = ("letter", "title", "quote")
+IDENTITY_FIELDS = ("letter", "title", "quote", "area")
+LETTERED_AREA = package_questions.LETTERED_AREA  # its questions: thinking_models.groups, a..h
 
 # The reading list's sections, in the order the page shows them (its author follows it).
 READING_SECTIONS = (
@@ -255,10 +261,12 @@ class PriorWork(_Strict):
 
 class Question(_Strict):
     slug: Slug  # page name and `mi-starter run <slug>`; fixed, other code depends on it
-    # letter, title and quote: filled from the package's questions.yaml (their one home), never here
-    letter: Annotated[str, StringConstraints(pattern=r"^[a-h]$")]
+    # letter, title, quote and area: filled from the package's questions.yaml (their one home)
+    # a..h for a thinking-models sub-question; None for the questions of the other areas
+    letter: Annotated[str, StringConstraints(pattern=r"^[a-h]$")] | None = None
     title: Text  # short, for the nav and `mi-starter list`
-    quote: Text  # the sub-question exactly as the MATS guide words it (markdown list lines allowed)
+    quote: Text  # the guide's sentence it answers, verbatim (markdown list lines allowed)
+    area: Slug  # id of its research area
     why: Text
     prior_work: list[PriorWork] = Field(min_length=1)
     hypotheses: list[Text] = Field(min_length=2, max_length=4)
@@ -281,7 +289,13 @@ class Question(_Strict):
             known = package_questions.identity(data["slug"])
         except UsageError as err:
             raise ValueError(f"{err} (the questions in {IDENTITY_FILE})") from err
-        return {**data, "letter": known.letter, "title": known.title, "quote": known.quote}
+        return {**data, "letter": known.letter, "title": known.title, "quote": known.quote,
+                "area": known.area}
+
+    @property
+    def label(self) -> str:
+        """Letter (thinking-models questions only) and title, as the nav and the lists show it."""
+        return f"{self.letter}. {self.title}" if self.letter else self.title
 
     @property
     def starter(self) -> str:
@@ -315,11 +329,14 @@ class QuestionGroup(_Strict):
     zh: Zh | None = None  # zh.quote: our translation of `quote`
 
 
-def _area_title(data: Any, area: str, where: str) -> Any:
-    """Fill `title` of a package-defined area from questions.yaml; refuse a second copy here."""
-    titles = {q.area: q.area_title for q in package_questions.identities()}
-    if not isinstance(data, dict) or area not in titles:
+def _area_title(data: Any, area: Any, where: str) -> Any:
+    """Fill `title` of an area from questions.yaml; refuse an unknown area or a second copy here."""
+    titles = {known.id: known.title for known in package_questions.areas()}
+    if not isinstance(data, dict):
         return data
+    if area not in titles:
+        raise ValueError(f"unknown {where} {area!r}; the areas are {', '.join(titles)} "
+                         f"({IDENTITY_FILE})")
     if "title" in data:
         raise ValueError(f"the title of {where} {area!r} lives in {IDENTITY_FILE}; delete it here")
     return {**data, "title": titles[area]}
@@ -333,19 +350,44 @@ class ThinkingModels(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _title(cls, data: Any) -> Any:
-        return _area_title(data, "thinking-models", "area")
+        return _area_title(data, LETTERED_AREA, "area")
 
 
 class Area(_Strict):
-    id: Slug
-    title: Text  # for an area that has starters, from questions.yaml
+    """A research area of the guide: our summary, the guide's direction quoted briefly and
+    verbatim, and its questions (the thinking-models area keeps its own in `thinking_models`)."""
+
+    id: Slug  # a key of `areas` in questions.yaml, in that file's order
+    title: Text  # from questions.yaml
     summary: Text  # our words
-    zh: Zh | None = None
+    # the guide's words for the area, verbatim and brief (tests/data/guide_excerpt.txt); the page
+    # says so visibly where it is missing; never for thinking-models, whose quote is
+    # `thinking_models.quote_intro` and its groups
+    quote: Text | None = None
+    questions: list[Question] = []  # in the order of questions.yaml; none for thinking-models
+    zh: Zh | None = None  # zh.summary, zh.quote: our translations
 
     @model_validator(mode="before")
     @classmethod
     def _title(cls, data: Any) -> Any:
         return _area_title(data, data.get("id") if isinstance(data, dict) else None, "area")
+
+    @model_validator(mode="after")
+    def _own_questions(self) -> Area:
+        if self.id == LETTERED_AREA:
+            if self.quote is not None or self.questions:
+                raise ValueError(
+                    f"area {LETTERED_AREA!r} keeps its quote and questions under `thinking_models`; "
+                    "delete `quote` and `questions` here"
+                )
+            return self
+        for q in self.questions:
+            if q.area != self.id:
+                raise ValueError(
+                    f"question {q.slug!r} belongs to area {q.area!r} ({IDENTITY_FILE}), "
+                    f"not {self.id!r}; move it there"
+                )
+        return self
 
 
 class Research(_Strict):
@@ -357,15 +399,53 @@ class Research(_Strict):
     @model_validator(mode="after")
     def _questions(self) -> Research:
         _unique_ids(self.areas, "areas")
-        _unique_ids(self.questions, "the thinking-models questions", key="slug")
-        letters = "".join(q.letter for q in self.questions)
+        ids = [area.id for area in self.areas]
+        known = [area.id for area in package_questions.areas()]
+        if ids != known:
+            raise ValueError(
+                f"areas must be exactly {known} in this order ({IDENTITY_FILE}), got {ids}"
+            )
+        _unique_ids(self.questions, "the questions", key="slug")
+        for q in self.thinking_models_questions:
+            if q.area != LETTERED_AREA:
+                raise ValueError(
+                    f"question {q.slug!r} belongs to area {q.area!r} ({IDENTITY_FILE}); move it "
+                    f"from thinking_models to that area's `questions`"
+                )
+        letters = "".join(q.letter or "?" for q in self.thinking_models_questions)
         if letters != "abcdefgh":
             raise ValueError(f"the sub-questions must be lettered a..h in order, got {letters!r}")
+        listed = {q.slug for q in self.questions}
+        missing = [q.slug for q in package_questions.identities() if q.slug not in listed]
+        if missing:
+            raise ValueError(
+                f"questions {missing} of {IDENTITY_FILE} have no entry here; add each under its "
+                "area (slug, why, prior_work, hypotheses, status)"
+            )
         return self
 
     @property
-    def questions(self) -> list[Question]:
+    def thinking_models_questions(self) -> list[Question]:
         return [q for group in self.thinking_models.groups for q in group.questions]
+
+    @property
+    def questions(self) -> list[Question]:
+        """Every question, area by area (thinking models first)."""
+        others = [q for area in self.areas for q in area.questions]
+        return [*self.thinking_models_questions, *others]
+
+    def area(self, area_id: str) -> Area:
+        for area in self.areas:
+            if area.id == area_id:
+                return area
+        known = ", ".join(area.id for area in self.areas)
+        raise UsageError(f"unknown area {area_id!r}; choose one of: {known}")
+
+    def questions_of(self, area_id: str) -> list[Question]:
+        """The questions of one area (the thinking-models ones live in `thinking_models`)."""
+        if area_id == LETTERED_AREA:
+            return self.thinking_models_questions
+        return self.area(area_id).questions
 
     def question(self, slug: str) -> Question:
         for q in self.questions:

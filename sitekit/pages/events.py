@@ -1,7 +1,8 @@
 """The mkdocs events of the site build: load the catalogs (`on_config`), add the generated pages
 (`on_files`, at priority -200, after mkdocs-static-i18n's -100) and the "not translated yet" note
-(`on_page_markdown`). The question pages join the "Research" section of the nav, titled by their
-first heading (so the Chinese edition's nav shows Chinese titles). docs/hooks/generate.py is the
+(`on_page_markdown`). The "Research" section of the nav gets one sub-section per research area:
+the area's page, then its question pages, each titled by its first heading (so the Chinese
+edition's nav shows Chinese titles). docs/hooks/generate.py is the
 entry point mkdocs.yml names. Never imports torch.
 """
 
@@ -20,7 +21,13 @@ from sitekit import catalog
 from sitekit.catalog import Research
 from sitekit.pages import home
 from sitekit.pages.i18n import EDITIONS, TRANSLATED, current_language, localise
-from sitekit.pages.render import BuildState, load_link_checks, question_path, render_pages
+from sitekit.pages.render import (
+    BuildState,
+    area_path,
+    load_link_checks,
+    question_path,
+    render_pages,
+)
 
 RESEARCH_NAV_ANCHOR = "research/index.md"
 LINK_CACHE = Path(".cache") / "links.json"  # written by scripts/check_links.py (sitekit.links)
@@ -87,8 +94,16 @@ def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     return HEAD_ALTERNATE.sub("", output)
 
 
+def area_nav(research: Research) -> list[dict[str, list[str]]]:
+    """One nav section per area, titled with the area's title: its page, then its questions."""
+    return [
+        {area.title: [area_path(area.id), *map(question_path, research.questions_of(area.id))]}
+        for area in research.areas
+    ]
+
+
 def _add_questions_to_nav(nav: list | None, research: Research) -> None:
-    """Insert the question pages right after research/index.md in its nav section.
+    """Insert the area sections right after research/index.md in its nav section.
 
     Bare paths, so each nav entry is titled by the page's first heading ("a. Lucky or steady
     progress?" in English, the Chinese title in the Chinese edition).
@@ -97,11 +112,12 @@ def _add_questions_to_nav(nav: list | None, research: Research) -> None:
         if isinstance(item, dict):
             for children in item.values():
                 if isinstance(children, list) and RESEARCH_NAV_ANCHOR in children:
-                    paths = [question_path(q) for q in research.questions]
-                    new = [path for path in paths if path not in children]
+                    sections = area_nav(research)
+                    new = [section for section in sections if section not in children]
                     at = children.index(RESEARCH_NAV_ANCHOR) + 1  # on_config runs once per language
                     children[at:at] = new
                     return
     raise PluginError(
-        f"mkdocs.yml nav needs a section listing {RESEARCH_NAV_ANCHOR}; the question pages go there"
+        f"mkdocs.yml nav needs a section listing {RESEARCH_NAV_ANCHOR}; the area and question "
+        "pages go there"
     )

@@ -1,6 +1,7 @@
 """The generated pages, rendered from the catalogs: getting-started.md, reading-list.md,
-libraries.md, research/index.md and one research/<slug>.md per sub-question, path -> markdown
-(`render_pages`). Pure functions of the catalogs, the committed results and an `Edition`; the mkdocs
+libraries.md, research/index.md, one research/areas/<area>.md per research area of the guide (its
+direction quoted, our summary, its questions) and one research/<slug>.md per question, path ->
+markdown (`render_pages`). Pure functions of the catalogs, the committed results and an `Edition`; the mkdocs
 events (sitekit.pages.events) add them to the build.
 """
 
@@ -16,9 +17,12 @@ from urllib.parse import urlsplit
 from mkdocs.exceptions import PluginError
 
 from sitekit.catalog import (
+    LETTERED_AREA,
+    Area,
     GettingStarted,
     Libraries,
     Library,
+    Link,
     PriorWork,
     Question,
     ReadingEntry,
@@ -101,24 +105,55 @@ def question_path(q: Question) -> str:
     return f"research/{q.slug}.md"
 
 
+def area_path(area_id: str) -> str:
+    """An area's page; in its own folder, since an area and a question may share a slug.
+
+    >>> area_path("model-diffing")
+    'research/areas/model-diffing.md'
+    """
+    return f"research/areas/{area_id}.md"
+
+
+def guide_source(research: Research) -> Link:
+    """The source that area quotes are attributed to: the LessWrong post, else the first source."""
+    for source in research.sources:
+        if "lesswrong.com" in source.url:
+            return source
+    return research.sources[0]
+
+
+def attribution(source: Link) -> str:
+    return f"— Neel Nanda, [{source.label}]({source.url})"
+
+
 def render_pages(state: BuildState, docs_dir: Path, root: Path, ed: Edition = EN) -> dict[str, str]:
     """Every generated page, path (relative to docs/) -> markdown, in edition `ed`.
 
     Pages without a Chinese rendering are rendered in English in every edition.
     """
     site = state.site
+    research = site.research
     pages = {
         "getting-started.md": render_getting_started(site.getting_started, ed),
-        "reading-list.md": render_reading_list(site.reading_list, state.link_checks, site.research),
+        "reading-list.md": render_reading_list(site.reading_list, state.link_checks, research),
         "libraries.md": render_libraries(site.libraries, state.link_checks),
-        "research/index.md": render_research_index(site.research),
+        "research/index.md": render_research_index(research, ed),
     }
-    for group in site.research.thinking_models.groups:
+    for area in research.areas:
+        pages[area_path(area.id)] = render_area(area, research, ed)
+    source = guide_source(research)
+    for group in research.thinking_models.groups:
         group_zh = group.zh.quote if group.zh else None
         for q in group.questions:
             pages[question_path(q)] = render_question(
                 q, group.quote, docs_dir / "results", root,
                 ed=ed, group_quote_zh=group_zh, repo_url=state.repo_url,
+            )
+    for area in research.areas:
+        for q in area.questions:
+            pages[question_path(q)] = render_question(
+                q, None, docs_dir / "results", root,
+                ed=ed, repo_url=state.repo_url, area=area, source=source,
             )
     return pages
 
@@ -222,7 +257,7 @@ def render_reading_entry(entry: ReadingEntry, checks: dict[str, dict] | None = N
         "",
     ]
     if users:
-        links = ", ".join(f"[{q.letter}. {q.title}](research/{q.slug}.md)" for q in users)
+        links = ", ".join(f"[{q.label}](research/{q.slug}.md)" for q in users)
         lines += [f"Used by the starter of {links}.", "{ .mi-used-by }", ""]
     return lines + [*([tags, ""] if tags else []), "</div>", ""]
 
@@ -322,14 +357,54 @@ def render_libraries(data: Libraries, checks: dict[str, dict] | None = None) -> 
     return "\n".join(lines)
 
 
-def render_research_index(research: Research) -> str:
+def question_table(questions: list[Question], prefix: str = "") -> list[str]:
+    """Each question linked to its page (relative to the linking page), with its starter file."""
+    lines = ["| Question | Starter (`starter/questions/`) |", "| --- | --- |"]
+    for q in questions:
+        starter = f"`{Path(q.starter).name}`" + ("" if q.status == "ready" else " (planned)")
+        lines.append(f"| [{q.label}]({prefix}{q.slug}.md) | {starter} |")
+    return [*lines, ""]
+
+
+def area_quote(area: Area, research: Research, ed: Edition = EN) -> list[str]:
+    """The guide's direction for an area, verbatim and attributed with the source link; a visible
+    note where it is not quoted yet. The thinking-models area quotes its section in full."""
+    source = guide_source(research)
+    if area.id == LETTERED_AREA:
+        tm = research.thinking_models
+        body = [f"**{tm.title}**", "", tm.quote_intro, ""]
+        for group in tm.groups:
+            body += quote_tree(group.quote, group.questions)
+    elif area.quote:
+        body = area.quote.strip().splitlines()
+    else:
+        headings = list(dict.fromkeys(q.quote for q in research.questions_of(area.id)))
+        heading = ed["not_quoted_heading"].format(heading=headings[0]) if headings else ""
+        note = ed["not_quoted"].format(heading=heading, label=source.label, url=source.url)
+        return [f'!!! note "{ed["not_quoted_title"]}"', "", f"    {note}", ""]
+    title = ed["area_quote"] if area.id != LETTERED_AREA else f"Quoted in full from {GUIDE}"
+    return [f'!!! quote "{title}"', "", *indent(body), "", f"    {attribution(source)}", ""]
+
+
+def render_research_index(research: Research, ed: Edition = EN) -> str:
+    """The overview: every area (our summary, the guide's direction, its questions), then the
+    thinking-models section quoted in full. In English in every edition (says so in zh)."""
     tm = research.thinking_models
-    lines = ["# Research questions", "", research.intro, ""]
+    lines = ["# Research questions", "", *ed.fallback_note(page=True), research.intro, ""]
     lines += ["Sources: " + " · ".join(f"[{s.label}]({s.url})" for s in research.sources), ""]
     lines += ["## Research areas in the MATS guide", ""]
-    lines += ["Our one-paragraph summaries, not quotes.", ""]
+    lines += [
+        "Our one-paragraph summary of each area, the guide's direction quoted, then its questions; "
+        "each area also has its own page.",
+        "",
+    ]
     for area in research.areas:
         lines += [f"### {area.title} {{ #area-{area.id} }}", "", area.summary, ""]
+        if area.id != LETTERED_AREA:
+            lines += area_quote(area, research, EN)
+        lines += [f"[The area's page](areas/{area.id}.md)", ""]
+        questions = research.questions_of(area.id)
+        lines += question_table(questions) if questions else ["No questions yet.", ""]
     lines += [
         f"## {tm.title} {{ #thinking-models }}",
         "",
@@ -342,46 +417,75 @@ def render_research_index(research: Research) -> str:
     ]
     for group in tm.groups:
         lines += indent(quote_tree(group.quote, group.questions))
-    lines += [
-        "",
-        "## The eight sub-questions",
-        "",
-        "Each has its own page with prior work, hypotheses and a starter script.",
-        "",
-        "| Question | Starter (`starter/questions/`) |",
-        "| --- | --- |",
-    ]
-    for q in research.questions:
-        lines.append(f"| {q.letter}. [{q.title}]({q.slug}.md) | `{Path(q.starter).name}` |")
     lines.append("")
+    return "\n".join(lines)
+
+
+def render_area(area: Area, research: Research, ed: Edition = EN) -> str:
+    """An area's page: the guide's direction quoted (attributed), our summary, its questions."""
+    lines = [f"# {area.title}", "", *area_quote(area, research, ed)]
+    if ed.lang != "en":
+        translated = ed.zh(area.zh, "quote")
+        if translated:
+            lines += [f'!!! quote "{ed["our_translation"]}"', "", f"    {translated}", ""]
+        else:
+            lines += ed.fallback_note()
+    lines += [f"## {ed['our_summary']}", "", *ed.text(area.summary, area.zh, "summary"), ""]
+    lines += [f"## {ed['questions']}", ""]
+    questions = research.questions_of(area.id)
+    if not questions:
+        lines += [ed["no_questions"], ""]
+    for q in questions:
+        title = ed.zh(q.zh, "title") or q.title
+        label = f"{q.letter}. {title}" if q.letter else title
+        status = ed["status_ready" if q.status == "ready" else "status_planned"]
+        lines.append(f"- [{label}](../{q.slug}.md): {status}")
+    lines += ["", ed["all_areas"], ""]
     return "\n".join(lines)
 
 
 def render_question(
     q: Question,
-    group_quote: str,
+    group_quote: str | None,
     results_dir: Path,
     root: Path,
     *,
     ed: Edition = EN,
     group_quote_zh: str | None = None,
     repo_url: str | None = None,
+    area: Area | None = None,
+    source: Link | None = None,
 ) -> str:
     """A question page, result first: quote, where the numbers come from, the result card, why it
-    matters, hypotheses, prior work, the starter (code collapsed), then the run's details."""
+    matters, hypotheses, prior work, the starter (code collapsed), then the run's details.
+
+    A thinking-models sub-question hangs from `group_quote` (its parent bullet in the guide); a
+    question of another area quotes the guide's sentence it answers, attributed to `source`, and
+    names its `area`. The result card shows whenever docs/results/<slug>/ exists."""
     front = ["hide:", "  - toc"]  # the figure gets the width of the table of contents
     if q.tags:
         front += ["tags:", *(f"  - {tag}" for tag in q.tags)]
     lines = ["---", *front, "---", ""]
     title = ed.zh(q.zh, "title")
-    lines += [f"# {q.letter}. {title or q.title}", ""]
+    heading = title or q.title
+    lines += [f"# {q.letter}. {heading}" if q.letter else f"# {heading}", ""]
     if title:
         lines += [f"*{ed['english_title'].format(title=q.title)}*", ""]
-    lines += [f'!!! quote "{ed["guide_quote"]}"', "", *indent(quote_tree(group_quote, [q])), ""]
-    if ed.lang != "en":
-        lines += render_quote_translation(q, group_quote_zh, ed)
+    if group_quote is not None:
+        tree = quote_tree(group_quote, [q])
+        lines += [f'!!! quote "{ed["guide_quote"]}"', "", *indent(tree), ""]
+        if ed.lang != "en":
+            lines += render_quote_translation(q, group_quote_zh, ed)
+    else:
+        said = [*indent(q.quote.strip().splitlines()), ""]
+        said += [f"    {attribution(source)}", ""] if source else []
+        lines += [f'!!! quote "{ed["direction_quote"]}"', "", *said]
+        if ed.lang != "en":
+            translated = ed.zh(q.zh, "quote")
+            lines += ([f'!!! quote "{ed["our_translation"]}"', "", f"    {translated}", ""]
+                      if translated else ed.fallback_note())
     run = results.load_run(results_dir / q.slug) if (results_dir / q.slug).is_dir() else None
-    if q.status == "ready" and run is not None:
+    if run is not None:
         check_manifest(results_dir / q.slug)
         lines += results.organism_note(run, ed.words)
         lines += [f"## {ed['result']} {{ #result }}", ""]
@@ -389,7 +493,11 @@ def render_question(
             lines += [ed["result_in_english"], ""]
         card = results.result_card(run, q.title, ed.words)
         lines += card or [*results.figure(run, q.title), ed["no_findings"], ""]
-    lines += [ed["one_of_eight"], "", f"## {ed['why']}", "", *ed.text(q.why, q.zh, "why"), ""]
+    if q.area == LETTERED_AREA or area is None:
+        place = ed["one_of_eight"]
+    else:
+        place = ed["in_area"].format(title=area.title, path=f"areas/{area.id}.md")
+    lines += [place, "", f"## {ed['why']}", "", *ed.text(q.why, q.zh, "why"), ""]
     hypotheses = ed.zh(q.zh, "hypotheses")
     lines += [f"## {ed['hypotheses']}", ""]
     if ed.lang != "en" and not hypotheses:
@@ -439,7 +547,9 @@ def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = 
     if q.status == "planned":
         body = ed["planned_draft" if exists else "planned_body"].format(starter=q.starter)
         lines = [f'!!! info "{ed["planned"]}"', "", f"    {body}", "", *indent(cli_tabs(q.slug))]
-        return lines + (notebook_links(q.slug, repo_url, ed) if exists else [])
+        lines += notebook_links(q.slug, repo_url, ed) if exists else []
+        lines += ["", f"### {ed['result_details']} {{ #result-details }}", ""]
+        return lines + render_result(q.slug, results_dir / q.slug, ed)
     # The catalog refuses a ready question without its starter file; a partial tree (a test, a fork
     # mid-edit) still renders, without a notebook to link or code to show.
     lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug)]
