@@ -389,31 +389,6 @@ def print_plan(starter: Starter, cfg: StarterConfig, preset: str, spec: Any) -> 
     print(plan.describe_plan(plan.make_plan(starter.budget(cfg)), spec, device_type))
 
 
-def write_artefacts(starter: Starter, cfg: StarterConfig, preset: str, store: Any, rows: list[dict],
-                    note: str) -> None:
-    """Analyse `rows` and write figure.png, findings.json and summary.md; mark the run finished."""
-    from starter.findings import write_findings
-    from starter.results import RESULTS
-
-    try:
-        metrics = starter.analyse(unit_rows(rows))
-        claims = starter.claims(metrics) if starter.claims else []
-        fig = starter.plot(unit_rows(rows), metrics)
-    except Exception as err:
-        if not store.resumed:
-            raise  # a bug in the starter itself: the traceback is what its author needs
-        # Resumed rows that today's code can't read usually come from an older version of the starter.
-        raise StarterError(
-            f"{store.out}: analysing its results failed ({type(err).__name__}: {err}); "
-            f"{store.resumed} of the rows were written by an earlier run, perhaps by another version "
-            f"of this starter. Start afresh with a new --out (the earlier rows stay in "
-            f"{store.out / RESULTS})") from err
-    store.save_figure(fig)
-    write_findings(store.out, claims)
-    store.write_summary(render_summary(starter, cfg, preset, metrics, rows, note, claims))
-    store.finish()
-
-
 def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
     """Combine the shard folders of one run (`--shard i/n`) into `out`, then analyse it as one run.
 
@@ -461,8 +436,9 @@ def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
     fields = {f.name for f in dataclasses.fields(starter.presets[base["preset"]])}
     cfg = dataclasses.replace(starter.presets[base["preset"]],
                               **{k: _from_json(v) for k, v in base.items() if k in fields})
-    note = f"Merged from {len(runs)} shards."
-    write_artefacts(starter, cfg, base["preset"], store, store.rows(), note)
+    session = Session(starter, cfg, preset=base["preset"], out=Path(out), run_config=base,
+                      store=store, rows=store.rows(), note=f"Merged from {len(runs)} shards.")
+    session.finish()
     print(f"[{starter.slug}] merged {len(runs)} shards into {out}")
     return Path(out)
 
@@ -490,58 +466,233 @@ def _server_config(starter: Starter, args: argparse.Namespace):
 
 
 def execute(starter: Starter, args: argparse.Namespace) -> Path:
-    from starter.models import load_model, resolve_device, validate_model_name
-    from starter.results import RESULTS, RunStore, check_run_dir
-
-    cfg = resolve_config(starter, args)  # preset, seed and device checked here
-    spec = validate_model_name(cfg.model)  # a bad --model folder is one line, before anything loads
+    """Run `starter` end to end as `args` say (`mi-starter run`, `run_starter`): the session's
+    steps in order (configure, load, sample, then analyse, claims and plot inside `finish`)."""
     if getattr(args, "dry_run", False):
-        print_plan(starter, cfg, args.preset, spec)
+        from starter.models import validate_model_name
+
+        cfg = resolve_config(starter, args)  # preset, seed and device checked here
+        print_plan(starter, cfg, args.preset, validate_model_name(cfg.model))
         return Path(args.out) if args.out else Path("runs") / starter.slug
-    server = _server_config(starter, args)
-    device = "remote" if server else resolve_device(cfg.device)
-    out = Path(args.out) if args.out else Path("runs") / starter.slug / time.strftime("%Y%m%d-%H%M%S")
-    # The run's identity: resuming with a different config is refused. Where latents come from is not part of it.
-    identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
-    run_config = {"starter": starter.slug, "preset": args.preset, **identity}
-    shard = Shard.parse(getattr(args, "shard", None) or "0/1")
-    if shard.count > 1 and not starter.shardable:
-        raise UsageError(f"starter {starter.slug!r} cannot be split with --shard yet (its units are "
-                         "not all per problem); run it whole")
-    if shard.count > 1:  # part of the identity: a shard's folder never takes another shard's rows
-        run_config["shard"] = str(shard)
-    if server:  # a server samples with its own random streams: never mix its rows with local ones
-        run_config["backend"] = {"kind": "openai", "served_model": server.served_model}
-    # Everything that can be wrong with --out is refused now, before the model loads; the folder
-    # itself is created after loading, so a model that can't be loaded leaves no empty run.
-    check_run_dir(out, config=run_config, model=cfg.model)
-    if server:
-        from starter.backends.openai import load_remote
-
-        model = load_remote(cfg.model, server)  # the local tokenizer only; no weights
-    else:
-        model = load_model(cfg.model, device=cfg.device)
-    store = RunStore.open(out, config=run_config, model=cfg.model, device=str(device))
-    if server:
-        store.manifest["backend"] = model.describe()  # settings, and whether a key is set: never it
-    if getattr(args, "settings", None):
-        store.manifest["settings"] = list(args.settings)  # the --set overrides, as typed
-    print(f"[{starter.slug}] preset={args.preset} model={cfg.model} device={device} out={out}")
-
-    hits, note = _lookup_latents(starter, cfg, spec)
-    latent_rows = _latent_rows(hits)
-    for row in latent_rows:
-        if not store.done(row["unit"]):
-            store.append(row)
-    print(f"[{starter.slug}] {note}")
-
-    starter.run(Context(cfg=cfg, store=store, model=model, latents=hits, preset=args.preset,
-                        shard=shard))
-    # A resumed row this config never asked for would change the numbers: fail, naming it. Latent
-    # rows of an earlier lookup (online then, offline now) stay on disk, left out of the summary.
-    store.check_asked(exempt_kinds=("latent",))
-    looked_up = {row["unit"] for row in latent_rows}
-    rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]
-    write_artefacts(starter, cfg, args.preset, store, rows, note)
+    session = Session.configure(starter, args)
+    session.load()
+    session.sample()
+    out = session.finish()
     print(f"[{starter.slug}] wrote {out}/summary.md and {out}/figure.png")
     return out
+
+
+@dataclass
+class Session:
+    """One run of a starter, one step at a time, as a notebook reader steps through it:
+    `open_session` (configure) -> `load` -> `sample` -> `analyse` -> `claims` -> `plot` -> `finish`.
+
+    `execute` (the CLI, `run_starter`) calls the same steps, so a notebook's numbers are the CLI's.
+    The analysis steps read only `rows` (what `sample` wrote to results.jsonl); on hand-built rows
+    they need no model:
+
+    >>> from matplotlib.figure import Figure
+    >>> from starter.stats import proportion_ci
+    >>> toy = Starter(slug="toy", title="Toy", question="Is it solved?",
+    ...               presets={p: StarterConfig() for p in PRESET_NAMES}, run=print,
+    ...               analyse=lambda rows: {"solved": proportion_ci(sum(r["ok"] for r in rows), 2)},
+    ...               plot=lambda rows, metrics: Figure(), findings=lambda metrics: "Solved.")
+    >>> rows = [{"unit": u, "kind": "answer", "ok": 1} for u in ("p0", "p1")]
+    >>> session = Session(toy, StarterConfig(), preset="smoke", out=Path("unused"), rows=rows)
+    >>> metric_rows(session.analyse())
+    [('solved', '2/2 (n=2 problems)')]
+    >>> session.claims(), type(session.plot()).__name__
+    ([], 'Figure')
+    """
+
+    starter: Starter  # the question's Starter (its module's STARTER)
+    cfg: StarterConfig  # the preset with --set, --model, --device and --seed applied
+    preset: str = "smoke"  # smoke | cpu | gpu
+    out: Path = Path("runs")  # the run directory: results.jsonl, figure.png, summary.md, ...
+    # the run's identity in manifest.json ("starter", "preset", the config but `offline`, ...):
+    # resuming with another is refused
+    run_config: dict = field(default_factory=dict)
+    server: Any = None  # starter.backends.openai.ServerConfig with --backend openai; None: local
+    shard: Shard = field(default_factory=Shard)  # the part of the problems this process does
+    settings: tuple[str, ...] = ()  # the --set overrides as typed, recorded in the manifest
+    model: Union[LoadedModel, RemoteModel, None] = None  # set by `load`
+    device: str = ""  # where the model runs ("remote" for a server), set by `load`
+    loaded: bool = False  # whether `load` has run
+    store: RunStore | None = None  # the open results store, set by `sample`
+    latents: list[SearchHit] = field(default_factory=list)  # Neuronpedia hits, set by `sample`
+    note: str = ""  # the latents' provenance line for summary.md, set by `sample`
+    rows: list[dict] | None = None  # the rows analysed (this lookup's latents + the units)
+    metrics: Any = None  # starter.analyse(rows), set by `analyse`
+    claim_list: list | None = None  # starter.claims(metrics), set by `claims`
+    figure: Any = None  # starter.plot(rows, metrics), set by `plot`
+
+    @classmethod
+    def configure(cls, starter: Starter, args: argparse.Namespace) -> Session:
+        """Check everything the options say before any weights load: preset, --set, model name,
+        backend, --shard and the --out folder (an existing run of another config is refused)."""
+        from starter.models import validate_model_name
+        from starter.results import check_run_dir
+
+        cfg = resolve_config(starter, args)  # preset, seed and device checked here
+        validate_model_name(cfg.model)  # a bad --model folder is one line, before anything loads
+        server = _server_config(starter, args)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path(args.out) if args.out else Path("runs") / starter.slug / stamp
+        # The run's identity: resuming with a different config is refused. Where latents come
+        # from is not part of it.
+        identity = {k: v for k, v in cfg.to_dict().items() if k != "offline"}
+        run_config = {"starter": starter.slug, "preset": args.preset, **identity}
+        shard = Shard.parse(getattr(args, "shard", None) or "0/1")
+        if shard.count > 1 and not starter.shardable:
+            raise UsageError(f"starter {starter.slug!r} cannot be split with --shard yet (its "
+                             "units are not all per problem); run it whole")
+        if shard.count > 1:  # part of the identity: a shard's folder never takes another's rows
+            run_config["shard"] = str(shard)
+        if server:  # a server samples with its own random streams: never mix its rows with ours
+            run_config["backend"] = {"kind": "openai", "served_model": server.served_model}
+        # Everything that can be wrong with --out is refused now, before the model loads; the
+        # folder itself is created by `sample`, so a model that can't load leaves no empty run.
+        check_run_dir(out, config=run_config, model=cfg.model)
+        return cls(starter, cfg, preset=args.preset, out=out, run_config=run_config,
+                   server=server, shard=shard, settings=tuple(getattr(args, "settings", ()) or ()))
+
+    def load(self) -> Union[LoadedModel, RemoteModel]:
+        """Load the model (the local weights, or with a server only its tokenizer); once."""
+        from starter.models import load_model, resolve_device
+
+        if self.loaded:
+            return self.model
+        self.device = "remote" if self.server else str(resolve_device(self.cfg.device))
+        if self.server:
+            from starter.backends.openai import load_remote
+
+            self.model = load_remote(self.cfg.model, self.server)  # the tokenizer only; no weights
+        else:
+            self.model = load_model(self.cfg.model, device=self.cfg.device)
+        self.loaded = True
+        print(f"[{self.starter.slug}] loaded {self.cfg.model} on {self.device}")
+        return self.model
+
+    def sample(self) -> list[dict]:
+        """Open the run directory (resuming it), look up the question's Neuronpedia latents and run
+        the starter, one row per unit; return the rows the analysis will read."""
+        from starter.models import validate_model_name
+        from starter.results import RunStore
+
+        if not self.loaded:
+            raise UsageError("session.sample() needs a model: call session.load() first")
+        slug = self.starter.slug
+        store = RunStore.open(self.out, config=self.run_config, model=self.cfg.model,
+                              device=self.device)
+        self.store = store
+        if self.server:
+            store.manifest["backend"] = self.model.describe()  # settings, whether a key is set
+        if self.settings:
+            store.manifest["settings"] = list(self.settings)  # the --set overrides, as typed
+        print(f"[{slug}] preset={self.preset} model={self.cfg.model} device={self.device} "
+              f"out={self.out}")
+        spec = validate_model_name(self.cfg.model)
+        self.latents, self.note = _lookup_latents(self.starter, self.cfg, spec)
+        latent_rows = _latent_rows(self.latents)
+        for row in latent_rows:
+            if not store.done(row["unit"]):
+                store.append(row)
+        print(f"[{slug}] {self.note}")
+        self.starter.run(Context(cfg=self.cfg, store=store, model=self.model, latents=self.latents,
+                                 preset=self.preset, shard=self.shard))
+        # A resumed row this config never asked for would change the numbers: fail, naming it.
+        # Latent rows of an earlier lookup (online then, offline now) stay on disk, left out.
+        store.check_asked(exempt_kinds=("latent",))
+        looked_up = {row["unit"] for row in latent_rows}
+        self.rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]
+        self.metrics = self.claim_list = self.figure = None  # new rows: analyse again
+        return self.rows
+
+    def analyse(self) -> Any:
+        """The starter's metrics of the rows (a pure function of results.jsonl)."""
+        rows = self._unit_rows("analyse")
+        self.metrics = self._reading(lambda: self.starter.analyse(rows))
+        return self.metrics
+
+    def claims(self) -> list:
+        """The run's claims (starter.findings.Claim: estimate, control, verdict); [] if none."""
+        metrics = self.metrics if self.metrics is not None else self.analyse()
+        make = self.starter.claims
+        self.claim_list = self._reading(lambda: make(metrics) if make else [])
+        return self.claim_list
+
+    def plot(self) -> Any:
+        """The starter's matplotlib figure of the rows and metrics."""
+        metrics = self.metrics if self.metrics is not None else self.analyse()
+        rows = self._unit_rows("plot")
+        self.figure = self._reading(lambda: self.starter.plot(rows, metrics))
+        return self.figure
+
+    def finish(self) -> Path:
+        """Write figure.png, findings.json and summary.md (analysing first where not done yet) and
+        mark the run finished; return the run directory."""
+        from starter.findings import write_findings
+
+        if self.store is None:
+            raise UsageError("session.finish() needs a run: call session.sample() first")
+        claims = self.claim_list if self.claim_list is not None else self.claims()
+        figure = self.figure if self.figure is not None else self.plot()
+        self.store.save_figure(figure)
+        write_findings(self.store.out, claims)
+        self.store.write_summary(render_summary(self.starter, self.cfg, self.preset, self.metrics,
+                                                self.rows, self.note, claims))
+        self.store.finish()
+        return self.out
+
+    def _unit_rows(self, step: str) -> list[dict]:
+        if self.rows is None:
+            raise UsageError(f"session.{step}() needs rows: call session.sample() first")
+        return unit_rows(self.rows)
+
+    def _reading(self, step: Callable[[], Any]) -> Any:
+        """Run one analysis step; its failure on resumed rows names their likely cause."""
+        from starter.results import RESULTS
+
+        try:
+            return step()
+        except Exception as err:
+            if self.store is None or not self.store.resumed:
+                raise  # a bug in the starter itself: the traceback is what its author needs
+            # Resumed rows that today's code can't read usually come from an older starter.
+            raise StarterError(
+                f"{self.store.out}: analysing its results failed ({type(err).__name__}: {err}); "
+                f"{self.store.resumed} of the rows were written by an earlier run, perhaps by "
+                f"another version of this starter. Start afresh with a new --out (the earlier rows "
+                f"stay in {self.store.out / RESULTS})") from err
+
+
+def open_session(starter: Starter, preset: str = "smoke", out: str | os.PathLike | None = None,
+                 argv: list[str] | tuple[str, ...] = ()) -> Session:
+    """Configure a run of `starter` to step through (a notebook's cells): `argv` takes any other
+    option of `mi-starter run` (e.g. ["--set", "n_chains=4"]); `out` defaults to
+    runs/<slug>/<time>, and an existing run there is resumed.
+
+    >>> import tempfile
+    >>> from matplotlib.figure import Figure
+    >>> toy = Starter(slug="toy", title="Toy", question="Does it run?",
+    ...               presets={p: StarterConfig(device="cpu") for p in PRESET_NAMES},
+    ...               run=lambda ctx: ctx.store.append({"unit": "a", "kind": "score", "value": 1}),
+    ...               analyse=lambda rows: {"mean": rows[0]["value"]},
+    ...               plot=lambda rows, metrics: Figure(), findings=lambda metrics: "One.")
+    >>> session = open_session(toy, out=Path(tempfile.mkdtemp()) / "run", argv=["--offline"])
+    >>> session.cfg.model, session.run_config["preset"]
+    ('tinythinker', 'smoke')
+    >>> model = session.load()  # doctest: +SKIP
+    >>> session.sample()[-1]  # doctest: +SKIP
+    {'unit': 'a', 'kind': 'score', 'value': 1}
+    >>> session.analyse(), session.claims()  # doctest: +SKIP
+    ({'mean': 1}, [])
+    >>> (session.finish() / "summary.md").is_file()  # doctest: +SKIP
+    True
+    >>> open_session(toy, preset="tiny")
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: unknown preset 'tiny'; choose one of: smoke, cpu, gpu
+    """
+    argv = ["--preset", preset, *(["--out", str(out)] if out is not None else []), *argv]
+    return Session.configure(starter, parse_overrides(argv))

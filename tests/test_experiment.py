@@ -67,3 +67,39 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(starter.experiment)
     assert result.failed == 0, "an example in starter/experiment.py no longer matches the code"
+
+
+def test_a_session_steps_through_the_same_run_execute_makes(tmp_path, monkeypatch):
+    import starter.models
+    from starter.experiment import open_session
+
+    monkeypatch.setattr(starter.models, "load_model", lambda *args, **kwargs: "a model")
+    argv = ["--offline", "--out", str(tmp_path / "whole")]
+    whole = execute(_starter(_mean), parse_overrides(argv))
+
+    session = open_session(_starter(_mean), "smoke", out=tmp_path / "steps", argv=["--offline"])
+    assert session.cfg.offline and not (tmp_path / "steps").exists(), (
+        "configuring checks the options and the folder but creates nothing")
+    assert session.load() == "a model"
+    rows = session.sample()
+    assert sorted(r["unit"] for r in rows if r.get("kind") != "latent") == ["a", "b"]
+    assert session.analyse() == {"mean": 1.0}
+    assert session.claims() == []
+    assert isinstance(session.plot(), Figure)
+    assert session.finish() == tmp_path / "steps"
+    for name in ("summary.md", "findings.json", "results.jsonl"):
+        assert (tmp_path / "steps" / name).read_text() == (whole / name).read_text(), (
+            f"the session's {name} differs from execute's: the two paths must be one")
+
+
+def test_a_session_step_out_of_order_says_which_step_comes_first(tmp_path):
+    from starter.errors import UsageError
+    from starter.experiment import open_session
+
+    session = open_session(_starter(_mean), out=tmp_path / "run", argv=["--offline"])
+    with pytest.raises(UsageError, match=r"call session\.load\(\) first"):
+        session.sample()
+    with pytest.raises(UsageError, match=r"call session\.sample\(\) first"):
+        session.analyse()
+    with pytest.raises(UsageError, match=r"unknown preset 'huge'"):
+        open_session(_starter(_mean), preset="huge")
