@@ -32,6 +32,18 @@ QUESTIONS = {
     "g": ("steering", "starter/questions/steering.py"),
     "h": ("sae", "starter/questions/sae.py"),
 }
+# The questions of the other areas: no letter (slug -> area); the same contract on slugs and files.
+AREA_QUESTIONS = {
+    "sae-vs-probes": "sparse-autoencoders",
+    "model-diffing": "model-diffing",
+    "evaluation-awareness": "safety-relevant-behaviour",
+    "early-exit": "being-useful",
+    "linear-representation": "fundamental-assumptions",
+}
+AREAS = (
+    "thinking-models", "sparse-autoencoders", "model-diffing", "safety-relevant-behaviour",
+    "being-useful", "fundamental-assumptions",
+)
 
 
 # --- small valid catalogs -------------------------------------------------------------------------
@@ -65,6 +77,10 @@ def reading_list_data() -> dict:
 def question_data(letter: str) -> dict:
     """A question as research.yaml holds it: letter, title and quote come from the package."""
     slug, _ = QUESTIONS[letter]
+    return entry_data(slug)
+
+
+def entry_data(slug: str) -> dict:
     work = {"title": "A paper", "authors": "Doe", "year": 2025,
             "url": "https://arxiv.org/abs/2501.00001", "note": "It did X."}
     return {
@@ -80,7 +96,11 @@ def research_data() -> dict:
     return {
         "intro": "Intro.",
         "sources": [{"label": "The guide", "url": "https://tinyurl.com/neel-mats-app"}],
-        "areas": [{"id": "thinking-models", "summary": "Our words."}],
+        "areas": [{"id": "thinking-models", "summary": "Our words."}] + [
+            {"id": area, "summary": "Our words.", "quote": "The guide's words.",
+             "questions": [entry_data(slug) for slug, home in AREA_QUESTIONS.items() if home == area]}
+            for area in AREAS[1:]
+        ],
         "thinking_models": {
             "quote_intro": "Eg o1, r1 ...",
             "groups": [{"quote": "Parent bullet.", "questions": [question_data(letter) for letter in QUESTIONS]}],
@@ -110,12 +130,25 @@ def test_every_catalog_loads_and_cross_references_resolve():
 
 def test_questions_keep_their_fixed_slugs_and_starter_files():
     research = catalog.load_research()
-    got = {q.letter: (q.slug, q.starter) for q in research.questions}
+    got = {q.letter: (q.slug, q.starter) for q in research.thinking_models_questions}
     assert got == QUESTIONS, "slugs and starter paths are a contract with mi-starter and the starters; do not rename"
+    others = {q.slug: q.area for q in research.questions if q.area != "thinking-models"}
+    assert others == AREA_QUESTIONS
+    assert [area.id for area in research.areas] == list(AREAS)
     for q in research.questions:
         assert 2 <= len(q.hypotheses) <= 4
+        assert q.starter == f"starter/questions/{q.slug.replace('-', '_')}.py"
         if q.status == "ready":
             assert (REPO_ROOT / q.starter).is_file()
+        if q.area != "thinking-models":
+            assert q.letter is None and q.label == q.title, f"{q.slug}: only a..h carry a letter"
+            assert q in research.area(q.area).questions
+
+
+def test_every_area_but_thinking_models_has_a_question():
+    research = catalog.load_research()
+    for area in research.areas:
+        assert research.questions_of(area.id), f"area {area.id!r} has no question"
 
 
 def test_question_lookup_names_the_choices():
@@ -138,19 +171,51 @@ def test_install_lines_use_the_project_pins():
             )
 
 
+def guide_sections() -> dict[str, str]:
+    """area id -> the guide's text for that area, from tests/data/guide_excerpt.txt."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in GUIDE_EXCERPT.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# area: "):
+            current = line.removeprefix("# area: ").strip()
+            sections[current] = []
+        elif not line.startswith("#") and current is not None:
+            sections[current].append(line)
+    return {area: "\n".join(lines) for area, lines in sections.items()}
+
+
+def squash(text: str) -> str:
+    return " ".join(text.replace("\n- ", " ").split())
+
+
+def test_guide_excerpt_has_a_section_per_area():
+    assert list(guide_sections()) == list(AREAS)
+
+
 def test_quotes_are_verbatim_from_the_guide():
     """Every line of the guide's thinking-models section appears word for word in the quotes
     (research.yaml's intro and group quotes, the package's questions.yaml for the sub-questions)."""
-    body = "\n".join(
-        line for line in GUIDE_EXCERPT.read_text(encoding="utf-8").splitlines() if not line.startswith("#")
-    )
+    body = guide_sections()["thinking-models"]
     research = catalog.load_research()
     tm = research.thinking_models
-    quoted = " ".join([tm.quote_intro, *(g.quote for g in tm.groups), *(q.quote for q in research.questions)])
-    quoted = " ".join(quoted.replace("\n- ", " ").split())
+    quoted = " ".join([tm.quote_intro, *(g.quote for g in tm.groups), *(q.quote for q in research.thinking_models_questions)])
+    quoted = squash(quoted)
     for line in body.strip().splitlines():
         text = " ".join(line.lstrip("- ").split())
         assert text in quoted, f"guide line not quoted verbatim: {text[:80]!r}"
+
+
+def test_area_quotes_are_verbatim_from_their_section_of_the_guide():
+    """Each other area's quote and each of its questions' quotes appear word for word in that
+    area's section of the guide (a brief quote, never a paraphrase)."""
+    sections = guide_sections()
+    research = catalog.load_research()
+    for area in research.areas[1:]:
+        guide = squash(" ".join(line.lstrip("- ") for line in sections[area.id].splitlines()))
+        quotes = ([area.quote] if area.quote else []) + [q.quote for q in area.questions]
+        for quote in quotes:
+            assert squash(quote) in guide, f"{area.id}: not verbatim from the guide: {quote[:80]!r}"
+        assert "PLACEHOLDER" not in " ".join(quotes)
 
 
 # --- broken catalogs fail clearly -----------------------------------------------------------------
@@ -158,7 +223,9 @@ def test_quotes_are_verbatim_from_the_guide():
 
 def test_small_valid_catalogs_load(tmp_path):
     assert len(catalog.load_reading_list(write(tmp_path, "r.yaml", reading_list_data())).entries) == 8
-    assert len(catalog.load_research(write(tmp_path, "q.yaml", research_data()), root=tmp_path).questions) == 8
+    research = catalog.load_research(write(tmp_path, "q.yaml", research_data()), root=tmp_path)
+    assert len(research.thinking_models_questions) == 8
+    assert len(research.questions) == 8 + len(AREA_QUESTIONS)
 
 
 def test_missing_required_field(tmp_path):
@@ -254,8 +321,10 @@ def test_identity_comes_from_the_package():
     research = catalog.load_research()
     for q in research.questions:
         known = questions.identity(q.slug)
-        assert (q.letter, q.title, q.quote) == (known.letter, known.title, known.quote)
-    assert research.thinking_models.title == known.area_title == research.areas[0].title
+        assert (q.letter, q.title, q.quote, q.area) == (known.letter, known.title, known.quote, known.area)
+    titles = {area.id: area.title for area in questions.areas()}
+    assert [area.title for area in research.areas] == list(titles.values())
+    assert research.thinking_models.title == titles["thinking-models"] == research.areas[0].title
 
 
 def test_unknown_slug_names_the_package_questions(tmp_path):
@@ -337,3 +406,119 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("sections: [unclosed\n")
     with pytest.raises(CatalogError, match=r"bad.yaml:2: is not valid YAML"):
         catalog.load_reading_list(bad)
+
+
+# --- areas: questions belong to an area; strict on both files -------------------------------------
+
+
+def package_data() -> dict:
+    """questions.yaml as the package reads it (a copy to break)."""
+    from starter import questions
+
+    return yaml.safe_load((REPO_ROOT / "starter" / "questions" / questions.DATA_FILE).read_text(encoding="utf-8"))
+
+
+def package_entry(data: dict, slug: str) -> dict:
+    return next(entry for entry in data["questions"] if entry["slug"] == slug)
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: package_entry(d, "model-diffing").update(letter="j"),
+     "question 'model-diffing': only thinking-models questions carry a letter"),
+    (lambda d: package_entry(d, "determinism").pop("letter"),
+     "question 'determinism': `letter` must be non-empty text"),
+    (lambda d: package_entry(d, "early-exit").update(area="usefulness"),
+     "question 'early-exit': unknown area 'usefulness'; known: thinking-models, "),
+    (lambda d: package_entry(d, "early-exit").update(slug="model-diffing"),
+     r"duplicate slug \['model-diffing'\]"),
+    (lambda d: package_entry(d, "early-exit").update(tier="x"),
+     r"unknown keys \['tier'\]"),
+    (lambda d: d["questions"].insert(0, d["questions"].pop()),
+     "list the questions area by area, in the order of `areas`"),
+    (lambda d: d["areas"].pop("thinking-models"),
+     "the area 'thinking-models' is missing"),
+])
+def test_package_questions_are_checked_strictly(breakage, message):
+    from starter import questions
+    from starter.errors import StarterError
+
+    data = package_data()
+    assert len(questions._parse(data)) == len(questions.identities())  # the copy is valid as read
+    breakage(data)
+    with pytest.raises(StarterError, match=message):
+        questions._parse(data)
+
+
+def test_a_question_under_the_wrong_area_is_refused(tmp_path):
+    data = research_data()
+    areas = {area["id"]: area for area in data["areas"]}
+    moved = areas["being-useful"]["questions"].pop()
+    areas["model-diffing"]["questions"].append(moved)
+    with pytest.raises(CatalogError, match="question 'early-exit' belongs to area 'being-useful'"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_every_package_question_needs_an_entry(tmp_path):
+    data = research_data()
+    data["areas"][-1]["questions"] = []
+    with pytest.raises(CatalogError, match=r"questions \['linear-representation'\] of starter/questions/questions.yaml have no entry here"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_a_question_listed_twice_is_refused(tmp_path):
+    data = research_data()
+    data["areas"][1]["questions"].append(copy.deepcopy(data["areas"][1]["questions"][0]))
+    with pytest.raises(CatalogError, match="duplicate slug 'sae-vs-probes'"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_areas_are_those_of_the_package_in_its_order(tmp_path):
+    unknown = research_data()
+    unknown["areas"].append({"id": "robustness", "title": "Robustness", "summary": "Ours."})
+    with pytest.raises(CatalogError, match="unknown area 'robustness'; the areas are thinking-models, "):
+        catalog.load_research(write(tmp_path, "q.yaml", unknown), root=tmp_path)
+    swapped = research_data()
+    swapped["areas"][1], swapped["areas"][2] = swapped["areas"][2], swapped["areas"][1]
+    with pytest.raises(CatalogError, match="areas must be exactly"):
+        catalog.load_research(write(tmp_path, "q.yaml", swapped), root=tmp_path)
+
+
+@pytest.mark.parametrize("key, value", [("quote", "Words."), ("questions", [])])
+def test_thinking_models_area_keeps_its_quote_and_questions_in_their_own_block(tmp_path, key, value):
+    data = research_data()
+    data["areas"][0][key] = value or [entry_data("sae-vs-probes")]
+    with pytest.raises(CatalogError, match="keeps its quote and questions under `thinking_models`"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_an_area_without_a_quote_loads(tmp_path):
+    """The page then says visibly that the guide's text is not quoted yet (tests/sitekit)."""
+    data = research_data()
+    del data["areas"][4]["quote"]
+    research = catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+    assert research.area("being-useful").quote is None
+
+
+def test_a_ready_area_question_needs_its_starter_file(tmp_path):
+    data = research_data()
+    data["areas"][2]["questions"][0]["status"] = "ready"
+    with pytest.raises(CatalogError, match="'model-diffing' is marked ready but starter/questions/model_diffing.py does not exist"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_unknown_field_in_an_area_question_is_an_error(tmp_path):
+    data = research_data()
+    data["areas"][3]["questions"][0]["area"] = "model-diffing"
+    with pytest.raises(CatalogError, match="area of 'evaluation-awareness' live in starter/questions/"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+    data["areas"][3]["questions"][0].pop("area")
+    data["areas"][3]["questions"][0]["hypothesis"] = "typo"
+    with pytest.raises(CatalogError, match=r"at areas.3.questions.0.hypothesis: Extra inputs are not permitted"):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_area_lookup_names_the_choices():
+    research = catalog.load_research()
+    assert research.area("model-diffing").title == "Model diffing"
+    with pytest.raises(catalog.UsageError, match="unknown area 'nope'; choose one of: thinking-models"):
+        research.area("nope")
