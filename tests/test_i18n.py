@@ -63,7 +63,12 @@ def test_chinese_home_and_getting_started(site):
         assert res.zh and res.zh.annotation in gs and res.zh.skip in gs, f"{res.id}: zh annotation/skip not shown"
 
 
-@pytest.mark.parametrize("q", catalog.load_research().questions, ids=lambda q: q.slug)
+# The a..h sub-questions are translated in full; a question of another area may instead show the
+# English under the visible fallback note (tests/sitekit/test_pages_areas.py) until it has a zh entry.
+TRANSLATED = [q for q in catalog.load_research().questions if q.area == "thinking-models" or q.zh]
+
+
+@pytest.mark.parametrize("q", TRANSLATED, ids=lambda q: q.slug)
 def test_every_question_has_a_chinese_page_with_the_english_quote_and_our_translation(site, q):
     body = text(page(site, f"zh/research/{q.slug}"))
     assert q.zh and q.zh.title in body, f"{q.slug}: add zh.title in docs/data/research.yaml"

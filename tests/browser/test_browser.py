@@ -60,7 +60,7 @@ def test_every_question_page_is_reachable_from_the_nav(page, served_url):
         url = f"{served_url}research/{q.slug}/"
         assert url in links, f"research/{q.slug}/ is not in the navigation (docs/hooks/generate.py adds it)"
         open_page(page, url)
-        assert title(page).startswith(f"{q.letter}. "), f"{url}: unexpected title"
+        assert title(page).startswith(q.label), f"{url}: unexpected title"
 
 
 @pytest.mark.parametrize(("start", "query", "expected"), [("", "backtracking", "research/steering/"),
