@@ -1,0 +1,769 @@
+# %% [markdown]
+# # Can a probe stop a chain of thought early at equal accuracy?
+#
+# A thinking model often has its answer long before it stops thinking. If a cheap reader of its
+# hidden state can tell when the answer is ready, the chain can be cut there and the rest of the
+# tokens saved. Zhang et al. 2025 ("Reasoning Models Know When They're Right: Probing Hidden
+# States for Self-Verification", arXiv 2504.05419) report about 24% of tokens saved at equal
+# accuracy with a probe-based early exit. This starter asks whether that beats *plain* baselines
+# that read no activations, on a task with a known right answer; interpretability can lose here.
+#
+# **Method.** Sample chains on held-out Countdown problems. After every step boundary (a spaced
+# subset on long R1 chains) force the answer now, with `</think> \boxed{` (R1: Thought Anchors'
+# suffix), greedily: the label is whether stopping there gives the right answer. A linear probe on
+# the residual stream at the step's last token predicts that label; it is fitted **split by
+# problem** (cross-fitting: every chain is scored by a probe that never saw its problem).
+# Policies stop at the first boundary where
+# - (a) **probe**: the probe's probability exceeds a threshold;
+# - (b) **answer confidence**: the model's own probability of the answer it was forced to give
+#   (geometric mean over the answer's tokens) exceeds a threshold;
+# - (c) **end-of-thinking**: the model's probability of closing its thinking (`</think>`) there;
+# - (d) **token budget**: the thinking has used a fixed number of tokens;
+# - and otherwise let the chain finish (**full chain**, the reference).
+#
+# **Controls and the honest comparison.** Every threshold is chosen on the *training* problems of
+# each fold (the fewest tokens at no loss of accuracy against the full chain there) and evaluated
+# on the held-out problems. The claim is the paired difference, per problem, of the share of
+# thinking tokens saved by the probe minus the best baseline (the baseline that saves the most on
+# the test problems: a choice that favours the baselines). The **oracle** (stop at the first
+# boundary whose forced answer is right) is the ceiling any policy could reach. Thresholds are also
+# swept, giving each policy's accuracy-vs-tokens curve.
+#
+# Run `mi-starter run early-exit --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
+# "chain" and "probe"), figure.png, summary.md and findings.json.
+
+# %%
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TypedDict
+
+import numpy as np
+
+from starter import activations, prefixes, rollouts, stats
+from starter.cot import THINK_CLOSE, braced
+from starter.errors import UsageError
+from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
+from starter.plan import Generation
+from starter.tasks import get_task_set
+
+# %% [markdown]
+# ## Setup
+
+
+# %%
+@dataclass
+class Config(StarterConfig):
+    task: str = "countdown"  # task set (starter.tasks); held-out problems (the test split)
+    n_problems: int = 40  # problems; the unit of every interval
+    samples: int = 2  # chains sampled per problem
+    temperature: float = 1.0  # sampling temperature of the chains (R1: 0.6)
+    top_p: float = 0.95  # nucleus sampling of the chains
+    max_new_tokens: int = 160  # chain budget (organism traces are <= ~160 tokens)
+    max_boundaries: int = 0  # 0: force an answer after every step; else this many, spaced
+    # appended to a prefix to force the answer now; the organism's own format (R1's in gpu)
+    forced_suffix: str = " </think> \\boxed{"
+    forced_max_new_tokens: int = 16  # room for a boxed Countdown expression and its brace
+    layer: int = -1  # residual stream after this block (negative: from the end; Zhang et al.: last)
+    folds: int = 4  # cross-fitting folds, split by problem
+    inner_folds: int = 2  # folds inside each training set: out-of-fold scores to pick the threshold
+    max_accuracy_drop: float = 0.0  # a threshold may cost at most this accuracy on training problems
+    batch_size: int = 256  # sequences per generate call
+    forward_batch_size: int = 32  # sequences per forward pass (confidences, residuals)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        counts = {"n_problems": self.n_problems, "samples": self.samples,
+                  "forced_max_new_tokens": self.forced_max_new_tokens,
+                  "forward_batch_size": self.forward_batch_size}
+        if bad := {k: v for k, v in counts.items() if v < 1}:
+            raise UsageError(f"{bad} must be >= 1")
+        if self.folds < 2 or self.inner_folds < 2 or self.n_problems < self.folds:
+            raise UsageError(f"need folds >= 2, inner_folds >= 2 and n_problems >= folds; got "
+                             f"folds={self.folds}, inner_folds={self.inner_folds}, "
+                             f"n_problems={self.n_problems}")
+        if not 0 < self.temperature <= 2:
+            raise UsageError(f"temperature {self.temperature} must be in (0, 2] (chains are sampled)")
+        if not 0 <= self.max_accuracy_drop < 1:
+            raise UsageError(f"max_accuracy_drop {self.max_accuracy_drop} must be in [0, 1)")
+        prefixes.spaced_ks(1, self.max_boundaries)  # refuses 1 and negative values
+        if "{" not in self.forced_suffix or THINK_CLOSE not in self.forced_suffix:
+            raise UsageError(f"forced_suffix {self.forced_suffix!r} must close the thinking "
+                             f"({THINK_CLOSE}) and open a brace, e.g. ' </think> \\boxed{{'")
+
+    def sampling(self) -> rollouts.SamplingConfig:
+        return rollouts.SamplingConfig(temperature=self.temperature, top_p=self.top_p,
+                                       seed=self.seed, max_new_tokens=self.max_new_tokens,
+                                       batch_size=self.batch_size)
+
+    def forcing(self) -> rollouts.SamplingConfig:  # greedy: one forced answer per boundary
+        return rollouts.SamplingConfig(temperature=0.0, seed=self.seed, batch_size=self.batch_size,
+                                       max_new_tokens=self.forced_max_new_tokens)
+
+
+# how Thought Anchors forced R1's answer after a prefix
+R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"
+PRESETS = {
+    "smoke": Config(n_problems=12, samples=1, folds=3),
+    "cpu": Config(n_problems=48, samples=2),
+    # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
+    # MATH): 4096 keeps most finished; the cut ones still give forced answers to train the probe,
+    # but only finished chains are scored. 24 spaced boundaries per chain bound the forcing cost.
+    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=2,
+                  temperature=0.6, max_new_tokens=4096, max_boundaries=24,
+                  forced_suffix=R1_FORCED_SUFFIX, forced_max_new_tokens=32, folds=5,
+                  inner_folds=3, batch_size=64, forward_batch_size=8),
+}
+POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget")
+BASELINES = POLICIES[1:]  # read no activations
+# probability thresholds swept (inf: never stop early); token budgets are shares of the longest chain
+THRESHOLDS = (*[round(0.05 * i, 2) for i in range(1, 20)], 0.975, 0.99, 0.995, 0.999, math.inf)
+BUDGET_SHARES = (*[round(0.05 * i, 2) for i in range(1, 21)], math.inf)
+
+
+# %% [markdown]
+# ## Sample chains; force an answer at every step boundary
+# A chain *finished* when it stopped by itself, closed `</think>` and gave an answer. Forced
+# answers are taken on every chain (they label the probe's training data), but policies are scored
+# on finished chains only; cut-off chains are counted apart.
+
+
+# %%
+class Boundary(TypedDict):
+    """One place a chain could be stopped: after its first k steps."""
+
+    k: int  # steps kept
+    tokens: int  # thinking tokens written up to the end of step k
+    answer: str | None  # the forced answer (inside the box); None if its brace never closed
+    correct: bool  # the forced answer is right
+    answer_confidence: float  # geometric-mean probability of the forced answer's tokens
+    end_of_thinking: float  # probability of the forcing suffix's tokens up to `</think>`
+
+
+def forced_answer(suffix: str, written: str) -> str | None:
+    r"""The answer inside the brace the suffix opened, or None if it never closes.
+
+    Only that first answer counts: a model may write on after it and box another one.
+
+    >>> forced_answer(" </think> \\boxed{", "2+3} Wait \\boxed{9}"), forced_answer(" {", "2+")
+    ('2+3', None)
+    """
+    return braced(suffix + written, suffix.rindex("{"))
+
+
+@dataclass(frozen=True)
+class SpanLogprob:
+    """The log-probability a model gave to one span of a text, teacher-forced."""
+
+    total: float  # summed log-probability of the span's tokens (0.0 for an empty span)
+    n_tokens: int  # tokens starting inside the span
+
+    @property
+    def mean_probability(self) -> float:
+        """exp(mean log-probability): the geometric-mean token probability (nan when empty)."""
+        return math.exp(self.total / self.n_tokens) if self.n_tokens else math.nan
+
+
+def span_logprobs(lm, texts: list[str], spans: list[list[tuple[int, int]]],
+                  batch_size: int) -> list[list[SpanLogprob]]:
+    """The log-probability of the tokens starting inside each character span of each text.
+
+    Teacher-forced, one forward pass per batch (right-padded, so real tokens are unchanged);
+    only the positions needed go through the unembedding (R1's vocabulary is 150k wide).
+    """
+    import torch
+
+    out: list[list[SpanLogprob]] = []
+    base, head = lm.plain_model.base_model, lm.plain_model.get_output_embeddings()
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    for lo in range(0, len(texts), batch_size):
+        chunk = spans[lo: lo + batch_size]
+        enc = [lm.tokenizer(t, add_special_tokens=lm.add_special_tokens,
+                            return_offsets_mapping=True) for t in texts[lo: lo + batch_size]]
+        width = max(len(e["input_ids"]) for e in enc)
+        ids = torch.full((len(enc), width), pad, dtype=torch.long)  # [batch, pos]
+        mask = torch.zeros_like(ids)
+        for i, e in enumerate(enc):
+            ids[i, : len(e["input_ids"])] = torch.tensor(e["input_ids"])
+            mask[i, : len(e["input_ids"])] = 1
+        rows, cols, owner = [], [], []
+        for i, (e, wanted) in enumerate(zip(enc, chunk)):
+            for s, (a, b) in enumerate(wanted):
+                for t, (start, end) in enumerate(e["offset_mapping"]):
+                    if t > 0 and end > start and a <= start < b:
+                        rows.append(i)
+                        cols.append(t)
+                        owner.append((i, s))
+        totals = [[0.0] * len(wanted) for wanted in chunk]
+        counts = [[0] * len(wanted) for wanted in chunk]
+        if rows:
+            with torch.no_grad():
+                hidden = base(input_ids=ids.to(lm.device),
+                              attention_mask=mask.to(lm.device)).last_hidden_state  # [b, pos, d]
+                r = torch.tensor(rows, dtype=torch.long)
+                c = torch.tensor(cols, dtype=torch.long)
+                logits = head(hidden[r.to(hidden.device), (c - 1).to(hidden.device)])  # [n, vocab]
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                picked = logp[torch.arange(len(rows), device=logp.device),
+                              ids[r, c].to(logp.device)]  # [n]: log P(token c | tokens < c)
+            for (i, s), value in zip(owner, picked.tolist()):
+                totals[i][s] += value
+                counts[i][s] += 1
+        out.extend([[SpanLogprob(v, n) for v, n in zip(row_totals, row_counts)]
+                    for row_totals, row_counts in zip(totals, counts)])
+    return out
+
+
+def boundaries_batch(ctx: Context, task, chains: list[tuple]) -> list[list[Boundary]]:
+    """`Boundary` records for many (problem, prompt, completion) chains, in batched calls."""
+    cfg, lm = ctx.cfg, ctx.model
+    suffix = cfg.forced_suffix
+    cuts = []  # (chain index, prefix) for every boundary of every chain
+    for i, (_, _, completion) in enumerate(chains):
+        n = len(prefixes.chain_steps(completion))
+        ks = [k for k in prefixes.spaced_ks(n, cfg.max_boundaries) if k > 0]
+        cuts.extend((i, cut) for cut in prefixes.step_prefixes(f"c{i}", completion, ks))
+    out: list[list[Boundary]] = [[] for _ in chains]
+    if not cuts:
+        return out
+    forced_prompts = [chains[i][1] + cut.text + suffix for i, cut in cuts]
+    written = [row[0].text for row in rollouts.sample(lm, forced_prompts, 1, cfg.forcing())]
+    answers = [forced_answer(suffix, w) for w in written]
+    scored = [p + (w if a is None else a + "}") for p, w, a in zip(forced_prompts, written, answers)]
+    close_end = suffix.index(THINK_CLOSE) + len(THINK_CLOSE)
+    spans = [[(len(p) - len(suffix), len(p) - len(suffix) + close_end), (len(p), len(text))]
+             for p, text in zip(forced_prompts, scored)]
+    confidences = span_logprobs(lm, scored, spans, cfg.forward_batch_size)
+    prompt_tokens = [len(activations.encode_one(lm, prompt)) for _, prompt, _ in chains]
+    for (i, cut), answer, text, (close, said) in zip(cuts, answers, scored, confidences):
+        problem, prompt, _ = chains[i]
+        forced = text[len(prompt):]
+        out[i].append(Boundary(
+            k=cut.k,
+            tokens=len(activations.encode_one(lm, prompt + cut.text)) - prompt_tokens[i],
+            answer=answer,
+            correct=answer is not None and task.assess(problem, forced).correct,
+            answer_confidence=round(said.mean_probability, 6) if answer is not None else 0.0,
+            end_of_thinking=round(math.exp(close.total), 6)))
+    return out
+
+
+def sample_chains(ctx: Context, task, problems) -> None:
+    """`samples` chains per problem and their boundaries; one "chain" row per chain."""
+    cfg, lm = ctx.cfg, ctx.model
+    units = {p.id: [f"chain:{p.id}:{j}" for j in range(cfg.samples)] for p in problems}
+    todo = [p for p in problems if ctx.store.pending(units[p.id])]
+    if not todo:
+        return  # a resumed run: every chain is on disk
+    prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
+    samples = rollouts.sample(lm, prompts, cfg.samples, cfg.sampling())
+    chains = [(p, prompt, c) for p, prompt, row in zip(todo, prompts, samples) for c in row]
+    found = boundaries_batch(ctx, task, [(p, prompt, c.text) for p, prompt, c in chains])
+    for (problem, prompt, c), bounds in zip(chains, found):
+        unit = f"chain:{problem.id}:{c.sample_index}"
+        if ctx.store.done(unit):
+            continue
+        graded = task.assess(problem, c.text)
+        ctx.store.append({
+            "unit": unit, "kind": "chain", "problem": problem.id, "sample": c.sample_index,
+            "prompt": prompt, "completion": c.text, "finished": graded.finished and c.finished,
+            "correct": graded.correct, "boundaries": bounds,
+        })
+
+
+# %% [markdown]
+# ## Probe: the residual at each boundary predicts "a forced answer here is right"
+# Cross-fitted by problem: problems are dealt into `folds` folds; the probe that scores a fold's
+# chains never saw their problems. Inside each training set, out-of-fold scores (again split by
+# problem) are what the threshold is chosen on, so the threshold never sees a test problem either.
+# (A standardised logistic regression from scikit-learn, fitted directly: no shared probe helper
+# existed when this was written; `activations.oof_predict` gives the inner scores.)
+
+
+# %%
+def fold_of(problems: list[str], folds: int, seed: int) -> dict[str, int]:
+    """Deal problems into folds at random (seeded): {problem: fold}.
+
+    >>> fold_of(["a", "b", "c", "d"], folds=2, seed=0) == fold_of(["d", "c", "b", "a"], 2, 0)
+    True
+    """
+    names = sorted(set(problems))
+    order = np.random.default_rng(seed).permutation(len(names))
+    return {names[j]: int(i % folds) for i, j in enumerate(order)}
+
+
+def make_probe():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+
+
+def fit_probe(ctx: Context, chains: list[dict]) -> None:
+    cfg, lm = ctx.cfg, ctx.model
+    layer = cfg.layer % lm.n_layers
+    chains = [c for c in chains if c["boundaries"]]
+    folds = fold_of([c["problem"] for c in chains], cfg.folds, cfg.seed)
+    # fold_of: problem -> fold; train: per fold, inner out-of-fold scores of its training chains;
+    # test: every chain's scores from the probe that did not see its problem
+    row = {"unit": "probe", "kind": "probe", "layer": layer, "skipped": None,
+           "fold_of": folds, "max_accuracy_drop": cfg.max_accuracy_drop, "train": [], "test": {}}
+    texts, positions = [], []
+    for c in chains:
+        _, ends = activations.step_end_positions(lm, c["prompt"], c["completion"])
+        texts.append(c["prompt"] + c["completion"])
+        positions.append([ends[b["k"] - 1] for b in c["boundaries"]])
+    owner = [c["unit"] for c in chains for _ in c["boundaries"]]
+    groups = np.array([c["problem"] for c in chains for _ in c["boundaries"]])
+    y = np.array([float(b["correct"]) for c in chains for b in c["boundaries"]])
+    fold = np.array([folds[g] for g in groups])
+    try:
+        if not chains:
+            raise UsageError("no chain has a step boundary to probe")
+        acts = activations.cache_resid(lm, texts, positions, [layer],
+                                       batch_size=cfg.forward_batch_size)[layer].numpy()
+        test = np.zeros(len(y))
+        for f in range(cfg.folds):
+            train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+            if len(set(y[train].tolist())) < 2:
+                raise UsageError(f"fold {f}'s training problems have forced answers of one grade "
+                                 "only; use more problems")
+            inner = activations.oof_predict(acts[train], y[train], groups[train], "classify",
+                                            cfg.inner_folds, cfg.seed)
+            probe = make_probe().fit(acts[train], y[train])
+            if len(held):
+                test[held] = probe.predict_proba(acts[held])[:, 1]
+            row["train"].append(_by_chain([owner[i] for i in train], inner))
+        row["test"] = _by_chain(owner, test)
+    except UsageError as why:  # e.g. every forced answer right (or wrong): nothing to learn
+        row["skipped"] = str(why)
+    ctx.store.append(row)
+
+
+def _by_chain(owner: list[str], scores) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for unit, score in zip(owner, scores):
+        out.setdefault(unit, []).append(round(float(score), 6))
+    return out
+
+
+def run(ctx: Context) -> None:
+    task = get_task_set(ctx.cfg.task)
+    problems = task.make(ctx.cfg.n_problems, seed=ctx.cfg.seed)
+    sample_chains(ctx, task, problems)
+    if not ctx.store.done("probe"):
+        fit_probe(ctx, [r for r in ctx.store.rows() if r.get("kind") == "chain"])
+
+
+# %% [markdown]
+# ## Analyse: each policy's threshold chosen on training problems, scored on held-out ones
+
+
+# %%
+@dataclass(frozen=True)
+class Chain:
+    """A finished chain as the policies see it."""
+
+    unit: str  # "chain:<problem>:<sample>"
+    problem: str  # cluster
+    correct: bool  # the full chain's own answer is right
+    boundaries: list[Boundary]  # in order; the last is the end of the last step
+    probe: list[float] | None  # held-out probe score per boundary (None: no probe)
+
+    @property
+    def full_tokens(self) -> int:
+        return self.boundaries[-1]["tokens"]
+
+    def signal(self, policy: str) -> list[float]:
+        """The number each policy compares with its threshold, per boundary."""
+        if policy == "probe":
+            return list(self.probe) if self.probe is not None else [math.nan] * len(self.boundaries)
+        if policy == "token_budget":
+            return [float(b["tokens"]) for b in self.boundaries]
+        return [float(b[policy]) for b in self.boundaries]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a policy stopped one chain."""
+
+    tokens: int  # thinking tokens used
+    correct: bool  # the answer given there is right
+    saved: float  # share of the full chain's thinking tokens not written
+
+
+def stop(chain: Chain, signal: list[float], threshold: float) -> Outcome:
+    """Stop at the first boundary whose signal reaches the threshold; else let the chain finish.
+
+    >>> b = [{"tokens": 10, "correct": False}, {"tokens": 40, "correct": True}]
+    >>> c = Chain("u", "p", True, b, None)
+    >>> stop(c, [0.2, 0.9], 0.5), stop(c, [0.2, 0.3], 0.5).saved
+    (Outcome(tokens=40, correct=True, saved=0.0), 0.0)
+    >>> stop(c, [0.6, 0.9], 0.5)
+    Outcome(tokens=10, correct=False, saved=0.75)
+    """
+    for bound, value in zip(chain.boundaries, signal):
+        if value >= threshold:  # nan never does
+            return Outcome(bound["tokens"], bound["correct"], 1 - bound["tokens"] / chain.full_tokens)
+    return Outcome(chain.full_tokens, chain.correct, 0.0)
+
+
+def oracle(chain: Chain) -> Outcome:
+    """The ceiling: stop at the first boundary whose forced answer is right (if any)."""
+    return stop(chain, [float(b["correct"]) for b in chain.boundaries], 1.0)
+
+
+def grid(policy: str, chains: list[Chain]) -> list[float]:
+    """Thresholds swept: probabilities, or token budgets as shares of the longest chain."""
+    if policy != "token_budget":
+        return list(THRESHOLDS)
+    longest = max((c.full_tokens for c in chains), default=1)
+    return [s if s == math.inf else float(round(s * longest)) for s in BUDGET_SHARES]
+
+
+def choose_threshold(policy: str, chains: list[Chain], signals: list[list[float]],
+                     max_drop: float) -> float:
+    """The threshold with the most tokens saved at no more than `max_drop` accuracy lost.
+
+    Accuracy is compared with the full chains' on the same (training) chains; ties go to the
+    higher, more cautious threshold; `inf` (never stop early) always qualifies.
+
+    >>> b = [{"tokens": 10, "correct": True}, {"tokens": 40, "correct": True}]
+    >>> chains = [Chain("u", "p", True, b, None)]
+    >>> choose_threshold("probe", chains, [[0.3, 0.9]], 0.0)
+    0.3
+    >>> choose_threshold("probe", chains, [[0.3, 0.9]], 0.0) == choose_threshold(
+    ...     "answer_confidence", chains, [[0.3, 0.9]], 0.0)
+    True
+    """
+    if not chains:
+        return math.inf
+    full = np.mean([c.correct for c in chains])
+    best, best_saved = math.inf, 0.0
+    for t in sorted(grid(policy, chains), reverse=True):
+        outcomes = [stop(c, s, t) for c, s in zip(chains, signals)]
+        accuracy = np.mean([o.correct for o in outcomes])
+        saved = float(np.mean([o.saved for o in outcomes]))
+        if accuracy >= full - max_drop - 1e-12 and saved > best_saved + 1e-12:
+            best, best_saved = t, saved
+    return best
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One policy at thresholds chosen on training problems, scored on held-out problems."""
+
+    policy: str  # a name in POLICIES, or "oracle"
+    accuracy: stats.Estimate  # of the answers it gives (finished chains)
+    saved: stats.Estimate  # share of each chain's thinking tokens saved, averaged over chains
+    tokens: stats.Estimate  # thinking tokens used per chain
+    accuracy_minus_full: stats.Estimate  # paired by problem
+    thresholds: list[float]  # chosen in each fold
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One threshold of one policy, on every finished chain (held-out probe scores)."""
+
+    policy: str
+    threshold: float
+    accuracy: stats.Estimate
+    saved: stats.Estimate
+
+
+def chains_of(rows: list[dict]) -> tuple[list[Chain], dict]:
+    """Finished chains with a boundary, and the probe row ({} when there is none)."""
+    probe = next((r for r in rows if r.get("kind") == "probe"), {})
+    scores = probe.get("test") or {}
+    return [Chain(r["unit"], r["problem"], bool(r["correct"]), r["boundaries"],
+                  scores.get(r["unit"]))
+            for r in rows if r.get("kind") == "chain" and r["finished"] and r["boundaries"]], probe
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """A policy's outcome on every chain, each at the threshold chosen without its problem."""
+
+    outcomes: dict[str, Outcome]  # chain unit -> where it stopped
+    thresholds: list[float]  # chosen in each fold
+
+
+def cross_fit(policy: str, chains: list[Chain], probe: dict, max_drop: float) -> CrossFit:
+    """Per fold, the threshold is chosen on the other folds' chains and applied to this fold's."""
+    folds = probe.get("fold_of") or fold_of([c.problem for c in chains], 4, 0)
+    n_folds = max(folds.values(), default=-1) + 1
+    outcomes: dict[str, Outcome] = {}
+    chosen = []
+    for f in range(n_folds):
+        train = [c for c in chains if folds.get(c.problem) != f]
+        test = [c for c in chains if folds.get(c.problem) == f]
+        if policy == "probe":  # the probe's inner out-of-fold scores on the training problems
+            inner = probe["train"][f] if f < len(probe.get("train", [])) else {}
+            train = [c for c in train if c.unit in inner]
+            signals = [inner[c.unit] for c in train]
+        else:
+            signals = [c.signal(policy) for c in train]
+        threshold = choose_threshold(policy, train, signals, max_drop)
+        chosen.append(threshold)
+        for c in test:
+            outcomes[c.unit] = stop(c, c.signal(policy), threshold)
+    return CrossFit(outcomes, chosen)
+
+
+def summarise(policy: str, chains: list[Chain], outcomes: dict[str, Outcome],
+              thresholds: list[float]) -> PolicyResult:
+    scored = [c for c in chains if c.unit in outcomes]
+    where = [c.problem for c in scored]
+    correct = [float(outcomes[c.unit].correct) for c in scored]
+    return PolicyResult(
+        policy=policy,
+        accuracy=stats.mean_ci(correct, where),
+        saved=stats.mean_ci([outcomes[c.unit].saved for c in scored], where),
+        tokens=stats.mean_ci([outcomes[c.unit].tokens for c in scored], where),
+        accuracy_minus_full=stats.difference_ci(correct, where, [float(c.correct) for c in scored],
+                                                where),
+        thresholds=thresholds)
+
+
+def sweep(policy: str, chains: list[Chain]) -> list[SweepPoint]:
+    where = [c.problem for c in chains]
+    points = []
+    for t in grid(policy, chains):
+        outcomes = [stop(c, c.signal(policy), t) for c in chains]
+        points.append(SweepPoint(policy, t, stats.mean_ci([float(o.correct) for o in outcomes],
+                                                          where),
+                                 stats.mean_ci([o.saved for o in outcomes], where)))
+    return points
+
+
+def auroc(chains: list[Chain], policy: str) -> float:
+    """Pooled AUROC of a signal for "the forced answer here is right" (nan: one class only)."""
+    pairs = [(v, b["correct"]) for c in chains for v, b in zip(c.signal(policy), c.boundaries)
+             if math.isfinite(v)]
+    labels = {y for _, y in pairs}
+    if len(labels) < 2:
+        return math.nan
+    return activations.score_predictions([float(y) for _, y in pairs], [v for v, _ in pairs])
+
+
+def analyse(rows: list[dict]) -> dict:
+    all_chains = [r for r in rows if r.get("kind") == "chain"]
+    chains, probe = chains_of(rows)
+    max_drop = float(probe.get("max_accuracy_drop", 0.0))
+    where = [c.problem for c in chains]
+    has_probe = bool(probe) and not probe.get("skipped")
+    policies = POLICIES if has_probe else BASELINES
+    fits = {p: cross_fit(p, chains, probe, max_drop) for p in policies}
+    m: dict = {
+        "n_chains": len(all_chains),
+        "n_unfinished": sum(not r["finished"] for r in all_chains),
+        "n_scored": len(chains),
+        "n_boundaries": sum(len(r["boundaries"]) for r in all_chains),
+        "label_rate": stats.mean_ci([float(b["correct"]) for r in all_chains
+                                     for b in r["boundaries"]],
+                                    [r["problem"] for r in all_chains for _ in r["boundaries"]]),
+        "full_accuracy": stats.mean_ci([float(c.correct) for c in chains], where),
+        "full_tokens": stats.mean_ci([c.full_tokens for c in chains], where),
+        "probe_layer": probe.get("layer"),
+        "probe_skipped": probe.get("skipped") if probe else "no probe row",
+        "policies": {p: summarise(p, chains, fits[p].outcomes, fits[p].thresholds)
+                 for p in policies},
+        "oracle": summarise("oracle", chains, {c.unit: oracle(c) for c in chains}, []),
+        "sweep": [point for p in policies for point in sweep(p, chains)],
+        "auroc": {p: auroc(chains, p) for p in policies},
+    }
+    baselines = {p: m["policies"][p] for p in BASELINES}
+    best = max(baselines, key=lambda p: _finite(baselines[p].saved.value))
+    m["best_baseline"] = best
+    m["probe_minus"] = {}
+    for p in BASELINES:
+        if has_probe:
+            mine = [fits["probe"].outcomes[c.unit].saved for c in chains]
+            theirs = [fits[p].outcomes[c.unit].saved for c in chains]
+            m["probe_minus"][p] = stats.difference_ci(mine, where, theirs, where)
+        else:
+            m["probe_minus"][p] = stats.mean_ci([], [])
+    return m
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else -math.inf
+
+
+# %% [markdown]
+# ## Figure: accuracy against tokens saved, swept and at the chosen thresholds
+
+
+# %%
+NAMES = {"probe": "probe", "answer_confidence": "answer confidence",
+         "end_of_thinking": "P(</think>)", "token_budget": "token budget", "oracle": "oracle"}
+
+
+def plot(rows: list[dict], m: dict):
+    import matplotlib.pyplot as plt
+
+    fig, (curve, bars) = plt.subplots(1, 2, figsize=(7, 3.6))
+    for i, policy in enumerate(m["policies"]):
+        points = sorted((p for p in m["sweep"] if p.policy == policy),
+                        key=lambda p: p.saved.value)
+        curve.plot([p.saved.value for p in points], [p.accuracy.value for p in points], "-",
+                   color=f"C{i}", lw=1, alpha=0.7, label=NAMES[policy])
+        chosen = m["policies"][policy]
+        _point(curve, chosen.saved, chosen.accuracy, f"C{i}")
+    full = m["full_accuracy"]
+    if full.ci is not None:
+        curve.axhspan(*full.ci, color="0.85", zorder=0, label="full chain (95% CI)")
+    _point(curve, m["oracle"].saved, m["oracle"].accuracy, "k", marker="*")
+    curve.plot([], [], "k*", label="oracle")
+    curve.set(xlabel="share of thinking tokens saved", ylabel="accuracy (finished chains)",
+              title="Sweep; dots: threshold from training problems", ylim=(-0.05, 1.05))
+    curve.title.set_fontsize(8)
+    names = [*m["policies"], "oracle"]
+    results = [*m["policies"].values(), m["oracle"]]
+    for i, r in enumerate(results):
+        _bar(bars, i, r.saved, "k" if r.policy == "oracle" else f"C{i}")
+    bars.set_xticks(range(len(names)), [NAMES[n] for n in names], rotation=30, ha="right",
+                    fontsize=7)
+    bars.set(ylabel="share of thinking tokens saved", title="Held-out problems (95% CI)")
+    bars.title.set_fontsize(8)
+    fig.legend(*curve.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig
+
+
+def _point(ax, x: stats.Estimate, y: stats.Estimate, color: str, marker: str = "o") -> None:
+    if not (math.isfinite(x.value) and math.isfinite(y.value)):
+        return
+    xerr = None if x.ci is None else [[x.value - x.ci[0]], [x.ci[1] - x.value]]
+    yerr = None if y.ci is None else [[y.value - y.ci[0]], [y.ci[1] - y.value]]
+    ax.errorbar([x.value], [y.value], xerr=xerr, yerr=yerr, fmt=marker, color=color, ms=5,
+                capsize=2)
+
+
+def _bar(ax, x: float, est: stats.Estimate, color: str) -> None:
+    if not math.isfinite(est.value):
+        return
+    err = None if est.ci is None else [[est.value - est.ci[0]], [est.ci[1] - est.value]]
+    ax.bar([x], [est.value], 0.6, color=color, yerr=err, capsize=2)
+
+
+# %% [markdown]
+# ## Claims: does the probe save more than the best plain baseline, at the same accuracy?
+
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    best = m["best_baseline"]
+    probe = m["policies"].get("probe")
+    empty = stats.mean_ci([], [])
+    saved = probe.saved if probe else empty
+    accuracy = probe.accuracy if probe else empty
+    return [
+        compare("With thresholds chosen on training problems, stopping where the probe says "
+                "saves more of the thinking on held-out problems than the best baseline that "
+                "reads no activations.",
+                "share of thinking tokens saved (probe)", saved,
+                f"best baseline on the test problems ({NAMES[best]}, threshold from training "
+                "problems)", "share of thinking tokens saved", m["policies"][best].saved,
+                m["probe_minus"][best]),
+        compare("Stopping where the probe says loses accuracy against letting the chain finish.",
+                "accuracy (probe policy)", accuracy,
+                "full chain (never stop early), same chains", "accuracy", m["full_accuracy"],
+                probe.accuracy_minus_full if probe else empty, direction=-1),
+    ]
+
+
+def findings(m: dict) -> str:
+    d = stats.describe
+    text = (f"{m['n_chains']} chains sampled, {m['n_unfinished']} unfinished (no `</think>` and "
+            f"answer; they train the probe but are not scored); {m['n_scored']} finished chains "
+            f"scored. Full chains: accuracy {d(m['full_accuracy'])}, thinking tokens "
+            f"{d(m['full_tokens'], 1)}. A forced answer was right at {d(m['label_rate'])} of "
+            f"the {m['n_boundaries']} boundaries. The oracle (stop at the first boundary whose "
+            f"forced answer is right) saves {d(m['oracle'].saved)} of the thinking at accuracy "
+            f"{d(m['oracle'].accuracy)}: the ceiling for any policy.")
+    if m["probe_skipped"]:
+        text += f"\n\nNo probe was fitted ({m['probe_skipped']}); only the baselines are scored."
+    text += "\n\nAt thresholds chosen on the training problems of each fold, on held-out problems:"
+    for policy, r in m["policies"].items():
+        text += (f"\n- {NAMES[policy]}: saves {d(r.saved)} of the thinking, accuracy "
+                 f"{d(r.accuracy)} (minus the full chain's: {_signed(r.accuracy_minus_full)}); "
+                 f"thresholds {', '.join(_threshold(t) for t in r.thresholds)}; pooled AUROC "
+                 f"for \"a forced answer here is right\" {m['auroc'][policy]:.2f} (no interval).")
+    if not m["probe_skipped"]:
+        diff = m["probe_minus"][m["best_baseline"]]
+        verdict = ("more than" if diff.excludes_zero and diff.value > 0 else
+                   "less than" if diff.excludes_zero else "not distinguishable from")
+        text += (f"\n\nThe probe saves {verdict} the best baseline ({NAMES[m['best_baseline']]}, "
+                 f"picked on the test problems, which favours the baselines): difference "
+                 f"{_signed(diff)}. Against each baseline: "
+                 + "; ".join(f"{NAMES[p]} {_signed(e)}" for p, e in m["probe_minus"].items())
+                 + f". The probe reads the residual stream after block {m['probe_layer']}.")
+    return text + ("\n\nOn TinyThinker a forced answer is right almost only once the chain has "
+                   "written the step that reaches the target, so little thinking can be saved "
+                   "and a rule reading the text would do as well; the organism result is a "
+                   "hypothesis about R1-distill, where Zhang et al. report about 24% saved "
+                   "(`--preset gpu`, not run here: it needs a GPU). The same forced answers "
+                   "grade every policy, and a cut-off chain is neither right nor wrong.")
+
+
+def _signed(e: stats.Estimate) -> str:
+    if not math.isfinite(e.value):
+        return "no data"
+    if e.ci is None:
+        return f"{e.value:+.2f} (no interval, n={e.n} {e.unit}s)"
+    return f"{e.value:+.2f} (95% CI {e.ci[0]:+.2f} to {e.ci[1]:+.2f}; n={e.n} {e.unit}s)"
+
+
+def _threshold(t: float) -> str:
+    return "never" if t == math.inf else f"{t:g}"
+
+
+# %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run early-exit --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The sampling stages of `run`, for planning. Boundaries per chain are an estimate: ~10 steps
+    on the organism; on R1, `max_boundaries` spaced ones. The forward passes that score the
+    confidences and read the residuals are not counted."""
+    per_chain = cfg.max_boundaries or 10
+    chains = cfg.n_problems * cfg.samples
+    return [
+        Generation("chains", sequences=chains, max_new_tokens=cfg.max_new_tokens,
+                   batch_size=cfg.batch_size),
+        Generation(f"forced answers, ~{per_chain} boundaries per chain",
+                   sequences=chains * per_chain, max_new_tokens=cfg.forced_max_new_tokens,
+                   batch_size=cfg.batch_size, prompt_tokens=256 + cfg.max_new_tokens // 2),
+    ]
+
+
+# %% [markdown]
+# ## What to try next
+
+
+# %%
+STARTER = Starter(
+    slug="early-exit",
+    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    budget=budget,
+    concepts=("final answer", "uncertainty", "verification"),
+    try_next=(
+        "Run `--preset gpu` (R1-Distill-Qwen-1.5B): does the probe save tokens there, and more "
+        "than the model's own confidence, as Zhang et al. report?",
+        "Add a text baseline (on the organism: \"the last Try reached the target\"): does the "
+        "probe read anything the text does not already show?",
+        "Probe another layer (`--set layer=...`) or an MLP probe: is the answer-ready signal "
+        "linear, and where does it peak?",
+        "Let the policies rescue cut-off chains: force an answer at the token budget instead of "
+        "counting them apart.",
+    ),
+)
+
+if __name__ == "__main__":
+    run_starter(STARTER)
