@@ -377,8 +377,8 @@ class Area(_Strict):
         if self.id == LETTERED_AREA:
             if self.quote is not None or self.questions:
                 raise ValueError(
-                    f"area {LETTERED_AREA!r} keeps its quote and questions under `thinking_models`; "
-                    "delete `quote` and `questions` here"
+                    f"area {LETTERED_AREA!r} keeps its quote and questions under "
+                    "`thinking_models`; delete `quote` and `questions` here"
                 )
             return self
         for q in self.questions:

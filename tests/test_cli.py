@@ -114,7 +114,7 @@ def test_list_groups_the_starters_under_their_area_in_the_guides_order(capsys):
     for q in questions.identities():
         row = next(n for n, line in enumerate(lines) if line.split()[1:2] == [q.slug])
         heading = max(n for n, line in enumerate(lines[:row]) if line and not line.startswith(" "))
-        assert lines[heading] == q.area_title, f"{q.slug} is listed outside its area {q.area_title!r}"
+        assert lines[heading] == q.area_title, f"{q.slug} is listed outside {q.area_title!r}"
         assert q.title in lines[row]
 
 

@@ -64,7 +64,7 @@ def test_chinese_home_and_getting_started(site):
 
 
 # The a..h sub-questions are translated in full; a question of another area may instead show the
-# English under the visible fallback note (tests/sitekit/test_pages_areas.py) until it has a zh entry.
+# English under the visible fallback note (tests/sitekit/test_pages_areas.py) until it has zh.
 TRANSLATED = [q for q in catalog.load_research().questions if q.area == "thinking-models" or q.zh]
 
 

@@ -1,8 +1,8 @@
 """The generated pages, rendered from the catalogs: getting-started.md, reading-list.md,
 libraries.md, research/index.md, one research/areas/<area>.md per research area of the guide (its
 direction quoted, our summary, its questions) and one research/<slug>.md per question, path ->
-markdown (`render_pages`). Pure functions of the catalogs, the committed results and an `Edition`; the mkdocs
-events (sitekit.pages.events) add them to the build.
+markdown (`render_pages`). Pure functions of the catalogs, the committed results and an
+`Edition`; the mkdocs events (sitekit.pages.events) add them to the build.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class Identity:
     """Who a starter is: what the CLI, the run's summary and the site show about it."""
 
     slug: str  # `mi-starter run <slug>`, the site page; module = slug with `_` for `-`
-    letter: str | None  # a..h for a thinking-models sub-question (its place in the guide), else None
+    letter: str | None  # a..h: a thinking-models sub-question's place in the guide; else None
     area: str  # id of the research area (a key of `areas` in questions.yaml)
     area_title: str  # that area's title, e.g. "Understanding thinking models"
     title: str  # one line, for the nav and `mi-starter list`

@@ -107,8 +107,9 @@ def test_committed_result_is_embedded_on_an_area_question(site, tmp_path):
     starter.write_text('"""Can a probe stop a chain of thought early?"""\n', encoding="utf-8")
     result = tmp_path / "docs" / "results" / q.slug
     result.mkdir(parents=True)
-    (result / "manifest.json").write_text(json.dumps(
-        {"finished_at": "2026-11-27T10:00:00Z", "model": "tinythinker", "config": {"preset": "cpu"}}))
+    manifest = {"finished_at": "2026-11-27T10:00:00Z", "model": "tinythinker",
+                "config": {"preset": "cpu"}}
+    (result / "manifest.json").write_text(json.dumps(manifest))
     (result / "summary.md").write_text("# Early exit\n\n## Finding\n\nThe probe saves tokens.\n")
     (result / "findings.json").write_text("[]")
     page = render.render_question(q, None, tmp_path / "docs" / "results", tmp_path, area=area,
@@ -141,7 +142,8 @@ def test_relative_links_of_the_generated_pages_resolve(site, lang):
                 starter = REPO_ROOT / "starter" / "questions" / f"{slug.replace('-', '_')}.py"
                 assert starter.is_file(), f"{path}: notebook link {target} without a starter"
                 continue
-            assert resolved in generated or (DOCS / resolved).exists(), f"{path}: broken link {target}"
+            exists = resolved in generated or (DOCS / resolved).exists()
+            assert exists, f"{path}: broken link {target}"
 
 
 def test_chinese_edition_falls_back_visibly_on_area_and_question_pages(site):
@@ -168,7 +170,8 @@ def test_home_page_lists_every_area_with_its_questions(site, tmp_path):
 
 
 def test_nav_gets_one_section_per_area_once(site):
-    nav = [{"Home": "index.md"}, {"Research": ["research/index.md", {"Questions by tag": "tags.md"}]}]
+    research_nav = ["research/index.md", {"Questions by tag": "tags.md"}]
+    nav = [{"Home": "index.md"}, {"Research": research_nav}]
     events._add_questions_to_nav(nav, site.research)
     events._add_questions_to_nav(nav, site.research)  # once per language pass: idempotent
     research = nav[1]["Research"]
