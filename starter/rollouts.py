@@ -1,6 +1,6 @@
 """Batched sampling: many completions of many prompts, from a prompt or from a partial chain of thought.
 
-One call to `sample` runs every (prompt, sample) pair through `hf_model.generate` in left-padded batches
+One call to `sample` runs every (prompt, sample) pair through HF `generate` in left-padded batches
 of `cfg.batch_size` with the KV cache, which on CPU is roughly an order of magnitude more tokens/s than
 one sequence at a time (`scripts/bench_rollouts.py` measures it).
 
@@ -30,6 +30,15 @@ for it, over step prefixes cut by the step splitter, is `starter.prefixes.resamp
 Steering: `hooks=[(hook_name, fn)]` adds TransformerLens hooks on `model.bridge` for the duration of the
 call (the bridge and `hf_model` are one network, so they fire inside `generate`: first on the whole
 prompt, then once per new token with pos == 1). They are removed when the call returns or raises.
+
+Engines: the bridge's wrappers cost speed at every step, so without hooks `sample` generates with
+`model.plain_model`, the pristine HF model over the same weight tensors (starter.models.plain_twin).
+`cfg.engine` picks: "auto" (default) uses the plain model unless a hook is active: one passed in
+`hooks`, or one already added on the bridge (e.g. inside `with activations.steering(...)`), or any
+torch hook on the booted modules; then the bridge. "bridge" forces the booted model (what every
+run used before), "plain" the plain one (an error if a hook is active: it would not fire). Both
+compute the same function: greedy outputs, and seeded samples, are the same on either
+(tests/test_rollouts.py; in bf16 a near-tie can still flip a token).
 """
 
 from __future__ import annotations
@@ -47,6 +56,8 @@ if TYPE_CHECKING:  # torch is imported inside functions, like the rest of the co
     from starter.models import LoadedModel
 
 Hook = tuple[str | Callable[[str], bool], Callable]  # (hook name or name filter, fn(activation, hook))
+ENGINES = ("auto", "bridge", "plain")  # SamplingConfig.engine: which module tree runs generate
+KV_CACHES = ("dynamic", "static")  # SamplingConfig.kv_cache: HF generate's cache_implementation
 
 
 @dataclass
@@ -57,6 +68,13 @@ class SamplingConfig:
     batch_size: int = 16  # sequences per generate call: more is faster until memory runs out
     seed: int = 0  # sample j of prompt P draws its noise from a stream keyed by (seed, P, j)
     stop_strings: tuple[str, ...] = ()  # also stop once the new text contains one, e.g. ("</think>",)
+    # "auto": the plain HF model (fast) unless a hook is active, then the bridge; "bridge" | "plain"
+    # force one (see the module docstring); the same tokens either way, up to floating-point noise
+    engine: str = "auto"
+    # "dynamic": HF's default cache, grown per step; "static": preallocated for prompt + max_new_tokens
+    # (on CUDA, transformers then compiles the decoding step with torch.compile: the first call per
+    # shape is slow). The same tokens either way; scripts/gpu_check.py times both on a GPU.
+    kv_cache: str = "dynamic"
 
     def __post_init__(self) -> None:
         self.stop_strings = tuple(self.stop_strings)
@@ -74,6 +92,10 @@ class SamplingConfig:
             problems.append(f"seed={self.seed!r} (use a whole number)")
         if not all(isinstance(s, str) and s for s in self.stop_strings):
             problems.append(f"stop_strings={self.stop_strings!r} (use non-empty strings)")
+        if self.engine not in ENGINES:
+            problems.append(f"engine={self.engine!r} (use one of {', '.join(ENGINES)})")
+        if self.kv_cache not in KV_CACHES:
+            problems.append(f"kv_cache={self.kv_cache!r} (use one of {', '.join(KV_CACHES)})")
         if problems:
             raise UsageError("bad sampling settings: " + "; ".join(problems))
 
@@ -98,6 +120,7 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
 
     Prompts are full model prompts (e.g. `model.prompt(question)`). With temperature 0 every sample of a
     prompt is the same, so each prompt is generated once and its completion repeated n times.
+    Generation runs on the plain HF model unless a hook is active (`cfg.engine`, choose_engine).
     """
     cfg = cfg or SamplingConfig()
     if isinstance(prompts, str) or not prompts or not all(isinstance(p, str) for p in prompts):
@@ -115,13 +138,15 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
     per_prompt = 1 if cfg.greedy else n
     jobs = [(p, s) for p in range(len(prompts)) for s in range(per_prompt)]  # prompt-major: little padding
     results: list[list[Completion]] = [[] for _ in prompts]
+    engine = choose_engine(model, cfg.engine, hooks)
+    hf_model = model.plain_model if engine == "plain" else model.hf_model
     with _hooks_applied(model, hooks), tqdm(total=len(jobs), desc="sampling", unit="seq",
                                             disable=not progress) as bar:
         for start in range(0, len(jobs), cfg.batch_size):
             chunk = jobs[start:start + cfg.batch_size]
             texts = [prompts[p] for p, _ in chunk]
             keys = [sequence_key(cfg.seed, prompts[p], s) for p, s in chunk]
-            for (p, s), done in zip(chunk, _generate(model, texts, cfg, keys)):
+            for (p, s), done in zip(chunk, _generate(model, hf_model, texts, cfg, keys)):
                 results[p].append(replace(done, prompt_index=p, sample_index=s))
             bar.update(len(chunk))
     if cfg.greedy:
@@ -129,12 +154,61 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
     return results
 
 
+# --- which module tree generates ------------------------------------------------------------
+
+
+def choose_engine(model: LoadedModel, engine: str = "auto", hooks: Sequence[Hook] = ()) -> str:
+    """"bridge" or "plain": the module tree `sample` generates with (see the module docstring).
+
+    >>> from starter.models import load_model
+    >>> lm = load_model("tinythinker")
+    >>> choose_engine(lm), choose_engine(lm, "bridge")
+    ('plain', 'bridge')
+    >>> choose_engine(lm, hooks=[("blocks.0.hook_resid_post", lambda resid, hook: resid)])
+    'bridge'
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"engine={engine!r} is not one of {', '.join(ENGINES)}")
+    hooked = bool(hooks) or active_hooks(model) > 0
+    if engine == "plain" and hooked:
+        raise UsageError("engine='plain' runs without the bridge, so the active hooks would not "
+                         "fire; use engine='auto' or 'bridge' with hooks")
+    if engine == "auto":
+        return "bridge" if hooked else "plain"
+    return engine
+
+
+def active_hooks(model: LoadedModel) -> int:
+    """How many hooks sit on the bridge's hook points now (`blocks.{L}.hook_resid_post`, ...).
+
+    Every TransformerLens hook is a torch hook on a HookPoint module; a bridge has none between
+    `with bridge.hooks(...)` blocks. Not counted: the bridge's own internal hooks (it wires some
+    on its norm wrappers at the first forward) and torch hooks a user registers directly on other
+    modules of `hf_model`; for the latter pass engine="bridge".
+
+    >>> from starter.models import load_model
+    >>> lm = load_model("tinythinker")
+    >>> with lm.bridge.hooks(fwd_hooks=[("blocks.0.hook_resid_post", lambda resid, hook: resid)]):
+    ...     active_hooks(lm)
+    1
+    >>> active_hooks(lm)
+    0
+    """
+    from transformer_lens.hook_points import HookPoint
+
+    modules = {id(m): m for m in (*model.bridge.modules(), *model.hf_model.modules())}
+    points = [m for m in modules.values() if isinstance(m, HookPoint)]
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               + len(m._backward_pre_hooks) for m in points)
+
+
 # --- one generate call ----------------------------------------------------------------------------
 
 
-def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig,
+def _generate(model: LoadedModel, hf_model: Any, texts: list[str], cfg: SamplingConfig,
               keys: list[int]) -> list[Completion]:
-    """Generate one batch; `keys[i]` seeds row i's noise (unused when greedy)."""
+    """Generate one batch with `hf_model` (the booted or the plain tree); `keys[i]` seeds row i's
+    noise (unused when greedy)."""
     import torch
     from transformers import LogitsProcessorList
 
@@ -150,8 +224,10 @@ def _generate(model: LoadedModel, texts: list[str], cfg: SamplingConfig,
         settings.update(logits_processor=LogitsProcessorList([sampler]))
     if cfg.stop_strings:
         settings.update(stop_strings=list(cfg.stop_strings), tokenizer=model.tokenizer)
+    if cfg.kv_cache == "static":
+        settings.update(cache_implementation="static")
     with torch.no_grad():
-        out = model.hf_model.generate(
+        out = hf_model.generate(
             **batch, max_new_tokens=cfg.max_new_tokens, eos_token_id=eos_ids, repetition_penalty=None,
             pad_token_id=model.tokenizer.pad_token_id, **settings,
         )  # [batch, prompt_len + new]

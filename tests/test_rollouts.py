@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -344,3 +347,100 @@ def test_smollm2_batched_sampling_is_consistent():
         assert "." not in c.text or (c.text.endswith(".") and c.text.count(".") == 1 and c.finished)
         assert c.finished or c.n_new_tokens == 24
     assert len({c.text for c in runs}) > 1, "six samples at temperature 0.8 should not all be identical"
+
+
+# --- engines: the plain HF model (no hooks) vs the bridge -----------------------------------------
+
+# Prompts of different lengths, so every batch is left-padded.
+ORGANISM_RAW = ("Numbers: 7 19 2. Target: 24. <think>", "Numbers: 5 20 13 4. Target: 17. <think>",
+                "Numbers: 3 3. Target: 9. <think>")
+R1_QUESTIONS = ("What is 2+3?", "Compute 17 times 23, then add 5 and explain each step.", "Hi")
+
+
+@pytest.fixture(scope="module", params=["tinythinker", "r1-shaped-tiny"])
+def shipped(request):
+    """(LoadedModel, padded prompts) for the organism and the R1-shaped tiny model (fp32, CPU)."""
+    from starter.models import load_model
+
+    torch.set_num_threads(2)
+    lm = load_model(request.param, device="cpu")
+    if lm.spec.prompt_format == "organism":
+        prompts = [lm.prompt(raw_prompt=r) for r in ORGANISM_RAW]
+    else:
+        prompts = [lm.prompt(question=q) for q in R1_QUESTIONS]
+    mask = lm.encode(prompts).attention_mask
+    assert not bool(mask.all()), "the prompts must need padding"
+    return lm, prompts
+
+
+@contextmanager
+def _forward_calls(module):
+    """The list of forward calls of `module` inside the block (a torch hook on the root of the
+    tree, not on a bridge hook point, so it does not count as an active hook)."""
+    calls: list[int] = []
+    handle = module.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def test_greedy_is_the_same_on_the_plain_model_and_the_bridge(shipped):
+    lm, prompts = shipped
+    cfg = SamplingConfig(temperature=0, max_new_tokens=24, batch_size=8)
+    with _forward_calls(lm.plain_model) as calls:
+        plain = sample(lm, prompts, n=1, cfg=cfg, progress=False)
+    assert calls, "with no hook active, engine='auto' must generate with plain_model"
+    with _forward_calls(lm.plain_model) as calls:
+        bridge = sample(lm, prompts, n=1, cfg=replace(cfg, engine="bridge"), progress=False)
+    assert not calls, "engine='bridge' must not touch plain_model"
+    for p in range(len(prompts)):
+        assert plain[p][0].token_ids == bridge[p][0].token_ids, (
+            f"{lm.spec.name} prompt {p}: greedy tokens differ between the plain model and the "
+            "bridge; they share weights, so check plain_twin and the attention implementation")
+
+
+def test_seeded_samples_are_the_same_on_the_plain_model_and_the_bridge(shipped):
+    """The Gumbel-max sampler is a pure function of (logits, key, step): same logits, same samples."""
+    lm, prompts = shipped
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95, max_new_tokens=20, batch_size=8, seed=5)
+    plain = _texts(sample(lm, prompts, n=2, cfg=cfg, progress=False))
+    bridge = _texts(sample(lm, prompts, n=2, cfg=replace(cfg, engine="bridge"), progress=False))
+    assert plain == bridge, f"{lm.spec.name}: seeded samples differ between the two engines"
+    assert any(len(set(row)) > 1 for row in plain), "samples at temperature 1 should differ"
+
+
+def test_a_static_kv_cache_writes_the_same_tokens(shipped):
+    lm, prompts = shipped
+    cfg = SamplingConfig(temperature=0.6, max_new_tokens=16, batch_size=8, seed=1)
+    dynamic = sample(lm, prompts, n=2, cfg=cfg, progress=False)
+    static = sample(lm, prompts, n=2, cfg=replace(cfg, kv_cache="static"), progress=False)
+    assert [[c.token_ids for c in row] for row in static] == \
+        [[c.token_ids for c in row] for row in dynamic], "kv_cache='static' changed the tokens"
+
+
+def test_a_hook_active_on_the_bridge_sends_sampling_through_the_bridge(shipped):
+    from starter.activations import steering
+    from starter.rollouts import active_hooks, choose_engine
+
+    lm, prompts = shipped
+    cfg = SamplingConfig(temperature=0, max_new_tokens=8, batch_size=8)
+    base = _texts(sample(lm, prompts, n=1, cfg=cfg, progress=False))
+    vector = torch.ones(lm.d_model) * 50.0
+    with _forward_calls(lm.plain_model) as calls, steering(lm, layer=0, vector=vector, alpha=1.0):
+        assert active_hooks(lm) == 1 and choose_engine(lm) == "bridge"  # hooks added outside sample
+        steered = _texts(sample(lm, prompts, n=1, cfg=cfg, progress=False))
+        with pytest.raises(UsageError, match="would not fire"):
+            sample(lm, prompts, n=1, cfg=replace(cfg, engine="plain"), progress=False)
+    assert not calls, "a hooked run must not generate with plain_model"
+    assert steered != base, "a large steering vector must change the output (the hook must fire)"
+    assert active_hooks(lm) == 0 and choose_engine(lm) == "plain"
+    with pytest.raises(UsageError, match="would not fire"):
+        sample(lm, prompts, n=1, cfg=replace(cfg, engine="plain"),
+               hooks=[("blocks.0.hook_resid_post", lambda resid, hook: resid)], progress=False)
+
+
+@pytest.mark.parametrize("field, value", [("engine", "fast"), ("kv_cache", "paged")])
+def test_bad_engine_or_cache_is_named(field, value):
+    with pytest.raises(UsageError, match=f"{field}='{value}' \\(use one of"):
+        SamplingConfig(**{field: value})
