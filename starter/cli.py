@@ -3,6 +3,7 @@
     mi-starter list                         the eight starters and their status
     mi-starter run <slug> [--preset ...]    run one starter (see `mi-starter run --help`)
     mi-starter merge DIR DIR ... --out OUT  combine the shard folders of one `--shard i/n` run
+    mi-starter validate <slug>              does its metric recover truth planted in the organism?
     mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
     mi-starter doctor                       what is installed, which device, what works offline
 
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("starter.commands.list_starters", "list the starters and their status"),
     "run": ("starter.commands.run", "run one starter"),
     "merge": ("starter.commands.merge", "combine the shard folders of one --shard run"),
+    "validate": ("starter.commands.validate", "check a starter's metric on planted truth"),
     "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
     "doctor": ("starter.commands.doctor", "check the installation, device and offline assets"),
 }

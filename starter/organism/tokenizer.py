@@ -28,11 +28,17 @@ VOCAB: tuple[str, ...] = SPECIALS + DIGITS + WORDS + PUNCTUATION
 PIECE = r" ?(?:\d|</?think>|\\boxed|[A-Za-z]+|[^\sA-Za-z\d])"
 
 
-def build_tokenizer():
-    """A fresh `PreTrainedTokenizerFast` over VOCAB (pad 0, bos 1, eos 2, unk 3)."""
+def build_tokenizer(extra_words: tuple[str, ...] = ()):
+    """A fresh `PreTrainedTokenizerFast` over VOCAB (pad 0, bos 1, eos 2, unk 3), then `extra_words`
+    (words some organism variants read, e.g. " Monitored"; ids after VOCAB's, so base ids never move).
+
+    >>> build_tokenizer((" Monitored",))(" Target: 7. Monitored.")["input_ids"][-2:]
+    [48, 37]
+    """
     from transformers import PreTrainedTokenizerFast
 
-    core = Tokenizer(models.WordLevel({token: i for i, token in enumerate(VOCAB)}, unk_token="<unk>"))
+    vocab = VOCAB + tuple(extra_words)
+    core = Tokenizer(models.WordLevel({token: i for i, token in enumerate(vocab)}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Split(Regex(PIECE), behavior="isolated")
     core.decoder = decoders.Fuse()  # tokens carry their own spaces: concatenate them
     core.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", 1)])

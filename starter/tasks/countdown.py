@@ -91,7 +91,7 @@ class SearchResult:
     backtracks: int  # abandoned first-level branches before the hit
 
 
-def _final_tries(new: int, rest: int, target: int) -> list[tuple[str, int]]:
+def final_tries(new: int, rest: int, target: int) -> list[tuple[str, int]]:
     ops = FINAL_OPS_TARGET_ABOVE if target > max(new, rest) else FINAL_OPS_TARGET_WITHIN
     tries = []
     for op in ops:
@@ -101,7 +101,7 @@ def _final_tries(new: int, rest: int, target: int) -> list[tuple[str, int]]:
     return tries
 
 
-def _boxed(first: str, final: str, new: int) -> str:
+def boxed_expression(first: str, final: str, new: int) -> str:
     """Substitute the parenthesised first op for the intermediate number in the final op."""
     left, op, right = re.fullmatch(r"(\d+)([-+*/])(\d+)", final).groups()
     if left == str(new):
@@ -130,11 +130,11 @@ def search(numbers: tuple[int, int, int], target: int) -> SearchResult:
                 continue
             first, new = done
             events.append(SearchEvent("try1", first, new, left=(new, rest)))
-            for final, value in _final_tries(new, rest, target):
+            for final, value in final_tries(new, rest, target):
                 hit = value == target
                 events.append(SearchEvent("try2", final, value, hit=hit))
                 if hit:
-                    return SearchResult(numbers, target, events, _boxed(first, final, new), first, backtracks)
+                    return SearchResult(numbers, target, events, boxed_expression(first, final, new), first, backtracks)
             events.append(SearchEvent("backtrack", "", 0))
             backtracks += 1
     raise ValueError(f"no solution for numbers {numbers} and target {target}")
