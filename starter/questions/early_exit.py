@@ -69,7 +69,7 @@ class Config(StarterConfig):
     layer: int = -1  # residual stream after this block (negative: from the end; Zhang et al.: last)
     folds: int = 4  # cross-fitting folds, split by problem
     inner_folds: int = 2  # folds inside each training set: out-of-fold scores to pick the threshold
-    max_accuracy_drop: float = 0.0  # a threshold may cost at most this accuracy on training problems
+    max_accuracy_drop: float = 0.0  # accuracy a threshold may cost on the training problems
     batch_size: int = 256  # sequences per generate call
     forward_batch_size: int = 32  # sequences per forward pass (confidences, residuals)
 
@@ -85,7 +85,8 @@ class Config(StarterConfig):
                              f"folds={self.folds}, inner_folds={self.inner_folds}, "
                              f"n_problems={self.n_problems}")
         if not 0 < self.temperature <= 2:
-            raise UsageError(f"temperature {self.temperature} must be in (0, 2] (chains are sampled)")
+            raise UsageError(f"temperature {self.temperature} must be in (0, 2] (chains are "
+                             "sampled)")
         if not 0 <= self.max_accuracy_drop < 1:
             raise UsageError(f"max_accuracy_drop {self.max_accuracy_drop} must be in [0, 1)")
         prefixes.spaced_ks(1, self.max_boundaries)  # refuses 1 and negative values
@@ -107,7 +108,8 @@ class Config(StarterConfig):
 R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"
 PRESETS = {
     "smoke": Config(n_problems=12, samples=1, folds=3),
-    "cpu": Config(n_problems=48, samples=2),
+    # problems, not chains, are the unit: the organism often writes the same chain twice
+    "cpu": Config(n_problems=64, samples=1),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): 4096 keeps most finished; the cut ones still give forced answers to train the probe,
     # but only finished chains are scored. 24 spaced boundaries per chain bound the forcing cost.
@@ -118,7 +120,7 @@ PRESETS = {
 }
 POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget")
 BASELINES = POLICIES[1:]  # read no activations
-# probability thresholds swept (inf: never stop early); token budgets are shares of the longest chain
+# probability thresholds swept (inf: never stop early); token budgets: shares of the longest chain
 THRESHOLDS = (*[round(0.05 * i, 2) for i in range(1, 20)], 0.975, 0.99, 0.995, 0.999, math.inf)
 BUDGET_SHARES = (*[round(0.05 * i, 2) for i in range(1, 21)], math.inf)
 
@@ -231,7 +233,8 @@ def boundaries_batch(ctx: Context, task, chains: list[tuple]) -> list[list[Bound
     forced_prompts = [chains[i][1] + cut.text + suffix for i, cut in cuts]
     written = [row[0].text for row in rollouts.sample(lm, forced_prompts, 1, cfg.forcing())]
     answers = [forced_answer(suffix, w) for w in written]
-    scored = [p + (w if a is None else a + "}") for p, w, a in zip(forced_prompts, written, answers)]
+    scored = [p + (w if a is None else a + "}")
+              for p, w, a in zip(forced_prompts, written, answers)]
     close_end = suffix.index(THINK_CLOSE) + len(THINK_CLOSE)
     spans = [[(len(p) - len(suffix), len(p) - len(suffix) + close_end), (len(p), len(text))]
              for p, text in zip(forced_prompts, scored)]
@@ -407,7 +410,8 @@ def stop(chain: Chain, signal: list[float], threshold: float) -> Outcome:
     """
     for bound, value in zip(chain.boundaries, signal):
         if value >= threshold:  # nan never does
-            return Outcome(bound["tokens"], bound["correct"], 1 - bound["tokens"] / chain.full_tokens)
+            saved = 1 - bound["tokens"] / chain.full_tokens
+            return Outcome(bound["tokens"], bound["correct"], saved)
     return Outcome(chain.full_tokens, chain.correct, 0.0)
 
 

@@ -1,0 +1,107 @@
+"""early-exit: `analyse` and `claims` on hand-built rows, against numbers worked out by hand.
+
+Four problems, one finished chain each, three boundaries per chain:
+- type A (p0, p2): thinking tokens 10, 20, 40; a forced answer is right from the 2nd boundary on;
+- type B (p1, p3): thinking tokens 20, 60, 80; right only at the 3rd (the end of the thinking).
+The probe scores A 0.1, 0.9, 0.95 and B 0.2, 0.3, 0.92; the model's answer confidence is 0.99
+everywhere (confident when wrong too) and P(</think>) is high only at the last boundary. Folds:
+{p0, p1} and {p2, p3}, so each fold trains on one chain of each type.
+By hand: the probe's threshold (fewest tokens at no accuracy lost on training chains) is 0.9: A
+stops at its 2nd boundary (saves 1 - 20/40 = 0.5), B at its 3rd (saves 0); a lower one stops B
+early and wrong. Every baseline either stops a chain early and wrong or saves nothing: it keeps
+`inf` (never stop early). A fifth chain is cut off (unfinished): counted, not scored.
+"""
+
+import math
+
+import pytest
+
+from starter.findings import check
+from starter.questions import early_exit as ee
+
+A_TOKENS, A_RIGHT, A_PROBE = [10, 20, 40], [False, True, True], [0.1, 0.9, 0.95]
+B_TOKENS, B_RIGHT, B_PROBE = [20, 60, 80], [False, False, True], [0.2, 0.3, 0.92]
+
+
+def chain_row(problem, tokens, right, finished=True):
+    bounds = [{"k": k + 1, "tokens": t, "answer": "x", "correct": c, "answer_confidence": 0.99,
+               "end_of_thinking": 0.9 if k == len(tokens) - 1 else 0.0}
+              for k, (t, c) in enumerate(zip(tokens, right))]
+    return {"unit": f"chain:{problem}:0", "kind": "chain", "problem": problem, "sample": 0,
+            "prompt": "P", "completion": "C", "finished": finished, "correct": True,
+            "boundaries": bounds}
+
+
+def rows(skipped=None):
+    chains = [chain_row("p0", A_TOKENS, A_RIGHT), chain_row("p1", B_TOKENS, B_RIGHT),
+              chain_row("p2", A_TOKENS, A_RIGHT), chain_row("p3", B_TOKENS, B_RIGHT),
+              chain_row("p4", [], [], finished=False)]
+    scores = {"chain:p0:0": A_PROBE, "chain:p1:0": B_PROBE,
+              "chain:p2:0": A_PROBE, "chain:p3:0": B_PROBE}
+    probe = {"unit": "probe", "kind": "probe", "layer": 3, "skipped": skipped,
+             "fold_of": {"p0": 0, "p1": 0, "p2": 1, "p3": 1}, "max_accuracy_drop": 0.0,
+             "train": [{"chain:p2:0": A_PROBE, "chain:p3:0": B_PROBE},
+                       {"chain:p0:0": A_PROBE, "chain:p1:0": B_PROBE}],
+             "test": scores}
+    return chains + [probe]
+
+
+def test_counts_and_reference_numbers():
+    m = ee.analyse(rows())
+    assert (m["n_chains"], m["n_unfinished"], m["n_scored"], m["n_boundaries"]) == (5, 1, 4, 12)
+    assert m["label_rate"].value == pytest.approx(6 / 12), "right forced answers: 2+1+2+1 of 12"
+    assert m["full_accuracy"].value == 1.0
+    assert m["full_tokens"].value == pytest.approx(60.0), "mean of 40, 80, 40, 80"
+    assert m["oracle"].saved.value == pytest.approx(0.25), "A saves 0.5 at its 2nd boundary, B 0"
+
+
+def test_probe_threshold_and_savings_match_the_hand_computation():
+    probe = ee.analyse(rows())["policies"]["probe"]
+    assert probe.thresholds == [0.9, 0.9], "0.9 is the most cautious threshold that saves 0.25"
+    assert probe.saved.value == pytest.approx(0.25)
+    assert probe.tokens.value == pytest.approx((20 + 80 + 20 + 80) / 4)
+    assert probe.accuracy.value == 1.0 and probe.accuracy_minus_full.value == 0.0
+
+
+def test_baselines_never_stop_early_here():
+    m = ee.analyse(rows())
+    for name in ee.BASELINES:
+        result = m["policies"][name]
+        assert result.thresholds == [math.inf, math.inf], f"{name} should keep 'never stop'"
+        assert result.saved.value == 0.0 and result.accuracy.value == 1.0
+    assert m["probe_minus"]["token_budget"].value == pytest.approx(0.25)
+
+
+def test_sweep_point_at_the_chosen_threshold():
+    m = ee.analyse(rows())
+    point = next(p for p in m["sweep"] if p.policy == "probe" and p.threshold == 0.9)
+    assert point.saved.value == pytest.approx(0.25) and point.accuracy.value == 1.0
+    low = next(p for p in m["sweep"] if p.policy == "probe" and p.threshold == 0.25)
+    assert low.accuracy.value == pytest.approx(0.5), "at 0.25 both B chains stop wrong at k=2"
+
+
+def test_claims_agree_with_their_intervals():
+    m = ee.analyse(rows())
+    found = ee.claims(m)
+    assert len(found) == 2
+    for claim in found:
+        check(claim.to_dict())  # raises if a verdict contradicts its difference interval
+    assert found[0].estimate.value == pytest.approx(0.25)
+    assert found[0].difference.value == pytest.approx(0.25)
+    assert "probe" in ee.findings(m)
+
+
+def test_a_skipped_probe_leaves_only_the_baselines_and_no_verdict():
+    m = ee.analyse(rows(skipped="one grade only"))
+    assert set(m["policies"]) == set(ee.BASELINES)
+    found = ee.claims(m)
+    assert [c.verdict for c in found] == ["not distinguishable", "not distinguishable"]
+    for claim in found:
+        check(claim.to_dict())
+    assert "No probe was fitted (one grade only)" in ee.findings(m)
+
+
+def test_plot_draws_without_error():
+    m = ee.analyse(rows())
+    fig = ee.plot(rows(), m)
+    assert len(fig.axes) == 2
