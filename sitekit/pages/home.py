@@ -32,7 +32,7 @@ def questions_grid(research: Research, results_dir: Path, words: dict[str, str])
     question, each linking to its page. An area without questions says so."""
     lines: list[str] = []
     for area in research.areas:
-        lines += [f"### [{area.title}](research/areas/{area.id}.md)", ""]
+        lines += [f"### [{area.title}](research/areas/{area.id}/index.md)", ""]
         questions = research.questions_of(area.id)
         if not questions:
             lines += [words["no_questions"], ""]

@@ -1,5 +1,5 @@
 """The generated pages, rendered from the catalogs: getting-started.md, reading-list.md,
-libraries.md, research/index.md, one research/areas/<area>.md per research area of the guide (its
+libraries.md, research/index.md, one research/areas/<area>/index.md per research area of the guide (its
 direction quoted, our summary, its questions) and one research/<slug>.md per question, path ->
 markdown (`render_pages`). Pure functions of the catalogs, the committed results and an
 `Edition`; the mkdocs events (sitekit.pages.events) add them to the build.
@@ -106,12 +106,13 @@ def question_path(q: Question) -> str:
 
 
 def area_path(area_id: str) -> str:
-    """An area's page; in its own folder, since an area and a question may share a slug.
+    """An area's page: a section index in the nav (navigation.indexes), in its own folder since
+    an area and a question may share a slug.
 
     >>> area_path("model-diffing")
-    'research/areas/model-diffing.md'
+    'research/areas/model-diffing/index.md'
     """
-    return f"research/areas/{area_id}.md"
+    return f"research/areas/{area_id}/index.md"
 
 
 def guide_source(research: Research) -> Link:
@@ -402,7 +403,7 @@ def render_research_index(research: Research, ed: Edition = EN) -> str:
         lines += [f"### {area.title} {{ #area-{area.id} }}", "", area.summary, ""]
         if area.id != LETTERED_AREA:
             lines += area_quote(area, research, EN)
-        lines += [f"[The area's page](areas/{area.id}.md)", ""]
+        lines += [f"[The area's page](areas/{area.id}/index.md)", ""]
         questions = research.questions_of(area.id)
         lines += question_table(questions) if questions else ["No questions yet.", ""]
     lines += [
@@ -439,7 +440,7 @@ def render_area(area: Area, research: Research, ed: Edition = EN) -> str:
         title = ed.zh(q.zh, "title") or q.title
         label = f"{q.letter}. {title}" if q.letter else title
         status = ed["status_ready" if q.status == "ready" else "status_planned"]
-        lines.append(f"- [{label}](../{q.slug}.md): {status}")
+        lines.append(f"- [{label}](../../{q.slug}.md): {status}")
     lines += ["", ed["all_areas"], ""]
     return "\n".join(lines)
 
@@ -496,7 +497,7 @@ def render_question(
     if q.area == LETTERED_AREA or area is None:
         place = ed["one_of_eight"]
     else:
-        place = ed["in_area"].format(title=area.title, path=f"areas/{area.id}.md")
+        place = ed["in_area"].format(title=area.title, path=f"areas/{area.id}/index.md")
     lines += [place, "", f"## {ed['why']}", "", *ed.text(q.why, q.zh, "why"), ""]
     hypotheses = ed.zh(q.zh, "hypotheses")
     lines += [f"## {ed['hypotheses']}", ""]

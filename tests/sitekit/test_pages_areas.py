@@ -37,7 +37,7 @@ def flat(markdown: str) -> str:
 def test_every_area_and_every_question_has_a_page(site):
     generated = pages(site)
     for area in site.research.areas:
-        assert f"research/areas/{area.id}.md" in generated
+        assert f"research/areas/{area.id}/index.md" in generated
     for q in site.research.questions:
         assert f"research/{q.slug}.md" in generated
 
@@ -47,7 +47,7 @@ def test_area_page_quotes_the_guide_verbatim_with_its_source_then_lists_its_ques
     source = render.guide_source(research)
     assert "lesswrong.com" in source.url
     for area in research.areas:
-        page = pages(site)[f"research/areas/{area.id}.md"]
+        page = pages(site)[f"research/areas/{area.id}/index.md"]
         assert page.startswith(f"# {area.title}\n")
         if area.id == "thinking-models":
             assert flat(research.thinking_models.quote_intro) in flat(page)
@@ -60,7 +60,7 @@ def test_area_page_quotes_the_guide_verbatim_with_its_source_then_lists_its_ques
         assert flat(area.summary) in flat(page)
         assert page.index("## Our summary") < page.index("## Questions")
         for q in research.questions_of(area.id):
-            assert f"[{q.label}](../{q.slug}.md)" in page, f"{area.id} does not list {q.slug}"
+            assert f"[{q.label}](../../{q.slug}.md)" in page, f"{area.id} does not list {q.slug}"
 
 
 def test_an_area_without_its_quote_says_so_and_links_the_post(site):
@@ -83,7 +83,7 @@ def test_question_of_another_area_is_named_by_title_and_quotes_what_it_answers(s
             assert '!!! quote "The direction it answers, quoted from' in page
             assert flat(q.quote) in flat(page)
             assert f"[{source.label}]({source.url})" in page
-            assert f"[{area.title}](areas/{area.id}.md)" in page
+            assert f"[{area.title}](areas/{area.id}/index.md)" in page
             assert "one of eight sub-questions" not in page
             assert f"mi-starter run {q.slug} --preset cpu" in page
             assert "## Prior work" in page and "## Hypotheses worth testing" in page
@@ -150,7 +150,7 @@ def test_chinese_edition_falls_back_visibly_on_area_and_question_pages(site):
     zh = pages(site, i18n.ZH)
     note = '!!! note "尚未翻译"'
     for area in site.research.areas[1:]:
-        page = zh[f"research/areas/{area.id}.md"]
+        page = zh[f"research/areas/{area.id}/index.md"]
         assert note in page, f"{area.id}: untranslated summary must say so"
         for q in area.questions:
             assert note in zh[f"research/{q.slug}.md"], f"{q.slug}: no visible fallback"
@@ -161,7 +161,7 @@ def test_home_page_lists_every_area_with_its_questions(site, tmp_path):
     lines = home.questions_grid(site.research, tmp_path, i18n.EN.words)
     text = "\n".join(lines)
     for area in site.research.areas:
-        heading = f"### [{area.title}](research/areas/{area.id}.md)"
+        heading = f"### [{area.title}](research/areas/{area.id}/index.md)"
         assert heading in lines
         for q in site.research.questions_of(area.id):
             assert f"**[{q.label}](research/{q.slug}.md)**" in text
@@ -178,7 +178,7 @@ def test_nav_gets_one_section_per_area_once(site):
     sections = research[1:-1]
     assert [next(iter(s)) for s in sections] == [a.title for a in site.research.areas]
     diffing = next(s for s in sections if "Model diffing" in s)["Model diffing"]
-    assert diffing == ["research/areas/model-diffing.md", "research/model-diffing.md"]
+    assert diffing == ["research/areas/model-diffing/index.md", "research/model-diffing.md"]
     assert research[-1] == {"Questions by tag": "tags.md"}
 
 
