@@ -9,14 +9,17 @@
 # that read no activations, on a task with a known right answer; interpretability can lose here.
 #
 # **Method.** Sample chains on held-out Countdown problems. After every step boundary (a spaced
-# subset on long R1 chains) force the answer now, with `</think> \boxed{` (R1: Thought Anchors'
-# suffix), greedily: the label is whether stopping there gives the right answer. A linear probe on
+# subset on long R1 chains) force the answer now, with `</think> \boxed{` (on R1, the suffix of
+# "Thought Anchors: Which LLM Reasoning Steps Matter?", Bogdan et al. 2025, arXiv 2506.19143),
+# greedily: the label is whether stopping there gives the right answer. A linear probe on
 # the residual stream at the step's last token predicts that label; it is fitted **split by
-# problem** (cross-fitting: every chain is scored by a probe that never saw its problem).
+# problem** (cross-fitting: every chain is scored by a probe that never saw its problem). Zhang et
+# al. train a small feed-forward probe; this one is linear (logistic regression).
 # Policies stop at the first boundary where
 # - (a) **probe**: the probe's probability exceeds a threshold;
 # - (b) **answer confidence**: the model's own probability of the answer it was forced to give
-#   (geometric mean over the answer's tokens) exceeds a threshold;
+#   (geometric mean over the answer's tokens) exceeds a threshold (the trial-answer confidence of
+#   DEER: Yang et al. 2025, "Dynamic Early Exit in Reasoning Models", arXiv 2504.15895);
 # - (c) **end-of-thinking**: the model's probability of closing its thinking (`</think>`) there;
 # - (d) **token budget**: the thinking has used a fixed number of tokens;
 # - and otherwise let the chain finish (**full chain**, the reference).
@@ -66,7 +69,7 @@ class Config(StarterConfig):
     # appended to a prefix to force the answer now; the organism's own format (R1's in gpu)
     forced_suffix: str = " </think> \\boxed{"
     forced_max_new_tokens: int = 16  # room for a boxed Countdown expression and its brace
-    layer: int = -1  # residual stream after this block (negative: from the end; Zhang et al.: last)
+    layer: int = -1  # the probe reads the residual stream after this block (negative: from the end)
     folds: int = 4  # cross-fitting folds, split by problem
     inner_folds: int = 2  # folds inside each training set: out-of-fold scores to pick the threshold
     max_accuracy_drop: float = 0.0  # accuracy a threshold may cost on the training problems
@@ -543,6 +546,25 @@ def sweep(policy: str, chains: list[Chain]) -> list[SweepPoint]:
     return points
 
 
+def best_within(points: list[SweepPoint], policy: str,
+                full: stats.Estimate) -> SweepPoint | None:
+    """The swept threshold saving the most whose accuracy lies inside the full chain's interval.
+
+    Chosen on the scored chains themselves: optimistic, alike for every policy (the cross-fitted
+    thresholds are the honest comparison).
+
+    >>> e = lambda v: stats.Estimate(v, None, 5, 5)
+    >>> pts = [SweepPoint("probe", 0.5, e(0.6), e(0.4)), SweepPoint("probe", 0.9, e(0.9), e(0.2))]
+    >>> best_within(pts, "probe", stats.Estimate(0.95, (0.8, 1.0), 5, 5)).threshold
+    0.9
+    """
+    if full.ci is None:
+        return None
+    inside = [p for p in points if p.policy == policy and math.isfinite(p.accuracy.value)
+              and full.ci[0] <= p.accuracy.value <= full.ci[1]]
+    return max(inside, key=lambda p: (p.saved.value, p.threshold), default=None)
+
+
 def auroc(chains: list[Chain], policy: str) -> float:
     """Pooled AUROC of a signal for "the forced answer here is right" (nan: one class only)."""
     pairs = [(v, b["correct"]) for c in chains for v, b in zip(c.signal(policy), c.boundaries)
@@ -579,6 +601,7 @@ def analyse(rows: list[dict]) -> dict:
         "sweep": [point for p in policies for point in sweep(p, chains)],
         "auroc": {p: auroc(chains, p) for p in policies},
     }
+    m["within_full_ci"] = {p: best_within(m["sweep"], p, m["full_accuracy"]) for p in policies}
     baselines = {p: m["policies"][p] for p in BASELINES}
     best = max(baselines, key=lambda p: _finite(baselines[p].saved.value))
     m["best_baseline"] = best
@@ -698,6 +721,12 @@ def findings(m: dict) -> str:
                  f"{d(r.accuracy)} (minus the full chain's: {_signed(r.accuracy_minus_full)}); "
                  f"thresholds {', '.join(_threshold(t) for t in r.thresholds)}; pooled AUROC "
                  f"for \"a forced answer here is right\" {m['auroc'][policy]:.2f} (no interval).")
+    inside = [f"{NAMES[p]} {d(point.saved)} (threshold {_threshold(point.threshold)})"
+              for p, point in m["within_full_ci"].items() if point is not None]
+    if inside:
+        text += ("\n\nRead off the sweep instead (the most saved at an accuracy inside the full "
+                 "chain's 95% interval, chosen on the scored chains themselves, so optimistic for "
+                 "every policy alike): " + "; ".join(inside) + ".")
     if not m["probe_skipped"]:
         diff = m["probe_minus"][m["best_baseline"]]
         verdict = ("more than" if diff.excludes_zero and diff.value > 0 else
