@@ -462,7 +462,9 @@ def render_question(
 
     A thinking-models sub-question hangs from `group_quote` (its parent bullet in the guide); a
     question of another area quotes the guide's sentence it answers, attributed to `source`, and
-    names its `area`. The result card shows whenever docs/results/<slug>/ exists."""
+    names its `area`. A ready question (its starter and committed result exist: the catalog checks)
+    shows the result card first; any question shows what docs/results/<slug>/ holds, or says
+    that no result is committed yet, under its starter."""
     front = ["hide:", "  - toc"]  # the figure gets the width of the table of contents
     if q.tags:
         front += ["tags:", *(f"  - {tag}" for tag in q.tags)]
@@ -486,7 +488,7 @@ def render_question(
             lines += ([f'!!! quote "{ed["our_translation"]}"', "", f"    {translated}", ""]
                       if translated else ed.fallback_note())
     run = results.load_run(results_dir / q.slug) if (results_dir / q.slug).is_dir() else None
-    if run is not None:
+    if q.status == "ready" and run is not None:
         check_manifest(results_dir / q.slug)
         lines += results.organism_note(run, ed.words)
         lines += [f"## {ed['result']} {{ #result }}", ""]

@@ -100,7 +100,7 @@ def test_question_without_starter_or_result_says_so_and_links_no_notebook(site, 
 
 
 def test_committed_result_is_embedded_on_an_area_question(site, tmp_path):
-    q = site.research.question("early-exit")
+    q = site.research.question("early-exit").model_copy(update={"status": "ready"})
     area = site.research.area("being-useful")
     starter = tmp_path / q.starter
     starter.parent.mkdir(parents=True)
