@@ -8,6 +8,8 @@ width `w` (a 1-hidden-layer MLP). Both standardise the features on the training 
 - `fold_of(groups, folds, seed)`: a fold number per item; whole groups (problem ids) stay together.
 - `predict_held_out(x, labels, groups, spec, folds, seed)`: the predicted class of every item, each
   from a probe trained on the other folds only (no problem is on both sides).
+- `fit_predict(x_train, y_train, groups_train, x_test, spec)`: the same probe on a split made
+  beforehand (one probe, no folds).
 - `hits(labels, predicted)`: 1.0 where the prediction is right: per-item scores for
   `starter.stats.mean_ci` / `difference_ci` with clusters = problems (a paired comparison of two
   probes is `difference_ci(hits_a, groups, hits_b, groups)`).
@@ -124,6 +126,49 @@ def predict_held_out(features, labels, groups, spec: ProbeSpec, folds: int = 5, 
     finally:
         torch.set_num_threads(threads)
     return predicted[fold, np.arange(len(y))]
+
+
+def fit_predict(x_train, y_train, groups_train, x_test, spec: ProbeSpec, seed: int = 0,
+                device: str = "cpu") -> np.ndarray:
+    """One probe trained on a fixed split: the predicted class [n_test] of each test row.
+
+    The same trainer as `predict_held_out` (standardised on the training rows, early stopping on
+    a `spec.val_fraction` of the training groups), for a split made beforehand, e.g. problems
+    held out from an SAE's training as well. `groups_train` are the training rows' problem ids.
+
+    >>> x = np.arange(24.0)[:, None]; y = (x[:, 0] >= 12).astype(int); g = np.arange(24) // 2
+    >>> fit_predict(x, y, g, np.array([[-3.0], [30.0]]), ProbeSpec()).tolist()
+    [0, 1]
+    """
+    import torch
+
+    x_train = np.asarray(x_train, dtype=np.float32)
+    x_test = np.asarray(x_test, dtype=np.float32)
+    y_train = np.asarray(y_train, dtype=int)
+    groups = np.asarray(groups_train)
+    if (x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != x_test.shape[1]
+            or len(x_train) != len(y_train) or len(y_train) != len(groups)):
+        raise UsageError(f"training features {x_train.shape}, labels {y_train.shape}, "
+                         f"{len(groups)} groups and test features {x_test.shape} do not match")
+    if y_train.size == 0 or y_train.min() < 0:
+        raise UsageError("labels must be class indices 0..K-1 (bucket numbers before probing)")
+    x = np.concatenate([x_train, x_test])  # [n_train + n_test, d]
+    y = np.concatenate([y_train, np.zeros(len(x_test), dtype=int)])  # test labels are unused
+    role = np.full((1, len(y)), TRAIN)  # [1, n]: one probe
+    role[0, len(y_train):] = TEST
+    if spec.val_fraction > 0 and len(set(groups.tolist())) >= 4:
+        inner = fold_of(groups, max(2, round(1 / spec.val_fraction)), seed + 1)
+        role[0, np.flatnonzero(inner == 0)] = VAL
+    threads = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
+            torch.manual_seed(seed)
+            predicted = _fit_folds(torch, x, y, role, spec, int(y_train.max()) + 1, device)
+    finally:
+        torch.set_num_threads(threads)
+    return predicted[0, len(y_train):]
 
 
 TRAIN, VAL, TEST = 0, 1, 2  # an item's role in one fold's probe
