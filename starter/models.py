@@ -636,7 +636,7 @@ def weights_status(spec: ModelSpec) -> WeightsStatus:
 
 @dataclass
 class LoadedModel:
-    """A loaded model: its bridge (hooks), tokenizer, and two HF module trees over one set of weights.
+    """A loaded model: its bridge (hooks), tokenizer, and two HF module trees over one weight set.
 
     `hf_model` is the booted tree (the bridge's wrappers inside: hooks fire in its generate);
     `plain_model` the pristine one (plain_twin), for fast sampling without hooks.
@@ -655,8 +655,8 @@ class LoadedModel:
     hf_model: "PreTrainedModel"  # same modules as the bridge (see the module docstring): hooks fire in generate
     device: "torch.device"
     dtype: "torch.dtype"
-    # the never-booted HF model over the same weight tensors (plain_twin): no wrappers, no hooks, SDPA;
-    # what rollouts.sample generates with when no hook is active
+    # the never-booted HF model over the same weight tensors (plain_twin): no wrappers or hooks;
+    # SDPA; what rollouts.sample generates with when no hook is active
     plain_model: "PreTrainedModel"
 
     @property
@@ -693,8 +693,8 @@ def plain_twin(hf_model: "PreTrainedModel") -> "PreTrainedModel":
 
     >>> import torch
     >>> from transformers import LlamaConfig, LlamaForCausalLM
-    >>> config = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-    ...                      num_attention_heads=2, num_key_value_heads=1)
+    >>> config = LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+    ...                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1)
     >>> model = LlamaForCausalLM(config)
     >>> twin = plain_twin(model)
     >>> twin is model, twin.lm_head.weight is model.lm_head.weight
