@@ -359,3 +359,49 @@ def test_a_retrained_organism_in_a_folder_gets_the_organism_prompt_format(tmp_pa
     assert get_spec(str(folder)).prompt_format == "organism"
     (folder / "tokenizer.json").write_text('{"model": {"vocab": {"<pad>": 0, "hello": 1}}}')
     assert get_spec(str(folder)).prompt_format == "r1"  # "think" in the name; not the organism's vocabulary
+
+
+# ---------------------------------------------------------------------- the plain twin (no bridge)
+
+
+def test_plain_model_shares_the_weights_and_booting_left_them_untouched(tiny):
+    _, lm, pristine = tiny
+    booted = {p.data_ptr(): p for p in lm.hf_model.parameters()}
+    originals = dict(pristine.named_parameters())
+    plain = dict(lm.plain_model.named_parameters())
+    assert plain.keys() == originals.keys(), "plain_model must have the pristine parameter names"
+    for name, param in plain.items():
+        assert param.data_ptr() in booted, f"{name}: plain_model holds a copy, not the booted tensor"
+        assert booted[param.data_ptr()] is param, f"{name}: the same Parameter object in both trees"
+        assert torch.equal(param, originals[name]), f"{name}: booting changed the weight"
+    booted_buffers = {b.data_ptr() for b in lm.hf_model.buffers()}
+    assert all(b.data_ptr() in booted_buffers for b in lm.plain_model.buffers()), "buffers copied"
+    wrapped = [n for n, m in lm.plain_model.named_modules() if hasattr(m, "_original_component")]
+    assert not wrapped, f"bridge wrappers in plain_model: {wrapped[:3]}"
+    assert lm.plain_model.config._attn_implementation == "sdpa"
+    assert not lm.plain_model.training
+
+
+def test_plain_model_computes_the_pristine_logits(tiny):
+    _, lm, pristine = tiny
+    batch = lm.encode([CORPUS[0], "Hit. </think>"])  # left-padded
+    with torch.no_grad():
+        expected = pristine(**batch).logits  # [batch, pos, d_vocab]
+        got = lm.plain_model(**batch).logits
+    assert torch.equal(got, expected), "plain_model must be the pristine model, bit for bit"
+
+
+def test_an_in_place_weight_edit_shows_in_both_trees(tiny):
+    _, lm, _ = tiny
+    tokens = lm.encode(CORPUS[1]).input_ids
+    weight = lm.plain_model.get_output_embeddings().weight  # [vocab, d_model]
+    saved = weight.detach().clone()
+    try:
+        with torch.no_grad():
+            weight.mul_(2.0)
+            plain = lm.plain_model(tokens).logits
+            bridged = lm.bridge(tokens)
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
+    assert (plain - bridged).abs().max().item() < 1e-4, "one weight tensor: the bridge sees the edit"
