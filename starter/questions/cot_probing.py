@@ -13,6 +13,10 @@
 # - **distance** (organism only): edges in the ground-truth search tree between this step's node and
 #   the solution. Every trace is labelled on the steps it shares with the organism's own search (its
 #   longest common prefix with the true trace); steps after it first leaves the search have no node.
+# - **dead_end** (organism only, "Left: a, b." steps): is this state a dead end (no final try the
+#   search makes from it reaches the target)? No single token of "Left: 152, 4." shows it; read at the
+#   step's last token, before the model writes its next step. The planned-backtracking variant must
+#   compute it there (it writes "Wait, backtrack." next iff the state is dead); the base need not.
 #
 # Method: one linear probe on the residual stream at each step's last token, split **by problem**
 # (no problem is in both train and test); the layer is chosen inside each training fold, never on
@@ -20,7 +24,9 @@
 # context model (the two previous steps' words, the step's position and tags, the last operation,
 # whether its division is exact, counts so far); and, for the backtrack labels, the search's own
 # rule (after a miss, backtrack iff the missed operation was the last one left: `*`, `/`, or `-`
-# when the division is not exact). The probe "reads something the text does not show" only where
+# when the division is not exact); for `dead_end`, the arithmetic rule that computes the label from
+# the state's numbers and the target (it is given the answer: reported beside the others, never the
+# strongest baseline the probe must beat). The probe "reads something the text does not show" only where
 # its per-step score beats the strongest baseline with a paired cluster-bootstrap interval
 # (clusters = problems). Shuffled labels give chance.
 #
@@ -43,6 +49,7 @@ from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
+from starter.validation import Arm, Measured, Validation, measured_from
 
 # %% [markdown]
 # ## Setup
@@ -80,8 +87,12 @@ PRESETS = {
                   temperature=0.6, max_new_tokens=2048, layer_stride=3, batch_size=8),
 }
 LABELS = {"correct": "classify", "backtrack_next": "classify", "backtrack_after_check": "classify",
-          "distance": "regress"}
-BASELINES = ("words", "context", "rule")  # text-only predictors; "rule": backtrack labels only
+          "distance": "regress", "dead_end": "classify"}
+BASELINES = ("words", "context", "rule")  # text-only predictors; "rule": the labels in RULES only
+# The rule baseline of a label: "search", the organism's search rule (the whole of what the base's
+# text determines; a competitor like any other baseline), or "answer", the label's own definition
+# computed from the numbers in the text (shown separately, never the strongest baseline).
+RULES = {"backtrack_next": "search", "backtrack_after_check": "search", "dead_end": "answer"}
 
 # %% [markdown]
 # ## Sample traces and label every step
@@ -119,6 +130,7 @@ def sample_traces(ctx: Context, problems) -> None:
                 continue  # a resumed run: this sample is on disk
             steps = cot.split_steps(cot.split_completion(completion)[0])[: cfg.max_steps]
             numbers, target = problem.meta["numbers"], problem.meta["target"]
+            texts = [s.text for s in steps]
             ctx.store.append({
                 "unit": f"trace:{problem.id}:{k}", "kind": "trace", "problem": problem.id,
                 "numbers": list(numbers), "target": target, "prompt": prompt,
@@ -126,6 +138,8 @@ def sample_traces(ctx: Context, problems) -> None:
                 "correct": task.grade(problem, completion),
                 "tags": [s.tag for s in steps], "step_text": [s.text for s in steps],
                 "distance": (true_distances(numbers, target, steps) if organism
+                             else [None] * len(steps)),
+                "dead_end": ([dead_end(texts, i, target) for i in range(len(steps))] if organism
                              else [None] * len(steps)),
             })
 
@@ -145,6 +159,38 @@ def rule_backtrack_next(texts: list[str], i: int) -> bool:
         return False
     a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
     return op in "*/" or (op == "-" and (b == 0 or a % b != 0))  # after "-" comes "/" only if exact
+
+
+_LEFT = re.compile(r"Left: (\d+), (\d+)\.")
+
+
+def dead_end(texts: list[str], i: int, target: int) -> bool | None:
+    """At a "Left: a, b." step: True when no final try the search makes from (a, b) reaches the
+    target (the planned variant backtracks at once there); None at any other step.
+
+    >>> dead_end(["Try 8*19=152.", "Left: 152, 4."], 1, 31), dead_end(["Left: 27, 4."], 0, 31)
+    (True, False)
+    >>> dead_end(["Try 8*19=152."], 0, 31) is None
+    True
+    """
+    from starter.tasks.countdown import final_tries
+
+    m = _LEFT.fullmatch(texts[i].strip())
+    if m is None:
+        return None
+    value, rest = int(m.group(1)), int(m.group(2))
+    return not any(v == target for _, v in final_tries(value, rest, target))
+
+
+def step_kind(text: str) -> str:
+    """"left" (a "Left: a, b." state), "miss" (a "Miss." check) or "other".
+
+    >>> [step_kind(t) for t in ("Left: 27, 4.", "Miss.", "Try 27+4=31.")]
+    ['left', 'miss', 'other']
+    """
+    if _LEFT.fullmatch(text.strip()):
+        return "left"
+    return "miss" if text.strip() == "Miss." else "other"
 
 
 def context_features(texts: list[str], tags: list[str], i: int) -> list[float]:
@@ -181,6 +227,7 @@ class Steps:
     before: list[str] = field(default_factory=list)  # the two previous steps' words
     context: list[list[float]] = field(default_factory=list)  # context_features
     rule: list[float] = field(default_factory=list)  # rule_backtrack_next (0/1)
+    kind: list[str] = field(default_factory=list)  # step_kind: "left" | "miss" | "other"
     labels: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LABELS})
 
 
@@ -197,11 +244,14 @@ def collect_steps(traces: list[dict], n_positions: list[int]) -> Steps:
             out.before.append(" ".join(texts[max(0, i - 2): i]))
             out.context.append(context_features(texts, tags, i))
             out.rule.append(float(rule_backtrack_next(texts, i)))
+            out.kind.append(step_kind(texts[i]))
             out.labels["correct"].append(float(t["correct"]) if t["finished"] else np.nan)
             out.labels["backtrack_next"].append(back)
             out.labels["backtrack_after_check"].append(back if tags[i] == "verify" else np.nan)
             distance = t["distance"][i]
             out.labels["distance"].append(np.nan if distance is None else float(distance))
+            dead = t.get("dead_end", [None] * len(texts))[i]  # absent: a run from before the label
+            out.labels["dead_end"].append(np.nan if dead is None else float(dead))
     return out
 
 
@@ -217,8 +267,10 @@ def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, label: str, 
     kind = LABELS[label]
     out = {name: activations.oof_predict(x, y, groups, kind, cfg.folds, cfg.seed)
            for name, x in (("words", words), ("context", context))}
-    if kind == "classify" and label.startswith("backtrack"):
+    if RULES.get(label) == "search":
         out["rule"] = np.array(steps.rule)[keep]  # a fixed rule: nothing to fit
+    if RULES.get(label) == "answer":
+        out["rule"] = y.copy()  # the label's definition, computed from the text's numbers
     return out
 
 
@@ -242,8 +294,12 @@ def fit_probes(ctx: Context, traces: list[dict]) -> None:
         y, groups = y_all[keep], np.array(steps.problem)[keep]
         row = {"unit": f"predictions:{label}", "kind": "predictions", "label": label, "task": kind,
                "problems": groups.tolist(), "y": y.tolist(), "predicted": {}, "probe_layers": [],
-               "curve": [], "chance": None, "skipped": None}
+               "curve": [], "chance": None, "skipped": None,
+               "step_kinds": np.array(steps.kind)[keep].tolist()}
         try:
+            if not keep.any():
+                raise UsageError(f"no step carries `{label}` in these traces (for `dead_end`: "
+                                 "no 'Left: a, b.' steps, an organism format)")
             kept = {L: a[keep] for L, a in acts.items()}
             choice = activations.nested_layer_predict(kept, y, groups, kind, cfg.folds,
                                                       cfg.inner_folds, cfg.seed)
@@ -274,6 +330,17 @@ def run(ctx: Context) -> None:
 
 
 # %%
+@dataclass
+class KindResult:
+    """One label's per-step accuracy on one kind of step ("left" or "miss"): where it is decodable."""
+
+    n_steps: int  # steps of this kind that carry the label
+    positives: stats.Estimate  # share of them labelled 1 (e.g. followed by a backtrack)
+    score: dict[str, stats.Estimate]  # per predictor (probe, text baselines, constant)
+    strongest: str  # the best baseline here (never an "answer" rule)
+    probe_minus_strongest: stats.Estimate  # paired difference, clusters = problems
+
+
 @dataclass(repr=False)
 class LabelResult:
     """One label: probe and baselines scored step by step on the same steps, clusters = problems."""
@@ -289,6 +356,7 @@ class LabelResult:
     probe_layers: list[int]  # the layer chosen in each outer fold
     curve: dict[int, float]  # layer -> inner-CV AUROC (R^2 for distance), over outer folds
     chance: float  # the same probe on shuffled labels (last layer): what chance scores
+    by_kind: dict[str, KindResult] = field(default_factory=dict)  # "left"/"miss" steps (classify)
 
     @property
     def direction(self) -> int:  # +1: higher score is better (accuracy); -1: lower is (error)
@@ -316,18 +384,43 @@ def step_scores(y, predicted, task: str) -> list[float]:
     return [abs(p - t) for t, p in zip(y, predicted)]
 
 
+def _strongest(score: dict[str, stats.Estimate], label: str, sign: int) -> str:
+    """The baseline to beat: the best text baseline or constant guess, never an "answer" rule."""
+    present = [name for name in (*BASELINES, "constant") if name in score
+               and not (name == "rule" and RULES.get(label) == "answer")]
+    return max(present, key=lambda name: sign * score[name].value)
+
+
+def kind_results(row: dict, per_step: dict[str, list[float]]) -> dict[str, KindResult]:
+    """Scores restricted to "left" and to "miss" steps (rows that carry their step kinds)."""
+    kinds = row.get("step_kinds") or []
+    out = {}
+    for kind in ("left", "miss"):
+        at = [i for i, k in enumerate(kinds) if k == kind]
+        if row["task"] != "classify" or not at:
+            continue
+        groups = [row["problems"][i] for i in at]
+        score = {name: stats.mean_ci([v[i] for i in at], groups) for name, v in per_step.items()}
+        strongest = _strongest(score, row["label"], 1)
+        out[kind] = KindResult(
+            n_steps=len(at), positives=stats.mean_ci([row["y"][i] for i in at], groups),
+            score=score, strongest=strongest,
+            probe_minus_strongest=stats.difference_ci([per_step["probe"][i] for i in at], groups,
+                                                      [per_step[strongest][i] for i in at],
+                                                      groups))
+    return out
+
+
 def label_result(row: dict) -> LabelResult:
     y, groups, task = row["y"], row["problems"], row["task"]
-    # the rule predicts backtracks only
+    # only the labels in RULES have a rule baseline
     predicted = {name: p for name, p in row["predicted"].items()
-                 if name != "rule" or row["label"].startswith("backtrack")}
+                 if name != "rule" or row["label"] in RULES}
     constant = float(np.mean(y) >= 0.5) if task == "classify" else float(np.mean(y))
     predicted["constant"] = [constant] * len(y)  # no text at all: the prior (a held-in mean)
     per_step = {name: step_scores(y, p, task) for name, p in predicted.items()}
     score = {name: stats.mean_ci(values, groups) for name, values in per_step.items()}
-    sign = 1 if task == "classify" else -1
-    present = [name for name in (*BASELINES, "constant") if name in score]
-    strongest = max(present, key=lambda name: sign * score[name].value)
+    strongest = _strongest(score, row["label"], 1 if task == "classify" else -1)
     return LabelResult(
         label=row["label"], task=task, n_steps=len(y),
         naive=score["constant"], score=score,
@@ -336,9 +429,9 @@ def label_result(row: dict) -> LabelResult:
         strongest=strongest,
         probe_minus_strongest=stats.difference_ci(per_step["probe"], groups, per_step[strongest],
                                                   groups),
-
         probe_layers=row["probe_layers"],
-        curve={point["layer"]: point["score"] for point in row["curve"]}, chance=row["chance"])
+        curve={point["layer"]: point["score"] for point in row["curve"]}, chance=row["chance"],
+        by_kind=kind_results(row, per_step))
 
 
 def analyse(rows: list[dict]) -> dict:
@@ -417,6 +510,10 @@ def _claim_text(r) -> str:
     """What beating the strongest baseline shows: reading past the text only when the search rule
     (the whole of what the organism's text determines) was among the baselines tried."""
     head = f"A residual-stream probe predicts `{r.label}` at each step better than the "
+    if "rule" in r.score and RULES.get(r.label) == "answer":
+        return (head + f"strongest baseline that reads no activations and is not given the "
+                f"answer ({r.strongest}): the model holds the property at the step's end, "
+                f"though the text's numbers determine it (the arithmetic rule computes it).")
     if "rule" in r.score:
         return (head + f"strongest baseline that reads no activations ({r.strongest}): it reads "
                 f"something the text does not show.")
@@ -449,12 +546,21 @@ def findings(m: dict) -> str:
         better = diff.excludes_zero and diff.value * r.direction > 0
         verdict = "beats" if better else "is worse than" if diff.excludes_zero else \
             "is not distinguishable from"
+        if RULES.get(r.label) == "answer":
+            base = ", ".join(f"{name} {d(r.score[name], 3)}" for name in BASELINES
+                             if name in r.score and name != "rule")
         out.append(f"\n\n`{r.label}`, {r.metric} ({r.n_steps} steps): probe (layers "
                    f"{r.probe_layers}) {d(r.score['probe'], 3)}; text baselines: {base}; a "
                    f"constant guess {d(r.naive, 3)}. The probe {verdict} the strongest baseline "
                    f"({r.strongest}): difference {diff.value:+.3f}, 95% CI {_ci(diff)}. Pooled "
                    f"{_pooled(r.task)}: probe {r.pooled['probe']:.2f}, shuffled labels "
                    f"{r.chance:.2f}.")
+        if RULES.get(r.label) == "answer":
+            out.append(f" The arithmetic rule (the label's definition from the state's numbers "
+                       f"and the target; given the answer, so not a baseline to beat) scores "
+                       f"{d(r.score['rule'], 3)}: the text determines `{r.label}` exactly, but no "
+                       f"single token shows it; the question is whether the model computes it.")
+    out += _where_decodable(m)
     for label, why in m["skipped"].items():
         out.append(f"\n\n`{label}`: not probed ({why}).")
     out.append("\n\nOn the organism the search is a fixed rule over the text, so a probe can at "
@@ -464,6 +570,33 @@ def findings(m: dict) -> str:
                "to test there (gpu preset), where the organism-specific context features read "
                "nothing.")
     return "".join(out)
+
+
+def _where_decodable(m: dict) -> list[str]:
+    """Where `backtrack_next` is decodable: at "Left:" steps (before any try of the branch; a
+    planned backtrack) and at "Miss." steps (a reactive one)."""
+    r = m["labels"].get("backtrack_next")
+    if r is None or not r.by_kind:
+        return []
+    d = stats.describe
+    out = ["\n\nWhere `backtrack_next` is decodable (per-step accuracy on that kind of step):"]
+    for kind, name in (("left", "'Left: a, b.' steps"), ("miss", "'Miss.' steps")):
+        k = r.by_kind.get(kind)
+        if k is None:
+            out.append(f" no {name};")
+            continue
+        diff = k.probe_minus_strongest
+        if k.positives.value == 0:
+            read = "no backtrack follows one: nothing to decode there"
+        else:
+            read = (f"probe {d(k.score['probe'], 3)} against {k.strongest} "
+                    f"{d(k.score[k.strongest], 3)}, difference {diff.value:+.3f} (95% CI "
+                    f"{_ci(diff)})")
+        out.append(f" at {k.n_steps} {name}, a backtrack follows {d(k.positives)} of them; {read};")
+    out.append(" a probe that beats the text at 'Left:' steps reads a backtrack planned before "
+               "any try of the branch (the planned variant); one that is decodable only at "
+               "'Miss.' steps reads a reactive backtrack (the base).")
+    return out
 
 
 def _pooled(task: str) -> str:
@@ -485,6 +618,35 @@ def budget(cfg: Config) -> list[Generation]:
     return [Generation("traces", sequences=cfg.n_problems * cfg.samples,
                        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)]
 
+
+# %% [markdown]
+# ## Does the method work? (planted truth)
+#
+# The planned-backtracking variant writes "Wait, backtrack." right after a "Left: a, b." state that
+# is a dead end, so it must compute dead-endness at that step; the base tries the branch's final
+# operations whatever the state and need not. A probe that reads a computed latent, not the text,
+# should beat the strongest text baseline (words, context: never the arithmetic rule, which is
+# given the answer) on `dead_end` by more in the planned variant than in the base (order only).
+
+
+# %%
+def measure_dead_end(m: dict) -> Measured:
+    """Probe accuracy minus the strongest text baseline's on `dead_end` ("Left:" steps)."""
+    r = m["labels"].get("dead_end")
+    if r is None:  # skipped: no "Left:" steps in these traces
+        return Measured(value=float("nan"), ci=None, n=0)
+    return measured_from(r.probe_minus_strongest)
+
+
+VALIDATION = Validation(
+    quantity="probe minus strongest text baseline, per-step accuracy on dead_end at Left steps",
+    arms=(Arm("tinythinker", None, label="base"),  # reactive: need not compute it
+          Arm("tinythinker-planned", None, learned="backtrack_at_dead_left")),  # must compute it
+    measure=measure_dead_end,
+    meaning=("A probe that gains more over the text where the model must compute a hidden "
+             "property reads that computation, not the tokens; on R1-distill, a probe that beats "
+             "its text baselines is then some evidence of a computed latent."),
+    settings={"smoke": (), "cpu": ()})
 
 # %% [markdown]
 # ## What to try next

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from starter.cot import split_steps
@@ -100,3 +103,79 @@ def test_claims_compare_with_the_strongest_baseline_and_agree_with_their_interva
     assert "text does not show" not in claims[1].claim, "beating words/context is not that"
     text = cp.findings(cp.analyse(ROWS))
     assert "not probed (too few wrong)" in text
+
+
+# ---------------------------------------------------------------- dead_end and planted truth
+
+PLANNED = "starter/organism/variant_checkpoints/planned/adapter.safetensors"
+
+
+def test_dead_end_labels_left_states_from_their_numbers():
+    labels = [cp.dead_end(TEXTS, i, 31) for i in range(len(TEXTS))]
+    assert labels[1] is True, "152+4, 152-4, 152/4 never make 31"
+    assert labels[8] is False, "27+4=31"
+    assert [i for i, x in enumerate(labels) if x is not None] == [1, 8], "Left steps only"
+    assert [cp.step_kind(t) for t in TEXTS[:4]] == ["other", "left", "other", "miss"]
+
+
+def test_collect_steps_labels_dead_end_and_the_answer_rule_is_never_the_strongest():
+    tags = ["compute", "plan", "compute", "verify", "compute", "verify", "backtrack", "compute",
+            "plan", "compute", "verify"]
+    t = {"problem": "a", "step_text": TEXTS, "tags": tags, "finished": False, "correct": False,
+         "distance": [None] * len(TEXTS), "dead_end": [cp.dead_end(TEXTS, i, 31)
+                                                      for i in range(len(TEXTS))]}
+    steps = cp.collect_steps([t], [len(TEXTS)])
+    dead = steps.labels["dead_end"]
+    assert [(i, v) for i, v in enumerate(dead) if v == v] == [(1, 1.0), (8, 0.0)]
+    assert steps.kind[1] == "left" and steps.kind[3] == "miss"
+    old = {k: v for k, v in t.items() if k != "dead_end"}  # a run from before the label
+    assert all(v != v for v in cp.collect_steps([old], [3]).labels["dead_end"])
+    row = predictions("dead_end", "classify", [1, 0, 1, 0], list("aabb"), {
+        "probe": [0.9, 0.1, 0.8, 0.6],  # 3/4
+        "words": [0.6, 0.6, 0.6, 0.6],  # 2/4
+        "context": [0.9, 0.1, 0.4, 0.4],  # 3/4
+        "rule": [1, 0, 1, 0]})  # the answer: 4/4
+    r = cp.label_result(row)
+    assert r.score["rule"].value == 1.0
+    assert r.strongest == "context", "the arithmetic rule is given the answer: not a competitor"
+    assert r.probe_minus_strongest.value == pytest.approx(0.0)
+    assert cp.measure_dead_end({"labels": {"dead_end": r}}).value == pytest.approx(0.0)
+    assert cp.measure_dead_end({"labels": {}}).n == 0, "no Left steps: not estimable"
+    claim = cp.claims({"labels": {"dead_end": r}})[0]
+    assert "not given the answer" in claim.claim and claim.control.name.startswith("context")
+
+
+def test_backtrack_next_is_scored_per_kind_of_step():
+    row = predictions("backtrack_next", "classify", [1, 0, 1, 0, 0, 1], list("aabbcc"), {
+        "probe": [0.9, 0.1, 0.8, 0.4, 0.2, 0.3], "words": [0.1] * 6, "context": [0.1] * 6,
+        "rule": [0, 0, 1, 0, 0, 1]})
+    row["step_kinds"] = ["left", "left", "miss", "miss", "other", "miss"]
+    r = cp.label_result(row)
+    left, miss = r.by_kind["left"], r.by_kind["miss"]
+    assert (left.n_steps, miss.n_steps) == (2, 3)
+    assert left.positives.value == pytest.approx(0.5) and left.score["probe"].value == 1.0
+    assert miss.strongest == "rule" and miss.score["rule"].value == 1.0, "the search rule competes"
+    assert miss.probe_minus_strongest.value == pytest.approx(2 / 3 - 1)
+    text = cp.findings({**cp.analyse(ROWS), "labels": {"backtrack_next": r}})
+    assert "Where `backtrack_next` is decodable" in text and "at 2 'Left: a, b.' steps" in text
+
+
+def test_validation_arms_are_base_then_planned():
+    v = cp.VALIDATION
+    assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-planned"]
+    assert all(a.planted is None for a in v.arms), "order only"
+    assert v.increasing
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / PLANNED).exists(),
+                    reason="the planned variant is not trained yet (ships in the repository)")
+def test_validate_smoke(tmp_path):
+    from starter.validation import run_validation
+
+    out = run_validation("cot-probing", "smoke", tmp_path / "v")
+    record = json.loads((out / "validation.json").read_text())
+    assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-planned"]
+    for arm in record["arms"]:
+        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+    assert (out / "figure.png").exists() and (out / "summary.md").exists()
