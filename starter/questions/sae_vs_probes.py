@@ -1,0 +1,861 @@
+# %% [markdown]
+# # Do SAE latents beat simple baselines at reading ground-truth properties?
+#
+# Question: a sparse autoencoder (SAE) promises latents that each mean one thing. If a property of
+# the reasoning is represented, is it easier to read from a few SAE latents than from a few raw
+# residual dimensions, a dense linear probe, or the text itself? Matched sparsity makes the
+# comparison fair: a probe on k SAE latents against a probe on k residual dimensions, chosen by
+# the same rule on the same training problems.
+#
+# Method (sparse probing: Gao et al. 2024, "Scaling and evaluating sparse autoencoders", arXiv
+# 2406.04093; Kantamneni et al. 2025, "Are Sparse Autoencoders Useful? A Case Study in Sparse
+# Probing", arXiv 2502.16681; the probing metric of Karvonen et al. 2025, "SAEBench: A
+# Comprehensive Benchmark for Sparse Autoencoders in Language Model Interpretability", arXiv
+# 2503.09532): residuals at one layer at the tokens where each property is defined; problems split
+# into training and held-out halves (the SAE and every probe see only the training problems).
+# Per property and k in `ks`:
+# (a) SAE latents: the k latents whose class means differ most (in pooled standard deviations) on
+#     the training items, then a logistic probe on those k (k=1: the best single latent);
+# (b) the k residual dimensions picked by the same rule, same probe;
+# (c) a dense logistic probe on the whole residual;
+# (d) a text baseline: the current token, the step's words up to it and the previous step's words
+#     (a bag of words each), same probe.
+# Every probe is `starter.probes.fit_predict` (the kit's one linear probe, early-stopped on held-
+# back training problems). Training and held-out items are class-balanced by subsampling the
+# larger class (seeded), so chance accuracy is 0.5.
+# Score: held-out accuracy per item, intervals from a cluster bootstrap over held-out problems,
+# and paired differences on the same items (`starter.stats.difference_ci`).
+#
+# Ground truth. `smoke` / `cpu`: the TinyThinker organism, fed its own true traces (held-out
+# Countdown problems) so every token has a known state:
+# - `reachable`, at the "." closing "Left: a, b.": some operation on a and b gives the target
+#   (computed from the state with `countdown.apply_op`; the branch can still succeed);
+# - `hit_next`, at the "." closing a final "Try x?y=z.": the next step is "Hit.";
+# - `backtrack_next`, at the "." closing "Miss.": the organism backtracks next (not another try);
+# - `on_path`, at every token of the search: the step's node lies on the solution path.
+# `gpu`: R1-Distill-Llama-8B's own Countdown chains with the Llama Scope R1-distill SAE from the
+# registry (the one trained on R1's math reasoning), read at each step's last token: `is_backtrack`
+# (the kit's tagger calls this step a backtrack), `backtrack_next` (the next step is one) and
+# `correct` (the finished chain's answer is right). Those labels come from a rule tagger and a
+# grader, not from a planted truth.
+#
+# Controls: the same pipeline trained on shuffled labels (chance), and a token-identity baseline
+# (a one-hot of the current token alone). At step ends the token is nearly always the same (".")
+# so that baseline is chance by construction there: the sites themselves remove token identity,
+# and the text baseline is the serious textual control.
+#
+# Run: `mi-starter run sae-vs-probes --preset smoke` (about a minute) or `--preset cpu`; `--preset
+# gpu` downloads R1-Distill-Llama-8B and one Llama Scope SAE. Outputs: results.jsonl (rows of kind
+# "items", "probe", "sae" and, for a sampled model, "chain"), figure.png, summary.md, findings.json.
+
+# %%
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from starter import cot, grading, probes, stats
+from starter.activations import cache_resid
+from starter.errors import UsageError
+from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
+from starter.models import reference_sae_model
+from starter.plan import Generation
+from starter.rollouts import SamplingConfig, sample
+from starter.saes import TrainConfig, collect, load_pretrained, reconstruction, train_sae
+
+# What each property means and where it is read (the organism's, then a sampled model's).
+ORGANISM_PROPERTIES = {
+    "reachable": "at the '.' closing 'Left: a, b.': some operation on a and b gives the target",
+    "hit_next": "at the '.' closing a final 'Try x?y=z.': the next step is 'Hit.'",
+    "backtrack_next": "at the '.' closing 'Miss.': the next step is 'Wait, backtrack.'",
+    "on_path": "at every token of the search: its step's node is on the solution path",
+}
+MODEL_PROPERTIES = {
+    "is_backtrack": "at a step's last token: the tagger calls this step a backtrack",
+    "backtrack_next": "at a step's last token: the tagger calls the next step a backtrack",
+    "correct": "at a step's last token, finished chains: the final answer is right",
+}
+FAMILIES = ("sae", "resid", "text", "token")  # what a probe reads (see the header)
+MIN_PROBLEMS = 2  # a property needs each class in at least this many problems on each side
+
+# %% [markdown]
+# ## Setup
+
+
+# %%
+@dataclass
+class Config(StarterConfig):
+    n_problems: int = 400  # problems, one chain each (organism: its true trace, teacher-forced)
+    test_fraction: float = 0.5  # share of problems held out: no probe and no SAE trains on them
+    layer: int | None = None  # None: the model's last layer of interest (2 of 4 on TinyThinker)
+    dict_size: int = 512  # trained SAE: latents (2x TinyThinker's d_model of 256)
+    sae_k: int = 16  # trained SAE: active latents per token (BatchTopK's L0)
+    steps: int = 600  # trained SAE: optimiser steps
+    n_seeds: int = 1  # trained SAE: seeds seed, seed+1, ... (the data stay fixed)
+    ks: tuple[int, ...] = (1, 4, 16)  # sparsity of the sparse probes: features each may use
+    claim_k: int = 16  # the k at which the claims compare SAE latents and residual dimensions
+    probe_steps: int = 300  # full-batch AdamW steps per probe (starter.probes.ProbeSpec)
+    max_vocab: int = 512  # text baseline: the commonest words kept per bag of words
+    # Sampled models only: tokens per chain. R1-distill chains on Countdown run 500-4000 tokens,
+    # so 4096 lets most finish; an unfinished chain still has steps, but no `correct` label.
+    max_new_tokens: int = 4096
+    max_steps: int = 64  # sampled models only: steps per chain that are probed (the first ones)
+    batch_size: int = 16  # texts per forward pass when caching residuals
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_problems < 8:
+            raise UsageError(f"n_problems={self.n_problems}: need at least 8 (half are held out)")
+        if not 0.1 <= self.test_fraction <= 0.9:
+            raise UsageError(f"test_fraction={self.test_fraction}: choose a value in [0.1, 0.9]")
+        if not self.ks or min(self.ks) < 1:
+            raise UsageError(f"ks={self.ks}: give one or more sparsities, each at least 1")
+        if self.claim_k not in self.ks:
+            raise UsageError(f"claim_k={self.claim_k} must be one of ks={self.ks}")
+        if self.n_seeds < 1 or self.probe_steps < 1 or self.max_steps < 1:
+            raise UsageError(f"n_seeds={self.n_seeds}, probe_steps={self.probe_steps}, "
+                             f"max_steps={self.max_steps}: each must be at least 1")
+
+
+PRESETS = {
+    # smoke: 80 problems, a small SAE; about a minute on 2 quiet cores.
+    "smoke": Config(n_problems=80, dict_size=256, sae_k=8, steps=100, probe_steps=150,
+                    max_new_tokens=128),
+    # cpu: 400 problems (200 held out), 512 latents, 2 SAE seeds: a few minutes on 2 busy cores
+    # (SAE training is most of it: 600 steps of 256 tokens each, about 8 passes over the data).
+    "cpu": Config(n_problems=400, n_seeds=2, max_new_tokens=512),
+    # gpu: 128 chains of R1-Distill-Llama-8B, the Llama Scope R1-distill SAE at layer 15.
+    "gpu": Config(model=reference_sae_model().name, n_problems=128, batch_size=8),
+}
+
+# %% [markdown]
+# ## Sample: chains with labelled steps
+
+
+# %%
+@dataclass(frozen=True)
+class Span:
+    """One thinking step of a chain, where it sits in the text, and the properties it defines."""
+
+    text: str  # the step's words
+    start: int  # character offset in the chain's text (prompt + completion)
+    end: int  # exclusive
+    at_end: dict[str, int] = field(default_factory=dict)  # read at its last token: name -> 0/1
+    at_every: dict[str, int] = field(default_factory=dict)  # read at each of its tokens
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A problem's chain of thought with its labelled steps."""
+
+    problem: str  # problem id: the cluster of every item from this chain
+    text: str  # prompt + completion, as the model reads it
+    steps: list[Span]
+
+
+_LEFT = re.compile(r"Left: (\d+), (\d+)\.")
+
+
+def reachable(left: str, target: int) -> bool:
+    """Whether one operation on the two numbers of a "Left: a, b." state gives the target.
+
+    >>> reachable("Left: 27, 4.", 31), reachable("Left: 152, 4.", 31)
+    (True, False)
+    """
+    from starter.tasks.countdown import apply_op
+
+    a, b = (int(x) for x in _LEFT.fullmatch(left).groups())
+    return any((done := apply_op(a, op, b)) is not None and done[1] == target for op in "+-*/")
+
+
+def organism_chain(trace, problem: str) -> Chain:
+    """A TinyThinker trace with the four organism properties on its steps.
+
+    >>> from starter.organism.data import make_trace, search
+    >>> chain = organism_chain(make_trace(search((8, 19, 4), 31)), "p0")
+    >>> [(s.text, s.at_end) for s in chain.steps if s.at_end][:3]
+    [('Left: 152, 4.', {'reachable': 0}), ('Try 152-4=148.', {'hit_next': 0}), \
+('Miss.', {'backtrack_next': 0})]
+    """
+    spans = []
+    for i, step in enumerate(trace.steps):
+        if step.tag == "conclude":
+            continue
+        after = trace.steps[i + 1]
+        at_end = {}
+        if step.text.startswith("Left:"):
+            at_end["reachable"] = int(reachable(step.text, trace.target))
+        elif step.tag == "try" and step.depth == 2:
+            at_end["hit_next"] = int(after.text == "Hit.")
+        elif step.text == "Miss.":
+            at_end["backtrack_next"] = int(after.tag == "backtrack")
+        spans.append(Span(text=step.text, start=step.char_start, end=step.char_end,
+                          at_end=at_end, at_every={"on_path": int(step.on_solution_path)}))
+    return Chain(problem=problem, text=trace.text, steps=spans)
+
+
+def organism_chains(cfg: Config) -> list[Chain]:
+    """True traces of held-out problems (the organism never trained on them), no hints."""
+    from starter.organism.data import make_traces
+
+    traces = make_traces(cfg.n_problems, seed=cfg.seed, split="test")
+    return [organism_chain(t, f"p{i}") for i, t in enumerate(traces)]
+
+
+def sample_chains(ctx: Context) -> None:
+    """One chain per Countdown problem from the model; a row of kind "chain" each (resumable)."""
+    from starter.tasks import get_task_set
+
+    cfg, lm = ctx.cfg, ctx.model
+    task = get_task_set("countdown")
+    problems = task.make(cfg.n_problems, seed=cfg.seed)
+    todo = [p for p in problems if not ctx.store.done(f"chain:{p.id}")]
+    if not todo:
+        return
+    prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
+    sampling = SamplingConfig(max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+    for problem, prompt, (out,) in zip(todo, prompts, sample(lm, prompts, 1, sampling)):
+        ctx.store.append({"unit": f"chain:{problem.id}", "kind": "chain", "problem": problem.id,
+                          "prompt": prompt, "completion": out.text,
+                          "finished": grading.finished(out.text),
+                          "correct": task.grade(problem, out.text),
+                          "n_new_tokens": out.n_new_tokens})
+
+
+def model_chain(row: dict, max_steps: int) -> Chain:
+    """A sampled chain's first `max_steps` steps, labelled by the kit's tagger and the grader.
+
+    >>> row = {"problem": "p", "prompt": "Q <think>", "finished": True, "correct": False,
+    ...        "completion": " Try 2+3=5. Wait, that is wrong. Try 2*3=6.</think> \\\\boxed{6}"}
+    >>> [(s.text, s.at_end) for s in model_chain(row, 8).steps]
+    [('Try 2+3=5.', {'is_backtrack': 0, 'backtrack_next': 1, 'correct': 0}), \
+('Wait, that is wrong.', {'is_backtrack': 1, 'backtrack_next': 0, 'correct': 0}), \
+('Try 2*3=6.', {'is_backtrack': 0, 'correct': 0})]
+    """
+    thinking, _ = cot.split_completion(row["completion"])
+    steps = cot.split_steps(thinking)
+    offset = len(row["prompt"]) + row["completion"].find(thinking)
+    spans = []
+    for i, step in enumerate(steps[:max_steps]):
+        at_end = {"is_backtrack": int(step.tag == "backtrack")}
+        if i + 1 < len(steps):
+            at_end["backtrack_next"] = int(steps[i + 1].tag == "backtrack")
+        if row["finished"]:
+            at_end["correct"] = int(row["correct"])
+        spans.append(Span(text=step.text, start=offset + step.start, end=offset + step.end,
+                          at_end=at_end))
+    return Chain(problem=row["problem"], text=row["prompt"] + row["completion"], steps=spans)
+
+
+# %% [markdown]
+# ## Sites: the tokens where each property is read, with what the text shows there
+
+
+# %%
+@dataclass(frozen=True)
+class Site:
+    """One labelled token: a training or held-out item of one property."""
+
+    prop: str  # the property
+    label: int  # 0 or 1
+    problem: str  # cluster
+    chain: int  # index of the chain
+    position: int  # token index in the chain's encoded text
+    token: int  # the token id there
+    words: str  # the step's text up to and including this token
+    previous: str  # the previous step's text ("" for the first)
+
+
+def find_sites(model, chains: list[Chain]) -> tuple[list[Site], list[list[int]]]:
+    """Every labelled token of every chain, chain by chain (the order cache_resid returns rows in),
+    and each chain's token ids. A token belongs to a step when its characters overlap the step's."""
+    sites, all_ids = [], []
+    for c, chain in enumerate(chains):
+        enc = model.tokenizer(chain.text, return_offsets_mapping=True,
+                              add_special_tokens=model.add_special_tokens)
+        ids, offsets = enc["input_ids"], enc["offset_mapping"]
+        all_ids.append(list(ids))
+        for j, step in enumerate(chain.steps):
+            inside = [i for i, (a, b) in enumerate(offsets)
+                      if i > 0 and b > a and b > step.start and a < step.end]
+            if not inside:
+                continue
+            previous = chain.steps[j - 1].text if j else ""
+            base = {"problem": chain.problem, "chain": c, "previous": previous}
+            for i in inside:
+                words = chain.text[step.start:min(offsets[i][1], step.end)]
+                for prop, label in step.at_every.items():
+                    sites.append(Site(prop=prop, label=label, position=i, token=ids[i],
+                                      words=words, **base))
+            for prop, label in step.at_end.items():
+                sites.append(Site(prop=prop, label=label, position=inside[-1],
+                                  token=ids[inside[-1]], words=step.text, **base))
+    return sites, all_ids
+
+
+def split_problems(problems: list[str], test_fraction: float, seed: int) -> set[str]:
+    """The held-out problems: a seeded share of them.
+
+    >>> sorted(split_problems(["a", "b", "c", "d"], 0.5, seed=0))
+    ['a', 'c']
+    """
+    names = sorted(set(problems))
+    order = np.random.default_rng(seed).permutation(len(names))
+    n_test = max(1, round(len(names) * test_fraction))
+    return {names[i] for i in order[:n_test]}
+
+
+@dataclass
+class Items:
+    """One property's training and held-out items (indices into the sites), both class-balanced."""
+
+    train: np.ndarray  # site indices, training problems
+    test: np.ndarray  # site indices, held-out problems
+    skipped: str | None = None  # why no probe is fitted (too few of a class), or None
+
+
+def balance(indices: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """`indices` with the larger class subsampled to the smaller one's size, in their order.
+
+    >>> balance(np.arange(6), np.array([1, 1, 1, 1, 0, 0]), seed=0).tolist()
+    [2, 3, 4, 5]
+    """
+    ones, zeros = indices[labels == 1], indices[labels == 0]
+    n = min(len(ones), len(zeros))
+    rng = np.random.default_rng(seed)
+    keep = [rng.choice(side, n, replace=False) if len(side) > n else side for side in (ones, zeros)]
+    return np.sort(np.concatenate(keep))
+
+
+def items_of(sites: list[Site], prop: str, test: set[str], seed: int) -> Items:
+    """Balanced training and held-out items of `prop`, or why there are too few."""
+    mine = np.array([i for i, s in enumerate(sites) if s.prop == prop], dtype=int)
+    labels = np.array([sites[i].label for i in mine], dtype=int)
+    held = np.array([sites[i].problem in test for i in mine], dtype=bool)
+    for side, name in ((~held, "training"), (held, "held-out")):
+        for label in (0, 1):
+            where = {sites[i].problem for i in mine[side & (labels == label)]}
+            if len(where) < MIN_PROBLEMS:
+                return Items(mine[:0], mine[:0], skipped=(
+                    f"label {label} occurs in {len(where)} {name} problems (need "
+                    f"{MIN_PROBLEMS})"))
+    return Items(train=balance(mine[~held], labels[~held], seed),
+                 test=balance(mine[held], labels[held], seed + 1))
+
+
+# %% [markdown]
+# ## Features: residuals, SAE latents, and what the text shows
+
+
+# %%
+def univariate_scores(x, y: np.ndarray) -> np.ndarray:
+    """Per column: |mean on class 1 - mean on class 0| / pooled standard deviation.
+
+    `x` is [n, d], dense or scipy sparse (SAE codes are mostly zeros).
+
+    >>> x = np.array([[1.0, 5.0], [1.2, 5.0], [3.0, 5.0], [3.2, 5.0]])
+    >>> univariate_scores(x, np.array([0, 0, 1, 1])).round(1).tolist()
+    [20.0, 0.0]
+    """
+    scores = []
+    for side in (y == 1, y == 0):
+        part = x[np.flatnonzero(side)]
+        mean = np.asarray(part.mean(axis=0)).ravel()
+        square = part.multiply(part) if hasattr(part, "multiply") else part * part
+        scores.append((mean, np.asarray(square.mean(axis=0)).ravel() - mean * mean))
+    (mean1, var1), (mean0, var0) = scores
+    spread = np.sqrt(np.maximum((var1 + var0) / 2, 0.0))
+    return np.abs(mean1 - mean0) / (spread + 1e-6)  # a perfect separator scores high, not 0
+
+
+def top_k(x, y: np.ndarray, k: int) -> list[int]:
+    """The `k` columns with the highest univariate score, best first (ties: the lower column).
+
+    >>> x = np.array([[0.0, 1.0, 0.0], [0.0, 1.2, 1.0], [0.0, 3.0, 0.0], [0.0, 3.2, 2.0]])
+    >>> top_k(x, np.array([0, 0, 1, 1]), 2)
+    [1, 2]
+    """
+    scores = univariate_scores(x, y)
+    return [int(i) for i in np.argsort(-scores, kind="stable")[: min(k, len(scores))]]
+
+
+def dense(x, columns: list[int] | None = None) -> np.ndarray:
+    """[n, len(columns)] float32 (all columns when None), from a dense or scipy sparse matrix."""
+    part = x if columns is None else x[:, columns]
+    return np.asarray(part.toarray() if hasattr(part, "toarray") else part, dtype=np.float32)
+
+
+def text_features(sites: list[Site], ids: list[list[int]], train: np.ndarray,
+                  max_vocab: int) -> tuple[np.ndarray, np.ndarray]:
+    """(token one-hot, text features) for every site. The text: the token, the step's words so far,
+    the previous step's words (bags of words; vocabularies from the training items only)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    token = probes.token_window([ids[s.chain] for s in sites], [[s.position] for s in sites],
+                                window=1, max_vocab=max_vocab)
+    bags = []
+    for part in ("words", "previous"):
+        texts = [getattr(s, part) for s in sites]
+        bag = CountVectorizer(token_pattern=r"\w+|[^\w\s]", max_features=max_vocab, binary=True)
+        try:
+            bag.fit([texts[i] for i in train])
+        except ValueError:  # no word at all in the training items (e.g. no previous steps)
+            continue
+        bags.append(bag.transform(texts).toarray().astype(np.float32))
+    return token, np.hstack([token, *bags])
+
+
+def sae_codes(sae, resid: np.ndarray, chunk: int = 1024):
+    """SAE latent activations [n, d_sae] of residuals [n, d_model], as a scipy sparse matrix."""
+    import scipy.sparse
+    import torch
+
+    param = next(sae.parameters())
+    parts = []
+    with torch.no_grad():
+        for lo in range(0, len(resid), chunk):
+            x = torch.as_tensor(resid[lo:lo + chunk]).to(param.device, param.dtype)
+            parts.append(scipy.sparse.csr_matrix(sae.encode(x).float().cpu().numpy()))
+    return scipy.sparse.vstack(parts).tocsr()
+
+
+def pretrained_sae_id(spec, layer: int) -> str:
+    """The registry SAE at `layer`: the one trained on R1's reasoning (openr1, no slimpajama)."""
+    ids = [i for i in spec.sae_ids if i.startswith(f"l{layer}r_")]
+    if not ids:
+        raise UsageError(f"{spec.name} has no {spec.sae_release} SAE at layer {layer}; "
+                         f"its ids: {', '.join(spec.sae_ids)}")
+    return next((i for i in ids if "openr1" in i and "slimpajama" not in i), ids[0])
+
+
+def make_sae(ctx: Context, layer: int, train_texts: list[str], seed: int):
+    """(name, SAE): the registry's pretrained SAE, or one trained here on the training chains."""
+    cfg, spec, device = ctx.cfg, ctx.model.spec, str(ctx.model.device)
+    if spec.sae_release:
+        sae_id = pretrained_sae_id(spec, layer)
+        return f"{spec.sae_release}/{sae_id}", load_pretrained(spec.sae_release, sae_id, device)
+    acts = collect(ctx.model, train_texts, layer).acts  # [n_tokens, d_model]
+    train = TrainConfig(dict_size=cfg.dict_size, k=cfg.sae_k, steps=cfg.steps, seed=seed,
+                        batch_size=min(256, len(acts)))
+    return f"trained here ({cfg.dict_size} latents, k={cfg.sae_k})", train_sae(acts, train,
+                                                                                device=device)
+
+
+# %% [markdown]
+# ## Run: fit every probe on the training problems, score it on the held-out ones
+
+
+# %%
+def methods(cfg: Config) -> list[str]:
+    """Every probe fitted per property, the SAE's (seeded) ones first.
+
+    >>> methods(Config(ks=(1, 4), claim_k=4, n_problems=8))
+    ['sae-k1', 'sae-k4', 'shuffled-sae-k4', 'shuffled-resid-dense', 'resid-k1', 'resid-k4', \
+'resid-dense', 'text', 'token']
+    """
+    seeded = [f"sae-k{k}" for k in cfg.ks]
+    seeded += [f"shuffled-sae-k{cfg.claim_k}", "shuffled-resid-dense"]
+    return seeded + [f"resid-k{k}" for k in cfg.ks] + ["resid-dense", "text", "token"]
+
+
+def is_seeded(method: str) -> bool:
+    """Whether a probe depends on the SAE seed or the shuffle (then it runs once per seed)."""
+    return method.startswith(("sae-", "shuffled-"))
+
+
+def probe_unit(prop: str, method: str, seed: int) -> str:
+    return f"probe:{prop}:{method}:{seed}" if is_seeded(method) else f"probe:{prop}:{method}"
+
+
+@dataclass
+class Features:
+    """Every site's features, row for row with the sites."""
+
+    resid: np.ndarray  # [n_sites, d_model]
+    text: np.ndarray  # [n_sites, n_text]: token one-hot and bags of words
+    token: np.ndarray  # [n_sites, n_tokens]: the token one-hot alone
+    sae: Any = None  # [n_sites, d_sae] scipy sparse, once an SAE is made
+
+
+def fit_one(method: str, feats: Features, y: np.ndarray, groups: np.ndarray, items: Items,
+            cfg: Config, seed: int) -> dict:
+    """Fit one probe on the training items, predict the held-out items: its typed fields."""
+    family, _, rest = method.removeprefix("shuffled-").partition("-")
+    x = {"sae": feats.sae, "resid": feats.resid, "text": feats.text, "token": feats.token}[family]
+    y_train = y[items.train]
+    if method.startswith("shuffled-"):
+        y_train = np.random.default_rng(seed).permutation(y_train)
+    k = int(rest[1:]) if rest.startswith("k") else None
+    x_train, x_test = x[items.train], x[items.test]
+    columns = None if k is None else top_k(x_train, y_train, k)
+    spec = probes.ProbeSpec(steps=cfg.probe_steps)
+    predicted = probes.fit_predict(dense(x_train, columns), y_train, groups[items.train],
+                                   dense(x_test, columns), spec, seed=seed)
+    return {"family": family, "k": k, "shuffled": method.startswith("shuffled-"),
+            "features": columns, "hits": probes.hits(y[items.test], predicted).astype(int).tolist()}
+
+
+def run(ctx: Context) -> None:
+    cfg, model = ctx.cfg, ctx.model
+    layer = cfg.layer if cfg.layer is not None else model.spec.layers_of_interest[-1]
+    organism = model.spec.prompt_format == "organism"
+    if organism:
+        chains, described = organism_chains(cfg), ORGANISM_PROPERTIES
+    else:
+        sample_chains(ctx)
+        rows = [r for r in ctx.store.rows() if r.get("kind") == "chain"]
+        chains = [model_chain(r, cfg.max_steps) for r in rows]
+        described = MODEL_PROPERTIES
+    sites, ids = find_sites(model, chains)
+    held_out = split_problems([c.problem for c in chains], cfg.test_fraction, cfg.seed)
+    y = np.array([s.label for s in sites], dtype=int)
+    groups = np.array([s.problem for s in sites])
+    items = {prop: items_of(sites, prop, held_out, cfg.seed) for prop in described}
+    for prop, got in items.items():
+        if not ctx.store.done(f"items:{prop}"):
+            ctx.store.append({
+                "unit": f"items:{prop}", "kind": "items", "property": prop,
+                "description": described[prop], "layer": layer, "ks": list(cfg.ks),
+                "claim_k": cfg.claim_k, "skipped": got.skipped,
+                "problems": [sites[i].problem for i in got.test],
+                "labels": y[got.test].tolist(), "n_train": len(got.train),
+                "n_train_problems": len({sites[i].problem for i in got.train})})
+    probed = [prop for prop, got in items.items() if got.skipped is None]
+    seeds = [cfg.seed] if model.spec.sae_release else [cfg.seed + s for s in range(cfg.n_seeds)]
+    units = {(prop, method, seed): probe_unit(prop, method, seed) for prop in probed
+             for method in methods(cfg) for seed in (seeds if is_seeded(method) else seeds[:1])}
+    if not ctx.store.pending(units.values()):
+        return  # a resumed run with every probe on disk
+    by_chain = [[s.position for s in sites if s.chain == c] for c in range(len(chains))]
+    resid = cache_resid(model, [c.text for c in chains], by_chain, [layer],
+                        batch_size=cfg.batch_size)[layer].numpy()  # [n_sites, d_model]
+    train_sites = np.concatenate([items[p].train for p in probed])
+    token, text = text_features(sites, ids, train_sites, cfg.max_vocab)
+    feats = Features(resid=resid, text=text, token=token)
+    for (prop, method, seed), unit in units.items():
+        if not is_seeded(method) and not ctx.store.done(unit):
+            fitted = fit_one(method, feats, y, groups, items[prop], cfg, seed)
+            ctx.store.append({"unit": unit, "kind": "probe", "property": prop, "method": method,
+                              "seed": None, **fitted})
+    train_texts = [c.text for c in chains if c.problem not in held_out]
+    for seed in seeds:
+        mine = [(key, unit) for key, unit in units.items() if key[2] == seed and is_seeded(key[1])]
+        if not ctx.store.pending(unit for _, unit in mine):
+            continue
+        name, sae = make_sae(ctx, layer, train_texts, seed)
+        feats.sae = sae_codes(sae, resid)
+        import torch
+
+        test_sites = np.concatenate([items[p].test for p in probed])
+        quality = reconstruction(sae, torch.as_tensor(resid[test_sites]))
+        if not ctx.store.done(f"sae:{seed}"):
+            ctx.store.append({"unit": f"sae:{seed}", "kind": "sae", "seed": seed, "name": name,
+                              "d_sae": int(feats.sae.shape[1]), "fve": quality["fve"],
+                              "l0": quality["l0"], "n_tokens": quality["n_tokens"]})
+        for (prop, method, _), unit in mine:
+            if not ctx.store.done(unit):
+                fitted = fit_one(method, feats, y, groups, items[prop], cfg, seed)
+                ctx.store.append({"unit": unit, "kind": "probe", "property": prop,
+                                  "method": method, "seed": seed, **fitted})
+
+
+# %% [markdown]
+# ## Analyse: held-out accuracy per property and probe, paired differences by problem
+
+
+# %%
+def _accuracy(row: dict, problems: list[str]) -> stats.Estimate:
+    return stats.mean_ci(row["hits"], problems, unit="problem")
+
+
+def _gap(a: dict, b: dict, problems: list[str]) -> stats.Estimate:
+    """Accuracy of probe `a` minus probe `b` on the same held-out items, paired by problem."""
+    return stats.difference_ci(a["hits"], problems, b["hits"], problems, unit="problem")
+
+
+def analyse(rows: list[dict]) -> dict:
+    items = {r["property"]: r for r in rows if r.get("kind") == "items"}
+    found = [r for r in rows if r.get("kind") == "probe"]
+    chains = [r for r in rows if r.get("kind") == "chain"]
+    saes = sorted((r for r in rows if r.get("kind") == "sae"), key=lambda r: r["seed"])
+    seeds = sorted({r["seed"] for r in found if r["seed"] is not None})
+    first = next(iter(items.values()), {})
+    m: dict[str, Any] = {
+        "properties": [p for p, r in items.items() if r["skipped"] is None],
+        "skipped": {p: r["skipped"] for p, r in items.items() if r["skipped"] is not None},
+        "descriptions": {p: r["description"] for p, r in items.items()},
+        "layer": first.get("layer"), "ks": first.get("ks", []), "claim_k": first.get("claim_k"),
+        "seeds": seeds, "n_chains": len(chains),
+        "n_unfinished": sum(not r["finished"] for r in chains),
+        "sae": {r["seed"]: {"name": r["name"], "d_sae": r["d_sae"], "fve": r["fve"],
+                            "l0": r["l0"], "n_tokens": r["n_tokens"]} for r in saes},
+        "items": {}, "accuracy": {}, "sae_minus_resid": {}, "sae_minus_dense": {},
+        "sae_minus_text": {}, "sae_minus_resid_by_seed": {}}
+
+    def probe(prop: str, method: str, seed: int | None = None) -> dict | None:
+        want = seed if is_seeded(method) else None
+        if want is None and is_seeded(method):
+            want = seeds[0] if seeds else None
+        return next((r for r in found if r["property"] == prop and r["method"] == method
+                     and r["seed"] == want), None)
+
+    pooled: dict[str, list] = {"dense": [], "shuffled": [], "problems": []}
+    for prop in m["properties"]:
+        problems = items[prop]["problems"]
+        labels = items[prop]["labels"]
+        m["items"][prop] = {"n_test": len(labels), "n_test_problems": len(set(problems)),
+                            "n_test_positive": int(sum(labels)),
+                            "n_train": items[prop]["n_train"],
+                            "n_train_problems": items[prop]["n_train_problems"]}
+        here = {r["method"]: r for r in found if r["property"] == prop}
+        m["accuracy"][prop] = {method: _accuracy(probe(prop, method), problems)
+                               for method in here}
+        dense_probe, text_probe = probe(prop, "resid-dense"), probe(prop, "text")
+        m["sae_minus_resid"][prop] = {}
+        m["sae_minus_dense"][prop] = {}
+        for k in m["ks"]:
+            sae = probe(prop, f"sae-k{k}")
+            if sae is None:
+                continue
+            m["sae_minus_resid"][prop][k] = _gap(sae, probe(prop, f"resid-k{k}"), problems)
+            m["sae_minus_dense"][prop][k] = _gap(sae, dense_probe, problems)
+        claim_sae = probe(prop, f"sae-k{m['claim_k']}")
+        if claim_sae is not None:
+            m["sae_minus_text"][prop] = _gap(claim_sae, text_probe, problems)
+            m["sae_minus_resid_by_seed"][prop] = {
+                seed: _gap(probe(prop, f"sae-k{m['claim_k']}", seed),
+                           probe(prop, f"resid-k{m['claim_k']}"), problems) for seed in seeds}
+        shuffled = probe(prop, "shuffled-resid-dense")
+        if dense_probe is not None and shuffled is not None:
+            pooled["dense"] += dense_probe["hits"]
+            pooled["shuffled"] += shuffled["hits"]
+            pooled["problems"] += problems
+    if pooled["problems"]:
+        where = pooled["problems"]
+        m["pipeline"] = {
+            "dense": stats.mean_ci(pooled["dense"], where, unit="problem"),
+            "shuffled": stats.mean_ci(pooled["shuffled"], where, unit="problem"),
+            "difference": stats.difference_ci(pooled["dense"], where, pooled["shuffled"], where,
+                                              unit="problem")}
+    return m
+
+
+# %% [markdown]
+# ## Figure
+
+
+# %%
+def _err(estimates: list[stats.Estimate]) -> list[list[float]]:
+    """Error bars [below, above] from the 95% intervals (0 where there is none)."""
+    low = [max(0.0, e.value - e.ci[0]) if e.ci else 0.0 for e in estimates]
+    high = [max(0.0, e.ci[1] - e.value) if e.ci else 0.0 for e in estimates]
+    return [low, high]
+
+
+BAR_COLOURS = ("C4", "C5", "C6", "C9")  # one per property (grey and C0-C3 mean probes above)
+REFERENCES = (  # horizontal lines in each property's panel: method, label, style
+    ("resid-dense", "dense residual probe (band: 95% CI)", {"color": "C2", "ls": "-"}),
+    ("text", "text baseline", {"color": "C3", "ls": "--"}),
+    ("token", "token identity", {"color": "grey", "ls": ":"}),
+)
+
+
+def plot(rows: list[dict], metrics: dict):
+    import matplotlib.pyplot as plt
+
+    m = metrics
+    props = m["properties"]
+    if not props:
+        fig, ax = plt.subplots(figsize=(7, 2))
+        ax.set_axis_off()
+        ax.set_title("No property had both classes on both sides of the split", fontsize=9)
+        return fig
+    n_rows = (len(props) + 1) // 2 + 1
+    fig, axes = plt.subplots(n_rows, 2, figsize=(7, 3.2 * n_rows), squeeze=False)
+    ks = m["ks"]
+    xs = np.arange(len(ks))
+    for ax, prop in zip(axes[:-1].ravel(), props):
+        acc = m["accuracy"][prop]
+        for family, colour, label in (("sae", "C0", "SAE latents, top k"),
+                                      ("resid", "C1", "residual dims, top k")):
+            ests = [acc[f"{family}-k{k}"] for k in ks]
+            ax.errorbar(xs, [e.value for e in ests], yerr=_err(ests), color=colour, marker="o",
+                        capsize=3, label=label)
+        for method, label, style in REFERENCES:
+            ax.axhline(acc[method].value, lw=1, label=label, **style)
+        if acc["resid-dense"].ci:
+            ax.axhspan(*acc["resid-dense"].ci, color="C2", alpha=0.12, lw=0)
+        shuffled = acc.get(f"shuffled-sae-k{m['claim_k']}")
+        if shuffled is not None:
+            ax.axhline(shuffled.value, color="black", lw=0.8, ls="-.",
+                       label="shuffled labels (SAE probe)")
+        ax.set_xticks(xs, [str(k) for k in ks])
+        ax.set_ylim(0.3, 1.02)
+        ax.set(xlabel="k (features the probe may use)", ylabel="held-out accuracy")
+        ax.set_title(f"{prop} (n={m['items'][prop]['n_test_problems']} problems)", fontsize=9)
+    for ax in axes[:-1].ravel()[len(props):]:
+        ax.set_axis_off()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    ax = axes[-1, 0]
+    width = 0.8 / len(props)
+    for j, prop in enumerate(props):
+        ests = [m["sae_minus_resid"][prop][k] for k in ks]
+        ax.bar(xs + (j - (len(props) - 1) / 2) * width, [e.value for e in ests], width,
+               yerr=_err(ests), capsize=2, label=prop, color=BAR_COLOURS[j % len(BAR_COLOURS)])
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(xs, [str(k) for k in ks])
+    ax.set(xlabel="k (matched)", ylabel="accuracy difference (95% CI)")
+    ax.set_title("SAE latents minus residual dims, same k", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    axes[-1, 1].set_axis_off()
+    fig.legend(handles, labels, fontsize=7, loc="lower right", frameon=False,
+               bbox_to_anchor=(0.98, 0.02), title="accuracy panels", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# %% [markdown]
+# ## Claims
+
+
+# %%
+def claims(m: dict) -> list[Claim]:
+    k = m["claim_k"]
+    found = []
+    for prop in m["properties"]:
+        acc = m["accuracy"][prop]
+        if f"sae-k{k}" not in acc:
+            continue
+        metric = f"held-out accuracy (balanced), SAE latents k={k}"
+        found.append(compare(
+            f"At matched sparsity k={k}, a probe on SAE latents reads '{prop}' "
+            f"({m['descriptions'][prop]}) more accurately than a probe on {k} residual "
+            "dimensions picked by the same rule.",
+            metric, acc[f"sae-k{k}"], f"{k} residual dimensions, same selection and probe",
+            f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
+            m["sae_minus_resid"][prop][k]))
+        found.append(compare(
+            f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
+            "(the current token, the step's words so far and the previous step's words).",
+            metric, acc[f"sae-k{k}"], "text baseline, same probe",
+            "held-out accuracy (balanced), text baseline", acc["text"],
+            m["sae_minus_text"][prop]))
+    if "pipeline" in m:
+        p = m["pipeline"]
+        found.append(compare(
+            "Pipeline check (positive control): the dense residual probe beats the same probe "
+            "trained on shuffled labels, pooled over the properties (held-out items).",
+            "held-out accuracy (balanced), dense residual probe", p["dense"],
+            "the same probe, shuffled training labels",
+            "held-out accuracy (balanced), shuffled labels", p["shuffled"], p["difference"]))
+    return found
+
+
+def _verdict(e: stats.Estimate) -> str:
+    if e.excludes_zero:
+        return "SAE better" if e.value > 0 else "SAE worse"
+    needed = stats.n_needed(e)
+    more = f" (roughly {needed} problems would be needed)" if needed else ""
+    return f"not distinguishable at this n{more}"
+
+
+def findings(m: dict) -> str:
+    d = stats.describe
+    k = m["claim_k"]
+    lines = [f"Residuals at layer {m['layer']}. Accuracy is over class-balanced held-out items "
+             "(chance 0.5); every interval resamples held-out problems."]
+    if m["n_chains"]:
+        lines.append(f"{m['n_chains']} sampled chains, {m['n_unfinished']} unfinished (no "
+                     "`</think>` and answer within the budget): their steps are probed, but "
+                     "they carry no `correct` label.")
+    for seed, sae in m["sae"].items():
+        lines.append(f"- SAE (seed {seed}): {sae['name']}, {sae['d_sae']} latents; on the "
+                     f"held-out probed tokens it explains {sae['fve']:.2f} of the variance at "
+                     f"L0 {sae['l0']:.1f} ({sae['n_tokens']} tokens; a diagnostic, no interval).")
+    for prop, why in m["skipped"].items():
+        lines.append(f"- `{prop}` not probed: {why}.")
+    for prop in m["properties"]:
+        acc, n = m["accuracy"][prop], m["items"][prop]
+        lines.append(f"\n**{prop}** ({m['descriptions'][prop]}): {n['n_test']} held-out items "
+                     f"from {n['n_test_problems']} problems ({n['n_test_positive']} positive), "
+                     f"{n['n_train']} training items from {n['n_train_problems']} problems.")
+        for method, e in acc.items():
+            lines.append(f"- {method}: {d(e)}")
+        for kk, e in m["sae_minus_resid"][prop].items():
+            lines.append(f"- SAE minus residual at k={kk}: {d(e)}, {_verdict(e)}; SAE k={kk} "
+                         f"minus the dense probe: {d(m['sae_minus_dense'][prop][kk])}.")
+        if prop in m["sae_minus_text"]:
+            lines.append(f"- SAE k={k} minus the text baseline: {d(m['sae_minus_text'][prop])}, "
+                         f"{_verdict(m['sae_minus_text'][prop])}.")
+        by_seed = m["sae_minus_resid_by_seed"].get(prop, {})
+        if len(by_seed) > 1:
+            values = [e.value for e in by_seed.values()]
+            lines.append(f"- Per SAE seed, SAE minus residual at k={k}: "
+                         + "; ".join(f"seed {s}: {d(e)}" for s, e in by_seed.items())
+                         + f" (claims use seed {m['seeds'][0]}; the intervals treat the SAE as "
+                         f"fixed, so this spread, {min(values):+.2f} to {max(values):+.2f}, is "
+                         "not in them).")
+    if "pipeline" in m:
+        p = m["pipeline"]
+        lines.append(f"\nControl, shuffled labels: the dense probe pooled over properties "
+                     f"{d(p['dense'])}; trained on shuffled labels {d(p['shuffled'])}; "
+                     f"difference {d(p['difference'])}. Items are pooled with equal weight, so "
+                     "the property with the most items (`on_path`: every token) weighs most.")
+    lines.append(
+        "\nToken identity: at step ends the token is almost always the closing '.', so the "
+        "token-identity probe sits at chance there by construction: those sites remove token "
+        "identity, and the text baseline (the step's words and the previous step's) is the "
+        "textual control that matters. Only `on_path` (every token) lets the token carry "
+        "information. Accuracy on balanced items is reported instead of AUROC so that every "
+        "interval comes from the kit's cluster bootstrap over problems.")
+    if not m["n_chains"]:
+        lines.append(
+            "\nAn organism result is a hypothesis about R1-distill, not a finding about it: "
+            "TinyThinker is 4 layers wide 256, its SAE is trained here on a few thousand tokens, "
+            "and its properties are planted by construction. `--preset gpu` runs the same "
+            "comparison on R1-Distill-Llama-8B with the Llama Scope R1-distill SAE, where the "
+            "labels come from the kit's step tagger and grader instead of a known search.")
+    return "\n".join(lines)
+
+
+# %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run sae-vs-probes --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """None on the organism (its traces come from its grammar); else one chain per problem."""
+    if cfg.model == "tinythinker":
+        return []
+    return [Generation("chains, one per problem", sequences=cfg.n_problems,
+                       max_new_tokens=cfg.max_new_tokens,
+                       batch_size=SamplingConfig().batch_size)]
+
+
+STARTER = Starter(
+    slug="sae-vs-probes",
+    presets=PRESETS,
+    run=run,
+    analyse=analyse,
+    plot=plot,
+    findings=findings,
+    claims=claims,
+    budget=budget,
+    concepts=("backtracking", "wait"),  # searches with shipped offline fixtures
+    try_next=(
+        "Vary the SAE: more latents, another L0, more training tokens; does the SAE-minus-"
+        "residual gap at k=1 move with the SAE's variance explained?",
+        "Kantamneni et al.'s hard regimes: few training problems, imbalanced classes, shuffled "
+        "operators (covariate shift). Where, if anywhere, do SAE probes win?",
+        "Read the chosen SAE latents' top contexts (starter.saes.top_examples): is the best "
+        "single latent for `reachable` a reachability feature or a digit detector?",
+        "Probe every layer: is the property SAE-readable where the residual probe first reads it?",
+    ),
+)
+
+if __name__ == "__main__":
+    run_starter(STARTER)

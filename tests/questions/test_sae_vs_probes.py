@@ -1,0 +1,179 @@
+"""sae-vs-probes: ground-truth labels, sites, feature selection, and analyse/claims on hand-built
+rows against numbers computed by hand."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from starter.errors import UsageError
+from starter.findings import check
+from starter.organism.data import make_trace, make_traces, search
+from starter.organism.tokenizer import build_tokenizer
+from starter.questions import sae_vs_probes as svp
+
+
+# ------------------------------------------------------------------ labels: the planted truth
+
+
+def test_reachable_computed_from_the_state_is_the_trees_own_solution_path():
+    """The 'Left: a, b.' state can reach the target exactly when its node is on the solution
+    path: the label computed from the text agrees with the search tree on every branch."""
+    checked = 0
+    for trace in make_traces(60, seed=3, split="test"):
+        for step in trace.steps:
+            if step.text.startswith("Left:"):
+                assert svp.reachable(step.text, trace.target) == step.on_solution_path, (
+                    f"{trace.text}: {step.text} -> reachable disagrees with the tree")
+                checked += 1
+    assert checked >= 60
+
+
+def test_organism_chain_labels_every_step_kind_once():
+    trace = make_trace(search((8, 19, 4), 31))  # one backtrack, then (8+19)+4
+    chain = svp.organism_chain(trace, "p")
+    labels = [(s.text, s.at_end) for s in chain.steps if s.at_end]
+    assert labels == [
+        ("Left: 152, 4.", {"reachable": 0}), ("Try 152-4=148.", {"hit_next": 0}),
+        ("Miss.", {"backtrack_next": 0}), ("Try 152/4=38.", {"hit_next": 0}),
+        ("Miss.", {"backtrack_next": 1}), ("Left: 27, 4.", {"reachable": 1}),
+        ("Try 27+4=31.", {"hit_next": 1})], "152-4 misses, then 152/4 is tried (exact): no backtrack"
+    on_path = [s.at_every["on_path"] for s in chain.steps]
+    assert on_path == [0] * 7 + [1] * 4, "everything before 'Try 8+19' is the abandoned branch"
+
+
+def test_sites_sit_on_the_closing_dot_and_see_only_the_words_so_far():
+    trace = make_trace(search((8, 19, 4), 31))
+    lm = SimpleNamespace(tokenizer=build_tokenizer(), add_special_tokens=True)
+    sites, ids = svp.find_sites(lm, [svp.organism_chain(trace, "p")])
+    decoded = lm.tokenizer.decode
+    ends = [s for s in sites if s.prop != "on_path"]
+    assert {decoded([s.token]) for s in ends} == {"."}, "every step-end site is the closing '.'"
+    reach = [s for s in ends if s.prop == "reachable"]
+    assert [s.words for s in reach] == ["Left: 152, 4.", "Left: 27, 4."]
+    assert reach[0].previous == "Try 8*19=152."
+    path = [s for s in sites if s.prop == "on_path"]
+    assert path[0].words == "Try" and path[0].label == 0
+    assert len(path) == len(ids[0]) - len(lm.tokenizer(trace.prompt)["input_ids"]) - len(
+        lm.tokenizer(" </think> \\boxed{(8+19)+4}", add_special_tokens=False)["input_ids"]), (
+        "on_path covers every token of the search and nothing of the prompt or the answer")
+
+
+def test_items_are_balanced_and_split_by_problem():
+    sites = [svp.Site(prop="x", label=int(i % 3 == 0), problem=f"p{i // 3}", chain=i // 3,
+                      position=i, token=0, words="", previous="") for i in range(60)]
+    held = svp.split_problems([s.problem for s in sites], 0.5, seed=0)
+    got = svp.items_of(sites, "x", held, seed=0)
+    for side in (got.train, got.test):
+        labels = [sites[i].label for i in side]
+        assert labels.count(0) == labels.count(1) == 10, "one positive per problem, 10 problems"
+    assert not {sites[i].problem for i in got.train} & {sites[i].problem for i in got.test}
+    few = svp.items_of(sites[:6], "x", {"p0"}, seed=0)
+    assert few.skipped and "need 2" in few.skipped
+
+
+def test_top_k_picks_the_separating_columns_on_dense_and_sparse_input():
+    import scipy.sparse
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 50)
+    x = rng.normal(size=(100, 6))
+    x[:, 4] += 3 * y  # the best column
+    x[:, 1] += 1 * y  # the second
+    assert svp.top_k(x, y, 2) == [4, 1]
+    assert svp.top_k(scipy.sparse.csr_matrix(np.maximum(x, 0)), y, 1) == [4]
+
+
+def test_config_refuses_a_claim_k_that_is_not_probed():
+    with pytest.raises(UsageError, match="claim_k=8"):
+        svp.Config(ks=(1, 4), claim_k=8)
+
+
+# ------------------------------------------------------------ analyse and claims, by hand
+
+PROBLEMS = [f"p{i}" for i in range(8) for _ in range(2)]  # 8 problems, 2 held-out items each
+LABELS = [1, 0] * 8
+
+
+def items(prop: str, skipped: str | None = None) -> dict:
+    return {"unit": f"items:{prop}", "kind": "items", "property": prop,
+            "description": f"{prop} here", "layer": 2, "ks": [1, 4], "claim_k": 4,
+            "skipped": skipped, "problems": [] if skipped else PROBLEMS,
+            "labels": [] if skipped else LABELS, "n_train": 20, "n_train_problems": 8}
+
+
+def probe(prop: str, method: str, hits: list[int], seed: int | None = None) -> dict:
+    family = method.removeprefix("shuffled-").split("-")[0]
+    unit = f"probe:{prop}:{method}" + ("" if seed is None else f":{seed}")
+    return {"unit": unit, "kind": "probe", "property": prop, "method": method, "seed": seed,
+            "family": family, "k": None, "shuffled": method.startswith("shuffled-"),
+            "features": None, "hits": hits}
+
+
+ALL = [1] * 16
+HALF = [1, 0] * 8
+MOST = [1] * 14 + [0, 0]  # 14/16: wrong on both items of p7
+
+
+def rows() -> list[dict]:
+    out = [items("a"), items("b", skipped="label 1 occurs in 0 training problems (need 2)")]
+    for seed, sae4 in ((0, ALL), (1, MOST)):
+        out += [probe("a", "sae-k1", HALF, seed), probe("a", "sae-k4", sae4, seed),
+                probe("a", "shuffled-sae-k4", HALF, seed),
+                probe("a", "shuffled-resid-dense", HALF, seed)]
+    out += [probe("a", "resid-k1", ALL), probe("a", "resid-k4", HALF),
+            probe("a", "resid-dense", MOST), probe("a", "text", HALF), probe("a", "token", HALF)]
+    out.append({"unit": "sae:0", "kind": "sae", "seed": 0, "name": "trained here", "d_sae": 64,
+                "fve": 0.8, "l0": 4.0, "n_tokens": 100})
+    return out
+
+
+def test_analyse_matches_hand_computed_accuracies_and_differences():
+    m = svp.analyse(rows())
+    assert m["properties"] == ["a"] and "b" in m["skipped"]
+    assert m["seeds"] == [0, 1] and m["claim_k"] == 4 and m["ks"] == [1, 4]
+    acc = m["accuracy"]["a"]
+    assert acc["sae-k4"].value == 1.0, "claims read the first seed (seed 0: all right)"
+    assert acc["resid-k4"].value == 0.5 and acc["resid-dense"].value == pytest.approx(14 / 16)
+    assert m["sae_minus_resid"]["a"][4].value == pytest.approx(0.5)
+    assert m["sae_minus_resid"]["a"][1].value == pytest.approx(-0.5)
+    assert m["sae_minus_dense"]["a"][4].value == pytest.approx(2 / 16)
+    assert m["sae_minus_text"]["a"].value == pytest.approx(0.5)
+    by_seed = m["sae_minus_resid_by_seed"]["a"]
+    assert by_seed[0].value == pytest.approx(0.5) and by_seed[1].value == pytest.approx(6 / 16)
+    assert m["items"]["a"] == {"n_test": 16, "n_test_problems": 8, "n_test_positive": 8,
+                               "n_train": 20, "n_train_problems": 8}
+    pipe = m["pipeline"]
+    assert pipe["dense"].value == pytest.approx(14 / 16) and pipe["shuffled"].value == 0.5
+    assert pipe["difference"].value == pytest.approx(14 / 16 - 0.5)
+    assert pipe["difference"].n == 8 and pipe["difference"].unit == "problem"
+
+
+def test_claims_agree_with_their_intervals():
+    m = svp.analyse(rows())
+    found = svp.claims(m)
+    assert len(found) == 3, "two per probed property (vs residual, vs text) and the pipeline check"
+    for claim in found:
+        check(claim.to_dict())  # raises when a verdict contradicts its difference_ci
+        assert claim.control.name and claim.estimate.unit == "problem"
+    vs_resid, vs_text, pipeline = found
+    assert vs_resid.difference.ci[0] > 0 and vs_resid.verdict == "supported"
+    assert vs_text.verdict == "supported" and pipeline.verdict == "supported"
+    text = svp.findings(m)
+    assert "`b` not probed" in text and "hypothesis about R1-distill" in text
+
+
+def test_a_worse_sae_is_refuted_not_hidden():
+    flipped = [dict(r, hits=HALF) if r.get("method") == "sae-k4" else r for r in rows()]
+    flipped = [dict(r, hits=ALL) if r.get("method") == "resid-k4" else r for r in flipped]
+    vs_resid = svp.claims(svp.analyse(flipped))[0]
+    assert vs_resid.verdict == "refuted" and vs_resid.difference.value == pytest.approx(-0.5)
+
+
+def test_every_property_skipped_gives_no_claims_and_a_figure():
+    only = [items("a", skipped="label 1 occurs in 0 held-out problems (need 2)")]
+    m = svp.analyse(only)
+    assert svp.claims(m) == [] and m["properties"] == []
+    assert svp.plot(only, m) is not None
