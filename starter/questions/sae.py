@@ -19,6 +19,10 @@
 # branch). Same token, same step type, same trace; only the decision differs. (3) Seeds: every SAE
 # is trained with `n_seeds` seeds; each claim pools them (intervals over traces, one trace per
 # problem) and the summary lists the claim per seed.
+# (4) A known latent: the "." closing a "Left: a, b." state, in a dead end (no final try of the
+# search reaches the target from it) or not. Same token, same step type; dead-endness is a property
+# of the numbers that no single token shows. A third latent is chosen to separate the two; the
+# planned-backtracking variant must compute it there (it backtracks at once from a dead end).
 #
 # - `smoke` / `cpu`: TinyThinker (its traces carry ground truth). A = traces with backtracking, B =
 #   hinted straight-line traces (the same text minus the search).
@@ -37,6 +41,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,10 +57,17 @@ from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import (Activations, TrainConfig, collect, finetune, latent_contrast,
                           load_pretrained, per_token, spliced_ce, top_examples, train_sae)
+from starter.validation import Arm, Measured, Validation, measured_from
 
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
-ROLES = ("wait", "decision")  # the two latents chosen per SAE (see the header)
+ROLES = ("wait", "decision", "dead_end")  # the latents chosen per SAE (see the header)
+# The two contexts of one token a role's latent is chosen to separate (target first, control
+# second); the wait latent is also read at the decision points. "dead"/"alive": the "." closing a
+# "Left: a, b." state that is / is not a dead end.
+PAIRS = {"wait": ("backtrack", "continue"), "decision": ("backtrack", "continue"),
+         "dead_end": ("dead", "alive")}
+TARGETS = {"wait": "wait", "decision": "backtrack", "dead_end": "dead"}  # a latent's target sites
 # The minimum effect size for a latent gap, in units of SCALE: a gap must clear it, not just zero,
 # for a claim that a latent sees the decision (the claim compares the difference minus SMALL with
 # zero); a smaller gap is called small in the summary. A round 0.1 of a latent's typical
@@ -183,6 +195,7 @@ class Site:
     position: int  # token position in that text
     token: str  # the token, decoded
     context: str  # "wait" | "backtrack" ("." before a backtrack) | "continue" ("." before a try)
+    # | "dead" / "alive" ("." closing a "Left: a, b." state that is / is not a dead end)
     operator: str | None = None  # decision points: the operator of the try that missed
 
 
@@ -196,16 +209,52 @@ def _operator(acts: Activations, row: int) -> str | None:
     return next((t for t in acts.tokens[start:row] if t in ("+", "-", "*", "/")), None)
 
 
+_TARGET = re.compile(r"Target: (\d+)\.")
+_LEFT = re.compile(r"\s*Left: (\d+), (\d+)\.")
+
+
+def _targets(acts: Activations) -> dict[int, int]:
+    """Each text's countdown target (from "Target: t." in its first 20 tokens), where it has one."""
+    heads: dict[int, str] = {}
+    for row, token in enumerate(acts.tokens):
+        text = acts.text_index[row]
+        if acts.position[row] < 20:
+            heads[text] = heads.get(text, "") + token
+    return {text: int(m.group(1)) for text, head in heads.items()
+            if (m := _TARGET.search(head))}
+
+
+def _left_dead(acts: Activations, row: int, target: int | None) -> bool | None:
+    """At the "." closing "Left: a, b.": is (a, b) a dead end (no final try the search makes from
+    it reaches the target)? None at any other token."""
+    from starter.tasks.countdown import final_tries
+
+    start = row
+    while start > 0 and row - start < 12 and acts.tokens[start].strip() != "Left":
+        start -= 1
+    found = _LEFT.fullmatch("".join(acts.tokens[start: row + 1]))
+    if target is None or found is None or acts.text_index[start] != acts.text_index[row]:
+        return None
+    value, rest = int(found.group(1)), int(found.group(2))
+    return not any(v == target for _, v in final_tries(value, rest, target))
+
+
 def label_sites(acts: Activations) -> list[Site]:
-    """Backtracking words, and every "." closing a "Miss." labelled by what follows it.
+    """Backtracking words, every "." closing a "Miss." labelled by what follows it, and every "."
+    closing a "Left: a, b." state labelled dead or alive (needs "Target: t." in the text).
 
     >>> import torch
     >>> words = [" Try", "-", " Miss", ".", " Wait", " Try", "+", " Miss", ".", " Try"]
     >>> acts = Activations(torch.zeros(10, 2), words, [0] * 10, list(range(1, 11)))
     >>> [(s.row, s.context, s.operator) for s in label_sites(acts)]
     [(3, 'backtrack', '-'), (4, 'wait', None), (8, 'continue', '+')]
+    >>> words = [" Target", ":", " 3", "1", ".", " Left", ":", " 2", "7", ",", " 4", ".", " Try"]
+    >>> acts = Activations(torch.zeros(13, 2), words, [0] * 13, list(range(13)))
+    >>> [(s.row, s.context) for s in label_sites(acts)]  # 27+4 reaches 31: alive
+    [(11, 'alive')]
     """
     found = []
+    targets = _targets(acts)
     for row, token in enumerate(acts.tokens):
         trace = acts.text_index[row]
         site = Site(row=row, trace=trace, position=acts.position[row], token=token, context="")
@@ -214,6 +263,10 @@ def label_sites(acts: Activations) -> list[Site]:
             continue
         inside = (0 < row < len(acts) - 1
                   and acts.text_index[row - 1] == trace == acts.text_index[row + 1])
+        dead = _left_dead(acts, row, targets.get(trace)) if token == DECISION and inside else None
+        if dead is not None:
+            found.append(dataclasses.replace(site, context="dead" if dead else "alive"))
+            continue
         if token != DECISION or not inside or acts.tokens[row - 1].strip() != "Miss":
             continue
         after = acts.tokens[row + 1].strip().lower()
@@ -304,20 +357,31 @@ def trace_rows(seed: int, sae_name: str, data: str, split: Split, sae,
     return rows
 
 
-def choose_latents(sae, train: Activations, train_sites: list[Site]) -> dict[str, dict]:
-    """Chosen on *training* text: the latent most specific to backtracking words, and the latent
-    that best separates a "." before a backtrack from a "." before another try (if both occur)."""
-    words = train.mask(BACKTRACK_WORDS)
-    if not words.any():  # a model that never writes "Wait" (SmolLM2, random weights): none chosen
-        return {}
-    chosen = {"wait": latent_contrast(sae, train.acts, words, top=1)[0]}
-    decisions = [s for s in train_sites if s.context in ("backtrack", "continue")]
-    if {s.context for s in decisions} == {"backtrack", "continue"}:
-        import torch
+def roles_in(train: Activations, train_sites: list[Site]) -> list[str]:
+    """The roles a latent can be chosen for on this training text: "wait" where the words occur
+    (a model that never writes "Wait", SmolLM2 or random weights, gets none), "decision" and
+    "dead_end" where both contexts of their pair occur (after the words: the organism's texts)."""
+    if not train.mask(BACKTRACK_WORDS).any():
+        return []
+    seen = {s.context for s in train_sites}
+    return ["wait"] + [role for role in ("decision", "dead_end") if set(PAIRS[role]) <= seen]
 
-        rows = torch.tensor([s.row for s in decisions])
-        before = torch.tensor([s.context == "backtrack" for s in decisions])
-        chosen["decision"] = latent_contrast(sae, train.acts[rows], before, top=1)[0]
+
+def choose_latents(sae, train: Activations, train_sites: list[Site]) -> dict[str, dict]:
+    """Chosen on *training* text: the latent most specific to backtracking words; the latent that
+    best separates a "." before a backtrack from a "." before another try; and the one that best
+    separates the "." closing a dead-end "Left:" state from the same token closing a live one."""
+    import torch
+
+    chosen = {}
+    for role in roles_in(train, train_sites):
+        if role == "wait":
+            chosen[role] = latent_contrast(sae, train.acts, train.mask(BACKTRACK_WORDS), top=1)[0]
+            continue
+        points = [s for s in train_sites if s.context in PAIRS[role]]
+        rows = torch.tensor([s.row for s in points])
+        on = torch.tensor([s.context == TARGETS[role] for s in points])
+        chosen[role] = latent_contrast(sae, train.acts[rows], on, top=1)[0]
     return chosen
 
 
@@ -348,7 +412,7 @@ def latent_rows(ctx: Context, seed: int, sae_name: str, sae, split: Split, sites
     site_of = {s.row: s.context for s in sites}
     roles = list(chosen)
     codes = latent_codes(sae, acts, [chosen[r]["latent"] for r in roles])  # [n, roles]
-    target = {"wait": "wait", "decision": "backtrack"}
+    target = TARGETS
     rows = []
     for j, role in enumerate(roles):
         on = np.array([site_of.get(r) == target[role] for r in range(len(acts))])
@@ -401,10 +465,8 @@ def run(ctx: Context) -> None:
         units = [f"trace:{seed}:{s}:{d}:{t}" for s in names for d in splits
                  for t in range(len(splits[d].eval_texts))]
         units += [f"site:{seed}:{s.trace}:{s.position}" for s in sites]
-        if splits[a].train.mask(BACKTRACK_WORDS).any():
-            units += [f"sae_latent:{seed}:{names[0]}:wait"]
-            if {s.context for s in train_sites} >= {"backtrack", "continue"}:
-                units += [f"sae_latent:{seed}:{names[0]}:decision"]
+        units += [f"sae_latent:{seed}:{names[0]}:{role}"
+                  for role in roles_in(splits[a].train, train_sites)]
         if not ctx.store.pending(units):  # this seed is done (a resumed run)
             continue
         saes = make_saes(ctx, layer, splits, seed)
@@ -468,8 +530,9 @@ def fve_difference(rows: list[dict], other: list[dict], subset: str = "wait") ->
 class SiteStats:
     """One chosen latent at the decision points (same token, same traces), and on the words."""
 
-    backtrack: stats.Estimate  # activation (or P(fires)) at a "." before a backtrack
-    control: stats.Estimate  # the same at a "." before another try, same traces
+    backtrack: stats.Estimate  # activation (or P(fires)) at a "." before a backtrack (dead_end:
+    # at the "." closing a dead-end "Left:" state)
+    control: stats.Estimate  # the same at a "." before another try (a live state), same traces
     difference: stats.Estimate  # backtrack - control, paired over traces, seeds pooled
     by_seed: dict[int, stats.Estimate]  # the difference per SAE seed
     on_words: stats.Estimate  # the same on the backtracking words themselves
@@ -478,15 +541,17 @@ class SiteStats:
 def site_stats(sites: list[dict], role: str, operator: str | None = None,
                fires: bool = False) -> SiteStats:
     """The `role` latent's activation relative to its training mean at its target (or, `fires`,
-    how often it is active). Decision points: only in traces that have both kinds, or, given an
-    `operator`, only after a miss of that operator (in any held-out trace)."""
+    how often it is active) at the two contexts of its pair (PAIRS: the decision points, or for
+    "dead_end" the dead and live "Left:" states): only in traces that have both kinds, or, given
+    an `operator`, only after a miss of that operator (in any held-out trace)."""
+    target, other = PAIRS[role]
     key = f"act_{role}" if fires else f"rel_{role}"
     mine = [s for s in sites if s.get(key) is not None
             and (operator is None or s["context"] == "wait" or s.get("operator") == operator)]
     kinds: dict[int, set[str]] = {}
     for s in mine:
         kinds.setdefault(s["trace"], set()).add(s["context"])
-    both = {t for t, seen in kinds.items() if {"backtrack", "continue"} <= seen or operator}
+    both = {t for t, seen in kinds.items() if {target, other} <= seen or operator}
 
     def pick(context: str, seed: int | None = None) -> tuple[list[float], list[int]]:
         chosen = [s for s in mine if s["context"] == context and (seed is None or s["seed"] == seed)
@@ -494,13 +559,13 @@ def site_stats(sites: list[dict], role: str, operator: str | None = None,
         values = [float(s[key] > 0) if fires else s[key] for s in chosen]
         return values, [s["trace"] for s in chosen]
 
-    back, control = pick("backtrack"), pick("continue")
+    back, control = pick(target), pick(other)
     seeds = sorted({s["seed"] for s in mine})
     return SiteStats(
         backtrack=stats.mean_ci(*back, unit="trace"),
         control=stats.mean_ci(*control, unit="trace"),
         difference=stats.difference_ci(*back, *control, unit="trace"),
-        by_seed={seed: stats.difference_ci(*pick("backtrack", seed), *pick("continue", seed),
+        by_seed={seed: stats.difference_ci(*pick(target, seed), *pick(other, seed),
                                            unit="trace") for seed in seeds},
         on_words=stats.mean_ci(*pick("wait"), unit="trace"))
 
@@ -544,7 +609,8 @@ def analyse(rows: list[dict]) -> dict:
               for op in {s.get("operator") for s in sites} - {None}}
     m["matched_operator"] = max(counts, key=counts.get) if counts and max(counts.values()) else None
     m["sites_same_operator"] = {} if m["matched_operator"] is None else {
-        role: site_stats(sites, role, m["matched_operator"]) for role in roles}
+        role: site_stats(sites, role, m["matched_operator"]) for role in roles
+        if PAIRS[role] == ("backtrack", "continue")}
     kinds: dict[int, set[str]] = {}
     for s in sites:
         kinds.setdefault(s["trace"], set()).add(s["context"])
@@ -710,6 +776,16 @@ def claims(m: dict) -> list[Claim]:
             f"the same token in the same traces, another try next, plus the minimum gap {SMALL}",
             f"the same, '.' before a try, + {SMALL}", _plus(site.control, SMALL),
             _plus(site.difference, -SMALL)))
+    if "dead_end" in m["sites"]:
+        site = m["sites"]["dead_end"]
+        found.append(compare(
+            "A known latent, the same token: a latent chosen on training traces is more active on "
+            "the '.' closing a 'Left: a, b.' state that is a dead end (no final try reaches the "
+            "target) than on the same token closing a live state (held-out traces, SAE seeds "
+            "pooled; a property of the numbers that no single token shows).",
+            f"dead_end latent activation / {SCALE}, '.' closing a dead-end state", site.backtrack,
+            "the same token in the same traces, closing a live state",
+            "the same, '.' closing a live state", site.control, site.difference))
     return found
 
 
@@ -779,6 +855,17 @@ def findings(m: dict) -> str:
                      f"backtracking words themselves: {d(site.on_words)}. It is active at the "
                      f"'.' before a backtrack in {d(fires.backtrack)} of cases, before another "
                      f"try in {d(fires.control)}, on the words in {d(fires.on_words)}. " + verdict)
+    if "dead_end" in m["sites"]:
+        site, fires = m["sites"]["dead_end"], m["fires"]["dead_end"]
+        lines.append(
+            f"- A known latent: the 'dead_end' latent's activation (in units of {SCALE}) at the "
+            f"'.' closing a dead-end 'Left: a, b.' state: {d(site.backtrack)}, at the same token "
+            f"closing a live state: {d(site.control)}; difference {d(site.difference)} (per seed: "
+            f"{_per_seed(site.by_seed)}). Active at dead states in {d(fires.backtrack)} of cases, "
+            f"at live ones in {d(fires.control)}. These are the base's own search traces: the "
+            f"live state is each trace's last 'Left:', so how far into the trace it sits is a "
+            f"cue, and after a dead state the text goes on with tries that a model planning its "
+            f"backtracks would not write.")
     op = m["matched_operator"]
     if op is not None:
         site = m["sites_same_operator"]["decision"]
@@ -802,6 +889,34 @@ def findings(m: dict) -> str:
                  "FVE measurements with the Llama Scope SAEs.")
     return "\n".join(lines)
 
+
+# %% [markdown]
+# ## Does the method work? (planted truth)
+#
+# The planned-backtracking variant writes "Wait, backtrack." right after a dead-end "Left: a, b."
+# state, so it must compute dead-endness at the "." closing it; the base need not. The best
+# latent for it, judged on held-out traces against the same token closing a live state, should
+# separate the two by more in the planned variant than in the base (order only).
+
+
+# %%
+def measure_dead_end(m: dict) -> Measured:
+    """The dead_end latent at dead-end "Left:" states minus the same token at live ones."""
+    site = m["sites"].get("dead_end")
+    if site is None:  # no "Left:" states in these texts
+        return Measured(value=float("nan"), ci=None, n=0)
+    return measured_from(site.difference)
+
+
+VALIDATION = Validation(
+    quantity="dead_end latent at a dead-end Left '.' minus the same token at a live one",
+    arms=(Arm("tinythinker", None, label="base"),  # reactive: need not compute dead-endness
+          Arm("tinythinker-planned", None, learned="backtrack_at_dead_left")),  # must compute it
+    measure=measure_dead_end,
+    meaning=("An SAE latent that separates a computed property beyond token identity more where "
+             "the model must compute it reads that computation; on R1-distill, a latent that "
+             "beats its same-token control is then some evidence of a decision feature."),
+    settings={"smoke": ("n_seeds=1",), "cpu": ("n_seeds=1",)})
 
 # %% [markdown]
 # ## Budget: what a preset generates (`mi-starter run sae --preset gpu --dry-run`)

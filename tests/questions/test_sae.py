@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -166,3 +169,79 @@ def test_missing_dictionary_learning_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "dictionary_learning.trainers.batch_top_k", None)
     with pytest.raises(StarterError, match="pip install --no-deps dictionary-learning"):
         train_sae(torch.randn(64, 4), TrainConfig(dict_size=8, k=2, steps=10, batch_size=16))
+
+
+# ---------------------------------------------------------------- a known latent: dead ends
+
+PLANNED = "starter/organism/variant_checkpoints/planned/adapter.safetensors"
+
+
+def test_label_sites_marks_dead_and_live_left_states():
+    words = [" Target", ":", " 3", "1", ".", " <think>", " Try", " 8", "*", "1", "9", "=", "1",
+             "5", "2", ".", " Left", ":", " 1", "5", "2", ",", " 4", ".", " Try"]
+    acts = Activations(torch.zeros(len(words), 2), words, [0] * len(words),
+                       list(range(len(words))))
+    found = sae.label_sites(acts)
+    assert [(s.row, s.context) for s in found] == [(23, "dead")], (
+        "152 and 4 never make 31; the '.' closing 'Try 8*19=152' and 'Target: 31' are no sites")
+    no_target = Activations(torch.zeros(len(words) - 5, 2), words[5:], [0] * (len(words) - 5),
+                            list(range(len(words) - 5)))
+    assert sae.label_sites(no_target) == [], "without 'Target: t.' dead-endness is unknown"
+
+
+def left(t: int, context: str, act: float, position: int) -> dict:
+    return {"unit": f"site:0:{t}:{position}", "kind": "site", "seed": 0, "trace": t,
+            "position": position, "token": ".", "context": context, "operator": None,
+            "act_wait": 0.0, "act_decision": 0.0, "act_dead_end": act, "rel_wait": 0.0,
+            "rel_decision": 0.0, "rel_dead_end": act / 2.0}  # training mean 2 at dead states
+
+
+LEFTS = [left(0, "dead", 2.0, 5), left(0, "alive", 0.0, 30), left(1, "dead", 3.0, 5),
+         left(1, "alive", 1.0, 30), left(2, "dead", 4.0, 5)]  # trace 2 has no live state
+
+
+def test_dead_end_latent_against_the_same_token_at_live_states_by_hand():
+    m = sae.analyse(ROWS + LEFTS)
+    site = m["sites"]["dead_end"]
+    assert site.backtrack.value == pytest.approx((1.0 + 1.5) / 2), "traces 0, 1 (2 has no control)"
+    assert site.control.value == pytest.approx(0.25)
+    assert site.difference.value == pytest.approx(1.25 - 0.25)
+    assert m["fires"]["dead_end"].control.value == pytest.approx(0.5), "only trace 1 fires"
+    assert "dead_end" not in m["sites_same_operator"], "no operator at a Left state"
+    assert sae.measure_dead_end(m).value == pytest.approx(1.0)
+    assert sae.measure_dead_end(sae.analyse(ROWS)).n == 0, "no Left states: not estimable"
+    found = sae.claims(m)
+    assert len(found) == 5 and found[-1].claim.startswith("A known latent")
+    check(found[-1].to_dict())
+    assert "'dead_end' latent" in sae.findings(m)
+
+
+def test_roles_follow_the_contexts_seen_in_training():
+    words = [" Wait", "."]
+    acts = Activations(torch.zeros(2, 2), words, [0, 0], [0, 1])
+    site = sae.Site(row=1, trace=0, position=1, token=".", context="dead")
+    assert sae.roles_in(acts, [site]) == ["wait"], "dead states without live ones: no contrast"
+    live = dataclasses.replace(site, context="alive")
+    assert sae.roles_in(acts, [site, live]) == ["wait", "dead_end"]
+    quiet = Activations(torch.zeros(2, 2), [" Try", "."], [0, 0], [0, 1])
+    assert sae.roles_in(quiet, [site, live]) == [], "a model that never writes 'Wait'"
+
+
+def test_validation_arms_are_base_then_planned():
+    v = sae.VALIDATION
+    assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-planned"]
+    assert all(a.planted is None for a in v.arms), "order only"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / PLANNED).exists(),
+                    reason="the planned variant is not trained yet (ships in the repository)")
+def test_validate_smoke(tmp_path):
+    from starter.validation import run_validation
+
+    out = run_validation("sae", "smoke", tmp_path / "v")
+    record = json.loads((out / "validation.json").read_text())
+    assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-planned"]
+    for arm in record["arms"]:
+        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+    assert (out / "figure.png").exists() and (out / "summary.md").exists()
