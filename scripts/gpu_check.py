@@ -5,9 +5,12 @@ there. This script runs what *can* run: each starter end to end with its offline
 (bf16, the dtype the `gpu` presets use); the numerics a GPU user should know about (bridge vs HF
 logits in fp32 and bf16, batched vs one-at-a-time greedy decoding); and `r1-shaped`, the
 architecture of DeepSeek-R1-Distill-Qwen-1.5B with random weights, in bf16, writing 256 new tokens
-at batch 64 and 256 three ways (the starters' `starter.rollouts.sample`, greedy `hf_model.generate`
-on the booted model, the same on a never-booted copy of the weights), each with its wall time per
-generated token, tokens/s and peak GPU memory.
+at batch 64 and 256 side by side: the starters' `starter.rollouts.sample` (T=0.6) through the
+bridge and through the plain model (`engine="bridge"` / `"auto"`), and greedy `generate` on the
+booted model and on `lm.plain_model` (the never-booted twin over the same weight tensors; with
+`--r1-static-cache` also with a static KV cache, timed after a compiling call), each with its wall
+time per generated token, tokens/s and peak GPU memory, and whether greedy tokens are identical
+booted vs plain.
 
     python scripts/gpu_check.py --out gpu-check          # ~3-5 minutes on one H100/H200
     python scripts/gpu_check.py --checks r1              # r1-shaped only (~1-2 minutes)
@@ -27,7 +30,7 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -67,7 +70,7 @@ def numerics(report: dict, device: str) -> None:
 class GenerationFigures:
     """One timed generation call (one row of r1_shaped.json)."""
 
-    path: str  # "rollouts.sample" | "booted generate" | "plain generate" (see r1_shaped)
+    path: str  # "sample bridge" | "sample plain" | "booted generate" | "plain generate" | ...
     batch: int  # sequences in the call
     max_new_tokens: int  # per sequence
     generated_tokens: int  # new tokens written, all sequences together
@@ -95,11 +98,12 @@ def _timed(device: str, fn: Callable[[], int]) -> tuple[int, float, float]:
 
 
 def r1_shaped(report: dict, device: str, model: str, batches: list[int],
-              new_tokens: int) -> list[dict]:
-    """Load the R1-shaped model (bf16 on CUDA) and time generation at each batch size, three ways:
-    the starters' sampler (rollouts.sample, T=0.6), greedy generate on the booted model (what hooks
-    need), and greedy generate on a never-booted copy of the same weights (the bridge's cost).
-    Every sequence writes exactly `new_tokens` in the two generate paths (min_new_tokens)."""
+              new_tokens: int, static_cache: bool = False) -> list[dict]:
+    """Load the R1-shaped model (bf16 on CUDA) and time generation at each batch size: the
+    starters' sampler (rollouts.sample, T=0.6) on each engine, greedy generate on the booted model
+    (what hooks need) and on lm.plain_model (the same weights, never booted: the bridge's cost),
+    and optionally the plain model with a static KV cache. Every sequence writes exactly
+    `new_tokens` in the generate paths (min_new_tokens)."""
     import torch
 
     from starter import models
@@ -111,9 +115,10 @@ def r1_shaped(report: dict, device: str, model: str, batches: list[int],
     report["r1_model"] = {"name": model, "dtype": str(lm.dtype), "n_layers": lm.n_layers,
                           "d_model": lm.d_model, "vocab": lm.hf_model.config.vocab_size,
                           "parameters": sum(p.numel() for p in lm.hf_model.parameters())}
-    # The same weights again (same seed), never booted: generate without the bridge's wrappers.
-    _, plain, _ = models.LOADERS["random-init"](lm.spec, lm.device, lm.dtype)
-    plain.eval()
+    # The never-booted twin over the same tensors: generate without the bridge's wrappers.
+    plain = lm.plain_model
+    booted_ptrs = {p.data_ptr() for p in lm.hf_model.parameters()}
+    report["r1_plain_shares_weights"] = all(p.data_ptr() in booted_ptrs for p in plain.parameters())
     prompts = [lm.prompt(question=f"What is {i} + {2 * i + 1}?") for i in range(max(batches))]
     with torch.no_grad():  # hooks still work on the full-size bridge: [1, pos, d_model]
         _, cache = lm.bridge.run_with_cache(lm.encode(prompts[0]).input_ids)
@@ -128,18 +133,29 @@ def r1_shaped(report: dict, device: str, model: str, batches: list[int],
         greedy = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
                       pad_token_id=lm.tokenizer.pad_token_id)
 
-        def via_sample() -> int:
-            return sum(c[0].n_new_tokens for c in sample(lm, texts, 1, cfg, progress=False))
+        outputs: dict[str, "torch.Tensor"] = {}
 
-        def via_generate(hf_model) -> Callable[[], int]:
+        def via_sample(engine: str) -> Callable[[], int]:
+            def run() -> int:
+                runs = sample(lm, texts, 1, replace(cfg, engine=engine), progress=False)
+                return sum(c[0].n_new_tokens for c in runs)
+            return run
+
+        def via_generate(path: str, hf_model, **extra) -> Callable[[], int]:
             def run() -> int:
                 with torch.no_grad():
-                    out = hf_model.generate(**enc, **greedy)  # [batch, prompt + new]
+                    out = hf_model.generate(**enc, **greedy, **extra)  # [batch, prompt + new]
+                outputs[path] = out
                 return (out.shape[1] - enc.input_ids.shape[1]) * out.shape[0]
             return run
 
-        paths = (("rollouts.sample", via_sample), ("booted generate", via_generate(lm.hf_model)),
-                 ("plain generate", via_generate(plain)))
+        paths = [("sample bridge", via_sample("bridge")), ("sample plain", via_sample("auto")),
+                 ("booted generate", via_generate("booted", lm.hf_model)),
+                 ("plain generate", via_generate("plain", plain))]
+        if static_cache:
+            static = via_generate("static", plain, cache_implementation="static")
+            paths.append(("plain generate static (compiling call)", static))
+            paths.append(("plain generate static", static))
         for path, fn in paths:
             tokens, wall, peak = _timed(device, fn)
             row = GenerationFigures(path=path, batch=batch, max_new_tokens=new_tokens,
@@ -149,6 +165,14 @@ def r1_shaped(report: dict, device: str, model: str, batches: list[int],
                                     peak_memory_gib=round(peak, 2))
             rows.append(asdict(row))
             print(json.dumps(rows[-1]), flush=True)
+        same = (outputs["booted"] == outputs["plain"]).all(dim=1).sum().item()
+        report.setdefault("r1_greedy_identical_booted_vs_plain", {})[str(batch)] = f"{same}/{batch}"
+        if "static" in outputs:
+            same = (outputs["static"] == outputs["plain"]).all(dim=1).sum().item()
+            report.setdefault("r1_greedy_identical_static_vs_dynamic", {})[str(batch)] = \
+                f"{same}/{batch}"
+        identical = {k: v for k, v in report.items() if k.startswith("r1_greedy")}
+        print(json.dumps(identical), flush=True)
     return rows
 
 
@@ -164,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--r1-batches", nargs="*", type=int, default=[64, 256],
                         help="batch sizes to time")
     parser.add_argument("--r1-new-tokens", type=int, default=256, help="new tokens per sequence")
+    parser.add_argument("--r1-static-cache", action="store_true",
+                        help="also time the plain model with a static KV cache (compiles first)")
     args = parser.parse_args(argv)
 
     import torch
@@ -186,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     if "r1" in args.checks:  # first: the figures the Benchmarks page waits for
         try:
             figures = r1_shaped(report, args.device, args.r1_model, args.r1_batches,
-                                args.r1_new_tokens)
-            keys = ("device", "torch", "r1_model", "r1_load_s", "r1_resid_shape")
+                                args.r1_new_tokens, args.r1_static_cache)
+            keys = ("device", "torch", "r1_model", "r1_load_s", "r1_resid_shape",
+                    "r1_plain_shares_weights", "r1_greedy_identical_booted_vs_plain")
             meta = {k: report[k] for k in keys}
             (out / "r1_shaped.json").write_text(json.dumps({**meta, "runs": figures}, indent=2))
             report["r1_shaped"] = figures
@@ -196,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
         (out / "gpu_check.json").write_text(json.dumps(report, indent=2))
         if cuda:
-            torch.cuda.empty_cache()  # the two r1-shaped copies are gone; give their memory back
+            torch.cuda.empty_cache()  # the r1-shaped model is gone; give its memory back
     if "numerics" in args.checks:
         try:
             numerics(report, args.device)
