@@ -14,8 +14,8 @@
 #   the solution. Every trace is labelled on the steps it shares with the organism's own search (its
 #   longest common prefix with the true trace); steps after it first leaves the search have no node.
 # - **dead_end** (organism only, "Left: a, b." steps): is this state a dead end (no final try the
-#   search makes from it reaches the target)? No single token of "Left: 152, 4." shows it; read at the
-#   step's last token, before the model writes its next step. The planned-backtracking variant must
+#   search makes from it reaches the target)? No single token of "Left: 152, 4." shows it; read at
+#   the step's last token, before the model writes its next step. The planned-backtracking variant must
 #   compute it there (it writes "Wait, backtrack." next iff the state is dead); the base need not.
 #
 # Method: one linear probe on the residual stream at each step's last token, split **by problem**
@@ -25,10 +25,10 @@
 # whether its division is exact, counts so far); and, for the backtrack labels, the search's own
 # rule (after a miss, backtrack iff the missed operation was the last one left: `*`, `/`, or `-`
 # when the division is not exact); for `dead_end`, the arithmetic rule that computes the label from
-# the state's numbers and the target (it is given the answer: reported beside the others, never the
-# strongest baseline the probe must beat). The probe "reads something the text does not show" only where
-# its per-step score beats the strongest baseline with a paired cluster-bootstrap interval
-# (clusters = problems). Shuffled labels give chance.
+# the state's numbers and the target (it is given the answer: reported beside the others, never
+# the strongest baseline the probe must beat). The probe "reads something the text does not show"
+# only where its per-step score beats the strongest baseline with a paired cluster-bootstrap
+# interval (clusters = problems). Shuffled labels give chance.
 #
 # Run: `mi-starter run cot-probing --preset smoke`. Outputs: results.jsonl (kinds "trace" and
 # "predictions"), figure.png, summary.md, findings.json.
@@ -332,7 +332,7 @@ def run(ctx: Context) -> None:
 # %%
 @dataclass
 class KindResult:
-    """One label's per-step accuracy on one kind of step ("left" or "miss"): where it is decodable."""
+    """One label's per-step accuracy on one kind of step ("left" or "miss")."""
 
     n_steps: int  # steps of this kind that carry the label
     positives: stats.Estimate  # share of them labelled 1 (e.g. followed by a backtrack)
