@@ -15,8 +15,9 @@
 #   longest common prefix with the true trace); steps after it first leaves the search have no node.
 # - **dead_end** (organism only, "Left: a, b." steps): is this state a dead end (no final try the
 #   search makes from it reaches the target)? No single token of "Left: 152, 4." shows it; read at
-#   the step's last token, before the model writes its next step. The planned-backtracking variant must
-#   compute it there (it writes "Wait, backtrack." next iff the state is dead); the base need not.
+#   the step's last token, before the model writes its next step. The planned-backtracking variant
+#   must compute it there (it writes "Wait, backtrack." next iff the state is dead); the base need
+#   not.
 #
 # Method: one linear probe on the residual stream at each step's last token, split **by problem**
 # (no problem is in both train and test); the layer is chosen inside each training fold, never on
