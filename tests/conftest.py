@@ -50,3 +50,23 @@ def site_path() -> str:
     match = re.search(r"^site_url:\s*(\S+)", text, re.MULTILINE)
     assert match, "mkdocs.yml has no site_url"
     return urlsplit(match.group(1)).path.strip("/")
+
+
+@pytest.fixture
+def neuronpedia_env(monkeypatch, tmp_path):
+    """No Neuronpedia setting of the user's reaches a test: URL, key and offline unset, and a
+    fresh user cache (tests/test_neuronpedia*.py use it on every test: `pytestmark`)."""
+    for var in ("NEURONPEDIA_API_URL", "NEURONPEDIA_API_KEY", "NEURONPEDIA_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MI_STARTER_CACHE", str(tmp_path / "user-cache"))
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record backoff delays instead of sleeping, so retry tests are instant. It replaces
+    `time.sleep` for the whole process: only for local servers that never sleep themselves."""
+    import time
+
+    delays: list[float] = []
+    monkeypatch.setattr(time, "sleep", delays.append)
+    return delays

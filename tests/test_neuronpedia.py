@@ -19,6 +19,8 @@ from starter.neuronpedia import FIXTURE_DIR, NeuronpediaClient, concept_latents
 
 MODEL, SLIM = "deepseek-r1-distill-llama-8b", "15-llamascope-slimpj-res-32k"
 SECRET = "np-secret-key-do-not-leak-1234"
+# every test: no NEURONPEDIA_* of the user, a fresh cache (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("neuronpedia_env")
 
 
 class FakeNeuronpedia:
@@ -68,21 +70,6 @@ def serve():
     yield start
     for s in servers:
         s.close()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    for var in ("NEURONPEDIA_API_URL", "NEURONPEDIA_API_KEY", "NEURONPEDIA_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MI_STARTER_CACHE", str(tmp_path / "user-cache"))
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    """Record backoff delays instead of sleeping, so retry tests are instant."""
-    delays: list[float] = []
-    monkeypatch.setattr(np_mod.time, "sleep", delays.append)
-    return delays
 
 
 def feature_body(index=4127, **extra) -> dict:

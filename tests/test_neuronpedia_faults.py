@@ -22,6 +22,8 @@ from starter.neuronpedia import FIXTURE_DIR, NeuronpediaClient
 
 MODEL, SLIM = "deepseek-r1-distill-llama-8b", "15-llamascope-slimpj-res-32k"
 SECRET = "np-secret-key-do-not-leak-1234"
+# every test: no NEURONPEDIA_* of the user, a fresh cache (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("neuronpedia_env")
 
 
 class FaultServer:
@@ -100,21 +102,6 @@ def serve():
     yield start
     for s in servers:
         s.close()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
-    for var in ("NEURONPEDIA_API_URL", "NEURONPEDIA_API_KEY", "NEURONPEDIA_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("MI_STARTER_CACHE", str(tmp_path / "user-cache"))
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    """Record backoff delays instead of sleeping (only for servers that never sleep themselves)."""
-    delays: list[float] = []
-    monkeypatch.setattr(np_mod.time, "sleep", delays.append)
-    return delays
 
 
 def client_for(server, tmp_path, **kw) -> NeuronpediaClient:
