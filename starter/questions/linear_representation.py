@@ -1,0 +1,684 @@
+# %% [markdown]
+# # Is the search state linearly represented?
+#
+# Question: the linear representation hypothesis says a model stores the variables it uses as
+# directions of its residual stream ("The Linear Representation Hypothesis and the Geometry of
+# Large Language Models", Park, Choe, Veitch 2023, arXiv 2311.03658); "Not All Language Model
+# Features Are Linear" (Engels et al. 2024, arXiv 2405.14860) found circular, multi-dimensional
+# ones (days of the week, months). Does the organism's search state read out linearly?
+#
+# Method: for each ground-truth variable of every step of TinyThinker's traces (from the search
+# tree: the current node's depth, whether it is on the solution path, steps to the "Hit." bucketed,
+# the current intermediate value mod 3 and its magnitude bucket), at each layer, read the residual
+# stream at the step's last token and compare a linear probe with 1-hidden-layer MLPs of a few
+# widths. Same trainer, same steps, same weight decay, early stopping on held-back training
+# problems, and the same folds split BY PROBLEM (starter/probes.py). The hypothesis predicts that
+# the MLP gains little; a gain whose paired interval (clusters = problems) excludes zero says the
+# variable is stored, at least in part, non-linearly. ("The current branch can still reach the
+# target" equals `on_solution_path` on the organism's first-level steps, because its search stops
+# at the first hit; it is not probed separately.)
+#
+# Controls: (1) a randomly initialised twin of the model (same architecture and tokenizer, fresh
+# weights): what the architecture and the tokens alone let a probe read. (2) Shuffled labels
+# (chance) and the majority class. (3) A token-identity baseline: a probe on a one-hot of the last
+# `window` tokens. The trained model "holds the variable linearly" only where its linear probe
+# beats the stronger of (1) and (3). (4) A positive control for the comparison itself: two random directions planted
+# in the residual with random signs, labelled by their XOR; the MLP must beat the linear probe
+# there, or a null result on the real variables says nothing. Probe selectivity follows "Designing
+# and Interpreting Probes with Control Tasks" (Hewitt & Liang 2019, arXiv 1909.03368): a probe's
+# score means little without the same probe on a control.
+#
+# - `smoke` / `cpu`: TinyThinker reading its own ground-truth traces (teacher-forced; the organism
+#   writes them exactly).
+# - `gpu`: DeepSeek-R1-Distill-Qwen-1.5B on its own sampled Countdown traces, with the labels the
+#   text gives: each step's tag, whether the next step backtracks, and whether the chain's answer
+#   is right (finished chains only).
+#
+# Run: `mi-starter run linear-representation --preset smoke`. Outputs: results.jsonl (kinds
+# "trace", "items", "probe"), figure.png, summary.md, findings.json.
+
+# %%
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from starter import activations, cot, grading, stats
+from starter.errors import UsageError
+from starter.experiment import Context, Starter, StarterConfig, run_starter
+from starter.findings import Claim, compare
+from starter.plan import Generation
+from starter.probes import ProbeSpec, hits, predict_held_out, token_window
+
+# %% [markdown]
+# ## Setup
+
+
+# %%
+@dataclass
+class Config(StarterConfig):
+    n_problems: int = 150  # Countdown problems (held-out split); the unit of independence
+    samples: int = 1  # model path only: sampled traces per problem
+    temperature: float = 0.6  # model path only: sampling temperature (R1's recommended 0.6)
+    # model path only: tokens per trace. R1-distill Countdown chains run 500-4000 tokens; 4096
+    # keeps most finished (unfinished ones are counted and left out of `correct`).
+    max_new_tokens: int = 4096
+    max_steps: int = 64  # at most this many steps per trace are probed (R1 traces are long)
+    layer_stride: int = 1  # probe every k-th layer (the claim layer is always probed)
+    claim_layer: int | None = None  # the claims' layer; None: the model's last layer of interest
+    widths: tuple[int, ...] = (8, 32, 64)  # hidden widths of the MLP probes
+    claim_width: int = 64  # the MLP width the claims use (one of `widths`; fixed before the run)
+    folds: int = 5  # cross-validation folds, grouped by problem
+    probe_steps: int = 200  # full-batch AdamW steps per probe (early-stopped on held-back problems)
+    window: int = 8  # token-identity baseline: one-hot of the tokens ending at the read position
+    plant_scale: float = 0.5  # positive control: planted directions' length / mean residual norm
+    twin_seed: int = 1  # torch seed of the random twin's weights
+    batch_size: int = 32  # sequences per forward pass (and per generate call on the model path)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_problems < 2 * self.folds or self.folds < 2:
+            raise UsageError(f"n_problems={self.n_problems}, folds={self.folds}: need folds >= 2 "
+                             f"and n_problems >= 2 * folds")
+        if not self.widths or min(self.widths) < 1 or self.claim_width not in self.widths:
+            raise UsageError(f"widths={self.widths}, claim_width={self.claim_width}: widths must "
+                             f"be >= 1 and contain claim_width")
+        if self.samples < 1 or self.layer_stride < 1 or self.window < 1 or self.probe_steps < 1:
+            raise UsageError("samples, layer_stride, window and probe_steps must all be >= 1")
+
+
+PRESETS = {
+    "smoke": Config(n_problems=40, folds=4, widths=(16,), claim_width=16, probe_steps=100,
+                    window=4),
+    # 100 problems (about 1,000 steps), 4 layers x 3 feature sets, two MLP widths: shrunk to fit
+    # a 2-core machine shared with other jobs (about 10 min there; a few on quiet cores)
+    "cpu": Config(n_problems=100, widths=(16, 64), probe_steps=150),
+    "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=2,
+                  layer_stride=3, batch_size=8, widths=(16, 64, 256), claim_width=256),
+}
+# Ground-truth variables, each a class index per step. Organism: from the search tree.
+ORGANISM_VARIABLES = ("depth", "on_solution_path", "steps_to_solution", "value_mod_3",
+                      "value_magnitude")
+# Text models: what the text itself says (R1-distill has no search tree to read).
+TEXT_VARIABLES = ("tag", "backtrack_next", "correct")
+PLANTED = "planted_xor"  # the positive control's label
+CLASS_NAMES = {
+    "depth": ("first-level", "final combine"), "on_solution_path": ("off", "on"),
+    "steps_to_solution": ("0", "1-3", "4-9", "10+"), "value_mod_3": ("0", "1", "2"),
+    "value_magnitude": ("<10", "10-99", ">=100"), "tag": cot.STEP_TAGS,
+    "backtrack_next": ("no", "yes"), "correct": ("wrong", "right"), PLANTED: ("0", "1"),
+}
+
+# %% [markdown]
+# ## Sample traces and label every step
+
+
+# %%
+def bucket(value: int, edges: tuple[int, ...]) -> int:
+    """The class of `value` among buckets split at `edges` (each edge starts a bucket).
+
+    >>> [bucket(v, (1, 4, 10)) for v in (0, 1, 3, 4, 9, 10, 50)]
+    [0, 1, 1, 2, 2, 3, 3]
+    """
+    return int(np.searchsorted(edges, value, side="right"))
+
+
+def organism_labels(trace) -> dict[str, list[int]]:
+    """Per thinking step of a ground-truth trace (`starter.organism.data.Trace`): each variable."""
+    out: dict[str, list[int]] = {name: [] for name in ORGANISM_VARIABLES}
+    for step in (s for s in trace.steps if s.tag != "conclude"):
+        value = trace.nodes[step.node].value  # the current node's intermediate value
+        out["depth"].append(step.depth - 1)  # steps sit at depth 1 (first combine) or 2 (final)
+        out["on_solution_path"].append(int(step.on_solution_path))
+        out["steps_to_solution"].append(bucket(step.steps_to_solution, (1, 4, 10)))
+        out["value_mod_3"].append(value % 3)
+        out["value_magnitude"].append(bucket(abs(value), (10, 100)))
+    return out
+
+
+def text_labels(tags: list[str], finished: bool, correct: bool) -> dict[str, list[int | None]]:
+    """Per step of a sampled trace: its tag, whether the next step backtracks, the chain's grade.
+
+    >>> text_labels(["compute", "verify", "backtrack"], finished=False, correct=False)
+    {'tag': [1, 2, 3], 'backtrack_next': [0, 1, None], 'correct': [None, None, None]}
+    """
+    nxt = [int(t == "backtrack") for t in tags[1:]] + [None]
+    grade = int(correct) if finished else None  # an unfinished chain has no answer to grade
+    return {"tag": [cot.STEP_TAGS.index(t) for t in tags], "backtrack_next": nxt,
+            "correct": [grade] * len(tags)}
+
+
+def organism_traces(ctx: Context) -> None:
+    """One row per problem: the organism's ground-truth trace and its step labels."""
+    from starter.organism.data import make_traces
+
+    cfg = ctx.cfg
+    for i, trace in enumerate(make_traces(cfg.n_problems, seed=cfg.seed, split="test")):
+        unit = f"trace:{i}"
+        if ctx.store.done(unit):
+            continue  # a resumed run: this trace is on disk
+        labels = {k: v[: cfg.max_steps] for k, v in organism_labels(trace).items()}
+        ctx.store.append({"unit": unit, "kind": "trace", "problem": f"p{i}",
+                          "prompt": trace.prompt, "completion": trace.completion,
+                          "finished": True, "correct": True, "labels": labels})
+
+
+def sampled_traces(ctx: Context) -> None:
+    """Model path: sample traces on Countdown problems; label each step from the text."""
+    from starter.rollouts import SamplingConfig, sample
+    from starter.tasks import get_task_set
+
+    task, lm, cfg = get_task_set("countdown"), ctx.model, ctx.cfg
+    problems = task.make(cfg.n_problems, seed=cfg.seed)
+    todo = [p for p in problems
+            if ctx.store.pending(f"trace:{p.id}:{k}" for k in range(cfg.samples))]
+    if not todo:
+        return  # a resumed run: every trace is on disk
+    prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
+    sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
+                              seed=cfg.seed, batch_size=cfg.batch_size)
+    for problem, prompt, completions in zip(todo, prompts, sample(lm, prompts, cfg.samples,
+                                                                  sampling)):
+        for k, completion in enumerate(c.text for c in completions):
+            unit = f"trace:{problem.id}:{k}"
+            if ctx.store.done(unit):
+                continue
+            steps = cot.split_steps(cot.split_completion(completion)[0])[: cfg.max_steps]
+            done = grading.finished(completion)
+            correct = bool(task.grade(problem, completion))
+            ctx.store.append({"unit": unit, "kind": "trace", "problem": problem.id,
+                              "prompt": prompt, "completion": completion, "finished": done,
+                              "correct": correct,
+                              "labels": text_labels([s.tag for s in steps], done, correct)})
+
+
+# %% [markdown]
+# ## Features: the trained model's residuals, its random twin's, and the nearby tokens
+
+
+# %%
+def random_twin(lm, seed: int):
+    """The same architecture and tokenizer with fresh random weights (Hugging Face's init: normal
+    with the config's initializer_range, norms at 1, biases at 0), booted like `lm`."""
+    import torch
+
+    from starter.models import load_spec
+
+    twin = load_spec(lm.spec, device=str(lm.device), dtype=lm.dtype)
+    std = getattr(twin.hf_model.config, "initializer_range", 0.02)
+    devices = [twin.device] if twin.device.type == "cuda" else []
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        for name, p in twin.hf_model.named_parameters():
+            if p.ndim > 1:
+                p.normal_(0.0, std)  # embeddings and linear maps
+            elif "norm" in name:
+                p.fill_(1.0)
+            else:
+                p.zero_()  # biases
+    return twin
+
+
+@dataclass
+class Features:
+    """Every probed step's features, row-aligned with the labels (trace order, then step order)."""
+
+    problems: list[str]  # cluster of each row
+    trained: dict[int, np.ndarray]  # layer -> [rows, d_model], the model's residual stream
+    random: dict[int, np.ndarray]  # layer -> [rows, d_model], the random twin's
+    tokens: np.ndarray  # [rows, window * vocab] one-hot of the last `window` tokens
+    labels: dict[str, list]  # variable -> per row: class index, or None (no label)
+
+
+def probe_layers(lm, cfg: Config) -> list[int]:
+    layers = set(range(0, lm.n_layers, cfg.layer_stride))
+    return sorted(layers | {claim_layer(lm, cfg)})
+
+
+def claim_layer(lm, cfg: Config) -> int:
+    layer = cfg.claim_layer if cfg.claim_layer is not None else lm.spec.layers_of_interest[-1]
+    if not 0 <= layer < lm.n_layers:
+        raise UsageError(f"claim_layer={layer} is outside 0..{lm.n_layers - 1}")
+    return layer
+
+
+def collect_features(ctx: Context, traces: list[dict]) -> Features:
+    lm, cfg = ctx.model, ctx.cfg
+    texts, positions, ids, problems = [], [], [], []
+    labels: dict[str, list] = {}
+    for t in traces:
+        steps, ends = activations.step_end_positions(lm, t["prompt"], t["completion"])
+        n = min(len(ends), *(len(v) for v in t["labels"].values()))
+        if n == 0:
+            continue  # nothing to probe in this trace
+        texts.append(t["prompt"] + t["completion"])
+        positions.append(ends[:n])
+        ids.append(activations.encode_one(lm, texts[-1]))
+        problems.extend([t["problem"]] * n)
+        for name, values in t["labels"].items():
+            labels.setdefault(name, []).extend(values[:n])
+    layers = probe_layers(lm, cfg)
+    if not texts:
+        return Features([], {}, {}, np.zeros((0, 1)), {})
+    trained = activations.cache_resid(lm, texts, positions, layers, batch_size=cfg.batch_size)
+    twin = random_twin(lm, cfg.twin_seed)
+    random = activations.cache_resid(twin, texts, positions, layers, batch_size=cfg.batch_size)
+    del twin
+    return Features(problems=problems,
+                    trained={L: a.numpy() for L, a in trained.items()},
+                    random={L: a.numpy() for L, a in random.items()},
+                    tokens=token_window(ids, positions, cfg.window), labels=labels)
+
+
+def planted(x: np.ndarray, scale: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positive control: x plus +-u +-v (random unit directions, random signs per row) at
+    `scale` times the mean row norm, and the XOR of the two signs as the label.
+
+    >>> x, y = planted(np.ones((20, 3)), scale=0.5, seed=0)
+    >>> x.shape, sorted(set(y.tolist())) == [0, 1]
+    ((20, 3), True)
+    """
+    rng = np.random.default_rng(seed)
+    u, v = rng.normal(size=(2, x.shape[1]))
+    u /= np.linalg.norm(u)
+    v /= np.linalg.norm(v)
+    a = rng.integers(0, 2, size=len(x))
+    b = rng.integers(0, 2, size=len(x))
+    length = scale * float(np.linalg.norm(x, axis=1).mean())
+    shifted = x + length * (np.outer(2 * a - 1, u) + np.outer(2 * b - 1, v))
+    return shifted.astype(np.float32), (a ^ b).astype(int)
+
+
+# %% [markdown]
+# ## Probes: every (features, layer, variable, probe), held out by problem
+
+
+# %%
+@dataclass(frozen=True)
+class Job:
+    """One probe fit: which features, which layer, which variable, which probe."""
+
+    features: str  # "trained" | "random" | "tokens" | "planted"
+    layer: int | None  # residual layer (None for tokens)
+    variable: str  # a label name
+    probe: str  # "linear" | "mlp-<w>" | "shuffled" (linear probe, labels permuted)
+
+    @property
+    def unit(self) -> str:
+        return f"probe:{self.features}:{self.layer}:{self.variable}:{self.probe}"
+
+
+def jobs(cfg: Config, layers: list[int], claim: int, variables: list[str]) -> list[Job]:
+    """The trained model gets every probe at every layer; the twin the linear and claim-width MLP
+    at every layer; tokens the same two; chance and the planted control at the claim layer."""
+    mlp = [f"mlp-{w}" for w in cfg.widths]
+    pair = ["linear", f"mlp-{cfg.claim_width}"]
+    out = [Job(PLANTED, claim, PLANTED, p) for p in pair]
+    for v in variables:
+        out += [Job("trained", L, v, p) for L in layers for p in ["linear", *mlp]]
+        out += [Job("random", L, v, p) for L in layers for p in pair]
+        out += [Job("tokens", None, v, p) for p in pair]
+        out.append(Job("trained", claim, v, "shuffled"))
+    return out
+
+
+def usable(y: list, problems: list[str], folds: int) -> tuple[np.ndarray, str | None]:
+    """Which rows carry a label, and why the variable cannot be probed (None when it can)."""
+    keep = np.array([v is not None for v in y], dtype=bool)
+    classes = {v for v in y if v is not None}
+    n_problems = len({p for p, k in zip(problems, keep) if k})
+    if len(classes) < 2:
+        return keep, f"{len(classes)} class(es) among {int(keep.sum())} labelled steps"
+    if n_problems < 2 * folds:
+        return keep, f"{n_problems} problems with labels; need {2 * folds} for {folds} folds"
+    return keep, None
+
+
+def fit_probes(ctx: Context, feats: Features) -> None:
+    lm, cfg = ctx.model, ctx.cfg
+    claim = claim_layer(lm, cfg)
+    variables = [v for v in feats.labels]
+    device = "cuda" if str(lm.device).startswith("cuda") else "cpu"
+    for variable in [*variables, PLANTED]:
+        if ctx.store.done(f"items:{variable}"):
+            continue
+        if variable == PLANTED:
+            keep, why = np.ones(len(feats.problems), dtype=bool), None
+            if len(set(feats.problems)) < 2 * cfg.folds:
+                why = f"{len(set(feats.problems))} problems; need {2 * cfg.folds}"
+            y = planted(feats.trained[claim], cfg.plant_scale, cfg.seed)[1] if not why else []
+        else:
+            keep, why = usable(feats.labels[variable], feats.problems, cfg.folds)
+            y = np.array([v for v in feats.labels[variable] if v is not None], dtype=int)
+        groups = [p for p, k in zip(feats.problems, keep) if k]
+        ctx.store.append({"unit": f"items:{variable}", "kind": "items", "variable": variable,
+                          "problems": groups if not why else [],
+                          "y": [int(v) for v in y] if not why else [], "skipped": why})
+    items = {r["variable"]: r for r in ctx.store.rows() if r.get("kind") == "items"}
+    todo = [j for j in jobs(cfg, probe_layers(lm, cfg), claim, variables)
+            if not items[j.variable]["skipped"] and not ctx.store.done(j.unit)]
+    for job in todo:
+        item = items[job.variable]
+        keep, _ = (np.ones(len(feats.problems), dtype=bool), None) if job.variable == PLANTED \
+            else usable(feats.labels[job.variable], feats.problems, cfg.folds)
+        x = {"trained": lambda: feats.trained[job.layer], "random": lambda: feats.random[job.layer],
+             "tokens": lambda: feats.tokens,
+             PLANTED: lambda: planted(feats.trained[claim], cfg.plant_scale, cfg.seed)[0]}[
+            job.features]()[keep]
+        y = np.array(item["y"])
+        if job.probe == "shuffled":
+            y = np.random.default_rng(cfg.seed).permutation(y)
+        hidden = 0 if job.probe in ("linear", "shuffled") else int(job.probe.split("-")[1])
+        spec = ProbeSpec(hidden=hidden, steps=cfg.probe_steps)
+        predicted = predict_held_out(x, y, item["problems"], spec, cfg.folds, cfg.seed, device)
+        ctx.store.append({"unit": job.unit, "kind": "probe", "features": job.features,
+                          "layer": job.layer, "variable": job.variable, "probe": job.probe,
+                          "hits": [int(h) for h in hits(y, predicted)]})
+
+
+def run(ctx: Context) -> None:
+    if ctx.model.spec.prompt_format == "organism":
+        organism_traces(ctx)
+    else:
+        sampled_traces(ctx)
+    traces = [r for r in ctx.store.rows() if r.get("kind") == "trace"]
+    feats = collect_features(ctx, traces)
+    fit_probes(ctx, feats)
+
+
+# %% [markdown]
+# ## Analyse: per-step accuracy of each probe, paired MLP-minus-linear differences by problem
+
+
+# %%
+@dataclass(repr=False)
+class VariableResult:
+    """One variable: probe accuracies (per step, clusters = problems) and the paired gaps."""
+
+    variable: str
+    n_steps: int  # labelled steps
+    n_problems: int
+    majority: stats.Estimate  # always the commonest class (of all labelled steps)
+    chance: stats.Estimate | None  # linear probe on shuffled labels, claim layer (None: planted)
+    # (features, layer) -> probe -> accuracy; layer None for tokens
+    score: dict[str, dict[int | None, dict[str, stats.Estimate]]] = field(default_factory=dict)
+    # features -> layer -> claim-width MLP minus linear (paired)
+    gain: dict[str, dict[int | None, stats.Estimate]] = field(default_factory=dict)
+    trained_minus_random: dict[int, stats.Estimate] = field(default_factory=dict)  # linear
+    trained_minus_tokens: dict[int, stats.Estimate] = field(default_factory=dict)  # linear
+    gain_trained_minus_random: stats.Estimate | None = None  # claim layer: difference of gains
+
+
+def _hits(rows: list[dict], features: str, layer, variable: str, probe: str) -> list[float] | None:
+    for r in rows:
+        if (r["features"], r["layer"], r["variable"], r["probe"]) == (features, layer, variable,
+                                                                      probe):
+            return [float(h) for h in r["hits"]]
+    return None
+
+
+def analyse(rows: list[dict]) -> dict:
+    traces = [r for r in rows if r.get("kind") == "trace"]
+    probes = [r for r in rows if r.get("kind") == "probe"]
+    layers = sorted({r["layer"] for r in probes if r["features"] == "trained"})
+    claim = next((r["layer"] for r in probes if r["probe"] == "shuffled"),
+                 next((r["layer"] for r in probes if r["features"] == PLANTED), None))
+    widths = sorted({int(r["probe"].split("-")[1]) for r in probes
+                     if r["probe"].startswith("mlp-") and r["features"] in ("random", PLANTED)})
+    wide = f"mlp-{widths[-1]}" if widths else None
+    m: dict = {"n_traces": len(traces), "n_unfinished": sum(not r["finished"] for r in traces),
+               "layers": layers, "claim_layer": claim, "claim_probe": wide, "skipped": {},
+               "variables": {}}
+    for item in (r for r in rows if r.get("kind") == "items"):
+        name = item["variable"]
+        if item["skipped"]:
+            m["skipped"][name] = item["skipped"]
+            continue
+        groups, y = item["problems"], np.array(item["y"])
+        commonest = np.bincount(y).argmax()
+        shuffled = _hits(probes, "trained", claim, name, "shuffled")
+        res = VariableResult(variable=name, n_steps=len(y), n_problems=len(set(groups)),
+                             majority=stats.mean_ci((y == commonest).astype(float), groups),
+                             chance=stats.mean_ci(shuffled, groups) if shuffled else None)
+        for r in (r for r in probes if r["variable"] == name and r["probe"] != "shuffled"):
+            res.score.setdefault(r["features"], {}).setdefault(r["layer"], {})[r["probe"]] = \
+                stats.mean_ci(r["hits"], groups)
+        for features, by_layer in res.score.items():
+            for layer in by_layer:
+                lin = _hits(probes, features, layer, name, "linear")
+                mlp = _hits(probes, features, layer, name, wide)
+                if lin and mlp:
+                    res.gain.setdefault(features, {})[layer] = stats.difference_ci(
+                        mlp, groups, lin, groups)
+        for layer in res.score.get("random", {}):
+            trained = _hits(probes, "trained", layer, name, "linear")
+            random = _hits(probes, "random", layer, name, "linear")
+            if trained and random:
+                res.trained_minus_random[layer] = stats.difference_ci(trained, groups, random,
+                                                                      groups)
+            tokens = _hits(probes, "tokens", None, name, "linear")
+            if trained and tokens:
+                res.trained_minus_tokens[layer] = stats.difference_ci(trained, groups, tokens,
+                                                                      groups)
+        parts = [_hits(probes, f, claim, name, p) for f in ("trained", "random")
+                 for p in (wide, "linear")]
+        if all(parts):
+            gain_t = np.array(parts[0]) - np.array(parts[1])
+            gain_r = np.array(parts[2]) - np.array(parts[3])
+            res.gain_trained_minus_random = stats.difference_ci(gain_t, groups, gain_r, groups)
+        m["variables"][name] = res
+    return m
+
+
+# %% [markdown]
+# ## Figure: accuracy by layer (linear vs MLP, trained vs random twin), and the MLP's gain
+
+
+# %%
+def plot(rows: list[dict], m: dict):
+    import matplotlib.pyplot as plt
+
+    results = [r for r in m["variables"].values() if r.variable != PLANTED]
+    n = max(1, len(results))
+    cols = min(3, n)
+    grid_rows = -(-n // cols) + 1
+    fig = plt.figure(figsize=(7, 2.6 * grid_rows))
+    grid = fig.add_gridspec(grid_rows, cols)
+    styles = {("trained", "linear"): ("C0", "-o", "trained, linear"),
+              ("trained", m["claim_probe"]): ("C1", "-s", f"trained, {m['claim_probe']}"),
+              ("random", "linear"): ("C0", ":o", "random twin, linear"),
+              ("random", m["claim_probe"]): ("C1", ":s", f"random twin, {m['claim_probe']}")}
+    for i, r in enumerate(results):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        for (features, probe), (colour, style, label) in styles.items():
+            points = [(L, e[probe]) for L, e in sorted(r.score.get(features, {}).items())
+                      if probe in e]
+            if points:
+                err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0, 0]
+                                for _, e in points]).T
+                ax.errorbar([L for L, _ in points], [e.value for _, e in points], yerr=err,
+                            fmt=style, color=colour, ms=3, capsize=2, lw=1, label=label)
+        ax.axhline(r.majority.value, color="k", lw=0.8, ls="--", label="majority class")
+        tokens = r.score.get("tokens", {}).get(None, {}).get("linear")
+        if tokens is not None:
+            ax.axhline(tokens.value, color="C2", lw=0.8, label="tokens, linear")
+        ax.set_title(r.variable.replace("_", " "), fontsize=9)
+        ax.set_xlabel("layer", fontsize=8)
+        ax.set_ylabel("held-out accuracy", fontsize=8)
+        ax.set_xticks(m["layers"])
+        ax.tick_params(labelsize=7)
+    gains = fig.add_subplot(grid[-1, : max(1, cols - 1)])
+    names = [r.variable for r in m["variables"].values()]
+    for j, features in enumerate(("trained", "random")):
+        est = [m["variables"][v].gain.get(features if v != PLANTED else PLANTED, {})
+               .get(m["claim_layer"]) if (v != PLANTED or features == "trained") else None
+               for v in names]
+        at = [(i, e) for i, e in enumerate(est) if e is not None and e.ci]
+        if at:
+            err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] for _, e in at]).T
+            gains.errorbar([i + (j - 0.5) * 0.3 for i, _ in at], [e.value for _, e in at],
+                           yerr=err, fmt="o", color=f"C{3 + j}", capsize=3,
+                           label="trained" if features == "trained" else "random twin")
+    gains.axhline(0, color="k", lw=0.8)
+    gains.set_xticks(range(len(names)), [v.replace("_", "\n") for v in names], fontsize=7)
+    gains.set_ylabel(f"{m['claim_probe']} - linear", fontsize=8)
+    gains.set_title(f"MLP gain at layer {m['claim_layer']} (95% CI, by problem)", fontsize=9)
+    key = fig.add_subplot(grid[-1, -1]) if cols > 1 else None
+    handles = fig.axes[0].get_legend_handles_labels() if results else ([], [])
+    if key is not None:
+        key.set_axis_off()
+        key.legend(*handles, fontsize=7, loc="center")
+        if gains.get_legend_handles_labels()[0]:
+            gains.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# %% [markdown]
+# ## Claims: does the MLP beat the linear probe? Does training put the variable there linearly?
+
+
+# %%
+@dataclass(frozen=True)
+class Untrained:
+    """The stronger control without training for one variable at one layer."""
+
+    name: str  # "random twin" | "last tokens one-hot"
+    score: stats.Estimate  # its linear probe's accuracy
+    lift: stats.Estimate  # trained linear probe minus it (paired by problem)
+
+
+def untrained_control(r: VariableResult, layer: int) -> Untrained | None:
+    """The random twin or the token window, whichever linear probe scores higher (conservative)."""
+    found = []
+    twin = r.score.get("random", {}).get(layer, {}).get("linear")
+    if twin is not None and layer in r.trained_minus_random:
+        found.append(Untrained("random twin", twin, r.trained_minus_random[layer]))
+    tokens = r.score.get("tokens", {}).get(None, {}).get("linear")
+    if tokens is not None and layer in r.trained_minus_tokens:
+        found.append(Untrained("last tokens one-hot", tokens, r.trained_minus_tokens[layer]))
+    return max(found, key=lambda u: u.score.value) if found else None
+
+
+def claims(m: dict) -> list[Claim]:
+    out = []
+    layer, wide = m["claim_layer"], m["claim_probe"]
+    for r in m["variables"].values():
+        features = PLANTED if r.variable == PLANTED else "trained"
+        scores = r.score.get(features, {}).get(layer, {})
+        gain = r.gain.get(features, {}).get(layer)
+        if gain is None or wide not in scores:
+            continue
+        if r.variable == PLANTED:
+            text = (f"Positive control: a 1-hidden-layer MLP ({wide}) reads a planted XOR of two "
+                    f"random residual directions (layer {layer}) better than a linear probe, so "
+                    f"this comparison can detect a non-linear code at this n.")
+        else:
+            text = (f"A 1-hidden-layer MLP ({wide}) reads `{r.variable}` from the residual "
+                    f"stream at layer {layer} better than a linear probe (same folds and "
+                    f"training): the variable is not (only) linearly represented.")
+        out.append(compare(text, f"held-out per-step accuracy, {wide}", scores[wide],
+                           "linear probe, same folds", "held-out per-step accuracy",
+                           scores["linear"], gain))
+        control = untrained_control(r, layer)
+        if r.variable != PLANTED and control is not None:
+            out.append(compare(
+                f"Training puts `{r.variable}` in the residual stream linearly: a linear probe "
+                f"at layer {layer} reads it better than the stronger of two controls without "
+                f"training (a randomly initialised twin's residuals; the last tokens one-hot).",
+                "held-out per-step accuracy, linear probe", scores["linear"],
+                f"{control.name}, linear probe (the stronger control)",
+                "held-out per-step accuracy", control.score, control.lift))
+    return out
+
+
+def findings(m: dict) -> str:
+    d = stats.describe
+    layer, wide = m["claim_layer"], m["claim_probe"]
+    out = [f"{m['n_traces']} traces ({m['n_unfinished']} unfinished). Every probe is scored on "
+           f"problems it never saw (folds by problem); accuracies are per step with 95% intervals "
+           f"clustered by problem. Claims use layer {layer} and the {wide} MLP, fixed before the "
+           f"run; the figure shows every layer."]
+    for r in m["variables"].values():
+        if r.variable == PLANTED:
+            s = r.score[PLANTED][layer]
+            out.append(f"\n\n**Positive control** (planted XOR, layer {layer}): linear "
+                       f"{d(s['linear'])}, {wide} {d(s[wide])}; gain {_diff(r.gain[PLANTED][layer])}.")
+            continue
+        s = r.score.get("trained", {}).get(layer, {})
+        rs = r.score.get("random", {}).get(layer, {})
+        tokens = r.score.get("tokens", {}).get(None, {})
+        widths = ", ".join(f"{p} {d(e)}" for p, e in s.items() if p.startswith("mlp-"))
+        text = (f"\n\n**`{r.variable}`** ({r.n_steps} steps, {r.n_problems} problems), layer "
+                f"{layer}: linear {d(s['linear'])}; MLPs {widths}; MLP gain "
+                f"{_diff(r.gain['trained'][layer])}. Random twin: linear {d(rs['linear'])}, "
+                f"{wide} {d(rs[wide])}, gain {_diff(r.gain['random'][layer])}; trained minus "
+                f"twin (linear) {_diff(r.trained_minus_random[layer])}, trained minus tokens "
+                f"(linear) {_diff(r.trained_minus_tokens.get(layer))}.")
+        if r.gain_trained_minus_random is not None:
+            text += f" Gain on the trained model minus gain on the twin: " \
+                    f"{_diff(r.gain_trained_minus_random)}."
+        text += (f" Tokens (last tokens one-hot): linear {d(tokens['linear'])}, {wide} "
+                 f"{d(tokens[wide])}. Majority class {d(r.majority)}")
+        if r.chance is not None:
+            text += f"; shuffled labels {d(r.chance)}"
+        others = [f"layer {L}: {_diff(g)}" for L, g in sorted(r.gain["trained"].items())
+                  if L != layer]
+        if others:
+            text += ". MLP gain at the other layers (exploratory): " + "; ".join(others)
+        out.append(text + ".")
+    for name, why in m["skipped"].items():
+        out.append(f"\n\n`{name}`: not probed ({why}).")
+    out.append("\n\nOn the organism these are hypotheses about R1-distill, whose search state has "
+               "no ground truth; the gpu preset asks the same of R1-Distill-Qwen-1.5B with the "
+               "labels its text gives (step tag, next-step backtrack, final correctness). An MLP "
+               "gain that also appears on the random twin is about the tokens, not about what "
+               "training built; the twin is one seed (`twin_seed`), and its intervals treat it "
+               "as fixed.")
+    return "".join(out)
+
+
+def _diff(e: stats.Estimate | None) -> str:
+    if e is None or e.ci is None:
+        return "no interval"
+    return f"{e.value:+.3f} (95% CI {e.ci[0]:+.3f} to {e.ci[1]:+.3f})"
+
+
+# %% [markdown]
+# ## Budget: what a preset generates (`mi-starter run linear-representation --preset gpu --dry-run`)
+
+
+# %%
+def budget(cfg: Config) -> list[Generation]:
+    """The model path samples traces; the organism path reads its ground-truth traces (nothing
+    generated). Probes then train on cached activations, not counted here."""
+    if cfg.model in ("tinythinker", "organism"):
+        return []
+    return [Generation("traces", sequences=cfg.n_problems * cfg.samples,
+                       max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)]
+
+
+# %% [markdown]
+# ## What to try next
+
+
+# %%
+STARTER = Starter(
+    slug="linear-representation",
+    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
+    budget=budget,
+    concepts=("backtracking", "verification"),
+    try_next=(
+        "Probe the intermediate value itself for a circular code (Engels et al.): project the "
+        "residual on the top 2 principal components of the class means of value mod k.",
+        "Control tasks (Hewitt & Liang): give each token type a random label and report selectivity "
+        "(real-task accuracy minus control-task accuracy) for the linear and MLP probes.",
+        "Check causally: steer along the linear probe's direction for on_solution_path and see "
+        "whether the organism backtracks sooner (see the steering starter).",
+        "Raise n: the MLP gains at the other layers are exploratory; pre-register one and rerun.",
+    ),
+)
+
+if __name__ == "__main__":
+    run_starter(STARTER)
