@@ -10,12 +10,19 @@ must come with `--no-deps` (pyproject.toml's `no-deps` extra, read from the inst
 tests/test_notebooks.py skips that cell and runs the rest against the local checkout;
 tests/test_wheel.py runs its pip lines (`--dry-run`) against the built wheel.
 
+After the script's own cells (which define the experiment; its `if __name__ == "__main__":` block is
+left out) come the step cells, ARENA style: each runs one step of `starter.experiment.Session` (the
+path `mi-starter run` takes) and shows what it made: the config, the model, the rows, the metrics,
+the figure, the claims, and the run folder.
+
 >>> notebook_path("lucky-or-steady")
 'notebooks/lucky-or-steady.ipynb'
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
@@ -29,7 +36,57 @@ import starter
 from starter import questions
 
 INSTALL_TAG = "install"  # tests/test_notebooks.py skips cells with this tag
+STEP_TAG = "step"  # the step cells' tag: tests/test_notebooks.py checks each one's output
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+# a script's `if __name__ == "__main__":` block (last in its cell): the notebook steps instead
+MAIN_BLOCK = re.compile(r"\n*^if __name__ == [\"']__main__[\"']:\n(?:[ \t]+.*(?:\n|$)|\n)*\Z",
+                        re.M)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step cell: a heading that says what to look at, then the code that does it."""
+
+    name: str  # the step's name, also in the code cell's tags: "step", "step-<name>"
+    heading: str  # the markdown above the code
+    code: str  # the code cell; its last line shows what the step made
+
+
+STEPS = (
+    Step("configure", "## Step 1: configure\n\nPick a preset (`smoke` runs in minutes on a CPU; "
+         "`cpu`, `gpu` are the real runs) and check the config before anything loads. "
+         "`argv` takes any option of `mi-starter run`, e.g. `[\"--set\", \"seed=1\"]`; "
+         "the run goes to `runs/<slug>/<time>` unless you pass `out=` (an existing run there "
+         "resumes).",
+         "from starter.experiment import metric_rows, open_session\n"
+         "from starter.findings import render_claims\n\n"
+         "PRESET = \"smoke\"  # smoke | cpu | gpu\n"
+         "session = open_session(STARTER, preset=PRESET, argv=[])\n"
+         "session.cfg"),
+    Step("load", "## Step 2: load the model", "model = session.load()"),
+    Step("sample", "## Step 3: sample\n\nRuns the experiment and its control; one row per unit "
+         "goes to `results.jsonl` (a rerun skips the units already there).",
+         "rows = session.sample()\n"
+         "print(f\"{len(rows)} rows in {session.out / 'results.jsonl'}\")\n"
+         "rows[-1]"),
+    Step("analyse", "## Step 4: analyse\n\nThe metrics, computed from the rows alone.",
+         "metrics = session.analyse()\n"
+         "for name, value in metric_rows(metrics):\n"
+         "    print(f\"{name}: {value}\")"),
+    Step("plot", "## Step 5: plot",
+         "import matplotlib.pyplot as plt\n\n"
+         "figure = session.plot()\n"
+         "display(figure)\n"
+         "plt.close(figure)  # shown once; step 7 saves it as figure.png"),
+    Step("claims", "## Step 6: claims\n\nEach claim with its control and a verdict from the "
+         "95% interval of the difference.",
+         "claims = session.claims()\n"
+         "print(render_claims(claims) or \"This starter states no claims.\")"),
+    Step("finish", "## Step 7: write the run\n\n`figure.png`, `findings.json` and `summary.md`, "
+         "as `mi-starter run` writes them.",
+         "run_dir = session.finish()\n"
+         "print((run_dir / \"summary.md\").read_text())"),
+)
 
 
 def notebook_path(slug: str) -> str:
@@ -67,14 +124,33 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
         raise PluginError(
             f"{source}: jupytext cannot read it as a percent-format script ({err})"
         ) from err
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = MAIN_BLOCK.sub("", cell.source)
+    nb.cells = [cell for cell in nb.cells if cell.source.strip() or cell.cell_type != "code"]
     source = "\n".join(install_lines(repo_url, version))
     install = nbformat.v4.new_code_cell(source, metadata={"tags": [INSTALL_TAG]})
     nb.cells.insert(0, install)
+    nb.cells += step_cells()
     for number, cell in enumerate(nb.cells):
         cell.id = f"cell-{number}"  # stable ids: the same script always gives the same notebook
     nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     nbformat.validate(nb)
     return nb
+
+
+def step_cells() -> list[nbformat.NotebookNode]:
+    """The cells appended to every starter's notebook, a heading and a code cell per step.
+
+    >>> [cell.metadata.get("tags") for cell in step_cells()[:2]]
+    [None, ['step', 'step-configure']]
+    """
+    cells = []
+    for step in STEPS:
+        cells.append(nbformat.v4.new_markdown_cell(step.heading))
+        tags = [STEP_TAG, f"{STEP_TAG}-{step.name}"]
+        cells.append(nbformat.v4.new_code_cell(step.code, metadata={"tags": tags}))
+    return cells
 
 
 # after mkdocs-static-i18n (-100), which would otherwise re-home generated files
