@@ -37,38 +37,33 @@ import hashlib
 import json
 import math
 import os
-import random
 import tempfile
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-import urllib3
 
+from starter import http
 from starter.errors import Secret, StarterError, UsageError
+from starter.http import (  # noqa: F401 (part of this module's interface)
+    CONNECT_RETRIES, RETRY_AFTER_CEILING_S, RETRY_AFTER_FLOOR_S, DeadlinePassed, Reply,
+    excerpt, parse_retry_after, run_before_deadline)
 
 DEFAULT_API_URL = "https://www.neuronpedia.org/api"
 PAGE_URL = "https://www.neuronpedia.org"
 DEFAULT_TTL_S = 7 * 24 * 3600
-CONNECT_RETRIES = 2  # a refused connection or failed DNS lookup rarely heals in seconds: fail fast
 FIXTURE_DIR = Path(__file__).parent / "data" / "neuronpedia"
 MAX_SEARCH_PAGES = 20  # pages one search follows at most (Neuronpedia serves 20 rows a page)
 MAX_REDIRECTS = 5  # redirect hops one request follows at most
 MAX_BODY_BYTES = 16 * 2**20  # largest body accepted, counted on the wire and again once inflated
-RETRY_AFTER_FLOOR_S = 1.0  # shortest wait Retry-After can ask for (0, negative, past dates)
-RETRY_AFTER_CEILING_S = 60.0  # longest wait a Retry-After header can ask for (huge, inf, far dates)
 _REDIRECTS = {301, 302, 303, 307, 308}
-_CHUNK_BYTES = 64 * 1024  # read size while streaming a body
 _CLOCK_SKEW_S = 24 * 3600  # a cache entry dated further in the future than this is corrupt
-_REDACTED = "[redacted API key]"
 
 
 class NeuronpediaUnreachable(StarterError):
@@ -241,50 +236,6 @@ def parse_search_hit(row: dict, provenance: Provenance, query: str = "") -> Sear
     )
 
 
-@dataclass(frozen=True)
-class _Reply:
-    """One HTTP answer after redirects, its body read within the caps (and the key scrubbed)."""
-
-    status: int  # HTTP status of the last hop
-    text: str  # body decoded as UTF-8 (invalid bytes replaced), API key replaced by _REDACTED
-    retry_after: str | None  # the raw Retry-After header, if any
-    url: str  # the URL that answered (differs from the request's after a redirect)
-
-
-class DeadlinePassed(Exception):
-    """A request's wall-clock deadline passed (the clients turn it into their own error)."""
-
-
-def run_before_deadline(work: Callable[[threading.Event], Any], deadline: float, name: str) -> Any:
-    """`work(abandon)`'s result, or DeadlinePassed once `time.monotonic()` reaches `deadline`.
-
-    `requests` times each socket read, not the whole exchange, so the exchange runs in a worker
-    thread that is abandoned at the deadline (`abandon` is set; the work's own reads are bounded
-    too, so it ends on its own). An exception in the work is raised in the caller's thread.
-
-    >>> run_before_deadline(lambda abandon: 42, time.monotonic() + 5, "doc")
-    42
-    """
-    abandon = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["reply"] = work(abandon)
-        except BaseException as err:  # handed to the caller's thread below
-            outcome["error"] = err
-
-    worker = threading.Thread(target=target, name=name, daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        abandon.set()
-        raise DeadlinePassed()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["reply"]
-
-
 class _Mismatch(Exception):
     """Internal: a body that parsed but does not answer the request; the message says how."""
 
@@ -301,14 +252,7 @@ def _checked_key(key: str | None, where: str) -> Secret | None:
 position 4 of 4 (the key is not shown); a Neuronpedia key is printable ASCII without spaces: \
 remove it (often a trailing newline)
     """
-    if not key:
-        return None
-    bad = next((i for i, ch in enumerate(key) if not "!" <= ch <= "~"), None)
-    if bad is not None:
-        raise UsageError(f"{where} has a space, control or non-ASCII character at position "
-                         f"{bad + 1} of {len(key)} (the key is not shown); a Neuronpedia key is "
-                         "printable ASCII without spaces: remove it (often a trailing newline)")
-    return Secret(key)
+    return http.checked_key(key, where, kind="Neuronpedia")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -326,36 +270,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:  # a port out of range or not a number: matches no origin
         port = -1
     return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds a `Retry-After` header asks for, clamped to the floor and the ceiling.
-
-    None when absent or unreadable (the caller then uses its own backoff). Accepts seconds and
-    HTTP dates; NaN is unreadable, negative or past values give the floor, huge ones the ceiling.
-
-    >>> parse_retry_after("3"), parse_retry_after("-5"), parse_retry_after("1e308")
-    (3.0, 1.0, 60.0)
-    >>> parse_retry_after("nan") is None, parse_retry_after(None) is None
-    (True, True)
-    >>> parse_retry_after("Thu, 01 Jan 1970 00:00:40 GMT", now=10.0)
-    30.0
-    """
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, RETRY_AFTER_FLOOR_S), RETRY_AFTER_CEILING_S)
 
 
 def _valid_timestamp(value: Any) -> bool:
@@ -631,12 +545,12 @@ cache_dir='/tmp/np', api_key=set)
         return _Fixtures()
 
     def _scrub(self, text: str) -> str:
-        """`text` with the API key (raw, URL-quoted or JSON-escaped) replaced by _REDACTED."""
+        """`text` with the API key (raw, URL-quoted or JSON-escaped) replaced by http.REDACTED."""
         if self._api_key is None:
             return text
         key = self._api_key.reveal()
         for form in dict.fromkeys((key, quote(key, safe=""), json.dumps(key)[1:-1])):
-            text = text.replace(form, _REDACTED)
+            text = text.replace(form, http.REDACTED)
         return text
 
     def _answer(self, method: str, path: str, payload: dict | None, label: str,
@@ -674,43 +588,33 @@ cache_dir='/tmp/np', api_key=set)
         """The JSON body of a successful answer, retrying transient failures within the budget."""
         if self._session is None:
             self._session = requests.Session()
-        waited, problem, connect_failures = 0.0, "", 0
-        for attempt in range(self.max_retries + 1):
-            retry_after = None
-            try:
-                reply = self._attempt(method, url, payload)
-            except (DeadlinePassed, requests.Timeout, urllib3.exceptions.ReadTimeoutError):
-                problem = f"timed out after {self.timeout:g} s (the deadline for one request)"
-            except requests.ConnectionError as err:
-                problem = f"could not connect ({type(err).__name__})"
-                connect_failures += 1
-            except requests.RequestException as err:  # a malformed URL and the like: no retry helps
-                raise StarterError(self._scrub(f"cannot request {url!r} ({type(err).__name__}: "
-                                               f"{err}); check NEURONPEDIA_API_URL")) from None
-            except (urllib3.exceptions.HTTPError, OSError) as err:  # the connection broke mid-body
-                problem = f"the connection broke while reading the answer ({type(err).__name__})"
-            else:
-                if reply.status != 429 and reply.status < 500:
-                    return self._decode(reply, url, not_found)
-                problem = f"HTTP {reply.status}: {_excerpt(reply.text)}"
-                retry_after = parse_retry_after(reply.retry_after)
-                if retry_after is not None:
-                    problem += f" (Retry-After: {retry_after:g} s)"
-            if attempt == self.max_retries or connect_failures > CONNECT_RETRIES:
-                break
-            jitter = random.uniform(0.5, 1.0)
-            delay = self.backoff_base * 2**attempt * jitter if retry_after is None else retry_after
-            if waited + delay > self.max_total_wait:
-                break
-            time.sleep(delay)
-            waited += delay
-        hint = ("Neuronpedia's rate limit is per IP per hour; wait, set NEURONPEDIA_API_KEY, or "
-                "use --offline" if problem.startswith("HTTP 429")
-                else "check your network, or use --offline for cached/shipped data")
-        raise NeuronpediaUnreachable(f"Neuronpedia request failed for {url} after {attempt + 1} "
-                                     f"tries ({waited:.1f} s of backoff): {problem}; {hint}")
+        policy = http.RetryPolicy(
+            self.max_retries, self.backoff_base, max_total_wait_s=self.max_total_wait,
+            timeout_problem=f"timed out after {self.timeout:g} s (the deadline for one request)")
 
-    def _attempt(self, method: str, url: str, payload: dict | None) -> _Reply:
+        def judge(reply: Reply) -> Any:
+            if reply.status != 429 and reply.status < 500:
+                return self._decode(reply, url, not_found)
+            return http.Retry(f"HTTP {reply.status}: {excerpt(reply.text)}",
+                              parse_retry_after(reply.retry_after))
+
+        def unrequestable(err: requests.RequestException) -> StarterError:
+            return StarterError(self._scrub(f"cannot request {url!r} ({type(err).__name__}: "
+                                            f"{err}); check NEURONPEDIA_API_URL"))
+
+        try:
+            return http.send_with_retries(policy, lambda: self._attempt(method, url, payload),
+                                          judge, unrequestable)
+        except http.GaveUp as end:
+            rate_limited = end.problem.startswith("HTTP 429")
+            hint = ("Neuronpedia's rate limit is per IP per hour; wait, set NEURONPEDIA_API_KEY, "
+                    "or use --offline" if rate_limited
+                    else "check your network, or use --offline for cached/shipped data")
+            raise NeuronpediaUnreachable(
+                f"Neuronpedia request failed for {url} after {end.tries} tries "
+                f"({end.waited_s:.1f} s of backoff): {end.problem}; {hint}") from None
+
+    def _attempt(self, method: str, url: str, payload: dict | None) -> Reply:
         """One request (with its redirects) under one wall-clock deadline of `timeout` seconds.
 
         `requests` times each read, not the whole exchange, so the exchange runs in a worker thread
@@ -722,7 +626,7 @@ cache_dir='/tmp/np', api_key=set)
             deadline, "neuronpedia-request")
 
     def _exchange(self, method: str, url: str, payload: dict | None, deadline: float,
-                  abandon: threading.Event) -> _Reply:
+                  abandon: threading.Event) -> Reply:
         """Send the request and follow redirects by hand: the key goes to the home origin only."""
         assert self._session is not None
         home = _origin(self.base_url)
@@ -741,7 +645,7 @@ cache_dir='/tmp/np', api_key=set)
                     target = urljoin(url, location)
                     if urlsplit(target).scheme.lower() not in ("http", "https"):
                         raise StarterError(self._scrub(
-                            f"Neuronpedia at {url} redirected to {_excerpt(target)}, which is "
+                            f"Neuronpedia at {url} redirected to {excerpt(target)}, which is "
                             "not an http(s) URL; check NEURONPEDIA_API_URL"))
                     if response.status_code == 303 or (response.status_code in (301, 302)
                                                        and method == "POST"):
@@ -752,48 +656,29 @@ cache_dir='/tmp/np', api_key=set)
             finally:
                 response.close()
             text = self._scrub(data.decode("utf-8", errors="replace"))
-            return _Reply(response.status_code, text, response.headers.get("Retry-After"), url)
+            return Reply(response.status_code, text, response.headers.get("Retry-After"), url)
         raise StarterError(f"Neuronpedia redirected more than {MAX_REDIRECTS} times (last to "
-                           f"{_excerpt(self._scrub(url))}); check NEURONPEDIA_API_URL")
+                           f"{excerpt(self._scrub(url))}); check NEURONPEDIA_API_URL")
 
     def _read_body(self, response: requests.Response, url: str, deadline: float,
                    abandon: threading.Event) -> bytes:
         """The body, inflated, at most `max_body_bytes` on the wire and after inflating."""
         cap = self.max_body_bytes
-        too_large = (f"Neuronpedia's answer from {url} is larger than {cap} bytes (the limit "
-                     "against runaway or hostile servers); nothing was cached")
-        declared = response.headers.get("Content-Length", "").strip()
-        if declared.isdigit() and int(declared) > cap:
-            raise StarterError(too_large)
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("", "identity"):
-            inflater = None
-        elif encoding in ("gzip", "x-gzip", "deflate"):
-            inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header, detected
-        else:
-            raise StarterError(f"Neuronpedia answered {url} with Content-Encoding "
-                               f"{_excerpt(encoding)}, which this client cannot read")
-        wire, out = 0, bytearray()
         try:
-            for chunk in response.raw.stream(_CHUNK_BYTES, decode_content=False):
-                if abandon.is_set() or time.monotonic() > deadline:
-                    raise DeadlinePassed()
-                wire += len(chunk)
-                if wire > cap:
-                    raise StarterError(too_large)
-                out += inflater.decompress(chunk, cap + 1 - len(out)) if inflater else chunk
-                if len(out) > cap:
-                    raise StarterError(too_large)
-            if inflater is not None:
-                out += inflater.flush()
-        except zlib.error as err:
-            raise StarterError(f"Neuronpedia's {encoding} answer from {url} does not decompress "
-                               f"({err})") from None
-        if len(out) > cap:
-            raise StarterError(too_large)
-        return bytes(out)
+            return http.read_body(response, cap=cap, deadline=deadline, abandon=abandon,
+                                  inflate=True)
+        except http.BodyTooLarge:
+            raise StarterError(f"Neuronpedia's answer from {url} is larger than {cap} bytes (the "
+                               "limit against runaway or hostile servers); nothing was cached"
+                               ) from None
+        except http.UnreadableEncoding as err:
+            raise StarterError(f"Neuronpedia answered {url} with Content-Encoding "
+                               f"{excerpt(err.encoding)}, which this client cannot read") from None
+        except http.CorruptCompression as err:
+            raise StarterError(f"Neuronpedia's {err.encoding} answer from {url} does not "
+                               f"decompress ({err.detail})") from None
 
-    def _decode(self, reply: _Reply, url: str, not_found: str) -> Any:
+    def _decode(self, reply: Reply, url: str, not_found: str) -> Any:
         """The JSON body of a final answer; a refusal or a non-JSON body is a StarterError."""
         status = reply.status
         try:
@@ -807,7 +692,7 @@ cache_dir='/tmp/np', api_key=set)
             raise StarterError(f"{not_found} (HTTP 404 from {url})")
         if status >= 300:
             message = body.get("error") or body.get("message") if isinstance(body, dict) else None
-            said = _excerpt(str(message) if message else reply.text)
+            said = excerpt(str(message) if message else reply.text)
             sent_key = self._api_key is not None and _origin(reply.url) == _origin(self.base_url)
             if status in (401, 403) and sent_key:
                 raise UsageError(f"Neuronpedia refused NEURONPEDIA_API_KEY (HTTP {status} at "
@@ -816,7 +701,7 @@ cache_dir='/tmp/np', api_key=set)
             raise StarterError(f"Neuronpedia refused the request (HTTP {status}) at {url}: {said}")
         if not parsed:
             raise StarterError(f"Neuronpedia returned a body that is not valid JSON "
-                               f"(HTTP {status}) from {url}: {_excerpt(reply.text)}")
+                               f"(HTTP {status}) from {url}: {excerpt(reply.text)}")
         return body
 
 
@@ -857,17 +742,6 @@ def _parsed(parse, prov: Provenance):
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise StarterError(f"unexpected response shape from {prov.source} ({prov.kind}): "
                            f"{type(err).__name__}: {err}") from None
-
-
-def _excerpt(text: str, limit: int = 160) -> str:
-    """The start of `text` on one line, quoted, for an error message.
-
-    >>> _excerpt("a\\n  b" + "c" * 300, limit=5)
-    "'a bcc...'"
-    """
-    snippet = " ".join(text[:limit * 4].split())  # never split a 16 MB body to show 160 characters
-    more = len(snippet) > limit or len(text) > limit * 4
-    return repr(snippet[:limit] + ("..." if more else ""))
 
 
 def concept_latents(client: NeuronpediaClient, model_id: str, concepts: list[str],

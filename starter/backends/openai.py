@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -53,11 +52,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 
 from starter import cot
+from starter import http
 from starter.errors import Secret, StarterError, UsageError
-from starter.neuronpedia import DeadlinePassed, _excerpt, parse_retry_after, run_before_deadline
+from starter.http import CONNECT_RETRIES, DeadlinePassed, Reply, excerpt, run_before_deadline
 from starter.rollouts import Completion, SamplingConfig, _completion, sequence_key
 
 if TYPE_CHECKING:
@@ -71,10 +70,7 @@ __all__ = [
 API_KEY_ENV = "OPENAI_API_KEY"  # the convention of OpenAI-compatible clients
 MAX_BODY_BYTES = 64 * 2**20  # n=64 choices of 16k tokens with their token ids fit with room
 PROMPT_MODES = ("tokens", "text")
-CONNECT_RETRIES = 2  # a server that refuses connections is retried this often, not max_retries
 SEED_CHECK_TOKENS = 16  # tokens the seed check asks for (twice)
-_CHUNK_BYTES = 64 * 1024  # read size while streaming a body
-_REDACTED = "[redacted API key]"
 
 
 class BackendError(StarterError):
@@ -145,7 +141,7 @@ def _checked_base_url(url: Any) -> str:
     if not isinstance(url, str):
         raise UsageError(f"bad --base-url {url!r}: {hint}")
     parts = urlsplit(url.strip())
-    shown = _excerpt(url, 80)
+    shown = excerpt(url, 80)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise UsageError(f"bad --base-url {shown}: {hint}")
     if parts.username or parts.password:
@@ -168,15 +164,7 @@ def _checked_base_url(url: Any) -> str:
 def _read_key(api_key: str | None) -> Secret | None:
     """The key (argument, else OPENAI_API_KEY), or None when unset; refused if it cannot be sent."""
     where = "the api_key argument" if api_key else API_KEY_ENV
-    key = api_key or os.environ.get(API_KEY_ENV) or None
-    if key is None:
-        return None
-    bad = next((i for i, ch in enumerate(key) if not "!" <= ch <= "~"), None)
-    if bad is not None:
-        raise UsageError(f"{where} has a space, control or non-ASCII character at position "
-                         f"{bad + 1} of {len(key)} (the key is not shown); remove it (often a "
-                         "trailing newline)")
-    return Secret(key)
+    return http.checked_key(api_key or os.environ.get(API_KEY_ENV), where)
 
 
 class _Bearer(requests.auth.AuthBase):
@@ -259,7 +247,7 @@ class RemoteModel:
     def _scrub(self, text: str) -> str:
         if self._key is None:
             return text
-        return text.replace(self._key.reveal(), _REDACTED)
+        return text.replace(self._key.reveal(), http.REDACTED)
 
     def _http(self) -> requests.Session:
         with self._lock:
@@ -441,7 +429,7 @@ def check_seed(remote: RemoteModel, prompt: str, cfg: SamplingConfig) -> None:
         raise BackendError(
             f"the server at {remote.server.base_url} ignores `seed`: the same seeded request "
             f"(temperature {temperature:g}, {probe.max_new_tokens} tokens) gave different text "
-            f"twice ({_excerpt(first.text, 40)} vs {_excerpt(second.text, 40)}), so runs would "
+            f"twice ({excerpt(first.text, 40)} vs {excerpt(second.text, 40)}), so runs would "
             "be neither reproducible nor resumable; serve with vLLM (it honours per-request "
             "seeds), or set check_seed=False to sample anyway")
     remote._seed_checked = True
@@ -480,7 +468,7 @@ def _run_job(remote: RemoteModel, prompt: str, job: _Job, cfg: SamplingConfig,
     where = f"the server at {remote.server.completions_url}"
     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
         raise BackendError(f"{where} answered without a `choices` list of objects: "
-                           f"{_excerpt(remote._scrub(json.dumps(answer)[:2000]))}")
+                           f"{excerpt(remote._scrub(json.dumps(answer)[:2000]))}")
     if len(choices) < job.count:
         raise BackendError(
             f"{where} returned {len(choices)} choice(s) for n={job.count}: it ignores `n`; set "
@@ -554,14 +542,6 @@ def _choice_completion(remote: RemoteModel, choice: dict, cfg: SamplingConfig,
 # --------------------------------------------------------------------------------------- transport
 
 
-@dataclass(frozen=True)
-class _Reply:
-    status: int  # HTTP status
-    text: str  # body as UTF-8 (bad bytes replaced), the key scrubbed
-    retry_after: str | None  # the raw Retry-After header, if any
-    content_type: str = field(default="")
-
-
 def _post(remote: RemoteModel, body: dict, cancel: threading.Event | None = None) -> Any:
     """POST `body` to /completions; the parsed JSON answer, retrying what a retry can fix.
 
@@ -569,69 +549,47 @@ def _post(remote: RemoteModel, body: dict, cancel: threading.Event | None = None
     """
     server = remote.server
     url = server.completions_url
-    waited, problem, connect_failures = 0.0, "", 0
-    for attempt in range(server.max_retries + 1):
-        if cancel is not None and cancel.is_set():
-            raise BackendError("cancelled: another request of this call failed")
-        retry_after = None
+    policy = http.RetryPolicy(server.max_retries, server.backoff_s,
+                              timeout_problem=f"no answer within timeout_s={server.timeout_s:g} s")
+
+    def judge(reply: Reply) -> Any:
+        if reply.status == 429 or reply.status >= 500:
+            return http.Retry(f"HTTP {reply.status}: {_server_message(reply)}",
+                              _clamped_retry_after(reply.retry_after, server))
+        if reply.status >= 300 or reply.status < 200:
+            _refuse(remote, reply)
         try:
-            reply = _attempt(remote, url, body)
-        except DeadlinePassed:
-            problem = f"no answer within timeout_s={server.timeout_s:g} s"
-        except requests.ConnectionError as err:
-            problem = f"could not connect ({type(err).__name__})"
-            connect_failures += 1
-        except requests.RequestException as err:  # a malformed URL and the like: no retry helps
-            raise BackendError(remote._scrub(f"cannot request {url} ({type(err).__name__}: "
-                                             f"{err}); check --base-url")) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            problem = f"the connection broke while reading the answer ({type(err).__name__})"
-        else:
-            if reply.status == 429 or reply.status >= 500:
-                problem = f"HTTP {reply.status}: {_server_message(reply)}"
-                retry_after = _clamped_retry_after(reply.retry_after, server)
-                if retry_after is not None:
-                    problem += f" (Retry-After: {retry_after:g} s)"
-            elif reply.status >= 300 or reply.status < 200:
-                _refuse(remote, reply)
-            else:
-                try:
-                    return json.loads(reply.text)
-                except (ValueError, RecursionError):
-                    problem = (f"HTTP {reply.status} with a body that is not valid JSON "
-                               f"(truncated?): {_excerpt(reply.text, 80)}")
-        if attempt == server.max_retries or connect_failures > CONNECT_RETRIES:
-            break
-        delay = retry_after
-        if delay is None:
-            delay = server.backoff_s * 2**attempt * random.uniform(0.5, 1.0)
-        if cancel is not None:
-            cancel.wait(delay)  # wakes early when the call is cancelled
-        else:
-            time.sleep(delay)
-        waited += delay
-    raise BackendUnavailable(remote._scrub(
-        f"the server at {url} gave no usable answer after {attempt + 1} tries ({waited:.1f} s of "
-        f"backoff): {problem}; check that it is up (GET {server.base_url}/models) and not "
-        "overloaded (lower concurrency), then run again: finished rows are kept"))
+            return json.loads(reply.text)
+        except (ValueError, RecursionError):
+            return http.Retry(f"HTTP {reply.status} with a body that is not valid JSON "
+                              f"(truncated?): {excerpt(reply.text, 80)}")
+
+    def unrequestable(err: requests.RequestException) -> BackendError:
+        return BackendError(remote._scrub(f"cannot request {url} ({type(err).__name__}: "
+                                          f"{err}); check --base-url"))
+
+    def cancelled() -> BackendError:
+        return BackendError("cancelled: another request of this call failed")
+
+    try:
+        return http.send_with_retries(policy, lambda: _attempt(remote, url, body), judge,
+                                      unrequestable, cancel=cancel, cancelled=cancelled)
+    except http.GaveUp as end:
+        raise BackendUnavailable(remote._scrub(
+            f"the server at {url} gave no usable answer after {end.tries} tries "
+            f"({end.waited_s:.1f} s of backoff): {end.problem}; check that it is up (GET "
+            f"{server.base_url}/models) and not overloaded (lower concurrency), then run again: "
+            "finished rows are kept")) from None
 
 
 def _clamped_retry_after(value: str | None, server: ServerConfig) -> float | None:
-    """Seconds a Retry-After asks for (seconds or an HTTP date), clamped to floor and ceiling."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = parse_retry_after(value)  # an HTTP date (clamped to Neuronpedia's 1-60 s)
-        if seconds is None:
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(max(seconds, server.retry_after_floor_s), server.retry_after_ceiling_s)
+    """Seconds a Retry-After asks for (seconds or an HTTP date), clamped to the server config's
+    floor and ceiling."""
+    return http.parse_retry_after(value, floor=server.retry_after_floor_s,
+                                  ceiling=server.retry_after_ceiling_s)
 
 
-def _server_message(reply: _Reply) -> str:
+def _server_message(reply: Reply) -> str:
     """The server's error message (OpenAI's {"error": {"message"}}, vLLM's {"message"}), quoted."""
     try:
         body = json.loads(reply.text)
@@ -642,10 +600,10 @@ def _server_message(reply: _Reply) -> str:
         error = body.get("error")
         message = error.get("message") if isinstance(error, dict) else error
         message = message or body.get("message") or body.get("detail")
-    return _excerpt(str(message) if message else reply.text)
+    return excerpt(str(message) if message else reply.text)
 
 
-def _refuse(remote: RemoteModel, reply: _Reply) -> None:
+def _refuse(remote: RemoteModel, reply: Reply) -> None:
     """A 4xx (or a redirect, or another status outside 2xx): one line, the server's message."""
     server = remote.server
     said = _server_message(reply)
@@ -670,7 +628,7 @@ def _refuse(remote: RemoteModel, reply: _Reply) -> None:
                        f"{hint}")
 
 
-def _attempt(remote: RemoteModel, url: str, body: dict) -> _Reply:
+def _attempt(remote: RemoteModel, url: str, body: dict) -> Reply:
     """One POST under one wall-clock deadline of `timeout_s`.
 
     `requests` times each socket read, not the whole exchange, so the exchange runs in a worker
@@ -682,7 +640,7 @@ def _attempt(remote: RemoteModel, url: str, body: dict) -> _Reply:
 
 
 def _exchange(remote: RemoteModel, url: str, body: dict, deadline: float,
-              abandon: threading.Event) -> _Reply:
+              abandon: threading.Event) -> Reply:
     headers = {"User-Agent": "mi-starter", "Accept-Encoding": "identity",
                "Content-Type": "application/json"}
     auth = _Bearer(remote._key) if remote._key is not None else None
@@ -696,29 +654,21 @@ def _exchange(remote: RemoteModel, url: str, body: dict, deadline: float,
     finally:
         response.close()
     text = remote._scrub(data.decode("utf-8", errors="replace"))
-    return _Reply(response.status_code, text, response.headers.get("Retry-After"),
-                  response.headers.get("Content-Type", ""))
+    return Reply(response.status_code, text, response.headers.get("Retry-After"), url,
+                 response.headers.get("Content-Type", ""))
 
 
 def _read_body(remote: RemoteModel, response: requests.Response, deadline: float,
                abandon: threading.Event) -> bytes:
     """The body, at most `max_body_bytes`, read in chunks between deadline checks."""
     cap = remote.server.max_body_bytes
-    too_large = (f"the answer from {remote.server.completions_url} is larger than {cap} bytes "
-                 "(max_body_bytes): ask for fewer choices per request (n_per_request) or "
-                 "fewer tokens, or raise max_body_bytes")
-    declared = response.headers.get("Content-Length", "").strip()
-    if declared.isdigit() and int(declared) > cap:
-        raise BackendError(too_large)
-    encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    if encoding not in ("", "identity"):
+    try:
+        return http.read_body(response, cap=cap, deadline=deadline, abandon=abandon, inflate=False)
+    except http.BodyTooLarge:
+        raise BackendError(f"the answer from {remote.server.completions_url} is larger than {cap} "
+                           "bytes (max_body_bytes): ask for fewer choices per request "
+                           "(n_per_request) or fewer tokens, or raise max_body_bytes") from None
+    except http.UnreadableEncoding as err:
         raise BackendError(f"the server at {remote.server.completions_url} answered with "
-                           f"Content-Encoding {_excerpt(encoding, 20)} though asked for identity")
-    out = bytearray()
-    for chunk in response.raw.stream(_CHUNK_BYTES, decode_content=False):
-        if abandon.is_set() or time.monotonic() > deadline:
-            raise DeadlinePassed()
-        out += chunk
-        if len(out) > cap:
-            raise BackendError(too_large)
-    return bytes(out)
+                           f"Content-Encoding {excerpt(err.encoding, 20)} though asked for "
+                           "identity") from None
