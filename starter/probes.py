@@ -43,7 +43,7 @@ from starter.errors import UsageError
 class ProbeSpec:
     """A probe's shape and training; the same training for every width (only `hidden` varies)."""
 
-    hidden: int = 0  # 0: linear probe (logistic regression); w > 0: one ReLU hidden layer of width w
+    hidden: int = 0  # 0: linear probe (logistic regression); w > 0: one ReLU hidden layer of w
     steps: int = 300  # full-batch AdamW steps (the data are small: no minibatches, no early stop)
     lr: float = 3e-2  # AdamW learning rate
     weight_decay: float = 1e-2  # AdamW weight decay

@@ -1,4 +1,4 @@
-"""starter.probes: folds keep problems whole, probes are seeded, linear vs MLP behave as expected."""
+"""starter.probes: folds keep problems whole, probes are seeded, linear and MLP probes behave."""
 
 from __future__ import annotations
 

@@ -22,10 +22,10 @@
 # weights): what the architecture and the tokens alone let a probe read. (2) Shuffled labels
 # (chance) and the majority class. (3) A token-identity baseline: a probe on a one-hot of the last
 # `window` tokens. The trained model "holds the variable linearly" only where its linear probe
-# beats the stronger of (1) and (3). (4) A positive control for the comparison itself: two random directions planted
-# in the residual with random signs, labelled by their XOR; the MLP must beat the linear probe
-# there, or a null result on the real variables says nothing. Probe selectivity follows "Designing
-# and Interpreting Probes with Control Tasks" (Hewitt & Liang 2019, arXiv 1909.03368): a probe's
+# beats the stronger of (1) and (3). (4) A positive control for the comparison itself: two random
+# directions planted in the residual with random signs, labelled by their XOR; the MLP must beat
+# the linear probe there, or a null result on the real variables says nothing. As "Designing and
+# Interpreting Probes with Control Tasks" (Hewitt & Liang 2019, arXiv 1909.03368) argue, a probe's
 # score means little without the same probe on a control.
 #
 # - `smoke` / `cpu`: TinyThinker reading its own ground-truth traces (teacher-forced; the organism
@@ -91,11 +91,12 @@ class Config(StarterConfig):
 PRESETS = {
     "smoke": Config(n_problems=40, folds=4, widths=(16,), claim_width=16, probe_steps=100,
                     window=4),
-    # 100 problems (about 1,000 steps), 4 layers x 3 feature sets, two MLP widths: shrunk to fit
-    # a 2-core machine shared with other jobs (about 10 min there; a few on quiet cores)
-    "cpu": Config(n_problems=100, widths=(16, 64), probe_steps=150),
+    # 80 problems (about 800 steps), 4 layers x 3 feature sets, MLP widths 16 and 32: shrunk to
+    # fit a 2-core machine shared with other jobs (about 8 min there); raise n_problems on a
+    # quieter machine (150 gives intervals about 1.4x narrower)
+    "cpu": Config(n_problems=80, widths=(16, 32), claim_width=32, probe_steps=120),
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=2,
-                  layer_stride=3, batch_size=8, widths=(16, 64, 256), claim_width=256),
+                  layer_stride=3, batch_size=32, widths=(16, 64, 256), claim_width=256),
 }
 # Ground-truth variables, each a class index per step. Organism: from the search tree.
 ORGANISM_VARIABLES = ("depth", "on_solution_path", "steps_to_solution", "value_mod_3",
@@ -360,12 +361,7 @@ def fit_probes(ctx: Context, feats: Features) -> None:
             if not items[j.variable]["skipped"] and not ctx.store.done(j.unit)]
     for job in todo:
         item = items[job.variable]
-        keep, _ = (np.ones(len(feats.problems), dtype=bool), None) if job.variable == PLANTED \
-            else usable(feats.labels[job.variable], feats.problems, cfg.folds)
-        x = {"trained": lambda: feats.trained[job.layer], "random": lambda: feats.random[job.layer],
-             "tokens": lambda: feats.tokens,
-             PLANTED: lambda: planted(feats.trained[claim], cfg.plant_scale, cfg.seed)[0]}[
-            job.features]()[keep]
+        x = job_features(feats, job, claim, cfg)
         y = np.array(item["y"])
         if job.probe == "shuffled":
             y = np.random.default_rng(cfg.seed).permutation(y)
@@ -375,6 +371,17 @@ def fit_probes(ctx: Context, feats: Features) -> None:
         ctx.store.append({"unit": job.unit, "kind": "probe", "features": job.features,
                           "layer": job.layer, "variable": job.variable, "probe": job.probe,
                           "hits": [int(h) for h in hits(y, predicted)]})
+
+
+def job_features(feats: Features, job: Job, claim: int, cfg: Config) -> np.ndarray:
+    """The rows of the job's features that carry its variable's label: [labelled steps, d]."""
+    if job.features == PLANTED:
+        return planted(feats.trained[claim], cfg.plant_scale, cfg.seed)[0]
+    keep, _ = usable(feats.labels[job.variable], feats.problems, cfg.folds)
+    if job.features == "tokens":
+        return feats.tokens[keep]
+    by_layer = feats.trained if job.features == "trained" else feats.random
+    return by_layer[job.layer][keep]
 
 
 def run(ctx: Context) -> None:
@@ -603,8 +610,9 @@ def findings(m: dict) -> str:
     for r in m["variables"].values():
         if r.variable == PLANTED:
             s = r.score[PLANTED][layer]
+            gain = _diff(r.gain[PLANTED][layer])
             out.append(f"\n\n**Positive control** (planted XOR, layer {layer}): linear "
-                       f"{d(s['linear'])}, {wide} {d(s[wide])}; gain {_diff(r.gain[PLANTED][layer])}.")
+                       f"{d(s['linear'])}, {wide} {d(s[wide])}; gain {gain}.")
             continue
         s = r.score.get("trained", {}).get(layer, {})
         rs = r.score.get("random", {}).get(layer, {})
@@ -672,8 +680,8 @@ STARTER = Starter(
     try_next=(
         "Probe the intermediate value itself for a circular code (Engels et al.): project the "
         "residual on the top 2 principal components of the class means of value mod k.",
-        "Control tasks (Hewitt & Liang): give each token type a random label and report selectivity "
-        "(real-task accuracy minus control-task accuracy) for the linear and MLP probes.",
+        "Control tasks (Hewitt & Liang): give each token type a random label and report "
+        "selectivity (real-task minus control-task accuracy) for the linear and MLP probes.",
         "Check causally: steer along the linear probe's direction for on_solution_path and see "
         "whether the organism backtracks sooner (see the steering starter).",
         "Raise n: the MLP gains at the other layers are exploratory; pre-register one and rerun.",
