@@ -515,7 +515,7 @@ def plot(rows: list[dict], m: dict):
         ax.set_ylabel("held-out accuracy", fontsize=8)
         ax.set_xticks(m["layers"])
         ax.tick_params(labelsize=7)
-    gains = fig.add_subplot(grid[-1, : max(1, cols - 1)])
+    gains = fig.add_subplot(grid[-1, : max(1, cols - 1)] if not n % cols else grid[-1, :])
     names = [r.variable for r in m["variables"].values()]
     for j, features in enumerate(("trained", "random")):
         est = [m["variables"][v].gain.get(features if v != PLANTED else PLANTED, {})
@@ -531,13 +531,16 @@ def plot(rows: list[dict], m: dict):
     gains.set_xticks(range(len(names)), [v.replace("_", "\n") for v in names], fontsize=7)
     gains.set_ylabel(f"{m['claim_probe']} - linear", fontsize=8)
     gains.set_title(f"MLP gain at layer {m['claim_layer']} (95% CI, by problem)", fontsize=9)
-    key = fig.add_subplot(grid[-1, -1]) if cols > 1 else None
     handles = fig.axes[0].get_legend_handles_labels() if results else ([], [])
+    if n % cols:  # the first empty panel slot holds the key, off the data
+        key = fig.add_subplot(grid[n // cols, n % cols])
+    else:
+        key = fig.add_subplot(grid[-1, -1]) if cols > 1 else None
     if key is not None:
         key.set_axis_off()
         key.legend(*handles, fontsize=7, loc="center")
-        if gains.get_legend_handles_labels()[0]:
-            gains.legend(fontsize=7, loc="upper left")
+    if gains.get_legend_handles_labels()[0]:
+        gains.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
 
