@@ -492,9 +492,14 @@ def fit_one(method: str, feats: Features, y: np.ndarray, groups: np.ndarray, ite
     k = int(rest[1:]) if rest.startswith("k") else None
     x_train, x_test = x[items.train], x[items.test]
     columns = None if k is None else top_k(x_train, y_train, k)
+    x_train, x_test = dense(x_train, columns), dense(x_test, columns)
+    # A column constant on the training items (a word or latent only the held-out items have)
+    # would be standardised by ~0 and swamp the probe: such columns carry nothing learnable.
+    varying = x_train.std(axis=0) > 0
+    varying[0] = varying[0] or not varying.any()
     spec = probes.ProbeSpec(steps=cfg.probe_steps)
-    predicted = probes.fit_predict(dense(x_train, columns), y_train, groups[items.train],
-                                   dense(x_test, columns), spec, seed=seed)
+    predicted = probes.fit_predict(x_train[:, varying], y_train, groups[items.train],
+                                   x_test[:, varying], spec, seed=seed)
     return {"family": family, "k": k, "shuffled": method.startswith("shuffled-"),
             "features": columns, "hits": probes.hits(y[items.test], predicted).astype(int).tolist()}
 

@@ -39,7 +39,8 @@ def test_organism_chain_labels_every_step_kind_once():
         ("Left: 152, 4.", {"reachable": 0}), ("Try 152-4=148.", {"hit_next": 0}),
         ("Miss.", {"backtrack_next": 0}), ("Try 152/4=38.", {"hit_next": 0}),
         ("Miss.", {"backtrack_next": 1}), ("Left: 27, 4.", {"reachable": 1}),
-        ("Try 27+4=31.", {"hit_next": 1})], "152-4 misses, then 152/4 is tried (exact): no backtrack"
+        ("Try 27+4=31.", {"hit_next": 1})], (
+        "152-4 misses, then 152/4 is tried (exact): no backtrack")
     on_path = [s.at_every["on_path"] for s in chain.steps]
     assert on_path == [0] * 7 + [1] * 4, "everything before 'Try 8+19' is the abandoned branch"
 
@@ -177,3 +178,49 @@ def test_every_property_skipped_gives_no_claims_and_a_figure():
     m = svp.analyse(only)
     assert svp.claims(m) == [] and m["properties"] == []
     assert svp.plot(only, m) is not None
+
+
+# ------------------------------------------------- the sampled-model path, on R1's tokenizer
+
+THINKING = ("Let me try {a}+{b}={s}. Then {s}-2={d}. Wait, I should check that. {s}-2 is {d}, "
+            "yes. Hmm, maybe another way. Try {a}*{b}={p}. That is too big. So the answer is {d}.")
+
+
+@pytest.mark.slow
+def test_model_path_probes_hand_written_r1_chains_on_the_r1_shaped_tiny_model(tmp_path):
+    """A random model writes no backtracks, so the gpu preset's CLI run on r1-shaped-tiny stops
+    before probing (tests/test_gpu_paths.py). Here the chains are written by hand in R1's format
+    and the rest of the model path runs on r1-shaped-tiny: R1's tokenizer and chat template,
+    tagger labels, residuals, an SAE trained here, every probe, analyse and claims."""
+    from starter.experiment import Context
+    from starter.models import load_model
+    from starter.results import RunStore
+
+    lm = load_model("r1-shaped-tiny", device="cpu")
+    cfg = svp.Config(model="r1-shaped-tiny", device="cpu", n_problems=24, dict_size=64, sae_k=4,
+                     steps=20, ks=(1, 4), claim_k=4)
+    store = RunStore.open(tmp_path / "run", config=cfg.to_dict(), model=cfg.model, device="cpu")
+    names = [f"countdown-test-s0-{i}" for i in range(cfg.n_problems)]
+    held = svp.split_problems(names, cfg.test_fraction, cfg.seed)
+    for side in (held, set(names) - held):  # each side: right and wrong answers, 2+ of each
+        for j, name in enumerate(sorted(side)):
+            i = names.index(name)
+            a, b = 3 + i, 5 + i
+            thinking = THINKING.format(a=a, b=b, s=a + b, d=a + b - 2, p=a * b)
+            prompt = lm.prompt(question=f"Make {a + b - 2} from {a}, {b}, 2.")
+            store.append({"unit": f"chain:{name}", "kind": "chain", "problem": name,
+                          "prompt": prompt, "completion": f"{thinking}\n</think>\n\n\\boxed{{1}}",
+                          "finished": True, "correct": j % 2 == 0, "n_new_tokens": 60})
+    svp.run(Context(cfg=cfg, store=store, model=lm, preset="gpu"))
+    rows = store.rows()
+    assert "<｜Assistant｜>" in rows[0]["prompt"], "R1's chat template"
+    probed = {r["property"] for r in rows if r["kind"] == "probe"}
+    assert probed == {"is_backtrack", "backtrack_next", "correct"}
+    m = svp.analyse(rows)
+    found = svp.claims(m)
+    assert len(found) == 2 * 3 + 1
+    for claim in found:
+        check(claim.to_dict())
+    assert m["accuracy"]["is_backtrack"]["text"].value >= 0.9, (
+        "the step's own words say 'Wait' / 'Hmm': the text baseline should read is_backtrack")
+    assert m["accuracy"]["is_backtrack"]["token"].value == 0.5, "every step ends in '.'"
