@@ -34,6 +34,8 @@ SHRINK: dict[str, list[str]] = {
                               "claim_width=8", "probe_steps=10", "window=2"],
     "early-exit": ["n_problems=4", "samples=1", "max_new_tokens=24", "max_boundaries=3",
                    "forced_max_new_tokens=8", "folds=2", "inner_folds=2"],
+    "sae-vs-probes": ["n_problems=8", "max_new_tokens=24", "max_steps=8", "dict_size=64",
+                      "sae_k=4", "steps=20", "probe_steps=20"],
 }
 
 
