@@ -30,12 +30,14 @@ SHRINK: dict[str, list[str]] = {
                  "creative_samples=2", "creative_max_new_tokens=8"],
     "sae": ["n_texts=16", "steps=20", "n_seeds=1", "dict_size=64", "k=4", "ce_texts=2",
             "max_new_tokens=24", "finetune_steps=5"],
-    "linear-representation": ["n_problems=4", "max_new_tokens=24", "folds=2", "widths=8",
-                              "claim_width=8", "probe_steps=10", "window=2"],
+    "evaluation-awareness": ["n_items=2", "n_templates=2", "n_samples=1", "max_new_tokens=16",
+                             "probe_items=4", "item_folds=2", "probe_steps=20"],
     "early-exit": ["n_problems=4", "samples=1", "max_new_tokens=24", "max_boundaries=3",
                    "forced_max_new_tokens=8", "folds=2", "inner_folds=2"],
     "sae-vs-probes": ["n_problems=8", "max_new_tokens=24", "max_steps=8", "dict_size=64",
                       "sae_k=4", "steps=20", "probe_steps=20"],
+    "linear-representation": ["n_problems=4", "max_new_tokens=24", "folds=2", "widths=8",
+                              "claim_width=8", "probe_steps=10", "window=2"],
 }
 
 

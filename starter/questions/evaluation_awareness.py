@@ -133,8 +133,10 @@ PRESETS = {
     # sized for 2 busy cores: 8 problems x 7 prompts, 24 tokens each; a probe over 2 templates
     "smoke": Config(n_items=8, n_templates=2, max_new_tokens=24, probe_items=16, item_folds=2,
                     probe_steps=150),
-    # SmolLM2 writes its answer on its first line (~10-20 tokens), then stops or rambles on
-    "cpu": Config(n_items=40, n_templates=4, max_new_tokens=32, probe_items=80),
+    # SmolLM2 writes its answer on its first line (~10-20 tokens), then stops or rambles on.
+    # Shrunk to fit 2 busy cores (~300 generations): 3 of the 4 templates; the probe (forward
+    # passes only) gets 80 problems.
+    "cpu": Config(n_items=30, n_templates=3, max_new_tokens=32, probe_items=80),
     # R1-distill writes ~300-1500 thinking tokens on 4-operation arithmetic (Countdown chains run
     # 500-4000): 4096 keeps nearly every chain finished; the rest are counted as unfinished, apart
     # from wrong answers. T=0.6 as DeepSeek recommends (greedy loops); 2 samples per prompt.
@@ -297,6 +299,7 @@ def held_out_predictions(x: np.ndarray, labels: np.ndarray, items: list[str],
     Fold (t, k) tests on template t of the problems in item fold k and trains on the other
     templates of the other problems.
     """
+    groups = np.asarray(items)
     fold = probes.fold_of(items, cfg.item_folds, cfg.seed)
     spec = probes.ProbeSpec(steps=cfg.probe_steps, val_fraction=0.0)
     predicted = np.full(len(labels), -1, dtype=int)
@@ -305,8 +308,8 @@ def held_out_predictions(x: np.ndarray, labels: np.ndarray, items: list[str],
             test = (templates == t) & (fold == k)
             train = (templates != t) & (fold != k)
             if test.any() and len(set(labels[train].tolist())) == 2:
-                predicted[test] = probes.fit_predict(x[train], labels[train], x[test], spec,
-                                                     n_classes=2, seed=cfg.seed + k)
+                predicted[test] = probes.fit_predict(x[train], labels[train], groups[train],
+                                                     x[test], spec, seed=cfg.seed + k)
     return predicted
 
 

@@ -126,7 +126,7 @@ def test_answers_are_read_from_what_smollm2_and_r1_write():
 def test_held_out_folds_share_neither_problem_nor_template(monkeypatch):
     seen = []
 
-    def record(x_train, y_train, x_test, spec, n_classes, seed=0, **_):
+    def record(x_train, y_train, groups_train, x_test, spec, seed=0, **_):
         seen.append((x_train[:, 0].astype(int).tolist(), x_test[:, 0].astype(int).tolist()))
         return np.zeros(len(x_test), dtype=int)
 
