@@ -83,7 +83,7 @@ def test_sweep_point_at_the_chosen_threshold():
 def test_claims_agree_with_their_intervals():
     m = ee.analyse(rows())
     found = ee.claims(m)
-    assert len(found) == 2
+    assert len(found) == 4, "best baseline, the two others, accuracy"
     for claim in found:
         check(claim.to_dict())  # raises if a verdict contradicts its difference interval
     assert found[0].estimate.value == pytest.approx(0.25)
@@ -95,7 +95,7 @@ def test_a_skipped_probe_leaves_only_the_baselines_and_no_verdict():
     m = ee.analyse(rows(skipped="one grade only"))
     assert set(m["policies"]) == set(ee.BASELINES)
     found = ee.claims(m)
-    assert [c.verdict for c in found] == ["not distinguishable", "not distinguishable"]
+    assert {c.verdict for c in found} == {"not distinguishable"}
     for claim in found:
         check(claim.to_dict())
     assert "No probe was fitted (one grade only)" in ee.findings(m)
