@@ -18,23 +18,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="variants to train (default: all)")
     parser.add_argument("--steps", type=int, default=None, help="override each variant's steps")
     parser.add_argument("--skip-eval", action="store_true", help="train only")
+    parser.add_argument("--eval-only", action="store_true", help="evaluate the trained variants")
+    parser.add_argument("--eval-n", type=int, default=200, help="held-out problems per measure")
+    parser.add_argument("--page", action="store_true",
+                        help="rewrite the model cards on docs/organism.md from the eval.json files")
     args = parser.parse_args(argv)
     try:
         chosen = [variants.get_variant(n) for n in args.names] or list(variants.VARIANTS)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.page:
+        return write_page()
     for variant in chosen:
         out = variants.VARIANTS_DIR / variant.name
-        log = variants.train_variant(variant, out, steps=args.steps, progress=True)
-        print(f"{variant.name}: {log['steps']} steps in {log['wall_seconds']} s, "
-              f"final loss {log['final_loss']}", flush=True)
+        if not args.eval_only:
+            log = variants.train_variant(variant, out, steps=args.steps, progress=True)
+            print(f"{variant.name}: {log['steps']} steps in {log['wall_seconds']} s, "
+                  f"final loss {log['final_loss']}", flush=True)
         if not args.skip_eval:
             from starter.organism import variant_eval
 
-            report = variant_eval.evaluate(variant.name)
+            report = variant_eval.evaluate(variant.name, n=args.eval_n)
             variant_eval.write(report, out)
             print(f"{variant.name}: {report.headline()}", flush=True)
+    return 0
+
+
+def write_page() -> int:
+    from pathlib import Path
+
+    from starter.organism import variant_eval
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "organism.md"
+    text = page.read_text(encoding="utf-8")
+    start, end = variant_eval.PAGE_START, variant_eval.PAGE_END
+    if start not in text or end not in text:
+        print(f"error: {page} has no {start} ... {end} block", file=sys.stderr)
+        return 2
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    page.write_text(head + variant_eval.page_section() + tail, encoding="utf-8")
+    print(f"wrote the model cards into {page}")
     return 0
 
 

@@ -335,7 +335,8 @@ def _has_organism_tokenizer(folder: Path) -> bool:
         vocab = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return isinstance(vocab, dict) and set(vocab) == set(VOCAB)
+    # Organism variants add words after VOCAB (starter/organism/variants.py EXTRA_WORDS).
+    return isinstance(vocab, dict) and set(VOCAB) <= set(vocab)
 
 
 def reference_sae_model() -> ModelSpec:
@@ -460,6 +461,10 @@ def _load_embedded_gguf(spec: ModelSpec, device: "torch.device", dtype: "torch.d
 
 def _load_package_dir(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
     folder = PACKAGE_DIR / spec.location
+    if (folder / "adapter.json").exists():  # an organism variant: the base + a low-rank adapter
+        from starter.organism.adapters import load_merged
+
+        return str(folder), load_merged(folder, dtype).to(device), _local_tokenizer(folder)
     if not _folder_status(folder).present:
         raise StarterError(f"{spec.name}: no checkpoint at {folder} (config.json + *.safetensors). It ships "
                            "with the package; in a development checkout, train it first (see starter/organism/).")
