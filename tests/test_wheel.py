@@ -83,7 +83,9 @@ def test_the_wheel_ships_its_data_and_no_site_tooling(wheel):
 
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("starter/questions/questions.yaml", "starter/models.yaml",
-                   "starter/organism/checkpoint/model.safetensors"):
+                   "starter/organism/checkpoint/model.safetensors",
+                   "starter/organism/variant_checkpoints/planned/adapter.safetensors",
+                   "starter/organism/variant_checkpoints/obfuscating/tokenizer.json"):
         assert needed in names, f"the wheel lacks {needed}: check [tool.setuptools.package-data]"
     assert not [n for n in names if n.startswith(("sitekit/", "docs/", "tests/"))], (
         "site tooling, docs and tests stay out of the wheel")
