@@ -7,11 +7,18 @@ and how to read that number from the starter's own `analyse` output. `mi-starter
 runs the starter exactly as `mi-starter run` does (one full, resumable run folder per arm under
 `<out>/runs/`), then writes `validation.json`, `figure.png` and `summary.md`.
 
+A starter whose method has two numbers to check (e.g. a mention rate -> p and a switch rate -> q)
+defines `VALIDATION = (Validation(...), Validation(...))`: each arm model then runs once, however
+many validations use it, and validation.json holds one block per validation (`validations`);
+the figure has one panel and the summary one table per validation. A single Validation keeps the
+flat record (`quantity`, `meaning`, `recovered`, `arms`).
+
 A starter for which no variant is meaningful defines `NO_VALIDATION = "<why>"` instead; validate
 then says why and exits 2.
 
 `recovered` (per arm) is true when the metric orders the arms as planted (across the whole
-validation) and, where a value was planted, the arm's 95% interval covers it.
+validation; arms planted with the same value are not ordered against each other) and, where a value
+was planted, the arm's 95% interval covers it.
 
 >>> arms = (Arm("tinythinker-hint-p0", 0.0), Arm("tinythinker-hint-p100", 1.0))
 >>> measured = [Measured(0.05, (0.0, 0.12), 40), Measured(0.9, (0.8, 0.97), 38)]
@@ -20,6 +27,15 @@ validation) and, where a value was planted, the arm's 95% interval covers it.
 >>> measured = [Measured(0.02, (0.0, 0.08), 40), Measured(0.97, (0.9, 1.0), 38)]
 >>> [r.recovered for r in judge("mention rate", arms, measured)]
 [True, True]
+
+Arms planted with equal values (here the same follow rate q = 0.6) are not ordered against each
+other: only the intervals count.
+
+>>> same = tuple(Arm(f"tinythinker-hint-p{p}", 0.6) for p in (0, 50, 100))
+>>> measured = [Measured(0.7, (0.5, 0.85), 30), Measured(0.55, (0.4, 0.7), 30),
+...             Measured(0.3, (0.2, 0.45), 30)]
+>>> [r.recovered for r in judge("switch rate", same, measured)]
+[True, True, False]
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -101,14 +118,26 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
+def ordered_pairs(arms: tuple[Arm, ...]) -> list[tuple[int, int]]:
+    """Index pairs (i < j) whose measurements must keep the planted order: every pair except two
+    arms planted with the same value (their order says nothing).
+
+    >>> ordered_pairs((Arm("a", 0.0), Arm("b", 0.6), Arm("c", 0.6), Arm("d", None)))
+    [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]
+    >>> ordered_pairs((Arm("a", 0.6), Arm("b", 0.6)))
+    []
+    """
+    return [(i, j) for i, j in combinations(range(len(arms)), 2)
+            if arms[i].planted is None or arms[i].planted != arms[j].planted]
+
+
 def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
           increasing: bool = True, learned: list[float | None] | None = None) -> list[Recovery]:
     """Compare each arm's measurement with what was planted (see the module docstring)."""
     values = [_finite(m.value) for m in measured]
-    known = [v for v in values if v is not None]
-    pairs = list(zip(known, known[1:]))
-    ordered = len(known) == len(values) and all(
-        (b >= a) if increasing else (b <= a) for a, b in pairs)
+    pairs = ordered_pairs(arms)
+    ordered = all(v is not None for v in values) and all(
+        (values[j] >= values[i]) if increasing else (values[j] <= values[i]) for i, j in pairs)
     learned = learned or [None] * len(arms)
     rows = []
     for arm, m, value, knows in zip(arms, measured, values, learned):
@@ -129,8 +158,8 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
                         "not the method, is off")
         else:
             ok = True
-            why = "ordered as planted" + (f"; interval covers {planted:.2f}"
-                                          if planted is not None else "")
+            order = "ordered as planted" if pairs else "no order planted (equal values)"
+            why = order + (f"; interval covers {planted:.2f}" if planted is not None else "")
         rows.append(Recovery(variant=arm.model, quantity=quantity, planted=planted,
                              measured=value, ci=m.ci, n=m.n, recovered=ok, why=why,
                              learned=knows))
@@ -143,8 +172,26 @@ def measured_from(estimate: Any, planted: float | None = None) -> Measured:
     return Measured(value=estimate.value, ci=ci, n=estimate.n, planted=planted)
 
 
-def load_validation(slug: str) -> Validation:
-    """The starter module's VALIDATION; a UsageError (exit 2) says why a starter has none."""
+@dataclass(frozen=True)
+class Judged:
+    """One validation and its rows, as validation.json, the figure and the summary show it."""
+
+    validation: Validation  # what was planted and how it is read
+    rows: list[Recovery]  # one per arm, in the validation's arm order
+
+    @property
+    def recovered(self) -> bool:
+        return all(r.recovered for r in self.rows)
+
+
+def as_tuple(found: Validation | tuple[Validation, ...]) -> tuple[Validation, ...]:
+    """A starter's VALIDATION, one or several, as a tuple."""
+    return found if isinstance(found, tuple) else (found,)
+
+
+def load_validation(slug: str) -> Validation | tuple[Validation, ...]:
+    """The starter module's VALIDATION (one or a tuple); a UsageError (exit 2) says why a starter
+    has none."""
     import importlib
 
     from starter import questions
@@ -161,54 +208,120 @@ def load_validation(slug: str) -> Validation:
     return found
 
 
+@dataclass(frozen=True)
+class ArmRun:
+    """One run of the starter that one or more validations read."""
+
+    model: str  # registry model
+    folder: str  # run folder under <out>/runs/
+    settings: tuple[str, ...]  # --set lines for the preset
+
+
+def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
+    """The runs the validations need: each arm model once, however many validations use it.
+
+    >>> mention = Validation("mention rate", (Arm("tinythinker-hint-p0", 0.0),
+    ...                      Arm("tinythinker-hint-p100", 1.0)), measure=None, meaning="",
+    ...                      settings={"smoke": ("temperature=1.0",)})
+    >>> influence = Validation("switch rate", (Arm("tinythinker-hint-p0", 0.6),
+    ...                        Arm("tinythinker-hint-p100", 0.6)), measure=None, meaning="",
+    ...                        settings={"smoke": ("temperature=1.0",)})
+    >>> [(r.model, r.folder) for r in arm_runs((mention, influence), "smoke")]
+    [('tinythinker-hint-p0', 'hint-p0'), ('tinythinker-hint-p100', 'hint-p100')]
+    """
+    runs: dict[str, ArmRun] = {}
+    for validation in validations:
+        settings = tuple(validation.settings.get(preset, ()))
+        for arm in validation.arms:
+            known = runs.get(arm.model)
+            if known is None:
+                runs[arm.model] = ArmRun(arm.model, arm.short, settings)
+            elif known.settings != settings:
+                raise UsageError(
+                    f"{arm.model} is an arm of two validations with different {preset} settings "
+                    f"({list(known.settings)} and {list(settings)}); give them the same settings")
+    folders = [r.folder for r in runs.values()]
+    if len(set(folders)) < len(folders):
+        raise UsageError(f"two arms share a run folder name in {folders}; give them labels")
+    return list(runs.values())
+
+
 def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> Path:
-    """Run every arm (resumable: each arm is an ordinary run folder), judge, write artefacts."""
+    """Run every arm model once (resumable: each is an ordinary run folder), judge each validation,
+    write the artefacts."""
     from starter import questions
     from starter.experiment import Session, parse_overrides
 
-    validation = load_validation(slug)
+    validations = as_tuple(load_validation(slug))
     starter = questions.load(slug)
     if preset not in ("smoke", "cpu"):
         raise UsageError(f"validate runs the organism presets only: choose smoke or cpu, not "
                          f"{preset!r}")
-    measured = []
-    for arm in validation.arms:
-        argv = ["--preset", preset, "--model", arm.model, "--out", str(out / "runs" / arm.short)]
+    metrics = {}
+    for run in arm_runs(validations, preset):
+        argv = ["--preset", preset, "--model", run.model, "--out", str(out / "runs" / run.folder)]
         argv += ["--offline"] if offline else []
-        for line in validation.settings.get(preset, ()):
+        for line in run.settings:
             argv += ["--set", line]
         session = Session.configure(starter, parse_overrides(argv))
         session.load()
         session.sample()
         session.finish()
-        measured.append(validation.measure(session.metrics))
-    learned = [arm.learned_value() for arm in validation.arms]
-    rows = judge(validation.quantity, validation.arms, measured, validation.increasing, learned)
-    write_validation(slug, preset, validation, rows, out)
+        metrics[run.model] = session.metrics
+    judged = []
+    for validation in validations:
+        measured = [validation.measure(metrics[arm.model]) for arm in validation.arms]
+        learned = [arm.learned_value() for arm in validation.arms]
+        rows = judge(validation.quantity, validation.arms, measured, validation.increasing,
+                     learned)
+        judged.append(Judged(validation, rows))
+    write_judged(slug, preset, judged, out)
     return out
+
+
+def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:
+    """validation.json: the flat record for one validation, one block per validation for several.
+
+    >>> v = Validation("rate", (Arm("tinythinker-hint-p0", 0.0),), measure=None, meaning="m")
+    >>> row = judge("rate", v.arms, [Measured(0.0, (0.0, 0.1), 20)])
+    >>> sorted(validation_record("s", "cpu", [Judged(v, row)]))
+    ['arms', 'meaning', 'preset', 'quantity', 'recovered', 'starter']
+    >>> record = validation_record("s", "cpu", [Judged(v, row), Judged(v, row)])
+    >>> sorted(record)
+    ['preset', 'recovered', 'starter', 'validations']
+    >>> [sorted(block) for block in record["validations"]][0]
+    ['arms', 'meaning', 'quantity', 'recovered']
+    """
+    blocks = [{"quantity": j.validation.quantity, "meaning": j.validation.meaning,
+               "recovered": j.recovered, "arms": [asdict(r) for r in j.rows]} for j in judged]
+    head = {"starter": slug, "preset": preset}
+    if len(blocks) == 1:
+        return head | blocks[0]
+    return head | {"recovered": all(j.recovered for j in judged), "validations": blocks}
+
+
+def write_judged(slug: str, preset: str, judged: list[Judged], out: Path) -> None:
+    """validation.json, figure.png (one panel per validation) and summary.md into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    record = validation_record(slug, preset, judged)
+    (out / VALIDATION_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    figure = plot_judged(judged)
+    figure.savefig(out / "figure.png", dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    (out / "summary.md").write_text(render_judged(slug, preset, judged), encoding="utf-8")
 
 
 def write_validation(slug: str, preset: str, validation: Validation, rows: list[Recovery],
                      out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"starter": slug, "preset": preset, "quantity": validation.quantity,
-              "meaning": validation.meaning, "recovered": all(r.recovered for r in rows),
-              "arms": [asdict(r) for r in rows]}
-    (out / VALIDATION_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    plot_validation(validation, rows).savefig(out / "figure.png", dpi=120)
-    (out / "summary.md").write_text(render_summary(slug, preset, validation, rows),
-                                    encoding="utf-8")
+    """The artefacts of one validation (see `write_judged` for several)."""
+    write_judged(slug, preset, [Judged(validation, rows)], out)
 
 
-def plot_validation(validation: Validation, rows: list[Recovery]):
+def _panel(ax, validation: Validation, rows: list[Recovery]) -> None:
     """Planted (x) against measured (y) with 95% intervals and the diagonal; arms with only an
-    order planted sit at their rank on a second panel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    order planted sit right of 1, at their rank."""
     valued = [r for r in rows if r.planted is not None and r.measured is not None]
     others = [r for r in rows if r.planted is None and r.measured is not None]
     for k, r in enumerate(valued + others):
@@ -223,16 +336,33 @@ def plot_validation(validation: Validation, rows: list[Recovery]):
     ax.set_xlabel("planted (arms right of 1: order only)")
     ax.set_ylabel(validation.quantity[:40])
     ax.legend(loc="upper left", fontsize=7, frameon=False)
-    ax.set_title("green: recovered, red: not", fontsize=9)
+
+
+def plot_judged(judged: list[Judged]):
+    """One panel per validation (`_panel`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(judged), figsize=(7 * len(judged), 3.5), squeeze=False)
+    for ax, j in zip(axes[0], judged):
+        _panel(ax, j.validation, j.rows)
+        title = "green: recovered, red: not"
+        if len(judged) > 1:
+            title = f"{j.validation.quantity[:60]}\n{title}"
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def render_summary(slug: str, preset: str, validation: Validation,
-                   rows: list[Recovery]) -> str:
-    lines = [f"# Does the method work? `{slug}` on planted truth ({preset})", "",
-             f"Metric: {validation.quantity}. {validation.meaning}", "",
-             "| variant | planted | learned | measured [95% CI] | n | recovered | why |",
+def plot_validation(validation: Validation, rows: list[Recovery]):
+    """The figure of one validation."""
+    return plot_judged([Judged(validation, rows)])
+
+
+def _table(rows: list[Recovery]) -> list[str]:
+    lines = ["| variant | planted | learned | measured [95% CI] | n | recovered | why |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         planted = "order only" if r.planted is None else f"{r.planted:.2f}"
@@ -242,11 +372,31 @@ def render_summary(slug: str, preset: str, validation: Validation,
         learned = "" if r.learned is None else f"{r.learned:.2f}"
         lines.append(f"| {r.variant} | {planted} | {learned} | {measured} | {r.n} | "
                      f"{'yes' if r.recovered else 'no'} | {r.why} |")
-    verdict = ("Recovered on every arm." if all(r.recovered for r in rows) else
-               "Not recovered on every arm: read the failing rows before trusting this metric.")
-    lines += ["", verdict, "",
-              "The variants are TinyThinker fine-tuned with a planted rule "
+    return lines
+
+
+def _verdict(rows: list[Recovery]) -> str:
+    return ("Recovered on every arm." if all(r.recovered for r in rows) else
+            "Not recovered on every arm: read the failing rows before trusting this metric.")
+
+
+def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
+    """summary.md: one table per validation, then what passing means."""
+    lines = [f"# Does the method work? `{slug}` on planted truth ({preset})", ""]
+    for k, j in enumerate(judged):
+        v = j.validation
+        if len(judged) > 1:
+            lines += [f"## {k + 1}. {v.quantity}", ""]
+        lines += [f"Metric: {v.quantity}. {v.meaning}", ""]
+        lines += _table(j.rows) + ["", _verdict(j.rows), ""]
+    lines += ["The variants are TinyThinker fine-tuned with a planted rule "
               "(starter/organism/variants.py); what each one learned is measured directly on the "
               "organism page. Passing here is necessary, not sufficient, for trusting the method "
               "on R1-distill."]
     return "\n".join(lines) + "\n"
+
+
+def render_summary(slug: str, preset: str, validation: Validation,
+                   rows: list[Recovery]) -> str:
+    """The summary of one validation."""
+    return render_judged(slug, preset, [Judged(validation, rows)])

@@ -16,9 +16,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import json
+
     from starter.validation import VALIDATION_FILE, run_validation
 
     out = Path(args.out) if args.out else Path("runs") / args.slug / "validation"
     run_validation(args.slug, args.preset, out, offline=not args.online)
+    record = json.loads((out / VALIDATION_FILE).read_text(encoding="utf-8"))
+    for block in record.get("validations", [record]):  # several validations: one block each
+        arms = block["arms"]
+        passed = sum(a["recovered"] for a in arms)
+        print(f"[{args.slug}] {block['quantity']}: recovered on {passed} of {len(arms)} arms")
     print(f"[{args.slug}] wrote {out}/{VALIDATION_FILE}, {out}/figure.png and {out}/summary.md")
     return 0

@@ -1,0 +1,153 @@
+"""starter.validation: judging, several validations per starter, and the artefacts on hand-built
+rows (no model runs here; each starter's own test runs `validate --preset smoke`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from starter import validation as val
+from starter.errors import UsageError
+from starter.validation import Arm, Judged, Measured, Validation
+
+P_ARMS = (Arm("tinythinker-hint-p0", 0.0), Arm("tinythinker-hint-p50", 0.5),
+          Arm("tinythinker-hint-p100", 1.0))
+Q_ARMS = tuple(Arm(a.model, 0.6) for a in P_ARMS)
+SETTINGS = {"smoke": ("temperature=1.0",), "cpu": ("temperature=1.0",)}
+
+
+def measure_p(m: dict) -> Measured:
+    return m["p"]
+
+
+def measure_q(m: dict) -> Measured:
+    return m["q"]
+
+
+MENTION = Validation("mention rate", P_ARMS, measure=measure_p, meaning="p.", settings=SETTINGS)
+INFLUENCE = Validation("switch rate", Q_ARMS, measure=measure_q, meaning="q.", settings=SETTINGS)
+
+
+def test_judge_orders_distinct_planted_values_only():
+    flat = [Measured(0.6, (0.45, 0.75), 30), Measured(0.7, (0.5, 0.8), 30),
+            Measured(0.5, (0.4, 0.65), 30)]
+    rows = val.judge("switch rate", Q_ARMS, flat)
+    assert [r.recovered for r in rows] == [True, True, True], (
+        "arms planted with the same q must not be ordered against each other")
+    assert all(r.why.startswith("no order planted") for r in rows)
+    rows = val.judge("mention rate", P_ARMS, flat)
+    assert not any(r.recovered for r in rows), "0.7 then 0.5 breaks the planted order p50 < p100"
+    assert rows[0].why == "the arms are not in the planted order"
+
+
+def test_judge_mixed_equal_and_distinct_values_checks_across_groups():
+    arms = (Arm("a", 0.0), Arm("b", 0.5), Arm("c", 0.5), Arm("d", 1.0))
+    assert val.ordered_pairs(arms) == [(0, 1), (0, 2), (0, 3), (1, 3), (2, 3)]
+    measured = [Measured(0.1, (0.0, 0.2), 9), Measured(0.6, (0.4, 0.7), 9),
+                Measured(0.4, (0.3, 0.6), 9), Measured(0.5, (0.4, 1.0), 9)]
+    rows = val.judge("rate", arms, measured)
+    assert not rows[3].recovered, "d (planted 1) measured below b (planted 0.5): out of order"
+
+
+def test_judge_names_what_the_variant_learned_when_the_interval_misses_the_plant():
+    rows = val.judge("switch rate", Q_ARMS[:1], [Measured(0.45, (0.35, 0.55), 40)],
+                     learned=[0.5])
+    assert not rows[0].recovered and rows[0].learned == 0.5
+    assert "covers what the variant learned (0.50)" in rows[0].why
+
+
+def test_arm_runs_runs_each_model_once_and_refuses_conflicting_settings():
+    runs = val.arm_runs((MENTION, INFLUENCE), "cpu")
+    assert [r.model for r in runs] == [a.model for a in P_ARMS]
+    assert runs[0].settings == ("temperature=1.0",) and runs[0].folder == "hint-p0"
+    other = Validation("x", Q_ARMS, measure=measure_q, meaning="", settings={"cpu": ()})
+    with pytest.raises(UsageError, match="tinythinker-hint-p0 is an arm of two validations"):
+        val.arm_runs((MENTION, other), "cpu")
+
+
+class FakeSession:
+    """Stands in for starter.experiment.Session: records each run, returns planted metrics."""
+
+    runs: list[argparse.Namespace] = []
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.metrics: dict = {}
+
+    @classmethod
+    def configure(cls, starter, args: argparse.Namespace) -> FakeSession:
+        cls.runs.append(args)
+        return cls(args)
+
+    def load(self) -> None:
+        pass
+
+    def sample(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        p = {"tinythinker-hint-p0": 0.0, "tinythinker-hint-p50": 0.5,
+             "tinythinker-hint-p100": 1.0}[self.args.model]
+        self.metrics = {"p": Measured(p, (max(p - 0.1, 0), min(p + 0.1, 1)), 20),
+                        "q": Measured(0.6, (0.5, 0.7), 20)}
+
+
+def test_run_validation_with_a_tuple_runs_each_arm_once_and_writes_one_block_each(
+        tmp_path, monkeypatch):
+    import starter.experiment
+    import starter.questions
+
+    FakeSession.runs = []
+    monkeypatch.setattr(val, "load_validation", lambda slug: (MENTION, INFLUENCE))
+    monkeypatch.setattr(starter.questions, "load", lambda slug: None)
+    monkeypatch.setattr(starter.experiment, "Session", FakeSession)
+    out = val.run_validation("cot-faithfulness", "smoke", tmp_path / "v")
+    assert [a.model for a in FakeSession.runs] == [a.model for a in P_ARMS], (
+        "three models, each run once although two validations read them")
+    assert all(a.settings == ["temperature=1.0"] for a in FakeSession.runs)
+    assert FakeSession.runs[1].out == str(tmp_path / "v" / "runs" / "hint-p50")
+    record = json.loads((out / val.VALIDATION_FILE).read_text())
+    assert record["recovered"] is True
+    assert [b["quantity"] for b in record["validations"]] == ["mention rate", "switch rate"]
+    assert [a["planted"] for a in record["validations"][1]["arms"]] == [0.6, 0.6, 0.6]
+
+
+def rows_of(validation: Validation, values: list[float]) -> list[val.Recovery]:
+    measured = [Measured(v, (v - 0.1, v + 0.1), 20) for v in values]
+    return val.judge(validation.quantity, validation.arms, measured)
+
+
+def png_width(path) -> int:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big")
+
+
+def test_write_validation_single_keeps_the_flat_record(tmp_path):
+    rows = rows_of(MENTION, [0.0, 0.5, 1.0])
+    val.write_validation("cot-faithfulness", "cpu", MENTION, rows, tmp_path)
+    record = json.loads((tmp_path / "validation.json").read_text())
+    assert record["quantity"] == "mention rate" and record["recovered"] is True
+    assert "validations" not in record
+    for arm in record["arms"]:
+        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.count("| variant | planted |") == 1 and "## 1." not in summary
+    assert png_width(tmp_path / "figure.png") == 7 * 120
+
+
+def test_write_judged_several_gives_a_block_a_panel_and_a_table_each(tmp_path):
+    judged = [Judged(MENTION, rows_of(MENTION, [0.0, 0.5, 1.0])),
+              Judged(INFLUENCE, rows_of(INFLUENCE, [0.6, 0.3, 0.6]))]
+    val.write_judged("cot-faithfulness", "cpu", judged, tmp_path)
+    record = json.loads((tmp_path / "validation.json").read_text())
+    assert record["recovered"] is False, "hint-p50's switch rate 0.3 [0.2, 0.4] misses 0.6"
+    assert [b["recovered"] for b in record["validations"]] == [True, False]
+    assert [a["recovered"] for a in record["validations"][1]["arms"]] == [True, False, True]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## 1. mention rate" in summary and "## 2. switch rate" in summary
+    assert summary.count("| variant | planted |") == 2
+    assert "the interval misses the planted 0.60" in summary
+    assert png_width(tmp_path / "figure.png") == 2 * 7 * 120, "one panel per validation"
