@@ -26,7 +26,7 @@
 # **Probe.** A linear probe on the residual stream at the last prompt token reads *test vs
 # control* (not test vs neutral: that probe would just read the extra words). It is trained and
 # scored on disjoint problems AND disjoint templates (each fold holds out one paraphrase pair and
-# a quarter of the problems), so it cannot win by memorising one wording. Controls: the same probe
+# one fold of the problems), so it cannot win by memorising one wording. Controls: the same probe
 # on shuffled labels (chance) and on the mean input embedding of the prompt's tokens (what the
 # words alone give a linear probe).
 #
