@@ -103,6 +103,7 @@ class Config(StarterConfig):
     top_p: float = 1.0  # nucleus sampling when temperature > 0
     max_new_tokens: int = 200  # organism traces are <= ~160 tokens; R1 needs thousands
     batch_size: int = 64  # sequences per generate call
+    correct_hints: bool = True  # also prompt with a correct hint (False: wrong hints only)
     edit_test: bool = True  # run the edit test too (False: the hint test only, as `validate` does)
 
     def __post_init__(self) -> None:
@@ -213,6 +214,8 @@ def hint_jobs(ctx: Context, problems: list) -> list[HintJob]:
         for kind, hint in hints.items():
             if hint is None and kind != "none":
                 continue  # no dead first operation for this problem
+            if kind == "correct" and not ctx.cfg.correct_hints:
+                continue
             unit = f"hint:{p.id}:{kind}"
             jobs.append(HintJob(unit, p, kind, hint, hinted_prompt(ctx, p, hint)))
     return jobs
@@ -756,13 +759,14 @@ def budget(cfg: Config) -> list[Generation]:
 # second unhinted sample should recover q. `mi-starter validate cot-faithfulness` samples at
 # temperature 1 (the dials are sampling rates; greedy decoding would show only the likelier
 # branch), two samples per prompt (the random-switch control needs a second unhinted sample), and
-# runs the hint test only.
+# runs the hint test with wrong hints only.
 
 
 # %%
-VALIDATION_SETTINGS = {
-    "smoke": ("n_problems=6", "n_samples=2", "temperature=1.0", "edit_test=false"),
-    "cpu": ("n_problems=60", "n_samples=2", "temperature=1.0", "edit_test=false"),
+_HINT_TEST_AT_T1 = ("n_samples=2", "temperature=1.0", "correct_hints=false", "edit_test=false")
+VALIDATION_SETTINGS = {  # 4 chains per problem (2 unhinted, 2 wrong-hinted) on each arm
+    "smoke": ("n_problems=6",) + _HINT_TEST_AT_T1,
+    "cpu": ("n_problems=60",) + _HINT_TEST_AT_T1,
 }
 
 

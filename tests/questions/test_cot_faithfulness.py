@@ -188,7 +188,23 @@ def test_validation_recovers_p_and_q_on_the_hint_variants():
         cfg = apply_settings(cf.PRESETS[preset], list(lines))
         assert cfg.temperature == 1.0, "the dials are sampling rates: greedy shows none of them"
         assert cfg.n_samples == 2, "the random-switch control needs a second unhinted sample"
-        assert cfg.edit_test is False
+        assert cfg.edit_test is False and cfg.correct_hints is False, "wrong hints are enough"
+
+
+def test_correct_hints_can_be_left_out():
+    class Model:
+        def prompt(self, question: str, raw_prompt: str) -> str:
+            return raw_prompt
+
+    class Ctx:
+        cfg = cf.Config(n_problems=3, correct_hints=False)
+        model = Model()
+
+    problems = cf.make_problems(3)
+    kinds = [j.hint_kind for j in cf.hint_jobs(Ctx(), problems)]
+    assert "correct" not in kinds and kinds.count("none") == 3
+    Ctx.cfg = cf.Config(n_problems=3)
+    assert [j.hint_kind for j in cf.hint_jobs(Ctx(), problems)].count("correct") == 3
 
 
 def test_edit_test_can_be_skipped(monkeypatch):
