@@ -43,7 +43,7 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
 from starter.plan import Generation
 from starter.organism.data import make_trace, search
-from starter.tasks.countdown import _final_tries, grade, make_problems
+from starter.tasks.countdown import final_tries, grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
 
 # %% [markdown]
@@ -193,7 +193,7 @@ def untried_operations(prompt: str, completion: str, step: int) -> int | None:
             tried += 1
     if left is None:
         return None
-    return len(_final_tries(left[0], left[1], int(target.group(1)))) - tried
+    return len(final_tries(left[0], left[1], int(target.group(1)))) - tried
 
 
 def run_resamples(ctx: Context) -> None:
