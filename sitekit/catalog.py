@@ -22,6 +22,7 @@ No torch here: the site build must start instantly.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -259,6 +260,26 @@ class PriorWork(_Strict):
         return self
 
 
+class ValidationSentence(_Strict):
+    """One variant of a committed planted-truth validation, in one sentence of ours: recovered or
+    not, what that means for trusting the method on R1-distill, and for a failure what would fix
+    it. Shown under "Does the method work?" on the question's page."""
+
+    # the arm's registry model as validation.json names it: tinythinker-<name>, or tinythinker
+    variant: Annotated[str, StringConstraints(pattern=r"^tinythinker(?:-[a-z0-9]+)*$")]
+    sentence: Text  # one sentence; the page puts the variant and its recovered badge before it
+
+    @field_validator("sentence")
+    @classmethod
+    def _one_sentence(cls, value: str) -> str:
+        if "\n\n" in value or not value.endswith((".", ")")):
+            raise ValueError(f"sentence must be one sentence ending in '.', got {value[:60]!r}")
+        return value
+
+
+VALIDATION_RECORD = "validation/validation.json"  # under docs/results/<slug>/ (mi-starter validate)
+
+
 class Question(_Strict):
     slug: Slug  # page name and `mi-starter run <slug>`; fixed, other code depends on it
     # letter, title, quote and area: filled from the package's questions.yaml (their one home)
@@ -272,6 +293,8 @@ class Question(_Strict):
     hypotheses: list[Text] = Field(min_length=2, max_length=4)
     status: Status
     tags: list[Slug] = []
+    # one sentence per variant of the committed validation (docs/results/<slug>/validation/)
+    validation: list[ValidationSentence] = []
     zh: Zh | None = None
 
     @model_validator(mode="before")
@@ -303,6 +326,28 @@ class Question(_Strict):
         return f"starter/questions/{self.slug.replace('-', '_')}.py"
 
     @model_validator(mode="after")
+    def _validation_variants(self, info: ValidationInfo) -> Question:
+        _unique_ids(self.validation, f"the validation sentences of {self.slug!r}", key="variant")
+        if not self.validation:
+            return self
+        root = Path((info.context or {}).get("root", REPO_ROOT))
+        record = root / "docs" / "results" / self.slug / VALIDATION_RECORD
+        if not record.is_file():
+            raise ValueError(
+                f"question {self.slug!r} has validation sentences but no committed "
+                f"{record.relative_to(root)}; run `mi-starter validate {self.slug} --preset cpu "
+                f"--out docs/results/{self.slug}/validation` or delete `validation:`"
+            )
+        arms = _validation_variants(record)
+        unknown = [entry.variant for entry in self.validation if entry.variant not in arms]
+        if unknown:
+            raise ValueError(
+                f"validation sentences name {unknown}, which are not arms of "
+                f"{record.relative_to(root)} ({', '.join(arms) or 'none'})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _starter_file(self, info: ValidationInfo) -> Question:
         if self.status != "ready":
             return self
@@ -321,6 +366,21 @@ class Question(_Strict):
                 f"--out docs/results/{self.slug}` or set status: planned"
             )
         return self
+
+
+def _validation_variants(path: Path) -> list[str]:
+    """The arms' variants of a validation.json, whichever of its shapes (one block, a record of
+    `validations`, a list of blocks); [] when it cannot be read (the page build says why)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    if isinstance(data, dict):
+        data = data.get("validations", [data])
+    blocks = data if isinstance(data, list) else []
+    arms = [arm for block in blocks if isinstance(block, dict)
+            for arm in block.get("arms") or [] if isinstance(arm, dict)]
+    return list(dict.fromkeys(str(arm.get("variant")) for arm in arms))
 
 
 class QuestionGroup(_Strict):

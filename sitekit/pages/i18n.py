@@ -116,6 +116,18 @@ EN = Edition("en", {
     "np_offline": "This run was made offline, so it shows no Neuronpedia explanations: run it "
                   "online to fetch real explanations.",
     "np_search": "Search Neuronpedia's own explanations of {model} for:",
+    "validation": "Does the method work?",
+    "no_validation": "No planted-truth validation committed yet.",
+    "no_validation_reason": "No planted-truth validation for this starter: {reason}.",
+    "validation_variants": "See the organism's [variants with planted truth]({path}).",
+    "validation_intro": "The starter's own metric (the same code as `mi-starter run`), run on "
+                        "[TinyThinker variants with planted truth]({path}): each was trained so "
+                        "that the right answer is known. A method that cannot recover a planted "
+                        "answer here is not to be trusted on R1-distill; one that does has passed "
+                        "a necessary test, not a sufficient one.",
+    "validation_sentences": "What each variant says about the method",
+    "validation_numbers": "All numbers: validation.json",
+    "validation_rerun": "rerun: `mi-starter validate {slug} --preset cpu`",
     "gs_title": "Getting started",
     "open": "Open it",
     "skip": "What to skip",
@@ -180,6 +192,17 @@ ZH = Edition("zh", {
     "np_offline": "这次运行是离线进行的，因此没有 Neuronpedia 的解释：联网运行即可获取真实的解释。",
     "np_search": "在 Neuronpedia 上搜索 {model} 的特征解释：",
     "result_in_english": "下面的结果摘要由代码自动生成，为英文。",
+    "validation": "方法可靠吗？",
+    "no_validation": "尚未提交基于预设真值的验证（No planted-truth validation committed yet）。",
+    "no_validation_reason": "这个起步代码没有基于预设真值的验证（英文原因）：{reason}。",
+    "validation_variants": "参见模式生物模型的[预设真值变体]({path})。",
+    "validation_intro": "起步代码自己的指标（与 `mi-starter run` 相同的代码），在[预设真值的 "
+                        "TinyThinker 变体]({path})上运行：每个变体的正确答案是已知的。"
+                        "在这里无法还原预设答案的方法，不能在 R1-distill 上信任；能还原的方法"
+                        "只是通过了必要而非充分的检验。",
+    "validation_sentences": "每个变体对方法的说明",
+    "validation_numbers": "全部数字：validation.json",
+    "validation_rerun": "重新运行：`mi-starter validate {slug} --preset cpu`",
     "gs_title": "入门",
     "open": "打开",
     "skip": "可以跳过的部分",

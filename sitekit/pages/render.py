@@ -31,7 +31,7 @@ from sitekit.catalog import (
     Site,
 )
 from sitekit.links import LinkCache
-from sitekit.pages import results
+from sitekit.pages import results, validation
 from sitekit.pages.i18n import EN, GUIDE, Edition
 
 PRIORITY_HELP = {
@@ -463,7 +463,8 @@ def render_question(
     A thinking-models sub-question hangs from `group_quote` (its parent bullet in the guide); a
     question of another area quotes the guide's sentence it answers, attributed to `source`, and
     names its `area`. A ready question (its starter and committed result exist: the catalog checks)
-    shows the result card first; any question shows what docs/results/<slug>/ holds, or says
+    shows the result card first, then "Does the method work?" (its planted-truth validation, or
+    a line saying there is none yet); any question shows what docs/results/<slug>/ holds, or says
     that no result is committed yet, under its starter."""
     front = ["hide:", "  - toc"]  # the figure gets the width of the table of contents
     if q.tags:
@@ -496,6 +497,7 @@ def render_question(
             lines += [ed["result_in_english"], ""]
         card = results.result_card(run, q.title, ed.words)
         lines += card or [*results.figure(run, q.title), ed["no_findings"], ""]
+    lines += validation.render_section(q, results_dir, root, ed.words, ed.fallback_note())
     if q.area == LETTERED_AREA or area is None:
         place = ed["one_of_eight"]
     else:

@@ -1,0 +1,316 @@
+"""A question page's "Does the method work?" section: the starter's own metric run on organism
+variants with planted truth (`mi-starter validate`, starter/validation.py), as committed in
+`docs/results/<slug>/validation/`: its figure, one table per validation block, and one sentence per
+variant from research.yaml's `validation` field (a generated line where none is written yet).
+
+validation.json comes in three shapes, all read here: one flat block (`quantity`, `meaning`,
+`recovered`, `arms`), a record holding several (`validations: [block, ...]`), or a bare list of
+blocks. A page without the file says so, or gives the starter's `NO_VALIDATION` reason (read from
+its source, never imported: no torch in the site build).
+
+>>> record = parse_record({"starter": "s", "preset": "cpu", "quantity": "rate", "meaning": "m.",
+...     "recovered": False, "arms": [{"variant": "tinythinker-hint-p0", "planted": 0.0,
+...     "measured": 0.2, "ci": [0.1, 0.3], "n": 40, "recovered": False, "why": "misses 0"}]}, "x")
+>>> [(b.quantity, [a.short for a in b.arms]) for b in record.blocks], record.recovered
+([('rate', ['hint-p0'])], False)
+>>> arm_row(record.blocks[0].arms[0])
+'| `hint-p0` | 0.00 | — | 0.20 [0.10, 0.30] | 40 | <span class="mi-verdict mi-verdict--refuted">no</span> |'
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+
+from sitekit.catalog import Question
+
+FOLDER = "validation"  # docs/results/<slug>/validation/, written by `mi-starter validate --out`
+RECORD = "validation.json"  # starter/validation.py's VALIDATION_FILE
+ORGANISM_VARIANTS = "../organism.md#variants-with-planted-truth"  # from research/<slug>.md
+ORGANISM = "tinythinker"  # the base organism's registry name; variants are tinythinker-<name>
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """One row of a validation block: what the metric found on one variant."""
+
+    variant: str  # registry model, e.g. "tinythinker-planned" (or "tinythinker", the base)
+    planted: float | None  # the value planted (None: only the order was planted)
+    learned: float | None  # what the variant really does (its eval.json), when known
+    measured: float | None  # the starter's metric on it (None: not estimable)
+    lo: float | None  # lower end of the metric's 95% interval
+    hi: float | None  # upper end
+    n: int | None  # problems behind the estimate
+    recovered: bool  # ordered as planted and, where a value was planted, covered
+    why: str  # one line from the validator: what passed or failed
+
+    @property
+    def short(self) -> str:
+        """The variant's name without the organism's prefix, as the figure labels it."""
+        return self.variant.removeprefix(ORGANISM + "-") if self.variant != ORGANISM else "base"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One validation: a quantity the metric should recover, over its arms."""
+
+    quantity: str  # what the metric measures
+    meaning: str  # what recovery says about trusting the method on R1-distill
+    recovered: bool  # every arm recovered
+    arms: list[ArmResult]  # in the planted order
+
+
+@dataclass(frozen=True)
+class Record:
+    """A committed validation.json, whatever its shape."""
+
+    slug: str  # the question's slug (the results folder's name)
+    preset: str | None  # smoke or cpu
+    blocks: list[Block]  # one or more validations
+
+    @property
+    def recovered(self) -> bool:
+        return all(block.recovered for block in self.blocks)
+
+    def variants(self) -> list[str]:
+        """Every arm's registry model, in order of first appearance across the blocks."""
+        return list(dict.fromkeys(arm.variant for block in self.blocks for arm in block.arms))
+
+    def rows_of(self, variant: str) -> list[ArmResult]:
+        return [arm for block in self.blocks for arm in block.arms if arm.variant == variant]
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return None if math.isnan(value) or math.isinf(value) else float(value)
+
+
+def _arm(row: Any, where: str) -> ArmResult:
+    if not isinstance(row, dict) or not isinstance(row.get("variant"), str):
+        raise PluginError(f"{where}: each arm must be an object with a `variant` string")
+    ci = row.get("ci")
+    lo, hi = (_number(ci[0]), _number(ci[1])) if isinstance(ci, list) and len(ci) == 2 else (
+        None, None)
+    n = row.get("n")
+    return ArmResult(
+        variant=row["variant"],
+        planted=_number(row.get("planted")),
+        learned=_number(row.get("learned")),
+        measured=_number(row.get("measured")),
+        lo=lo,
+        hi=hi,
+        n=n if isinstance(n, int) and not isinstance(n, bool) else None,
+        recovered=row.get("recovered") is True,
+        why=str(row.get("why") or "").strip(),
+    )
+
+
+def _block(data: Any, where: str) -> Block:
+    if not isinstance(data, dict) or not isinstance(data.get("arms"), list) or not data["arms"]:
+        raise PluginError(f"{where}: a validation block needs a non-empty `arms` list")
+    arms = [_arm(row, where) for row in data["arms"]]
+    recovered = data.get("recovered")
+    return Block(
+        quantity=str(data.get("quantity") or "").strip() or "the starter's metric",
+        meaning=str(data.get("meaning") or "").strip(),
+        recovered=recovered if isinstance(recovered, bool) else all(a.recovered for a in arms),
+        arms=arms,
+    )
+
+
+def parse_record(data: Any, where: str, slug: str = "") -> Record:
+    """A Record from validation.json's content, any of its three shapes; a PluginError naming
+    `where` for anything else."""
+    head = data if isinstance(data, dict) else {}
+    if isinstance(data, list):
+        blocks = data
+    elif isinstance(data, dict) and "validations" in data:
+        blocks = data["validations"]
+        if not isinstance(blocks, list) or not blocks:
+            raise PluginError(f"{where}: `validations` must be a non-empty list of blocks")
+    elif isinstance(data, dict) and "arms" in data:
+        blocks = [data]
+    else:
+        raise PluginError(f"{where}: expected a validation block (with `arms`), a record with "
+                          "`validations`, or a list of blocks (starter/validation.py writes them)")
+    if not blocks:
+        raise PluginError(f"{where}: the list of validation blocks is empty")
+    presets = {b.get("preset") for b in blocks if isinstance(b, dict) and b.get("preset")}
+    preset = head.get("preset") or (presets.pop() if len(presets) == 1 else None)
+    return Record(slug=str(head.get("starter") or slug), preset=preset,
+                  blocks=[_block(block, where) for block in blocks])
+
+
+def record_path(results_dir: Path, slug: str) -> Path:
+    return results_dir / slug / FOLDER / RECORD
+
+
+def load_record(results_dir: Path, slug: str) -> Record | None:
+    """The committed validation of `slug`, or None when there is none."""
+    path = record_path(results_dir, slug)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise PluginError(f"{path}: not valid JSON (line {err.lineno}: {err.msg}); rerun "
+                          f"`mi-starter validate {slug} --preset cpu`") from None
+    return parse_record(data, str(path), slug)
+
+
+def no_validation_reason(starter: Path) -> str | None:
+    """The starter module's `NO_VALIDATION = "<why>"`, read from its source (not imported).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = Path(d) / "s.py"
+    ...     _ = path.write_text('NO_VALIDATION = ("no variant plants "\\n "a prompt effect")\\n')
+    ...     no_validation_reason(path)
+    'no variant plants a prompt effect'
+    """
+    if not starter.is_file():
+        return None
+    try:
+        tree = ast.parse(starter.read_text(encoding="utf-8"))
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == "NO_VALIDATION" for t in targets):
+            value = node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                return " ".join(value.value.split()) or None
+    return None
+
+
+# --- words ----------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def recovered_badge(recovered: bool) -> str:
+    """Green `yes` / red `no` (the verdict badges' colours)."""
+    css, word = ("supported", "yes") if recovered else ("refuted", "no")
+    return f'<span class="mi-verdict mi-verdict--{css}">{word}</span>'
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def arm_row(arm: ArmResult) -> str:
+    """One table row: variant, planted, learned, measured [95% CI], n, recovered."""
+    planted = "order only" if arm.planted is None else _fmt(arm.planted)
+    learned = "—" if arm.learned is None else _fmt(arm.learned)
+    measured = _fmt(arm.measured)
+    if arm.lo is not None and arm.hi is not None:
+        measured += f" [{_fmt(arm.lo)}, {_fmt(arm.hi)}]"
+    n = "—" if arm.n is None else str(arm.n)
+    cells = [f"`{arm.short}`", planted, learned, measured, n, recovered_badge(arm.recovered)]
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def block_table(block: Block) -> list[str]:
+    return [
+        "| Variant | Planted | Learned | Measured [95% CI] | n | Recovered |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *(arm_row(arm) for arm in block.arms),
+        "",
+    ]
+
+
+def generated_sentence(record: Record, variant: str) -> str:
+    """What the validator says about one variant, where research.yaml has no sentence yet."""
+    rows = record.rows_of(variant)
+    failed = [row for row in rows if not row.recovered]
+    checks = f" on {len(rows)} checks" if len(rows) > 1 else ""
+    if not failed:
+        return f"recovered{checks}: {rows[0].why or 'ordered as planted'}."
+    why = "; ".join(dict.fromkeys(row.why for row in failed if row.why)) or "see the table"
+    some = f" ({len(failed)} of {len(rows)} checks)" if len(rows) > 1 else ""
+    return f"not recovered{some}: {why}."
+
+
+def verdict_line(record: Record) -> str:
+    """The section's first line: the method passes or fails, in words a skimmer reads."""
+    arms = [arm for block in record.blocks for arm in block.arms]
+    missed = [arm for arm in arms if not arm.recovered]
+    preset = f" (preset `{record.preset}`)" if record.preset else ""
+    if not missed:
+        return (f"{recovered_badge(True)} **The method passes**: its metric recovered what was "
+                f"planted on every variant{preset}.")
+    return (f"{recovered_badge(False)} **The method fails this validation**: {len(missed)} of "
+            f"{len(arms)} checks did not recover what was planted{preset}. Read the failing rows "
+            "and what would fix them before trusting its result below on R1-distill.")
+
+
+# --- markdown -------------------------------------------------------------------------------------
+
+
+def figure(slug: str, record: Record) -> list[str]:
+    src = f"../results/{slug}/{FOLDER}/figure.png"
+    quantities = "; ".join(block.quantity for block in record.blocks)
+    outcome = "recovered on every variant" if record.recovered else "not recovered on every variant"
+    alt = html.escape(f"Planted against measured: {quantities}, {outcome}", quote=True)
+    alt = alt.replace("[", "(").replace("]", ")")
+    return [
+        '<figure class="mi-figure" markdown="span">',
+        f'  [![{alt}]({src})]({src} "Open the full-size figure")',
+        "  <figcaption>Planted value (x) against the starter's metric (y), with 95% intervals "
+        "and the diagonal where they agree; green points recovered what was planted, red ones "
+        "did not; arms right of 1 had only an order planted. Click the figure to open it full "
+        "size.</figcaption>",
+        "</figure>",
+        "",
+    ]
+
+
+def render_section(q: Question, results_dir: Path, root: Path, words: dict[str, str],
+                   fallback: list[str] | None = None) -> list[str]:
+    """The "Does the method work?" section of question `q`'s page (markdown lines).
+
+    `fallback` is the edition's "not translated yet" note, put above the English content.
+    """
+    lines = [f"## {words['validation']} {{ #validation }}", ""]
+    record = load_record(results_dir, q.slug)
+    if record is None:
+        reason = no_validation_reason(root / q.starter)
+        text = (words["no_validation_reason"].format(reason=reason.rstrip("."))
+                if reason else words["no_validation"])
+        link = words["validation_variants"].format(path=ORGANISM_VARIANTS)
+        return [*lines, f"{text} {link}", "{ .mi-provenance }", ""]
+    lines += [*(fallback or []), verdict_line(record), ""]
+    lines += [words["validation_intro"].format(path=ORGANISM_VARIANTS), ""]
+    if (results_dir / q.slug / FOLDER / "figure.png").is_file():
+        lines += figure(q.slug, record)
+    several = len(record.blocks) > 1
+    for k, block in enumerate(record.blocks, start=1):
+        badge = recovered_badge(block.recovered)
+        head = f"**{k}. {block.quantity}** {badge}" if several else f"**Metric:** {block.quantity}."
+        lines += [f"{head} {block.meaning}".rstrip(), "", *block_table(block)]
+    sentences = {entry.variant: entry.sentence for entry in q.validation}
+    lines += [f"**{words['validation_sentences']}**", ""]
+    for variant in record.variants():
+        rows = record.rows_of(variant)
+        ok = all(row.recovered for row in rows)
+        said = sentences.get(variant) or generated_sentence(record, variant)
+        lines.append(f"- `{variant}` {recovered_badge(ok)}: {said}")
+    base = f"../results/{q.slug}/{FOLDER}"
+    lines += ["", f"[{words['validation_numbers']}]({base}/{RECORD}) · "
+              + words["validation_rerun"].format(slug=q.slug), ""]
+    return lines
