@@ -127,7 +127,8 @@ EN = Edition("en", {
                         "a necessary test, not a sufficient one.",
     "validation_sentences": "What each variant says about the method",
     "validation_numbers": "All numbers: validation.json",
-    "validation_rerun": "rerun: `mi-starter validate {slug} --preset cpu`",
+    "validation_rerun": "rerun: `mi-starter validate {slug} --preset cpu "
+                        "--out docs/results/{slug}/validation`",
     "gs_title": "Getting started",
     "open": "Open it",
     "skip": "What to skip",
@@ -202,7 +203,8 @@ ZH = Edition("zh", {
                         "只是通过了必要而非充分的检验。",
     "validation_sentences": "每个变体对方法的说明",
     "validation_numbers": "全部数字：validation.json",
-    "validation_rerun": "重新运行：`mi-starter validate {slug} --preset cpu`",
+    "validation_rerun": "重新运行：`mi-starter validate {slug} --preset cpu "
+                        "--out docs/results/{slug}/validation`",
     "gs_title": "入门",
     "open": "打开",
     "skip": "可以跳过的部分",

@@ -213,9 +213,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def arm_row(arm: ArmResult) -> str:
-    """One table row: variant, planted, learned, measured [95% CI], n, recovered."""
-    planted = "order only" if arm.planted is None else _fmt(arm.planted)
+def arm_row(arm: ArmResult, rank: int = 1) -> str:
+    """One table row: variant, planted (a value, or the arm's `rank` in the planted order),
+    learned, measured [95% CI], n, recovered."""
+    planted = f"order only (rank {rank})" if arm.planted is None else _fmt(arm.planted)
     learned = "—" if arm.learned is None else _fmt(arm.learned)
     measured = _fmt(arm.measured)
     if arm.lo is not None and arm.hi is not None:
@@ -229,7 +230,7 @@ def block_table(block: Block) -> list[str]:
     return [
         "| Variant | Planted | Learned | Measured [95% CI] | n | Recovered |",
         "| --- | --- | --- | --- | --- | --- |",
-        *(arm_row(arm) for arm in block.arms),
+        *(arm_row(arm, rank) for rank, arm in enumerate(block.arms, start=1)),
         "",
     ]
 

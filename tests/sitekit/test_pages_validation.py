@@ -72,8 +72,8 @@ def test_single_block_shows_verdict_figure_table_and_one_sentence_per_variant(tm
     assert "[![Planted against measured: probe gain over text, recovered" in md
     assert "(../results/cot-probing/validation/figure.png)" in md
     assert "| Variant | Planted | Learned | Measured [95% CI] | n | Recovered |" in md
-    assert "| `planned` | order only | 0.33 | 0.11 [0.06, 0.16] | 40 |" in md
-    assert "| `base` | order only | — | 0.02 [-0.01, 0.05] | 40 |" in md
+    assert "| `planned` | order only (rank 2) | 0.33 | 0.11 [0.06, 0.16] | 40 |" in md
+    assert "| `base` | order only (rank 1) | — | 0.02 [-0.01, 0.05] | 40 |" in md
     assert "**Metric:** probe gain over text. A probe that gains more" in md
     planned = next(line for line in md.splitlines() if line.startswith("- `tinythinker-planned`"))
     assert "mi-verdict--supported" in planned and "evidence of a computed latent." in planned
