@@ -410,17 +410,18 @@ def _bar(ax, x: float, est: stats.Estimate, color: str, label: str | None, width
 def plot(rows: list[dict], metrics: dict):
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.8))
+    several = len(metrics["conditions"]) > 1  # one bar pair per condition and leak kind
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9 if several else 7, 3.8))
     cells = metrics["cells"]
     for k, cell in enumerate(cells):
         _bar(left, k - 0.2, cell.follows, "C3", "with the leak" if k == 0 else None, 0.4)
         _bar(left, k + 0.2, cell.control_uses, "C7", "no leak (control)" if k == 0 else None, 0.4)
-    names = [f"{c.leak_kind}\n{c.condition}" if len(metrics["conditions"]) > 1 else c.leak_kind
-             for c in cells]
+    names = [f"{c.leak_kind}\n{c.condition}" if several else c.leak_kind for c in cells]
     left.set(xticks=range(len(cells)), xticklabels=names, ylim=(0, 1.05),
              ylabel="P(answer's first op = leaked op)", title="Does the answer follow the leak?")
+    left.tick_params(axis="x", labelsize=7 if several else 10)
     left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
-    if len(metrics["conditions"]) > 1:  # recall per condition: does a note silence the chain?
+    if several:  # recall per condition: does a note silence the chain?
         for k, (monitor, color) in enumerate((("cot", "C0"), ("answer", "C1"))):
             for j, condition in enumerate(metrics["conditions"]):
                 label = MONITOR_NAMES[monitor] if j == 0 else None
