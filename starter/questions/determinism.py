@@ -48,6 +48,7 @@ from starter.plan import Generation
 from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import evaluate_expression, search
+from starter.validation import Arm, Measured, Validation, measured_from
 
 # %% [markdown]
 # ## Setup
@@ -658,6 +659,42 @@ def budget(cfg: Config) -> list[Generation]:
         Generation("greedy control, one at a time, twice", sequences=2 * cfg.greedy_repeats,
                    max_new_tokens=cfg.max_new_tokens, batch_size=1),
     ]
+
+
+# %% [markdown]
+# ## Does the method work? (planted truth)
+# `tinythinker-lucky` (`starter/organism/variants.py`, dial "luck") tries the first-level branches
+# in a uniformly random order, at most 3, then gives up and answers its last try: from the prompt
+# alone its answer is a lottery over branches (different samples reach different answers or
+# fail), while the base searches in one fixed order and only its sampling noise varies the chain.
+# Regenerated from nothing kept (K=0), the lucky variant's answers should agree with its reference
+# less often than the base's at the same temperature (1.0; order only: what the base keeps at
+# T=1 was not planted).
+
+
+# %%
+VALIDATION_SETTINGS = {
+    # smoke checks the path only (3 problems, 160 tokens): it runs in `make test`
+    "smoke": ("temperatures=1.0", "reference_temperature=1.0", "top_p=1.0"),
+    # the cpu preset's 32 problems, sampled only at T=1, with room for three whole branches
+    "cpu": ("temperatures=1.0", "reference_temperature=1.0", "top_p=1.0", "max_new_tokens=220"),
+}
+
+
+def measure_agreement_k0(m: dict) -> Measured:
+    """Answer agreement by value with the reference at K=0 (prompt only), at the claim's T."""
+    return measured_from(m["agreement_k0"])
+
+
+VALIDATION = Validation(
+    quantity="answer agreement with the reference at K=0 (T=1)",
+    arms=(Arm("tinythinker", None, label="base"), Arm("tinythinker-lucky", None)),
+    measure=measure_agreement_k0,
+    meaning=("A model whose answer is a lottery over branches should agree less with itself "
+             "from the prompt alone than one that searches in a fixed order; recovered, low K=0 "
+             "agreement on R1-distill reads as an answer not yet decided by the prompt."),
+    settings=VALIDATION_SETTINGS,
+    increasing=False)
 
 
 # %% [markdown]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -44,12 +45,16 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare
 from starter.plan import Generation
+from starter.organism import variants
 from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
+from starter.validation import Arm, Measured, Validation, measured_from
 
 MIN_RISE = 0.25  # a curve that rises (a wrong chain's: falls) less than this has no jump to find
 STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
+# where the step entering the solution branch comes from (see `entry_step`)
+ENTRY_RULES = ("search", "chain")
 # Fewer problems than this get no verdict: a bootstrap over 2-4 clusters has a handful of distinct
 # resamples, and its percentile interval (e.g. [0, 0] for 0/2) claims a certainty it does not have.
 MIN_PROBLEMS = 5
@@ -80,6 +85,10 @@ class Config(StarterConfig):
     # "exact" (equal text; the organism's steps are a fixed vocabulary) or "jaccard" (token-set
     # Jaccard >= importance.JACCARD_THRESHOLD, a cheap stand-in for the paper's embeddings on R1)
     step_match: str = "exact"
+    # which step enters the solution branch: "search" (the base organism's true search tree; the
+    # chain must have followed it) or "chain" (the chain's own first "Try" that opens a branch
+    # reaching the target: for organism variants that try the branches in another order)
+    entry_rule: str = "search"
     batch_size: int = 256  # sequences per generate call
 
     def __post_init__(self) -> None:
@@ -96,6 +105,9 @@ class Config(StarterConfig):
         if self.step_match not in STEP_MATCHES:
             allowed = ", ".join(STEP_MATCHES)
             raise UsageError(f"step_match {self.step_match!r}: use one of {allowed}")
+        if self.entry_rule not in ENTRY_RULES:
+            raise UsageError(f"entry_rule {self.entry_rule!r}: use one of "
+                             f"{', '.join(ENTRY_RULES)}")
 
     def sampling(self, seed: int, forced: bool = False) -> rollouts.SamplingConfig:
         budget = self.forced_max_new_tokens if forced else self.max_new_tokens
@@ -155,6 +167,44 @@ def solution_entry(trace: Trace, completion: str) -> int | None:
     return entry + 1 if written[: entry + 1] == truth else None
 
 
+_TRY_BRANCH = re.compile(r"Try (\d+[-+*/]\d+)=-?\d+\.")
+
+
+def reaching_entry(completion: str, numbers: tuple[int, ...], target: int) -> int | None:
+    """The step (1-based) of the chain's first "Try a op b=v." followed by "Left:" whose branch
+    reaches the target (`variants.branches(...)[i].hit` set): read from the chain itself, whatever
+    order it tried the branches in. None when the chain opens no such branch.
+
+    On a chain that follows the base's true search it is `solution_entry`'s step (the search
+    stops in the first branch that hits).
+
+    >>> t = make_trace(search((8, 19, 4), 31))
+    >>> reaching_entry(t.completion, (8, 19, 4), 31) == solution_entry(t, t.completion) == 8
+    True
+    >>> reaching_entry(" Try 19+4=23. Left: 23, 8. Try 23+8=31. Hit.", (8, 19, 4), 31)
+    1
+    >>> reaching_entry(" Try 8*19=152. Left: 152, 4. Wait, backtrack.", (8, 19, 4), 31) is None
+    True
+    """
+    reaching = {b.first for b in variants.branches(tuple(numbers), target) if b.hit is not None}
+    steps = prefixes.chain_steps(completion)
+    for i, (step, after) in enumerate(zip(steps, steps[1:])):
+        found = _TRY_BRANCH.fullmatch(step.text)
+        if found and after.text.startswith("Left:") and found.group(1) in reaching:
+            return i + 1
+    return None
+
+
+def entry_step(entry_rule: str, problem, completion: str) -> int | None:
+    """The step entering the solution branch under `entry_rule` (None: unknown on this chain or
+    task; only Countdown problems have a search)."""
+    if "numbers" not in problem.meta:
+        return None
+    if entry_rule == "chain":
+        return reaching_entry(completion, tuple(problem.meta["numbers"]), problem.meta["target"])
+    return solution_entry(true_trace(problem), completion)
+
+
 def pilot(ctx: Context, task, problems) -> list[dict]:
     """Sample `pilot_samples` chains per problem (one batched call); one row per problem."""
     cfg = ctx.cfg
@@ -167,6 +217,7 @@ def pilot(ctx: Context, task, problems) -> list[dict]:
         graded = [task.assess(p, c.text) for c in row]
         ctx.store.append({
             "unit": f"pilot:{p.id}", "kind": "pilot", "problem": p.id, "prompt": prompt,
+            "model": cfg.model, "numbers": p.meta.get("numbers"), "target": p.meta.get("target"),
             "chains": [c.text for c in row],
             "correct": [g.correct for g in graded],
             "finished": [g.finished and c.finished for g, c in zip(graded, row)],
@@ -273,7 +324,6 @@ def run(ctx: Context) -> None:
     kept = [r for r in ranked if 0 < solve_rate(r) < 1][: cfg.n_chains] or ranked[:1]
     for i, r in enumerate(kept):
         problem = problems[r["problem"]]
-        truth = true_trace(problem)
         for outcome_ok in (True, False) if cfg.mirror else (True,):
             picks = [j for j, (c, f) in enumerate(zip(r["correct"], r["finished"]))
                      if f and c == outcome_ok]
@@ -285,7 +335,8 @@ def run(ctx: Context) -> None:
                 continue
             chain = f"{problem.id}:{'correct' if outcome_ok else 'wrong'}"
             extra = {"chain_correct": outcome_ok, "coarse": True, "step_match": cfg.step_match,
-                     "solution_entry": solution_entry(truth, completion) if truth else None}
+                     "entry_rule": cfg.entry_rule,
+                     "solution_entry": entry_step(cfg.entry_rule, problem, completion)}
             seed = cfg.seed + 1 + 2 * i + outcome_ok
             ks = prefixes.spaced_ks(n_steps, cfg.max_prefixes)
             resample_chain(ctx, task, problem, r["prompt"], chain, completion, ks, seed, extra)
@@ -418,13 +469,60 @@ def verdict_ready(difference: stats.Estimate) -> stats.Estimate:
     return difference
 
 
+def rule_p_start(pilots: list[dict]) -> float | None:
+    """What the luck dial's rule plants for P(correct | prompt only) on the piloted problems: the
+    mean of `variants.p_solved_in_budget` (None unless the rows come from a luck variant).
+
+    >>> row = {"model": "tinythinker-lucky", "numbers": [8, 19, 4], "target": 31}
+    >>> round(rule_p_start([row]), 3), rule_p_start([{**row, "model": "tinythinker"}])
+    (0.708, None)
+    """
+    names = {r.get("model") for r in pilots}
+    if len(names) != 1 or not all(r.get("numbers") for r in pilots):
+        return None
+    try:
+        variant = variants.get_variant(names.pop() or "")
+    except ValueError:  # the base or another model: no rule
+        return None
+    if variant.dial != "luck":
+        return None
+    planted = [variants.p_solved_in_budget(tuple(r["numbers"]), r["target"],
+                                           int(variant.planted["budget"]),
+                                           variant.planted["solution_first"]) for r in pilots]
+    return sum(planted) / len(planted)
+
+
+def pilot_p_correct(pilots: list[dict]) -> stats.Estimate:
+    """P(correct | prompt only) over every piloted problem (finished chains; clustered by problem):
+    the curve's k = 0 point before the pilot keeps the problems solved only sometimes.
+
+    >>> rows = [{"problem": "a", "correct": [True, False], "finished": [True, True]},
+    ...         {"problem": "b", "correct": [True, False], "finished": [True, False]}]
+    >>> round(pilot_p_correct(rows).value, 3)
+    0.667
+    """
+    values, where = [], []
+    for r in pilots:
+        done = [c for c, f in zip(r["correct"], r["finished"]) if f]
+        values += [float(c) for c in done]
+        where += [r["problem"]] * len(done)
+    return stats.mean_ci(values, where)
+
+
 def analyse(rows: list[dict]) -> dict:
     results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
+    pilots = [r for r in rows if r.get("kind") == "pilot"]
     correct = [r for r in results if r.correct]
     wrong = [r for r in results if not r.correct]
     matches = {r.get("step_match", "exact") for r in rows if r.get("kind") == "prefix"}
+    entry_rules = {r.get("entry_rule", "search") for r in rows if r.get("kind") == "prefix"}
     m: dict = {"chains": len(correct), "wrong_chains": len(wrong),
-               "step_match": ",".join(sorted(matches)) or "exact"}
+               "step_match": ",".join(sorted(matches)) or "exact",
+               "entry_rule": ",".join(sorted(entry_rules)) or "search",
+               "pilot_problems": len(pilots), "pilot_p_correct": pilot_p_correct(pilots)}
+    planted = rule_p_start(pilots)
+    if planted is not None:  # only on a luck variant (validation): what its rule plants
+        m["rule_p_start"] = planted
     for name, group in (("correct", correct), ("wrong", wrong)):
         probs = [r.problem for r in group]
         m[f"{name}_p_start"] = stats.mean_ci([r.p_start for r in group], probs)
@@ -569,9 +667,11 @@ def findings(m: dict) -> str:
                  f"{m['chains']} problems it sometimes missed); a larger pilot (n_problems) "
                  "finds more.")
     if m["entry_known"]:
+        which = ("followed the true search up to the step entering the solution branch"
+                 if m.get("entry_rule", "search") == "search" else
+                 "opened a branch that reaches the target: its first such \"Try\" is the entry")
         text += (f"\n\nAgainst the organism's ground truth ({m['entry_known']} chains that "
-                 "followed the true search up to the step entering the solution branch), the "
-                 "step ranked highest was that entry for resampling importance "
+                 f"{which}), the step ranked highest was that entry for resampling importance "
                  f"{d(m['entry_hit_resampling'])}, counterfactual "
                  f"{d(m['entry_hit_counterfactual'])}, forced-answer "
                  f"{d(m['entry_hit_forced'])}; a random step with the entry's tag hits it "
@@ -599,6 +699,12 @@ def findings(m: dict) -> str:
                  f"{m['wrong_moving']} that fell at least {MIN_RISE} the largest single fall "
                  f"carried {d(m['wrong_largest_share'])} of it (steady null "
                  f"{d(m['wrong_null_share'])}).")
+    if m.get("pilot_problems"):
+        text += (f"\n\nOver all {m['pilot_problems']} piloted problems (before keeping those "
+                 "solved only sometimes), P(correct | prompt only) was "
+                 f"{d(m['pilot_p_correct'])}"
+                 + (f"; the luck variant's rule plants {m['rule_p_start']:.2f} on them."
+                    if "rule_p_start" in m else "."))
     return text + (f"\n\nSmall-sample estimates on one model; no interval is shown for an "
                    f"estimate from fewer than {MIN_PROBLEMS} problems. The organism result is a "
                    "hypothesis about R1-distill, not evidence about it: on R1-distill "
@@ -626,6 +732,81 @@ def budget(cfg: Config) -> list[Generation]:
                    max_new_tokens=cfg.forced_max_new_tokens, batch_size=cfg.batch_size,
                    prompt_tokens=256 + cfg.max_new_tokens // 2),
     ]
+
+
+# %% [markdown]
+# ## Does the method work? (planted truth)
+# Two TinyThinker variants (`starter/organism/variants.py`, dial "luck") try the first-level
+# branches in a random order, at most 3, then give up and answer their last try;
+# `tinythinker-heuristic` opens a branch that reaches the target first with probability 0.75.
+# Success is a lottery over branches: under the rule, P(correct | first k steps) is flat, falls at
+# each "Try" that opens a dead branch (a try of the budget is spent), and jumps to 1 at the "Try"
+# that opens the chain's first reaching branch (the rule then goes down it to the hit). So:
+# 1. the largest jump carries the whole rise or more: exactly 1 when the reaching branch is
+#    opened first (the heuristic's usual chain), more than 1 when dead branches came first (the
+#    falls before the jump: the lucky variant's usual correct chain). Planted: lucky >= heuristic.
+# 2. the step with the highest resampling importance (the largest jump) is that "Try" (the entry
+#    read from the chain itself: `entry_rule=chain`). Planted: hit rate 1 on both.
+# 3. P(correct | prompt only) over all piloted problems is the chance of opening a reaching branch
+#    within the budget (`variants.p_solved_in_budget`, per problem); heuristic above lucky.
+# Sampling is at temperature 1 and top_p 1 (the lottery is the sampling; the variants' eval.json
+# samples the same way), with room for three whole branches (220 tokens, as in eval.json).
+
+
+# %%
+VALIDATION_SETTINGS = {
+    # smoke checks the path only (5 problems, 4 chains each, 160 tokens): it runs in `make test`
+    "smoke": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "mirror=false", "n_problems=5",
+              "pilot_samples=4"),
+    # sized for 2 busy cores: 40 problems piloted, 8 kept, 8 continuations and 2 forced answers
+    "cpu": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "max_new_tokens=220",
+            "n_problems=40", "n_chains=8", "n_forced=2"),
+}
+
+
+def measure_share(m: dict) -> Measured:
+    """The largest jump's share of the rise, over correct chains whose curve moved."""
+    return measured_from(m["correct_largest_share"])
+
+
+def measure_entry_hit(m: dict) -> Measured:
+    """How often the top resampling-importance step (the largest jump) is the entry step."""
+    return measured_from(m["entry_hit_resampling"])
+
+
+def measure_p_start(m: dict) -> Measured:
+    """P(correct | prompt only) over all piloted problems; planted: the rule's, on them."""
+    return measured_from(m["pilot_p_correct"], planted=m.get("rule_p_start"))
+
+
+LUCKY = "tinythinker-lucky"
+HEURISTIC = "tinythinker-heuristic"
+VALIDATION = (
+    Validation(
+        quantity="largest jump's share of the rise in P(correct | first k steps), correct chains",
+        arms=(Arm(HEURISTIC, None), Arm(LUCKY, None)),  # order only: lucky >= heuristic (~1)
+        measure=measure_share,
+        meaning=("One step should carry the whole rise (more, after the falls at dead branches "
+                 "on the lucky variant); recovered, a share near 1 on R1-distill reads as a "
+                 "lottery, not as sampling noise."),
+        settings=VALIDATION_SETTINGS),
+    Validation(
+        quantity="top resampling-importance step = the first Try opening a reaching branch",
+        arms=(Arm(LUCKY, 1.0), Arm(HEURISTIC, 1.0)),
+        measure=measure_entry_hit,
+        meaning=("The largest jump should sit on the step that opens the branch reaching the "
+                 "target; recovered, the step resampling importance ranks first on R1-distill "
+                 "is where its chain found the key idea."),
+        settings=VALIDATION_SETTINGS),
+    Validation(
+        quantity="P(correct | prompt only) over all piloted problems (k = 0)",
+        arms=(Arm(LUCKY, None, learned="solved_t1"), Arm(HEURISTIC, None, learned="solved_t1")),
+        measure=measure_p_start,
+        meaning=("The curve's starting point should be the chance of opening a reaching branch "
+                 "within the budget; recovered, the k = 0 point of the curve on R1-distill is "
+                 "its solve rate, the baseline every jump is measured from."),
+        settings=VALIDATION_SETTINGS),
+)
 
 
 # %% [markdown]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +141,38 @@ def test_findings_give_counts_below_ten_items():
     text = det.findings(det.analyse(ROWS))
     assert "1/2" in text and "2/2" in text, "the greedy control over 2 problems is shown as counts"
     assert "1 never finished" in text
+
+
+def test_validation_measure_reads_agreement_at_k0():
+    m = det.analyse(ROWS)
+    got = det.measure_agreement_k0(m)
+    assert got.value == pytest.approx(3 / 5), "K=0 at T=0.6: p1 24 24 25, p2 10 11 vs 24 and 10"
+    assert got.n == 2 and got.planted is None
+
+
+def test_validation_arms_are_base_then_lucky_decreasing():
+    v = det.VALIDATION
+    assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-lucky"]
+    assert all(a.planted is None for a in v.arms), "order only"
+    assert not v.increasing, "the lottery agrees less with itself than the base"
+    for preset in ("smoke", "cpu"):
+        settings = v.settings[preset]
+        assert "temperatures=1.0" in settings and "reference_temperature=1.0" in settings
+
+
+LUCKY = (Path(__file__).resolve().parents[2]
+         / "starter/organism/variant_checkpoints/lucky/adapter.safetensors")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LUCKY.exists(),
+                    reason="the lucky variant is not trained yet (it ships in the repository)")
+def test_validate_smoke(tmp_path):
+    from starter.validation import run_validation
+
+    out = run_validation("determinism", "smoke", tmp_path / "v")
+    record = json.loads((out / "validation.json").read_text())
+    assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-lucky"]
+    for arm in record["arms"]:
+        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+    assert (out / "figure.png").exists() and (out / "summary.md").exists()

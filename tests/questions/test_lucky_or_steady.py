@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from starter import prefixes, stats
+from starter.errors import UsageError
 from starter.findings import check
+from starter.organism import variants
 from starter.organism.data import make_trace
 from starter.questions import lucky_or_steady as los
 from starter.tasks.countdown import search
@@ -122,3 +126,77 @@ def test_no_interval_from_fewer_than_min_problems_anywhere():
     text = los.findings(m)
     assert "95% CI" not in text, "no interval in the text from 2 problems"
     assert "hypothesis about R1-distill" in text
+
+
+def test_reaching_entry_reads_the_chain_in_any_branch_order():
+    numbers, target = (8, 19, 4), 31
+    trace = make_trace(search(numbers, target))
+    assert los.reaching_entry(trace.completion, numbers, target) == 8, (
+        "on the base's own search it is the true solution entry (Try 8+19=27., step 8)")
+    shuffled = (" Try 8*4=32. Left: 32, 19. Try 32-19=13. Miss. Wait, backtrack."
+                " Try 19+4=23. Left: 23, 8. Try 23+8=31. Hit.")
+    assert los.reaching_entry(shuffled, numbers, target) == 6, "19+4 reaches 31; 8*4 does not"
+    final_only = " Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss."
+    assert los.reaching_entry(final_only, numbers, target) is None, "no reaching branch opened"
+
+
+def test_entry_rule_is_checked_and_keeps_the_search_by_default():
+    assert los.Config().entry_rule == "search", "the base's runs keep the true-search entry"
+    with pytest.raises(UsageError, match="entry_rule"):
+        los.Config(entry_rule="tree")
+
+
+def pilot_row(problem: str, numbers: list[int], target: int, correct: list[bool],
+              model: str = "tinythinker-lucky") -> dict:
+    return {"unit": f"pilot:{problem}", "kind": "pilot", "problem": problem, "prompt": "P",
+            "model": model, "numbers": numbers, "target": target, "chains": [""] * len(correct),
+            "correct": correct, "finished": [True] * len(correct)}
+
+
+PILOTS = [pilot_row("p1", [8, 19, 4], 31, [True, False, False, False]),
+          pilot_row("p2", [8, 19, 4], 31, [True, True, False, False])]
+
+
+def test_validation_measures_read_the_starters_own_metrics():
+    m = los.analyse(list(ROWS) + PILOTS)
+    share = los.measure_share(m)
+    assert share.value == pytest.approx(0.75) and share.ci is None, "2 problems: no interval"
+    assert los.measure_entry_hit(m).value == pytest.approx(0.5), "p1 hit, p2 tie -> earlier step"
+    start = los.measure_p_start(m)
+    assert start.value == pytest.approx(3 / 8), "all piloted chains: 1/4 and 2/4"
+    rule = variants.p_solved_in_budget((8, 19, 4), 31, budget=3)
+    assert start.planted == pytest.approx(rule), "planted: the lucky rule's P(solved in budget)"
+    base = los.analyse(list(ROWS) + [pilot_row("p1", [8, 19, 4], 31, [True], "tinythinker")])
+    assert "rule_p_start" not in base and los.measure_p_start(base).planted is None
+
+
+def test_validation_arms_and_orders():
+    share, hit, start = los.VALIDATION
+    assert [a.model for a in share.arms] == ["tinythinker-heuristic", "tinythinker-lucky"]
+    assert all(a.planted is None for a in share.arms) and share.increasing, "lucky >= heuristic"
+    assert [a.planted for a in hit.arms] == [1.0, 1.0], "the jump is at the entry on both"
+    assert [a.learned for a in start.arms] == ["solved_t1", "solved_t1"]
+    for v in los.VALIDATION:
+        assert "temperature=1.0" in v.settings["cpu"], "the lottery needs sampling at T=1"
+        assert "entry_rule=chain" in v.settings["smoke"]
+
+
+VARIANT_FILES = [Path(__file__).resolve().parents[2] / "starter/organism/variant_checkpoints" / name
+                 / "adapter.safetensors" for name in ("lucky", "heuristic")]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not all(f.exists() for f in VARIANT_FILES),
+                    reason="the luck variants are not trained yet (they ship in the repository)")
+def test_validate_smoke(tmp_path):
+    from starter.validation import run_validation
+
+    out = run_validation("lucky-or-steady", "smoke", tmp_path / "v")
+    record = json.loads((out / "validation.json").read_text())
+    assert len(record["validations"]) == 3, "share of the rise, entry hit, P(correct | k=0)"
+    for block in record["validations"]:
+        assert {a["variant"] for a in block["arms"]} == {"tinythinker-lucky",
+                                                         "tinythinker-heuristic"}
+        for arm in block["arms"]:
+            assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+    assert (out / "figure.png").exists() and (out / "summary.md").exists()
