@@ -593,8 +593,9 @@ def plot(rows: list[dict], metrics: dict):
                color=f"C{pairs.index(pair)}", alpha=1.0 if ctx == target else 0.45,
                label=f"{pair} pair, {ctx}")
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_yscale("symlog", linthresh=1.0)  # the KL peaks far above the activation measures
     ax.set_xticks(range(len(MEASURES)), MEASURES, fontsize=8)
-    ax.set(ylabel="measure / its text mean (1 = typical token)", xlabel="diff measure")
+    ax.set(ylabel="measure / its text mean (symlog)", xlabel="diff measure")
     ax.set_title(f"At the sites ({head} texts)", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=2, frameon=False)
     ax = axes[1]
@@ -604,8 +605,9 @@ def plot(rows: list[dict], metrics: dict):
         ax.errorbar(xs, [e.value for e in ests], yerr=_err(ests), fmt="o", capsize=3,
                     color=f"C{j}", label=f"{pair} pair")
     ax.axhline(0.0, color="grey", lw=0.8)
+    ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xticks(range(len(MEASURES)), MEASURES, fontsize=8)
-    ax.set(ylabel=f"{target} - {control} (per problem, 95% CI)", xlabel="diff measure")
+    ax.set(ylabel=f"{target} - {control}, per problem (symlog)", xlabel="diff measure")
     ax.set_title("Localisation: planted vs no-change pair", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=2, frameon=False)
     fig.tight_layout()
