@@ -45,6 +45,7 @@ from starter.plan import Generation
 from starter.organism.data import make_trace, search
 from starter.tasks.countdown import final_tries, grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
+from starter.validation import Arm, Measured, Validation, measured_from
 
 # %% [markdown]
 # ## Setup
@@ -56,7 +57,7 @@ class Config(StarterConfig):
     n_problems: int = 24  # held-out Countdown-3 problems, one sampled chain each
     n_cuts: int = 8  # chains (with a backtrack) whose cuts are resampled
     n_resamples: int = 4  # continuations sampled at each cut
-    temperature: float = 1.0  # sampling temperature for chains and continuations
+    temperature: float = 1.0  # sampling temperature; 0 = greedy chains (only with n_cuts=0)
     top_p: float = 1.0  # nucleus sampling (R1 papers use T=0.6, top-p 0.95)
     max_new_tokens: int = 200  # organism traces are <= 143 tokens; R1 needs thousands
     batch_size: int = 64  # sequences per generate call
@@ -66,9 +67,10 @@ class Config(StarterConfig):
         if self.n_problems < 1 or self.n_cuts < 0 or self.n_resamples < 1:
             raise UsageError(f"need n_problems >= 1, n_cuts >= 0, n_resamples >= 1; got "
                              f"{self.n_problems}, {self.n_cuts}, {self.n_resamples}")
-        if self.temperature <= 0:
-            raise UsageError(f"temperature must be > 0 (resampling needs randomness); "
-                             f"got {self.temperature}")
+        if self.temperature < 0 or (self.temperature == 0 and self.n_cuts > 0):
+            raise UsageError(f"temperature must be > 0 (resampling needs randomness), or 0 "
+                             f"(greedy chains) with n_cuts=0; got {self.temperature} with "
+                             f"n_cuts={self.n_cuts}")
 
 
 PRESETS = {
@@ -196,6 +198,58 @@ def untried_operations(prompt: str, completion: str, step: int) -> int | None:
     return len(final_tries(left[0], left[1], int(target.group(1)))) - tried
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where a chain's backtracks sit (read from its text, for the tree-shape measures)."""
+
+    after: tuple[str, ...]  # per backtrack: tag of the step before it ("" when it comes first)
+    final_tries: tuple[int, ...]  # per backtrack closing a branch with a plan step ("Left:"):
+    #                               compute steps after that plan step (0 = abandoned at once)
+    left_dead: tuple[bool, ...]  # organism only, per "Left: a, b." state: no final try of the
+    #                              search from it reaches the target (a dead end)
+    left_at_once: tuple[bool, ...]  # organism only, per "Left:" state: a backtrack comes next
+
+
+def placement(prompt: str, completion: str) -> Placement:
+    """Where the backtracks of one chain sit: after which step type, after how many final tries,
+    and (on the organism) whether the chain abandoned each "Left:" state at once.
+
+    A reactive chain backtracks after its misses (`after` "verify", 2 final tries); a planned one
+    at the "Left:" state itself when it is a dead end (`after` "plan", 0 tries).
+
+    >>> reactive = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss."
+    ...             " Wait, backtrack. Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit.")
+    >>> placement("Target: 31. <think>", reactive)
+    Placement(after=('verify',), final_tries=(2,), left_dead=(True, False), \
+left_at_once=(False, False))
+    >>> planned = " Try 8*19=152. Left: 152, 4. Wait, backtrack. Try 8+19=27. Left: 27, 4."
+    >>> p = placement("Target: 31. <think>", planned)
+    >>> p.after, p.final_tries, p.left_at_once
+    (('plan',), (0,), (True, False))
+    """
+    steps = prefixes.chain_steps(completion)
+    target = _TARGET.search(prompt)
+    after, tries, dead, at_once = [], [], [], []
+    since_plan = None  # compute steps after the open branch's plan step (None: no plan step)
+    for i, s in enumerate(steps):
+        if s.tag == "backtrack":
+            after.append(steps[i - 1].tag if i else "")
+            if since_plan is not None:
+                tries.append(since_plan)
+            since_plan = None
+        elif s.tag == "plan":
+            since_plan = 0
+        elif s.tag == "compute" and since_plan is not None:
+            since_plan += 1
+        branch = _LEFT.match(s.text)
+        if branch and target is not None:
+            value, rest = int(branch.group(1)), int(branch.group(2))
+            finals = final_tries(value, rest, int(target.group(1)))
+            dead.append(not any(v == int(target.group(1)) for _, v in finals))
+            at_once.append(i + 1 < len(steps) and steps[i + 1].tag == "backtrack")
+    return Placement(tuple(after), tuple(tries), tuple(dead), tuple(at_once))
+
+
 def run_resamples(ctx: Context) -> None:
     chains = [r for r in ctx.store.rows() if r.get("kind") == "chain" and r["finished"]]
     quota = -(-ctx.cfg.n_cuts // ctx.shard.count)  # under --shard i/n, each shard its share
@@ -284,6 +338,31 @@ def untried_of(cut: dict, chains: dict[str, dict]) -> int | None:
     return untried_operations(row["prompt"], row["completion"], cut["step"])
 
 
+def placement_metrics(done: list[dict]) -> dict[str, stats.Estimate]:
+    """Where the finished chains' backtracks sit, pooled over backtracks (or "Left:" states),
+    intervals clustered by problem: after a plan step ("Left:") or a check ("Miss."), final tries
+    per abandoned branch, and on the organism the rate of abandoning a "Left:" state at once, at
+    dead ends and at live states (what the planned variant's eval.json measures greedily)."""
+    after, tries, at_dead, at_live = [], [], [], []
+    for r in done:
+        p = placement(r["prompt"], r["completion"])
+        after += [(tag, r["problem"]) for tag in p.after]
+        tries += [(float(n), r["problem"]) for n in p.final_tries]
+        for dead, once in zip(p.left_dead, p.left_at_once):
+            (at_dead if dead else at_live).append((float(once), r["problem"]))
+
+    def share(pairs: list[tuple[Any, str]], keep) -> stats.Estimate:
+        return stats.mean_ci([float(keep(x)) for x, _ in pairs], [c for _, c in pairs])
+
+    return {
+        "backtrack_after_plan": share(after, lambda tag: tag == "plan"),
+        "backtrack_after_verify": share(after, lambda tag: tag == "verify"),
+        "final_tries_per_abandoned": share(tries, lambda n: n),
+        "backtrack_at_dead_left": share(at_dead, lambda once: once),
+        "backtrack_at_live_left": share(at_live, lambda once: once),
+    }
+
+
 def analyse(rows: list[dict]) -> dict:
     chains = [r for r in rows if r.get("kind") == "chain"]
     cuts = [r for r in rows if r.get("kind") == "cut"]
@@ -314,6 +393,7 @@ def analyse(rows: list[dict]) -> dict:
                 "backtrack_precision", "exact"):
         values = [float(r[key]) for r in done]
         m[f"tree_{key}"] = stats.mean_ci(values, [r["problem"] for r in done])
+    m.update(placement_metrics(done))
     tests, matched = matched_pairs(cuts)
     m["pre_backtrack"] = cut_stats("before a backtrack", tests)
     m["matched_control"] = cut_stats("after the same tag, no backtrack next", matched)
@@ -456,6 +536,21 @@ def untried_text(m: dict) -> str:
         "evidence of a reproducible decision beyond it.")
 
 
+def placement_text(m: dict) -> str:
+    """Where the backtracks sit: the planned-vs-reactive dial (starter/organism/variants.py)."""
+    d = stats.describe
+    text = (f"Where the backtracks sit: {d(m['backtrack_after_plan'])} of backtracks directly "
+            f"follow a plan step (on the organism \"Left: a, b.\", before any try) and "
+            f"{d(m['backtrack_after_verify'])} follow a check (\"Miss.\"); an abandoned branch "
+            f"had {d(m['final_tries_per_abandoned'])} final tries before its backtrack (a "
+            "reactive search tries them all, a planned one none at a dead end).")
+    dead, live = m["backtrack_at_dead_left"], m["backtrack_at_live_left"]
+    if dead.n_items or live.n_items:
+        text += (f" At dead-end \"Left:\" states (no final try reaches the target) the chain "
+                 f"backtracks at once in {d(dead)}; at live ones (premature) in {d(live)}.")
+    return text
+
+
 def findings(m: dict) -> str:
     d = stats.describe
     text = (
@@ -474,6 +569,7 @@ def findings(m: dict) -> str:
         f"{d(m['matched_control'].different)}. Pre-backtrack cuts without a matched control: "
         f"{m['n_unmatched_tests']}. Unfinished continuations: {m['unfinished_continuations']} of "
         f"{m['n_continuations']} (their first step still counts).\n\n"
+        f"{placement_text(m)}\n\n"
         f"{untried_text(m)}\n\n"
         "The same measures by the tag of the last kept step (one control cut per chain and tag):"
         "\n\n| cut | cuts | P(next operation differs) | P(backtracks first) |\n|---|---|---|---|\n")
@@ -503,6 +599,74 @@ def budget(cfg: Config) -> list[Generation]:
                    max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                    prompt_tokens=256 + cfg.max_new_tokens // 2),
     ]
+
+
+# %% [markdown]
+# ## Does the method work? (planted truth)
+# `tinythinker-planned` (starter/organism/variants.py) was trained to write "Wait, backtrack."
+# right after "Left: a, b." when that state is a dead end, before any try; the base backtracks
+# only after its misses. The tree-shape measures should see it: the share of backtracks that
+# follow a plan step ("Left:") is 0 for the base's rule and 1 for the planned rule, and the rate
+# of abandoning a dead-end "Left:" state at once likewise. The variant learned the rule only in
+# part, so each planned arm also shows what it really does (its eval.json, greedy, on the same
+# 200 held-out problems: seed 7). The chains are greedy here, as in that evaluation (no cuts).
+
+
+# %%
+@dataclass(frozen=True)
+class SharedArm(Arm):
+    """An arm whose learned share of backtracks at "Left:" is estimated from its eval.json."""
+
+    def learned_value(self) -> float | None:
+        """(at once at dead + at once at live) / (that + dead states not abandoned at once): every
+        backtrack at once is at "Left:"; a dead end kept is assumed abandoned after its misses."""
+        from starter.organism import variant_eval
+
+        measured = (variant_eval.read(self.model) or {}).get("measured", {})
+        dead, live = measured.get("backtrack_at_dead_left"), measured.get("backtrack_at_live_left")
+        if not dead or not live:
+            return None
+        at_left = dead["k"] + live["k"]
+        total = at_left + dead["n"] - dead["k"]
+        return at_left / total if total else None
+
+
+BASE, PLANNED = "tinythinker", "tinythinker-planned"
+VALIDATION_SETTINGS = {  # greedy chains on eval.json's held-out problems (seed 7), no resampling
+    "smoke": ("temperature=0.0", "n_cuts=0", "seed=7", "max_new_tokens=220", "n_problems=40"),
+    "cpu": ("temperature=0.0", "n_cuts=0", "seed=7", "max_new_tokens=220", "n_problems=200"),
+}
+
+
+def measure_after_plan(m: dict) -> Measured:
+    """Share of the finished chains' backtracks that directly follow a plan step ("Left:")."""
+    return measured_from(m["backtrack_after_plan"])
+
+
+def measure_dead_at_once(m: dict) -> Measured:
+    """Share of dead-end "Left:" states the chain abandons at once (0 final tries)."""
+    return measured_from(m["backtrack_at_dead_left"])
+
+
+VALIDATION = (
+    Validation(
+        quantity="share of backtracks that directly follow a 'Left:' (plan) step",
+        arms=(Arm(BASE, 0.0), SharedArm(PLANNED, 1.0)),
+        measure=measure_after_plan,
+        meaning=("Where the tree puts a backtrack should separate planned from reactive "
+                 "backtracking; recovered, the per-tag placement of R1-distill's backtracks "
+                 "(after a plan vs after a check) can be read as when it decides to leave a "
+                 "branch, given the tagger."),
+        settings=VALIDATION_SETTINGS),
+    Validation(
+        quantity="share of dead-end 'Left:' states abandoned at once (no final try)",
+        arms=(Arm(BASE, 0.0), Arm(PLANNED, 1.0, learned="backtrack_at_dead_left")),
+        measure=measure_dead_at_once,
+        meaning=("Final tries per abandoned branch should drop to 0 where the planned variant "
+                 "backtracks; this checks the tree's branch bookkeeping against the organism's "
+                 "search, which R1-distill lacks (there only the placement above is readable)."),
+        settings=VALIDATION_SETTINGS),
+)
 
 
 # %% [markdown]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
 from starter.cot import split_steps
+from starter.errors import UsageError
 from starter.findings import check
 from starter.questions import reasoning_tree as rt
 
@@ -107,3 +110,97 @@ def test_findings_show_the_per_tag_table_and_counts():
     text = rt.findings(rt.analyse(ROWS))
     assert "| after verify | 1 |" in text
     assert "3/4" in text, "accuracy over 4 finished chains is shown as counts"
+
+
+# ---------------------------------------------------------------- where backtracks sit (#14)
+
+PROMPT = "Numbers: 8 19 4. Target: 31. <think>"
+REACTIVE = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss. Wait, backtrack."
+            " Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit. </think> \\boxed{(8+19)+4}")
+PLANNED = (" Try 8*19=152. Left: 152, 4. Wait, backtrack. Try 8+19=27. Left: 27, 4. Try 27+4=31."
+           " Hit. </think> \\boxed{(8+19)+4}")
+PREMATURE = (" Try 8+19=27. Left: 27, 4. Wait, backtrack. Try 8*19=152. Left: 152, 4. Wait,"
+             " backtrack. Try 19-8=11. Left: 11, 4. Try 11+4=15. Miss. Try 11*4=44. Miss. </think>"
+             " \\boxed{(19-8)*4}")
+
+
+def test_placement_reactive_vs_planned():
+    reactive = rt.placement(PROMPT, REACTIVE)
+    assert reactive.after == ("verify",) and reactive.final_tries == (2,)
+    assert reactive.left_dead == (True, False) and reactive.left_at_once == (False, False)
+    planned = rt.placement(PROMPT, PLANNED)
+    assert planned.after == ("plan",) and planned.final_tries == (0,)
+    assert planned.left_at_once == (True, False)
+    early = rt.placement(PROMPT, PREMATURE)
+    assert early.left_dead == (False, True, True), "27+4 reaches 31; 152 and 11 cannot"
+    assert early.left_at_once == (True, True, False)
+    assert rt.placement("P", PLANNED).left_dead == (), "no target: no ground truth"
+
+
+def placed(problem: str, completion: str) -> dict:
+    return {**chain(problem, difficulty=1, correct=True, backtracks=1), "prompt": PROMPT,
+            "completion": completion}
+
+
+def test_placement_metrics_by_hand():
+    m = rt.analyse([placed("a", REACTIVE), placed("b", PLANNED), placed("c", PREMATURE)])
+    # backtracks: a after Miss; b after Left; c after Left twice -> 3 of 4 after a plan step
+    assert m["backtrack_after_plan"].value == pytest.approx(3 / 4)
+    assert m["backtrack_after_verify"].value == pytest.approx(1 / 4)
+    assert m["final_tries_per_abandoned"].value == pytest.approx(2 / 4), "(2 + 0 + 0 + 0) / 4"
+    # dead "Left:" states: a 152 (kept), b 152 (at once), c 152 (at once), c 11 (kept)
+    assert m["backtrack_at_dead_left"].value == pytest.approx(2 / 4)
+    # live: a 27, b 27 (kept), c 27 (at once: premature)
+    assert m["backtrack_at_live_left"].value == pytest.approx(1 / 3)
+    text = rt.findings(m)
+    assert "follow a plan step" in text and "At dead-end" in text
+
+
+def test_validation_measures_read_the_placement():
+    m = rt.analyse([placed(f"p{i}", PLANNED if i % 2 else REACTIVE) for i in range(10)])
+    after, dead = rt.measure_after_plan(m), rt.measure_dead_at_once(m)
+    assert after.value == pytest.approx(0.5) and after.n == 10 and after.ci is not None
+    assert dead.value == pytest.approx(0.5)
+    assert [a.model for a in rt.VALIDATION[0].arms] == ["tinythinker", "tinythinker-planned"]
+    assert [a.planted for v in rt.VALIDATION for a in v.arms] == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_greedy_only_without_cuts():
+    assert rt.Config(temperature=0.0, n_cuts=0).temperature == 0.0
+    with pytest.raises(UsageError, match="n_cuts=0"):
+        rt.Config(temperature=0.0, n_cuts=3)
+
+
+def test_learned_share_is_estimated_from_eval_json(monkeypatch):
+    from starter.organism import variant_eval
+
+    report = {"measured": {"backtrack_at_dead_left": {"k": 6, "n": 10},
+                           "backtrack_at_live_left": {"k": 2, "n": 8}}}
+    monkeypatch.setattr(variant_eval, "read", lambda name: report)
+    # 8 backtracks at "Left:", 4 dead ends kept and abandoned after their misses
+    assert rt.SharedArm("tinythinker-planned", 1.0).learned_value() == pytest.approx(8 / 12)
+    monkeypatch.setattr(variant_eval, "read", lambda name: None)
+    assert rt.SharedArm("tinythinker-planned", 1.0).learned_value() is None
+
+
+PLANNED_CHECKPOINT = (Path(__file__).resolve().parents[2]
+                      / "starter/organism/variant_checkpoints/planned/adapter.safetensors")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PLANNED_CHECKPOINT.exists(),
+                    reason="tinythinker-planned is not trained yet (it ships in the repository)")
+def test_validate_smoke(tmp_path):
+    from starter.validation import run_validation
+
+    out = run_validation("reasoning-tree", "smoke", tmp_path / "v")
+    record = json.loads((out / "validation.json").read_text())
+    assert [b["quantity"] for b in record["validations"]] == [v.quantity for v in rt.VALIDATION]
+    for block in record["validations"]:
+        assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-planned"]
+        for arm in block["arms"]:
+            assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+        base, planned = block["arms"]
+        assert base["measured"] < planned["measured"], "planned backtracks at 'Left:' more"
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["base", "planned"]
+    assert (out / "figure.png").exists() and (out / "summary.md").exists()
