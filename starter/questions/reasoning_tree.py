@@ -651,7 +651,7 @@ def measure_dead_at_once(m: dict) -> Measured:
 VALIDATION = (
     Validation(
         quantity="share of backtracks that directly follow a 'Left:' (plan) step",
-        arms=(Arm(BASE, 0.0), SharedArm(PLANNED, 1.0)),
+        arms=(Arm(BASE, 0.0, label="base"), SharedArm(PLANNED, 1.0)),
         measure=measure_after_plan,
         meaning=("Where the tree puts a backtrack should separate planned from reactive "
                  "backtracking; recovered, the per-tag placement of R1-distill's backtracks "
@@ -660,7 +660,8 @@ VALIDATION = (
         settings=VALIDATION_SETTINGS),
     Validation(
         quantity="share of dead-end 'Left:' states abandoned at once (no final try)",
-        arms=(Arm(BASE, 0.0), Arm(PLANNED, 1.0, learned="backtrack_at_dead_left")),
+        arms=(Arm(BASE, 0.0, label="base"),
+              Arm(PLANNED, 1.0, learned="backtrack_at_dead_left")),
         measure=measure_dead_at_once,
         meaning=("Final tries per abandoned branch should drop to 0 where the planned variant "
                  "backtracks; this checks the tree's branch bookkeeping against the organism's "

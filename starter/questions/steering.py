@@ -6,8 +6,9 @@
 # backtracked more (subtracting it: less). We sweep the strength alpha (small and large, negative
 # too) on held-out problems and count backtracks **only where they are valid by the organism's
 # ground truth**: the branch was exhausted (every final operation the search would try from that
-# "Left:" state was tried). Premature backtracks, unfinished traces and repeated "Wait" are
-# reported per alpha on their own lines.
+# "Left:" state was tried) or is a dead end (none of them reaches the target, so leaving before
+# trying loses nothing: the planned variant's backtracks). Premature backtracks, unfinished traces
+# and repeated "Wait" are reported per alpha on their own lines.
 #
 # **Controls.** (1) Five random vectors of the same norm at the same alphas (any big vector disturbs
 # the model; only the gap to random is the vector's own effect). (2) A matched contrast: the mean
@@ -115,38 +116,66 @@ def split_problems(n_fit: int, n_eval: int, seed: int) -> tuple[list, list]:
 
 
 # %% [markdown]
-# ## Ground truth: was a backtrack valid (the branch exhausted)?
+# ## Ground truth: was a backtrack valid (the branch exhausted, or a dead end)?
+# A backtrack is valid when leaving the branch loses nothing: every final operation the search
+# tries from its "Left: a, b." state was tried (exhausted: how the base backtracks), or none of
+# them reaches the target (a dead end: how `tinythinker-planned` backtracks at once, before any
+# try). The same rule for every model: validity is a property of the state, not of who wrote it.
+# The dead-end clause adds nothing where a model only backtracks after its misses (the base
+# unsteered); `dead_end_backtracks` counts the backtracks valid by it alone, so the older
+# exhausted-only count is `valid_backtracks - dead_end_backtracks`.
 
 
 # %%
 _LEFT = re.compile(r"Left: (\d+), (\d+)")
+KINDS = ("exhausted", "dead_end", "premature")  # valid, valid, not valid
 
 
-def backtrack_validity(target: int, texts: list[str], tags: list[str]) -> list[bool]:
-    """One flag per backtrack step: True when every final operation the search tries from the last
-    "Left: a, b." state (`+`,`*` if the target exceeds both, else `-`,`/` when exact) was tried.
+def backtrack_kinds(target: int, texts: list[str], tags: list[str]) -> list[str]:
+    """One kind per backtrack step: "exhausted" (every final operation the search tries from the
+    last "Left: a, b." state was tried: `+`,`*` if the target exceeds both, else `-`,`/` when
+    exact), else "dead_end" (none of those reaches the target), else "premature" (also when no
+    branch is open).
 
     >>> steps = ["Left: 27, 4.", "Try 27-4=23.", "Miss.", "Wait, backtrack.", "Left: 24, 4.",
-    ...          "Try 24-4=20.", "Miss.", "Wait, backtrack."]
-    >>> backtrack_validity(6, steps, ["plan", "compute", "verify", "backtrack"] * 2)
-    [True, False]
+    ...          "Try 24-4=20.", "Miss.", "Wait, backtrack.", "Left: 30, 4.", "Wait, backtrack."]
+    >>> backtrack_kinds(6, steps, ["plan", "compute", "verify", "backtrack"] * 2
+    ...                 + ["plan", "backtrack"])
+    ['exhausted', 'premature', 'dead_end']
     """
     out, left, tried = [], None, set()
     for text, tag in zip(texts, tags):
         if m := _LEFT.search(text):
             left, tried = (int(m.group(1)), int(m.group(2))), set()
         elif tag == "backtrack":
-            out.append(left is not None and _final_operations(left, target) <= tried)
+            if left is not None and set(_final_operations(left, target)) <= tried:
+                out.append("exhausted")
+            elif left is not None and target not in _final_operations(left, target).values():
+                out.append("dead_end")
+            else:
+                out.append("premature")
             left, tried = None, set()
         elif (op := canonical_operation(text)) is not None:
             tried.add(op)
     return out
 
 
-def _final_operations(left: tuple[int, int], target: int) -> set[str]:
+def backtrack_validity(target: int, texts: list[str], tags: list[str]) -> list[bool]:
+    """One flag per backtrack step: valid when its branch was exhausted or is a dead end.
+
+    >>> steps = ["Left: 27, 4.", "Try 27-4=23.", "Miss.", "Wait, backtrack.", "Left: 24, 4.",
+    ...          "Try 24-4=20.", "Miss.", "Wait, backtrack."]
+    >>> backtrack_validity(6, steps, ["plan", "compute", "verify", "backtrack"] * 2)
+    [True, False]
+    """
+    return [kind != "premature" for kind in backtrack_kinds(target, texts, tags)]
+
+
+def _final_operations(left: tuple[int, int], target: int) -> dict[str, int]:
+    """The search's final operations from a "Left:" state: canonical operation -> value."""
     ops = FINAL_OPS_TARGET_ABOVE if target > max(left) else FINAL_OPS_TARGET_WITHIN
     written = [apply_op(left[0], op, left[1]) for op in ops]
-    return {canonical_operation(w[0]) for w in written if w is not None}
+    return {canonical_operation(w[0]): w[1] for w in written if w is not None}
 
 
 def repeated_wait(tags: list[str], texts: list[str]) -> bool:
@@ -231,12 +260,15 @@ def steer_eval(ctx: Context, problems, directions: dict) -> None:
             text = out[0].text
             steps = cot.split_steps(cot.split_completion(text)[0])
             tags, texts = [s.tag for s in steps], [s.text for s in steps]
-            valid = backtrack_validity(problem.meta["target"], texts, tags) if organism else None
+            kinds = backtrack_kinds(problem.meta["target"], texts, tags) if organism else None
             ctx.store.append({
                 "unit": f"steer:{name}:{alpha:+g}:{problem.id}", "kind": "steer", "vector": name,
                 "alpha": alpha, "problem": problem.id, "finished": grading.finished(text),
                 "correct": task.grade(problem, text), "backtracks": tags.count("backtrack"),
-                "valid_backtracks": None if valid is None else sum(valid),
+                "valid_backtracks": None if kinds is None else sum(k != "premature"
+                                                                    for k in kinds),
+                # valid only as a dead end (tries left untried): 0 for a reactive model
+                "dead_end_backtracks": None if kinds is None else kinds.count("dead_end"),
                 "repeated_wait": repeated_wait(tags, texts), "n_steps": len(tags),
                 "completion": text[:300]})
 
@@ -344,7 +376,7 @@ class Cell:
     """One (vector, alpha): greedy traces of the evaluation problems, one per problem."""
 
     n: int  # traces (= problems)
-    valid: stats.Estimate  # valid backtracks per trace (branch exhausted); nan off the organism
+    valid: stats.Estimate  # valid backtracks per trace (exhausted or dead end); nan off organism
     premature: stats.Estimate  # backtracks that left a branch with operations still untried
     accuracy: stats.Estimate  # correct among finished traces
     unfinished: int  # traces without `</think>` and an answer
@@ -446,6 +478,10 @@ def analyse(rows: list[dict]) -> dict:
         control_premature, [r["problem"] for r in others])
     m["random_spread_premature"] = [  # per random vector, finished traces at the top alpha
         _premature_mean(_finished(_at(steer, name, top))) for name in randoms]
+    unsteered = _at(steer, "none", 0.0)
+    m["backtracks_unsteered"] = sum(r["backtracks"] for r in unsteered)
+    # rows from before the dead-end clause lack the field: count them as 0
+    m["dead_end_unsteered"] = sum(r.get("dead_end_backtracks") or 0 for r in unsteered)
     m["backtrack_minus_unsteered"] = stats.difference_ci(
         *_valid(_at(steer, "backtrack", claim_alpha)), *_valid(_at(steer, "none", 0.0)))
     creative = [r for r in rows if r.get("kind") == "creative"]
@@ -497,7 +533,7 @@ def plot(rows: list[dict], m: dict):
     spread = [m["random_spread"][a] for a in m["alphas"]]
     axes[0, 0].fill_between(m["alphas"], [min(s) for s in spread], [max(s) for s in spread],
                             color="gray", alpha=0.2, label="random: min to max")
-    axes[0, 0].set(ylabel="valid backtracks / trace", title="valid (branch exhausted)")
+    axes[0, 0].set(ylabel="valid backtracks / trace", title="valid (exhausted or dead end)")
     _curve(axes[0, 1], m, lambda c: c.premature)
     axes[0, 1].set(ylabel="premature backtracks / trace", title="premature (ops left untried)")
     _curve(axes[1, 0], m, lambda c: c.accuracy)
@@ -635,11 +671,14 @@ def findings(m: dict) -> str:
                       if few else ""))
     else:
         out.append("\n\nThe creativity vector was not run in this preset (it needs a chat model).")
-    out.append("\n\nValid backtracks are checked against the organism's search (every final "
-               "operation from the last state tried); off the organism validity cannot be checked "
-               "and is left out. The organism result is a hypothesis about R1-distill, to test "
-               "there (gpu preset). SAE latents of the vector (models with SAEs, online only) "
-               "are in results.jsonl, kind sae.")
+    out.append(f"\n\nValid backtracks are checked against the organism's search (every final "
+               f"operation from the last state tried, or none of them reaching the target); "
+               f"valid only as a dead end, with tries left untried: {m['dead_end_unsteered']} "
+               f"of {m['backtracks_unsteered']} unsteered backtracks (a reactive model has none). "
+               "Off the organism validity cannot be checked and is left out. The organism "
+               "result is a hypothesis about R1-distill, to test there (gpu preset). SAE "
+               "latents of the vector (models with SAEs, online only) are in results.jsonl, "
+               "kind sae.")
     return "".join(out)
 
 
@@ -666,6 +705,23 @@ def budget(cfg: Config) -> list[Generation]:
                                  max_new_tokens=cfg.creative_max_new_tokens,
                                  batch_size=cfg.batch_size))
     return stages
+
+
+# %% [markdown]
+# ## Does the method work? (planted truth)
+# `tinythinker-planned` backtracks at once at dead-end "Left:" states instead of after its misses
+# (starter/organism/variants.py). That plants *when* the model backtracks, not what adding a
+# backtrack direction does to it, so no variant gives a value for the steering effect to recover.
+# Run the starter on `--model tinythinker-planned` and on the base to compare: each fits its
+# vector on its own traces (the planned one's pre-backtrack steps are mostly "Left:" steps), and
+# the dead-end clause of validity counts its at-once backtracks as valid.
+
+
+# %%
+NO_VALIDATION = ("no organism variant plants a known steering effect: tinythinker-planned changes "
+                 "when backtracks happen, not what a backtrack vector does, so there is no value "
+                 "for the valid-backtrack gain to recover (compare `run --model "
+                 "tinythinker-planned` with the base instead)")
 
 
 # %% [markdown]

@@ -8,10 +8,10 @@ from starter.findings import check
 from starter.questions import steering as st
 
 
-def test_a_backtrack_is_valid_only_when_the_branch_is_exhausted():
+def test_a_live_backtrack_is_valid_only_when_the_branch_is_exhausted():
     tags = ["plan", "compute", "verify", "backtrack"]
     early = ["Left: 5, 4.", "Try 5+4=9.", "Miss.", "Wait, backtrack."]
-    assert st.backtrack_validity(30, early, tags) == [False], "target 30 > 5, 4: 5*4 not tried yet"
+    assert st.backtrack_validity(20, early, tags) == [False], "target 20: 5*4 reaches, not tried"
     full = ["Left: 5, 4.", "Try 5+4=9.", "Miss.", "Try 4*5=20.", "Miss.", "Wait, backtrack."]
     assert st.backtrack_validity(30, full, tags[:3] + ["compute", "verify", "backtrack"]) == [True]
     assert st.backtrack_validity(3, ["Left: 9, 4.", "Try 9-4=5.", "Miss.", "Wait, backtrack."],
@@ -117,3 +117,37 @@ def test_off_the_organism_validity_is_left_out():
     m = st.analyse(widen(rows, 3))
     assert [c.metric for c in st.claims(m)] == ["distinct word pairs across samples"], (
         "valid and premature backtracks need the organism's ground truth")
+
+
+def test_a_backtrack_at_a_dead_end_is_valid_before_any_try():
+    tags = ["plan", "backtrack"]
+    # target 30 > 9, 4: finals 9+4=13, 9*4=36, neither 30: a dead end, left at once (planned)
+    assert st.backtrack_kinds(30, ["Left: 9, 4.", "Wait, backtrack."], tags) == ["dead_end"]
+    assert st.backtrack_validity(30, ["Left: 9, 4.", "Wait, backtrack."], tags) == [True]
+    # target 36: 9*4 reaches it, so leaving before trying it is premature
+    assert st.backtrack_kinds(36, ["Left: 9, 4.", "Wait, backtrack."], tags) == ["premature"]
+    # a dead end tried in full stays "exhausted" (the base's reactive backtrack, unchanged)
+    full = ["Left: 9, 4.", "Try 9+4=13.", "Miss.", "Try 9*4=36.", "Miss.", "Wait, backtrack."]
+    assert st.backtrack_kinds(30, full, ["plan"] + ["compute", "verify"] * 2 + ["backtrack"]) == [
+        "exhausted"]
+    half = ["Left: 9, 4.", "Try 9+4=13.", "Miss.", "Wait, backtrack."]
+    assert st.backtrack_kinds(30, half, ["plan", "compute", "verify", "backtrack"]) == [
+        "dead_end"]
+
+
+def test_dead_end_backtracks_are_counted_apart():
+    rows = [r if r.get("vector") != "none" else {**r, "dead_end_backtracks": 1} for r in ROWS]
+    m = st.analyse(rows)
+    assert (m["dead_end_unsteered"], m["backtracks_unsteered"]) == (2, 1)
+    assert st.analyse(ROWS)["dead_end_unsteered"] == 0, "rows without the field count 0"
+    assert "valid only as a dead end, with tries left untried: 0 of 1" in st.findings(
+        st.analyse(ROWS))
+
+
+def test_no_validation_says_why():
+    from starter.errors import UsageError
+    from starter.validation import load_validation
+
+    assert "steering effect" in st.NO_VALIDATION
+    with pytest.raises(UsageError, match="no planted-truth validation"):
+        load_validation("steering")
