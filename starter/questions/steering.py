@@ -6,9 +6,9 @@
 # backtracked more (subtracting it: less). We sweep the strength alpha (small and large, negative
 # too) on held-out problems and count backtracks **only where they are valid by the organism's
 # ground truth**: the branch was exhausted (every final operation the search would try from that
-# "Left:" state was tried) or is a dead end (none of them reaches the target, so leaving before
-# trying loses nothing: the planned variant's backtracks). Premature backtracks, unfinished traces
-# and repeated "Wait" are reported per alpha on their own lines.
+# "Left:" state was tried) or was left at once at a dead end (none of them reaches the target, so
+# leaving before trying loses nothing: the planned variant's backtracks). Premature backtracks,
+# unfinished traces and repeated "Wait" are reported per alpha on their own lines.
 #
 # **Controls.** (1) Five random vectors of the same norm at the same alphas (any big vector disturbs
 # the model; only the gap to random is the vector's own effect). (2) A matched contrast: the mean
@@ -117,13 +117,14 @@ def split_problems(n_fit: int, n_eval: int, seed: int) -> tuple[list, list]:
 
 # %% [markdown]
 # ## Ground truth: was a backtrack valid (the branch exhausted, or a dead end)?
-# A backtrack is valid when leaving the branch loses nothing: every final operation the search
-# tries from its "Left: a, b." state was tried (exhausted: how the base backtracks), or none of
-# them reaches the target (a dead end: how `tinythinker-planned` backtracks at once, before any
-# try). The same rule for every model: validity is a property of the state, not of who wrote it.
-# The dead-end clause adds nothing where a model only backtracks after its misses (the base
-# unsteered); `dead_end_backtracks` counts the backtracks valid by it alone, so the older
-# exhausted-only count is `valid_backtracks - dead_end_backtracks`.
+# A backtrack is valid when every final operation the search tries from its "Left: a, b." state
+# was tried (exhausted: how the base backtracks), or when it comes right after "Left:", before any
+# try, and none of those operations reaches the target (a dead end seen at once: how
+# `tinythinker-planned` backtracks). The same rule for every model: it reads the state and the
+# text, not who wrote them. A dead end left after some but not all of its tries stays premature,
+# as before, so the base's numbers do not move (on the committed cpu result 5 of 289 backtracks,
+# all from the matched vector at alpha +1, become valid). `dead_end_backtracks` counts the
+# backtracks valid by the new clause alone: the exhausted-only count is valid minus it.
 
 
 # %%
@@ -134,8 +135,8 @@ KINDS = ("exhausted", "dead_end", "premature")  # valid, valid, not valid
 def backtrack_kinds(target: int, texts: list[str], tags: list[str]) -> list[str]:
     """One kind per backtrack step: "exhausted" (every final operation the search tries from the
     last "Left: a, b." state was tried: `+`,`*` if the target exceeds both, else `-`,`/` when
-    exact), else "dead_end" (none of those reaches the target), else "premature" (also when no
-    branch is open).
+    exact), else "dead_end" (no operation tried since "Left:" and none of those reaches the
+    target), else "premature" (also when no branch is open).
 
     >>> steps = ["Left: 27, 4.", "Try 27-4=23.", "Miss.", "Wait, backtrack.", "Left: 24, 4.",
     ...          "Try 24-4=20.", "Miss.", "Wait, backtrack.", "Left: 30, 4.", "Wait, backtrack."]
@@ -150,7 +151,8 @@ def backtrack_kinds(target: int, texts: list[str], tags: list[str]) -> list[str]
         elif tag == "backtrack":
             if left is not None and set(_final_operations(left, target)) <= tried:
                 out.append("exhausted")
-            elif left is not None and target not in _final_operations(left, target).values():
+            elif (left is not None and not tried
+                  and target not in _final_operations(left, target).values()):
                 out.append("dead_end")
             else:
                 out.append("premature")
@@ -161,7 +163,8 @@ def backtrack_kinds(target: int, texts: list[str], tags: list[str]) -> list[str]
 
 
 def backtrack_validity(target: int, texts: list[str], tags: list[str]) -> list[bool]:
-    """One flag per backtrack step: valid when its branch was exhausted or is a dead end.
+    """One flag per backtrack step: valid when its branch was exhausted, or left at once at a
+    dead end (`backtrack_kinds`).
 
     >>> steps = ["Left: 27, 4.", "Try 27-4=23.", "Miss.", "Wait, backtrack.", "Left: 24, 4.",
     ...          "Try 24-4=20.", "Miss.", "Wait, backtrack."]
@@ -267,7 +270,7 @@ def steer_eval(ctx: Context, problems, directions: dict) -> None:
                 "correct": task.grade(problem, text), "backtracks": tags.count("backtrack"),
                 "valid_backtracks": None if kinds is None else sum(k != "premature"
                                                                     for k in kinds),
-                # valid only as a dead end (tries left untried): 0 for a reactive model
+                # valid only as a dead end left at once: 0 for a reactive model
                 "dead_end_backtracks": None if kinds is None else kinds.count("dead_end"),
                 "repeated_wait": repeated_wait(tags, texts), "n_steps": len(tags),
                 "completion": text[:300]})
@@ -672,8 +675,8 @@ def findings(m: dict) -> str:
     else:
         out.append("\n\nThe creativity vector was not run in this preset (it needs a chat model).")
     out.append(f"\n\nValid backtracks are checked against the organism's search (every final "
-               f"operation from the last state tried, or none of them reaching the target); "
-               f"valid only as a dead end, with tries left untried: {m['dead_end_unsteered']} "
+               f"operation from the last state tried, or a dead end left before any try); "
+               f"valid only as a dead end left at once: {m['dead_end_unsteered']} "
                f"of {m['backtracks_unsteered']} unsteered backtracks (a reactive model has none). "
                "Off the organism validity cannot be checked and is left out. The organism "
                "result is a hypothesis about R1-distill, to test there (gpu preset). SAE "

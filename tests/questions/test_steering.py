@@ -8,10 +8,10 @@ from starter.findings import check
 from starter.questions import steering as st
 
 
-def test_a_live_backtrack_is_valid_only_when_the_branch_is_exhausted():
+def test_a_backtrack_after_a_try_is_valid_only_when_the_branch_is_exhausted():
     tags = ["plan", "compute", "verify", "backtrack"]
     early = ["Left: 5, 4.", "Try 5+4=9.", "Miss.", "Wait, backtrack."]
-    assert st.backtrack_validity(20, early, tags) == [False], "target 20: 5*4 reaches, not tried"
+    assert st.backtrack_validity(30, early, tags) == [False], "target 30 > 5, 4: 5*4 not tried yet"
     full = ["Left: 5, 4.", "Try 5+4=9.", "Miss.", "Try 4*5=20.", "Miss.", "Wait, backtrack."]
     assert st.backtrack_validity(30, full, tags[:3] + ["compute", "verify", "backtrack"]) == [True]
     assert st.backtrack_validity(3, ["Left: 9, 4.", "Try 9-4=5.", "Miss.", "Wait, backtrack."],
@@ -132,7 +132,7 @@ def test_a_backtrack_at_a_dead_end_is_valid_before_any_try():
         "exhausted"]
     half = ["Left: 9, 4.", "Try 9+4=13.", "Miss.", "Wait, backtrack."]
     assert st.backtrack_kinds(30, half, ["plan", "compute", "verify", "backtrack"]) == [
-        "dead_end"]
+        "premature"], "a dead end left after some tries stays premature (the base's numbers)"
 
 
 def test_dead_end_backtracks_are_counted_apart():
@@ -140,7 +140,7 @@ def test_dead_end_backtracks_are_counted_apart():
     m = st.analyse(rows)
     assert (m["dead_end_unsteered"], m["backtracks_unsteered"]) == (2, 1)
     assert st.analyse(ROWS)["dead_end_unsteered"] == 0, "rows without the field count 0"
-    assert "valid only as a dead end, with tries left untried: 0 of 1" in st.findings(
+    assert "valid only as a dead end left at once: 0 of 1" in st.findings(
         st.analyse(ROWS))
 
 
