@@ -38,6 +38,10 @@ SHRINK: dict[str, list[str]] = {
                       "sae_k=4", "steps=20", "probe_steps=20"],
     "linear-representation": ["n_problems=4", "max_new_tokens=24", "folds=2", "widths=8",
                               "claim_width=8", "probe_steps=10", "window=2"],
+    # base: a second random-init tiny model (seed 1) in place of Qwen2.5-Math-1.5B
+    "model-diffing": ["n_problems=8", "max_new_tokens=24", "dict_size=32", "k=4", "steps=20",
+                      "top_latents=2", "top_contexts=2", "forward_batch=4",
+                      "base=r1-shaped-tiny", "base_init_seed=1"],
 }
 
 

@@ -640,12 +640,13 @@ def claims(m: dict) -> list[Claim]:
         within = [("tuned", "sae"), ("control", "sae")]
     else:
         within = [(pair, ms) for pair in m["pairs"] for ms in MEASURES]
+    label = {"control": "no-change", "tuned": "planted" if target == "dead" else "fine-tuned"}
     for pair, ms in within:
         site = m["sites"][pair][head][ms]
         lead = ("False-positive check (nothing was planted in this pair): "
                 if pair == "control" else "")
         found.append(compare(
-            f"{lead}In the {'no-change' if pair == 'control' else 'planted'} pair the "
+            f"{lead}In the {label[pair]} pair the "
             f"{MEASURE_NAMES[ms]} is higher at {SITE_NAMES[target]} than at "
             f"{SITE_NAMES[control]} (same texts; {where}).",
             f"{ms} / text mean at {target}", site.target,
