@@ -608,29 +608,13 @@ def budget(cfg: Config) -> list[Generation]:
 # only after its misses. The tree-shape measures should see it: the share of backtracks that
 # follow a plan step ("Left:") is 0 for the base's rule and 1 for the planned rule, and the rate
 # of abandoning a dead-end "Left:" state at once likewise. The variant learned the rule only in
-# part, so each planned arm also shows what it really does (its eval.json, greedy, on the same
-# 200 held-out problems: seed 7). The chains are greedy here, as in that evaluation (no cuts).
+# part: its eval.json (greedy, on the same 200 held-out problems: seed 7) has the at-once rate,
+# shown beside the second measure. eval.json has no share of backtracks (a dead end the variant
+# keeps often ends in a false "Hit.", not in a later backtrack), so the first has no learned
+# value. The chains are greedy here, as in that evaluation (no cuts).
 
 
 # %%
-@dataclass(frozen=True)
-class SharedArm(Arm):
-    """An arm whose learned share of backtracks at "Left:" is estimated from its eval.json."""
-
-    def learned_value(self) -> float | None:
-        """(at once at dead + at once at live) / (that + dead states not abandoned at once): every
-        backtrack at once is at "Left:"; a dead end kept is assumed abandoned after its misses."""
-        from starter.organism import variant_eval
-
-        measured = (variant_eval.read(self.model) or {}).get("measured", {})
-        dead, live = measured.get("backtrack_at_dead_left"), measured.get("backtrack_at_live_left")
-        if not dead or not live:
-            return None
-        at_left = dead["k"] + live["k"]
-        total = at_left + dead["n"] - dead["k"]
-        return at_left / total if total else None
-
-
 BASE, PLANNED = "tinythinker", "tinythinker-planned"
 VALIDATION_SETTINGS = {  # greedy chains on eval.json's held-out problems (seed 7), no resampling
     "smoke": ("temperature=0.0", "n_cuts=0", "seed=7", "max_new_tokens=220", "n_problems=40"),
@@ -651,7 +635,7 @@ def measure_dead_at_once(m: dict) -> Measured:
 VALIDATION = (
     Validation(
         quantity="share of backtracks that directly follow a 'Left:' (plan) step",
-        arms=(Arm(BASE, 0.0, label="base"), SharedArm(PLANNED, 1.0)),
+        arms=(Arm(BASE, 0.0, label="base"), Arm(PLANNED, 1.0)),
         measure=measure_after_plan,
         meaning=("Where the tree puts a backtrack should separate planned from reactive "
                  "backtracking; recovered, the per-tag placement of R1-distill's backtracks "

@@ -171,18 +171,6 @@ def test_greedy_only_without_cuts():
         rt.Config(temperature=0.0, n_cuts=3)
 
 
-def test_learned_share_is_estimated_from_eval_json(monkeypatch):
-    from starter.organism import variant_eval
-
-    report = {"measured": {"backtrack_at_dead_left": {"k": 6, "n": 10},
-                           "backtrack_at_live_left": {"k": 2, "n": 8}}}
-    monkeypatch.setattr(variant_eval, "read", lambda name: report)
-    # 8 backtracks at "Left:", 4 dead ends kept and abandoned after their misses
-    assert rt.SharedArm("tinythinker-planned", 1.0).learned_value() == pytest.approx(8 / 12)
-    monkeypatch.setattr(variant_eval, "read", lambda name: None)
-    assert rt.SharedArm("tinythinker-planned", 1.0).learned_value() is None
-
-
 PLANNED_CHECKPOINT = (Path(__file__).resolve().parents[2]
                       / "starter/organism/variant_checkpoints/planned/adapter.safetensors")
 
