@@ -746,7 +746,10 @@ VALIDATION = Validation(
     meaning=("A diff that localises a planted change beyond the same token in a no-change "
              "fine-tune points where fine-tuning acted; on R1-distill, diff latents that beat "
              "that control are then some evidence of what reasoning training changed."),
-    settings={"smoke": ("control=none",), "cpu": ("control=none",)})
+    # each arm's run is its own pair (no control pair needed: the retrained arm is the control);
+    # cpu: 100 problems (50 scored) keeps the four greedy samplings within ~15 minutes on 2 busy
+    # cores
+    settings={"smoke": ("control=none",), "cpu": ("control=none", "n_problems=100")})
 
 # %% [markdown]
 # ## Budget: what a preset generates (`mi-starter run model-diffing --preset gpu --dry-run`)
