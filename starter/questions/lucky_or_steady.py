@@ -758,9 +758,9 @@ VALIDATION_SETTINGS = {
     # smoke checks the path only (5 problems, 4 chains each, 160 tokens): it runs in `make test`
     "smoke": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "mirror=false", "n_problems=5",
               "pilot_samples=4"),
-    # sized for 2 busy cores: 40 problems piloted, 8 kept, 8 continuations and 2 forced answers
+    # sized for 2 busy cores: 30 problems piloted, 6 kept, 8 continuations and 1 forced answer
     "cpu": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "max_new_tokens=220",
-            "n_problems=40", "n_chains=8", "n_forced=2"),
+            "n_problems=30", "n_chains=6", "n_forced=1"),
 }
 
 
