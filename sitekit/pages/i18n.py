@@ -126,6 +126,8 @@ EN = Edition("en", {
                         "answer here is not to be trusted on R1-distill; one that does has passed "
                         "a necessary test, not a sufficient one.",
     "validation_sentences": "What each variant says about the method",
+    "validation_overlap": "Only an order was planted here, and it holds for the point estimates "
+                          "alone: the 95% intervals overlap, so this pass is weak evidence.",
     "validation_numbers": "All numbers: validation.json",
     "validation_rerun": "rerun: `mi-starter validate {slug} --preset cpu "
                         "--out docs/results/{slug}/validation`",
@@ -202,6 +204,8 @@ ZH = Edition("zh", {
                         "在这里无法还原预设答案的方法，不能在 R1-distill 上信任；能还原的方法"
                         "只是通过了必要而非充分的检验。",
     "validation_sentences": "每个变体对方法的说明",
+    "validation_overlap": "这里只预设了顺序，而且只有点估计符合这个顺序：95% 置信区间相互重叠，"
+                          "所以这次通过只是弱证据。",
     "validation_numbers": "全部数字：validation.json",
     "validation_rerun": "重新运行：`mi-starter validate {slug} --preset cpu "
                         "--out docs/results/{slug}/validation`",

@@ -20,9 +20,9 @@ its source, never imported: no torch in the site build).
 from __future__ import annotations
 
 import ast
-import html
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,6 +235,26 @@ def block_table(block: Block) -> list[str]:
     ]
 
 
+def order_overlaps(block: Block) -> bool:
+    """A passing block whose arms had only an order planted, with neighbouring 95% intervals
+    that overlap: the order holds for the point estimates, not beyond their noise.
+
+    >>> arm = ArmResult("tinythinker", None, None, 0.77, 0.45, 1.12, 100, True, "")
+    >>> order_overlaps(Block("gap", "", True, [arm, ArmResult("tinythinker-planned", None,
+    ...     None, 0.86, 0.73, 1.01, 100, True, "")]))
+    True
+    """
+    arms = [arm for arm in block.arms if arm.planted is None]
+    if not block.recovered or len(arms) < 2:
+        return False
+    for a, b in zip(arms, arms[1:]):
+        if None in (a.lo, a.hi, b.lo, b.hi):
+            return True  # no interval: nothing beyond the point estimates
+        if max(a.lo, b.lo) <= min(a.hi, b.hi):
+            return True
+    return False
+
+
 def generated_sentence(record: Record, variant: str) -> str:
     """What the validator says about one variant, where research.yaml has no sentence yet."""
     rows = record.rows_of(variant)
@@ -267,8 +287,7 @@ def figure(slug: str, record: Record) -> list[str]:
     src = f"../results/{slug}/{FOLDER}/figure.png"
     quantities = "; ".join(block.quantity for block in record.blocks)
     outcome = "recovered on every variant" if record.recovered else "not recovered on every variant"
-    alt = html.escape(f"Planted against measured: {quantities}, {outcome}", quote=True)
-    alt = alt.replace("[", "(").replace("]", ")")
+    alt = re.sub(r"[`*\[\]|<>\"]", "", f"Planted against measured: {quantities}, {outcome}")
     return [
         '<figure class="mi-figure" markdown="span">',
         f'  [![{alt}]({src})]({src} "Open the full-size figure")',
@@ -304,6 +323,8 @@ def render_section(q: Question, results_dir: Path, root: Path, words: dict[str, 
         badge = recovered_badge(block.recovered)
         head = f"**{k}. {block.quantity}** {badge}" if several else f"**Metric:** {block.quantity}."
         lines += [f"{head} {block.meaning}".rstrip(), "", *block_table(block)]
+        if order_overlaps(block):
+            lines += [words["validation_overlap"], ""]
     sentences = {entry.variant: entry.sentence for entry in q.validation}
     lines += [f"**{words['validation_sentences']}**", ""]
     for variant in record.variants():

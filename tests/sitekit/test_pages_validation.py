@@ -166,3 +166,15 @@ def test_sentences_need_the_committed_validation_and_its_arms(tmp_path):
     with pytest.raises(ValueError, match=r"name \['tinythinker-lucky'\], which are not arms"):
         question(tmp_path, other)
     assert question(tmp_path, SENTENCES).validation[0].variant == "tinythinker-planned"
+
+
+def test_an_order_passing_only_on_point_estimates_is_called_weak(tmp_path):
+    overlapping = {**SINGLE, "arms": [BASE, {**PLANNED, "ci": [0.0, 0.2]}]}
+    commit(tmp_path, overlapping)
+    assert "the 95% intervals overlap, so this pass is weak evidence" in section(
+        question(tmp_path), tmp_path)
+
+
+def test_separated_intervals_are_not_called_weak(tmp_path):
+    commit(tmp_path, SINGLE)
+    assert "weak evidence" not in section(question(tmp_path), tmp_path)
