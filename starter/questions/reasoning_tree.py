@@ -634,7 +634,7 @@ def measure_dead_at_once(m: dict) -> Measured:
 
 VALIDATION = (
     Validation(
-        quantity="share of backtracks that directly follow a 'Left:' (plan) step",
+        quantity="share of backtracks right after a 'Left:' (plan) step",
         arms=(Arm(BASE, 0.0, label="base"), Arm(PLANNED, 1.0)),
         measure=measure_after_plan,
         meaning=("Where the tree puts a backtrack should separate planned from reactive "
@@ -643,7 +643,7 @@ VALIDATION = (
                  "branch, given the tagger."),
         settings=VALIDATION_SETTINGS),
     Validation(
-        quantity="share of dead-end 'Left:' states abandoned at once (no final try)",
+        quantity="share of dead-end 'Left:' states left at once (no try)",
         arms=(Arm(BASE, 0.0, label="base"),
               Arm(PLANNED, 1.0, learned="backtrack_at_dead_left")),
         measure=measure_dead_at_once,
