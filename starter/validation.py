@@ -138,6 +138,9 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
     pairs = ordered_pairs(arms)
     ordered = all(v is not None for v in values) and all(
         (values[j] >= values[i]) if increasing else (values[j] <= values[i]) for i, j in pairs)
+    # In order is not enough: each arm's point must lie outside the other's interval, on the
+    # planted side (a difference we could not tell from noise is not a recovered order).
+    separated = ordered and all(_apart(measured[i], measured[j], increasing) for i, j in pairs)
     learned = learned or [None] * len(arms)
     rows = []
     for arm, m, value, knows in zip(arms, measured, values, learned):
@@ -149,6 +152,9 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
             ok, why = False, "not estimable on this run (too few problems)"
         elif not ordered:
             ok, why = False, "the arms are not in the planted order"
+        elif not separated:
+            ok, why = False, ("in the planted order, but the intervals overlap: not "
+                              "distinguishable at this n")
         elif planted is not None and covered is None:
             ok, why = False, "no interval (fewer than 2 problems)"
         elif covered is False:
@@ -164,6 +170,21 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
                              measured=value, ci=m.ci, n=m.n, recovered=ok, why=why,
                              learned=knows))
     return rows
+
+
+def _apart(low: Measured, high: Measured, increasing: bool) -> bool:
+    """Whether `high` sits on the planted side of `low` beyond both intervals' reach.
+
+    >>> _apart(Measured(0.1, (0.0, 0.2), 9), Measured(0.5, (0.3, 0.7), 9), True)
+    True
+    >>> _apart(Measured(0.77, (0.45, 1.1), 9), Measured(0.86, (0.73, 1.0), 9), True)
+    False
+    """
+    if not increasing:
+        low, high = high, low
+    beyond_low = low.ci is None or high.value > low.ci[1]
+    below_high = high.ci is None or low.value < high.ci[0]
+    return beyond_low and below_high
 
 
 def measured_from(estimate: Any, planted: float | None = None) -> Measured:
@@ -345,8 +366,12 @@ def plot_judged(judged: list[Judged]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(judged), figsize=(7 * len(judged), 3.5), squeeze=False)
-    for ax, j in zip(axes[0], judged):
+    columns = min(2, len(judged))  # a grid two panels wide: a 700 px column stays readable
+    rows = -(-len(judged) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7 if columns == 1 else 10, 3.5 * rows), squeeze=False)
+    for ax in axes.flat[len(judged):]:
+        ax.set_visible(False)
+    for ax, j in zip(axes.flat, judged):
         _panel(ax, j.validation, j.rows)
         title = "green: recovered, red: not"
         if len(judged) > 1:

@@ -150,4 +150,4 @@ def test_write_judged_several_gives_a_block_a_panel_and_a_table_each(tmp_path):
     assert "## 1. mention rate" in summary and "## 2. switch rate" in summary
     assert summary.count("| variant | planted |") == 2
     assert "the interval misses the planted 0.60" in summary
-    assert png_width(tmp_path / "figure.png") == 2 * 7 * 120, "one panel per validation"
+    assert png_width(tmp_path / "figure.png") == 10 * 120, "two panels side by side"
