@@ -420,7 +420,12 @@ def analyse(rows: list[dict]) -> dict:
     m["untried_control_left"] = cut_stats("same tag, some untried, no backtrack next",
                                           [r for r in same_tag if (untried[id(r)] or 0) > 0])
     m["n_unmatched_tests"] = len(all_tests) - len(tests)
+    # the pre-backtrack cuts also split by the step the backtrack followed: a reactive searcher's
+    # follow a check ("Miss."), a planned one's a plan step ("Left:")
     m["per_tag"] = [cut_stats("before a backtrack", all_tests)] + [
+        cut_stats(f"before a backtrack, after {tag}",
+                  [r for r in all_tests if r["after_tag"] == tag])
+        for tag in sorted({r["after_tag"] for r in all_tests})] + [
         cut_stats(f"after {tag}", [r for r in controls if r["after_tag"] == tag])
         for tag in sorted({r["after_tag"] for r in controls})]
     m["unfinished_continuations"] = sum(not f for r in cuts for f in r["finished"])

@@ -73,7 +73,9 @@ def test_matched_control_is_the_same_tag_in_the_same_chain():
 
 def test_per_tag_table_by_hand():
     table = {row.label: row for row in rt.analyse(ROWS)["per_tag"]}
-    assert list(table) == ["before a backtrack", "after compute", "after plan", "after verify"]
+    assert list(table) == ["before a backtrack", "before a backtrack, after verify",
+                           "after compute", "after plan", "after verify"]
+    assert table["before a backtrack, after verify"].n_cuts == 2, "both backtracks follow Miss."
     before = table["before a backtrack"]
     assert before.n_cuts == 2 and before.different.value == pytest.approx(7 / 8)
     assert before.backtrack_first.value == pytest.approx(3 / 8)
