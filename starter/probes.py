@@ -116,15 +116,7 @@ def predict_held_out(features, labels, groups, spec: ProbeSpec, folds: int = 5, 
         if spec.val_fraction > 0 and len(set(groups[train].tolist())) >= 4:
             inner = fold_of(groups[train], max(2, round(1 / spec.val_fraction)), seed + 1 + k)
             role[k, train[inner == 0]] = VAL
-    threads = torch.get_num_threads()
-    if device == "cpu":
-        torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
-            torch.manual_seed(seed)
-            predicted = _fit_folds(torch, x, y, role, spec, int(y.max()) + 1, device)
-    finally:
-        torch.set_num_threads(threads)
+    predicted = _fit_seeded(torch, x, y, role, spec, int(y.max()) + 1, device, seed)
     return predicted[fold, np.arange(len(y))]
 
 
@@ -159,16 +151,21 @@ def fit_predict(x_train, y_train, groups_train, x_test, spec: ProbeSpec, seed: i
     if spec.val_fraction > 0 and len(set(groups.tolist())) >= 4:
         inner = fold_of(groups, max(2, round(1 / spec.val_fraction)), seed + 1)
         role[0, np.flatnonzero(inner == 0)] = VAL
+    predicted = _fit_seeded(torch, x, y, role, spec, int(y_train.max()) + 1, device, seed)
+    return predicted[0, len(y_train):]
+
+
+def _fit_seeded(torch, x, y, role, spec: ProbeSpec, classes: int, device: str, seed: int):
+    """`_fit_folds` from `seed`, leaving the caller's RNG and (on CPU) thread count as they were."""
     threads = torch.get_num_threads()
     if device == "cpu":
         torch.set_num_threads(1)
     try:
         with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
             torch.manual_seed(seed)
-            predicted = _fit_folds(torch, x, y, role, spec, int(y_train.max()) + 1, device)
+            return _fit_folds(torch, x, y, role, spec, classes, device)
     finally:
         torch.set_num_threads(threads)
-    return predicted[0, len(y_train):]
 
 
 TRAIN, VAL, TEST = 0, 1, 2  # an item's role in one fold's probe
