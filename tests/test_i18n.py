@@ -79,7 +79,13 @@ def test_every_question_has_a_chinese_page_with_the_english_quote_and_our_transl
         assert work.title in body, f"{q.slug}: paper titles stay in English ({work.title!r} missing)"
         assert work.zh and work.zh.note in body, f"{q.slug}: add zh.note to prior work {work.title!r}"
         assert work.note not in body, f"{q.slug}: the English note on {work.title!r} shows beside its translation"
-    assert FALLBACK_NOTE not in page(site, f"zh/research/{q.slug}"), f"{q.slug}: every part is translated, no note"
+    html = page(site, f"zh/research/{q.slug}")
+    # The "Does the method work?" section reports committed data in English under its own note.
+    start = html.find('id="validation"')
+    if start != -1:
+        end = html.find("<h2", start)
+        html = html[:start] + (html[end:] if end != -1 else "")
+    assert FALLBACK_NOTE not in html, f"{q.slug}: every part is translated, no note"
     assert f"mi-starter run {q.slug} --preset cpu" in body
 
 
