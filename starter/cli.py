@@ -1,6 +1,6 @@
 """`mi-starter`: the command-line entry point.
 
-    mi-starter list                         the eight starters and their status
+    mi-starter list                         the starters by research area, and their status
     mi-starter run <slug> [--preset ...]    run one starter (see `mi-starter run --help`)
     mi-starter merge DIR DIR ... --out OUT  combine the shard folders of one `--shard i/n` run
     mi-starter validate <slug>              does its metric recover truth planted in the organism?
