@@ -166,7 +166,19 @@ def test_home_page_lists_every_area_with_its_questions(site, tmp_path):
         for q in site.research.questions_of(area.id):
             assert f"**[{q.label}](research/{q.slug}.md)**" in text
             assert text.index(heading) < text.index(f"(research/{q.slug}.md)**")
-    assert "Starter being written; no result committed yet." in text
+    assert "Result being re-run: see the page." in text  # tmp_path holds no results
+
+
+def test_a_card_without_a_result_says_what_its_status_means(site, tmp_path):
+    """Checked on a copy, so the test does not depend on which starters are ready today."""
+    question = site.research.questions_of(site.research.areas[0].id)[0]
+    for status, line in [
+        ("ready", "Result being re-run: see the page."),
+        ("planned", "Starter being written; no result committed yet."),
+    ]:
+        card = "\n".join(home._card(question.model_copy(update={"status": status}), tmp_path,
+                                    i18n.EN.words))
+        assert line in card, status
 
 
 def test_nav_gets_one_section_per_area_once(site):
