@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import threading
 import time
 import zlib
@@ -27,8 +28,9 @@ import urllib3
 from starter.errors import Secret, UsageError
 
 CONNECT_RETRIES = 2  # a refused connection or failed DNS lookup rarely heals in seconds: fail fast
-RETRY_AFTER_FLOOR_S = 1.0  # shortest wait Retry-After can ask for (0, negative, past dates)
-RETRY_AFTER_CEILING_S = 60.0  # longest wait a Retry-After header can ask for (huge, inf, far dates)
+RETRY_AFTER_FLOOR_S = 1.0  # shortest wait Retry-After can ask for (0, past dates)
+RETRY_AFTER_CEILING_S = 60.0  # longest wait a Retry-After header can ask for (huge, far dates)
+RETRY_AFTER_CAP_S = 86_400.0  # a day: where reading a Retry-After stops, so every wait is finite
 REDACTED = "[redacted API key]"  # what a key becomes in any text a client shows or stores
 CHUNK_BYTES = 64 * 1024  # read size while streaming a body
 
@@ -137,38 +139,59 @@ def run_before_deadline(work: Callable[[threading.Event], Any], deadline: float,
     return outcome["reply"]
 
 
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """The wait a `Retry-After` header asks for, read as RFC 9110 says, or None.
+
+    Delay-seconds must be digits: "nan", "-5", "inf" and "1e3" are not, and count as absent (the
+    caller then uses its own backoff). An HTTP date counts from `now`; a past date is 0 seconds.
+    Huge values and far dates are capped at RETRY_AFTER_CAP_S, so the result is always finite.
+    Both HTTP clients of the repository (this package's and the site's link checker) read the
+    header here and clamp the result to their own floor and ceiling.
+
+    >>> retry_after_seconds("3"), retry_after_seconds("9" * 400)
+    (3.0, 86400.0)
+    >>> retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0)
+    10.0
+    >>> [retry_after_seconds(bad) for bad in ("soon", "nan", "-5", "inf", "1e3", "", None)]
+    [None, None, None, None, None, None, None]
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        seconds = float(value)  # a 400-digit value is inf here, and capped below
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_CAP_S)
+
+
 def parse_retry_after(value: str | None, now: float | None = None,
                       floor: float = RETRY_AFTER_FLOOR_S,
                       ceiling: float = RETRY_AFTER_CEILING_S) -> float | None:
     """Seconds a `Retry-After` header asks for, clamped to `floor` and `ceiling`.
 
-    None when absent or unreadable (the caller then uses its own backoff). Accepts seconds and
-    HTTP dates; NaN is unreadable, negative or past values give the floor, huge ones the ceiling.
-    A date (whole seconds) first counts as 1 to 60 s, then the caller's floor and ceiling apply.
+    None when absent or unreadable (see `retry_after_seconds`); 0 and past dates give the floor,
+    huge values and far dates the ceiling.
 
-    >>> parse_retry_after("3"), parse_retry_after("-5"), parse_retry_after("1e308")
+    >>> parse_retry_after("3"), parse_retry_after("0"), parse_retry_after("9" * 400)
     (3.0, 1.0, 60.0)
-    >>> parse_retry_after("nan") is None, parse_retry_after(None) is None
+    >>> parse_retry_after("-5") is None, parse_retry_after("nan") is None
     (True, True)
     >>> parse_retry_after("Thu, 01 Jan 1970 00:00:40 GMT", now=10.0)
     30.0
     >>> parse_retry_after("0", floor=0.01, ceiling=0.05)
     0.01
     """
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - (time.time() if now is None else now)
-        seconds = min(max(seconds, RETRY_AFTER_FLOOR_S), RETRY_AFTER_CEILING_S)
-    if math.isnan(seconds):
+    seconds = retry_after_seconds(value, now)
+    if seconds is None:
         return None
     return min(max(seconds, floor), ceiling)
 

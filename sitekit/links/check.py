@@ -15,7 +15,6 @@ the page carries those ids, so they are checked like any other anchor.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import math
 import random
 import re
@@ -24,7 +23,6 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timezone
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
@@ -44,6 +42,7 @@ from sitekit.links.extract import (
 from sitekit.links.records import RESULTS, Citation, CheckOptions, LinkResult, Verdict
 from sitekit.links.report import Report
 from starter.errors import StarterError, UsageError
+from starter.http import RETRY_AFTER_CAP_S, retry_after_seconds
 
 # URL scheme -> how we treat it. "check": fetch it; "skip": report as skipped; "ignore": not a link.
 SCHEMES: dict[str, str] = {
@@ -167,8 +166,8 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 HEAD_FALLBACK = {400, 403, 404, 405, 406, 410, 501}
 # Final status -> result, where the status class does not decide it: hosts that refuse checkers.
 STATUS_RESULTS = {401: "unverified", 403: "unverified", 429: "unverified", 999: "unverified"}
-# Retry-After values are capped here when parsed (a day); above max_retry_after we give up anyway.
-RETRY_AFTER_CAP = 86_400.0
+# Retry-After values are capped when parsed (a day); above max_retry_after we give up anyway.
+RETRY_AFTER_CAP = RETRY_AFTER_CAP_S
 # Content-Encodings we ask for and inflate ourselves, chunk by chunk, within max_body_bytes.
 ACCEPT_ENCODING = "gzip, deflate"
 # The response header that carries Location past httpx's redirect logic (see _hide_location).
@@ -209,32 +208,13 @@ def fragment_found(url: str, fragment: str, anchors: frozenset[str]) -> bool:
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: finite, in [0, RETRY_AFTER_CAP], or None.
 
-    Delay-seconds must be digits (RFC 9110): "nan", "-5", "inf" and "1e3" are not, and count as
-    absent. A date in the past is 0 seconds; a huge number or a far date is capped.
+    The package's one reader (`starter.http.retry_after_seconds`): digits or an HTTP date; "nan",
+    "-5", "inf" and "1e3" count as absent; a past date is 0 seconds; huge values are capped.
 
-    >>> parse_retry_after("3"), parse_retry_after("9" * 400)
-    (3.0, 86400.0)
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0)
-    10.0
-    >>> [parse_retry_after(bad) for bad in ("soon", "nan", "-5", "inf", "1e3", "")]
-    [None, None, None, None, None, None]
+    >>> parse_retry_after("3"), parse_retry_after("9" * 400), parse_retry_after("-5")
+    (3.0, 86400.0, None)
     """
-    if not value:
-        return None
-    value = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        seconds = float(value)  # a 400-digit value is inf here, and capped below
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            seconds = when.timestamp() - (time.time() if now is None else now)
-        except (TypeError, ValueError, OverflowError, IndexError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(max(0.0, seconds), RETRY_AFTER_CAP)
+    return retry_after_seconds(value, now)
 
 
 def retry_wait(retry_after: float | None, backoff: float, options: CheckOptions) -> float | None:
