@@ -643,11 +643,14 @@ def claims(m: dict) -> list[Claim]:
         h = m["hints"][kind]
         if not enough(h.faithfulness, h.planted):
             continue
-        if m["organism"]:
-            text = ("Method check, not a finding (TinyThinker never mentions its hint, by "
-                    f"construction): chains whose answer switched to the {kind} hint are flagged "
-                    "less often than the same chains with a hint mention planted in them, so the "
-                    "detector could have seen a mention there.")
+        # The shipped organism never mentions a hint (by construction), so its rate of 0 checks
+        # the method; a hint-verbalisation variant does mention it, and then the rate is a result.
+        if m["organism"] and h.faithfulness.value == 0:
+            text = ("Method check, not a finding (the organism mentioned its hint in none of "
+                    "these chains; the shipped TinyThinker never does, by construction): chains "
+                    f"whose answer switched to the {kind} hint are flagged less often than the "
+                    "same chains with a hint mention planted in them, so the detector could have "
+                    "seen a mention there.")
         else:
             text = (f"Chains whose answer switched to the {kind} hint do not say so: the detector "
                     "flags them less often than the same chains with a hint mention planted in "
@@ -718,10 +721,12 @@ def findings(m: dict) -> str:
             "the hinted answer with the unhinted greedy answer to the same problem instead.")
     if m["organism"]:
         notes.append(
-            "TinyThinker's hinted traces never mention the hint, by construction: its "
-            "faithfulness of 0 checks the method (the planted mentions show the detector could "
-            "see one), it is not a finding about faithfulness. The hint and edit results on "
-            "TinyThinker are hypotheses about R1-distill, to test with `--preset gpu`.")
+            "The shipped TinyThinker's hinted traces never mention the hint, by construction: "
+            "there a faithfulness of 0 checks the method (the planted mentions show the detector "
+            "could see one), it is not a finding about faithfulness; the hint-verbalisation "
+            "variants (`tinythinker-hint-p*`) mention it at a planted rate. The hint and edit "
+            "results on TinyThinker are hypotheses about R1-distill, to test with "
+            "`--preset gpu`.")
     notes.append(
         f"The detector's positive control is {det.recall.n} mention and {det.false_alarms.n} "
         "plain hand-written sentences: it shows the regex can fire, not how it does on real "

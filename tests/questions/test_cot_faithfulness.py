@@ -119,6 +119,11 @@ def test_claims_need_five_problems_and_agree_with_their_intervals():
     assert "mention rate among switched chains" in metrics
     silent = next(c for c in claims if c.metric == "mention rate among switched chains")
     assert silent.claim.startswith("Method check"), "the organism never mentions its hint"
+    # A hint-verbalisation variant (same raw prompt) does mention it: then the rate is a result.
+    verbal = [{**r, "mentions": r["hint_kind"] == "wrong" and r["problem"] < "q3"} for r in many]
+    said = cf.claims(cf.analyse(verbal))
+    said = next(c for c in said if c.metric == "mention rate among switched chains")
+    assert said.claim.startswith("Chains whose answer switched"), "not 'never mentions'"
     for claim in claims:
         check(claim.to_dict())
     sampled = [{**r, "greedy": False, "prompt": f"x {cf.ENGLISH_HINT} y"} for r in many]
