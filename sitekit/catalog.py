@@ -205,7 +205,7 @@ class Library(_Strict):
     purpose: Text  # what it is for
     pick_when: Text  # when to pick it over the others
     install: Text  # the pinned install line we test with
-    snippet: Text  # runs offline on CPU; executed by tests/test_library_snippets.py
+    snippet: Text  # runs offline on CPU; executed by tests/sitekit/test_library_snippets.py
     facts: list[Text] = []  # ids and names people look up (releases, repos, Neuronpedia model ids)
     zh: Zh | None = None
 

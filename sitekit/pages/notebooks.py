@@ -7,7 +7,7 @@ notebook opens with one extra cell, tagged `install`, that installs the package 
 site's version, so "Open in Colab" runs the code the page shows. It keeps the runtime's own torch
 (the package asks for a torch range; only `make` installs the exact one) and adds the packages that
 must come with `--no-deps` (pyproject.toml's `no-deps` extra, read from the installed metadata).
-tests/test_notebooks.py skips that cell and runs the rest against the local checkout;
+tests/sitekit/test_pages_notebooks.py skips that cell and runs the rest against the local checkout;
 tests/test_wheel.py runs its pip lines (`--dry-run`) against the built wheel.
 
 After the script's own cells (which define the experiment; its `if __name__ == "__main__":` block is
@@ -35,8 +35,8 @@ from mkdocs.structure.files import File, Files
 import starter
 from starter import questions
 
-INSTALL_TAG = "install"  # tests/test_notebooks.py skips cells with this tag
-STEP_TAG = "step"  # the step cells' tag: tests/test_notebooks.py checks each one's output
+INSTALL_TAG = "install"  # tests/sitekit/test_pages_notebooks.py skips cells with this tag
+STEP_TAG = "step"  # step cells: tests/sitekit/test_pages_notebooks.py checks each output
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 # a script's `if __name__ == "__main__":` block (last in its cell): the notebook steps instead
 MAIN_BLOCK = re.compile(r"\n*^if __name__ == [\"']__main__[\"']:\n(?:[ \t]+.*(?:\n|$)|\n)*\Z",

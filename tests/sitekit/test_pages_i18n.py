@@ -23,7 +23,7 @@ import pytest
 from sitekit import catalog
 from sitekit.pages import i18n, render
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FALLBACK_TITLE = "尚未翻译"
 FALLBACK_NOTE = f'<p class="admonition-title">{FALLBACK_TITLE}</p>'  # the rendered "not translated yet" note
 

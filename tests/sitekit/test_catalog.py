@@ -18,8 +18,8 @@ import yaml
 from sitekit import catalog
 from sitekit.catalog import CatalogError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-GUIDE_EXCERPT = Path(__file__).parent / "data" / "guide_excerpt.txt"  # the guide's section, verbatim
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GUIDE_EXCERPT = REPO_ROOT / "tests" / "data" / "guide_excerpt.txt"  # the guide, verbatim
 
 # Fixed contract: other code (mi-starter, the starters, the site) depends on these slugs and files.
 QUESTIONS = {

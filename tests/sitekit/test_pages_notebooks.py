@@ -17,7 +17,7 @@ from sitekit import catalog
 from sitekit.pages import notebooks, render
 from starter import questions
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MKDOCS = (REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
 REPO_URL = re.search(r"^repo_url:\s*(\S+)", MKDOCS, re.M).group(1)  # its one home: mkdocs.yml
 # Which notebook to execute: the first of these whose starter exists.
