@@ -61,6 +61,7 @@ from starter.validation import Arm, Measured, Validation, measured_from
 
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
+POSITION_BIN = 16  # tokens per bin when the dead_end latent is compared at matched positions
 ROLES = ("wait", "decision", "dead_end")  # the latents chosen per SAE (see the header)
 # The two contexts of one token a role's latent is chosen to separate (target first, control
 # second); the wait latent is also read at the decision points. "dead"/"alive": the "." closing a
@@ -539,11 +540,12 @@ class SiteStats:
 
 
 def site_stats(sites: list[dict], role: str, operator: str | None = None,
-               fires: bool = False) -> SiteStats:
+               fires: bool = False, paired: bool = True) -> SiteStats:
     """The `role` latent's activation relative to its training mean at its target (or, `fires`,
     how often it is active) at the two contexts of its pair (PAIRS: the decision points, or for
     "dead_end" the dead and live "Left:" states): only in traces that have both kinds, or, given
-    an `operator`, only after a miss of that operator (in any held-out trace)."""
+    an `operator` or `paired=False`, in any held-out trace (given an `operator`, only after a
+    miss of that operator)."""
     target, other = PAIRS[role]
     key = f"act_{role}" if fires else f"rel_{role}"
     mine = [s for s in sites if s.get(key) is not None
@@ -551,7 +553,7 @@ def site_stats(sites: list[dict], role: str, operator: str | None = None,
     kinds: dict[int, set[str]] = {}
     for s in mine:
         kinds.setdefault(s["trace"], set()).add(s["context"])
-    both = {t for t, seen in kinds.items() if {target, other} <= seen or operator}
+    both = {t for t, seen in kinds.items() if {target, other} <= seen or operator or not paired}
 
     def pick(context: str, seed: int | None = None) -> tuple[list[float], list[int]]:
         chosen = [s for s in mine if s["context"] == context and (seed is None or s["seed"] == seed)
@@ -568,6 +570,45 @@ def site_stats(sites: list[dict], role: str, operator: str | None = None,
         by_seed={seed: stats.difference_ci(*pick(target, seed), *pick(other, seed),
                                            unit="trace") for seed in seeds},
         on_words=stats.mean_ci(*pick("wait"), unit="trace"))
+
+
+def positions(sites: list[dict], pair: tuple[str, str],
+              paired: bool = True) -> dict[str, stats.Estimate]:
+    """Token position of each context of `pair`, in traces that have both (`paired`) or in all
+    traces (one SAE seed's sites).
+
+    >>> at = positions([{"trace": 0, "context": "dead", "position": 10},
+    ...                 {"trace": 0, "context": "alive", "position": 30}], ("dead", "alive"))
+    >>> at["dead"].value, at["alive"].value
+    (10.0, 30.0)
+    """
+    kinds: dict[int, set[str]] = {}
+    for s in sites:
+        kinds.setdefault(s["trace"], set()).add(s["context"])
+    both = {t for t, seen in kinds.items() if set(pair) <= seen or not paired}
+    out = {}
+    for context in pair:
+        chosen = [s for s in sites if s["context"] == context and s["trace"] in both]
+        out[context] = stats.mean_ci([s["position"] for s in chosen],
+                                     [s["trace"] for s in chosen], unit="trace")
+    return out
+
+
+def in_shared_bins(sites: list[dict], pair: tuple[str, str], width: int) -> list[dict]:
+    """`sites` without the contexts of `pair` whose position bin (`width` tokens) lacks either one:
+    a coarse match on position, for a pair whose contexts sit at different depths of the trace.
+
+    >>> rows = [{"context": c, "position": p} for c, p in [("dead", 3), ("alive", 5), ("dead", 40)]]
+    >>> [r["position"] for r in in_shared_bins(rows, ("dead", "alive"), width=16)]
+    [3, 5]
+    """
+    seen: dict[int, set[str]] = {}
+    for site in sites:
+        if site["context"] in pair:
+            seen.setdefault(site["position"] // width, set()).add(site["context"])
+    shared = {b for b, contexts in seen.items() if set(pair) <= contexts}
+    return [site for site in sites
+            if site["context"] not in pair or site["position"] // width in shared]
 
 
 def analyse(rows: list[dict]) -> dict:
@@ -611,17 +652,18 @@ def analyse(rows: list[dict]) -> dict:
     m["sites_same_operator"] = {} if m["matched_operator"] is None else {
         role: site_stats(sites, role, m["matched_operator"]) for role in roles
         if PAIRS[role] == ("backtrack", "continue")}
-    kinds: dict[int, set[str]] = {}
-    for s in sites:
-        kinds.setdefault(s["trace"], set()).add(s["context"])
-    both = {t for t, seen in kinds.items() if {"backtrack", "continue"} <= seen}
-    first = [s for s in sites if s["seed"] == (seeds[0] if seeds else None) and s["trace"] in both]
-    back = [s for s in first if s["context"] == "backtrack"]
-    cont = [s for s in first if s["context"] == "continue"]
-    m["position_backtrack"] = stats.mean_ci([s["position"] for s in back],
-                                            [s["trace"] for s in back], unit="trace")
-    m["position_continue"] = stats.mean_ci([s["position"] for s in cont],
-                                           [s["trace"] for s in cont], unit="trace")
+    first_seed = [s for s in sites if s["seed"] == (seeds[0] if seeds else None)]
+    for context, where in positions(first_seed, ("backtrack", "continue")).items():
+        m[f"position_{context}"] = where
+    # Neither pair is matched on position: its gap is shown beside each claim.
+    m["position_dead_end"] = positions(first_seed, PAIRS["dead_end"])
+    # Dead states sit early in a trace and the live one last, so the dead_end latent is also
+    # compared inside position bins that hold both kinds (added after seeing the gap).
+    if "dead_end" in roles:
+        binned = in_shared_bins(sites, PAIRS["dead_end"], POSITION_BIN)
+        m["sites_same_position"] = {"dead_end": site_stats(binned, "dead_end", paired=False)}
+        first_binned = [s for s in binned if s["seed"] == seeds[0]]
+        m["position_dead_end_binned"] = positions(first_binned, PAIRS["dead_end"], paired=False)
     m["top_match"] = {role: {"matched": sum(t["site"] == r["target"] for r in latents
                                             if r["role"] == role for t in r["top"]),
                              "shown": sum(len(r["top"]) for r in latents if r["role"] == role),
@@ -778,13 +820,33 @@ def claims(m: dict) -> list[Claim]:
             _plus(site.difference, -SMALL)))
     if "dead_end" in m["sites"]:
         site = m["sites"]["dead_end"]
+        at = m["position_dead_end"]
+        binned = m.get("sites_same_position", {}).get("dead_end")
+        matched = "" if binned is None else (
+            f" Matched on position the gap is {binned.difference.value:+.2f} against "
+            f"{site.difference.value:+.2f} (the exploratory claim below).")
         found.append(compare(
             "A known latent, the same token: a latent chosen on training traces is more active on "
             "the '.' closing a 'Left: a, b.' state that is a dead end (no final try reaches the "
             "target) than on the same token closing a live state (held-out traces, SAE seeds "
-            "pooled; a property of the numbers that no single token shows).",
+            "pooled; a property of the numbers that no single token shows). Not matched on "
+            f"position: dead states sit at token {at['dead'].value:.0f}, live ones at "
+            f"{at['alive'].value:.0f} on average, so the latent may partly read where in the "
+            "trace it is." + matched,
             f"dead_end latent activation / {SCALE}, '.' closing a dead-end state", site.backtrack,
             "the same token in the same traces, closing a live state",
+            "the same, '.' closing a live state", site.control, site.difference))
+    if "dead_end" in m.get("sites_same_position", {}):
+        site = m["sites_same_position"]["dead_end"]
+        at = m["position_dead_end_binned"]
+        found.append(compare(
+            "Exploratory (added after seeing the position gap; unpaired, across traces): matched "
+            f"on position in bins of {POSITION_BIN} tokens holding both kinds, the dead_end "
+            "latent is still more active on the '.' closing a dead-end 'Left:' state than on "
+            "the same token closing a live one (dead states at "
+            f"token {at['dead'].value:.0f}, live ones at {at['alive'].value:.0f} on average).",
+            f"dead_end latent activation / {SCALE}, dead-end '.', shared position bins",
+            site.backtrack, "the same token closing a live state, in the same position bins",
             "the same, '.' closing a live state", site.control, site.difference))
     return found
 
@@ -864,8 +926,16 @@ def findings(m: dict) -> str:
             f"{_per_seed(site.by_seed)}). Active at dead states in {d(fires.backtrack)} of cases, "
             f"at live ones in {d(fires.control)}. These are the base's own search traces: the "
             f"live state is each trace's last 'Left:', so how far into the trace it sits is a "
-            f"cue, and after a dead state the text goes on with tries that a model planning its "
-            f"backtracks would not write.")
+            f"cue (dead states at token {d(m['position_dead_end']['dead'], 1)}, live ones at "
+            f"{d(m['position_dead_end']['alive'], 1)}), and after a dead state the text goes on "
+            f"with tries that a model planning its backtracks would not write.")
+        if "dead_end" in m.get("sites_same_position", {}):
+            binned = m["sites_same_position"]["dead_end"]
+            lines.append(
+                f"  Matched on position (bins of {POSITION_BIN} tokens holding both kinds, "
+                f"unpaired across traces; exploratory): dead {d(binned.backtrack)}, live "
+                f"{d(binned.control)}; difference "
+                f"{d(binned.difference)} (per seed: {_per_seed(binned.by_seed)}).")
     op = m["matched_operator"]
     if op is not None:
         site = m["sites_same_operator"]["decision"]

@@ -210,9 +210,18 @@ def test_dead_end_latent_against_the_same_token_at_live_states_by_hand():
     assert "dead_end" not in m["sites_same_operator"], "no operator at a Left state"
     assert sae.measure_dead_end(m).value == pytest.approx(1.0)
     assert sae.measure_dead_end(sae.analyse(ROWS)).n == 0, "no Left states: not estimable"
+    # Position bins of 16 tokens: 5 holds the three dead states, 30 the two live ones; no bin
+    # holds both, so nothing is left to compare at matched positions.
+    assert m["sites_same_position"]["dead_end"].difference.n == 0
     found = sae.claims(m)
-    assert len(found) == 5 and found[-1].claim.startswith("A known latent")
-    check(found[-1].to_dict())
+    assert [c.claim.split(",")[0] for c in found[-2:]] == ["A known latent", "Exploratory (added "
+                                                          "after seeing the position gap; unpaired"]
+    check(found[-2].to_dict())
+    near = sae.analyse(ROWS + LEFTS + [left(2, "alive", 0.0, 6)])  # a live state in bin 0 too
+    binned = near["sites_same_position"]["dead_end"]
+    assert binned.backtrack.value == pytest.approx((1.0 + 1.5 + 2.0) / 3), "all dead, unpaired"
+    assert binned.control.value == pytest.approx(0.0), "only the live state at token 6"
+    assert near["position_dead_end_binned"]["alive"].value == 6
     assert "'dead_end' latent" in sae.findings(m)
 
 
