@@ -978,15 +978,38 @@ def measure_dead_end(m: dict) -> Measured:
     return measured_from(site.difference)
 
 
-VALIDATION = Validation(
-    quantity="dead_end latent at a dead-end Left '.' minus the same token at a live one",
-    arms=(Arm("tinythinker", None, label="base"),  # reactive: need not compute dead-endness
-          Arm("tinythinker-planned", None, learned="backtrack_at_dead_left")),  # must compute it
-    measure=measure_dead_end,
-    meaning=("An SAE latent that separates a computed property beyond token identity more where "
-             "the model must compute it reads that computation; on R1-distill, a latent that "
-             "beats its same-token control is then some evidence of a decision feature."),
-    settings={"smoke": ("n_seeds=1",), "cpu": ("n_seeds=1",)})
+def measure_dead_end_by_position(m: dict) -> Measured:
+    """The same difference inside position bins that hold both kinds (unpaired, across traces):
+    dead states sit earlier in a trace than the live one, so position alone could separate them."""
+    site = m.get("sites_same_position", {}).get("dead_end")
+    if site is None:
+        return Measured(value=float("nan"), ci=None, n=0)
+    return measured_from(site.difference)
+
+
+VALIDATION_ARMS = (
+    Arm("tinythinker", None, label="base"),  # reactive: need not compute dead-endness
+    Arm("tinythinker-planned", None, learned="backtrack_at_dead_left"),  # must compute it
+)
+VALIDATION_SETTINGS = {"smoke": ("n_seeds=1",), "cpu": ("n_seeds=1",)}
+VALIDATION = (
+    Validation(
+        quantity="dead_end latent at a dead-end Left '.' minus the same token at a live one",
+        arms=VALIDATION_ARMS,
+        measure=measure_dead_end,
+        meaning=("An SAE latent that separates a computed property beyond token identity more "
+                 "where the model must compute it reads that computation; on R1-distill, a latent "
+                 "that beats its same-token control is then some evidence of a decision feature."),
+        settings=VALIDATION_SETTINGS),
+    Validation(  # added once the cpu result showed the position gap; same runs, no new sampling
+        quantity=f"the same, matched on position (bins of {POSITION_BIN} tokens, unpaired)",
+        arms=VALIDATION_ARMS,
+        measure=measure_dead_end_by_position,
+        meaning=("Dead states sit earlier in a trace than live ones, so a latent can separate them "
+                 "by position alone; matched on position, the gap must still order the variants "
+                 "as planted before the latent counts as reading dead-endness."),
+        settings=VALIDATION_SETTINGS),
+)
 
 # %% [markdown]
 # ## Budget: what a preset generates (`mi-starter run sae --preset gpu --dry-run`)

@@ -237,9 +237,14 @@ def test_roles_follow_the_contexts_seen_in_training():
 
 
 def test_validation_arms_are_base_then_planned():
-    v = sae.VALIDATION
-    assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-planned"]
-    assert all(a.planted is None for a in v.arms), "order only"
+    unmatched, by_position = sae.VALIDATION
+    for v in (unmatched, by_position):
+        assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-planned"]
+        assert all(a.planted is None for a in v.arms), "order only"
+    assert unmatched.settings == by_position.settings, "one pair of runs serves both checks"
+    near = sae.analyse(ROWS + LEFTS + [left(2, "alive", 0.0, 6)])
+    assert by_position.measure(near).value == pytest.approx(1.5), "(1 + 1.5 + 2) / 3 - 0"
+    assert by_position.measure(sae.analyse(ROWS)).n == 0, "no Left states: not estimable"
 
 
 @pytest.mark.slow
@@ -250,7 +255,9 @@ def test_validate_smoke(tmp_path):
 
     out = run_validation("sae", "smoke", tmp_path / "v")
     record = json.loads((out / "validation.json").read_text())
-    assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-planned"]
-    for arm in record["arms"]:
-        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
+    assert len(record["validations"]) == 2, "unmatched, then matched on position"
+    for block in record["validations"]:
+        assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-planned"]
+        for arm in block["arms"]:
+            assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
     assert (out / "figure.png").exists() and (out / "summary.md").exists()
