@@ -737,6 +737,8 @@ def plot(rows: list[dict], metrics: dict):
     if "decision" in m["sites_same_operator"]:
         series.append((f"decision,\n'{m['matched_operator']}' only",
                        m["sites_same_operator"]["decision"].by_seed))
+    if "dead_end" in m.get("sites_same_position", {}):
+        series.append(("dead_end,\nsame pos.", m["sites_same_position"]["dead_end"].by_seed))
     series.append(("FVE on\nwords", m["fve_words_difference_by_seed"]))
     for i, (label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
@@ -745,7 +747,7 @@ def plot(rows: list[dict], metrics: dict):
                         label=f"seed {seed}" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(series)), [label for label, _ in series], fontsize=7)
-    ax.set(ylabel="difference (95% CI)", xlabel="backtrack - try; own - other SAE")
+    ax.set(ylabel="difference (95% CI)", xlabel="backtrack - try, dead - live; own - other SAE")
     ax.set_title("Each claim per SAE seed", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
