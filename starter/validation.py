@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
@@ -355,7 +356,7 @@ def _panel(ax, validation: Validation, rows: list[Recovery]) -> None:
                     textcoords="offset points", xytext=(6, 4), fontsize=7)
     ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=1, label="measured = planted")
     ax.set_xlabel("planted (arms right of 1: order only)")
-    ax.set_ylabel(validation.quantity[:40])
+    ax.set_ylabel("measured (95% CI)")  # the quantity itself is the panel's title
     ax.legend(loc="upper left", fontsize=7, frameon=False)
 
 
@@ -373,10 +374,8 @@ def plot_judged(judged: list[Judged]):
         ax.set_visible(False)
     for ax, j in zip(axes.flat, judged):
         _panel(ax, j.validation, j.rows)
-        title = "green: recovered, red: not"
-        if len(judged) > 1:
-            title = f"{j.validation.quantity[:60]}\n{title}"
-        ax.set_title(title, fontsize=9)
+        quantity = textwrap.wrap(j.validation.quantity, 64, max_lines=2, placeholder=" ...")
+        ax.set_title("\n".join([*quantity, "green: recovered, red: not"]), fontsize=8)
     fig.tight_layout()
     return fig
 
