@@ -758,9 +758,10 @@ VALIDATION_SETTINGS = {
     # smoke checks the path only (5 problems, 4 chains each, 160 tokens): it runs in `make test`
     "smoke": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "mirror=false", "n_problems=5",
               "pilot_samples=4"),
-    # sized for 2 busy cores: 30 problems piloted, 6 kept, 8 continuations and 1 forced answer
+    # 80 problems piloted, up to 18 chains kept, 8 continuations and 1 forced answer per prefix:
+    # about 30 CPU-minutes per run of both arms (6 chains from 30 problems could not separate them)
     "cpu": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "max_new_tokens=220",
-            "n_problems=30", "n_chains=6", "n_forced=1"),
+            "n_problems=80", "n_chains=18", "n_forced=1"),
 }
 
 

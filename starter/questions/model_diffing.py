@@ -747,9 +747,8 @@ VALIDATION = Validation(
              "fine-tune points where fine-tuning acted; on R1-distill, diff latents that beat "
              "that control are then some evidence of what reasoning training changed."),
     # each arm's run is its own pair (no control pair needed: the retrained arm is the control);
-    # cpu: 100 problems (50 scored) keeps the four greedy samplings within ~15 minutes on 2 busy
-    # cores
-    settings={"smoke": ("control=none",), "cpu": ("control=none", "n_problems=100")})
+    # cpu: 200 problems (100 scored), the cpu result's size (100 could not separate the arms)
+    settings={"smoke": ("control=none",), "cpu": ("control=none", "n_problems=200")})
 
 # %% [markdown]
 # ## Budget: what a preset generates (`mi-starter run model-diffing --preset gpu --dry-run`)
