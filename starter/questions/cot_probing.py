@@ -647,7 +647,8 @@ VALIDATION = Validation(
     meaning=("A probe that gains more over the text where the model must compute a hidden "
              "property reads that computation, not the tokens; on R1-distill, a probe that beats "
              "its text baselines is then some evidence of a computed latent."),
-    settings={"smoke": (), "cpu": ()})
+    # cpu: three times the cpu preset's problems (48 could not order the arms); ~5 min per arm
+    settings={"smoke": (), "cpu": ("n_problems=144",)})
 
 # %% [markdown]
 # ## What to try next
