@@ -143,8 +143,7 @@ def test_adapter_trains_only_its_parts_and_merges_back_to_the_trained_weights(tm
                                    atol=2e-2, rtol=0)
 
 
-SHIPPED = [v.name for v in variants.VARIANTS
-           if (variants.variant_dir(v.name) / adapters.ADAPTER_FILE).exists()]
+SHIPPED = [v.name for v in variants.VARIANTS]  # every variant ships in the repository and wheel
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -160,13 +159,7 @@ def test_validation_arms_are_base_then_lucky_decreasing():
         assert "temperatures=1.0" in settings and "reference_temperature=1.0" in settings
 
 
-LUCKY = (Path(__file__).resolve().parents[2]
-         / "starter/organism/variant_checkpoints/lucky/adapter.safetensors")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not LUCKY.exists(),
-                    reason="the lucky variant is not trained yet (it ships in the repository)")
 def test_validate_smoke(tmp_path):
     from starter.validation import run_validation
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -193,13 +192,7 @@ def test_claims_on_a_monitoring_variant_compare_the_monitors_and_the_conditions(
         "neutral", "monitored", "private"]
 
 
-VARIANTS = Path(__file__).resolve().parents[2] / "starter/organism/variant_checkpoints"
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not all((VARIANTS / v / "adapter.safetensors").exists()
-                            for v in ("obfuscating", "honest")),
-                    reason="the monitoring variants are not trained yet (they ship in the repo)")
 def test_validate_smoke(tmp_path):
     from starter.validation import run_validation
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -173,13 +172,7 @@ def test_greedy_only_without_cuts():
         rt.Config(temperature=0.0, n_cuts=3)
 
 
-PLANNED_CHECKPOINT = (Path(__file__).resolve().parents[2]
-                      / "starter/organism/variant_checkpoints/planned/adapter.safetensors")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not PLANNED_CHECKPOINT.exists(),
-                    reason="tinythinker-planned is not trained yet (it ships in the repository)")
 def test_validate_smoke(tmp_path):
     from starter.validation import run_validation
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -173,8 +172,6 @@ def test_missing_dictionary_learning_says_what_to_install(monkeypatch):
 
 # ---------------------------------------------------------------- a known latent: dead ends
 
-PLANNED = "starter/organism/variant_checkpoints/planned/adapter.safetensors"
-
 
 def test_label_sites_marks_dead_and_live_left_states():
     words = [" Target", ":", " 3", "1", ".", " <think>", " Try", " 8", "*", "1", "9", "=", "1",
@@ -248,8 +245,6 @@ def test_validation_arms_are_base_then_planned():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / PLANNED).exists(),
-                    reason="the planned variant is not trained yet (ships in the repository)")
 def test_validate_smoke(tmp_path):
     from starter.validation import run_validation
 
