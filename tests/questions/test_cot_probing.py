@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from starter.cot import split_steps
@@ -165,12 +163,6 @@ def test_validation_arms_are_base_then_planned():
 
 
 @pytest.mark.slow
-def test_validate_smoke(tmp_path):
-    from starter.validation import run_validation
-
-    out = run_validation("cot-probing", "smoke", tmp_path / "v")
-    record = json.loads((out / "validation.json").read_text())
+def test_validate_smoke(smoke_validation):
+    record = smoke_validation("cot-probing").record
     assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-planned"]
-    for arm in record["arms"]:
-        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
-    assert (out / "figure.png").exists() and (out / "summary.md").exists()

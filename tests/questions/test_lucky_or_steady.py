@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -181,15 +180,9 @@ def test_validation_arms_and_orders():
 
 
 @pytest.mark.slow
-def test_validate_smoke(tmp_path):
-    from starter.validation import run_validation
-
-    out = run_validation("lucky-or-steady", "smoke", tmp_path / "v")
-    record = json.loads((out / "validation.json").read_text())
-    assert len(record["validations"]) == 3, "share of the rise, entry hit, P(correct | k=0)"
-    for block in record["validations"]:
+def test_validate_smoke(smoke_validation):
+    blocks = smoke_validation("lucky-or-steady").record["validations"]
+    assert len(blocks) == 3, "share of the rise, entry hit, P(correct | k=0)"
+    for block in blocks:
         assert {a["variant"] for a in block["arms"]} == {"tinythinker-lucky",
                                                          "tinythinker-heuristic"}
-        for arm in block["arms"]:
-            assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
-    assert (out / "figure.png").exists() and (out / "summary.md").exists()

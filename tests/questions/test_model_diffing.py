@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -148,13 +147,7 @@ def test_config_refuses_bad_values():
 
 
 @pytest.mark.slow
-def test_validate_smoke(tmp_path):
-    from starter.validation import run_validation
-
-    out = run_validation("model-diffing", "smoke", tmp_path / "v")
-    record = json.loads((out / "validation.json").read_text())
+def test_validate_smoke(smoke_validation):
+    record = smoke_validation("model-diffing").record
     assert [a["variant"] for a in record["arms"]] == ["tinythinker-retrained",
                                                       "tinythinker-planned"]
-    for arm in record["arms"]:
-        assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
-    assert (out / "figure.png").exists() and (out / "summary.md").exists()

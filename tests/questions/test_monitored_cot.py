@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from types import SimpleNamespace
 
@@ -193,15 +192,8 @@ def test_claims_on_a_monitoring_variant_compare_the_monitors_and_the_conditions(
 
 
 @pytest.mark.slow
-def test_validate_smoke(tmp_path):
-    from starter.validation import run_validation
-
-    out = run_validation("monitored-cot", "smoke", tmp_path / "v")
-    record = json.loads((out / "validation.json").read_text())
-    assert len(record["validations"]) == 5
-    for block in record["validations"]:
-        for arm in block["arms"]:
-            assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
-    variants = [[a["variant"] for a in b["arms"]] for b in record["validations"]]
+def test_validate_smoke(smoke_validation):
+    blocks = smoke_validation("monitored-cot").record["validations"]
+    assert len(blocks) == 5
+    variants = [[a["variant"] for a in b["arms"]] for b in blocks]
     assert variants[-1] == ["tinythinker-honest", "tinythinker-obfuscating"]
-    assert (out / "figure.png").exists() and (out / "summary.md").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 
 import pytest
@@ -245,14 +244,8 @@ def test_validation_arms_are_base_then_planned():
 
 
 @pytest.mark.slow
-def test_validate_smoke(tmp_path):
-    from starter.validation import run_validation
-
-    out = run_validation("sae", "smoke", tmp_path / "v")
-    record = json.loads((out / "validation.json").read_text())
-    assert len(record["validations"]) == 2, "unmatched, then matched on position"
-    for block in record["validations"]:
+def test_validate_smoke(smoke_validation):
+    blocks = smoke_validation("sae").record["validations"]
+    assert len(blocks) == 2, "unmatched, then matched on position"
+    for block in blocks:
         assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-planned"]
-        for arm in block["arms"]:
-            assert {"variant", "planted", "measured", "ci", "n", "recovered"} <= set(arm)
-    assert (out / "figure.png").exists() and (out / "summary.md").exists()
