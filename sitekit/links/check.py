@@ -15,7 +15,6 @@ the page carries those ids, so they are checked like any other anchor.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import re
 import time
@@ -42,7 +41,7 @@ from sitekit.links.extract import (
 from sitekit.links.records import RESULTS, Citation, CheckOptions, LinkResult, Verdict
 from sitekit.links.report import Report
 from starter.errors import StarterError, UsageError
-from starter.http import RETRY_AFTER_CAP_S, retry_after_seconds
+from starter.http import retry_after_seconds as parse_retry_after  # RFC 9110; capped at a day
 
 # URL scheme -> how we treat it. "check": fetch it; "skip": report as skipped; "ignore": not a link.
 SCHEMES: dict[str, str] = {
@@ -166,8 +165,6 @@ RETRY_STATUSES = {429, 500, 502, 503, 504}
 HEAD_FALLBACK = {400, 403, 404, 405, 406, 410, 501}
 # Final status -> result, where the status class does not decide it: hosts that refuse checkers.
 STATUS_RESULTS = {401: "unverified", 403: "unverified", 429: "unverified", 999: "unverified"}
-# Retry-After values are capped when parsed (a day); above max_retry_after we give up anyway.
-RETRY_AFTER_CAP = RETRY_AFTER_CAP_S
 # Content-Encodings we ask for and inflate ourselves, chunk by chunk, within max_body_bytes.
 ACCEPT_ENCODING = "gzip, deflate"
 # The response header that carries Location past httpx's redirect logic (see _hide_location).
@@ -203,18 +200,6 @@ def fragment_found(url: str, fragment: str, anchors: frozenset[str]) -> bool:
         return False
     rule = FRAGMENT_RULES.get(host)
     return bool(rule and rule(fragment, anchors))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: finite, in [0, RETRY_AFTER_CAP], or None.
-
-    The package's one reader (`starter.http.retry_after_seconds`): digits or an HTTP date; "nan",
-    "-5", "inf" and "1e3" count as absent; a past date is 0 seconds; huge values are capped.
-
-    >>> parse_retry_after("3"), parse_retry_after("9" * 400), parse_retry_after("-5")
-    (3.0, 86400.0, None)
-    """
-    return retry_after_seconds(value, now)
 
 
 def retry_wait(retry_after: float | None, backoff: float, options: CheckOptions) -> float | None:
