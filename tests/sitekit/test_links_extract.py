@@ -14,7 +14,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
 from links_server import built_site, write  # noqa: F401 (fixture)
 
 from sitekit.links import CheckOptions, check_links, extract_source, markdown_urls, yaml_urls
