@@ -11,6 +11,11 @@ cluster holds exactly one yes/no item.
 - `difference_ci(a, a_clusters, b, b_clusters)`: mean(a) - mean(b), resampling the union of clusters
   jointly, so a condition and its control measured on the same problems are compared pair by pair.
 - `describe(estimate)`: "0.62 (95% CI 0.48 to 0.75; n=12 problems)", or "3/5" for fewer than 10 items.
+- `constant(value, n)`: a control that is exact by construction (a rate that cannot be anything but
+  0): a number, not a sample, so it carries no sampling error and never widens a difference.
+- `minus_constant(a, clusters, value)`: mean(a) - an exact control: a's own interval, shifted.
+- `p_value(estimate)`, `interval_at(estimate, level)`, `holm(p_values)`: what `starter.findings`
+  needs to adjust the secondary claims of a run for multiplicity (Holm's step-down).
 
 Intervals are percentile intervals over `N_BOOT` resamples drawn from a seeded generator: the same data
 always give the same interval. With fewer than 2 clusters no interval exists and `ci` is None. A
@@ -33,8 +38,9 @@ bootstrap would say [0, 0]), and a difference with such a side is widened to mat
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 
 import numpy as np
 
@@ -53,6 +59,12 @@ class Estimate:
     n_items: int  # items averaged, e.g. continuations; >= n
     unit: str = "problem"  # what one independent unit is: problem | chain | trace | step
     successes: int | None = None  # for a proportion of 0/1 items: how many were 1
+    # True for a value fixed by construction (a control that cannot be anything else): not a sample
+    exact: bool = False
+    # level -> this estimate's interval at that level, from the same resamples (None: no interval);
+    # set by mean_ci/difference_ci/proportion_ci so findings can adjust an interval for multiplicity
+    at_level: Callable[[float], tuple[float, float] | None] | None = field(
+        default=None, compare=False, repr=False)
 
     @property
     def excludes_zero(self) -> bool:
@@ -65,7 +77,7 @@ class Estimate:
 
 
 def mean_ci(values: Sequence[float], clusters: Sequence[Hashable], unit: str = "problem",
-            seed: int = 0) -> Estimate:
+            seed: int = 0, level: float = LEVEL) -> Estimate:
     """The mean of `values` with a 95% interval from resampling whole clusters.
 
     `clusters[i]` names the independent unit item i belongs to (its problem id). NaN values are dropped
@@ -84,15 +96,19 @@ def mean_ci(values: Sequence[float], clusters: Sequence[Hashable], unit: str = "
     if len(sums) < 2:
         return Estimate(value, None, len(sums), int(x.size), unit, successes)
     if _all_same_binary(x):  # every resample is the same: the bootstrap would say [v, v]
-        wilson = proportion_ci(len(sums) if value == 1 else 0, len(sums)).ci
-        return Estimate(value, wilson, len(sums), int(x.size), unit, successes)
+        k = len(sums) if value == 1 else 0
+        wilson = proportion_ci(k, len(sums), level=level).ci
+        return Estimate(value, wilson, len(sums), int(x.size), unit, successes,
+                        at_level=lambda lv: proportion_ci(k, len(sums), level=lv).ci)
     idx = _resample_indices(len(sums), seed)
     boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-    return Estimate(value, _percentiles(boot), len(sums), int(x.size), unit, successes)
+    return Estimate(value, _percentiles(boot, level), len(sums), int(x.size), unit, successes,
+                    at_level=lambda lv: _percentiles(boot, lv))
 
 
-def proportion_ci(successes: int, n: int, unit: str = "problem") -> Estimate:
-    """Wilson's 95% score interval for `successes` of `n` independent yes/no items.
+def proportion_ci(successes: int, n: int, unit: str = "problem",
+                  level: float = LEVEL) -> Estimate:
+    """Wilson's 95% score interval (or at `level`) for `successes` of `n` independent yes/no items.
 
     Use it only when the items are independent (one per problem); otherwise use `mean_ci` with clusters.
 
@@ -104,18 +120,20 @@ def proportion_ci(successes: int, n: int, unit: str = "problem") -> Estimate:
         return Estimate(math.nan, None, 0, 0, unit, 0)
     if not 0 <= successes <= n:
         raise ValueError(f"successes={successes} must lie between 0 and n={n}")
-    z = 1.959963984540054  # the normal quantile for a two-sided 95% interval
+    z = _z(level)  # the normal quantile of a two-sided interval (1.95996 at 95%)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     # exact ends at 0/n and n/n (rounding would otherwise leave the value a hair outside)
     lo = 0.0 if successes == 0 else max(0.0, min(p, centre - half))
     hi = 1.0 if successes == n else min(1.0, max(p, centre + half))
-    return Estimate(p, (lo, hi), n, n, unit, successes)
+    return Estimate(p, (lo, hi), n, n, unit, successes,
+                    at_level=lambda lv: proportion_ci(successes, n, unit, lv).ci)
 
 
 def difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable], b: Sequence[float],
-                  b_clusters: Sequence[Hashable], unit: str = "problem", seed: int = 0) -> Estimate:
+                  b_clusters: Sequence[Hashable], unit: str = "problem", seed: int = 0,
+                  level: float = LEVEL) -> Estimate:
     """mean(a) - mean(b) with a 95% interval, resampling the union of both sides' clusters together.
 
     When condition and control are measured on the same problems, one resample keeps each problem's pair
@@ -142,16 +160,147 @@ def difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable], b: Sequenc
         boot = (sums_a[idx].sum(axis=1) / counts_a[idx].sum(axis=1)
                 - sums_b[idx].sum(axis=1) / counts_b[idx].sum(axis=1))
     boot = boot[np.isfinite(boot)]
-    ci = _percentiles(boot) if boot.size >= N_BOOT // 2 else None
-    if ci is not None and (_all_same_binary(xa) or _all_same_binary(xb)):
-        # A side that is all 0 or all 1 looks certain to the bootstrap (0/5 resamples to 0/5
-        # every time). Widen to the difference of the two sides' own intervals, that side's being
-        # Wilson's over its clusters: conservative, and honest about small all-or-nothing counts.
-        side_a = mean_ci(xa, ga, unit, seed).ci
-        side_b = mean_ci(xb, gb, unit, seed).ci
-        if side_a is not None and side_b is not None:
-            ci = (min(ci[0], side_a[0] - side_b[1]), max(ci[1], side_a[1] - side_b[0]))
-    return Estimate(value, ci, len(names), n_items, unit)
+    if boot.size < N_BOOT // 2:
+        return Estimate(value, None, len(names), n_items, unit)
+    widen = _all_same_binary(xa) or _all_same_binary(xb)
+    sides = (mean_ci(xa, ga, unit, seed), mean_ci(xb, gb, unit, seed)) if widen else None
+
+    def interval(lv: float) -> tuple[float, float]:
+        ci = _percentiles(boot, lv)
+        if sides is not None:
+            # A side that is all 0 or all 1 looks certain to the bootstrap (0/5 resamples to 0/5
+            # every time). Widen to the difference of the two sides' own intervals, that side's
+            # being Wilson's over its clusters: conservative, honest about small all-or-nothing
+            # counts. (A control that is 0 by construction is no sample: use minus_constant.)
+            side_a, side_b = sides[0].at_level(lv), sides[1].at_level(lv)
+            if side_a is not None and side_b is not None:
+                ci = (min(ci[0], side_a[0] - side_b[1]), max(ci[1], side_a[1] - side_b[0]))
+        return ci
+
+    return Estimate(value, interval(level), len(names), n_items, unit, at_level=interval)
+
+
+def constant(value: float, n: int, unit: str = "problem", n_items: int | None = None) -> Estimate:
+    """A control value fixed by construction (e.g. a rate that is 0 because the control cannot
+    produce the event): exact, so its interval is the point itself and it adds no error.
+
+    >>> c = constant(0.0, 15)
+    >>> c.ci, c.exact, describe(c)
+    ((0.0, 0.0), True, '0 by construction (n=15 problems)')
+    """
+    return Estimate(float(value), (float(value), float(value)), n, n if n_items is None else n_items,
+                    unit, exact=True, at_level=lambda lv: (float(value), float(value)))
+
+
+def minus_constant(a: Sequence[float], a_clusters: Sequence[Hashable], value: float,
+                   unit: str = "problem", seed: int = 0) -> Estimate:
+    """mean(a) - `value`, where `value` is exact by construction (see `constant`): the interval
+    is a's own (cluster bootstrap, or Wilson's when a is all 0 or all 1), shifted by `value`.
+
+    Unlike `difference_ci` against a column of zeros, the control is not widened as if sampled.
+    By hand: 5 of 15 problems show the event, control 0 by construction: the difference is
+    5/15 = 0.333 with Wilson's interval for 5/15, [0.152, 0.583], which excludes 0.
+
+    >>> d = minus_constant([1] * 5 + [0] * 10, range(15), 0.0)
+    >>> round(d.value, 3), [round(x, 3) for x in d.ci]
+    (0.333, [0.152, 0.583])
+    """
+    est = mean_ci(a, a_clusters, unit, seed)
+    if est.successes is not None and est.n == est.n_items and est.n >= 2:
+        # one 0/1 item per cluster: independent yes/no items, so Wilson's interval
+        est = proportion_ci(est.successes, est.n, unit)
+    shift = float(value)
+    side = est.at_level
+
+    def interval(lv: float) -> tuple[float, float] | None:
+        ci = side(lv) if side is not None else None
+        return None if ci is None else (ci[0] - shift, ci[1] - shift)
+
+    return Estimate(est.value - shift, interval(LEVEL), est.n, est.n_items, unit,
+                    at_level=interval if side is not None else None)
+
+
+def interval_at(estimate: Estimate, level: float) -> tuple[float, float] | None:
+    """`estimate`'s interval at `level` (e.g. 0.983 for a Holm-adjusted claim).
+
+    From the estimate's own resamples where it carries them (`at_level`); otherwise (an Estimate
+    built by hand) each side of its 95% interval is scaled by z(level)/z(0.95) about the value,
+    a normal approximation that keeps the interval's asymmetry.
+
+    >>> interval_at(Estimate(0.5, (0.3, 0.6), 10, 10), 0.95)
+    (0.3, 0.6)
+    >>> [round(x, 3) for x in interval_at(Estimate(0.5, (0.3, 0.6), 10, 10), 0.99)]
+    [0.237, 0.631]
+    """
+    if estimate.ci is None:
+        return None
+    if estimate.exact:
+        return estimate.ci
+    if estimate.at_level is not None:
+        return estimate.at_level(level)
+    if level == LEVEL:
+        return estimate.ci
+    scale = _z(level) / _z(LEVEL)
+    lo, hi = estimate.ci
+    v = estimate.value
+    return (v - (v - lo) * scale, v + (hi - v) * scale)
+
+
+def p_value(estimate: Estimate) -> float:
+    """Two-sided p-value of "the value is 0", inverted from the estimate's own intervals: the
+    smallest alpha whose (1 - alpha) interval excludes zero (found by bisection to 1e-5). For a
+    percentile bootstrap this is 2 * min(share of resamples <= 0, share >= 0). 1.0 where there
+    is no interval or it never excludes zero.
+
+    >>> round(p_value(Estimate(1.0, (1 - 1.959964, 1 + 1.959964), 10, 10)), 3)  # z = 1: by hand
+    0.317
+    >>> p_value(Estimate(0.0, None, 1, 1))
+    1.0
+    """
+    if estimate.ci is None or not math.isfinite(estimate.value):
+        return 1.0
+
+    def excludes(alpha: float) -> bool:
+        ci = interval_at(estimate, 1 - alpha)
+        return ci is not None and (ci[0] > 0 or ci[1] < 0)
+
+    lo, hi = 0.0, 1.0 - 1e-9
+    if not excludes(hi):
+        return 1.0
+    while hi - lo > 1e-5:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if excludes(mid) else (mid, hi)
+    return hi
+
+
+def holm(p_values: Sequence[float], alpha: float = 1 - LEVEL) -> list[float]:
+    """Holm's step-down: for each p-value, the alpha its interval is read at.
+
+    Sort the m p-values ascending; the one at rank r (1-based) is tested at alpha / (m - r + 1),
+    going down the ranks while each is rejected. At the first rank k not rejected, the procedure
+    stops: that claim and every later one are read at alpha / (m - k + 1), the level at which Holm
+    stopped, so none of them can exclude zero where Holm would not reject (p >= p_k > that alpha).
+    Ties keep their input order.
+
+    By hand, p = (0.01, 0.04, 0.03), alpha 0.05: sorted 0.01 (rank 1, 0.05/3 = 0.0167: rejected),
+    0.03 (rank 2, 0.05/2 = 0.025: not rejected: stop), 0.04 (read at 0.025 too).
+
+    >>> [round(a, 4) for a in holm([0.01, 0.04, 0.03])]
+    [0.0167, 0.025, 0.025]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [0.0] * m
+    stopped: float | None = None
+    for rank, i in enumerate(order, start=1):
+        if stopped is None:
+            level = alpha / (m - rank + 1)
+            out[i] = level
+            if not p_values[i] <= level:
+                stopped = level
+        else:
+            out[i] = stopped
+    return out
 
 
 def n_needed(estimate: Estimate) -> int | None:
@@ -181,6 +330,8 @@ def describe(estimate: Estimate, digits: int = 2) -> str:
         return "no data"
     units = _plural(estimate.unit, estimate.n)
     items = f"; {estimate.n_items} items" if estimate.n_items != estimate.n else ""
+    if estimate.exact:
+        return f"{estimate.value:g} by construction (n={estimate.n} {units}{items})"
     if estimate.successes is not None and estimate.n_items < SMALL_N:
         return f"{estimate.successes}/{estimate.n_items} (n={estimate.n} {units}{items})"
     value = f"{estimate.value:.{digits}f}"
@@ -223,10 +374,15 @@ def _resample_indices(n_clusters: int, seed: int) -> np.ndarray:
     return rng.integers(0, n_clusters, size=(N_BOOT, n_clusters))  # [N_BOOT, n_clusters]
 
 
-def _percentiles(boot: np.ndarray) -> tuple[float, float]:
-    tail = 100 * (1 - LEVEL) / 2
+def _percentiles(boot: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    tail = round(100 * (1 - level) / 2, 12)  # 2.5, not 2.5000000000000022
     lo, hi = np.percentile(boot, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def _z(level: float) -> float:
+    """The normal quantile of a two-sided `level` interval (1.959964 at 0.95)."""
+    return NormalDist().inv_cdf(1 - (1 - level) / 2)
 
 
 def _finite_or_none(x: float) -> float | None:
