@@ -36,6 +36,14 @@ unfinished rollout is neither right nor wrong. A step whose two sides lack finis
 it: with prefixes at k = 0, 4, 8 (spaced cuts of a long chain) no step gets a value, since four
 steps share that change.
 
+Every value carries a 95% interval from the step's own rollouts (`StepImportance.ci`). The
+accuracy variants are differences of two independent proportions (rollouts from prefix k against
+rollouts from prefix k-1): their interval is Newcombe's, built from the two sides' Wilson intervals
+(`combined_ci`), which keeps its coverage near 0 and 1 where the normal interval does not. The KL
+variants get a percentile bootstrap over each side's answers (resampled independently). The
+interval is None where the value is nan. `rank_steps` orders steps by importance and says which
+are distinguishable from their neighbours in that order (their intervals do not overlap).
+
 The records are plain (no model, no torch): `PrefixRollouts` per prefix, `Outcome` per rollout, so
 rollouts sampled here and rollouts imported from a dataset go through the same functions.
 
@@ -53,6 +61,8 @@ rollouts sampled here and rollouts imported from a dataset go through the same f
 [(1, 0.5), (2, 0.25)]
 >>> [(s.step, s.value, s.n_without) for s in counterfactual_importance(chain)]
 [(1, 0.75, 3), (2, nan, 0)]
+>>> [round(x, 2) for x in resampling_importance(chain)[0].ci]  # 3/4 against 1/4, 4 rollouts each
+[-0.14, 0.79]
 """
 
 from __future__ import annotations
@@ -64,10 +74,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
+from starter import stats
+
 __all__ = [
     "Outcome", "PrefixRollouts", "StepImportance", "accuracy", "answer_kl",
     "resampling_importance", "counterfactual_importance", "forced_importance",
     "exact_same", "jaccard", "jaccard_same", "JACCARD_THRESHOLD", "SIMILARITY_THRESHOLD",
+    "combined_ci", "accuracy_difference", "RankedStep", "rank_steps", "score_interval",
 ]  # fmt: skip
 
 Measure = Literal["accuracy", "kl"]
@@ -106,6 +121,8 @@ class StepImportance:
     value: float  # the importance; nan when a side has no finished rollout
     n_with: int  # finished rollouts from prefix `step` (the step kept)
     n_without: int  # finished rollouts from prefix `step - 1` counted on the other side
+    # 95% interval from these rollouts (Newcombe's for accuracy, a bootstrap for KL); None if nan
+    ci: tuple[float, float] | None = None
 
 
 def accuracy(outcomes: Sequence[Outcome]) -> float:
@@ -150,6 +167,70 @@ def answer_kl(p: Sequence[Outcome], q: Sequence[Outcome], alpha: float = KL_ALPH
     return max(kl, 0.0)
 
 
+def combined_ci(terms: Sequence[tuple[float, stats.Estimate]]) -> stats.Estimate:
+    """sum(c * estimate) over independent estimates, with a 95% interval from their own intervals.
+
+    MOVER (Zou and Donner 2008): each term's distance to its own interval's end adds in quadrature,
+    on the side its coefficient's sign points to. With two Wilson proportions and coefficients +1
+    and -1 this is Newcombe's (1998) hybrid score interval for a difference of proportions. The
+    interval is None when a term has none. Newcombe's own example (1998, Table II): 56/70 against
+    48/80, difference 0.2, 95% CI 0.0524 to 0.3339.
+
+    >>> d = combined_ci([(1, stats.proportion_ci(56, 70)), (-1, stats.proportion_ci(48, 80))])
+    >>> round(d.value, 4), [round(x, 4) for x in d.ci]
+    (0.2, [0.0524, 0.3339])
+    """
+    value = sum(c * est.value for c, est in terms)
+    n_items = sum(est.n_items for _, est in terms)
+    if not terms or any(est.ci is None for _, est in terms) or not math.isfinite(value):
+        return stats.Estimate(value, None, len(terms), n_items, "step")
+    below = above = 0.0
+    for c, est in terms:
+        lo, hi = sorted((c * est.ci[0], c * est.ci[1]))
+        below += (c * est.value - lo) ** 2
+        above += (hi - c * est.value) ** 2
+    ci = (value - math.sqrt(below), value + math.sqrt(above))
+    return stats.Estimate(value, ci, len(terms), n_items, "step")
+
+
+def accuracy_difference(correct_with: int, n_with: int, correct_without: int,
+                        n_without: int) -> stats.Estimate:
+    """P(correct) with the step minus without it, from counts of finished rollouts, with Newcombe's
+    95% interval (nan and no interval when a side has no finished rollout).
+
+    >>> d = accuracy_difference(9, 10, 2, 10)
+    >>> round(d.value, 2), [round(x, 3) for x in d.ci]
+    (0.7, [0.266, 0.865])
+    >>> accuracy_difference(3, 4, 0, 0).ci is None
+    True
+    """
+    if n_with == 0 or n_without == 0:
+        return stats.Estimate(math.nan, None, 2, n_with + n_without, "step")
+    return combined_ci([(1, stats.proportion_ci(correct_with, n_with)),
+                        (-1, stats.proportion_ci(correct_without, n_without))])
+
+
+def _kl_interval(p: Sequence[Outcome], q: Sequence[Outcome],
+                 alpha: float = KL_ALPHA) -> tuple[float, float] | None:
+    """Percentile bootstrap of `answer_kl(p, q)`: each side's answers resampled on their own."""
+    count_p = Counter(o.answer for o in p if o.finished and o.answer is not None)
+    count_q = Counter(o.answer for o in q if o.finished and o.answer is not None)
+    if not count_p or not count_q:
+        return None
+    answers = sorted(set(count_p) | set(count_q))
+    rng = np.random.default_rng(0)  # seeded: the same rollouts always give the same interval
+    sides = []
+    for count in (count_p, count_q):
+        c = np.array([count[a] for a in answers], dtype=float)
+        draws = rng.multinomial(int(c.sum()), c / c.sum(), size=stats.N_BOOT)  # [boot, answer]
+        sides.append((draws + alpha) / (draws.sum(axis=1, keepdims=True) + alpha * len(answers)))
+    pa, qa = sides
+    kl = np.maximum((pa * np.log(pa / qa)).sum(axis=1), 0.0)  # [boot]
+    tail = 100 * (1 - stats.LEVEL) / 2
+    lo, hi = np.percentile(kl, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
 def _difference(with_step: Sequence[Outcome], without: Sequence[Outcome], step: int,
                 measure: Measure) -> StepImportance:
     if measure not in ("accuracy", "kl"):
@@ -157,10 +238,13 @@ def _difference(with_step: Sequence[Outcome], without: Sequence[Outcome], step: 
     n_with = sum(o.finished for o in with_step)
     n_without = sum(o.finished for o in without)
     if measure == "accuracy":
-        value = accuracy(with_step) - accuracy(without)
+        est = accuracy_difference(sum(o.correct and o.finished for o in with_step), n_with,
+                                  sum(o.correct and o.finished for o in without), n_without)
+        value, ci = est.value, est.ci
     else:
         value = answer_kl(without, with_step)
-    return StepImportance(step=step, value=value, n_with=n_with, n_without=n_without)
+        ci = _kl_interval(without, with_step) if math.isfinite(value) else None
+    return StepImportance(step=step, value=value, n_with=n_with, n_without=n_without, ci=ci)
 
 
 def _adjacent(prefixes: Sequence[PrefixRollouts]) -> list[tuple[PrefixRollouts, PrefixRollouts]]:
@@ -224,6 +308,74 @@ def forced_importance(prefixes: Sequence[PrefixRollouts],
     """
     return [_difference(cur.forced, prev.forced, cur.k, measure)
             for prev, cur in _adjacent(prefixes)]
+
+
+# ------------------------------------------------------------------------- ranking with intervals
+
+RankBy = Literal["abs", "value"]
+
+
+@dataclass(frozen=True)
+class RankedStep:
+    """One step's place in an importance ranking, and whether its neighbours there are distinct."""
+
+    rank: int  # 1 = the most important
+    step: int  # the step (as in StepImportance.step)
+    value: float  # its importance
+    score: float  # what is ranked: |value| (by="abs") or value (by="value")
+    score_ci: tuple[float, float] | None  # the 95% interval of `score`
+    above: bool | None  # its score interval lies wholly below the one ranked just above (rank 1: None)
+    below: bool | None  # its score interval lies wholly above the one ranked just below (last: None)
+    tier: int  # 1 + separations above it: steps in one tier cannot be told apart by their intervals
+
+
+def score_interval(ci: tuple[float, float] | None, by: RankBy = "abs"
+                   ) -> tuple[float, float] | None:
+    """The interval of the ranked score: of |value| when ranking by size, else `ci` itself.
+
+    >>> score_interval((-0.3, -0.1)), score_interval((-0.1, 0.3)), score_interval((0.1, 0.3), "value")
+    ((0.1, 0.3), (0.0, 0.3), (0.1, 0.3))
+    """
+    if ci is None or by == "value":
+        return ci
+    lo, hi = ci
+    if lo >= 0:
+        return (lo, hi)
+    if hi <= 0:
+        return (-hi, -lo)
+    return (0.0, max(-lo, hi))
+
+
+def rank_steps(scores: Sequence[StepImportance], by: RankBy = "abs") -> list[RankedStep]:
+    """Steps from most to least important (nan values left out), each marked distinct or not from
+    the step ranked just above and just below it.
+
+    Two steps are called distinct when their score intervals do not overlap: a conservative test
+    (overlapping 95% intervals can still differ), which needs no assumption on how two steps'
+    rollouts are shared (adjacent steps share a prefix). `by="abs"` ranks by |importance|, so a step
+    that makes the answer wrong counts like one that makes it right (the usual reading of "anchor").
+
+    >>> s = [StepImportance(1, 0.6, 100, 100, (0.45, 0.72)),
+    ...      StepImportance(2, -0.05, 100, 100, (-0.18, 0.08)),
+    ...      StepImportance(3, 0.1, 100, 100, (-0.03, 0.23))]
+    >>> [(r.rank, r.step, r.above, r.below, r.tier) for r in rank_steps(s)]
+    [(1, 1, None, True, 1), (2, 3, True, False, 2), (3, 2, False, None, 2)]
+    """
+    if by not in ("abs", "value"):
+        raise ValueError(f"by={by!r}: use 'abs' or 'value'")
+    known = [s for s in scores if math.isfinite(s.value)]
+    key = (lambda s: abs(s.value)) if by == "abs" else (lambda s: s.value)
+    known.sort(key=lambda s: (-key(s), s.step))
+    cis = [score_interval(s.ci, by) for s in known]
+    apart = [a is not None and b is not None and b[1] < a[0] for a, b in zip(cis, cis[1:])]
+    out, tier = [], 1
+    for i, s in enumerate(known):
+        above = None if i == 0 else apart[i - 1]
+        tier += bool(above)
+        out.append(RankedStep(rank=i + 1, step=s.step, value=s.value, score=key(s),
+                              score_ci=cis[i], above=above,
+                              below=apart[i] if i < len(apart) else None, tier=tier))
+    return out
 
 
 # ------------------------------------------------------------------ when are two steps the same
