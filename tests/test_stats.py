@@ -144,3 +144,104 @@ def test_a_large_all_zero_control_still_allows_a_finding():
     names = [f"p{i}" for i in range(24)]
     diff = stats.difference_ci(values, names, [0.0] * 24, names)
     assert diff.ci[0] > 0
+
+
+# --- multiplicity, exact controls, primary claims (issue 25) -------------------------------------
+
+
+def test_holm_on_three_p_values_by_hand():
+    # alpha 0.05, p = (0.04, 0.005, 0.012): sorted 0.005 (rank 1: 0.05/3 = 0.01667, rejected),
+    # 0.012 (rank 2: 0.05/2 = 0.025, rejected), 0.04 (rank 3: 0.05/1 = 0.05, rejected)
+    assert stats.holm([0.04, 0.005, 0.012]) == pytest.approx([0.05, 0.05 / 3, 0.025])
+    # p = (0.02, 0.03, 0.001): 0.001 at 0.01667 rejected; 0.02 at 0.025 rejected; 0.03 at 0.05
+    assert stats.holm([0.02, 0.03, 0.001]) == pytest.approx([0.025, 0.05, 0.05 / 3])
+    # p = (0.02, 0.018, 0.3): 0.018 > 0.01667 at rank 1: stop; every claim is read at 0.05/3
+    assert stats.holm([0.02, 0.018, 0.3]) == pytest.approx([0.05 / 3] * 3)
+
+
+def test_p_value_of_a_percentile_bootstrap_is_twice_the_smaller_tail():
+    # 7 of 10 problems at +1, three at -1: the resampled mean is <= 0 when >= 5 of the 10 draws
+    # are -1 problems: P = sum_{k>=5} C(10,k) 0.3^k 0.7^(10-k) = 0.1503 (by hand), so p = 0.3006
+    # (4000 resamples: Monte Carlo sd of p about 0.011)
+    diff = stats.mean_ci([1.0] * 7 + [-1.0] * 3, clusters=range(10))
+    assert stats.p_value(diff) == pytest.approx(0.3006, abs=0.04)
+
+
+def test_interval_at_a_higher_level_is_wider_and_nested():
+    est = stats.difference_ci([0.2, 0.5, 0.9, 0.4, 0.7], "abcde", [0.1, 0.3, 0.2, 0.5, 0.1],
+                              "abcde")
+    lo95, hi95 = stats.interval_at(est, 0.95)
+    lo99, hi99 = stats.interval_at(est, 0.99)
+    assert (lo95, hi95) == est.ci
+    assert lo99 <= lo95 and hi99 >= hi95
+
+
+def test_a_zero_by_construction_control_is_not_widened():
+    # 5 of 15 problems show the event; the control cannot (0 by construction). Sampled as a column
+    # of zeros, the old widening made this 'not distinguishable'; as a constant it is Wilson's
+    # 5/15 interval, [0.1518, 0.5830] (by hand: centre 0.3672, half-width 0.2156), shifted by 0.
+    events = [1.0] * 5 + [0.0] * 10
+    widened = stats.difference_ci(events, range(15), [0.0] * 15, range(15))
+    exact = stats.minus_constant(events, range(15), 0.0)
+    assert widened.ci[0] < 0
+    assert exact.value == pytest.approx(1 / 3)
+    assert exact.ci == pytest.approx((0.1518, 0.5830), abs=1e-3)
+    assert findings.verdict_of(exact) == "supported"
+    control = stats.constant(0.0, 15)
+    assert control.exact and control.ci == (0.0, 0.0)
+    assert stats.describe(control) == "0 by construction (n=15 problems)"
+
+
+def _normal_claim(key: str, z: float, direction: int = 1) -> findings.Claim:
+    z95 = 1.959964
+    diff = Estimate(z, (z - z95, z + z95), 30, 30)
+    return findings.compare("X.", "m", diff, "c", "m", diff, diff, direction=direction, key=key)
+
+
+def test_declare_marks_one_primary_and_holm_adjusts_the_rest(tmp_path):
+    # secondary z = 2.5 and 2.3: p = 0.01242 and 0.02145 (by hand, two-sided normal). Holm:
+    # 0.01242 <= 0.025 (rank 1 of 2) -> read at 97.5%; 0.02145 <= 0.05 -> read at 95%.
+    out = findings.declare([_normal_claim("a", 2.5), _normal_claim("main", 1.0),
+                            _normal_claim("b", 2.3)], primary="main")
+    by_key = {c.key: c for c in out}
+    assert [c.primary for c in out] == [False, True, False]
+    assert by_key["a"].p_value == pytest.approx(0.01242, abs=1e-4)
+    assert by_key["b"].p_value == pytest.approx(0.02145, abs=1e-4)
+    assert by_key["a"].ci_level == pytest.approx(0.975)
+    assert by_key["b"].ci_level == pytest.approx(0.95)
+    # the 97.5% interval of a: 2.5 -+ 2.2414
+    assert by_key["a"].difference.ci == pytest.approx((2.5 - 2.2414, 2.5 + 2.2414), abs=1e-3)
+    assert by_key["main"].verdict == "not distinguishable"
+    entries = findings.read_findings(findings.write_findings(tmp_path, out))
+    assert [e["primary"] for e in entries] == [False, True, False]
+    assert entries[0]["ci_level"] == pytest.approx(0.975)
+
+
+def test_declare_turns_a_secondary_near_miss_into_not_distinguishable():
+    # alone at 95%, z = 2.1 is 'supported'; beside a z = 1.0 claim (p 0.3173), Holm reads the
+    # smaller p (0.0357) at 0.05/2: 0.0357 > 0.025, so it stops, and z(0.9875) = 2.2414 > 2.1
+    out = findings.declare([_normal_claim("main", 3), _normal_claim("a", 2.1),
+                            _normal_claim("b", 1.0)], primary="main")
+    assert [c.verdict for c in out] == ["supported", "not distinguishable", "not distinguishable"]
+    assert "Holm-adjusted 97.5% CI" in out[1].sentence()
+    assert out[0].sentence().startswith("Primary claim. **Supported.**")
+
+
+def test_two_primaries_or_repeated_keys_are_refused(tmp_path):
+    one = findings.declare([_normal_claim("main", 3)], primary="main")[0]
+    with pytest.raises(ValueError, match="2 claims are marked primary"):
+        findings.write_findings(tmp_path, [one, one])
+    with pytest.raises(ValueError, match="keys repeat"):
+        findings.declare([_normal_claim("a", 3), _normal_claim("a", 1)], primary="a")
+
+
+def test_strongest_baseline_is_written_with_name_value_and_interval(tmp_path):
+    base = findings.Baseline("fitted text baseline", Estimate(0.8, (0.7, 0.9), 20, 20))
+    z95 = 1.959964
+    diff = Estimate(0.1, (0.1 - z95 / 20, 0.1 + z95 / 20), 20, 20)
+    claim = findings.compare("The probe beats the ladder.", "accuracy", Estimate(0.9, (0.8, 1.0),
+                             20, 20), "fitted text baseline", "accuracy", base.estimate, diff,
+                             key="probe", strongest_baseline=base)
+    entry = json.loads(findings.write_findings(tmp_path, [claim]).read_text())[0]
+    assert entry["strongest_baseline"] == {"name": "fitted text baseline", "value": 0.8,
+                                           "ci": [0.7, 0.9]}
