@@ -404,15 +404,30 @@ def chunk_importance(p: ProblemRollouts, same: importance.SameStep | None = None
     variants only: the paper's KL variants smooth and pool answers differently from
     `importance.answer_kl`, so they are not reproduced under the paper's names.
     """
+    return {name: {s.step - 1: s.value for s in scores if math.isfinite(s.value)}
+            for name, scores in chunk_importance_intervals(p, same).items()}
+
+
+def chunk_importance_intervals(p: ProblemRollouts, same: importance.SameStep | None = None
+                               ) -> dict[str, list[importance.StepImportance]]:
+    """`chunk_importance` with every value's 95% interval and rollout counts: the three accuracy
+    measures as `importance.StepImportance` records (chunk i is `step == i + 1`; nan where a side
+    has no finished rollout), ready for `importance.rank_steps`.
+
+    >>> ok = lambda yes: Rollout(chunk_resampled="x", answer="4", is_correct=yes)
+    >>> p = ProblemRollouts(problem_id="1", problem=MathProblem("?", "4"), chunks=("a", "b"),
+    ...                     resamples={0: (ok(False), ok(True)), 1: (ok(True), ok(True))})
+    >>> s = chunk_importance_intervals(p)["resampling_importance_accuracy"][0]
+    >>> s.step, s.value, [round(x, 2) for x in s.ci]
+    (1, 0.5, [-0.27, 0.91])
+    """
     records = prefix_rollouts(p)
-    found = {
+    return {
         "resampling_importance_accuracy": importance.resampling_importance(records),
         "counterfactual_importance_accuracy": importance.counterfactual_importance(
             records, same=same or importance.jaccard_same()),
         "forced_importance_accuracy": importance.forced_importance(records),
     }
-    return {name: {s.step - 1: s.value for s in scores if math.isfinite(s.value)}
-            for name, scores in found.items()}
 
 
 # ------------------------------------------------------------------ lucky-or-steady's prefix rows
