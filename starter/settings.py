@@ -25,7 +25,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import typing
+from pathlib import Path
 from typing import Any
 
 from starter.errors import UsageError
@@ -101,3 +103,23 @@ def _parse(raw: str, annotation: Any, item: str) -> Any:
     if annotation is str:
         return raw
     raise UsageError(f"--set {item}: fields of type {annotation} cannot be set from the command line")
+
+
+# ------------------------------------------------------------------- the kit's cache folder (data)
+
+
+def cache_root() -> Path:
+    """Where the kit keeps what it downloads: $MI_STARTER_CACHE, else ~/.cache/mi-starter.
+
+    Releases fetched by `mi-starter data fetch` go under `<root>/releases/<name>/<revision>/`
+    (the Neuronpedia client keeps its answers under `<root>/neuronpedia/`).
+
+    >>> saved = os.environ.pop("MI_STARTER_CACHE", None)
+    >>> os.environ["MI_STARTER_CACHE"] = "/tmp/kit-cache"
+    >>> str(cache_root())
+    '/tmp/kit-cache'
+    >>> os.environ.pop("MI_STARTER_CACHE") and os.environ.update({} if saved is None else
+    ...                                                         {"MI_STARTER_CACHE": saved})
+    """
+    root = os.environ.get("MI_STARTER_CACHE", "").strip()
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "mi-starter"
