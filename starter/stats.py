@@ -188,8 +188,8 @@ def constant(value: float, n: int, unit: str = "problem", n_items: int | None = 
     >>> c.ci, c.exact, describe(c)
     ((0.0, 0.0), True, '0 by construction (n=15 problems)')
     """
-    return Estimate(float(value), (float(value), float(value)), n, n if n_items is None else n_items,
-                    unit, exact=True, at_level=lambda lv: (float(value), float(value)))
+    items = n if n_items is None else n_items
+    return Estimate(float(value), (float(value), float(value)), n, items, unit, exact=True, at_level=lambda lv: (float(value), float(value)))
 
 
 def minus_constant(a: Sequence[float], a_clusters: Sequence[Hashable], value: float,
