@@ -189,7 +189,8 @@ def constant(value: float, n: int, unit: str = "problem", n_items: int | None = 
     ((0.0, 0.0), True, '0 by construction (n=15 problems)')
     """
     items = n if n_items is None else n_items
-    return Estimate(float(value), (float(value), float(value)), n, items, unit, exact=True, at_level=lambda lv: (float(value), float(value)))
+    point = (float(value), float(value))
+    return Estimate(float(value), point, n, items, unit, exact=True, at_level=lambda lv: point)
 
 
 def minus_constant(a: Sequence[float], a_clusters: Sequence[Hashable], value: float,
