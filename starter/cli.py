@@ -5,6 +5,7 @@
     mi-starter merge DIR DIR ... --out OUT  combine the shard folders of one `--shard i/n` run
     mi-starter validate <slug>              does its metric recover truth planted in the organism?
     mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
+    mi-starter data list|fetch              public releases of real R1 data, fetched with checksums
     mi-starter doctor                       what is installed, which device, what works offline
 
 Each sub-command lives in its own module (`starter/commands/<name>.py`) exposing `configure(parser)`
@@ -27,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("starter.commands.merge", "combine the shard folders of one --shard run"),
     "validate": ("starter.commands.validate", "check a starter's metric on planted truth"),
     "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
+    "data": ("starter.commands.data", "list and fetch the public releases of real R1 data"),
     "doctor": ("starter.commands.doctor", "check the installation, device and offline assets"),
 }
 
