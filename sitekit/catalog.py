@@ -49,6 +49,7 @@ DATA_DIR = REPO_ROOT / "docs" / "data"
 IDENTITY_FILE = "starter/questions/questions.yaml"
 IDENTITY_FIELDS = ("letter", "title", "quote", "area")
 LETTERED_AREA = package_questions.LETTERED_AREA  # its questions: thinking_models.groups, a..h
+LETTER_PATTERN = package_questions.LETTER_PATTERN  # the package's rule: the guide's a..h only
 
 # The reading list's sections, in the order the page shows them (its author follows it).
 READING_SECTIONS = (
@@ -283,8 +284,8 @@ VALIDATION_RECORD = "validation/validation.json"  # under docs/results/<slug>/ (
 class Question(_Strict):
     slug: Slug  # page name and `mi-starter run <slug>`; fixed, other code depends on it
     # letter, title, quote and area: filled from the package's questions.yaml (their one home)
-    # a..h for a thinking-models sub-question; None for the questions of the other areas
-    letter: Annotated[str, StringConstraints(pattern=r"^[a-h]$")] | None = None
+    # a..h for the guide's thinking-models sub-questions (the package's rule); else None
+    letter: Annotated[str, StringConstraints(pattern=LETTER_PATTERN)] | None = None
     title: Text  # short, for the nav and `mi-starter list`
     quote: Text  # the guide's sentence it answers, verbatim (markdown list lines allowed)
     area: Slug  # id of its research area
@@ -323,7 +324,7 @@ class Question(_Strict):
     @property
     def starter(self) -> str:
         """The starter's file, relative to the repository root (module name = slug)."""
-        return f"starter/questions/{self.slug.replace('-', '_')}.py"
+        return package_questions.starter_path(self.slug)
 
     @model_validator(mode="after")
     def _validation_variants(self, info: ValidationInfo) -> Question:
@@ -434,13 +435,14 @@ class Area(_Strict):
 
     @model_validator(mode="after")
     def _own_questions(self) -> Area:
-        if self.id == LETTERED_AREA:
-            if self.quote is not None or self.questions:
+        if self.id == LETTERED_AREA:  # its quote and the guide's a..h live in thinking_models
+            lettered = [q.slug for q in self.questions if q.letter is not None]
+            if self.quote is not None or lettered:
                 raise ValueError(
-                    f"area {LETTERED_AREA!r} keeps its quote and questions under "
-                    "`thinking_models`; delete `quote` and `questions` here"
+                    f"area {LETTERED_AREA!r} keeps its quote and the guide's lettered questions "
+                    f"under `thinking_models`; delete `quote` here, move {lettered} there "
+                    "(only contributed questions, without a letter, are listed here)"
                 )
-            return self
         for q in self.questions:
             if q.area != self.id:
                 raise ValueError(
@@ -472,9 +474,11 @@ class Research(_Strict):
                     f"question {q.slug!r} belongs to area {q.area!r} ({IDENTITY_FILE}); move it "
                     f"from thinking_models to that area's `questions`"
                 )
-        letters = "".join(q.letter or "?" for q in self.thinking_models_questions)
-        if letters != "abcdefgh":
-            raise ValueError(f"the sub-questions must be lettered a..h in order, got {letters!r}")
+        letters = [q.letter for q in self.thinking_models_questions]  # the rule: the package's
+        problem = package_questions.letter_order_problem(letters)
+        if problem:
+            raise ValueError(f"{problem}; thinking_models.groups holds the guide's questions "
+                             f"only (a contributed one goes under areas: {LETTERED_AREA})")
         listed = {q.slug for q in self.questions}
         missing = [q.slug for q in package_questions.identities() if q.slug not in listed]
         if missing:
@@ -503,8 +507,8 @@ class Research(_Strict):
 
     def questions_of(self, area_id: str) -> list[Question]:
         """The questions of one area (the thinking-models ones live in `thinking_models`)."""
-        if area_id == LETTERED_AREA:
-            return self.thinking_models_questions
+        if area_id == LETTERED_AREA:  # the guide's a..h, then the contributed ones
+            return [*self.thinking_models_questions, *self.area(area_id).questions]
         return self.area(area_id).questions
 
     def question(self, slug: str) -> Question:

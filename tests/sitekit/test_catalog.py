@@ -17,6 +17,7 @@ import yaml
 
 from sitekit import catalog
 from sitekit.catalog import CatalogError
+from starter import questions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUIDE_EXCERPT = REPO_ROOT / "tests" / "data" / "guide_excerpt.txt"  # the guide, verbatim
@@ -32,18 +33,10 @@ QUESTIONS = {
     "g": ("steering", "starter/questions/steering.py"),
     "h": ("sae", "starter/questions/sae.py"),
 }
-# The questions of the other areas: no letter (slug -> area); the same contract on slugs and files.
-AREA_QUESTIONS = {
-    "sae-vs-probes": "sparse-autoencoders",
-    "model-diffing": "model-diffing",
-    "evaluation-awareness": "safety-relevant-behaviour",
-    "early-exit": "being-useful",
-    "linear-representation": "fundamental-assumptions",
-}
-AREAS = (
-    "thinking-models", "sparse-autoencoders", "model-diffing", "safety-relevant-behaviour",
-    "being-useful", "fundamental-assumptions",
-)
+# Every other question, without a letter (slug -> area; a contributed thinking-models question
+# too): read from the package's registry, so adding a question never edits this file.
+AREA_QUESTIONS = {q.slug: q.area for q in questions.identities() if q.letter is None}
+AREAS = tuple(area.id for area in questions.areas())
 
 
 # --- small valid catalogs -------------------------------------------------------------------------
@@ -96,11 +89,12 @@ def research_data() -> dict:
     return {
         "intro": "Intro.",
         "sources": [{"label": "The guide", "url": "https://tinyurl.com/neel-mats-app"}],
-        "areas": [{"id": "thinking-models", "summary": "Our words."}] + [
-            {"id": area, "summary": "Our words.", "quote": "The guide's words.",
+        "areas": [
+            {"id": area, "summary": "Our words.",
+             **({} if area == "thinking-models" else {"quote": "The guide's words."}),
              "questions": [entry_data(slug) for slug, home in AREA_QUESTIONS.items()
                            if home == area]}
-            for area in AREAS[1:]
+            for area in AREAS
         ],
         "thinking_models": {
             "quote_intro": "Eg o1, r1 ...",
@@ -133,16 +127,16 @@ def test_questions_keep_their_fixed_slugs_and_starter_files():
     research = catalog.load_research()
     got = {q.letter: (q.slug, q.starter) for q in research.thinking_models_questions}
     assert got == QUESTIONS, "slugs and starter paths are a contract with mi-starter and the starters; do not rename"
-    others = {q.slug: q.area for q in research.questions if q.area != "thinking-models"}
-    assert others == AREA_QUESTIONS
+    others = {q.slug: q.area for q in research.questions if q.letter is None}
+    assert others == AREA_QUESTIONS, "the site lists exactly the package's unlettered questions"
     assert [area.id for area in research.areas] == list(AREAS)
     for q in research.questions:
         assert 2 <= len(q.hypotheses) <= 4
         assert q.starter == f"starter/questions/{q.slug.replace('-', '_')}.py"
         if q.status == "ready":
             assert (REPO_ROOT / q.starter).is_file()
-        if q.area != "thinking-models":
-            assert q.letter is None and q.label == q.title, f"{q.slug}: only a..h carry a letter"
+        if q.letter is None:
+            assert q.label == q.title, f"{q.slug}: only the guide's a..h carry a letter"
             assert q in research.area(q.area).questions
 
 
@@ -333,7 +327,9 @@ def test_identity_comes_from_the_package():
 def test_unknown_slug_names_the_package_questions(tmp_path):
     data = research_data()
     data["thinking_models"]["groups"][0]["questions"][0]["slug"] = "lucky"
-    with pytest.raises(CatalogError, match=r"unknown question 'lucky'; choose one of: lucky-or-steady"):
+    message = (r"unknown question 'lucky': starter/questions/questions.yaml has no entry for it; "
+               r"choose one of: lucky-or-steady")
+    with pytest.raises(CatalogError, match=message):
         catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
 
 
@@ -414,43 +410,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 # --- areas: questions belong to an area; strict on both files -------------------------------------
 
 
-def package_data() -> dict:
-    """questions.yaml as the package reads it (a copy to break)."""
-    from starter import questions
-
-    path = REPO_ROOT / "starter" / "questions" / questions.DATA_FILE
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def package_entry(data: dict, slug: str) -> dict:
-    return next(entry for entry in data["questions"] if entry["slug"] == slug)
-
-
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: package_entry(d, "model-diffing").update(letter="j"),
-     "question 'model-diffing': only thinking-models questions carry a letter"),
-    (lambda d: package_entry(d, "determinism").pop("letter"),
-     "question 'determinism': `letter` must be non-empty text"),
-    (lambda d: package_entry(d, "early-exit").update(area="usefulness"),
-     "question 'early-exit': unknown area 'usefulness'; known: thinking-models, "),
-    (lambda d: package_entry(d, "early-exit").update(slug="model-diffing"),
-     r"duplicate slug \['model-diffing'\]"),
-    (lambda d: package_entry(d, "early-exit").update(tier="x"),
-     r"unknown keys \['tier'\]"),
-    (lambda d: d["questions"].insert(0, d["questions"].pop()),
-     "list the questions area by area, in the order of `areas`"),
-    (lambda d: d["areas"].pop("thinking-models"),
-     "the area 'thinking-models' is missing"),
-])
-def test_package_questions_are_checked_strictly(breakage, message):
-    from starter import questions
-    from starter.errors import StarterError
-
-    data = package_data()
-    assert len(questions._parse(data)) == len(questions.identities())  # the copy is valid as read
-    breakage(data)
-    with pytest.raises(StarterError, match=message):
-        questions._parse(data)
+# The package's own rules (questions.yaml, with the line of each error): tests/test_registry.py.
 
 
 def test_a_question_under_the_wrong_area_is_refused(tmp_path):
@@ -488,12 +448,58 @@ def test_areas_are_those_of_the_package_in_its_order(tmp_path):
         catalog.load_research(write(tmp_path, "q.yaml", swapped), root=tmp_path)
 
 
-@pytest.mark.parametrize("key, value", [("quote", "Words."), ("questions", [])])
-def test_thinking_models_area_keeps_its_own_quote_and_questions(tmp_path, key, value):
+@pytest.mark.parametrize("key", ["quote", "questions"])
+def test_thinking_models_area_keeps_its_quote_and_lettered_questions(tmp_path, key):
     data = research_data()
-    data["areas"][0][key] = value or [entry_data("sae-vs-probes")]
-    with pytest.raises(CatalogError, match="keeps its quote and questions under `thinking_models`"):
+    data["areas"][0][key] = "Words." if key == "quote" else [question_data("a")]
+    message = "keeps its quote and the guide's lettered questions under `thinking_models`"
+    with pytest.raises(CatalogError, match=message):
         catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def contributed_registry(monkeypatch, area: str = "thinking-models") -> str:
+    """The package's registry with one more question, `backtracking-pays`, in `area` (no letter),
+    listed after that area's last question, as `mi-starter new` writes it."""
+    text = questions.data_text()
+    last = max(q.line for q in questions.identities() if q.area == area)
+    after = next((q.line for q in questions.identities() if q.line > last), None)
+    lines = text.splitlines(keepends=True)
+    at = (after - 1) if after else len(lines)
+    entry = (f"  - slug: backtracking-pays\n    area: {area}\n"
+             "    title: Do chains that backtrack more reach the right answer?\n"
+             "    quote: >-\n      Can you find any evidence for or against this hypothesis?\n")
+    parsed = questions.parse("".join(lines[:at]) + entry + "".join(lines[at:]))
+    monkeypatch.setattr(questions, "registry", lambda: parsed)
+    return "backtracking-pays"
+
+
+def test_a_contributed_question_joins_thinking_models_without_a_letter(tmp_path, monkeypatch):
+    slug = contributed_registry(monkeypatch)
+    data = research_data()
+    data["areas"][0]["questions"] = [entry_data(slug)]
+    research = catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+    q = research.question(slug)
+    assert (q.letter, q.label) == (None, "Do chains that backtrack more reach the right answer?")
+    assert [x.slug for x in research.questions_of("thinking-models")] == [
+        *(slug for slug, _ in QUESTIONS.values()), slug]
+    assert len(research.thinking_models_questions) == 8, "the guide's eight stay a..h"
+
+
+def test_a_contributed_question_is_refused_among_the_guides_eight(tmp_path, monkeypatch):
+    slug = contributed_registry(monkeypatch)
+    data = research_data()
+    data["thinking_models"]["groups"][0]["questions"].append(entry_data(slug))
+    message = (r"the guide's sub-questions must be lettered a..h in order, got 'abcdefgh\?'; "
+               r"thinking_models.groups holds the guide's questions only \(a contributed one "
+               r"goes under areas: thinking-models\)")
+    with pytest.raises(CatalogError, match=message):
+        catalog.load_research(write(tmp_path, "q.yaml", data), root=tmp_path)
+
+
+def test_the_site_takes_the_letter_rule_from_the_package():
+    assert catalog.LETTER_PATTERN is questions.LETTER_PATTERN
+    assert re.fullmatch(questions.LETTER_PATTERN, "h") and not re.fullmatch(
+        questions.LETTER_PATTERN, "i")
 
 
 def test_an_area_without_a_quote_loads(tmp_path):
