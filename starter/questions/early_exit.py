@@ -22,6 +22,9 @@
 #   DEER: Yang et al. 2025, "Dynamic Early Exit in Reasoning Models", arXiv 2504.15895);
 # - (c) **end-of-thinking**: the model's probability of closing its thinking (`</think>`) there;
 # - (d) **token budget**: the thinking has used a fixed number of tokens;
+# - (e) **target rule** (one line of text, the organism's own stopping cue): the last written
+#   `Try …=v.` has v = the target. It reads the chain's words only (never fires on a chain with
+#   no `Try …=v.` step, such as R1's);
 # - and otherwise let the chain finish (**full chain**, the reference).
 #
 # **Controls and the honest comparison.** Every threshold is chosen on the *training* problems of
@@ -32,6 +35,10 @@
 # boundary whose forced answer is right) is the ceiling any policy could reach. Thresholds are also
 # swept, giving each policy's accuracy-vs-tokens curve.
 #
+# **Primary claim, declared before the run** (`PRIMARY` below): the probe saves more of the
+# thinking than the strongest baseline (the one saving the most on the test problems, the target
+# rule included). Every other claim is secondary, Holm-adjusted (`starter.findings.declare`).
+#
 # Run `mi-starter run early-exit --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "chain" and "probe"), figure.png, summary.md and findings.json.
 
@@ -39,6 +46,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -48,9 +56,12 @@ from starter import activations, prefixes, rollouts, stats
 from starter.cot import THINK_CLOSE, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
 from starter.tasks import get_task_set
+
+# The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
+PRIMARY = "probe-vs-strongest"
 
 # %% [markdown]
 # ## Setup
@@ -121,7 +132,7 @@ PRESETS = {
                   forced_suffix=R1_FORCED_SUFFIX, forced_max_new_tokens=32, folds=5,
                   inner_folds=3, batch_size=64, forward_batch_size=8),
 }
-POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget")
+POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget", "target_rule")
 BASELINES = POLICIES[1:]  # read no activations
 # probability thresholds swept (inf: never stop early); token budgets: shares of the longest chain
 THRESHOLDS = (*[round(0.05 * i, 2) for i in range(1, 20)], 0.975, 0.99, 0.995, 0.999, math.inf)
@@ -382,6 +393,7 @@ class Chain:
     correct: bool  # the full chain's own answer is right
     boundaries: list[Boundary]  # in order; the last is the end of the last step
     probe: list[float] | None  # held-out probe score per boundary (None: no probe)
+    target_rule: list[float] | None = None  # 1.0 where the last `Try …=v.` so far has v = target
 
     @property
     def full_tokens(self) -> int:
@@ -393,7 +405,33 @@ class Chain:
             return list(self.probe) if self.probe is not None else [math.nan] * len(self.boundaries)
         if policy == "token_budget":
             return [float(b["tokens"]) for b in self.boundaries]
+        if policy == "target_rule":
+            return list(self.target_rule or [0.0] * len(self.boundaries))
         return [float(b[policy]) for b in self.boundaries]
+
+
+TRY = re.compile(r"Try [^=]*=\s*(-?\d+(?:\.\d+)?)\s*\.")
+TARGET = re.compile(r"Target:\s*(-?\d+)")
+
+
+def target_rule(prompt: str, completion: str, boundaries: list[Boundary]) -> list[float]:
+    """Per boundary, 1.0 when the last `Try …=v.` in the first k steps has v = the target.
+
+    The one-line text rule a reviewer states first on the organism ("stop once the last Try
+    reached the target"); 0.0 everywhere when the prompt names no target or no step is a Try.
+
+    >>> b = [{"k": 1}, {"k": 2}, {"k": 3}]
+    >>> target_rule("Numbers: 3 4. Target: 7. <think>", " Try 3*4=12. Miss. Try 3+4=7. Hit.", b)
+    [0.0, 0.0, 1.0]
+    """
+    target = TARGET.search(prompt)
+    steps = prefixes.chain_steps(completion)
+    out = []
+    for bound in boundaries:
+        tries = [m.group(1) for s in steps[: bound["k"]] for m in TRY.finditer(s.text)]
+        hit = target is not None and bool(tries) and float(tries[-1]) == float(target.group(1))
+        out.append(float(hit))
+    return out
 
 
 @dataclass(frozen=True)
@@ -490,7 +528,7 @@ def chains_of(rows: list[dict]) -> tuple[list[Chain], dict]:
     probe = next((r for r in rows if r.get("kind") == "probe"), {})
     scores = probe.get("test") or {}
     return [Chain(r["unit"], r["problem"], bool(r["correct"]), r["boundaries"],
-                  scores.get(r["unit"]))
+                  scores.get(r["unit"]), target_rule(r["prompt"], r["completion"], r["boundaries"]))
             for r in rows if r.get("kind") == "chain" and r["finished"] and r["boundaries"]], probe
 
 
@@ -633,7 +671,8 @@ def _finite(x: float) -> float:
 
 # %%
 NAMES = {"probe": "probe", "answer_confidence": "answer confidence",
-         "end_of_thinking": "P(</think>)", "token_budget": "token budget", "oracle": "oracle"}
+         "end_of_thinking": "P(</think>)", "token_budget": "token budget",
+         "target_rule": "target rule (last Try = target)", "oracle": "oracle"}
 
 
 def plot(rows: list[dict], m: dict):
@@ -696,25 +735,29 @@ def claims(m: dict) -> list[Claim]:
     empty = stats.mean_ci([], [])
     saved = probe.saved if probe else empty
     accuracy = probe.accuracy if probe else empty
+    strongest = Baseline(f"{NAMES[best]} (threshold from training problems)",
+                         m["policies"][best].saved)
     head = ("With thresholds chosen on training problems, stopping where the probe says saves "
             "more of the thinking on held-out problems than ")
-    out = [compare(head + "the best baseline that reads no activations.",
+    out = [compare(head + "the strongest baseline that reads no activations (the target rule "
+                   "included).",
                    "share of thinking tokens saved (probe)", saved,
-                   f"best baseline on the test problems ({NAMES[best]}, threshold from training "
-                   "problems)", "share of thinking tokens saved", m["policies"][best].saved,
-                   m["probe_minus"][best])]
+                   f"strongest baseline on the test problems ({NAMES[best]}, threshold from "
+                   "training problems)", "share of thinking tokens saved",
+                   m["policies"][best].saved, m["probe_minus"][best], key=PRIMARY,
+                   strongest_baseline=strongest)]
     for other in (p for p in BASELINES if p != best):  # each of the others too
         out.append(compare(head + f"stopping on {NAMES[other]}.",
                            "share of thinking tokens saved (probe)", saved,
                            f"{NAMES[other]} (threshold from training problems)",
                            "share of thinking tokens saved", m["policies"][other].saved,
-                           m["probe_minus"][other]))
+                           m["probe_minus"][other], key=f"probe-vs-{other}"))
     out.append(compare(
         "Stopping where the probe says loses accuracy against letting the chain finish.",
         "accuracy (probe policy)", accuracy, "full chain (never stop early), same chains",
         "accuracy", m["full_accuracy"], probe.accuracy_minus_full if probe else empty,
-        direction=-1))
-    return out
+        direction=-1, key="probe-accuracy-loss"))
+    return declare(out, PRIMARY)
 
 
 def findings(m: dict) -> str:
@@ -768,12 +811,12 @@ def findings(m: dict) -> str:
                  "gain accuracy.")
     return text + (f"\n\nThe ceiling is low here: TinyThinker's chains are short "
                    f"({m['full_tokens'].value:.0f} thinking tokens on average) and the oracle "
-                   f"saves {m['oracle'].saved.value:.2f} of them. A rule reading the text (on the "
-                   "organism, \"the last Try reached the target\") is not among the baselines "
-                   "and may match the probe. The organism result is a hypothesis about "
-                   "R1-distill, where Zhang et al. report about 24% of tokens saved "
-                   "(`--preset gpu`, not run here: it needs a GPU). The same forced answers grade "
-                   "every policy, and a cut-off chain is neither right nor wrong.")
+                   f"saves {m['oracle'].saved.value:.2f} of them. The target rule (stop once the "
+                   "last written `Try …=v.` has v = target) reads the organism's own text cue; "
+                   "R1 writes no such line, so there it never fires. The organism result is a "
+                   "hypothesis about R1-distill, where Zhang et al. report about 24% of tokens "
+                   "saved (`--preset gpu`, not run here: it needs a GPU). The same forced answers "
+                   "grade every policy, and a cut-off chain is neither right nor wrong.")
 
 
 def _signed(e: stats.Estimate) -> str:

@@ -83,12 +83,40 @@ def test_sweep_point_at_the_chosen_threshold():
 def test_claims_agree_with_their_intervals():
     m = ee.analyse(rows())
     found = ee.claims(m)
-    assert len(found) == 4, "best baseline, the two others, accuracy"
+    assert len(found) == 5, "strongest baseline, the three others, accuracy"
     for claim in found:
         check(claim.to_dict())  # raises if a verdict contradicts its difference interval
     assert found[0].estimate.value == pytest.approx(0.25)
     assert found[0].difference.value == pytest.approx(0.25)
+    assert [c.primary for c in found] == [True, False, False, False, False]
+    assert found[0].strongest_baseline is not None
+    assert found[0].to_dict()["strongest_baseline"]["value"] == 0.0
+    assert all(c.ci_level > 0.95 for c in found[1:]), "secondary claims are Holm-adjusted"
     assert "probe" in ee.findings(m)
+
+
+def test_target_rule_stops_at_the_first_try_that_reaches_the_target():
+    # 'Try 3*4=12.' (k=1: 12 != 7), 'Miss.' (k=2: last Try still 12), 'Try 3+4=7.' (k=3: 7 = 7)
+    bounds = [{"k": k} for k in (1, 2, 3, 4)]
+    signal = ee.target_rule("Numbers: 3 4. Target: 7. <think>",
+                            " Try 3*4=12. Miss. Try 3+4=7. Hit. </think> \\boxed{3+4}", bounds)
+    assert signal == [0.0, 0.0, 1.0, 1.0]
+    assert ee.target_rule("no target here", " Try 1+1=2.", bounds[:1]) == [0.0]
+
+
+def test_target_rule_is_a_baseline_that_can_win():
+    # write the A chains' text so the rule fires at their 2nd boundary (where the answer is right):
+    # it saves 0.5 on A and nothing on B, as the probe does: the difference is 0 (by hand)
+    data = rows()
+    for r in data:
+        if r.get("kind") == "chain" and r["problem"] in ("p0", "p2"):
+            r["prompt"], r["completion"] = ("Numbers: 3 4. Target: 7. <think>",
+                                            " Try 3*4=12. Try 3+4=7. Hit. </think> \\boxed{3+4}")
+    m = ee.analyse(data)
+    rule = m["policies"]["target_rule"]
+    assert rule.saved.value == pytest.approx(0.25)
+    assert m["best_baseline"] == "target_rule"
+    assert m["probe_minus"]["target_rule"].value == pytest.approx(0.0)
 
 
 def test_a_skipped_probe_leaves_only_the_baselines_and_no_verdict():
