@@ -284,8 +284,8 @@ def _download_once(session, url: str, dest: Path, file: ReleaseFile, config: Fet
                     digest.update(block)
                     out.write(block)
             except requests.RequestException as err:  # broken connection, bad chunking, timeout
-                raise _Transient(f"the connection broke after {size:,} of {file.size:,} bytes "
-                                 f"({type(err).__name__})") from None
+                raise _Transient(f"truncated: the connection ended before all {file.size:,} "
+                                 f"bytes arrived ({type(err).__name__})") from None
         if size < file.size:
             raise _Transient(f"truncated: {size:,} of {file.size:,} bytes arrived")
         if digest.hexdigest() != file.sha256:
