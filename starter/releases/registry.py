@@ -98,7 +98,8 @@ def _text(where: str, key: str, value: Any, optional: bool = False) -> str | Non
 
 def _file(where: str, entry: Any) -> ReleaseFile:
     if not isinstance(entry, dict) or sorted(entry) != sorted(_FILE_KEYS):
-        raise StarterError(f"{where}: each file needs exactly {', '.join(_FILE_KEYS)}; got {entry!r}")
+        raise StarterError(f"{where}: each file needs exactly {', '.join(_FILE_KEYS)}; "
+                           f"got {entry!r}")
     path, size, sha = entry["path"], entry["size"], entry["sha256"]
     parts = PurePosixPath(str(path)).parts
     if (not isinstance(path, str) or not parts or path.startswith("/") or "\\" in path

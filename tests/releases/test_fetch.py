@@ -209,7 +209,8 @@ def test_a_longer_file_is_refused():
 
 
 @pytest.mark.parametrize("fault, words", [
-    ("truncate", "truncated: the connection ended before all 1,700 bytes arrived"),  # Content-Length honest
+    # an honest Content-Length, then the server hangs up
+    ("truncate", "truncated: the connection ended before all 1,700 bytes arrived"),
     ("short", "truncated: 20 of 1,700 bytes arrived"),  # no Content-Length, closed early
 ])
 def test_a_truncated_file_is_tried_again_then_reported(fault, words):
