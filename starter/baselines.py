@@ -2,8 +2,8 @@
 
 A reviewer's first move is to predict the headline with something cheaper than the method. Every
 method that predicts a per-unit label (a probe, a latent, a stopping rule) is put beside three
-rungs, all scored on the same items, split by problem (grouped cross-validation: no problem is in both the
-training and the test fold, `sklearn.model_selection.GroupKFold`):
+rungs, all scored on the same items, split by problem (grouped cross-validation: no problem is in
+both the training and the test fold, `sklearn.model_selection.GroupKFold`):
 
 - (a) **trivial**: the training folds' commoner class ("classify") or mean ("regress"), no input;
 - (b) **rule**: the best one-line text/position rule, chosen on the training folds only:
@@ -61,6 +61,8 @@ class Features:
     tag: str = ""  # the step's tag (e.g. "verify", "backtrack"), "" if none
     token: str = ""  # the token (or last token) the item sits on
     text: str = ""  # the step's words, for the bag of words
+    # other text-visible numbers a starter knows (e.g. backtracks so far), for the fitted rung only
+    extra: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ def design_matrix(features: Sequence[Features], train: np.ndarray) -> np.ndarray
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
-    numeric = np.asarray([[getattr(f, n) for n in NUMERIC] for f in features], dtype=float)
+    numeric = np.asarray([[getattr(f, n) for n in NUMERIC] + list(f.extra) for f in features],
+                         dtype=float)
     blocks = [numeric]
     for name in CATEGORICAL:
         col = [getattr(f, name) for f in features]

@@ -29,7 +29,14 @@
 # the state's numbers and the target (it is given the answer: reported beside the others, never
 # the strongest baseline the probe must beat). The probe "reads something the text does not show"
 # only where its per-step score beats the strongest baseline with a paired cluster-bootstrap
-# interval (clusters = problems). Shuffled labels give chance.
+# interval (clusters = problems). Shuffled labels give chance. A **fitted text baseline**
+# (`starter.baselines`: gradient boosting on step index, position, depth, tag, last token, the
+# context features and the step's words, split by problem) is one more rung: the strongest rung
+# is named in every claim.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): the probe predicts `dead_end`
+# better than the strongest text baseline (the one label the text shows in no single token, and
+# the planted truth of the validation). The other labels' claims are secondary, Holm-adjusted.
 #
 # Run: `mi-starter run cot-probing --preset smoke`. Outputs: results.jsonl (kinds "trace" and
 # "predictions"), figure.png, summary.md, findings.json.
@@ -42,10 +49,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from starter import activations, cot, grading, stats
+from starter import activations, baselines, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
@@ -89,7 +96,10 @@ PRESETS = {
 }
 LABELS = {"correct": "classify", "backtrack_next": "classify", "backtrack_after_check": "classify",
           "distance": "regress", "dead_end": "classify"}
-BASELINES = ("words", "context", "rule")  # text-only predictors; "rule": the labels in RULES only
+# The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
+PRIMARY = "probe-dead_end"
+# text-only predictors; "fitted": gradient boosting (starter.baselines); "rule": RULES labels only
+BASELINES = ("words", "context", "fitted", "rule")
 # The rule baseline of a label: "search", the organism's search rule (the whole of what the base's
 # text determines; a competitor like any other baseline), or "answer", the label's own definition
 # computed from the numbers in the text (shown separately, never the strongest baseline).
@@ -209,6 +219,24 @@ def context_features(texts: list[str], tags: list[str], i: int) -> list[float]:
             + [float(previous == tag) for tag in cot.STEP_TAGS] + [float(op == o) for o in _OPS])
 
 
+def step_features(texts: list[str], tags: list[str], i: int) -> baselines.Features:
+    """What the fitted text baseline sees at step i: index, character position, search depth
+    ("Left:" states entered minus backtracks so far), tag, last token, words, context features.
+    Position by hand: "Try 2+3=5." and "Left: 5, 4." with a space each, 11 + 12 = 23 characters.
+
+    >>> f = step_features(["Try 2+3=5.", "Left: 5, 4.", "Miss."], ["compute"] * 2 + ["verify"], 2)
+    >>> f.step_index, f.position, f.depth, f.tag, f.token
+    (2, 23, 1, 'verify', 'Miss.')
+    """
+    lefts = sum(step_kind(t) == "left" for t in texts[: i + 1])
+    backs = tags[: i + 1].count("backtrack")
+    words = texts[i].split()
+    return baselines.Features(step_index=i, position=sum(len(t) + 1 for t in texts[:i]),
+                              depth=max(0, lefts - backs), tag=tags[i],
+                              token=words[-1] if words else "", text=texts[i],
+                              extra=tuple(context_features(texts, tags, i)))
+
+
 def _arith(m: re.Match) -> float:
     a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
     return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else float("nan")}[op]
@@ -229,6 +257,7 @@ class Steps:
     context: list[list[float]] = field(default_factory=list)  # context_features
     rule: list[float] = field(default_factory=list)  # rule_backtrack_next (0/1)
     kind: list[str] = field(default_factory=list)  # step_kind: "left" | "miss" | "other"
+    features: list[baselines.Features] = field(default_factory=list)  # for the fitted baseline
     labels: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LABELS})
 
 
@@ -246,6 +275,7 @@ def collect_steps(traces: list[dict], n_positions: list[int]) -> Steps:
             out.context.append(context_features(texts, tags, i))
             out.rule.append(float(rule_backtrack_next(texts, i)))
             out.kind.append(step_kind(texts[i]))
+            out.features.append(step_features(texts, tags, i))
             out.labels["correct"].append(float(t["correct"]) if t["finished"] else np.nan)
             out.labels["backtrack_next"].append(back)
             out.labels["backtrack_after_check"].append(back if tags[i] == "verify" else np.nan)
@@ -268,6 +298,8 @@ def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, label: str, 
     kind = LABELS[label]
     out = {name: activations.oof_predict(x, y, groups, kind, cfg.folds, cfg.seed)
            for name, x in (("words", words), ("context", context))}
+    features = [f for f, k in zip(steps.features, keep) if k]
+    out["fitted"] = baselines.fitted_predictions(features, y, groups, kind, cfg.folds, cfg.seed)
     if RULES.get(label) == "search":
         out["rule"] = np.array(steps.rule)[keep]  # a fixed rule: nothing to fit
     if RULES.get(label) == "answer":
@@ -474,7 +506,8 @@ def plot(rows: list[dict], m: dict):
             at = [(i, r.score[name]) for i, r in enumerate(results) if name in r.score]
             err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0, 0]
                             for _, e in at])
-            ax.bar([i + (j - 1.5) * width for i, _ in at], [e.value for _, e in at], width,
+            ax.bar([i + (j - (len(names) - 1) / 2) * width for i, _ in at],
+                   [e.value for _, e in at], width,
                    yerr=err.T if at else None, capsize=2, color=f"C{j}",
                    label=name if name == "probe" else f"{name} (text)")
         ax.scatter(range(len(results)), [r.naive.value for r in results], marker="_", s=300, c="k",
@@ -518,18 +551,30 @@ def _claim_text(r) -> str:
     if "rule" in r.score:
         return (head + f"strongest baseline that reads no activations ({r.strongest}): it reads "
                 f"something the text does not show.")
-    tried = "/".join(name for name in BASELINES + ("constant",) if name in r.score)
+    tried = "/".join(name for name in BASELINES + ("constant",)
+                     if name in r.score and name != "rule")
     return (head + f"best baseline tried that reads no activations ({tried}; strongest: "
             f"{r.strongest}), not the search rule, which has no `{r.label}` baseline here.")
 
 
 def claims(m: dict) -> list[Claim]:
-    return [compare(
+    return declare([compare(
         _claim_text(r),
         f"{r.metric} of the probe on `{r.label}`", r.score["probe"],
         f"{r.strongest} baseline (no activations, same held-out problems)", r.metric,
-        r.score[r.strongest], r.probe_minus_strongest, direction=r.direction)
-        for r in m["labels"].values()]
+        r.score[r.strongest], r.probe_minus_strongest, direction=r.direction,
+        key=f"probe-{r.label}", strongest_baseline=Baseline(_rung_name(r.strongest),
+                                                            r.score[r.strongest]))
+        for r in m["labels"].values()], PRIMARY)
+
+
+def _rung_name(name: str) -> str:
+    """The baseline's name as the ladder calls it."""
+    return {"fitted": "fitted text baseline (gradient boosting: step index, position, depth, "
+                      "tag, token, context, words)",
+            "words": "bag of words (logistic regression)",
+            "context": "context model (logistic regression on context features and words)",
+            "rule": "the organism's search rule", "constant": "constant guess"}.get(name, name)
 
 
 def findings(m: dict) -> str:

@@ -62,6 +62,11 @@ ROWS = [
         "probe": [0.0, 1.0, 2.0, 3.0],  # |error| 0
         "words": [1.0, 1.0, 1.0, 1.0],  # (1 + 0 + 1 + 2) / 4 = 1.0
         "context": [0.5, 1.5, 2.5, 3.5]}),  # 0.5
+    predictions("dead_end", "classify", [1, 0, 1, 0], list("abcd"), {
+        "probe": [0.9, 0.2, 0.8, 0.4],  # all right: 1.0
+        "words": [0.6] * 4,  # 2/4
+        "fitted": [0.9, 0.1, 0.1, 0.1],  # 3/4: the strongest text rung
+        "rule": [1, 0, 1, 0]}),  # the label's definition: never the strongest
     {"unit": "predictions:correct", "kind": "predictions", "label": "correct", "task": "classify",
      "problems": [], "y": [], "predicted": {}, "probe_layers": [], "skipped": "too few wrong"},
 ]
@@ -89,7 +94,13 @@ def test_analyse_by_hand():
 
 def test_claims_compare_with_the_strongest_baseline_and_agree_with_their_intervals():
     claims = cp.claims(cp.analyse(ROWS))
-    assert [c.control.name.split()[0] for c in claims] == ["context", "context"]
+    assert [c.control.name.split()[0] for c in claims] == ["context", "context", "fitted"]
+    # dead_end is the declared primary claim; it names its strongest rung, the fitted baseline
+    assert [c.primary for c in claims] == [False, False, True]
+    entry = claims[2].to_dict()
+    assert entry["strongest_baseline"]["value"] == 0.75
+    assert entry["strongest_baseline"]["name"].startswith("fitted text baseline")
+    assert claims[2].difference.value == pytest.approx(0.25)
     for claim in claims:
         check(claim.to_dict())
         lo, hi = claim.difference.ci
