@@ -245,3 +245,14 @@ def test_strongest_baseline_is_written_with_name_value_and_interval(tmp_path):
     entry = json.loads(findings.write_findings(tmp_path, [claim]).read_text())[0]
     assert entry["strongest_baseline"] == {"name": "fitted text baseline", "value": 0.8,
                                            "ci": [0.7, 0.9]}
+
+
+def test_auroc_by_hand_and_a_paired_difference():
+    # positives 0.9, 0.4, 0.7; negatives 0.5, 0.1, 0.7: pairs ordered right: 0.9 beats all 3,
+    # 0.4 beats 0.1 only, 0.7 beats 0.5 and 0.1 and ties 0.7 (1/2): (3 + 1 + 2.5) / 9 = 0.7222
+    est = stats.auroc_ci([0.9, 0.5, 0.4, 0.1, 0.7, 0.7], [1, 0, 1, 0, 1, 0], "aabbcc")
+    assert est.value == pytest.approx(6.5 / 9)
+    assert est.n == 3 and est.ci[0] <= est.value <= est.ci[1]
+    same = stats.auroc_difference_ci([0.9, 0.5, 0.4, 0.1], [0.9, 0.5, 0.4, 0.1], [1, 0, 1, 0],
+                                     "aabb")
+    assert same.value == 0.0 and same.ci == (0.0, 0.0)
