@@ -42,6 +42,8 @@ demo: site
 	@echo ""
 	@echo "Result:  $(DEMO_OUT)/summary.md  and  $(DEMO_OUT)/figure.png"
 	@echo "Site:    built in site/ -- run 'make serve' and open the address it prints"
+	@echo "Next:    .venv/bin/mi-starter list   (the starters), then for example"
+	@echo "         .venv/bin/mi-starter run determinism --preset smoke --offline"
 
 test: install
 	$(BIN)/python -m pytest

@@ -18,6 +18,9 @@ import time
 
 from starter.errors import StarterError
 
+# Printed last: a command that runs as pasted from the repository folder (no activation needed).
+NEXT = ("Next: .venv/bin/mi-starter list   (the starters; .venv/bin/mi-starter doctor: what "
+        "works offline)")
 QUESTION = "Tom has 12 apples. He eats 3 and buys 5 more. How many apples does he have now?"
 
 
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     resid = cache[hook][0]  # [pos, d_model]
     print(f"\n{hook}: shape {tuple(resid.shape)}, mean norm {resid.norm(dim=-1).mean():.1f} "
           f"({time.perf_counter() - start:.2f} s)")
-    print("\nNext: `mi-starter list` for the starters, `mi-starter doctor` for what works offline.")
+    print(f"\n{NEXT}")
     return 0
 
 

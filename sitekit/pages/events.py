@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
 from sitekit import catalog
 from sitekit.catalog import Research
-from sitekit.pages import home
+from sitekit.pages import home, notation
 from sitekit.pages.i18n import EDITIONS, TRANSLATED, current_language, localise
 from sitekit.pages.render import (
     BuildState,
@@ -67,14 +69,19 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """In a non-default language, a page that is not translated says so under its title. The
-    landing page's markers become the questions grid and the first command."""
+    landing page's markers become the questions grid, the hero's runtimes and the first command.
+    Every page's intervals are put in the site's one notation (sitekit/pages/notation.py)."""
     lang, _ = current_language(config)
     if page.file.src_uri in ("index.md", "index.zh.md") and _state is not None:
         results_dir = Path(config.docs_dir) / "results"
-        grid = home.questions_grid(_state.site.research, results_dir, EDITIONS[lang].words)
+        root = Path(config.config_file_path).parent
+        edition = EDITIONS[lang]
+        grid = home.questions_grid(_state.site.research, results_dir, edition.words, edition, root)
         markdown = markdown.replace(home.GRID_MARKER, "\n".join(grid))
+        markdown = markdown.replace(home.RUNTIME_MARKER, home.hero_runtime(results_dir, lang))
         command = home.first_command(config.repo_url)
         markdown = markdown.replace(home.COMMAND_MARKER, "\n".join(command))
+    markdown = notation.normalise(markdown)
     if lang == "en" or getattr(page.file, "locale", lang) == lang:
         return markdown
     note = "\n".join(EDITIONS[lang].fallback_note(page=True))
@@ -91,7 +98,26 @@ HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^
 
 
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
-    return HEAD_ALTERNATE.sub("", output)
+    return relative_links(HEAD_ALTERNATE.sub("", output), page.url, config.site_url)
+
+
+def relative_links(output: str, page_url: str, site_url: str | None) -> str:
+    """Links that mkdocs-static-i18n writes as absolute paths under site_url's path (the
+    language switcher: `/thinking-models-hub/zh/`) made relative to the page, so the site works
+    at any path, its root included.
+
+    >>> relative_links('<a href="/hub/zh/">', "research/sae/", "https://x.io/hub/")
+    '<a href="../../zh/">'
+    >>> relative_links('<a href="/hub/">', "", "https://x.io/hub/")
+    '<a href="./">'
+    """
+    base = urlsplit(site_url or "/").path.rstrip("/") + "/"
+
+    def rewrite(match: re.Match) -> str:
+        target = match.group(2)[len(base):]
+        return f'{match.group(1)}="{get_relative_url(target or "./", page_url or ".")}"'
+
+    return re.sub(rf'(href|src)="({re.escape(base)}(?!/)[^"]*)"', rewrite, output)
 
 
 def area_nav(research: Research) -> list[dict[str, list[str]]]:

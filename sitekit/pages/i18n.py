@@ -94,6 +94,8 @@ EN = Edition("en", {
     "result_details": "What the run found, in detail",
     "grid_pending": "Result being re-run: see the page.",
     "grid_runtime": "{runtime} on 2 CPU cores",
+    "grid_runtime_resumed": "resumed run: at most {runtime} on 2 CPU cores (time spent "
+                            "sampling not recorded)",
     "no_findings": "This run has no findings.json yet (its starter is being re-run); the "
                    "details are under [the starter](#result-details).",
     "card_title": "What the committed run found",
@@ -129,8 +131,29 @@ EN = Edition("en", {
     "validation_overlap": "Only an order was planted here, and it holds for the point estimates "
                           "alone: the 95% intervals overlap, so this pass is weak evidence.",
     "validation_numbers": "All numbers: validation.json",
-    "validation_rerun": "rerun: `mi-starter validate {slug} --preset cpu "
+    "validation_rerun": "rerun: `.venv/bin/mi-starter validate {slug} --preset cpu "
                         "--out docs/results/{slug}/validation`",
+    "cli_from_repo": "In the repository folder, after `make demo` (it creates `.venv`); the "
+                     "commands run as pasted, no activation needed:",
+    "gpu_model": "The `gpu` preset loads `{model}`.",
+    "gpu_plan": "Its plan, as `--dry-run` computes it (starter/plan.py, when this page was "
+                "built): {plan}. Budgets are maxima: chains that stop early cost less.",
+    "gpu_printed": "What `--dry-run` prints",
+    "primary_claim": "Primary claim:",
+    "runtime_resumed": "not recorded (resumed {times}; at most {wall} from first start to last "
+                       "finish)",
+    "legend_intro": "How to read it: <code>0.41 [0.22, 0.60]</code> is a value and its 95% "
+                    "interval. Verdicts:",
+    "legend_supported": "the interval of the difference from the control excludes zero, in "
+                        "the predicted direction;",
+    "legend_not_distinguishable": "it includes zero: at this n the data cannot tell the claim "
+                                  "from its control;",
+    "legend_refuted": "it excludes zero in the opposite direction.",
+    "card_validation": "Method check",
+    "validation_passes": "passes",
+    "validation_fails": "fails",
+    "validation_none": "none yet",
+    "validation_badge_help": "Does the method recover planted truth on organism variants?",
     "gs_title": "Getting started",
     "open": "Open it",
     "skip": "What to skip",
@@ -175,6 +198,7 @@ ZH = Edition("zh", {
     "result_details": "运行结果详情",
     "grid_pending": "结果正在重新运行：详见问题页。",
     "grid_runtime": "2 个 CPU 核心上运行 {runtime}",
+    "grid_runtime_resumed": "续跑的运行：2 个 CPU 核心上最多 {runtime}（未记录实际采样时间）",
     "no_findings": "这次运行还没有 findings.json（起步代码正在重新运行）；详情见[起步代码](#result-details)部分。",
     "card_title": "已提交运行的发现",
     "no_claims": "这次运行没有写出任何结论。",
@@ -207,8 +231,25 @@ ZH = Edition("zh", {
     "validation_overlap": "这里只预设了顺序，而且只有点估计符合这个顺序：95% 置信区间相互重叠，"
                           "所以这次通过只是弱证据。",
     "validation_numbers": "全部数字：validation.json",
-    "validation_rerun": "重新运行：`mi-starter validate {slug} --preset cpu "
+    "validation_rerun": "重新运行：`.venv/bin/mi-starter validate {slug} --preset cpu "
                         "--out docs/results/{slug}/validation`",
+    "cli_from_repo": "在代码仓库目录中、运行 `make demo`（它会创建 `.venv`）之后执行；"
+                     "命令可直接粘贴运行，无需激活虚拟环境：",
+    "gpu_model": "`gpu` 预设加载 `{model}`。",
+    "gpu_plan": "按 `--dry-run` 的计算（starter/plan.py，在构建本页时运行）：{plan}（英文）。"
+                "预算是上限：提前结束的思维链花费更少。",
+    "gpu_printed": "`--dry-run` 的输出",
+    "primary_claim": "主要结论：",
+    "runtime_resumed": "未记录（续跑了 {count} 次；从首次开始到最后结束最多 {wall}）",
+    "legend_intro": "读法：<code>0.41 [0.22, 0.60]</code> 是一个数值及其 95% 置信区间。结论：",
+    "legend_supported": "与对照之差的区间不含零，且方向与预测一致；",
+    "legend_not_distinguishable": "区间包含零：在这个样本量下无法区分结论与对照；",
+    "legend_refuted": "区间不含零，但方向与预测相反。",
+    "card_validation": "方法检验",
+    "validation_passes": "通过",
+    "validation_fails": "未通过",
+    "validation_none": "暂无",
+    "validation_badge_help": "这个方法能否在模式生物变体上还原预设的真值？",
     "gs_title": "入门",
     "open": "打开",
     "skip": "可以跳过的部分",

@@ -31,7 +31,7 @@ from sitekit.catalog import (
     Site,
 )
 from sitekit.links import LinkCache
-from sitekit.pages import results, validation
+from sitekit.pages import gpu, results, validation
 from sitekit.pages.i18n import EN, GUIDE, Edition
 
 PRIORITY_HELP = {
@@ -174,13 +174,32 @@ def indent(lines: list[str], by: int = 4) -> list[str]:
     return [(" " * by + line) if line else "" for line in lines]
 
 
-def cli_tabs(slug: str) -> list[str]:
-    """CPU / GPU content tabs with the command that runs a starter."""
-    lines: list[str] = []
-    for label, preset in (("CPU", "cpu"), ("GPU", "gpu")):
-        lines += [f'=== "{label}"', ""]
-        lines += indent(code_block(f"mi-starter run {slug} --preset {preset}", "bash"))
-        lines.append("")
+CLI = ".venv/bin/mi-starter"  # where `make demo` / `make install` put the command: runs as pasted
+SMOKE_TIME = "8–15 s"  # a starter's smoke preset on 2 CPU cores (README.md, measured by the suite)
+
+
+def cli_tabs(slug: str, ed: Edition = EN, repo_url: str | None = None,
+             with_plan: bool = True) -> list[str]:
+    """CPU / GPU content tabs with commands that run as pasted from the repository folder
+    (`.venv/bin/mi-starter`, no activation needed). The GPU tab names the model, gives the plan
+    `--dry-run` computes (starter/plan.py, at build time) and the install lines for a CUDA
+    machine."""
+    cpu = (f"{CLI} run {slug} --preset smoke   # {SMOKE_TIME}: checks that it runs\n"
+           f"{CLI} run {slug} --preset cpu     # the preset of the committed result")
+    lines = ['=== "CPU"', "", f"    {ed['cli_from_repo']}", ""]
+    lines += indent(code_block(cpu, "bash")) + [""]
+    lines += ['=== "GPU"', ""]
+    plan = gpu.gpu_plan(slug) if with_plan else None
+    if plan is not None:
+        lines += [f"    {ed['gpu_model'].format(model=plan.model)} "
+                  f"{ed['gpu_plan'].format(plan=gpu.summary_line(plan))}", ""]
+    commands = [*gpu.install_lines(repo_url),
+                f"{CLI} run {slug} --preset gpu --dry-run   # the plan above; loads nothing",
+                f"{CLI} run {slug} --preset gpu"]
+    lines += indent(code_block("\n".join(commands), "bash")) + [""]
+    if plan is not None and plan.printed:
+        lines += [f'    ??? note "{ed["gpu_printed"]}"', ""]
+        lines += indent(code_block(plan.printed, "text"), 8) + [""]
     return lines
 
 
@@ -495,7 +514,7 @@ def render_question(
         lines += [f"## {ed['result']} {{ #result }}", ""]
         if ed.lang != "en" and run.has_findings:
             lines += [ed["result_in_english"], ""]
-        card = results.result_card(run, q.title, ed.words)
+        card = results.result_card(run, q.title, ed.words, root / q.starter)
         lines += card or [*results.figure(run, q.title), ed["no_findings"], ""]
     lines += validation.render_section(q, results_dir, root, ed.words, ed.fallback_note())
     if q.area == LETTERED_AREA or area is None:
@@ -551,13 +570,14 @@ def render_starter(q: Question, results_dir: Path, root: Path, *, ed: Edition = 
     exists = (root / q.starter).is_file()
     if q.status == "planned":
         body = ed["planned_draft" if exists else "planned_body"].format(starter=q.starter)
-        lines = [f'!!! info "{ed["planned"]}"', "", f"    {body}", "", *indent(cli_tabs(q.slug))]
+        tabs = cli_tabs(q.slug, ed, repo_url, with_plan=exists)
+        lines = [f'!!! info "{ed["planned"]}"', "", f"    {body}", "", *indent(tabs)]
         lines += notebook_links(q.slug, repo_url, ed) if exists else []
         lines += ["", f"### {ed['result_details']} {{ #result-details }}", ""]
         return lines + render_result(q.slug, results_dir / q.slug, ed)
     # The catalog refuses a ready question without its starter file; a partial tree (a test, a fork
     # mid-edit) still renders, without a notebook to link or code to show.
-    lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug)]
+    lines = [ed["run"].format(starter=q.starter), "", *cli_tabs(q.slug, ed, repo_url, exists)]
     if exists:
         code = (root / q.starter).read_text(encoding="utf-8")
         lines += notebook_links(q.slug, repo_url, ed)

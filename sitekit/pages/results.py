@@ -12,19 +12,26 @@ Never imports torch.
 ...          "ci": [0.1, 0.3], "n": 12}, "difference": 0.3, "difference_ci": [0.1, 0.5],
 ...          "verdict": "supported"}
 >>> print(claim_sentence(Claim.from_dict(claim)).replace("; ", ";\\n"))
-A beats B. rate 0.50 (95% CI 0.40–0.60, n = 12 problems) vs B 0.20 (0.10–0.30, n = 12);
-difference +0.30 (0.10–0.50).
+A beats B. rate 0.50 [0.40, 0.60] (n = 12 problems) vs B 0.20 [0.10, 0.30] (n = 12);
+difference +0.30 [0.10, 0.50].
+
+Every interval on the site reads `value [low, high]`, the 95% interval in brackets
+(`interval`; sitekit/pages/notation.py rewrites the starters' own notations to it).
 """
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
+
+from sitekit.pages.notation import interval
 
 ORGANISM = "tinythinker"  # the model registry's name for the model organism (docs/organism.md)
 ORGANISM_SIZE = "4.2M-parameter"  # as docs/organism.md states it
@@ -34,7 +41,8 @@ FETCHED = ("live", "cached", "recorded")  # latent provenances that came from Ne
 NUMBERS_SECTIONS = ("Numbers",)  # summary.md sections of raw metric names: collapsed, not indexed
 DROPPED_SECTIONS = ("Claims",)  # summary.md sections the result card already shows
 NEURONPEDIA_SECTION = "Neuronpedia latents"
-MAX_ALT = 240  # characters of alt text: one sentence that states the finding
+MAX_ALT = 250  # characters of alt text: what the figure plots and what to look for
+VERDICTS = ("supported", "not distinguishable", "refuted")  # starter/findings.py's words
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class Claim:
     control: Interval  # the control's value
     difference: Interval  # estimate minus control (n unused)
     verdict: str  # supported | not distinguishable | refuted
+    primary: bool = False  # the run's one primary claim, declared before the run
+    direction: int = 1  # +1: the claim predicts estimate > control; -1: estimate < control
 
     @classmethod
     def from_dict(cls, row: dict) -> Claim:
@@ -72,6 +82,8 @@ class Claim:
             control=_interval(control.get("value"), control.get("ci"), control.get("n")),
             difference=_interval(row.get("difference"), row.get("difference_ci"), None),
             verdict=str(row.get("verdict", "not distinguishable")),
+            primary=row.get("primary") is True,
+            direction=-1 if row.get("direction") == -1 else 1,
         )
 
 
@@ -87,6 +99,12 @@ class Run:
     has_rows: bool  # results.jsonl exists
     summary: str  # summary.md, "" when missing
     latents: list[dict]  # results.jsonl rows of kind "latent"
+    figure_size: tuple[int, int] | None = None  # figure.png's (width, height) in pixels
+
+    @property
+    def primary(self) -> Claim | None:
+        """The claim marked `primary: true`, else the first claim; None without claims."""
+        return next((c for c in self.claims if c.primary), self.claims[0] if self.claims else None)
 
     @property
     def model(self) -> str | None:
@@ -130,7 +148,25 @@ def load_run(result_dir: Path) -> Run:
         has_rows=rows_path.is_file(),
         summary=summary_path.read_text(encoding="utf-8") if summary_path.is_file() else "",
         latents=latents,
+        figure_size=png_size(result_dir / "figure.png"),
     )
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """A PNG's (width, height) from its header; None for a missing or non-PNG file.
+
+    >>> png_size(Path("no-such.png")) is None
+    True
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
 
 
 def _json(path: Path):
@@ -156,8 +192,11 @@ def fmt(value: float | None) -> str:
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.2f}"
 
 
-def _ci(iv: Interval) -> str:
-    return f"{fmt(iv.lo)}–{fmt(iv.hi)}" if iv.lo is not None else "no interval"
+def _value(iv: Interval, sign: str = "") -> str:
+    """`0.41 [0.22, 0.60]`: the site's one interval notation (no interval: said so)."""
+    if iv.lo is None or iv.hi is None:
+        return f"{sign}{fmt(iv.value)} (no interval)"
+    return interval(f"{sign}{fmt(iv.value)}", fmt(iv.lo), fmt(iv.hi))
 
 
 def _plural(unit: str, n: int | None) -> str:
@@ -165,13 +204,15 @@ def _plural(unit: str, n: int | None) -> str:
 
 
 def claim_numbers(c: Claim) -> str:
-    """The numbers behind a claim: value, interval, n and unit, the control, the difference."""
+    """The numbers behind a claim: value [95% interval], n and unit, the control, the
+    difference; a claim that predicts a lower value says so."""
     est, ctl, diff = c.estimate, c.control, c.difference
     sign = "+" if (diff.value or 0) > 0 else ""
+    lower = " (lower predicted)" if c.direction == -1 else ""
     return (
-        f"{c.metric} {fmt(est.value)} (95% CI {_ci(est)}, n = {est.n} "
-        f"{_plural(c.unit, est.n)}) vs {c.control_name} {fmt(ctl.value)} ({_ci(ctl)}, "
-        f"n = {ctl.n}); difference {sign}{fmt(diff.value)} ({_ci(diff)})."
+        f"{c.metric} {_value(est)} (n = {est.n} {_plural(c.unit, est.n)}) vs "
+        f"{c.control_name} {_value(ctl)} (n = {ctl.n}); difference "
+        f"{_value(diff, sign)}{lower}."
     )
 
 
@@ -180,10 +221,12 @@ def claim_sentence(c: Claim) -> str:
     return f"{c.claim} {claim_numbers(c)}"
 
 
-def claim_item(c: Claim) -> str:
-    """A markdown list item: the verdict badge, the claim, its numbers on the next line."""
+def claim_item(c: Claim, label: str = "") -> str:
+    """A markdown list item: the verdict badge, the claim (after `label`, e.g. "Primary
+    claim:"), its numbers on the next line."""
     numbers = html.escape(claim_numbers(c))
-    return (f"- {verdict_badge(c.verdict)} {c.claim} "
+    head = f"**{label}** " if label else ""
+    return (f"- {verdict_badge(c.verdict)} {head}{c.claim} "
             f'<span class="mi-claim-numbers">{numbers}</span>')
 
 
@@ -197,21 +240,56 @@ def verdict_badge(verdict: str) -> str:
     return f'<span class="mi-verdict mi-verdict--{css}">{html.escape(verdict)}</span>'
 
 
-def runtime(manifest: dict) -> str | None:
-    """How long the run took, from manifest.json's started_at/finished_at.
+VERDICT_HELP = {
+    "supported": "the 95% interval of the difference from the control excludes zero, in the "
+                 "direction the claim predicts",
+    "not distinguishable": "the interval includes zero: at this n the data cannot tell the "
+                           "claim from its control",
+    "refuted": "the interval excludes zero in the opposite direction",
+}
 
-    >>> runtime({"started_at": "2026-11-27T15:04:26+00:00",
-    ...          "finished_at": "2026-11-27T15:12:19+00:00"})
-    '7 min 53 s'
-    >>> runtime({}) is None
-    True
+
+def verdict_legend(words: dict[str, str]) -> list[str]:
+    """What the three verdict words mean, and how to read `value [low, high]` (markdown)."""
+    items = " · ".join(f"{verdict_badge(v)} {words['legend_' + v.replace(' ', '_')]}"
+                       for v in VERDICTS)
+    return [f'<p class="mi-legend" data-search-exclude>{words["legend_intro"]} {items}</p>', ""]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How long a committed run took, as far as its manifest can tell."""
+
+    seconds: int  # first start to last finish
+    resumed: int  # how many times the run was resumed (0: one session, start to finish)
+
+    @property
+    def one_session(self) -> bool:
+        return self.resumed == 0
+
+
+def run_time(manifest: dict) -> Runtime | None:
+    """started_at/finished_at of manifest.json and its `resumed` entries; None without times.
+
+    >>> run_time({"started_at": "2026-11-27T15:04:26+00:00",
+    ...           "finished_at": "2026-11-27T15:12:19+00:00", "resumed": [{}, {}]})
+    Runtime(seconds=473, resumed=2)
     """
     try:
         start = datetime.fromisoformat(str(manifest["started_at"]).replace("Z", "+00:00"))
         end = datetime.fromisoformat(str(manifest["finished_at"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
         return None
-    seconds = max(0, int((end - start).total_seconds()))
+    resumed = manifest.get("resumed")
+    count = len(resumed) if isinstance(resumed, list) else 0
+    return Runtime(max(0, int((end - start).total_seconds())), count)
+
+
+def duration(seconds: int) -> str:
+    """
+    >>> duration(473), duration(5760), duration(42)
+    ('7 min 53 s', '1 h 36 min', '42 s')
+    """
     if seconds >= 3600:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     if seconds >= 60:
@@ -219,24 +297,108 @@ def runtime(manifest: dict) -> str | None:
     return f"{seconds} s"
 
 
-def one_line_finding(run: Run) -> str | None:
-    """The first supported claim (or the first claim) in a few words, for the landing page."""
-    if not run.claims:
+def runtime(manifest: dict, words: dict[str, str] | None = None) -> str | None:
+    """How long the run took, honestly: one session's start to finish; for a resumed run the
+    manifest holds no sampling time, so it says so and gives the wall time as an upper bound.
+
+    >>> runtime({"started_at": "2026-11-27T15:04:26+00:00",
+    ...          "finished_at": "2026-11-27T15:12:19+00:00"})
+    '7 min 53 s'
+    >>> runtime({"started_at": "2026-11-27T15:04:26+00:00",
+    ...          "finished_at": "2026-11-27T16:40:26+00:00", "resumed": [{}]})
+    'not recorded (resumed once; at most 1 h 36 min from first start to last finish)'
+    >>> runtime({}) is None
+    True
+    """
+    took = run_time(manifest)
+    if took is None:
         return None
-    supported = [c for c in run.claims if c.verdict == "supported"]
-    c = (supported or run.claims)[0]
-    return f"{c.claim} ({c.verdict}: {fmt(c.estimate.value)} vs {fmt(c.control.value)})"
+    if took.one_session:
+        return duration(took.seconds)
+    times = "once" if took.resumed == 1 else f"{took.resumed} times"
+    template = (words or {}).get("runtime_resumed") or (
+        "not recorded (resumed {times}; at most {wall} from first start to last finish)")
+    return template.format(times=times, count=took.resumed, wall=duration(took.seconds))
 
 
-def alt_text(run: Run, title: str) -> str:
-    """Alt text that states the finding: the claims' verdicts, or the summary's first sentence."""
+def one_line_finding(run: Run) -> str | None:
+    """The primary claim (`primary: true`, else the first) with its verdict and metric, for the
+    landing page; a claim that predicts a lower value says so."""
+    c = run.primary
+    if c is None:
+        return None
+    lower = ", lower predicted" if c.direction == -1 else ""
+    return (f"{c.claim} ({c.verdict}: {c.metric} {fmt(c.estimate.value)} vs "
+            f"{c.control_name} {fmt(c.control.value)}{lower})")
+
+
+def plot_labels(starter: Path) -> tuple[list[str], list[str], list[str]]:
+    """(x labels, y labels, panel titles) the starter's plot code writes as string constants:
+    `ax.set(xlabel=...)`, `ax.set_ylabel(...)`, `ax.set_title(...)`. Read from its source, never
+    imported.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = Path(d) / "s.py"
+    ...     _ = path.write_text('ax.set(xlabel="K", ylabel="agreement")\\nax.set_title("a")\\n')
+    ...     plot_labels(path)
+    (['K'], ['agreement'], ['a'])
+    """
+    found: dict[str, list[str]] = {"xlabel": [], "ylabel": [], "title": []}
+    if not starter.is_file():
+        return [], [], []
+    try:
+        tree = ast.parse(starter.read_text(encoding="utf-8"))
+    except SyntaxError:
+        return [], [], []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name = node.func.attr
+        pairs = [(kw.arg, kw.value) for kw in node.keywords] if name == "set" else []
+        if name in ("set_xlabel", "set_ylabel", "set_title") and node.args:
+            pairs.append((name.removeprefix("set_"), node.args[0]))
+        for key, value in pairs:
+            if key in found and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                text = " ".join(value.value.split())
+                if text and text not in found[key]:
+                    found[key].append(text)
+    return found["xlabel"], found["ylabel"], found["title"]
+
+
+def _clip(text: str, limit: int = MAX_ALT) -> str:
+    text = " ".join(re.sub(r"[`*_\[\]<>\"]", "", text).split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def alt_text(run: Run, title: str, starter: Path | None = None) -> str:
+    """What the figure plots, from the run's data and the starter's plot code: its axes (the
+    labels its code writes), what is compared, and what to look for; at most MAX_ALT characters.
+    Not the claim text."""
+    xs, ys, _ = plot_labels(starter) if starter else ([], [], [])
     if run.claims:
-        parts = [f"{c.claim.rstrip('.')} ({c.verdict})" for c in run.claims]
-        text = "; ".join(parts)
+        metrics = list(dict.fromkeys(c.metric for c in run.claims))
+        controls = list(dict.fromkeys(c.control_name for c in run.claims))
+        counts = {v: sum(c.verdict == v for c in run.claims) for v in VERDICTS}
+        verdicts = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        more = f" and {len(metrics) - 1} more" if len(metrics) > 1 else ""
+        what = f"{metrics[0]}{more} against {controls[0]}, with 95% intervals"
+        short = f"{metrics[0]}{more}, with 95% intervals"
+        look = f"Look for intervals that clear the control ({verdicts})."
     else:
-        text = _finding_paragraph(run.summary) or f"The measurements behind: {title}"
-    text = re.sub(r"[`*_\[\]|<>\"]", "", text).strip()
-    return text if len(text) <= MAX_ALT else text[: MAX_ALT - 1].rsplit(" ", 1)[0] + "…"
+        what = short = "the run's measurements"
+        look = _finding_paragraph(run.summary)
+    # most detail first; the first that fits MAX_ALT wins
+    tries = [(3, 2, what), (2, 1, what), (1, 1, what), (1, 1, short), (1, 0, short),
+             (0, 0, what), (0, 0, short)]
+    for y_count, x_count, said in tries:
+        axes = [f"y: {'; '.join(ys[:y_count])}"] if ys[:y_count] else []
+        axes += [f"x: {'; '.join(xs[:x_count])}"] if xs[:x_count] else []
+        text = f"Plot ({', '.join(axes)}): {said}. {look}" if axes else f"Plot: {said}. {look}"
+        text = " ".join(text.split())
+        if len(text) <= MAX_ALT:
+            return _clip(text)
+    return _clip(text)
 
 
 def caption(run: Run) -> str:
@@ -293,15 +455,31 @@ def sections(summary: str) -> dict[str, str]:
 # --- markdown -----------------------------------------------------------------------------------
 
 
-def figure(run: Run, title: str, prefix: str = "../") -> list[str]:
-    """The result figure in a <figure> with a caption, specific alt text and a link to zoom."""
+def image_attrs(size: tuple[int, int] | None) -> str:
+    """attr_list for a figure: its pixel size, and the width it keeps on a phone (half its
+    natural width, in a container that scrolls sideways: docs/assets/css/extra.css).
+
+    >>> image_attrs((1034, 1046))
+    '{ width="1034" height="1046" style="--mi-phone-width: 517px" }'
+    >>> image_attrs(None)
+    ''
+    """
+    if size is None:
+        return ""
+    width, height = size
+    return f'{{ width="{width}" height="{height}" style="--mi-phone-width: {width // 2}px" }}'
+
+
+def figure(run: Run, title: str, prefix: str = "../", starter: Path | None = None) -> list[str]:
+    """The result figure in a <figure> with a caption, alt text that says what it plots, and a
+    link to zoom."""
     if not run.has_figure:
         return []
     src = f"{prefix}results/{run.slug}/figure.png"
-    alt = alt_text(run, title)
+    alt = alt_text(run, title, starter)
     return [
         '<figure class="mi-figure" markdown="span">',
-        f'  [![{alt}]({src})]({src} "Open the full-size figure")',
+        f'  [![{alt}]({src}){image_attrs(run.figure_size)}]({src} "Open the full-size figure")',
         f"  <figcaption>{caption(run)}</figcaption>",
         "</figure>",
         "",
@@ -317,19 +495,24 @@ def model_badge(run: Run, organism_link: str = "../organism.md") -> str:
     return f"`{model}`"
 
 
-def result_card(run: Run, title: str, words: dict[str, str]) -> list[str]:
-    """The card at the top of a question page; [] without findings.json (no card)."""
+def result_card(run: Run, title: str, words: dict[str, str],
+                starter: Path | None = None) -> list[str]:
+    """The card at the top of a question page, the primary claim first; [] without
+    findings.json (no card). `starter` (its source) names the figure's axes in the alt text."""
     if not run.has_findings:
         return []
     lines = ['<div class="result-card" markdown>', "", f"**{words['card_title']}**", ""]
     if not run.claims:
         lines += [words["no_claims"], ""]
-    for c in run.claims:
-        lines.append(claim_item(c))
+    primary = run.primary
+    for c in sorted(run.claims, key=lambda c: c is not primary):
+        lines.append(claim_item(c, words["primary_claim"] if c is primary and len(run.claims) > 1
+                                else ""))
     lines.append("")
-    lines += figure(run, title)
+    lines += verdict_legend(words)
+    lines += figure(run, title, starter=starter)
     facts = [f"{words['model']}: {model_badge(run)}"]
-    took = runtime(run.manifest)
+    took = runtime(run.manifest, words)
     if took:
         device = run.manifest.get("device")
         where = words["on_cpu"] if device == "cpu" else f"on {device}"
@@ -401,8 +584,34 @@ def summary_body(run: Run, words: dict[str, str], shift: int = 3) -> list[str]:
         if title in NUMBERS_SECTIONS:
             lines += numbers_block(body, run, words)
             continue
-        lines += [f"{'#' * (shift + 1)} {title}", "", _demote(body, shift), ""]
+        lines += [f"{'#' * (shift + 1)} {title}", "", loose_lists(_demote(body, shift)), ""]
     return lines
+
+
+def loose_lists(markdown: str) -> str:
+    """A blank line before a list that follows a paragraph line: Python-Markdown needs one, or
+    the items run on as text with literal " - " in them. Fenced code and tables are left alone.
+
+    >>> print(loose_lists("At thresholds:\\n- probe: 0.05\\n- text: 0.01"))
+    At thresholds:
+    <BLANKLINE>
+    - probe: 0.05
+    - text: 0.01
+    """
+    out: list[str] = []
+    in_fence = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        item = re.match(r"\s*([-*+]|\d+\.) ", line)
+        previous = out[-1] if out else ""
+        if (not in_fence and item and previous.strip()
+                and not re.match(r"\s*([-*+]|\d+\.) ", previous)
+                and not previous.lstrip().startswith(("|", "#", ">"))
+                and not previous.startswith((" ", "\t"))):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
 
 
 def _demote(markdown: str, by: int) -> str:

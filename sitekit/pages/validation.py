@@ -14,7 +14,11 @@ its source, never imported: no torch in the site build).
 >>> [(b.quantity, [a.short for a in b.arms]) for b in record.blocks], record.recovered
 ([('rate', ['hint-p0'])], False)
 >>> arm_row(record.blocks[0].arms[0])
-'| `hint-p0` | 0.00 | — | 0.20 [0.10, 0.30] | 40 | <span class="mi-verdict mi-verdict--refuted">no</span> |'
+'| `hint-p0` | 0.00 | — | 0.20 [0.10, 0.30] | 40 | <span class="mi-verdict mi-verdict--refuted">refuted</span> |'
+
+The verdicts use the result card's three words (sitekit/pages/results.py): a variant whose
+planted truth the metric recovered is `supported`; one it missed is `refuted`, or `not
+distinguishable` where only an order was planted and its interval overlaps a neighbour's.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 from sitekit.catalog import Question
+from sitekit.pages.results import VERDICTS, image_attrs, png_size, verdict_badge
 
 FOLDER = "validation"  # docs/results/<slug>/validation/, written by `mi-starter validate --out`
 RECORD = "validation.json"  # starter/validation.py's VALIDATION_FILE
@@ -169,6 +174,15 @@ def load_record(results_dir: Path, slug: str) -> Record | None:
     return parse_record(data, str(path), slug)
 
 
+def status(results_dir: Path, slug: str) -> str:
+    """`passes` (every check recovered what was planted), `fails`, or `none` (no committed
+    validation.json): what a home card's validation badge says."""
+    record = load_record(results_dir, slug)
+    if record is None:
+        return "none"
+    return "passes" if record.recovered else "fails"
+
+
 def no_validation_reason(starter: Path) -> str | None:
     """The starter module's `NO_VALIDATION = "<why>"`, read from its source (not imported).
 
@@ -204,33 +218,57 @@ def _fmt(value: float | None) -> str:
 
 
 def recovered_badge(recovered: bool) -> str:
-    """Green `yes` / red `no` (the verdict badges' colours)."""
-    css, word = ("supported", "yes") if recovered else ("refuted", "no")
-    return f'<span class="mi-verdict mi-verdict--{css}">{word}</span>'
+    """The result card's badge: `supported` (recovered) or `refuted` (not)."""
+    return verdict_badge(VERDICTS[0] if recovered else VERDICTS[2])
+
+
+def _overlap(a: ArmResult, b: ArmResult) -> bool:
+    if None in (a.lo, a.hi, b.lo, b.hi):
+        return True  # no interval: nothing beyond the point estimates
+    return max(a.lo, b.lo) <= min(a.hi, b.hi)
+
+
+def arm_verdict(block: Block, arm: ArmResult) -> str:
+    """One arm in the three verdict words.
+
+    >>> a = ArmResult("tinythinker", None, None, 0.5, 0.4, 0.6, 30, False, "")
+    >>> b = ArmResult("tinythinker-lucky", None, None, 0.45, 0.3, 0.55, 30, False, "")
+    >>> arm_verdict(Block("q", "", False, [a, b]), a)
+    'not distinguishable'
+    """
+    if arm.recovered:
+        return VERDICTS[0]
+    if arm.planted is not None:
+        return VERDICTS[2]  # the interval misses the planted value, or the order is wrong
+    ordered = [other for other in block.arms if other.planted is None]
+    at = ordered.index(arm)
+    neighbours = ordered[max(0, at - 1):at] + ordered[at + 1:at + 2]
+    return VERDICTS[1] if any(_overlap(arm, n) for n in neighbours) else VERDICTS[2]
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def arm_row(arm: ArmResult, rank: int = 1) -> str:
+def arm_row(arm: ArmResult, rank: int = 1, block: Block | None = None) -> str:
     """One table row: variant, planted (a value, or the arm's `rank` in the planted order),
-    learned, measured [95% CI], n, recovered."""
+    learned, measured [95% interval], n, verdict."""
     planted = f"order only (rank {rank})" if arm.planted is None else _fmt(arm.planted)
     learned = "—" if arm.learned is None else _fmt(arm.learned)
     measured = _fmt(arm.measured)
     if arm.lo is not None and arm.hi is not None:
         measured += f" [{_fmt(arm.lo)}, {_fmt(arm.hi)}]"
     n = "—" if arm.n is None else str(arm.n)
-    cells = [f"`{arm.short}`", planted, learned, measured, n, recovered_badge(arm.recovered)]
+    verdict = verdict_badge(arm_verdict(block, arm)) if block else recovered_badge(arm.recovered)
+    cells = [f"`{arm.short}`", planted, learned, measured, n, verdict]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def block_table(block: Block) -> list[str]:
     return [
-        "| Variant | Planted | Learned | Measured [95% CI] | n | Recovered |",
+        "| Variant | Planted | Learned | Measured [95% interval] | n | Verdict |",
         "| --- | --- | --- | --- | --- | --- |",
-        *(arm_row(arm, rank) for rank, arm in enumerate(block.arms, start=1)),
+        *(arm_row(arm, rank, block) for rank, arm in enumerate(block.arms, start=1)),
         "",
     ]
 
@@ -277,24 +315,50 @@ def verdict_line(record: Record) -> str:
                 f"planted on every variant{preset}.")
     return (f"{recovered_badge(False)} **The method fails this validation**: {len(missed)} of "
             f"{len(arms)} checks did not recover what was planted{preset}. Read the failing rows "
-            "and what would fix them before trusting its result below on R1-distill.")
+            "before trusting the result above on R1-distill.")
 
 
 # --- markdown -------------------------------------------------------------------------------------
 
 
-def figure(slug: str, record: Record) -> list[str]:
-    src = f"../results/{slug}/{FOLDER}/figure.png"
+MAX_ALT = 250  # characters of alt text
+
+
+def alt_text(record: Record) -> str:
+    """What the validation figure plots, from validation.json: one panel per block, its axes,
+    the variants, and what to look for (at most MAX_ALT characters).
+
+    >>> arm = ArmResult("tinythinker-lucky", None, None, 0.2, 0.1, 0.3, 32, True, "")
+    >>> alt_text(Record("s", "cpu", [Block("agreement at K=0", "", True, [arm])]))
+    'Planted (x) against measured (y, 95% intervals), 1 panel: agreement at K=0. Points: lucky. Look for red points (not recovered) off the diagonal: 1 of 1 recovered.'
+    """
+    arms = [arm for block in record.blocks for arm in block.arms]
+    passed = sum(arm.recovered for arm in arms)
+    panels = len(record.blocks)
+    look = (f" Look for red points (not recovered) off the diagonal: {passed} of {len(arms)} "
+            "recovered.")
+    names = ", ".join(dict.fromkeys(arm.short for arm in arms))
     quantities = "; ".join(block.quantity for block in record.blocks)
-    outcome = "recovered on every variant" if record.recovered else "not recovered on every variant"
-    alt = re.sub(r"[`*\[\]|<>\"]", "", f"Planted against measured: {quantities}, {outcome}")
+    head = f"Planted (x) against measured (y, 95% intervals), {panels} panel"
+    head += "s" if panels != 1 else ""
+    for text in (f"{head}: {quantities}. Points: {names}.{look}", f"{head}: {quantities}.{look}",
+                 f"{head}. Points: {names}.{look}", f"{head}.{look}"):
+        text = re.sub(r"[`*\[\]|<>\"]", "", text)
+        if len(text) <= MAX_ALT:
+            return text
+    return text[: MAX_ALT - 1] + "…"
+
+
+def figure(slug: str, record: Record, size: tuple[int, int] | None = None) -> list[str]:
+    src = f"../results/{slug}/{FOLDER}/figure.png"
     return [
         '<figure class="mi-figure" markdown="span">',
-        f'  [![{alt}]({src})]({src} "Open the full-size figure")',
-        "  <figcaption>Planted value (x) against the starter's metric (y), with 95% intervals "
-        "and the diagonal where they agree; green points recovered what was planted, red ones "
-        "did not; arms right of 1 had only an order planted. Click the figure to open it full "
-        "size.</figcaption>",
+        f'  [![{alt_text(record)}]({src}){image_attrs(size)}]({src} "Open the full-size figure")',
+        "  <figcaption>Each point is one organism variant: the value planted in it (x) against "
+        "what the starter's metric measured (y), with its 95% interval. On the diagonal the "
+        "two agree. Green points recovered what was planted, red ones did not. Variants that "
+        "were given only an order, not a value, are drawn to the right of x = 1, in that "
+        "order. Click the figure to open it full size.</figcaption>",
         "</figure>",
         "",
     ]
@@ -316,8 +380,9 @@ def render_section(q: Question, results_dir: Path, root: Path, words: dict[str, 
         return [*lines, f"{text} {link}", "{ .mi-provenance }", ""]
     lines += [*(fallback or []), verdict_line(record), ""]
     lines += [words["validation_intro"].format(path=ORGANISM_VARIANTS), ""]
-    if (results_dir / q.slug / FOLDER / "figure.png").is_file():
-        lines += figure(q.slug, record)
+    png = results_dir / q.slug / FOLDER / "figure.png"
+    if png.is_file():
+        lines += figure(q.slug, record, png_size(png))
     several = len(record.blocks) > 1
     for k, block in enumerate(record.blocks, start=1):
         badge = recovered_badge(block.recovered)

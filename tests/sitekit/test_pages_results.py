@@ -43,16 +43,18 @@ def test_card_states_each_claim_with_interval_control_verdict_model_and_runtime(
     card = "\n".join(results.result_card(run, "Steering", i18n.EN.words))
     assert card.startswith('<div class="result-card" markdown>')
     assert "mi-verdict--supported" in card and CLAIM["claim"] in card
-    numbers = ("1.30 (95% CI 1.20–1.40, n = 86 problems) "
-               "vs random direction 0.30 (0.10–0.60, n = 33)")
+    numbers = ("1.30 [1.20, 1.40] (n = 86 problems) "
+               "vs random direction 0.30 [0.10, 0.60] (n = 33)")
     assert numbers in card
-    assert "difference +1 (0.76–1.26)" in card
+    assert "difference +1 [0.76, 1.26]" in card
+    assert 'class="mi-legend"' in card and "not distinguishable" in card, "the verdict legend"
     organism = "(../organism.md){ .mi-badge .mi-badge--organism }"
     assert organism in card, "the organism gets its badge"
     assert "7 min 53 s on 2 CPU cores (preset `cpu`)" in card
     assert "<figcaption>n = 86 problems. What to look for: backtracks per chain: 1.30" in card
     alt = card[card.index("[![") + 3:card.index("](../results")]
-    assert alt.startswith("Steering raises the backtrack rate") and "(supported)" in alt
+    assert alt == ("Plot: backtracks per chain against random direction, with 95% intervals. "
+                   "Look for intervals that clear the control (1 supported)."), alt
 
 
 def test_no_findings_no_card(tmp_path):
@@ -60,7 +62,7 @@ def test_no_findings_no_card(tmp_path):
     assert results.result_card(run, "Steering", i18n.EN.words) == []
     assert results.one_line_finding(run) is None
     alt = results.alt_text(run, "Steering")
-    assert "Steering works" in alt, "alt text falls back to the summary"
+    assert alt == "Plot: the run's measurements. Steering works.", "alt falls back to the summary"
 
 
 def test_sample_latents_never_shown_offline_run_says_so(tmp_path):

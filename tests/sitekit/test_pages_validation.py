@@ -69,9 +69,10 @@ def test_single_block_shows_verdict_figure_table_and_one_sentence_per_variant(tm
     assert md.startswith("## Does the method work? { #validation }")
     assert "**The method passes**" in md and "(preset `cpu`)" in md
     assert "(../organism.md#variants-with-planted-truth)" in md, "links the organism's variants"
-    assert "[![Planted against measured: probe gain over text, recovered" in md
+    assert ("[![Planted (x) against measured (y, 95% intervals), 1 panel: probe gain over text. "
+            "Points: base, planned. Look for red points") in md
     assert "(../results/cot-probing/validation/figure.png)" in md
-    assert "| Variant | Planted | Learned | Measured [95% CI] | n | Recovered |" in md
+    assert "| Variant | Planted | Learned | Measured [95% interval] | n | Verdict |" in md
     assert "| `planned` | order only (rank 2) | 0.33 | 0.11 [0.06, 0.16] | 40 |" in md
     assert "| `base` | order only (rank 1) | — | 0.02 [-0.01, 0.05] | 40 |" in md
     assert "**Metric:** probe gain over text. A probe that gains more" in md

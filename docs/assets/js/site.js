@@ -1,7 +1,8 @@
 /* Client-side behaviour of the site, no server and no other host:
    1. Reading list: buttons marked data-filter-tag (and data-filter-priority) show only the entries
       whose data-tags (data-priority) match; "all" shows everything again.
-   2. Search: one index serves both languages; results in the other language are hidden. */
+   2. Search: one index serves both languages; search-language.js keeps results to the page's
+      language, and where it finds none there, the other language's results are marked. */
 (function () {
   "use strict";
 
@@ -49,30 +50,46 @@
     return (document.documentElement.getAttribute("lang") || "en").slice(0, 2);
   }
 
-  function isChinese(href) {
-    var base = new URL(document.querySelector("a.md-logo, a.md-header__button.md-logo") ?
-      document.querySelector("a.md-logo").href : location.href);
-    var root = base.pathname.replace(/zh\/$/, "");
-    return new URL(href, location.href).pathname.indexOf(root + "zh/") === 0;
+  function siteRoot() {
+    var config = document.getElementById("__config");
+    var base = config ? JSON.parse(config.textContent).base : ".";
+    return new URL(base, location.href).pathname.replace(/\/?$/, "/");
   }
 
-  function filterSearch() {
+  function isChinese(href) {
+    return new URL(href, location.href).pathname.indexOf(siteRoot() + "zh/") === 0;
+  }
+
+  // search-language.js keeps results to the page's language; where none is in it, the other
+  // language's results are listed: each gets a visible mark saying which language it is in.
+  var OTHER = { en: "中文", zh: "English（英文）" };
+
+  function markSearch() {
     var list = document.querySelector(".md-search-result__list");
-    if (!list) { return; }
-    var wantZh = pageLanguage() === "zh";
-    var hide = function () {
+    if (!list || list.dataset.marked) { return; }
+    list.dataset.marked = "1";
+    var lang = pageLanguage();
+    var mark = function () {
       list.querySelectorAll(".md-search-result__item").forEach(function (item) {
         var link = item.querySelector("a.md-search-result__link");
-        if (link) { item.hidden = isChinese(link.href) !== wantZh; }
+        if (!link || item.querySelector(".mi-search-lang")) { return; }
+        var other = isChinese(link.href) !== (lang === "zh");
+        if (!other) { return; }
+        var badge = document.createElement("span");
+        badge.className = "mi-search-lang";
+        badge.setAttribute("data-lang", lang === "zh" ? "en" : "zh");
+        badge.textContent = OTHER[lang];
+        var heading = item.querySelector("h1, h2, .md-search-result__article") || link;
+        heading.appendChild(badge);
       });
     };
-    new MutationObserver(hide).observe(list, { childList: true, subtree: true });
-    hide();
+    new MutationObserver(mark).observe(list, { childList: true, subtree: true });
+    mark();
   }
 
   function start() {
     setupFilters();
-    filterSearch();
+    markSearch();
   }
 
   if (window.document$ && window.document$.subscribe) {
