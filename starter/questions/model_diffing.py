@@ -34,6 +34,14 @@
 #   planted truth there: the sites are backtracking words ("Wait", "Hmm") against other
 #   sentence-initial words, which differ in token identity; read it as a description.
 #
+# **Primary claim, declared before the run** (`PRIMARY` below): the diff-SAE localises the planted
+# change, by more in the planted pair than in the no-change pair (paired by problem); it names the
+# strongest of the other measures on the same quantity. Secondary, Holm-adjusted: the other
+# measures, the within-pair checks, and the AUROC with which the diff-SAE separates target from
+# control sites against the AUROC of the residual-difference norm and of the KL (the two plain
+# baselines a reviewer tries first). A run without the no-change pair has no planted-minus-control
+# number; its primary claim is then the within-pair one (`sae-within-tuned`).
+#
 # Run: `mi-starter run model-diffing --preset smoke` (about a minute). Outputs: results.jsonl (rows
 # of kind "chain", "text", "site", "diff_latent"), figure.png, summary.md, findings.json.
 
@@ -51,12 +59,15 @@ from starter import stats
 from starter.activations import resid_name
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.validation import Arm, Measured, Validation, measured_from
 
+# The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
+PRIMARY = "sae-planted-vs-nochange"
 MEASURES = ("sae", "proj", "kl", "norm")  # the per-token diff measures, method first
+AUROC_BASELINES = ("norm", "kl")  # the diff-SAE's site AUROC is claimed against each of these
 MEASURE_NAMES = {
     "sae": "diff-SAE top latents' activation mass",
     "proj": "|difference . mean difference direction|",
@@ -515,6 +526,32 @@ def between(tuned: dict[str, float], control: dict[str, float]) -> stats.Estimat
                                [control[p] for p in shared], shared)
 
 
+def site_aurocs(sites: list[dict], target: str,
+                control: str) -> tuple[dict[str, stats.Estimate], dict[str, stats.Estimate]]:
+    """Per measure, the AUROC of its relative value for target (1) vs control (0) sites, and the
+    diff-SAE's AUROC minus each other measure's on the same sites (clusters = problems).
+
+    >>> rows = [{"problem": p, "context": c, **{f"rel_{m}": v for m in MEASURES}}
+    ...         for p, c, v in (("a", "dead", 3.0), ("a", "alive", 1.0),
+    ...                         ("b", "dead", 2.0), ("b", "alive", 2.0))]
+    >>> auc, minus = site_aurocs(rows, "dead", "alive")
+    >>> auc["sae"].value, minus["norm"].value  # 3 of 4 pairs right, 1 tie: (3 + 0.5) / 4
+    (0.875, 0.0)
+    """
+    mine = [s for s in sites if s["context"] in (target, control)
+            and all(s.get(f"rel_{ms}") is not None for ms in MEASURES)]
+    if not mine:
+        empty = stats.Estimate(float("nan"), None, 0, 0)
+        return ({ms: empty for ms in MEASURES}, {ms: empty for ms in MEASURES[1:]})
+    labels = [float(s["context"] == target) for s in mine]
+    where = [s["problem"] for s in mine]
+    score = {ms: [s[f"rel_{ms}"] for s in mine] for ms in MEASURES}
+    auc = {ms: stats.auroc_ci(score[ms], labels, where) for ms in MEASURES}
+    minus = {ms: stats.auroc_difference_ci(score["sae"], score[ms], labels, where)
+             for ms in MEASURES[1:]}
+    return auc, minus
+
+
 def analyse(rows: list[dict]) -> dict:
     chains = [r for r in rows if r.get("kind") == "chain"]
     texts_rows = [r for r in rows if r.get("kind") == "text"]
@@ -544,6 +581,7 @@ def analyse(rows: list[dict]) -> dict:
         m["between"] = {t: {ms: between(contrasts(of("tuned", t), ms, target, control),
                                         contrasts(of("control", t), ms, target, control))
                             for ms in MEASURES} for t in sources}
+    m["auroc"], m["auroc_minus"] = site_aurocs(of("tuned", headline), target, control)
     m["size"] = {}
     for pair in pairs:
         mine = [r for r in texts_rows if r["pair"] == pair and r["texts"] == headline]
@@ -625,8 +663,12 @@ def claims(m: dict) -> list[Claim]:
     writer = "base" if head == "base" else "tuned model"
     where = f"on the {writer}'s own traces, held-out problems"
     if m["between"]:
+        between = m["between"][head]
+        rival = max(MEASURES[1:], key=lambda ms: _finite(between[ms].value))
         for ms in MEASURES:
             tuned, ctrl = m["sites"]["tuned"][head][ms], m["sites"]["control"][head][ms]
+            strongest = (Baseline(f"{MEASURE_NAMES[rival]} ({rival}), the same quantity",
+                                  between[rival]) if ms == "sae" else None)
             found.append(compare(
                 f"The {MEASURE_NAMES[ms]} localises the planted change: relative to its text "
                 f"mean, it is higher at {SITE_NAMES[target]} than at {SITE_NAMES[control]}, by "
@@ -635,7 +677,7 @@ def claims(m: dict) -> list[Claim]:
                 f"{ms}: {target} - {control} per problem, planted pair", tuned.contrast,
                 "the no-change pair on the same texts and sites",
                 f"{ms}: {target} - {control} per problem, no-change pair", ctrl.contrast,
-                m["between"][head][ms]))
+                between[ms], key=f"{ms}-planted-vs-nochange", strongest_baseline=strongest))
     if m["between"]:
         within = [("tuned", "sae"), ("control", "sae")]
     else:
@@ -651,8 +693,23 @@ def claims(m: dict) -> list[Claim]:
             f"{SITE_NAMES[control]} (same texts; {where}).",
             f"{ms} / text mean at {target}", site.target,
             f"{SITE_NAMES[control]}", f"{ms} / text mean at {control}", site.control,
-            site.difference))
-    return found
+            site.difference, key=f"{ms}-within-{pair}"))
+    auc = m.get("auroc") or {}
+    if auc and "tuned" in m["pairs"]:
+        for ms in AUROC_BASELINES:
+            found.append(compare(
+                f"The diff-SAE separates {SITE_NAMES[target]} from {SITE_NAMES[control]} in the "
+                f"{label['tuned']} pair better than the {MEASURE_NAMES[ms]} does ({where}).",
+                f"AUROC of the diff-SAE (target vs control sites)", auc["sae"],
+                f"{MEASURE_NAMES[ms]} ({ms})", "AUROC, same sites", auc[ms],
+                m["auroc_minus"][ms], key=f"sae-auroc-vs-{ms}",
+                strongest_baseline=Baseline(f"{MEASURE_NAMES[ms]} ({ms})", auc[ms])))
+    # without a no-change pair (e.g. a run of two models only), the within-pair SAE claim leads
+    return declare(found, PRIMARY if m["between"] else "sae-within-tuned")
+
+
+def _finite(x: float) -> float:
+    return x if np.isfinite(x) else -np.inf
 
 
 # %% [markdown]
@@ -691,6 +748,13 @@ def findings(m: dict) -> str:
                      f"{lat['shown']} top held-out contexts, {lat['at_target']} are {target} "
                      f"sites and {lat['at_control']} {control} sites. Top contexts: "
                      f"{examples or 'none fired'}.")
+    auc = m.get("auroc") or {}
+    if auc and np.isfinite(auc["sae"].value):
+        lines.append("\n**Separating target from control sites** (AUROC of each measure's "
+                     "relative value, planted pair, clusters = problems): "
+                     + "; ".join(f"{ms} {d(auc[ms])}" for ms in MEASURES) + ". The diff-SAE "
+                     "minus: " + "; ".join(f"{ms} {d(e)}" for ms, e in m["auroc_minus"].items())
+                     + ".")
     if m["between"]:
         lines.append(f"\n**Planted minus no-change pair** ({head} texts, paired by problem):")
         for ms in MEASURES:

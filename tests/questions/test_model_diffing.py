@@ -83,11 +83,21 @@ def test_analyse_chains_sizes_and_latents():
 
 def test_claims_verdicts_agree_with_their_intervals():
     found = md.claims(md.analyse(ROWS))
-    assert len(found) == len(md.MEASURES) + 2, "one per measure, then planted and no-change SAE"
+    assert len(found) == len(md.MEASURES) + 4, ("one per measure, planted and no-change SAE, "
+                                                "then the SAE's AUROC against norm and KL")
     for claim in found:
         check(claim.to_dict())
         assert claim.control.name, "every claim has a control"
     assert found[0].difference.value == pytest.approx(1.0)
+    assert [c.primary for c in found] == [True] + [False] * (len(found) - 1)
+    assert found[0].key == md.PRIMARY and found[0].strongest_baseline is not None
+    # every measure has the same values here, so each AUROC is the same: the planted pair's
+    # target sites (3, 5, 2, 4) against controls (1, 2): 7 of 8 pairs right, one tie: 7.5 / 8
+    auroc = {c.key: c for c in found if c.key.startswith("sae-auroc-vs-")}
+    assert set(auroc) == {"sae-auroc-vs-norm", "sae-auroc-vs-kl"}
+    for claim in auroc.values():
+        assert claim.estimate.value == pytest.approx(7.5 / 8)
+        assert claim.difference.value == 0.0 and claim.verdict == "not distinguishable"
 
 
 def test_without_a_control_pair_each_measure_is_claimed_within_the_pair():
@@ -95,7 +105,8 @@ def test_without_a_control_pair_each_measure_is_claimed_within_the_pair():
     m = md.analyse(rows)
     assert m["between"] == {}
     found = md.claims(m)
-    assert len(found) == len(md.MEASURES)
+    assert len(found) == len(md.MEASURES) + 2, "within the pair, and the two AUROC claims"
+    assert [c.key for c in found if c.primary] == ["sae-within-tuned"]
     for claim in found:
         check(claim.to_dict())
     assert "No no-change pair" in md.findings(m)
