@@ -74,6 +74,7 @@ __all__ = [
     "Rollout", "ChunkLabel", "MathProblem", "BaseSolution", "ProblemRollouts",
     "read_rollouts", "write_rollouts", "outcome", "prefix_rollouts", "chunk_importance",
     "prefix_rows", "from_prefix_rows", "FORCED_SUFFIX", "IMPORTANCE_FIELDS",
+    "SkippedRow", "RolloutsReport", "read_report",
 ]  # fmt: skip
 
 FORCED_SUFFIX = "_forced_answer"  # <solution type> + this = the forced-answer folder beside it
@@ -217,9 +218,91 @@ class ProblemRollouts:
     labels: tuple[ChunkLabel, ...] = ()  # chunks_labeled.json, if present
     resamples: dict[int, tuple[Rollout, ...]] = field(default_factory=dict)  # chunk i -> rollouts
     forced: dict[int, tuple[Rollout, ...]] = field(default_factory=dict)  # chunk i -> forced
+    skipped: tuple[SkippedRow, ...] = ()  # rows and chunk files that could not be read, and why
+
+    @property
+    def error_rows(self) -> dict[int, int]:
+        """chunk i -> resampled rows that hold an `error` (a failed request, such as the
+        dataset's `{"error": "'text'"}`): kept as records, never counted as answers."""
+        return {k: n for k, rows in self.resamples.items()
+                if (n := sum(r.error is not None for r in rows))}
+
+    @property
+    def sample_counts(self) -> dict[int, int]:
+        """chunk i -> usable resampled rollouts (an answer, graded, no error): the n behind each
+        chunk's accuracy. It varies from chunk to chunk in the dataset."""
+        return {k: sum(_usable(r) for r in rows) for k, rows in self.resamples.items()}
 
 
 # ------------------------------------------------------------------------------------------ read
+# The dataset's known defects are read, counted and reported, never dropped silently: rows of a
+# failed request (`{"error": "'text'"}`) stay as `Rollout(error=...)` and count as unfinished
+# (`ProblemRollouts.error_rows`); rows that are not JSON objects, chunks_labeled entries without
+# `chunk` or `chunk_idx`, and chunk files that are not a JSON list go to
+# `ProblemRollouts.skipped`; sample counts that vary per chunk are in `sample_counts`.
+# `read_report(problems)` sums all of it in one line.
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A row or chunk file of a problem folder that could not be read, and why."""
+
+    path: str  # relative to the problem folder; "#<i>" names a row, e.g. chunk_3/solutions.json#7
+    reason: str  # one line
+
+
+@dataclass(frozen=True)
+class RolloutsReport:
+    """What a read found, over problems: rows read, failed, skipped, and samples per chunk."""
+
+    n_problems: int  # problem folders read
+    n_chunks: int  # chunk folders with resampled rollouts
+    n_rows: int  # resampled rows read, error rows included
+    n_error_rows: int  # rows of a failed request: kept, counted as unfinished
+    n_unanswered: int  # other rows without a graded answer (unfinished rollouts)
+    n_skipped: int  # rows and chunk files not read (`ProblemRollouts.skipped`)
+    samples_min: int  # fewest usable rollouts of any chunk (0 when there are no chunks)
+    samples_max: int  # most usable rollouts of any chunk
+    uneven_chunks: int  # chunks whose usable count is not the most common count
+
+    def line(self) -> str:
+        """One line for a log or a summary.
+
+        >>> RolloutsReport(2, 7, 26, 1, 0, 0, 3, 4, 1).line()
+        '2 problems, 7 chunks, 26 rows: 1 error rows and 0 unanswered (counted as unfinished), \
+0 skipped; usable rollouts per chunk 3-4 (1 chunks differ from the usual count)'
+        """
+        return (f"{self.n_problems} problems, {self.n_chunks} chunks, {self.n_rows} rows: "
+                f"{self.n_error_rows} error rows and {self.n_unanswered} unanswered (counted as "
+                f"unfinished), {self.n_skipped} skipped; usable rollouts per chunk "
+                f"{self.samples_min}-{self.samples_max} ({self.uneven_chunks} chunks differ from "
+                "the usual count)")
+
+
+def _usable(r: Rollout) -> bool:
+    """Counts towards a chunk's accuracy (`outcome(r).finished`)."""
+    return r.error is None and r.answer != "" and r.is_correct is not None
+
+
+def read_report(problems: Sequence[ProblemRollouts]) -> RolloutsReport:
+    """The rows, failures, skips and per-chunk sample counts of `read_rollouts`' result.
+
+    >>> from pathlib import Path
+    >>> folder = Path(__file__).parents[1] / "tests/fixtures/math_rollouts/correct_base_solution"
+    >>> read_report(read_rollouts(folder)).n_error_rows if folder.exists() else 1
+    1
+    """
+    counts = [n for p in problems for n in p.sample_counts.values()]
+    usual = max(set(counts), key=lambda n: (counts.count(n), n)) if counts else 0  # ties: most
+    rows = [r for p in problems for chunk in p.resamples.values() for r in chunk]
+    return RolloutsReport(
+        n_problems=len(problems), n_chunks=len(counts), n_rows=len(rows),
+        n_error_rows=sum(r.error is not None for r in rows),
+        n_unanswered=sum(r.error is None and not _usable(r) for r in rows),
+        n_skipped=sum(len(p.skipped) for p in problems),
+        samples_min=min(counts, default=0), samples_max=max(counts, default=0),
+        uneven_chunks=sum(n != usual for n in counts),
+    )
 
 
 def _load(path: Path) -> Any:
@@ -242,18 +325,50 @@ def _problem_dirs(folder: Path) -> list[Path]:
     return sorted(found, key=order)
 
 
-def _chunk_solutions(problem_dir: Path) -> dict[int, tuple[Rollout, ...]]:
+def _chunk_solutions(problem_dir: Path, skipped: list[SkippedRow], prefix: str = ""
+                     ) -> dict[int, tuple[Rollout, ...]]:
+    """chunk i -> its rollouts; unreadable files and rows go to `skipped` (paths get `prefix`)."""
     out = {}
     for path in problem_dir.glob("chunk_*/solutions.json"):
         index = path.parent.name[len("chunk_"):]
         if not index.isdigit():
             continue
-        data = _load(path)
+        where = f"{prefix}{path.parent.name}/solutions.json"
+        try:
+            data = _load(path)
+        except UsageError:
+            skipped.append(SkippedRow(where, "not valid JSON"))
+            continue
         if not isinstance(data, list):
-            raise UsageError(f"{path} should hold a JSON list of rollouts; "
-                             f"got {type(data).__name__}")
-        out[int(index)] = tuple(Rollout.from_json(r) for r in data)
+            skipped.append(SkippedRow(where, f"not a JSON list of rollouts "
+                                             f"({type(data).__name__})"))
+            continue
+        rows = []
+        for i, row in enumerate(data):
+            if isinstance(row, dict):
+                rows.append(Rollout.from_json(row))
+            else:
+                skipped.append(SkippedRow(f"{where}#{i}",
+                                          f"not a JSON object ({type(row).__name__})"))
+        out[int(index)] = tuple(rows)
     return dict(sorted(out.items()))
+
+
+def _labels(path: Path, skipped: list[SkippedRow]) -> tuple[ChunkLabel, ...]:
+    data = _load(path)
+    if not isinstance(data, list):
+        skipped.append(SkippedRow(path.name, f"not a JSON list of chunks ({type(data).__name__})"))
+        return ()
+    labels = []
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            skipped.append(SkippedRow(f"{path.name}#{i}",
+                                      f"not a JSON object ({type(entry).__name__})"))
+        elif missing := [k for k in ("chunk", "chunk_idx") if k not in entry]:
+            skipped.append(SkippedRow(f"{path.name}#{i}", f"missing {', '.join(missing)}"))
+        else:
+            labels.append(ChunkLabel.from_json(entry))
+    return tuple(labels)
 
 
 def _read_problem(problem_dir: Path, forced_dir: Path | None) -> ProblemRollouts:
@@ -261,9 +376,10 @@ def _read_problem(problem_dir: Path, forced_dir: Path | None) -> ProblemRollouts
         raise UsageError(f"{problem_dir} has no problem.json; is it a problem_<id> folder of "
                          "the math-rollouts layout?")
     problem = MathProblem.from_json(_load(problem_dir / "problem.json"))
+    skipped: list[SkippedRow] = []
     labels: tuple[ChunkLabel, ...] = ()
     if (problem_dir / "chunks_labeled.json").is_file():
-        labels = tuple(ChunkLabel.from_json(c) for c in _load(problem_dir / "chunks_labeled.json"))
+        labels = _labels(problem_dir / "chunks_labeled.json", skipped)
     chunks_data: dict = {}
     if (problem_dir / "chunks.json").is_file():
         chunks_data = _load(problem_dir / "chunks.json")
@@ -281,8 +397,10 @@ def _read_problem(problem_dir: Path, forced_dir: Path | None) -> ProblemRollouts
         problem_id=problem_dir.name.removeprefix("problem_"), problem=problem, chunks=chunks,
         base_solution=base, source_text=chunks_data.get("source_text"),
         solution_text=chunks_data.get("solution_text"), labels=labels,
-        resamples=_chunk_solutions(problem_dir),
-        forced=_chunk_solutions(twin) if twin is not None and twin.is_dir() else {},
+        resamples=_chunk_solutions(problem_dir, skipped),
+        forced=(_chunk_solutions(twin, skipped, prefix=f"{twin.parent.name}/{twin.name}/")
+                if twin is not None and twin.is_dir() else {}),
+        skipped=tuple(skipped),
     )
 
 
@@ -292,6 +410,8 @@ def read_rollouts(folder: str | Path, forced_folder: str | Path | None = None
 
     Forced answers come from `forced_folder`, by default the `<folder>_forced_answer` beside it
     (`correct_base_solution` -> `correct_base_solution_forced_answer`), when it exists.
+    Error rows and rows that cannot be read are counted on each problem (`error_rows`,
+    `skipped`, `sample_counts`); `read_report(result).line()` says it in one line.
 
     >>> read_rollouts("/no/such/folder")
     Traceback (most recent call last):

@@ -194,3 +194,59 @@ def test_no_value_is_reported_as_zero():
     values = chunk_importance(two)
     assert all(math.isfinite(v) for vals in values.values() for v in vals.values())
     assert 2 not in values["resampling_importance_accuracy"], "no chunk_3 folder: no value"
+
+
+# ------------------------------------------- the dataset's known defects: counted, never dropped
+
+
+def _defective_copy(tmp_path: Path) -> Path:
+    """problem_1 and its forced twin, with the defects the dataset has and a few worse ones."""
+    import shutil
+
+    root = tmp_path / "copy"
+    for name in ("correct_base_solution", "correct_base_solution_forced_answer"):
+        shutil.copytree(FIXTURE / name / "problem_1", root / name / "problem_1")
+    problem = root / "correct_base_solution" / "problem_1"
+
+    def edit(rel: str, change) -> None:
+        path = problem / rel
+        path.write_text(json.dumps(change(json.loads(path.read_text()))))
+
+    edit("chunk_1/solutions.json", lambda rows: rows + [{"error": "'text'"}])  # the dataset's
+    edit("chunk_2/solutions.json", lambda rows: rows[:-1])  # one sample fewer
+    edit("chunk_3/solutions.json", lambda rows: rows + [None])  # not an object
+    edit("chunks_labeled.json", lambda rows: rows + [{"chunk": "no index"}])
+    forced = root / "correct_base_solution_forced_answer" / "problem_1" / "chunk_0"
+    (forced / "solutions.json").write_text('{"oops": 1}')
+    return root / "correct_base_solution"
+
+
+def test_error_rows_and_uneven_samples_are_counted_and_bad_rows_listed(tmp_path):
+    (p,) = read_rollouts(_defective_copy(tmp_path))
+    # fixture problem_1: 4 rows per chunk, all usable but one unanswered row in chunk_0
+    assert {k: len(v) for k, v in p.resamples.items()} == {0: 4, 1: 5, 2: 3, 3: 4}
+    assert p.error_rows == {1: 1}
+    assert p.resamples[1][-1] == Rollout(error="'text'"), "an error row is kept, not dropped"
+    assert p.sample_counts == {0: 3, 1: 4, 2: 3, 3: 4}
+    assert [(s.path, s.reason) for s in p.skipped] == [
+        ("chunks_labeled.json#4", "missing chunk_idx"),
+        ("chunk_3/solutions.json#4", "not a JSON object (NoneType)"),
+        ("correct_base_solution_forced_answer/problem_1/chunk_0/solutions.json",
+         "not a JSON list of rollouts (dict)"),
+    ]
+    assert len(p.labels) == 4 and sorted(p.forced) == [1, 2, 3]
+    report = rollouts_dataset.read_report([p])
+    assert report == rollouts_dataset.RolloutsReport(
+        n_problems=1, n_chunks=4, n_rows=16, n_error_rows=1, n_unanswered=1, n_skipped=3,
+        samples_min=3, samples_max=4, uneven_chunks=2)  # counts 3,4,3,4: a tie, the larger wins
+    assert report.line().startswith("1 problems, 4 chunks, 16 rows: 1 error rows and 1 unanswered")
+    # the importance measures run on what was read: the error row is an unfinished rollout
+    assert chunk_importance(p)["resampling_importance_accuracy"]
+
+
+def test_an_error_row_survives_a_write_and_read_again(tmp_path):
+    (p,) = read_rollouts(_defective_copy(tmp_path))
+    write_rollouts(tmp_path / "out" / "correct_base_solution", [p])
+    (again,) = read_rollouts(tmp_path / "out" / "correct_base_solution")
+    assert again.error_rows == {1: 1} and again.resamples == p.resamples
+    assert again.skipped == (), "what was skipped is not written back"
