@@ -323,3 +323,14 @@ def test_the_registry_loader_refuses_bad_files(change, words):
                      for f in entry.files[:1]]}
     with pytest.raises(StarterError, match=words):
         parse_releases({"toy": raw})
+
+
+def test_the_data_command_and_the_readers_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, starter.cli, starter.commands.data, starter.releases.fetch, "
+            "starter.releases.thought_anchors, starter.releases.thought_branches; "
+            "starter.cli.build_parser(); sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, \
+        "`mi-starter data` and the release readers must stay importable without torch"
