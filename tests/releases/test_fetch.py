@@ -6,6 +6,7 @@ internet. Every server answers a bounded number of requests.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import socket
 import threading
@@ -51,8 +52,9 @@ def toy_registry(monkeypatch, tmp_path):
 
 class FileServer:
     """Serves FILES under /files/; `faults[path]` (a list, one per request, then none) changes the
-    answer: ("status", code), ("redirect", location), ("body", bytes), ("truncate", n) (honest
-    Content-Length, n bytes, hang up), ("short", n) (no Content-Length, n bytes, close)."""
+    answer: ("status", code), ("redirect", location), ("body", bytes), ("gzip",) (the file,
+    gzip-encoded), ("truncate", n) (honest Content-Length, n bytes, hang up), ("short", n) (no
+    Content-Length, n bytes, close)."""
 
     def __init__(self, faults: dict | None = None, max_requests: int = 100):
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
@@ -80,6 +82,13 @@ class FileServer:
                     self.end_headers()
                 elif fault and fault[0] == "body":
                     self._send(200, fault[1])
+                elif fault and fault[0] == "gzip":
+                    body = gzip.compress(data)
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
                 elif fault and fault[0] in ("truncate", "short"):
                     self.send_response(200)
                     if fault[0] == "truncate":
@@ -177,6 +186,13 @@ def test_redirects_are_followed_hop_by_hop():
         report = fetch_release("toy", only="notes.txt", config=_config(server))
     assert report.downloaded == ("notes.txt",)
     assert server.requests == ["/files/notes.txt", "/files/elsewhere/notes.txt"]
+
+
+def test_a_gzip_encoded_answer_is_inflated_then_checked():
+    path = "/files/model-a/problem_2/chain.json"
+    with FileServer({path: [("gzip",)]}) as server:
+        report = fetch_release("toy", only="model-a/problem_2/*", config=_config(server))
+    assert report.downloaded == ("model-a/problem_2/chain.json",)
 
 
 def test_a_redirect_loop_and_a_redirect_to_another_scheme_are_refused():
