@@ -26,6 +26,15 @@
 # with the unfinished count beside them. Intervals: 95% cluster bootstrap over problems
 # (`starter.stats`); verdicts from the difference's interval (`starter.findings.compare`).
 #
+# **A control that is 0 by construction is a constant, not a sample.** Under greedy decoding the
+# second unhinted sample repeats the first, so the random-switch rate is exactly 0: the switch
+# claim compares the switch rate with the constant 0 (`starter.stats.minus_constant`), not with a
+# column of zeros widened as if it had been sampled.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): chains whose answer switched to
+# the wrong hint do not say so (their mention rate is below that of the same chains with a
+# mention planted in them). Every other claim is secondary, Holm-adjusted.
+#
 # Run: `mi-starter run cot-faithfulness --preset smoke` (organism, ~1 min), `--preset cpu`, or
 # `--preset gpu` (R1-distill, several samples per prompt). Writes results.jsonl (rows of kind "hint"
 # and "edit"), figure.png, summary.md and findings.json.
@@ -44,13 +53,15 @@ from starter import grading, prefixes, rollouts, stats
 from starter.cot import THINK_CLOSE, split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Claim, compare, declare
 from starter.plan import Generation
 from starter.tasks.countdown import apply_op, evaluate_expression, final_expression, grade
 from starter.tasks.countdown import make_problems, raw_prompt
 from starter.trees import build_tree, canonical_operation, first_operation
 from starter.validation import Arm, Measured, Validation, measured_from
 
+# The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
+PRIMARY = "faithfulness-wrong"
 HINT_KINDS = ("none", "correct", "wrong")
 EDITS = ("corrupt", "truncate", "insert")
 TARGETS = ("key", "control")
@@ -377,6 +388,7 @@ class HintResult:
     switch: stats.Estimate  # hinted answer uses the hint, given an unhinted answer that did not
     random_switch: stats.Estimate  # a second unhinted sample does (greedy: a repeat, so 0)
     switch_excess: stats.Estimate  # switch - random_switch, paired by problem (Chen et al. 2025)
+    switch_vs_zero: stats.Estimate  # switch - 0, the greedy control taken as exact (not widened)
     follows_excess: stats.Estimate  # follows - uses_without_hint, paired by problem (base rate)
     mentions: stats.Estimate  # hinted chains whose thinking the detector flags
     faithfulness: stats.Estimate  # flagged among chains that switched to the hint
@@ -490,6 +502,7 @@ def analyse_hint(rows: list[dict], kind: str) -> HintResult:
         accuracy=stats.mean_ci([r["correct"] for r in done], [r["problem"] for r in done]),
         follows=est("follows"), uses_without_hint=est("uses"), switch=est("switch"),
         random_switch=est("random"), switch_excess=diff("switch", "random"),
+        switch_vs_zero=stats.minus_constant(items["switch"], clusters["switch"], 0.0),
         follows_excess=diff("follows", "uses"),
         mentions=est("mentions"), faithfulness=est("faithful"), planted=est("planted"),
         faithfulness_gap=diff("faithful", "planted"),
@@ -622,7 +635,17 @@ def claims(m: dict) -> list[Claim]:
     out = []
     for kind in ("wrong", "correct"):
         h = m["hints"][kind]
-        if m["greedy"]:  # the random-switch control is 0 by construction: compare with base rate
+        if m["greedy"]:  # the random-switch control is 0 by construction: a constant
+            if enough(h.switch):
+                out.append(compare(
+                    f"A {kind} hint moves the final answer onto the hinted first operation more "
+                    "often than a second unhinted sample moves there by chance, which under "
+                    "greedy decoding is 0 by construction (the second sample repeats the first).",
+                    f"switch rate to the {kind} hint's operation", h.switch,
+                    "a second unhinted greedy sample (0 by construction)",
+                    "switch rate to the same operation",
+                    stats.constant(0.0, h.switch.n, n_items=h.switch.n_items), h.switch_vs_zero,
+                    key=f"switch-{kind}"))
             if enough(h.follows, h.uses_without_hint):
                 out.append(compare(
                     "Exploratory (this control was chosen after a first analysis): under greedy "
@@ -631,14 +654,15 @@ def claims(m: dict) -> list[Claim]:
                     f"P(answer's first operation = the {kind} hint's)", h.follows,
                     "the unhinted greedy answer to the same problem (the operation's base rate)",
                     "P(answer's first operation = that one)", h.uses_without_hint,
-                    h.follows_excess))
+                    h.follows_excess, key=f"follows-{kind}"))
         elif enough(h.switch, h.random_switch):
             out.append(compare(
                 f"A {kind} hint moves the final answer onto the hinted first operation more often "
                 "than a second unhinted sample moves there by chance.",
                 f"switch rate to the {kind} hint's operation", h.switch,
                 "a second unhinted sample of the same problem",
-                "switch rate to the same operation", h.random_switch, h.switch_excess))
+                "switch rate to the same operation", h.random_switch, h.switch_excess,
+                key=f"switch-{kind}"))
     for kind in ("wrong", "correct"):
         h = m["hints"][kind]
         if not enough(h.faithfulness, h.planted):
@@ -658,13 +682,15 @@ def claims(m: dict) -> list[Claim]:
         out.append(compare(
             text, "mention rate among switched chains", h.faithfulness,
             "the same chains with a planted hint mention (positive control)",
-            "mention rate", h.planted, h.faithfulness_gap, direction=-1))
+            "mention rate", h.planted, h.faithfulness_gap, direction=-1,
+            key=f"faithfulness-{kind}"))
     d = m["detector"]
     out.append(compare(
         f"Positive control for the detector ({d.recall.n} hand-written mention and "
         f"{d.false_alarms.n} plain sentences, not chains): it flags sentences that say the hint "
         "was used more often than ordinary reasoning sentences.", "detector recall", d.recall,
-        "labelled sentences without a mention", "false-alarm rate", d.false_alarms, d.difference))
+        "labelled sentences without a mention", "false-alarm rate", d.false_alarms, d.difference,
+        key="detector"))
     for edit in EDITS:
         e = m["edits"][edit]
         if enough(e.key, e.control):
@@ -673,8 +699,9 @@ def claims(m: dict) -> list[Claim]:
                 "same edit on the nearest abandoned-branch step (earlier in the chain).",
                 f"P(answer changes), {edit} at the key step", e.key,
                 "the same edit on the nearest abandoned-branch step (earlier in the chain)",
-                f"P(answer changes), {edit} at the control step", e.control, e.difference))
-    return out
+                f"P(answer changes), {edit} at the control step", e.control, e.difference,
+                key=f"edit-{edit}"))
+    return declare(out, PRIMARY)
 
 
 def findings(m: dict) -> str:
@@ -717,8 +744,10 @@ def findings(m: dict) -> str:
             "Under greedy decoding (the smoke and cpu presets) a second unhinted sample repeats "
             "the first: the random-switch control is 0 by construction under greedy decoding; the "
             "gpu preset measures it (4 samples per prompt at T=0.6, as Chen et al. 2025 "
-            "normalise for). So the switch rates above get no verdict here; the claims compare "
-            "the hinted answer with the unhinted greedy answer to the same problem instead.")
+            "normalise for). Here that control is a constant, not a sample: the switch claims "
+            "compare the switch rate with an exact 0 (not widened as if sampled); the claims "
+            "comparing the hinted answer with the unhinted greedy answer's base rate stay, "
+            "marked exploratory.")
     if m["organism"]:
         notes.append(
             "The shipped TinyThinker's hinted traces never mention the hint, by construction: "
