@@ -159,18 +159,25 @@ def fetch_release(name: str, to: str | Path | None = None, only: str | None = No
     downloaded: list[str] = []
     present: list[str] = []
     fetched_bytes = 0
+    missing: list[ReleaseFile] = []
+    differing: list[Path] = []  # files of the user's that differ from the release
+    for file in plan.files:  # look at everything first: a conflict stops the fetch before it starts
+        dest = plan.folder / file.path
+        if dest.exists() and _in_place(dest, file):
+            present.append(file.path)
+        else:
+            missing.append(file)
+            if dest.exists() and not plan.in_cache:
+                differing.append(dest)
+    if differing:
+        more = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
+        raise UsageError(f"{differing[0]}{more} exist and differ from {name}'s files (size or "
+                         "sha256); move them away or choose another --to (nothing is "
+                         "overwritten)")
     with requests.Session() as session:
         session.headers["User-Agent"] = "mi-starter (data fetch)"
-        for number, file in enumerate(plan.files, 1):
+        for number, file in enumerate(missing, len(present) + 1):
             dest = plan.folder / file.path
-            if dest.exists():
-                if _in_place(dest, file):
-                    present.append(file.path)
-                    continue
-                if not plan.in_cache:
-                    raise UsageError(f"{dest} exists and differs from {name}'s {file.path} "
-                                     f"(pinned: {file.size} bytes, sha256 {file.sha256[:12]}...); "
-                                     "move it away or choose another --to (nothing is overwritten)")
             url = release.file_url(file, base)
             try:
                 _download(session, url, dest, file, config)

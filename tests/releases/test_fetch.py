@@ -294,9 +294,10 @@ def test_a_differing_file_of_yours_is_never_overwritten_but_the_cache_is_repaire
     mine.parent.mkdir()
     mine.write_bytes(b"my own notes\n")
     with FileServer() as server:
-        with pytest.raises(UsageError, match="exists and differs from toy's notes.txt"):
+        with pytest.raises(UsageError, match="notes.txt exist and differ from toy's files"):
             fetch_release("toy", to=tmp_path / "mine", config=_config(server))
         assert mine.read_bytes() == b"my own notes\n"
+        assert server.requests == [], "a conflict stops the fetch before anything is fetched"
         cached = cache_folder(get_release("toy")) / "notes.txt"
         cached.parent.mkdir(parents=True)
         cached.write_bytes(b"corrupted\n")
