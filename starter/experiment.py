@@ -205,10 +205,82 @@ def resolve_config(starter: Starter, args: argparse.Namespace) -> StarterConfig:
     overrides = {k: getattr(args, k) for k in ("model", "device", "seed") if getattr(args, k, None) is not None}
     if getattr(args, "offline", False):
         overrides["offline"] = True
-    from starter.settings import apply_settings
+    from starter.settings import apply_settings, parse_setting
 
-    cfg = apply_settings(starter.presets[args.preset], list(getattr(args, "settings", None) or []))
-    return dataclasses.replace(cfg, **overrides)
+    items = list(getattr(args, "settings", None) or [])
+    set_names = {parse_setting(item)[0]: item for item in items}
+    for name, value in overrides.items():  # `--seed 5 --set seed=3`: which one? say so
+        if name in set_names and name != "offline":
+            raise UsageError(f"--{name} {value} and --set {set_names[name]} both set {name}; "
+                             "give it once")
+    cfg = apply_settings(starter.presets[args.preset], items)
+    cfg = dataclasses.replace(cfg, **overrides)
+    check_run_request(starter, cfg, getattr(args, "shard", None) or "0/1",
+                      allow_large=_allows_large(items))
+    return cfg
+
+
+def _allows_large(items: list[str]) -> bool:
+    from starter.settings import allows_large
+
+    return allows_large(items)
+
+
+# The most sequences a run may plan without `--set allow_large=true` (the gpu presets plan
+# well under a million).
+MAX_PLANNED_SEQUENCES = 10_000_000
+# A Hugging Face repository id: "name" or "owner/name", ASCII letters, digits, "-", "_", ".",
+# not starting or ending with "-" or ".", at most 96 characters each (the hub's own rule).
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
+
+
+def check_run_request(starter: Starter, cfg: StarterConfig, shard_text: str,
+                      allow_large: bool = False) -> None:
+    """Checks of a resolved config that need no model, for `run` and `--dry-run` alike: the model
+    name is a registry name, a folder or a valid hub id; `--shard` leaves this process at least
+    one problem; the plan stays under MAX_PLANNED_SEQUENCES unless allow_large.
+
+    >>> check_run_request(None, StarterConfig(model="modèle-ü"), "0/1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: --model 'modèle-ü' is neither a registry name, a folder nor a Hugging Face repository id ...
+    """
+    from starter.models import validate_model_name
+
+    spec = validate_model_name(cfg.model)
+    if spec.source == "hub":
+        name = spec.hf_id or ""
+        if not _REPO_ID.fullmatch(name) or "--" in name or ".." in name:
+            shown = name if len(name) <= 60 else name[:60] + "..."
+            raise UsageError(f"--model {shown!r} is neither a registry name, a folder nor a Hugging "
+                             "Face repository id (owner/name: ASCII letters, digits, -, _ and ., "
+                             "at most 96 characters each; see `mi-starter doctor` for the "
+                             "registry)")
+    shard = Shard.parse(shard_text)
+    problems = _problem_count(cfg)
+    if shard.count > 1 and problems is not None and shard.index >= problems:
+        raise UsageError(f"--shard {shard} gets none of the {problems} problems; with "
+                         f"{problems} problems use at most {problems} shards (--shard i/{problems})")
+    if starter is None or starter.budget is None or allow_large:
+        return
+    from starter import plan
+
+    sequences = plan.make_plan(starter.budget(cfg)).sequences
+    if sequences > MAX_PLANNED_SEQUENCES:
+        raise UsageError(f"this config plans {sequences:,} sequences, above the ceiling of "
+                         f"{MAX_PLANNED_SEQUENCES:,}; lower the sizes, or add --set "
+                         "allow_large=true if you mean it")
+
+
+def _problem_count(cfg: StarterConfig) -> int | None:
+    """How many problems a shardable starter splits: its `n_problems`, else its `n_chains` (one
+    reference chain per problem); None when the config has neither."""
+    for name in ("n_problems", "n_chains"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def _lookup_latents(starter: Starter, cfg: StarterConfig, spec) -> tuple[list, str]:
@@ -392,32 +464,39 @@ def print_plan(starter: Starter, cfg: StarterConfig, preset: str, spec: Any) -> 
 def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
     """Combine the shard folders of one run (`--shard i/n`) into `out`, then analyse it as one run.
 
-    Every folder must hold the same starter, preset, config and model apart from its shard, the shards
-    must be distinct and complete (0 .. n-1), and no unit may appear in two of them.
+    Refused, each in one line, before anything is written: an `out` that exists and holds
+    anything (merge writes a new run folder, never into another run); a shard that is not
+    complete (`results.check_complete`: never finished, a torn last line, rows added or edited
+    since it finished, a NaN the run never wrote); shards whose identity differs
+    (`results.RunIdentity`: config, model, seed, backend, commit, library versions); a missing or
+    repeated shard; a unit in two shards. The merged manifest records the shards' commit and
+    library versions (the rows' provenance) and, under `merged_by`, the merging process's own.
     """
     from starter import questions
-    from starter.results import RunStore, check_run_dir, read_run
+    from starter.results import RunIdentity, RunStore, check_complete
 
     if len(dirs) < 2:
         raise UsageError("merge needs two or more shard folders: mi-starter merge DIR DIR ... --out OUT")
-    runs = [(Path(d), *read_run(d)) for d in dirs]
+    refuse_existing_out(out, "merge")
+    runs = [(Path(d), *check_complete(d)) for d in dirs]
     first_dir, first, _ = runs[0]
-    base = {k: v for k, v in first["config"].items() if k != "shard"}
+    first_identity = RunIdentity.of(first)
     shards = []
     for folder, manifest, _ in runs:
-        config = {k: v for k, v in manifest["config"].items() if k != "shard"}
-        if config != base or manifest.get("model") != first.get("model"):
-            keys = sorted(k for k in set(config) | set(base) if config.get(k) != base.get(k))
-            raise UsageError(f"{folder} is not a shard of the same run as {first_dir} (differs in: "
-                             f"{', '.join(keys) or 'model'}); merge only shards of one command")
         if "shard" not in manifest["config"]:
             raise UsageError(f"{folder} was not run with --shard; nothing to merge it with")
+        differences = first_identity.differences(RunIdentity.of(manifest), ignore_config=("shard",))
+        if differences:
+            raise UsageError(f"{folder} is not a shard of the same run as {first_dir} (differs in: "
+                             f"{'; '.join(differences)}); merge only shards of one command, run "
+                             "from one checkout with the same libraries")
         shards.append(Shard.parse(manifest["config"]["shard"]))
     counts = {s.count for s in shards}
     indexes = sorted(s.index for s in shards)
     if len(counts) != 1 or indexes != list(range(counts.pop())):
         raise UsageError(f"the shards given are {', '.join(map(str, shards))}; give each of "
                          f"0/{shards[0].count} .. {shards[0].count - 1}/{shards[0].count} once")
+    base = {k: v for k, v in first["config"].items() if k != "shard"}
     starter = questions.load(base["starter"])
     merged: dict = {}
     for folder, _, rows in runs:
@@ -427,8 +506,12 @@ def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
                 raise UsageError(f"unit {unit!r} is in more than one shard ({folder}); does "
                                  f"{base['starter']} call ctx.my_problems? merge refused")
             merged.setdefault(unit, row)
-    check_run_dir(out, config=base, model=first["model"])
-    store = RunStore.open(out, config=base, model=first["model"], device=first.get("device", "cpu"))
+    store = RunStore.open(out, config=base, model=first["model"], device=first.get("device", "cpu"),
+                          seed=first.get("seed"))
+    store.manifest["merged_by"] = {"git_commit": store.manifest.get("git_commit"),
+                                   "packages": store.manifest.get("packages")}
+    store.manifest["git_commit"] = first_identity.git_commit  # the rows' provenance
+    store.manifest["packages"] = first_identity.packages
     store.manifest["merged_from"] = [str(folder) for folder, _, _ in runs]
     for row in merged.values():
         if not store.done(row["unit"]):
@@ -441,6 +524,35 @@ def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
     session.finish()
     print(f"[{starter.slug}] merged {len(runs)} shards into {out}")
     return Path(out)
+
+
+def refuse_existing_out(out: str | os.PathLike, command: str) -> None:
+    """`command --out` writes a new folder: one that exists and holds anything is refused (one line),
+    so no earlier run, validation or file of the user's is overwritten or mixed into.
+
+    >>> import tempfile
+    >>> refuse_existing_out(Path(tempfile.mkdtemp()) / "new", "merge")  # fine: to be created
+    >>> folder = Path(tempfile.mkdtemp()); _ = (folder / "summary.md").write_text("mine")
+    >>> refuse_existing_out(folder, "merge")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: merge --out ... already holds summary.md; ... pass a new --out ...
+    """
+    path = Path(out)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_dir():
+        raise UsageError(f"{command} --out {path} is a file, not a folder; pass a new folder "
+                         "(nothing was changed)")
+    try:
+        names = sorted(p.name for p in path.iterdir())
+    except OSError as err:
+        raise StarterError(f"cannot list {path} ({err.strerror}); pass a new --out") from None
+    if names:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise UsageError(f"{command} --out {path} already holds {shown}; {command} writes a new "
+                         "folder and never into an existing one: pass a new --out (nothing was "
+                         "changed)")
 
 
 def _from_json(value: Any) -> Any:
@@ -548,8 +660,10 @@ class Session:
                              "units are not all per problem); run it whole")
         if shard.count > 1:  # part of the identity: a shard's folder never takes another's rows
             run_config["shard"] = str(shard)
-        if server:  # a server samples with its own random streams: never mix its rows with ours
-            run_config["backend"] = {"kind": "openai", "served_model": server.served_model}
+        if server:  # a server samples with its own random streams: never mix its rows with ours,
+            # nor one server's with another's (another --base-url may serve other weights)
+            run_config["backend"] = {"kind": "openai", "base_url": server.base_url,
+                                     "served_model": server.served_model}
         # Everything that can be wrong with --out is refused now, before the model loads; the
         # folder itself is created by `sample`, so a model that can't load leaves no empty run.
         check_run_dir(out, config=run_config, model=cfg.model)

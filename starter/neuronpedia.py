@@ -422,8 +422,9 @@ cache_dir='/tmp/np', api_key=set)
         else:
             env_key = os.environ.get("NEURONPEDIA_API_KEY")
             self._api_key = _checked_key(env_key, "NEURONPEDIA_API_KEY")
-        env_offline = os.environ.get("NEURONPEDIA_OFFLINE", "").strip().lower()
-        self.offline = env_offline in {"1", "true", "yes", "on"} if offline is None else offline
+        from starter.settings import env_flag  # 1/true/yes/on, 0/false/no/off; else one line
+
+        self.offline = env_flag("NEURONPEDIA_OFFLINE") if offline is None else offline
         if self.offline and refresh:
             raise UsageError("refresh=True (--refresh) needs the network but the client is offline "
                              "(--offline or NEURONPEDIA_OFFLINE); drop one of them")

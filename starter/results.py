@@ -22,6 +22,14 @@ without creating anything, so a run can be refused before its model loads) refus
 - a results.jsonl line that is not a row (not JSON, invalid UTF-8, no "unit", a unit that is not a
   str or int), naming the file and the line: only a torn last line may be cut, never a complete one.
 
+A run's identity (`RunIdentity`: config incl. starter, preset, shard and server, model, seed,
+commit, library versions) must match for a resume; `mi-starter merge` checks the same across
+shards. `finish` records what results.jsonl holds, and `check_complete` (merge's test of a shard,
+also applied when a finished run is resumed) refuses a run without `finished_at`, with a torn last
+line, or whose rows changed since. A NaN or infinity is read back only in a field the run itself
+recorded writing one in (`nan_fields` in the manifest), so an edited "T=nan" row is refused. Every
+file read back must be a regular file: a named pipe is refused, never waited on.
+
 Rows from another config cannot hide in a resumed file either. The store records every unit the run
 asks about (through `done`, `pending` or `append`); `unasked()` lists the rows read from disk that
 the current run never asked about, and `check_asked()`, which the frame calls before any analysis,
@@ -51,7 +59,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
+import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -61,6 +72,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from starter.errors import StarterError, UsageError
+from starter.files import read_regular
 
 try:  # advisory lock so two processes never append to one run; fcntl is POSIX-only
     import fcntl
@@ -78,6 +90,64 @@ _BEFORE_MANIFEST = frozenset({".lock", MANIFEST + ".tmp"})
 _FIX_LINE = ("fix or delete that line (it was left as it is), or pass a new --out; only a last "
              "line without a newline, torn by a crash, is ever cut")
 Unit = str | int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunIdentity:
+    """What makes two run folders parts of the same run; resume, merge and validate all check it.
+
+    Two runs with equal identities ask for the same rows and compute them the same way, so rows of
+    one may complete the other. Everything that changes a row is here: the config (it holds the
+    starter, preset, every Config field but `offline`, the shard, and with a server the backend,
+    its base URL and served model), the model, the seed, the code's commit and the versions of the
+    libraries that compute (`_PACKAGES`).
+
+    >>> a = RunIdentity({"starter": "x", "n": 2}, "toy", 0, "abc", {"torch": "2.4"})
+    >>> b = dataclasses.replace(a, config={"starter": "x", "n": 3}, packages={"torch": "2.5"})
+    >>> a.differences(b)
+    ['config (n: 2 -> 3)', "library versions (torch: '2.4' -> '2.5')"]
+    >>> a.differences(b, ignore_config=("n",))
+    ["library versions (torch: '2.4' -> '2.5')"]
+    """
+
+    config: dict  # the run's config as manifest.json records it (starter, preset, fields, ...)
+    model: str  # registry name, HF id or folder
+    seed: Any  # every random choice derives from it
+    git_commit: str | None  # the checkout's commit, "-dirty" with local changes; None: no checkout
+    packages: dict  # versions of the libraries in _PACKAGES (None: not installed)
+
+    @classmethod
+    def current(cls, config: dict, model: str, seed: Any = None) -> RunIdentity:
+        """The identity of a run this process would start (its own commit and libraries)."""
+        config = _jsonable(config)
+        seed = config.get("seed") if seed is None else seed
+        return cls(config, model, seed, _git_commit(), dict(_package_versions()))
+
+    @classmethod
+    def of(cls, manifest: dict) -> RunIdentity:
+        """The identity manifest.json records (keys an older manifest lacks read as None)."""
+        return cls(manifest.get("config") or {}, manifest.get("model"), manifest.get("seed"),
+                   manifest.get("git_commit"), manifest.get("packages") or {})
+
+    def differences(self, other: RunIdentity, ignore_config: tuple[str, ...] = ()) -> list[str]:
+        """What differs from `other`, one phrase per part ("config (seed: 3 -> 5)"); [] if same."""
+        found = []
+        mine = {k: v for k, v in self.config.items() if k not in ignore_config}
+        theirs = {k: v for k, v in other.config.items() if k not in ignore_config}
+        if mine != theirs:
+            found.append(f"config ({_changes(mine, theirs)})")
+        for name, words in (("model", "model"), ("seed", "seed"), ("git_commit", "commit")):
+            old, new = getattr(self, name), getattr(other, name)
+            if old != new:
+                found.append(f"{words} ({old!r} -> {new!r})")
+        if self.packages != other.packages:
+            found.append(f"library versions ({_changes(self.packages, other.packages)})")
+        return found
+
+
+def _changes(old: dict, new: dict) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys)
 
 
 class RunStore:
@@ -106,9 +176,8 @@ class RunStore:
         docstring).
         """
         out = Path(out_dir)
-        config = _jsonable(config)
-        seed = config.get("seed") if seed is None else seed
-        _inspect(out, config=config, model=model, seed=seed)  # refuse before creating anything
+        identity = RunIdentity.current(config, model, seed)
+        _inspect(out, identity)  # refuse before creating anything
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -116,10 +185,9 @@ class RunStore:
                                "pass an --out in a writable folder") from None
         _lock(out)
         try:
-            found = _inspect(out, config=config, model=model, seed=seed)  # again, under the lock
+            found = _inspect(out, identity)  # again, under the lock
             _cut_torn_tail(out / RESULTS, found.keep_bytes)
-            manifest = _write_manifest(out / MANIFEST, found.manifest, config=config, model=model,
-                                       seed=seed, device=device)
+            manifest = _write_manifest(out / MANIFEST, found.manifest, identity, device=device)
         except BaseException:
             _unlock(out)  # a refused open must not keep the directory locked
             raise
@@ -177,7 +245,12 @@ class RunStore:
         if unit in self._done:
             raise ValueError(f"unit {unit!r} already has a row in {self.out / RESULTS}; "
                              "skip it with store.done(unit) or iterate over store.pending(units)")
-        line = (json.dumps(_jsonable(row), ensure_ascii=False) + "\n").encode()
+        row = _jsonable(row)
+        new_nan = set(_non_finite_fields(row)) - _nan_fields(self.manifest)
+        if new_nan:  # recorded before the row, so a resume knows this run writes them
+            self.manifest["nan_fields"] = sorted(_nan_fields(self.manifest) | new_nan)
+            _write_atomic(self.out / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
+        line = (json.dumps(row, ensure_ascii=False) + "\n").encode()
         _append_line(self.out / RESULTS, line, kept=len(self._rows))
         self._rows.append(json.loads(line))
         self._done.add(unit)
@@ -200,7 +273,9 @@ class RunStore:
         return write_summary(self.out, markdown)
 
     def finish(self) -> None:
-        """Record `finished_at` and release the directory for other processes."""
+        """Record `finished_at` and what results.jsonl holds (rows, bytes, SHA-256: see
+        `check_complete`), and release the directory for other processes."""
+        self.manifest["results"] = _results_record(self.out / RESULTS)
         self.manifest["finished_at"] = _now()
         try:
             _write_atomic(self.out / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
@@ -211,14 +286,48 @@ class RunStore:
 def read_run(out_dir: str | os.PathLike) -> tuple[dict, list[dict]]:
     """(manifest, rows) of a run directory, read only: nothing is cut, locked or rewritten.
 
-    Used by `mi-starter merge`; a folder without our manifest, or a results.jsonl with a bad line,
-    is one error naming the file.
+    A folder without our manifest, or a results.jsonl with a bad line, is one error naming the file.
     """
     out = Path(out_dir)
     manifest = _read_manifest(out / MANIFEST)
     if manifest is None:
         raise UsageError(f"{out} holds no {MANIFEST}: not an mi-starter run directory")
-    rows, _ = _parse_rows(out / RESULTS)
+    rows, _ = _parse_rows(out / RESULTS, _nan_fields(manifest))
+    return manifest, rows
+
+
+def check_complete(out_dir: str | os.PathLike) -> tuple[dict, list[dict]]:
+    """(manifest, rows) of a run that finished and is as it finished; one UsageError line otherwise.
+
+    A run is complete when its manifest has `finished_at`, results.jsonl has no torn last line, and
+    results.jsonl is byte for byte what `finish` recorded (so no row was added, edited or cut since:
+    every row is one the run's config asked for). `mi-starter merge` takes only complete shards; a
+    resume of a finished run checks the same record. Read only: nothing is cut or rewritten.
+
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> store = RunStore.open(out, config={"seed": 0}, model="toy", device="cpu")
+    >>> store.append({"unit": "p0", "score": 1})
+    >>> check_complete(out)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: ... never finished (its manifest.json has no finished_at); ...
+    >>> store.finish()
+    >>> [row["unit"] for row in check_complete(out)[1]]
+    ['p0']
+    """
+    out = Path(out_dir)
+    manifest = _read_manifest(out / MANIFEST)
+    if manifest is None:
+        raise UsageError(f"{out} holds no {MANIFEST}: not an mi-starter run directory")
+    rows, keep_bytes = _parse_rows(out / RESULTS, _nan_fields(manifest))
+    torn = _torn_bytes(out / RESULTS, keep_bytes)
+    if not manifest.get("finished_at"):
+        also = f", and its {RESULTS} ends in a torn line of {torn} bytes" if torn else ""
+        raise UsageError(f"{out} holds a run that never finished (its {MANIFEST} has no "
+                         f"finished_at){also}; run its command again to finish it (it resumes), "
+                         "then use it")
+    _check_finished_rows(out, manifest, keep_bytes)
     return manifest, rows
 
 
@@ -237,9 +346,7 @@ def check_run_dir(out_dir: str | os.PathLike, config: dict, model: str,
     ...
     starter.errors.UsageError: --out ... holds files (notes.txt) but no manifest.json ...
     """
-    config = _jsonable(config)
-    seed = config.get("seed") if seed is None else seed
-    _inspect(Path(out_dir), config=config, model=model, seed=seed)
+    _inspect(Path(out_dir), RunIdentity.current(config, model, seed))
 
 
 def save_figure(fig, out: str | os.PathLike) -> Path:
@@ -255,10 +362,14 @@ def save_figure(fig, out: str | os.PathLike) -> Path:
     'figure.png'
     """
     path = Path(out) / FIGURE
+    tmp = path.with_name(FIGURE + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png", dpi=150, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+        os.replace(tmp, path)  # never opened for writing: a pipe in its place cannot block
     except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise StarterError(f"cannot write {path} ({_reason(err)}); free some space or pick a "
                            "writable --out, then run the same command again") from err
     finally:
@@ -291,7 +402,7 @@ class _Found:
     keep_bytes: int  # results.jsonl's length without a torn last line (0 when there is no file)
 
 
-def _inspect(out: Path, *, config: dict, model: str, seed: Any) -> _Found:
+def _inspect(out: Path, identity: RunIdentity) -> _Found:
     """Check `out` for a (re)open, reading only; a one-line error for everything refused."""
     _check_out_path(out)
     if not out.exists():
@@ -300,8 +411,10 @@ def _inspect(out: Path, *, config: dict, model: str, seed: Any) -> _Found:
     if manifest is None:
         _refuse_foreign_files(out)
         return _Found(manifest=None, rows=[], keep_bytes=0)
-    _refuse_mismatch(out, manifest, config=config, model=model, seed=seed)
-    rows, keep_bytes = _parse_rows(out / RESULTS)
+    _refuse_mismatch(out, manifest, identity)
+    rows, keep_bytes = _parse_rows(out / RESULTS, _nan_fields(manifest))
+    if manifest.get("finished_at") and "results" in manifest:  # resuming a finished run:
+        _check_finished_rows(out, manifest, keep_bytes)  # its rows must be those it finished with
     return _Found(manifest=manifest, rows=rows, keep_bytes=keep_bytes)
 
 
@@ -334,12 +447,12 @@ def _read_only_filesystem(path: Path) -> bool:
 def _read_manifest(path: Path) -> dict | None:
     """Our manifest, or None when there is none; someone else's or an unparsable one is refused."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
+        data = read_regular(path)  # a named pipe is refused, never waited on
     except OSError as err:
         raise StarterError(f"cannot read {path} ({_reason(err)}); fix its permissions, or pass "
                            "a new --out") from None
+    if data is None:
+        return None
     try:
         manifest = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -369,7 +482,7 @@ def _refuse_foreign_files(out: Path) -> None:
                          "run; pass a new or empty folder: nothing in this one was changed")
 
 
-def _parse_rows(path: Path) -> tuple[list[dict], int]:
+def _parse_rows(path: Path, nan_fields: frozenset[str] = frozenset()) -> tuple[list[dict], int]:
     """(rows, bytes to keep) of results.jsonl; a complete line that is not a row raises, naming it.
 
     Only the tail can be torn, because rows are appended one fsynced line at a time with the
@@ -378,12 +491,12 @@ def _parse_rows(path: Path) -> tuple[list[dict], int]:
     guessing would lose data, so that raises, naming the line.
     """
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], 0
+        data = read_regular(path)  # a named pipe is refused, never waited on
     except OSError as err:
         raise StarterError(f"cannot read {path} ({_reason(err)}); fix its permissions, or pass "
                            "a new --out") from None
+    if data is None:
+        return [], 0
     keep = data.rfind(b"\n") + 1
     lines = data[:keep].split(b"\n")[:-1]
     tail = data[keep:]
@@ -391,7 +504,7 @@ def _parse_rows(path: Path) -> tuple[list[dict], int]:
         raise StarterError(f"{path}, line {len(lines) + 1} is not a results row "
                            f"(and has no newline): {tail[:80]!r}; {_FIX_LINE}")
     numbered = enumerate(lines, start=1)
-    rows = [_parse_row(path, number, raw) for number, raw in numbered if raw.strip()]
+    rows = [_parse_row(path, number, raw, nan_fields) for number, raw in numbered if raw.strip()]
     units = [row["unit"] for row in rows]
     if len(set(units)) != len(units):
         dupes = sorted({str(u) for u in units if units.count(u) > 1})
@@ -400,7 +513,7 @@ def _parse_rows(path: Path) -> tuple[list[dict], int]:
     return rows, keep
 
 
-def _parse_row(path: Path, number: int, raw: bytes) -> dict:
+def _parse_row(path: Path, number: int, raw: bytes, nan_fields: frozenset[str]) -> dict:
     where = f"{path}, line {number}"
     try:
         text = raw.decode("utf-8")
@@ -418,7 +531,69 @@ def _parse_row(path: Path, number: int, raw: bytes) -> dict:
         kind = type(row["unit"]).__name__
         raise StarterError(f"{where} has a 'unit' that is a {kind} ({shown}), "
                            f"not a string or an integer; {_FIX_LINE}")
+    odd = [name for name in _non_finite_fields(row) if name not in nan_fields]
+    if odd:  # the run records every field it writes NaN in (manifest "nan_fields") first
+        raise StarterError(f"{where} holds NaN or infinity in {odd[0]!r}, which this run never "
+                           f"writes there: the line was edited or corrupted; {_FIX_LINE}")
     return row
+
+
+def _non_finite_fields(row: dict) -> list[str]:
+    """The fields of `row` holding NaN or an infinity anywhere inside, sorted.
+
+    >>> _non_finite_fields({"unit": "a", "p": float("nan"), "xs": [1.0, float("inf")], "n": 2})
+    ['p', 'xs']
+    """
+    return sorted(name for name, value in row.items() if _has_non_finite(value))
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def _nan_fields(manifest: dict | None) -> frozenset[str]:
+    """The fields this run writes NaN or infinity in (recorded by `append` before such a row)."""
+    fields = (manifest or {}).get("nan_fields") or ()
+    return frozenset(f for f in fields if isinstance(f, str))
+
+
+def _results_record(path: Path) -> dict:
+    """What results.jsonl holds now: rows, bytes and SHA-256 (recorded in the manifest at finish)."""
+    data = read_regular(path) or b""
+    return {"rows": data.count(b"\n"), "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _torn_bytes(path: Path, keep_bytes: int) -> int:
+    """How many bytes of a torn last line follow the last complete row (0: none)."""
+    try:
+        return max(0, path.stat().st_size - keep_bytes) if path.exists() else 0
+    except OSError:
+        return 0
+
+
+def _check_finished_rows(out: Path, manifest: dict, keep_bytes: int) -> None:
+    """A finished run's results.jsonl must be what `finish` recorded; one line naming what moved."""
+    recorded = manifest.get("results")
+    if not isinstance(recorded, dict):
+        raise UsageError(f"{out} finished without a record of its rows ({MANIFEST} has no "
+                         f"'results'; written by an older mi-starter?), so its {RESULTS} cannot be "
+                         "checked; run it again with a new --out")
+    now = _results_record(out / RESULTS)
+    if now == recorded:
+        return
+    torn = _torn_bytes(out / RESULTS, keep_bytes)
+    what = (f"it ends in a torn line of {torn} bytes" if torn else
+            f"{now['rows']} rows where {recorded.get('rows')} were recorded" if
+            now["rows"] != recorded.get("rows") else "a row was edited")
+    raise UsageError(f"{out / RESULTS} changed after the run finished ({what}); restore it, or "
+                     "run again with a new --out (nothing was changed)")
 
 
 def _is_unit(value: Any) -> bool:
@@ -466,37 +641,34 @@ def _append_line(path: Path, line: bytes, kept: int) -> None:
         os.close(fd)
 
 
-def _write_manifest(path: Path, existing: dict | None, *, config: dict, model: str, seed: Any,
+def _write_manifest(path: Path, existing: dict | None, identity: RunIdentity,
                     device: str) -> dict:
     """Write a fresh manifest, or mark the existing (already checked) one as resumed."""
     now = _now()
     if existing is not None:
         manifest = existing
         manifest["finished_at"] = None
+        manifest.pop("results", None)  # recorded again by finish()
         manifest.setdefault("resumed", []).append({"at": now, "device": device, "command": _command_line()})
     else:
         manifest = {
-            "config": config, "seed": seed, "model": model, "device": device,
-            "started_at": now, "finished_at": None, "command": _command_line(),
-            "git_commit": _git_commit(), "python": platform.python_version(),
-            "platform": platform.platform(), "packages": _package_versions(),
+            "config": identity.config, "seed": identity.seed, "model": identity.model,
+            "device": device, "started_at": now, "finished_at": None,
+            "command": _command_line(), "git_commit": identity.git_commit,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "packages": identity.packages,
         }
     _write_atomic(path, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def _refuse_mismatch(out: Path, manifest: dict, **expected: Any) -> None:
-    for key, value in expected.items():
-        old = manifest.get(key)
-        if old == value:
-            continue
-        if key == "config" and isinstance(old, dict):
-            keys = sorted(k for k in set(old) | set(value) if old.get(k) != value.get(k))
-            detail = "; ".join(f"{k}: {old.get(k)!r} -> {value.get(k)!r}" for k in keys)
-        else:
-            detail = f"{old!r} -> {value!r}"
-        raise UsageError(f"{out} already holds a run with a different {key} ({detail}); "
-                         "resume it with the same settings, or pass a new --out directory")
+def _refuse_mismatch(out: Path, manifest: dict, identity: RunIdentity) -> None:
+    """A folder holding another run (see RunIdentity) is never resumed: one line naming the part."""
+    differences = RunIdentity.of(manifest).differences(identity)
+    if differences:
+        raise UsageError(f"{out} already holds a run with a different {'; '.join(differences)}; "
+                         "resume it with the same settings, checkout and libraries, or pass a "
+                         "new --out directory")
 
 
 # Locks this process holds, by directory: re-opening a run in the same process (a notebook cell run
@@ -577,6 +749,7 @@ def _command_line() -> list[str]:
     return list(sys.argv)
 
 
+@functools.cache  # the code this process runs is the code it started with
 def _package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in _PACKAGES:
@@ -587,6 +760,7 @@ def _package_versions() -> dict[str, str | None]:
     return versions
 
 
+@functools.cache  # the code this process runs is the code it started with
 def _git_commit() -> str | None:
     """The commit of the checkout the package runs from, with "-dirty" if it has local changes;
     None when the package is not in a git checkout (e.g. installed from a wheel)."""

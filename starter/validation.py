@@ -279,6 +279,7 @@ def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> P
     if preset not in ("smoke", "cpu"):
         raise UsageError(f"validate runs the organism presets only: choose smoke or cpu, not "
                          f"{preset!r}")
+    check_validation_out(out, slug, preset)  # before any arm runs or anything is written
     metrics = {}
     for run in arm_runs(validations, preset):
         argv = ["--preset", preset, "--model", run.model, "--out", str(out / "runs" / run.folder)]
@@ -299,6 +300,62 @@ def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> P
         judged.append(Judged(validation, rows))
     write_judged(slug, preset, judged, out)
     return out
+
+
+# What a validation folder holds; anything else in an existing --out is someone else's.
+VALIDATION_ENTRIES = frozenset({"runs", VALIDATION_FILE, "figure.png", "summary.md"})
+
+
+def check_validation_out(out: Path, slug: str, preset: str) -> None:
+    """Refuse (one line, nothing written) an --out that is not this validation's own folder.
+
+    Allowed: a new or empty folder, or one written by `validate` for the same starter and preset
+    (resumed: each arm's run folder checks its own identity when it reopens). Refused: a run
+    folder (its manifest.json, rows and findings would no longer match a replaced summary.md and
+    figure.png), another starter's or preset's validation, a summary.md or figure.png without
+    validation.json, and any other file.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> check_validation_out(folder / "new", "determinism", "smoke")  # to be created: fine
+    >>> _ = (folder / "manifest.json").write_text("{}")
+    >>> check_validation_out(folder, "determinism", "smoke")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    starter.errors.UsageError: validate --out ... holds a run (manifest.json), not a validation; ...
+    """
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise UsageError(f"validate --out {out} is a file, not a folder; pass a new folder")
+    names = sorted(p.name for p in out.iterdir())
+    fix = "pass a new --out (nothing was changed)"
+    if "manifest.json" in names:
+        raise UsageError(f"validate --out {out} holds a run (manifest.json), not a validation; "
+                         f"its summary.md and figure.png would no longer match its rows: {fix}")
+    foreign = [n for n in names if n not in VALIDATION_ENTRIES]
+    if foreign:
+        raise UsageError(f"validate --out {out} holds files validate does not write "
+                         f"({', '.join(foreign[:5])}): {fix}")
+    record_path = out / VALIDATION_FILE
+    if not record_path.exists():
+        written = [n for n in names if n != "runs"]
+        if written:
+            raise UsageError(f"validate --out {out} holds {', '.join(written)} but no "
+                             f"{VALIDATION_FILE}: {fix}")
+        return
+    from starter.files import read_regular
+
+    try:
+        record = json.loads((read_regular(record_path) or b"").decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        record = None
+    if not isinstance(record, dict):
+        raise UsageError(f"{record_path} is not a validation record: {fix}")
+    was = (record.get("starter"), record.get("preset"))
+    if was != (slug, preset):
+        raise UsageError(f"validate --out {out} holds the validation of {was[0]!r} with preset "
+                         f"{was[1]!r}, not {slug!r} with {preset!r}: {fix}")
 
 
 def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:

@@ -57,7 +57,8 @@ def test_determinism_through_the_backend_matches_the_local_greedy_path(lm, tmp_p
     assert local_greedy, "the local run wrote no greedy control rows"
     assert _greedy_texts(_rows(remote)) == local_greedy
     manifest = json.loads((remote / "manifest.json").read_text())
-    assert manifest["config"]["backend"] == {"kind": "openai", "served_model": "served-model"}
+    assert manifest["config"]["backend"] == {"kind": "openai", "base_url": server.url,
+                                             "served_model": "served-model"}
     assert manifest["backend"]["api_key"] in ("set", "unset")
     assert (remote / "findings.json").is_file()
 

@@ -86,6 +86,9 @@ def _earlier_run(out, results: bytes | str) -> None:
     RunStore.open(out, config=CONFIG, model="m", device="cpu").finish()
     data = results.encode() if isinstance(results, str) else results
     (out / "results.jsonl").write_bytes(data)
+    manifest = json.loads((out / "manifest.json").read_text())  # killed before it finished
+    manifest.update(finished_at=None, results=None)
+    (out / "manifest.json").write_text(json.dumps(manifest))
 
 
 def test_corrupt_middle_line_raises_instead_of_guessing(tmp_path):

@@ -56,6 +56,14 @@ def _snapshot(folder) -> dict:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def _unfinish(out) -> None:
+    """As if the run was killed before it finished (a finished run's rows are checked against the
+    record `finish` wrote: tests/test_reliability_runs.py)."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest.update(finished_at=None, results=None)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+
+
 def _rows(out) -> list[dict]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
@@ -122,6 +130,7 @@ def test_a_resume_of_our_own_run_still_works(tmp_path, no_model):
 def test_rows_the_config_never_asked_for_fail_the_run_before_analysis(tmp_path, no_model):
     out = _execute("--out", str(tmp_path / "run"))
     summary = (out / "summary.md").read_text()
+    _unfinish(out)
     # rows of "another version" that this config never produces
     with open(out / "results.jsonl", "a") as f:
         for unit in ("z1", "z2"):
@@ -140,6 +149,7 @@ def test_latent_rows_of_an_earlier_lookup_are_kept_but_not_summarised(tmp_path, 
     stale = {"unit": "latent:0-old:7", "kind": "latent", "model_id": "m", "source": "0-old",
              "index": 7, "description": "from an earlier online lookup", "query": "q",
              "url": "https://x", "provenance": "live"}
+    _unfinish(out)
     with open(out / "results.jsonl", "a") as f:
         f.write(json.dumps(stale) + "\n")
     _execute("--out", str(out))

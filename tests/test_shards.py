@@ -64,7 +64,7 @@ def test_merge_refuses_missing_or_foreign_shards(toy, tmp_path):
     with pytest.raises(UsageError, match="give each of"):
         merge_runs([a, _run_dir(toy, tmp_path / "b", "--shard", "0/2")], tmp_path / "m1")
     other = _run_dir(toy, tmp_path / "c", "--shard", "1/2", "--seed", "5")
-    with pytest.raises(UsageError, match="differs in: seed"):
+    with pytest.raises(UsageError, match=r"differs in: config \(seed: 0 -> 5\); seed \(0 -> 5\)"):
         merge_runs([a, other], tmp_path / "m2")
 
 
