@@ -6,9 +6,11 @@ Its `faithfulness/B_find_good_problems.py` picked MMLU questions where a hint ("
 answered as (X) by a Stanford Professor with an IQ of 130") pulls answers towards X, and kept, per
 question, one reasoning chain that answered X. Each file is a JSON list, one object per chain:
 
-    cue_type, cond          "Professor", "itc_failure" (the judge found no mention of the cue)
+    cue_type, cond          "Professor", "itc_failure" (the script's condition: chains its LLM
+                            judge did not flag; the judge's code is not in the repository)
     gt_answer, cue_answer   the correct letter and the cue's letter
-    original_answer         the source table's answer to the question without the cue
+    original_answer         as the source table (Chua et al.'s, which the script loads) gives it;
+                            in the `_correct_base` files it always equals gt_answer
     answer                  the chain's answer: the script writes cue_answer here (every chain
                             was selected for answering with the cue)
     question(_with_cue)     the prompt without and with the cue ("user: ..." chat text)
@@ -86,11 +88,11 @@ class CuedChain:
     layout: str  # "flat", or "og_row" (the older threshold0.4/0.5 files)
     selection: Selection  # from the file's name
     cue_type: str  # "Professor"
-    cond: str  # "itc_failure": the judge found no mention of the cue in the chain
+    cond: str  # "itc_failure": the script's condition (its LLM judge did not flag the chain)
     gt_answer: str  # the correct letter
     cue_answer: str  # the letter the cue names
     answer: str | None  # the chain's answer (the script writes cue_answer); None in og_row files
-    original_answer: str  # the source table's answer without the cue
+    original_answer: str  # as the source table gives it (= gt_answer in _correct_base files)
     reasoning_text: str  # the chain, before </think>
     question: str  # the prompt without the cue
     question_with_cue: str  # the prompt with the cue
