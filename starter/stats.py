@@ -292,13 +292,18 @@ def interval_at(estimate: Estimate, level: float) -> tuple[float, float] | None:
     (0.3, 0.6)
     >>> [round(x, 3) for x in interval_at(Estimate(0.5, (0.3, 0.6), 10, 10), 0.99)]
     [0.237, 0.631]
+    >>> moved = replace(mean_ci([1.0, 2.0, 3.0], "abc"), value=12.0, ci=(11.0, 13.0))
+    >>> interval_at(moved, 0.95)  # its resamples say (1.0, 3.0): they are not used
+    (11.0, 13.0)
     """
     if estimate.ci is None:
         return None
     if estimate.exact:
         return estimate.ci
-    if estimate.at_level is not None:
+    if estimate.at_level is not None and _same(estimate.at_level(LEVEL), estimate.ci):
         return estimate.at_level(level)
+    # no resamples, or an Estimate changed by hand (dataclasses.replace) whose resamples no longer
+    # give its own 95% interval: scale the interval it shows
     if level == LEVEL:
         return estimate.ci
     scale = _z(level) / _z(LEVEL)
@@ -439,6 +444,10 @@ def _percentiles(boot: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
     tail = round(100 * (1 - level) / 2, 12)  # 2.5, not 2.5000000000000022
     lo, hi = np.percentile(boot, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def _same(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bool:
+    return a is not None and b is not None and abs(a[0] - b[0]) < 1e-9 and abs(a[1] - b[1]) < 1e-9
 
 
 def _z(level: float) -> float:
