@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
     "data": ("starter.commands.data", "list and fetch the public releases of real R1 data"),
     "doctor": ("starter.commands.doctor", "check the installation, device and offline assets"),
+    "public": ("starter.commands.public", "answer a question on public R1-distill data (no model)"),
 }
 
 

@@ -517,7 +517,7 @@ def render_question(
         card = results.result_card(run, q.title, ed.words, root / q.starter)
         lines += card or [*results.figure(run, q.title), ed["no_findings"], ""]
     lines += validation.render_section(q, results_dir, root, ed.words, ed.fallback_note())
-    if q.area == LETTERED_AREA or area is None:
+    if q.letter is not None or area is None:  # the guide's a..h; a contributed one: its area
         place = ed["one_of_eight"]
     else:
         place = ed["in_area"].format(title=area.title, path=f"areas/{area.id}/index.md")
