@@ -1,0 +1,362 @@
+"""Lucky or steady on R1-distill, from Thought Anchors' public accuracy curves.
+
+## Question
+Does a chain reach its answer by steady progress, or does most of the change in P(correct) happen
+at one sentence (a lucky guess, a key insight, a fatal slip)?
+
+## Data
+Thought Anchors' 40 public chains (10 MATH problems x correct/incorrect x DeepSeek-R1-Distill-
+Llama-8B and -Qwen-14B). For each sentence i the release gives `accuracy`: the share of correct
+answers among ~100 continuations resampled from the prefix before i. Read in order, that is the
+chain's P(correct | prefix) curve a_0 .. a_{n-1}.
+
+## Analyse
+Per chain: net change a_{n-1} - a_0 (a rise for a correct chain, a fall for an incorrect one); the
+largest single-sentence step in the direction of that change, a_{i+1} - a_i; its share of the net
+change. Chains whose net change is under `MIN_NET` in size are left out and counted (a share of
+almost nothing is not a share).
+
+## Null (steady progress), stated precisely
+The same chain with P(correct) rising in equal steps from a_0 to a_{n-1} (a linear ramp over its
+n sentences), each point then observed through the same binomial noise the release has:
+Binomial(m_i, p_i) / m_i with m_i the number of resamples kept for sentence i (100 where unknown).
+A step of 0.07 is one standard deviation of that noise at p = 0.5, so a jump of a few points is
+noise. `N_NULL` simulated chains give the share a steady chain would show; the claim is the
+observed share minus that. A second null keeps the observed curve's shape but smooths it over
+`SMOOTH` sentences: it asks whether the jump is one sentence or a stretch of ~10. (A permutation of
+the per-sentence changes is no null here: it leaves the largest step and the net change unchanged.)
+
+## Which sentences carry the big jumps
+A step is "big" when |a_{i+1} - a_i| exceeds `Z_BIG` binomial standard deviations of the
+difference of two independent proportions at those points; its sentence's Thought Anchors tag is
+counted against the tags of all sentences.
+
+## What to try next
+Resample more (the release's ~100 per sentence cannot see steps under ~0.2 one by one); the
+organism's `mi-starter run lucky-or-steady` shows the method where the truth is planted.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from starter import stats
+from starter.findings import Claim, compare, declare
+from starter.public import (SOURCES, PublicRun, chain_files, errorbar, fmt_estimate, outcome,
+                            short_model)
+
+SLUG = "lucky-or-steady"
+SOURCE = SOURCES["thought-anchors"]
+# Primary claim, declared before the analysis: the largest single-sentence step carries a larger
+# share of a chain's net change in P(correct) than a steady linear ramp with the same ends and the
+# release's binomial noise would give (observed share minus the null's mean share, > 0).
+PRIMARY = "jump-vs-ramp"
+MIN_NET = 0.3  # chains whose |a_last - a_first| is below this are left out (counted)
+N_NULL = 200  # simulated steady chains per chain
+SMOOTH = 11  # window (sentences) of the smoothed-curve null
+Z_BIG = 3.0  # a step beyond this many binomial standard deviations is "big"
+DEFAULT_RESAMPLES = 100  # m_i where the release keeps no resamples for a sentence
+ANCHOR_TAGS = ("plan_generation", "uncertainty_management")  # Thought Anchors' "anchors"
+
+
+def jump_share(acc: Sequence[float]) -> tuple[float, int]:
+    """(largest step in the direction of the net change / net change, index of its sentence).
+
+    Step i is acc[i+1] - acc[i]: what keeping sentence i (instead of resampling it) changed.
+    By hand: [0.2, 0.3, 0.8, 0.9]: net +0.7, steps 0.1, 0.5, 0.1: share 0.5 / 0.7, sentence 1.
+
+    >>> share, i = jump_share([0.2, 0.3, 0.8, 0.9]); round(share, 3), i
+    (0.714, 1)
+    >>> share, i = jump_share([0.9, 0.8, 0.1]); round(share, 3), i  # a fall: the largest drop
+    (0.875, 1)
+    """
+    a = np.asarray(acc, dtype=float)
+    net = a[-1] - a[0]
+    sign = 1.0 if net >= 0 else -1.0
+    steps = sign * np.diff(a)
+    i = int(np.argmax(steps))
+    return (float(steps[i] / abs(net)) if net else math.nan), i
+
+
+def null_share(p: np.ndarray, m: np.ndarray, rng: np.random.Generator, n_sim: int = N_NULL,
+               min_net: float = 0.05) -> float:
+    """Mean `jump_share` of curves observed as Binomial(m_i, p_i)/m_i around the true curve `p`
+    (simulations whose observed net change is under `min_net` are dropped).
+
+    >>> rng = np.random.default_rng(0)
+    >>> round(null_share(np.array([0.0, 1.0]), np.array([100, 100]), rng), 3)  # one step: all of it
+    1.0
+    """
+    shares = []
+    for _ in range(n_sim):
+        x = rng.binomial(m.astype(int), np.clip(p, 0, 1)) / m
+        if abs(x[-1] - x[0]) >= min_net:
+            shares.append(jump_share(x)[0])
+    return float(np.mean(shares)) if shares else math.nan
+
+
+def smooth(a: np.ndarray, window: int = SMOOTH) -> np.ndarray:
+    """Moving average over `window` sentences (shorter at the ends), ends kept at the observed ones.
+
+    >>> smooth(np.array([0.0, 0.0, 1.0, 1.0]), 3).round(3).tolist()
+    [0.0, 0.333, 0.667, 1.0]
+    """
+    half = window // 2
+    out = np.array([a[max(0, i - half): i + half + 1].mean() for i in range(len(a))])
+    out[0], out[-1] = a[0], a[-1]
+    return out
+
+
+@dataclass(frozen=True)
+class ChainCurve:
+    """One chain's curve, summarised (a row of results.jsonl)."""
+
+    kind: str  # "chain"
+    model: str
+    problem: str  # the cluster
+    outcome: str  # "correct" / "incorrect" base chain
+    n_sentences: int
+    first: float  # a_0: P(correct) resampled from the prompt
+    last: float  # a_{n-1}
+    net: float  # last - first
+    eligible: bool  # |net| >= MIN_NET
+    share: float  # largest step in the net direction / |net|
+    jump_index: int  # the sentence whose step it is
+    jump_position: float  # jump_index / n_sentences
+    jump_tag: str  # that sentence's Thought Anchors tag
+    null_ramp: float  # mean share under the linear-ramp null
+    null_smooth: float  # mean share under the smoothed-curve null
+    n_big: int  # steps beyond Z_BIG binomial standard deviations
+
+
+@dataclass(frozen=True)
+class BigStep:
+    """A step beyond Z_BIG standard deviations (a row of results.jsonl)."""
+
+    kind: str  # "big_step"
+    model: str
+    problem: str
+    outcome: str
+    index: int  # the sentence whose step it is
+    position: float
+    tag: str
+    step: float  # a_{i+1} - a_i
+    z: float  # step / its binomial standard deviation
+
+
+def _resamples(chain) -> np.ndarray:
+    return np.array([len(s.resampled) or DEFAULT_RESAMPLES for s in chain.sentences], dtype=float)
+
+
+def big_steps(acc: np.ndarray, m: np.ndarray, z_big: float = Z_BIG) -> list[tuple[int, float]]:
+    """(index, z) of steps beyond `z_big` standard deviations of a difference of two binomial
+    proportions (each point's variance p(1-p)/m, p floored at 1/(2m) so a 0 or 1 still has noise).
+
+    >>> big_steps(np.array([0.5, 0.5, 0.9]), np.array([100, 100, 100]))  # 0.4 / 0.0583 = 6.9 sd
+    [(1, 6.9)]
+    """
+    out = []
+    for i in range(len(acc) - 1):
+        p0 = min(max(acc[i], 1 / (2 * m[i])), 1 - 1 / (2 * m[i]))
+        p1 = min(max(acc[i + 1], 1 / (2 * m[i + 1])), 1 - 1 / (2 * m[i + 1]))
+        sd = math.sqrt(p0 * (1 - p0) / m[i] + p1 * (1 - p1) / m[i + 1])
+        z = (acc[i + 1] - acc[i]) / sd
+        if abs(z) > z_big:
+            out.append((i, round(float(z), 1)))
+    return out
+
+
+def curve_rows(chains) -> tuple[list[ChainCurve], list[BigStep]]:
+    curves, steps = [], []
+    for chain in chains:
+        keep = [s for s in chain.sentences if math.isfinite(s.accuracy)]
+        if len(keep) < 3:
+            continue
+        acc = np.array([s.accuracy for s in keep])
+        m = np.array([len(s.resampled) or DEFAULT_RESAMPLES for s in keep], dtype=float)
+        n = len(acc)
+        share, i = jump_share(acc)
+        rng = np.random.default_rng(zlib.crc32(f"{chain.model}/{chain.problem_id}/"
+                                               f"{chain.base_correct}".encode()))
+        ramp = np.linspace(acc[0], acc[-1], n)
+        eligible = abs(acc[-1] - acc[0]) >= MIN_NET
+        found = big_steps(acc, m)
+        curves.append(ChainCurve(
+            kind="chain", model=chain.model, problem=chain.problem_id,
+            outcome=outcome(chain.base_correct), n_sentences=n, first=float(acc[0]),
+            last=float(acc[-1]), net=float(acc[-1] - acc[0]), eligible=eligible, share=share,
+            jump_index=keep[i].index, jump_position=keep[i].index / len(chain.sentences),
+            jump_tag=keep[i].tag,
+            null_ramp=null_share(ramp, m, rng) if eligible else math.nan,
+            null_smooth=null_share(smooth(acc), m, rng) if eligible else math.nan,
+            n_big=len(found)))
+        for j, z in found:
+            steps.append(BigStep(kind="big_step", model=chain.model, problem=chain.problem_id,
+                                 outcome=outcome(chain.base_correct), index=keep[j].index,
+                                 position=keep[j].index / len(chain.sentences), tag=keep[j].tag,
+                                 step=float(acc[j + 1] - acc[j]), z=z))
+    return curves, steps
+
+
+@dataclass(frozen=True)
+class Metrics:
+    n_problems: int
+    n_chains: int
+    n_eligible: int
+    curves: tuple[ChainCurve, ...]
+    steps: tuple[BigStep, ...]
+    share: stats.Estimate  # observed share, eligible chains
+    ramp: stats.Estimate  # null share, linear ramp
+    smooth: stats.Estimate  # null share, smoothed curve
+    tag_counts: dict  # tag -> (big steps carrying it, all sentences carrying it)
+    n_sentences: int
+    claims: tuple[Claim, ...]
+
+
+def analyse(chains) -> Metrics:
+    curves, steps = curve_rows(chains)
+    ok = [c for c in curves if c.eligible]
+    cl = [c.problem for c in ok]
+
+    def est(values):
+        return stats.mean_ci(values, cl)
+
+    share, ramp, smoothed = (est([c.share for c in ok]), est([c.null_ramp for c in ok]),
+                             est([c.null_smooth for c in ok]))
+    # Tags: is a big step's sentence an anchor tag more often than a sentence is?
+    all_tags = [(chain.problem_id, s.tag) for chain in chains for s in chain.sentences]
+    step_anchor = [float(s.tag in ANCHOR_TAGS) for s in steps]
+    base_anchor = [float(t in ANCHOR_TAGS) for _, t in all_tags]
+    base_cl = [p for p, _ in all_tags]
+    claims = [
+        compare("The largest single-sentence step carries a larger share of a chain's net change "
+                "in P(correct) than a steady linear ramp (same ends, the release's binomial "
+                "noise) would give.", "largest step / net change", share,
+                "linear ramp + binomial noise (simulated)", "largest step / net change", ramp,
+                stats.difference_ci([c.share for c in ok], cl, [c.null_ramp for c in ok], cl),
+                key=PRIMARY),
+        compare("The largest step is sharper than the chain's own curve smoothed over "
+                f"{SMOOTH} sentences would give (one sentence, not a stretch).",
+                "largest step / net change", share,
+                f"observed curve smoothed over {SMOOTH} sentences + binomial noise",
+                "largest step / net change", smoothed,
+                stats.difference_ci([c.share for c in ok], cl, [c.null_smooth for c in ok], cl),
+                key="jump-vs-smooth"),
+        compare("Big steps (beyond 3 binomial sd) fall on plan-generation or uncertainty-"
+                "management sentences more often than those tags' share of all sentences.",
+                "anchor-tag share among big steps",
+                stats.mean_ci(step_anchor, [s.problem for s in steps]),
+                "all sentences", "anchor-tag share", stats.mean_ci(base_anchor, base_cl),
+                stats.difference_ci(step_anchor, [s.problem for s in steps], base_anchor, base_cl),
+                key="big-steps-on-anchor-tags"),
+    ]
+    step_tags = Counter(s.tag for s in steps)
+    base_tags = Counter(t for _, t in all_tags)
+    tag_counts = {t: (step_tags.get(t, 0), base_tags[t]) for t in sorted(base_tags)}
+    return Metrics(n_problems=len({c.problem for c in curves}), n_chains=len(curves),
+                   n_eligible=len(ok), curves=tuple(curves), steps=tuple(steps), share=share,
+                   ramp=ramp, smooth=smoothed, tag_counts=tag_counts, n_sentences=len(all_tags),
+                   claims=tuple(declare(claims, PRIMARY)))
+
+
+def plot(m: Metrics, chains):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 4.2))
+    ax_curves, ax_share, ax_tags = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1.2]})
+    for chain in chains:
+        acc = [s.accuracy for s in chain.sentences]
+        xs = np.arange(len(acc)) / max(1, len(acc))
+        colour = "tab:green" if chain.base_correct else "tab:red"
+        ax_curves.plot(xs, acc, color=colour, alpha=0.35, linewidth=0.8)
+    ax_curves.set_title("P(correct | prefix), 40 chains\n(green: correct chain, red: incorrect)",
+                        fontsize=9)
+    ax_curves.set_xlabel("relative position in the chain")
+    ax_curves.set_ylabel("accuracy of ~100 resamples")
+    errorbar(ax_share, [0, 1, 2], [m.share, m.ramp, m.smooth], color="black", linestyle="none")
+    ax_share.set_xticks([0, 1, 2], ["observed", "linear ramp\n+ noise", f"smoothed ({SMOOTH})\n"
+                                    "+ noise"], fontsize=8)
+    ax_share.set_title(f"Largest step / net change\n({m.n_eligible} chains with |net| >= "
+                       f"{MIN_NET}; 95% CI by problem)", fontsize=9)
+    ax_share.set_xlim(-0.5, 2.5)
+    tags = [t for t, (_, n) in sorted(m.tag_counts.items(), key=lambda kv: -kv[1][1])]
+    n_steps = max(1, sum(k for k, _ in m.tag_counts.values()))
+    ys = np.arange(len(tags))
+    ax_tags.barh(ys - 0.2, [m.tag_counts[t][0] / n_steps for t in tags], height=0.4,
+                 label=f"big steps (n={n_steps})")
+    ax_tags.barh(ys + 0.2, [m.tag_counts[t][1] / m.n_sentences for t in tags], height=0.4,
+                 label=f"all sentences (n={m.n_sentences})", alpha=0.6)
+    ax_tags.set_yticks(ys, tags, fontsize=7)
+    ax_tags.invert_yaxis()
+    ax_tags.set_xlabel("share")
+    ax_tags.set_title(f"Tags of steps beyond {Z_BIG:g} binomial sd", fontsize=9)
+    ax_tags.legend(fontsize=7)
+    fig.suptitle("R1-distill (Llama-8B, Qwen-14B), Thought Anchors' public chains, 10 problems",
+                 fontsize=10, y=1.04)
+    return fig
+
+
+def summary(m: Metrics) -> str:
+    from starter.findings import render_claims
+
+    left_out = m.n_chains - m.n_eligible
+    by_outcome = {o: [c for c in m.curves if c.eligible and c.outcome == o]
+                  for o in ("correct", "incorrect")}
+    lines = ["# Lucky or steady on R1-distill? (public data)", "",
+             "Models: " + ", ".join(SOURCE.models) + f". Source: {SOURCE.repository} at "
+             f"{SOURCE.revision[:7]} ({m.n_problems} problems, {m.n_chains} chains; {left_out} "
+             f"chains with |net change| < {MIN_NET} are left out of the share).", "",
+             "## Claims", "", render_claims(list(m.claims)), "", "## Finding", "",
+             f"- Observed largest-step share {fmt_estimate(m.share)}; a steady linear ramp with "
+             f"the same ends and the release's binomial noise gives {fmt_estimate(m.ramp)}; the "
+             f"chain's own curve smoothed over {SMOOTH} sentences gives "
+             f"{fmt_estimate(m.smooth)}."]
+    for o, cs in by_outcome.items():
+        if cs:
+            e = stats.mean_ci([c.share for c in cs], [c.problem for c in cs])
+            lines.append(f"- {o.capitalize()} chains ({len(cs)}): share {fmt_estimate(e)}.")
+    n_steps = len(m.steps)
+    lines.append(f"- {n_steps} steps in {m.n_sentences} sentences exceed {Z_BIG:g} binomial "
+                 f"standard deviations ({sum(c.n_big > 0 for c in m.curves)} of {m.n_chains} "
+                 "chains have at least one). Their tags (big steps / all sentences): " + "; ".join(
+                     f"{t} {k}/{n}" for t, (k, n) in sorted(m.tag_counts.items(),
+                                                            key=lambda kv: -kv[1][0])) + ".")
+    lines += ["", "A share above 1 means the curve overshot: the step was larger than the net "
+              "change, and later sentences gave some of it back.", "",
+              "## Caveats", "",
+              "- n = 10 problems (40 chains). The null's noise assumes independent binomial "
+              "draws of ~100 resamples per sentence; the release's accuracies count finished "
+              "resamples only, so m_i may be a little smaller than the number kept.",
+              "- The chains were chosen: one correct and one incorrect chain per problem, on "
+              "problems the models solve 25-75% of the time; a chain that ends wrong must fall "
+              "somewhere, so incorrect chains are not a random sample of chains.",
+              "- Big-step tags are counts over few steps; the tag claim is Holm-adjusted.",
+              "", "## What to try next", "",
+              "- More resamples per sentence, or resample only around the big step to place it.",
+              "- The organism version (`mi-starter run lucky-or-steady`) plants the truth.", ""]
+    return "\n".join(lines)
+
+
+def run(folder: Path):
+    from starter.releases.thought_anchors import read_chains
+
+    found = read_chains(folder)
+    m = analyse(found.chains)
+    rows = [asdict(c) for c in m.curves] + [asdict(s) for s in m.steps]
+    rows += [{"kind": "tag", "tag": t, "big_steps": k, "sentences": n}
+             for t, (k, n) in m.tag_counts.items()]
+    run_ = PublicRun(
+        slug=SLUG, source=SOURCE, data_dir=folder, files=chain_files(folder), models=SOURCE.models,
+        n_problems=m.n_problems,
+        config={"min_net": MIN_NET, "n_null": N_NULL, "smooth": SMOOTH, "z_big": Z_BIG,
+                "default_resamples": DEFAULT_RESAMPLES, "primary": PRIMARY,
+                "skipped_folders": len(found.skipped)},
+        rows=tuple(rows), summary=summary(m), claims=m.claims)
+    return run_, plot(m, found.chains)
