@@ -2,6 +2,7 @@
 
     mi-starter list                         the starters by research area, and their status
     mi-starter run <slug> [--preset ...]    run one starter (see `mi-starter run --help`)
+    mi-starter new <slug> --area AREA       add a question: its starter, test and registry entries
     mi-starter merge DIR DIR ... --out OUT  combine the shard folders of one `--shard i/n` run
     mi-starter validate <slug>              does its metric recover truth planted in the organism?
     mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
@@ -25,6 +26,7 @@ from starter.errors import StarterError
 COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("starter.commands.list_starters", "list the starters and their status"),
     "run": ("starter.commands.run", "run one starter"),
+    "new": ("starter.commands.new", "add a question: starter, test, registry and page entries"),
     "merge": ("starter.commands.merge", "combine the shard folders of one --shard run"),
     "validate": ("starter.commands.validate", "check a starter's metric on planted truth"),
     "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
