@@ -83,6 +83,7 @@ def test_the_wheel_ships_its_data_and_no_site_tooling(wheel):
 
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("starter/questions/questions.yaml", "starter/models.yaml",
+                   "starter/releases/releases.yaml",
                    "starter/organism/checkpoint/model.safetensors",
                    "starter/organism/variant_checkpoints/planned/adapter.safetensors",
                    "starter/organism/variant_checkpoints/obfuscating/tokenizer.json"):

@@ -1,7 +1,7 @@
 """Thought Anchors' public chains (the data behind thought-anchors.com) as typed records.
 
-The release is `interp-reasoning/thought-anchors.com` on GitHub, folder `src/app/data/` (Bogdan, Macar,
-Nanda, Conmy 2025, "Thought Anchors: Which LLM Reasoning Steps Matter?", arXiv 2506.19143). It holds
+The release is `interp-reasoning/thought-anchors.com` on GitHub, folder `src/app/data/` (Bogdan,
+Macar, Nanda, Conmy 2025, "Thought Anchors: Which LLM Reasoning Steps Matter?", arXiv 2506.19143). It holds
 40 chains: 10 MATH problems, each solved once correctly and once incorrectly by each of
 DeepSeek-R1-Distill-Llama-8B and DeepSeek-R1-Distill-Qwen-14B, cut into 5,814 sentences:
 
@@ -15,8 +15,8 @@ DeepSeek-R1-Distill-Llama-8B and DeepSeek-R1-Distill-Qwen-14B, cut into 5,814 se
         summary.json, step_importance.json   (not read here)
 
 It is the math-rollouts layout (`starter.rollouts_dataset`) without the full rollouts, plus
-`chunks_resampled.json`; the shared files are read by that module's records. Nothing here touches the
-network: `mi-starter data fetch thought-anchors` downloads the files, or give any local copy.
+`chunks_resampled.json`; the shared files are read by that module's records. Nothing here touches
+the network: `mi-starter data fetch thought-anchors` downloads the files, or give any local copy.
 
 The unit of independence is the *problem*: the same 10 problems appear in all four model/outcome
 folders, so statistics over chains cluster on `Chain.problem_id`.
@@ -223,11 +223,10 @@ def read_chains(folder: str | Path, models: Iterable[str] | None = None) -> Chai
     `folder` holds <model>/<solution type>/problem_<id>/ folders; `models` keeps only those models.
     Folders that cannot be read are skipped and listed in `skipped`.
 
-    >>> read_chains("/no/such/folder")
+    >>> read_chains("/no/such/folder")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: Thought Anchors folder /no/such/folder does not exist; fetch it with \
-`mi-starter data fetch thought-anchors` or give the folder that holds <model>/correct_base_solution/
+    starter.errors.UsageError: Thought Anchors folder /no/such/folder does not exist; fetch it ...
     """
     folder = Path(folder)
     if not folder.is_dir():
