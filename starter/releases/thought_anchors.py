@@ -1,8 +1,8 @@
 """Thought Anchors' public chains (the data behind thought-anchors.com) as typed records.
 
 The release is `interp-reasoning/thought-anchors.com` on GitHub, folder `src/app/data/` (Bogdan,
-Macar, Nanda, Conmy 2025, "Thought Anchors: Which LLM Reasoning Steps Matter?", arXiv 2506.19143). It holds
-40 chains: 10 MATH problems, each solved once correctly and once incorrectly by each of
+Macar, Nanda, Conmy 2025, "Thought Anchors: Which LLM Reasoning Steps Matter?", arXiv 2506.19143).
+It holds 40 chains: 10 MATH problems, each solved once correctly and once incorrectly by each of
 DeepSeek-R1-Distill-Llama-8B and DeepSeek-R1-Distill-Qwen-14B, cut into 5,814 sentences:
 
     <model>/<correct|incorrect>_base_solution/problem_<id>/
