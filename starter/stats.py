@@ -174,7 +174,7 @@ def difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable], b: Sequenc
             # every time). Widen to the difference of the two sides' own intervals, that side's
             # being Wilson's over its clusters: conservative, honest about small all-or-nothing
             # counts. (A control that is 0 by construction is no sample: use minus_constant.)
-            side_a, side_b = sides[0].at_level(lv), sides[1].at_level(lv)
+            side_a, side_b = interval_at(sides[0], lv), interval_at(sides[1], lv)
             if side_a is not None and side_b is not None:
                 ci = (min(ci[0], side_a[0] - side_b[1]), max(ci[1], side_a[1] - side_b[0]))
         return ci

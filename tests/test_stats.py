@@ -256,3 +256,9 @@ def test_auroc_by_hand_and_a_paired_difference():
     same = stats.auroc_difference_ci([0.9, 0.5, 0.4, 0.1], [0.9, 0.5, 0.4, 0.1], [1, 0, 1, 0],
                                      "aabb")
     assert same.value == 0.0 and same.ci == (0.0, 0.0)
+
+
+def test_a_one_cluster_side_still_gives_a_difference_interval():
+    # side b has one problem only (no interval of its own): the difference keeps the bootstrap's
+    diff = stats.difference_ci([1, 1, 0, 1], "abcd", [0, 0], ["a", "a"])
+    assert diff.ci is not None and stats.interval_at(diff, 0.99) is not None

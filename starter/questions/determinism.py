@@ -27,6 +27,10 @@
 # Run: `mi-starter run determinism --preset smoke|cpu|gpu` (or run this file with python).
 # Writes results.jsonl (rows of kind "reference", "regen" and "control"), figure.png, summary.md
 # and findings.json (the claims with their controls and verdicts).
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): keeping the first K% of a reference
+# chain makes a regenerated answer agree with the reference's more often than keeping none. The
+# other claim is secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -43,12 +47,16 @@ import matplotlib.pyplot as plt
 from starter import grading, prefixes, rollouts, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Claim, compare, declare
 from starter.plan import Generation
 from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import evaluate_expression, search
 from starter.validation import Arm, Measured, Validation, measured_from
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "agreement-gain"
 
 # %% [markdown]
 # ## Setup
@@ -569,7 +577,8 @@ def claims(m: dict) -> list[Claim]:
         "with the reference's more often than keeping none.",
         f"answer agreement by value at K={k}%", m["agreement_k50"],
         "the same problems regenerated from K=0% (prompt only)",
-        "answer agreement by value at K=0%", m["agreement_k0"], m["agreement_gain"])]
+        "answer agreement by value at K=0%", m["agreement_k0"], m["agreement_gain"],
+        key=PRIMARY)]
     if m["divergence_on_decision"].n_items:
         out.append(compare(
             "Sampled continuations first leave the reference on the true search's decision points "
@@ -578,8 +587,8 @@ def claims(m: dict) -> list[Claim]:
             "first divergence on a decision token", m["divergence_on_decision"],
             "a random token of the span the continuation reached (cut to divergence)",
             "share of decision tokens",
-            m["random_token_on_decision"], m["decision_excess"]))
-    return out
+            m["random_token_on_decision"], m["decision_excess"], key="divergence-on-decision"))
+    return declare(out, PRIMARY)
 
 
 def findings(m: dict) -> str:

@@ -37,6 +37,10 @@
 # Run: `mi-starter run evaluation-awareness --preset smoke|cpu|gpu` (or run this file with
 # python). Writes results.jsonl (rows of kind "answer" and "probe"), figure.png, summary.md and
 # findings.json (the claims with their controls and verdicts).
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): a prefix saying the model is being
+# tested changes its answer (against the neutral prompt) more often than a control prefix of the
+# same length. The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -52,9 +56,13 @@ import numpy as np
 from starter import activations, cot, grading, probes, rollouts, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare, verdict_of
+from starter.findings import Baseline, Claim, compare, declare, verdict_of
 from starter.plan import Generation
 from starter.tasks import arithmetic
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "changed-test"
 
 # %% [markdown]
 # ## Setup: the conditions
@@ -573,12 +581,12 @@ def claims(m: dict) -> list[Claim]:
             "than a control prefix of the same length that says nothing about it.",
             f"answer change rate, {c} prefix", conds[c].changed,
             "control prefix (same word count and opening)", "answer change rate",
-            control.changed, m["vs_control"][c]["changed"]))
+            control.changed, m["vs_control"][c]["changed"], key=f"changed-{c}"))
     out.append(compare(
         "Accuracy is higher under the test prefix than under the matched control prefix.",
         "accuracy over answered prompts, test prefix", conds["test"].accuracy,
         "control prefix (same word count and opening)", "accuracy over answered prompts",
-        control.accuracy, m["vs_control"]["test"]["accuracy"]))
+        control.accuracy, m["vs_control"]["test"]["accuracy"], key="accuracy-test"))
     head = m["probes"].get(m["headline_probe"]) if m["headline_probe"] else None
     if head is not None:
         out.append(compare(
@@ -586,7 +594,8 @@ def claims(m: dict) -> list[Claim]:
             "the test prefix from the matched control on held-out problems and held-out "
             "paraphrases, above chance.",
             "held-out probe accuracy", head.accuracy, "the same probe on shuffled labels",
-            "held-out probe accuracy", head.chance, head.above_chance))
+            "held-out probe accuracy", head.chance, head.above_chance,
+            key="probe-above-chance"))
         base = m["probes"].get("embedding")
         if base is not None:
             out.append(compare(
@@ -594,8 +603,10 @@ def claims(m: dict) -> list[Claim]:
                 "prompt's mean input embedding (a bag of the words).",
                 "held-out probe accuracy", head.accuracy,
                 "mean input embedding of the prompt's tokens", "held-out probe accuracy",
-                base.accuracy, m["probe_vs_embedding"]))
-    return out
+                base.accuracy, m["probe_vs_embedding"], key="probe-vs-embedding",
+                strongest_baseline=Baseline("the same probe on the prompt's mean input embedding "
+                                            "(a bag of the words)", base.accuracy)))
+    return declare(out, PRIMARY)
 
 
 def findings(m: dict) -> str:

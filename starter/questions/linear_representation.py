@@ -36,6 +36,10 @@
 #
 # Run: `mi-starter run linear-representation --preset smoke`. Outputs: results.jsonl (kinds
 # "trace", "items", "probe"), figure.png, summary.md, findings.json.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): training puts the search `depth` in
+# the residual stream linearly (a linear probe at the claim layer beats the stronger of the
+# untrained twin and the last tokens one-hot). The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -47,9 +51,13 @@ import numpy as np
 from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
 from starter.probes import ProbeSpec, hits, predict_held_out, token_window
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "trained-depth"
 
 # %% [markdown]
 # ## Setup
@@ -590,7 +598,7 @@ def claims(m: dict) -> list[Claim]:
                     f"training): the variable is not (only) linearly represented.")
         out.append(compare(text, f"held-out per-step accuracy, {wide}", scores[wide],
                            "linear probe, same folds", "held-out per-step accuracy",
-                           scores["linear"], gain))
+                           scores["linear"], gain, key=f"mlp-{r.variable}"))
         control = untrained_control(r, layer)
         if r.variable != PLANTED and control is not None:
             out.append(compare(
@@ -599,8 +607,10 @@ def claims(m: dict) -> list[Claim]:
                 f"training (a randomly initialised twin's residuals; the last tokens one-hot).",
                 "held-out per-step accuracy, linear probe", scores["linear"],
                 f"{control.name}, linear probe (the stronger control)",
-                "held-out per-step accuracy", control.score, control.lift))
-    return out
+                "held-out per-step accuracy", control.score, control.lift,
+                key=f"trained-{r.variable}",
+                strongest_baseline=Baseline(f"{control.name}, linear probe", control.score)))
+    return declare(out, PRIMARY)
 
 
 def findings(m: dict) -> str:

@@ -27,6 +27,10 @@
 #
 # Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "pilot" and "prefix"), figure.png, summary.md and findings.json.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): on correct chains the single
+# largest jump carries more of the rise in P(correct) than it would on a steady rise with the same
+# sampling noise. The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -43,13 +47,17 @@ from starter import grading, importance, prefixes, rollouts, stats
 from starter.cot import STEP_TAGS, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Claim, compare, declare
 from starter.plan import Generation
 from starter.organism import variants
 from starter.organism.data import Trace, make_trace
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
 from starter.validation import Arm, Measured, Validation, measured_from
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "largest-jump"
 
 MIN_RISE = 0.25  # a curve that rises (a wrong chain's: falls) less than this has no jump to find
 STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
@@ -633,15 +641,16 @@ def claims(m: dict) -> list[Claim]:
             "than it would on a steady rise with the same sampling noise.",
             "largest jump's share of the rise", m["correct_largest_share"],
             "steady linear rise, same rollouts (simulated)", "largest jump's share",
-            m["correct_null_share"], m["correct_share_minus_null"])]
+            m["correct_null_share"], m["correct_share_minus_null"], key=PRIMARY)]
     for measure in MEASURES:  # organism ground truth; "no data" on models without one
         out.append(compare(
             f"The step with the highest {measure} importance is the organism's true solution "
             "entry more often than a random step of the same tag.",
             f"top {measure} step = solution entry", m[f"entry_hit_{measure}"],
             "random step with the entry's tag", "chance of hitting the entry",
-            m["entry_random_rate"], m[f"entry_hit_{measure}_minus_random"]))
-    return out
+            m["entry_random_rate"], m[f"entry_hit_{measure}_minus_random"],
+            key=f"entry-{measure}"))
+    return declare(out, PRIMARY)
 
 
 def findings(m: dict) -> str:

@@ -25,6 +25,10 @@
 # Run: `mi-starter run reasoning-tree --preset smoke` (organism, ~1 min) or `--preset gpu`
 # (R1-distill). Outputs: `results.jsonl` (rows of kind "chain" and "cut"), `figure.png`,
 # `summary.md`, `findings.json`.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): resampling just before a backtrack
+# changes the next operation more often than resampling after the same step type where the chain
+# did not backtrack. The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -40,12 +44,16 @@ from starter import grading, prefixes, rollouts, stats
 from starter.cot import split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Claim, compare, declare
 from starter.plan import Generation
 from starter.organism.data import make_trace, search
 from starter.tasks.countdown import final_tries, grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
 from starter.validation import Arm, Measured, Validation, measured_from
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "pre-backtrack-different"
 
 # %% [markdown]
 # ## Setup
@@ -481,19 +489,20 @@ def plot(rows: list[dict], metrics: dict):
 
 # %%
 def claims(m: dict) -> list[Claim]:
-    return [
+    return declare([
         compare("Resampling just before a backtrack changes the next operation more often than "
                 "resampling after the same step type where the chain did not backtrack.",
                 "P(next operation differs), before a backtrack", m["pre_backtrack"].different,
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(next operation differs)", m["matched_control"].different,
-                m["different_minus_matched"]),
+                m["different_minus_matched"], key=PRIMARY),
         compare("Pipeline check (true by construction on the organism, whose 'hard' means its "
                 "own search needs a backtrack): chains on problems whose search needs "
                 "backtracking contain more backtracks than chains on problems it solves directly.",
                 "backtracks per chain, search needs >= 1", m["backtracks_hard"],
                 "problems the search solves without backtracking", "backtracks per chain",
-                m["backtracks_easy"], m["backtracks_hard_minus_easy"]),
+                m["backtracks_easy"], m["backtracks_hard_minus_easy"],
+                key="pipeline-hard-easy"),
         compare("Exploratory (chosen after seeing an earlier run). Sanity check of the organism's "
                 "rule: resampled just before a backtrack, the model backtracks again first more "
                 "often than at a cut after the same step type where the chain went on without "
@@ -505,8 +514,8 @@ def claims(m: dict) -> list[Claim]:
                 m["pre_backtrack"].backtrack_first,
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(continuation backtracks first)", m["matched_control"].backtrack_first,
-                m["backtrack_first_minus_matched"]),
-    ]
+                m["backtrack_first_minus_matched"], key="backtrack-again"),
+    ], PRIMARY)
 
 
 MIN_PROBLEMS = 5  # fewer problems than this: counts only, no interval or verdict

@@ -34,6 +34,11 @@
 # Run: `mi-starter run sae --preset smoke` (about a minute) or `--preset gpu` (downloads the model
 # and about 1.5 GB of SAEs). Outputs: results.jsonl (rows of kind "trace", "site", "sae_latent",
 # "chain"), figure.png, summary.md, findings.json.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): a latent chosen on training traces
+# is more active on the '.' closing a dead-end 'Left: a, b.' state than on the same token closing a
+# live one (a property of the numbers that no single token shows; the planted truth of the
+# validation). The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -51,13 +56,17 @@ from starter import stats
 from starter.activations import encode_one
 from starter.errors import StarterError, UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Claim, compare, declare
 from starter.models import reference_sae_model
 from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import (Activations, TrainConfig, collect, finetune, latent_contrast,
                           load_pretrained, per_token, spliced_ce, top_examples, train_sae)
 from starter.validation import Arm, Measured, Validation, measured_from
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "dead_end"
 
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
@@ -764,8 +773,12 @@ def _plus(e: stats.Estimate, shift: float) -> stats.Estimate:
     >>> _plus(stats.Estimate(0.2, (0.1, 0.3), 10, 20, "trace"), 0.1).ci
     (0.2, 0.4)
     """
-    ci = None if e.ci is None else (e.ci[0] + shift, e.ci[1] + shift)
-    return dataclasses.replace(e, value=e.value + shift, ci=ci)
+    def moved(ci: tuple[float, float] | None) -> tuple[float, float] | None:
+        return None if ci is None else (ci[0] + shift, ci[1] + shift)
+
+    side = e.at_level  # intervals at other levels (Holm) move with it
+    return dataclasses.replace(e, value=e.value + shift, ci=moved(e.ci),
+                               at_level=None if side is None else lambda lv: moved(side(lv)))
 
 
 def claims(m: dict) -> list[Claim]:
@@ -780,7 +793,7 @@ def claims(m: dict) -> list[Claim]:
         f"mean, the SAE {own} explains more variance than {other}.",
         f"FVE on backtracking words, {own}", m["fve_words"][own],
         f"{other} on the same tokens", f"FVE on backtracking words, {other}", m["fve_words"][other],
-        m["fve_words_difference"])]
+        m["fve_words_difference"], key="fve-words")]
     op = m["matched_operator"]
     if "decision" in m["sites"]:
         site = m["sites"]["decision"]
@@ -798,7 +811,7 @@ def claims(m: dict) -> list[Claim]:
             f"seeds pooled; the operator of the missed try differs between the two).{cue}",
             f"decision latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
             "the same token in the same traces, another try next",
-            "the same, '.' before a try", site.control, site.difference))
+            "the same, '.' before a try", site.control, site.difference, key="decision"))
     if "decision" in m["sites_same_operator"]:
         site = m["sites_same_operator"]["decision"]
         found.append(compare(
@@ -808,7 +821,8 @@ def claims(m: dict) -> list[Claim]:
             f"of traces.",
             f"decision latent activation / {SCALE}, '.' before a backtrack, '{op}' missed",
             site.backtrack, f"the same token after a missed '{op}', another try next",
-            f"the same, '.' before a try, '{op}' missed", site.control, site.difference))
+            f"the same, '.' before a try, '{op}' missed", site.control, site.difference,
+            key="decision-same-operator"))
     if "wait" in m["sites"] and "decision" in m["sites"]:
         site = m["sites"]["wait"]
         found.append(compare(
@@ -819,7 +833,7 @@ def claims(m: dict) -> list[Claim]:
             f"wait latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
             f"the same token in the same traces, another try next, plus the minimum gap {SMALL}",
             f"the same, '.' before a try, + {SMALL}", _plus(site.control, SMALL),
-            _plus(site.difference, -SMALL)))
+            _plus(site.difference, -SMALL), key="wait-at-decision"))
     if "dead_end" in m["sites"]:
         site = m["sites"]["dead_end"]
         at = m["position_dead_end"]
@@ -837,7 +851,7 @@ def claims(m: dict) -> list[Claim]:
             "trace it is." + matched,
             f"dead_end latent activation / {SCALE}, '.' closing a dead-end state", site.backtrack,
             "the same token in the same traces, closing a live state",
-            "the same, '.' closing a live state", site.control, site.difference))
+            "the same, '.' closing a live state", site.control, site.difference, key="dead_end"))
     if "dead_end" in m.get("sites_same_position", {}):
         site = m["sites_same_position"]["dead_end"]
         at = m["position_dead_end_binned"]
@@ -849,8 +863,9 @@ def claims(m: dict) -> list[Claim]:
             f"token {at['dead'].value:.0f}, live ones at {at['alive'].value:.0f} on average).",
             f"dead_end latent activation / {SCALE}, dead-end '.', shared position bins",
             site.backtrack, "the same token closing a live state, in the same position bins",
-            "the same, '.' closing a live state", site.control, site.difference))
-    return found
+            "the same, '.' closing a live state", site.control, site.difference,
+            key="dead_end-same-position"))
+    return declare(found, PRIMARY)
 
 
 def _per_seed(by_seed: dict[int, stats.Estimate]) -> str:

@@ -47,6 +47,10 @@
 # Run: `mi-starter run sae-vs-probes --preset smoke` (about a minute) or `--preset cpu`; `--preset
 # gpu` downloads R1-Distill-Llama-8B and one Llama Scope SAE. Outputs: results.jsonl (rows of kind
 # "items", "probe", "sae" and, for a sampled model, "chain"), figure.png, summary.md, findings.json.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): a probe on SAE latents reads
+# `reachable` (a property of the numbers that no single token shows) more accurately than the text
+# baseline. The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -61,11 +65,15 @@ from starter import cot, grading, probes, stats
 from starter.activations import cache_resid
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.models import reference_sae_model
 from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import TrainConfig, collect, load_pretrained, reconstruction, train_sae
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "sae-vs-text-reachable"
 
 # What each property means and where it is read (the organism's, then a sampled model's).
 ORGANISM_PROPERTIES = {
@@ -742,13 +750,15 @@ def claims(m: dict) -> list[Claim]:
             "dimensions picked by the same rule.",
             metric, acc[f"sae-k{k}"], f"{k} residual dimensions, same selection and probe",
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
-            m["sae_minus_resid"][prop][k]))
+            m["sae_minus_resid"][prop][k], key=f"sae-vs-resid-{prop}"))
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
             "(the current token, the step's words so far and the previous step's words).",
             metric, acc[f"sae-k{k}"], "text baseline, same probe",
             "held-out accuracy (balanced), text baseline", acc["text"],
-            m["sae_minus_text"][prop]))
+            m["sae_minus_text"][prop], key=f"sae-vs-text-{prop}",
+            strongest_baseline=Baseline("text baseline (current token, the step's words so far, "
+                                        "the previous step's words)", acc["text"])))
     if "pipeline" in m:
         p = m["pipeline"]
         found.append(compare(
@@ -756,8 +766,9 @@ def claims(m: dict) -> list[Claim]:
             "trained on shuffled labels, pooled over the properties (held-out items).",
             "held-out accuracy (balanced), dense residual probe", p["dense"],
             "the same probe, shuffled training labels",
-            "held-out accuracy (balanced), shuffled labels", p["shuffled"], p["difference"]))
-    return found
+            "held-out accuracy (balanced), shuffled labels", p["shuffled"], p["difference"],
+            key="pipeline"))
+    return declare(found, PRIMARY)
 
 
 def _verdict(e: stats.Estimate) -> str:

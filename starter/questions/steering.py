@@ -20,6 +20,10 @@
 # are. The organism reads no English, so that part runs on a chat model (SmolLM2-135M instead of the
 # organism). Run: `mi-starter run steering --preset smoke`. Outputs: results.jsonl (kinds "fit",
 # "vector", "steer", "creative", "sae"), figure.png, summary.md, findings.json.
+#
+# **Primary claim, declared before the run** (`PRIMARY` below): adding the backtracking vector at
+# the claim's alpha raises valid backtracks above random vectors of the same norm. The others are
+# secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare
+from starter.findings import Claim, compare, declare
 from starter.plan import Generation
 from starter.models import get_spec, load_model
 from starter.rollouts import SamplingConfig, sample
@@ -41,6 +45,10 @@ from starter.tasks import get_task_set
 from starter.tasks.countdown import (FINAL_OPS_TARGET_ABOVE, FINAL_OPS_TARGET_WITHIN, apply_op,
                                      problem_key)
 from starter.trees import canonical_operation
+
+# The one claim this starter tests (the `key` of its `compare`), declared before the run;
+# every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
+PRIMARY = "backtrack-vs-random"
 
 CREATIVE = " Be creative: find an unusual, original way to do it."  # appended to the question
 ENGLISH_FALLBACK = "smollm2-135m"  # runs the creativity part when the main model is the organism
@@ -592,12 +600,12 @@ def claims(m: dict) -> list[Claim]:
     out = [compare(f"Adding the backtracking vector (pre-backtrack minus all other steps) at alpha "
                    f"{a:+g} raises valid backtracks above random vectors of the same norm.",
                    metric, m["cells"]["backtrack"][a].valid, control, metric,
-                   m["random"][a].valid, m["backtrack_minus_random"]),
+                   m["random"][a].valid, m["backtrack_minus_random"], key=PRIMARY),
            compare(f"The matched-contrast vector (a 'Miss.' followed by a backtrack minus a "
                    f"'Miss.' not followed by one) at alpha {a:+g} raises valid backtracks above "
                    f"random vectors: the effect is not only a 'Miss.' direction.",
                    metric, m["cells"]["matched"][a].valid, control, metric,
-                   m["random"][a].valid, m["matched_minus_random"])]
+                   m["random"][a].valid, m["matched_minus_random"], key="matched-vs-random")]
     top = m["top_alpha"]
     back, rand = m["cells"]["backtrack"][top], m["random"][top]
     out.append(compare(
@@ -610,7 +618,7 @@ def claims(m: dict) -> list[Claim]:
         f"{m['n_random']} random vectors, alpha {top:+g} (interval over problems only, not "
         f"between vectors; per-vector means {_spread(m['random_spread_premature'])})",
         "premature backtracks per finished trace", m["premature_finished"]["random"],
-        m["premature_minus_random"]))
+        m["premature_minus_random"], key="premature-vs-random"))
     # the creativity comparison is a claim only from MIN_PROBLEMS questions up (findings() keeps
     # its numbers either way)
     if "diversity" in m and m["creative_minus_random"].n >= MIN_PROBLEMS:
@@ -621,9 +629,9 @@ def claims(m: dict) -> list[Claim]:
             f"it was not fitted on).",
             "distinct word pairs across samples", m["diversity"]["creative"],
             f"random vector, alpha {top:+g}", "distinct word pairs", m["diversity"]["random"],
-            m["creative_minus_random"]))
-    return [c for c in out
-            if np.isfinite(c.estimate.value) and c.difference.n >= MIN_PROBLEMS]
+            m["creative_minus_random"], key="creative-vs-random"))
+    return declare([c for c in out
+                    if np.isfinite(c.estimate.value) and c.difference.n >= MIN_PROBLEMS], PRIMARY)
 
 
 def findings(m: dict) -> str:
