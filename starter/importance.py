@@ -194,9 +194,9 @@ def combined_ci(terms: Sequence[tuple[float, stats.Estimate]]) -> stats.Estimate
 
 
 def accuracy_difference(correct_with: int, n_with: int, correct_without: int,
-                        n_without: int) -> stats.Estimate:
+                        n_without: int, level: float = stats.LEVEL) -> stats.Estimate:
     """P(correct) with the step minus without it, from counts of finished rollouts, with Newcombe's
-    95% interval (nan and no interval when a side has no finished rollout).
+    95% interval, or at `level` (nan and no interval when a side has no finished rollout).
 
     >>> d = accuracy_difference(9, 10, 2, 10)
     >>> round(d.value, 2), [round(x, 3) for x in d.ci]
@@ -206,8 +206,8 @@ def accuracy_difference(correct_with: int, n_with: int, correct_without: int,
     """
     if n_with == 0 or n_without == 0:
         return stats.Estimate(math.nan, None, 2, n_with + n_without, "step")
-    return combined_ci([(1, stats.proportion_ci(correct_with, n_with)),
-                        (-1, stats.proportion_ci(correct_without, n_without))])
+    return combined_ci([(1, stats.proportion_ci(correct_with, n_with, level=level)),
+                        (-1, stats.proportion_ci(correct_without, n_without, level=level))])
 
 
 def _kl_interval(p: Sequence[Outcome], q: Sequence[Outcome],
