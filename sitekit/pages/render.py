@@ -31,7 +31,7 @@ from sitekit.catalog import (
     Site,
 )
 from sitekit.links import LinkCache
-from sitekit.pages import gpu, results, validation
+from sitekit.pages import gpu, public, results, validation
 from sitekit.pages.i18n import EN, GUIDE, Edition
 
 PRIORITY_HELP = {
@@ -508,6 +508,7 @@ def render_question(
             lines += ([f'!!! quote "{ed["our_translation"]}"', "", f"    {translated}", ""]
                       if translated else ed.fallback_note())
     run = results.load_run(results_dir / q.slug) if (results_dir / q.slug).is_dir() else None
+    lines += public.render_public(q.slug, results_dir, ed.lang)  # R1-distill, public data (#22)
     if q.status == "ready" and run is not None:
         check_manifest(results_dir / q.slug)
         lines += results.organism_note(run, ed.words)

@@ -1,0 +1,71 @@
+"""Lucky or steady on public data: jump shares, the steady null and big steps, by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from starter.public import lucky_or_steady as los
+from starter.releases.thought_anchors import read_chains
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "thought_anchors"
+
+
+def test_jump_share_by_hand():
+    share, i = los.jump_share([0.0, 0.1, 0.2, 0.9, 1.0])  # net 1.0, steps .1 .1 .7 .1
+    assert share == pytest.approx(0.7) and i == 2
+    share, i = los.jump_share([0.5, 0.9, 0.2])  # net -0.3; largest drop 0.7 at sentence 1
+    assert share == pytest.approx(0.7 / 0.3) and i == 1
+
+
+def test_ramp_null_without_noise_is_one_step_in_n():
+    # 11 points from 0 to 1 in equal steps of 0.1, a million resamples each: share ~ 0.1
+    p = np.linspace(0, 1, 11)
+    m = np.full(11, 1_000_000.0)
+    share = los.null_share(p, m, np.random.default_rng(0), n_sim=50)
+    assert share == pytest.approx(0.1, abs=0.005)
+
+
+def test_ramp_null_with_binomial_noise_is_larger():
+    # the same ramp seen through 100 resamples: noise makes the largest step bigger than 0.1
+    p = np.linspace(0, 1, 11)
+    share = los.null_share(p, np.full(11, 100.0), np.random.default_rng(0), n_sim=200)
+    assert 0.12 < share < 0.3
+
+
+def test_fixture_curves():
+    curves, steps = los.curve_rows(read_chains(FIXTURE).chains)
+    correct, incorrect = curves
+    # correct: [0.75, 0.5, 1.0, 1.0]: net 0.25 (< MIN_NET: left out of the claim); largest rise
+    # 0.5 at sentence 1 (plan_generation): share 2.0
+    assert (correct.net, correct.share, correct.jump_index, correct.jump_tag) == (
+        0.25, 2.0, 1, "plan_generation")
+    assert not correct.eligible
+    # incorrect: [0.25, 0, 0]: net -0.25; the drop of 0.25 at sentence 0 is all of it
+    assert (incorrect.share, incorrect.jump_index, incorrect.jump_tag) == (1.0, 0, "problem_setup")
+    # correct chain: 1-2 resamples per sentence, no step beyond 3 sd. The incorrect chain keeps no
+    # resamples, so m = 100 (DEFAULT_RESAMPLES): 0.25 -> 0 (floored at 1/200) has sd
+    # sqrt(0.25 * 0.75 / 100 + 0.005 * 0.995 / 100) = 0.0438, z = -0.25 / 0.0438 = -5.7
+    assert [(s.outcome, s.index, s.z) for s in steps] == [("incorrect", 0, -5.7)]
+
+
+def test_primary_on_hand_built_chains():
+    # three problems, each one chain jumping 0 -> 1 in one step among 20 sentences
+    from types import SimpleNamespace
+
+    def chain(problem):
+        acc = [0.0] * 10 + [1.0] * 10
+        sentences = tuple(SimpleNamespace(index=i, accuracy=a, resampled=("x",) * 100,
+                                          tag="plan_generation" if i == 9 else "active_computation")
+                          for i, a in enumerate(acc))
+        return SimpleNamespace(model="m", problem_id=problem, base_correct=True,
+                               sentences=sentences)
+
+    m = los.analyse([chain("a"), chain("b"), chain("c")])
+    primary = next(c for c in m.claims if c.primary)
+    assert primary.estimate.value == 1.0  # the one step is the whole rise
+    assert primary.control.estimate.value < 0.2  # a ramp over 19 steps, with noise
+    assert primary.verdict == "supported"
+    assert [s.tag for s in m.steps] == ["plan_generation"] * 3
