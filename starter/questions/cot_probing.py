@@ -611,8 +611,9 @@ def findings(m: dict) -> str:
         out.append(f"\n\n`{label}`: not probed ({why}).")
     out.append("\n\nOn the organism the search is a fixed rule over the text, so a probe can at "
                "best match the rule; a label with no rule baseline (`distance`) is compared with "
-               "the word and context baselines only, so beating them does not show the probe "
-               "reads more than the text. The organism result is a hypothesis about R1-distill, "
+               "the word, context and fitted text baselines only (the fitted one: gradient "
+               "boosting on step index, position, depth, tag, token, context and words), so "
+               "beating them does not show the probe reads more than the text. The organism result is a hypothesis about R1-distill, "
                "to test there (gpu preset), where the organism-specific context features read "
                "nothing.")
     return "".join(out)
