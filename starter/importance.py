@@ -324,17 +324,19 @@ class RankedStep:
     value: float  # its importance
     score: float  # what is ranked: |value| (by="abs") or value (by="value")
     score_ci: tuple[float, float] | None  # the 95% interval of `score`
-    above: bool | None  # its score interval lies wholly below the one ranked just above (rank 1: None)
-    below: bool | None  # its score interval lies wholly above the one ranked just below (last: None)
-    tier: int  # 1 + separations above it: steps in one tier cannot be told apart by their intervals
+    above: bool | None  # its score interval lies wholly below the one ranked above (rank 1: None)
+    below: bool | None  # its score interval lies wholly above the one ranked below (last: None)
+    tier: int  # 1 + separations above it: steps of one tier cannot be told apart by intervals
 
 
 def score_interval(ci: tuple[float, float] | None, by: RankBy = "abs"
                    ) -> tuple[float, float] | None:
     """The interval of the ranked score: of |value| when ranking by size, else `ci` itself.
 
-    >>> score_interval((-0.3, -0.1)), score_interval((-0.1, 0.3)), score_interval((0.1, 0.3), "value")
-    ((0.1, 0.3), (0.0, 0.3), (0.1, 0.3))
+    >>> score_interval((-0.3, -0.1)), score_interval((-0.1, 0.3))
+    ((0.1, 0.3), (0.0, 0.3))
+    >>> score_interval((-0.3, -0.1), by="value")
+    (-0.3, -0.1)
     """
     if ci is None or by == "value":
         return ci

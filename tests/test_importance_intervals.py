@@ -77,7 +77,8 @@ def test_every_measure_carries_its_interval():
     (forced,) = imp.forced_importance(chain)
     assert forced.ci == pytest.approx(imp.accuracy_difference(1, 2, 0, 2).ci)
     # a step whose rewrites are all the original: nan, and no interval
-    same = [imp.PrefixRollouts(0, "A", (out(True, "A"),)), imp.PrefixRollouts(1, None, (out(True),))]
+    same = [imp.PrefixRollouts(0, "A", (out(True, "A"),)),
+            imp.PrefixRollouts(1, None, (out(True),))]
     (none,) = imp.counterfactual_importance(same)
     assert math.isnan(none.value) and none.ci is None
 
