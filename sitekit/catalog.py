@@ -22,6 +22,7 @@ No torch here: the site build must start instantly.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -64,9 +66,32 @@ READING_SECTIONS = (
 )
 MAX_SNIPPET_LINES = 15  # a library snippet must stay readable at a glance
 
+# Characters a URL may not hold here: each would end or break the HTML attribute or Markdown link
+# it is emitted in (percent-encode them: " is %22, < %3C, > %3E, a space %20).
+_URL_BREAKERS = frozenset('"<>\\`^{|}')
+
+
+def _checked_url(value: str) -> str:
+    bad = sorted({c for c in value if c in _URL_BREAKERS or c.isspace()})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise ValueError(f"URL {value[:80]!r} holds {shown}, which would break the page's HTML; "
+                         "percent-encode it (\" is %22, < is %3C, > is %3E, a space %20)")
+    return value
+
+
+def _html_escaped(value: str) -> str:
+    """Catalog prose is emitted into Markdown pages as it is: `<`, `>` and `&` become entities
+    here, once, so `<script>` in a title renders as text and never as markup (Markdown shows
+    `&lt;` as `<`). Code (install lines, snippets) is `Code`, emitted in code blocks, unescaped."""
+    return html.escape(value, quote=False)
+
+
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$"), AfterValidator(_checked_url)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]  # code blocks only
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
+                 AfterValidator(_html_escaped)]
 Year = Annotated[int, Field(ge=1940, le=2100)]
 Priority = Literal["core", "skim", "deep-dive"]
 Status = Literal["planned", "ready"]
@@ -205,8 +230,8 @@ class Library(_Strict):
     links: list[Link] = []  # docs, API reference, model pages ...
     purpose: Text  # what it is for
     pick_when: Text  # when to pick it over the others
-    install: Text  # the pinned install line we test with
-    snippet: Text  # runs offline on CPU; executed by tests/sitekit/test_library_snippets.py
+    install: Code  # the pinned install line we test with
+    snippet: Code  # runs offline on CPU; executed by tests/sitekit/test_library_snippets.py
     facts: list[Text] = []  # ids and names people look up (releases, repos, Neuronpedia model ids)
     zh: Zh | None = None
 
@@ -600,8 +625,25 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
+def _refuse_aliases(path: Path, text: str) -> None:
+    """Catalogs are plain trees: an anchor (&x) or alias (*x) is refused, one line with its line,
+    before anything is built (nested aliases can expand exponentially: an "alias bomb")."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            anchored = isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)
+            if anchored:
+                kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
+                sign = "*" if kind == "alias" else "&"
+                raise CatalogError(f"{path}:{event.start_mark.line + 1}: YAML {kind} "
+                                   f"{sign}{event.anchor} is not allowed in a catalog; write the "
+                                   "value out in full")
+    except yaml.YAMLError:
+        return  # the loader below reports it with its line
+
+
 def _load(model: type[M], path: Path, root: Path | None = None) -> M:
     text = _read_text(path)
+    _refuse_aliases(path, text)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -717,6 +717,8 @@ class Session:
         # A resumed row this config never asked for would change the numbers: fail, naming it.
         # Latent rows of an earlier lookup (online then, offline now) stay on disk, left out.
         store.check_asked(exempt_kinds=("latent",))
+        if self.server:  # again after sampling: now with the model names the server answered
+            store.manifest["backend"] = self.model.describe()
         looked_up = {row["unit"] for row in latent_rows}
         self.rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]
         self.metrics = self.claim_list = self.figure = None  # new rows: analyse again

@@ -294,13 +294,18 @@ class _Cache:
 
     def get(self, key: str, *, ignore_ttl: bool = False) -> dict | None:
         """The stored entry, or None on a miss; expired entries miss, corrupt ones are deleted."""
+        from starter.files import NotRegularFile, read_regular
+
         path = self.path(key)
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except OSError:  # missing or unreadable: a miss (an unwritable cache is reported by `put`)
+            data = read_regular(path)  # never blocks: a named pipe here is refused, not read
+            if data is None:
+                return None
+            entry = json.loads(data.decode("utf-8"))
+        except OSError:  # unreadable: a miss (an unwritable cache is reported by `put`)
             return None
-        except (ValueError, RecursionError):  # half-written or edited: drop it and refetch
-            self.drop(key)
+        except (NotRegularFile, ValueError, RecursionError):  # a pipe, half-written or edited:
+            self.drop(key)  # drop it and refetch
             return None
         if (not isinstance(entry, dict) or "body" not in entry or entry.get("key", key) != key
                 or not _valid_timestamp(entry.get("fetched_at"))):

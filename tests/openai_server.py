@@ -99,6 +99,7 @@ class OpenAIServer:
         self.max_requests = max_requests
         self.slow_s = slow_s
         self.requests: list[dict] = []  # every request: path, body, authorization header
+        self.answered_model: str | None = None  # the answer's `model` (None: the one asked for)
         self.closing = threading.Event()
         self._lock = threading.Lock()
         outer = self
@@ -182,7 +183,7 @@ class OpenAIServer:
             choices = choices[:1]
         numbered = [{"index": i, **choice} for i, choice in enumerate(choices)]
         answer = {"id": "cmpl-test", "object": "text_completion", "created": int(time.time()),
-                  "model": body["model"], "choices": numbered,
+                  "model": self.answered_model or body["model"], "choices": numbered,
                   "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
         data = json.dumps(answer).encode()
         if fault == "truncated":

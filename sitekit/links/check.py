@@ -393,9 +393,10 @@ class ExternalChecker:
             return Verdict(base.result, base.http_status, base.final_url, detail)
         if fragment_found(urldefrag(base.final_url or "")[0], fragment, reply.anchors):
             return base
-        if reply.unread:  # a page longer than max_body_bytes: the id may be further down
-            detail = f"{base.detail}; #{fragment} not found, {reply.unread}".strip("; ")
-            return Verdict(base.result, base.http_status, base.final_url, detail)
+        if reply.unread:  # a page longer than max_body_bytes: the id may be further down, so
+            # the fragment is neither found nor missing: unverified, never ok
+            detail = f"#{fragment} not found in the part read ({reply.unread}); not verified"
+            return Verdict("unverified", base.http_status, base.final_url, detail)
         detail = f"page has no id or name {unquote(fragment)!r}"
         return Verdict("broken", base.http_status, base.final_url, detail)
 
@@ -499,6 +500,8 @@ class ExternalChecker:
             if read_body and 200 <= response.status_code < 300 and "html" in content_type:
                 body = await read_limited(response, self.options.max_body_bytes)
                 text = decode_text(body.data, response.charset_encoding)
+                if body.unread:  # cut mid-page: drop a tag cut in half (`id="deep-sec` would read
+                    text = text[:text.rfind(">") + 1]  # as a whole id "deep-sec")
                 anchors = scan_html(text).anchors if body.data or not body.unread else None
                 unread = body.unread
             elif method == "HEAD" or _small_body(response):

@@ -33,6 +33,10 @@ What the client promises, whatever the server does:
 - A request that still fails raises `BackendUnavailable`; a refusal (4xx) raises `BackendError`
   with the server's message, or `UsageError` for a refused key (401/403) or an unknown model (404).
   Both are `StarterError`s: the CLI shows them as one line.
+- Nothing the server returns is stored unchecked: token ids must be a non-empty list inside the
+  tokenizer's vocabulary, text must be valid Unicode (no lone surrogate), and the answer's `model`
+  must be the served model asked for (recorded in `describe()["answered_models"]`); otherwise
+  `BackendError`, one line, and nothing is stored.
 - A server that returns fewer choices than `n` asked for, or (`check_seed`, once per model, at
   temperature > 0) different text for the same seeded request twice, is refused with an error
   saying what to change.
@@ -206,6 +210,7 @@ class RemoteModel:
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
         self._seed_checked = False
+        self.answered_models: set[str] = set()  # the `model` every answer named (recorded)
 
     @classmethod
     def from_loaded(cls, model: LoadedModel, server: ServerConfig,
@@ -232,7 +237,8 @@ class RemoteModel:
     def describe(self) -> dict[str, Any]:
         """What a manifest may record: the server settings and whether a key is set (never it)."""
         return {"backend": "openai", **asdict(self.server),
-                "api_key": "set" if self._key else "unset", "model": self.spec.name}
+                "api_key": "set" if self._key else "unset", "model": self.spec.name,
+                "answered_models": sorted(self.answered_models)}
 
     def close(self) -> None:
         if self._session is not None:
@@ -469,6 +475,7 @@ def _run_job(remote: RemoteModel, prompt: str, job: _Job, cfg: SamplingConfig,
     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
         raise BackendError(f"{where} answered without a `choices` list of objects: "
                            f"{excerpt(remote._scrub(json.dumps(answer)[:2000]))}")
+    _check_answered_model(remote, answer, where)
     if len(choices) < job.count:
         raise BackendError(
             f"{where} returned {len(choices)} choice(s) for n={job.count}: it ignores `n`; set "
@@ -516,8 +523,10 @@ def _choice_completion(remote: RemoteModel, choice: dict, cfg: SamplingConfig,
     if reason not in ("stop", "length") or not isinstance(text, str):
         raise BackendError(f"{where} returned a choice with finish_reason {reason!r} and text of "
                            f"type {type(text).__name__}; expected 'stop' or 'length' and a string")
+    _check_text(text, where)
     ids = choice.get("token_ids")
-    if isinstance(ids, list) and all(type(i) is int and i >= 0 for i in ids):
+    if ids is not None:
+        _check_token_ids(remote, ids, where)
         # The server's tokens are the truth: decode and trim them as rollouts does its own.
         done = _completion(remote.tokenizer, ids, remote.eos_ids, cfg.stop_strings)
         if reason == "stop" and not done.finished:  # a stop token the EOS list does not know
@@ -537,6 +546,47 @@ def _choice_completion(remote: RemoteModel, choice: dict, cfg: SamplingConfig,
         token_ids.append(eos if eos is not None else remote.eos_ids[0])
     return Completion(prompt_index=-1, sample_index=-1, text=text, token_ids=tuple(token_ids),
                       n_new_tokens=len(token_ids), finished=reason == "stop")
+
+
+def _check_text(text: str, where: str) -> None:
+    """Text that cannot be stored (a lone surrogate: not encodable as UTF-8) is refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise BackendError(f"{where} returned text that is not valid Unicode (a lone surrogate "
+                           f"at character {err.start}); nothing was stored: check the server "
+                           "and its --served-model") from None
+
+
+def _check_token_ids(remote: RemoteModel, ids: Any, where: str) -> None:
+    """`token_ids` must be a non-empty list of ids in this tokenizer's vocabulary: anything else
+    means the server runs another tokenizer (or is broken), and decoding it would store another
+    text or raise."""
+    vocab = len(remote.tokenizer)
+    hint = (f"nothing was stored; the server may serve another model than {remote.spec.name!r} "
+            f"(check --served-model {remote.server.served_model!r} and --model)")
+    if not isinstance(ids, list) or not ids:
+        shown = "an empty list" if ids == [] else f"a {type(ids).__name__}"
+        raise BackendError(f"{where} returned token_ids as {shown}, not a list of token ids; "
+                           f"{hint}")
+    bad = [i for i in ids if type(i) is not int or not 0 <= i < vocab]
+    if bad:
+        shown = repr(bad[0])[:40]
+        raise BackendError(f"{where} returned token id {shown}, outside this tokenizer's "
+                           f"vocabulary (0..{vocab - 1}); {hint}")
+
+
+def _check_answered_model(remote: RemoteModel, answer: dict, where: str) -> None:
+    """The answer's `model` must be the served model asked for; it is recorded (describe())."""
+    answered = answer.get("model")
+    if answered is None:
+        return
+    if not isinstance(answered, str) or answered != remote.server.served_model:
+        raise BackendError(f"{where} answered for model {excerpt(str(answered), 60)}, not "
+                           f"--served-model {remote.server.served_model!r}; nothing was stored: "
+                           "check that --base-url points at the server you meant, and pass the "
+                           "name it serves as --served-model")
+    remote.answered_models.add(answered)
 
 
 # --------------------------------------------------------------------------------------- transport

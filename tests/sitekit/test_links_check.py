@@ -235,8 +235,21 @@ def test_a_gzip_bomb_html_page_is_read_only_up_to_the_limit(server, tmp_path, gz
     result = results[url]
     assert parsed and max(parsed) <= limit, f"the parser got {parsed} characters, limit {limit}"
     assert peak < 20_000_000, f"checking a 50 KB gzip bomb peaked at {peak / 1e6:.0f} MB"
-    assert result.result == "ok", result.detail
+    assert result.result == "unverified", result.detail
     assert f"only the first {limit} bytes read" in result.detail, result.detail
+
+
+@pytest.mark.parametrize("fragment", ["deep", "missing", "deep-sec"])
+def test_an_anchor_past_the_read_limit_is_unverified_never_found(server, tmp_path, fragment):
+    """Issue 26 item 14: past max_body_bytes the checker cannot know; it says so (unverified),
+    whether the id is there (#deep), absent (#missing) or cut in half at the limit (#deep-sec)."""
+    limit = 100_000
+    filler = b"<p>" + b"x" * (limit - 31)  # the limit falls inside `<h2 id="deep-sec|tion">`
+    body = b"<html><body>" + filler + b'<h2 id="deep-section">x</h2><h2 id="deep">y</h2>'
+    url = server.route("/long.html", Answer(200, {"Content-Type": HTML}, body))
+    result = check_urls(tmp_path, f"{url}#{fragment}", max_body_bytes=limit)[f"{url}#{fragment}"]
+    assert result.result == "unverified", result.detail
+    assert "not verified" in result.detail
 
 
 def test_a_small_gzip_bomb_is_never_inflated_when_only_drained(server, tmp_path, gzip_bomb):
