@@ -170,9 +170,11 @@ def test_every_area_takes_a_new_question_in_both_files(root, capsys, monkeypatch
 
 
 def tracked_copy(destination: Path) -> None:
-    """The repository's tracked files (`git ls-files`), as a fresh clone has them; not .venv."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")
+    """The working tree's tracked files and the new ones git does not ignore (`git ls-files
+    --cached --others --exclude-standard`): the checkout as its author has it; not .venv."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode()
+    listed = listed.split("\0")
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_file():  # a file deleted in the working tree is not copied
