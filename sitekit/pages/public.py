@@ -22,6 +22,7 @@ WORDS = {
                  "`{revision}`), with `mi-starter public {slug}`: no model runs, the kit reads "
                  "the released chains. n counts problems; every interval resamples problems.",
         "primary": "Primary claim:",
+        "read_first": "Read this first",
         "details": "Details: what was measured, caveats, what to try next",
         "files": "Artefacts",
         "organism": "Below, the same question on the model organism: the method's demonstration "
@@ -35,6 +36,7 @@ WORDS = {
                  "`mi-starter public {slug}`：不运行模型，只读取已发布的推理链。n 为题目数；"
                  "所有区间都按题目重抽样。",
         "primary": "主要结论：",
+        "read_first": "请先读这一段（英文）",
         "details": "细节：测量了什么、注意事项、下一步（英文）",
         "files": "结果文件",
         "organism": "下面是同一问题在模型有机体上的结果：在已知真相处演示方法。有机体上的发现是关于 "
@@ -63,6 +65,11 @@ def render_public(slug: str, results_dir: Path, lang: str = "en") -> list[str]:
         revision=str(source.get("revision", "?"))[:7], slug=slug), ""]
     if words["in_english"]:
         lines += [words["in_english"], ""]
+    first = results.sections(run.summary).get("Read first")
+    if first:
+        lines += [f'!!! warning "{words["read_first"]}"', ""]
+        lines += [f"    {line}" if line else "" for line in first.splitlines()]
+        lines.append("")
     lines += ['<div class="result-card" markdown>', ""]
     ordered = sorted(run.claims, key=lambda c: not c.primary)
     for c in ordered:
