@@ -212,3 +212,13 @@ def test_the_issue_example_end_to_end_in_a_copy_of_the_repository(tmp_path):
     assert page.is_file(), "the new question's page was not built"
     assert "Backtracking pays?" in page.read_text(encoding="utf-8")
     assert (site / "notebooks" / f"{SLUG}.ipynb").is_file()
+
+
+@pytest.mark.parametrize("title", ['Does "wait" help: yes or no?', "- a dash first", "yes",
+                                   "Ist das schön? 思考"])
+def test_any_one_line_title_reads_back_exactly(root, capsys, title):
+    assert run_new(capsys, SLUG, "--area", "model-diffing", "--title", title)[0] == 0
+    registry = questions.parse((root / new.QUESTIONS_YAML).read_text(encoding="utf-8"))
+    assert next(q for q in registry.questions if q.slug == SLUG).title == title
+    source = (root / f"starter/questions/{MODULE}.py").read_text(encoding="utf-8")
+    assert source.splitlines()[1] == f"# # {title}"

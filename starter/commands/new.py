@@ -18,7 +18,6 @@ the starters reads the registry, so no other file needs editing.
 from __future__ import annotations
 
 import argparse
-import json
 import keyword
 import os
 import tempfile
@@ -154,6 +153,17 @@ def _template(name: str) -> str:
     return resources.files(TEMPLATES).joinpath(name).read_text(encoding="utf-8")
 
 
+def _scalar(text: str) -> str:
+    """`text` as a one-line YAML scalar, quoted only where YAML needs it.
+
+    >>> _scalar("Backtracking pays?"), _scalar("Thought Anchors: Which steps matter?")
+    ('Backtracking pays?', "'Thought Anchors: Which steps matter?'")
+    """
+    import yaml
+
+    return yaml.safe_dump(text, allow_unicode=True, width=10**6).split("\n")[0]
+
+
 def _yaml_text(text: str, indent: int) -> list[str]:
     """A folded block scalar's lines (the value after `key: >-`), wrapped at WIDTH."""
     pad = " " * indent
@@ -172,7 +182,7 @@ def fill(template: str, q: NewQuestion) -> str:
 
 def questions_entry(q: NewQuestion) -> str:
     lines = [f"  - slug: {q.slug}", f"    area: {q.area}",
-             f"    title: {json.dumps(q.title, ensure_ascii=False)}",
+             f"    title: {_scalar(q.title)}",
              "    quote: >-", *_yaml_text(q.quote, 6)]
     return "\n".join(lines) + "\n"
 
@@ -188,8 +198,8 @@ def research_entry(q: NewQuestion, reading: dict[str, Any]) -> str:
         "        why: >-",
         *_yaml_text(f"{FILL}: why the answer matters, in two or three sentences of our own.", 10),
         "        prior_work:",
-        f"          - title: {json.dumps(first['title'], ensure_ascii=False)}",
-        f"            authors: {json.dumps(first['authors'], ensure_ascii=False)}",
+        f"          - title: {_scalar(first['title'])}",
+        f"            authors: {_scalar(first['authors'])}",
         f"            year: {int(first['year'])}",
         f"            reading_list: {first['id']}",
         "            note: >-",
