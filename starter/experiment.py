@@ -121,8 +121,17 @@ class Context:
     shard: Shard = field(default_factory=Shard)  # the part of the problems this process does
 
     def my_problems(self, problems: list) -> list:
-        """The problems this process runs: all of them, or its shard's share under --shard i/n."""
-        return self.shard.take(problems)
+        """The problems this process runs: all of them, or its shard's share under --shard i/n.
+
+        A shard that gets none (more shards than problems) is one line, not an empty run; most
+        configs are refused before the model loads (`check_run_request`), this is the backstop.
+        """
+        share = self.shard.take(problems)
+        if not share and problems:
+            count = len(list(problems))
+            raise UsageError(f"--shard {self.shard} gets none of the {count} problems; with "
+                             f"{count} problems use at most {count} shards (--shard i/{count})")
+        return share
 
 
 @dataclass(frozen=True)

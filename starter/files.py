@@ -51,7 +51,7 @@ def read_regular(path: str | os.PathLike) -> bytes | None:
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such file (or a file in its path)
         return None
     except IsADirectoryError:
         raise _refusal(path, "a folder") from None

@@ -119,3 +119,14 @@ def test_neuronpedia_offline_refuses_other_values_in_one_line(monkeypatch, tmp_p
     monkeypatch.setenv("NEURONPEDIA_OFFLINE", raw)
     with pytest.raises(UsageError, match=f"NEURONPEDIA_OFFLINE='{raw}' is not a yes/no value"):
         NeuronpediaClient(cache_dir=tmp_path)
+
+
+def test_a_shard_past_the_problems_is_one_line_even_without_a_problem_count():
+    """The backstop for a config with neither n_problems nor n_chains: Context.my_problems."""
+    from starter.experiment import Context, Shard
+
+    ctx = Context(cfg=StarterConfig(), store=None, model=None, shard=Shard(5, 10))
+    with pytest.raises(UsageError, match="--shard 5/10 gets none of the 2 problems"):
+        ctx.my_problems(["p0", "p1"])
+    assert Context(cfg=StarterConfig(), store=None, model=None, shard=Shard(1, 2)).my_problems(
+        ["p0", "p1"]) == ["p1"]

@@ -66,16 +66,19 @@ class LinkCache:
 
     def _load(self) -> dict[str, dict]:
         assert self.path is not None
-        if not self.path.exists():
-            return {}
+        from starter.files import NotRegularFile, read_regular
+
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = read_regular(self.path)  # a named pipe is refused, never waited on
+            if raw is None:
+                return {}
+            data = json.loads(raw.decode("utf-8"))
             if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
                 raise ValueError(f"expected {{'version': {CACHE_VERSION}, 'links': {{...}}}}")
             entries = data["links"]
             for entry in entries.values():
                 _check_entry(entry)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        except (OSError, NotRegularFile, ValueError, KeyError, TypeError, AttributeError) as err:
             warnings.warn(f"ignoring unreadable link cache {self.path} "
                           f"({type(err).__name__}: {err}); every URL is checked again and the "
                           "file is rewritten", CorruptCacheWarning, stacklevel=3)

@@ -75,3 +75,30 @@ def test_anchors_and_aliases_are_refused_in_one_line(tmp_path, text, words):
     with pytest.raises(CatalogError) as err:
         catalog.load_reading_list(path)
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_named_pipe_as_the_link_cache_is_ignored_not_waited_on(tmp_path):
+    """Item 12 for the link checker's cache file: refused at once, never read."""
+    import os
+    import threading
+    import warnings
+
+    from sitekit.links import CorruptCacheWarning, LinkCache
+
+    path = tmp_path / "links.json"
+    os.mkfifo(path)
+    got: list = []
+
+    def load() -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got.append((LinkCache(path).entries, [w.category for w in caught]))
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(20)
+    if reader.is_alive():
+        with open(path, "wb"):
+            pass
+        pytest.fail("reading a named pipe as the link cache blocked")
+    assert got == [({}, [CorruptCacheWarning])]
