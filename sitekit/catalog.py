@@ -685,7 +685,11 @@ def load_libraries(path: Path | None = None) -> Libraries:
 
 def load_research(path: Path | None = None, root: Path | None = None) -> Research:
     """`root` is the repository root that starter files and results are looked up in (tests pass
-    a tmp dir)."""
+    a tmp dir). The package's registry is read first: its error names questions.yaml's line."""
+    try:
+        package_questions.registry()
+    except StarterError as err:
+        raise CatalogError(str(err)) from None
     return _load(Research, path or DATA_DIR / "research.yaml", root)
 
 

@@ -535,3 +535,15 @@ def test_area_lookup_names_the_choices():
     assert research.area("model-diffing").title == "Model diffing"
     with pytest.raises(catalog.UsageError, match="unknown area 'nope'; choose one of: thinking"):
         research.area("nope")
+
+
+def test_a_broken_package_registry_stops_the_site_with_its_own_line(monkeypatch):
+    """The site build (mkdocs' on_config turns a CatalogError into one PluginError line) shows
+    the package's message: questions.yaml, the line, the way out; not a traceback."""
+    text = questions.data_text().replace("    letter: h\n", "    letter: i\n")
+    monkeypatch.setattr(questions, "registry", lambda: questions.parse(text))
+    line = text.splitlines().index("    letter: i") + 1
+    message = (f"starter/questions/questions.yaml line {line}: question 'sae': letter 'i' is not "
+               "one of the guide's a..h; delete `letter`")
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        catalog.load_site()
