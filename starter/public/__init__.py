@@ -93,19 +93,10 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _cached(source: Source) -> Path | None:
-    """The fetched copy of `source`: `<cache>/releases/<name>/<revision>/` (starter.settings)."""
-    from starter.settings import cache_root
-
-    base = cache_root() / "releases" / source.name
-    for candidate in (base / source.revision, base / source.revision / source.folder):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def resolve_data(source: Source, data: str | os.PathLike | None) -> Path:
-    """The folder to read: `data` when given (it must exist), else the fetch cache.
+    """The folder to read: `data` when given (it must exist), else the copy `mi-starter data
+    fetch` left in the cache (`starter.releases.fetch.local_copy`: every file present, or one
+    line saying to fetch).
 
     >>> resolve_data(SOURCES["thought-anchors"], "/no/such/folder")
     Traceback (most recent call last):
@@ -120,11 +111,9 @@ interp-reasoning/thought-anchors.com's src/app/data, or run `mi-starter data fet
                              f"{source.repository}'s {source.folder}, or run "
                              f"`mi-starter data fetch {source.name}`")
         return folder
-    found = _cached(source)
-    if found is None:
-        raise UsageError(f"no local copy of {source.name}: run `mi-starter data fetch "
-                         f"{source.name}` first, or pass --data DIR")
-    return found
+    from starter.releases.fetch import local_copy
+
+    return local_copy(source.name)  # the fetch cache, complete, or one line saying to fetch
 
 
 def sha256_files(folder: Path, paths: Iterable[Path]) -> dict[str, str]:
