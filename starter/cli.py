@@ -7,6 +7,7 @@
     mi-starter validate <slug>              does its metric recover truth planted in the organism?
     mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
     mi-starter data list|fetch              public releases of real R1 data, fetched with checksums
+    mi-starter public <question>            a question answered on those releases (no model)
     mi-starter doctor                       what is installed, which device, what works offline
 
 Each sub-command lives in its own module (`starter/commands/<name>.py`) exposing `configure(parser)`
