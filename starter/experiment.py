@@ -253,7 +253,8 @@ def check_run_request(starter: Starter, cfg: StarterConfig, shard_text: str,
     >>> check_run_request(None, StarterConfig(model="modèle-ü"), "0/1")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: --model 'modèle-ü' is neither a registry name, a folder nor a Hugging Face repository id ...
+    starter.errors.UsageError: --model 'modèle-ü' is neither a registry name, a folder nor a \
+Hugging Face repository id ...
     """
     from starter.models import validate_model_name
 
@@ -262,15 +263,16 @@ def check_run_request(starter: Starter, cfg: StarterConfig, shard_text: str,
         name = spec.hf_id or ""
         if not _REPO_ID.fullmatch(name) or "--" in name or ".." in name:
             shown = name if len(name) <= 60 else name[:60] + "..."
-            raise UsageError(f"--model {shown!r} is neither a registry name, a folder nor a Hugging "
-                             "Face repository id (owner/name: ASCII letters, digits, -, _ and ., "
-                             "at most 96 characters each; see `mi-starter doctor` for the "
-                             "registry)")
+            raise UsageError(f"--model {shown!r} is neither a registry name, a folder nor a "
+                             "Hugging Face repository id (owner/name: ASCII letters, digits, "
+                             "-, _ and ., at most 96 characters each; see `mi-starter doctor` "
+                             "for the registry)")
     shard = Shard.parse(shard_text)
     problems = _problem_count(cfg)
     if shard.count > 1 and problems is not None and shard.index >= problems:
         raise UsageError(f"--shard {shard} gets none of the {problems} problems; with "
-                         f"{problems} problems use at most {problems} shards (--shard i/{problems})")
+                         f"{problems} problems use at most {problems} shards "
+                         f"(--shard i/{problems})")
     if starter is None or starter.budget is None or allow_large:
         return
     from starter import plan
@@ -536,8 +538,8 @@ def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
 
 
 def refuse_existing_out(out: str | os.PathLike, command: str) -> None:
-    """`command --out` writes a new folder: one that exists and holds anything is refused (one line),
-    so no earlier run, validation or file of the user's is overwritten or mixed into.
+    """`command --out` writes a new folder: one that exists and holds anything is refused (one
+    line), so no earlier run, validation or file of the user's is overwritten or mixed into.
 
     >>> import tempfile
     >>> refuse_existing_out(Path(tempfile.mkdtemp()) / "new", "merge")  # fine: to be created

@@ -564,7 +564,7 @@ def _nan_fields(manifest: dict | None) -> frozenset[str]:
 
 
 def _results_record(path: Path) -> dict:
-    """What results.jsonl holds now: rows, bytes and SHA-256 (recorded in the manifest at finish)."""
+    """What results.jsonl holds now: rows, bytes, SHA-256 (the manifest records it at finish)."""
     data = read_regular(path) or b""
     return {"rows": data.count(b"\n"), "bytes": len(data),
             "sha256": hashlib.sha256(data).hexdigest()}

@@ -58,7 +58,8 @@ def env_flag(name: str, default: bool = False) -> bool:
     >>> env_flag("MI_STARTER_EXAMPLE")
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: MI_STARTER_EXAMPLE='maybe' is not a yes/no value; set it to one of 1, true, yes, on (yes) or 0, false, no, off (no), or unset it
+    starter.errors.UsageError: MI_STARTER_EXAMPLE='maybe' is not a yes/no value; set it to one of \
+1, true, yes, on (yes) or 0, false, no, off (no), or unset it
     """
     import os
 
@@ -106,7 +107,8 @@ def apply_settings(cfg: Any, items: list[str]) -> Any:
     >>> apply_settings(Config(), ["fractions=0.5,0.501"])
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: --set fractions=0.5,0.501: 0.5 and 0.501 are the same value at two decimals (units are named by it); give each value once
+    starter.errors.UsageError: --set fractions=0.5,0.501: 0.5 and 0.501 are the same value at two \
+decimals (units are named by it); give each value once
     """
     if not items:
         return cfg
@@ -141,7 +143,8 @@ def check_value(name: str, value: Any, item: str, allow_large: bool = False) -> 
     >>> check_value("n_chains", 10**9, "n_chains=1000000000")
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: --set n_chains=1000000000: above the ceiling of 100000 for one setting; add --set allow_large=true if you mean it
+    starter.errors.UsageError: --set n_chains=1000000000: above the ceiling of 100000 for one \
+setting; add --set allow_large=true if you mean it
     >>> check_value("n_chains", 10**9, "n_chains=1000000000", allow_large=True)
     >>> check_value("layer", -1, "layer=-1")  # a layer counted from the end
     """

@@ -75,7 +75,8 @@ def test_what_the_server_returns_is_checked_before_it_is_stored(spec, tokenizer,
 
 def test_an_answer_for_another_model_is_refused(spec, tokenizer):
     choice = {"text": "x", "finish_reason": "length", "token_ids": [5, 6]}
-    with pytest.raises(BackendError, match="answered for model 'other-model', not --served-model 'served-model'"):
+    words = "answered for model 'other-model', not --served-model 'served-model'"
+    with pytest.raises(BackendError, match=words):
         _sample(spec, tokenizer, choice, answered_model="other-model")
 
 

@@ -22,7 +22,8 @@ from starter.experiment import (Session, Starter, StarterConfig, execute, merge_
                                 parse_overrides)
 from starter.results import RunStore
 
-PRESETS = {name: StarterConfig(model="tinythinker", device="cpu") for name in ("smoke", "cpu", "gpu")}
+PRESETS = {name: StarterConfig(model="tinythinker", device="cpu")
+           for name in ("smoke", "cpu", "gpu")}
 PROBLEMS = [f"p{i}" for i in range(4)]
 
 
@@ -131,7 +132,7 @@ def test_validate_out_of_another_starter_is_refused(tmp_path):
     (tmp_path / val.VALIDATION_FILE).write_text(json.dumps({"starter": "sae", "preset": "cpu"}))
     with pytest.raises(UsageError, match="holds the validation of 'sae' with preset 'cpu'"):
         val.check_validation_out(tmp_path, "sae", "smoke")
-    val.check_validation_out(tmp_path, "sae", "cpu")  # the same validation: resumed  # the same validation: resumed
+    val.check_validation_out(tmp_path, "sae", "cpu")  # the same validation: resumed
 
 
 # --- 3. merge --out into an existing run ---------------------------------------------------------
