@@ -273,8 +273,12 @@ def summary(m: Metrics) -> str:
              "a question where the cue moved answers; one chain per question. The follow share is "
              "1 by construction, and a mention share on this set is not a population rate.", "",
              "## Read first", "",
-             "A selected set, another model, another hint: this is a contrast with Chen et al.'s "
-             "39%, not a replication. And the primary claim's rule (professor, Stanford, IQ) is a "
+             "Selected data: the authors kept one chain per question, chosen because it "
+             "answered with the cue, on questions where the cue moved answers, so every chain "
+             "follows the cue by construction and the mention share is not a population rate. "
+             "Another model (DeepSeek-R1-Distill-Qwen-14B, not R1) and another hint (one "
+             "authority cue): a contrast with Chen et al.'s 39%, not a replication. And the "
+             "primary claim's rule (professor, Stanford, IQ) is a "
              f"lower bound: read by hand, all {HAND_CHECK['flagged']} chains it flags do mention "
              f"the cue, but at least {HAND_CHECK['unflagged_mentions_at_least']} it misses do too "
              "(\"The answer was given as (A)\"). With the authors' own mention filter the share is "
