@@ -37,8 +37,9 @@ _FALSE = {"false", "0", "no", "off"}
 # The frame's own --set names (not a Config field): allow_large=true lifts MAX_COUNT.
 ALLOW_LARGE = "allow_large"
 # The largest whole number a --set may give a count or size without allow_large=true: far above
-# any preset (the gpu presets stay below 10,000), far below what would exhaust a machine.
-MAX_COUNT = 100_000
+# any preset (the gpu presets stay below 10,000; SAE widths like 2**17 fit), far below what would
+# exhaust a machine. Products of sizes are bounded by the plan's ceiling (experiment.py).
+MAX_COUNT = 1_000_000
 # Whole-number fields that may be negative (a layer counted from the end) or zero-or-more; every
 # other whole-number field set from the command line must be >= 0, and those below >= 1.
 _SIGNED = ("layer",)  # a field whose name contains this may be negative
@@ -143,7 +144,7 @@ def check_value(name: str, value: Any, item: str, allow_large: bool = False) -> 
     >>> check_value("n_chains", 10**9, "n_chains=1000000000")
     Traceback (most recent call last):
     ...
-    starter.errors.UsageError: --set n_chains=1000000000: above the ceiling of 100000 for one \
+    starter.errors.UsageError: --set n_chains=1000000000: above the ceiling of 1000000 for one \
 setting; add --set allow_large=true if you mean it
     >>> check_value("n_chains", 10**9, "n_chains=1000000000", allow_large=True)
     >>> check_value("layer", -1, "layer=-1")  # a layer counted from the end
@@ -166,13 +167,13 @@ setting; add --set allow_large=true if you mean it
         return
     if name == "top_p" and not 0 < value <= 1:
         raise UsageError(f"--set {item}: top_p must lie in (0, 1]; 1 keeps every token")
-    if not isinstance(value, int) or any(word in name for word in _SIGNED):
-        return
+    if not isinstance(value, int) or any(word in name for word in _SIGNED) or "seed" in name:
+        return  # a seed's range is StarterConfig's to check
     if value < 0:
         raise UsageError(f"--set {item}: a count cannot be negative; give 0 or more")
     if value == 0 and any(word in name for word in _AT_LEAST_ONE):
         raise UsageError(f"--set {item}: {name} must be at least 1")
-    if value > MAX_COUNT and not allow_large and "seed" not in name:
+    if value > MAX_COUNT and not allow_large:
         raise UsageError(f"--set {item}: above the ceiling of {MAX_COUNT} for one setting; add "
                          f"--set {ALLOW_LARGE}=true if you mean it")
 

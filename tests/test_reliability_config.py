@@ -70,7 +70,7 @@ def _refused(tmp_path, *argv, dry_run=False) -> str:
     (["--set", "temperatures=,,,"], "no values; give at least one"),
     (["--set", "greedy_repeats=-1"], "a count cannot be negative"),
     # 9: a size far past anything sane, unless allow_large
-    (["--set", "n_chains=1000000000"], "above the ceiling of 100000"),
+    (["--set", "n_chains=1000000000"], "above the ceiling of 1000000"),
     (["--set", "n_chains=99999", "--set", "temperatures=0,.1,.2,.3,.4,.5,.6,.7,.8,.9,1,1.1,1.2"],
      "sequences, above the ceiling"),
     # 10: --seed and --set seed disagree
