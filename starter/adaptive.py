@@ -39,6 +39,8 @@ round killed before its row was written is drawn again.
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +51,7 @@ from starter.errors import UsageError
 from starter.importance import Outcome, PrefixRollouts, StepImportance
 
 __all__ = ["AdaptiveConfig", "Request", "StepStatus", "AdaptiveResult", "run_adaptive",
-           "decide", "ROW_KIND"]
+           "decide", "model_sampler", "round_seed", "ROW_KIND"]
 
 ROW_KIND = "adaptive_round"  # the `kind` of the rows that record one round's rollouts
 Status = Literal["in", "out", "narrow", "open"]
@@ -69,7 +71,7 @@ class AdaptiveConfig:
     # level of the intervals the stopping rules read (reported intervals stay at 95%); lower stops
     # sooner and errs more often: each step is tested every round
     stop_level: float = 0.8
-    max_per_prefix: int = 200  # no prefix gets more (2x the fixed design: for contested steps)
+    max_per_prefix: int = 150  # no prefix gets more (1.5x the fixed design: contested steps)
     budget: int = 0  # most rollouts per chain over all rounds (0: no cap but max_per_prefix)
     rank_by: str = "abs"  # "abs": rank by |importance| (a step that breaks counts); "value"
 
@@ -283,6 +285,50 @@ def _top(steps: Sequence[StepStatus], config: AdaptiveConfig) -> tuple[int, ...]
     by = "abs" if config.rank_by == "abs" else "value"
     ranked = importance.rank_steps([s.importance for s in steps], by=by)
     return tuple(r.step for r in ranked[:config.top_k])
+
+
+# ------------------------------------------------------------- a sampler on a model or a server
+
+
+def round_seed(seed: int, start: int) -> int:
+    """The sampling seed of rollouts start, start+1, ... of a prefix: a 31-bit key of both, so
+    every round draws fresh samples and a resumed round draws the same ones.
+
+    >>> round_seed(0, 0) == round_seed(0, 0) != round_seed(0, 10)
+    True
+    """
+    digest = hashlib.sha256(f"adaptive:{seed}:{start}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def model_sampler(model: Any, prompt: str, cuts: Mapping[int, Any], sampling: Any,
+                  grade: Callable[[Any, Any], Outcome]) -> Sampler:
+    """A `Sampler` that continues `prompt + cuts[k].text` on a loaded model or a server.
+
+    `model` is what `starter.rollouts.sample` takes: a local `LoadedModel` or the OpenAI-compatible
+    backend's `RemoteModel` (`--backend openai`), which sends a round's requests concurrently.
+    `cuts[k]` is the `starter.prefixes.Prefix` of prefix k; `sampling` a `rollouts.SamplingConfig`;
+    `grade(cut, completion)` turns one continuation into an `Outcome`. One round is one
+    `rollouts.sample` call per distinct (n, start) among its requests (usually one: every open
+    prefix asks for `round_size` from the same start), seeded by `round_seed(sampling.seed,
+    start)`. Example on the organism: tests/test_adaptive.py.
+    """
+    from starter import rollouts
+
+    def sample(requests: Sequence[Request]) -> list[list[Outcome]]:
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault((r.n, r.start), []).append(i)
+        out: list[list[Outcome]] = [[] for _ in requests]
+        for (n, start), members in groups.items():
+            how = dataclasses.replace(sampling, seed=round_seed(sampling.seed, start))
+            texts = [prompt + cuts[requests[i].k].text for i in members]
+            for i, completions in zip(members, rollouts.sample(model, texts, n, how,
+                                                               progress=False)):
+                out[i] = [grade(cuts[requests[i].k], c) for c in completions]
+        return out
+
+    return sample
 
 
 # ------------------------------------------------------------------------------- rows (resume)

@@ -158,3 +158,74 @@ def test_unfinished_rollouts_count_as_drawn_not_as_answers():
     assert result.generations == 3 * 20, "no step can be measured: every prefix fills up"
     assert all(math.isnan(s.importance.value) and s.importance.ci is None for s in result.steps)
     assert result.top == () and adaptive.ROW_KIND == "adaptive_round"
+
+
+# --- the same loop on the organism, locally and through the OpenAI-compatible backend -----------
+
+PROMPT = "Numbers: 8 19 4. Target: 31. <think>"
+CHAIN = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss. Wait, backtrack."
+         " Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit. </think> \\boxed{(8+19)+4}")
+SMALL = AdaptiveConfig(top_k=1, first_round=2, round_size=2, max_per_prefix=4)
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from starter.models import load_model
+
+    return load_model("tinythinker", device="cpu")
+
+
+def organism_sampler(model):
+    from starter import prefixes, rollouts
+
+    cuts = {c.k: c for c in prefixes.step_prefixes("c", CHAIN)}
+
+    def grade(cut, completion):  # right when the continuation reaches the target ("Hit.")
+        return Outcome(correct=completion.finished and "Hit." in completion.text,
+                       finished=completion.finished)
+
+    how = rollouts.SamplingConfig(temperature=1.0, max_new_tokens=24, seed=5, batch_size=64)
+    return sorted(cuts)[:6], adaptive.model_sampler(model, PROMPT, cuts, how, grade)
+
+
+@pytest.mark.slow
+def test_model_sampler_runs_rounds_on_the_local_organism(lm):
+    ks, sample = organism_sampler(lm)
+    rounds: list[list[Request]] = []
+
+    def recorded(requests):
+        rounds.append(list(requests))
+        return sample(requests)
+
+    result = run_adaptive(ks, recorded, SMALL)
+    assert ks == [0, 1, 2, 3, 4, 5] and result.generations <= 6 * 4
+    assert [len(p.outcomes) for p in result.prefixes] == [
+        sum(r.n for rs in rounds for r in rs if r.k == k) for k in ks]
+    # seeded per (seed, start): asking round 0 again gives the same rollouts
+    assert sample(rounds[0]) == [list(p.outcomes[:2]) for p in result.prefixes]
+
+
+@pytest.mark.slow
+def test_model_sampler_batches_each_round_through_a_local_server(lm):
+    from openai_server import ModelEngine, OpenAIServer
+
+    from starter.backends.openai import RemoteModel, ServerConfig
+
+    with OpenAIServer(ModelEngine(lm), max_requests=200) as server:
+        remote = RemoteModel.from_loaded(lm, ServerConfig(
+            base_url=server.url, served_model="served-model", backoff_s=0.01, max_retries=2,
+            timeout_s=30.0, concurrency=4))
+        ks, sample = organism_sampler(remote)
+        rounds: list[list[Request]] = []
+
+        def recorded(requests):
+            rounds.append(list(requests))
+            return sample(requests)
+
+        result = run_adaptive(ks, recorded, SMALL)
+        bodies = [r["body"] for r in server.requests if r["body"].get("max_tokens") == 24]
+    # every rollout came from the server: one request per prefix and round, asking n at once
+    assert len(bodies) == sum(len(rs) for rs in rounds)
+    assert sorted(b["n"] for b in bodies) == sorted(r.n for rs in rounds for r in rs)
+    assert sum(b["n"] for b in bodies) == result.generations
+    assert result.rounds == len(rounds) >= 1
