@@ -24,7 +24,8 @@
 # - (d) **token budget**: the thinking has used a fixed number of tokens;
 # - (e) **target rule** (one line of text, the organism's own stopping cue): the last written
 #   `Try …=v.` has v = the target. It reads the chain's words only (never fires on a chain with
-#   no `Try …=v.` step, such as R1's);
+#   no `Try …=v.` step, such as R1's) and has nothing to fit: it is applied as stated in every
+#   fold, its accuracy reported beside the others';
 # - and otherwise let the chain finish (**full chain**, the reference).
 #
 # **Controls and the honest comparison.** Every threshold is chosen on the *training* problems of
@@ -555,7 +556,10 @@ def cross_fit(policy: str, chains: list[Chain], probe: dict, max_drop: float) ->
             signals = [inner[c.unit] for c in train]
         else:
             signals = [c.signal(policy) for c in train]
-        threshold = choose_threshold(policy, train, signals, max_drop)
+        # the target rule is a one-line rule with nothing to fit: applied as stated in every fold
+        # (choosing "use it or never" on training problems would weaken the rung a reviewer tries)
+        threshold = (1.0 if policy == "target_rule" else
+                     choose_threshold(policy, train, signals, max_drop))
         chosen.append(threshold)
         for c in test:
             outcomes[c.unit] = stop(c, c.signal(policy), threshold)
@@ -735,21 +739,20 @@ def claims(m: dict) -> list[Claim]:
     empty = stats.mean_ci([], [])
     saved = probe.saved if probe else empty
     accuracy = probe.accuracy if probe else empty
-    strongest = Baseline(f"{NAMES[best]} (threshold from training problems)",
-                         m["policies"][best].saved)
+    strongest = Baseline(f"{NAMES[best]} ({_how(best)})", m["policies"][best].saved)
     head = ("With thresholds chosen on training problems, stopping where the probe says saves "
             "more of the thinking on held-out problems than ")
     out = [compare(head + "the strongest baseline that reads no activations (the target rule "
                    "included).",
                    "share of thinking tokens saved (probe)", saved,
-                   f"strongest baseline on the test problems ({NAMES[best]}, threshold from "
-                   "training problems)", "share of thinking tokens saved",
+                   f"strongest baseline on the test problems ({NAMES[best]}, {_how(best)})",
+                   "share of thinking tokens saved",
                    m["policies"][best].saved, m["probe_minus"][best], key=PRIMARY,
                    strongest_baseline=strongest)]
     for other in (p for p in BASELINES if p != best):  # each of the others too
         out.append(compare(head + f"stopping on {NAMES[other]}.",
                            "share of thinking tokens saved (probe)", saved,
-                           f"{NAMES[other]} (threshold from training problems)",
+                           f"{NAMES[other]} ({_how(other)})",
                            "share of thinking tokens saved", m["policies"][other].saved,
                            m["probe_minus"][other], key=f"probe-vs-{other}"))
     out.append(compare(
@@ -758,6 +761,13 @@ def claims(m: dict) -> list[Claim]:
         "accuracy", m["full_accuracy"], probe.accuracy_minus_full if probe else empty,
         direction=-1, key="probe-accuracy-loss"))
     return declare(out, PRIMARY)
+
+
+def _how(policy: str) -> str:
+    """How a policy's stopping point was set on held-out problems."""
+    if policy == "target_rule":
+        return "a fixed rule, applied as stated"
+    return "threshold from training problems"
 
 
 def findings(m: dict) -> str:

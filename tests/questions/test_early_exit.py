@@ -65,7 +65,7 @@ def test_probe_threshold_and_savings_match_the_hand_computation():
 
 def test_baselines_never_stop_early_here():
     m = ee.analyse(rows())
-    for name in ee.BASELINES:
+    for name in ee.BASELINES[:-1]:  # the target rule never fires here: no Try reaches a target
         result = m["policies"][name]
         assert result.thresholds == [math.inf, math.inf], f"{name} should keep 'never stop'"
         assert result.saved.value == 0.0 and result.accuracy.value == 1.0
@@ -114,6 +114,7 @@ def test_target_rule_is_a_baseline_that_can_win():
                                             " Try 3*4=12. Try 3+4=7. Hit. </think> \\boxed{3+4}")
     m = ee.analyse(data)
     rule = m["policies"]["target_rule"]
+    assert rule.thresholds == [1.0, 1.0], "a fixed rule: applied as stated, nothing chosen"
     assert rule.saved.value == pytest.approx(0.25)
     assert m["best_baseline"] == "target_rule"
     assert m["probe_minus"]["target_rule"].value == pytest.approx(0.0)
