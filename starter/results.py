@@ -100,7 +100,8 @@ class RunIdentity:
     one may complete the other. Everything that changes a row is here: the config (it holds the
     starter, preset, every Config field but `offline`, the shard, and with a server the backend,
     its base URL and served model), the model, the seed, the code's commit and the versions of the
-    libraries that compute (`_PACKAGES`).
+    libraries that compute (`_PACKAGES`). Commits are compared when both name a clean checkout; a
+    "-dirty" one cannot say which code ran (it is recorded, in the manifest and each `resumed`).
 
     >>> a = RunIdentity({"starter": "x", "n": 2}, "toy", 0, "abc", {"torch": "2.4"})
     >>> b = dataclasses.replace(a, config={"starter": "x", "n": 3}, packages={"torch": "2.5"})
@@ -108,6 +109,9 @@ class RunIdentity:
     ['config (n: 2 -> 3)', "library versions (torch: '2.4' -> '2.5')"]
     >>> a.differences(b, ignore_config=("n",))
     ["library versions (torch: '2.4' -> '2.5')"]
+    >>> a.differences(dataclasses.replace(a, git_commit="def")), a.differences(
+    ...     dataclasses.replace(a, git_commit="def-dirty"))
+    (["commit ('abc' -> 'def')"], [])
     """
 
     config: dict  # the run's config as manifest.json records it (starter, preset, fields, ...)
@@ -136,13 +140,23 @@ class RunIdentity:
         theirs = {k: v for k, v in other.config.items() if k not in ignore_config}
         if mine != theirs:
             found.append(f"config ({_changes(mine, theirs)})")
-        for name, words in (("model", "model"), ("seed", "seed"), ("git_commit", "commit")):
+        for name, words in (("model", "model"), ("seed", "seed")):
             old, new = getattr(self, name), getattr(other, name)
             if old != new:
                 found.append(f"{words} ({old!r} -> {new!r})")
+        if _comparable(self.git_commit) and _comparable(other.git_commit) \
+                and self.git_commit != other.git_commit:
+            found.append(f"commit ({self.git_commit!r} -> {other.git_commit!r})")
         if self.packages != other.packages:
             found.append(f"library versions ({_changes(self.packages, other.packages)})")
         return found
+
+
+def _comparable(commit: str | None) -> bool:
+    """Whether a commit names the code that ran: not for a checkout with local changes ("-dirty":
+    two such runs at one commit may differ, at two commits may not) nor outside a checkout (None:
+    the mi-starter version in `packages` names the code then)."""
+    return isinstance(commit, str) and not commit.endswith("-dirty")
 
 
 def _changes(old: dict, new: dict) -> str:
@@ -649,7 +663,9 @@ def _write_manifest(path: Path, existing: dict | None, identity: RunIdentity,
         manifest = existing
         manifest["finished_at"] = None
         manifest.pop("results", None)  # recorded again by finish()
-        manifest.setdefault("resumed", []).append({"at": now, "device": device, "command": _command_line()})
+        manifest.setdefault("resumed", []).append(
+            {"at": now, "device": device, "command": _command_line(),
+             "git_commit": identity.git_commit, "packages": identity.packages})
     else:
         manifest = {
             "config": identity.config, "seed": identity.seed, "model": identity.model,

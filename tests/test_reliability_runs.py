@@ -51,6 +51,12 @@ def no_model(monkeypatch):
     monkeypatch.setattr(starter.models, "load_model", lambda *args, **kwargs: None)
 
 
+@pytest.fixture(autouse=True)
+def clean_checkout(monkeypatch):
+    """As on a user's clean checkout (this repository is usually mid-edit: "-dirty")."""
+    monkeypatch.setattr(starter.results, "_git_commit", lambda: "a" * 40)
+
+
 @pytest.fixture
 def toy(monkeypatch):
     monkeypatch.setattr(questions, "load", lambda slug: TOY)
@@ -180,7 +186,7 @@ def test_the_merged_manifest_records_the_shards_provenance(toy, tmp_path):
         _edit_manifest(shard, git_commit="c" * 40)
     merged = json.loads((merge_runs(shards, tmp_path / "m") / "manifest.json").read_text())
     assert merged["git_commit"] == "c" * 40, "the rows' commit, not the merging process's"
-    assert merged["merged_by"]["git_commit"] == starter.results._git_commit()
+    assert merged["merged_by"]["git_commit"] == "a" * 40, "and the merging process's own"
 
 
 # --- 6. resume checks the backend's base URL, commit and libraries ------------------------------
@@ -207,6 +213,17 @@ def test_a_run_does_not_resume_under_another_commit_or_library(tmp_path, change,
     _edit_manifest(tmp_path, **change)
     with pytest.raises(UsageError, match=f"different {words}"):
         RunStore.open(tmp_path, config={"seed": 0}, model="m", device="cpu")
+
+
+def test_a_checkout_with_local_changes_is_recorded_not_compared(tmp_path, monkeypatch):
+    """A "-dirty" commit cannot say which code ran: a resume records it in `resumed`."""
+    monkeypatch.setattr(starter.results, "_git_commit", lambda: "b" * 40 + "-dirty")
+    RunStore.open(tmp_path, config={"seed": 0}, model="m", device="cpu")
+    monkeypatch.setattr(starter.results, "_git_commit", lambda: "c" * 40 + "-dirty")
+    RunStore.open(tmp_path, config={"seed": 0}, model="m", device="cpu")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["git_commit"] == "b" * 40 + "-dirty"
+    assert manifest["resumed"][0]["git_commit"] == "c" * 40 + "-dirty"
 
 
 # --- 11. a NaN inside a resumed row --------------------------------------------------------------
