@@ -491,7 +491,9 @@ def plot(rows: list[dict], metrics: dict):
 def claims(m: dict) -> list[Claim]:
     return declare([
         compare("Resampling just before a backtrack changes the next operation more often than "
-                "resampling after the same step type where the chain did not backtrack.",
+                "resampling after the same step type where the chain did not backtrack "
+                f"({m['n_unmatched_tests']} pre-backtrack cuts had no control cut after the same "
+                "step type in their chain: left out, counted).",
                 "P(next operation differs), before a backtrack", m["pre_backtrack"].different,
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(next operation differs)", m["matched_control"].different,
