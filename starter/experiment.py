@@ -183,7 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="override the preset's seed (0 <= seed < 2**63)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
                    help="change one field of the starter's Config, e.g. --set n_chains=4 (repeatable; "
-                        "tuples comma-separated)")
+                        "tuples comma-separated; sizes above 1,000,000, or a plan above 10M "
+                        "sequences, need --set allow_large=true)")
     p.add_argument("--backend", choices=BACKENDS, default="local",
                    help="local: load the model here; openai: sample from an OpenAI-compatible server "
                         "(vLLM, SGLang, ...; black-box starters only; key from $OPENAI_API_KEY)")
