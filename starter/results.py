@@ -65,6 +65,7 @@ import json
 import math
 import os
 import platform
+import stat
 import subprocess
 import sys
 from importlib import metadata
@@ -421,6 +422,7 @@ def _inspect(out: Path, identity: RunIdentity) -> _Found:
     _check_out_path(out)
     if not out.exists():
         return _Found(manifest=None, rows=[], keep_bytes=0)
+    _refuse_special_files(out)
     manifest = _read_manifest(out / MANIFEST)
     if manifest is None:
         _refuse_foreign_files(out)
@@ -482,6 +484,27 @@ def _read_manifest(path: Path) -> dict | None:
         raise UsageError(f"{path} was not written by mi-starter (it lacks {lacks}); "
                          "pass a new --out: nothing in that folder was changed")
     return manifest
+
+
+# Every file a run writes (and the temporary names it writes them through).
+_ARTEFACTS = (MANIFEST, RESULTS, FIGURE, SUMMARY, "findings.json", ".lock", MANIFEST + ".tmp",
+              SUMMARY + ".tmp", FIGURE + ".tmp", "findings.json.tmp")
+
+
+def _refuse_special_files(out: Path) -> None:
+    """A named pipe (socket, device, folder) where a run writes or reads a file is refused before
+    anything opens it: writing to a pipe without a reader would wait forever."""
+    from starter.files import NotRegularFile, kind_of
+
+    for name in _ARTEFACTS:
+        try:
+            mode = os.stat(out / name).st_mode
+        except OSError:  # absent (or unreadable: the read itself says so)
+            continue
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"{out / name} is {kind_of(mode)}, not a regular file; a run "
+                                 "folder holds only regular files: remove or rename it, or pass "
+                                 "a new --out (nothing was read or changed)")
 
 
 def _refuse_foreign_files(out: Path) -> None:

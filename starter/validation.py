@@ -330,6 +330,9 @@ def check_validation_out(out: Path, slug: str, preset: str) -> None:
         raise UsageError(f"validate --out {out} is a file, not a folder; pass a new folder")
     names = sorted(p.name for p in out.iterdir())
     fix = "pass a new --out (nothing was changed)"
+    for name in sorted(set(names) & (VALIDATION_ENTRIES - {"runs"})):
+        if not (out / name).is_file():  # a pipe there would block the write for ever
+            raise UsageError(f"validate --out {out}: {name} is not a regular file: {fix}")
     if "manifest.json" in names:
         raise UsageError(f"validate --out {out} holds a run (manifest.json), not a validation; "
                          f"its summary.md and figure.png would no longer match its rows: {fix}")

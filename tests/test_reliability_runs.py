@@ -250,9 +250,9 @@ def test_a_run_that_writes_nan_itself_resumes(tmp_path):
 # --- 12. named pipes in a run folder --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["results.jsonl", "manifest.json"])
+@pytest.mark.parametrize("name", ["results.jsonl", "manifest.json", "summary.md", "figure.png"])
 def test_a_named_pipe_in_a_run_folder_is_refused_without_hanging(tmp_path, name):
-    if name == "results.jsonl":
+    if name != "manifest.json":
         RunStore.open(tmp_path, config={"seed": 0}, model="m", device="cpu").finish()
         (tmp_path / name).unlink(missing_ok=True)
     os.mkfifo(tmp_path / name)
@@ -262,3 +262,12 @@ def test_a_named_pipe_in_a_run_folder_is_refused_without_hanging(tmp_path, name)
                           timeout=60)
     assert done.returncode != 0
     assert f"{tmp_path / name} is a named pipe, not a regular file" in done.stderr
+
+
+def test_a_named_pipe_in_a_validation_folder_is_refused(tmp_path):
+    import starter.validation as val
+
+    (tmp_path / val.VALIDATION_FILE).write_text(json.dumps({"starter": "sae", "preset": "cpu"}))
+    os.mkfifo(tmp_path / "figure.png")
+    with pytest.raises(UsageError, match="figure.png is not a regular file"):
+        val.check_validation_out(tmp_path, "sae", "cpu")
