@@ -657,8 +657,11 @@ class Session:
         from starter.models import validate_model_name
         from starter.results import check_run_dir
 
+        from starter.settings import env_flag
+
         cfg = resolve_config(starter, args)  # preset, seed and device checked here
         validate_model_name(cfg.model)  # a bad --model folder is one line, before anything loads
+        env_flag("NEURONPEDIA_OFFLINE")  # read at the lookup; a bad value is refused here, first
         server = _server_config(starter, args)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / starter.slug / stamp

@@ -130,3 +130,11 @@ def test_a_shard_past_the_problems_is_one_line_even_without_a_problem_count():
         ctx.my_problems(["p0", "p1"])
     assert Context(cfg=StarterConfig(), store=None, model=None, shard=Shard(1, 2)).my_problems(
         ["p0", "p1"]) == ["p1"]
+
+
+def test_a_bad_boolean_environment_value_is_refused_before_the_run_folder_exists(
+        tmp_path, loads, monkeypatch):
+    monkeypatch.setenv("NEURONPEDIA_OFFLINE", "maybe")
+    with pytest.raises(UsageError, match="NEURONPEDIA_OFFLINE='maybe' is not a yes/no value"):
+        execute(TOY, parse_overrides(["--out", str(tmp_path / "run")]))
+    assert not (tmp_path / "run").exists() and loads == []
