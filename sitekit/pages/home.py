@@ -105,6 +105,8 @@ def _card(q: Question, results_dir: Path, words: dict[str, str], ed: Edition = E
     item += [f"**[{label}]({page})**", ""]
     finding = card_finding(run)
     pending = words["grid_pending" if q.status == "ready" else "status_planned"]
+    if finding and ed.lang != "en":
+        finding += f" {words['grid_in_english']}"  # the claims are written in English
     item += [finding if finding else pending.capitalize(), ""]
     if q.status == "ready":
         item += [validation_badge(results_dir, q.slug, words), ""]

@@ -198,6 +198,7 @@ ZH = Edition("zh", {
     "result_details": "运行结果详情",
     "grid_pending": "结果正在重新运行：详见问题页。",
     "grid_runtime": "2 个 CPU 核心上运行 {runtime}",
+    "grid_in_english": "<span class=\"mi-tag\">英文</span>",
     "grid_runtime_resumed": "续跑的运行：2 个 CPU 核心上最多 {runtime}（未记录实际采样时间）",
     "no_findings": "这次运行还没有 findings.json（起步代码正在重新运行）；详情见[起步代码](#result-details)部分。",
     "card_title": "已提交运行的发现",

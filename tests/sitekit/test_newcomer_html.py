@@ -228,6 +228,9 @@ def test_zh_home_cards_use_the_zh_titles(site):
     for q in QUESTIONS:
         if q.zh and q.zh.title:
             assert q.zh.title in cards[q.slug], f"zh card of {q.slug} keeps the English title"
+    for q in READY:
+        assert '<span class="mi-tag">英文</span>' in cards[q.slug], (
+            f"zh card of {q.slug}: its English claim needs the 英文 marker")
 
 
 def test_hero_runtime_matches_the_presets_and_the_committed_runs(site):

@@ -2,7 +2,7 @@
 a translation is missing; language-switcher links that resolve; Chinese anchors and search segmentation.
 
 One `mkdocs build --strict` for the module, into a temporary `<tmp>/thinking-models-hub/` (the path of
-site_url, which the switcher's absolute links use).
+site_url, as GitHub Pages serves it; the switcher's links are relative, so the site works at any path).
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def resolve(site: Path, page_path: Path, href: str) -> Path:
         assert href.startswith(site_path), f"absolute link {href!r} is outside the site path {site_path}"
         target = href[len(site_path):]
     else:
-        target = urljoin(page_path.as_posix(), href)
+        target = urljoin(page_path.as_posix(), href).lstrip("/")  # "../../" from a/b/: the root
     target = unquote(urlsplit(target).path)
     return site / target / "index.html" if target.endswith("/") or not target else site / target
 
