@@ -13,6 +13,8 @@ cluster holds exactly one yes/no item.
 - `describe(estimate)`: "0.62 (95% CI 0.48 to 0.75; n=12 problems)", or "3/5" for fewer than 10 items.
 - `auroc_ci`, `auroc_difference_ci`: an AUROC (or two scores' AUROC difference on the same
   items) with the cluster bootstrap.
+- `seeds_difference_ci`: a difference whose method was trained once per seed, the seeds
+  resampled inside the interval too.
 - `constant(value, n)`: a control that is exact by construction (a rate that cannot be anything but
   0): a number, not a sample, so it carries no sampling error and never widens a difference.
 - `minus_constant(a, clusters, value)`: mean(a) - an exact control: a's own interval, shifted.
@@ -236,6 +238,45 @@ def auroc_difference_ci(a: Sequence[float], b: Sequence[float] | None, labels: S
     boot = boot[np.isfinite(boot)]
     if boot.size < N_BOOT // 2:
         return Estimate(value, None, len(names), int(y.size), unit)
+    return Estimate(value, _percentiles(boot, level), len(names), int(y.size), unit,
+                    at_level=lambda lv: _percentiles(boot, lv))
+
+
+def seeds_difference_ci(a_by_seed: Sequence[Sequence[float]], b: Sequence[float],
+                        clusters: Sequence[Hashable], unit: str = "problem", seed: int = 0,
+                        level: float = LEVEL) -> Estimate:
+    """mean(a) - mean(b) where `a` was measured once per training seed (a_by_seed[s][i]: seed s,
+    item i; `b` on the same items): the value averages a over the seeds, and each bootstrap
+    replicate draws the seeds with replacement as well as the clusters, so the spread between
+    seeds is inside the interval (a method resting on one lucky seed is not a finding).
+
+    By hand: two seeds score 1.0 and 0.0 on every item, b is 0.5: the value is 0; a replicate
+    drawing the first seed twice gives +0.5, the second twice -0.5, one of each 0.
+
+    >>> d = seeds_difference_ci([[1, 1, 1, 1], [0, 0, 0, 0]], [0.5] * 4, "abcd")
+    >>> d.value, d.ci
+    (0.0, (-0.5, 0.5))
+    """
+    a = np.asarray(a_by_seed, dtype=float)  # [seeds, items]
+    y = np.asarray([float(v) for v in b])
+    if a.ndim != 2 or a.shape[1] != y.size or y.size != len(clusters):
+        raise ValueError(f"a_by_seed must be [seeds, {len(clusters)} items] and b {len(clusters)} "
+                         f"items; got {a.shape} and {y.size}")
+    names = list(dict.fromkeys(clusters))
+    owner = np.asarray([names.index(c) for c in clusters])
+    value = float(a.mean() - y.mean())
+    if len(names) < 2:
+        return Estimate(value, None, len(names), int(y.size), unit)
+    idx = _resample_indices(len(names), seed)  # [N_BOOT, clusters]
+    counts = np.zeros((N_BOOT, len(names)))
+    np.add.at(counts, (np.arange(N_BOOT)[:, None], idx), 1.0)
+    weights = counts[:, owner]  # [N_BOOT, items]
+    rng = np.random.default_rng(seed + 1)
+    drawn = rng.integers(0, a.shape[0], size=(N_BOOT, a.shape[0]))  # seeds drawn per replicate
+    picks = np.zeros((N_BOOT, a.shape[0]))
+    np.add.at(picks, (np.arange(N_BOOT)[:, None], drawn), 1.0 / a.shape[0])
+    a_rep = picks @ a  # [N_BOOT, items]: each replicate's seed-averaged a
+    boot = ((weights * a_rep).sum(1) - weights @ y) / weights.sum(1)
     return Estimate(value, _percentiles(boot, level), len(names), int(y.size), unit,
                     at_level=lambda lv: _percentiles(boot, lv))
 

@@ -639,6 +639,18 @@ def analyse(rows: list[dict]) -> dict:
         claim_sae = probe(prop, f"sae-k{m['claim_k']}")
         if claim_sae is not None:
             m["sae_minus_text"][prop] = _gap(claim_sae, text_probe, problems)
+            by_seed = [probe(prop, f"sae-k{m['claim_k']}", seed) for seed in seeds]
+            if len(seeds) > 1 and all(r is not None for r in by_seed):
+                # the claims average the SAE seeds and resample them inside the interval: one
+                # lucky seed is not a finding
+                hits = [r["hits"] for r in by_seed]
+                m["accuracy"][prop][f"sae-k{m['claim_k']}"] = stats.mean_ci(
+                    np.mean(hits, axis=0).tolist(), problems)
+                m["sae_minus_text"][prop] = stats.seeds_difference_ci(hits, text_probe["hits"],
+                                                                      problems)
+                resid = probe(prop, f"resid-k{m['claim_k']}")
+                m["sae_minus_resid"][prop][m["claim_k"]] = stats.seeds_difference_ci(
+                    hits, resid["hits"], problems)
             m["sae_minus_resid_by_seed"][prop] = {
                 seed: _gap(probe(prop, f"sae-k{m['claim_k']}", seed),
                            probe(prop, f"resid-k{m['claim_k']}"), problems) for seed in seeds}
@@ -739,6 +751,8 @@ def plot(rows: list[dict], metrics: dict):
 def claims(m: dict) -> list[Claim]:
     k = m["claim_k"]
     found = []
+    over = (f" (SAE probes averaged over {len(m['seeds'])} SAE seeds; the interval resamples the "
+            "seeds as well as the problems)" if len(m["seeds"]) > 1 else "")
     for prop in m["properties"]:
         acc = m["accuracy"][prop]
         if f"sae-k{k}" not in acc:
@@ -747,13 +761,13 @@ def claims(m: dict) -> list[Claim]:
         found.append(compare(
             f"At matched sparsity k={k}, a probe on SAE latents reads '{prop}' "
             f"({m['descriptions'][prop]}) more accurately than a probe on {k} residual "
-            "dimensions picked by the same rule.",
+            f"dimensions picked by the same rule{over}.",
             metric, acc[f"sae-k{k}"], f"{k} residual dimensions, same selection and probe",
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
             m["sae_minus_resid"][prop][k], key=f"sae-vs-resid-{prop}"))
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
-            "(the current token, the step's words so far and the previous step's words).",
+            f"(the current token, the step's words so far and the previous step's words){over}.",
             metric, acc[f"sae-k{k}"], "text baseline, same probe",
             "held-out accuracy (balanced), text baseline", acc["text"],
             m["sae_minus_text"][prop], key=f"sae-vs-text-{prop}",
