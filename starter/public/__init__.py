@@ -288,3 +288,31 @@ def short_model(model: str) -> str:
     tail = model.removeprefix("deepseek-r1-distill-")
     family, _, size = tail.partition("-")
     return f"{family.capitalize()}-{size.upper()}" if size else tail
+
+
+def claim_by_key(claims: Sequence, key: str):
+    """The claim whose `key` is `key` (KeyError naming the keys there are, if none)."""
+    for claim in claims:
+        if claim.key == key:
+            return claim
+    raise KeyError(f"no claim {key!r}; there are {[c.key for c in claims]}")
+
+
+def fmt_difference(claim, digits: int = 2) -> str:
+    """A claim's difference with its interval at the claim's own level (Holm-adjusted for a
+    secondary claim) and its verdict, for prose.
+
+    >>> from starter.stats import Estimate
+    >>> from starter.findings import compare
+    >>> e = Estimate(0.3, (0.1, 0.5), 10, 10)
+    >>> fmt_difference(compare("X.", "m", e, "c", "m", e, e))
+    '+0.30 (95% CI +0.10 to +0.50; supported)'
+    """
+    d = claim.difference
+    if d.ci is None or not math.isfinite(d.value):
+        return f"{d.value:+.{digits}f} (no interval; {claim.verdict})"
+    level = ("95%" if abs(claim.ci_level - 0.95) < 1e-9
+             else f"Holm-adjusted {100 * claim.ci_level:.1f}%")
+    lo, hi = d.ci
+    return (f"{d.value:+.{digits}f} ({level} CI {lo:+.{digits}f} to {hi:+.{digits}f}; "
+            f"{claim.verdict})")

@@ -16,8 +16,12 @@ question, one reasoning chain that answered X. Each file is a JSON list, one obj
     question(_with_cue)     the prompt without and with the cue ("user: ..." chat text)
     reasoning_text          the chain before </think>; response_text adds the final answer
     cue_ranges              [[3, 29]]: a constant the script sets for the Professor cue
-    pn, model               the question's row in the source table; the model that wrote it
-                            ("deepseek-reasoner" is DeepSeek-R1; also QwQ, Gemini and others)
+    pn, model               the question's row in the source table (Chua & Evans' results,
+                            which the script loads) and that row's model ("deepseek-reasoner" is
+                            DeepSeek-R1; also QwQ, Gemini and others). NOT the chain's writer:
+                            the script samples every chain from `WRITER_MODEL` (its default
+                            model, "deepseek/deepseek-r1-distill-qwen-14b") and copies `model`
+                            from the source row
     base_*                  (the `_correct_base` files) a chain written without the cue
 
 Two layouts occur. Six files are flat as above. `threshold0.4` and `threshold0.5` are older: the
@@ -58,10 +62,13 @@ from typing import Any
 from starter.errors import UsageError
 from starter.releases.thought_anchors import Skipped
 
-__all__ = ["R1_MODEL", "Selection", "CuedChain", "CuedChainSet", "read_cued_chains",
+__all__ = ["R1_MODEL", "WRITER_MODEL", "Selection", "CuedChain", "CuedChainSet", "read_cued_chains",
            "Skipped"]
 
-R1_MODEL = "deepseek-reasoner"  # DeepSeek-R1 as the release names it
+R1_MODEL = "deepseek-reasoner"  # DeepSeek-R1 as the source rows' `model` field names it
+# The model that wrote every chain in the release (B_find_good_problems.py samples
+# "deepseek/deepseek-r1-distill-qwen-14b"; `CuedChain.model` is the source row's model instead).
+WRITER_MODEL = "DeepSeek-R1-Distill-Qwen-14B"
 _FILE_NAME = re.compile(r"(?P<cue>[A-Za-z]+)_(?P<cond>.+?)_threshold(?P<threshold>[0-9.]+)"
                         r"(?P<correct_base>_correct_base)?(?P<no_mention>_no_mention)?")
 _TEXT_FIELDS = ("cue_type", "cond", "gt_answer", "cue_answer", "original_answer", "question",
@@ -98,7 +105,8 @@ class CuedChain:
     question_with_cue: str  # the prompt with the cue
     cue_ranges: tuple[tuple[int, int], ...]  # as given: [[3, 29]] for the Professor cue
     pn: int | None  # the question's row in the source table; None in og_row files
-    model: str  # e.g. "deepseek-reasoner" (R1_MODEL)
+    model: str  # the SOURCE ROW's model in Chua & Evans' table, e.g. "deepseek-reasoner"
+    # (R1_MODEL); not the writer: every chain was written by WRITER_MODEL
     response_text: str  # reasoning, </think>, then the final answer
     base_reasoning_text: str | None  # without the cue, towards the cue's letter (some files)
     base_gt_reasoning_text: str | None  # without the cue, to the correct letter (some files)
@@ -109,7 +117,9 @@ class CuedChain:
         return None if self.answer is None else self.answer == self.cue_answer
 
     @property
-    def is_r1(self) -> bool:
+    def source_is_r1(self) -> bool:
+        """The question's source row is DeepSeek-R1's (`model == R1_MODEL`). It does NOT mean R1
+        wrote this chain: WRITER_MODEL wrote every chain."""
         return self.model == R1_MODEL
 
 
@@ -121,6 +131,7 @@ class CuedChainSet:
     skipped: tuple[Skipped, ...]
 
     def by_model(self, model: str) -> tuple[CuedChain, ...]:
+        """Chains whose source row's `model` is `model` (all were written by WRITER_MODEL)."""
         return tuple(c for c in self.chains if c.model == model)
 
     def by_file(self, file: str) -> tuple[CuedChain, ...]:
@@ -236,8 +247,9 @@ def _read_file(path: Path, chains: list[CuedChain], skipped: list[Skipped]) -> N
 def read_cued_chains(source: str | Path, models: Iterable[str] | None = None) -> CuedChainSet:
     """Every chain of a good_problems folder (each *.json in name order) or of one file.
 
-    `models` keeps only those models (e.g. `[R1_MODEL]`); rows that cannot be read are skipped and
-    listed in `skipped`, files that are not a JSON list too.
+    `models` keeps only rows whose source model is one of those (e.g. `[R1_MODEL]`: questions
+    picked from R1's rows; the chains are still WRITER_MODEL's); rows that cannot be read are
+    skipped and listed in `skipped`, files that are not a JSON list too.
 
     >>> read_cued_chains("/no/such/folder")
     Traceback (most recent call last):

@@ -49,7 +49,9 @@ def _chain(problem: str, texts_and_resamples: list[tuple[str, tuple[str, ...]]])
         SimpleNamespace(index=i, text=t, resampled=r, importance=SimpleNamespace(
             overdeterminedness=0.5))
         for i, (t, r) in enumerate(texts_and_resamples))
-    return SimpleNamespace(model="m", problem_id=problem, base_correct=True, sentences=sentences)
+    full = "\n\n".join(t for t, _ in texts_and_resamples)
+    return SimpleNamespace(model="m", problem_id=problem, base_correct=True, sentences=sentences,
+                           base=SimpleNamespace(full_cot=full))
 
 
 def test_primary_claim_by_hand():
@@ -65,3 +67,39 @@ def test_primary_claim_by_hand():
     assert primary.difference.value == pytest.approx(0)
     assert primary.verdict == "not distinguishable"
     assert m.n_problems == 3 and m.n_without == 0
+
+
+def test_tolerant_pair_uses_all_pairs_like_collision():
+    # replacements "so x", "so x", "so x = 4", "wait": 6 pairs; equal 1; "so x" < "so x = 4" twice;
+    # consecutive pairs would give 2 of 3 instead
+    *_, tolerant, tolerant_pair = determinism.repeat_rates("So x", ["so x", "so x", "so x = 4",
+                                                                     "wait"])
+    assert tolerant == pytest.approx(3 / 4)
+    assert tolerant_pair == pytest.approx(3 / 6)
+
+
+def test_boundary_mechanism_and_earlier_copies_by_hand():
+    texts = ["Wait.", "So x = 4.", "Wait.", "Done."]
+    # "Wait." then a paragraph break; "So x = 4." then a space; the second "Wait." found after
+    # the first; "Done." at the end (no break after)
+    full = "Wait.\n\nSo x = 4. Wait.\n\nDone."
+    assert determinism.break_after(full, texts) == [1.0, 0.0, 1.0, 0.0]
+    assert determinism.earlier_copies(texts) == [False, False, True, False]
+    resamples = (("Wait. Let me see.", "Wait."), ("So x = 4.",), ("Wait. No.", "Hmm."), ("Done.",))
+    chain = _chain("p", list(zip(texts, resamples)))
+    chain.base.full_cot = full
+    rows = determinism.sentence_rows([chain])
+    assert [(r.n_longer, r.n_shorter, r.break_after, r.earlier_copy) for r in rows] == [
+        (1, 0, 1.0, False), (0, 0, 0.0, False), (1, 0, 1.0, True), (0, 0, 0.0, False)]
+    b = determinism.boundary(rows)
+    assert (b.n_replacements, b.n_longer, b.n_longer_located, b.n_longer_break) == (6, 2, 2, 2)
+
+
+def test_primary_without_earlier_copies_drops_them():
+    # p1's second sentence repeats its first: dropped from the added claim only
+    chains = [_chain("p1", [("x", ("x", "y")), ("x", ("y", "y"))]),
+              _chain("p2", [("z", ("w", "w"))]), _chain("p3", [("x", ("x", "y"))])]
+    m = determinism.analyse(chains)
+    clean = next(c for c in m.claims if c.key == "original-vs-collision-no-earlier-copy")
+    assert m.n_earlier_copy == 1
+    assert clean.estimate.n_items == 3 and clean.estimate.value == pytest.approx(1 / 3)

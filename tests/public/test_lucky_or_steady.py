@@ -69,3 +69,15 @@ def test_primary_on_hand_built_chains():
     assert primary.control.estimate.value < 0.2  # a ramp over 19 steps, with noise
     assert primary.verdict == "supported"
     assert [s.tag for s in m.steps] == ["plan_generation"] * 3
+
+
+def test_walk_null_sd_and_its_zero_case():
+    # steps 0.4, -0.4 at m = 100 from 0.5: mean square 0.16, binomial step variance 0.0034
+    acc, m = np.array([0.5, 0.9, 0.5]), np.array([100.0, 100.0, 100.0])
+    assert los.walk_sd(acc, m) == pytest.approx((0.16 - 0.0034) ** 0.5)
+    # steps of 0.02, under the binomial noise of m = 100 (about 0.005 per step): the floor at 0
+    assert los.walk_sd(np.linspace(0.4, 0.5, 6), np.full(6, 100.0)) == 0.0
+    # sd 0 and no binomial noise (a million resamples): the linear ramp, share 1 / 10
+    rng = np.random.default_rng(1)
+    share = los.walk_null_share(0.0, 1.0, 0.0, np.full(11, 1e6), rng, n_sim=20)
+    assert share == pytest.approx(0.1, abs=0.01)

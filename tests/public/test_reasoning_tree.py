@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from starter.public import reasoning_tree as rt
@@ -14,7 +15,7 @@ def _row(problem, index, n, tag, value, n_words=5):
         kind="sentence", model="m", problem=problem, outcome="correct", index=index,
         position=index / n, n_words=n_words, tag=tag, counterfactual_kl=value,
         counterfactual_accuracy=0.0, resampling_kl=0.0, resampling_accuracy=0.0, forced_kl=0.0,
-        forced_accuracy=0.0)
+        forced_accuracy=0.0, authors_kept=tag not in rt.AUTHORS_EXCLUDED)
 
 
 def test_chain_rules_by_hand():
@@ -45,7 +46,7 @@ def test_primary_by_hand_on_three_problems():
 
     def chain(problem):
         sentences = tuple(SimpleNamespace(
-            index=i, text="w " * 3, tag=tag,
+            index=i, text="w " * 3, tag=tag, accuracy=0.5,
             importance=SimpleNamespace(**{name: v for name in rt.MEASURES}))
             for i, (tag, v) in enumerate([("problem_setup", 1.0), ("plan_generation", 2.0),
                                           ("active_computation", 1.0)]))
@@ -59,3 +60,26 @@ def test_primary_by_hand_on_three_problems():
     assert primary.verdict == "supported"  # every problem's pair differs by exactly 1
     assert m.ranking[0] == "plan_generation"
     assert not math.isnan(m.rules["earliest"].value)
+
+
+def test_convergence_rule_as_in_plots_py():
+    # four chunks in a row above 0.99 from index 2 on; the loop stops run + 1 before the end
+    assert rt.converged_from([0.5, 0.6, 1.0, 1.0, 1.0, 1.0, 0.7, 0.8]) == 2
+    assert rt.converged_from([0.5, 0.005, 0.0, 0.0, 0.0, 0.3, 0.2]) == 1
+    assert rt.converged_from([0.5, 0.6, 1.0, 1.0, 1.0, 1.0]) is None  # too close to the end
+    assert rt.converged_from([0.5, float("nan"), 1.0, 1.0, 1.0, 0.5, 0.5]) is None
+    assert (rt.clipped(-0.4), rt.clipped(0.0), rt.clipped(0.4)) == (0.0, 0.0, 0.4)
+    assert math.isnan(rt.clipped(float("nan")))
+
+
+def test_paired_check_by_hand():
+    # problem a: anchor mean 3, other 1 (+2); b: anchor 1, other 2 (-1); c: anchor 4, other 1 (+3)
+    anchor = [("a", 3.0), ("b", 1.0), ("c", 4.0)]
+    other = [("a", 1.0), ("b", 2.0), ("c", 1.0)]
+    c = rt.paired_check(anchor, other)
+    diffs = [2.0, -1.0, 3.0]
+    mean, sd = sum(diffs) / 3, float(np.std(diffs, ddof=1))
+    assert c.mean == pytest.approx(mean) and c.n_positive == 2 and c.n_problems == 3
+    assert c.t_ci == pytest.approx((mean - 4.303 * sd / 3 ** 0.5, mean + 4.303 * sd / 3 ** 0.5))
+    # leave a out: (1+4)/2 - (2+1)/2 = 1; leave b out: 3.5 - 1 = 2.5; leave c out: 2 - 1.5 = 0.5
+    assert c.loo == pytest.approx((0.5, 2.5))

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from starter.errors import UsageError
-from starter.releases.thought_branches import R1_MODEL, Selection, read_cued_chains, selection_of
+from starter.releases.thought_branches import (R1_MODEL, WRITER_MODEL, Selection, read_cued_chains,
+                                               selection_of)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/thought_branches"
 FLAT = "Professor_itc_failure_threshold0.3"
@@ -19,7 +20,7 @@ def test_reads_both_layouts_into_typed_chains_and_counts_every_skipped_row():
     r1 = found.chains[0]
     assert (r1.cue_type, r1.cond, r1.gt_answer, r1.cue_answer, r1.answer, r1.original_answer) == (
         "Professor", "itc_failure", "B", "C", "C", "B")
-    assert r1.pn == 11 and r1.model == R1_MODEL and r1.is_r1 and r1.follows_cue
+    assert r1.pn == 11 and r1.model == R1_MODEL and r1.source_is_r1 and r1.follows_cue
     assert r1.cue_ranges == ((3, 29),)
     assert r1.reasoning_text.startswith("Okay, a triangle.") and "</think>" not in r1.reasoning_text
     assert r1.question.startswith("user: How many sides")
@@ -52,6 +53,16 @@ def test_distinct_keeps_each_chain_once_and_models_filters():
     assert len(only_r1.skipped) == 4, "skipped rows are reported whatever the model filter"
     assert [c.row for c in found.by_file(f"{FLAT}.json")] == [0, 1]
     assert len(found.by_model("qwen/qwq-32b-preview")) == 1
+
+
+def test_model_names_the_source_row_not_the_writer():
+    # B_find_good_problems.py samples every chain from deepseek-r1-distill-qwen-14b and copies
+    # `model` from Chua & Evans' row: a "deepseek-reasoner" row is a question picked from R1's row.
+    found = read_cued_chains(FIXTURE)
+    assert WRITER_MODEL == "DeepSeek-R1-Distill-Qwen-14B"
+    assert [(c.model, c.source_is_r1) for c in found.chains[:2]] == [
+        (R1_MODEL, True), ("qwen/qwq-32b-preview", False)]
+    assert not hasattr(found.chains[0], "is_r1"), "is_r1 read as 'R1 wrote it'; it is gone"
 
 
 @pytest.mark.parametrize("row, reason", [
