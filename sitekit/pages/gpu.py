@@ -6,8 +6,10 @@ own planning code (starter/plan.py), so the page and `--dry-run` cannot disagree
 This module imports the starters (and so torch) on first use; the result is cached per slug,
 so both language passes of a build pay once.
 
->>> summary_line(GpuPlan("m", 3, 100, 2.0e9, 1.5e9, 12.4, "x"))
-'3 generations, at most 100 tokens; memory 2.0 GB weights + 1.5 GB KV cache = 3.5 GB; time at most 12 min (x)'
+>>> print(summary_line(GpuPlan("m", 3, 100, 2.0e9, 1.5e9, 12.4, "x")).replace("; ", ";\\n"))
+3 generations, at most 100 tokens;
+memory 2.0 GB weights + 1.5 GB KV cache = 3.5 GB;
+time at most 12 min (x)
 """
 
 from __future__ import annotations

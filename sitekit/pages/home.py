@@ -26,8 +26,8 @@ FIRST_STEPS = ["make demo      # creates .venv with the pinned versions, runs on
 HERO_RUNTIME = {
     "en": "whose `smoke` preset runs in {smoke} on a laptop CPU (the `cpu` preset behind each "
           "committed result: {fastest} to at most {slowest} on 2 CPU cores)",
-    "zh": "其 `smoke` 预设在笔记本电脑 CPU 上 {smoke} 跑完（每份已提交结果所用的 `cpu` 预设：在 2 个 "
-          "CPU 核心上 {fastest} 到最多 {slowest}）",
+    "zh": "其 `smoke` 预设在笔记本电脑 CPU 上 {smoke} 跑完（每份已提交结果所用的 "
+          "`cpu` 预设：在 2 个 CPU 核心上 {fastest} 到最多 {slowest}）",
 }
 
 

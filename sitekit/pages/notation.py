@@ -24,12 +24,14 @@ from __future__ import annotations
 import re
 
 NUMBER = r"[-+−]?\d+(?:\.\d+)?"
-# "(95% CI a to b; rest)", "(95% CI a–b, rest)", "(a–b, rest)", "(a–b)": the interval, then the rest
+# "(95% CI a to b; rest)", "(95% CI a–b, rest)", "(a–b, rest)", "(a–b)": the interval, then
+# the rest
 _PAREN = re.compile(
     rf"\((?P<ci>95% CI:? )?(?P<lo>{NUMBER})(?P<sep> to |–| – )(?P<hi>{NUMBER})"
     r"(?:[;,] (?P<rest>[^()]*))?\)")
 # "difference -0.243, 95% CI -0.370 to -0.105": the value, then its interval
-_TRAILING = re.compile(rf"(?P<value>{NUMBER}),? 95% CI:? (?P<lo>{NUMBER})(?: to |–)(?P<hi>{NUMBER})")
+_TRAILING = re.compile(
+    rf"(?P<value>{NUMBER}),? 95% CI:? (?P<lo>{NUMBER})(?: to |–)(?P<hi>{NUMBER})")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`]*`")
 

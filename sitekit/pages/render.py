@@ -175,7 +175,7 @@ def indent(lines: list[str], by: int = 4) -> list[str]:
 
 
 CLI = ".venv/bin/mi-starter"  # where `make demo` / `make install` put the command: runs as pasted
-SMOKE_TIME = "8–15 s"  # a starter's smoke preset on 2 CPU cores (README.md, measured by the suite)
+SMOKE_TIME = "8–15 s"  # a starter's smoke preset on 2 CPU cores (README.md, the suite measures)
 
 
 def cli_tabs(slug: str, ed: Edition = EN, repo_url: str | None = None,

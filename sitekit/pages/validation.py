@@ -13,8 +13,9 @@ its source, never imported: no torch in the site build).
 ...     "measured": 0.2, "ci": [0.1, 0.3], "n": 40, "recovered": False, "why": "misses 0"}]}, "x")
 >>> [(b.quantity, [a.short for a in b.arms]) for b in record.blocks], record.recovered
 ([('rate', ['hint-p0'])], False)
->>> arm_row(record.blocks[0].arms[0])
-'| `hint-p0` | 0.00 | — | 0.20 [0.10, 0.30] | 40 | <span class="mi-verdict mi-verdict--refuted">refuted</span> |'
+>>> print(arm_row(record.blocks[0].arms[0]).replace(" | <", " |\\n<"))
+| `hint-p0` | 0.00 | — | 0.20 [0.10, 0.30] | 40 |
+<span class="mi-verdict mi-verdict--refuted">refuted</span> |
 
 The verdicts use the result card's three words (sitekit/pages/results.py): a variant whose
 planted truth the metric recovered is `supported`; one it missed is `refuted`, or `not
@@ -329,8 +330,10 @@ def alt_text(record: Record) -> str:
     the variants, and what to look for (at most MAX_ALT characters).
 
     >>> arm = ArmResult("tinythinker-lucky", None, None, 0.2, 0.1, 0.3, 32, True, "")
-    >>> alt_text(Record("s", "cpu", [Block("agreement at K=0", "", True, [arm])]))
-    'Planted (x) against measured (y, 95% intervals), 1 panel: agreement at K=0. Points: lucky. Look for red points (not recovered) off the diagonal: 1 of 1 recovered.'
+    >>> print(alt_text(Record("s", "cpu", [Block("agreement at K=0", "", True, [arm])])))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Planted (x) against measured (y, 95% intervals), 1 panel: agreement at K=0. Points: lucky.
+    Look for red points (not recovered) off the diagonal: 1 of 1 recovered.
     """
     arms = [arm for block in record.blocks for arm in block.arms]
     passed = sum(arm.recovered for arm in arms)
