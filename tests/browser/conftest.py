@@ -1,8 +1,8 @@
 """Real-browser tests of the built site: Debian's /usr/bin/chromium driven by pytest-playwright.
 
 The site is built once per session (`mkdocs build --strict`) into `<tmp>/thinking-models-hub/` and
-served over http from 127.0.0.1, at the same path as on GitHub Pages (the language switcher uses
-absolute links under site_url's path). Every page a test opens is watched (`Watch`): a request to
+served over http from 127.0.0.1, at the same path as on GitHub Pages (test_first_hour.py also
+serves it at the root of a host: every link is relative). Every page a test opens is watched (`Watch`): a request to
 any other host is aborted and fails the test, and so does a console error or a failed request.
 
 No `playwright install`: the browser is the system's chromium (`.ci/run` installs it with apt).
