@@ -15,6 +15,8 @@ cluster holds exactly one yes/no item.
   items) with the cluster bootstrap.
 - `seeds_difference_ci`: a difference whose method was trained once per seed, the seeds
   resampled inside the interval too.
+- `crossed_difference_ci`: a difference over problems crossed with templates (paraphrases),
+  both resampled (templates as a random effect).
 - `constant(value, n)`: a control that is exact by construction (a rate that cannot be anything but
   0): a number, not a sample, so it carries no sampling error and never widens a difference.
 - `minus_constant(a, clusters, value)`: mean(a) - an exact control: a's own interval, shifted.
@@ -278,6 +280,59 @@ def seeds_difference_ci(a_by_seed: Sequence[Sequence[float]], b: Sequence[float]
     a_rep = picks @ a  # [N_BOOT, items]: each replicate's seed-averaged a
     boot = ((weights * a_rep).sum(1) - weights @ y) / weights.sum(1)
     return Estimate(value, _percentiles(boot, level), len(names), int(y.size), unit,
+                    at_level=lambda lv: _percentiles(boot, lv))
+
+
+def crossed_difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable],
+                          a_templates: Sequence[Hashable], b: Sequence[float],
+                          b_clusters: Sequence[Hashable], b_templates: Sequence[Hashable],
+                          unit: str = "problem", seed: int = 0,
+                          level: float = LEVEL) -> Estimate:
+    """mean(a) - mean(b) when every item belongs to a problem AND a template (a paraphrase),
+    crossed: each replicate resamples the problems and, independently, the templates (the
+    two-way "pigeonhole" bootstrap), weighting an item by how often both were drawn. A result
+    carried by one template then shows in the interval, as a random effect of templates should.
+
+    By hand: template 1 moves a by +1 on every problem, template 2 by 0; b is 0. The value is
+    0.5; a replicate drawing template 1 twice gives 1, template 2 twice 0: the interval spans
+    [0, 1] however many problems there are.
+
+    >>> d = crossed_difference_ci([1, 0] * 20, [i // 2 for i in range(40)], [1, 2] * 20,
+    ...                           [0] * 40, [i // 2 for i in range(40)], [1, 2] * 20)
+    >>> d.value, d.ci
+    (0.5, (0.0, 1.0))
+    """
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not (xa.size == len(a_clusters) == len(a_templates)
+            and xb.size == len(b_clusters) == len(b_templates)):
+        raise ValueError("give one cluster and one template label per value")
+    if xa.size == 0 or xb.size == 0:
+        return Estimate(math.nan, None, 0, 0, unit)
+    names = list(dict.fromkeys([*a_clusters, *b_clusters]))
+    kinds = list(dict.fromkeys([*a_templates, *b_templates]))
+    value = float(xa.mean() - xb.mean())
+    n_items = int(xa.size + xb.size)
+    if len(names) < 2 or len(kinds) < 2:
+        return Estimate(value, None, len(names), n_items, unit)
+    rng = np.random.default_rng(seed)
+    counts_c = np.zeros((N_BOOT, len(names)))
+    np.add.at(counts_c, (np.arange(N_BOOT)[:, None],
+                         rng.integers(0, len(names), size=(N_BOOT, len(names)))), 1.0)
+    counts_t = np.zeros((N_BOOT, len(kinds)))
+    np.add.at(counts_t, (np.arange(N_BOOT)[:, None],
+                         rng.integers(0, len(kinds), size=(N_BOOT, len(kinds)))), 1.0)
+
+    def side(x: np.ndarray, clusters: Sequence[Hashable], templates: Sequence[Hashable]):
+        w = (counts_c[:, [names.index(c) for c in clusters]]
+             * counts_t[:, [kinds.index(t) for t in templates]])  # [N_BOOT, items]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (w @ x) / w.sum(axis=1)
+
+    boot = side(xa, a_clusters, a_templates) - side(xb, b_clusters, b_templates)
+    boot = boot[np.isfinite(boot)]
+    if boot.size < N_BOOT // 2:
+        return Estimate(value, None, len(names), n_items, unit)
+    return Estimate(value, _percentiles(boot, level), len(names), n_items, unit,
                     at_level=lambda lv: _percentiles(boot, lv))
 
 
