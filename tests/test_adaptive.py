@@ -229,3 +229,36 @@ def test_model_sampler_batches_each_round_through_a_local_server(lm):
     assert sorted(b["n"] for b in bodies) == sorted(r.n for rs in rounds for r in rs)
     assert sum(b["n"] for b in bodies) == result.generations
     assert result.rounds == len(rounds) >= 1
+
+
+# --- scripts/bench_importance.py runs on a folder in the published layout (written here) --------
+
+
+def test_the_bench_runs_on_accuracy_only_chains(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    path = Path(__file__).parents[1] / "scripts" / "bench_importance.py"
+    spec = importlib.util.spec_from_file_location("bench_importance", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_importance", bench)  # its dataclasses look it up
+    spec.loader.exec_module(bench)
+    for i, solution in enumerate(("correct", "incorrect")):
+        where = tmp_path / "model-x" / f"{solution}_base_solution" / f"problem_{i}"
+        where.mkdir(parents=True)
+        rates = [0.2] * 5 + [0.8] * 5 + [0.4] * 5 + [0.9] * 5
+        (where / "chunks_labeled.json").write_text(json.dumps(
+            [{"chunk_idx": k, "accuracy": r} for k, r in enumerate(rates)]))
+    chains = bench.read_published(tmp_path)
+    assert [len(c.rates) for c in chains] == [20, 20]
+    # true importances: +0.6 at step 5, -0.4 at step 10, +0.5 at step 15
+    assert bench.top_steps(np.diff(chains[0].rates)) == {5, 10, 15}
+    assert bench.main([str(tmp_path), "--reps", "2", "--planted", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "published chains: 2 chains x 2 repetitions" in printed and "planted chains" in printed
+    assert bench.main([str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
