@@ -3,13 +3,17 @@
 Thought Anchors draws 100 rollouts from every prefix of a chain (about 15,000 generations for a
 150-step chain), although most steps change the answer by little and are clearly not among the
 most important. This module samples in rounds instead and stops each step as soon as its question
-is answered, with the step's own 95% interval (`importance.accuracy_difference`, Newcombe's):
+is answered, read from the step's own interval (`importance.accuracy_difference`, Newcombe's) at
+`stop_level` (80% by default: cheaper than 95%, and in scripts/bench_importance.py it finds the
+top 3 as often as the fixed design; every interval the result reports is 95%):
 
 - round 0 draws `first_round` rollouts from every prefix;
 - a step (resampling importance of step k: prefix k against prefix k-1) is *settled* when its
   interval is at most `target_half_width` wide on each side, or when the intervals show it surely
-  in the top `top_k` (fewer than `top_k` other steps could still outrank it), or surely out of it
-  (`top_k` other steps lie wholly above it);
+  in the top `top_k` (fewer than `top_k` other steps could still outrank it by more than
+  `indifference`), or surely out of it (`top_k` other steps lie above it, less `indifference`);
+  while any step is unsettled, the current top `top_k` keep sampling too, since their lower ends
+  are what the others are measured against;
 - every later round draws `round_size` more rollouts from each prefix that an unsettled step uses,
   up to `max_per_prefix` (the fixed design's count); when a `budget` cap leaves too few for all of
   them, the prefixes of the widest unsettled intervals go first;
@@ -63,7 +67,8 @@ class AdaptiveConfig:
 
     first_round: int = 10  # rollouts every prefix gets before any step may stop
     round_size: int = 10  # rollouts added per round to each prefix an unsettled step still uses
-    target_half_width: float = 0.05  # a step is settled once its 95% interval is this narrow
+    # a step is settled once its interval (at stop_level) is this narrow on each side
+    target_half_width: float = 0.05
     top_k: int = 3  # the ranking to decide: a step also stops once surely in or out of the top k
     # importances closer than this count as tied: a step is out once top_k steps lie above it
     # less this margin (0: exact top-k identification, which never stops on a tie)
