@@ -267,9 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         agreement = float(np.mean(t.same_adaptive))
         share = t.rollouts_adaptive / t.rollouts_fixed
         ok = agreement >= TARGET_AGREEMENT and share <= TARGET_SHARE
-        print(f"{name}: adaptive top 3 = fixed's in {agreement:.0%} of runs (target >= "
-              f"{TARGET_AGREEMENT:.0%}; fixed vs fixed {np.mean(t.same_fixed):.0%}) with "
-              f"{share:.0%} of its rollouts (target <= {TARGET_SHARE:.0%}): "
+        print(f"{name}: adaptive top 3 = fixed's in {agreement:.1%} of runs (target >= "
+              f"{TARGET_AGREEMENT:.0%}; fixed vs fixed {np.mean(t.same_fixed):.1%}) with "
+              f"{share:.1%} of its rollouts (target <= {TARGET_SHARE:.0%}): "
               f"{'met' if ok else 'missed'}")
     return 0
 
