@@ -19,11 +19,16 @@ Each is an ordered list of (tag, regex); the first rule whose regex matches a st
 
 from __future__ import annotations
 
+import base64
+import functools
+import importlib.resources
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import numpy as np
 
 from starter.errors import StarterError, UsageError
 
@@ -355,6 +360,9 @@ class TagScheme:
     full_match: int  # the first `full_match` rules must match the whole step, the rest anywhere
     default: str  # the tag of a step no rule claims
     description: str  # one line for listings
+    # True: a step no full-match rule claims is tagged by the shipped learned tagger, which reads
+    # the whole chain (tag_steps); the scheme's other rules are not used.
+    learned: bool = False
 
 
 TAG_SCHEMES: dict[str, TagScheme] = {}
@@ -371,8 +379,12 @@ _register_scheme(TagScheme(
     "kit", STEP_TAGS, tuple(TAG_RULES), 0, DEFAULT_TAG,
     "plan/compute/verify/backtrack/conclude; exact on the TinyThinker organism"))
 _register_scheme(TagScheme(
-    "thought_anchors", TA_TAGS, tuple(TA_RULES), _FULL_MATCH_RULES, TA_DEFAULT,
-    "Thought Anchors' 8 function tags (arXiv 2506.19143), by keyword rules"))
+    "thought_anchors", TA_TAGS, tuple(TA_RULES[:_FULL_MATCH_RULES]), _FULL_MATCH_RULES,
+    TA_DEFAULT, "Thought Anchors' 8 function tags (arXiv 2506.19143), by a tagger trained on "
+    "their labels (docs/tools/tagger.md)", learned=True))
+_register_scheme(TagScheme(
+    "thought_anchors_rules", TA_TAGS, tuple(TA_RULES), _FULL_MATCH_RULES, TA_DEFAULT,
+    "Thought Anchors' 8 function tags by keyword rules (the kit's first tagger; weaker)"))
 
 
 def get_tag_scheme(name: str) -> TagScheme:
@@ -382,7 +394,9 @@ def get_tag_scheme(name: str) -> TagScheme:
 
 
 def tag_step(text: str, scheme: str = "kit") -> str:
-    """The tag of one step: the first rule of the scheme that matches, else its default.
+    """The tag of one step: the first rule of the scheme that matches, else its default. For a
+    learned scheme ("thought_anchors") the step is tagged as a chain of one sentence: tag a chain
+    with `tag_steps`, which lets the tagger read each sentence's neighbours.
 
     >>> organism = ["Try 8*19=152.", "Left: 152, 4.", "Miss.", "Wait, backtrack.", "Hit."]
     >>> [tag_step(s) for s in organism]
@@ -391,9 +405,9 @@ def tag_step(text: str, scheme: str = "kit") -> str:
     >>> [tag_step(s) for s in r1]
     ['plan', 'backtrack', 'conclude']
 
-    Thought Anchors' taxonomy, one R1-style sentence per tag:
+    Thought Anchors' taxonomy by the keyword rules, one R1-style sentence per tag:
 
-    >>> ta = lambda s: tag_step(s, scheme="thought_anchors")
+    >>> ta = lambda s: tag_step(s, scheme="thought_anchors_rules")
     >>> ta("Okay, so I have this problem where a train travels 120 miles in 2 hours.")
     'problem_setup'
     >>> ta("Let me start by finding its speed.")
@@ -411,12 +425,18 @@ def tag_step(text: str, scheme: str = "kit") -> str:
     >>> ta("So the final answer is \\\\boxed{60}.")
     'final_answer_emission'
 
-    On organism traces the two schemes agree through ORGANISM_TO_TA:
+    On organism traces the schemes agree through ORGANISM_TO_TA (exact full-match rules, the
+    learned scheme's too):
 
-    >>> [ta(s) for s in ["Try 8*19=152.", "Left: 152, 4.", "Hit.", "Wait, backtrack."]]
+    >>> organism = ["Try 8*19=152.", "Left: 152, 4.", "Hit.", "Wait, backtrack."]
+    >>> [ta(s) for s in organism] == [tag_step(s, "thought_anchors") for s in organism]
+    True
+    >>> [ta(s) for s in organism]
     ['active_computation', 'result_consolidation', 'self_checking', 'uncertainty_management']
     """
     rules = get_tag_scheme(scheme)
+    if rules.learned:
+        return tag_steps([text], scheme)[0]
     for i, (tag, pattern) in enumerate(rules.rules):
         found = pattern.fullmatch(text) if i < rules.full_match else pattern.search(text)
         if found:
@@ -532,17 +552,225 @@ def judge_tags(steps: Sequence[str], judge: Callable[[str], str],
 
 def tag_steps(steps: Sequence[str], scheme: str = "kit",
               judge: Callable[[str], str] | None = None, problem: str = "") -> list[str]:
-    """One tag per step: by the scheme's rules, or (scheme "thought_anchors" with a `judge`) the
-    main tag an LLM judge gives (`judge_tags`).
+    """One tag per step of one chain, in order: by the scheme's rules; for "thought_anchors" by
+    the learned tagger (`shipped_ta_tagger`), which reads the whole chain; or, with a `judge` (a
+    Thought Anchors scheme), the main tag an LLM judge gives (`judge_tags`; the gold option).
 
     >>> tag_steps(["Try 2+3=5.", "Hit."]), tag_steps(["Try 2+3=5.", "Hit."], "thought_anchors")
     (['compute', 'verify'], ['active_computation', 'self_checking'])
+    >>> chain = ["Okay, so I need to find the area of a circle with radius 3.",
+    ...          "I remember that the area is pi times the radius squared.",
+    ...          "So 3 squared is 9, and the area is 9 pi.",
+    ...          "Wait, let me double-check the radius.",
+    ...          "Yes, the radius is 3.",
+    ...          "So the final answer is \\boxed{9\\pi}."]
+    >>> tag_steps(chain, "thought_anchors")  # doctest: +NORMALIZE_WHITESPACE
+    ['problem_setup', 'fact_retrieval', 'active_computation', 'self_checking', 'self_checking',
+     'final_answer_emission']
+    >>> tag_steps(chain, "thought_anchors_rules")[2:4]  # the keyword rules, for comparison
+    ['result_consolidation', 'uncertainty_management']
     """
-    if judge is None:
+    rules = get_tag_scheme(scheme)
+    if judge is not None:
+        if rules.tags != TA_TAGS:
+            raise UsageError(f"an LLM judge tags with scheme 'thought_anchors'; got scheme "
+                             f"{scheme!r}")
+        return [tags[0] for tags in judge_tags(steps, judge, problem)]
+    if not rules.learned:
         return [tag_step(s, scheme) for s in steps]
-    if scheme != "thought_anchors":
-        raise UsageError(f"an LLM judge tags with scheme 'thought_anchors'; got scheme {scheme!r}")
-    return [tags[0] for tags in judge_tags(steps, judge, problem)]
+    exact = [next((tag for tag, pattern in rules.rules[:rules.full_match]
+                   if pattern.fullmatch(s)), None) for s in steps]
+    if all(tag is not None for tag in exact):  # organism grammar throughout: no model needed
+        return [str(tag) for tag in exact]
+    learned = shipped_ta_tagger().tag(list(steps))
+    return [tag if tag is not None else guess for tag, guess in zip(exact, learned)]
+
+
+# ---------------------------------------------------- a learned tagger for Thought Anchors' tags
+#
+# scheme "thought_anchors" tags a chain with a small model trained on Thought Anchors' own labels
+# (GPT-4o's `function_tags` of the 20 DeepSeek-R1-Distill-Qwen-14B chains they published); its
+# agreement on their 20 held-out Llama-8B chains is on the tool card (docs/tools/tagger.md,
+# scripts/score_ta_tools.py). It is one multinomial logistic regression, numpy only at run time, on
+# binary features of each sentence read in its chain: its words and word pairs, its first words,
+# its neighbours' first words, its position, and what it repeats of the chain so far (numbers,
+# words). The weights are package data, built by scripts/train_ta_tagger.py from the fetched data.
+
+TA_TAGGER_FILE = "ta_tagger.json"  # under starter/data/
+# Words as the tagger sees them: lower-case letters, digit runs (read as "0"), LaTeX commands, and
+# single punctuation marks.
+_TA_WORD = re.compile(r"[a-z]+|\d+|\\[a-z]+|[^\sa-z\d]")
+_TA_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True)
+class TaTaggerConfig:
+    """What the learned tagger reads; stored with its weights (scripts/train_ta_tagger.py)."""
+
+    word_pairs: bool = True  # adjacent word pairs as features, besides single words
+    char_ngrams: tuple[int, ...] = ()  # lengths of character n-grams inside words; () for none
+    head_words: int = 3  # the first 1..head_words words, joined, as features of their own
+    neighbour_heads: bool = True  # the previous and next sentences' first one and two words
+    neighbour_words: bool = False  # the previous and next sentences' words, as their own features
+    repeats: bool = True  # what the sentence repeats of the chain so far (ta_repeats), binned
+
+
+def _ta_words(text: str) -> list[str]:
+    return ["0" if w.isdigit() else w for w in _TA_WORD.findall(text.lower())]
+
+
+def _ta_own_features(text: str, config: TaTaggerConfig) -> list[str]:
+    words = _ta_words(text)
+    features = ["w:" + w for w in words]
+    if config.word_pairs:
+        padded = ["<s>", *words, "</s>"]
+        features += ["b:" + a + "_" + b for a, b in zip(padded, padded[1:])]
+    features += [f"h{k}:" + "_".join(words[:k]) for k in range(1, config.head_words + 1)]
+    if config.char_ngrams:
+        for word in re.sub(r"\d", "0", text.lower()).split():
+            word = f" {word} "
+            features += ["c:" + word[i:i + n] for n in config.char_ngrams
+                         for i in range(len(word) - n + 1)]
+    features.append(f"len:{min(len(words).bit_length(), 7)}")
+    end = text.rstrip()[-1:]
+    features += [f for f, on in (("has:=", "=" in text), ("has:boxed", "\\boxed" in text),
+                                 ("has:digit", any(c.isdigit() for c in text)),
+                                 ("end:?", end == "?"), ("end::", end == ":")) if on]
+    return features
+
+
+def ta_features(texts: Sequence[str], config: TaTaggerConfig = TaTaggerConfig()) -> list[list[str]]:
+    """Stage 1's sparse features of each sentence of one chain, in order (names, not counts).
+
+    >>> f = ta_features(["Okay, so we add 2 and 3.", "That gives 5."])
+    >>> "w:add" in f[0], "h2:okay_," in f[0], "nh1:that" in f[0], "ph1:<none>" in f[0]
+    (True, True, True, True)
+    >>> "pos:9" in f[1], "r:new2" in f[0], "r:old2" in f[1]
+    (True, True, False)
+    """
+    own = [_ta_own_features(t, config) for t in texts]
+    repeats = ta_repeats(texts) if config.repeats else None
+    heads = [[f for f in fs if f.startswith(("h1:", "h2:"))] for fs in own]
+    n = len(texts)
+    out = []
+    for i, features in enumerate(own):
+        features = list(features)
+        features.append(f"pos:{min(int(10 * i / max(n - 1, 1)), 9)}")
+        if i < 3:
+            features.append(f"idx:{i}")
+        if i >= n - 3:
+            features.append(f"ridx:{n - 1 - i}")
+        if config.neighbour_heads:
+            before = heads[i - 1] if i > 0 else ["h1:<none>"]
+            after = heads[i + 1] if i + 1 < n else ["h1:<none>"]
+            features += ["p" + f for f in before] + ["n" + f for f in after]
+        if config.neighbour_words:
+            features += ["p" + f for f in (own[i - 1] if i else []) if f.startswith("w:")]
+            features += ["n" + f for f in (own[i + 1] if i + 1 < n else []) if f.startswith("w:")]
+        if config.repeats:
+            new, old, seen, first = repeats[i, :4]
+            features += [f"r:new{round(2 * new)}", f"r:old{round(2 * old)}",
+                         f"r:seen{round(4 * seen)}", f"r:first{round(4 * first)}"]
+        out.append(features)
+    return out
+
+
+def ta_repeats(texts: Sequence[str]) -> np.ndarray:
+    """Per sentence: share of its numbers new to the chain, share already seen, share of its words
+    (over 3 letters) seen before, share seen in the first 3 sentences (from the 4th sentence on),
+    whether it has a number, and its relative position. Shape (n, 6).
+
+    >>> ta_repeats(["The price is 12 dollars.", "So 12 times 3 is 36."]).round(2).tolist()
+    [[1.0, 0.0, 0.0, 0.0, 1.0, 0.0], [0.67, 0.33, 0.0, 0.0, 1.0, 1.0]]
+    """
+    rows = []
+    seen_numbers: set[str] = set()
+    seen_words: set[str] = set()
+    first_words = {w for t in texts[:3] for w in _ta_words(t) if len(w) > 3}
+    for i, text in enumerate(texts):
+        numbers = set(_TA_NUMBER.findall(text))
+        words = {w for w in _ta_words(text) if len(w) > 3}
+        share = (lambda part, whole: len(part) / len(whole) if whole else 0.0)
+        rows.append([share(numbers - seen_numbers, numbers), share(numbers & seen_numbers, numbers),
+                     share(words & seen_words, words),
+                     share(words & first_words, words) if i >= 3 else 0.0,
+                     float(bool(numbers)), i / max(len(texts) - 1, 1)])
+        seen_numbers |= numbers
+        seen_words |= words
+    return np.array(rows, dtype=np.float64).reshape(len(texts), 6)
+
+
+def _log_softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+@dataclass(frozen=True)
+class TaTagger:
+    """The learned Thought Anchors tagger (see the comment above TA_TAGGER_FILE)."""
+
+    tags: tuple[str, ...]  # the order of the weights' columns (TA_TAGS)
+    config: TaTaggerConfig  # how features are read
+    vocabulary: dict[str, int]  # feature name -> row of `weights`
+    weights: np.ndarray  # (n_features, n_tags), on binary features scaled to unit length per row
+    bias: np.ndarray  # (n_tags,)
+    trained_on: str  # one line: what data built it
+
+    def log_probs(self, texts: Sequence[str]) -> np.ndarray:
+        """Log-probability of each tag for each sentence of one chain, (n_sentences, n_tags)."""
+        scores = np.tile(self.bias.astype(np.float64), (len(texts), 1))
+        for i, features in enumerate(ta_features(texts, self.config)):
+            rows = sorted({self.vocabulary[f] for f in features if f in self.vocabulary})
+            if rows:
+                scores[i] += self.weights[rows].astype(np.float64).sum(0) / np.sqrt(len(rows))
+        return _log_softmax(scores)
+
+    def tag(self, texts: Sequence[str]) -> list[str]:
+        """The most likely tag of each sentence of one chain, in order."""
+        if not texts:
+            return []
+        return [self.tags[i] for i in self.log_probs(texts).argmax(axis=1)]
+
+    def to_json(self) -> dict:
+        return {"format": "starter.cot.TaTagger/1", "tags": list(self.tags),
+                "config": {k: list(v) if isinstance(v, tuple) else v
+                           for k, v in self.config.__dict__.items()},
+                "trained_on": self.trained_on,
+                "features": sorted(self.vocabulary, key=self.vocabulary.__getitem__),
+                "weights": {"shape": list(self.weights.shape), "float16_base64":
+                            base64.b64encode(self.weights.astype("<f2").tobytes()).decode("ascii")},
+                "bias": [float(b) for b in self.bias]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TaTagger:
+        if data.get("format") != "starter.cot.TaTagger/1":
+            raise StarterError(f"not a TaTagger file (format {data.get('format')!r})")
+        config = TaTaggerConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in data["config"].items()})
+        packed = data["weights"]
+        weights = np.frombuffer(base64.b64decode(packed["float16_base64"]), dtype="<f2")
+        return cls(tags=tuple(data["tags"]), config=config,
+                   vocabulary={f: i for i, f in enumerate(data["features"])},
+                   weights=weights.astype(np.float32).reshape(packed["shape"]),
+                   bias=np.array(data["bias"], dtype=np.float32), trained_on=data["trained_on"])
+
+
+@functools.cache
+def shipped_ta_tagger() -> TaTagger:
+    """The tagger shipped as package data (starter/data/ta_tagger.json), loaded once.
+
+    >>> tagger = shipped_ta_tagger()
+    >>> tagger.tags == TA_TAGS, len(tagger.vocabulary) > 1000
+    (True, True)
+    """
+    resource = importlib.resources.files("starter").joinpath("data", TA_TAGGER_FILE)
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StarterError(f"the learned tagger's weights starter/data/{TA_TAGGER_FILE} are "
+                           "missing; rebuild them with scripts/train_ta_tagger.py, or tag with "
+                           "scheme='thought_anchors_rules'") from None
+    return TaTagger.from_json(json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -558,20 +786,136 @@ class Step:
 # and "8*19=152." stay whole), or to the end of the line. Closing quotes/brackets stay with the sentence.
 _STEP = re.compile(r"\S[^\n]*?(?:[.!?]+[\"')\]]*(?=\s|$)|$)", re.M)
 
+# How `split_steps` may cut: "sentences" (the kit's own, above) or "thought_anchors" (theirs).
+CHUNKERS: tuple[str, ...] = ("sentences", "thought_anchors")
 
-def split_steps(thinking: str, scheme: str = "kit") -> list[Step]:
-    """Cut thinking text into sentence/line steps with character offsets and tags of `scheme`.
+# Thought Anchors' splitter (`split_solution_into_chunks` in utils.py of
+# github.com/interp-reasoning/thought-anchors, as it ran for their public chains), re-implemented
+# from its description: it cuts the thinking only (after the first <think>, before </think>),
+# after ".", "?" or "!" followed by a space or a newline, and after the first newline of a blank
+# line; each piece is stripped; then a piece shorter than _TA_MIN_CHARS is glued with one space to
+# the start of the next piece (the last piece to the end of the one before it). Reproduces all of
+# their 5,814 chunks on the 40 public chains (scripts/score_ta_tools.py).
+_TA_MIN_CHARS = 10
+_TA_SENTENCE_END = ".?!"
+
+
+def _ta_region(text: str) -> tuple[int, int]:
+    """[start, end) of the text their splitter reads: between the first <think> and the next
+    <think> or </think>, whitespace stripped; the whole text when there is no <think>."""
+    start, end = 0, len(text)
+    opened = text.find(THINK_OPEN)
+    if opened >= 0:
+        start = opened + len(THINK_OPEN)
+        again = text.find(THINK_OPEN, start)
+        end = again if again >= 0 else end
+    closed = text.find(THINK_CLOSE, start, end)
+    end = closed if closed >= 0 else end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """`text[start:end]` without outer whitespace, as offsets; None when it is all whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def _ta_pieces(text: str) -> list[tuple[int, int]]:
+    """Their pieces before short ones are merged, as [start, end) offsets in `text`."""
+    lo, hi = _ta_region(text)
+    pieces: list[tuple[int, int]] = []
+    piece_start = lo
+    for i in range(lo, hi):
+        blank_line = text.startswith("\n\n", i, hi) or text.startswith("\r\n\r\n", i, hi)
+        sentence_end = text[i] in _TA_SENTENCE_END and i + 1 < hi and text[i + 1] in " \n"
+        if blank_line or sentence_end:
+            piece = _stripped(text, piece_start, i + 1)
+            if piece is not None:  # a piece of whitespace only runs on into the next one
+                pieces.append(piece)
+                piece_start = i + 1
+    last = _stripped(text, piece_start, hi)
+    if last is not None:
+        pieces.append(last)
+    return pieces
+
+
+def _merge_short(spans: list[tuple[int, int]],
+                 texts: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
+    """Their merge of short pieces: each piece under _TA_MIN_CHARS characters joins the next one
+    with one space (the last one joins the one before), and the merged piece is checked again."""
+    spans, texts = list(spans), list(texts)
+    i = 0
+    while i < len(texts):
+        if len(texts[i]) >= _TA_MIN_CHARS or len(texts) == 1:
+            i += 1
+        elif i == len(texts) - 1:
+            spans[i - 1] = (spans[i - 1][0], spans[i][1])
+            texts[i - 1] = texts[i - 1] + " " + texts[i]
+            del spans[i], texts[i]
+        else:
+            spans[i + 1] = (spans[i][0], spans[i + 1][1])
+            texts[i + 1] = texts[i] + " " + texts[i + 1]
+            del spans[i], texts[i]
+    return spans, texts
+
+
+def thought_anchors_spans(text: str) -> list[tuple[int, int]]:
+    """[start, end) offsets in `text` of each chunk Thought Anchors' splitter makes of it.
+
+    A merged chunk spans its pieces and the whitespace between them (their text joins the pieces
+    with one space instead: `thought_anchors_chunks`).
+
+    >>> text = "Okay, so we need 2+3. That is 5.\\n\\nYes. So the sum is 5."
+    >>> [text[a:b] for a, b in thought_anchors_spans(text)]
+    ['Okay, so we need 2+3.', 'That is 5.', 'Yes. So the sum is 5.']
+    """
+    pieces = _ta_pieces(text)
+    return _merge_short(pieces, [text[a:b] for a, b in pieces])[0]
+
+
+def thought_anchors_chunks(text: str) -> list[str]:
+    """The chunks exactly as Thought Anchors' splitter writes them (`chunk` in chunks_labeled.json):
+    pieces merged for being short are joined with one space.
+
+    >>> thought_anchors_chunks("<think>\\nHmm.\\n\\nLet me add 2 and 3.\\n</think>\\nThe sum is 5.")
+    ['Hmm. Let me add 2 and 3.']
+    """
+    pieces = _ta_pieces(text)
+    return _merge_short(pieces, [text[a:b] for a, b in pieces])[1]
+
+
+def split_steps(thinking: str, scheme: str = "kit", chunker: str = "sentences") -> list[Step]:
+    """Cut thinking text into steps with character offsets and tags of `scheme`.
+
+    chunker "sentences" (the default) cuts at sentence ends and line ends; "thought_anchors" cuts
+    as Thought Anchors' splitter does (`thought_anchors_spans`: coarser, pieces under 10 characters
+    merged, only the thinking of a text with <think>/</think>), for results comparable with theirs.
 
     >>> [(s.text, s.start, s.end) for s in split_steps("Try 3.5*2=7. Hit.\\nDone")]
     [('Try 3.5*2=7.', 0, 12), ('Hit.', 13, 17), ('Done', 18, 22)]
     >>> [s.tag for s in split_steps("Try 3.5*2=7. Hit.", scheme="thought_anchors")]
     ['active_computation', 'self_checking']
+    >>> text = "Add 3.5 and 2. That gives 5.5.\\nYes."
+    >>> [s.text for s in split_steps(text, chunker="thought_anchors")]
+    ['Add 3.5 and 2.', 'That gives 5.5.\\nYes.']
     """
     get_tag_scheme(scheme)  # an unknown scheme is refused even for text without steps
-    return [
-        Step(index=i, text=m.group(), start=m.start(), end=m.end(), tag=tag_step(m.group(), scheme))
-        for i, m in enumerate(_STEP.finditer(thinking))
-    ]
+    if chunker == "sentences":
+        spans = [(m.start(), m.end()) for m in _STEP.finditer(thinking)]
+    elif chunker == "thought_anchors":
+        spans = thought_anchors_spans(thinking)
+    else:
+        raise UsageError(f"unknown chunker {chunker!r}; available: {', '.join(CHUNKERS)}")
+    tags = tag_steps([thinking[a:b] for a, b in spans], scheme)
+    return [Step(index=i, text=thinking[a:b], start=a, end=b, tag=tag)
+            for i, ((a, b), tag) in enumerate(zip(spans, tags))]
 
 
 def step_token_spans(

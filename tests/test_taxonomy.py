@@ -1,5 +1,7 @@
-"""Thought Anchors' sentence taxonomy in starter.cot: the rule tagger against hand labels, the
-organism mapping, and the LLM-judge hook's strict parsing."""
+"""Thought Anchors' sentence taxonomy in starter.cot: the keyword-rule tagger
+(scheme "thought_anchors_rules") against hand labels, the organism mapping, and the LLM-judge hook's
+strict parsing. The learned tagger (scheme "thought_anchors") is tested in tests/test_ta_tagger.py
+and scored on Thought Anchors' own chains by scripts/score_ta_tools.py."""
 
 from __future__ import annotations
 
@@ -72,6 +74,7 @@ LABELLED: list[tuple[str, str]] = [
 # `function_tags`, starter.rollouts_dataset). The floor only guards against a rule that starts
 # claiming what it should not.
 MIN_AGREEMENT = 0.85
+RULES = "thought_anchors_rules"  # the keyword rules; "thought_anchors" is the learned tagger
 
 
 def test_hand_labels_cover_every_tag_evenly():
@@ -80,8 +83,8 @@ def test_hand_labels_cover_every_tag_evenly():
 
 
 def test_rule_agreement_is_reported(capsys):
-    misses = [(s, want, tag_step(s, scheme="thought_anchors")) for s, want in LABELLED
-              if tag_step(s, scheme="thought_anchors") != want]
+    misses = [(s, want, tag_step(s, scheme=RULES)) for s, want in LABELLED
+              if tag_step(s, scheme=RULES) != want]
     agreement = 1 - len(misses) / len(LABELLED)
     with capsys.disabled():
         print(f"\nThought Anchors rule tagger: {agreement:.1%} agreement with "
@@ -95,7 +98,7 @@ def test_rule_agreement_is_reported(capsys):
 
 def test_every_ta_rule_is_reachable():
     """Each tag is reached by at least one of the hand-labelled sentences."""
-    got = {tag_step(s, scheme="thought_anchors") for s, _ in LABELLED}
+    got = {tag_step(s, scheme=RULES) for s, _ in LABELLED}
     assert got == set(TA_TAGS)
 
 
@@ -106,23 +109,25 @@ def test_organism_tags_map_exactly_to_thought_anchors():
         steps = cot.split_steps(trace.completion)
         assert steps, "an organism trace has steps"
         for step in steps:
-            ta = tag_step(step.text, scheme="thought_anchors")
-            assert ta == ORGANISM_TO_TA[step.tag], (
-                f"organism step {step.text!r}: kit tag {step.tag} maps to "
-                f"{ORGANISM_TO_TA[step.tag]}, but the TA rules say {ta}")
+            for scheme in (RULES, "thought_anchors"):
+                ta = tag_step(step.text, scheme=scheme)
+                assert ta == ORGANISM_TO_TA[step.tag], (
+                    f"organism step {step.text!r}: kit tag {step.tag} maps to "
+                    f"{ORGANISM_TO_TA[step.tag]}, but scheme {scheme} says {ta}")
 
 
 def test_organism_truth_tags_map_where_one_to_one():
     trace = make_trace(search((8, 19, 4), 31))
     for step in trace.steps:
         if step.tag in cot.ORGANISM_TRUTH_TO_TA:
+            assert tag_step(step.text, RULES) == cot.ORGANISM_TRUTH_TO_TA[step.tag]
             assert tag_step(step.text, "thought_anchors") == cot.ORGANISM_TRUTH_TO_TA[step.tag]
 
 
 def test_default_scheme_is_unchanged_and_unknown_scheme_is_a_usage_error():
     assert tag_step("Wait, backtrack.") == "backtrack"
     assert [s.tag for s in cot.split_steps("Try 2+3=5. Hit.")] == ["compute", "verify"]
-    allowed = "unknown tag scheme 'ta'; available: kit, thought_anchors"
+    allowed = "unknown tag scheme 'ta'; available: kit, thought_anchors, thought_anchors_rules"
     with pytest.raises(UsageError, match=allowed):
         tag_step("x", scheme="ta")
     with pytest.raises(UsageError, match="unknown tag scheme"):
