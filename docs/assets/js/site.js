@@ -2,7 +2,9 @@
    1. Reading list: buttons marked data-filter-tag (and data-filter-priority) show only the entries
       whose data-tags (data-priority) match; "all" shows everything again.
    2. Search: one index serves both languages; search-language.js keeps results to the page's
-      language, and where it finds none there, the other language's results are marked. */
+      language, and where it finds none there, the other language's results are marked.
+   3. Figures: on a phone each keeps half its natural width (a figure without --mi-phone-width
+      gets it from its image). */
 (function () {
   "use strict";
 
@@ -87,7 +89,22 @@
     mark();
   }
 
+  // 3. Figures on a phone keep half their natural width (docs/assets/css/extra.css): the site's
+  //    generators set --mi-phone-width on each image; a figure added without it gets it here.
+  function figureWidths() {
+    document.querySelectorAll("figure.mi-figure img").forEach(function (img) {
+      if (img.style.getPropertyValue("--mi-phone-width")) { return; }
+      var set = function () {
+        if (img.naturalWidth) {
+          img.style.setProperty("--mi-phone-width", Math.round(img.naturalWidth / 2) + "px");
+        }
+      };
+      if (img.complete) { set(); } else { img.addEventListener("load", set); }
+    });
+  }
+
   function start() {
+    figureWidths();
     setupFilters();
     markSearch();
   }
