@@ -69,6 +69,7 @@ class Claim:
     verdict: str  # supported | not distinguishable | refuted
     primary: bool = False  # the run's one primary claim, declared before the run
     direction: int = 1  # +1: the claim predicts estimate > control; -1: estimate < control
+    ci_level: float = 0.95  # level of the difference's interval (Holm-adjusted when secondary)
 
     @classmethod
     def from_dict(cls, row: dict) -> Claim:
@@ -83,8 +84,29 @@ class Claim:
             difference=_interval(row.get("difference"), row.get("difference_ci"), None),
             verdict=str(row.get("verdict", "not distinguishable")),
             primary=row.get("primary") is True,
-            direction=-1 if row.get("direction") == -1 else 1,
+            direction=_direction(row),
+            ci_level=float(row.get("ci_level") or 0.95),
         )
+
+
+def _direction(row: dict) -> int:
+    """The predicted direction: findings.json's `direction`, else what the verdict and the
+    difference imply (supported below the control, or refuted above it: lower predicted).
+
+    >>> _direction({"verdict": "supported", "difference": -0.25}), _direction({"difference": 0.1})
+    (-1, 1)
+    """
+    if row.get("direction") in (1, -1):
+        return row["direction"]
+    diff = row.get("difference")
+    if not isinstance(diff, (int, float)) or diff == 0:
+        return 1
+    verdict = row.get("verdict")
+    if verdict == "supported":
+        return 1 if diff > 0 else -1
+    if verdict == "refuted":
+        return -1 if diff > 0 else 1
+    return 1
 
 
 @dataclass(frozen=True)
@@ -208,11 +230,14 @@ def claim_numbers(c: Claim) -> str:
     difference; a claim that predicts a lower value says so."""
     est, ctl, diff = c.estimate, c.control, c.difference
     sign = "+" if (diff.value or 0) > 0 else ""
-    lower = " (lower predicted)" if c.direction == -1 else ""
+    notes = [f"{c.ci_level * 100:g}% interval, Holm-adjusted"] if abs(c.ci_level - 0.95) > 1e-6 \
+        else []
+    notes += ["lower predicted"] if c.direction == -1 else []
+    said = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"{c.metric} {_value(est)} (n = {est.n} {_plural(c.unit, est.n)}) vs "
         f"{c.control_name} {_value(ctl)} (n = {ctl.n}); difference "
-        f"{_value(diff, sign)}{lower}."
+        f"{_value(diff, sign)}{said}."
     )
 
 
