@@ -372,9 +372,9 @@ def plot(m: Metrics, chains):
     ax_curves.set_ylabel("accuracy of ~100 resamples")
     errorbar(ax_share, [0, 1, 2, 3], [m.share, m.ramp, m.smooth, m.walk], color="black",
              linestyle="none")
-    ax_share.set_xticks([0, 1, 2, 3], ["observed", "linear ramp\n+ noise",
-                                       f"smoothed ({SMOOTH})\n+ noise", "random walk\n+ noise"],
-                        fontsize=7)
+    ax_share.set_xticks([0, 1, 2, 3], ["observed", "linear\nramp", f"smoothed\n({SMOOTH})",
+                                       "random\nwalk"], fontsize=8)
+    ax_share.set_xlabel("nulls: each + the release's binomial noise", fontsize=8)
     ax_share.set_title(f"Largest step / net change\n({m.n_eligible} chains with |net| >= "
                        f"{MIN_NET}; 95% CI by problem)", fontsize=9)
     ax_share.set_xlim(-0.5, 3.5)
