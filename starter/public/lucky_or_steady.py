@@ -361,6 +361,7 @@ def plot(m: Metrics, chains):
 
     fig = Figure(figsize=(12, 4.2))
     ax_curves, ax_share, ax_tags = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1.2]})
+    fig.subplots_adjust(wspace=0.75)  # room for the tag names of the right panel
     for chain in chains:
         acc = [s.accuracy for s in chain.sentences]
         xs = np.arange(len(acc)) / max(1, len(acc))
