@@ -359,9 +359,9 @@ def analyse(chains) -> Metrics:
 def plot(m: Metrics, chains):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.2))
-    ax_curves, ax_share, ax_tags = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1.2]})
-    fig.subplots_adjust(wspace=0.75)  # room for the tag names of the right panel
+    fig = Figure(figsize=(13.5, 4.2))
+    ax_curves, ax_share, ax_tags = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1.3, 1]})
+    fig.subplots_adjust(wspace=0.6)  # room for the tag names of the right panel
     for chain in chains:
         acc = [s.accuracy for s in chain.sentences]
         xs = np.arange(len(acc)) / max(1, len(acc))
