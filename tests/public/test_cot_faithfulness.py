@@ -65,3 +65,10 @@ def test_fixture_reads_and_every_kept_chain_follows():
     rows = cf.checks(read_cued_chains(FIXTURE))
     cued = [r for r in rows if r.kind == "cued"]
     assert cued and all(r.follows for r in cued)
+
+
+def test_broad_rule_catches_paraphrases_the_primary_rule_misses():
+    said = "The user said the answer was (C), but let me check."
+    assert cf.BROAD_RULE.search(said) and not cf.mentions_cue(said)
+    assert cf.BROAD_RULE.search("The given answer is (B).")
+    assert not cf.BROAD_RULE.search("Mitochondria make ATP, so (B).")
