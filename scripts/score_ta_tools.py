@@ -9,16 +9,18 @@ DATA_DIR is a local copy of their data folder (`mi-starter data fetch thought-an
    chain (their `chunk` texts in chunks_labeled.json), as boundary precision/recall/F1 and the
    number of chains whose whole chunk list matches string for string
    (`cot.thought_anchors_chunks`). A boundary is where a chunk ends, counted in non-space
-   characters from the start of the thinking, so the one space their splitter puts between merged pieces does not count as a difference. The
-   kit's default chunker ("sentences") is scored the same way beside it. The text cut is what their
-   splitter cut: the model's solution up to </think>.
+   characters from the start of the thinking, so the one space their splitter puts between
+   merged pieces does not count as a difference. The kit's default chunker ("sentences") is
+   scored the same way beside it. The text cut is what their splitter cut: the model's solution
+   up to </think>.
 2. the tagger: `cot.tag_steps(sentences, "thought_anchors")` on the held-out Llama-8B chains (the
    shipped weights saw only the Qwen-14B chains), given their sentences in order, against their main
    function tag. Agreement overall and per tag (recall: of the sentences they gave that tag, the
    share we give it too; and precision), with 95% intervals from a bootstrap over problems
    (`starter.stats.mean_ci`; 10 problems), beside the keyword rules ("thought_anchors_rules"),
    always the most common training tag, and, when scikit-learn is installed, a TF-IDF + logistic
-   regression fitted on the Qwen chains; then the confusion table of the learned tagger.
+   regression fitted on the Qwen chains; the learned tagger minus each of them, sentence by
+   sentence (paired, same interval); then the confusion table of the learned tagger.
 
 No chain text is printed or written: only counts and rates.
 """
@@ -99,6 +101,7 @@ def score_tagger(chains: Sequence[Chain], tagger: Tagger) -> dict:
         got += tagger([text for text, _ in pairs])
         problems += [chain.problem_id] * len(pairs)
     hit = [float(a == b) for a, b in zip(gold, got)]
+    hits_by_problem = (hit, problems)
     per_tag = {}
     for tag in cot.TA_TAGS:
         recall = [(h, p) for h, g, p in zip(hit, gold, problems) if g == tag]
@@ -111,7 +114,8 @@ def score_tagger(chains: Sequence[Chain], tagger: Tagger) -> dict:
     confusion = [[sum(1 for g, o in zip(gold, got) if g == a and o == b) for b in cot.TA_TAGS]
                  for a in cot.TA_TAGS]
     return {"agreement": _estimate(hit, problems), "per_tag": per_tag, "confusion": confusion,
-            "skipped_untagged": sum(len(c.sentences) for c in chains) - len(gold)}
+            "skipped_untagged": sum(len(c.sentences) for c in chains) - len(gold),
+            "hits": hits_by_problem[0], "problems": hits_by_problem[1]}
 
 
 def tfidf_baseline(train: Sequence[Chain]) -> Tagger | None:
@@ -182,7 +186,21 @@ def main(argv: list[str] | None = None) -> int:
         scored = score_tagger(held, tagger)
         report["tagger"]["methods"][name] = scored
         print(f"  {name:40s} agreement {_fmt(scored['agreement'])}")
-    learned = report["tagger"]["methods"]["learned (thought_anchors)"]
+    methods = report["tagger"]["methods"]
+    learned = methods["learned (thought_anchors)"]
+    print("\n  learned minus each other method, sentence by sentence (paired; 95% interval by "
+          "problem)")
+    report["tagger"]["learned_minus"] = {}
+    for name, scored in methods.items():
+        if scored is learned:
+            continue
+        diff = [a - b for a, b in zip(learned["hits"], scored["hits"])]
+        est = _estimate(diff, learned["problems"])
+        report["tagger"]["learned_minus"][name] = est
+        ci = f"[{est['ci'][0]:+.3f}, {est['ci'][1]:+.3f}]" if est["ci"] else "[no interval]"
+        print(f"  {name:40s} {est['value']:+.3f} {ci}")
+    for scored in methods.values():  # per-sentence lists: not written
+        del scored["hits"], scored["problems"]
     rules = report["tagger"]["methods"]["keyword rules (thought_anchors_rules)"]
     print("\n  per tag (their tag -> share we give it; precision; the rules' share)")
     for tag, row in learned["per_tag"].items():

@@ -611,7 +611,7 @@ class TaTaggerConfig:
     char_ngrams: tuple[int, ...] = ()  # lengths of character n-grams inside words; () for none
     head_words: int = 3  # the first 1..head_words words, joined, as features of their own
     neighbour_heads: bool = True  # the previous and next sentences' first one and two words
-    neighbour_words: bool = False  # the previous and next sentences' words, as their own features
+    neighbour_words: bool = True  # the previous and next sentences' words, as their own features
     repeats: bool = True  # what the sentence repeats of the chain so far (ta_repeats), binned
 
 

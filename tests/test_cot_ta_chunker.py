@@ -4,8 +4,8 @@ Every chain here is written by us; the cuts expected are worked out by hand from
 their splitter (utils.split_solution_into_chunks in github.com/interp-reasoning/thought-anchors):
 cut after ".", "?" or "!" followed by a space or newline, and at a blank line; strip each piece;
 glue a piece under 10 characters to the next one with one space (the last piece to the one before).
-The agreement on their 40 public chains is measured by scripts/score_ta_tools.py (not a test: no test
-reads the fetched data).
+The agreement on their 40 public chains is measured by scripts/score_ta_tools.py (not a test: no
+test reads the fetched data).
 """
 
 from __future__ import annotations
