@@ -2,7 +2,7 @@
 
 A thinking model writes `<think> ... </think>` and then its answer. This module turns a question into the
 prompt each model family expects, splits a completion into (thinking, answer), cuts the thinking into
-steps (sentences or lines) with character offsets, tags every step with ONE transparent rule list, and
+steps (sentences or lines, or Thought Anchors' chunks) with character offsets, tags every step, and
 maps steps to token spans so activations can be read per step.
 
 >>> thinking, answer = split_completion("First, add them. 2+3=5. Wait, check: 5-3=2. Yes.</think>So \\\\boxed{5}")
@@ -11,10 +11,12 @@ maps steps to token spans so activations can be read per step.
 >>> extract_boxed(answer)
 '5'
 
-Tags come from `TAG_SCHEMES`, the single source of truth, read by the one tagger `tag_step(text,
-scheme=...)`: "kit" (plan, compute, verify, backtrack, conclude; `TAG_RULES`, the default) and
-"thought_anchors" (Thought Anchors' 8 function tags; `TA_RULES`, or an LLM judge via `judge_tags`).
-Each is an ordered list of (tag, regex); the first rule whose regex matches a step wins.
+Tags come from `TAG_SCHEMES`, the single source of truth, read by `tag_step(text, scheme=...)` and
+`tag_steps(steps, scheme=...)`: "kit" (plan, compute, verify, backtrack, conclude; `TAG_RULES`, the
+default), "thought_anchors" (Thought Anchors' 8 function tags by a small learned tagger that reads
+the whole chain, `shipped_ta_tagger`; or an LLM judge via `judge_tags`) and "thought_anchors_rules"
+(the same tags by keyword rules, `TA_RULES`). Rules are an ordered list of (tag, regex); the first
+rule whose regex matches a step wins.
 """
 
 from __future__ import annotations
@@ -202,9 +204,10 @@ def extract_boxed(text: str) -> str | None:
 #   arXiv 2506.19143), used by its dataset (`function_tags` in `chunks_labeled.json` of
 #   huggingface.co/datasets/uzaymacar/math-rollouts) and thought-anchors.com. Names and definitions
 #   are those of `DAG_PROMPT` in github.com/interp-reasoning/thought-anchors, `prompts.py` (MIT).
-#   Rule-based here (keyword regexes, documented per tag, measured against 40 hand-labelled R1
-#   sentences in tests/test_taxonomy.py); `judge_tags` asks an LLM instead, with their prompt's
-#   tag definitions and output format.
+#   Learned here (a logistic regression trained on their own labels, scored on held-out chains:
+#   docs/tools/tagger.md); "thought_anchors_rules" keeps the keyword rules (documented per tag,
+#   measured against 40 hand-labelled R1 sentences in tests/test_taxonomy.py); `judge_tags` asks
+#   an LLM instead, with their prompt's tag definitions and output format.
 
 STEP_TAGS: tuple[str, ...] = ("plan", "compute", "verify", "backtrack", "conclude")
 
@@ -593,8 +596,8 @@ def tag_steps(steps: Sequence[str], scheme: str = "kit",
 # agreement on their 20 held-out Llama-8B chains is on the tool card (docs/tools/tagger.md,
 # scripts/score_ta_tools.py). It is one multinomial logistic regression, numpy only at run time, on
 # binary features of each sentence read in its chain: its words and word pairs, its first words,
-# its neighbours' first words, its position, and what it repeats of the chain so far (numbers,
-# words). The weights are package data, built by scripts/train_ta_tagger.py from the fetched data.
+# its neighbours' words and first words, its position, and what it repeats of the chain so far
+# (numbers, words). The weights are package data, built by scripts/train_ta_tagger.py from the fetched data.
 
 TA_TAGGER_FILE = "ta_tagger.json"  # under starter/data/
 # Words as the tagger sees them: lower-case letters, digit runs (read as "0"), LaTeX commands, and
@@ -640,7 +643,7 @@ def _ta_own_features(text: str, config: TaTaggerConfig) -> list[str]:
 
 
 def ta_features(texts: Sequence[str], config: TaTaggerConfig = TaTaggerConfig()) -> list[list[str]]:
-    """Stage 1's sparse features of each sentence of one chain, in order (names, not counts).
+    """The tagger's sparse features of each sentence of one chain, in order (names, not counts).
 
     >>> f = ta_features(["Okay, so we add 2 and 3.", "That gives 5."])
     >>> "w:add" in f[0], "h2:okay_," in f[0], "nh1:that" in f[0], "ph1:<none>" in f[0]
