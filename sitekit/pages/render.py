@@ -508,7 +508,7 @@ def render_question(
             lines += ([f'!!! quote "{ed["our_translation"]}"', "", f"    {translated}", ""]
                       if translated else ed.fallback_note())
     run = results.load_run(results_dir / q.slug) if (results_dir / q.slug).is_dir() else None
-    lines += public.render_public(q.slug, results_dir, ed.lang)  # R1-distill, public data (#22)
+    lines += public.render_public(q.slug, results_dir, ed.lang, ed.words)  # R1-distill (#22)
     if q.status == "ready" and run is not None:
         check_manifest(results_dir / q.slug)
         lines += results.organism_note(run, ed.words)

@@ -495,12 +495,13 @@ def image_attrs(size: tuple[int, int] | None) -> str:
     return f'{{ width="{width}" height="{height}" style="--mi-phone-width: {width // 2}px" }}'
 
 
-def figure(run: Run, title: str, prefix: str = "../", starter: Path | None = None) -> list[str]:
+def figure(run: Run, title: str, prefix: str = "../", starter: Path | None = None,
+           folder: str | None = None) -> list[str]:
     """The result figure in a <figure> with a caption, alt text that says what it plots, and a
-    link to zoom."""
+    link to zoom. `folder`: the result's folder under results/ (default: the run's slug)."""
     if not run.has_figure:
         return []
-    src = f"{prefix}results/{run.slug}/figure.png"
+    src = f"{prefix}results/{folder or run.slug}/figure.png"
     alt = alt_text(run, title, starter)
     return [
         '<figure class="mi-figure" markdown="span">',
