@@ -566,12 +566,17 @@ def tag_steps(steps: Sequence[str], scheme: str = "kit",
     ...          "So 3 squared is 9, and the area is 9 pi.",
     ...          "Wait, let me double-check the radius.",
     ...          "Yes, the radius is 3.",
-    ...          "So the final answer is \\boxed{9\\pi}."]
+    ...          "So the final answer is \\\\boxed{9\\\\pi}."]
     >>> tag_steps(chain, "thought_anchors")  # doctest: +NORMALIZE_WHITESPACE
-    ['problem_setup', 'fact_retrieval', 'active_computation', 'self_checking', 'self_checking',
+    ['problem_setup', 'fact_retrieval', 'fact_retrieval', 'self_checking', 'fact_retrieval',
      'final_answer_emission']
-    >>> tag_steps(chain, "thought_anchors_rules")[2:4]  # the keyword rules, for comparison
-    ['result_consolidation', 'uncertainty_management']
+    >>> tag_steps(chain, "thought_anchors_rules")  # the keyword rules, for comparison
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['problem_setup', 'fact_retrieval', 'result_consolidation', 'uncertainty_management',
+     'self_checking', 'final_answer_emission']
+
+    Both err on a chain this short (the learned tagger agrees with Thought Anchors' labels on
+    about two sentences in three: docs/tools/tagger.md).
     """
     rules = get_tag_scheme(scheme)
     if judge is not None:
@@ -595,7 +600,8 @@ def tag_steps(steps: Sequence[str], scheme: str = "kit",
 # (GPT-4o's `function_tags` of the 20 DeepSeek-R1-Distill-Qwen-14B chains they published); its
 # agreement on their 20 held-out Llama-8B chains is on the tool card (docs/tools/tagger.md,
 # scripts/score_ta_tools.py). It is one multinomial logistic regression, numpy only at run time, on
-# binary features of each sentence read in its chain: its words and word pairs, its first words,
+# binary features of each sentence read in its chain: its words, word pairs and the character
+# 3- to 5-grams inside its words, its first words,
 # its neighbours' words and first words, its position, and what it repeats of the chain so far
 # (numbers, words). The weights are package data, built by scripts/train_ta_tagger.py from the fetched data.
 
@@ -611,7 +617,7 @@ class TaTaggerConfig:
     """What the learned tagger reads; stored with its weights (scripts/train_ta_tagger.py)."""
 
     word_pairs: bool = True  # adjacent word pairs as features, besides single words
-    char_ngrams: tuple[int, ...] = ()  # lengths of character n-grams inside words; () for none
+    char_ngrams: tuple[int, ...] = (3, 4, 5)  # lengths of character n-grams inside words; ()
     head_words: int = 3  # the first 1..head_words words, joined, as features of their own
     neighbour_heads: bool = True  # the previous and next sentences' first one and two words
     neighbour_words: bool = True  # the previous and next sentences' words, as their own features

@@ -71,7 +71,7 @@ def test_every_sentence_gets_a_valid_tag_deterministically():
 def test_the_clearest_sentences_get_the_tag_their_definition_names():
     # Only the opening restatement and the boxed answer: the model agrees with Thought Anchors on
     # about two sentences in three (docs/tools/tagger.md), and on this chain it calls the recalled
-    # fact (CHAIN[2]) plan_generation and the listing check (CHAIN[7]) active_computation.
+    # fact (CHAIN[2]) plan_generation, for one.
     tags = cot.tag_steps(CHAIN, "thought_anchors")
     assert tags[0] == "problem_setup"
     assert tags[-1] == "final_answer_emission"
