@@ -7,7 +7,7 @@ starter/data/ta_tagger.json (float16, well under 1 MB). No chain text is written
 (lower-cased words, word pairs and the first words of a sentence) and their weights.
 
     python scripts/train_ta_tagger.py /work/data/ta                   # ~2 minutes on 2 cores
-    python scripts/train_ta_tagger.py /work/data/ta --select          # + grouped CV of the grid, ~15 min
+    python scripts/train_ta_tagger.py /work/data/ta --select          # + grouped CV, ~15 min
     python scripts/train_ta_tagger.py tests/fixtures/thought_anchors --out /tmp/t.json --model all
 
 The model (see the comment above `cot.TA_TAGGER_FILE`): one multinomial logistic regression on
