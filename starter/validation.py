@@ -401,48 +401,83 @@ def write_validation(slug: str, preset: str, validation: Validation, rows: list[
     write_judged(slug, preset, [Judged(validation, rows)], out)
 
 
-def _panel(ax, validation: Validation, rows: list[Recovery]) -> None:
-    """Planted (x) against measured (y) with 95% intervals and the diagonal; arms with only an
-    order planted sit right of 1, at their rank."""
-    valued = [r for r in rows if r.planted is not None and r.measured is not None]
-    others = [r for r in rows if r.planted is None and r.measured is not None]
-    for k, r in enumerate(valued + others):
-        x = r.planted if r.planted is not None else 1.1 + 0.1 * k
-        low, high = r.ci if r.ci is not None else (r.measured, r.measured)
-        color = "C2" if r.recovered else "C3"
-        ax.errorbar([x], [r.measured], yerr=[[r.measured - low], [high - r.measured]], fmt="o",
-                    color=color, capsize=3)
-        ax.annotate(r.variant.removeprefix("tinythinker-"), (x, r.measured),
-                    textcoords="offset points", xytext=(6, 4), fontsize=7)
-    ax.plot([0, 1], [0, 1], ls="--", color="0.6", lw=1, label="measured = planted")
-    ax.set_xlabel("planted (arms right of 1: order only)")
+def _panel(ax, rows: list[Recovery]) -> None:
+    """One point per arm (x: the arms, in order): the measured value with its 95% interval,
+    green when recovered and red when not; the planted value (open diamond) and what the variant
+    learned (grey cross) beside it where they exist. An arm with only an order planted has no
+    diamond: read it against its neighbours."""
+    for x, r in enumerate(rows):
+        if r.measured is not None:
+            low, high = r.ci if r.ci is not None else (r.measured, r.measured)
+            color = "C2" if r.recovered else "C3"
+            ax.errorbar([x], [r.measured], yerr=[[r.measured - low], [high - r.measured]],
+                        fmt="o", color=color, capsize=3)
+        if r.planted is not None:
+            ax.plot([x + 0.15], [r.planted], marker="D", mfc="none", mec="k", ls="none",
+                    label="planted" if "planted" not in ax.get_legend_handles_labels()[1] else None)
+        if r.learned is not None:
+            ax.plot([x + 0.15], [r.learned], marker="x", color="0.5", ls="none",
+                    label="learned" if "learned" not in ax.get_legend_handles_labels()[1] else None)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r.variant.removeprefix("tinythinker-") or "base" for r in rows],
+                       fontsize=8)
+    ax.set_xlim(-0.5, len(rows) - 0.3)
+    ax.set_xlabel("arm (organism variant)")
     ax.set_ylabel("measured (95% CI)")  # the quantity itself is the panel's title
-    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(loc="best", fontsize=7, frameon=False)
 
 
 def plot_judged(judged: list[Judged]):
     """One panel per validation (`_panel`)."""
+    return _plot([(j.validation.quantity, j.rows) for j in judged])
+
+
+def _plot(panels: list[tuple[str, list[Recovery]]]):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = min(2, len(judged))  # a grid two panels wide: a 700 px column stays readable
-    rows = -(-len(judged) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(7 if columns == 1 else 10, 3.5 * rows), squeeze=False)
-    for ax in axes.flat[len(judged):]:
+    columns = min(2, len(panels))  # a grid two panels wide: a 700 px column stays readable
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7 if columns == 1 else 10, 3.5 * rows),
+                             squeeze=False)
+    for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    for ax, j in zip(axes.flat, judged):
-        _panel(ax, j.validation, j.rows)
-        quantity = textwrap.wrap(j.validation.quantity, 64, max_lines=2, placeholder=" ...")
-        ax.set_title("\n".join([*quantity, "green: recovered, red: not"]), fontsize=8)
+    for ax, (quantity, recoveries) in zip(axes.flat, panels):
+        _panel(ax, recoveries)
+        title = textwrap.wrap(quantity, 64, max_lines=2, placeholder=" ...")
+        ax.set_title("\n".join([*title, "green: recovered, red: not"]), fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def plot_validation(validation: Validation, rows: list[Recovery]):
-    """The figure of one validation."""
-    return plot_judged([Judged(validation, rows)])
+def replot(folder: str | Path) -> Path:
+    """Draw a committed validation's figure.png again from its validation.json (no arm reruns).
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> arm = {"variant": "tinythinker-hint-p0", "quantity": "rate", "planted": 0.0,
+    ...        "measured": 0.02, "ci": [0.0, 0.1], "n": 20, "recovered": True, "why": "ok"}
+    >>> _ = (folder / VALIDATION_FILE).write_text(json.dumps({"quantity": "rate", "arms": [arm]}))
+    >>> replot(folder).name
+    'figure.png'
+    """
+    folder = Path(folder)
+    record = json.loads((folder / VALIDATION_FILE).read_text(encoding="utf-8"))
+    blocks = record.get("validations") or [record]
+    panels = []
+    for block in blocks:
+        arms = [Recovery(**{**arm, "ci": tuple(arm["ci"]) if arm.get("ci") else None})
+                for arm in block["arms"]]
+        panels.append((block["quantity"], arms))
+    figure = _plot(panels)
+    figure.savefig(folder / "figure.png", dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return folder / "figure.png"
 
 
 def _table(rows: list[Recovery]) -> list[str]:
@@ -478,9 +513,3 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
               "organism page. Passing here is necessary, not sufficient, for trusting the method "
               "on R1-distill."]
     return "\n".join(lines) + "\n"
-
-
-def render_summary(slug: str, preset: str, validation: Validation,
-                   rows: list[Recovery]) -> str:
-    """The summary of one validation."""
-    return render_judged(slug, preset, [Judged(validation, rows)])
