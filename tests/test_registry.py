@@ -8,6 +8,7 @@ found in the edited text, not hard-coded.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,19 @@ def test_a_listed_question_without_its_module_names_the_line(monkeypatch):
         f"starter 'determinism' is listed in {DATA} line {line} but "
         "starter/questions/determinism.py does not exist in this install; write it "
         "(`mi-starter new` writes one from the template) or delete the entry")
+
+
+H1 = re.compile(r"^# # (.+)$", re.M)  # the first markdown heading of a percent-format script
+
+
+@pytest.mark.parametrize("slug", sorted(questions.available()))
+def test_a_starters_h1_is_its_questions_yaml_title(slug):
+    """The notebook and the script open with the H1; the page and the nav with questions.yaml's
+    title: one title, whose home is questions.yaml."""
+    path = QUESTIONS_DIR / f"{questions.module_name(slug)}.py"
+    heading = H1.search(path.read_text(encoding="utf-8"))
+    title = questions.identity(slug).title
+    assert heading is not None, f"{path.name}: no `# # Title` line in its header cell"
+    assert heading.group(1) == title, (
+        f"{path.name}: its H1 {heading.group(1)!r} differs from its title in "
+        f"{DATA} ({title!r}); make the H1 `# # {title}` (or fix the title there)")

@@ -42,6 +42,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import zlib
@@ -138,6 +139,10 @@ PRESETS = {
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, n_samples=4,
                   temperature=0.6, top_p=0.95, max_new_tokens=4096, batch_size=64),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=2, n_samples=1, max_new_tokens=24)
 
 
 def generate(ctx: Context, prompts: list[str]) -> list[list[rollouts.Completion]]:

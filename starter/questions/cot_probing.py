@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Can we probe for anything interesting in the chain of thought?
+# # What can we probe for in the chain of thought?
 #
 # Zhang et al. 2025 ("Reasoning Models Know When They're Right", arXiv 2504.05419) read hidden
 # states at the end of each reasoning chunk and trained linear probes that predict whether the
@@ -44,6 +44,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -94,6 +95,11 @@ PRESETS = {
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=4,
                   temperature=0.6, max_new_tokens=2048, layer_stride=3, batch_size=8),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=4, samples=2, max_new_tokens=24, folds=2,
+                                      inner_folds=2)
 LABELS = {"correct": "classify", "backtrack_next": "classify", "backtrack_after_check": "classify",
           "distance": "regress", "dead_end": "classify"}
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.

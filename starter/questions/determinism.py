@@ -1,5 +1,5 @@
 # %% [markdown]
-# # How deterministic is the chain of thought?
+# # How deterministic are thinking models?
 #
 # > How deterministic are these models? If you take the first K lines of the CoT and regenerate
 # > it, do you get the same output?
@@ -112,6 +112,11 @@ PRESETS = {
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_chains=8, n_continuations=8,
                   max_new_tokens=4096, batch_size=64, greedy_repeats=4),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_chains=2, n_continuations=2, fractions=(0.0, 1.0),
+                                      temperatures=(0.0, 0.6), greedy_repeats=1, max_new_tokens=24)
 CLAIM_TEMPERATURE = 0.6  # the agreement claim's temperature (R1's); else the hottest sampled
 CEILING = 0.8  # K=0% agreement from which the agreement claim has little room left to rise
 

@@ -46,6 +46,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ PRESETS = {
                   forced_suffix=R1_FORCED_SUFFIX, forced_max_new_tokens=32, folds=5,
                   inner_folds=3, batch_size=64, forward_batch_size=8),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=4, samples=1, max_new_tokens=24, max_boundaries=3,
+                                      forced_max_new_tokens=8, folds=2, inner_folds=2)
 POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget", "target_rule")
 BASELINES = POLICIES[1:]  # read no activations
 # probability thresholds swept (inf: never stop early); token budgets: shares of the longest chain

@@ -45,6 +45,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -152,6 +153,11 @@ PRESETS = {
                   n_templates=4, n_samples=2, temperature=0.6, max_new_tokens=4096,
                   batch_size=128, probe_items=200, item_folds=5),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_items=2, n_templates=2, n_samples=1, max_new_tokens=16,
+                                      probe_items=4, item_folds=2, probe_steps=20)
 
 
 # %% [markdown]

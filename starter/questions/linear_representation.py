@@ -44,6 +44,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,6 +107,11 @@ PRESETS = {
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, samples=2,
                   layer_stride=3, batch_size=32, widths=(16, 64, 256), claim_width=256),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=4, max_new_tokens=24, folds=2, widths=(8,),
+                                      claim_width=8, probe_steps=10, window=2)
 # Ground-truth variables, each a class index per step. Organism: from the search tree.
 ORGANISM_VARIABLES = ("depth", "on_solution_path", "steps_to_solution", "value_mod_3",
                       "value_magnitude")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Lucky or steady?
+# # Lucky or steady progress?
 #
 # > When a model solves a hard maths problem by thinking a bunch until it finds the key idea,
 # > what's going on? Did it just "get lucky" and every line was another roll of the dice for
@@ -140,6 +140,11 @@ PRESETS = {
                   max_new_tokens=4096, forced_suffix=R1_FORCED_SUFFIX, forced_max_new_tokens=64,
                   step_match="jaccard", batch_size=64),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=2, pilot_samples=2, n_chains=1, n_rollouts=2,
+                                      n_forced=1, max_new_tokens=24, max_prefixes=2)
 
 
 # %% [markdown]

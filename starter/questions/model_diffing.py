@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Model diffing: can the difference between a base and its fine-tune show what changed?
+# # Does a diffing method find what fine-tuning changed?
 #
 # Question: if we have both the original and the fine-tuned model, can we take the "diff" between
 # the two and read from it what fine-tuning changed? Here we test a diffing method where we KNOW
@@ -137,6 +137,13 @@ PRESETS = {
                   steps=2000, temperature=0.6, max_new_tokens=4096, batch_size=32,
                   forward_batch=2),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+# base: a second random-init tiny model (seed 1) in place of Qwen2.5-Math-1.5B
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=8, max_new_tokens=24, dict_size=32, k=4, steps=20,
+                                      top_latents=2, top_contexts=2, forward_batch=4,
+                                      base="r1-shaped-tiny", base_init_seed=1)
 
 # %% [markdown]
 # ## Sample: the texts both models read

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Can we just read the chain of thought?
+# # Does a monitored chain of thought hide bad behaviour?
 #
 # > An obvious safety strategy is "let's just read the chain of thought and see if it thinks
 # > anything suspicious". Can you create situations where the model does use suspicious reasoning?
@@ -55,6 +55,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -130,6 +131,10 @@ PRESETS = {
                   conditions=("neutral", "monitored", "private"), temperature=0.6, top_p=0.95,
                   max_new_tokens=4096, batch_size=64),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=2, max_new_tokens=24)
 
 
 def organism(ctx: Context) -> bool:  # TinyThinker reads a raw prompt with a hint, not English

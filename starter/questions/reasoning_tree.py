@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Does the model search a reasoning tree?
+# # Is the model exploring a reasoning tree?
 #
 # Neel Nanda's mental model: a thinking model explores a *reasoning tree*. At each step it picks a
 # promising next step by heuristics, follows that branch, and has reflexes ("that doesn't sound
@@ -33,6 +33,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from dataclasses import dataclass
@@ -91,6 +92,10 @@ PRESETS = {
     "gpu": Config(model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", n_problems=100, n_cuts=40,
                   n_resamples=8, temperature=0.6, top_p=0.95, max_new_tokens=4096, batch_size=32),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=3, n_cuts=2, n_resamples=2, max_new_tokens=24)
 
 
 def sampling(cfg: Config) -> rollouts.SamplingConfig:

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Do sparse autoencoders tell us anything about reasoning?
+# # Do sparse autoencoders tell us anything?
 #
 # Question: do SAEs on a reasoning model's residual stream find backtracking, and do SAEs trained on
 # (or meant for) other text transfer to reasoning?
@@ -130,6 +130,11 @@ PRESETS = {
     "cpu": Config(n_texts=400, dict_size=512, steps=1000, ce_texts=16, max_new_tokens=512),
     "gpu": Config(model=reference_sae_model().name, n_texts=128, ce_texts=16),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_texts=16, steps=20, n_seeds=1, dict_size=64, k=4,
+                                      ce_texts=2, max_new_tokens=24, finetune_steps=5)
 
 # %% [markdown]
 # ## Sample: A (backtracking) and B (the control)

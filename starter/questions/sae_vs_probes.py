@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Do SAE latents beat simple baselines at reading ground-truth properties?
+# # Do SAE latents beat simple baselines?
 #
 # Question: a sparse autoencoder (SAE) promises latents that each mean one thing. If a property of
 # the reasoning is represented, is it easier to read from a few SAE latents than from a few raw
@@ -55,6 +55,7 @@
 # %%
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,6 +140,11 @@ PRESETS = {
     # gpu: 128 chains of R1-Distill-Llama-8B, the Llama Scope R1-distill SAE at layer 15.
     "gpu": Config(model=reference_sae_model().name, n_problems=128, batch_size=8),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      n_problems=8, max_new_tokens=24, max_steps=8, dict_size=64,
+                                      sae_k=4, steps=20, probe_steps=20)
 
 # %% [markdown]
 # ## Sample: chains with labelled steps

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Can we make steering vectors to steer the reasoning?
+# # Can steering vectors steer the reasoning?
 #
 # Venhoff, Arcuschin, Torr, Conmy and Nanda 2025 (arXiv 2506.18167) added the mean residual stream
 # before backtracking sentences minus the mean before other sentences during generation: the model
@@ -107,6 +107,13 @@ PRESETS = {  # smoke skips the creativity part (SmolLM2 on 2 busy cores takes mi
                   eval_problems=48, max_new_tokens=2048, steer_batch=64,
                   creative_max_new_tokens=256),
 }
+# the gpu preset's code path on a random-weight R1-shaped model, in seconds on a CPU
+# (tests/test_gpu_paths.py runs every starter's `tiny` preset)
+PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
+                                      fit_problems=3, fit_samples=2, eval_problems=2, n_random=1,
+                                      max_new_tokens=24, creative_problems=1,
+                                      creative_fit_problems=1, creative_samples=2,
+                                      creative_max_new_tokens=8)
 
 
 def layer_of(lm, cfg: Config) -> int:  # the middle block unless the config names one
