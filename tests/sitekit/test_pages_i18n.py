@@ -63,9 +63,9 @@ def test_chinese_home_and_getting_started(site):
         assert res.zh and res.zh.annotation in gs and res.zh.skip in gs, f"{res.id}: zh annotation/skip not shown"
 
 
-# The a..h sub-questions are translated in full; a question of another area may instead show the
-# English under the visible fallback note (tests/sitekit/test_pages_areas.py) until it has zh.
-TRANSLATED = [q for q in catalog.load_research().questions if q.area == "thinking-models" or q.zh]
+# The a..h sub-questions are translated in full; any other question (another area's, or a
+# contributed one) may instead show the English under the visible fallback note (tests/sitekit/test_pages_areas.py) until it has zh.
+TRANSLATED = [q for q in catalog.load_research().questions if q.letter is not None or q.zh]
 
 
 @pytest.mark.parametrize("q", TRANSLATED, ids=lambda q: q.slug)
