@@ -388,7 +388,7 @@ def analyse(chains) -> Metrics:
 def plot(m: Metrics):
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.4))
+    fig = Figure(figsize=(12, 4.6), layout="constrained")  # the suptitle clears both panels
     ax_tags, ax_rules = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     tags = list(m.ranking)
     ys = np.arange(len(tags))
