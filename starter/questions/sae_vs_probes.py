@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from starter import cot, grading, probes, stats
+from starter import baselines, cot, grading, probes, stats
 from starter.activations import cache_resid
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
@@ -89,6 +89,7 @@ MODEL_PROPERTIES = {
     "correct": "at a step's last token, finished chains: the final answer is right",
 }
 FAMILIES = ("sae", "resid", "text", "token")  # what a probe reads (see the header)
+TEXT_NAME = "text baseline (current token, the step's words so far, the previous step's words)"
 MIN_PROBLEMS = 2  # a property needs each class in at least this many problems on each side
 
 # %% [markdown]
@@ -596,6 +597,33 @@ def _gap(a: dict, b: dict, problems: list[str]) -> stats.Estimate:
     return stats.difference_ci(a["hits"], problems, b["hits"], problems, unit="problem")
 
 
+def rung_name(method: str) -> str:
+    """What a non-SAE probe reads, in words (for `strongest_baseline` and the summary).
+
+    >>> rung_name("resid-dense"), rung_name("resid-k4")
+    ('dense residual probe (the whole residual)', '4 residual dimensions (same selection rule)')
+    """
+    if method == "resid-dense":
+        return "dense residual probe (the whole residual)"
+    if method.startswith("resid-k"):
+        return f"{method.removeprefix('resid-k')} residual dimensions (same selection rule)"
+    return {"text": TEXT_NAME, "token": "token identity (one-hot of the current token)"}[method]
+
+
+def strongest_rung(accuracy: dict[str, stats.Estimate]) -> str:
+    """The best non-SAE probe of one property: every residual probe (sparse and dense), the text
+    baseline and token identity compete; SAE probes and shuffled-label controls do not.
+
+    >>> e = lambda v: stats.Estimate(v, None, 4, 4)
+    >>> strongest_rung({"sae-k16": e(0.9), "resid-dense": e(0.76), "text": e(0.66),
+    ...                 "shuffled-resid-dense": e(0.8), "token": e(0.5)})
+    'resid-dense'
+    """
+    rungs = {method: e for method, e in accuracy.items()
+             if not method.startswith(("sae-", "shuffled-"))}
+    return baselines.strongest_of(rungs)
+
+
 def analyse(rows: list[dict]) -> dict:
     items = {r["property"]: r for r in rows if r.get("kind") == "items"}
     found = [r for r in rows if r.get("kind") == "probe"]
@@ -613,7 +641,8 @@ def analyse(rows: list[dict]) -> dict:
         "sae": {r["seed"]: {"name": r["name"], "d_sae": r["d_sae"], "fve": r["fve"],
                             "l0": r["l0"], "n_tokens": r["n_tokens"]} for r in saes},
         "items": {}, "accuracy": {}, "sae_minus_resid": {}, "sae_minus_dense": {},
-        "sae_minus_text": {}, "sae_minus_resid_by_seed": {}}
+        "sae_minus_text": {}, "sae_minus_resid_by_seed": {}, "strongest": {},
+        "sae_minus_strongest": {}}
 
     def probe(prop: str, method: str, seed: int | None = None) -> dict | None:
         want = seed if is_seeded(method) else None
@@ -657,6 +686,13 @@ def analyse(rows: list[dict]) -> dict:
                 resid = probe(prop, f"resid-k{m['claim_k']}")
                 m["sae_minus_resid"][prop][m["claim_k"]] = stats.seeds_difference_ci(
                     hits, resid["hits"], problems)
+            top = strongest_rung(m["accuracy"][prop])
+            m["strongest"][prop] = top
+            if len(seeds) > 1 and all(r is not None for r in by_seed):
+                m["sae_minus_strongest"][prop] = stats.seeds_difference_ci(
+                    [r["hits"] for r in by_seed], probe(prop, top)["hits"], problems)
+            else:
+                m["sae_minus_strongest"][prop] = _gap(claim_sae, probe(prop, top), problems)
             m["sae_minus_resid_by_seed"][prop] = {
                 seed: _gap(probe(prop, f"sae-k{m['claim_k']}", seed),
                            probe(prop, f"resid-k{m['claim_k']}"), problems) for seed in seeds}
@@ -763,6 +799,10 @@ def claims(m: dict) -> list[Claim]:
         acc = m["accuracy"][prop]
         if f"sae-k{k}" not in acc:
             continue
+        # the top non-SAE rung (dense residual, sparse residual, text or token), whichever claim
+        # it is: the text baseline is the primary claim's declared control, not the rung to beat
+        top = m["strongest"][prop]
+        strongest = Baseline(rung_name(top), acc[top])
         metric = f"held-out accuracy (balanced), SAE latents k={k}"
         found.append(compare(
             f"At matched sparsity k={k}, a probe on SAE latents reads '{prop}' "
@@ -770,15 +810,15 @@ def claims(m: dict) -> list[Claim]:
             f"dimensions picked by the same rule{over}.",
             metric, acc[f"sae-k{k}"], f"{k} residual dimensions, same selection and probe",
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
-            m["sae_minus_resid"][prop][k], key=f"sae-vs-resid-{prop}"))
+            m["sae_minus_resid"][prop][k], key=f"sae-vs-resid-{prop}",
+            strongest_baseline=strongest))
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
             f"(the current token, the step's words so far and the previous step's words){over}.",
             metric, acc[f"sae-k{k}"], "text baseline, same probe",
             "held-out accuracy (balanced), text baseline", acc["text"],
             m["sae_minus_text"][prop], key=f"sae-vs-text-{prop}",
-            strongest_baseline=Baseline("text baseline (current token, the step's words so far, "
-                                        "the previous step's words)", acc["text"])))
+            strongest_baseline=strongest))
     if "pipeline" in m:
         p = m["pipeline"]
         found.append(compare(
@@ -804,6 +844,16 @@ def findings(m: dict) -> str:
     k = m["claim_k"]
     lines = [f"Residuals at layer {m['layer']}. Accuracy is over class-balanced held-out items "
              "(chance 0.5); every interval resamples held-out problems."]
+    primary_prop = PRIMARY.removeprefix("sae-vs-text-")
+    if primary_prop in m["strongest"]:
+        top, gap = m["strongest"][primary_prop], m["sae_minus_strongest"][primary_prop]
+        lines.append(
+            f"Strongest baseline: the primary claim (declared before the run) compares SAE k={k} "
+            f"with the text baseline on `{primary_prop}`, but the text baseline is not the rung "
+            f"to beat. The strongest non-SAE rung there is the {rung_name(top)}, "
+            f"{d(m['accuracy'][primary_prop][top])}, and SAE k={k} minus it is {d(gap)}, "
+            f"{_verdict(gap)}. Every claim's `strongest_baseline` names that top rung (residual "
+            "probes sparse and dense, text, token identity).")
     if m["n_chains"]:
         lines.append(f"{m['n_chains']} sampled chains, {m['n_unfinished']} unfinished (no "
                      "`</think>` and answer within the budget): their steps are probed, but "
@@ -827,14 +877,18 @@ def findings(m: dict) -> str:
         if prop in m["sae_minus_text"]:
             lines.append(f"- SAE k={k} minus the text baseline: {d(m['sae_minus_text'][prop])}, "
                          f"{_verdict(m['sae_minus_text'][prop])}.")
+        if prop in m["strongest"]:
+            top, gap = m["strongest"][prop], m["sae_minus_strongest"][prop]
+            lines.append(f"- Strongest non-SAE rung: {rung_name(top)} (`{top}`), "
+                         f"{d(acc[top])}; SAE k={k} minus it: {d(gap)}, {_verdict(gap)}.")
         by_seed = m["sae_minus_resid_by_seed"].get(prop, {})
         if len(by_seed) > 1:
             values = [e.value for e in by_seed.values()]
             lines.append(f"- Per SAE seed, SAE minus residual at k={k}: "
                          + "; ".join(f"seed {s}: {d(e)}" for s, e in by_seed.items())
-                         + f" (claims use seed {m['seeds'][0]}; the intervals treat the SAE as "
-                         f"fixed, so this spread, {min(values):+.2f} to {max(values):+.2f}, is "
-                         "not in them).")
+                         + f" (the claims average the seeds and their intervals resample them; "
+                         f"this spread, {min(values):+.2f} to {max(values):+.2f}, is reflected in "
+                         "them).")
     if "pipeline" in m:
         p = m["pipeline"]
         lines.append(f"\nControl, shuffled labels: the dense probe pooled over properties "

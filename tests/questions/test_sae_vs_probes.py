@@ -229,3 +229,24 @@ def test_model_path_probes_hand_written_r1_chains_on_the_r1_shaped_tiny_model(tm
     assert m["accuracy"]["is_backtrack"]["text"].value >= 0.9, (
         "the step's own words say 'Wait' / 'Hmm': the text baseline should read is_backtrack")
     assert m["accuracy"]["is_backtrack"]["token"].value == 0.5, "every step ends in '.'"
+
+
+def test_strongest_baseline_is_the_top_non_sae_rung_not_the_text_baseline():
+    """Hand-built rows: among the non-SAE probes of 'a' resid-k1 reads 16/16, resid-dense 14/16,
+    resid-k4, text and token 8/16; SAE probes and shuffled controls do not compete. Both SAE
+    claims name resid-k1 (1.0), and SAE k=4 (seeds averaged, 30/32) minus it is -2/32."""
+    m = svp.analyse(rows())
+    assert m["strongest"]["a"] == "resid-k1"
+    assert m["sae_minus_strongest"]["a"].value == pytest.approx(30 / 32 - 1.0)
+    vs_resid, vs_text, _ = svp.claims(m)
+    for claim in (vs_resid, vs_text):
+        assert claim.strongest_baseline.name == "1 residual dimensions (same selection rule)"
+        assert claim.strongest_baseline.estimate.value == 1.0
+    assert vs_text.control.name == "text baseline, same probe", "the declared control stays"
+    assert "Strongest non-SAE rung: 1 residual dimensions" in svp.findings(m)
+    # resid-k1 at chance: the dense probe (14/16) is the rung to beat
+    fewer = [dict(r, hits=HALF) if r.get("method") == "resid-k1" else r for r in rows()]
+    m = svp.analyse(fewer)
+    assert m["strongest"]["a"] == "resid-dense"
+    assert m["sae_minus_strongest"]["a"].value == pytest.approx(30 / 32 - 14 / 16)
+    assert svp.claims(m)[1].strongest_baseline.name == "dense residual probe (the whole residual)"
