@@ -26,6 +26,9 @@
 #   `Try …=v.` has v = the target. It reads the chain's words only (never fires on a chain with
 #   no `Try …=v.` step, such as R1's) and has nothing to fit: it is applied as stated in every
 #   fold, its accuracy reported beside the others';
+# - (f) **forced-answer rule** (one line, a verifier: Countdown answers are checkable): the forced
+#   answer, evaluated as arithmetic, equals the target. It reads the forced answer and the prompt's
+#   target only, no activations, and has nothing to fit (reviewer A's stronger rung);
 # - and otherwise let the chain finish (**full chain**, the reference).
 #
 # **Controls and the honest comparison.** Every threshold is chosen on the *training* problems of
@@ -38,7 +41,7 @@
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): the probe saves more of the
 # thinking than the strongest baseline (the one saving the most on the test problems, the target
-# rule included). Every other claim is secondary, Holm-adjusted (`starter.findings.declare`).
+# and forced-answer rules included). Every other claim is secondary, Holm-adjusted (`starter.findings.declare`).
 #
 # Run `mi-starter run early-exit --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "chain" and "probe"), figure.png, summary.md and findings.json.
@@ -139,8 +142,10 @@ PRESETS = {
 PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", device="cpu",
                                       n_problems=4, samples=1, max_new_tokens=24, max_boundaries=3,
                                       forced_max_new_tokens=8, folds=2, inner_folds=2)
-POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget", "target_rule")
+POLICIES = ("probe", "answer_confidence", "end_of_thinking", "token_budget", "target_rule",
+            "forced_answer_rule")
 BASELINES = POLICIES[1:]  # read no activations
+RULES = ("target_rule", "forced_answer_rule")  # one-line rules: nothing fitted, applied as stated
 # probability thresholds swept (inf: never stop early); token budgets: shares of the longest chain
 THRESHOLDS = (*[round(0.05 * i, 2) for i in range(1, 20)], 0.975, 0.99, 0.995, 0.999, math.inf)
 BUDGET_SHARES = (*[round(0.05 * i, 2) for i in range(1, 21)], math.inf)
@@ -401,6 +406,8 @@ class Chain:
     boundaries: list[Boundary]  # in order; the last is the end of the last step
     probe: list[float] | None  # held-out probe score per boundary (None: no probe)
     target_rule: list[float] | None = None  # 1.0 where the last `Try …=v.` so far has v = target
+    forced_answer_rule: list[float] | None = None  # 1.0 where the forced answer equals the target
+    final_step: str = ""  # the chain's last thinking step ("Hit." on the organism's traces)
 
     @property
     def full_tokens(self) -> int:
@@ -412,8 +419,8 @@ class Chain:
             return list(self.probe) if self.probe is not None else [math.nan] * len(self.boundaries)
         if policy == "token_budget":
             return [float(b["tokens"]) for b in self.boundaries]
-        if policy == "target_rule":
-            return list(self.target_rule or [0.0] * len(self.boundaries))
+        if policy in RULES:
+            return list(getattr(self, policy) or [0.0] * len(self.boundaries))
         return [float(b[policy]) for b in self.boundaries]
 
 
@@ -439,6 +446,46 @@ def target_rule(prompt: str, completion: str, boundaries: list[Boundary]) -> lis
         hit = target is not None and bool(tries) and float(tries[-1]) == float(target.group(1))
         out.append(float(hit))
     return out
+
+
+def forced_answer_rule(prompt: str, boundaries: list[Boundary]) -> list[float]:
+    """Per boundary, 1.0 when the forced answer, evaluated as arithmetic, equals the target.
+
+    A one-line verifier (Countdown answers are checkable): it reads the forced answer and the
+    prompt's target, no activations. Unlike the grader it does not check which numbers were used,
+    so it can stop on a wrong answer that hits the target with other numbers.
+
+    >>> b = [{"answer": "3*4"}, {"answer": "3+4"}, {"answer": None}, {"answer": "7/0"}]
+    >>> forced_answer_rule("Numbers: 3 4. Target: 7. <think>", b)
+    [0.0, 1.0, 0.0, 0.0]
+    >>> forced_answer_rule("Numbers: 3 4. Target: 7. <think>", [{"answer": "5+2"}])
+    [1.0]
+    """
+    from starter.tasks.countdown import evaluate_expression
+
+    target = TARGET.search(prompt)
+    out = []
+    for bound in boundaries:
+        hit = False
+        if target is not None and bound["answer"]:
+            try:
+                hit = evaluate_expression(bound["answer"]) == int(target.group(1))
+            except ValueError:  # malformed, or a division by zero
+                hit = False
+        out.append(float(hit))
+    return out
+
+
+def final_step_only(chain: Chain, outcome: Outcome) -> bool:
+    """Whether a stop skipped exactly the chain's last step (the boundary before it).
+
+    >>> b = [{"tokens": 10, "correct": True}, {"tokens": 40, "correct": True},
+    ...      {"tokens": 42, "correct": True}]
+    >>> c = Chain("u", "p", True, b, None, final_step="Hit.")
+    >>> final_step_only(c, Outcome(40, True, 2 / 42)), final_step_only(c, Outcome(10, True, 0.76))
+    (True, False)
+    """
+    return len(chain.boundaries) >= 2 and outcome.tokens == chain.boundaries[-2]["tokens"]
 
 
 @dataclass(frozen=True)
@@ -535,8 +582,14 @@ def chains_of(rows: list[dict]) -> tuple[list[Chain], dict]:
     probe = next((r for r in rows if r.get("kind") == "probe"), {})
     scores = probe.get("test") or {}
     return [Chain(r["unit"], r["problem"], bool(r["correct"]), r["boundaries"],
-                  scores.get(r["unit"]), target_rule(r["prompt"], r["completion"], r["boundaries"]))
+                  scores.get(r["unit"]), target_rule(r["prompt"], r["completion"], r["boundaries"]),
+                  forced_answer_rule(r["prompt"], r["boundaries"]), _last_step(r["completion"]))
             for r in rows if r.get("kind") == "chain" and r["finished"] and r["boundaries"]], probe
+
+
+def _last_step(completion: str) -> str:
+    steps = prefixes.chain_steps(completion)
+    return steps[-1].text if steps else ""
 
 
 @dataclass(frozen=True)
@@ -562,9 +615,9 @@ def cross_fit(policy: str, chains: list[Chain], probe: dict, max_drop: float) ->
             signals = [inner[c.unit] for c in train]
         else:
             signals = [c.signal(policy) for c in train]
-        # the target rule is a one-line rule with nothing to fit: applied as stated in every fold
-        # (choosing "use it or never" on training problems would weaken the rung a reviewer tries)
-        threshold = (1.0 if policy == "target_rule" else
+        # the one-line rules have nothing to fit: applied as stated in every fold (choosing "use
+        # it or never" on training problems would weaken the rung a reviewer tries)
+        threshold = (1.0 if policy in RULES else
                      choose_threshold(policy, train, signals, max_drop))
         chosen.append(threshold)
         for c in test:
@@ -657,6 +710,15 @@ def analyse(rows: list[dict]) -> dict:
         "auroc": {p: auroc(chains, p) for p in policies},
     }
     m["within_full_ci"] = {p: best_within(m["sweep"], p, m["full_accuracy"]) for p in policies}
+    # where the savings come from: stops that skip only the chain's last step (on the organism,
+    # the 2-token "Hit." verdict) against all stops, per policy and for the oracle
+    m["n_final_hit"] = sum(c.final_step == "Hit." for c in chains)
+    m["final_step"] = {}
+    for p, outcomes in [*((p, fits[p].outcomes) for p in policies),
+                        ("oracle", {c.unit: oracle(c) for c in chains})]:
+        stopped = [c for c in chains if outcomes[c.unit].saved > 0]
+        m["final_step"][p] = (len(stopped),
+                              sum(final_step_only(c, outcomes[c.unit]) for c in stopped))
     baselines = {p: m["policies"][p] for p in BASELINES}
     best = max(baselines, key=lambda p: _finite(baselines[p].saved.value))
     m["best_baseline"] = best
@@ -682,7 +744,8 @@ def _finite(x: float) -> float:
 # %%
 NAMES = {"probe": "probe", "answer_confidence": "answer confidence",
          "end_of_thinking": "P(</think>)", "token_budget": "token budget",
-         "target_rule": "target rule (last Try = target)", "oracle": "oracle"}
+         "target_rule": "target rule (last Try = target)",
+         "forced_answer_rule": "forced-answer rule (forced answer = target)", "oracle": "oracle"}
 
 
 def plot(rows: list[dict], m: dict):
@@ -748,8 +811,8 @@ def claims(m: dict) -> list[Claim]:
     strongest = Baseline(f"{NAMES[best]} ({_how(best)})", m["policies"][best].saved)
     head = ("With thresholds chosen on training problems, stopping where the probe says saves "
             "more of the thinking on held-out problems than ")
-    out = [compare(head + "the strongest baseline that reads no activations (the target rule "
-                   "included).",
+    out = [compare(head + "the strongest baseline that reads no activations (the target and "
+                   "forced-answer rules included).",
                    "share of thinking tokens saved (probe)", saved,
                    f"strongest baseline on the test problems ({NAMES[best]}, {_how(best)})",
                    "share of thinking tokens saved",
@@ -771,14 +834,45 @@ def claims(m: dict) -> list[Claim]:
 
 def _how(policy: str) -> str:
     """How a policy's stopping point was set on held-out problems."""
-    if policy == "target_rule":
+    if policy in RULES:
         return "a fixed rule, applied as stated"
     return "threshold from training problems"
 
 
+def where_saved(m: dict) -> str:
+    """The first paragraph of the summary: how much of each policy's savings is the last step.
+
+    >>> m = {"n_scored": 63, "n_final_hit": 63, "final_step": {"target_rule": (58, 55),
+    ...      "probe": (40, 37)}}
+    >>> print(where_saved(m))  # doctest: +NORMALIZE_WHITESPACE
+    Read first: nearly all of the savings here are the final step. 63 of the 63 scored chains
+    end with the step `Hit.`, and a stop at the boundary just before the last step saves only
+    that step. Stops that skip exactly the last step: target rule (last Try = target) 55 of its
+    58 stops; probe 37 of its 40 stops. So the shares saved below mostly measure whether a policy
+    skips the verdict step, not whether it finds the answer earlier.
+    """
+    parts = [f"{NAMES[p]} {last} of its {n} stops" for p, (n, last) in m["final_step"].items()
+             if n]
+    never = [NAMES[p] for p, (n, _) in m["final_step"].items() if not n]
+    if never:
+        parts.append(f"{' and '.join(never)} never stopped early")
+    stops = sum(n for n, _ in m["final_step"].values())
+    last = sum(k for _, k in m["final_step"].values())
+    mostly = stops > 0 and last >= 0.8 * stops  # "nearly all" only when the rows say so
+    head = ("nearly all of the savings here are the final step" if mostly else
+            "where the savings come from")
+    tail = (" So the shares saved below mostly measure whether a policy skips the verdict step, "
+            "not whether it finds the answer earlier." if mostly else "")
+    return (f"Read first: {head}. {m['n_final_hit']} of the {m['n_scored']} scored chains end "
+            "with the step `Hit.`, and a stop at the boundary just before the last step saves "
+            "only that step. Stops that skip exactly the last step: " + "; ".join(parts) + "."
+            + tail)
+
+
 def findings(m: dict) -> str:
     d = stats.describe
-    text = (f"{m['n_chains']} chains sampled, {m['n_unfinished']} unfinished (no `</think>` and "
+    text = where_saved(m) + "\n\n" if m["n_scored"] else ""
+    text += (f"{m['n_chains']} chains sampled, {m['n_unfinished']} unfinished (no `</think>` and "
             f"answer; they train the probe but are not scored); {m['n_scored']} finished chains "
             f"scored. Full chains: accuracy {d(m['full_accuracy'])}, thinking tokens "
             f"{d(m['full_tokens'], 1)}. A forced answer was right at {d(m['label_rate'])} of "

@@ -65,7 +65,7 @@ def test_probe_threshold_and_savings_match_the_hand_computation():
 
 def test_baselines_never_stop_early_here():
     m = ee.analyse(rows())
-    for name in ee.BASELINES[:-1]:  # the target rule never fires here: no Try reaches a target
+    for name in ee.BASELINES[:-2]:  # the two rules are fixed (threshold 1.0), tested below
         result = m["policies"][name]
         assert result.thresholds == [math.inf, math.inf], f"{name} should keep 'never stop'"
         assert result.saved.value == 0.0 and result.accuracy.value == 1.0
@@ -83,12 +83,12 @@ def test_sweep_point_at_the_chosen_threshold():
 def test_claims_agree_with_their_intervals():
     m = ee.analyse(rows())
     found = ee.claims(m)
-    assert len(found) == 5, "strongest baseline, the three others, accuracy"
+    assert len(found) == 6, "strongest baseline, the four others, accuracy"
     for claim in found:
         check(claim.to_dict())  # raises if a verdict contradicts its difference interval
     assert found[0].estimate.value == pytest.approx(0.25)
     assert found[0].difference.value == pytest.approx(0.25)
-    assert [c.primary for c in found] == [True, False, False, False, False]
+    assert [c.primary for c in found] == [True, False, False, False, False, False]
     assert found[0].strongest_baseline is not None
     assert found[0].to_dict()["strongest_baseline"]["value"] == 0.0
     assert all(c.ci_level > 0.95 for c in found[1:]), "secondary claims are Holm-adjusted"
@@ -118,6 +118,62 @@ def test_target_rule_is_a_baseline_that_can_win():
     assert rule.saved.value == pytest.approx(0.25)
     assert m["best_baseline"] == "target_rule"
     assert m["probe_minus"]["target_rule"].value == pytest.approx(0.0)
+
+
+def test_forced_answer_rule_evaluates_the_forced_answer_against_the_target():
+    bounds = [{"answer": a} for a in ("3*4", "3+4", "(3+4", None, "9-2", "7/0")]
+    # 12 != 7; 7 = 7; unbalanced: no value; no answer; 9-2 = 7 with the wrong numbers (the rule
+    # checks the value only, so it fires where the grader would not); a division by zero
+    assert ee.forced_answer_rule("Numbers: 3 4. Target: 7. <think>", bounds) == [
+        0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    assert ee.forced_answer_rule("no target", bounds[1:2]) == [0.0]
+
+
+def with_text(data):
+    """The A chains (p0, p2) written out: prompt target 7, forced answer 3+4 from the 2nd boundary
+    on (where it is right), ending 'Hit.'; the B chains keep answer 'x' and no target."""
+    for r in data:
+        if r.get("kind") == "chain" and r["problem"] in ("p0", "p2"):
+            r["prompt"], r["completion"] = ("Numbers: 3 4. Target: 7. <think>",
+                                            " Try 3*4=12. Try 3+4=7. Hit. </think> \\boxed{3+4}")
+            for b, answer in zip(r["boundaries"], ("3*4", "3+4", "3+4")):
+                b["answer"] = answer
+    return data
+
+
+def test_forced_answer_rule_is_a_fixed_rung_that_can_be_the_strongest():
+    # fires at A's 2nd boundary (saves 1 - 20/40 = 0.5), never on B: mean 0.25, as the probe; the
+    # target rule fires at the same boundary, so the two tie (the first in BASELINES order wins)
+    m = ee.analyse(with_text(rows()))
+    rule = m["policies"]["forced_answer_rule"]
+    assert rule.thresholds == [1.0, 1.0], "a fixed rule: applied as stated, nothing chosen"
+    assert rule.saved.value == pytest.approx(0.25) and rule.accuracy.value == 1.0
+    assert m["probe_minus"]["forced_answer_rule"].value == pytest.approx(0.0)
+    # make the target rule miss (no Try reaches the target): the forced-answer rule is strongest
+    data = with_text(rows())
+    for r in data:
+        r["completion"] = r.get("completion", "").replace("Try 3+4=7.", "Try 3+4=8.")
+    m = ee.analyse(data)
+    assert m["policies"]["target_rule"].saved.value == 0.0
+    assert m["best_baseline"] == "forced_answer_rule"
+    primary = ee.claims(m)[0]
+    assert primary.key == ee.PRIMARY and primary.strongest_baseline.name.startswith(
+        "forced-answer rule")
+
+
+def test_summary_says_first_how_many_stops_skip_only_the_final_hit():
+    # the probe stops both A chains at their 2nd of 3 boundaries: exactly the final 'Hit.' step;
+    # the B chains end with step 'C' (no Hit.) and are never stopped early
+    m = ee.analyse(with_text(rows()))
+    assert m["n_final_hit"] == 2
+    assert m["final_step"]["probe"] == (2, 2)
+    assert m["final_step"]["forced_answer_rule"] == (2, 2)
+    assert m["final_step"]["oracle"] == (2, 2)
+    assert m["final_step"]["token_budget"] == (0, 0)
+    text = ee.findings(m)
+    assert text.startswith("Read first: nearly all of the savings here are the final step. 2 of "
+                           "the 4 scored chains end with the step `Hit.`")
+    assert "probe 2 of its 2 stops" in text and "token budget" in text
 
 
 def test_a_skipped_probe_leaves_only_the_baselines_and_no_verdict():
