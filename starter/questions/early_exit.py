@@ -41,7 +41,8 @@
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): the probe saves more of the
 # thinking than the strongest baseline (the one saving the most on the test problems, the target
-# and forced-answer rules included). Every other claim is secondary, Holm-adjusted (`starter.findings.declare`).
+# and forced-answer rules included). Every other claim is secondary, Holm-adjusted
+# (`starter.findings.declare`).
 #
 # Run `mi-starter run early-exit --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "chain" and "probe"), figure.png, summary.md and findings.json.
