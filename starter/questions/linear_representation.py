@@ -22,7 +22,11 @@
 # weights): what the architecture and the tokens alone let a probe read. (2) Shuffled labels
 # (chance) and the majority class. (3) A token-identity baseline: a probe on a one-hot of the last
 # `window` tokens. The trained model "holds the variable linearly" only where its linear probe
-# beats the stronger of (1) and (3). (4) A positive control for the comparison itself: two random
+# beats the stronger of (1) and (3). (3b) For `depth`, the one-line text rule a reviewer states
+# first: the number of `Left:` steps written since the last `Wait, backtrack.` (that step reads
+# 0); nothing fitted. It is a rung of the ladder (each claim's `strongest_baseline` names the
+# best of the twin, the one-hot and the rule), not the primary claim's declared control.
+# (4) A positive control for the comparison itself: two random
 # directions planted in the residual with random signs, labelled by their XOR; the MLP must beat
 # the linear probe there, or a null result on the real variables says nothing. As "Designing and
 # Interpreting Probes with Control Tasks" (Hewitt & Liang 2019, arXiv 1909.03368) argue, a probe's
@@ -49,7 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from starter import activations, cot, grading, stats
+from starter import activations, cot, grading, prefixes, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
@@ -150,6 +154,45 @@ def organism_labels(trace) -> dict[str, list[int]]:
         out["value_mod_3"].append(value % 3)
         out["value_magnitude"].append(bucket(abs(value), (10, 100)))
     return out
+
+
+RULE_NAME = "text rule (`Left:` steps since the last backtrack)"
+
+
+def depth_rule(completion: str) -> list[int]:
+    """Per thinking step: how many `Left:` steps were written before it since the last
+    `Wait, backtrack.` (0 on that step itself): the organism's `depth` label, read off the text.
+
+    >>> depth_rule(" Try 20-5=15. Left: 15, 13. Try 15+13=28. Miss. Wait, backtrack. "
+    ...            "Try 20/5=4. Left: 4, 13. Try 4+13=17. Hit. </think> \\boxed{(20/5)+13}")
+    [0, 0, 1, 1, 0, 0, 0, 1, 1]
+    """
+    out, lefts = [], 0
+    for step in prefixes.chain_steps(completion):
+        if step.text.startswith("Wait, backtrack"):
+            lefts = 0
+        out.append(lefts)
+        if step.text.startswith("Left:"):
+            lefts += 1
+    return out
+
+
+def rule_hits(traces: list[dict], y: list[int]) -> list[float] | None:
+    """The depth rule's per-step hits, aligned with the `depth` items (each trace's first steps,
+    as many as it has labels); None when the steps do not line up with the items.
+
+    >>> t = {"completion": " Try 1+2=3. Left: 3, 4. Try 3+4=7. Hit.", "labels": {"depth":
+    ...      [0, 0, 1]}}
+    >>> rule_hits([t], [0, 0, 1]), rule_hits([t], [0, 1, 1]), rule_hits([t], [0, 0])
+    ([1.0, 1.0, 1.0], [1.0, 0.0, 1.0], None)
+    """
+    predicted = []
+    for t in traces:
+        n = len(t.get("labels", {}).get("depth", []))
+        predicted += depth_rule(t.get("completion", ""))[:n]
+    if len(predicted) != len(y):
+        return None
+    return [float(p == v) for p, v in zip(predicted, y)]
 
 
 def text_labels(tags: list[str], finished: bool, correct: bool) -> dict[str, list[int | None]]:
@@ -428,6 +471,8 @@ class VariableResult:
     gain: dict[str, dict[int | None, stats.Estimate]] = field(default_factory=dict)
     trained_minus_random: dict[int, stats.Estimate] = field(default_factory=dict)  # linear
     trained_minus_tokens: dict[int, stats.Estimate] = field(default_factory=dict)  # linear
+    rule: stats.Estimate | None = None  # the one-line text rule (depth only): accuracy per step
+    trained_minus_rule: dict[int, stats.Estimate] = field(default_factory=dict)  # linear
     gain_trained_minus_random: stats.Estimate | None = None  # claim layer: difference of gains
 
 
@@ -482,6 +527,14 @@ def analyse(rows: list[dict]) -> dict:
             if trained and tokens:
                 res.trained_minus_tokens[layer] = stats.difference_ci(trained, groups, tokens,
                                                                       groups)
+        rule = rule_hits(traces, item["y"]) if name == "depth" else None
+        if rule is not None:
+            res.rule = stats.mean_ci(rule, groups)
+            for layer in res.score.get("trained", {}):
+                trained = _hits(probes, "trained", layer, name, "linear")
+                if trained:
+                    res.trained_minus_rule[layer] = stats.difference_ci(trained, groups, rule,
+                                                                        groups)
         parts = [_hits(probes, f, claim, name, p) for f in ("trained", "random")
                  for p in (wide, "linear")]
         if all(parts):
@@ -585,6 +638,29 @@ def untrained_control(r: VariableResult, layer: int) -> Untrained | None:
     return max(found, key=lambda u: u.score.value) if found else None
 
 
+def strongest_rung(r: VariableResult, layer: int) -> Untrained | None:
+    """The best rung of the ladder: the random twin, the last tokens one-hot, and (for `depth`)
+    the one-line text rule; ties go to the rule (it needs nothing fitted).
+
+    >>> e = lambda v: stats.Estimate(v, (v, v), 4, 4)
+    >>> r = VariableResult("depth", 8, 4, e(0.5), None, score={"random": {2: {"linear": e(0.7)}},
+    ...                    "tokens": {None: {"linear": e(0.8)}}}, trained_minus_random={2: e(0.3)},
+    ...                    trained_minus_tokens={2: e(0.2)})
+    >>> strongest_rung(r, 2).name
+    'last tokens one-hot'
+    >>> r.rule, r.trained_minus_rule = e(1.0), {2: e(0.0)}
+    >>> strongest_rung(r, 2).name
+    'text rule (`Left:` steps since the last backtrack)'
+    """
+    found = []
+    if r.rule is not None and layer in r.trained_minus_rule:
+        found.append(Untrained(RULE_NAME, r.rule, r.trained_minus_rule[layer]))
+    control = untrained_control(r, layer)
+    if control is not None:
+        found.append(control)
+    return max(found, key=lambda u: u.score.value) if found else None
+
+
 def claims(m: dict) -> list[Claim]:
     out = []
     layer, wide = m["claim_layer"], m["claim_probe"]
@@ -615,8 +691,13 @@ def claims(m: dict) -> list[Claim]:
                 f"{control.name}, linear probe (the stronger control)",
                 "held-out per-step accuracy", control.score, control.lift,
                 key=f"trained-{r.variable}",
-                strongest_baseline=Baseline(f"{control.name}, linear probe", control.score)))
+                strongest_baseline=_baseline(strongest_rung(r, layer))))
     return declare(out, PRIMARY)
+
+
+def _baseline(rung: Untrained) -> Baseline:
+    name = rung.name if rung.name == RULE_NAME else f"{rung.name}, linear probe"
+    return Baseline(name, rung.score)
 
 
 def findings(m: dict) -> str:
@@ -626,6 +707,20 @@ def findings(m: dict) -> str:
            f"problems it never saw (folds by problem); accuracies are per step with 95% intervals "
            f"clustered by problem. Claims use layer {layer} and the {wide} MLP, fixed before the "
            f"run; the figure shows every layer."]
+    depth = m["variables"].get("depth")
+    if depth is not None and depth.rule is not None:
+        right = int(round(depth.rule.value * depth.n_steps))
+        top = strongest_rung(depth, layer)
+        gap = depth.trained_minus_rule.get(layer)
+        tie = gap is not None and not gap.excludes_zero
+        out.insert(0, f"Read first: the one-line {RULE_NAME} reads `depth` on {right} of "
+                   f"{depth.n_steps} steps ({stats.describe(depth.rule)}); the trained linear "
+                   f"probe minus it is {_diff(depth.trained_minus_rule.get(layer))}. The "
+                   "strongest baseline for the primary claim is therefore "
+                   f"{_baseline(top).name if top else 'none'}, beside the declared controls "
+                   "(the random twin, the last tokens one-hot)" + (
+                       ": `depth` is decodable from the residual as it is from the text, and the "
+                       "claim says no more than that" if tie else "") + ".\n\n")
     for r in m["variables"].values():
         if r.variable == PLANTED:
             s = r.score[PLANTED][layer]
@@ -647,7 +742,15 @@ def findings(m: dict) -> str:
             text += f" Gain on the trained model minus gain on the twin: " \
                     f"{_diff(r.gain_trained_minus_random)}."
         text += (f" Tokens (last tokens one-hot): linear {d(tokens['linear'])}, {wide} "
-                 f"{d(tokens[wide])}. Majority class {d(r.majority)}")
+                 f"{d(tokens[wide])}.")
+        if r.rule is not None:
+            text += (f" One-line {RULE_NAME}: {d(r.rule)}; trained linear probe minus it "
+                     f"{_diff(r.trained_minus_rule.get(layer))}.")
+        top = strongest_rung(r, layer)
+        if top is not None:
+            text += (f" Strongest baseline (twin, one-hot{', text rule' if r.rule else ''}): "
+                     f"{_baseline(top).name}, {d(top.score)}.")
+        text += f" Majority class {d(r.majority)}"
         if r.chance is not None:
             text += f"; shuffled labels {d(r.chance)}"
         others = [f"layer {L}: {_diff(g)}" for L, g in sorted(r.gain["trained"].items())

@@ -100,3 +100,51 @@ def test_findings_and_figure_render():
 def test_text_labels_leave_unfinished_chains_ungraded():
     labels = lr.text_labels(["plan", "backtrack"], finished=True, correct=True)
     assert labels == {"tag": [0, 3], "backtrack_next": [1, None], "correct": [1, 1]}
+
+
+def test_depth_rule_reads_the_depth_label_off_the_text():
+    # by hand, on the trace of test_organism_labels_follow_the_search_tree: 'Left: 152, 4.' is
+    # step 1 (depth 0, no Left before it), steps 2-5 follow it (1), 'Wait, backtrack.' resets (0),
+    # 'Try 8+19=27.' and 'Left: 27, 4.' (0), then 'Try 27+4=31.' and 'Hit.' (1)
+    trace = make_trace(search((8, 19, 4), 31))
+    assert lr.depth_rule(trace.completion) == [0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1]
+    from starter.organism.data import make_traces
+
+    for t in make_traces(60, seed=5, split="test"):  # the rule is exact, not just close
+        assert lr.depth_rule(t.completion) == lr.organism_labels(t)["depth"], t.completion
+
+
+RULE_TRACES = [  # two traces whose completions give the depth items of RULE_ROWS
+    {"unit": "trace:0", "kind": "trace", "problem": "a", "finished": True,
+     "completion": " Try 1+2=3. Left: 3, 4. Try 3+4=7. Hit.", "labels": {"depth": [0, 0, 1, 1]}},
+    {"unit": "trace:1", "kind": "trace", "problem": "b", "finished": True,
+     "completion": " Try 1*2=2. Left: 2, 4. Try 2+4=6. Miss. Wait, backtrack. Try 1+2=3.",
+     "labels": {"depth": [0, 0, 1, 1, 0, 0]}},
+]
+
+
+def test_the_text_rule_is_a_rung_and_named_strongest_when_it_wins():
+    # items: 10 steps; the rule predicts 0,0,1,1 | 0,0,1,1,0,0 and the labels below differ on the
+    # last step only (label 1 where the rule says 0): 9/10. Trained linear (claim layer 1) 0.8;
+    # tokens 0.6, twin 0.3: the declared control stays the one-hot, the strongest rung is the rule
+    y = [0, 0, 1, 1, 0, 0, 1, 1, 0, 1]
+    problems = ["a"] * 4 + ["b"] * 6
+    rows = [*RULE_TRACES, *(dict(r, problems=problems, y=y) if r.get("unit") == "items:depth"
+                            else r for r in ROWS[2:])]
+    rows[1] = dict(rows[1], labels={"depth": [0, 0, 1, 1, 0, 1]})
+    m = lr.analyse(rows)
+    r = m["variables"]["depth"]
+    assert r.rule.value == pytest.approx(0.9)
+    assert r.trained_minus_rule[1].value == pytest.approx(0.8 - 0.9)
+    untrained = lr.claims(m)[1]
+    assert untrained.control.name.startswith("last tokens one-hot"), "declared control unchanged"
+    assert untrained.strongest_baseline.name == lr.RULE_NAME
+    assert untrained.strongest_baseline.estimate.value == pytest.approx(0.9)
+    text = lr.findings(m)
+    assert text.startswith("Read first: the one-line text rule") and "on 9 of 10 steps" in text
+
+
+def test_the_rule_is_left_out_when_its_steps_do_not_line_up():
+    m = lr.analyse(ROWS)  # traces without text: no rule, the ladder is twin and one-hot
+    assert m["variables"]["depth"].rule is None
+    assert lr.claims(m)[1].strongest_baseline.name == "last tokens one-hot, linear probe"
