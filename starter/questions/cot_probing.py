@@ -619,9 +619,9 @@ def findings(m: dict) -> str:
                "best match the rule; a label with no rule baseline (`distance`) is compared with "
                "the word, context and fitted text baselines only (the fitted one: gradient "
                "boosting on step index, position, depth, tag, token, context and words), so "
-               "beating them does not show the probe reads more than the text. The organism result is a hypothesis about R1-distill, "
-               "to test there (gpu preset), where the organism-specific context features read "
-               "nothing.")
+               "beating them does not show the probe reads more than the text. The organism "
+               "result is a hypothesis about R1-distill, to test there (gpu preset), where the "
+               "organism-specific context features read nothing.")
     return "".join(out)
 
 
