@@ -372,8 +372,9 @@ def _norm(query: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    root = os.environ.get("MI_STARTER_CACHE") or Path.home() / ".cache" / "mi-starter"
-    return Path(root) / "neuronpedia"
+    from starter.settings import cache_root  # the kit's one cache root ($MI_STARTER_CACHE)
+
+    return cache_root() / "neuronpedia"
 
 
 @dataclass
