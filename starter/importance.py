@@ -39,8 +39,8 @@ steps share that change.
 Every value carries a 95% interval from the step's own rollouts (`StepImportance.ci`). The
 accuracy variants are differences of two independent proportions (rollouts from prefix k against
 rollouts from prefix k-1): their interval is Newcombe's, built from the two sides' Wilson intervals
-(`combined_ci`), which keeps its coverage near 0 and 1 where the normal interval does not. The KL
-variants get a percentile bootstrap over each side's answers (resampled independently). The
+(`stats.combined_ci`), which keeps its coverage near 0 and 1 where the normal interval does not.
+The KL variants get a percentile bootstrap over each side's answers (resampled independently). The
 interval is None where the value is nan. `rank_steps` orders steps by importance and says which
 are distinguishable from their neighbours in that order (their intervals do not overlap).
 
@@ -82,7 +82,7 @@ __all__ = [
     "Outcome", "PrefixRollouts", "StepImportance", "accuracy", "answer_kl",
     "resampling_importance", "counterfactual_importance", "forced_importance",
     "exact_same", "jaccard", "jaccard_same", "JACCARD_THRESHOLD", "SIMILARITY_THRESHOLD",
-    "combined_ci", "accuracy_difference", "RankedStep", "rank_steps", "score_interval",
+    "accuracy_difference", "RankedStep", "rank_steps", "score_interval",
 ]  # fmt: skip
 
 Measure = Literal["accuracy", "kl"]
@@ -167,32 +167,6 @@ def answer_kl(p: Sequence[Outcome], q: Sequence[Outcome], alpha: float = KL_ALPH
     return max(kl, 0.0)
 
 
-def combined_ci(terms: Sequence[tuple[float, stats.Estimate]]) -> stats.Estimate:
-    """sum(c * estimate) over independent estimates, with a 95% interval from their own intervals.
-
-    MOVER (Zou and Donner 2008): each term's distance to its own interval's end adds in quadrature,
-    on the side its coefficient's sign points to. With two Wilson proportions and coefficients +1
-    and -1 this is Newcombe's (1998) hybrid score interval for a difference of proportions. The
-    interval is None when a term has none. Newcombe's own example (1998, Table II): 56/70 against
-    48/80, difference 0.2, 95% CI 0.0524 to 0.3339.
-
-    >>> d = combined_ci([(1, stats.proportion_ci(56, 70)), (-1, stats.proportion_ci(48, 80))])
-    >>> round(d.value, 4), [round(x, 4) for x in d.ci]
-    (0.2, [0.0524, 0.3339])
-    """
-    value = sum(c * est.value for c, est in terms)
-    n_items = sum(est.n_items for _, est in terms)
-    if not terms or any(est.ci is None for _, est in terms) or not math.isfinite(value):
-        return stats.Estimate(value, None, len(terms), n_items, "step")
-    below = above = 0.0
-    for c, est in terms:
-        lo, hi = sorted((c * est.ci[0], c * est.ci[1]))
-        below += (c * est.value - lo) ** 2
-        above += (hi - c * est.value) ** 2
-    ci = (value - math.sqrt(below), value + math.sqrt(above))
-    return stats.Estimate(value, ci, len(terms), n_items, "step")
-
-
 def accuracy_difference(correct_with: int, n_with: int, correct_without: int,
                         n_without: int, level: float = stats.LEVEL) -> stats.Estimate:
     """P(correct) with the step minus without it, from counts of finished rollouts, with Newcombe's
@@ -206,7 +180,7 @@ def accuracy_difference(correct_with: int, n_with: int, correct_without: int,
     """
     if n_with == 0 or n_without == 0:
         return stats.Estimate(math.nan, None, 2, n_with + n_without, "step")
-    return combined_ci([(1, stats.proportion_ci(correct_with, n_with, level=level)),
+    return stats.combined_ci([(1, stats.proportion_ci(correct_with, n_with, level=level)),
                         (-1, stats.proportion_ci(correct_without, n_without, level=level))])
 
 

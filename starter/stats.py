@@ -561,3 +561,29 @@ def _ci_list(ci: tuple[float, float] | None) -> list[float] | None:
 
 def _plural(unit: str, n: int) -> str:
     return unit if n == 1 else unit + "s"
+
+
+def combined_ci(terms: Sequence[tuple[float, Estimate]]) -> Estimate:
+    """sum(c * estimate) over independent estimates, with a 95% interval from their own intervals.
+
+    MOVER (Zou and Donner 2008): each term's distance to its own interval's end adds in quadrature,
+    on the side its coefficient's sign points to. With two Wilson proportions and coefficients +1
+    and -1 this is Newcombe's (1998) hybrid score interval for a difference of proportions. The
+    interval is None when a term has none. Newcombe's own example (1998, Table II): 56/70 against
+    48/80, difference 0.2, 95% CI 0.0524 to 0.3339.
+
+    >>> d = combined_ci([(1, proportion_ci(56, 70)), (-1, proportion_ci(48, 80))])
+    >>> round(d.value, 4), [round(x, 4) for x in d.ci]
+    (0.2, [0.0524, 0.3339])
+    """
+    value = sum(c * est.value for c, est in terms)
+    n_items = sum(est.n_items for _, est in terms)
+    if not terms or any(est.ci is None for _, est in terms) or not math.isfinite(value):
+        return Estimate(value, None, len(terms), n_items, "step")
+    below = above = 0.0
+    for c, est in terms:
+        lo, hi = sorted((c * est.ci[0], c * est.ci[1]))
+        below += (c * est.value - lo) ** 2
+        above += (hi - c * est.value) ** 2
+    ci = (value - math.sqrt(below), value + math.sqrt(above))
+    return Estimate(value, ci, len(terms), n_items, "step")
