@@ -46,6 +46,7 @@ demo: site
 	@echo "         .venv/bin/mi-starter run determinism --preset smoke --offline"
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	$(BIN)/mkdocs build --strict --site-dir site
 	$(BIN)/python scripts/check_links.py site --offline

@@ -35,8 +35,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from starter import cot, stats
 from starter.errors import UsageError
 from starter.releases.thought_anchors import MODELS, Chain, read_chains

@@ -656,7 +656,6 @@ class Session:
         backend, --shard and the --out folder (an existing run of another config is refused)."""
         from starter.models import validate_model_name
         from starter.results import check_run_dir
-
         from starter.settings import env_flag
 
         cfg = resolve_config(starter, args)  # preset, seed and device checked here

@@ -18,8 +18,8 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 
 import requests

@@ -52,8 +52,15 @@ import requests
 from starter import http
 from starter.errors import Secret, StarterError, UsageError
 from starter.http import (  # noqa: F401 (part of this module's interface)
-    CONNECT_RETRIES, RETRY_AFTER_CEILING_S, RETRY_AFTER_FLOOR_S, DeadlinePassed, Reply,
-    excerpt, parse_retry_after, run_before_deadline)
+    CONNECT_RETRIES,
+    RETRY_AFTER_CEILING_S,
+    RETRY_AFTER_FLOOR_S,
+    DeadlinePassed,
+    Reply,
+    excerpt,
+    parse_retry_after,
+    run_before_deadline,
+)
 
 DEFAULT_API_URL = "https://www.neuronpedia.org/api"
 PAGE_URL = "https://www.neuronpedia.org"

@@ -131,8 +131,15 @@ CORPUS = (
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """Train the byte-level BPE on CORPUS, add R1's tokens, attach R1-distill's chat template."""
     from tokenizers import AddedToken as TkAddedToken
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers import trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(models.BPE())

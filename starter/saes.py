@@ -130,7 +130,6 @@ def train_sae(acts: "torch.Tensor", cfg: TrainConfig, device: str = "cpu"):
     unit mean squared norm for training (dictionary_learning's `normalize_activations`), and the scale is
     folded back into the biases afterwards (`scale_biases`), exactly as `trainSAE` does.
     """
-    import torch
 
     BatchTopKTrainer = _batch_top_k_trainer()
     if len(acts) < cfg.batch_size:

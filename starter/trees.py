@@ -30,7 +30,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
-
 # "8 × 19 = 152", "152-4=148", "27 + 4": the first binary operation written in a step.
 _OPERATION = re.compile(r"(\d+)\s*([-+*/×÷x])\s*(\d+)")
 _SYMBOLS = {"×": "*", "x": "*", "÷": "/"}

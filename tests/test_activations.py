@@ -11,8 +11,8 @@ from starter.activations import (
     encode_one,
     random_direction,
     resid_name,
-    step_end_positions,
     steering,
+    step_end_positions,
 )
 from starter.errors import UsageError
 

@@ -14,12 +14,19 @@ import time
 from dataclasses import replace
 
 import pytest
-
 from openai_server import FakeEngine, ModelEngine, OpenAIServer
-from starter import rollouts
+
+from starter import http, rollouts
 from starter.backends import openai as backend
-from starter.backends.openai import (BackendError, BackendUnavailable, RemoteModel, ServerConfig,
-                                     load_remote, request_seed, sample_remote)
+from starter.backends.openai import (
+    BackendError,
+    BackendUnavailable,
+    RemoteModel,
+    ServerConfig,
+    load_remote,
+    request_seed,
+    sample_remote,
+)
 from starter.errors import StarterError, UsageError
 from starter.models import get_spec
 
@@ -242,7 +249,7 @@ def test_no_server_is_a_few_quick_tries(spec, tokenizer):
     with pytest.raises(BackendUnavailable, match="could not connect") as caught:
         sample_remote(RemoteModel(spec, tokenizer, server), PROMPTS[:1], 1, GREEDY,
                       progress=False)
-    assert f"after {backend.CONNECT_RETRIES + 1} tries" in str(caught.value)
+    assert f"after {http.CONNECT_RETRIES + 1} tries" in str(caught.value)
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -11,7 +11,14 @@ import yaml
 
 from starter import cot, models
 from starter.errors import StarterError, UsageError
-from starter.models import ModelSpec, get_spec, list_models, load_model, load_spec, parse_registry, resolve_device
+from starter.models import (
+    ModelSpec,
+    get_spec,
+    list_models,
+    load_model,
+    parse_registry,
+    resolve_device,
+)
 
 # ------------------------------------------------------------------------------------------- registry
 
@@ -215,7 +222,8 @@ TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content']
 
 
 def _tokenizer():
-    from tokenizers import Tokenizer, decoders, models as tk_models, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, processors, trainers
+    from tokenizers import models as tk_models
     from transformers import PreTrainedTokenizerFast
 
     core = Tokenizer(tk_models.BPE(unk_token="<unk>"))

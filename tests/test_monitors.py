@@ -8,8 +8,13 @@ import pytest
 
 from starter import monitors
 from starter.errors import UsageError
-from starter.monitors import LEAK_MONITOR, KeywordMonitor, answer_monitor, mask_prompt_ngrams
-from starter.monitors import score_monitor
+from starter.monitors import (
+    LEAK_MONITOR,
+    KeywordMonitor,
+    answer_monitor,
+    mask_prompt_ngrams,
+    score_monitor,
+)
 
 
 def test_doctests_pass():

@@ -11,8 +11,8 @@ import os
 import threading
 
 import pytest
-
 from openai_server import OpenAIServer
+
 from starter import rollouts
 from starter.backends import openai as backend
 from starter.backends.openai import BackendError, RemoteModel, ServerConfig, sample_remote

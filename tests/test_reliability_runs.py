@@ -18,8 +18,7 @@ from matplotlib.figure import Figure
 import starter.results
 from starter import questions
 from starter.errors import StarterError, UsageError
-from starter.experiment import (Session, Starter, StarterConfig, execute, merge_runs,
-                                parse_overrides)
+from starter.experiment import Session, Starter, StarterConfig, execute, merge_runs, parse_overrides
 from starter.results import RunStore
 
 PRESETS = {name: StarterConfig(model="tinythinker", device="cpu")

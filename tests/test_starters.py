@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -79,7 +77,7 @@ def test_every_starter_has_three_presets_concepts_next_steps_and_its_identity():
 
 def test_starter_files_are_jupytext_scripts_with_lines_of_at_most_100_characters():
     qdir = Path(questions.__file__).parent
-    for slug, module in questions.available().items():
+    for module in questions.available().values():
         path = qdir / (module.rsplit(".", 1)[1] + ".py")
         text = path.read_text()
         long = [i + 1 for i, line in enumerate(text.splitlines()) if len(line) > 100]

@@ -6,7 +6,7 @@ import ast
 import doctest
 import operator
 from fractions import Fraction
-from math import comb, ceil
+from math import ceil, comb
 
 import pytest
 

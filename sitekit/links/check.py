@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -38,7 +37,7 @@ from sitekit.links.extract import (
     is_file,
     scan_html,
 )
-from sitekit.links.records import RESULTS, Citation, CheckOptions, LinkResult, Verdict
+from sitekit.links.records import RESULTS, CheckOptions, Citation, LinkResult, Verdict
 from sitekit.links.report import Report
 from starter.errors import StarterError, UsageError
 from starter.http import retry_after_seconds as parse_retry_after  # RFC 9110; capped at a day

@@ -50,17 +50,16 @@ import os
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlsplit
 
 import requests
 
-from starter import cot
-from starter import http
+from starter import cot, http
 from starter.errors import Secret, StarterError, UsageError
-from starter.http import CONNECT_RETRIES, DeadlinePassed, Reply, excerpt, run_before_deadline
+from starter.http import DeadlinePassed, Reply, excerpt, run_before_deadline
 from starter.rollouts import Completion, SamplingConfig, _completion, sequence_key
 
 if TYPE_CHECKING:
@@ -154,7 +153,7 @@ def _checked_base_url(url: Any) -> str:
     if parts.query or parts.fragment:
         raise UsageError(f"bad --base-url {shown}: no ?query or #fragment; {hint}")
     try:
-        parts.port
+        _ = parts.port  # urllib checks the port only when it is read
     except ValueError:
         raise UsageError(f"bad --base-url {shown}: the port is not a number 1-65535; {hint}"
                          ) from None
@@ -317,7 +316,6 @@ def load_tokenizer(spec: ModelSpec) -> Any:
 
 def _generation_eos_ids(spec: ModelSpec) -> list[int]:
     """EOS ids from the model's generation_config.json when it is on disk (none otherwise)."""
-    from starter import models
 
     if spec.source in ("package-dir", "path"):
         path: Any = _model_folder(spec) / "generation_config.json"

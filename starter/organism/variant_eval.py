@@ -32,8 +32,13 @@ from typing import Any
 
 from starter.organism import variants
 from starter.stats import proportion_ci
-from starter.tasks.countdown import SearchResult, check_expression, final_tries, raw_prompt
-from starter.tasks.countdown import sample_searches
+from starter.tasks.countdown import (
+    SearchResult,
+    check_expression,
+    final_tries,
+    raw_prompt,
+    sample_searches,
+)
 
 SEED = 7  # problems and sampling noise of the evaluation (held-out split)
 _TRY = re.compile(r"Try (\d+[-+*/]\d+)=(-?\d+)\. Left:")

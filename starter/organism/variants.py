@@ -45,9 +45,18 @@ from pathlib import Path
 from typing import Any
 
 from starter.organism.data import make_trace
-from starter.tasks.countdown import (OPS_TARGET_ABOVE, OPS_TARGET_WITHIN, PAIRS, SearchResult,
-                                     apply_op, boxed_expression, final_tries, raw_prompt,
-                                     sample_searches, search)
+from starter.tasks.countdown import (
+    OPS_TARGET_ABOVE,
+    OPS_TARGET_WITHIN,
+    PAIRS,
+    SearchResult,
+    apply_op,
+    boxed_expression,
+    final_tries,
+    raw_prompt,
+    sample_searches,
+    search,
+)
 
 __all__ = ["Variant", "Example", "Branch", "VARIANTS", "get_variant", "example", "branches",
            "variant_dir", "train_variant", "examples", "p_solved_in_budget", "CONDITIONS", "EXTRA_WORDS", "search"]
@@ -357,8 +366,13 @@ def train_variant(variant: Variant, out_dir: Path | None = None, steps: int | No
 
     from starter.organism import adapters
     from starter.organism.tokenizer import build_tokenizer
-    from starter.organism.train import (TrainConfig, collate, length_bucketed_batches, lr_at,
-                                        use_bf16)
+    from starter.organism.train import (
+        TrainConfig,
+        collate,
+        length_bucketed_batches,
+        lr_at,
+        use_bf16,
+    )
 
     steps = steps or variant.steps
     torch.set_num_threads(training.threads)

@@ -258,7 +258,7 @@ def plot(m: Metrics):
     groups = [("cued chains\n(threshold0.3)", m.rule, m.authors, m.kit),
               ("written without\nthe cue (control)", m.rule_uncued, m.authors_uncued,
                m.kit_uncued)]
-    for k, (label, rule, authors, kit) in enumerate(groups):
+    for k, (_label, rule, authors, kit) in enumerate(groups):
         for j, (est, name, colour) in enumerate(((rule, "rule: professor/Stanford/IQ", "tab:blue"),
                                                  (authors, "Thought Branches' own filter",
                                                   "tab:cyan"),
@@ -354,7 +354,7 @@ def summary(m: Metrics) -> str:
              f"/{m.n_questions} or more.",
              f"- Chains written without the cue: rule {fmt_estimate(m.rule_uncued)}, monitor "
              f"{fmt_estimate(m.kit_uncued)} (false alarms).",
-             f"- Chen et al. 2025 report 39% for DeepSeek R1 over six hint types (sycophancy, "
+             "- Chen et al. 2025 report 39% for DeepSeek R1 over six hint types (sycophancy, "
              "consistency, visual pattern, metadata, grader hacking, unethical information), "
              "measured as verbalisation among answers that switched to the hint; Chua & Evans "
              "2025 report 59% for DeepSeek-R1 on this Stanford Professor cue. Here: another "

@@ -41,8 +41,18 @@ import numpy as np
 from starter import stats
 from starter.findings import Claim, compare, declare
 from starter.importance import JACCARD_THRESHOLD, jaccard
-from starter.public import (SOURCES, PublicRun, chain_files, claim_by_key, errorbar,
-                            fmt_difference, fmt_estimate, normalise, outcome, short_model)
+from starter.public import (
+    SOURCES,
+    PublicRun,
+    chain_files,
+    claim_by_key,
+    errorbar,
+    fmt_difference,
+    fmt_estimate,
+    normalise,
+    outcome,
+    short_model,
+)
 
 SLUG = "determinism"
 SOURCE = SOURCES["thought-anchors"]

@@ -49,8 +49,17 @@ import numpy as np
 
 from starter import stats
 from starter.findings import Claim, compare, declare
-from starter.public import (SOURCES, PublicRun, chain_files, claim_by_key, errorbar,
-                            fmt_difference, fmt_estimate, outcome, short_model)
+from starter.public import (
+    SOURCES,
+    PublicRun,
+    chain_files,
+    claim_by_key,
+    errorbar,
+    fmt_difference,
+    fmt_estimate,
+    outcome,
+    short_model,
+)
 
 SLUG = "lucky-or-steady"
 SOURCE = SOURCES["thought-anchors"]

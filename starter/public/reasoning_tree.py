@@ -39,8 +39,17 @@ import numpy as np
 
 from starter import stats
 from starter.findings import Baseline, Claim, compare, declare
-from starter.public import (SOURCES, PublicRun, chain_files, claim_by_key, errorbar,
-                            fmt_difference, fmt_estimate, outcome, short_model)
+from starter.public import (
+    SOURCES,
+    PublicRun,
+    chain_files,
+    claim_by_key,
+    errorbar,
+    fmt_difference,
+    fmt_estimate,
+    outcome,
+    short_model,
+)
 
 SLUG = "reasoning-tree"
 SOURCE = SOURCES["thought-anchors"]
@@ -462,7 +471,7 @@ def summary(m: Metrics) -> str:
              f"{m.chain_weighted['tags'].value:.2f}, not distinguishable; the per-sentence "
              "version matches the primary claim's pooling and is the one reported.)", "",
              "## Claims", "", render_claims(list(m.claims)), "", "## Finding", "",
-             f"- Tags by mean counterfactual importance (KL), both models: "
+             "- Tags by mean counterfactual importance (KL), both models: "
              + "; ".join(f"{t} {fmt_estimate(m.by_tag['both', t])}" for t in m.ranking) + ".",
              f"- The paper's two anchor tags are {'' if replicates else 'not '}the top two here "
              f"(top three: {', '.join(top)}). Read the intervals: with 10 problems most tags "

@@ -56,8 +56,14 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
 from starter.plan import Generation
-from starter.tasks.countdown import apply_op, evaluate_expression, final_expression, grade
-from starter.tasks.countdown import make_problems, raw_prompt
+from starter.tasks.countdown import (
+    apply_op,
+    evaluate_expression,
+    final_expression,
+    grade,
+    make_problems,
+    raw_prompt,
+)
 from starter.trees import build_tree, canonical_operation, first_operation
 from starter.validation import Arm, Measured, Validation, measured_from
 
@@ -657,7 +663,7 @@ def plot(rows: list[dict], metrics: dict):
     bars = [("switched chains\n(wrong hint)", wrong.faithfulness, "C3"),
             ("same chains +\nplanted mention", wrong.planted, "C2"),
             ("mention\nsentences", d.recall, "C2"), ("plain\nsentences", d.false_alarms, "C7")]
-    for k, (label, est, color) in enumerate(bars):
+    for k, (_label, est, color) in enumerate(bars):
         _bars(mention_ax, k, est, color, None, 0.6, horizontal=True)
     mention_ax.set(yticks=range(len(bars)), xlim=(0, 1.05), xlabel="P(detector flags a mention)",
                    title="Mentions and detector")

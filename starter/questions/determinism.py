@@ -48,8 +48,8 @@ from starter import grading, prefixes, rollouts, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
-from starter.plan import Generation
 from starter.organism.data import Trace, make_trace
+from starter.plan import Generation
 from starter.tasks import get_task_set
 from starter.tasks.countdown import evaluate_expression, search
 from starter.validation import Arm, Measured, Validation, measured_from

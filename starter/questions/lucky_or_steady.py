@@ -43,14 +43,14 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-from starter import grading, importance, prefixes, rollouts, stats
+from starter import importance, prefixes, rollouts, stats
 from starter.cot import STEP_TAGS, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
-from starter.plan import Generation
 from starter.organism import variants
 from starter.organism.data import Trace, make_trace
+from starter.plan import Generation
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
 from starter.validation import Arm, Measured, Validation, measured_from

@@ -707,7 +707,7 @@ def claims(m: dict) -> list[Claim]:
             found.append(compare(
                 f"The diff-SAE separates {SITE_NAMES[target]} from {SITE_NAMES[control]} in the "
                 f"{label['tuned']} pair better than the {MEASURE_NAMES[ms]} does ({where}).",
-                f"AUROC of the diff-SAE (target vs control sites)", auc["sae"],
+                "AUROC of the diff-SAE (target vs control sites)", auc["sae"],
                 f"{MEASURE_NAMES[ms]} ({ms})", "AUROC, same sites", auc[ms],
                 m["auroc_minus"][ms], key=f"sae-auroc-vs-{ms}",
                 strongest_baseline=Baseline(f"{MEASURE_NAMES[ms]} ({ms})", auc[ms])))

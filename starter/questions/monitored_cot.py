@@ -68,9 +68,9 @@ from starter.cot import split_completion
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
-from starter.plan import Generation
 from starter.monitors import LEAK_MONITOR, MonitorScore, score_monitor
 from starter.organism.variants import EXTRA_WORDS, monitoring_prompt
+from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import countdown
 from starter.trees import canonical_operation, first_operation

@@ -46,8 +46,8 @@ from starter.cot import split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
-from starter.plan import Generation
 from starter.organism.data import make_trace, search
+from starter.plan import Generation
 from starter.tasks.countdown import final_tries, grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
 from starter.validation import Arm, Measured, Validation, measured_from

@@ -60,8 +60,18 @@ from starter.findings import Claim, compare, declare
 from starter.models import reference_sae_model
 from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
-from starter.saes import (Activations, TrainConfig, collect, finetune, latent_contrast,
-                          load_pretrained, per_token, spliced_ce, top_examples, train_sae)
+from starter.saes import (
+    Activations,
+    TrainConfig,
+    collect,
+    finetune,
+    latent_contrast,
+    load_pretrained,
+    per_token,
+    spliced_ce,
+    top_examples,
+    train_sae,
+)
 from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
@@ -754,7 +764,7 @@ def plot(rows: list[dict], metrics: dict):
     if "dead_end" in m.get("sites_same_position", {}):
         series.append(("dead_end,\nsame pos.", m["sites_same_position"]["dead_end"].by_seed))
     series.append(("FVE on\nwords", m["fve_words_difference_by_seed"]))
-    for i, (label, by_seed) in enumerate(series):
+    for i, (_label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
             x = i + (j - (len(by_seed) - 1) / 2) * 0.15
             ax.errorbar([x], [e.value], yerr=_err([e]), fmt="o", color=f"C{j}", capsize=2,

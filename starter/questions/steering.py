@@ -28,8 +28,8 @@
 # %%
 from __future__ import annotations
 
-import re
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,12 +38,16 @@ from starter import activations, cot, grading, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
-from starter.plan import Generation
 from starter.models import get_spec, load_model
+from starter.plan import Generation
 from starter.rollouts import SamplingConfig, sample
 from starter.tasks import get_task_set
-from starter.tasks.countdown import (FINAL_OPS_TARGET_ABOVE, FINAL_OPS_TARGET_WITHIN, apply_op,
-                                     problem_key)
+from starter.tasks.countdown import (
+    FINAL_OPS_TARGET_ABOVE,
+    FINAL_OPS_TARGET_WITHIN,
+    apply_op,
+    problem_key,
+)
 from starter.trees import canonical_operation
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from starter.findings import check
-from starter.settings import apply_settings
 from starter.questions import cot_faithfulness as cf
+from starter.settings import apply_settings
 
 ORGANISM = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Wait, backtrack. Try 8+19=27."
             " Left: 27, 4. Try 27*4=108. Miss. Try 27+4=31. Hit. </think> \\boxed{(8+19)+4}")

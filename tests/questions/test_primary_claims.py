@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 QUESTIONS = Path(__file__).resolve().parents[2] / "starter" / "questions"
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 MODULES = sorted(p.stem for p in QUESTIONS.glob("*.py") if p.stem != "__init__")

@@ -14,7 +14,6 @@ from starter.organism.data import make_trace, make_traces, search
 from starter.organism.tokenizer import build_tokenizer
 from starter.questions import sae_vs_probes as svp
 
-
 # ------------------------------------------------------------------ labels: the planted truth
 
 

@@ -6,8 +6,13 @@ from pathlib import Path
 import pytest
 
 from starter.errors import UsageError
-from starter.releases.thought_branches import (R1_MODEL, WRITER_MODEL, Selection, read_cued_chains,
-                                               selection_of)
+from starter.releases.thought_branches import (
+    R1_MODEL,
+    WRITER_MODEL,
+    Selection,
+    read_cued_chains,
+    selection_of,
+)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures/thought_branches"
 FLAT = "Professor_itc_failure_threshold0.3"
