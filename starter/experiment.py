@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, Union
 
 from starter.errors import StarterError, UsageError
 
@@ -34,6 +34,11 @@ if TYPE_CHECKING:  # annotations only: the frame imports torch-heavy modules ins
     from starter.models import LoadedModel
     from starter.neuronpedia import SearchHit
     from starter.results import RunStore
+    from starter.rollouts import SamplingConfig
+
+# A starter's metrics: what its `analyse` returns, a frozen dataclass (or, until a starter is
+# converted, a dict); `claims`, `plot` and `findings` receive that same object.
+MetricsT = TypeVar("MetricsT")
 
 PRESET_NAMES = ("smoke", "cpu", "gpu")
 BACKENDS = ("local", "openai")  # where samples come from: this process, or an OpenAI-compatible server
@@ -72,6 +77,31 @@ class StarterConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def sampling(self, **overrides: Any) -> SamplingConfig:
+        """The `starter.rollouts.SamplingConfig` of this config: its fields named as a sampling
+        field (SAMPLING_FIELDS: those the config has), then `overrides`, which win.
+
+        >>> @dataclass
+        ... class Config(StarterConfig):
+        ...     temperature: float = 0.7  # sampling temperature
+        ...     max_new_tokens: int = 64  # per completion
+        >>> cfg = Config(seed=3)
+        >>> s = cfg.sampling()
+        >>> s.temperature, s.max_new_tokens, s.seed, s.top_p  # top_p: SamplingConfig's default
+        (0.7, 64, 3, 0.95)
+        >>> cfg.sampling(temperature=0.0, max_new_tokens=8).temperature
+        0.0
+        """
+        from starter.rollouts import SamplingConfig
+
+        mine = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name in SAMPLING_FIELDS}
+        return SamplingConfig(**{**mine, **overrides})
+
+
+# The config fields `StarterConfig.sampling` hands to SamplingConfig when a starter's Config has them.
+SAMPLING_FIELDS = ("temperature", "top_p", "max_new_tokens", "batch_size", "seed")
 
 
 @dataclass(frozen=True)
@@ -135,17 +165,21 @@ class Context:
 
 
 @dataclass(frozen=True)
-class Starter:
+class Starter(Generic[MetricsT]):
+    """A question's experiment: its presets and the functions the frame calls, in order
+    (`run` -> `analyse` -> `claims`, `plot`, `findings`). A starter module usually ends with
+    `STARTER = Starter.from_module(__name__, presets=PRESETS, ...)`."""
+
     slug: str  # e.g. "lucky-or-steady"; the CLI name and the site page
     presets: dict[str, StarterConfig]  # smoke | cpu | gpu
     run: Callable[[Context], None]  # the experiment and its control; appends rows to ctx.store
-    analyse: Callable[[list[dict]], dict]  # rows of results.jsonl -> metrics (pure, deterministic)
-    plot: Callable[[list[dict], dict], Any]  # rows, metrics -> matplotlib Figure
-    findings: Callable[[dict], str]  # metrics -> markdown sentences stating the finding and its control
+    analyse: Callable[[list[dict]], MetricsT]  # rows of results.jsonl -> metrics (pure)
+    plot: Callable[[list[dict], MetricsT], Any]  # rows, metrics -> matplotlib Figure
+    findings: Callable[[MetricsT], str]  # metrics -> markdown: the finding and its control
     concepts: tuple[str, ...] = ()  # Neuronpedia explanation-search queries
     # metrics -> the run's claims (starter.findings.Claim), written to findings.json and shown first in
     # summary.md; every claim carries its control and a verdict derived from the difference's interval
-    claims: Callable[[dict], list] | None = None
+    claims: Callable[[MetricsT], list] | None = None
     try_next: tuple[str, ...] = ()  # "what to try next" bullets
     # config -> the run's sampling stages (starter.plan.Generation), for `--dry-run`: what a preset
     # will generate, its memory and time, before any weights load
@@ -171,6 +205,94 @@ class Starter:
         missing = [p for p in PRESET_NAMES if p not in self.presets]
         if missing:
             raise ValueError(f"starter {self.slug!r} lacks presets {missing}")
+
+    @classmethod
+    def from_module(cls, module_name: str, *, presets: dict[str, StarterConfig],
+                    **fields: Any) -> Starter:
+        """The Starter of module `module_name` (a starter passes `__name__`): its functions `run`,
+        `analyse`, `plot`, `findings` and, where defined, `claims` and `budget`, taken by name;
+        the slug is the module's name with `-` for `_` unless `slug=` is given; `fields` are the
+        other Starter fields (concepts, try_next, black_box, ...).
+
+        >>> import types, sys
+        >>> toy = types.ModuleType("toy_question")
+        >>> toy.run = toy.plot = print
+        >>> toy.analyse = lambda rows: {"n": len(rows)}
+        >>> toy.findings = lambda metrics: "Counted."
+        >>> sys.modules["toy_question"] = toy
+        >>> presets = {p: StarterConfig() for p in PRESET_NAMES}
+        >>> s = Starter.from_module("toy_question", presets=presets, title="Toy", question="?")
+        >>> s.slug, s.analyse([{}]), s.claims, s.black_box
+        ('toy-question', {'n': 1}, None, False)
+        >>> del toy.findings
+        >>> Starter.from_module("toy_question", presets=presets, title="Toy", question="?")
+        Traceback (most recent call last):
+        ...
+        starter.errors.UsageError: module toy_question defines no `findings`; define \
+def findings(metrics) -> str in it (the Starter takes run, analyse, plot and findings by name)
+        >>> del sys.modules["toy_question"]
+        """
+        module = sys.modules.get(module_name)
+        if module is None:
+            raise UsageError(f"module {module_name} is not imported; call Starter.from_module"
+                             "(__name__, ...) from the starter module itself")
+        functions: dict[str, Any] = {}
+        for name, signature in _STARTER_FUNCTIONS.items():
+            function = getattr(module, name, None)
+            if function is None and name in _OPTIONAL_FUNCTIONS:
+                continue
+            if not callable(function):
+                raise UsageError(f"module {module_name} defines no `{name}`; define "
+                                 f"def {signature} in it (the Starter takes run, analyse, plot "
+                                 "and findings by name)")
+            functions[name] = function
+        slug = fields.pop("slug", None) or module_name.rsplit(".", 1)[-1].replace("_", "-")
+        return cls(slug=slug, presets=presets, **functions, **fields)
+
+
+# The functions `Starter.from_module` takes from a starter module by name, as a starter writes them.
+_STARTER_FUNCTIONS = {
+    "run": "run(ctx) -> None",
+    "analyse": "analyse(rows) -> Metrics",
+    "plot": "plot(rows, metrics) -> Figure",
+    "findings": "findings(metrics) -> str",
+    "claims": "claims(metrics) -> list[Claim]",
+    "budget": "budget(cfg) -> list[Generation]",
+}
+_OPTIONAL_FUNCTIONS = ("claims", "budget")
+
+
+def metrics_dict(metrics: Any) -> Any:
+    """A starter's metrics as plain data, for everything the frame writes, renders or hands on:
+    a dataclass becomes a dict of its fields (nested dataclasses, lists and tuples of them
+    included), except `starter.stats.Estimate`, kept whole so the summary shows its interval;
+    a dict passes through.
+
+    >>> from starter.stats import proportion_ci
+    >>> @dataclass(frozen=True)
+    ... class Greedy:
+    ...     identical: float  # share of identical greedy chains
+    >>> @dataclass(frozen=True)
+    ... class Metrics:
+    ...     solved: object  # an Estimate
+    ...     greedy: Greedy  # nested
+    ...     n: int  # problems
+    >>> metrics_dict(Metrics(proportion_ci(3, 4), Greedy(1.0), 4))["greedy"]
+    {'identical': 1.0}
+    >>> metrics_dict({"n": 4})
+    {'n': 4}
+    """
+    from starter.stats import Estimate
+
+    if isinstance(metrics, Estimate):
+        return metrics
+    if dataclasses.is_dataclass(metrics) and not isinstance(metrics, type):
+        return {f.name: metrics_dict(getattr(metrics, f.name)) for f in dataclasses.fields(metrics)}
+    if isinstance(metrics, dict):
+        return {key: metrics_dict(value) for key, value in metrics.items()}
+    if type(metrics) in (list, tuple):  # exactly: a named tuple is a value, kept whole
+        return type(metrics)(metrics_dict(value) for value in metrics)
+    return metrics
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -353,8 +475,10 @@ def unit_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r.get("kind") != "latent"]
 
 
-def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: dict, rows: list[dict],
-                   note: str, claims: list | None = None) -> str:
+def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: Any,
+                   rows: list[dict], note: str, claims: list | None = None) -> str:
+    """summary.md of a run: title, question, claims, the finding (`starter.findings(metrics)`),
+    every number of `metrics_dict(metrics)`, the Neuronpedia latents and what to try next."""
     from starter.findings import render_claims
 
     latents = [r for r in rows if r.get("kind") == "latent"]
@@ -378,7 +502,7 @@ def render_summary(starter: Starter, cfg: StarterConfig, preset: str, metrics: d
         "| metric | value |",
         "|---|---|",
     ]
-    lines += [f"| {name} | {text} |" for name, text in metric_rows(metrics)]
+    lines += [f"| {name} | {text} |" for name, text in metric_rows(metrics_dict(metrics))]
     lines += ["", "## Neuronpedia latents", "", note, ""]
     fetched = [r for r in latents if r.get("provenance") != "sample"]
     # Shipped sample latents illustrate the format only: never list them as if they were findings.

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
+from dataclasses import dataclass
 
 import pytest
 from matplotlib.figure import Figure
 
-from starter.errors import StarterError
-from starter.experiment import Starter, StarterConfig, execute, parse_overrides
+from starter.errors import StarterError, UsageError
+from starter.experiment import Starter, StarterConfig, execute, metrics_dict, parse_overrides
+from starter.stats import proportion_ci
 
 PRESETS = {name: StarterConfig(model="tinythinker", device="cpu") for name in ("smoke", "cpu", "gpu")}
 
@@ -103,3 +107,98 @@ def test_a_session_step_out_of_order_says_which_step_comes_first(tmp_path):
         session.analyse()
     with pytest.raises(UsageError, match=r"unknown preset 'huge'"):
         open_session(_starter(_mean), preset="huge")
+
+
+# --- #23: the sampling helper, Starter.from_module and typed metrics ------------------------------
+
+
+@dataclass
+class _SamplingConfig(StarterConfig):
+    temperature: float = 0.3  # sampling temperature
+    top_p: float = 0.9  # nucleus
+    max_new_tokens: int = 40  # per completion
+    batch_size: int = 2  # sequences per call
+    n_chains: int = 5  # not a sampling field: never handed on
+
+
+def test_sampling_takes_the_configs_fields_and_overrides_win():
+    sampling = _SamplingConfig(seed=7).sampling(max_new_tokens=9)
+    assert (sampling.temperature, sampling.top_p, sampling.max_new_tokens, sampling.batch_size,
+            sampling.seed) == (0.3, 0.9, 9, 2, 7)
+    plain = StarterConfig(seed=4).sampling()  # only the seed is a sampling field here
+    assert (plain.temperature, plain.seed, plain.max_new_tokens) == (0.6, 4, 512)
+
+
+def _module(name: str, **functions) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for key, value in functions.items():
+        setattr(module, key, value)
+    sys.modules[name] = module
+    return module
+
+
+def test_from_module_takes_the_functions_by_name_and_derives_the_slug():
+    def claims(metrics):
+        return []
+
+    module = _module("tests_fake.backtracking_pays", run=_run, analyse=_mean, plot=_plot,
+                     findings=str, claims=claims)
+    try:
+        made = Starter.from_module(module.__name__, presets=PRESETS, title="T", question="Q?",
+                                   concepts=("backtracking",), black_box=True)
+        assert made.slug == "backtracking-pays"
+        assert (made.run, made.analyse, made.claims, made.budget) == (_run, _mean, claims, None)
+        assert (made.concepts, made.black_box) == (("backtracking",), True)
+        named = Starter.from_module(module.__name__, presets=PRESETS, slug="other", title="T",
+                                    question="Q?")
+        assert named.slug == "other"
+        del module.plot
+        with pytest.raises(UsageError) as err:
+            Starter.from_module(module.__name__, presets=PRESETS, title="T", question="Q?")
+        assert str(err.value) == (
+            "module tests_fake.backtracking_pays defines no `plot`; define def plot(rows, metrics) "
+            "-> Figure in it (the Starter takes run, analyse, plot and findings by name)")
+    finally:
+        del sys.modules[module.__name__]
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    mean: float  # mean score
+    solved: object  # an Estimate
+    parts: tuple  # nested dataclasses
+
+
+@dataclass(frozen=True)
+class _Part:
+    name: str  # which part
+    value: int  # its count
+
+
+def test_metrics_dict_keeps_estimates_and_flattens_dataclasses():
+    estimate = proportion_ci(3, 4)
+    got = metrics_dict(_Metrics(0.5, estimate, (_Part("a", 1), _Part("b", 2))))
+    assert got == {"mean": 0.5, "solved": estimate,
+                   "parts": ({"name": "a", "value": 1}, {"name": "b", "value": 2})}
+    assert got["solved"] is estimate
+    plain = {"mean": 0.5, "nested": {"n": 2}}
+    assert metrics_dict(plain) == plain
+
+
+def test_typed_metrics_reach_findings_and_the_summary(tmp_path):
+    seen = []
+
+    def analyse(rows) -> _Metrics:
+        return _Metrics(sum(r["score"] for r in rows) / len(rows), proportion_ci(2, 2), ())
+
+    def findings(metrics: _Metrics) -> str:
+        seen.append(metrics)
+        return f"Mean score {metrics.mean:.2f}."
+
+    typed = Starter(slug="frame-test", title="Frame test", question="Does the frame work?",
+                    presets=PRESETS, run=_run, analyse=analyse, plot=_plot, findings=findings)
+    out = execute(typed, parse_overrides(["--offline", "--out", str(tmp_path / "run")]))
+    summary = (out / "summary.md").read_text()
+    assert isinstance(seen[0], _Metrics)
+    assert "Mean score 1.00." in summary
+    assert "| mean | 1.000 |" in summary and "| solved | 2/2 (n=2 problems) |" in summary
