@@ -48,7 +48,8 @@ from starter.stats import LEVEL, Estimate, describe, holm, interval_at, n_needed
 FINDINGS = "findings.json"
 Verdict = Literal["supported", "not distinguishable", "refuted"]
 VERDICTS = ("supported", "not distinguishable", "refuted")
-UNITS = ("problem", "chain", "trace", "step")
+# what one independent unit is; "question": a public multiple-choice set with one chain per question
+UNITS = ("problem", "question", "chain", "trace", "step")
 
 
 @dataclass(frozen=True)
