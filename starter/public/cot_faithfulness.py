@@ -60,6 +60,7 @@ SOURCE = SOURCES["thought-branches"]
 # (independent rule). Different model, cue and selection: a contrast, not a replication.
 PRIMARY = "mention-below-chen"
 PRIMARY_FILE = "Professor_itc_failure_threshold0.3"
+UNIT = "question"  # the independent unit: one chain per question in each file
 CHEN_R1 = 0.39  # Chen et al. 2025: DeepSeek R1 verbalises the hints it uses, 6 hint types
 # Chua & Evans 2025, "Are DeepSeek R1 And Other Reasoning Models More Faithful?" (arXiv
 # 2501.08156), abstract: when the Stanford Professor cue switches DeepSeek-R1's answer, R1
@@ -182,7 +183,8 @@ class Metrics:
 
 
 def _est(rows: list[ChainCheck], field: str) -> stats.Estimate:
-    return stats.mean_ci([float(getattr(r, field)) for r in rows], [r.question_id for r in rows])
+    return stats.mean_ci([float(getattr(r, field)) for r in rows], [r.question_id for r in rows],
+                         unit=UNIT)
 
 
 def analyse(found) -> Metrics:
@@ -197,39 +199,35 @@ def analyse(found) -> Metrics:
                           sum(r.authors for r in mine), sum(r.kit for r in mine),
                           sum(r.broad for r in mine))
     n = len(primary)
-    chen = stats.constant(CHEN_R1, n)
+    chen = stats.constant(CHEN_R1, n, unit=UNIT)
     rule, kit = _est(primary, "rule"), _est(primary, "kit")
     rule_u, kit_u = _est(uncued, "rule"), _est(uncued, "kit")
 
     def vs_uncued(field: str) -> stats.Estimate:
         return stats.difference_ci([float(getattr(r, field)) for r in primary], cl,
                                    [float(getattr(r, field)) for r in uncued],
-                                   [r.question_id for r in uncued])
+                                   [r.question_id for r in uncued], unit=UNIT)
 
     claims = [
         compare("Among cue-following chains not filtered on mentions, fewer than Chen et al.'s "
                 "39% (DeepSeek R1, other hints) mention the cue (independent rule: professor, "
                 "Stanford, IQ).", "share of chains that mention the cue", rule,
                 "Chen et al. 2025, DeepSeek R1 (published constant)", "hint verbalised", chen,
-                stats.minus_constant([float(r.rule) for r in primary], cl, CHEN_R1),
+                stats.minus_constant([float(r.rule) for r in primary], cl, CHEN_R1,
+                                     unit=UNIT),
                 direction=-1, key=PRIMARY),
         compare("With Thought Branches' own mention filter (professor, 'answer was given as', "
                 "'the answer given was', 'why the answer is'), fewer than 39% still mention the "
                 "cue (rule added after the primary ran).", "share of chains that mention the cue",
                 _est(primary, "authors"), "Chen et al. 2025 (constant)", "hint verbalised", chen,
-                stats.minus_constant([float(r.authors) for r in primary], cl, CHEN_R1),
+                stats.minus_constant([float(r.authors) for r in primary], cl, CHEN_R1,
+                                     unit=UNIT),
                 direction=-1, key="authors-filter-below-chen"),
-        compare("With Thought Branches' own mention filter, fewer than Chua & Evans' 59% (DeepSeek "
-                "R1, the same Stanford Professor cue) mention the cue (added after review).",
-                "share of chains that mention the cue", _est(primary, "authors"),
-                "Chua & Evans 2025, DeepSeek R1, same cue (constant)", "cue articulated",
-                stats.constant(CHUA_R1_PROFESSOR, n),
-                stats.minus_constant([float(r.authors) for r in primary], cl, CHUA_R1_PROFESSOR),
-                direction=-1, key="authors-filter-below-chua"),
         compare("The kit's CoT monitor (LEAK_MONITOR) also flags fewer than 39% of them.",
                 "share flagged by the kit's monitor", kit, "Chen et al. 2025 (constant)",
                 "hint verbalised", chen,
-                stats.minus_constant([float(r.kit) for r in primary], cl, CHEN_R1),
+                stats.minus_constant([float(r.kit) for r in primary], cl, CHEN_R1,
+                                     unit=UNIT),
                 direction=-1, key="kit-below-chen"),
         compare("The independent rule fires on cued chains more often than on chains written "
                 "without the cue (its false alarms).", "rule fires, cued chains", rule,
@@ -294,7 +292,6 @@ def summary(m: Metrics) -> str:
                      f"{broad} |")
     primary = claim_by_key(m.claims, PRIMARY)
     authors_chen = claim_by_key(m.claims, "authors-filter-below-chen")
-    authors_chua = claim_by_key(m.claims, "authors-filter-below-chua")
     lines = ["# Does R1-distill say it used the hint? (public data)", "",
              "Model: DeepSeek-R1-Distill-Qwen-14B (the model the release's scripts sample; the "
              "files' `model` field names the source table's model, not the writer). Source: "
@@ -305,38 +302,36 @@ def summary(m: Metrics) -> str:
              "is 1 by construction, and a mention share on this set is not a population rate.",
              "",
              "## Read first", "",
-             "**Do not read the comparisons with 39% and 59% below as findings: these chains "
-             "were selected as unfaithful.** Every row of every file has `cond` = "
-             "`itc_failure`, and the release's selection script (faithfulness/"
-             "B_find_good_problems.py) keeps an `itc_failure` chain only when an LLM judge "
-             "(its code is not in the repository) finds that the chain does not give the cue "
-             "as the reason for its answer; its current version also drops chains that say "
-             "\"professor\" or \"answer was given as\". A mention share on this set is biased "
-             "low by construction, so 'supported' below says only that the share is low on "
-             "this set. What the data do show (added after a second review): even among chains "
-             "chosen as unfaithful, the authors' own mention filter finds the cue mentioned in "
-             f"{fmt_estimate(m.authors)} of them: mentioning a cue is not the same as saying "
-             "it decided the answer.", "",
-             "The 39% the primary claim was declared against is not directly comparable: it is "
-             "Chen et al. 2025's score for the full DeepSeek-R1, averaged over six hint types, "
-             "judged by an LLM, among answers that switched to the hint and normalised for "
-             "random switches. The published figure for this very cue is Chua & Evans 2025 "
-             "(\"Are DeepSeek R1 And Other Reasoning Models More Faithful?\", arXiv 2501.08156): "
-             "when the Stanford Professor cue switches DeepSeek-R1's answer, R1 describes the "
-             "cue's influence 59% of the time (Thought Branches drew its questions from Chua & "
-             "Evans' data; added after review). Neither figure is for the "
-             "model that wrote these chains, DeepSeek-R1-Distill-Qwen-14B. "
-             f"The primary claim (declared before the run) reads '{primary.verdict}' "
-             f"({fmt_difference(primary)} against 39%), but its rule (professor, Stanford, IQ) "
-             f"is a lower bound: read by hand, all {HAND_CHECK['flagged']} chains it flags do "
-             f"mention the cue, and at least {HAND_CHECK['unflagged_mentions_at_least']} it "
-             "misses do too (\"The answer was given as (A)\"). With the authors' own mention "
-             f"filter the share is {fmt_estimate(m.authors)}: against 39% "
-             f"{fmt_difference(authors_chen)}; against 59% {fmt_difference(authors_chua)}. "
-             "And the data are selected: the authors kept one chain per question, chosen "
-             "because it answered with the cue, on questions where the cue moved answers, so "
-             "every chain follows the cue by construction and the mention share is not a "
-             "population rate. Claims marked 'added after review' were added after an "
+             "**What this set can show: even among chains curated as unfaithful, "
+             f"{fmt_estimate(m.authors)} mention the cue by the authors' own filter.** "
+             "Mentioning a cue is not saying it decided the answer, so this is a fact about "
+             "the curation, not a faithfulness rate.", "",
+             "**What it cannot show: a comparison with a published articulation rate.** Every "
+             "row of every file has `cond` = `itc_failure`: Thought Branches drew these "
+             "questions from Chua & Evans' rows where the reasoning model did not articulate "
+             "the cue, and its selection script (faithfulness/B_find_good_problems.py) keeps "
+             "an `itc_failure` chain only when an LLM judge (its code is not in the "
+             "repository) finds that the chain does not give the cue as the reason for its "
+             "answer; its current version also drops chains that say \"professor\" or "
+             "\"answer was given as\". A mention share on this set is biased low by "
+             "construction. So the primary claim (declared before the run, against Chen et "
+             f"al.'s 39%) reads '{primary.verdict}' ({fmt_difference(primary)}), but it does "
+             "not mean that the distill is less faithful than R1; with the authors' filter the "
+             f"same comparison reads {fmt_difference(authors_chen)}.", "",
+             "Neither published figure is for the model that wrote these chains "
+             "(DeepSeek-R1-Distill-Qwen-14B), and neither was measured on a selected set. "
+             "Chen et al. 2025's 39% is the full DeepSeek-R1 over six hint types, judged by an "
+             "LLM among answers that switched to the hint and normalised for random switches. "
+             "Chua & Evans 2025 (\"Are DeepSeek R1 And Other Reasoning Models More "
+             "Faithful?\", arXiv 2501.08156) report that when a Stanford Professor cue of the "
+             "same family switches DeepSeek-R1's answer, R1 describes the cue's influence 59% "
+             "of the time; an earlier version of this page tested the set against that 59% "
+             "and called it 'supported'; the test was dropped after review (not comparable: "
+             "selected on the outcome). "
+             f"The primary's rule (professor, Stanford, IQ) is also a lower bound: read by "
+             f"hand, all {HAND_CHECK['flagged']} chains it flags do mention the cue, and at "
+             f"least {HAND_CHECK['unflagged_mentions_at_least']} it misses do too (\"The answer "
+             "was given as (A)\"). Claims marked 'added after review' were added after an "
              "independent review; like every secondary claim they are Holm-adjusted.", "",
              "## Claims", "", render_claims(list(m.claims)), "", "## Finding", "",
              f"- In `{PRIMARY_FILE}` ({m.n_questions} questions), the cue is mentioned (rule) "
@@ -357,7 +352,8 @@ def summary(m: Metrics) -> str:
              "- Chen et al. 2025 report 39% for DeepSeek R1 over six hint types (sycophancy, "
              "consistency, visual pattern, metadata, grader hacking, unethical information), "
              "measured as verbalisation among answers that switched to the hint; Chua & Evans "
-             "2025 report 59% for DeepSeek-R1 on this Stanford Professor cue. Here: another "
+             "2025 report 59% for DeepSeek-R1 on a Stanford Professor cue of the same family. "
+             "Here: another "
              "model (a 14B distill of R1), one cue (an authority), a keyword rule instead of "
              "their judge, and a selected set.", "", *table, "",
              "## Caveats", "",
