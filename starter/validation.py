@@ -216,7 +216,7 @@ def load_validation(slug: str) -> Validation | tuple[Validation, ...]:
     has none."""
     import importlib
 
-    from starter import questions
+    from starter import registry as questions  # the registry, below the frame
 
     module_name = questions.available().get(slug)
     if module_name is None:
@@ -271,7 +271,7 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
 def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> Path:
     """Run every arm model once (resumable: each is an ordinary run folder), judge each validation,
     write the artefacts."""
-    from starter import questions
+    from starter import registry as questions  # the registry, below the frame
     from starter.experiment import Session, parse_overrides
 
     validations = as_tuple(load_validation(slug))

@@ -1,6 +1,6 @@
-"""The question registry (starter/questions/questions.yaml, read by starter.questions): its rules,
-each error naming the line to edit and the way out, and the facts other files must not repeat
-(a starter's H1 is its questions.yaml title).
+"""The question registry (starter/questions/questions.yaml, read by starter.registry and
+re-exported by starter.questions): its rules, each error naming the line to edit and the way
+out, and the facts other files must not repeat (a starter's H1 is its questions.yaml title).
 
 Broken registries are made from the shipped file by one text edit each, so the expected line is
 found in the edited text, not hard-coded.
@@ -9,11 +9,12 @@ found in the edited text, not hard-coded.
 from __future__ import annotations
 
 import re
+import types
 from pathlib import Path
 
 import pytest
 
-from starter import questions
+from starter import questions, registry
 from starter.errors import StarterError, UsageError
 
 QUESTIONS_DIR = Path(questions.__file__).parent
@@ -132,7 +133,7 @@ def test_unknown_question_names_questions_yaml(monkeypatch):
         questions.identity("nope")
     # a starter module without its entry: the message names both files and the way out
     present = {**questions.available(), "backtracking-pays": "starter.questions.backtracking_pays"}
-    monkeypatch.setattr(questions, "available", lambda: present)
+    monkeypatch.setattr(registry, "available", lambda: present)
     with pytest.raises(UsageError) as caught:
         questions.identity("backtracking-pays")
     assert str(caught.value) == (
@@ -142,7 +143,7 @@ def test_unknown_question_names_questions_yaml(monkeypatch):
 
 
 def test_a_listed_question_without_its_module_names_the_line(monkeypatch):
-    monkeypatch.setattr(questions, "available", lambda: {})
+    monkeypatch.setattr(registry, "available", lambda: {})
     with pytest.raises(UsageError) as caught:
         questions.load("determinism")
     line = line_of(questions.data_text(), "slug: determinism")
@@ -166,3 +167,14 @@ def test_a_starters_h1_is_its_questions_yaml_title(slug):
     assert heading.group(1) == title, (
         f"{path.name}: its H1 {heading.group(1)!r} differs from its title in "
         f"{DATA} ({title!r}); make the H1 `# # {title}` (or fix the title there)")
+
+
+def test_starter_questions_re_exports_the_registry():
+    """starter.questions keeps every public name of starter.registry (one set of rules)."""
+    public = [name for name, value in vars(registry).items()
+              if not name.startswith("_") and not isinstance(value, types.ModuleType)
+              and name != "TYPE_CHECKING"
+              and getattr(value, "__module__", registry.__name__) == registry.__name__]
+    assert "identity" in public and "DATA_PATH" in public
+    missing = [name for name in public if getattr(questions, name, None) is not vars(registry)[name]]
+    assert missing == [], f"add {missing} to starter/questions/__init__.py's re-exports"

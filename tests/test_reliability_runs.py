@@ -16,7 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import starter.results
-from starter import questions
+from starter import registry
 from starter.errors import StarterError, UsageError
 from starter.experiment import Session, Starter, StarterConfig, execute, merge_runs, parse_overrides
 from starter.results import RunStore
@@ -58,7 +58,7 @@ def clean_checkout(monkeypatch):
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setattr(questions, "load", lambda slug: TOY)
+    monkeypatch.setattr(registry, "load", lambda slug: TOY)  # merge looks the slug up there
     return TOY
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from matplotlib.figure import Figure
 
-from starter import cli, questions
+from starter import cli, registry
 from starter.errors import UsageError
 from starter.experiment import Starter, StarterConfig, execute, merge_runs, parse_overrides
 
@@ -35,7 +35,7 @@ def _starter(shardable: bool = True) -> Starter:
 def toy(monkeypatch):
     """merge finds the starter by the slug in the manifest: point that slug at the toy."""
     starter = _starter()
-    monkeypatch.setattr(questions, "load", lambda slug: starter)
+    monkeypatch.setattr(registry, "load", lambda slug: starter)  # merge looks it up there
     return starter
 
 
