@@ -127,10 +127,33 @@ class Claim:
             text += (f" Strongest baseline: {self.strongest_baseline.name}, "
                      f"{describe(self.strongest_baseline.estimate)}.")
         if self.verdict == "not distinguishable":
-            needed = n_needed(self.difference)
-            if needed is not None:
-                text += f" An interval this wide would need roughly {needed} {self.estimate.unit}s."
+            text += sizing_note(self.difference)
         return text
+
+
+SIZING_LIMIT = 20  # sizing from an estimate needing > 20x today's n says nothing: call it ~0
+
+
+def sizing_note(difference: Estimate) -> str:
+    """How many units would bring the interval's end to zero, if the estimate held (~50% power).
+
+    Interval half-widths shrink like 1/sqrt(n) (`starter.stats.n_needed`). An estimate so close
+    to zero that this exceeds SIZING_LIMIT times today's n is said to be so, not extrapolated.
+
+    >>> sizing_note(Estimate(0.1, (-0.1, 0.3), n=10, n_items=10))
+    " If this estimate held, about 40 problems would put the interval's end at zero (half-widths \
+shrink like 1/sqrt(n); about half of such studies would see it)."
+    >>> sizing_note(Estimate(0.001, (-0.1, 0.1), n=10, n_items=10))
+    ' The estimate is too close to zero to size a larger study from it.'
+    """
+    needed = n_needed(difference)
+    if needed is None:
+        return ""
+    if needed > SIZING_LIMIT * difference.n:
+        return " The estimate is too close to zero to size a larger study from it."
+    units = difference.unit + "s"
+    return (f" If this estimate held, about {needed} {units} would put the interval's end at zero "
+            "(half-widths shrink like 1/sqrt(n); about half of such studies would see it).")
 
 
 def compare(claim: str, metric: str, estimate: Estimate, control_name: str, control_metric: str,

@@ -125,7 +125,7 @@ def test_check_rejects_a_verdict_that_contradicts_its_interval():
 def test_sentence_says_not_distinguishable_and_the_n_needed():
     text = _claim((-0.1, 0.3)).sentence()
     assert text.startswith("**Not distinguishable at this n.**")
-    assert "would need roughly 40 problems" in text
+    assert "about 40 problems would put the interval's end at zero" in text
 
 
 def test_an_all_zero_side_is_not_certain():
