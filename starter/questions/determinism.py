@@ -50,6 +50,7 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
 from starter.organism.data import Trace, make_trace
 from starter.plan import Generation
+from starter.plotting import estimate_bars, estimate_points
 from starter.tasks import get_task_set
 from starter.tasks.countdown import evaluate_expression, search
 from starter.validation import Arm, Measured, Validation, measured_from
@@ -89,12 +90,6 @@ class Config(StarterConfig):
         if not 0 < self.reference_temperature <= 2:
             raise UsageError(f"reference_temperature must be in (0, 2]; "
                              f"got {self.reference_temperature}")
-
-    def sampling(self, temperature: float, seed: int,
-                 batch_size: int | None = None) -> rollouts.SamplingConfig:
-        return rollouts.SamplingConfig(temperature=temperature, top_p=self.top_p,
-                                       max_new_tokens=self.max_new_tokens,
-                                       batch_size=batch_size or self.batch_size, seed=seed)
 
 
 PRESETS = {
@@ -215,7 +210,7 @@ def references(ctx: Context, problems) -> list[dict]:
     prompts = [ctx.model.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
     samples = []
     if todo:
-        how = cfg.sampling(cfg.reference_temperature, cfg.seed)
+        how = cfg.sampling(temperature=cfg.reference_temperature)
         samples = rollouts.sample(ctx.model, prompts, 1, how)
     for p, prompt, row in zip(todo, prompts, samples):
         done = row[0]
@@ -272,7 +267,8 @@ def regenerate(ctx: Context, refs: list[dict], temperature: float) -> None:
     seed = cfg.seed + 1 + round(100 * temperature)
     prompts = [ref["prompt"] for ref, _, _ in todo]
     cuts = [cut for _, cut, _ in todo]
-    conts = prefixes.resample(ctx.model, prompts, cuts, n, cfg.sampling(temperature, seed=seed))
+    how = cfg.sampling(temperature=temperature, seed=seed)
+    conts = prefixes.resample(ctx.model, prompts, cuts, n, how)
     for (ref, cut, fraction), texts in zip(todo, conts):
         whole = [cut.text + t.text for t in texts]  # the kept prefix + what was regenerated
         ctx.store.append({
@@ -298,7 +294,7 @@ def greedy_control(ctx: Context, refs: list[dict]) -> None:
     batched_unit = "greedy:batched" if ctx.shard.count == 1 else f"greedy:batched:{ctx.shard}"
     if not ctx.store.done(batched_unit):
         prompts = [ref["prompt"] for ref in refs]
-        batched = rollouts.sample(model, prompts, 1, cfg.sampling(0.0, cfg.seed))
+        batched = rollouts.sample(model, prompts, 1, cfg.sampling(temperature=0.0))
         ctx.store.append({"unit": batched_unit, "kind": "control", "mode": "batched",
                           "problems": [r["problem"] for r in refs],
                           "texts": [row[0].text for row in batched], **where})
@@ -308,7 +304,8 @@ def greedy_control(ctx: Context, refs: list[dict]) -> None:
         # twice, one prompt per call; the second with another seed, which must not matter to greedy
         texts = []
         for seed in (cfg.seed, cfg.seed + 1):
-            one = rollouts.sample(model, [ref["prompt"]], 1, cfg.sampling(0.0, seed, batch_size=1))
+            how = cfg.sampling(temperature=0.0, seed=seed, batch_size=1)
+            one = rollouts.sample(model, [ref["prompt"]], 1, how)
             texts.append(one[0][0].text)
         ctx.store.append({"unit": f"greedy:single:{ref['problem']}", "kind": "control",
                           "mode": "single", "problem": ref["problem"], "texts": texts, **where})
@@ -423,7 +420,37 @@ def cell(regen: list[dict], refs: dict[str, dict], temperature: float, fraction:
                 n_continuations=sum(len(r["values"]) for r in rows), n_unfinished=unfinished)
 
 
-def decision_points(regen: list[dict], refs: dict[str, dict]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DecisionPoints:
+    """Where sampled continuations first leave a true-search reference, against a random token."""
+
+    observed: stats.Estimate  # P(first divergence falls on a decision token)
+    random: stats.Estimate  # share of decision tokens in the span the continuation reached
+    difference: stats.Estimate  # observed - random, paired by continuation
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings and figure read these fields."""
+
+    n_references: int  # reference chains, one per problem
+    n_references_unfinished: int  # of them, never finished (left out: no answer to agree with)
+    n_references_on_true_search: int  # of them, exactly the organism's true search trace
+    cells: list[Cell]  # every measure at each (temperature, K)
+    claim_temperature: float  # the agreement claim's temperature (CLAIM_TEMPERATURE if sampled)
+    agreement_k50: stats.Estimate  # answer agreement at K nearest 50%, at the claim's T
+    agreement_k0: stats.Estimate  # the same at K=0% (prompt only): the control
+    agreement_gain: stats.Estimate  # K=50% minus K=0%, paired by problem (the primary claim)
+    half_fraction: float  # the K used as "50%" (nearest sampled fraction)
+    # the gain on the problems whose K=0% agreement is below 1 (an extra number, not a claim)
+    agreement_gain_below_ceiling: stats.Estimate
+    divergence_on_decision: stats.Estimate  # first divergences on a decision token
+    random_token_on_decision: stats.Estimate  # position-matched random tokens (the control)
+    decision_excess: stats.Estimate  # divergence minus random token
+    greedy: Greedy | None  # the greedy control (None: no control rows)
+
+
+def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
     """Do sampled continuations diverge on the true search's decision tokens more than at random?
 
     For every sampled continuation (T > 0) that diverges from a reference that is the organism's
@@ -448,9 +475,9 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> dict[str, Any]:
             hit.append(float(on_decision(starts, spans, at, end)))
             base.append(sum(on_decision(starts, spans, i, end) for i in reached) / len(reached))
             hit_at.append(r["problem"])
-    return {"observed": stats.mean_ci(hit, hit_at),
-            "random": _measure(stats.mean_ci(base, hit_at)),
-            "difference": stats.difference_ci(hit, hit_at, base, hit_at)}
+    return DecisionPoints(observed=stats.mean_ci(hit, hit_at),
+                          random=_measure(stats.mean_ci(base, hit_at)),
+                          difference=stats.difference_ci(hit, hit_at, base, hit_at))
 
 
 def greedy(rows: list[dict]) -> Greedy | None:
@@ -468,20 +495,13 @@ def greedy(rows: list[dict]) -> Greedy | None:
                   device=batched["device"], dtype=batched["dtype"])
 
 
-def analyse(rows: list[dict]) -> dict:
+def analyse(rows: list[dict]) -> Metrics:
     refs = {r["problem"]: r for r in rows if r.get("kind") == "reference"}
     regen = [r for r in rows if r.get("kind") == "regen"]
     temperatures = sorted({r["temperature"] for r in regen})
     fractions = sorted({r["fraction"] for r in regen})
     sampled = [t for t in temperatures if t > 0]
     claim_t = CLAIM_TEMPERATURE if CLAIM_TEMPERATURE in sampled else max(sampled, default=math.nan)
-    m: dict[str, Any] = {
-        "n_references": len(refs),
-        "n_references_unfinished": sum(not r["finished"] for r in refs.values()),
-        "n_references_on_true_search": sum(bool(r["on_true_search"]) for r in refs.values()),
-        "cells": [cell(regen, refs, t, f) for t in temperatures for f in fractions],
-        "claim_temperature": claim_t,
-    }
     # Claim 1: keeping half the chain fixes the answer more than keeping none (paired by problem).
     at = [r for r in regen if r["temperature"] == claim_t]
     half = min(fractions, key=lambda f: abs(f - 0.5), default=math.nan)
@@ -494,10 +514,6 @@ def analyse(rows: list[dict]) -> dict:
                 values += [float(v == r["reference_value"]) for v in kept]
                 clusters += [r["problem"]] * len(kept)
         sides[name] = (values, clusters)
-    m["agreement_k50"] = stats.mean_ci(*sides["k50"])
-    m["agreement_k0"] = stats.mean_ci(*sides["k0"])
-    m["agreement_gain"] = stats.difference_ci(*sides["k50"], *sides["k0"])
-    m["half_fraction"] = half
     # Claim 1 can barely move when K=0 already agrees: the same comparison on the problems whose
     # K=0 agreement is below 1 (selected on the K=0 side, so regression to the mean favours a gain).
     k0_values, k0_at = sides["k0"]
@@ -509,15 +525,24 @@ def analyse(rows: list[dict]) -> dict:
         keep = [i for i, p in enumerate(clusters) if p in below]
         return [values[i] for i in keep], [clusters[i] for i in keep]
 
-    m["agreement_gain_below_ceiling"] = stats.difference_ci(*only(sides["k50"]),
-                                                            *only(sides["k0"]))
     # Claim 2: divergences fall on the true search's decision points more than at random tokens.
     decisions = decision_points(regen, refs)
-    m["divergence_on_decision"] = decisions["observed"]
-    m["random_token_on_decision"] = decisions["random"]
-    m["decision_excess"] = decisions["difference"]
-    m["greedy"] = greedy([r for r in rows if r.get("kind") == "control"])
-    return m
+    return Metrics(
+        n_references=len(refs),
+        n_references_unfinished=sum(not r["finished"] for r in refs.values()),
+        n_references_on_true_search=sum(bool(r["on_true_search"]) for r in refs.values()),
+        cells=[cell(regen, refs, t, f) for t in temperatures for f in fractions],
+        claim_temperature=claim_t,
+        agreement_k50=stats.mean_ci(*sides["k50"]),
+        agreement_k0=stats.mean_ci(*sides["k0"]),
+        agreement_gain=stats.difference_ci(*sides["k50"], *sides["k0"]),
+        half_fraction=half,
+        agreement_gain_below_ceiling=stats.difference_ci(*only(sides["k50"]),
+                                                         *only(sides["k0"])),
+        divergence_on_decision=decisions.observed,
+        random_token_on_decision=decisions.random,
+        decision_excess=decisions.difference,
+        greedy=greedy([r for r in rows if r.get("kind") == "control"]))
 
 
 # %% [markdown]
@@ -525,15 +550,8 @@ def analyse(rows: list[dict]) -> dict:
 
 
 # %%
-def _errorbar(ax, xs: list[float], estimates: list[stats.Estimate], **style) -> None:
-    ys = [e.value for e in estimates]
-    lo = [e.value - e.ci[0] if e.ci else 0.0 for e in estimates]
-    hi = [e.ci[1] - e.value if e.ci else 0.0 for e in estimates]
-    ax.errorbar(xs, ys, yerr=[lo, hi], capsize=3, marker="o", **style)
-
-
-def plot(rows: list[dict], metrics: dict):
-    cells = metrics["cells"]
+def plot(rows: list[dict], metrics: Metrics):
+    cells = metrics.cells
     temperatures = sorted({c.temperature for c in cells})
     fig, axes = plt.subplots(2, 2, figsize=(7, 7))
     panels = (("agreement", "answer value agrees\nwith the reference's", (-0.05, 1.05)),
@@ -543,8 +561,9 @@ def plot(rows: list[dict], metrics: dict):
         for i, t in enumerate(temperatures):
             row = [c for c in cells if c.temperature == t]
             offset = (i - (len(temperatures) - 1) / 2) * 3  # side by side: bars don't overlap
-            _errorbar(ax, [100 * c.fraction + offset for c in row], [getattr(c, name) for c in row],
-                      label=f"T={t:g}" + (" (greedy)" if t == 0 else ""))
+            estimate_points(ax, [100 * c.fraction + offset for c in row],
+                            [getattr(c, name) for c in row],
+                            label=f"T={t:g}" + (" (greedy)" if t == 0 else ""))
         ax.set(xlabel="K: % of the reference's steps kept", ylabel=label)
         if ylim:
             ax.set_ylim(ylim)
@@ -553,11 +572,9 @@ def plot(rows: list[dict], metrics: dict):
         ax.set_xticks(sorted({100 * c.fraction for c in cells}))
     handles, labels = axes.flat[0].get_legend_handles_labels()
     ax = axes.flat[3]
-    observed, random_ = metrics["divergence_on_decision"], metrics["random_token_on_decision"]
+    observed, random_ = metrics.divergence_on_decision, metrics.random_token_on_decision
     if observed.n_items:
-        for x, est, colour in ((0, observed, "tab:red"), (1, random_, "tab:gray")):
-            err = [[est.value - est.ci[0]], [est.ci[1] - est.value]] if est.ci else None
-            ax.bar(x, est.value, yerr=err, capsize=4, color=colour)
+        estimate_bars(ax, [0, 1], [observed, random_], capsize=4, color=["tab:red", "tab:gray"])
         ax.set_xticks([0, 1], ["first\ndivergence", "random token\n(control)"])
         ax.set(ylabel="on a decision point\nof the true search", ylim=(0, 1.05))
     else:  # no sampled continuation left a reference that is the organism's true search
@@ -574,43 +591,43 @@ def plot(rows: list[dict], metrics: dict):
 
 
 # %%
-def claims(m: dict) -> list[Claim]:
-    k = round(100 * m["half_fraction"]) if math.isfinite(m["half_fraction"]) else 50
-    t = m["claim_temperature"]
+def claims(m: Metrics) -> list[Claim]:
+    k = round(100 * m.half_fraction) if math.isfinite(m.half_fraction) else 50
+    t = m.claim_temperature
     out = [compare(
         f"Keeping the first {k}% of a reference chain makes a regenerated answer (T={t:g}) agree "
         "with the reference's more often than keeping none.",
-        f"answer agreement by value at K={k}%", m["agreement_k50"],
+        f"answer agreement by value at K={k}%", m.agreement_k50,
         "the same problems regenerated from K=0% (prompt only)",
-        "answer agreement by value at K=0%", m["agreement_k0"], m["agreement_gain"],
+        "answer agreement by value at K=0%", m.agreement_k0, m.agreement_gain,
         key=PRIMARY)]
-    if m["divergence_on_decision"].n_items:
+    if m.divergence_on_decision.n_items:
         out.append(compare(
             "Sampled continuations first leave the reference on the true search's decision points "
             "(which operation to try, whether to backtrack) more often than at a random token of "
             "the span they reached before diverging.",
-            "first divergence on a decision token", m["divergence_on_decision"],
+            "first divergence on a decision token", m.divergence_on_decision,
             "a random token of the span the continuation reached (cut to divergence)",
             "share of decision tokens",
-            m["random_token_on_decision"], m["decision_excess"], key="divergence-on-decision"))
+            m.random_token_on_decision, m.decision_excess, key="divergence-on-decision"))
     return declare(out, PRIMARY)
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    by = {(c.temperature, c.fraction): c for c in m["cells"]}
-    temperatures = sorted({c.temperature for c in m["cells"]})
-    fractions = sorted({c.fraction for c in m["cells"]})
-    text = (f"{m['n_references']} reference chains; {m['n_references_unfinished']} never finished "
+    by = {(c.temperature, c.fraction): c for c in m.cells}
+    temperatures = sorted({c.temperature for c in m.cells})
+    fractions = sorted({c.fraction for c in m.cells})
+    text = (f"{m.n_references} reference chains; {m.n_references_unfinished} never finished "
             "and are left out (an unfinished chain has no answer to agree with).")
     if not fractions:
         return text
-    gain, below = m["agreement_gain"], m["agreement_gain_below_ceiling"]
-    if math.isfinite(m["half_fraction"]) and below.n_items:
-        k = round(100 * m["half_fraction"])
-        ceiling = CEILING <= m["agreement_k0"].value and not gain.excludes_zero
-        text += (f"\n\nThe agreement claim (K={k}% vs K=0% at T={m['claim_temperature']:g}): K=0% "
-                 f"already agrees in {d(m['agreement_k0'])}"
+    gain, below = m.agreement_gain, m.agreement_gain_below_ceiling
+    if math.isfinite(m.half_fraction) and below.n_items:
+        k = round(100 * m.half_fraction)
+        ceiling = CEILING <= m.agreement_k0.value and not gain.excludes_zero
+        text += (f"\n\nThe agreement claim (K={k}% vs K=0% at T={m.claim_temperature:g}): K=0% "
+                 f"already agrees in {d(m.agreement_k0)}"
                  + (", so its 'not distinguishable' reflects a ceiling (the measure has little "
                     "room to rise), not evidence against the claim. " if ceiling else ". ")
                  + f"Restricted to the {below.n} problems whose K=0% agreement is below 1 (an "
@@ -627,22 +644,22 @@ def findings(m: dict) -> str:
                  "reference's remaining tokens before first diverging. Unfinished continuations: "
                  f"{a.n_unfinished}/{a.n_continuations} at K={k_lo}%, "
                  f"{b.n_unfinished}/{b.n_continuations} at K={k_hi}%.")
-    observed = m["divergence_on_decision"]
+    observed = m.divergence_on_decision
     if observed.n_items:
-        text += (f"\n\nOn the organism ({m['n_references_on_true_search']} references are exactly "
+        text += (f"\n\nOn the organism ({m.n_references_on_true_search} references are exactly "
                  "the true search's trace), sampled continuations first diverged on a "
                  f"decision token in {d(observed)} of divergences; a random token of the span "
                  "the same continuation reached (from the cut through its divergence: matched "
                  "on position, since a first divergence can only fall there) is one in "
-                 f"{d(m['random_token_on_decision'])}.")
-    elif m["n_references_on_true_search"]:
-        text += (f"\n\n{m['n_references_on_true_search']} references are exactly the organism's "
+                 f"{d(m.random_token_on_decision)}.")
+    elif m.n_references_on_true_search:
+        text += (f"\n\n{m.n_references_on_true_search} references are exactly the organism's "
                  "true search trace, but no sampled continuation diverged from one of them: the "
                  "decision-point measure has nothing to count at this n.")
     else:
         text += ("\n\nNo reference is the organism's true search trace, so the decision-point "
                  "measure does not apply (it needs the TinyThinker organism's ground-truth tree).")
-    g = m["greedy"]
+    g = m.greedy
     if g is not None:
         text += (f"\n\nControl ({g.device}, {g.dtype}): greedy decoding repeated one prompt at a "
                  f"time gave identical text for {d(g.repeat_identical)}, and one padded batch "
@@ -695,9 +712,9 @@ VALIDATION_SETTINGS = {
 }
 
 
-def measure_agreement_k0(m: dict) -> Measured:
+def measure_agreement_k0(m: Metrics) -> Measured:
     """Answer agreement by value with the reference at K=0 (prompt only), at the claim's T."""
-    return measured_from(m["agreement_k0"])
+    return measured_from(m.agreement_k0)
 
 
 VALIDATION = Validation(
@@ -716,10 +733,8 @@ VALIDATION = Validation(
 
 
 # %%
-STARTER = Starter(
-    slug="determinism",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__, presets=PRESETS,
     black_box=True,  # reads sampled text only: runs through --backend openai too
     shardable=True,  # per-problem units (greedy controls: per shard); `mi-starter merge` joins them
     concepts=("uncertainty", "final answer", "backtracking"),

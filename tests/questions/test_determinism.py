@@ -49,7 +49,7 @@ ROWS = [
 
 
 def cell(m: dict, fraction: float) -> det.Cell:
-    return next(c for c in m["cells"] if c.temperature == 0.6 and c.fraction == fraction)
+    return next(c for c in m.cells if c.temperature == 0.6 and c.fraction == fraction)
 
 
 def test_answers_compare_by_value_not_string():
@@ -70,7 +70,7 @@ def test_decision_spans_are_the_search_choices():
 
 def test_counts_and_agreement_by_hand():
     m = det.analyse(ROWS)
-    counts = (m["n_references"], m["n_references_unfinished"], m["n_references_on_true_search"])
+    counts = (m.n_references, m.n_references_unfinished, m.n_references_on_true_search)
     assert counts == (3, 1, 1)
     k0, k50 = cell(m, 0.0), cell(m, 0.5)
     assert (k0.n_continuations, k0.n_unfinished) == (6, 1)
@@ -78,7 +78,7 @@ def test_counts_and_agreement_by_hand():
     assert k50.agreement.value == pytest.approx(1.0)
     h_p1 = -(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3))
     assert k0.entropy.value == pytest.approx((h_p1 + 1.0) / 2), "mean over (reference, K) cells"
-    assert m["agreement_gain"].value == pytest.approx(1.0 - 0.6)
+    assert m.agreement_gain.value == pytest.approx(1.0 - 0.6)
 
 
 def test_token_level_divergence_by_hand():
@@ -97,27 +97,27 @@ def test_decision_points_against_position_matched_tokens_by_hand():
     # 2, 4. The control is the decision share of the tokens each continuation reached, from the
     # cut through its diverging token: [0..2] 1/3, [0..3] 1/4, [0..4] 1/5, [2] 1, [2..4] 1/3.
     control = (1 / 3 + 1 / 4 + 1 / 5 + 1 + 1 / 3) / 5
-    assert m["divergence_on_decision"].value == pytest.approx(2 / 5)
-    assert m["random_token_on_decision"].value == pytest.approx(control), (
+    assert m.divergence_on_decision.value == pytest.approx(2 / 5)
+    assert m.random_token_on_decision.value == pytest.approx(control), (
         "the control must be drawn from the span the continuation reached, not the whole rest")
-    assert m["decision_excess"].value == pytest.approx(2 / 5 - control)
-    assert m["decision_excess"].ci is None, "one problem: no interval"
+    assert m.decision_excess.value == pytest.approx(2 / 5 - control)
+    assert m.decision_excess.ci is None, "one problem: no interval"
 
 
 def test_agreement_gain_below_the_ceiling_by_hand():
     m = det.analyse(ROWS)
     # At K=0 p1 agrees 2/3 and p2 1/2: both below 1, so the restricted gain is the whole gain.
-    assert m["agreement_gain_below_ceiling"].value == pytest.approx(1.0 - 0.6)
+    assert m.agreement_gain_below_ceiling.value == pytest.approx(1.0 - 0.6)
     only_p1 = [r for r in ROWS if r.get("problem") != "p2" or r["kind"] != "regen"]
     only_p1 = [r if r.get("unit") != "regen:0.6:p1:0.0" else {**r, "values": ["24"] * 4}
                for r in only_p1]
     m = det.analyse(only_p1)
-    assert m["agreement_gain_below_ceiling"].n_items == 0, "p1 agrees 3/3 at K=0: at the ceiling"
+    assert m.agreement_gain_below_ceiling.n_items == 0, "p1 agrees 3/3 at K=0: at the ceiling"
     assert "Restricted to the 2 problems" in det.findings(det.analyse(ROWS))
 
 
 def test_greedy_control_by_hand():
-    g = det.analyse(ROWS)["greedy"]
+    g = det.analyse(ROWS).greedy
     assert (g.repeat_identical.successes, g.repeat_identical.n) == (1, 2)
     assert (g.batched_identical.successes, g.batched_identical.n) == (2, 2)
 
