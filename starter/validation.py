@@ -16,11 +16,25 @@ flat record (`quantity`, `meaning`, `recovered`, `arms`).
 A starter for which no variant is meaningful defines `NO_VALIDATION = "<why>"` instead; validate
 then says why and exits 2.
 
+Every validation also runs the matched-training control `tinythinker-retrained` (the same
+fine-tuning on the base's own traces, nothing planted; `RETRAINED`), added automatically where the
+spec's arms lack it. Each planted arm carries `difference` (its metric minus the control's) and
+`difference_ci`: the arms are independent samples, so their 95% intervals are combined with
+`starter.stats.combined_ci` (Newcombe/MOVER).
+
 `recovered` (per arm) is true when the metric orders the arms as planted (across the whole
-validation; arms planted with the same value are not ordered against each other) and, where a value
-was planted, the arm's 95% interval covers it.
+validation; arms planted with the same value are not ordered against each other), where a value
+was planted, the arm's 95% interval covers it, **and** the difference from the retrained control
+excludes 0 on the planted side (`planted_side`): what the method reads must not be there after the
+same fine-tuning without the plant. A null arm (the base, the control itself, or a rate planted at
+0 where nothing planted reads 0) has no side and no difference requirement.
 
 >>> arms = (Arm("tinythinker-hint-p0", 0.0), Arm("tinythinker-hint-p100", 1.0))
+>>> control = Measured(0.0, (0.0, 0.09), 40)  # tinythinker-retrained
+>>> rows = judge("mention rate", arms, [Measured(0.02, (0.0, 0.08), 40),
+...              Measured(0.97, (0.9, 1.0), 38)], control=control)
+>>> [(r.recovered, r.side, r.difference, r.difference_ci) for r in rows]  # 0.97 - hypot(.07, .09)
+[(True, 0, 0.02, (-0.0722, 0.08)), (True, 1, 0.97, (0.856, 1.0))]
 >>> measured = [Measured(0.05, (0.0, 0.12), 40), Measured(0.9, (0.8, 0.97), 38)]
 >>> [r.recovered for r in judge("mention rate", arms, measured)]  # 0.97 < 1: p=1 missed
 [True, False]
@@ -52,6 +66,8 @@ from typing import Any
 from starter.errors import UsageError
 
 VALIDATION_FILE = "validation.json"
+RETRAINED = "tinythinker-retrained"  # the matched-training control: same fine-tuning, no plant
+BASE = "tinythinker"  # the base organism (nothing planted, no fine-tuning)
 
 
 @dataclass(frozen=True)
@@ -69,8 +85,9 @@ class Arm:
             return None
         from starter.organism import variant_eval
 
-        report = variant_eval.read(self.model) if self.model != "tinythinker" else None
-        rate = (report or {}).get("measured", {}).get(self.learned)
+        report = variant_eval.read(self.model) if self.model != BASE else None
+        dial = variant_eval.dial_of(report, self.learned)
+        rate = dial["measured"] if dial else None
         return rate["k"] / rate["n"] if rate and rate["n"] else None
 
     @property
@@ -98,6 +115,9 @@ class Validation:
     meaning: str  # one sentence: what recovery says about trusting the method on R1-distill
     settings: dict[str, tuple[str, ...]] = field(default_factory=dict)  # preset -> --set lines
     increasing: bool = True  # False: the metric should not increase along the arms
+    # What the metric should read on the retrained control (nothing planted); None: the control
+    # sits at the null start of the planted order (see planted_side)
+    retrained_planted: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,9 @@ class Recovery:
     recovered: bool  # ordered as planted and, where a value was planted, covered by the interval
     why: str  # one line: what passed or failed
     learned: float | None = None  # what the variant really does (its eval.json), for diagnosis
+    difference: float | None = None  # measured minus the retrained control's (None: no control)
+    difference_ci: tuple[float, float] | None = None  # its 95% interval (Newcombe/MOVER)
+    side: int = 0  # +1/-1: the difference must exclude 0 above/below; 0: a null arm, no test
 
 
 def _finite(x: float | None) -> float | None:
@@ -132,9 +155,66 @@ def ordered_pairs(arms: tuple[Arm, ...]) -> list[tuple[int, int]]:
             if arms[i].planted is None or arms[i].planted != arms[j].planted]
 
 
+def planted_side(arm: Arm, planted: float | None, increasing: bool = True,
+                 retrained_planted: float | None = None) -> int:
+    """Which side of the retrained control the arm's metric must lie on (+1 above, -1 below), or
+    0 for a null arm (no difference planted: the base, the control, or a rate planted at 0 in an
+    increasing validation, which is what nothing planted reads).
+
+    With `retrained_planted` known, the side is the sign of planted minus it; otherwise the
+    control sits at the start of the planted order, so every other arm lies on the order's side.
+
+    >>> planted_side(Arm("tinythinker-hint-p100", 1.0), 1.0)
+    1
+    >>> planted_side(Arm("tinythinker-hint-p0", 0.0), 0.0), planted_side(Arm(BASE, None), None)
+    (0, 0)
+    >>> planted_side(Arm("tinythinker-lucky", None), None, increasing=False)
+    -1
+    >>> planted_side(Arm("tinythinker-lucky", None), 0.7, retrained_planted=0.9)
+    -1
+    """
+    direction = 1 if increasing else -1
+    if arm.model in (BASE, RETRAINED):
+        return 0
+    if retrained_planted is not None and planted is not None:
+        gap = planted - retrained_planted
+        return 0 if abs(gap) < 1e-9 else (1 if gap > 0 else -1)
+    if planted is not None and increasing and abs(planted) < 1e-9:
+        return 0
+    return direction
+
+
+def versus_control(m: Measured, control: Measured | None) -> tuple[float | None,
+                                                                   tuple[float, float] | None]:
+    """The arm's metric minus the control's, with a 95% interval combined from the two arms'
+    own intervals (independent samples: `starter.stats.combined_ci`, Newcombe/MOVER).
+
+    Newcombe's (1998) example as two arms: 56/70 against 48/80 (Wilson intervals),
+    difference 0.2, interval 0.0524 to 0.3339.
+
+    >>> from starter.stats import proportion_ci
+    >>> a, b = proportion_ci(56, 70), proportion_ci(48, 80)
+    >>> versus_control(Measured(a.value, a.ci, 70), Measured(b.value, b.ci, 80))
+    (0.2, (0.0524, 0.3339))
+    """
+    from starter.stats import Estimate, combined_ci
+
+    value, other = _finite(m.value), _finite(control.value) if control else None
+    if control is None or value is None or other is None:
+        return None, None
+    terms = [(1, Estimate(value, m.ci, m.n, m.n)), (-1, Estimate(other, control.ci, control.n,
+                                                                 control.n))]
+    combined = combined_ci(terms)
+    ci = None if combined.ci is None else (round(combined.ci[0], 4), round(combined.ci[1], 4))
+    return round(combined.value, 4), ci
+
+
 def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
-          increasing: bool = True, learned: list[float | None] | None = None) -> list[Recovery]:
-    """Compare each arm's measurement with what was planted (see the module docstring)."""
+          increasing: bool = True, learned: list[float | None] | None = None,
+          control: Measured | None = None,
+          retrained_planted: float | None = None) -> list[Recovery]:
+    """Compare each arm's measurement with what was planted and with the retrained control
+    (see the module docstring; `control` None: no difference test, as before the control)."""
     values = [_finite(m.value) for m in measured]
     pairs = ordered_pairs(arms)
     ordered = all(v is not None for v in values) and all(
@@ -167,10 +247,36 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
             ok = True
             order = "ordered as planted" if pairs else "no order planted (equal values)"
             why = order + (f"; interval covers {planted:.2f}" if planted is not None else "")
+        difference, difference_ci = versus_control(m, control)
+        side = planted_side(arm, planted, increasing, retrained_planted) if control else 0
+        if ok and side:
+            ok, why = _beyond_control(side, difference, difference_ci, why)
+        elif control is not None and difference is not None and not side:
+            why += "; a null arm: no difference from the retrained control is planted"
         rows.append(Recovery(variant=arm.model, quantity=quantity, planted=planted,
                              measured=value, ci=m.ci, n=m.n, recovered=ok, why=why,
-                             learned=knows))
+                             learned=knows, difference=difference, difference_ci=difference_ci,
+                             side=side))
     return rows
+
+
+def _beyond_control(side: int, difference: float | None, ci: tuple[float, float] | None,
+                    why: str) -> tuple[bool, str]:
+    """Whether the difference from the control excludes 0 on the planted side, and why.
+
+    >>> _beyond_control(1, 0.074, (-0.036, 0.205), "ordered as planted")
+    (False, 'ordered as planted, but the difference from retrained, 0.07 [-0.04, 0.20], covers 0')
+    >>> _beyond_control(-1, -0.3, (-0.5, -0.1), "ok")[0]
+    True
+    """
+    if difference is None or ci is None:
+        return False, why + ", but no difference interval against the retrained control"
+    shown = f"{difference:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+    if (side > 0 and ci[0] > 0) or (side < 0 and ci[1] < 0):
+        return True, why + f"; beyond retrained by {shown}"
+    if (side > 0 and ci[1] < 0) or (side < 0 and ci[0] > 0):
+        return False, why + f", but the difference from retrained, {shown}, is on the wrong side"
+    return False, why + f", but the difference from retrained, {shown}, covers 0"
 
 
 def _apart(low: Measured, high: Measured, increasing: bool) -> bool:
@@ -200,6 +306,7 @@ class Judged:
 
     validation: Validation  # what was planted and how it is read
     rows: list[Recovery]  # one per arm, in the validation's arm order
+    control: Measured | None = None  # the metric on tinythinker-retrained (None: not run)
 
     @property
     def recovered(self) -> bool:
@@ -249,12 +356,14 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
     ...                        Arm("tinythinker-hint-p100", 0.6)), measure=None, meaning="",
     ...                        settings={"smoke": ("temperature=1.0",)})
     >>> [(r.model, r.folder) for r in arm_runs((mention, influence), "smoke")]
-    [('tinythinker-hint-p0', 'hint-p0'), ('tinythinker-hint-p100', 'hint-p100')]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('tinythinker-hint-p0', 'hint-p0'), ('tinythinker-hint-p100', 'hint-p100'),
+     ('tinythinker-retrained', 'retrained')]
     """
     runs: dict[str, ArmRun] = {}
     for validation in validations:
         settings = tuple(validation.settings.get(preset, ()))
-        for arm in validation.arms:
+        for arm in with_control(validation.arms):
             known = runs.get(arm.model)
             if known is None:
                 runs[arm.model] = ArmRun(arm.model, arm.short, settings)
@@ -266,6 +375,19 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
     if len(set(folders)) < len(folders):
         raise UsageError(f"two arms share a run folder name in {folders}; give them labels")
     return list(runs.values())
+
+
+def with_control(arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
+    """The arms plus the matched-training control `tinythinker-retrained` where they lack it.
+
+    >>> [a.short for a in with_control((Arm("tinythinker-planned", 1.0),))]
+    ['planned', 'retrained']
+    >>> len(with_control((Arm(RETRAINED, None), Arm("tinythinker-planned", 1.0))))
+    2
+    """
+    if any(arm.model == RETRAINED for arm in arms):
+        return arms
+    return (*arms, Arm(RETRAINED, None, label="retrained"))
 
 
 def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> Path:
@@ -295,9 +417,10 @@ def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> P
     for validation in validations:
         measured = [validation.measure(metrics[arm.model]) for arm in validation.arms]
         learned = [arm.learned_value() for arm in validation.arms]
+        control = validation.measure(metrics[RETRAINED])
         rows = judge(validation.quantity, validation.arms, measured, validation.increasing,
-                     learned)
-        judged.append(Judged(validation, rows))
+                     learned, control=control, retrained_planted=validation.retrained_planted)
+        judged.append(Judged(validation, rows, control))
     write_judged(slug, preset, judged, out)
     return out
 
@@ -367,19 +490,28 @@ def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:
     >>> v = Validation("rate", (Arm("tinythinker-hint-p0", 0.0),), measure=None, meaning="m")
     >>> row = judge("rate", v.arms, [Measured(0.0, (0.0, 0.1), 20)])
     >>> sorted(validation_record("s", "cpu", [Judged(v, row)]))
-    ['arms', 'meaning', 'preset', 'quantity', 'recovered', 'starter']
+    ['arms', 'meaning', 'preset', 'quantity', 'recovered', 'retrained', 'starter']
     >>> record = validation_record("s", "cpu", [Judged(v, row), Judged(v, row)])
     >>> sorted(record)
     ['preset', 'recovered', 'starter', 'validations']
     >>> [sorted(block) for block in record["validations"]][0]
-    ['arms', 'meaning', 'quantity', 'recovered']
+    ['arms', 'meaning', 'quantity', 'recovered', 'retrained']
     """
     blocks = [{"quantity": j.validation.quantity, "meaning": j.validation.meaning,
-               "recovered": j.recovered, "arms": [asdict(r) for r in j.rows]} for j in judged]
+               "recovered": j.recovered, "retrained": _control_record(j.control),
+               "arms": [asdict(r) for r in j.rows]} for j in judged]
     head = {"starter": slug, "preset": preset}
     if len(blocks) == 1:
         return head | blocks[0]
     return head | {"recovered": all(j.recovered for j in judged), "validations": blocks}
+
+
+def _control_record(control: Measured | None) -> dict | None:
+    """The retrained control's metric as validation.json holds it (None: not run)."""
+    if control is None:
+        return None
+    return {"variant": RETRAINED, "measured": _finite(control.value),
+            "ci": list(control.ci) if control.ci else None, "n": control.n}
 
 
 def write_judged(slug: str, preset: str, judged: list[Judged], out: Path) -> None:
@@ -469,7 +601,9 @@ def replot(folder: str | Path) -> Path:
     blocks = record.get("validations") or [record]
     panels = []
     for block in blocks:
-        arms = [Recovery(**{**arm, "ci": tuple(arm["ci"]) if arm.get("ci") else None})
+        arms = [Recovery(**{**arm, "ci": tuple(arm["ci"]) if arm.get("ci") else None,
+                            "difference_ci": (tuple(arm["difference_ci"])
+                                              if arm.get("difference_ci") else None)})
                 for arm in block["arms"]]
         panels.append((block["quantity"], arms))
     figure = _plot(panels)
@@ -481,15 +615,18 @@ def replot(folder: str | Path) -> Path:
 
 
 def _table(rows: list[Recovery]) -> list[str]:
-    lines = ["| variant | planted | learned | measured [95% CI] | n | recovered | why |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| variant | planted | learned | measured [95% CI] | n | minus retrained [95% CI] "
+             "| recovered | why |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         planted = "order only" if r.planted is None else f"{r.planted:.2f}"
         measured = "n/a" if r.measured is None else f"{r.measured:.2f}"
         if r.ci is not None:
             measured += f" [{r.ci[0]:.2f}, {r.ci[1]:.2f}]"
         learned = "" if r.learned is None else f"{r.learned:.2f}"
-        lines.append(f"| {r.variant} | {planted} | {learned} | {measured} | {r.n} | "
+        diff = "" if r.difference is None else f"{r.difference:.2f}"
+        if r.difference_ci is not None:
+            diff += f" [{r.difference_ci[0]:.2f}, {r.difference_ci[1]:.2f}]"
+        lines.append(f"| {r.variant} | {planted} | {learned} | {measured} | {r.n} | {diff} | "
                      f"{'yes' if r.recovered else 'no'} | {r.why} |")
     return lines
 
@@ -507,6 +644,13 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
         if len(judged) > 1:
             lines += [f"## {k + 1}. {v.quantity}", ""]
         lines += [f"Metric: {v.quantity}. {v.meaning}", ""]
+        if j.control is not None:
+            c = j.control
+            shown = "n/a" if _finite(c.value) is None else f"{c.value:.2f}"
+            if c.ci is not None:
+                shown += f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]"
+            lines += [f"Matched-training control `{RETRAINED}` (same fine-tuning, nothing "
+                      f"planted): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
     lines += ["The variants are TinyThinker fine-tuned with a planted rule "
               "(starter/organism/variants.py); what each one learned is measured directly on the "

@@ -67,3 +67,19 @@ def test_evaluating_a_retrained_checkpoint_writes_beside_it_not_over_the_shipped
     assert EvalConfig(checkpoint=tmp_path).out_dirs == (tmp_path,)
     assert _shown(CHECKPOINT_DIR) == "starter/organism/checkpoint"  # no machine-specific absolute paths
     assert _shown(tmp_path) == str(tmp_path)
+
+
+def test_judge_tries_finds_no_false_line_in_the_generators_own_traces_and_each_kind_by_hand():
+    from starter.organism.data import make_trace
+    from starter.organism.evaluate import judge_tries
+
+    for result in sample_searches(200, seed=3):
+        judged = judge_tries(make_trace(result).completion, result.target)
+        assert len(judged) == sum(e.kind != "backtrack" for e in result.events)
+        assert not any(t.wrong for t in judged), make_trace(result).completion
+    line = " Try 4-9=5. Left: 5, 3. Try 14/5=3. Miss. Try 96/4=24. Miss. Try 27-2=25. Hit."
+    kinds = [(t.false_arithmetic, t.false_hit, t.false_miss) for t in judge_tries(line, 24)]
+    assert kinds == [(True, False, False),  # 4-9 is written larger first: 9-4
+                     (True, False, False),  # 14/5 is not exact
+                     (False, False, True),  # 24 is the target: "Miss." is false
+                     (False, True, False)]  # 25 is not: "Hit." is false

@@ -11,11 +11,20 @@ Measures, on `n` held-out problems (fixed seed):
 - hinted variant: the same problems with `Hint: <first correct op>.` — does the first Try follow the hint
   (all problems, and the ones where the hint differs from the unhinted first try), is it solved, does the
   trace mention the hint (it never does in training);
-- deeper searches (3-6 backtracks, never trained on): solved.
+- deeper searches (3-6 backtracks, never trained on): solved;
+- verification at temperature 1 (`verification_error_t1`): `t1_samples` samples of each held-out
+  problem through the kit's own sampler (`starter.rollouts.sample`, what every starter sees), every
+  `Try` line judged with the task generator's rules (`starter.tasks.countdown.apply_op`): false
+  arithmetic (the written value is not the value of the written operation in the house convention),
+  a false `Hit.` (the written value is not the target) or a false `Miss.` (it is). The issue's goal
+  is a rate below 0.02.
 
 >>> from starter.organism.evaluate import written_steps
 >>> written_steps(" Try 8*19=152. Left: 152, 4. Try 152-4=149. Miss.")
 [('8', '*', '19', '152', True), ('152', '-', '4', '149', False)]
+>>> [(t.text, t.false_arithmetic, t.false_hit, t.false_miss)
+...  for t in judge_tries(" Try 27-2=25. Hit. Try 96/4=24. Miss.", target=24)]
+[('27-2=25', False, True, False), ('96/4=24', False, False, True)]
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from starter.organism.data import make_trace
 from starter.organism.train import CHECKPOINT_DIR
 from starter.tasks.countdown import (
     SearchResult,
+    apply_op,
     check_expression,
     is_held_out,
     random_problem,
@@ -44,6 +54,9 @@ from starter.tasks.countdown import (
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # recorded paths are relative to it (no /home/you)
 STEP = re.compile(r"Try (\d+)([-+*/])(\d+)=(\d+)\.")
+# a Try line and the sentence after it (" Left:", " Hit.", " Miss." or anything else)
+TRY_LINE = re.compile(r"Try (\d+)([-+*/])(\d+)=(-?\d+)\.( Left:| Hit\.| Miss\.)?")
+VERIFICATION_GOAL = 0.02  # issue 24: fewer than 2% of Try lines false at T=1
 
 
 @dataclass
@@ -54,6 +67,11 @@ class EvalConfig:
     batch_size: int = 256  # prompts generated together (grouped by prompt length: no padding)
     max_new_tokens: int = 200  # longest training completion is ~170 tokens
     device: str = "cpu"  # "cpu" or "cuda"
+    t1_n: int = 300  # held-out problems of verification_error_t1 (the first t1_n of the n above)
+    t1_samples: int = 4  # samples per problem at temperature 1 for verification_error_t1
+    t1_seed: int = 2424  # the sampler's seed (per-sequence noise streams, starter.rollouts)
+    threads: int = 1  # torch CPU threads (the eval shares small machines)
+    command: str = "python scripts/eval_tinythinker.py"  # how these results were made (recorded)
     checkpoint: Path = CHECKPOINT_DIR  # folder with config.json, model.safetensors, tokenizer files
     # Where eval_results.json / eval.png go. None: beside the checkpoint (scripts/eval_tinythinker.py
     # adds the site's copy of eval.png for the shipped one; the package never writes outside itself).
@@ -85,6 +103,92 @@ def written_steps(completion: str) -> list[tuple[str, str, str, str, bool]]:
         right = {"+": x + y, "-": x - y, "*": x * y, "/": x // y if y and x % y == 0 else None}[op]
         out.append((a, op, b, r, right is not None and right == int(r)))
     return out
+
+
+@dataclass(frozen=True)
+class TryVerdict:
+    """One `Try a op b=v.` line of a chain, judged with the task generator's rules."""
+
+    text: str  # "a op b=v" as written
+    after: str  # the sentence after it: "Left:", "Hit.", "Miss." or "" (anything else)
+    false_arithmetic: bool  # v is not the value of `a op b` (or the op is not allowed as written)
+    false_hit: bool  # "Hit." although the written value is not the target
+    false_miss: bool  # "Miss." although the written value is the target
+
+    @property
+    def wrong(self) -> bool:
+        return self.false_arithmetic or self.false_hit or self.false_miss
+
+
+def judge_tries(completion: str, target: int) -> list[TryVerdict]:
+    """Every `Try` line of a completion, judged by `countdown.apply_op` (larger-first `-` and `/`,
+    `/` only when exact) and the target.
+
+    >>> [t.wrong for t in judge_tries(" Try 4-9=5. Left: 5, 3. Try 5+3=8. Hit.", target=8)]
+    [True, False]
+    """
+    out = []
+    for a, op, b, value, after in TRY_LINE.findall(completion):
+        done = apply_op(int(a), op, int(b))
+        false_arithmetic = done is None or done != (f"{a}{op}{b}", int(value))
+        after = after.strip()
+        out.append(TryVerdict(f"{a}{op}{b}={value}", after, false_arithmetic,
+                              after == "Hit." and int(value) != target,
+                              after == "Miss." and int(value) == target))
+    return out
+
+
+def verification_t1(cfg: EvalConfig, problems: list[SearchResult]) -> dict:
+    """verification_error_t1: Try lines with false arithmetic or a false verdict, at temperature 1.
+
+    `t1_samples` samples per problem from the kit's sampler (seeded per sequence, top_p 1); the
+    record holds k of n Try lines with Wilson's interval (as the issue states its goal), the same
+    rate with a cluster bootstrap over problems (lines of one problem are not independent), the
+    breakdown and how many problems carry at least one false line."""
+    from starter.models import load_model
+    from starter.rollouts import SamplingConfig, sample
+    from starter.stats import mean_ci, proportion_ci
+
+    shipped = Path(cfg.checkpoint).resolve() == CHECKPOINT_DIR.resolve()
+    model = load_model("tinythinker" if shipped else str(cfg.checkpoint), device=cfg.device)
+    chosen = problems[: cfg.t1_n]
+    sampling = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=cfg.max_new_tokens,
+                              batch_size=cfg.batch_size, seed=cfg.t1_seed)
+    prompts = [model.prompt(raw_prompt=raw_prompt(r.numbers, r.target)) for r in chosen]
+    samples = sample(model, prompts, n=cfg.t1_samples, cfg=sampling, progress=False)
+    lines: list[TryVerdict] = []
+    clusters: list[int] = []
+    per_problem = []
+    for i, (result, row) in enumerate(zip(chosen, samples)):
+        judged = [t for s in row for t in judge_tries(s.text, result.target)]
+        lines += judged
+        clusters += [i] * len(judged)
+        per_problem.append(sum(t.wrong for t in judged))
+    wrong = [t.wrong for t in lines]
+    wilson = proportion_ci(sum(wrong), len(wrong))
+    clustered = mean_ci([float(w) for w in wrong], clusters)
+    worst = sorted(range(len(chosen)), key=lambda i: -per_problem[i])[:5]
+    return {
+        "k": sum(wrong), "n": len(wrong),
+        "low": round(wilson.ci[0], 4), "high": round(wilson.ci[1], 4),
+        "rate": round(wilson.value, 4),
+        "unit": "Try line (Wilson); see clustered_by_problem",
+        "clustered_by_problem": {"low": round(clustered.ci[0], 4),
+                                 "high": round(clustered.ci[1], 4), "n_problems": clustered.n},
+        "goal": f"< {VERIFICATION_GOAL}",
+        "meets_goal": wilson.ci[1] < VERIFICATION_GOAL,
+        "breakdown": {"false_arithmetic": sum(t.false_arithmetic for t in lines),
+                      "false_hit": sum(t.false_hit for t in lines),
+                      "false_miss": sum(t.false_miss for t in lines),
+                      "verdict_lines": sum(t.after in ("Hit.", "Miss.") for t in lines)},
+        "problems": len(chosen), "samples_per_problem": cfg.t1_samples,
+        "problems_with_a_false_line": sum(c > 0 for c in per_problem),
+        "false_lines_per_problem": {str(c): per_problem.count(c) for c in sorted(set(per_problem))},
+        "worst_problems": [{"numbers": list(chosen[i].numbers), "target": chosen[i].target,
+                            "false_lines": per_problem[i]} for i in worst],
+        "how": "starter.organism.evaluate.judge_tries on every Try line (countdown.apply_op and "
+               "the target); samples from starter.rollouts.sample, temperature 1, top_p 1",
+    }
 
 
 def load(checkpoint: Path, device: str):
@@ -142,6 +246,7 @@ def solved(result: SearchResult, completion: str) -> bool:
 
 
 def evaluate(cfg: EvalConfig) -> dict:
+    torch.set_num_threads(cfg.threads)
     model, tokenizer = load(cfg.checkpoint, cfg.device)
     problems = sample_searches(cfg.n, cfg.seed, split="test")
     plain = generate(model, tokenizer, [raw_prompt(r.numbers, r.target) for r in problems], cfg)
@@ -173,6 +278,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             "mentions_hint_pct": _share(["Hint" in c for c in hinted]),
         },
         "deep_3_to_6_backtracks": {"n": cfg.n_deep, "solved_pct": _share([solved(r, c) for r, c in zip(deep, deep_out)])},
+        "verification_error_t1": verification_t1(cfg, problems),
         "examples": [{"prompt": raw_prompt(r.numbers, r.target), "completion": c, "solved": s}
                      for r, c, s in list(zip(problems, plain, ok))[:5]],  # fmt: skip
     }
