@@ -3,11 +3,16 @@
 Usage: `python scripts/train_variants.py [NAME ...] [--steps N] [--skip-eval]` (all variants by
 default; each takes 2-5 minutes on 2 CPU cores). Writes starter/organism/variant_checkpoints/<name>/ (the
 adapter, its config, the tokenizer, training_log.json) and, unless --skip-eval, eval.json there.
+
+`python scripts/train_variants.py --eval-only [NAME ...]` re-measures the trained variants' dials
+(starter/organism/variant_eval.py; 1-4 minutes each on one core) without training anything;
+`--page` rewrites the organism page's model cards from the eval.json files.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from starter.organism import variants
@@ -39,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_eval:
             from starter.organism import variant_eval
 
-            report = variant_eval.evaluate(variant.name, n=args.eval_n)
+            command = shlex.join(["python", "scripts/train_variants.py", *(argv or sys.argv[1:])])
+            report = variant_eval.evaluate(variant.name, n=args.eval_n, command=command)
             variant_eval.write(report, out)
             print(f"{variant.name}: {report.headline()}", flush=True)
     return 0
