@@ -48,6 +48,7 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
 from starter.organism.data import make_trace, search
 from starter.plan import Generation
+from starter.plotting import estimate_bars, estimate_points
 from starter.tasks.countdown import final_tries, grade, make_problems
 from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
 from starter.validation import Arm, Measured, Validation, measured_from
@@ -98,11 +99,6 @@ PRESETS["tiny"] = dataclasses.replace(PRESETS["gpu"], model="r1-shaped-tiny", de
                                       n_problems=3, n_cuts=2, n_resamples=2, max_new_tokens=24)
 
 
-def sampling(cfg: Config) -> rollouts.SamplingConfig:
-    return rollouts.SamplingConfig(temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
-                                   max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
-
-
 # %% [markdown]
 # ## Experiment 1: the tree each chain implies
 # The ground truth for every problem is the tree the organism's heuristic depth-first search walks
@@ -113,7 +109,7 @@ def sampling(cfg: Config) -> rollouts.SamplingConfig:
 def run_chains(ctx: Context, problems: list) -> None:
     todo = [p for p in problems if not ctx.store.done(f"chain:{p.id}")]
     prompts = [ctx.model.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    runs = rollouts.sample(ctx.model, prompts, n=1, cfg=sampling(ctx.cfg)) if todo else []
+    runs = rollouts.sample(ctx.model, prompts, n=1, cfg=ctx.cfg.sampling()) if todo else []
     for p, prompt, run in zip(todo, prompts, runs):  # runs: [problem][1]
         done = run[0]
         steps = prefixes.chain_steps(done.text)
@@ -282,7 +278,7 @@ def run_resamples(ctx: Context) -> None:
         return
     # [len(jobs)][n_resamples] continuations, one batched call: the seed fixes them all.
     texts = [job["text"] for job in jobs]
-    outs = rollouts.sample(ctx.model, texts, n=ctx.cfg.n_resamples, cfg=sampling(ctx.cfg))
+    outs = rollouts.sample(ctx.model, texts, n=ctx.cfg.n_resamples, cfg=ctx.cfg.sampling())
     for job, continuations in zip(jobs, outs):
         firsts = [split_steps(split_completion(c.text)[0]) for c in continuations]
         ops = [next_operation(steps) for steps in firsts]
@@ -376,7 +372,48 @@ def placement_metrics(done: list[dict]) -> dict[str, stats.Estimate]:
     }
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings, figure and validation read these fields."""
+
+    n_chains: int  # sampled chains, one per problem
+    n_unfinished: int  # of them, never finished (left out of what follows)
+    accuracy: stats.Estimate  # correct answers among the finished chains
+    mean_n_nodes: stats.Estimate  # nodes of the implied tree, per finished chain
+    mean_depth: stats.Estimate  # its depth
+    mean_branching_factor: stats.Estimate  # its branching factor
+    mean_n_backtracks: stats.Estimate  # its backtracks
+    backtracks_when_correct: stats.Estimate  # backtracks per correct chain
+    backtracks_when_wrong: stats.Estimate  # backtracks per wrong chain
+    backtracks_by_difficulty: dict[int, stats.Estimate]  # backtracks the search needs -> chain's
+    backtracks_hard: stats.Estimate  # backtracks where the search needs at least one
+    backtracks_easy: stats.Estimate  # backtracks where it needs none
+    backtracks_hard_minus_easy: stats.Estimate  # the difference, by problem
+    tree_node_recall: stats.Estimate  # search-tree nodes found in the chain's tree
+    tree_node_precision: stats.Estimate  # chain-tree nodes that are in the search tree
+    tree_edge_recall: stats.Estimate  # search-tree edges found
+    tree_backtrack_recall: stats.Estimate  # abandoned branches found
+    tree_backtrack_precision: stats.Estimate  # chain's abandoned branches that the search abandons
+    tree_exact: stats.Estimate  # trees identical to the search's
+    backtrack_after_plan: stats.Estimate  # backtracks right after a plan step ("Left:")
+    backtrack_after_verify: stats.Estimate  # backtracks right after a check ("Miss.")
+    final_tries_per_abandoned: stats.Estimate  # final tries before an abandoned branch's backtrack
+    backtrack_at_dead_left: stats.Estimate  # dead-end "Left:" states abandoned at once
+    backtrack_at_live_left: stats.Estimate  # live "Left:" states abandoned at once (premature)
+    pre_backtrack: CutStats  # resampled just before a backtrack (matched cuts)
+    matched_control: CutStats  # resampled after the same tag, no backtrack next (the control)
+    different_minus_matched: stats.Estimate  # P(next operation differs): test minus control
+    backtrack_first_minus_matched: stats.Estimate  # P(backtracks first): test minus control
+    untried_test: CutStats  # before a backtrack with no operation left to try
+    untried_control_none: CutStats  # same tag, none left, no backtrack next
+    untried_control_left: CutStats  # same tag, some left, no backtrack next
+    n_unmatched_tests: int  # pre-backtrack cuts without a control cut after the same tag
+    per_tag: list[CutStats]  # every cut set by the tag of the last kept step
+    unfinished_continuations: int  # continuations that never finished (first step still counts)
+    n_continuations: int  # continuations sampled at all cuts
+
+
+def analyse(rows: list[dict]) -> Metrics:
     chains = [r for r in rows if r.get("kind") == "chain"]
     cuts = [r for r in rows if r.get("kind") == "cut"]
     done = [r for r in chains if r["finished"]]
@@ -443,7 +480,7 @@ def analyse(rows: list[dict]) -> dict:
         for tag in sorted({r["after_tag"] for r in controls})]
     m["unfinished_continuations"] = sum(not f for r in cuts for f in r["finished"])
     m["n_continuations"] = sum(len(r["finished"]) for r in cuts)
-    return m
+    return Metrics(**m)
 
 
 # %% [markdown]
@@ -452,32 +489,27 @@ def analyse(rows: list[dict]) -> dict:
 
 # %%
 def _bar(ax, labels: list[str], estimates: list[stats.Estimate], colours: list[str]) -> None:
-    values = [e.value for e in estimates]
-    err = [[e.value - e.ci[0] if e.ci else 0.0 for e in estimates],
-           [e.ci[1] - e.value if e.ci else 0.0 for e in estimates]]
-    ax.bar(range(len(values)), values, yerr=err, capsize=4, color=colours)
-    ax.set_xticks(range(len(values)), labels)
+    estimate_bars(ax, range(len(estimates)), estimates, capsize=4, color=colours)
+    ax.set_xticks(range(len(estimates)), labels)
 
 
-def plot(rows: list[dict], metrics: dict):
+def plot(rows: list[dict], metrics: Metrics):
     fig, axes = plt.subplots(2, 2, figsize=(7, 7))
-    by_level = metrics["backtracks_by_difficulty"]
+    by_level = metrics.backtracks_by_difficulty
     levels = sorted(by_level)
     ests = [by_level[d] for d in levels]
-    err = [[e.value - e.ci[0] if e.ci else 0.0 for e in ests],
-           [e.ci[1] - e.value if e.ci else 0.0 for e in ests]]
     ax = axes[0, 0]
-    ax.errorbar(levels, [e.value for e in ests], yerr=err, fmt="o-", capsize=4,
-                label="model's chain")
+    estimate_points(ax, levels, ests, fmt="o-", capsize=4, label="model's chain")
     ax.plot(levels, levels, "k--", label="heuristic search")
     ax.set(xlabel="backtracks the search needs", ylabel="backtracks in the chain")
     ax.set_xticks(levels)
     ax.legend(loc="upper left", fontsize=8)
-    keys = ["tree_node_recall", "tree_edge_recall", "tree_backtrack_recall", "tree_exact"]
-    _bar(axes[0, 1], ["node\nrecall", "edge\nrecall", "backtrack\nrecall", "exact"],
-         [metrics[k] for k in keys], ["tab:green"] * 4)
+    trees = [metrics.tree_node_recall, metrics.tree_edge_recall, metrics.tree_backtrack_recall,
+             metrics.tree_exact]
+    _bar(axes[0, 1], ["node\nrecall", "edge\nrecall", "backtrack\nrecall", "exact"], trees,
+         ["tab:green"] * 4)
     axes[0, 1].set(ylim=(0, 1.05), ylabel="recovered tree vs search tree")
-    test, control = metrics["pre_backtrack"], metrics["matched_control"]
+    test, control = metrics.pre_backtrack, metrics.matched_control
     labels = ["before a\nbacktrack", "matched\ncontrol"]
     _bar(axes[1, 0], labels, [test.different, control.different], ["tab:red", "tab:gray"])
     axes[1, 0].set(ylim=(0, 1.05), ylabel="P(next operation differs)")
@@ -493,22 +525,22 @@ def plot(rows: list[dict], metrics: dict):
 
 
 # %%
-def claims(m: dict) -> list[Claim]:
+def claims(m: Metrics) -> list[Claim]:
     return declare([
         compare("Resampling just before a backtrack changes the next operation more often than "
                 "resampling after the same step type where the chain did not backtrack "
-                f"({m['n_unmatched_tests']} pre-backtrack cuts had no control cut after the same "
+                f"({m.n_unmatched_tests} pre-backtrack cuts had no control cut after the same "
                 "step type in their chain: left out, counted).",
-                "P(next operation differs), before a backtrack", m["pre_backtrack"].different,
+                "P(next operation differs), before a backtrack", m.pre_backtrack.different,
                 "cut after the same tag in the same chain, no backtrack next",
-                "P(next operation differs)", m["matched_control"].different,
-                m["different_minus_matched"], key=PRIMARY),
+                "P(next operation differs)", m.matched_control.different,
+                m.different_minus_matched, key=PRIMARY),
         compare("Pipeline check (true by construction on the organism, whose 'hard' means its "
                 "own search needs a backtrack): chains on problems whose search needs "
                 "backtracking contain more backtracks than chains on problems it solves directly.",
-                "backtracks per chain, search needs >= 1", m["backtracks_hard"],
+                "backtracks per chain, search needs >= 1", m.backtracks_hard,
                 "problems the search solves without backtracking", "backtracks per chain",
-                m["backtracks_easy"], m["backtracks_hard_minus_easy"],
+                m.backtracks_easy, m.backtracks_hard_minus_easy,
                 key="pipeline-hard-easy"),
         compare("Exploratory (chosen after seeing an earlier run). Sanity check of the organism's "
                 "rule: resampled just before a backtrack, the model backtracks again first more "
@@ -518,10 +550,10 @@ def claims(m: dict) -> list[Claim]:
                 "untried operations (see Finding), so this does not show the decision is more "
                 "than that rule.",
                 "P(continuation backtracks first), before a backtrack",
-                m["pre_backtrack"].backtrack_first,
+                m.pre_backtrack.backtrack_first,
                 "cut after the same tag in the same chain, no backtrack next",
-                "P(continuation backtracks first)", m["matched_control"].backtrack_first,
-                m["backtrack_first_minus_matched"], key="backtrack-again"),
+                "P(continuation backtracks first)", m.matched_control.backtrack_first,
+                m.backtrack_first_minus_matched, key="backtrack-again"),
     ], PRIMARY)
 
 
@@ -536,20 +568,20 @@ def _share(c: CutStats) -> str:
     return f"{e.successes}/{e.n_items} continuations ({e.n} problems: too few for an interval)"
 
 
-def untried_text(m: dict) -> str:
+def untried_text(m: Metrics) -> str:
     """The confound of the backtrack-again check, split by the operations the branch has left."""
-    none, left = m["untried_control_none"], m["untried_control_left"]
+    none, left = m.untried_control_none, m.untried_control_left
     n_none = none.backtrack_first.n  # problems with a control cut that has nothing left to try
     few = f" (fewer than {MIN_PROBLEMS}: no verdict)" if n_none < MIN_PROBLEMS else ""
-    if not m["untried_test"].n_cuts:
+    if not m.untried_test.n_cuts:
         return ("Untried operations at a cut are read from the organism's \"Left: a, b.\" "
                 "steps; these chains have none, so the backtrack-again check cannot be matched "
                 "on them.")
     return (
         "Confound of the backtrack-again check: on the organism a branch backtracks by rule once "
         "its operations have all been tried. Before a backtrack with no operation left "
-        f"({m['untried_test'].n_cuts} cuts) the continuation backtracks first in "
-        f"{_share(m['untried_test'])}; at control cuts after the same tag with an operation "
+        f"({m.untried_test.n_cuts} cuts) the continuation backtracks first in "
+        f"{_share(m.untried_test)}; at control cuts after the same tag with an operation "
         f"still untried ({left.n_cuts} cuts) in {_share(left)}; at control cuts after the same "
         f"tag with none left ({none.n_cuts} cuts) in {_share(none)}. Matched on untried "
         f"operations the control has {n_none} "
@@ -557,44 +589,44 @@ def untried_text(m: dict) -> str:
         "evidence of a reproducible decision beyond it.")
 
 
-def placement_text(m: dict) -> str:
+def placement_text(m: Metrics) -> str:
     """Where the backtracks sit: the planned-vs-reactive dial (starter/organism/variants.py)."""
     d = stats.describe
-    text = (f"Where the backtracks sit: {d(m['backtrack_after_plan'])} of backtracks directly "
+    text = (f"Where the backtracks sit: {d(m.backtrack_after_plan)} of backtracks directly "
             f"follow a plan step (on the organism \"Left: a, b.\", before any try) and "
-            f"{d(m['backtrack_after_verify'])} follow a check (\"Miss.\"); an abandoned branch "
-            f"had {d(m['final_tries_per_abandoned'])} final tries before its backtrack (a "
+            f"{d(m.backtrack_after_verify)} follow a check (\"Miss.\"); an abandoned branch "
+            f"had {d(m.final_tries_per_abandoned)} final tries before its backtrack (a "
             "reactive search tries them all, a planned one none at a dead end).")
-    dead, live = m["backtrack_at_dead_left"], m["backtrack_at_live_left"]
+    dead, live = m.backtrack_at_dead_left, m.backtrack_at_live_left
     if dead.n_items or live.n_items:
         text += (f" At dead-end \"Left:\" states (no final try reaches the target) the chain "
                  f"backtracks at once in {d(dead)}; at live ones (premature) in {d(live)}.")
     return text
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
     text = (
-        f"{m['n_chains']} chains, {m['n_unfinished']} unfinished (left out below). Accuracy of "
-        f"the finished ones: {d(m['accuracy'])}. Their implied trees have {d(m['mean_n_nodes'])} "
-        f"nodes, depth {d(m['mean_depth'])}, branching factor {d(m['mean_branching_factor'])} and "
-        f"{d(m['mean_n_backtracks'])} backtracks per chain ({d(m['backtracks_when_correct'])} in "
-        f"correct vs {d(m['backtracks_when_wrong'])} in wrong chains). Against the heuristic "
-        f"search tree: node recall {d(m['tree_node_recall'])}, edge recall "
-        f"{d(m['tree_edge_recall'])}, abandoned-branch recall {d(m['tree_backtrack_recall'])}; "
-        f"trees matching exactly: {d(m['tree_exact'])}.\n\n"
+        f"{m.n_chains} chains, {m.n_unfinished} unfinished (left out below). Accuracy of "
+        f"the finished ones: {d(m.accuracy)}. Their implied trees have {d(m.mean_n_nodes)} "
+        f"nodes, depth {d(m.mean_depth)}, branching factor {d(m.mean_branching_factor)} and "
+        f"{d(m.mean_n_backtracks)} backtracks per chain ({d(m.backtracks_when_correct)} in "
+        f"correct vs {d(m.backtracks_when_wrong)} in wrong chains). Against the heuristic "
+        f"search tree: node recall {d(m.tree_node_recall)}, edge recall "
+        f"{d(m.tree_edge_recall)}, abandoned-branch recall {d(m.tree_backtrack_recall)}; "
+        f"trees matching exactly: {d(m.tree_exact)}.\n\n"
         f"Resampling just before a backtrack changes the next operation in "
-        f"{d(m['pre_backtrack'].different)} of continuations (and backtracks again first in "
-        f"{d(m['pre_backtrack'].backtrack_first)}); the matched control, a cut after the same "
+        f"{d(m.pre_backtrack.different)} of continuations (and backtracks again first in "
+        f"{d(m.pre_backtrack.backtrack_first)}); the matched control, a cut after the same "
         f"step type in the same chain where the chain went on without backtracking, changes it in "
-        f"{d(m['matched_control'].different)}. Pre-backtrack cuts without a matched control: "
-        f"{m['n_unmatched_tests']}. Unfinished continuations: {m['unfinished_continuations']} of "
-        f"{m['n_continuations']} (their first step still counts).\n\n"
+        f"{d(m.matched_control.different)}. Pre-backtrack cuts without a matched control: "
+        f"{m.n_unmatched_tests}. Unfinished continuations: {m.unfinished_continuations} of "
+        f"{m.n_continuations} (their first step still counts).\n\n"
         f"{placement_text(m)}\n\n"
         f"{untried_text(m)}\n\n"
         "The same measures by the tag of the last kept step (one control cut per chain and tag):"
         "\n\n| cut | cuts | P(next operation differs) | P(backtracks first) |\n|---|---|---|---|\n")
-    for row in m["per_tag"]:
+    for row in m.per_tag:
         text += f"| {row.label} | {row.n_cuts} | {d(row.different)} | {d(row.backtrack_first)} |\n"
     return text + (
         "\nOn the organism this is a hypothesis about how search is written, to test on "
@@ -643,14 +675,14 @@ VALIDATION_SETTINGS = {  # greedy chains on eval.json's held-out problems (seed 
 }
 
 
-def measure_after_plan(m: dict) -> Measured:
+def measure_after_plan(m: Metrics) -> Measured:
     """Share of the finished chains' backtracks that directly follow a plan step ("Left:")."""
-    return measured_from(m["backtrack_after_plan"])
+    return measured_from(m.backtrack_after_plan)
 
 
-def measure_dead_at_once(m: dict) -> Measured:
+def measure_dead_at_once(m: Metrics) -> Measured:
     """Share of dead-end "Left:" states the chain abandons at once (0 final tries)."""
-    return measured_from(m["backtrack_at_dead_left"])
+    return measured_from(m.backtrack_at_dead_left)
 
 
 VALIDATION = (
@@ -680,17 +712,11 @@ VALIDATION = (
 
 
 # %%
-STARTER = Starter(
-    slug="reasoning-tree",
+STARTER = Starter.from_module(
+    __name__,
     presets=PRESETS,
-    budget=budget,
     black_box=True,  # reads sampled text only: runs through --backend openai too
     shardable=True,  # per-problem units, the cut quota split across shards
-    run=run,
-    analyse=analyse,
-    plot=plot,
-    findings=findings,
-    claims=claims,
     concepts=("backtracking", "wait", "uncertainty"),
     try_next=(
         "Replace the rule-based tagger with a model-as-judge and see whether the tree shape "

@@ -55,3 +55,28 @@ def test_numbers_table_keeps_every_committed_name_and_value(reanalysed):
     assert table in _summary(slug), (
         f"{slug}: the Numbers table of the metrics differs from docs/results/{slug}/summary.md: "
         "a Metrics field was renamed, reordered or changed value (keep the dict's names and order)")
+
+
+def test_plot_draws_the_committed_rows(reanalysed):
+    import matplotlib.pyplot as plt
+
+    slug, starter, metrics = reanalysed
+    text = (RESULTS / slug / "results.jsonl").read_text(encoding="utf-8")
+    rows = unit_rows([json.loads(line) for line in text.splitlines() if line.strip()])
+    figure = starter.plot(rows, metrics)
+    assert figure.axes, f"{slug}: plot drew no axes from the committed rows"
+    plt.close(figure)
+
+
+def test_validation_measures_read_the_metrics(reanalysed):
+    import importlib
+
+    from starter.questions import module_name
+
+    slug, _, metrics = reanalysed
+    module = importlib.import_module(f"starter.questions.{module_name(slug)}")
+    validation = getattr(module, "VALIDATION", None)
+    if validation is None:
+        pytest.skip(f"{slug} declares no validation")
+    for one in validation if isinstance(validation, tuple) else (validation,):
+        one.measure(metrics)  # reads the fields it needs; a renamed one raises here

@@ -48,29 +48,29 @@ ROWS = [
 
 def test_chains_by_hand():
     m = rt.analyse(ROWS)
-    assert (m["n_chains"], m["n_unfinished"]) == (5, 1)
-    accuracy = m["accuracy"]
+    assert (m.n_chains, m.n_unfinished) == (5, 1)
+    accuracy = m.accuracy
     assert (accuracy.successes, accuracy.n) == (3, 4), "accuracy over finished chains only"
-    assert m["mean_n_backtracks"].value == pytest.approx(0.5), "(1 + 0 + 1 + 0) / 4, p4 left out"
-    assert m["backtracks_when_correct"].value == pytest.approx(1 / 3)
-    assert m["backtracks_when_wrong"].value == pytest.approx(1.0)
-    assert m["tree_node_recall"].value == pytest.approx((1 + 1 + 0.5 + 1) / 4)
-    assert sorted(m["backtracks_by_difficulty"]) == [0, 1, 2]
-    assert m["backtracks_hard_minus_easy"].value == pytest.approx(1.0)
+    assert m.mean_n_backtracks.value == pytest.approx(0.5), "(1 + 0 + 1 + 0) / 4, p4 left out"
+    assert m.backtracks_when_correct.value == pytest.approx(1 / 3)
+    assert m.backtracks_when_wrong.value == pytest.approx(1.0)
+    assert m.tree_node_recall.value == pytest.approx((1 + 1 + 0.5 + 1) / 4)
+    assert sorted(m.backtracks_by_difficulty) == [0, 1, 2]
+    assert m.backtracks_hard_minus_easy.value == pytest.approx(1.0)
 
 
 def test_matched_control_is_the_same_tag_in_the_same_chain():
     m = rt.analyse(ROWS)
     # p3 has no control after "verify", so only p1's pair is compared: 3/4 vs 1/4.
-    assert m["pre_backtrack"].n_cuts == 1 and m["n_unmatched_tests"] == 1
-    assert m["pre_backtrack"].different.value == pytest.approx(0.75)
-    assert m["matched_control"].different.value == pytest.approx(0.25)
-    assert m["different_minus_matched"].value == pytest.approx(0.5)
-    assert m["different_minus_matched"].ci is None, "one problem: no interval"
+    assert m.pre_backtrack.n_cuts == 1 and m.n_unmatched_tests == 1
+    assert m.pre_backtrack.different.value == pytest.approx(0.75)
+    assert m.matched_control.different.value == pytest.approx(0.25)
+    assert m.different_minus_matched.value == pytest.approx(0.5)
+    assert m.different_minus_matched.ci is None, "one problem: no interval"
 
 
 def test_per_tag_table_by_hand():
-    table = {row.label: row for row in rt.analyse(ROWS)["per_tag"]}
+    table = {row.label: row for row in rt.analyse(ROWS).per_tag}
     assert list(table) == ["before a backtrack", "before a backtrack, after verify",
                            "after compute", "after plan", "after verify"]
     assert table["before a backtrack, after verify"].n_cuts == 2, "both backtracks follow Miss."
@@ -145,13 +145,13 @@ def placed(problem: str, completion: str) -> dict:
 def test_placement_metrics_by_hand():
     m = rt.analyse([placed("a", REACTIVE), placed("b", PLANNED), placed("c", PREMATURE)])
     # backtracks: a after Miss; b after Left; c after Left twice -> 3 of 4 after a plan step
-    assert m["backtrack_after_plan"].value == pytest.approx(3 / 4)
-    assert m["backtrack_after_verify"].value == pytest.approx(1 / 4)
-    assert m["final_tries_per_abandoned"].value == pytest.approx(2 / 4), "(2 + 0 + 0 + 0) / 4"
+    assert m.backtrack_after_plan.value == pytest.approx(3 / 4)
+    assert m.backtrack_after_verify.value == pytest.approx(1 / 4)
+    assert m.final_tries_per_abandoned.value == pytest.approx(2 / 4), "(2 + 0 + 0 + 0) / 4"
     # dead "Left:" states: a 152 (kept), b 152 (at once), c 152 (at once), c 11 (kept)
-    assert m["backtrack_at_dead_left"].value == pytest.approx(2 / 4)
+    assert m.backtrack_at_dead_left.value == pytest.approx(2 / 4)
     # live: a 27, b 27 (kept), c 27 (at once: premature)
-    assert m["backtrack_at_live_left"].value == pytest.approx(1 / 3)
+    assert m.backtrack_at_live_left.value == pytest.approx(1 / 3)
     text = rt.findings(m)
     assert "follow a plan step" in text and "At dead-end" in text
 
