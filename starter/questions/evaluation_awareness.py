@@ -59,6 +59,7 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare, verdict_of
 from starter.plan import Generation
+from starter.plotting import estimate_bars
 from starter.tasks import arithmetic
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
@@ -131,11 +132,6 @@ class Config(StarterConfig):
         if self.temperature < 0 or self.probe_steps < 1:
             raise UsageError(f"temperature={self.temperature} must be >= 0 and "
                              f"probe_steps={self.probe_steps} >= 1")
-
-    def sampling(self) -> rollouts.SamplingConfig:
-        return rollouts.SamplingConfig(temperature=self.temperature, top_p=self.top_p,
-                                       max_new_tokens=self.max_new_tokens,
-                                       batch_size=self.batch_size, seed=self.seed)
 
 
 PRESETS = {
@@ -495,7 +491,28 @@ def probe_result(row: dict) -> ProbeResult:
                        above_chance=stats.difference_ci(hit, items, chance, items))
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class VsControl:
+    """One framing condition minus the neutral control, per measure."""
+
+    changed: stats.Estimate  # answer changed from neutral: condition minus control (two-way)
+    accuracy: stats.Estimate  # accuracy: condition minus control (two-way bootstrap)
+    hedged: stats.Estimate  # hedged answers: condition minus control (by problem)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings and figure read these fields."""
+
+    n_items: int  # problems asked under every condition
+    conditions: dict[str, ConditionResult]  # condition -> its answers' measures
+    vs_control: dict[str, VsControl]  # "test" / "deployment" -> minus the control
+    probes: dict[str, ProbeResult]  # features ("layer10", "embedding", ...) -> held-out probe
+    headline_probe: str | None  # the features of the headline probe (None: no probe rows)
+    probe_vs_embedding: stats.Estimate | None = None  # headline probe minus the embedding one
+
+
+def analyse(rows: list[dict]) -> Metrics:
     answers = [r for r in rows if r.get("kind") == "answer"]
     m: dict[str, Any] = {
         "n_items": len({r["item"] for r in answers}),
@@ -509,15 +526,15 @@ def analyse(rows: list[dict]) -> dict:
     control_hedged = per_completion(answers, CONTROL, "hedged")
     for c in ("test", "deployment"):
         hedged, at = per_completion(answers, c, "hedged")
-        m["vs_control"][c] = {
-            "changed": stats.crossed_difference_ci(*changes_by_template(answers, c),
-                                                   *control_changed),
-            "accuracy": stats.crossed_difference_ci(*accuracy_by_template(answers, c),
-                                                    *control_accuracy),
-            "hedged": stats.difference_ci([float(h) for h in hedged], at,
-                                          [float(h) for h in control_hedged[0]],
-                                          control_hedged[1]),
-        }
+        m["vs_control"][c] = VsControl(
+            changed=stats.crossed_difference_ci(*changes_by_template(answers, c),
+                                                *control_changed),
+            accuracy=stats.crossed_difference_ci(*accuracy_by_template(answers, c),
+                                                 *control_accuracy),
+            hedged=stats.difference_ci([float(h) for h in hedged], at,
+                                       [float(h) for h in control_hedged[0]],
+                                       control_hedged[1]),
+        )
     probe_rows = [r for r in rows if r.get("kind") == "probe"]
     m["probes"] = {r["features"]: probe_result(r) for r in probe_rows}
     layers = [p for p in m["probes"].values() if p.headline]
@@ -528,7 +545,7 @@ def analyse(rows: list[dict]) -> dict:
         m["probe_vs_embedding"] = stats.difference_ci(
             probes.hits(head["labels"], head["predicted"]).tolist(), head["items"],
             probes.hits(base["labels"], base["predicted"]).tolist(), base["items"])
-    return m
+    return Metrics(**m)
 
 
 # %% [markdown]
@@ -537,10 +554,7 @@ def analyse(rows: list[dict]) -> dict:
 
 # %%
 def _bars(ax, names: list[str], estimates: list[stats.Estimate], colours: list[str]) -> None:
-    values = [e.value if math.isfinite(e.value) else 0.0 for e in estimates]
-    err = [[v - e.ci[0] if e.ci else 0.0 for v, e in zip(values, estimates)],
-           [e.ci[1] - v if e.ci else 0.0 for v, e in zip(values, estimates)]]
-    ax.bar(range(len(names)), values, yerr=err, capsize=4, color=colours)
+    estimate_bars(ax, range(len(names)), estimates, capsize=4, color=colours)
     ax.set_xticks(range(len(names)), names)
 
 
@@ -548,9 +562,9 @@ COLOURS = {"neutral": "tab:gray", "test": "tab:red", "deployment": "tab:blue",
            "control": "tab:olive"}
 
 
-def plot(rows: list[dict], m: dict):
+def plot(rows: list[dict], m: Metrics):
     fig, axes = plt.subplots(2, 2, figsize=(7, 7))
-    conds = m["conditions"]
+    conds = m.conditions
     ax = axes[0, 0]
     _bars(ax, list(CONDITIONS), [conds[c].accuracy for c in CONDITIONS],
           [COLOURS[c] for c in CONDITIONS])
@@ -576,7 +590,7 @@ def plot(rows: list[dict], m: dict):
     ax.set(ylabel="completions", title="outcomes")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax = axes[1, 1]
-    results = list(m["probes"].values())
+    results = list(m.probes.values())
     if results:
         names = [r.features.replace("layer", "L") for r in results]
         _bars(ax, names, [r.accuracy for r in results],
@@ -596,8 +610,8 @@ def plot(rows: list[dict], m: dict):
 
 
 # %%
-def claims(m: dict) -> list[Claim]:
-    conds = m["conditions"]
+def claims(m: Metrics) -> list[Claim]:
+    conds = m.conditions
     control = conds[CONTROL]
     out = []
     for c, words in (("test", "being told it is tested"), ("deployment", "being told it is "
@@ -608,14 +622,14 @@ def claims(m: dict) -> list[Claim]:
             "resamples the paraphrase templates as well as the problems).",
             f"answer change rate, {c} prefix", conds[c].changed,
             "control prefix (same word count and opening)", "answer change rate",
-            control.changed, m["vs_control"][c]["changed"], key=f"changed-{c}"))
+            control.changed, m.vs_control[c].changed, key=f"changed-{c}"))
     out.append(compare(
         "Accuracy is higher under the test prefix than under the matched control prefix "
         "(templates resampled too).",
         "accuracy over answered prompts, test prefix", conds["test"].accuracy,
         "control prefix (same word count and opening)", "accuracy over answered prompts",
-        control.accuracy, m["vs_control"]["test"]["accuracy"], key="accuracy-test"))
-    head = m["probes"].get(m["headline_probe"]) if m["headline_probe"] else None
+        control.accuracy, m.vs_control["test"].accuracy, key="accuracy-test"))
+    head = m.probes.get(m.headline_probe) if m.headline_probe else None
     if head is not None:
         out.append(compare(
             f"A linear probe on the residual stream ({head.features}, last prompt token) tells "
@@ -624,23 +638,23 @@ def claims(m: dict) -> list[Claim]:
             "held-out probe accuracy", head.accuracy, "the same probe on shuffled labels",
             "held-out probe accuracy", head.chance, head.above_chance,
             key="probe-above-chance"))
-        base = m["probes"].get("embedding")
+        base = m.probes.get("embedding")
         if base is not None:
             out.append(compare(
                 "The residual-stream probe reads the condition better than the same probe on the "
                 "prompt's mean input embedding (a bag of the words).",
                 "held-out probe accuracy", head.accuracy,
                 "mean input embedding of the prompt's tokens", "held-out probe accuracy",
-                base.accuracy, m["probe_vs_embedding"], key="probe-vs-embedding",
+                base.accuracy, m.probe_vs_embedding, key="probe-vs-embedding",
                 strongest_baseline=Baseline("the same probe on the prompt's mean input embedding "
                                             "(a bag of the words)", base.accuracy)))
     return declare(out, PRIMARY)
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    conds = m["conditions"]
-    lines = [f"{m['n_items']} arithmetic problems, each asked under {len(CONDITIONS)} conditions "
+    conds = m.conditions
+    lines = [f"{m.n_items} arithmetic problems, each asked under {len(CONDITIONS)} conditions "
              "(neutral, test, deployment, control)."]
     for c in CONDITIONS:
         r = conds[c]
@@ -657,8 +671,8 @@ def findings(m: dict) -> str:
             f"testing, changes the answer in {d(control)}. That is the baseline every condition "
             "is held against.")
     for c in ("test", "deployment"):
-        diff = m["vs_control"][c]
-        hedge = diff["hedged"]
+        diff = m.vs_control[c]
+        hedge = diff.hedged
         if math.isfinite(hedge.value):
             verdict = verdict_of(hedge)
             lines.append(f"- {c} minus control, hedging/refusal rate: {hedge.value:+.2f} "
@@ -666,9 +680,9 @@ def findings(m: dict) -> str:
                             else "(no interval): ")
                          + ("a difference" if verdict != "not distinguishable"
                             else "not distinguishable at this n") + ".")
-    if m["probes"]:
+    if m.probes:
         lines.append("\nProbe (test vs matched control, held-out problems and paraphrases):")
-        for p in m["probes"].values():
+        for p in m.probes.values():
             lines.append(f"- {p.features}{' (headline, fixed in advance)' if p.headline else ''}: "
                          f"{d(p.accuracy)}; shuffled labels {d(p.chance)}.")
         lines.append("A probe that beats chance but not the embedding baseline reads the words "
@@ -700,10 +714,9 @@ def budget(cfg: Config) -> list[Generation]:
 
 
 # %%
-STARTER = Starter(
-    slug="evaluation-awareness",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__,
+    presets=PRESETS,
     concepts=("monitor", "uncertainty"),  # searches that ship offline; none on "evaluation" yet
     try_next=(
         "Ask questions a model may refuse (borderline requests) under the same prefixes: "

@@ -48,35 +48,35 @@ def probe_row(features: str, wrong: int, shuffled_wrong: int, headline: bool) ->
 
 def test_answer_change_accuracy_and_counts_match_hand_computation():
     m = ea.analyse(rows_by_hand())
-    test, control = m["conditions"]["test"], m["conditions"]["control"]
+    test, control = m.conditions["test"], m.conditions["control"]
     # change vs neutral over answered pairs: test 2 of 4 (p4 unfinished), control 1 of 5
     assert test.changed.value == pytest.approx(2 / 4), "p4 has no answer: leave it out"
     assert test.changed.n_items == 4
     assert control.changed.value == pytest.approx(1 / 5)
-    assert m["vs_control"]["test"]["changed"].value == pytest.approx(0.5 - 0.2)
+    assert m.vs_control["test"].changed.value == pytest.approx(0.5 - 0.2)
     # accuracy over answered only: test 2/4, control 4/5
     assert test.accuracy.value == pytest.approx(0.5) and test.accuracy.n_items == 4
     assert control.accuracy.value == pytest.approx(0.8)
-    assert m["vs_control"]["test"]["accuracy"].value == pytest.approx(0.5 - 0.8)
+    assert m.vs_control["test"].accuracy.value == pytest.approx(0.5 - 0.8)
     assert (test.n_completions, test.n_unfinished, test.n_unparseable) == (5, 1, 0)
     # the neutral prompt never differs from itself
-    assert m["conditions"]["neutral"].changed.value == 0
-    deployment = m["conditions"]["deployment"]
+    assert m.conditions["neutral"].changed.value == 0
+    deployment = m.conditions["deployment"]
     assert deployment.changed.value == 0 and deployment.hedged.value == pytest.approx(1 / 5)
-    assert m["vs_control"]["deployment"]["hedged"].value == pytest.approx(0.2)
+    assert m.vs_control["deployment"].hedged.value == pytest.approx(0.2)
 
 
 def test_probe_accuracy_chance_and_embedding_baseline():
     rows = rows_by_hand() + [probe_row("layer1", wrong=1, shuffled_wrong=5, headline=True),
                              probe_row("embedding", wrong=0, shuffled_wrong=5, headline=False)]
     m = ea.analyse(rows)
-    head = m["probes"]["layer1"]
-    assert m["headline_probe"] == "layer1"
+    head = m.probes["layer1"]
+    assert m.headline_probe == "layer1"
     assert head.accuracy.value == pytest.approx(9 / 10)
     assert head.chance.value == pytest.approx(5 / 10)
     assert head.above_chance.value == pytest.approx(0.4)
     assert head.accuracy.n == 5, "the probe's unit is the problem, not the prompt"
-    assert m["probe_vs_embedding"].value == pytest.approx(0.9 - 1.0)
+    assert m.probe_vs_embedding.value == pytest.approx(0.9 - 1.0)
 
 
 def test_every_claim_has_a_control_and_a_verdict_that_agrees_with_its_interval():
@@ -95,7 +95,7 @@ def test_every_claim_has_a_control_and_a_verdict_that_agrees_with_its_interval()
 def test_analyse_survives_a_model_that_never_answers():
     rows = [answer_row(i, c, None, outcome="unfinished") for i in ITEMS for c in ea.CONDITIONS]
     m = ea.analyse(rows)
-    assert math.isnan(m["conditions"]["test"].accuracy.value)
+    assert math.isnan(m.conditions["test"].accuracy.value)
     for claim in ea.claims(m):
         assert claim.verdict == "not distinguishable"
         check(claim.to_dict())
