@@ -55,7 +55,8 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
-from starter.rollouts import SamplingConfig, sample
+from starter.plotting import estimate_bars
+from starter.rollouts import sample
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
 from starter.validation import Arm, Measured, Validation, measured_from
@@ -137,10 +138,8 @@ def sample_traces(ctx: Context, problems) -> None:
     if not todo:
         return  # a resumed run: every trace is on disk
     prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-                              seed=cfg.seed, batch_size=cfg.batch_size)
     organism = lm.spec.prompt_format == "organism"
-    samples = sample(lm, prompts, cfg.samples, sampling)
+    samples = sample(lm, prompts, cfg.samples, cfg.sampling())
     for problem, prompt, completions in zip(todo, prompts, samples):
         for k, completion in enumerate(c.text for c in completions):
             if ctx.store.done(f"trace:{problem.id}:{k}"):
@@ -473,7 +472,21 @@ def label_result(row: dict) -> LabelResult:
         by_kind=kind_results(row, per_step))
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings, figure and validation read these fields."""
+
+    n_traces: int  # sampled traces
+    n_unfinished: int  # of them, never finished
+    accuracy: stats.Estimate  # correct answers among the finished traces
+    n_steps: int  # tagged steps in all traces
+    distance_traces: int  # traces with at least one step whose tree distance is known
+    distance_steps: int  # steps whose tree distance is known
+    skipped: dict[str, str]  # label -> why its probe was not fitted
+    labels: dict[str, LabelResult]  # label -> the probe and baselines predicting it
+
+
+def analyse(rows: list[dict]) -> Metrics:
     traces = [r for r in rows if r.get("kind") == "trace"]
     done = [r for r in traces if r["finished"]]
     labelled = [r for r in traces if any(d is not None for d in r["distance"])]
@@ -490,7 +503,7 @@ def analyse(rows: list[dict]) -> dict:
             m["skipped"][row["label"]] = row["skipped"]
             continue
         m["labels"][row["label"]] = label_result(row)
-    return m
+    return Metrics(**m)
 
 
 # %% [markdown]
@@ -498,7 +511,7 @@ def analyse(rows: list[dict]) -> dict:
 
 
 # %%
-def plot(rows: list[dict], m: dict):
+def plot(rows: list[dict], m: Metrics):
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(7, 7))
@@ -507,15 +520,12 @@ def plot(rows: list[dict], m: dict):
     names = ["probe", *BASELINES]
     width = 0.8 / len(names)
     for task, ax in panels.items():
-        results = [r for r in m["labels"].values() if r.task == task]
+        results = [r for r in m.labels.values() if r.task == task]
         for j, name in enumerate(names):
             at = [(i, r.score[name]) for i, r in enumerate(results) if name in r.score]
-            err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0, 0]
-                            for _, e in at])
-            ax.bar([i + (j - (len(names) - 1) / 2) * width for i, _ in at],
-                   [e.value for _, e in at], width,
-                   yerr=err.T if at else None, capsize=2, color=f"C{j}",
-                   label=name if name == "probe" else f"{name} (text)")
+            estimate_bars(ax, [i + (j - (len(names) - 1) / 2) * width for i, _ in at],
+                          [e for _, e in at], width, capsize=2, color=f"C{j}",
+                          label=name if name == "probe" else f"{name} (text)")
         ax.scatter(range(len(results)), [r.naive.value for r in results], marker="_", s=300, c="k",
                    zorder=3, label="constant guess")
         ticks = [r.label.replace("_", "\n") for r in results]
@@ -527,14 +537,14 @@ def plot(rows: list[dict], m: dict):
     key.set_axis_off()
     key.legend(*panels["classify"].get_legend_handles_labels(), fontsize=7, loc="center")
     curves = fig.add_subplot(grid[1, :2])
-    for i, r in enumerate(m["labels"].values()):
+    for i, r in enumerate(m.labels.values()):
         points = sorted(r.curve.items())
         if points:
             curves.plot(*zip(*points), "-o", color=f"C{i}", label=f"{r.label}")
             curves.axhline(r.chance, color=f"C{i}", ls=":", lw=1)
     curves.set(xlabel="layer (residual stream after block)", ylabel="AUROC (R² for distance)",
                title="probe score by layer (inner CV); dotted: shuffled labels")
-    curves.set_xticks(sorted({layer for r in m["labels"].values() for layer in r.curve}))
+    curves.set_xticks(sorted({layer for r in m.labels.values() for layer in r.curve}))
     if curves.get_legend_handles_labels()[0]:
         curves.legend(fontsize=7, loc="lower left", ncols=2)
     fig.tight_layout()
@@ -563,7 +573,7 @@ def _claim_text(r) -> str:
             f"{r.strongest}), not the search rule, which has no `{r.label}` baseline here.")
 
 
-def claims(m: dict) -> list[Claim]:
+def claims(m: Metrics) -> list[Claim]:
     return declare([compare(
         _claim_text(r),
         f"{r.metric} of the probe on `{r.label}`", r.score["probe"],
@@ -571,7 +581,7 @@ def claims(m: dict) -> list[Claim]:
         r.score[r.strongest], r.probe_minus_strongest, direction=r.direction,
         key=f"probe-{r.label}", strongest_baseline=Baseline(_rung_name(r.strongest),
                                                             r.score[r.strongest]))
-        for r in m["labels"].values()], PRIMARY)
+        for r in m.labels.values()], PRIMARY)
 
 
 def _rung_name(name: str) -> str:
@@ -583,16 +593,16 @@ def _rung_name(name: str) -> str:
             "rule": "the organism's search rule", "constant": "constant guess"}.get(name, name)
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    out = [f"{m['n_traces']} sampled traces, {m['n_unfinished']} unfinished (no `</think>` and "
-           f"answer; left out of `correct`); accuracy of the finished ones {d(m['accuracy'])}; "
-           f"{m['n_steps']} steps. Probes and baselines are scored on problems they never saw "
+    out = [f"{m.n_traces} sampled traces, {m.n_unfinished} unfinished (no `</think>` and "
+           f"answer; left out of `correct`); accuracy of the finished ones {d(m.accuracy)}; "
+           f"{m.n_steps} steps. Probes and baselines are scored on problems they never saw "
            f"(split by problem); the probe's layer is chosen inside each training fold. `distance` "
            f"labels: the steps each trace shares with the organism's own search "
-           f"({m['distance_steps']} steps of {m['distance_traces']} traces); later steps have no "
+           f"({m.distance_steps} steps of {m.distance_traces} traces); later steps have no "
            f"true node."]
-    for r in m["labels"].values():
+    for r in m.labels.values():
         base = ", ".join(f"{name} {d(r.score[name], 3)}" for name in BASELINES if name in r.score)
         diff = r.probe_minus_strongest
         better = diff.excludes_zero and diff.value * r.direction > 0
@@ -613,7 +623,7 @@ def findings(m: dict) -> str:
                        f"{d(r.score['rule'], 3)}: the text determines `{r.label}` exactly, but no "
                        f"single token shows it; the question is whether the model computes it.")
     out += _where_decodable(m)
-    for label, why in m["skipped"].items():
+    for label, why in m.skipped.items():
         out.append(f"\n\n`{label}`: not probed ({why}).")
     out.append("\n\nOn the organism the search is a fixed rule over the text, so a probe can at "
                "best match the rule; a label with no rule baseline (`distance`) is compared with "
@@ -625,10 +635,10 @@ def findings(m: dict) -> str:
     return "".join(out)
 
 
-def _where_decodable(m: dict) -> list[str]:
+def _where_decodable(m: Metrics) -> list[str]:
     """Where `backtrack_next` is decodable: at "Left:" steps (before any try of the branch; a
     planned backtrack) and at "Miss." steps (a reactive one)."""
-    r = m["labels"].get("backtrack_next")
+    r = m.labels.get("backtrack_next")
     if r is None or not r.by_kind:
         return []
     d = stats.describe
@@ -683,9 +693,9 @@ def budget(cfg: Config) -> list[Generation]:
 
 
 # %%
-def measure_dead_end(m: dict) -> Measured:
+def measure_dead_end(m: Metrics) -> Measured:
     """Probe accuracy minus the strongest text baseline's on `dead_end` ("Left:" steps)."""
-    r = m["labels"].get("dead_end")
+    r = m.labels.get("dead_end")
     if r is None:  # skipped: no "Left:" steps in these traces
         return Measured(value=float("nan"), ci=None, n=0)
     return measured_from(r.probe_minus_strongest)
@@ -707,10 +717,9 @@ VALIDATION = Validation(
 
 
 # %%
-STARTER = Starter(
-    slug="cot-probing",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__,
+    presets=PRESETS,
     concepts=("final answer", "backtracking", "uncertainty"),
     try_next=(
         "Early exit (Zhang et al.): stop the trace when the `correct` probe is confident; tokens "

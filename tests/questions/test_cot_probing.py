@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from starter.cot import split_steps
 from starter.findings import check
 from starter.organism.data import make_trace, search
 from starter.questions import cot_probing as cp
+from starter.stats import mean_ci
 
 TEXTS = ["Try 8*19=152.", "Left: 152, 4.", "Try 152-4=148.", "Miss.", "Try 152/4=38.", "Miss.",
          "Wait, backtrack.", "Try 8+19=27.", "Left: 27, 4.", "Try 27-4=23.", "Miss."]
@@ -74,17 +77,17 @@ ROWS = [
 
 def test_analyse_by_hand():
     m = cp.analyse(ROWS)
-    assert (m["n_traces"], m["n_unfinished"]) == (4, 1)
-    assert m["accuracy"].value == pytest.approx(2 / 3), "over finished traces only"
-    assert m["distance_traces"] == 4 and m["skipped"] == {"correct": "too few wrong"}
-    back = m["labels"]["backtrack_after_check"]
+    assert (m.n_traces, m.n_unfinished) == (4, 1)
+    assert m.accuracy.value == pytest.approx(2 / 3), "over finished traces only"
+    assert m.distance_traces == 4 and m.skipped == {"correct": "too few wrong"}
+    back = m.labels["backtrack_after_check"]
     assert {k: round(e.value, 4) for k, e in back.score.items()} == {
         "probe": 1.0, "words": 0.5, "context": round(5 / 6, 4), "rule": round(4 / 6, 4),
         "constant": 0.5}
     assert back.strongest == "context", "the strongest baseline is the best one, not the rule"
     assert back.probe_minus_strongest.value == pytest.approx(1 / 6)
     assert back.naive.value == pytest.approx(0.5), "a constant guess is right on half the steps"
-    dist = m["labels"]["distance"]
+    dist = m.labels["distance"]
     assert dist.score["words"].value == pytest.approx(1.0)
     assert dist.naive.value == pytest.approx(1.0), "the mean 1.5 is off by 1.5, .5, .5, 1.5"
     assert dist.strongest == "context" and dist.direction == -1, "for an error lower is better"
@@ -145,10 +148,16 @@ def test_collect_steps_labels_dead_end_and_the_answer_rule_is_never_the_stronges
     assert r.score["rule"].value == 1.0
     assert r.strongest == "context", "the arithmetic rule is given the answer: not a competitor"
     assert r.probe_minus_strongest.value == pytest.approx(0.0)
-    assert cp.measure_dead_end({"labels": {"dead_end": r}}).value == pytest.approx(0.0)
-    assert cp.measure_dead_end({"labels": {}}).n == 0, "no Left steps: not estimable"
-    claim = cp.claims({"labels": {"dead_end": r}})[0]
+    assert cp.measure_dead_end(_metrics({"dead_end": r})).value == pytest.approx(0.0)
+    assert cp.measure_dead_end(_metrics({})).n == 0, "no Left steps: not estimable"
+    claim = cp.claims(_metrics({"dead_end": r}))[0]
     assert "not given the answer" in claim.claim and claim.control.name.startswith("context")
+
+
+def _metrics(labels: dict) -> cp.Metrics:
+    """Metrics holding only `labels` (the rest empty): what claims and the measure read."""
+    return cp.Metrics(n_traces=0, n_unfinished=0, accuracy=mean_ci([], []), n_steps=0,
+                      distance_traces=0, distance_steps=0, skipped={}, labels=labels)
 
 
 def test_backtrack_next_is_scored_per_kind_of_step():
@@ -162,7 +171,7 @@ def test_backtrack_next_is_scored_per_kind_of_step():
     assert left.positives.value == pytest.approx(0.5) and left.score["probe"].value == 1.0
     assert miss.strongest == "rule" and miss.score["rule"].value == 1.0, "the search rule competes"
     assert miss.probe_minus_strongest.value == pytest.approx(2 / 3 - 1)
-    text = cp.findings({**cp.analyse(ROWS), "labels": {"backtrack_next": r}})
+    text = cp.findings(dataclasses.replace(cp.analyse(ROWS), labels={"backtrack_next": r}))
     assert "Where `backtrack_next` is decodable" in text and "at 2 'Left: a, b.' steps" in text
 
 
