@@ -58,6 +58,7 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
+from starter.plotting import estimate_points
 from starter.probes import ProbeSpec, hits, predict_held_out, token_window
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
@@ -224,7 +225,7 @@ def organism_traces(ctx: Context) -> None:
 
 def sampled_traces(ctx: Context) -> None:
     """Model path: sample traces on Countdown problems; label each step from the text."""
-    from starter.rollouts import SamplingConfig, sample
+    from starter.rollouts import sample
     from starter.tasks import get_task_set
 
     task, lm, cfg = get_task_set("countdown"), ctx.model, ctx.cfg
@@ -234,10 +235,8 @@ def sampled_traces(ctx: Context) -> None:
     if not todo:
         return  # a resumed run: every trace is on disk
     prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-                              seed=cfg.seed, batch_size=cfg.batch_size)
-    for problem, prompt, completions in zip(todo, prompts, sample(lm, prompts, cfg.samples,
-                                                                  sampling)):
+    samples = sample(lm, prompts, cfg.samples, cfg.sampling())
+    for problem, prompt, completions in zip(todo, prompts, samples):
         for k, completion in enumerate(c.text for c in completions):
             unit = f"trace:{problem.id}:{k}"
             if ctx.store.done(unit):
@@ -484,7 +483,20 @@ def _hits(rows: list[dict], features: str, layer, variable: str, probe: str) -> 
     return None
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings and figure read these fields."""
+
+    n_traces: int  # traces probed
+    n_unfinished: int  # of them, never finished
+    layers: list[int]  # layers probed on the trained model
+    claim_layer: int | None  # the claims' layer (None: no probe rows)
+    claim_probe: str | None  # the claims' MLP probe, "mlp-<width>" (None: no MLP rows)
+    skipped: dict[str, str]  # variable -> why it was not probed
+    variables: dict[str, VariableResult]  # variable -> its probes' scores and differences
+
+
+def analyse(rows: list[dict]) -> Metrics:
     traces = [r for r in rows if r.get("kind") == "trace"]
     probes = [r for r in rows if r.get("kind") == "probe"]
     layers = sorted({r["layer"] for r in probes if r["features"] == "trained"})
@@ -542,7 +554,7 @@ def analyse(rows: list[dict]) -> dict:
             gain_r = np.array(parts[2]) - np.array(parts[3])
             res.gain_trained_minus_random = stats.difference_ci(gain_t, groups, gain_r, groups)
         m["variables"][name] = res
-    return m
+    return Metrics(**m)
 
 
 # %% [markdown]
@@ -550,29 +562,27 @@ def analyse(rows: list[dict]) -> dict:
 
 
 # %%
-def plot(rows: list[dict], m: dict):
+def plot(rows: list[dict], m: Metrics):
     import matplotlib.pyplot as plt
 
-    results = [r for r in m["variables"].values() if r.variable != PLANTED]
+    results = [r for r in m.variables.values() if r.variable != PLANTED]
     n = max(1, len(results))
     cols = min(3, n)
     grid_rows = -(-n // cols) + 1
     fig = plt.figure(figsize=(7, 2.6 * grid_rows))
     grid = fig.add_gridspec(grid_rows, cols)
     styles = {("trained", "linear"): ("C0", "-o", "trained, linear"),
-              ("trained", m["claim_probe"]): ("C1", "-s", f"trained, {m['claim_probe']}"),
+              ("trained", m.claim_probe): ("C1", "-s", f"trained, {m.claim_probe}"),
               ("random", "linear"): ("C0", ":o", "random twin, linear"),
-              ("random", m["claim_probe"]): ("C1", ":s", f"random twin, {m['claim_probe']}")}
+              ("random", m.claim_probe): ("C1", ":s", f"random twin, {m.claim_probe}")}
     for i, r in enumerate(results):
         ax = fig.add_subplot(grid[i // cols, i % cols])
         for (features, probe), (colour, style, label) in styles.items():
             points = [(L, e[probe]) for L, e in sorted(r.score.get(features, {}).items())
                       if probe in e]
             if points:
-                err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0, 0]
-                                for _, e in points]).T
-                ax.errorbar([L for L, _ in points], [e.value for _, e in points], yerr=err,
-                            fmt=style, color=colour, ms=3, capsize=2, lw=1, label=label)
+                estimate_points(ax, [L for L, _ in points], [e for _, e in points], fmt=style,
+                                color=colour, ms=3, capsize=2, lw=1, label=label)
         ax.axhline(r.majority.value, color="k", lw=0.8, ls="--", label="majority class")
         tokens = r.score.get("tokens", {}).get(None, {}).get("linear")
         if tokens is not None:
@@ -580,24 +590,23 @@ def plot(rows: list[dict], m: dict):
         ax.set_title(r.variable.replace("_", " "), fontsize=9)
         ax.set_xlabel("layer", fontsize=8)
         ax.set_ylabel("held-out accuracy", fontsize=8)
-        ax.set_xticks(m["layers"])
+        ax.set_xticks(m.layers)
         ax.tick_params(labelsize=7)
     gains = fig.add_subplot(grid[-1, : max(1, cols - 1)] if not n % cols else grid[-1, :])
-    names = [r.variable for r in m["variables"].values()]
+    names = [r.variable for r in m.variables.values()]
     for j, features in enumerate(("trained", "random")):
-        est = [m["variables"][v].gain.get(features if v != PLANTED else PLANTED, {})
-               .get(m["claim_layer"]) if (v != PLANTED or features == "trained") else None
+        est = [m.variables[v].gain.get(features if v != PLANTED else PLANTED, {})
+               .get(m.claim_layer) if (v != PLANTED or features == "trained") else None
                for v in names]
         at = [(i, e) for i, e in enumerate(est) if e is not None and e.ci]
         if at:
-            err = np.array([[e.value - e.ci[0], e.ci[1] - e.value] for _, e in at]).T
-            gains.errorbar([i + (j - 0.5) * 0.3 for i, _ in at], [e.value for _, e in at],
-                           yerr=err, fmt="o", color=f"C{3 + j}", capsize=3,
-                           label="trained" if features == "trained" else "random twin")
+            estimate_points(gains, [i + (j - 0.5) * 0.3 for i, _ in at], [e for _, e in at],
+                            fmt="o", color=f"C{3 + j}", capsize=3,
+                            label="trained" if features == "trained" else "random twin")
     gains.axhline(0, color="k", lw=0.8)
     gains.set_xticks(range(len(names)), [v.replace("_", "\n") for v in names], fontsize=7)
-    gains.set_ylabel(f"{m['claim_probe']} - linear", fontsize=8)
-    gains.set_title(f"MLP gain at layer {m['claim_layer']} (95% CI, by problem)", fontsize=9)
+    gains.set_ylabel(f"{m.claim_probe} - linear", fontsize=8)
+    gains.set_title(f"MLP gain at layer {m.claim_layer} (95% CI, by problem)", fontsize=9)
     handles = fig.axes[0].get_legend_handles_labels() if results else ([], [])
     if n % cols:  # the first empty panel slot holds the key, off the data
         key = fig.add_subplot(grid[n // cols, n % cols])
@@ -661,10 +670,10 @@ def strongest_rung(r: VariableResult, layer: int) -> Untrained | None:
     return max(found, key=lambda u: u.score.value) if found else None
 
 
-def claims(m: dict) -> list[Claim]:
+def claims(m: Metrics) -> list[Claim]:
     out = []
-    layer, wide = m["claim_layer"], m["claim_probe"]
-    for r in m["variables"].values():
+    layer, wide = m.claim_layer, m.claim_probe
+    for r in m.variables.values():
         features = PLANTED if r.variable == PLANTED else "trained"
         scores = r.score.get(features, {}).get(layer, {})
         gain = r.gain.get(features, {}).get(layer)
@@ -700,14 +709,14 @@ def _baseline(rung: Untrained) -> Baseline:
     return Baseline(name, rung.score)
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    layer, wide = m["claim_layer"], m["claim_probe"]
-    out = [f"{m['n_traces']} traces ({m['n_unfinished']} unfinished). Every probe is scored on "
+    layer, wide = m.claim_layer, m.claim_probe
+    out = [f"{m.n_traces} traces ({m.n_unfinished} unfinished). Every probe is scored on "
            f"problems it never saw (folds by problem); accuracies are per step with 95% intervals "
            f"clustered by problem. Claims use layer {layer} and the {wide} MLP, fixed before the "
            f"run; the figure shows every layer."]
-    depth = m["variables"].get("depth")
+    depth = m.variables.get("depth")
     if depth is not None and depth.rule is not None:
         right = int(round(depth.rule.value * depth.n_steps))
         top = strongest_rung(depth, layer)
@@ -721,7 +730,7 @@ def findings(m: dict) -> str:
                    "(the random twin, the last tokens one-hot)" + (
                        ": `depth` is decodable from the residual as it is from the text, and the "
                        "claim says no more than that" if tie else "") + ".\n\n")
-    for r in m["variables"].values():
+    for r in m.variables.values():
         if r.variable == PLANTED:
             s = r.score[PLANTED][layer]
             gain = _diff(r.gain[PLANTED][layer])
@@ -758,7 +767,7 @@ def findings(m: dict) -> str:
         if others:
             text += ". MLP gain at the other layers (exploratory): " + "; ".join(others)
         out.append(text + ".")
-    for name, why in m["skipped"].items():
+    for name, why in m.skipped.items():
         out.append(f"\n\n`{name}`: not probed ({why}).")
     out.append("\n\nOn the organism these are hypotheses about R1-distill, whose search state has "
                "no ground truth; the gpu preset asks the same of R1-Distill-Qwen-1.5B with the "
@@ -794,10 +803,9 @@ def budget(cfg: Config) -> list[Generation]:
 
 
 # %%
-STARTER = Starter(
-    slug="linear-representation",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__,
+    presets=PRESETS,
     concepts=("backtracking", "verification"),
     try_next=(
         "Probe the intermediate value itself for a circular code (Engels et al.): project the "

@@ -60,11 +60,11 @@ ROWS = [
 
 def test_analyse_by_hand():
     m = lr.analyse(ROWS)
-    assert (m["n_traces"], m["n_unfinished"], m["claim_layer"], m["claim_probe"]) == (2, 1, 1,
+    assert (m.n_traces, m.n_unfinished, m.claim_layer, m.claim_probe) == (2, 1, 1,
                                                                                   "mlp-8")
-    assert m["layers"] == [0, 1] and m["skipped"] == {"correct": "1 class(es) among 10 labelled "
+    assert m.layers == [0, 1] and m.skipped == {"correct": "1 class(es) among 10 labelled "
                                                                  "steps"}
-    r = m["variables"]["depth"]
+    r = m.variables["depth"]
     assert (r.n_steps, r.n_problems) == (10, 5)
     assert r.majority.value == pytest.approx(0.7) and r.chance.value == pytest.approx(0.5)
     assert r.score["trained"][1]["linear"].value == pytest.approx(0.8)
@@ -74,7 +74,7 @@ def test_analyse_by_hand():
     assert r.trained_minus_random[1].value == pytest.approx(0.5)
     assert r.trained_minus_tokens[1].value == pytest.approx(0.2)
     assert r.gain_trained_minus_random.value == pytest.approx(0.1), "0.2 - 0.1"
-    assert m["variables"]["planted_xor"].gain["planted_xor"][1].value == pytest.approx(0.5)
+    assert m.variables["planted_xor"].gain["planted_xor"][1].value == pytest.approx(0.5)
 
 
 def test_claims_use_the_stronger_untrained_control_and_agree_with_their_intervals():
@@ -133,7 +133,7 @@ def test_the_text_rule_is_a_rung_and_named_strongest_when_it_wins():
                             else r for r in ROWS[2:])]
     rows[1] = dict(rows[1], labels={"depth": [0, 0, 1, 1, 0, 1]})
     m = lr.analyse(rows)
-    r = m["variables"]["depth"]
+    r = m.variables["depth"]
     assert r.rule.value == pytest.approx(0.9)
     assert r.trained_minus_rule[1].value == pytest.approx(0.8 - 0.9)
     untrained = lr.claims(m)[1]
@@ -146,5 +146,5 @@ def test_the_text_rule_is_a_rung_and_named_strongest_when_it_wins():
 
 def test_the_rule_is_left_out_when_its_steps_do_not_line_up():
     m = lr.analyse(ROWS)  # traces without text: no rule, the ladder is twin and one-hot
-    assert m["variables"]["depth"].rule is None
+    assert m.variables["depth"].rule is None
     assert lr.claims(m)[1].strongest_baseline.name == "last tokens one-hot, linear probe"
