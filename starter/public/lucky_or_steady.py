@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from starter import stats
+from starter import importance, stats
 from starter.findings import Claim, compare, declare
 from starter.public import (
     SOURCES,
@@ -73,6 +73,7 @@ SMOOTH = 11  # window (sentences) of the smoothed-curve null
 Z_BIG = 3.0  # a step beyond this many binomial standard deviations is "big"
 DEFAULT_RESAMPLES = 100  # m_i where the release keeps no resamples for a sentence
 ANCHOR_TAGS = ("plan_generation", "uncertainty_management")  # Thought Anchors' "anchors"
+TOP_STEPS = 3  # a chain's largest steps listed with their 95% intervals (the bench's top 3)
 
 
 def jump_share(acc: Sequence[float]) -> tuple[float, int]:
@@ -214,6 +215,45 @@ class BigStep:
     z: float  # step / its binomial standard deviation
 
 
+@dataclass(frozen=True)
+class TopStep:
+    """One of a chain's TOP_STEPS largest steps by size, with its 95% interval (a results row)."""
+
+    kind: str  # "top_step"
+    model: str
+    problem: str
+    outcome: str
+    rank: int  # 1: the chain's largest |a_{i+1} - a_i| (either direction)
+    index: int  # the sentence whose step it is (its resampling importance)
+    tag: str
+    step: float  # a_{i+1} - a_i
+    ci_low: float  # Newcombe's 95% interval of the step from the two points' resample counts
+    ci_high: float
+    # its |step| interval lies wholly above the next-ranked step's (None: no next step);
+    # rank TOP_STEPS: the top 3 as a set is told apart from the 4th
+    distinct_next: bool | None
+
+
+def step_importances(acc: np.ndarray, m: np.ndarray) -> list[importance.StepImportance]:
+    """Every step a_{i+1} - a_i (step i + 1: sentence i's resampling importance) with Newcombe's
+    95% interval from the counts round(a m) of the m resamples at each point.
+
+    >>> s = step_importances(np.array([0.5, 0.5, 0.9, 0.85]), np.array([100, 100, 100, 100]))
+    >>> [(x.step, round(x.value, 2)) for x in s], [round(x, 2) for x in s[1].ci]
+    ([(1, 0.0), (2, 0.4), (3, -0.05)], [0.28, 0.51])
+    >>> [(r.step, r.below) for r in importance.rank_steps(s)]  # 0.4 stands apart from the rest
+    [(2, True), (3, False), (1, None)]
+    """
+    correct = np.rint(acc * m).astype(int)
+    found = []
+    for i in range(len(acc) - 1):
+        d = importance.accuracy_difference(int(correct[i + 1]), int(m[i + 1]), int(correct[i]),
+                                           int(m[i]))
+        found.append(importance.StepImportance(step=i + 1, value=d.value, n_with=int(m[i + 1]),
+                                               n_without=int(m[i]), ci=d.ci))
+    return found
+
+
 def _resamples(chain) -> np.ndarray:
     return np.array([len(s.resampled) or DEFAULT_RESAMPLES for s in chain.sentences], dtype=float)
 
@@ -236,8 +276,8 @@ def big_steps(acc: np.ndarray, m: np.ndarray, z_big: float = Z_BIG) -> list[tupl
     return out
 
 
-def curve_rows(chains) -> tuple[list[ChainCurve], list[BigStep]]:
-    curves, steps = [], []
+def curve_rows(chains) -> tuple[list[ChainCurve], list[BigStep], list[TopStep]]:
+    curves, steps, tops = [], [], []
     for chain in chains:
         keep = [s for s in chain.sentences if math.isfinite(s.accuracy)]
         if len(keep) < 3:
@@ -273,7 +313,15 @@ def curve_rows(chains) -> tuple[list[ChainCurve], list[BigStep]]:
                                  outcome=outcome(chain.base_correct), index=keep[j].index,
                                  position=keep[j].index / len(chain.sentences), tag=keep[j].tag,
                                  step=float(acc[j + 1] - acc[j]), z=z))
-    return curves, steps
+        scored = step_importances(acc, m)
+        for r in importance.rank_steps(scored)[:TOP_STEPS]:
+            j = r.step - 1  # the step a_{j+1} - a_j
+            lo, hi = scored[j].ci
+            tops.append(TopStep(kind="top_step", model=chain.model, problem=chain.problem_id,
+                                outcome=outcome(chain.base_correct), rank=r.rank,
+                                index=keep[j].index, tag=keep[j].tag, step=float(r.value),
+                                ci_low=float(lo), ci_high=float(hi), distinct_next=r.below))
+    return curves, steps, tops
 
 
 @dataclass(frozen=True)
@@ -283,6 +331,7 @@ class Metrics:
     n_eligible: int
     curves: tuple[ChainCurve, ...]
     steps: tuple[BigStep, ...]
+    top_steps: tuple[TopStep, ...]  # each chain's TOP_STEPS largest steps with 95% intervals
     share: stats.Estimate  # observed share, eligible chains
     ramp: stats.Estimate  # null share, linear ramp
     smooth: stats.Estimate  # null share, smoothed curve
@@ -293,7 +342,7 @@ class Metrics:
 
 
 def analyse(chains) -> Metrics:
-    curves, steps = curve_rows(chains)
+    curves, steps, tops = curve_rows(chains)
     ok = [c for c in curves if c.eligible]
     cl = [c.problem for c in ok]
 
@@ -359,7 +408,8 @@ def analyse(chains) -> Metrics:
     base_tags = Counter(t for _, t in all_tags)
     tag_counts = {t: (step_tags.get(t, 0), base_tags[t]) for t in sorted(base_tags)}
     return Metrics(n_problems=len({c.problem for c in curves}), n_chains=len(curves),
-                   n_eligible=len(ok), curves=tuple(curves), steps=tuple(steps), share=share,
+                   n_eligible=len(ok), curves=tuple(curves), steps=tuple(steps),
+                   top_steps=tuple(tops), share=share,
                    ramp=ramp, smooth=smoothed, walk=est(walk), tag_counts=tag_counts,
                    n_sentences=len(all_tags),
                    claims=tuple(declare(claims, PRIMARY)))
@@ -456,7 +506,8 @@ def summary(m: Metrics) -> str:
                      f"{t} {k}/{n}" for t, (k, n) in sorted(m.tag_counts.items(),
                                                             key=lambda kv: -kv[1][0])) + ".")
     lines += ["", "A share above 1 means the curve overshot: the step was larger than the net "
-              "change, and later sentences gave some of it back.", "",
+              "change, and later sentences gave some of it back.", ""]
+    lines += top_steps_table(m.top_steps) + ["",
               "## Caveats", "",
               "- n = 10 problems (40 chains). The null's noise assumes independent binomial "
               "draws of ~100 resamples per sentence; the release's accuracies count finished "
@@ -471,12 +522,46 @@ def summary(m: Metrics) -> str:
     return "\n".join(lines)
 
 
+def _step_cell(t: TopStep) -> str:
+    return (f"{t.index} ({t.tag.replace('_', ' ')}): {t.step:+.2f} "
+            f"[{t.ci_low:+.2f}, {t.ci_high:+.2f}]")
+
+
+def top_steps_table(tops: Sequence[TopStep]) -> list[str]:
+    """Markdown: each chain's largest steps with their 95% intervals, and whether the ranking
+    tells them apart (non-overlapping intervals of |step|, `importance.rank_steps`)."""
+    chains: dict[tuple[str, str, str], list[TopStep]] = {}
+    for t in tops:
+        chains.setdefault((t.model, t.problem, t.outcome), []).append(t)
+    firsts = [ts[0] for ts in chains.values()]
+    lasts = [ts[-1] for ts in chains.values() if len(ts) == TOP_STEPS]
+    yes = {True: "yes", False: "no", None: "-"}
+    lines = [f"Each chain's {TOP_STEPS} largest steps a_(i+1) - a_i by size (sentence i's "
+             "resampling importance), with Newcombe's 95% interval from the two points' ~100 "
+             "resamples. The largest step is told apart from the second (their intervals of "
+             f"|step| do not overlap) in {sum(bool(t.distinct_next) for t in firsts)} of "
+             f"{len(firsts)} chains, and the top {TOP_STEPS} as a set from the fourth in "
+             f"{sum(bool(t.distinct_next) for t in lasts)} of {len(lasts)}: at ~100 resamples "
+             "per sentence, which sentences follow the largest is mostly not determined "
+             "(in scripts/bench_importance.py two fixed runs of 100 agree on the top 3 of these "
+             "curves in under a tenth of runs). Cells: sentence (tag): step [95% CI].", "",
+             f"| chain | largest | 2nd | 3rd | largest apart from 2nd | top {TOP_STEPS} apart "
+             "from 4th |", "|---|---|---|---|---|---|"]
+    for (model, problem, result), ts in chains.items():
+        cells = [_step_cell(t) for t in ts] + ["-"] * (TOP_STEPS - len(ts))
+        last = yes[ts[-1].distinct_next] if len(ts) == TOP_STEPS else "-"
+        lines.append(f"| {short_model(model)} {problem} {result} | " + " | ".join(cells)
+                     + f" | {yes[ts[0].distinct_next]} | {last} |")
+    return lines
+
+
 def run(folder: Path):
     from starter.releases.thought_anchors import read_chains
 
     found = read_chains(folder)
     m = analyse(found.chains)
-    rows = [asdict(c) for c in m.curves] + [asdict(s) for s in m.steps]
+    rows = ([asdict(c) for c in m.curves] + [asdict(s) for s in m.steps]
+            + [asdict(t) for t in m.top_steps])
     rows += [{"kind": "tag", "tag": t, "big_steps": k, "sentences": n}
              for t, (k, n) in m.tag_counts.items()]
     run_ = PublicRun(

@@ -36,7 +36,7 @@ def test_ramp_null_with_binomial_noise_is_larger():
 
 
 def test_fixture_curves():
-    curves, steps = los.curve_rows(read_chains(FIXTURE).chains)
+    curves, steps, _ = los.curve_rows(read_chains(FIXTURE).chains)
     correct, incorrect = curves
     # correct: [0.75, 0.5, 1.0, 1.0]: net 0.25 (< MIN_NET: left out of the claim); largest rise
     # 0.5 at sentence 1 (plan_generation): share 2.0
@@ -49,6 +49,20 @@ def test_fixture_curves():
     # resamples, so m = 100 (DEFAULT_RESAMPLES): 0.25 -> 0 (floored at 1/200) has sd
     # sqrt(0.25 * 0.75 / 100 + 0.005 * 0.995 / 100) = 0.0438, z = -0.25 / 0.0438 = -5.7
     assert [(s.outcome, s.index, s.z) for s in steps] == [("incorrect", 0, -5.7)]
+
+
+def test_top_steps_carry_newcombe_intervals_and_the_ranking():
+    tops = [t for t in los.curve_rows(read_chains(FIXTURE).chains)[2] if t.outcome == "incorrect"]
+    # incorrect chain [0.25, 0, 0], m = 100: steps -0.25 (sentence 0) and 0 (sentence 1). Wilson
+    # 95%: 25/100 -> [0.1755, 0.3431], 0/100 -> [0, 0.0370]; Newcombe for 0/100 - 25/100:
+    # [-0.25 - (0.3431 - 0.25), -0.25 + sqrt(0.0370^2 + (0.25 - 0.1755)^2)] = [-0.343, -0.167]
+    assert [(t.rank, t.index, t.step) for t in tops] == [(1, 0, -0.25), (2, 1, 0.0)]
+    assert (tops[0].ci_low, tops[0].ci_high) == pytest.approx((-0.343, -0.167), abs=1e-3)
+    # |step| intervals [0.167, 0.343] and [0, 0.037] do not overlap: the largest stands apart
+    assert [t.distinct_next for t in tops] == [True, None], "the last ranked has no next"
+    table = "\n".join(los.top_steps_table(tops))
+    assert "| 0 (problem setup): -0.25 [-0.34, -0.17] | 1 (" in table, "sentence (tag): step [CI]"
+    assert "in 1 of 1 chains" in table
 
 
 def test_primary_on_hand_built_chains():
