@@ -56,6 +56,9 @@ class ArmResult:
     n: int | None  # problems behind the estimate
     recovered: bool  # ordered as planted and, where a value was planted, covered
     why: str  # one line from the validator: what passed or failed
+    difference: float | None = None  # measured minus tinythinker-retrained's (None: no control)
+    d_lo: float | None = None  # lower end of the difference's 95% interval
+    d_hi: float | None = None  # upper end
 
     @property
     def short(self) -> str:
@@ -71,6 +74,7 @@ class Block:
     meaning: str  # what recovery says about trusting the method on R1-distill
     recovered: bool  # every arm recovered
     arms: list[ArmResult]  # in the planted order
+    control: ArmResult | None = None  # the matched-training control (tinythinker-retrained)
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,8 @@ def _number(value: Any) -> float | None:
 def _arm(row: Any, where: str) -> ArmResult:
     if not isinstance(row, dict) or not isinstance(row.get("variant"), str):
         raise PluginError(f"{where}: each arm must be an object with a `variant` string")
-    ci = row.get("ci")
-    lo, hi = (_number(ci[0]), _number(ci[1])) if isinstance(ci, list) and len(ci) == 2 else (
-        None, None)
+    lo, hi = _pair(row.get("ci"))
+    d_lo, d_hi = _pair(row.get("difference_ci"))
     n = row.get("n")
     return ArmResult(
         variant=row["variant"],
@@ -119,7 +122,17 @@ def _arm(row: Any, where: str) -> ArmResult:
         n=n if isinstance(n, int) and not isinstance(n, bool) else None,
         recovered=row.get("recovered") is True,
         why=str(row.get("why") or "").strip(),
+        difference=_number(row.get("difference")),
+        d_lo=d_lo,
+        d_hi=d_hi,
     )
+
+
+def _pair(ci: Any) -> tuple[float | None, float | None]:
+    """An interval [lo, hi] from JSON, or (None, None)."""
+    if isinstance(ci, list) and len(ci) == 2:
+        return _number(ci[0]), _number(ci[1])
+    return None, None
 
 
 def _block(data: Any, where: str) -> Block:
@@ -127,11 +140,13 @@ def _block(data: Any, where: str) -> Block:
         raise PluginError(f"{where}: a validation block needs a non-empty `arms` list")
     arms = [_arm(row, where) for row in data["arms"]]
     recovered = data.get("recovered")
+    control = data.get("retrained")
     return Block(
         quantity=str(data.get("quantity") or "").strip() or "the starter's metric",
         meaning=str(data.get("meaning") or "").strip(),
         recovered=recovered if isinstance(recovered, bool) else all(a.recovered for a in arms),
         arms=arms,
+        control=_arm({"recovered": True, **control}, where) if isinstance(control, dict) else None,
     )
 
 
@@ -251,9 +266,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _with_control(block: Block | None) -> bool:
+    return block is not None and any(arm.difference is not None for arm in block.arms)
+
+
 def arm_row(arm: ArmResult, rank: int = 1, block: Block | None = None) -> str:
     """One table row: variant, planted (a value, or the arm's `rank` in the planted order),
-    learned, measured [95% interval], n, verdict."""
+    learned, measured [95% interval], n, (minus the retrained control [95% interval], where the
+    block has one), verdict."""
     planted = f"order only (rank {rank})" if arm.planted is None else _fmt(arm.planted)
     learned = "—" if arm.learned is None else _fmt(arm.learned)
     measured = _fmt(arm.measured)
@@ -261,14 +281,45 @@ def arm_row(arm: ArmResult, rank: int = 1, block: Block | None = None) -> str:
         measured += f" [{_fmt(arm.lo)}, {_fmt(arm.hi)}]"
     n = "—" if arm.n is None else str(arm.n)
     verdict = verdict_badge(arm_verdict(block, arm)) if block else recovered_badge(arm.recovered)
-    cells = [f"`{arm.short}`", planted, learned, measured, n, verdict]
+    cells = [f"`{arm.short}`", planted, learned, measured, n]
+    if _with_control(block):
+        difference = "—" if arm.difference is None else f"{arm.difference:+.2f}"
+        if arm.d_lo is not None and arm.d_hi is not None:
+            difference += f" [{arm.d_lo:+.2f}, {arm.d_hi:+.2f}]"
+        cells.append(difference)
+    cells.append(verdict)
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
 def block_table(block: Block) -> list[str]:
+    """The block's table; with the matched-training control, a line on it and a column with each
+    arm's difference from it (a check passes only when that interval excludes 0 on the planted
+    side, starter/validation.py).
+
+    >>> arm = ArmResult("tinythinker-planned", 1.0, None, 0.5, 0.4, 0.6, 40, False, "",
+    ...                 0.05, -0.09, 0.19)
+    >>> control = ArmResult("tinythinker-retrained", None, None, 0.45, 0.35, 0.55, 40, True, "")
+    >>> lines = block_table(Block("rate", "", False, [arm], control))
+    >>> print(lines[0].split(": ")[1])
+    0.45 [0.35, 0.55], n = 40.
+    >>> print(lines[4])  # doctest: +ELLIPSIS
+    | `planned` | 1.00 | — | 0.50 [0.40, 0.60] | 40 | +0.05 [-0.09, +0.19] | ...
+    """
+    head = ["| Variant | Planted | Learned | Measured [95% interval] | n | Verdict |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    lines = []
+    if _with_control(block):
+        head = ["| Variant | Planted | Learned | Measured [95% interval] | n | Minus retrained "
+                "[95% interval] | Verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        c = block.control
+        if c is not None:
+            shown = _fmt(c.measured) + (f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"
+                                        if c.lo is not None and c.hi is not None else "")
+            n = "" if c.n is None else f", n = {c.n}"
+            lines = [f"Matched-training control `{c.short}` (same fine-tuning, nothing planted): "
+                     f"{shown}{n}.", ""]
     return [
-        "| Variant | Planted | Learned | Measured [95% interval] | n | Verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
+        *lines, *head,
         *(arm_row(arm, rank, block) for rank, arm in enumerate(block.arms, start=1)),
         "",
     ]

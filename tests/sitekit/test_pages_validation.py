@@ -179,3 +179,22 @@ def test_an_order_passing_only_on_point_estimates_is_called_weak(tmp_path):
 def test_separated_intervals_are_not_called_weak(tmp_path):
     commit(tmp_path, SINGLE)
     assert "weak evidence" not in section(question(tmp_path), tmp_path)
+
+
+def test_a_record_with_the_retrained_control_shows_it_and_each_arms_difference(tmp_path):
+    """validation.json from starter/validation.py with the matched-training control: a line on
+    the control and a column with each arm's difference from it; a failing difference fails."""
+    planned = {**PLANNED, "planted": 0.5, "measured": 0.5, "ci": [0.4, 0.6], "recovered": False,
+               "difference": 0.05, "difference_ci": [-0.0914, 0.1914], "side": 1,
+               "why": "interval covers 0.50, but the difference from retrained covers 0"}
+    record = {**SINGLE, "recovered": False, "arms": [BASE, planned],
+              "retrained": {"variant": "tinythinker-retrained", "measured": 0.45,
+                            "ci": [0.35, 0.55], "n": 40}}
+    commit(tmp_path, record)
+    md = section(question(tmp_path), tmp_path)
+    assert ("Matched-training control `retrained` (same fine-tuning, nothing planted): "
+            "0.45 [0.35, 0.55], n = 40.") in md
+    assert "| n | Minus retrained [95% interval] | Verdict |" in md
+    assert "| `planned` | 0.50 | 0.33 | 0.50 [0.40, 0.60] | 40 | +0.05 [-0.09, +0.19] |" in md
+    assert "| `base` | order only (rank 1) | — | 0.02 [-0.01, 0.05] | 40 | — |" in md
+    assert "**The method fails this validation**: 1 of 2 checks" in md
