@@ -40,7 +40,8 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
 from starter.models import get_spec, load_model
 from starter.plan import Generation
-from starter.rollouts import SamplingConfig, sample
+from starter.plotting import estimate_bars, estimate_points
+from starter.rollouts import sample
 from starter.tasks import get_task_set
 from starter.tasks.countdown import (
     FINAL_OPS_TARGET_ABOVE,
@@ -217,9 +218,8 @@ def sample_fit(ctx: Context, problems) -> None:
     if not todo:
         return
     prompts = [lm.prompt(question=p.question, raw_prompt=p.raw_prompt) for p in todo]
-    sampling = SamplingConfig(temperature=1.0, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
-                              batch_size=cfg.batch_size)
-    for problem, prompt, row in zip(todo, prompts, sample(lm, prompts, cfg.fit_samples, sampling)):
+    samples = sample(lm, prompts, cfg.fit_samples, cfg.sampling(temperature=1.0))
+    for problem, prompt, row in zip(todo, prompts, samples):
         ctx.store.append({"unit": f"fit:{problem.id}", "kind": "fit", "problem": problem.id,
                           "prompt": prompt, "completions": [c.text for c in row]})
 
@@ -275,8 +275,8 @@ def steer_eval(ctx: Context, problems, directions: dict) -> None:
                            np.zeros(lm.d_model, dtype=np.float32) for name, a, _ in chunk])
         hook = (activations.resid_name(layer_of(lm, cfg)),
                 activations.add_per_row(torch.tensor(deltas)))  # row i gets alpha_i * vector_i
-        greedy = SamplingConfig(temperature=0.0, max_new_tokens=cfg.max_new_tokens,
-                                batch_size=len(chunk))  # one batch: rows stay in chunk order
+        # one batch: rows stay in chunk order
+        greedy = cfg.sampling(temperature=0.0, batch_size=len(chunk))
         outs = sample(lm, [prompts[p.id] for _, _, p in chunk], 1, greedy, hooks=[hook])
         for (name, alpha, problem), out in zip(chunk, outs):
             text = out[0].text
@@ -338,8 +338,8 @@ def creativity(ctx: Context) -> None:
     n = cfg.creative_samples
     rows = [(random if vector == "random" else v) * alpha for vector, alpha, *_ in jobs]
     deltas = torch.stack([row for row in rows for _ in range(n)])  # prompt-major, n samples each
-    sampling = SamplingConfig(temperature=0.7, max_new_tokens=cfg.creative_max_new_tokens,
-                              seed=cfg.seed, batch_size=len(deltas))  # one batch: rows in order
+    sampling = cfg.sampling(temperature=0.7, max_new_tokens=cfg.creative_max_new_tokens,
+                            batch_size=len(deltas))  # one batch: rows in order
     prompts = [lm.prompt(question=p.question + (CREATIVE if prompted else ""))
                for _, _, prompted, p, _ in jobs]
     hook = (activations.resid_name(L), activations.add_per_row(deltas))
@@ -464,12 +464,61 @@ def _premature_mean(rows: list[dict]) -> float:  # nan when no row has a measure
     return stats.mean_ci(values, [r["problem"] for r in rows]).value
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class SteeringVector:
+    """The fitted vectors, as the run's `vector` row records them."""
+
+    layer: int  # the residual stream the vectors are added to
+    norm_over_resid: float  # the backtracking vector's norm over the mean residual norm
+    n_backtrack_steps: int  # pre-backtrack steps averaged into it
+    n_check_backtrack: int  # checks ("Miss.") followed by a backtrack (matched contrast)
+    n_check_continue: int  # checks not followed by one
+    claim_alpha: float  # the alpha the claims read (fixed before the run)
+    cosine_matched: float  # cosine between the backtracking and the matched-contrast vector
+
+
+@dataclass(frozen=True)
+class PrematureFinished:
+    """Premature backtracks per finished trace at the top alpha."""
+
+    backtrack: stats.Estimate  # with the backtracking vector
+    random: stats.Estimate  # with random vectors of the same norm (the control)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings and figure read these fields."""
+
+    vector: SteeringVector  # the fitted vectors
+    alphas: list[float]  # steering strengths evaluated
+    n_random: int  # random vectors of the same norm (the control)
+    cells: dict[str, dict[float, Cell]]  # "backtrack" / "matched" -> alpha -> measures
+    random: dict[float, Cell]  # alpha -> measures over all random vectors
+    random_spread: dict[float, list[float]]  # alpha -> each random vector's valid backtracks
+    claim_alpha: float  # the alpha the claims read
+    backtrack_minus_random: stats.Estimate  # valid backtracks: backtracking minus random
+    matched_minus_random: stats.Estimate  # valid backtracks: matched contrast minus random
+    top_alpha: float  # the strongest push, where side effects show
+    premature_finished: PrematureFinished  # premature backtracks on finished traces at top_alpha
+    premature_minus_random: stats.Estimate  # their difference, backtracking minus random
+    random_spread_premature: list[float]  # each random vector's premature mean at top_alpha
+    backtracks_unsteered: int  # backtracks in unsteered traces
+    dead_end_unsteered: int  # of them, valid only as a dead end left at once
+    backtrack_minus_unsteered: stats.Estimate  # valid backtracks: backtracking minus none
+    # the creativity vector (None when the preset ran no creative samples)
+    creative_alpha: float | None = None  # its alpha
+    creative_model: str | None = None  # the chat model it was fitted on
+    diversity: dict[str, stats.Estimate] | None = None  # condition -> distinct word pairs
+    creative_minus_random: stats.Estimate | None = None  # creative minus random vector
+
+
+def analyse(rows: list[dict]) -> Metrics:
     steer = [r for r in rows if r.get("kind") == "steer"]
     vector = next(r for r in rows if r.get("kind") == "vector")
     alphas = sorted({r["alpha"] for r in steer})
     randoms = sorted({r["vector"] for r in steer if r["vector"].startswith("random")})
-    m: dict = {"vector": {k: v for k, v in vector.items() if k not in ("unit", "kind")},
+    m: dict = {"vector": SteeringVector(**{k: v for k, v in vector.items()
+                                           if k not in ("unit", "kind")}),
                "alphas": alphas, "n_random": len(randoms),
                "cells": {name: {a: cell(_at(steer, name, a)) for a in alphas}
                          for name in ("backtrack", "matched")},
@@ -492,9 +541,9 @@ def analyse(rows: list[dict]) -> dict:
     others = _finished(_at_all(steer, randoms, top))
     premature = [_premature(r) for r in mine]
     control_premature = [_premature(r) for r in others]
-    m["premature_finished"] = {
-        "backtrack": stats.mean_ci(premature, [r["problem"] for r in mine]),
-        "random": stats.mean_ci(control_premature, [r["problem"] for r in others])}
+    m["premature_finished"] = PrematureFinished(
+        backtrack=stats.mean_ci(premature, [r["problem"] for r in mine]),
+        random=stats.mean_ci(control_premature, [r["problem"] for r in others]))
     m["premature_minus_random"] = stats.difference_ci(
         premature, [r["problem"] for r in mine],
         control_premature, [r["problem"] for r in others])
@@ -521,7 +570,7 @@ def analyse(rows: list[dict]) -> dict:
                           for name, pair in diversity.items()}
         m["creative_minus_random"] = small_n_bare(stats.difference_ci(*diversity["creative"],
                                                                       *diversity["random"]))
-    return m
+    return Metrics(**m)
 
 
 # %% [markdown]
@@ -532,28 +581,22 @@ def analyse(rows: list[dict]) -> dict:
 CURVES = {"backtrack": ("C0", "-o"), "matched": ("C1", "-s"), "random": ("gray", ":x")}
 
 
-def _curve(ax, m: dict, pick) -> None:
-    alphas = m["alphas"]
+def _curve(ax, m: Metrics, pick) -> None:
+    alphas = m.alphas
     for name, (colour, style) in CURVES.items():
-        cells = [m["random"][a] if name == "random" else m["cells"][name][a] for a in alphas]
+        cells = [m.random[a] if name == "random" else m.cells[name][a] for a in alphas]
         ests = [pick(c) for c in cells]
-        err = np.array([_half(e) for e in ests])
-        label = f"random (mean of {m['n_random']})" if name == "random" else f"{name} vector"
-        ax.errorbar(alphas, [e.value for e in ests], yerr=err.T, fmt=style, color=colour, capsize=2,
-                    label=label)
+        label = f"random (mean of {m.n_random})" if name == "random" else f"{name} vector"
+        estimate_points(ax, alphas, ests, fmt=style, color=colour, capsize=2, label=label)
 
 
-def _half(e: stats.Estimate) -> list[float]:  # error bar lengths below and above the value
-    return [e.value - e.ci[0], e.ci[1] - e.value] if e.ci else [0.0, 0.0]
-
-
-def plot(rows: list[dict], m: dict):
+def plot(rows: list[dict], m: Metrics):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, 2, figsize=(7, 10))
     _curve(axes[0, 0], m, lambda c: c.valid)
-    spread = [m["random_spread"][a] for a in m["alphas"]]
-    axes[0, 0].fill_between(m["alphas"], [min(s) for s in spread], [max(s) for s in spread],
+    spread = [m.random_spread[a] for a in m.alphas]
+    axes[0, 0].fill_between(m.alphas, [min(s) for s in spread], [max(s) for s in spread],
                             color="gray", alpha=0.2, label="random: min to max")
     axes[0, 0].set(ylabel="valid backtracks / trace", title="valid (exhausted or dead end)")
     _curve(axes[0, 1], m, lambda c: c.premature)
@@ -562,10 +605,10 @@ def plot(rows: list[dict], m: dict):
     axes[1, 0].set(ylabel="accuracy (finished traces)", title="accuracy")
     ax = axes[1, 1]
     for name, (colour, _) in CURVES.items():
-        cells = [m["random"][a] if name == "random" else m["cells"][name][a] for a in m["alphas"]]
-        ax.plot(m["alphas"], [c.unfinished / max(c.n, 1) for c in cells], "-", color=colour,
+        cells = [m.random[a] if name == "random" else m.cells[name][a] for a in m.alphas]
+        ax.plot(m.alphas, [c.unfinished / max(c.n, 1) for c in cells], "-", color=colour,
                 label=f"{name}: unfinished")
-        ax.plot(m["alphas"], [c.repeated_wait / max(c.n, 1) for c in cells], "--", color=colour,
+        ax.plot(m.alphas, [c.repeated_wait / max(c.n, 1) for c in cells], "--", color=colour,
                 label=f"{name}: repeated Wait")
     ax.set(ylabel="share of traces", ylim=(-0.05, 1.05))
     ax.set_title("unfinished (solid), repeated Wait (dashed)", fontsize=9)
@@ -579,14 +622,13 @@ def plot(rows: list[dict], m: dict):
     key.legend(*axes[1, 1].get_legend_handles_labels(), loc="lower left", fontsize=7,
                title="degenerate output")
     ax = axes[2, 0]
-    if "diversity" in m:
-        names = list(m["diversity"])
-        ests = list(m["diversity"].values())
-        err = np.array([_half(e) for e in ests])
-        ax.bar(range(len(names)), [e.value for e in ests], yerr=err.T, capsize=3, color="C2")
+    if m.diversity is not None:
+        names = list(m.diversity)
+        ests = list(m.diversity.values())
+        estimate_bars(ax, range(len(names)), ests, color="C2")
         ax.set_xticks(range(len(names)), names, fontsize=7)
-        ax.set(ylabel="distinct word pairs", title=f"creativity ({m['creative_model']}, "
-               f"alpha {m['creative_alpha']:+g})")
+        ax.set(ylabel="distinct word pairs", title=f"creativity ({m.creative_model}, "
+               f"alpha {m.creative_alpha:+g})")
     else:
         ax.set_axis_off()
     fig.tight_layout()
@@ -602,101 +644,101 @@ def _spread(values: list[float]) -> str:
     return ", ".join(f"{x:.2f}" for x in values)
 
 
-def claims(m: dict) -> list[Claim]:
-    a = m["claim_alpha"]
-    control = (f"{m['n_random']} random vectors of the same norm, alpha {a:+g} (interval over "
+def claims(m: Metrics) -> list[Claim]:
+    a = m.claim_alpha
+    control = (f"{m.n_random} random vectors of the same norm, alpha {a:+g} (interval over "
                f"problems only, not between vectors; per-vector means "
-               f"{_spread(m['random_spread'][a])})")
+               f"{_spread(m.random_spread[a])})")
     metric = f"valid backtracks per trace at alpha {a:+g}"
     out = [compare(f"Adding the backtracking vector (pre-backtrack minus all other steps) at alpha "
                    f"{a:+g} raises valid backtracks above random vectors of the same norm.",
-                   metric, m["cells"]["backtrack"][a].valid, control, metric,
-                   m["random"][a].valid, m["backtrack_minus_random"], key=PRIMARY),
+                   metric, m.cells["backtrack"][a].valid, control, metric,
+                   m.random[a].valid, m.backtrack_minus_random, key=PRIMARY),
            compare(f"The matched-contrast vector (a 'Miss.' followed by a backtrack minus a "
                    f"'Miss.' not followed by one) at alpha {a:+g} raises valid backtracks above "
                    f"random vectors: the effect is not only a 'Miss.' direction.",
-                   metric, m["cells"]["matched"][a].valid, control, metric,
-                   m["random"][a].valid, m["matched_minus_random"], key="matched-vs-random")]
-    top = m["top_alpha"]
-    back, rand = m["cells"]["backtrack"][top], m["random"][top]
+                   metric, m.cells["matched"][a].valid, control, metric,
+                   m.random[a].valid, m.matched_minus_random, key="matched-vs-random")]
+    top = m.top_alpha
+    back, rand = m.cells["backtrack"][top], m.random[top]
     out.append(compare(
         f"Exploratory (chosen after seeing the sweep): at alpha {top:+g} the backtracking vector "
         f"raises premature backtracks (operations left untried) above random vectors of the same "
         f"norm, counted on finished traces only ({back.unfinished}/{back.n} backtracking-vector "
         f"and {rand.unfinished}/{rand.n} random-vector traces unfinished, left out).",
         f"premature backtracks per finished trace at alpha {top:+g}",
-        m["premature_finished"]["backtrack"],
-        f"{m['n_random']} random vectors, alpha {top:+g} (interval over problems only, not "
-        f"between vectors; per-vector means {_spread(m['random_spread_premature'])})",
-        "premature backtracks per finished trace", m["premature_finished"]["random"],
-        m["premature_minus_random"], key="premature-vs-random"))
+        m.premature_finished.backtrack,
+        f"{m.n_random} random vectors, alpha {top:+g} (interval over problems only, not "
+        f"between vectors; per-vector means {_spread(m.random_spread_premature)})",
+        "premature backtracks per finished trace", m.premature_finished.random,
+        m.premature_minus_random, key="premature-vs-random"))
     # the creativity comparison is a claim only from MIN_PROBLEMS questions up (findings() keeps
     # its numbers either way)
-    if "diversity" in m and m["creative_minus_random"].n >= MIN_PROBLEMS:
-        top = m["creative_alpha"]
+    if m.diversity is not None and m.creative_minus_random.n >= MIN_PROBLEMS:
+        top = m.creative_alpha
         out.append(compare(
-            f"On {m['creative_model']}, the creativity vector at alpha {top:+g} makes one "
+            f"On {m.creative_model}, the creativity vector at alpha {top:+g} makes one "
             f"question's samples more diverse than a random vector of the same norm (on questions "
             f"it was not fitted on).",
-            "distinct word pairs across samples", m["diversity"]["creative"],
-            f"random vector, alpha {top:+g}", "distinct word pairs", m["diversity"]["random"],
-            m["creative_minus_random"], key="creative-vs-random"))
+            "distinct word pairs across samples", m.diversity["creative"],
+            f"random vector, alpha {top:+g}", "distinct word pairs", m.diversity["random"],
+            m.creative_minus_random, key="creative-vs-random"))
     return declare([c for c in out
                     if np.isfinite(c.estimate.value) and c.difference.n >= MIN_PROBLEMS], PRIMARY)
 
 
-def findings(m: dict) -> str:
-    d, v = stats.describe, m["vector"]
-    none = m["cells"]["backtrack"][0.0]
-    out = [f"Vectors at layer {v['layer']}: Venhoff's (pre-backtrack minus other steps, "
-           f"{v['n_backtrack_steps']} backtrack steps; {v['norm_over_resid']:.2f}x the mean "
-           f"residual norm) and the matched contrast ({v['n_check_backtrack']} checks followed "
-           f"by a backtrack vs {v['n_check_continue']} not; cosine with Venhoff's "
-           f"{v['cosine_matched']:.2f}). Unsteered: {d(none.valid)} valid and {d(none.premature)} "
+def findings(m: Metrics) -> str:
+    d, v = stats.describe, m.vector
+    none = m.cells["backtrack"][0.0]
+    out = [f"Vectors at layer {v.layer}: Venhoff's (pre-backtrack minus other steps, "
+           f"{v.n_backtrack_steps} backtrack steps; {v.norm_over_resid:.2f}x the mean "
+           f"residual norm) and the matched contrast ({v.n_check_backtrack} checks followed "
+           f"by a backtrack vs {v.n_check_continue} not; cosine with Venhoff's "
+           f"{v.cosine_matched:.2f}). Unsteered: {d(none.valid)} valid and {d(none.premature)} "
            f"premature backtracks per trace, accuracy {d(none.accuracy)}, "
            f"{none.unfinished}/{none.n} unfinished.\n\n"
            "| alpha | vector | valid / trace | premature / trace | accuracy (finished) "
            "| unfinished | repeated Wait |\n|---|---|---|---|---|---|---|\n"]
-    for a in m["alphas"]:
+    for a in m.alphas:
         for name in ("backtrack", "matched", "random"):
-            c = m["random"][a] if name == "random" else m["cells"][name][a]
+            c = m.random[a] if name == "random" else m.cells[name][a]
             if a == 0 and name != "backtrack":
                 continue
-            label = f"random (mean of {m['n_random']}; per vector " + ", ".join(
-                f"{x:.2f}" for x in m["random_spread"][a]) + ")" if name == "random" else name
+            label = f"random (mean of {m.n_random}; per vector " + ", ".join(
+                f"{x:.2f}" for x in m.random_spread[a]) + ")" if name == "random" else name
             out.append(f"| {a:+g} | {label if a else 'none'} | {d(c.valid)} | {d(c.premature)} | "
                        f"{d(c.accuracy)} | {c.unfinished}/{c.n} | {c.repeated_wait}/{c.n} |\n")
-    diff = m["backtrack_minus_unsteered"]
-    out.append(f"\nBacktracking vector at alpha {m['claim_alpha']:+g} minus unsteered: "
+    diff = m.backtrack_minus_unsteered
+    out.append(f"\nBacktracking vector at alpha {m.claim_alpha:+g} minus unsteered: "
                f"{diff.value:+.2f} valid backtracks per trace ({d(diff)}). The random-vector "
                f"intervals resample problems only: they leave out the variation between random "
                f"vectors, whose per-vector means stand next to each random row above.")
-    top, back = m["top_alpha"], m["cells"]["backtrack"][m["top_alpha"]]
+    top, back = m.top_alpha, m.cells["backtrack"][m.top_alpha]
     out.append(f"\n\nAt alpha {top:+g} the backtracking vector breaks the model more often than "
                f"random vectors ({back.unfinished}/{back.n} traces unfinished vs "
-               f"{m['random'][top].unfinished}/{m['random'][top].n}), so its premature "
+               f"{m.random[top].unfinished}/{m.random[top].n}), so its premature "
                f"backtracks are compared on finished traces only: "
-               f"{d(m['premature_finished']['backtrack'])} per finished trace vs random "
-               f"{d(m['premature_finished']['random'])} (per vector "
-               f"{_spread(m['random_spread_premature'])}); difference "
-               f"{d(m['premature_minus_random'])}.")
-    if "diversity" in m:
-        div = m["diversity"]
-        few = m["creative_minus_random"].n < MIN_PROBLEMS
-        out.append(f"\n\nCreativity, on {m['creative_model']} (a separate chat model, not the "
+               f"{d(m.premature_finished.backtrack)} per finished trace vs random "
+               f"{d(m.premature_finished.random)} (per vector "
+               f"{_spread(m.random_spread_premature)}); difference "
+               f"{d(m.premature_minus_random)}.")
+    if m.diversity is not None:
+        div = m.diversity
+        few = m.creative_minus_random.n < MIN_PROBLEMS
+        out.append(f"\n\nCreativity, on {m.creative_model} (a separate chat model, not the "
                    f"organism; fitted and evaluated on disjoint questions): distinct word pairs "
-                   f"unsteered {d(div['unsteered'])}, at alpha {m['creative_alpha']:+g} "
+                   f"unsteered {d(div['unsteered'])}, at alpha {m.creative_alpha:+g} "
                    f"{d(div['creative'])} (random vector {d(div['random'])}; creative prompt "
                    f"{d(div['prompted'])}); creativity minus random "
-                   f"{d(m['creative_minus_random'])}."
+                   f"{d(m.creative_minus_random)}."
                    + (f" Fewer than {MIN_PROBLEMS} questions: no interval and no claim."
                       if few else ""))
     else:
         out.append("\n\nThe creativity vector was not run in this preset (it needs a chat model).")
     out.append(f"\n\nValid backtracks are checked against the organism's search (every final "
                f"operation from the last state tried, or a dead end left before any try); "
-               f"valid only as a dead end left at once: {m['dead_end_unsteered']} "
-               f"of {m['backtracks_unsteered']} unsteered backtracks (a reactive model has none). "
+               f"valid only as a dead end left at once: {m.dead_end_unsteered} "
+               f"of {m.backtracks_unsteered} unsteered backtracks (a reactive model has none). "
                "Off the organism validity cannot be checked and is left out. The organism "
                "result is a hypothesis about R1-distill, to test there (gpu preset). SAE "
                "latents of the vector (models with SAEs, online only) are in results.jsonl, "
@@ -751,10 +793,9 @@ NO_VALIDATION = ("no organism variant plants a known steering effect: tinythinke
 
 
 # %%
-STARTER = Starter(
-    slug="steering",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__,
+    presets=PRESETS,
     concepts=("backtracking", "wait", "creative"),
     try_next=("Pick the layer as Venhoff et al. do (attribution patching) instead of the middle "
               "block.",

@@ -56,28 +56,28 @@ ROWS = [
 
 def test_analyse_by_hand():
     m = st.analyse(ROWS)
-    assert m["alphas"] == [0.0, 0.5] and m["n_random"] == 2 and m["claim_alpha"] == 0.5
-    back = m["cells"]["backtrack"][0.5]
+    assert m.alphas == [0.0, 0.5] and m.n_random == 2 and m.claim_alpha == 0.5
+    back = m.cells["backtrack"][0.5]
     assert back.valid.value == pytest.approx(1.5), "(2 + 1) / 2 valid backtracks"
     assert back.premature.value == pytest.approx(1.0), "(3 - 2 + 2 - 1) / 2"
     assert (back.accuracy.successes, back.accuracy.n_items) == (1, 1), "finished traces only"
     assert (back.unfinished, back.repeated_wait, back.n) == (1, 1, 2)
-    unsteered = m["cells"]["matched"][0.0]
+    unsteered = m.cells["matched"][0.0]
     assert unsteered.valid.value == pytest.approx(0.5), "alpha 0: the unsteered run"
-    assert m["random"][0.5].valid.value == pytest.approx(0.5), "(1 + 0 + 0 + 1) / 4"
-    assert m["random_spread"][0.5] == [0.5, 0.5]
-    assert m["backtrack_minus_random"].value == pytest.approx(1.0)
-    assert m["matched_minus_random"].value == pytest.approx(0.5)
-    assert m["backtrack_minus_unsteered"].value == pytest.approx(1.0)
-    assert m["top_alpha"] == 0.5
+    assert m.random[0.5].valid.value == pytest.approx(0.5), "(1 + 0 + 0 + 1) / 4"
+    assert m.random_spread[0.5] == [0.5, 0.5]
+    assert m.backtrack_minus_random.value == pytest.approx(1.0)
+    assert m.matched_minus_random.value == pytest.approx(0.5)
+    assert m.backtrack_minus_unsteered.value == pytest.approx(1.0)
+    assert m.top_alpha == 0.5
     # finished traces only: p2's unfinished backtrack-vector trace is left out
-    assert m["premature_finished"]["backtrack"].value == pytest.approx(1.0), "p1: 3 - 2"
-    assert m["premature_finished"]["backtrack"].n_items == 1
-    assert m["premature_minus_random"].value == pytest.approx(1.0 - 0.25), "1 - (0+0+1+0)/4"
-    assert m["random_spread_premature"] == [0.0, 0.5], "random0: 0, 0; random1: 1, 0"
-    assert m["diversity"]["creative"].value == pytest.approx(0.9)
-    assert m["creative_minus_random"].value == pytest.approx(0.4)
-    assert m["creative_minus_random"].ci is None, f"2 questions < {st.MIN_PROBLEMS}: no interval"
+    assert m.premature_finished.backtrack.value == pytest.approx(1.0), "p1: 3 - 2"
+    assert m.premature_finished.backtrack.n_items == 1
+    assert m.premature_minus_random.value == pytest.approx(1.0 - 0.25), "1 - (0+0+1+0)/4"
+    assert m.random_spread_premature == [0.0, 0.5], "random0: 0, 0; random1: 1, 0"
+    assert m.diversity["creative"].value == pytest.approx(0.9)
+    assert m.creative_minus_random.value == pytest.approx(0.4)
+    assert m.creative_minus_random.ci is None, f"2 questions < {st.MIN_PROBLEMS}: no interval"
 
 
 def widen(rows: list[dict], copies: int) -> list[dict]:
@@ -109,7 +109,7 @@ def test_no_claim_and_no_interval_from_fewer_than_min_problems():
     assert st.claims(m) == [], f"2 problems < {st.MIN_PROBLEMS}: no verdict"
     text = st.findings(m)
     assert "Creativity, on m" in text and "no interval and no claim" in text
-    assert all(e.ci is None for e in m["diversity"].values())
+    assert all(e.ci is None for e in m.diversity.values())
 
 
 def test_off_the_organism_validity_is_left_out():
@@ -138,8 +138,8 @@ def test_a_backtrack_at_a_dead_end_is_valid_before_any_try():
 def test_dead_end_backtracks_are_counted_apart():
     rows = [r if r.get("vector") != "none" else {**r, "dead_end_backtracks": 1} for r in ROWS]
     m = st.analyse(rows)
-    assert (m["dead_end_unsteered"], m["backtracks_unsteered"]) == (2, 1)
-    assert st.analyse(ROWS)["dead_end_unsteered"] == 0, "rows without the field count 0"
+    assert (m.dead_end_unsteered, m.backtracks_unsteered) == (2, 1)
+    assert st.analyse(ROWS).dead_end_unsteered == 0, "rows without the field count 0"
     assert "valid only as a dead end left at once: 0 of 1" in st.findings(
         st.analyse(ROWS))
 
