@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # annotations only: the frame imports torch-heavy modules ins
     from starter.models import LoadedModel
     from starter.neuronpedia import SearchHit
     from starter.results import RunStore
-    from starter.rollouts import SamplingConfig
+    from starter.sampling import SamplingConfig
 
 
 # A starter's metrics: what its `analyse` returns, a frozen dataclass (or, until a starter is
@@ -85,7 +85,7 @@ class StarterConfig:
         >>> cfg.sampling(temperature=0.0, max_new_tokens=8).temperature
         0.0
         """
-        from starter.rollouts import SamplingConfig
+        from starter.sampling import SamplingConfig
 
         mine = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                 if f.name in SAMPLING_FIELDS}

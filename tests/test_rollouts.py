@@ -13,11 +13,11 @@ from starter.rollouts import (
     Completion,
     GumbelSampler,
     SamplingConfig,
-    _completion,
     gumbel_noise,
     sample,
     sequence_key,
 )
+from starter.sampling import completion_of
 
 CHARS = "abcdefghijklmnopqrstuvwxyz0123456789 .,:;?!+-*/=()<>{}\\\n"
 PROMPTS = ["Numbers: 8 19 4. Target: 31. <think>", "What is 2+3?", "hi"]  # different lengths: padding
@@ -99,14 +99,14 @@ def _ids(text: str) -> list[int]:
 
 def test_completion_trimming():
     tok, eos = _CharTokenizer(), [1]
-    ran_out = _completion(tok, _ids("abc"), eos, ())
+    ran_out = completion_of(tok, _ids("abc"), eos, ())
     assert (ran_out.text, ran_out.n_new_tokens, ran_out.finished) == ("abc", 3, False)
-    ended = _completion(tok, _ids("abc") + [1, 0, 0], eos, ())
+    ended = completion_of(tok, _ids("abc") + [1, 0, 0], eos, ())
     assert (ended.text, ended.token_ids[-1], ended.n_new_tokens, ended.finished) == ("abc", 1, 4, True), \
         "an EOS ends the completion; it is counted as a token but not written into the text"
-    stopped = _completion(tok, _ids("ab</think>cd") + [0, 0], eos, ("</think>",))
+    stopped = completion_of(tok, _ids("ab</think>cd") + [0, 0], eos, ("</think>",))
     assert (stopped.text, stopped.n_new_tokens, stopped.finished) == ("ab</think>", 10, True)
-    padded_with_eos = _completion(tok, _ids("x.y") + [1, 1], eos, (".",))
+    padded_with_eos = completion_of(tok, _ids("x.y") + [1, 1], eos, (".",))
     assert (padded_with_eos.text, padded_with_eos.n_new_tokens) == ("x.", 2), \
         "when pad == EOS, padding after a stop string must not count as generated"
 

@@ -3,7 +3,7 @@
 Raw-prompt continuation, not chat turns: prefix resampling continues `prompt + prefix` as text.
 The prompt is made here by the model's own tokenizer (`RemoteModel.prompt`, the same code as
 `LoadedModel.prompt`) and, by default, sent as its token ids, so the server sees exactly the tokens
-the local path feeds `generate`. Completions come back as `starter.rollouts.Completion` records.
+the local path feeds `generate`. Completions come back as `starter.sampling.Completion` records.
 
     >>> server = ServerConfig(base_url="http://127.0.0.1:8000/v1/", served_model="r1")
     >>> server.base_url, server.completions_url
@@ -60,7 +60,7 @@ import requests
 from starter import cot, http
 from starter.errors import Secret, StarterError, UsageError
 from starter.http import DeadlinePassed, Reply, excerpt, run_before_deadline
-from starter.rollouts import Completion, SamplingConfig, _completion, sequence_key
+from starter.sampling import Completion, SamplingConfig, completion_of, eos_ids, sequence_key
 
 if TYPE_CHECKING:
     from starter.models import LoadedModel, ModelSpec
@@ -215,9 +215,8 @@ class RemoteModel:
     def from_loaded(cls, model: LoadedModel, server: ServerConfig,
                     api_key: str | None = None) -> RemoteModel:
         """Reuse a loaded model's spec, tokenizer and EOS tokens (e.g. to compare both paths)."""
-        from starter.rollouts import _eos_ids
 
-        return cls(model.spec, model.tokenizer, server, api_key=api_key, eos_ids=_eos_ids(model))
+        return cls(model.spec, model.tokenizer, server, api_key=api_key, eos_ids=eos_ids(model))
 
     @property
     def add_special_tokens(self) -> bool:
@@ -526,7 +525,7 @@ def _choice_completion(remote: RemoteModel, choice: dict, cfg: SamplingConfig,
     if ids is not None:
         _check_token_ids(remote, ids, where)
         # The server's tokens are the truth: decode and trim them as rollouts does its own.
-        done = _completion(remote.tokenizer, ids, remote.eos_ids, cfg.stop_strings)
+        done = completion_of(remote.tokenizer, ids, remote.eos_ids, cfg.stop_strings)
         if reason == "stop" and not done.finished:  # a stop token the EOS list does not know
             done = Completion(-1, -1, done.text, done.token_ids, done.n_new_tokens, True)
         return done
