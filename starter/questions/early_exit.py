@@ -64,6 +64,7 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
+from starter.plotting import estimate_bars, interval_errors
 from starter.tasks import get_task_set
 
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
@@ -114,14 +115,8 @@ class Config(StarterConfig):
             raise UsageError(f"forced_suffix {self.forced_suffix!r} must close the thinking "
                              f"({THINK_CLOSE}) and open a brace, e.g. ' </think> \\boxed{{'")
 
-    def sampling(self) -> rollouts.SamplingConfig:
-        return rollouts.SamplingConfig(temperature=self.temperature, top_p=self.top_p,
-                                       seed=self.seed, max_new_tokens=self.max_new_tokens,
-                                       batch_size=self.batch_size)
-
     def forcing(self) -> rollouts.SamplingConfig:  # greedy: one forced answer per boundary
-        return rollouts.SamplingConfig(temperature=0.0, seed=self.seed, batch_size=self.batch_size,
-                                       max_new_tokens=self.forced_max_new_tokens)
+        return self.sampling(temperature=0.0, max_new_tokens=self.forced_max_new_tokens)
 
 
 # how Thought Anchors forced R1's answer after a prefix
@@ -681,7 +676,33 @@ def auroc(chains: list[Chain], policy: str) -> float:
     return activations.score_predictions([float(y) for _, y in pairs], [v for v, _ in pairs])
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings and figure read these fields."""
+
+    n_chains: int  # sampled chains
+    n_unfinished: int  # of them, never finished
+    n_scored: int  # finished chains with boundaries: the ones the policies are scored on
+    n_boundaries: int  # step boundaries where an answer was forced
+    label_rate: stats.Estimate  # boundaries whose forced answer is already correct
+    full_accuracy: stats.Estimate  # accuracy of the whole chains (no early exit)
+    full_tokens: stats.Estimate  # tokens of the whole chains
+    n_wrong: int  # scored chains whose final answer is wrong
+    n_rescuable: int  # of them, with a boundary whose forced answer is right
+    probe_layer: int | None  # the probe's layer (None: no probe row)
+    probe_skipped: str | None  # why the probe was not fitted (None: it was)
+    policies: dict[str, PolicyResult]  # policy -> accuracy and tokens saved, cross-fitted
+    oracle: PolicyResult  # stopping at the first correct boundary (an upper bound)
+    sweep: list[SweepPoint]  # every policy at every threshold
+    auroc: dict[str, float]  # policy -> AUROC of its score for "already correct"
+    within_full_ci: dict[str, SweepPoint | None]  # policy -> most saving within full accuracy
+    n_final_hit: int  # scored chains whose last step is the organism's "Hit."
+    final_step: dict[str, tuple[int, int]]  # policy -> (stops, stops skipping only the last step)
+    best_baseline: str  # the baseline policy that saves most
+    probe_minus: dict[str, stats.Estimate]  # baseline -> tokens saved: probe minus it
+
+
+def analyse(rows: list[dict]) -> Metrics:
     all_chains = [r for r in rows if r.get("kind") == "chain"]
     chains, probe = chains_of(rows)
     max_drop = float(probe.get("max_accuracy_drop", 0.0))
@@ -731,7 +752,7 @@ def analyse(rows: list[dict]) -> dict:
             m["probe_minus"][p] = stats.difference_ci(mine, where, theirs, where)
         else:
             m["probe_minus"][p] = stats.mean_ci([], [])
-    return m
+    return Metrics(**m)
 
 
 def _finite(x: float) -> float:
@@ -749,27 +770,27 @@ NAMES = {"probe": "probe", "answer_confidence": "answer confidence",
          "forced_answer_rule": "forced-answer rule (forced answer = target)", "oracle": "oracle"}
 
 
-def plot(rows: list[dict], m: dict):
+def plot(rows: list[dict], m: Metrics):
     import matplotlib.pyplot as plt
 
     fig, (curve, bars) = plt.subplots(1, 2, figsize=(7, 3.8))
-    for i, policy in enumerate(m["policies"]):
-        points = sorted((p for p in m["sweep"] if p.policy == policy),
+    for i, policy in enumerate(m.policies):
+        points = sorted((p for p in m.sweep if p.policy == policy),
                         key=lambda p: p.saved.value)
         curve.plot([p.saved.value for p in points], [p.accuracy.value for p in points], "-",
                    color=f"C{i}", lw=1, alpha=0.7, label=NAMES[policy])
-        chosen = m["policies"][policy]
+        chosen = m.policies[policy]
         _point(curve, chosen.saved, chosen.accuracy, f"C{i}")
-    full = m["full_accuracy"]
+    full = m.full_accuracy
     if full.ci is not None:
         curve.axhspan(*full.ci, color="0.85", zorder=0, label="full chain (95% CI)")
-    _point(curve, m["oracle"].saved, m["oracle"].accuracy, "k", marker="*")
+    _point(curve, m.oracle.saved, m.oracle.accuracy, "k", marker="*")
     curve.plot([], [], "k*", label="oracle")
     curve.set(xlabel="share of thinking tokens saved", ylabel="accuracy (finished chains)",
               title="Sweep; dots: threshold from training problems", ylim=(-0.05, 1.05))
     curve.title.set_fontsize(8)
-    names = [*m["policies"], "oracle"]
-    results = [*m["policies"].values(), m["oracle"]]
+    names = [*m.policies, "oracle"]
+    results = [*m.policies.values(), m.oracle]
     for i, r in enumerate(results):
         _bar(bars, i, r.saved, "k" if r.policy == "oracle" else f"C{i}")
     bars.set_xticks(range(len(names)), [NAMES[n] for n in names], rotation=30, ha="right",
@@ -785,17 +806,14 @@ def plot(rows: list[dict], m: dict):
 def _point(ax, x: stats.Estimate, y: stats.Estimate, color: str, marker: str = "o") -> None:
     if not (math.isfinite(x.value) and math.isfinite(y.value)):
         return
-    xerr = None if x.ci is None else [[x.value - x.ci[0]], [x.ci[1] - x.value]]
-    yerr = None if y.ci is None else [[y.value - y.ci[0]], [y.ci[1] - y.value]]
+    xerr = None if x.ci is None else interval_errors([x])
+    yerr = None if y.ci is None else interval_errors([y])
     ax.errorbar([x.value], [y.value], xerr=xerr, yerr=yerr, fmt=marker, color=color, ms=5,
                 capsize=2)
 
 
 def _bar(ax, x: float, est: stats.Estimate, color: str) -> None:
-    if not math.isfinite(est.value):
-        return
-    err = None if est.ci is None else [[est.value - est.ci[0]], [est.ci[1] - est.value]]
-    ax.bar([x], [est.value], 0.6, color=color, yerr=err, capsize=2)
+    estimate_bars(ax, [x], [est], 0.6, color=color, capsize=2)
 
 
 # %% [markdown]
@@ -803,13 +821,13 @@ def _bar(ax, x: float, est: stats.Estimate, color: str) -> None:
 
 
 # %%
-def claims(m: dict) -> list[Claim]:
-    best = m["best_baseline"]
-    probe = m["policies"].get("probe")
+def claims(m: Metrics) -> list[Claim]:
+    best = m.best_baseline
+    probe = m.policies.get("probe")
     empty = stats.mean_ci([], [])
     saved = probe.saved if probe else empty
     accuracy = probe.accuracy if probe else empty
-    strongest = Baseline(f"{NAMES[best]} ({_how(best)})", m["policies"][best].saved)
+    strongest = Baseline(f"{NAMES[best]} ({_how(best)})", m.policies[best].saved)
     head = ("With thresholds chosen on training problems, stopping where the probe says saves "
             "more of the thinking on held-out problems than ")
     out = [compare(head + "the strongest baseline that reads no activations (the target and "
@@ -817,18 +835,18 @@ def claims(m: dict) -> list[Claim]:
                    "share of thinking tokens saved (probe)", saved,
                    f"strongest baseline on the test problems ({NAMES[best]}, {_how(best)})",
                    "share of thinking tokens saved",
-                   m["policies"][best].saved, m["probe_minus"][best], key=PRIMARY,
+                   m.policies[best].saved, m.probe_minus[best], key=PRIMARY,
                    strongest_baseline=strongest)]
     for other in (p for p in BASELINES if p != best):  # each of the others too
         out.append(compare(head + f"stopping on {NAMES[other]}.",
                            "share of thinking tokens saved (probe)", saved,
                            f"{NAMES[other]} ({_how(other)})",
-                           "share of thinking tokens saved", m["policies"][other].saved,
-                           m["probe_minus"][other], key=f"probe-vs-{other}"))
+                           "share of thinking tokens saved", m.policies[other].saved,
+                           m.probe_minus[other], key=f"probe-vs-{other}"))
     out.append(compare(
         "Stopping where the probe says loses accuracy against letting the chain finish.",
         "accuracy (probe policy)", accuracy, "full chain (never stop early), same chains",
-        "accuracy", m["full_accuracy"], probe.accuracy_minus_full if probe else empty,
+        "accuracy", m.full_accuracy, probe.accuracy_minus_full if probe else empty,
         direction=-1, key="probe-accuracy-loss"))
     return declare(out, PRIMARY)
 
@@ -840,11 +858,12 @@ def _how(policy: str) -> str:
     return "threshold from training problems"
 
 
-def where_saved(m: dict) -> str:
+def where_saved(m: Metrics) -> str:
     """The first paragraph of the summary: how much of each policy's savings is the last step.
 
-    >>> m = {"n_scored": 63, "n_final_hit": 63, "final_step": {"target_rule": (58, 55),
-    ...      "probe": (40, 37)}}
+    >>> from types import SimpleNamespace  # the three Metrics fields it reads
+    >>> m = SimpleNamespace(n_scored=63, n_final_hit=63, final_step={"target_rule": (58, 55),
+    ...                     "probe": (40, 37)})
     >>> print(where_saved(m))  # doctest: +NORMALIZE_WHITESPACE
     Read first: nearly all of the savings here are the final step. 63 of the 63 scored chains
     end with the step `Hit.`, and a stop at the boundary just before the last step saves only
@@ -852,58 +871,58 @@ def where_saved(m: dict) -> str:
     58 stops; probe 37 of its 40 stops. So the shares saved below mostly measure whether a policy
     skips the verdict step, not whether it finds the answer earlier.
     """
-    parts = [f"{NAMES[p]} {last} of its {n} stops" for p, (n, last) in m["final_step"].items()
+    parts = [f"{NAMES[p]} {last} of its {n} stops" for p, (n, last) in m.final_step.items()
              if n]
-    never = [NAMES[p] for p, (n, _) in m["final_step"].items() if not n]
+    never = [NAMES[p] for p, (n, _) in m.final_step.items() if not n]
     if never:
         parts.append(f"{' and '.join(never)} never stopped early")
-    stops = sum(n for n, _ in m["final_step"].values())
-    last = sum(k for _, k in m["final_step"].values())
+    stops = sum(n for n, _ in m.final_step.values())
+    last = sum(k for _, k in m.final_step.values())
     mostly = stops > 0 and last >= 0.8 * stops  # "nearly all" only when the rows say so
     head = ("nearly all of the savings here are the final step" if mostly else
             "where the savings come from")
     tail = (" So the shares saved below mostly measure whether a policy skips the verdict step, "
             "not whether it finds the answer earlier." if mostly else "")
-    return (f"Read first: {head}. {m['n_final_hit']} of the {m['n_scored']} scored chains end "
+    return (f"Read first: {head}. {m.n_final_hit} of the {m.n_scored} scored chains end "
             "with the step `Hit.`, and a stop at the boundary just before the last step saves "
             "only that step. Stops that skip exactly the last step: " + "; ".join(parts) + "."
             + tail)
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    text = where_saved(m) + "\n\n" if m["n_scored"] else ""
-    text += (f"{m['n_chains']} chains sampled, {m['n_unfinished']} unfinished (no `</think>` and "
-            f"answer; they train the probe but are not scored); {m['n_scored']} finished chains "
-            f"scored. Full chains: accuracy {d(m['full_accuracy'])}, thinking tokens "
-            f"{d(m['full_tokens'], 1)}. A forced answer was right at {d(m['label_rate'])} of "
-            f"the {m['n_boundaries']} boundaries. The oracle (stop at the first boundary whose "
-            f"forced answer is right) saves {d(m['oracle'].saved)} of the thinking at accuracy "
-            f"{d(m['oracle'].accuracy)}: the ceiling for any policy.")
-    if m["probe_skipped"]:
-        text += f"\n\nNo probe was fitted ({m['probe_skipped']}); only the baselines are scored."
+    text = where_saved(m) + "\n\n" if m.n_scored else ""
+    text += (f"{m.n_chains} chains sampled, {m.n_unfinished} unfinished (no `</think>` and "
+            f"answer; they train the probe but are not scored); {m.n_scored} finished chains "
+            f"scored. Full chains: accuracy {d(m.full_accuracy)}, thinking tokens "
+            f"{d(m.full_tokens, 1)}. A forced answer was right at {d(m.label_rate)} of "
+            f"the {m.n_boundaries} boundaries. The oracle (stop at the first boundary whose "
+            f"forced answer is right) saves {d(m.oracle.saved)} of the thinking at accuracy "
+            f"{d(m.oracle.accuracy)}: the ceiling for any policy.")
+    if m.probe_skipped:
+        text += f"\n\nNo probe was fitted ({m.probe_skipped}); only the baselines are scored."
     text += "\n\nAt thresholds chosen on the training problems of each fold, on held-out problems:"
-    for policy, r in m["policies"].items():
+    for policy, r in m.policies.items():
         text += (f"\n- {NAMES[policy]}: saves {d(r.saved)} of the thinking, accuracy "
                  f"{d(r.accuracy)} (minus the full chain's: {_signed(r.accuracy_minus_full)}); "
                  f"thresholds {', '.join(_threshold(t) for t in r.thresholds)}; pooled AUROC "
-                 f"for \"a forced answer here is right\" {m['auroc'][policy]:.2f} (no interval).")
+                 f"for \"a forced answer here is right\" {m.auroc[policy]:.2f} (no interval).")
     inside = [f"{NAMES[p]} {d(point.saved)} (threshold {_threshold(point.threshold)})"
-              for p, point in m["within_full_ci"].items() if point is not None]
+              for p, point in m.within_full_ci.items() if point is not None]
     if inside:
         text += ("\n\nRead off the sweep instead (the most saved at an accuracy inside the full "
                  "chain's 95% interval, chosen on the scored chains themselves, so optimistic for "
                  "every policy alike): " + "; ".join(inside) + ".")
-    if not m["probe_skipped"]:
-        diff = m["probe_minus"][m["best_baseline"]]
+    if not m.probe_skipped:
+        diff = m.probe_minus[m.best_baseline]
         verdict = ("more than" if diff.excludes_zero and diff.value > 0 else
                    "less than" if diff.excludes_zero else "not distinguishable from")
-        text += (f"\n\nThe probe saves {verdict} the best baseline ({NAMES[m['best_baseline']]}, "
+        text += (f"\n\nThe probe saves {verdict} the best baseline ({NAMES[m.best_baseline]}, "
                  f"picked on the test problems, which favours the baselines): difference "
                  f"{_signed(diff)}. Against each baseline: "
-                 + "; ".join(f"{NAMES[p]} {_signed(e)}" for p, e in m["probe_minus"].items())
-                 + f". The probe reads the residual stream after block {m['probe_layer']}.")
-        never = [NAMES[p] for p, r in m["policies"].items()
+                 + "; ".join(f"{NAMES[p]} {_signed(e)}" for p, e in m.probe_minus.items())
+                 + f". The probe reads the residual stream after block {m.probe_layer}.")
+        never = [NAMES[p] for p, r in m.policies.items()
                  if p != "probe" and all(t == math.inf for t in r.thresholds)]
         if never:
             text += (f" The baselines {' and '.join(never)} never stopped early at the "
@@ -912,17 +931,17 @@ def findings(m: dict) -> str:
                      "so they save exactly 0 on every chain; statistics then gives that side "
                      "Wilson's interval over the problems (the kit's rule for an all-or-nothing "
                      "side), which keeps a small difference against them from a verdict.")
-        weakest = [NAMES[p] for p, e in m["probe_minus"].items() if not e.excludes_zero]
+        weakest = [NAMES[p] for p, e in m.probe_minus.items() if not e.excludes_zero]
         text += (" Against every baseline at once: " + (
             "the probe saves more than each of them." if not weakest else
             f"not shown (not distinguishable from {', '.join(weakest)} at this n)."))
-    if m["n_wrong"]:
-        text += (f"\n\n{m['n_rescuable']} of the {m['n_wrong']} scored chains that ended wrong "
+    if m.n_wrong:
+        text += (f"\n\n{m.n_rescuable} of the {m.n_wrong} scored chains that ended wrong "
                  "had a right forced answer at an earlier boundary: stopping early can also "
                  "gain accuracy.")
     return text + (f"\n\nThe ceiling is low here: TinyThinker's chains are short "
-                   f"({m['full_tokens'].value:.0f} thinking tokens on average) and the oracle "
-                   f"saves {m['oracle'].saved.value:.2f} of them. The target rule (stop once the "
+                   f"({m.full_tokens.value:.0f} thinking tokens on average) and the oracle "
+                   f"saves {m.oracle.saved.value:.2f} of them. The target rule (stop once the "
                    "last written `Try …=v.` has v = target) reads the organism's own text cue; "
                    "R1 writes no such line, so there it never fires. The organism result is a "
                    "hypothesis about R1-distill, where Zhang et al. report about 24% of tokens "
@@ -967,10 +986,9 @@ def budget(cfg: Config) -> list[Generation]:
 
 
 # %%
-STARTER = Starter(
-    slug="early-exit",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__,
+    presets=PRESETS,
     concepts=("final answer", "uncertainty", "verification"),
     try_next=(
         "Run `--preset gpu` (R1-Distill-Qwen-1.5B): does the probe save tokens there, and more "

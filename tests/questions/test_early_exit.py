@@ -48,15 +48,15 @@ def rows(skipped=None):
 
 def test_counts_and_reference_numbers():
     m = ee.analyse(rows())
-    assert (m["n_chains"], m["n_unfinished"], m["n_scored"], m["n_boundaries"]) == (5, 1, 4, 12)
-    assert m["label_rate"].value == pytest.approx(6 / 12), "right forced answers: 2+1+2+1 of 12"
-    assert m["full_accuracy"].value == 1.0
-    assert m["full_tokens"].value == pytest.approx(60.0), "mean of 40, 80, 40, 80"
-    assert m["oracle"].saved.value == pytest.approx(0.25), "A saves 0.5 at its 2nd boundary, B 0"
+    assert (m.n_chains, m.n_unfinished, m.n_scored, m.n_boundaries) == (5, 1, 4, 12)
+    assert m.label_rate.value == pytest.approx(6 / 12), "right forced answers: 2+1+2+1 of 12"
+    assert m.full_accuracy.value == 1.0
+    assert m.full_tokens.value == pytest.approx(60.0), "mean of 40, 80, 40, 80"
+    assert m.oracle.saved.value == pytest.approx(0.25), "A saves 0.5 at its 2nd boundary, B 0"
 
 
 def test_probe_threshold_and_savings_match_the_hand_computation():
-    probe = ee.analyse(rows())["policies"]["probe"]
+    probe = ee.analyse(rows()).policies["probe"]
     assert probe.thresholds == [0.9, 0.9], "0.9 is the most cautious threshold that saves 0.25"
     assert probe.saved.value == pytest.approx(0.25)
     assert probe.tokens.value == pytest.approx((20 + 80 + 20 + 80) / 4)
@@ -66,17 +66,17 @@ def test_probe_threshold_and_savings_match_the_hand_computation():
 def test_baselines_never_stop_early_here():
     m = ee.analyse(rows())
     for name in ee.BASELINES[:-2]:  # the two rules are fixed (threshold 1.0), tested below
-        result = m["policies"][name]
+        result = m.policies[name]
         assert result.thresholds == [math.inf, math.inf], f"{name} should keep 'never stop'"
         assert result.saved.value == 0.0 and result.accuracy.value == 1.0
-    assert m["probe_minus"]["token_budget"].value == pytest.approx(0.25)
+    assert m.probe_minus["token_budget"].value == pytest.approx(0.25)
 
 
 def test_sweep_point_at_the_chosen_threshold():
     m = ee.analyse(rows())
-    point = next(p for p in m["sweep"] if p.policy == "probe" and p.threshold == 0.9)
+    point = next(p for p in m.sweep if p.policy == "probe" and p.threshold == 0.9)
     assert point.saved.value == pytest.approx(0.25) and point.accuracy.value == 1.0
-    low = next(p for p in m["sweep"] if p.policy == "probe" and p.threshold == 0.25)
+    low = next(p for p in m.sweep if p.policy == "probe" and p.threshold == 0.25)
     assert low.accuracy.value == pytest.approx(0.5), "at 0.25 both B chains stop wrong at k=2"
 
 
@@ -113,11 +113,11 @@ def test_target_rule_is_a_baseline_that_can_win():
             r["prompt"], r["completion"] = ("Numbers: 3 4. Target: 7. <think>",
                                             " Try 3*4=12. Try 3+4=7. Hit. </think> \\boxed{3+4}")
     m = ee.analyse(data)
-    rule = m["policies"]["target_rule"]
+    rule = m.policies["target_rule"]
     assert rule.thresholds == [1.0, 1.0], "a fixed rule: applied as stated, nothing chosen"
     assert rule.saved.value == pytest.approx(0.25)
-    assert m["best_baseline"] == "target_rule"
-    assert m["probe_minus"]["target_rule"].value == pytest.approx(0.0)
+    assert m.best_baseline == "target_rule"
+    assert m.probe_minus["target_rule"].value == pytest.approx(0.0)
 
 
 def test_forced_answer_rule_evaluates_the_forced_answer_against_the_target():
@@ -145,17 +145,17 @@ def test_forced_answer_rule_is_a_fixed_rung_that_can_be_the_strongest():
     # fires at A's 2nd boundary (saves 1 - 20/40 = 0.5), never on B: mean 0.25, as the probe; the
     # target rule fires at the same boundary, so the two tie (the first in BASELINES order wins)
     m = ee.analyse(with_text(rows()))
-    rule = m["policies"]["forced_answer_rule"]
+    rule = m.policies["forced_answer_rule"]
     assert rule.thresholds == [1.0, 1.0], "a fixed rule: applied as stated, nothing chosen"
     assert rule.saved.value == pytest.approx(0.25) and rule.accuracy.value == 1.0
-    assert m["probe_minus"]["forced_answer_rule"].value == pytest.approx(0.0)
+    assert m.probe_minus["forced_answer_rule"].value == pytest.approx(0.0)
     # make the target rule miss (no Try reaches the target): the forced-answer rule is strongest
     data = with_text(rows())
     for r in data:
         r["completion"] = r.get("completion", "").replace("Try 3+4=7.", "Try 3+4=8.")
     m = ee.analyse(data)
-    assert m["policies"]["target_rule"].saved.value == 0.0
-    assert m["best_baseline"] == "forced_answer_rule"
+    assert m.policies["target_rule"].saved.value == 0.0
+    assert m.best_baseline == "forced_answer_rule"
     primary = ee.claims(m)[0]
     assert primary.key == ee.PRIMARY and primary.strongest_baseline.name.startswith(
         "forced-answer rule")
@@ -165,11 +165,11 @@ def test_summary_says_first_how_many_stops_skip_only_the_final_hit():
     # the probe stops both A chains at their 2nd of 3 boundaries: exactly the final 'Hit.' step;
     # the B chains end with step 'C' (no Hit.) and are never stopped early
     m = ee.analyse(with_text(rows()))
-    assert m["n_final_hit"] == 2
-    assert m["final_step"]["probe"] == (2, 2)
-    assert m["final_step"]["forced_answer_rule"] == (2, 2)
-    assert m["final_step"]["oracle"] == (2, 2)
-    assert m["final_step"]["token_budget"] == (0, 0)
+    assert m.n_final_hit == 2
+    assert m.final_step["probe"] == (2, 2)
+    assert m.final_step["forced_answer_rule"] == (2, 2)
+    assert m.final_step["oracle"] == (2, 2)
+    assert m.final_step["token_budget"] == (0, 0)
     text = ee.findings(m)
     assert text.startswith("Read first: nearly all of the savings here are the final step. 2 of "
                            "the 4 scored chains end with the step `Hit.`")
@@ -178,7 +178,7 @@ def test_summary_says_first_how_many_stops_skip_only_the_final_hit():
 
 def test_a_skipped_probe_leaves_only_the_baselines_and_no_verdict():
     m = ee.analyse(rows(skipped="one grade only"))
-    assert set(m["policies"]) == set(ee.BASELINES)
+    assert set(m.policies) == set(ee.BASELINES)
     found = ee.claims(m)
     assert {c.verdict for c in found} == {"not distinguishable"}
     for claim in found:
