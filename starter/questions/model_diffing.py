@@ -61,7 +61,8 @@ from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
-from starter.rollouts import SamplingConfig, sample
+from starter.plotting import estimate_bars, estimate_points
+from starter.rollouts import sample
 from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
@@ -180,9 +181,7 @@ def sample_chains(ctx: Context, writer: str, model, problems: list[Problem]) -> 
     cfg = ctx.cfg
     units = [f"chain:{writer}:{p.id}" for p in problems]
     if ctx.store.pending(units):
-        sampling = SamplingConfig(temperature=cfg.temperature, top_p=1.0 if cfg.temperature == 0
-                                  else 0.95, max_new_tokens=cfg.max_new_tokens,
-                                  batch_size=cfg.batch_size, seed=cfg.seed)
+        sampling = cfg.sampling(top_p=1.0 if cfg.temperature == 0 else 0.95)
         runs = sample(model, [p.prompt for p in problems], n=1, cfg=sampling)
         for p, unit, (out,) in zip(problems, units, runs):
             if not ctx.store.done(unit):
@@ -559,7 +558,46 @@ def site_aurocs(sites: list[dict], target: str,
     return auc, minus
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class ChainCount:
+    """The chains one writer model wrote."""
+
+    n: int  # chains
+    unfinished: int  # of them, no `</think>` and answer within the budget (still scored)
+    model: str  # the writer's model name
+
+
+@dataclass(frozen=True)
+class DiffLatents:
+    """One pair's diff-SAE: how its top latents' mass sits on the sites."""
+
+    top_share: float  # the top latents' share of all latents' mass on training diffs
+    n_latents: int  # top latents recorded
+    at_target: int  # of their top held-out contexts, at target sites
+    at_control: int  # at control sites
+    shown: int  # top held-out contexts recorded
+    examples: list[dict]  # up to 3: latent, its top context, its site
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings, figure and validation read these fields."""
+
+    contexts: list[str]  # [target, control] site contexts
+    pairs: list[str]  # model pairs diffed ("tuned", "control")
+    sources: list[str]  # texts the diffs were read on ("base", "own")
+    headline: str  # the texts the headline numbers use
+    chains: dict[str, ChainCount]  # writer -> its chains
+    sites: dict[str, dict[str, dict[str, SiteStats]]]  # pair -> texts -> measure -> at sites
+    n_sites: dict[str, dict[str, dict[str, int]]]  # pair -> texts -> context -> sites
+    between: dict[str, dict[str, stats.Estimate]]  # texts -> measure -> tuned minus control
+    auroc: dict[str, stats.Estimate]  # measure -> AUROC target vs control sites (tuned pair)
+    auroc_minus: dict[str, stats.Estimate]  # measure -> diff-SAE's AUROC minus its
+    size: dict[str, dict[str, stats.Estimate]]  # pair -> "norm"/"kl" -> mean per token
+    latents: dict[str, DiffLatents]  # pair -> its diff-SAE's top latents
+
+
+def analyse(rows: list[dict]) -> Metrics:
     chains = [r for r in rows if r.get("kind") == "chain"]
     texts_rows = [r for r in rows if r.get("kind") == "text"]
     sites = [r for r in rows if r.get("kind") == "site"]
@@ -571,9 +609,10 @@ def analyse(rows: list[dict]) -> dict:
     headline = sources[0] if sources else "own"
     m: dict[str, Any] = {"contexts": [target, control], "pairs": pairs, "sources": sources,
                          "headline": headline}
-    m["chains"] = {w: {"n": sum(r["writer"] == w for r in chains),
-                       "unfinished": sum(r["writer"] == w and not r["finished"] for r in chains),
-                       "model": next(r["model"] for r in chains if r["writer"] == w)}
+    m["chains"] = {w: ChainCount(n=sum(r["writer"] == w for r in chains),
+                                 unfinished=sum(r["writer"] == w and not r["finished"]
+                                                for r in chains),
+                                 model=next(r["model"] for r in chains if r["writer"] == w))
                    for w in dict.fromkeys(r["writer"] for r in chains)}
     def of(pair: str, t: str) -> list[dict]:
         return [s for s in sites if s["pair"] == pair and s["texts"] == t]
@@ -597,46 +636,38 @@ def analyse(rows: list[dict]) -> dict:
     m["latents"] = {}
     for pair in pairs:
         mine = sorted((r for r in latents if r["pair"] == pair), key=lambda r: r["rank"])
-        m["latents"][pair] = {
-            "top_share": mine[0]["top_share"] if mine else float("nan"),
-            "n_latents": len(mine),
-            "at_target": sum(t["site"] == target for r in mine for t in r["top"]),
-            "at_control": sum(t["site"] == control for r in mine for t in r["top"]),
-            "shown": sum(len(r["top"]) for r in mine),
-            "examples": [{"latent": r["latent"], "context": r["top"][0]["context"],
-                          "site": r["top"][0]["site"]} for r in mine[:3] if r["top"]]}
-    return m
+        m["latents"][pair] = DiffLatents(
+            top_share=mine[0]["top_share"] if mine else float("nan"),
+            n_latents=len(mine),
+            at_target=sum(t["site"] == target for r in mine for t in r["top"]),
+            at_control=sum(t["site"] == control for r in mine for t in r["top"]),
+            shown=sum(len(r["top"]) for r in mine),
+            examples=[{"latent": r["latent"], "context": r["top"][0]["context"],
+                       "site": r["top"][0]["site"]} for r in mine[:3] if r["top"]])
+    return Metrics(**m)
 
 
 # %% [markdown]
 # ## Figure
 
 # %%
-def _err(estimates: list[stats.Estimate]) -> list[list[float]]:
-    """Error bars [below, above] from the 95% intervals (0 where there is none)."""
-    low = [max(0.0, e.value - e.ci[0]) if e.ci else 0.0 for e in estimates]
-    high = [max(0.0, e.ci[1] - e.value) if e.ci else 0.0 for e in estimates]
-    return [low, high]
-
-
-def plot(rows: list[dict], metrics: dict):
+def plot(rows: list[dict], metrics: Metrics):
     import matplotlib.pyplot as plt
 
     m = metrics
-    target, control = m["contexts"]
-    head = m["headline"]
+    target, control = m.contexts
+    head = m.headline
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
     ax = axes[0]
-    pairs = m["pairs"]
+    pairs = m.pairs
     width = 0.8 / max(1, 2 * len(pairs))
     bars = [(pair, ctx) for pair in pairs for ctx in (target, control)]
     for j, (pair, ctx) in enumerate(bars):
-        ests = [getattr(m["sites"][pair][head][ms], "target" if ctx == target else "control")
+        ests = [getattr(m.sites[pair][head][ms], "target" if ctx == target else "control")
                 for ms in MEASURES]
         xs = np.arange(len(MEASURES)) + (j - (len(bars) - 1) / 2) * width
-        ax.bar(xs, np.nan_to_num([e.value for e in ests]), width, yerr=_err(ests), capsize=2,
-               color=f"C{pairs.index(pair)}", alpha=1.0 if ctx == target else 0.45,
-               label=f"{pair} pair, {ctx}")
+        estimate_bars(ax, xs, ests, width, capsize=2, color=f"C{pairs.index(pair)}",
+                      alpha=1.0 if ctx == target else 0.45, label=f"{pair} pair, {ctx}")
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax.set_yscale("symlog", linthresh=1.0)  # the KL peaks far above the activation measures
     ax.set_xticks(range(len(MEASURES)), MEASURES, fontsize=8)
@@ -645,10 +676,9 @@ def plot(rows: list[dict], metrics: dict):
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=2, frameon=False)
     ax = axes[1]
     for j, pair in enumerate(pairs):
-        ests = [m["sites"][pair][head][ms].contrast for ms in MEASURES]
+        ests = [m.sites[pair][head][ms].contrast for ms in MEASURES]
         xs = np.arange(len(MEASURES)) + (j - (len(pairs) - 1) / 2) * 0.25
-        ax.errorbar(xs, [e.value for e in ests], yerr=_err(ests), fmt="o", capsize=3,
-                    color=f"C{j}", label=f"{pair} pair")
+        estimate_points(ax, xs, ests, fmt="o", color=f"C{j}", label=f"{pair} pair")
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xticks(range(len(MEASURES)), MEASURES, fontsize=8)
@@ -663,17 +693,17 @@ def plot(rows: list[dict], metrics: dict):
 # ## Claims
 
 # %%
-def claims(m: dict) -> list[Claim]:
-    target, control = m["contexts"]
-    head = m["headline"]
+def claims(m: Metrics) -> list[Claim]:
+    target, control = m.contexts
+    head = m.headline
     found = []
     writer = "base" if head == "base" else "tuned model"
     where = f"on the {writer}'s own traces, held-out problems"
-    if m["between"]:
-        between = m["between"][head]
+    if m.between:
+        between = m.between[head]
         rival = max(MEASURES[1:], key=lambda ms: _finite(between[ms].value))
         for ms in MEASURES:
-            tuned, ctrl = m["sites"]["tuned"][head][ms], m["sites"]["control"][head][ms]
+            tuned, ctrl = m.sites["tuned"][head][ms], m.sites["control"][head][ms]
             strongest = (Baseline(f"{MEASURE_NAMES[rival]} ({rival}), the same quantity",
                                   between[rival]) if ms == "sae" else None)
             found.append(compare(
@@ -685,13 +715,13 @@ def claims(m: dict) -> list[Claim]:
                 "the no-change pair on the same texts and sites",
                 f"{ms}: {target} - {control} per problem, no-change pair", ctrl.contrast,
                 between[ms], key=f"{ms}-planted-vs-nochange", strongest_baseline=strongest))
-    if m["between"]:
+    if m.between:
         within = [("tuned", "sae"), ("control", "sae")]
     else:
-        within = [(pair, ms) for pair in m["pairs"] for ms in MEASURES]
+        within = [(pair, ms) for pair in m.pairs for ms in MEASURES]
     label = {"control": "no-change", "tuned": "planted" if target == "dead" else "fine-tuned"}
     for pair, ms in within:
-        site = m["sites"][pair][head][ms]
+        site = m.sites[pair][head][ms]
         lead = ("False-positive check (nothing was planted in this pair): "
                 if pair == "control" else "")
         found.append(compare(
@@ -701,18 +731,18 @@ def claims(m: dict) -> list[Claim]:
             f"{ms} / text mean at {target}", site.target,
             f"{SITE_NAMES[control]}", f"{ms} / text mean at {control}", site.control,
             site.difference, key=f"{ms}-within-{pair}"))
-    auc = m.get("auroc") or {}
-    if auc and "tuned" in m["pairs"]:
+    auc = m.auroc
+    if auc and "tuned" in m.pairs:
         for ms in AUROC_BASELINES:
             found.append(compare(
                 f"The diff-SAE separates {SITE_NAMES[target]} from {SITE_NAMES[control]} in the "
                 f"{label['tuned']} pair better than the {MEASURE_NAMES[ms]} does ({where}).",
                 "AUROC of the diff-SAE (target vs control sites)", auc["sae"],
                 f"{MEASURE_NAMES[ms]} ({ms})", "AUROC, same sites", auc[ms],
-                m["auroc_minus"][ms], key=f"sae-auroc-vs-{ms}",
+                m.auroc_minus[ms], key=f"sae-auroc-vs-{ms}",
                 strongest_baseline=Baseline(f"{MEASURE_NAMES[ms]} ({ms})", auc[ms])))
     # without a no-change pair (e.g. a run of two models only), the within-pair SAE claim leads
-    return declare(found, PRIMARY if m["between"] else "sae-within-tuned")
+    return declare(found, PRIMARY if m.between else "sae-within-tuned")
 
 
 def _finite(x: float) -> float:
@@ -723,49 +753,54 @@ def _finite(x: float) -> float:
 # ## Findings (summary text)
 
 # %%
-def findings(m: dict) -> str:
+def _model_of(m: Metrics, pair: str) -> str:
+    """The model a pair's chains came from (the pair's name when it wrote none)."""
+    return m.chains[pair].model if pair in m.chains else pair
+
+
+def findings(m: Metrics) -> str:
     d = stats.describe
-    target, control = m["contexts"]
-    head = m["headline"]
-    lines = [f"Texts: {', '.join(m['sources'])} (headline: {head}); sites: {SITE_NAMES[target]} "
+    target, control = m.contexts
+    head = m.headline
+    lines = [f"Texts: {', '.join(m.sources)} (headline: {head}); sites: {SITE_NAMES[target]} "
              f"(target) vs {SITE_NAMES[control]} (control). Every measure is divided by its "
              "text's mean over all tokens, so 1 is a typical token; intervals resample "
              "held-out problems."]
-    for writer, c in m["chains"].items():
-        lines.append(f"- {writer} ({c['model']}): {c['n']} chains, {c['unfinished']} unfinished "
+    for writer, c in m.chains.items():
+        lines.append(f"- {writer} ({c.model}): {c.n} chains, {c.unfinished} unfinished "
                      "(no `</think>` and answer within the budget); they are still scored.")
-    for pair in m["pairs"]:
-        size = m["size"][pair]
-        lines.append(f"\n**{pair} pair** (base vs {m['chains'].get(pair, {}).get('model', pair)}"
+    for pair in m.pairs:
+        size = m.size[pair]
+        lines.append(f"\n**{pair} pair** (base vs {_model_of(m, pair)}"
                      f"): mean |diff| per token {d(size['norm'])}, mean KL {d(size['kl'], 4)}.")
-        for t in m["sources"]:
-            n = m["n_sites"][pair][t]
+        for t in m.sources:
+            n = m.n_sites[pair][t]
             lines.append(f"- {t} texts ({n[target]} {target} and {n[control]} {control} "
                          "sites):")
             for ms in MEASURES:
-                s = m["sites"][pair][t][ms]
+                s = m.sites[pair][t][ms]
                 lines.append(f"  - {ms}: at {target} {d(s.target)}, at {control} "
                              f"{d(s.control)}; difference {d(s.difference)}; per-problem "
                              f"contrast {d(s.contrast)}.")
-        lat = m["latents"][pair]
+        lat = m.latents[pair]
         examples = "; ".join(f"#{e['latent']} `{e['context']}` ({e['site']})"
-                             for e in lat["examples"])
-        lines.append(f"- Its diff-SAE's top {lat['n_latents']} latents carry "
-                     f"{lat['top_share']:.2f} of all latents' mass on training diffs; of their "
-                     f"{lat['shown']} top held-out contexts, {lat['at_target']} are {target} "
-                     f"sites and {lat['at_control']} {control} sites. Top contexts: "
+                             for e in lat.examples)
+        lines.append(f"- Its diff-SAE's top {lat.n_latents} latents carry "
+                     f"{lat.top_share:.2f} of all latents' mass on training diffs; of their "
+                     f"{lat.shown} top held-out contexts, {lat.at_target} are {target} "
+                     f"sites and {lat.at_control} {control} sites. Top contexts: "
                      f"{examples or 'none fired'}.")
-    auc = m.get("auroc") or {}
+    auc = m.auroc
     if auc and np.isfinite(auc["sae"].value):
         lines.append("\n**Separating target from control sites** (AUROC of each measure's "
                      "relative value, planted pair, clusters = problems): "
                      + "; ".join(f"{ms} {d(auc[ms])}" for ms in MEASURES) + ". The diff-SAE "
-                     "minus: " + "; ".join(f"{ms} {d(e)}" for ms, e in m["auroc_minus"].items())
+                     "minus: " + "; ".join(f"{ms} {d(e)}" for ms, e in m.auroc_minus.items())
                      + ".")
-    if m["between"]:
+    if m.between:
         lines.append(f"\n**Planted minus no-change pair** ({head} texts, paired by problem):")
         for ms in MEASURES:
-            e = m["between"][head][ms]
+            e = m.between[head][ms]
             verdict = ("a finding" if e.excludes_zero else
                        "not distinguishable at this n" + (
                            f" (roughly {stats.n_needed(e)} problems would be needed)"
@@ -801,9 +836,9 @@ def findings(m: dict) -> str:
 
 
 # %%
-def measure_localisation(m: dict) -> Measured:
+def measure_localisation(m: Metrics) -> Measured:
     """The tuned pair's diff-SAE mass at dead-end minus live "Left:" states (headline texts)."""
-    pair = m["sites"].get("tuned", {}).get(m["headline"])
+    pair = m.sites.get("tuned", {}).get(m.headline)
     if pair is None:
         return Measured(value=float("nan"), ci=None, n=0)
     return measured_from(pair["sae"].difference)
@@ -834,15 +869,9 @@ def budget(cfg: Config) -> list[Generation]:
             for w in writers]
 
 
-STARTER = Starter(
-    slug="model-diffing",
+STARTER = Starter.from_module(
+    __name__,
     presets=PRESETS,
-    run=run,
-    analyse=analyse,
-    plot=plot,
-    findings=findings,
-    claims=claims,
-    budget=budget,
     concepts=("backtracking", "wait"),  # searches with shipped offline fixtures
     try_next=("Train a crosscoder (one dictionary on both models' residuals, dictionary_learning) "
               "and compare its tuned-only latents with the diff-SAE's.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -57,28 +58,28 @@ ROWS = (
 
 def test_analyse_site_numbers_by_hand():
     m = md.analyse(ROWS)
-    assert m["contexts"] == ["dead", "alive"] and m["headline"] == "base"
-    assert m["pairs"] == ["tuned", "control"]
-    s = m["sites"]["tuned"]["base"]["sae"]
+    assert m.contexts == ["dead", "alive"] and m.headline == "base"
+    assert m.pairs == ["tuned", "control"]
+    s = m.sites["tuned"]["base"]["sae"]
     assert s.target.value == pytest.approx(10 / 3), "dead sites of p0 and p2 only (p4: no live)"
     assert s.target.n == 2 and s.target.n_items == 3
     assert s.control.value == pytest.approx(1.5)
     assert s.difference.value == pytest.approx(10 / 3 - 1.5)
     assert s.contrast.value == pytest.approx(1.5), "per problem: (3 + 0) / 2"
-    c = m["sites"]["control"]["base"]["kl"]
+    c = m.sites["control"]["base"]["kl"]
     assert c.contrast.value == pytest.approx(0.5), "per problem: (0 + 1) / 2"
-    assert m["between"]["base"]["norm"].value == pytest.approx(1.0), "mean of 3-0 and 0-1"
-    assert m["n_sites"]["tuned"]["base"] == {"dead": 4, "alive": 2}
+    assert m.between["base"]["norm"].value == pytest.approx(1.0), "mean of 3-0 and 0-1"
+    assert m.n_sites["tuned"]["base"] == {"dead": 4, "alive": 2}
 
 
 def test_analyse_chains_sizes_and_latents():
     m = md.analyse(ROWS)
-    assert m["chains"]["tuned"] == {"n": 3, "unfinished": 1, "model": "tinythinker-tuned"}
-    assert m["size"]["tuned"]["norm"].value == pytest.approx(30.0)
-    assert m["size"]["control"]["kl"].value == pytest.approx(0.05)
-    lat = m["latents"]["tuned"]
-    assert (lat["at_target"], lat["at_control"], lat["shown"]) == (2, 0, 3)
-    assert m["latents"]["control"]["at_control"] == 1
+    assert m.chains["tuned"] == md.ChainCount(n=3, unfinished=1, model="tinythinker-tuned")
+    assert m.size["tuned"]["norm"].value == pytest.approx(30.0)
+    assert m.size["control"]["kl"].value == pytest.approx(0.05)
+    lat = m.latents["tuned"]
+    assert (lat.at_target, lat.at_control, lat.shown) == (2, 0, 3)
+    assert m.latents["control"].at_control == 1
 
 
 def test_claims_verdicts_agree_with_their_intervals():
@@ -103,7 +104,7 @@ def test_claims_verdicts_agree_with_their_intervals():
 def test_without_a_control_pair_each_measure_is_claimed_within_the_pair():
     rows = [r for r in ROWS if r.get("pair") != "control" and r.get("writer") != "control"]
     m = md.analyse(rows)
-    assert m["between"] == {}
+    assert m.between == {}
     found = md.claims(m)
     assert len(found) == len(md.MEASURES) + 2, "within the pair, and the two AUROC claims"
     assert [c.key for c in found if c.primary] == ["sae-within-tuned"]
@@ -139,7 +140,8 @@ def test_measure_reads_the_planted_pairs_sae_difference():
     m = md.analyse(ROWS)
     measured = md.measure_localisation(m)
     assert measured.value == pytest.approx(10 / 3 - 1.5) and measured.n == 2
-    assert math.isnan(md.measure_localisation({"sites": {}, "headline": "base"}).value)
+    no_sites = dataclasses.replace(m, sites={})
+    assert math.isnan(md.measure_localisation(no_sites).value)
 
 
 def test_validation_arms_are_retrained_then_planned():
