@@ -69,6 +69,7 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
 from starter.models import reference_sae_model
 from starter.plan import Generation
+from starter.plotting import estimate_bars, estimate_points
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import TrainConfig, collect, load_pretrained, reconstruction, train_sae
 
@@ -624,7 +625,63 @@ def strongest_rung(accuracy: dict[str, stats.Estimate]) -> str:
     return baselines.strongest_of(rungs)
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class SaeInfo:
+    """One trained SAE's diagnostics on the held-out probed tokens (no interval)."""
+
+    name: str  # its name
+    d_sae: int  # latents
+    fve: float  # fraction of variance explained
+    l0: float  # mean active latents per token
+    n_tokens: int  # tokens measured
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """How many items one property's probes were trained and tested on."""
+
+    n_test: int  # held-out items
+    n_test_problems: int  # problems they come from
+    n_test_positive: int  # of them, positive
+    n_train: int  # training items
+    n_train_problems: int  # problems they come from
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The positive control: the dense probe against itself on shuffled labels, pooled."""
+
+    dense: stats.Estimate  # dense residual probe's held-out accuracy
+    shuffled: stats.Estimate  # the same probe trained on shuffled labels
+    difference: stats.Estimate  # dense minus shuffled
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings, figure and validation read these fields."""
+
+    properties: list[str]  # properties probed
+    skipped: dict[str, str]  # property -> why it was not probed
+    descriptions: dict[str, str]  # property -> what it is
+    layer: int | None  # the residual layer read
+    ks: list[int]  # sparse probes' feature counts
+    claim_k: int | None  # the k the claims use
+    seeds: list[int]  # SAE seeds
+    n_chains: int  # sampled chains (0 on the organism)
+    n_unfinished: int  # of them, unfinished
+    sae: dict[int, SaeInfo]  # seed -> its SAE's diagnostics
+    items: dict[str, ItemCounts]  # property -> its item counts
+    accuracy: dict[str, dict[str, stats.Estimate]]  # property -> method -> held-out accuracy
+    sae_minus_resid: dict[str, dict[int, stats.Estimate]]  # property -> k -> SAE minus resid
+    sae_minus_dense: dict[str, dict[int, stats.Estimate]]  # property -> k -> SAE minus dense
+    sae_minus_text: dict[str, stats.Estimate]  # property -> SAE (claim k) minus text baseline
+    sae_minus_resid_by_seed: dict[str, dict[int, stats.Estimate]]  # property -> seed -> gap
+    strongest: dict[str, str]  # property -> its strongest non-SAE rung
+    sae_minus_strongest: dict[str, stats.Estimate]  # property -> SAE minus that rung
+    pipeline: Pipeline | None = None  # the shuffled-label control (None: no shuffled probes)
+
+
+def analyse(rows: list[dict]) -> Metrics:
     items = {r["property"]: r for r in rows if r.get("kind") == "items"}
     found = [r for r in rows if r.get("kind") == "probe"]
     chains = [r for r in rows if r.get("kind") == "chain"]
@@ -638,8 +695,8 @@ def analyse(rows: list[dict]) -> dict:
         "layer": first.get("layer"), "ks": first.get("ks", []), "claim_k": first.get("claim_k"),
         "seeds": seeds, "n_chains": len(chains),
         "n_unfinished": sum(not r["finished"] for r in chains),
-        "sae": {r["seed"]: {"name": r["name"], "d_sae": r["d_sae"], "fve": r["fve"],
-                            "l0": r["l0"], "n_tokens": r["n_tokens"]} for r in saes},
+        "sae": {r["seed"]: SaeInfo(name=r["name"], d_sae=r["d_sae"], fve=r["fve"], l0=r["l0"],
+                                   n_tokens=r["n_tokens"]) for r in saes},
         "items": {}, "accuracy": {}, "sae_minus_resid": {}, "sae_minus_dense": {},
         "sae_minus_text": {}, "sae_minus_resid_by_seed": {}, "strongest": {},
         "sae_minus_strongest": {}}
@@ -655,10 +712,10 @@ def analyse(rows: list[dict]) -> dict:
     for prop in m["properties"]:
         problems = items[prop]["problems"]
         labels = items[prop]["labels"]
-        m["items"][prop] = {"n_test": len(labels), "n_test_problems": len(set(problems)),
-                            "n_test_positive": int(sum(labels)),
-                            "n_train": items[prop]["n_train"],
-                            "n_train_problems": items[prop]["n_train_problems"]}
+        m["items"][prop] = ItemCounts(n_test=len(labels), n_test_problems=len(set(problems)),
+                                      n_test_positive=int(sum(labels)),
+                                      n_train=items[prop]["n_train"],
+                                      n_train_problems=items[prop]["n_train_problems"])
         here = {r["method"]: r for r in found if r["property"] == prop}
         m["accuracy"][prop] = {method: _accuracy(probe(prop, method), problems)
                                for method in here}
@@ -703,12 +760,12 @@ def analyse(rows: list[dict]) -> dict:
             pooled["problems"] += problems
     if pooled["problems"]:
         where = pooled["problems"]
-        m["pipeline"] = {
-            "dense": stats.mean_ci(pooled["dense"], where, unit="problem"),
-            "shuffled": stats.mean_ci(pooled["shuffled"], where, unit="problem"),
-            "difference": stats.difference_ci(pooled["dense"], where, pooled["shuffled"], where,
-                                              unit="problem")}
-    return m
+        m["pipeline"] = Pipeline(
+            dense=stats.mean_ci(pooled["dense"], where, unit="problem"),
+            shuffled=stats.mean_ci(pooled["shuffled"], where, unit="problem"),
+            difference=stats.difference_ci(pooled["dense"], where, pooled["shuffled"], where,
+                                           unit="problem"))
+    return Metrics(**m)
 
 
 # %% [markdown]
@@ -716,13 +773,6 @@ def analyse(rows: list[dict]) -> dict:
 
 
 # %%
-def _err(estimates: list[stats.Estimate]) -> list[list[float]]:
-    """Error bars [below, above] from the 95% intervals (0 where there is none)."""
-    low = [max(0.0, e.value - e.ci[0]) if e.ci else 0.0 for e in estimates]
-    high = [max(0.0, e.ci[1] - e.value) if e.ci else 0.0 for e in estimates]
-    return [low, high]
-
-
 BAR_COLOURS = ("C4", "C5", "C6", "C9")  # one per property (grey and C0-C3 mean probes above)
 REFERENCES = (  # horizontal lines in each property's panel: method, label, style
     ("resid-dense", "dense residual probe (band: 95% CI)", {"color": "C2", "ls": "-"}),
@@ -731,11 +781,11 @@ REFERENCES = (  # horizontal lines in each property's panel: method, label, styl
 )
 
 
-def plot(rows: list[dict], metrics: dict):
+def plot(rows: list[dict], metrics: Metrics):
     import matplotlib.pyplot as plt
 
     m = metrics
-    props = m["properties"]
+    props = m.properties
     if not props:
         fig, ax = plt.subplots(figsize=(7, 2))
         ax.set_axis_off()
@@ -743,36 +793,35 @@ def plot(rows: list[dict], metrics: dict):
         return fig
     n_rows = (len(props) + 1) // 2 + 1
     fig, axes = plt.subplots(n_rows, 2, figsize=(7, 3.2 * n_rows), squeeze=False)
-    ks = m["ks"]
+    ks = m.ks
     xs = np.arange(len(ks))
     for ax, prop in zip(axes[:-1].ravel(), props):
-        acc = m["accuracy"][prop]
+        acc = m.accuracy[prop]
         for family, colour, label in (("sae", "C0", "SAE latents, top k"),
                                       ("resid", "C1", "residual dims, top k")):
             ests = [acc[f"{family}-k{k}"] for k in ks]
-            ax.errorbar(xs, [e.value for e in ests], yerr=_err(ests), color=colour, marker="o",
-                        capsize=3, label=label)
+            estimate_points(ax, xs, ests, color=colour, label=label)
         for method, label, style in REFERENCES:
             ax.axhline(acc[method].value, lw=1, label=label, **style)
         if acc["resid-dense"].ci:
             ax.axhspan(*acc["resid-dense"].ci, color="C2", alpha=0.12, lw=0)
-        shuffled = acc.get(f"shuffled-sae-k{m['claim_k']}")
+        shuffled = acc.get(f"shuffled-sae-k{m.claim_k}")
         if shuffled is not None:
             ax.axhline(shuffled.value, color="black", lw=0.8, ls="-.",
                        label="shuffled labels (SAE probe)")
         ax.set_xticks(xs, [str(k) for k in ks])
         ax.set_ylim(0.3, 1.02)
         ax.set(xlabel="k (features the probe may use)", ylabel="held-out accuracy")
-        ax.set_title(f"{prop} (n={m['items'][prop]['n_test_problems']} problems)", fontsize=9)
+        ax.set_title(f"{prop} (n={m.items[prop].n_test_problems} problems)", fontsize=9)
     for ax in axes[:-1].ravel()[len(props):]:
         ax.set_axis_off()
     handles, labels = axes[0, 0].get_legend_handles_labels()
     ax = axes[-1, 0]
     width = 0.8 / len(props)
     for j, prop in enumerate(props):
-        ests = [m["sae_minus_resid"][prop][k] for k in ks]
-        ax.bar(xs + (j - (len(props) - 1) / 2) * width, [e.value for e in ests], width,
-               yerr=_err(ests), capsize=2, label=prop, color=BAR_COLOURS[j % len(BAR_COLOURS)])
+        ests = [m.sae_minus_resid[prop][k] for k in ks]
+        estimate_bars(ax, xs + (j - (len(props) - 1) / 2) * width, ests, width, capsize=2,
+                      label=prop, color=BAR_COLOURS[j % len(BAR_COLOURS)])
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(xs, [str(k) for k in ks])
     ax.set(xlabel="k (matched)", ylabel="accuracy difference (95% CI)")
@@ -790,43 +839,43 @@ def plot(rows: list[dict], metrics: dict):
 
 
 # %%
-def claims(m: dict) -> list[Claim]:
-    k = m["claim_k"]
+def claims(m: Metrics) -> list[Claim]:
+    k = m.claim_k
     found = []
-    over = (f" (SAE probes averaged over {len(m['seeds'])} SAE seeds; the interval resamples the "
-            "seeds as well as the problems)" if len(m["seeds"]) > 1 else "")
-    for prop in m["properties"]:
-        acc = m["accuracy"][prop]
+    over = (f" (SAE probes averaged over {len(m.seeds)} SAE seeds; the interval resamples the "
+            "seeds as well as the problems)" if len(m.seeds) > 1 else "")
+    for prop in m.properties:
+        acc = m.accuracy[prop]
         if f"sae-k{k}" not in acc:
             continue
         # the top non-SAE rung (dense residual, sparse residual, text or token), whichever claim
         # it is: the text baseline is the primary claim's declared control, not the rung to beat
-        top = m["strongest"][prop]
+        top = m.strongest[prop]
         strongest = Baseline(rung_name(top), acc[top])
         metric = f"held-out accuracy (balanced), SAE latents k={k}"
         found.append(compare(
             f"At matched sparsity k={k}, a probe on SAE latents reads '{prop}' "
-            f"({m['descriptions'][prop]}) more accurately than a probe on {k} residual "
+            f"({m.descriptions[prop]}) more accurately than a probe on {k} residual "
             f"dimensions picked by the same rule{over}.",
             metric, acc[f"sae-k{k}"], f"{k} residual dimensions, same selection and probe",
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
-            m["sae_minus_resid"][prop][k], key=f"sae-vs-resid-{prop}",
+            m.sae_minus_resid[prop][k], key=f"sae-vs-resid-{prop}",
             strongest_baseline=strongest))
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
             f"(the current token, the step's words so far and the previous step's words){over}.",
             metric, acc[f"sae-k{k}"], "text baseline, same probe",
             "held-out accuracy (balanced), text baseline", acc["text"],
-            m["sae_minus_text"][prop], key=f"sae-vs-text-{prop}",
+            m.sae_minus_text[prop], key=f"sae-vs-text-{prop}",
             strongest_baseline=strongest))
-    if "pipeline" in m:
-        p = m["pipeline"]
+    if m.pipeline is not None:
+        p = m.pipeline
         found.append(compare(
             "Pipeline check (positive control): the dense residual probe beats the same probe "
             "trained on shuffled labels, pooled over the properties (held-out items).",
-            "held-out accuracy (balanced), dense residual probe", p["dense"],
+            "held-out accuracy (balanced), dense residual probe", p.dense,
             "the same probe, shuffled training labels",
-            "held-out accuracy (balanced), shuffled labels", p["shuffled"], p["difference"],
+            "held-out accuracy (balanced), shuffled labels", p.shuffled, p.difference,
             key="pipeline"))
     return declare(found, PRIMARY)
 
@@ -839,49 +888,49 @@ def _verdict(e: stats.Estimate) -> str:
     return f"not distinguishable at this n{more}"
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    k = m["claim_k"]
-    lines = [f"Residuals at layer {m['layer']}. Accuracy is over class-balanced held-out items "
+    k = m.claim_k
+    lines = [f"Residuals at layer {m.layer}. Accuracy is over class-balanced held-out items "
              "(chance 0.5); every interval resamples held-out problems."]
     primary_prop = PRIMARY.removeprefix("sae-vs-text-")
-    if primary_prop in m["strongest"]:
-        top, gap = m["strongest"][primary_prop], m["sae_minus_strongest"][primary_prop]
+    if primary_prop in m.strongest:
+        top, gap = m.strongest[primary_prop], m.sae_minus_strongest[primary_prop]
         lines.append(
             f"Strongest baseline: the primary claim (declared before the run) compares SAE k={k} "
             f"with the text baseline on `{primary_prop}`, but the text baseline is not the rung "
             f"to beat. The strongest non-SAE rung there is the {rung_name(top)}, "
-            f"{d(m['accuracy'][primary_prop][top])}, and SAE k={k} minus it is {d(gap)}, "
+            f"{d(m.accuracy[primary_prop][top])}, and SAE k={k} minus it is {d(gap)}, "
             f"{_verdict(gap)}. Every claim's `strongest_baseline` names that top rung (residual "
             "probes sparse and dense, text, token identity).")
-    if m["n_chains"]:
-        lines.append(f"{m['n_chains']} sampled chains, {m['n_unfinished']} unfinished (no "
+    if m.n_chains:
+        lines.append(f"{m.n_chains} sampled chains, {m.n_unfinished} unfinished (no "
                      "`</think>` and answer within the budget): their steps are probed, but "
                      "they carry no `correct` label.")
-    for seed, sae in m["sae"].items():
-        lines.append(f"- SAE (seed {seed}): {sae['name']}, {sae['d_sae']} latents; on the "
-                     f"held-out probed tokens it explains {sae['fve']:.2f} of the variance at "
-                     f"L0 {sae['l0']:.1f} ({sae['n_tokens']} tokens; a diagnostic, no interval).")
-    for prop, why in m["skipped"].items():
+    for seed, sae in m.sae.items():
+        lines.append(f"- SAE (seed {seed}): {sae.name}, {sae.d_sae} latents; on the "
+                     f"held-out probed tokens it explains {sae.fve:.2f} of the variance at "
+                     f"L0 {sae.l0:.1f} ({sae.n_tokens} tokens; a diagnostic, no interval).")
+    for prop, why in m.skipped.items():
         lines.append(f"- `{prop}` not probed: {why}.")
-    for prop in m["properties"]:
-        acc, n = m["accuracy"][prop], m["items"][prop]
-        lines.append(f"\n**{prop}** ({m['descriptions'][prop]}): {n['n_test']} held-out items "
-                     f"from {n['n_test_problems']} problems ({n['n_test_positive']} positive), "
-                     f"{n['n_train']} training items from {n['n_train_problems']} problems.")
+    for prop in m.properties:
+        acc, n = m.accuracy[prop], m.items[prop]
+        lines.append(f"\n**{prop}** ({m.descriptions[prop]}): {n.n_test} held-out items "
+                     f"from {n.n_test_problems} problems ({n.n_test_positive} positive), "
+                     f"{n.n_train} training items from {n.n_train_problems} problems.")
         for method, e in acc.items():
             lines.append(f"- {method}: {d(e)}")
-        for kk, e in m["sae_minus_resid"][prop].items():
+        for kk, e in m.sae_minus_resid[prop].items():
             lines.append(f"- SAE minus residual at k={kk}: {d(e)}, {_verdict(e)}; SAE k={kk} "
-                         f"minus the dense probe: {d(m['sae_minus_dense'][prop][kk])}.")
-        if prop in m["sae_minus_text"]:
-            lines.append(f"- SAE k={k} minus the text baseline: {d(m['sae_minus_text'][prop])}, "
-                         f"{_verdict(m['sae_minus_text'][prop])}.")
-        if prop in m["strongest"]:
-            top, gap = m["strongest"][prop], m["sae_minus_strongest"][prop]
+                         f"minus the dense probe: {d(m.sae_minus_dense[prop][kk])}.")
+        if prop in m.sae_minus_text:
+            lines.append(f"- SAE k={k} minus the text baseline: {d(m.sae_minus_text[prop])}, "
+                         f"{_verdict(m.sae_minus_text[prop])}.")
+        if prop in m.strongest:
+            top, gap = m.strongest[prop], m.sae_minus_strongest[prop]
             lines.append(f"- Strongest non-SAE rung: {rung_name(top)} (`{top}`), "
                          f"{d(acc[top])}; SAE k={k} minus it: {d(gap)}, {_verdict(gap)}.")
-        by_seed = m["sae_minus_resid_by_seed"].get(prop, {})
+        by_seed = m.sae_minus_resid_by_seed.get(prop, {})
         if len(by_seed) > 1:
             values = [e.value for e in by_seed.values()]
             lines.append(f"- Per SAE seed, SAE minus residual at k={k}: "
@@ -889,11 +938,11 @@ def findings(m: dict) -> str:
                          + f" (the claims average the seeds and their intervals resample them; "
                          f"this spread, {min(values):+.2f} to {max(values):+.2f}, is reflected in "
                          "them).")
-    if "pipeline" in m:
-        p = m["pipeline"]
+    if m.pipeline is not None:
+        p = m.pipeline
         lines.append(f"\nControl, shuffled labels: the dense probe pooled over properties "
-                     f"{d(p['dense'])}; trained on shuffled labels {d(p['shuffled'])}; "
-                     f"difference {d(p['difference'])}. Items are pooled with equal weight, so "
+                     f"{d(p.dense)}; trained on shuffled labels {d(p.shuffled)}; "
+                     f"difference {d(p.difference)}. Items are pooled with equal weight, so "
                      "the property with the most items (`on_path`: every token) weighs most.")
     lines.append(
         "\nToken identity: at step ends the token is almost always the closing '.', so the "
@@ -902,7 +951,7 @@ def findings(m: dict) -> str:
         "textual control that matters. Only `on_path` (every token) lets the token carry "
         "information. Accuracy on balanced items is reported instead of AUROC so that every "
         "interval comes from the kit's cluster bootstrap over problems.")
-    if not m["n_chains"]:
+    if not m.n_chains:
         lines.append(
             "\nAn organism result is a hypothesis about R1-distill, not a finding about it: "
             "TinyThinker is 4 layers wide 256, its SAE is trained here on a few thousand tokens, "
@@ -926,15 +975,9 @@ def budget(cfg: Config) -> list[Generation]:
                        batch_size=SamplingConfig().batch_size)]
 
 
-STARTER = Starter(
-    slug="sae-vs-probes",
+STARTER = Starter.from_module(
+    __name__,
     presets=PRESETS,
-    run=run,
-    analyse=analyse,
-    plot=plot,
-    findings=findings,
-    claims=claims,
-    budget=budget,
     concepts=("backtracking", "wait"),  # searches with shipped offline fixtures
     try_next=(
         "Vary the SAE: more latents, another L0, more training tokens; does the SAE-minus-"

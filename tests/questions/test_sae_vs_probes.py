@@ -132,28 +132,28 @@ def rows() -> list[dict]:
 
 def test_analyse_matches_hand_computed_accuracies_and_differences():
     m = svp.analyse(rows())
-    assert m["properties"] == ["a"] and "b" in m["skipped"]
-    assert m["seeds"] == [0, 1] and m["claim_k"] == 4 and m["ks"] == [1, 4]
-    acc = m["accuracy"]["a"]
+    assert m.properties == ["a"] and "b" in m.skipped
+    assert m.seeds == [0, 1] and m.claim_k == 4 and m.ks == [1, 4]
+    acc = m.accuracy["a"]
     # the claims average the two SAE seeds: (16 + 14) / 32 right; their intervals resample the
     # seeds too: a replicate drawing seed 0 twice gives exactly 1 - 0.5 = 0.5 (the upper end, as
     # every problem's resid-k4 mean is 0.5), seed 1 twice 14/16 - 0.5 = 0.375 or less
     assert acc["sae-k4"].value == pytest.approx(30 / 32)
     assert acc["resid-k4"].value == 0.5 and acc["resid-dense"].value == pytest.approx(14 / 16)
-    gap = m["sae_minus_resid"]["a"][4]
+    gap = m.sae_minus_resid["a"][4]
     assert gap.value == pytest.approx(30 / 32 - 0.5)
     assert gap.ci[1] == pytest.approx(0.5) and gap.ci[0] < 0.375
-    assert m["sae_minus_resid"]["a"][1].value == pytest.approx(-0.5)
-    assert m["sae_minus_dense"]["a"][4].value == pytest.approx(2 / 16)
-    assert m["sae_minus_text"]["a"].value == pytest.approx(30 / 32 - 0.5)
-    by_seed = m["sae_minus_resid_by_seed"]["a"]
+    assert m.sae_minus_resid["a"][1].value == pytest.approx(-0.5)
+    assert m.sae_minus_dense["a"][4].value == pytest.approx(2 / 16)
+    assert m.sae_minus_text["a"].value == pytest.approx(30 / 32 - 0.5)
+    by_seed = m.sae_minus_resid_by_seed["a"]
     assert by_seed[0].value == pytest.approx(0.5) and by_seed[1].value == pytest.approx(6 / 16)
-    assert m["items"]["a"] == {"n_test": 16, "n_test_problems": 8, "n_test_positive": 8,
-                               "n_train": 20, "n_train_problems": 8}
-    pipe = m["pipeline"]
-    assert pipe["dense"].value == pytest.approx(14 / 16) and pipe["shuffled"].value == 0.5
-    assert pipe["difference"].value == pytest.approx(14 / 16 - 0.5)
-    assert pipe["difference"].n == 8 and pipe["difference"].unit == "problem"
+    assert m.items["a"] == svp.ItemCounts(n_test=16, n_test_problems=8, n_test_positive=8,
+                                          n_train=20, n_train_problems=8)
+    pipe = m.pipeline
+    assert pipe.dense.value == pytest.approx(14 / 16) and pipe.shuffled.value == 0.5
+    assert pipe.difference.value == pytest.approx(14 / 16 - 0.5)
+    assert pipe.difference.n == 8 and pipe.difference.unit == "problem"
 
 
 def test_claims_agree_with_their_intervals():
@@ -180,7 +180,7 @@ def test_a_worse_sae_is_refuted_not_hidden():
 def test_every_property_skipped_gives_no_claims_and_a_figure():
     only = [items("a", skipped="label 1 occurs in 0 held-out problems (need 2)")]
     m = svp.analyse(only)
-    assert svp.claims(m) == [] and m["properties"] == []
+    assert svp.claims(m) == [] and m.properties == []
     assert svp.plot(only, m) is not None
 
 
@@ -225,9 +225,9 @@ def test_model_path_probes_hand_written_r1_chains_on_the_r1_shaped_tiny_model(tm
     assert len(found) == 2 * 3 + 1
     for claim in found:
         check(claim.to_dict())
-    assert m["accuracy"]["is_backtrack"]["text"].value >= 0.9, (
+    assert m.accuracy["is_backtrack"]["text"].value >= 0.9, (
         "the step's own words say 'Wait' / 'Hmm': the text baseline should read is_backtrack")
-    assert m["accuracy"]["is_backtrack"]["token"].value == 0.5, "every step ends in '.'"
+    assert m.accuracy["is_backtrack"]["token"].value == 0.5, "every step ends in '.'"
 
 
 def test_strongest_baseline_is_the_top_non_sae_rung_not_the_text_baseline():
@@ -235,8 +235,8 @@ def test_strongest_baseline_is_the_top_non_sae_rung_not_the_text_baseline():
     resid-k4, text and token 8/16; SAE probes and shuffled controls do not compete. Both SAE
     claims name resid-k1 (1.0), and SAE k=4 (seeds averaged, 30/32) minus it is -2/32."""
     m = svp.analyse(rows())
-    assert m["strongest"]["a"] == "resid-k1"
-    assert m["sae_minus_strongest"]["a"].value == pytest.approx(30 / 32 - 1.0)
+    assert m.strongest["a"] == "resid-k1"
+    assert m.sae_minus_strongest["a"].value == pytest.approx(30 / 32 - 1.0)
     vs_resid, vs_text, _ = svp.claims(m)
     for claim in (vs_resid, vs_text):
         assert claim.strongest_baseline.name == "1 residual dimensions (same selection rule)"
@@ -246,6 +246,6 @@ def test_strongest_baseline_is_the_top_non_sae_rung_not_the_text_baseline():
     # resid-k1 at chance: the dense probe (14/16) is the rung to beat
     fewer = [dict(r, hits=HALF) if r.get("method") == "resid-k1" else r for r in rows()]
     m = svp.analyse(fewer)
-    assert m["strongest"]["a"] == "resid-dense"
-    assert m["sae_minus_strongest"]["a"].value == pytest.approx(30 / 32 - 14 / 16)
+    assert m.strongest["a"] == "resid-dense"
+    assert m.sae_minus_strongest["a"].value == pytest.approx(30 / 32 - 14 / 16)
     assert svp.claims(m)[1].strongest_baseline.name == "dense residual probe (the whole residual)"
