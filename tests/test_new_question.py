@@ -4,11 +4,13 @@ Fast tests run the command on a scratch root holding copies of the three YAML fi
 then check what it wrote through the same loaders the package and the site use, and run the
 generated test file against the generated starter (no model). The slow test is the issue's
 example end to end: a copy of the repository, `mi-starter new backtracking-pays --area
-thinking-models`, nothing else filled in, its smoke run, and the site built with --strict.
+thinking-models` (which edits no file but its four), nothing else filled in, the generated test,
+its smoke and tiny runs, and the site built with --strict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -23,6 +25,7 @@ import yaml
 from sitekit import catalog
 from starter import cli, questions
 from starter.commands import new
+from starter.experiment import metrics_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INPUTS = (new.QUESTIONS_YAML, new.RESEARCH_YAML, new.READING_LIST_YAML)
@@ -53,7 +56,10 @@ def run_new(capsys, *args: str) -> tuple[int, str, str]:
 
 def use_registry_of(root: Path, monkeypatch) -> None:
     """Let the package read the scratch root's questions.yaml (what an edited checkout reads)."""
+    from starter import registry  # the registry's home; starter.questions re-exports it
+
     parsed = questions.parse((root / new.QUESTIONS_YAML).read_text(encoding="utf-8"))
+    monkeypatch.setattr(registry, "registry", lambda: parsed)
     monkeypatch.setattr(questions, "registry", lambda: parsed)
 
 
@@ -140,6 +146,13 @@ def test_the_example_writes_four_things_and_says_what_to_fill_in(root, capsys, m
     assert not re.search(r"__[A-Z]+__", source), "a template marker was left unfilled"
     assert max(map(len, source.splitlines())) <= 100
     assert 'if __name__ == "__main__":' in source and "NO_VALIDATION = (" in source
+    # the kit's style (issue #23): typed metrics, the core plotting and sampling helpers, no
+    # restated wiring
+    assert "@dataclass(frozen=True)\nclass Metrics:" in source
+    assert "STARTER = Starter.from_module(\n    __name__," in source
+    assert "estimate_bars(" in source and "cfg.sampling()" in source
+    for copy in ("SamplingConfig(", "yerr=", "run=run", "analyse=analyse", "slug="):
+        assert copy not in source, f"the template restates {copy!r}: use the core helper"
 
 
 def test_the_generated_test_passes_on_the_generated_starter(root, capsys, monkeypatch):
@@ -155,6 +168,17 @@ def test_the_generated_test_passes_on_the_generated_starter(root, capsys, monkey
     assert len(names) == 3
     for name in names:
         getattr(tests, name)()
+    # typed metrics: a frozen dataclass the frame serialises to the dict the summary shows, and
+    # the figure drawn from it with the core plotting helper
+    metrics = module.analyse(tests.ROWS)
+    assert dataclasses.is_dataclass(metrics) and type(metrics).__dataclass_params__.frozen
+    assert list(metrics_dict(metrics)) == [f.name for f in dataclasses.fields(metrics)]
+    figure = module.plot(tests.ROWS, metrics)
+    heights = [bar.get_height() for bar in figure.axes[0].patches]
+    assert heights == pytest.approx([1.0, 1 / 3]), "more and less, the bars of the accuracies"
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
 
 
 @pytest.mark.parametrize("area", [area.id for area in questions.areas()])
@@ -182,6 +206,11 @@ def tracked_copy(destination: Path) -> None:
             shutil.copy2(source, destination / name)
 
 
+def contents(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (relative path -> bytes): what an edit would change."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
 @pytest.mark.slow
 def test_the_issue_example_end_to_end_in_a_copy_of_the_repository(tmp_path):
     """Once, not per starter (minutes: the smoke run and a full strict site build)."""
@@ -198,13 +227,24 @@ def test_the_issue_example_end_to_end_in_a_copy_of_the_repository(tmp_path):
         assert proc.returncode == 0, f"{args}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
         return proc
 
+    before = contents(copy)
     made = step("-m", "starter.cli", "new", SLUG, "--area", "thinking-models", timeout=120)
     assert f"wrote starter/questions/{MODULE}.py" in made.stdout
-    out = tmp_path / "run"
-    step("-m", "starter.cli", "run", SLUG, "--preset", "smoke", "--offline", "--out", str(out),
-         timeout=1200)
-    for name in ("manifest.json", "results.jsonl", "figure.png", "summary.md", "findings.json"):
-        assert (out / name).is_file(), name
+    after = contents(copy)
+    changed = {name for name in after if before.get(name) != after[name]} | (before.keys()
+                                                                          - after.keys())
+    assert changed == {f"starter/questions/{MODULE}.py", f"tests/questions/test_{MODULE}.py",
+                       new.QUESTIONS_YAML, new.RESEARCH_YAML}, "no other file is edited"
+    # the generated test passes as written, under the repository's own pytest settings
+    step("-m", "pytest", f"tests/questions/test_{MODULE}.py", "-q", "-p", "no:cacheprovider",
+         timeout=300)
+    for preset in ("smoke", "tiny"):  # the organism offline, and the gpu path on R1's shape
+        out = tmp_path / f"run-{preset}"
+        step("-m", "starter.cli", "run", SLUG, "--preset", preset, "--offline", "--out",
+             str(out), timeout=1200)
+        for name in ("manifest.json", "results.jsonl", "figure.png", "summary.md",
+                     "findings.json"):
+            assert (out / name).is_file(), f"{preset}: {name}"
     site = tmp_path / "site"
     step("-m", "mkdocs", "build", "--strict", "-f", str(copy / "mkdocs.yml"), "--site-dir",
          str(site), timeout=1200)
