@@ -59,6 +59,7 @@ from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Claim, compare, declare
 from starter.models import reference_sae_model
 from starter.plan import Generation
+from starter.plotting import estimate_bars, estimate_points
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import (
     Activations,
@@ -175,8 +176,7 @@ def model_texts(ctx: Context) -> dict[str, list[str]]:
     problems = word_problems.make() + arithmetic.make(cfg.n_texts, seed=cfg.seed, difficulty=4)
     problems = problems[: cfg.n_texts]
     prompts = [ctx.model.prompt(question=p.question) for p in problems]
-    sampling = SamplingConfig(max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
-    runs = sample(ctx.model, prompts, n=1, cfg=sampling)
+    runs = sample(ctx.model, prompts, n=1, cfg=cfg.sampling())
     for i, (out,) in enumerate(runs):
         row = {"unit": f"chain:{i}", "kind": "chain", "trace": i,
                "finished": grading.finished(out.text), "n_new_tokens": out.n_new_tokens}
@@ -635,7 +635,44 @@ def in_shared_bins(sites: list[dict], pair: tuple[str, str], width: int) -> list
             if site["context"] not in pair or site["position"] // width in shared]
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class TopMatch:
+    """How often one chosen latent's top held-out contexts are the site it was chosen for."""
+
+    matched: int  # top contexts, over all seeds, at the named site
+    shown: int  # top contexts recorded
+    target: str  # the named site
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings, figure and validation read these fields."""
+
+    saes: list[str]  # SAEs trained: [own (on backtracking traces), other (on straight ones)]
+    data: list[str]  # trace sets they are evaluated on
+    seeds: list[int]  # SAE training seeds
+    n_chains: int  # sampled chains (0 on the organism)
+    n_unfinished: int  # of them, unfinished
+    fve: dict[str, dict[str, stats.Estimate]]  # SAE -> data -> variance explained, held out
+    fve_words: dict[str, stats.Estimate]  # SAE -> variance explained on backtrack words
+    l0: dict[str, dict[str, stats.Estimate]]  # SAE -> data -> active latents per token
+    ce_increase: dict[str, dict[str, stats.Estimate]]  # SAE -> data -> CE loss added (nats)
+    fve_words_difference: stats.Estimate  # own minus other SAE's FVE on backtrack words
+    fve_words_difference_by_seed: dict[int, stats.Estimate]  # seed -> that difference
+    sites: dict[str, SiteStats]  # latent role -> its activation at the sites vs control
+    fires: dict[str, SiteStats]  # latent role -> how often it fires there vs control
+    matched_operator: str | None  # the missed try's operator the decision sites are matched on
+    sites_same_operator: dict[str, SiteStats]  # role -> sites matched on that operator
+    position_backtrack: stats.Estimate  # where backtrack sites sit in a trace (0 start, 1 end)
+    position_continue: stats.Estimate  # where continue sites sit
+    position_dead_end: dict[str, stats.Estimate]  # "dead" / "alive" -> where those states sit
+    sites_same_position: dict[str, SiteStats]  # "dead_end" -> inside shared position bins
+    position_dead_end_binned: dict[str, stats.Estimate]  # "dead" / "alive" -> inside the bins
+    top_match: dict[str, TopMatch]  # role -> its latent's top contexts at the named site
+    top_contexts: dict[str, list[dict]]  # role -> the first seed's latent's top contexts
+
+
+def analyse(rows: list[dict]) -> Metrics:
     traces = [r for r in rows if r.get("kind") == "trace"]
     sites = [r for r in rows if r.get("kind") == "site"]
     latents = [r for r in rows if r.get("kind") == "sae_latent"]
@@ -683,62 +720,54 @@ def analyse(rows: list[dict]) -> dict:
     m["position_dead_end"] = positions(first_seed, PAIRS["dead_end"])
     # Dead states sit early in a trace and the live one last, so the dead_end latent is also
     # compared inside position bins that hold both kinds (added after seeing the gap).
+    m["sites_same_position"] = m["position_dead_end_binned"] = {}  # none without dead_end
     if "dead_end" in roles:
         binned = in_shared_bins(sites, PAIRS["dead_end"], POSITION_BIN)
         m["sites_same_position"] = {"dead_end": site_stats(binned, "dead_end", paired=False)}
         first_binned = [s for s in binned if s["seed"] == seeds[0]]
         m["position_dead_end_binned"] = positions(first_binned, PAIRS["dead_end"], paired=False)
-    m["top_match"] = {role: {"matched": sum(t["site"] == r["target"] for r in latents
-                                            if r["role"] == role for t in r["top"]),
-                             "shown": sum(len(r["top"]) for r in latents if r["role"] == role),
-                             "target": next(r["target"] for r in latents if r["role"] == role)}
+    m["top_match"] = {role: TopMatch(matched=sum(t["site"] == r["target"] for r in latents
+                                                 if r["role"] == role for t in r["top"]),
+                                     shown=sum(len(r["top"]) for r in latents
+                                               if r["role"] == role),
+                                     target=next(r["target"] for r in latents
+                                                 if r["role"] == role))
                       for role in dict.fromkeys(r["role"] for r in latents)}
     first = [r for r in latents if r["seed"] == seeds[0]]  # the first seed's latents, shown whole
     m["top_contexts"] = {r["role"]: [{"latent": r["latent"], "context": t["context"],
                                       "activation": round(t["activation"], 3)} for t in r["top"]]
                          for r in first}
-    return m
+    return Metrics(**m)
 
 
 # %% [markdown]
 # ## Figure
 
 # %%
-def _err(estimates: list[stats.Estimate]) -> list[list[float]]:
-    """Error bars [below, above] from the 95% intervals (0 where there is none; never negative:
-    a percentile interval of near-constant data can sit a rounding error off its own mean)."""
-    low = [max(0.0, e.value - e.ci[0]) if e.ci else 0.0 for e in estimates]
-    high = [max(0.0, e.ci[1] - e.value) if e.ci else 0.0 for e in estimates]
-    return [low, high]
-
-
 def _bars(ax, labels: list[str], estimates: list[stats.Estimate], colours: list[str]) -> None:
-    values = [e.value for e in estimates]
-    ax.bar(range(len(values)), np.nan_to_num(values), yerr=_err(estimates), color=colours,
-           capsize=3)
-    ax.set_xticks(range(len(values)), labels, fontsize=7)
+    estimate_bars(ax, range(len(estimates)), estimates, color=colours)
+    ax.set_xticks(range(len(estimates)), labels, fontsize=7)
 
 
-def plot(rows: list[dict], metrics: dict):
+def plot(rows: list[dict], metrics: Metrics):
     import matplotlib.pyplot as plt
 
     m = metrics
-    a = m["data"][0]
+    a = m.data[0]
     fig, axes = plt.subplots(2, 2, figsize=(7, 7))
     ax = axes[0, 0]
-    width = 0.8 / len(m["saes"])
-    groups = [f"{d}\nall tokens" for d in m["data"]] + [f"{a}\nbacktrack words"]
-    for j, sae in enumerate(m["saes"]):
-        ests = [m["fve"][sae][d] for d in m["data"]] + [m["fve_words"][sae]]
-        xs = np.arange(len(ests)) + (j - (len(m["saes"]) - 1) / 2) * width
-        ax.bar(xs, np.nan_to_num([e.value for e in ests]), width, yerr=_err(ests), capsize=2,
-               label=sae)
+    width = 0.8 / len(m.saes)
+    groups = [f"{d}\nall tokens" for d in m.data] + [f"{a}\nbacktrack words"]
+    for j, sae in enumerate(m.saes):
+        ests = [m.fve[sae][d] for d in m.data] + [m.fve_words[sae]]
+        xs = np.arange(len(ests)) + (j - (len(m.saes) - 1) / 2) * width
+        estimate_bars(ax, xs, ests, width, capsize=2, label=sae)
     ax.set_xticks(range(len(groups)), groups, fontsize=7)
     ax.set(ylabel="FVE (each subset about its own mean)")
     ax.set_title("Reconstruction, held-out traces", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.18), ncol=2, frameon=False)
     for ax, role in zip((axes[0, 1], axes[1, 0]), ("decision", "wait")):
-        site = m["sites"].get(role)
+        site = m.sites.get(role)
         if site is None:
             ax.set_axis_off()
             ax.set_title(f"{role} latent: no decision points in this text", fontsize=8)
@@ -746,9 +775,9 @@ def plot(rows: list[dict], metrics: dict):
         labels = ["before\nbacktrack", "before\ntry"]
         ests = [site.backtrack, site.control]
         colours = ["C3", "C7"]
-        same = m["sites_same_operator"].get(role)
+        same = m.sites_same_operator.get(role)
         if same is not None:
-            op = m["matched_operator"]
+            op = m.matched_operator
             labels += [f"'{op}' miss,\nbacktrack", f"'{op}' miss,\ntry"]
             ests += [same.backtrack, same.control]
             colours += ["salmon", "silver"]
@@ -757,18 +786,18 @@ def plot(rows: list[dict], metrics: dict):
                xlabel="the '.' closing a Miss, or the word")
         ax.set_title(f"'{role}' latent, held-out traces", fontsize=9)
     ax = axes[1, 1]
-    series = [(f"{r}\nlatent", m["sites"][r].by_seed) for r in m["sites"]]
-    if "decision" in m["sites_same_operator"]:
-        series.append((f"decision,\n'{m['matched_operator']}' only",
-                       m["sites_same_operator"]["decision"].by_seed))
-    if "dead_end" in m.get("sites_same_position", {}):
-        series.append(("dead_end,\nsame pos.", m["sites_same_position"]["dead_end"].by_seed))
-    series.append(("FVE on\nwords", m["fve_words_difference_by_seed"]))
+    series = [(f"{r}\nlatent", m.sites[r].by_seed) for r in m.sites]
+    if "decision" in m.sites_same_operator:
+        series.append((f"decision,\n'{m.matched_operator}' only",
+                       m.sites_same_operator["decision"].by_seed))
+    if "dead_end" in m.sites_same_position:
+        series.append(("dead_end,\nsame pos.", m.sites_same_position["dead_end"].by_seed))
+    series.append(("FVE on\nwords", m.fve_words_difference_by_seed))
     for i, (_label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
             x = i + (j - (len(by_seed) - 1) / 2) * 0.15
-            ax.errorbar([x], [e.value], yerr=_err([e]), fmt="o", color=f"C{j}", capsize=2,
-                        label=f"seed {seed}" if i == 0 else None)
+            estimate_points(ax, [x], [e], fmt="o", color=f"C{j}", capsize=2,
+                            label=f"seed {seed}" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(series)), [label for label, _ in series], fontsize=7)
     ax.set(ylabel="difference (95% CI)", xlabel="backtrack - try, dead - live; own - other SAE")
@@ -796,9 +825,9 @@ def _plus(e: stats.Estimate, shift: float) -> stats.Estimate:
                                at_level=None if side is None else lambda lv: moved(side(lv)))
 
 
-def claims(m: dict) -> list[Claim]:
-    a, b = m["data"][0], m["data"][1]
-    own, other = m["saes"][0], m["saes"][1]
+def claims(m: Metrics) -> list[Claim]:
+    a, b = m.data[0], m.data[1]
+    own, other = m.saes[0], m.saes[1]
     # Trained path: the other SAE learned only on B, so the words are new to it by construction.
     trained = other == f"sae-{b}"
     prefix = (f"Positive control (expected from the training text: {other} learned on {b} "
@@ -806,15 +835,15 @@ def claims(m: dict) -> list[Claim]:
     found = [compare(
         f"{prefix}On the backtracking words of held-out {a} text, scored against their own "
         f"mean, the SAE {own} explains more variance than {other}.",
-        f"FVE on backtracking words, {own}", m["fve_words"][own],
-        f"{other} on the same tokens", f"FVE on backtracking words, {other}", m["fve_words"][other],
-        m["fve_words_difference"], key="fve-words")]
-    op = m["matched_operator"]
-    if "decision" in m["sites"]:
-        site = m["sites"]["decision"]
+        f"FVE on backtracking words, {own}", m.fve_words[own],
+        f"{other} on the same tokens", f"FVE on backtracking words, {other}", m.fve_words[other],
+        m.fve_words_difference, key="fve-words")]
+    op = m.matched_operator
+    if "decision" in m.sites:
+        site = m.sites["decision"]
         cue = ""
-        if op is not None and "decision" in m["sites_same_operator"]:
-            same = m["sites_same_operator"]["decision"].difference.value
+        if op is not None and "decision" in m.sites_same_operator:
+            same = m.sites_same_operator["decision"].difference.value
             cue = (f" Matched on the operator the gap is {same:+.2f} against "
                    f"{site.difference.value:+.2f}")
             cue += (": mostly explained by the operator, a cue in the text."
@@ -827,8 +856,8 @@ def claims(m: dict) -> list[Claim]:
             f"decision latent activation / {SCALE}, '.' before a backtrack", site.backtrack,
             "the same token in the same traces, another try next",
             "the same, '.' before a try", site.control, site.difference, key="decision"))
-    if "decision" in m["sites_same_operator"]:
-        site = m["sites_same_operator"]["decision"]
+    if "decision" in m.sites_same_operator:
+        site = m.sites_same_operator["decision"]
         found.append(compare(
             f"Exploratory (added after seeing the data): matched on the operator, after a missed "
             f"'{op}' try the decision latent is more active on the '.' before a backtrack than "
@@ -838,8 +867,8 @@ def claims(m: dict) -> list[Claim]:
             site.backtrack, f"the same token after a missed '{op}', another try next",
             f"the same, '.' before a try, '{op}' missed", site.control, site.difference,
             key="decision-same-operator"))
-    if "wait" in m["sites"] and "decision" in m["sites"]:
-        site = m["sites"]["wait"]
+    if "wait" in m.sites and "decision" in m.sites:
+        site = m.sites["wait"]
         found.append(compare(
             f"The latent most specific to ' Wait' is already active at the decision before it: "
             f"more on the '.' before a backtrack than on the '.' before another try, by at least "
@@ -849,10 +878,10 @@ def claims(m: dict) -> list[Claim]:
             f"the same token in the same traces, another try next, plus the minimum gap {SMALL}",
             f"the same, '.' before a try, + {SMALL}", _plus(site.control, SMALL),
             _plus(site.difference, -SMALL), key="wait-at-decision"))
-    if "dead_end" in m["sites"]:
-        site = m["sites"]["dead_end"]
-        at = m["position_dead_end"]
-        binned = m.get("sites_same_position", {}).get("dead_end")
+    if "dead_end" in m.sites:
+        site = m.sites["dead_end"]
+        at = m.position_dead_end
+        binned = m.sites_same_position.get("dead_end")
         matched = "" if binned is None else (
             f" Matched on position the gap is {binned.difference.value:+.2f} against "
             f"{site.difference.value:+.2f} (the exploratory claim below).")
@@ -867,9 +896,9 @@ def claims(m: dict) -> list[Claim]:
             f"dead_end latent activation / {SCALE}, '.' closing a dead-end state", site.backtrack,
             "the same token in the same traces, closing a live state",
             "the same, '.' closing a live state", site.control, site.difference, key="dead_end"))
-    if "dead_end" in m.get("sites_same_position", {}):
-        site = m["sites_same_position"]["dead_end"]
-        at = m["position_dead_end_binned"]
+    if "dead_end" in m.sites_same_position:
+        site = m.sites_same_position["dead_end"]
+        at = m.position_dead_end_binned
         found.append(compare(
             "Exploratory (added after seeing the position gap; unpaired, across traces): matched "
             f"on position in bins of {POSITION_BIN} tokens holding both kinds, the dead_end "
@@ -898,27 +927,27 @@ def _per_seed(by_seed: dict[int, stats.Estimate]) -> str:
     return text
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    a, b = m["data"][0], m["data"][1]
-    own, other = m["saes"][0], m["saes"][1]
-    lines = [f"SAE seeds: {', '.join(map(str, m['seeds']))}; every interval resamples held-out "
+    a, b = m.data[0], m.data[1]
+    own, other = m.saes[0], m.saes[1]
+    lines = [f"SAE seeds: {', '.join(map(str, m.seeds))}; every interval resamples held-out "
              "traces (one per problem), seeds pooled: it treats the SAE seed as fixed, so the "
              "variation between SAE seeds (listed per seed below) is not in any interval."]
-    if m["n_chains"]:
-        lines.append(f"{m['n_chains']} generated traces, {m['n_unfinished']} unfinished (no "
+    if m.n_chains:
+        lines.append(f"{m.n_chains} generated traces, {m.n_unfinished} unfinished (no "
                      "`</think>` and answer within the budget); they stay in A as reasoning text.")
-    for sae in m["saes"]:
-        lines.append(f"- {sae}: FVE on {a} {d(m['fve'][sae][a])}, on {b} {d(m['fve'][sae][b])}, on "
-                     f"{a}'s backtracking words {d(m['fve_words'][sae])}; L0 on {a} "
-                     f"{d(m['l0'][sae][a], 1)}; loss increase spliced in, on {a} "
-                     f"{d(m['ce_increase'][sae][a], 3)}, on {b} {d(m['ce_increase'][sae][b], 3)}.")
+    for sae in m.saes:
+        lines.append(f"- {sae}: FVE on {a} {d(m.fve[sae][a])}, on {b} {d(m.fve[sae][b])}, on "
+                     f"{a}'s backtracking words {d(m.fve_words[sae])}; L0 on {a} "
+                     f"{d(m.l0[sae][a], 1)}; loss increase spliced in, on {a} "
+                     f"{d(m.ce_increase[sae][a], 3)}, on {b} {d(m.ce_increase[sae][b], 3)}.")
     lines.append("FVE about a subset's own mean below 0: the reconstruction is further from each "
                  "token than that subset's average token is.")
     lines.append(f"\nControl (the other SAE on the same tokens): {own} minus {other} on {a}'s "
-                 f"backtracking words, {d(m['fve_words_difference'])}; per seed: "
-                 f"{_per_seed(m['fve_words_difference_by_seed'])}.")
-    if "decision" not in m["sites"]:
+                 f"backtracking words, {d(m.fve_words_difference)}; per seed: "
+                 f"{_per_seed(m.fve_words_difference_by_seed)}.")
+    if "decision" not in m.sites:
         lines.append("\nToken identity: this text has no ground truth saying which 'Wait' is a "
                      "backtrack, so the decision-point control runs on the organism only; the "
                      "'Wait' latent here may be a token detector.")
@@ -929,10 +958,10 @@ def findings(m: dict) -> str:
         "separate ' Wait' from backtracking. The control is the '.' closing a 'Miss.' step, "
         "followed by ' Wait' (backtrack) or by ' Try' (another try in the branch): same token, "
         "same step type, same traces (traces with both kinds only); not matched on position: "
-        f"the '.' before another try sits at token {d(m['position_continue'], 1)}, the one "
-        f"before a backtrack at {d(m['position_backtrack'], 1)}.")
+        f"the '.' before another try sits at token {d(m.position_continue, 1)}, the one "
+        f"before a backtrack at {d(m.position_backtrack, 1)}.")
     for role in ("decision", "wait"):
-        site = m["sites"][role]
+        site = m.sites[role]
         if not site.difference.excludes_zero:
             verdict = "At this n it does not tell the decisions apart: a token detector here."
         elif abs(site.difference.value) < SMALL:
@@ -941,7 +970,7 @@ def findings(m: dict) -> str:
         else:
             verdict = ("It separates the decisions at the same token, with the operator of the "
                        "missed try not matched (see the matched comparison below).")
-        fires = m["fires"][role]
+        fires = m.fires[role]
         lines.append(f"- The '{role}' latent's activation (in units of {SCALE}) at the '.' "
                      f"before a backtrack: "
                      f"{d(site.backtrack)}, before another try: {d(site.control)}; difference "
@@ -949,8 +978,8 @@ def findings(m: dict) -> str:
                      f"backtracking words themselves: {d(site.on_words)}. It is active at the "
                      f"'.' before a backtrack in {d(fires.backtrack)} of cases, before another "
                      f"try in {d(fires.control)}, on the words in {d(fires.on_words)}. " + verdict)
-    if "dead_end" in m["sites"]:
-        site, fires = m["sites"]["dead_end"], m["fires"]["dead_end"]
+    if "dead_end" in m.sites:
+        site, fires = m.sites["dead_end"], m.fires["dead_end"]
         lines.append(
             f"- A known latent: the 'dead_end' latent's activation (in units of {SCALE}) at the "
             f"'.' closing a dead-end 'Left: a, b.' state: {d(site.backtrack)}, at the same token "
@@ -958,35 +987,35 @@ def findings(m: dict) -> str:
             f"{_per_seed(site.by_seed)}). Active at dead states in {d(fires.backtrack)} of cases, "
             f"at live ones in {d(fires.control)}. These are the base's own search traces: the "
             f"live state is each trace's last 'Left:', so how far into the trace it sits is a "
-            f"cue (dead states at token {d(m['position_dead_end']['dead'], 1)}, live ones at "
-            f"{d(m['position_dead_end']['alive'], 1)}), and after a dead state the text goes on "
+            f"cue (dead states at token {d(m.position_dead_end['dead'], 1)}, live ones at "
+            f"{d(m.position_dead_end['alive'], 1)}), and after a dead state the text goes on "
             f"with tries that a model planning its backtracks would not write.")
-        if "dead_end" in m.get("sites_same_position", {}):
-            binned = m["sites_same_position"]["dead_end"]
+        if "dead_end" in m.sites_same_position:
+            binned = m.sites_same_position["dead_end"]
             lines.append(
                 f"  Matched on position (bins of {POSITION_BIN} tokens holding both kinds, "
                 f"unpaired across traces; exploratory): dead {d(binned.backtrack)}, live "
                 f"{d(binned.control)}; difference "
                 f"{d(binned.difference)} (per seed: {_per_seed(binned.by_seed)}).")
-    op = m["matched_operator"]
+    op = m.matched_operator
     if op is not None:
-        site = m["sites_same_operator"]["decision"]
+        site = m.sites_same_operator["decision"]
         lines.append(
             f"\nThe operator of the missed try predicts the decision here (the search tries them "
             f"in a fixed order), so the sharpest control keeps it fixed: after a missed '{op}', "
             f"the 'decision' latent's activation before a backtrack is {d(site.backtrack)}, "
             f"before another try {d(site.control)}; difference {d(site.difference)} (per seed: "
-            f"{_per_seed(site.by_seed)}), against {d(m['sites']['decision'].difference)} "
+            f"{_per_seed(site.by_seed)}), against {d(m.sites['decision'].difference)} "
             f"unmatched. Where the matched gap is much smaller, the latent mostly reads which "
             f"operator missed, a cue the text shows, rather than a decision the text hides.")
     lines.append("\nTop held-out contexts (the token in [[ ]], two tokens after it):")
-    for role, match in m["top_match"].items():
-        shown = m["top_contexts"].get(role, [])
+    for role, match in m.top_match.items():
+        shown = m.top_contexts.get(role, [])
         examples = ", ".join(f"`{t['context']}` ({t['activation']:.2f})" for t in shown)
         latent = shown[0]["latent"] if shown else "-"
-        lines.append(f"- '{role}' latent: {match['matched']}/{match['shown']} of its top contexts "
-                     f"over all seeds are the named site ({match['target']}). Seed "
-                     f"{m['seeds'][0]}, latent #{latent}: {examples or 'none fired'}.")
+        lines.append(f"- '{role}' latent: {match.matched}/{match.shown} of its top contexts "
+                     f"over all seeds are the named site ({match.target}). Seed "
+                     f"{m.seeds[0]}, latent #{latent}: {examples or 'none fired'}.")
     lines.append("\nAn organism result is a hypothesis about R1-distill: `--preset gpu` makes the "
                  "FVE measurements with the Llama Scope SAEs.")
     return "\n".join(lines)
@@ -1002,18 +1031,18 @@ def findings(m: dict) -> str:
 
 
 # %%
-def measure_dead_end(m: dict) -> Measured:
+def measure_dead_end(m: Metrics) -> Measured:
     """The dead_end latent at dead-end "Left:" states minus the same token at live ones."""
-    site = m["sites"].get("dead_end")
+    site = m.sites.get("dead_end")
     if site is None:  # no "Left:" states in these texts
         return Measured(value=float("nan"), ci=None, n=0)
     return measured_from(site.difference)
 
 
-def measure_dead_end_by_position(m: dict) -> Measured:
+def measure_dead_end_by_position(m: Metrics) -> Measured:
     """The same difference inside position bins that hold both kinds (unpaired, across traces):
     dead states sit earlier in a trace than the live one, so position alone could separate them."""
-    site = m.get("sites_same_position", {}).get("dead_end")
+    site = m.sites_same_position.get("dead_end")
     if site is None:
         return Measured(value=float("nan"), ci=None, n=0)
     return measured_from(site.difference)
@@ -1057,15 +1086,9 @@ def budget(cfg: Config) -> list[Generation]:
                        max_new_tokens=cfg.max_new_tokens, batch_size=SamplingConfig().batch_size)]
 
 
-STARTER = Starter(
-    slug="sae",
+STARTER = Starter.from_module(
+    __name__,
     presets=PRESETS,
-    run=run,
-    analyse=analyse,
-    plot=plot,
-    findings=findings,
-    claims=claims,
-    budget=budget,
     concepts=("wait", "backtracking", "uncertainty"),  # searches with shipped offline fixtures
     try_next=("Steer with the decision latent's decoder direction (steering starter); "
               "count the 'Wait's.",

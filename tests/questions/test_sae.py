@@ -70,41 +70,41 @@ def test_label_sites_reads_the_decision_from_the_next_token_within_a_text():
 
 def test_fve_per_subset_by_hand():
     m = sae.analyse(ROWS)
-    assert m["saes"] == [OWN, OTHER] and m["data"] == ["backtracking", "straight"]
+    assert m.saes == [OWN, OTHER] and m.data == ["backtracking", "straight"]
     # all tokens: 1 - 16 / (40 tokens * variance 2) and 1 - 32 / 80
-    assert m["fve"][OWN]["backtracking"].value == pytest.approx(0.8)
-    assert m["fve"][OTHER]["backtracking"].value == pytest.approx(0.6)
+    assert m.fve[OWN]["backtracking"].value == pytest.approx(0.8)
+    assert m.fve[OTHER]["backtracking"].value == pytest.approx(0.6)
     # the words, about their own mean (variance 1): 1 - 1.6 / 8 and 1 - 8 / 8
-    assert m["fve_words"][OWN].value == pytest.approx(0.8)
-    assert m["fve_words"][OTHER].value == pytest.approx(0.0)
-    assert m["fve_words"][OWN].n == 4 and m["fve_words"][OWN].unit == "trace"
-    assert m["fve_words_difference"].value == pytest.approx(0.8)
-    assert m["fve_words_difference_by_seed"][0].value == pytest.approx(0.8)
-    assert m["l0"][OWN]["straight"].value == pytest.approx(5.0)
-    assert m["ce_increase"][OWN]["backtracking"].value == pytest.approx(0.15), "mean of 0.1, 0.2"
+    assert m.fve_words[OWN].value == pytest.approx(0.8)
+    assert m.fve_words[OTHER].value == pytest.approx(0.0)
+    assert m.fve_words[OWN].n == 4 and m.fve_words[OWN].unit == "trace"
+    assert m.fve_words_difference.value == pytest.approx(0.8)
+    assert m.fve_words_difference_by_seed[0].value == pytest.approx(0.8)
+    assert m.l0[OWN]["straight"].value == pytest.approx(5.0)
+    assert m.ce_increase[OWN]["backtracking"].value == pytest.approx(0.15), "mean of 0.1, 0.2"
 
 
 def test_decision_sites_by_hand_only_traces_with_both_kinds():
     m = sae.analyse(ROWS)
-    decision = m["sites"]["decision"]
+    decision = m.sites["decision"]
     assert decision.backtrack.value == pytest.approx(2 / 3), "traces 0, 1, 3 (2 has no control)"
     assert decision.control.value == pytest.approx(0.5 / 3), "(0 + 0.5 + 0) / 3"
     assert decision.difference.value == pytest.approx(2 / 3 - 0.5 / 3)
     assert decision.on_words.value == pytest.approx(0.0)
-    assert m["fires"]["decision"].control.value == pytest.approx(1 / 3), "only trace 1 fires"
-    wait = m["sites"]["wait"]
+    assert m.fires["decision"].control.value == pytest.approx(1 / 3), "only trace 1 fires"
+    wait = m.sites["wait"]
     assert wait.on_words.value == pytest.approx((5 + 5 + 4 + 6) / 4 / 5.0) and wait.on_words.n == 4
-    assert m["fires"]["wait"].on_words.value == pytest.approx(1.0)
+    assert m.fires["wait"].on_words.value == pytest.approx(1.0)
     assert wait.difference.value == pytest.approx(0.0)
-    assert m["position_backtrack"].value == pytest.approx(20) and m["position_continue"].value == 10
+    assert m.position_backtrack.value == pytest.approx(20) and m.position_continue.value == 10
     # matched on the operator ('-': 3 before a backtrack, 2 before a try), any trace
-    assert m["matched_operator"] == "-"
-    same = m["sites_same_operator"]["decision"]
+    assert m.matched_operator == "-"
+    same = m.sites_same_operator["decision"]
     assert same.backtrack.value == pytest.approx(2 / 3), "traces 0, 2 fire, 3 does not"
     assert same.control.value == pytest.approx(0.25), "trace 1: 0.5, trace 3: 0"
     assert same.difference.value == pytest.approx(2 / 3 - 0.25)
-    assert m["top_match"]["wait"] == {"matched": 2, "shown": 3, "target": "wait"}
-    assert m["top_match"]["decision"] == {"matched": 1, "shown": 2, "target": "backtrack"}
+    assert m.top_match["wait"] == sae.TopMatch(matched=2, shown=3, target="wait")
+    assert m.top_match["decision"] == sae.TopMatch(matched=1, shown=2, target="backtrack")
 
 
 def test_claims_have_controls_and_verdicts_that_agree_with_their_intervals():
@@ -132,7 +132,7 @@ def test_claims_have_controls_and_verdicts_that_agree_with_their_intervals():
 def test_without_decision_points_the_summary_says_the_control_needs_the_organism():
     m = sae.analyse(TRACES + [{"unit": "chain:0", "kind": "chain", "trace": 0, "finished": False,
                                "n_new_tokens": 9}])
-    assert (m["n_chains"], m["n_unfinished"]) == (1, 1)
+    assert (m.n_chains, m.n_unfinished) == (1, 1)
     assert len(sae.claims(m)) == 1
     assert "organism only" in sae.findings(m)
 
@@ -198,26 +198,26 @@ LEFTS = [left(0, "dead", 2.0, 5), left(0, "alive", 0.0, 30), left(1, "dead", 3.0
 
 def test_dead_end_latent_against_the_same_token_at_live_states_by_hand():
     m = sae.analyse(ROWS + LEFTS)
-    site = m["sites"]["dead_end"]
+    site = m.sites["dead_end"]
     assert site.backtrack.value == pytest.approx((1.0 + 1.5) / 2), "traces 0, 1 (2 has no control)"
     assert site.control.value == pytest.approx(0.25)
     assert site.difference.value == pytest.approx(1.25 - 0.25)
-    assert m["fires"]["dead_end"].control.value == pytest.approx(0.5), "only trace 1 fires"
-    assert "dead_end" not in m["sites_same_operator"], "no operator at a Left state"
+    assert m.fires["dead_end"].control.value == pytest.approx(0.5), "only trace 1 fires"
+    assert "dead_end" not in m.sites_same_operator, "no operator at a Left state"
     assert sae.measure_dead_end(m).value == pytest.approx(1.0)
     assert sae.measure_dead_end(sae.analyse(ROWS)).n == 0, "no Left states: not estimable"
     # Position bins of 16 tokens: 5 holds the three dead states, 30 the two live ones; no bin
     # holds both, so nothing is left to compare at matched positions.
-    assert m["sites_same_position"]["dead_end"].difference.n == 0
+    assert m.sites_same_position["dead_end"].difference.n == 0
     found = sae.claims(m)
     assert [c.claim.split(",")[0] for c in found[-2:]] == ["A known latent", "Exploratory (added "
                                                           "after seeing the position gap; unpaired"]
     check(found[-2].to_dict())
     near = sae.analyse(ROWS + LEFTS + [left(2, "alive", 0.0, 6)])  # a live state in bin 0 too
-    binned = near["sites_same_position"]["dead_end"]
+    binned = near.sites_same_position["dead_end"]
     assert binned.backtrack.value == pytest.approx((1.0 + 1.5 + 2.0) / 3), "all dead, unpaired"
     assert binned.control.value == pytest.approx(0.0), "only the live state at token 6"
-    assert near["position_dead_end_binned"]["alive"].value == 6
+    assert near.position_dead_end_binned["alive"].value == 6
     assert "'dead_end' latent" in sae.findings(m)
 
 
