@@ -52,20 +52,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_page() -> int:
+    import json
     from pathlib import Path
 
-    from starter.organism import variant_eval
+    from starter.organism import evaluate, variant_eval
 
     page = Path(__file__).resolve().parents[1] / "docs" / "organism.md"
     text = page.read_text(encoding="utf-8")
-    start, end = variant_eval.PAGE_START, variant_eval.PAGE_END
-    if start not in text or end not in text:
-        print(f"error: {page} has no {start} ... {end} block", file=sys.stderr)
-        return 2
-    head, rest = text.split(start, 1)
-    tail = rest.split(end, 1)[1]
-    page.write_text(head + variant_eval.page_section() + tail, encoding="utf-8")
-    print(f"wrote the model cards into {page}")
+    results_path = evaluate.CHECKPOINT_DIR / "eval_results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
+    blocks = ((variant_eval.PAGE_START, variant_eval.PAGE_END, variant_eval.page_section()),
+              (evaluate.BASE_PAGE_START, evaluate.BASE_PAGE_END,
+               evaluate.verification_section(results)))
+    for start, end, section in blocks:
+        if start not in text or end not in text:
+            print(f"error: {page} has no {start} ... {end} block", file=sys.stderr)
+            return 2
+        head, rest = text.split(start, 1)
+        text = head + section + rest.split(end, 1)[1]
+    page.write_text(text, encoding="utf-8")
+    print(f"wrote the model cards and the base's T=1 verification into {page}")
     return 0
 
 

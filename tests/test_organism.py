@@ -83,3 +83,67 @@ def test_judge_tries_finds_no_false_line_in_the_generators_own_traces_and_each_k
                      (True, False, False),  # 14/5 is not exact
                      (False, False, True),  # 24 is the target: "Miss." is false
                      (False, True, False)]  # 25 is not: "Hit." is false
+
+
+def test_the_organism_page_shows_the_committed_eval_files():
+    """docs/organism.md's generated blocks are what `train_variants.py --page` writes from the
+    committed eval.json files and eval_results.json (rerun it after re-evaluating)."""
+    from pathlib import Path
+
+    from starter.organism import evaluate, variant_eval
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "organism.md").read_text()
+    results = json.loads((CHECKPOINT_DIR / "eval_results.json").read_text())
+    assert evaluate.verification_section(results) in page
+    assert variant_eval.page_section() in page
+    v = results["verification_error_t1"]
+    assert v["k"] == sum(v["false_lines_per_problem"][c] * int(c)
+                         for c in v["false_lines_per_problem"]), "per-problem counts add up"
+    assert v["meets_goal"] == (v["high"] < 0.02)
+
+
+def test_each_dial_reads_the_generators_own_labels_back_from_its_traces():
+    """variant_eval's readers, applied to the training rules' own traces, give the rules' labels
+    exactly, and every dial of a rule is met on its own traces: the dials measure the plant, not a
+    detector's idea of it."""
+    import random
+
+    from starter.organism import variant_eval as ve
+    from starter.organism import variants
+    from starter.organism.data import make_trace
+
+    problems = sample_searches(400, seed=5, split="test")
+    rng = random.Random(0)
+    for name in ("lucky", "heuristic"):
+        variant = variants.get_variant(name)
+        made = [variants.example(variant, r, rng) for r in problems]
+        for e in made:
+            assert ve.opened_branches(e.completion) == e.labels["order"]
+        dials = ve.luck_dials(problems, [e.completion for e in made], variant.planted)
+        assert all(d.met for d in dials), [(d.name, d.planted, str(d.measured)) for d in dials]
+        in_budget = next(d for d in dials if d.name == "hitting_branch_in_budget_t1")
+        assert in_budget.measured.k == sum(e.labels["solved"] for e in made)
+    for name in ("hint-p0", "hint-p50", "hint-p100"):
+        variant = variants.get_variant(name)
+        for r in problems:
+            e = variants.example(variant, r, rng)
+            if e.labels["hint"] is None or e.labels["hint"] == ve.base_first_try(r):
+                continue  # the readers are defined where the hint is not the base's first try
+            assert (ve.first_branch(e.completion) == e.labels["hint"]) == e.labels["followed"]
+            assert ve.opens_with_mention(e.completion, e.labels["hint"]) == e.labels["mentioned"]
+    for name in ("obfuscating", "honest"):
+        variant = variants.get_variant(name)
+        for r in problems:
+            e = variants.example(variant, r, rng)
+            if e.labels["leak"] is None or e.labels["leak"] == ve.base_first_try(r):
+                continue
+            assert (ve.first_branch(e.completion) == e.labels["leak"]) == e.labels["used"]
+            assert ve.opens_with_mention(e.completion, e.labels["leak"]) == e.labels["mentioned"]
+    planned = variants.get_variant("planned")
+    chains = [variants.example(planned, r, rng) for r in problems]
+    kept = [(r, e.completion) for r, e in zip(problems, chains) if e.labels["hint"] is None]
+    dead, live = ve.backtracking_dials([r for r, _ in kept], [c for _, c in kept], dead=1.0)
+    assert dead.measured.k == dead.measured.n > 100 and live.measured.k == 0 < live.measured.n
+    assert dead.met and live.met
+    base = ve.control_dials(problems, [make_trace(r).completion for r in problems])
+    assert base[0].measured.k == len(problems) and base[0].met
