@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from starter import questions
-from starter.experiment import metric_rows, unit_rows
+from starter.experiment import metric_rows, metrics_dict, unit_rows
 from starter.findings import read_findings
 
 SLUGS = sorted(questions.available())
@@ -54,7 +54,7 @@ def test_smoke_run_writes_four_artefacts_and_summary_matches_results(slug, tmp_p
     metrics = starter.analyse(unit_rows(rows))
     summary = (out / "summary.md").read_text()
     assert metrics, f"{slug}: analyse() returned no metrics"
-    for name, text in metric_rows(metrics):
+    for name, text in metric_rows(metrics_dict(metrics)):  # as the frame renders the summary
         assert f"| {name} | {text} |" in summary, f"{slug}: summary's {name} does not match results.jsonl"
     claims = read_findings(out / "findings.json")  # checks every verdict against its interval
     assert claims, f"{slug}: findings.json has no claim"
@@ -73,6 +73,36 @@ def test_every_starter_has_three_presets_concepts_next_steps_and_its_identity():
         assert set(starter.presets) >= {"smoke", "cpu", "gpu"}, slug
         assert starter.concepts, f"{slug}: no Neuronpedia concepts to look up"
         assert starter.try_next, f"{slug}: no 'what to try next'"
+
+
+# starters whose analyse still returns a dict (issue #23: each converts to a frozen Metrics);
+# delete a slug once its starter is converted
+NOT_YET_TYPED = {"lucky-or-steady"}
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_analyse_returns_a_frozen_metrics_dataclass(slug, request):
+    """A renamed metric then fails where it is read (a type check, the starter's tests), not
+    after a run: `analyse` is annotated with a frozen dataclass and returns one."""
+    import dataclasses
+    import importlib
+    import typing
+
+    if slug in NOT_YET_TYPED:
+        request.applymarker(pytest.mark.xfail(reason="not converted yet", strict=False))
+    module = importlib.import_module(questions.available()[slug])
+    returned = typing.get_type_hints(module.analyse).get("return")
+    assert dataclasses.is_dataclass(returned) and returned.__dataclass_params__.frozen, (
+        f"{slug}: analyse(rows) -> {returned}; return a frozen dataclass `Metrics` with a "
+        "comment per field (the frame serialises it with starter.experiment.metrics_dict)")
+    import inspect
+
+    lines = inspect.getsource(returned).splitlines()
+    for i, line in enumerate(lines):
+        declared = line.startswith("    ") and ": " in line and line[4:].split(":")[0].isidentifier()
+        if declared and not line.startswith("     "):
+            assert "#" in line or lines[i - 1].strip().startswith("#"), (
+                f"{slug}: Metrics field without a comment saying what it is: {line.strip()}")
 
 
 def test_starter_files_are_jupytext_scripts_with_lines_of_at_most_100_characters():
