@@ -1,4 +1,5 @@
-"""Every starter, end to end with `--preset smoke`, through the real CLI: artefacts, numbers, resume, bad input."""
+"""Every starter, end to end with `--preset smoke`, through the real CLI: artefacts, numbers,
+resume, bad input; and the shape every starter shares (presets, typed metrics, file format)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def run_cli(*args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
 
 
 def read_rows(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
+    text = (out / "results.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 
@@ -34,9 +36,11 @@ def read_rows(out: Path) -> list[dict]:
 def test_smoke_run_writes_four_artefacts_and_summary_matches_results(slug, tmp_path):
     out = tmp_path / slug
     proc = run_cli("run", slug, "--preset", "smoke", "--offline", "--out", str(out))
-    assert proc.returncode == 0, f"`mi-starter run {slug} --preset smoke` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (f"`mi-starter run {slug} --preset smoke` failed:\n"
+                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     for name in ("manifest.json", "results.jsonl", "figure.png", "summary.md", "findings.json"):
-        assert (out / name).is_file() and (out / name).stat().st_size > 0, f"{slug}: {name} missing or empty"
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, (
+            f"{slug}: {name} missing or empty")
 
     manifest = json.loads((out / "manifest.json").read_text())
     for key in ("config", "seed", "started_at", "finished_at", "device", "model"):
@@ -49,17 +53,20 @@ def test_smoke_run_writes_four_artefacts_and_summary_matches_results(slug, tmp_p
     assert unit_rows(rows), f"{slug}: results.jsonl has no experiment rows"
     assert any(r.get("kind") == "latent" for r in rows), f"{slug}: no Neuronpedia latents recorded"
 
-    # Every number in the summary's table is recomputed from results.jsonl by the starter's own analyse().
+    # Every number in the summary's table is recomputed from results.jsonl by the starter's own
+    # analyse().
     starter = questions.load(slug)
     metrics = starter.analyse(unit_rows(rows))
     summary = (out / "summary.md").read_text()
     assert metrics, f"{slug}: analyse() returned no metrics"
     for name, text in metric_rows(metrics_dict(metrics)):  # as the frame renders the summary
-        assert f"| {name} | {text} |" in summary, f"{slug}: summary's {name} does not match results.jsonl"
+        assert f"| {name} | {text} |" in summary, (
+            f"{slug}: summary's {name} does not match results.jsonl")
     claims = read_findings(out / "findings.json")  # checks every verdict against its interval
     assert claims, f"{slug}: findings.json has no claim"
     assert all(c["control"]["name"] for c in claims), f"{slug}: a claim without a control"
-    assert "sample data" in summary, f"{slug}: offline run must say its Neuronpedia data are samples"
+    assert "sample data" in summary, (
+        f"{slug}: offline run must say its Neuronpedia data are samples")
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -99,7 +106,8 @@ def test_analyse_returns_a_frozen_metrics_dataclass(slug, request):
 
     lines = inspect.getsource(returned).splitlines()
     for i, line in enumerate(lines):
-        declared = line.startswith("    ") and ": " in line and line[4:].split(":")[0].isidentifier()
+        name = line[4:].split(":")[0]
+        declared = line.startswith("    ") and ": " in line and name.isidentifier()
         if declared and not line.startswith("     "):
             assert "#" in line or lines[i - 1].strip().startswith("#"), (
                 f"{slug}: Metrics field without a comment saying what it is: {line.strip()}")
@@ -122,7 +130,8 @@ def test_starter_files_are_jupytext_scripts_with_lines_of_at_most_100_characters
         (["run", "no-such-starter"], "unknown starter 'no-such-starter'"),
         (["run", SLUGS[0] if SLUGS else "x", "--preset", "huge"], "unknown preset 'huge'"),
         (["run", SLUGS[0] if SLUGS else "x", "--device", "tpu"], "unknown device 'tpu'"),
-        (["run", SLUGS[0] if SLUGS else "x", "--model", "no/such-model-anywhere"], "no/such-model-anywhere"),
+        (["run", SLUGS[0] if SLUGS else "x", "--model", "no/such-model-anywhere"],
+         "no/such-model-anywhere"),
     ],
 )
 def test_bad_input_is_one_error_line_and_exit_2(args, needle):
