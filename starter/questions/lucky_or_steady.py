@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-from starter import importance, prefixes, rollouts, stats
+from starter import adaptive, importance, prefixes, rollouts, stats
 from starter.cot import STEP_TAGS, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
@@ -98,6 +98,13 @@ class Config(StarterConfig):
     # reaching the target: for organism variants that try the branches in another order)
     entry_rule: str = "search"
     batch_size: int = 256  # sequences per generate call
+    # Adaptive resampling (starter.adaptive; issue #28): continuations are drawn in rounds and each
+    # step stops once its interval settles, so n_rollouts becomes the most a prefix gets.
+    adaptive: bool = False  # off: n_rollouts from every prefix at once (the fixed design)
+    round_size: int = 4  # continuations per open prefix and round (the first round's too)
+    target_half_width: float = 0.1  # a step stops once its interval is this narrow on each side
+    top_k: int = 3  # a step also stops once surely in or out of the top k by |importance|
+    budget_cap: int = 0  # most continuations per chain over all rounds (0: n_rollouts per prefix)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -116,6 +123,28 @@ class Config(StarterConfig):
         if self.entry_rule not in ENTRY_RULES:
             raise UsageError(f"entry_rule {self.entry_rule!r}: use one of "
                              f"{', '.join(ENTRY_RULES)}")
+        if self.round_size < 1 or self.top_k < 1:
+            raise UsageError(f"round_size={self.round_size}, top_k={self.top_k}: use whole "
+                             "numbers >= 1")
+        if not 0 < self.target_half_width <= 1:
+            raise UsageError(f"target_half_width={self.target_half_width}: use a number in (0, 1]")
+        if self.budget_cap < 0:
+            raise UsageError(f"budget_cap={self.budget_cap}: use 0 (no cap) or a positive count")
+        if self.adaptive and self.round_size > self.n_rollouts:
+            raise UsageError(f"round_size={self.round_size} exceeds n_rollouts={self.n_rollouts} "
+                             "(the most an adaptive prefix gets); use round_size <= n_rollouts")
+        if self.adaptive and self.max_prefixes:
+            raise UsageError(f"adaptive=true needs a prefix after every step (max_prefixes=0; got "
+                             f"{self.max_prefixes}): it decides step by step, and spaced cuts "
+                             "skip steps")
+
+    def adaptive_config(self) -> adaptive.AdaptiveConfig:
+        """The adaptive loop's rules from this config (its other fields keep their defaults:
+        indifference 0.1, stopping intervals at 80%, ranking by |importance|)."""
+        return adaptive.AdaptiveConfig(
+            first_round=self.round_size, round_size=self.round_size,
+            target_half_width=self.target_half_width, top_k=self.top_k,
+            max_per_prefix=self.n_rollouts, budget=self.budget_cap)
 
     def sampling(self, seed: int, forced: bool = False) -> rollouts.SamplingConfig:
         budget = self.forced_max_new_tokens if forced else self.max_new_tokens
@@ -300,28 +329,61 @@ def resample_chain(ctx: Context, task, problem, prompt: str, chain: str, complet
     """Continuations and forced answers after each prefix in `ks`; a "prefix" row per prefix."""
     cfg = ctx.cfg
     steps = prefixes.chain_steps(completion)
+    if cfg.adaptive:  # rounds, each one a row (replayed on a rerun, so they are always asked)
+        drawn = adaptive_continuations(ctx, task, problem, prompt, chain, completion, ks, seed)
     cuts = [c for c in prefixes.step_prefixes(chain, completion, ks)
             if not ctx.store.done(f"prefix:{chain}:k{c.k}")]
     if not cuts:
         return
-    # [len(cuts)][n_rollouts] continuations; seeded per chain so a resumed run draws the same ones.
-    conts = prefixes.resample(ctx.model, [prompt] * len(cuts), cuts, cfg.n_rollouts,
-                              cfg.sampling(seed))
+    if cfg.adaptive:
+        outcomes = [[vars(o) for o in drawn[c.k]] for c in cuts]
+        extra = extra | {"adaptive": True, "n_fixed": cfg.n_rollouts}
+    else:
+        # [len(cuts)][n_rollouts] continuations; seeded per chain so a resumed run draws the same.
+        conts = prefixes.resample(ctx.model, [prompt] * len(cuts), cuts, cfg.n_rollouts,
+                                  cfg.sampling(seed))
+        outcomes = [[outcome(task, problem, cut.text + t.text, t.finished, cut.k) for t in texts]
+                    for cut, texts in zip(cuts, conts)]
     forced_prompts = [prompt + c.text + cfg.forced_suffix for c in cuts]
     how = cfg.sampling(seed, forced=True)
     forced = rollouts.sample(ctx.model, forced_prompts, cfg.n_forced, how)
-    for cut, texts, answers in zip(cuts, conts, forced):
+    for cut, drawn_here, answers in zip(cuts, outcomes, forced):
         ctx.store.append({
             "unit": f"prefix:{chain}:k{cut.k}", "kind": "prefix", "chain": chain,
             "problem": problem.id, **extra, "k": cut.k, "n_steps": cut.n_steps, "tag": cut.tag,
             "step_text": cut.step_text,
             "next_step": steps[cut.k].text if cut.k < len(steps) else None,
-            "outcomes": [outcome(task, problem, cut.text + t.text, t.finished, cut.k)
-                         for t in texts],
+            "outcomes": drawn_here,
             "forced": [outcome(task, problem,
                                forced_completion(cut.text, cfg.forced_suffix, a.text), True, cut.k)
                        for a in answers],  # stopped: the answer's closing brace ends it
         })
+
+
+def adaptive_continuations(ctx: Context, task, problem, prompt: str, chain: str,
+                           completion: str, ks: list[int],
+                           seed: int) -> dict[int, tuple[importance.Outcome, ...]]:
+    """Continuations after each prefix in `ks`, drawn in rounds by `starter.adaptive` until every
+    step is settled (or its prefixes hold n_rollouts): prefix k -> its outcomes.
+
+    Each round is one batched sampling call (concurrent requests through `--backend openai`) and
+    one "adaptive_round" row; a rerun replays the rows written and draws only the rest.
+    """
+    cfg = ctx.cfg
+    rules = cfg.adaptive_config()
+    if cfg.budget_cap and cfg.budget_cap < cfg.round_size * len(ks):
+        raise UsageError(f"budget_cap={cfg.budget_cap} is below the first round of chain {chain} "
+                         f"({cfg.round_size} x {len(ks)} prefixes); raise budget_cap or lower "
+                         "round_size")
+    cuts = {c.k: c for c in prefixes.step_prefixes(chain, completion, ks)}
+
+    def grade(cut: prefixes.Prefix, written: rollouts.Completion) -> importance.Outcome:
+        return importance.Outcome(**outcome(task, problem, cut.text + written.text,
+                                            written.finished, cut.k))
+
+    sample = adaptive.model_sampler(ctx.model, prompt, cuts, cfg.sampling(seed), grade)
+    result = adaptive.run_adaptive(ks, sample, rules, store=ctx.store, chain=chain)
+    return {p.k: p.outcomes for p in result.prefixes}
 
 
 def run(ctx: Context) -> None:
@@ -533,6 +595,10 @@ def analyse(rows: list[dict]) -> dict:
                "step_match": ",".join(sorted(matches)) or "exact",
                "entry_rule": ",".join(sorted(entry_rules)) or "search",
                "pilot_problems": len(pilots), "pilot_p_correct": pilot_p_correct(pilots)}
+    drawn_adaptively = [r for r in rows if r.get("kind") == "prefix" and r.get("adaptive")]
+    if drawn_adaptively:  # only in adaptive runs: what the rounds drew against the fixed design
+        m["adaptive_continuations"] = sum(len(r["outcomes"]) for r in drawn_adaptively)
+        m["fixed_continuations"] = sum(r["n_fixed"] for r in drawn_adaptively)
     planted = rule_p_start(pilots)
     if planted is not None:  # only on a luck variant (validation): what its rule plants
         m["rule_p_start"] = planted
@@ -665,6 +731,11 @@ def findings(m: dict) -> str:
             f"{d(m['correct_p_start'])} with the prompt only to {d(m['correct_p_end'])} with "
             f"the whole thinking ({m['correct_unfinished']} of {m['correct_rollouts']} "
             "continuations unfinished, counted apart). ")
+    if "adaptive_continuations" in m:
+        text += (f"Continuations were drawn adaptively (`adaptive=true`, starter.adaptive): "
+                 f"{m['adaptive_continuations']} of the fixed design's "
+                 f"{m['fixed_continuations']}, each step stopping once its interval settled or "
+                 "it was surely in or out of the top steps. ")
     if not m["correct_moving"]:
         return text + (f"No correct chain's curve rose by {MIN_RISE} or more, so there is no jump "
                        "to locate: use more problems or rollouts (a larger preset).")
@@ -739,7 +810,8 @@ def budget(cfg: Config) -> list[Generation]:
     return [
         Generation("pilot chains", sequences=cfg.n_problems * cfg.pilot_samples,
                    max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
-        Generation(f"continuations, ~{per_chain} prefixes per chain",
+        Generation(f"continuations, ~{per_chain} prefixes per chain"
+                   + (", adaptive: at most" if cfg.adaptive else ""),
                    sequences=chains * per_chain * cfg.n_rollouts, max_new_tokens=cfg.max_new_tokens,
                    batch_size=cfg.batch_size, prompt_tokens=256 + cfg.max_new_tokens // 2),
         Generation("forced answers", sequences=chains * per_chain * cfg.n_forced,
