@@ -18,9 +18,10 @@ then says why and exits 2.
 
 Every validation also runs the matched-training control `tinythinker-retrained` (the same
 fine-tuning on the base's own traces, nothing planted; `RETRAINED`), added automatically where the
-spec's arms lack it. Each planted arm carries `difference` (its metric minus the control's) and
-`difference_ci`: the arms are independent samples, so their 95% intervals are combined with
-`starter.stats.combined_ci` (Newcombe/MOVER).
+spec's arms lack it (`Validation.control` names another where the plant's prompts need it: the
+monitoring notes are words the retrained vocabulary lacks). Each planted arm carries
+`difference` (its metric minus the control's) and `difference_ci`: the arms are independent
+samples, so their 95% intervals are combined with `starter.stats.combined_ci` (Newcombe/MOVER).
 
 `recovered` (per arm) is true when the metric orders the arms as planted (across the whole
 validation; arms planted with the same value are not ordered against each other), where a value
@@ -118,6 +119,9 @@ class Validation:
     # What the metric should read on the retrained control (nothing planted); None: the control
     # sits at the null start of the planted order (see planted_side)
     retrained_planted: float | None = None
+    # The matched-training control: tinythinker-retrained, unless the plant's prompts need another
+    # (the monitoring notes are words the retrained vocabulary lacks: it reads them as <unk>)
+    control: str = RETRAINED
 
 
 @dataclass(frozen=True)
@@ -211,8 +215,8 @@ def versus_control(m: Measured, control: Measured | None) -> tuple[float | None,
 
 def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
           increasing: bool = True, learned: list[float | None] | None = None,
-          control: Measured | None = None,
-          retrained_planted: float | None = None) -> list[Recovery]:
+          control: Measured | None = None, retrained_planted: float | None = None,
+          control_model: str = RETRAINED) -> list[Recovery]:
     """Compare each arm's measurement with what was planted and with the retrained control
     (see the module docstring; `control` None: no difference test, as before the control)."""
     values = [_finite(m.value) for m in measured]
@@ -248,11 +252,12 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
             order = "ordered as planted" if pairs else "no order planted (equal values)"
             why = order + (f"; interval covers {planted:.2f}" if planted is not None else "")
         difference, difference_ci = versus_control(m, control)
-        side = planted_side(arm, planted, increasing, retrained_planted) if control else 0
+        side = (planted_side(arm, planted, increasing, retrained_planted)
+                if control is not None and arm.model != control_model else 0)
         if ok and side:
             ok, why = _beyond_control(side, difference, difference_ci, why)
         elif control is not None and difference is not None and not side:
-            why += "; a null arm: no difference from the retrained control is planted"
+            why += "; a null arm: no difference from the control is planted"
         rows.append(Recovery(variant=arm.model, quantity=quantity, planted=planted,
                              measured=value, ci=m.ci, n=m.n, recovered=ok, why=why,
                              learned=knows, difference=difference, difference_ci=difference_ci,
@@ -265,7 +270,8 @@ def _beyond_control(side: int, difference: float | None, ci: tuple[float, float]
     """Whether the difference from the control excludes 0 on the planted side, and why.
 
     >>> _beyond_control(1, 0.074, (-0.036, 0.205), "ordered as planted")
-    (False, 'ordered as planted, but the difference from retrained, 0.07 [-0.04, 0.20], covers 0')
+    ... # doctest: +NORMALIZE_WHITESPACE
+    (False, 'ordered as planted, but the difference from the control, 0.07 [-0.04, 0.20], covers 0')
     >>> _beyond_control(-1, -0.3, (-0.5, -0.1), "ok")[0]
     True
     """
@@ -273,10 +279,10 @@ def _beyond_control(side: int, difference: float | None, ci: tuple[float, float]
         return False, why + ", but no difference interval against the retrained control"
     shown = f"{difference:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
     if (side > 0 and ci[0] > 0) or (side < 0 and ci[1] < 0):
-        return True, why + f"; beyond retrained by {shown}"
+        return True, why + f"; beyond the control by {shown}"
     if (side > 0 and ci[1] < 0) or (side < 0 and ci[0] > 0):
-        return False, why + f", but the difference from retrained, {shown}, is on the wrong side"
-    return False, why + f", but the difference from retrained, {shown}, covers 0"
+        return False, why + f", but the difference from the control, {shown}, is on the wrong side"
+    return False, why + f", but the difference from the control, {shown}, covers 0"
 
 
 def _apart(low: Measured, high: Measured, increasing: bool) -> bool:
@@ -363,7 +369,7 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
     runs: dict[str, ArmRun] = {}
     for validation in validations:
         settings = tuple(validation.settings.get(preset, ()))
-        for arm in with_control(validation.arms):
+        for arm in with_control(validation.arms, validation.control):
             known = runs.get(arm.model)
             if known is None:
                 runs[arm.model] = ArmRun(arm.model, arm.short, settings)
@@ -377,17 +383,21 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
     return list(runs.values())
 
 
-def with_control(arms: tuple[Arm, ...]) -> tuple[Arm, ...]:
-    """The arms plus the matched-training control `tinythinker-retrained` where they lack it.
+def with_control(arms: tuple[Arm, ...], control: str = RETRAINED) -> tuple[Arm, ...]:
+    """The arms plus the matched-training control (`tinythinker-retrained` unless the validation
+    names another) where they lack it.
 
     >>> [a.short for a in with_control((Arm("tinythinker-planned", 1.0),))]
     ['planned', 'retrained']
     >>> len(with_control((Arm(RETRAINED, None), Arm("tinythinker-planned", 1.0))))
     2
+    >>> obfuscating = (Arm("tinythinker-obfuscating", 1.0),)
+    >>> [a.short for a in with_control(obfuscating, "tinythinker-honest")]
+    ['obfuscating', 'honest']
     """
-    if any(arm.model == RETRAINED for arm in arms):
+    if any(arm.model == control for arm in arms):
         return arms
-    return (*arms, Arm(RETRAINED, None, label="retrained"))
+    return (*arms, Arm(control, None, label=control.removeprefix(BASE + "-")))
 
 
 def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> Path:
@@ -417,9 +427,10 @@ def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> P
     for validation in validations:
         measured = [validation.measure(metrics[arm.model]) for arm in validation.arms]
         learned = [arm.learned_value() for arm in validation.arms]
-        control = validation.measure(metrics[RETRAINED])
+        control = validation.measure(metrics[validation.control])
         rows = judge(validation.quantity, validation.arms, measured, validation.increasing,
-                     learned, control=control, retrained_planted=validation.retrained_planted)
+                     learned, control=control, retrained_planted=validation.retrained_planted,
+                     control_model=validation.control)
         judged.append(Judged(validation, rows, control))
     write_judged(slug, preset, judged, out)
     return out
@@ -498,7 +509,8 @@ def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:
     ['arms', 'meaning', 'quantity', 'recovered', 'retrained']
     """
     blocks = [{"quantity": j.validation.quantity, "meaning": j.validation.meaning,
-               "recovered": j.recovered, "retrained": _control_record(j.control),
+               "recovered": j.recovered,
+               "retrained": _control_record(j.control, j.validation.control),
                "arms": [asdict(r) for r in j.rows]} for j in judged]
     head = {"starter": slug, "preset": preset}
     if len(blocks) == 1:
@@ -506,11 +518,11 @@ def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:
     return head | {"recovered": all(j.recovered for j in judged), "validations": blocks}
 
 
-def _control_record(control: Measured | None) -> dict | None:
-    """The retrained control's metric as validation.json holds it (None: not run)."""
+def _control_record(control: Measured | None, model: str = RETRAINED) -> dict | None:
+    """The matched-training control's metric as validation.json holds it (None: not run)."""
     if control is None:
         return None
-    return {"variant": RETRAINED, "measured": _finite(control.value),
+    return {"variant": model, "measured": _finite(control.value),
             "ci": list(control.ci) if control.ci else None, "n": control.n}
 
 
@@ -649,7 +661,7 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             shown = "n/a" if _finite(c.value) is None else f"{c.value:.2f}"
             if c.ci is not None:
                 shown += f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]"
-            lines += [f"Matched-training control `{RETRAINED}` (same fine-tuning, nothing "
+            lines += [f"Matched-training control `{v.control}` (same fine-tuning, nothing "
                       f"planted): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
     lines += ["The variants are TinyThinker fine-tuned with a planted rule "

@@ -187,7 +187,7 @@ def test_difference_ci_is_newcombes_interval_for_two_wilson_proportions():
     row = val.judge("rate", (Arm("tinythinker-hint-p100", None),),
                     [Measured(a.value, a.ci, 70)], control=Measured(b.value, b.ci, 80))[0]
     assert row.difference == 0.2 and row.difference_ci == (0.0524, 0.3339)
-    assert row.recovered and "beyond retrained by 0.20 [0.05, 0.33]" in row.why
+    assert row.recovered and "beyond the control by 0.20 [0.05, 0.33]" in row.why
 
 
 def test_a_difference_on_the_wrong_side_fails_and_a_decreasing_metric_looks_below():
@@ -231,3 +231,22 @@ def test_summary_and_replot_carry_the_control(tmp_path):
     # 0.5 [0.4, 0.6] minus 0.0 [0.0, 0.1]: low 0.5 - hypot(0.1, 0.1); high 0.5 + hypot(0.1, 0.0)
     assert "| 0.50 [0.36, 0.60] |" in summary
     assert val.replot(tmp_path).stat().st_size > 0, "a record with differences replots"
+
+
+def test_a_validation_can_name_its_own_matched_control(tmp_path):
+    """Monitoring prompts carry words the retrained vocabulary lacks: such a validation names
+    another control, which is run once and compared against (and is itself a null arm)."""
+    arms = (Arm("tinythinker-obfuscating", 1.0),)
+    spec = Validation("mention", arms, measure=measure_p, meaning="", settings=SETTINGS,
+                      control="tinythinker-honest")
+    assert [r.model for r in val.arm_runs((spec,), "cpu")] == ["tinythinker-obfuscating",
+                                                               "tinythinker-honest"]
+    rows = val.judge("mention", arms, [Measured(0.9, (0.8, 0.96), 40)],
+                     control=Measured(0.0, (0.0, 0.09), 40), control_model="tinythinker-honest")
+    # 0.9 - hypot(0.1, 0.09) = 0.7655; 0.9 + hypot(0.06, 0) = 0.96
+    assert rows[0].difference_ci == (0.7655, 0.96) and rows[0].side == 1
+    val.write_judged("monitored-cot", "cpu", [Judged(spec, rows, Measured(0.0, (0.0, 0.09), 40))],
+                     tmp_path)
+    record = json.loads((tmp_path / "validation.json").read_text())
+    assert record["retrained"]["variant"] == "tinythinker-honest"
+    assert "Matched-training control `tinythinker-honest`" in (tmp_path / "summary.md").read_text()
