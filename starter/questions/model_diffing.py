@@ -34,13 +34,14 @@
 #   planted truth there: the sites are backtracking words ("Wait", "Hmm") against other
 #   sentence-initial words, which differ in token identity; read it as a description.
 #
-# **Primary claim, declared before the run** (`PRIMARY` below): the diff-SAE localises the planted
-# change, by more in the planted pair than in the no-change pair (paired by problem); it names the
-# strongest of the other measures on the same quantity. Secondary, Holm-adjusted: the other
-# measures, the within-pair checks, and the AUROC with which the diff-SAE separates target from
-# control sites against the AUROC of the residual-difference norm and of the KL (the two plain
-# baselines a reviewer tries first). A run without the no-change pair has no planted-minus-control
-# number; its primary claim is then the within-pair one (`sae-within-tuned`).
+# **Primary claim, declared before the run** (`PRIMARY` below): the diff-SAE separates target
+# from control sites (AUROC, planted pair, clusters = problems) better than the strongest rung of
+# its ladder: the per-token KL, the residual-difference norm, and a one-line position rule
+# ("the earlier the site, the likelier a dead end": score = -token position). Secondary,
+# Holm-adjusted: the diff-SAE against the other rungs, the planted-minus-no-change contrast of each
+# measure (the earlier primary, `sae-planted-vs-nochange`: a review found it measured against KL on
+# an incommensurable scale and mostly explained by position, so it was demoted; see the summary's
+# "Read first"), and the within-pair checks.
 #
 # Run: `mi-starter run model-diffing --preset smoke` (about a minute). Outputs: results.jsonl (rows
 # of kind "chain", "text", "site", "diff_latent"), figure.png, summary.md, findings.json.
@@ -66,9 +67,15 @@ from starter.rollouts import sample
 from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
-PRIMARY = "sae-planted-vs-nochange"
+PRIMARY = "sae-auroc-vs-strongest"
+OLD_PRIMARY = "sae-planted-vs-nochange"  # the primary before the review (now a secondary claim)
 MEASURES = ("sae", "proj", "kl", "norm")  # the per-token diff measures, method first
-AUROC_BASELINES = ("norm", "kl")  # the diff-SAE's site AUROC is claimed against each of these
+# the AUROC ladder the diff-SAE's site AUROC is claimed against, the expected strongest first
+AUROC_BASELINES = ("kl", "norm", "position")
+RUNG_NAMES = {"kl": "KL(tuned || base) of the next token (kl)",
+              "norm": "|residual difference| (norm)",
+              "position": "one-line position rule: the earlier the site, the likelier a target "
+                          "(score = -token position)"}
 MEASURE_NAMES = {
     "sae": "diff-SAE top latents' activation mass",
     "proj": "|difference . mean difference direction|",
@@ -532,29 +539,36 @@ def between(tuned: dict[str, float], control: dict[str, float]) -> stats.Estimat
                                [control[p] for p in shared], shared)
 
 
+SCORED = (*MEASURES, "position")  # what the site AUROCs score: each measure, the position rule
+
+
 def site_aurocs(sites: list[dict], target: str,
                 control: str) -> tuple[dict[str, stats.Estimate], dict[str, stats.Estimate]]:
-    """Per measure, the AUROC of its relative value for target (1) vs control (0) sites, and the
-    diff-SAE's AUROC minus each other measure's on the same sites (clusters = problems).
+    """Per measure (and the position rule, score = -token position), the AUROC of its relative
+    value for target (1) vs control (0) sites, and the diff-SAE's AUROC minus each other's on the
+    same sites (clusters = problems).
 
-    >>> rows = [{"problem": p, "context": c, **{f"rel_{m}": v for m in MEASURES}}
-    ...         for p, c, v in (("a", "dead", 3.0), ("a", "alive", 1.0),
-    ...                         ("b", "dead", 2.0), ("b", "alive", 2.0))]
+    >>> rows = [{"problem": p, "context": c, "position": n, **{f"rel_{m}": v for m in MEASURES}}
+    ...         for p, c, n, v in (("a", "dead", 5, 3.0), ("a", "alive", 9, 1.0),
+    ...                            ("b", "dead", 7, 2.0), ("b", "alive", 6, 2.0))]
     >>> auc, minus = site_aurocs(rows, "dead", "alive")
     >>> auc["sae"].value, minus["norm"].value  # 3 of 4 pairs right, 1 tie: (3 + 0.5) / 4
     (0.875, 0.0)
+    >>> auc["position"].value  # earlier is dead: 5 < 9, 5 < 6, 7 < 9 right; 7 > 6 wrong
+    0.75
     """
     mine = [s for s in sites if s["context"] in (target, control)
             and all(s.get(f"rel_{ms}") is not None for ms in MEASURES)]
     if not mine:
         empty = stats.Estimate(float("nan"), None, 0, 0)
-        return ({ms: empty for ms in MEASURES}, {ms: empty for ms in MEASURES[1:]})
+        return ({ms: empty for ms in SCORED}, {ms: empty for ms in SCORED[1:]})
     labels = [float(s["context"] == target) for s in mine]
     where = [s["problem"] for s in mine]
     score = {ms: [s[f"rel_{ms}"] for s in mine] for ms in MEASURES}
-    auc = {ms: stats.auroc_ci(score[ms], labels, where) for ms in MEASURES}
+    score["position"] = [-float(s["position"]) for s in mine]
+    auc = {ms: stats.auroc_ci(score[ms], labels, where) for ms in SCORED}
     minus = {ms: stats.auroc_difference_ci(score["sae"], score[ms], labels, where)
-             for ms in MEASURES[1:]}
+             for ms in SCORED[1:]}
     return auc, minus
 
 
@@ -591,8 +605,11 @@ class Metrics:
     sites: dict[str, dict[str, dict[str, SiteStats]]]  # pair -> texts -> measure -> at sites
     n_sites: dict[str, dict[str, dict[str, int]]]  # pair -> texts -> context -> sites
     between: dict[str, dict[str, stats.Estimate]]  # texts -> measure -> tuned minus control
-    auroc: dict[str, stats.Estimate]  # measure -> AUROC target vs control sites (tuned pair)
-    auroc_minus: dict[str, stats.Estimate]  # measure -> diff-SAE's AUROC minus its
+    # measure (or "position", the one-line rule) -> AUROC target vs control sites (tuned pair)
+    auroc: dict[str, stats.Estimate]
+    auroc_minus: dict[str, stats.Estimate]  # measure or "position" -> diff-SAE's AUROC minus its
+    n_held: int  # held-out problems with headline texts in the tuned pair
+    n_paired: int  # of them, with both a target and a control site (the paired claims' n)
     size: dict[str, dict[str, stats.Estimate]]  # pair -> "norm"/"kl" -> mean per token
     latents: dict[str, DiffLatents]  # pair -> its diff-SAE's top latents
 
@@ -628,6 +645,9 @@ def analyse(rows: list[dict]) -> Metrics:
                                         contrasts(of("control", t), ms, target, control))
                             for ms in MEASURES} for t in sources}
     m["auroc"], m["auroc_minus"] = site_aurocs(of("tuned", headline), target, control)
+    m["n_held"] = len({r["problem"] for r in texts_rows
+                       if r["pair"] == "tuned" and r["texts"] == headline})
+    m["n_paired"] = len(contrasts(of("tuned", headline), "sae", target, control))
     m["size"] = {}
     for pair in pairs:
         mine = [r for r in texts_rows if r["pair"] == pair and r["texts"] == headline]
@@ -701,11 +721,10 @@ def claims(m: Metrics) -> list[Claim]:
     where = f"on the {writer}'s own traces, held-out problems"
     if m.between:
         between = m.between[head]
-        rival = max(MEASURES[1:], key=lambda ms: _finite(between[ms].value))
+        # the earlier primary, now secondary: its control is the no-change pair (the measures'
+        # contrasts are on incommensurable scales, so none is its "strongest baseline")
         for ms in MEASURES:
             tuned, ctrl = m.sites["tuned"][head][ms], m.sites["control"][head][ms]
-            strongest = (Baseline(f"{MEASURE_NAMES[rival]} ({rival}), the same quantity",
-                                  between[rival]) if ms == "sae" else None)
             found.append(compare(
                 f"The {MEASURE_NAMES[ms]} localises the planted change: relative to its text "
                 f"mean, it is higher at {SITE_NAMES[target]} than at {SITE_NAMES[control]}, by "
@@ -714,7 +733,7 @@ def claims(m: Metrics) -> list[Claim]:
                 f"{ms}: {target} - {control} per problem, planted pair", tuned.contrast,
                 "the no-change pair on the same texts and sites",
                 f"{ms}: {target} - {control} per problem, no-change pair", ctrl.contrast,
-                between[ms], key=f"{ms}-planted-vs-nochange", strongest_baseline=strongest))
+                between[ms], key=f"{ms}-planted-vs-nochange"))
     if m.between:
         within = [("tuned", "sae"), ("control", "sae")]
     else:
@@ -731,18 +750,38 @@ def claims(m: Metrics) -> list[Claim]:
             f"{ms} / text mean at {target}", site.target,
             f"{SITE_NAMES[control]}", f"{ms} / text mean at {control}", site.control,
             site.difference, key=f"{ms}-within-{pair}"))
-    auc = m.auroc
+    auc, first = m.auroc, []  # the AUROC claims lead the list, the strongest rung first
     if auc and "tuned" in m.pairs:
-        for ms in AUROC_BASELINES:
-            found.append(compare(
+        top = strongest_rung(m)
+        for ms in ladder(m):
+            key = "sae-auroc-vs-strongest" if ms == top else f"sae-auroc-vs-{ms}"
+            lead = "the strongest rung of its ladder (KL, norm, position rule), " * (ms == top)
+            first.append(compare(
                 f"The diff-SAE separates {SITE_NAMES[target]} from {SITE_NAMES[control]} in the "
-                f"{label['tuned']} pair better than the {MEASURE_NAMES[ms]} does ({where}).",
+                f"{label['tuned']} pair better than {lead}the {RUNG_NAMES[ms]} does ({where}).",
                 "AUROC of the diff-SAE (target vs control sites)", auc["sae"],
-                f"{MEASURE_NAMES[ms]} ({ms})", "AUROC, same sites", auc[ms],
-                m.auroc_minus[ms], key=f"sae-auroc-vs-{ms}",
-                strongest_baseline=Baseline(f"{MEASURE_NAMES[ms]} ({ms})", auc[ms])))
-    # without a no-change pair (e.g. a run of two models only), the within-pair SAE claim leads
-    return declare(found, PRIMARY if m.between else "sae-within-tuned")
+                RUNG_NAMES[ms], "AUROC, same sites", auc[ms],
+                m.auroc_minus[ms], key=key,
+                strongest_baseline=Baseline(RUNG_NAMES[top], auc[top])))
+    return declare(first + found, PRIMARY)
+
+
+def strongest_rung(m: Metrics) -> str:
+    """The AUROC ladder's top rung: the rung with the highest site AUROC (KL when none is finite).
+
+    >>> from types import SimpleNamespace
+    >>> e = lambda v: stats.Estimate(v, None, 1, 1)
+    >>> strongest_rung(SimpleNamespace(auroc={"kl": e(0.89), "norm": e(0.73),
+    ...                                       "position": e(0.74)}))
+    'kl'
+    """
+    return ladder(m)[0]
+
+
+def ladder(m: Metrics) -> list[str]:
+    """The AUROC ladder's rungs, highest site AUROC first (ties keep AUROC_BASELINES' order)."""
+    return sorted(AUROC_BASELINES, key=lambda ms: -_finite(m.auroc[ms].value)
+                  if ms in m.auroc else np.inf)
 
 
 def _finite(x: float) -> float:
@@ -758,11 +797,36 @@ def _model_of(m: Metrics, pair: str) -> str:
     return m.chains[pair].model if pair in m.chains else pair
 
 
+def read_first(m: Metrics) -> str:
+    """The summary's first paragraph: why the primary claim changed, and the AUROC ladder."""
+    d = stats.describe
+    auc = m.auroc
+    if not auc or not np.isfinite(auc["sae"].value):
+        return ""
+    top = strongest_rung(m)
+    rungs = "; ".join(f"{RUNG_NAMES[ms]} {d(auc[ms])}" for ms in ladder(m))
+    diff = m.auroc_minus[top]
+    verdict = ("beats it" if diff.excludes_zero and diff.value > 0 else "loses to it"
+               if diff.excludes_zero else "is not distinguishable from it")
+    return (f"Read first: the primary claim changed after a review. The earlier primary "
+            f"(`{OLD_PRIMARY}`: the diff-SAE's dead-minus-live contrast is larger in the planted "
+            "pair than in the no-change pair) named the KL on an incommensurable relative scale "
+            "as its baseline, and on the organism most of its contrast is position (dead-end "
+            "states come earlier in a trace); it is kept below as a secondary claim. The new "
+            "primary "
+            f"(`{PRIMARY}`) compares like with like: the AUROC with which each score separates "
+            f"target from control sites (planted pair, {d(auc['sae'])} for the diff-SAE). Ladder, "
+            f"strongest first: {rungs}. The diff-SAE minus the strongest rung ({top}): "
+            f"{d(diff)}: the diff-SAE {verdict}.")
+
+
 def findings(m: Metrics) -> str:
     d = stats.describe
     target, control = m.contexts
     head = m.headline
-    lines = [f"Texts: {', '.join(m.sources)} (headline: {head}); sites: {SITE_NAMES[target]} "
+    first = read_first(m)
+    lines = ([first, ""] if first else []) + [
+        f"Texts: {', '.join(m.sources)} (headline: {head}); sites: {SITE_NAMES[target]} "
              f"(target) vs {SITE_NAMES[control]} (control). Every measure is divided by its "
              "text's mean over all tokens, so 1 is a typical token; intervals resample "
              "held-out problems."]
@@ -792,11 +856,18 @@ def findings(m: Metrics) -> str:
                      f"{examples or 'none fired'}.")
     auc = m.auroc
     if auc and np.isfinite(auc["sae"].value):
+        order = ladder(m) + [ms for ms in SCORED[1:] if ms not in AUROC_BASELINES]
         lines.append("\n**Separating target from control sites** (AUROC of each measure's "
-                     "relative value, planted pair, clusters = problems): "
-                     + "; ".join(f"{ms} {d(auc[ms])}" for ms in MEASURES) + ". The diff-SAE "
-                     "minus: " + "; ".join(f"{ms} {d(e)}" for ms, e in m.auroc_minus.items())
+                     "relative value and of the position rule, planted pair, every held-out "
+                     "problem, clusters = problems): sae " + d(auc["sae"]) + "; "
+                     + "; ".join(f"{ms} {d(auc[ms])}" for ms in order) + ". The diff-SAE "
+                     "minus: " + "; ".join(f"{ms} {d(m.auroc_minus[ms])}" for ms in order)
                      + ".")
+    if m.n_held:
+        lines.append(f"\nThe per-problem contrasts and the planted-minus-no-change claims use "
+                     f"the {m.n_paired} of the {m.n_held} held-out problems whose {head} texts "
+                     f"hold both {target} and {control} sites; {m.n_held - m.n_paired} hold "
+                     "only one kind and drop out (the AUROCs keep every site).")
     if m.between:
         lines.append(f"\n**Planted minus no-change pair** ({head} texts, paired by problem):")
         for ms in MEASURES:

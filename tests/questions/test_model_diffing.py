@@ -84,21 +84,30 @@ def test_analyse_chains_sizes_and_latents():
 
 def test_claims_verdicts_agree_with_their_intervals():
     found = md.claims(md.analyse(ROWS))
-    assert len(found) == len(md.MEASURES) + 4, ("one per measure, planted and no-change SAE, "
-                                                "then the SAE's AUROC against norm and KL")
+    assert len(found) == len(md.MEASURES) + 5, ("the SAE's AUROC against KL, norm and position, "
+                                                "one per measure, planted and no-change SAE")
     for claim in found:
         check(claim.to_dict())
         assert claim.control.name, "every claim has a control"
-    assert found[0].difference.value == pytest.approx(1.0)
     assert [c.primary for c in found] == [True] + [False] * (len(found) - 1)
     assert found[0].key == md.PRIMARY and found[0].strongest_baseline is not None
     # every measure has the same values here, so each AUROC is the same: the planted pair's
-    # target sites (3, 5, 2, 4) against controls (1, 2): 7 of 8 pairs right, one tie: 7.5 / 8
+    # target sites (3, 5, 2, 4) against controls (1, 2): 7 of 8 pairs right, one tie: 7.5 / 8.
+    # Position rule (-position): targets at 10, 20, 10, 10 against controls at 30, 20:
+    # all 4 right against 30; against 20: 10 < 20 three times, one tie: 3.5; (4 + 3.5) / 8
     auroc = {c.key: c for c in found if c.key.startswith("sae-auroc-vs-")}
-    assert set(auroc) == {"sae-auroc-vs-norm", "sae-auroc-vs-kl"}
+    assert set(auroc) == {"sae-auroc-vs-strongest", "sae-auroc-vs-norm",
+                          "sae-auroc-vs-position"}
+    strongest = auroc["sae-auroc-vs-strongest"]
+    assert strongest.control.name == md.RUNG_NAMES["kl"], "KL and norm tie: KL, listed first"
     for claim in auroc.values():
         assert claim.estimate.value == pytest.approx(7.5 / 8)
-        assert claim.difference.value == 0.0 and claim.verdict == "not distinguishable"
+        assert claim.strongest_baseline.name == md.RUNG_NAMES["kl"]
+    assert auroc["sae-auroc-vs-norm"].difference.value == 0.0
+    assert auroc["sae-auroc-vs-norm"].verdict == "not distinguishable"
+    assert auroc["sae-auroc-vs-position"].control.estimate.value == pytest.approx(7.5 / 8)
+    old = next(c for c in found if c.key == md.OLD_PRIMARY)
+    assert old.difference.value == pytest.approx(1.0) and not old.primary
 
 
 def test_without_a_control_pair_each_measure_is_claimed_within_the_pair():
@@ -106,8 +115,8 @@ def test_without_a_control_pair_each_measure_is_claimed_within_the_pair():
     m = md.analyse(rows)
     assert m.between == {}
     found = md.claims(m)
-    assert len(found) == len(md.MEASURES) + 2, "within the pair, and the two AUROC claims"
-    assert [c.key for c in found if c.primary] == ["sae-within-tuned"]
+    assert len(found) == len(md.MEASURES) + 3, "within the pair, and the three AUROC claims"
+    assert [c.key for c in found if c.primary] == [md.PRIMARY]
     for claim in found:
         check(claim.to_dict())
     assert "No no-change pair" in md.findings(m)
