@@ -47,6 +47,7 @@ demo: site
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(BIN)/mkdocs build --strict --site-dir site
 	$(BIN)/python scripts/check_links.py site --offline

@@ -20,7 +20,7 @@ from typing import Any
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: pip vendors the same parser
-    from pip._vendor import tomli as tomllib
+    from pip._vendor import tomli as tomllib  # type: ignore[no-redef]  # the same module's API
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 

@@ -28,7 +28,8 @@ def _metadata() -> importlib.metadata.Distribution | _NotInstalled:
     build leaves in the source tree and which goes stale when pyproject.toml changes."""
     found = list(importlib.metadata.distributions(name=DISTRIBUTION))
     installed = [d for d in found if str(getattr(d, "_path", "")).endswith(".dist-info")]
-    return (installed or found or [_NotInstalled()])[0]
+    best = installed or found
+    return best[0] if best else _NotInstalled()
 
 
 def pins(extra: str | None = None) -> dict[str, str]:

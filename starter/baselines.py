@@ -35,7 +35,7 @@ baselines" is a claim against the strongest rung only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -96,7 +96,7 @@ class Ladder:
         return "per-item accuracy" if self.task == "classify" else "per-item |error|"
 
 
-def item_scores(y: Sequence[float], predicted: Sequence[float], task: Task) -> list[float]:
+def item_scores(y: Sequence[float], predicted: Sequence[float] | np.ndarray, task: Task) -> list[float]:
     """Per item: 1.0 where p >= 0.5 matches a 0/1 label ("classify"); |error| ("regress").
 
     >>> item_scores([1, 0, 1], [0.9, 0.6, 0.5], "classify")
@@ -145,10 +145,16 @@ def _column(features: Sequence[Features], name: str) -> np.ndarray:
                       dtype=float if name in NUMERIC else object)
 
 
-def _fit_rule(features: Sequence[Features], y: np.ndarray, train: np.ndarray, task: Task):
+# A rule on the training items: (its score there, its name, predict(indices) -> values)
+Candidate = tuple[float, str, Callable[[np.ndarray], np.ndarray]]
+
+
+def _fit_rule(features: Sequence[Features], y: np.ndarray, train: np.ndarray,
+              task: Task) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """The best one-line rule on the training items: (name, predict(indices) -> values)."""
-    best: tuple[float, str, object] | None = None
+    best: Candidate | None = None
     for name in NUMERIC + CATEGORICAL:
+        candidate: Candidate | None
         col = _column(features, name)
         values = sorted(set(col[train].tolist()), key=str)
         if len(values) < 2:
@@ -196,7 +202,7 @@ def rule_predictions(features: Sequence[Features], y: Sequence[float],
     """
     target = np.asarray(y, dtype=float)
     out = np.zeros(len(target))
-    chosen = Counter()
+    chosen: Counter[str] = Counter()
     for train, test in group_folds(groups, folds):
         name, predict = _fit_rule(features, target, train, task)
         chosen[name] += 1
@@ -268,7 +274,7 @@ def fitted_predictions(features: Sequence[Features], y: Sequence[float],
     return out
 
 
-def rung(name: str, kind: RungKind, y: Sequence[float], predicted: Sequence[float],
+def rung(name: str, kind: RungKind, y: Sequence[float], predicted: Sequence[float] | np.ndarray,
          groups: Sequence[Hashable], task: Task = "classify", unit: str = "problem") -> Rung:
     """Score `predicted` item by item and estimate its mean by problem.
 

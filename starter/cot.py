@@ -676,7 +676,7 @@ def ta_features(texts: Sequence[str], config: TaTaggerConfig = TaTaggerConfig())
         if config.neighbour_words:
             features += ["p" + f for f in (own[i - 1] if i else []) if f.startswith("w:")]
             features += ["n" + f for f in (own[i + 1] if i + 1 < n else []) if f.startswith("w:")]
-        if config.repeats:
+        if repeats is not None:  # config.repeats
             new, old, seen, first = repeats[i, :4]
             features += [f"r:new{round(2 * new)}", f"r:old{round(2 * old)}",
                          f"r:seen{round(4 * seen)}", f"r:first{round(4 * first)}"]
@@ -754,8 +754,9 @@ class TaTagger:
     def from_json(cls, data: dict) -> TaTagger:
         if data.get("format") != "starter.cot.TaTagger/1":
             raise StarterError(f"not a TaTagger file (format {data.get('format')!r})")
-        config = TaTaggerConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in data["config"].items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data["config"].items()}
+        config = TaTaggerConfig(**fields)
         packed = data["weights"]
         weights = np.frombuffer(base64.b64decode(packed["float16_base64"]), dtype="<f2")
         return cls(tags=tuple(data["tags"]), config=config,

@@ -225,7 +225,7 @@ def verdict_of(difference: Estimate, direction: int = 1) -> Verdict:
     >>> verdict_of(Estimate(0.2, (0.05, 0.4), 10, 10), direction=-1)
     'refuted'
     """
-    if not difference.excludes_zero:
+    if difference.ci is None or not difference.excludes_zero:
         return "not distinguishable"
     above = difference.ci[0] > 0
     return "supported" if above == (direction > 0) else "refuted"

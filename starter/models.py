@@ -102,6 +102,24 @@ class ModelSpec:
     architecture: dict[str, Any] | None = field(default=None, hash=False)
     init_seed: int = 0  # random-init: torch seed of the random weights
 
+    @property
+    def folder_location(self) -> str:
+        """`location`, which every source but "hub" has (`__post_init__` refuses a spec without).
+
+        >>> get_spec("tinythinker").folder_location
+        'organism/checkpoint'
+        """
+        if self.location is None:
+            raise StarterError(f"model spec {self.name!r}: a {self.source} model needs location")
+        return self.location
+
+    @property
+    def repo_id(self) -> str:
+        """`hf_id`, which a hub model has (`__post_init__` refuses one without)."""
+        if self.hf_id is None:
+            raise StarterError(f"model spec {self.name!r}: a {self.source} model has no hf_id")
+        return self.hf_id
+
     def __post_init__(self) -> None:
         problems = []
         if self.source not in SOURCES:
@@ -248,8 +266,9 @@ def get_spec(name: str) -> ModelSpec:
                          f"holds its config.json, or a registered name: {', '.join(registry)}")
     if folder.is_dir() and _has_organism_tokenizer(folder):  # a retrained TinyThinker speaks the organism's format
         prompt_format, thinking = "organism", True
-    common = dict(name=name, prompt_format=prompt_format, thinking=thinking, layers_of_interest=(),
-                  description="not in the registry (add it to starter/models.yaml to give it facts)")
+    common: dict[str, Any] = dict(
+        name=name, prompt_format=prompt_format, thinking=thinking, layers_of_interest=(),
+        description="not in the registry (add it to starter/models.yaml to give it facts)")
     if folder.is_dir():
         return ModelSpec(source="path", hf_id=None, location=str(folder.resolve()), offline=True, **common)
     if not _HF_ID.match(name):
@@ -323,7 +342,7 @@ def validate_model_name(name: str) -> ModelSpec:
     """
     spec = get_spec(name)
     if spec.source == "path":
-        check_model_folder(Path(spec.location))
+        check_model_folder(Path(spec.folder_location))
     return spec
 
 
@@ -439,7 +458,9 @@ def _local_tokenizer(folder: Path) -> "PreTrainedTokenizerBase":
 def _load_folder(folder: Path, device: "torch.device", dtype: "torch.dtype"):
     from transformers import AutoModelForCausalLM
 
-    hf_model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    # transformers types .to() for a module only (a device works at run time)
+    hf_model = loaded.to(device)  # type: ignore[arg-type]
     return str(folder), hf_model, _local_tokenizer(folder)
 
 
@@ -447,7 +468,7 @@ def _load_embedded_gguf(spec: ModelSpec, device: "torch.device", dtype: "torch.d
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    package, gguf_file = spec.location.split("/", 1)
+    package, gguf_file = spec.folder_location.split("/", 1)
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         raise StarterError(f"{spec.name}: package {package!r} is not installed; run `make install` "
@@ -458,11 +479,13 @@ def _load_embedded_gguf(spec: ModelSpec, device: "torch.device", dtype: "torch.d
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
     # GGUF weights are de-quantized to fp32 on CPU first; then moved and cast.
     hf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
-    return str(folder), hf_model.to(device=device, dtype=dtype), tokenizer
+    # transformers types .to() for a module only
+    moved = hf_model.to(device=device, dtype=dtype)  # type: ignore[call-arg]
+    return str(folder), moved, tokenizer
 
 
 def _load_package_dir(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
-    folder = PACKAGE_DIR / spec.location
+    folder = PACKAGE_DIR / spec.folder_location
     if (folder / "adapter.json").exists():  # an organism variant: the base + a low-rank adapter
         from starter.organism.adapters import load_merged
 
@@ -474,8 +497,8 @@ def _load_package_dir(spec: ModelSpec, device: "torch.device", dtype: "torch.dty
 
 
 def _load_path(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
-    check_model_folder(Path(spec.location))  # one clear line, not transformers' traceback
-    return _load_folder(Path(spec.location), device, dtype)
+    check_model_folder(Path(spec.folder_location))  # one clear line, not transformers' traceback
+    return _load_folder(Path(spec.folder_location), device, dtype)
 
 
 def architecture_config(spec: ModelSpec, tokenizer: Any = None):
@@ -507,7 +530,7 @@ def _load_random_init(spec: ModelSpec, device: "torch.device", dtype: "torch.dty
     import torch
     from transformers import AutoModelForCausalLM
 
-    folder = PACKAGE_DIR / spec.location
+    folder = PACKAGE_DIR / spec.folder_location
     if not (folder / "tokenizer.json").is_file():
         raise StarterError(f"{spec.name}: no tokenizer at {folder}; reinstall the package "
                            "(in a checkout: python -m starter.r1_shaped)")
@@ -546,13 +569,15 @@ def _load_hub(spec: ModelSpec, device: "torch.device", dtype: "torch.dtype"):
     from huggingface_hub import try_to_load_from_cache
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cached = isinstance(try_to_load_from_cache(spec.hf_id, "config.json"), str)
+    cached = isinstance(try_to_load_from_cache(spec.repo_id, "config.json"), str)
     if not cached and (_hub_offline() or not _hub_reachable()):
         why = "HF_HUB_OFFLINE is set" if _hub_offline() else "the Hugging Face hub cannot be reached"
         _raise_unavailable(spec, f"it is not in the local Hugging Face cache and {why}")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.hf_id)
-        hf_model = AutoModelForCausalLM.from_pretrained(spec.hf_id, dtype=dtype).to(device)
+        tokenizer = AutoTokenizer.from_pretrained(spec.repo_id)
+        loaded = AutoModelForCausalLM.from_pretrained(spec.repo_id, dtype=dtype)
+        # transformers types .to() for a module only (a device works at run time)
+        hf_model = loaded.to(device)  # type: ignore[arg-type]
     except OSError as err:  # transformers reports missing/unreachable/gated repos as OSError
         _raise_unavailable(spec, str(err).splitlines()[0])
     return spec.hf_id, hf_model, tokenizer
@@ -588,7 +613,7 @@ class WeightsStatus:
 
 
 def _gguf_status(spec: ModelSpec) -> WeightsStatus:
-    package, gguf_file = spec.location.split("/", 1)
+    package, gguf_file = spec.folder_location.split("/", 1)
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         return WeightsStatus(False, f"package {package!r} not installed (make install)")
@@ -604,14 +629,14 @@ def _folder_status(folder: Path) -> WeightsStatus:
 def _hub_status(spec: ModelSpec) -> WeightsStatus:
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(spec.hf_id, "config.json")
+    cached = try_to_load_from_cache(spec.repo_id, "config.json")
     if isinstance(cached, str):
         return WeightsStatus(True, f"in the HF cache ({Path(cached).parent})")
     return WeightsStatus(False, "not in the HF cache: downloaded on first use")
 
 
 def _random_init_status(spec: ModelSpec) -> WeightsStatus:
-    tokenizer = PACKAGE_DIR / spec.location / "tokenizer.json"
+    tokenizer = PACKAGE_DIR / spec.folder_location / "tokenizer.json"
     if not tokenizer.is_file():
         return WeightsStatus(False, f"no tokenizer at {tokenizer.parent}")
     where = f"random weights (seed {spec.init_seed}) built at load; tokenizer {tokenizer.parent}"
@@ -621,8 +646,8 @@ def _random_init_status(spec: ModelSpec) -> WeightsStatus:
 # source -> check(spec): never loads or downloads anything
 STATUS_CHECKS: dict[str, Callable[[ModelSpec], WeightsStatus]] = {
     "embedded-gguf": _gguf_status,
-    "package-dir": lambda spec: _folder_status(PACKAGE_DIR / spec.location),
-    "path": lambda spec: _folder_status(Path(spec.location)),
+    "package-dir": lambda spec: _folder_status(PACKAGE_DIR / spec.folder_location),
+    "path": lambda spec: _folder_status(Path(spec.folder_location)),
     "hub": _hub_status,
     "random-init": _random_init_status,
 }

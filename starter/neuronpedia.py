@@ -231,7 +231,10 @@ def parse_search_hit(row: dict, provenance: Provenance, query: str = "") -> Sear
     nested = row.get("neuron") or row.get("feature") or {}
     model_id = row.get("modelId") or nested["modelId"]
     source = row.get("layer") or row.get("source") or nested["layer"]
-    index = int(row.get("index", nested.get("index")))
+    index = row.get("index", nested.get("index"))
+    if index is None:  # like a missing modelId or layer: the row is not a search hit
+        raise KeyError("index")
+    index = int(index)
     explanations = nested.get("explanations") or [{}]
     similarity = row.get("cosine_similarity")
     return SearchHit(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Callable
 
 from starter.errors import StarterError
 
@@ -142,7 +142,11 @@ def describe_plan(plan: Plan, spec: Any, device_type: str) -> str:
     return "\n".join(lines)
 
 
-def require_budget(starter: Any) -> None:
-    if getattr(starter, "budget", None) is None:
+def require_budget(starter: Any) -> Callable[[Any], list[Generation]]:
+    """The starter's `budget` function (config -> its sampling stages); refused (one line) when
+    it declares none, since `--dry-run` cannot plan it."""
+    budget = getattr(starter, "budget", None)
+    if budget is None:
         raise StarterError(f"starter {starter.slug!r} declares no sampling budget (Starter.budget); "
                            "--dry-run cannot plan it")
+    return budget

@@ -67,7 +67,7 @@ class ProbeSpec:
         return "linear" if self.hidden == 0 else f"mlp-{self.hidden}"
 
 
-def fold_of(groups: Sequence, folds: int, seed: int = 0) -> np.ndarray:
+def fold_of(groups: Sequence | np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     """A fold number (0..folds-1) per item; the groups are dealt to folds in a seeded order.
 
     >>> fold_of(["a", "a", "b", "c", "d", "d"], folds=2).tolist()

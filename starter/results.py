@@ -70,7 +70,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeGuard
 
 from starter.errors import StarterError, UsageError
 from starter.files import read_regular
@@ -78,7 +78,7 @@ from starter.files import read_regular
 try:  # advisory lock so two processes never append to one run; fcntl is POSIX-only
     import fcntl
 except ImportError:  # Windows: no lock, everything else works
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the module where it exists, else None (checked)
 
 MANIFEST, RESULTS, FIGURE, SUMMARY = "manifest.json", "results.jsonl", "figure.png", "summary.md"
 # Versions worth knowing when a number does not reproduce.
@@ -116,7 +116,7 @@ class RunIdentity:
     """
 
     config: dict  # the run's config as manifest.json records it (starter, preset, fields, ...)
-    model: str  # registry name, HF id or folder
+    model: str | None  # registry name, HF id or folder; None: a manifest without one
     seed: Any  # every random choice derives from it
     git_commit: str | None  # the checkout's commit, "-dirty" with local changes; None: no checkout
     packages: dict  # versions of the libraries in _PACKAGES (None: not installed)
@@ -633,7 +633,7 @@ def _check_finished_rows(out: Path, manifest: dict, keep_bytes: int) -> None:
                      "run again with a new --out (nothing was changed)")
 
 
-def _is_unit(value: Any) -> bool:
+def _is_unit(value: Any) -> TypeGuard[str | int]:
     return isinstance(value, (str, int)) and not isinstance(value, bool)
 
 

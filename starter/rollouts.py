@@ -47,7 +47,7 @@ import difflib
 import math
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, cast
 
 from starter.errors import UsageError
 from starter.sampling import (  # the sampling interface, shared with starter.backends.openai
@@ -60,16 +60,13 @@ from starter.sampling import (  # the sampling interface, shared with starter.ba
 )
 
 if TYPE_CHECKING:  # torch is imported inside functions, like the rest of the core
+    from starter.backends.openai import RemoteModel
     from starter.models import LoadedModel
 
 Hook = tuple[str | Callable[[str], bool], Callable]  # (hook name or name filter, fn(activation, hook))
 
 
-
-
-
-
-def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConfig | None = None,
+def sample(model: LoadedModel | RemoteModel, prompts: Sequence[str], n: int, cfg: SamplingConfig | None = None,
            hooks: Sequence[Hook] = (), progress: bool = True) -> list[list[Completion]]:
     """`n` completions of each prompt: `result[i][j]` is sample j of prompts[i].
 
@@ -87,7 +84,9 @@ def sample(model: LoadedModel, prompts: Sequence[str], n: int, cfg: SamplingConf
             raise UsageError("hooks need a locally loaded model; --backend openai is black-box only")
         from starter.backends.openai import sample_remote
 
-        return sample_remote(model, prompts, n, cfg, progress=progress)
+        # a server's model (its device says so; tests stand in for it with look-alikes)
+        return sample_remote(cast("RemoteModel", model), prompts, n, cfg, progress=progress)
+    model = cast("LoadedModel", model)  # not remote: the weights are here
     from tqdm.auto import tqdm
 
     per_prompt = 1 if cfg.greedy else n

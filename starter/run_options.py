@@ -174,9 +174,9 @@ def print_plan(starter: Starter, cfg: StarterConfig, preset: str, spec: ModelSpe
     written."""
     from starter import plan
 
-    plan.require_budget(starter)
+    budget = plan.require_budget(starter)
     device_type = "cpu" if cfg.device == "cpu" else ("cuda" if preset == "gpu" else cfg.device)
     device_type = device_type.split(":")[0] if device_type != "auto" else "cpu"
     print(f"[{starter.slug}] dry run: preset={preset} model={cfg.model} device={cfg.device} "
           "(no weights loaded, nothing written)")
-    print(plan.describe_plan(plan.make_plan(starter.budget(cfg)), spec, device_type))
+    print(plan.describe_plan(plan.make_plan(budget(cfg)), spec, device_type))

@@ -73,7 +73,8 @@ def collect(model: "LoadedModel", texts: Sequence[str], layer: int, batch_size: 
     acts = cache_resid(model, texts, positions, [layer], batch_size=batch_size)[layer]  # [n, d_model]
     return Activations(
         acts=acts,
-        tokens=[model.tokenizer.decode([seq[p]]) for seq, pos in zip(ids, positions) for p in pos],
+        tokens=[str(model.tokenizer.decode([seq[p]])) for seq, pos in zip(ids, positions)
+                for p in pos],
         text_index=[i for i, pos in enumerate(positions) for _ in pos],
         position=[p for pos in positions for p in pos],
     )
@@ -299,8 +300,8 @@ def latent_contrast(sae, acts: "torch.Tensor", mask: "torch.Tensor", top: int = 
     if not mask.any() or mask.all():
         raise UsageError(f"latent_contrast needs tokens both in and out of the mask; got {int(mask.sum())} "
                          f"of {len(mask)} in it (the behaviour may be absent from these texts)")
-    sums = {True: 0.0, False: 0.0}
-    fires = {True: 0.0, False: 0.0}
+    sums: dict[bool, Any] = {True: 0.0, False: 0.0}  # 0.0, then a [d_sae] tensor per side
+    fires: dict[bool, Any] = {True: 0.0, False: 0.0}
     for _, codes, rows in _codes(sae, acts, batch_size):
         codes = codes.float().cpu()  # [batch, d_sae]
         for side in (True, False):

@@ -85,6 +85,7 @@ class Session:
     shard: Shard = field(default_factory=Shard)  # the part of the problems this process does
     settings: tuple[str, ...] = ()  # the --set overrides as typed, recorded in the manifest
     model: Union[LoadedModel, RemoteModel, None] = None  # set by `load`
+    remote: RemoteModel | None = None  # the same model when it is a server's, set by `load`
     device: str = ""  # where the model runs ("remote" for a server), set by `load`
     loaded: bool = False  # whether `load` has run
     store: RunStore | None = None  # the open results store, set by `sample`
@@ -133,18 +134,20 @@ class Session:
         """Load the model (the local weights, or with a server only its tokenizer); once."""
         from starter.models import load_model, resolve_device
 
-        if self.loaded:
+        if self.loaded and self.model is not None:
             return self.model
         self.device = "remote" if self.server else str(resolve_device(self.cfg.device))
+        model: LoadedModel | RemoteModel
         if self.server:
             from starter.backends.openai import load_remote
 
-            self.model = load_remote(self.cfg.model, self.server)  # the tokenizer only; no weights
+            model = self.remote = load_remote(self.cfg.model, self.server)  # tokenizer, no weights
         else:
-            self.model = load_model(self.cfg.model, device=self.cfg.device)
+            model = load_model(self.cfg.model, device=self.cfg.device)
+        self.model = model
         self.loaded = True
         print(f"[{self.starter.slug}] loaded {self.cfg.model} on {self.device}")
-        return self.model
+        return model
 
     def sample(self) -> list[dict]:
         """Open the run directory (resuming it), look up the question's Neuronpedia latents and run
@@ -152,14 +155,15 @@ class Session:
         from starter.models import validate_model_name
         from starter.results import RunStore
 
-        if not self.loaded:
+        model = self.model
+        if not self.loaded or model is None:
             raise UsageError("session.sample() needs a model: call session.load() first")
         slug = self.starter.slug
         store = RunStore.open(self.out, config=self.run_config, model=self.cfg.model,
                               device=self.device)
         self.store = store
-        if self.server:
-            store.manifest["backend"] = self.model.describe()  # settings, whether a key is set
+        if self.remote:
+            store.manifest["backend"] = self.remote.describe()  # settings, whether a key is set
         if self.settings:
             store.manifest["settings"] = list(self.settings)  # the --set overrides, as typed
         print(f"[{slug}] preset={self.preset} model={self.cfg.model} device={self.device} "
@@ -171,13 +175,13 @@ class Session:
             if not store.done(row["unit"]):
                 store.append(row)
         print(f"[{slug}] {self.note}")
-        self.starter.run(Context(cfg=self.cfg, store=store, model=self.model, latents=self.latents,
+        self.starter.run(Context(cfg=self.cfg, store=store, model=model, latents=self.latents,
                                  preset=self.preset, shard=self.shard))
         # A resumed row this config never asked for would change the numbers: fail, naming it.
         # Latent rows of an earlier lookup (online then, offline now) stay on disk, left out.
         store.check_asked(exempt_kinds=("latent",))
-        if self.server:  # again after sampling: now with the model names the server answered
-            store.manifest["backend"] = self.model.describe()
+        if self.remote:  # again after sampling: now with the model names the server answered
+            store.manifest["backend"] = self.remote.describe()
         looked_up = {row["unit"] for row in looked_up_rows}
         self.rows = [r for r in store.rows() if r.get("kind") != "latent" or r["unit"] in looked_up]
         self.metrics = self.claim_list = self.figure = None  # new rows: analyse again
@@ -208,7 +212,7 @@ class Session:
         mark the run finished; return the run directory."""
         from starter.findings import write_findings
 
-        if self.store is None:
+        if self.store is None or self.rows is None:
             raise UsageError("session.finish() needs a run: call session.sample() first")
         claims = self.claim_list if self.claim_list is not None else self.claims()
         figure = self.figure if self.figure is not None else self.plot()

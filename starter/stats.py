@@ -82,8 +82,8 @@ class Estimate:
                 "n_items": self.n_items, "unit": self.unit}
 
 
-def mean_ci(values: Sequence[float], clusters: Sequence[Hashable], unit: str = "problem",
-            seed: int = 0, level: float = LEVEL) -> Estimate:
+def mean_ci(values: Sequence[float] | np.ndarray, clusters: Sequence[Hashable] | np.ndarray,
+            unit: str = "problem", seed: int = 0, level: float = LEVEL) -> Estimate:
     """The mean of `values` with a 95% interval from resampling whole clusters.
 
     `clusters[i]` names the independent unit item i belongs to (its problem id). NaN values are dropped
@@ -349,10 +349,27 @@ def constant(value: float, n: int, unit: str = "problem", n_items: int | None = 
     return Estimate(float(value), point, n, items, unit, exact=True, at_level=lambda lv: point)
 
 
+def rate_ci(a: Sequence[float], a_clusters: Sequence[Hashable], unit: str = "problem",
+            seed: int = 0) -> Estimate:
+    """mean(a) with the interval `minus_constant` shifts: `mean_ci`'s, except that one 0/1 item
+    per cluster (independent yes/no items) gets Wilson's interval at every level. Show this as
+    the estimate beside `minus_constant(a, ..., value)`, so that the two intervals agree.
+
+    >>> [round(x, 3) for x in rate_ci([1] * 5 + [0] * 10, range(15)).ci]  # Wilson, 5/15
+    [0.152, 0.583]
+    """
+    est = mean_ci(a, a_clusters, unit, seed)
+    if est.successes is not None and est.n == est.n_items and est.n >= 2:
+        # one 0/1 item per cluster: independent yes/no items, so Wilson's interval
+        est = proportion_ci(est.successes, est.n, unit)
+    return est
+
+
 def minus_constant(a: Sequence[float], a_clusters: Sequence[Hashable], value: float,
                    unit: str = "problem", seed: int = 0) -> Estimate:
     """mean(a) - `value`, where `value` is exact by construction (see `constant`): the interval
-    is a's own (cluster bootstrap, or Wilson's when a is all 0 or all 1), shifted by `value`.
+    is a's own (`rate_ci`: the cluster bootstrap, or Wilson's for one 0/1 item per cluster or
+    when a is all 0 or all 1), shifted by `value`, at every level.
 
     Unlike `difference_ci` against a column of zeros, the control is not widened as if sampled.
     By hand: 5 of 15 problems show the event, control 0 by construction: the difference is
@@ -362,10 +379,7 @@ def minus_constant(a: Sequence[float], a_clusters: Sequence[Hashable], value: fl
     >>> round(d.value, 3), [round(x, 3) for x in d.ci]
     (0.333, [0.152, 0.583])
     """
-    est = mean_ci(a, a_clusters, unit, seed)
-    if est.successes is not None and est.n == est.n_items and est.n >= 2:
-        # one 0/1 item per cluster: independent yes/no items, so Wilson's interval
-        est = proportion_ci(est.successes, est.n, unit)
+    est = rate_ci(a, a_clusters, unit, seed)
     shift = float(value)
     side = est.at_level
 
@@ -388,6 +402,7 @@ def interval_at(estimate: Estimate, level: float) -> tuple[float, float] | None:
     (0.3, 0.6)
     >>> [round(x, 3) for x in interval_at(Estimate(0.5, (0.3, 0.6), 10, 10), 0.99)]
     [0.237, 0.631]
+    >>> from dataclasses import replace
     >>> moved = replace(mean_ci([1.0, 2.0, 3.0], "abc"), value=12.0, ci=(11.0, 13.0))
     >>> interval_at(moved, 0.95)  # its resamples say (1.0, 3.0): they are not used
     (11.0, 13.0)
@@ -511,7 +526,8 @@ def _all_same_binary(x: np.ndarray) -> bool:
     return x.size > 0 and bool(np.isin(x, (0.0, 1.0)).all()) and bool((x == x[0]).all())
 
 
-def _clean(values: Sequence[float], clusters: Sequence[Hashable]) -> tuple[np.ndarray, list]:
+def _clean(values: Sequence[float] | np.ndarray,
+           clusters: Sequence[Hashable] | np.ndarray) -> tuple[np.ndarray, list]:
     if len(values) != len(clusters):
         raise ValueError(f"{len(values)} values but {len(clusters)} cluster labels; give one label per value")
     x = np.asarray([float(v) for v in values], dtype=float)
@@ -578,11 +594,12 @@ def combined_ci(terms: Sequence[tuple[float, Estimate]]) -> Estimate:
     """
     value = sum(c * est.value for c, est in terms)
     n_items = sum(est.n_items for _, est in terms)
-    if not terms or any(est.ci is None for _, est in terms) or not math.isfinite(value):
+    intervals = [(c, est, est.ci) for c, est in terms if est.ci is not None]
+    if not terms or len(intervals) < len(terms) or not math.isfinite(value):
         return Estimate(value, None, len(terms), n_items, "step")
     below = above = 0.0
-    for c, est in terms:
-        lo, hi = sorted((c * est.ci[0], c * est.ci[1]))
+    for c, est, (low, high) in intervals:
+        lo, hi = sorted((c * low, c * high))
         below += (c * est.value - lo) ** 2
         above += (hi - c * est.value) ** 2
     ci = (value - math.sqrt(below), value + math.sqrt(above))

@@ -65,7 +65,7 @@ class Tree:
         labels: list[str] = []
         while node_id:
             labels.append(self.nodes[node_id].label)
-            node_id = self.nodes[node_id].parent
+            node_id = self.nodes[node_id].parent or 0  # None only at the root, id 0
         return tuple(reversed(labels))
 
 
@@ -193,7 +193,8 @@ def score_tree(recovered: Tree, truth: Tree) -> dict[str, float]:
         return Counter(t.path(n.id) for n in t.nodes[1:])
 
     def edges(t: Tree) -> Counter:
-        return Counter((t.nodes[n.parent].label, n.label) for n in t.nodes[1:])
+        # every node but the root (nodes[0]) has a parent
+        return Counter((t.nodes[n.parent or 0].label, n.label) for n in t.nodes[1:])
 
     def closed(t: Tree) -> Counter:
         return Counter(t.path(b) for b in t.backtracks)

@@ -407,12 +407,14 @@ class ExternalChecker:
         current = url
         while True:
             reply = await self._fetch(current, want_anchors)
-            if reply.status not in REDIRECTS or not reply.location:
+            location = reply.location
+            problem: str | None
+            if reply.status not in REDIRECTS or not location:
                 return chain, reply
             try:
-                target = urldefrag(urljoin(current, reply.location))[0]
+                target = urldefrag(urljoin(current, location))[0]
             except ValueError as err:
-                target, problem = reply.location, f"invalid URL: {_one_line(err)}"
+                target, problem = location, f"invalid URL: {_one_line(err)}"
             else:
                 problem = url_problem(target) if scheme_of(target) in ("http", "https") else None
             if problem:

@@ -15,7 +15,7 @@ without a `.zh.md`) are shown in English under one such note.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
@@ -27,7 +27,8 @@ GUIDE = "Neel Nanda's MATS application guide"
 TRANSLATED = ("getting-started.md", "research/")  # generated pages that have a Chinese rendering
 
 
-class Edition(NamedTuple):
+@dataclass(frozen=True)
+class Edition:
     """One language of the site. `text` picks a catalog entry's `zh` field, or falls back
     visibly."""
 
@@ -288,13 +289,14 @@ def localise(
     src = file.src_uri
     if lang != "en":
         file.dest_uri = f"{lang}/{file.dest_uri}"  # url/abs_dest_path derive from it on first use
-    file.alternates = {
+    # The attributes below are the i18n plugin's, which mkdocs' File does not declare.
+    file.alternates = {  # type: ignore[attr-defined]
         alt: file if alt == lang else _page_in(alt, src, config) for alt in languages
     }
-    file.locale = locale
-    file.locale_alternate_of = lang
-    file.localization = locale if locale != "en" else None
-    file.norm_src_uri = src
+    file.locale = locale  # type: ignore[attr-defined]
+    file.locale_alternate_of = lang  # type: ignore[attr-defined]
+    file.localization = locale if locale != "en" else None  # type: ignore[attr-defined]
+    file.norm_src_uri = src  # type: ignore[attr-defined]
     i18n = config.plugins.get("i18n")
     if i18n is not None and file.is_documentation_page():
         i18n.i18n_files_per_language.setdefault(lang, []).append(file)

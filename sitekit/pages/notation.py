@@ -76,8 +76,9 @@ def normalise(markdown: str) -> str:
     lines, fence = [], ""
     for line in markdown.split("\n"):
         opened = _FENCE.match(line)
-        if opened:
-            run = re.match(r"`+|~+", line.lstrip()).group()
+        marks = re.match(r"`+|~+", line.lstrip())
+        if opened and marks:  # a fence line starts with its marks
+            run = marks.group()
             if not fence:
                 fence = run
             elif run[0] == fence[0] and len(run) >= len(fence) and not line.strip()[len(run):]:

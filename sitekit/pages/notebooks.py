@@ -128,8 +128,8 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
         if cell.cell_type == "code":
             cell.source = MAIN_BLOCK.sub("", cell.source)
     nb.cells = [cell for cell in nb.cells if cell.source.strip() or cell.cell_type != "code"]
-    source = "\n".join(install_lines(repo_url, version))
-    install = nbformat.v4.new_code_cell(source, metadata={"tags": [INSTALL_TAG]})
+    install_code = "\n".join(install_lines(repo_url, version))
+    install = nbformat.v4.new_code_cell(install_code, metadata={"tags": [INSTALL_TAG]})
     nb.cells.insert(0, install)
     nb.cells += step_cells()
     for number, cell in enumerate(nb.cells):

@@ -442,8 +442,8 @@ def caption(run: Run) -> str:
                 + ". Click the figure to open it full size.")
     finding = _finding_paragraph(run.summary)
     config = run.manifest.get("config") or {}
-    n = next((v for k, v in config.items() if k.startswith("n_") and isinstance(v, int)), None)
-    head = f"n = {n} ({_n_key(config)}). " if n is not None else ""
+    size = next((v for k, v in config.items() if k.startswith("n_") and isinstance(v, int)), None)
+    head = f"n = {size} ({_n_key(config)}). " if size is not None else ""
     body = html.escape(finding) if finding else "The run's measurements."
     return f"{head}{body} Click the figure to open it full size."
 

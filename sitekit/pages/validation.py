@@ -220,7 +220,7 @@ def no_validation_reason(starter: Path) -> str | None:
         if isinstance(node, ast.AnnAssign) and node.value is not None:
             targets = [node.target]
         if any(isinstance(t, ast.Name) and t.id == "NO_VALIDATION" for t in targets):
-            value = node.value
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 return " ".join(value.value.split()) or None
     return None
@@ -239,7 +239,7 @@ def recovered_badge(recovered: bool) -> str:
 
 
 def _overlap(a: ArmResult, b: ArmResult) -> bool:
-    if None in (a.lo, a.hi, b.lo, b.hi):
+    if a.lo is None or a.hi is None or b.lo is None or b.hi is None:
         return True  # no interval: nothing beyond the point estimates
     return max(a.lo, b.lo) <= min(a.hi, b.hi)
 
@@ -337,12 +337,7 @@ def order_overlaps(block: Block) -> bool:
     arms = [arm for arm in block.arms if arm.planted is None]
     if not block.recovered or len(arms) < 2:
         return False
-    for a, b in zip(arms, arms[1:]):
-        if None in (a.lo, a.hi, b.lo, b.hi):
-            return True  # no interval: nothing beyond the point estimates
-        if max(a.lo, b.lo) <= min(a.hi, b.hi):
-            return True
-    return False
+    return any(_overlap(a, b) for a, b in zip(arms, arms[1:]))
 
 
 def generated_sentence(record: Record, variant: str) -> str:

@@ -52,7 +52,7 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 from urllib.parse import urlsplit
 
 import requests
@@ -268,7 +268,8 @@ def _model_folder(spec: ModelSpec) -> Path:
     """The folder of a package-dir, random-init or path model."""
     from starter import models
 
-    return Path(spec.location) if spec.source == "path" else models.PACKAGE_DIR / spec.location
+    return (Path(spec.folder_location) if spec.source == "path"
+            else models.PACKAGE_DIR / spec.folder_location)
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:
@@ -285,7 +286,7 @@ def load_tokenizer(spec: ModelSpec) -> Any:
         from huggingface_hub import try_to_load_from_cache
         from transformers import AutoTokenizer
 
-        cached = isinstance(try_to_load_from_cache(spec.hf_id, "tokenizer_config.json"), str)
+        cached = isinstance(try_to_load_from_cache(spec.repo_id, "tokenizer_config.json"), str)
         if not cached and (models._hub_offline() or not models._hub_reachable()):
             why = ("HF_HUB_OFFLINE is set" if models._hub_offline()
                    else "the Hugging Face hub cannot be reached")
@@ -300,7 +301,7 @@ def load_tokenizer(spec: ModelSpec) -> Any:
 
         from transformers import AutoTokenizer
 
-        package, gguf_file = spec.location.split("/", 1)
+        package, gguf_file = spec.folder_location.split("/", 1)
         found = importlib.util.find_spec(package)
         if found is None or not found.submodule_search_locations:
             raise StarterError(f"{spec.name}: package {package!r} is not installed; run "
@@ -321,7 +322,7 @@ def _generation_eos_ids(spec: ModelSpec) -> list[int]:
     elif spec.source == "hub":
         from huggingface_hub import try_to_load_from_cache
 
-        path = try_to_load_from_cache(spec.hf_id, "generation_config.json")
+        path = try_to_load_from_cache(spec.repo_id, "generation_config.json")
     else:
         return []
     if not isinstance(path, (str, Path)) or not Path(path).is_file():
@@ -447,7 +448,7 @@ class _scrubbed:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind, err, tb) -> bool:
+    def __exit__(self, kind, err, tb) -> Literal[False]:
         if err is None or not isinstance(err, StarterError):
             return False
         message = " ".join(self.remote._scrub(str(err)).split())

@@ -57,7 +57,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from starter.errors import UsageError
 from starter.releases.thought_anchors import Skipped
@@ -176,7 +176,12 @@ def selection_of(name: str) -> Selection:
                      no_mention=bool(match["no_mention"]))
 
 
+@overload
+def _text(row: Mapping[str, Any], name: str, optional: Literal[False] = False) -> str: ...
+@overload
+def _text(row: Mapping[str, Any], name: str, optional: bool) -> str | None: ...
 def _text(row: Mapping[str, Any], name: str, optional: bool = False) -> str | None:
+    """The text field `name` of a row; None only when `optional` and absent (else _BadRow)."""
     value = row.get(name)
     if value is None and optional:
         return None
@@ -202,7 +207,7 @@ def _chain(row: Any, file: str, index: int, selection: Selection) -> CuedChain:
         fields |= {k: row["og_row"][k] for k in _OG_ROW_FIELDS if k in row["og_row"]}
     if missing := [k for k in (*_TEXT_FIELDS, "cue_ranges", "response_text") if k not in fields]:
         raise _BadRow(f"missing {', '.join(missing)}")
-    texts = {k: _text(fields, k) for k in (*_TEXT_FIELDS, "response_text")}
+    texts: dict[str, str] = {k: _text(fields, k) for k in (*_TEXT_FIELDS, "response_text")}
     if layout == "flat":
         if "answer" not in fields or "reasoning_text" not in fields:
             raise _BadRow("missing " + ", ".join(k for k in ("answer", "reasoning_text")
