@@ -31,8 +31,9 @@
 # only where its per-step score beats the strongest baseline with a paired cluster-bootstrap
 # interval (clusters = problems). Shuffled labels give chance. A **fitted text baseline**
 # (`starter.baselines`: gradient boosting on step index, position, depth, tag, last token, the
-# context features and the step's words, split by problem) is one more rung: the strongest rung
-# is named in every claim.
+# context features and the step's words, split by problem) is one more rung, and for `dead_end` a
+# one-line position rule ("the trace's first `Left:` state is a dead end") is another: the
+# strongest rung is named in every claim.
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): the probe predicts `dead_end`
 # better than the strongest text baseline (the one label the text shows in no single token, and
@@ -105,8 +106,9 @@ LABELS = {"correct": "classify", "backtrack_next": "classify", "backtrack_after_
           "distance": "regress", "dead_end": "classify"}
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
 PRIMARY = "probe-dead_end"
-# text-only predictors; "fitted": gradient boosting (starter.baselines); "rule": RULES labels only
-BASELINES = ("words", "context", "fitted", "rule")
+# text-only predictors; "fitted": gradient boosting (starter.baselines); "rule": RULES labels only;
+# "first_left": dead_end only, the one-line rule "the trace's first `Left:` state is a dead end"
+BASELINES = ("words", "context", "fitted", "rule", "first_left")
 # The rule baseline of a label: "search", the organism's search rule (the whole of what the base's
 # text determines; a competitor like any other baseline), or "answer", the label's own definition
 # computed from the numbers in the text (shown separately, never the strongest baseline).
@@ -209,6 +211,16 @@ def step_kind(text: str) -> str:
     return "miss" if text.strip() == "Miss." else "other"
 
 
+def first_left(texts: list[str], i: int) -> bool:
+    """Step i is the trace's first "Left: a, b." state (the one-line `dead_end` rule's guess).
+
+    >>> [first_left(["Try 8*19=152.", "Left: 152, 4.", "Miss.", "Left: 27, 4."], i)
+    ...  for i in range(4)]
+    [False, True, False, False]
+    """
+    return step_kind(texts[i]) == "left" and not any(step_kind(t) == "left" for t in texts[:i])
+
+
 def context_features(texts: list[str], tags: list[str], i: int) -> list[float]:
     """Text-visible facts at step i: position, tags, last operation, exactness, counts, the rule."""
     m = next((m for t in reversed(texts[: i + 1]) if (m := _TRY.search(t))), None)
@@ -262,6 +274,7 @@ class Steps:
     context: list[list[float]] = field(default_factory=list)  # context_features
     rule: list[float] = field(default_factory=list)  # rule_backtrack_next (0/1)
     kind: list[str] = field(default_factory=list)  # step_kind: "left" | "miss" | "other"
+    first_left: list[float] = field(default_factory=list)  # 1: the trace's first "Left:" step
     features: list[baselines.Features] = field(default_factory=list)  # for the fitted baseline
     labels: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LABELS})
 
@@ -280,6 +293,7 @@ def collect_steps(traces: list[dict], n_positions: list[int]) -> Steps:
             out.context.append(context_features(texts, tags, i))
             out.rule.append(float(rule_backtrack_next(texts, i)))
             out.kind.append(step_kind(texts[i]))
+            out.first_left.append(float(first_left(texts, i)))
             out.features.append(step_features(texts, tags, i))
             out.labels["correct"].append(float(t["correct"]) if t["finished"] else np.nan)
             out.labels["backtrack_next"].append(back)
@@ -309,6 +323,8 @@ def baseline_predictions(steps: Steps, keep: np.ndarray, y, groups, label: str, 
         out["rule"] = np.array(steps.rule)[keep]  # a fixed rule: nothing to fit
     if RULES.get(label) == "answer":
         out["rule"] = y.copy()  # the label's definition, computed from the text's numbers
+    if label == "dead_end":  # a one-line position rule: nothing to fit
+        out["first_left"] = np.array(steps.first_left)[keep]
     return out
 
 
@@ -590,7 +606,9 @@ def _rung_name(name: str) -> str:
                       "tag, token, context, words)",
             "words": "bag of words (logistic regression)",
             "context": "context model (logistic regression on context features and words)",
-            "rule": "the organism's search rule", "constant": "constant guess"}.get(name, name)
+            "rule": "the organism's search rule", "constant": "constant guess",
+            "first_left": "one-line rule: the trace's first `Left:` state is a dead end"
+            }.get(name, name)
 
 
 def findings(m: Metrics) -> str:

@@ -69,6 +69,7 @@ ROWS = [
         "probe": [0.9, 0.2, 0.8, 0.4],  # all right: 1.0
         "words": [0.6] * 4,  # 2/4
         "fitted": [0.9, 0.1, 0.1, 0.1],  # 3/4: the strongest text rung
+        "first_left": [1, 1, 0, 0],  # 2/4: the one-line position rule
         "rule": [1, 0, 1, 0]}),  # the label's definition: never the strongest
     {"unit": "predictions:correct", "kind": "predictions", "label": "correct", "task": "classify",
      "problems": [], "y": [], "predicted": {}, "probe_layers": [], "skipped": "too few wrong"},
@@ -134,6 +135,7 @@ def test_collect_steps_labels_dead_end_and_the_answer_rule_is_never_the_stronges
          "distance": [None] * len(TEXTS), "dead_end": [cp.dead_end(TEXTS, i, 31)
                                                       for i in range(len(TEXTS))]}
     steps = cp.collect_steps([t], [len(TEXTS)])
+    assert [i for i, v in enumerate(steps.first_left) if v] == [1], "the first Left: only"
     dead = steps.labels["dead_end"]
     assert [(i, v) for i, v in enumerate(dead) if v == v] == [(1, 1.0), (8, 0.0)]
     assert steps.kind[1] == "left" and steps.kind[3] == "miss"
@@ -148,6 +150,13 @@ def test_collect_steps_labels_dead_end_and_the_answer_rule_is_never_the_stronges
     assert r.score["rule"].value == 1.0
     assert r.strongest == "context", "the arithmetic rule is given the answer: not a competitor"
     assert r.probe_minus_strongest.value == pytest.approx(0.0)
+    # the one-line rule "first Left: is a dead end" is a rung; where it scores best it leads
+    ruled = cp.label_result({**row, "predicted": {**row["predicted"],
+                                                  "first_left": [1, 0, 1, 0]}})
+    assert ruled.strongest == "first_left" and ruled.score["first_left"].value == 1.0
+    assert ruled.probe_minus_strongest.value == pytest.approx(-0.25)
+    assert cp.claims(_metrics({"dead_end": ruled}))[0].strongest_baseline.name.startswith(
+        "one-line rule")
     assert cp.measure_dead_end(_metrics({"dead_end": r})).value == pytest.approx(0.0)
     assert cp.measure_dead_end(_metrics({})).n == 0, "no Left steps: not estimable"
     claim = cp.claims(_metrics({"dead_end": r}))[0]
