@@ -626,13 +626,19 @@ def summarise(policy: str, chains: list[Chain], outcomes: dict[str, Outcome],
     scored = [c for c in chains if c.unit in outcomes]
     where = [c.problem for c in scored]
     correct = [float(outcomes[c.unit].correct) for c in scored]
+    saved = stats.mean_ci([outcomes[c.unit].saved for c in scored], where)
+    minus_full = stats.difference_ci(correct, where, [float(c.correct) for c in scored], where)
+    if scored and thresholds and all(t == math.inf for t in thresholds):
+        # never stops early: it saves 0 and answers as the full chain on every chain by
+        # construction, a constant, not a sample (no Wilson interval to widen a difference)
+        saved = stats.constant(0.0, len(set(where)), n_items=len(scored))
+        minus_full = stats.constant(0.0, len(set(where)), n_items=len(scored))
     return PolicyResult(
         policy=policy,
         accuracy=stats.mean_ci(correct, where),
-        saved=stats.mean_ci([outcomes[c.unit].saved for c in scored], where),
+        saved=saved,
         tokens=stats.mean_ci([outcomes[c.unit].tokens for c in scored], where),
-        accuracy_minus_full=stats.difference_ci(correct, where, [float(c.correct) for c in scored],
-                                                where),
+        accuracy_minus_full=minus_full,
         thresholds=thresholds)
 
 
@@ -749,7 +755,9 @@ def analyse(rows: list[dict]) -> Metrics:
         if has_probe:
             mine = [fits["probe"].outcomes[c.unit].saved for c in chains]
             theirs = [fits[p].outcomes[c.unit].saved for c in chains]
-            m["probe_minus"][p] = stats.difference_ci(mine, where, theirs, where)
+            m["probe_minus"][p] = (stats.minus_constant(mine, where, 0.0)
+                                   if m["policies"][p].saved.exact else
+                                   stats.difference_ci(mine, where, theirs, where))
         else:
             m["probe_minus"][p] = stats.mean_ci([], [])
     return Metrics(**m)
@@ -928,9 +936,10 @@ def findings(m: Metrics) -> str:
             text += (f" The baselines {' and '.join(never)} never stopped early at the "
                      "thresholds chosen (no "
                      "threshold saved tokens without losing accuracy on the training problems), "
-                     "so they save exactly 0 on every chain; statistics then gives that side "
-                     "Wilson's interval over the problems (the kit's rule for an all-or-nothing "
-                     "side), which keeps a small difference against them from a verdict.")
+                     "so they save exactly 0 on every chain by construction: a constant, not a "
+                     "sample, and the probe's difference from them carries the probe's own "
+                     "interval (earlier runs gave that side Wilson's interval over the problems, "
+                     "which kept the difference from a verdict).")
         weakest = [NAMES[p] for p, e in m.probe_minus.items() if not e.excludes_zero]
         text += (" Against every baseline at once: " + (
             "the probe saves more than each of them." if not weakest else

@@ -69,7 +69,12 @@ def test_baselines_never_stop_early_here():
         result = m.policies[name]
         assert result.thresholds == [math.inf, math.inf], f"{name} should keep 'never stop'"
         assert result.saved.value == 0.0 and result.accuracy.value == 1.0
+        # never stopping saves 0 by construction: a constant, not a Wilson-widened sample
+        assert result.saved.exact and result.saved.ci == (0.0, 0.0)
+        assert result.accuracy_minus_full.exact
     assert m.probe_minus["token_budget"].value == pytest.approx(0.25)
+    probe = m.policies["probe"].saved
+    assert m.probe_minus["token_budget"].ci == pytest.approx(probe.ci), "the probe's own interval"
 
 
 def test_sweep_point_at_the_chosen_threshold():
