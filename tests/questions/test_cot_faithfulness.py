@@ -249,4 +249,4 @@ def test_validate_smoke(smoke_validation):
     for block in done.blocks:
         assert [a["variant"] for a in block["arms"]] == [a.model for a in cf.VALIDATION[0].arms]
     runs = sorted(p.name for p in (done.out / "runs").iterdir())
-    assert runs == ["hint-p0", "hint-p100", "hint-p50"]
+    assert runs == ["hint-p0", "hint-p100", "hint-p50", "retrained"]  # + the matched control

@@ -180,4 +180,4 @@ def test_validate_smoke(smoke_validation):
         assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-planned"]
         base, planned = block["arms"]
         assert base["measured"] < planned["measured"], "planned backtracks at 'Left:' more"
-    assert sorted(p.name for p in (done.out / "runs").iterdir()) == ["base", "planned"]
+    assert sorted(p.name for p in (done.out / "runs").iterdir()) == ["base", "planned", "retrained"]
