@@ -36,9 +36,19 @@
 # "chain"), figure.png, summary.md, findings.json.
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): a latent chosen on training traces
-# is more active on the '.' closing a dead-end 'Left: a, b.' state than on the same token closing a
-# live one (a property of the numbers that no single token shows; the planted truth of the
-# validation). The others are secondary, Holm-adjusted.
+# is more active on the '.' closing a dead-end 'Left: a, b.' state that is *not the trace's first
+# 'Left:' state* than on the same token closing a live one in the same traces (a property of the
+# numbers that no single token shows; the planted truth of the validation). The interval
+# resamples traces and SAE seeds. The others are secondary, Holm-adjusted.
+#
+# Why the primary changed (for the run after review s15): the old primary ("dead_end", the same
+# comparison over every dead state) was explained by a one-line rule. In the organism's
+# backtracking traces every trace's first 'Left:' state is a dead end and the live one is the
+# last, and the latent fires on the first 'Left:' state: "is the first 'Left:'" separates dead
+# from live with AUROC ~0.87 and position alone ~0.93, the latent ~0.58. Excluding the first
+# state removes that cue from the comparison; the old primary stays as a secondary claim, and the
+# latent's AUROC is put beside the rule, position and a fitted text baseline
+# (`starter.baselines`), the strongest named as `strongest_baseline`.
 
 # %%
 from __future__ import annotations
@@ -52,11 +62,11 @@ from typing import Any
 
 import numpy as np
 
-from starter import stats
+from starter import baselines, stats
 from starter.activations import encode_one
 from starter.errors import StarterError, UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare, declare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.models import reference_sae_model
 from starter.plan import Generation
 from starter.plotting import estimate_bars, estimate_points
@@ -77,7 +87,7 @@ from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
 # every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
-PRIMARY = "dead_end"
+PRIMARY = "dead_end-not-first"  # until review s15: "dead_end" (see the header)
 
 BACKTRACK_WORDS = ("wait", "hmm")  # a token that is one of these (any case) is a backtracking word
 DECISION = "."  # the token closing a "Miss." step: where the organism picks " Wait" or " Try"
@@ -635,6 +645,210 @@ def in_shared_bins(sites: list[dict], pair: tuple[str, str], width: int) -> list
             if site["context"] not in pair or site["position"] // width in shared]
 
 
+def first_left(sites: list[dict]) -> dict[tuple[int, int], int]:
+    """(seed, trace) -> the position of that trace's first 'Left:' state (a dead or live site).
+
+    >>> first_left([{"seed": 0, "trace": 1, "context": "dead", "position": 9},
+    ...             {"seed": 0, "trace": 1, "context": "alive", "position": 4},
+    ...             {"seed": 0, "trace": 1, "context": "wait", "position": 2}])
+    {(0, 1): 4}
+    """
+    first: dict[tuple[int, int], int] = {}
+    for s in sites:
+        if s["context"] in PAIRS["dead_end"]:
+            key = (s["seed"], s["trace"])
+            first[key] = min(first.get(key, s["position"]), s["position"])
+    return first
+
+
+def without_first_left(sites: list[dict]) -> list[dict]:
+    """`sites` without each trace's first 'Left:' state (the one the old primary leaned on).
+
+    >>> rows = [{"seed": 0, "trace": 0, "context": c, "position": p}
+    ...         for c, p in [("dead", 3), ("dead", 20), ("alive", 40), ("wait", 5)]]
+    >>> [r["position"] for r in without_first_left(rows)]
+    [20, 40, 5]
+    """
+    first = first_left(sites)
+    return [s for s in sites if s["context"] not in PAIRS["dead_end"]
+            or s["position"] != first[(s["seed"], s["trace"])]]
+
+
+def seeds_paired_difference(sites: list[dict], role: str = "dead_end") -> stats.Estimate:
+    """Per trace and SAE seed, the mean `rel_<role>` at its target states minus the mean at its
+    control states (traces with both in every seed); the mean over traces and seeds, its interval
+    resampling traces and seeds together (`stats.seeds_difference_ci`): the spread between SAE
+    seeds is inside it. Each trace weighs the same.
+
+    >>> rows = [{"seed": sd, "trace": t, "context": c, "rel_dead_end": v}
+    ...         for sd, gap in ((0, 1.0), (1, 0.0)) for t in range(4)
+    ...         for c, v in (("dead", gap), ("alive", 0.0))]
+    >>> e = seeds_paired_difference(rows)
+    >>> e.value, e.ci, e.n
+    (0.5, (0.0, 1.0), 4)
+    """
+    target, other = PAIRS[role]
+    key = f"rel_{role}"
+    cells: dict[tuple[int, int], dict[str, list[float]]] = {}
+    for s in sites:
+        if s.get(key) is not None and s["context"] in (target, other):
+            cell = cells.setdefault((s["seed"], s["trace"]), {target: [], other: []})
+            cell[s["context"]].append(s[key])
+    seeds = sorted({seed for seed, _ in cells})
+    gaps = {k: float(np.mean(v[target]) - np.mean(v[other])) for k, v in cells.items()
+            if v[target] and v[other]}
+    traces = sorted(t for t in {t for _, t in cells} if all((sd, t) in gaps for sd in seeds))
+    if not traces:
+        return stats.Estimate(float("nan"), None, 0, 0, "trace")
+    return stats.seeds_difference_ci([[gaps[(sd, t)] for t in traces] for sd in seeds],
+                                     [0.0] * len(traces), traces, unit="trace")
+
+
+def _percentile_ci(boot: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2 * 100
+    return float(np.percentile(boot, tail)), float(np.percentile(boot, 100 - tail))
+
+
+def seeds_auroc_difference(scores_by_seed: list[list[float]], baseline: list[float] | None,
+                           labels: list[int], clusters: list[int], seed: int = 0,
+                           unit: str = "trace") -> stats.Estimate:
+    """AUROC of a score measured once per SAE seed (scores_by_seed[s][i]), averaged over the
+    seeds, minus AUROC(`baseline`) on the same items (None: the AUROC alone). Each replicate draws
+    the clusters and, independently, the seeds with replacement, so seed spread is in the interval.
+
+    By hand: seed 0 orders both (dead, live) pairs right (1.0), seed 1 neither (0.0): 0.5; a
+    replicate drawing seed 0 twice gives 1.0, seed 1 twice 0.0.
+
+    >>> e = seeds_auroc_difference([[2.0, 1.0, 2.0, 1.0], [1.0, 2.0, 1.0, 2.0]], None,
+    ...                            [1, 0, 1, 0], [0, 0, 1, 1])
+    >>> e.value, e.ci
+    (0.5, (0.0, 1.0))
+    """
+    y = np.asarray(labels, dtype=float)
+    pos, neg = y == 1, y == 0
+    names = list(dict.fromkeys(clusters))
+    if not pos.any() or not neg.any():
+        return stats.Estimate(float("nan"), None, len(names), int(y.size), unit)
+
+    def pair_matrix(x: list[float]) -> np.ndarray:
+        v = np.asarray(x, dtype=float)
+        diff = v[pos][:, None] - v[neg][None, :]  # [n_pos, n_neg]
+        return (diff > 0) + 0.5 * (diff == 0)
+
+    shift = pair_matrix(baseline) if baseline is not None else 0.0
+    ordered = [pair_matrix(a) - shift for a in scores_by_seed]  # per seed [n_pos, n_neg]
+    value = float(np.mean([o.mean() for o in ordered]))
+    if len(names) < 2:
+        return stats.Estimate(value, None, len(names), int(y.size), unit)
+    where = {name: i for i, name in enumerate(names)}
+    owner = np.asarray([where[c] for c in clusters])
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((stats.N_BOOT, len(names)))
+    np.add.at(counts, (np.arange(stats.N_BOOT)[:, None],
+                       rng.integers(0, len(names), size=(stats.N_BOOT, len(names)))), 1.0)
+    w_pos, w_neg = counts[:, owner[pos]], counts[:, owner[neg]]  # [N_BOOT, n_pos], [.., n_neg]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_seed = np.stack([((w_pos @ o) * w_neg).sum(1) / (w_pos.sum(1) * w_neg.sum(1))
+                             for o in ordered], axis=1)  # [N_BOOT, seeds]
+    picks = np.zeros((stats.N_BOOT, len(ordered)))
+    drawn = rng.integers(0, len(ordered), size=(stats.N_BOOT, len(ordered)))
+    np.add.at(picks, (np.arange(stats.N_BOOT)[:, None], drawn), 1.0 / len(ordered))
+    boot = (picks * per_seed).sum(1)
+    boot = boot[np.isfinite(boot)]
+    if boot.size < stats.N_BOOT // 2:
+        return stats.Estimate(value, None, len(names), int(y.size), unit)
+    return stats.Estimate(value, _percentile_ci(boot, stats.LEVEL), len(names), int(y.size),
+                          unit, at_level=lambda lv: _percentile_ci(boot, lv))
+
+
+def threshold_predictions(scores: list[float], y: list[int], groups: list[int],
+                          folds: int) -> np.ndarray:
+    """A latent read as a one-line rule: on each training fold (split by trace) the threshold
+    (midway between two training values) and direction with the best accuracy, applied to the
+    test fold (0/1 predictions, out of fold).
+
+    >>> threshold_predictions([0.1, 0.9, 0.2, 0.8, 0.3, 0.7], [0, 1, 0, 1, 0, 1],
+    ...                       [0, 0, 1, 1, 2, 2], folds=3).tolist()
+    [0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    """
+    x, target = np.asarray(scores, dtype=float), np.asarray(y, dtype=float)
+    out = np.zeros(len(x))
+    for train, test in baselines.group_folds(groups, folds):
+        best = (-1.0, 0.0, 1)
+        seen = np.unique(x[train])
+        for cut in np.concatenate([seen[:1], (seen[1:] + seen[:-1]) / 2]):  # midpoints
+            for sign in (1, -1):
+                acc = float(((sign * (x[train] - cut) >= 0) == target[train]).mean())
+                if acc > best[0]:
+                    best = (acc, float(cut), sign)
+        _, cut, sign = best
+        out[test] = (sign * (x[test] - cut) >= 0).astype(float)
+    return out
+
+
+@dataclass(frozen=True)
+class DeadEndLadder:
+    """Which 'Left:' states are dead ends: the dead_end latent beside one-line rules and a fitted
+    text baseline, on every held-out dead and live state (AUROC, intervals by trace)."""
+
+    n_states: int  # dead and live states scored (per seed)
+    n_traces: int  # traces they come from (the bootstrap clusters)
+    auroc: dict[str, stats.Estimate]  # name -> AUROC; the latent's averages the SAE seeds
+    latent_by_seed: dict[int, stats.Estimate]  # SAE seed -> the latent's AUROC
+    strongest: str  # the baseline (not the latent) with the highest AUROC
+    latent_minus_strongest: stats.Estimate  # paired by trace, SAE seeds resampled too
+    accuracy: dict[str, stats.Estimate]  # the ladder's out-of-fold accuracy (first seed's latent)
+
+
+LATENT = "dead_end latent (activation, SAE seeds averaged)"
+FIRST_RULE = "rule: is the trace's first 'Left:' state"
+POSITION_RULE = "rule: token position (earlier = dead)"
+
+
+def dead_end_ladder(sites: list[dict], folds: int = 5) -> DeadEndLadder | None:
+    """The dead_end latent's AUROC for dead vs live 'Left:' states beside the rule "is the first
+    'Left:' state", token position, the best one-line rule and the fitted text baseline of
+    `starter.baselines` (features: the state's index among its trace's 'Left:' states and its
+    position), all out of fold by trace. None with fewer than 2 traces."""
+    pair = PAIRS["dead_end"]
+    mine = [s for s in sites if s["context"] in pair and s.get("rel_dead_end") is not None]
+    seeds = sorted({s["seed"] for s in mine})
+    if not seeds:
+        return None
+    by_seed = {sd: {(s["trace"], s["position"]): s["rel_dead_end"] for s in mine
+                    if s["seed"] == sd} for sd in seeds}
+    states = sorted(set.intersection(*(set(v) for v in by_seed.values())))
+    traces = sorted({t for t, _ in states})
+    if len(traces) < 2:
+        return None
+    context = {(s["trace"], s["position"]): s["context"] for s in mine}
+    y = [int(context[k] == pair[0]) for k in states]
+    groups = [t for t, _ in states]
+    index = {k: sum(1 for t, p in states if t == k[0] and p < k[1]) for k in states}
+    first = [float(index[k] == 0) for k in states]
+    position = [-float(p) for _, p in states]
+    features = [baselines.Features(step_index=index[k], position=k[1], token=".")
+                for k in states]
+    scores = [[by_seed[sd][k] for k in states] for sd in seeds]
+    folds = min(folds, len(traces))
+    lad = baselines.ladder(f"dead_end latent, seed {seeds[0]}, threshold fitted out of fold",
+                           threshold_predictions(scores[0], y, groups, folds), y, features,
+                           groups, folds=folds, rules={FIRST_RULE[len("rule: "):]: first},
+                           unit="trace")
+    named = {r.name: list(r.predicted) for r in lad.baselines if r.kind != "trivial"}
+    named[POSITION_RULE] = position
+    auroc = {LATENT: seeds_auroc_difference(scores, None, y, groups)}
+    auroc.update({name: stats.auroc_ci(p, y, groups, unit="trace") for name, p in named.items()})
+    strongest = max(named, key=lambda name: auroc[name].value)
+    return DeadEndLadder(
+        n_states=len(states), n_traces=len(traces), auroc=auroc,
+        latent_by_seed={sd: stats.auroc_ci(sc, y, groups, unit="trace")
+                        for sd, sc in zip(seeds, scores)},
+        strongest=strongest,
+        latent_minus_strongest=seeds_auroc_difference(scores, named[strongest], y, groups),
+        accuracy={r.name: r.estimate for r in (lad.method, *lad.baselines)})
+
+
 @dataclass(frozen=True)
 class TopMatch:
     """How often one chosen latent's top held-out contexts are the site it was chosen for."""
@@ -670,6 +884,12 @@ class Metrics:
     position_dead_end_binned: dict[str, stats.Estimate]  # "dead" / "alive" -> inside the bins
     top_match: dict[str, TopMatch]  # role -> its latent's top contexts at the named site
     top_contexts: dict[str, list[dict]]  # role -> the first seed's latent's top contexts
+    # the primary (since review s15): each trace's first 'Left:' state left out
+    sites_not_first: dict[str, SiteStats]  # "dead_end" -> without first states, seeds pooled
+    not_first_difference: stats.Estimate | None  # the same gap, traces and SAE seeds resampled
+    position_not_first: dict[str, stats.Estimate]  # "dead" / "alive" -> where those states sit
+    first_state_dead: tuple[int, int]  # (traces whose first 'Left:' state is dead, traces)
+    dead_end_ladder: DeadEndLadder | None  # latent vs rules and fitted text baseline (AUROC)
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -726,6 +946,19 @@ def analyse(rows: list[dict]) -> Metrics:
         m["sites_same_position"] = {"dead_end": site_stats(binned, "dead_end", paired=False)}
         first_binned = [s for s in binned if s["seed"] == seeds[0]]
         m["position_dead_end_binned"] = positions(first_binned, PAIRS["dead_end"], paired=False)
+    m["sites_not_first"], m["not_first_difference"], m["position_not_first"] = {}, None, {}
+    m["first_state_dead"], m["dead_end_ladder"] = (0, 0), None
+    if "dead_end" in roles:
+        later = without_first_left(sites)
+        m["sites_not_first"] = {"dead_end": site_stats(later, "dead_end")}
+        m["not_first_difference"] = seeds_paired_difference(later)
+        m["position_not_first"] = positions([s for s in later if s["seed"] == seeds[0]],
+                                            PAIRS["dead_end"])
+        starts = first_left(first_seed)
+        m["first_state_dead"] = (sum(s["context"] == "dead" for s in first_seed
+                                     if starts.get((s["seed"], s["trace"])) == s["position"]
+                                     and s["context"] in PAIRS["dead_end"]), len(starts))
+        m["dead_end_ladder"] = dead_end_ladder(sites)
     m["top_match"] = {role: TopMatch(matched=sum(t["site"] == r["target"] for r in latents
                                                  if r["role"] == role for t in r["top"]),
                                      shown=sum(len(r["top"]) for r in latents
@@ -792,6 +1025,8 @@ def plot(rows: list[dict], metrics: Metrics):
                        m.sites_same_operator["decision"].by_seed))
     if "dead_end" in m.sites_same_position:
         series.append(("dead_end,\nsame pos.", m.sites_same_position["dead_end"].by_seed))
+    if "dead_end" in m.sites_not_first:
+        series.append(("dead_end, not\nfirst (primary)", m.sites_not_first["dead_end"].by_seed))
     series.append(("FVE on\nwords", m.fve_words_difference_by_seed))
     for i, (_label, by_seed) in enumerate(series):
         for j, (seed, e) in enumerate(by_seed.items()):
@@ -799,7 +1034,8 @@ def plot(rows: list[dict], metrics: Metrics):
             estimate_points(ax, [x], [e], fmt="o", color=f"C{j}", capsize=2,
                             label=f"seed {seed}" if i == 0 else None)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(series)), [label for label, _ in series], fontsize=7)
+    ax.set_xticks(range(len(series)), [label.replace("\n", " ") for label, _ in series],
+                  fontsize=6, rotation=40, ha="right")
     ax.set(ylabel="difference (95% CI)", xlabel="backtrack - try, dead - live; own - other SAE")
     ax.set_title("Each claim per SAE seed", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
@@ -886,7 +1122,9 @@ def claims(m: Metrics) -> list[Claim]:
             f" Matched on position the gap is {binned.difference.value:+.2f} against "
             f"{site.difference.value:+.2f} (the exploratory claim below).")
         found.append(compare(
-            "A known latent, the same token: a latent chosen on training traces is more active on "
+            "The primary claim until review s15, explained there by the rule 'is the trace's "
+            "first Left: state' (every trace's first state is a dead end): "
+            "a latent chosen on training traces is more active on "
             "the '.' closing a 'Left: a, b.' state that is a dead end (no final try reaches the "
             "target) than on the same token closing a live state (held-out traces, SAE seeds "
             "pooled; a property of the numbers that no single token shows). Not matched on "
@@ -896,6 +1134,33 @@ def claims(m: Metrics) -> list[Claim]:
             f"dead_end latent activation / {SCALE}, '.' closing a dead-end state", site.backtrack,
             "the same token in the same traces, closing a live state",
             "the same, '.' closing a live state", site.control, site.difference, key="dead_end"))
+    if "dead_end" in m.sites_not_first and m.not_first_difference is not None:
+        site, at = m.sites_not_first["dead_end"], m.position_not_first
+        found.append(compare(
+            "A known latent, the same token, each trace's first 'Left:' state left out (the "
+            "primary since review s15): a latent chosen on training traces is more active on the "
+            "'.' closing a dead-end 'Left: a, b.' state that is not the trace's first 'Left:' "
+            "than on the same token closing the live state of the same trace (held-out traces "
+            "with both; the interval resamples traces and SAE seeds). Still not matched on "
+            f"position: those dead states sit at token {at['dead'].value:.0f}, the live ones at "
+            f"{at['alive'].value:.0f} on average.",
+            f"dead_end latent activation / {SCALE}, dead-end '.', not the first 'Left:'",
+            site.backtrack, "the same token closing the live state of the same traces",
+            "the same, '.' closing a live state", site.control, m.not_first_difference,
+            key="dead_end-not-first"))
+    lad = m.dead_end_ladder
+    if lad is not None:
+        top = lad.auroc[lad.strongest]
+        found.append(compare(
+            "The dead_end latent tells dead from live 'Left:' states (every held-out state; "
+            "AUROC, SAE seeds averaged, the interval resampling traces and seeds) better than "
+            f"the strongest text baseline, {lad.strongest} (beside: 'is the trace's first "
+            "Left: state', token position, the best one-line rule and a fitted text baseline, "
+            "out of fold by trace).",
+            "AUROC, dead vs live 'Left:' states, dead_end latent", lad.auroc[LATENT],
+            lad.strongest, f"AUROC, {lad.strongest}", top, lad.latent_minus_strongest,
+            key="dead_end-vs-baselines",
+            strongest_baseline=Baseline(lad.strongest, top)))
     if "dead_end" in m.sites_same_position:
         site = m.sites_same_position["dead_end"]
         at = m.position_dead_end_binned
@@ -927,13 +1192,55 @@ def _per_seed(by_seed: dict[int, stats.Estimate]) -> str:
     return text
 
 
+def read_first(m: Metrics) -> str:
+    """What changed since review s15 and why, for the top of the summary."""
+    d = stats.describe
+    lad = m.dead_end_ladder
+    rule = "" if lad is None else (
+        f" Telling dead from live states, the latent's AUROC is {d(lad.auroc[LATENT])}, 'is the "
+        f"first Left:' {d(lad.auroc[FIRST_RULE])}, token position "
+        f"{d(lad.auroc[POSITION_RULE])}.")
+    gap = m.not_first_difference
+    now = "" if gap is None else f" On this run the new primary's difference is {d(gap)}."
+    return ("Read first: the primary claim changed after review s15. The old primary (the "
+            "dead_end latent is more active at dead-end 'Left:' states than at live ones, "
+            f"{d(m.sites['dead_end'].difference)} here) is explained by a one-line rule: in "
+            f"these traces the first 'Left:' state is a dead end ({m.first_state_dead[0]} of "
+            f"{m.first_state_dead[1]} traces), the live state is the last, and the latent fires "
+            f"on the first state." + rule + " The new primary leaves each trace's first 'Left:' "
+            "state out and compares the dead states after it with the live state of the same "
+            "traces, its interval resampling traces and SAE seeds." + now + " The old primary is "
+            "kept as a secondary claim.")
+
+
+def ladder_table(lad: DeadEndLadder) -> str:
+    """The dead_end latent beside its baselines: AUROC and out-of-fold accuracy, by trace."""
+    d = stats.describe
+    lines = [f"Which 'Left:' states are dead ends ({lad.n_states} held-out states from "
+             f"{lad.n_traces} traces; intervals resample traces; the latent's AUROC averages the "
+             "SAE seeds and resamples them; rules and fitted baseline out of fold by trace):",
+             "", "| score | AUROC |", "|---|---|"]
+    lines += [f"| {name} | {d(e)} |" for name, e in lad.auroc.items()]
+    lines += [f"| dead_end latent, seed {sd} | {d(e)} |" for sd, e in lad.latent_by_seed.items()]
+    lines += ["", f"Strongest baseline: {lad.strongest}; the latent minus it "
+              f"{d(lad.latent_minus_strongest)}. The label itself equals 'not the trace's last "
+              "Left: state' in the base's traces, a cue from the text after the token that no "
+              "rung here uses.", "", "| rung (threshold 0.5, out of fold) | accuracy |",
+              "|---|---|"]
+    lines += [f"| {name} | {d(e)} |" for name, e in lad.accuracy.items()]
+    return "\n".join(lines)
+
+
 def findings(m: Metrics) -> str:
     d = stats.describe
     a, b = m.data[0], m.data[1]
     own, other = m.saes[0], m.saes[1]
-    lines = [f"SAE seeds: {', '.join(map(str, m.seeds))}; every interval resamples held-out "
-             "traces (one per problem), seeds pooled: it treats the SAE seed as fixed, so the "
-             "variation between SAE seeds (listed per seed below) is not in any interval."]
+    lines = [] if "dead_end" not in m.sites_not_first else [read_first(m), ""]
+    lines.append(f"SAE seeds: {', '.join(map(str, m.seeds))}; every interval resamples held-out "
+                 "traces (one per problem), seeds pooled: it treats the SAE seed as fixed, so "
+                 "the variation between SAE seeds (listed per seed below) is not in it, except "
+                 "the primary claim's and the AUROCs of the dead_end latent, which resample the "
+                 "seeds too.")
     if m.n_chains:
         lines.append(f"{m.n_chains} generated traces, {m.n_unfinished} unfinished (no "
                      "`</think>` and answer within the budget); they stay in A as reasoning text.")
@@ -997,6 +1304,18 @@ def findings(m: Metrics) -> str:
                 f"unpaired across traces; exploratory): dead {d(binned.backtrack)}, live "
                 f"{d(binned.control)}; difference "
                 f"{d(binned.difference)} (per seed: {_per_seed(binned.by_seed)}).")
+    if "dead_end" in m.sites_not_first:
+        later, at = m.sites_not_first["dead_end"], m.position_not_first
+        lines.append(
+            f"  Each trace's first 'Left:' state left out (the primary since review s15; "
+            f"{m.first_state_dead[0]} of {m.first_state_dead[1]} traces' first state is dead): "
+            f"dead {d(later.backtrack)}, live in the same traces {d(later.control)}; "
+            f"difference {d(m.not_first_difference)} with traces and SAE seeds resampled "
+            f"(seeds pooled, traces only: {d(later.difference)}; per seed: "
+            f"{_per_seed(later.by_seed)}). Those dead states sit at token "
+            f"{d(at['dead'], 1)}, the live ones at {d(at['alive'], 1)}.")
+    if m.dead_end_ladder is not None:
+        lines += ["", ladder_table(m.dead_end_ladder)]
     op = m.matched_operator
     if op is not None:
         site = m.sites_same_operator["decision"]

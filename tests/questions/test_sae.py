@@ -210,9 +210,12 @@ def test_dead_end_latent_against_the_same_token_at_live_states_by_hand():
     # holds both, so nothing is left to compare at matched positions.
     assert m.sites_same_position["dead_end"].difference.n == 0
     found = sae.claims(m)
-    assert [c.claim.split(",")[0] for c in found[-2:]] == ["A known latent", "Exploratory (added "
-                                                          "after seeing the position gap; unpaired"]
-    check(found[-2].to_dict())
+    keys = ["dead_end", "dead_end-not-first", "dead_end-vs-baselines", "dead_end-same-position"]
+    assert [c.key for c in found[-4:]] == keys
+    assert found[-4].claim.startswith("The primary claim until review s15")
+    assert [c.key for c in found if c.primary] == ["dead_end-not-first"]
+    for claim in found[-4:]:
+        check(claim.to_dict())
     near = sae.analyse(ROWS + LEFTS + [left(2, "alive", 0.0, 6)])  # a live state in bin 0 too
     binned = near.sites_same_position["dead_end"]
     assert binned.backtrack.value == pytest.approx((1.0 + 1.5 + 2.0) / 3), "all dead, unpaired"
@@ -249,3 +252,38 @@ def test_validate_smoke(smoke_validation):
     assert len(blocks) == 2, "unmatched, then matched on position"
     for block in blocks:
         assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-planned"]
+
+
+def test_primary_leaves_out_each_traces_first_left_state_by_hand():
+    # a second dead state in traces 0 and 1 (after the first, before the live one)
+    later = [left(0, "dead", 0.0, 12), left(1, "dead", 2.0, 12)]
+    m = sae.analyse(ROWS + LEFTS + later)
+    assert m.first_state_dead == (3, 3), "every trace's first 'Left:' is dead"
+    site = m.sites_not_first["dead_end"]
+    assert site.backtrack.value == pytest.approx((0.0 + 1.0) / 2), "rel at token 12 only"
+    assert site.control.value == pytest.approx((0.0 + 0.5) / 2)
+    # per trace: 0 - 0 and 1.0 - 0.5; trace 2 has no live state
+    assert m.not_first_difference.value == pytest.approx(0.25)
+    assert m.not_first_difference.n == 2
+    lad = m.dead_end_ladder
+    # positives (rel) 1.0, 0, 1.5, 1.0, 2.0 against negatives 0, 0.5: 8.5 of 10 pairs
+    assert lad.auroc[sae.LATENT].value == pytest.approx(0.85)
+    # first-state flags 1, 0, 1, 0, 1 against 0, 0: 6 pairs right, 4 ties: 8 of 10
+    assert lad.auroc[sae.FIRST_RULE].value == pytest.approx(0.8)
+    assert lad.auroc[sae.POSITION_RULE].value == pytest.approx(1.0), "dead at 5, 12; live at 30"
+    assert lad.auroc[lad.strongest].value == pytest.approx(1.0)
+    assert lad.latent_minus_strongest.value == pytest.approx(0.85 - 1.0)
+    assert (lad.n_states, lad.n_traces) == (7, 3)
+    claim = next(c for c in sae.claims(m) if c.key == "dead_end-vs-baselines")
+    assert claim.strongest_baseline.name == lad.strongest
+    text = sae.findings(m)
+    assert text.startswith("Read first: the primary claim changed after review s15")
+    assert "| rule: is the trace's first 'Left:' state | 0.80" in text
+
+
+def test_seeds_auroc_difference_puts_the_seed_spread_in_the_interval():
+    one_seed = sae.seeds_auroc_difference([[2.0, 1.0, 2.0, 1.0]], None, [1, 0, 1, 0], [0, 0, 1, 1])
+    assert (one_seed.value, one_seed.ci) == (1.0, (1.0, 1.0))
+    minus = sae.seeds_auroc_difference([[2.0, 1.0, 2.0, 1.0]], [1.0, 2.0, 2.0, 1.0],
+                                       [1, 0, 1, 0], [0, 0, 1, 1])
+    assert minus.value == pytest.approx(1.0 - 0.5), "the baseline orders 2 of 4 pairs"
