@@ -298,19 +298,6 @@ class RunStore:
             _unlock(self.out)
 
 
-def read_run(out_dir: str | os.PathLike) -> tuple[dict, list[dict]]:
-    """(manifest, rows) of a run directory, read only: nothing is cut, locked or rewritten.
-
-    A folder without our manifest, or a results.jsonl with a bad line, is one error naming the file.
-    """
-    out = Path(out_dir)
-    manifest = _read_manifest(out / MANIFEST)
-    if manifest is None:
-        raise UsageError(f"{out} holds no {MANIFEST}: not an mi-starter run directory")
-    rows, _ = _parse_rows(out / RESULTS, _nan_fields(manifest))
-    return manifest, rows
-
-
 def check_complete(out_dir: str | os.PathLike) -> tuple[dict, list[dict]]:
     """(manifest, rows) of a run that finished and is as it finished; one UsageError line otherwise.
 

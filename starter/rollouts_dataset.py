@@ -78,8 +78,6 @@ __all__ = [
 ]  # fmt: skip
 
 FORCED_SUFFIX = "_forced_answer"  # <solution type> + this = the forced-answer folder beside it
-# Thought Anchors' forcing text (generate_rollouts.py), appended to the prefix; typo theirs.
-FORCED_PROMPT = "\n</think>\n\nTherefore, the final answers is \\boxed{"
 # The per-chunk numbers of chunks_labeled.json, in the order analyze_rollouts.py writes them.
 IMPORTANCE_FIELDS = (
     "accuracy", "resampling_importance_accuracy", "resampling_importance_kl",

@@ -103,7 +103,10 @@ def final_tries(new: int, rest: int, target: int) -> list[tuple[str, int]]:
 
 def boxed_expression(first: str, final: str, new: int) -> str:
     """Substitute the parenthesised first op for the intermediate number in the final op."""
-    left, op, right = re.fullmatch(r"(\d+)([-+*/])(\d+)", final).groups()
+    match = re.fullmatch(r"(\d+)([-+*/])(\d+)", final)
+    if match is None:  # callers pass `a op b` strings this module wrote
+        raise ValueError(f"not a single operation: {final!r}")
+    left, op, right = match.groups()
     if left == str(new):
         return f"({first}){op}{right}"
     return f"{left}{op}({first})"
@@ -161,7 +164,8 @@ def is_held_out(numbers: tuple[int, ...] | list[int], target: int) -> bool:
 def random_problem(rng: random.Random) -> tuple[tuple[int, int, int], int]:
     """Draw three distinct numbers and a target built from a random expression over them (always solvable)."""
     while True:
-        numbers = tuple(rng.sample(range(NUMBER_RANGE[0], NUMBER_RANGE[1] + 1), 3))
+        a, b, c = rng.sample(range(NUMBER_RANGE[0], NUMBER_RANGE[1] + 1), 3)
+        numbers = (a, b, c)
         a, b, c = rng.sample(numbers, 3)
         inner = apply_op(a, rng.choice("+-*/"), b)
         if inner is None:
