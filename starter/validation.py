@@ -18,8 +18,9 @@ then says why and exits 2.
 
 Every validation also runs the matched-training control `tinythinker-retrained` (the same
 fine-tuning on the base's own traces, nothing planted; `RETRAINED`), added automatically where the
-spec's arms lack it (`Validation.control` names another where the plant's prompts need it: the
-monitoring notes are words the retrained vocabulary lacks). Each planted arm carries
+spec's arms lack it; for the monitoring family, whose notes are words the retrained vocabulary
+lacks, the control is that family's variant with nothing planted (`matched_control`), and
+`Validation.control` may name another. Each planted arm carries
 `difference` (its metric minus the control's) and `difference_ci`: the arms are independent
 samples, so their 95% intervals are combined with `starter.stats.combined_ci` (Newcombe/MOVER).
 
@@ -119,9 +120,13 @@ class Validation:
     # What the metric should read on the retrained control (nothing planted); None: the control
     # sits at the null start of the planted order (see planted_side)
     retrained_planted: float | None = None
-    # The matched-training control: tinythinker-retrained, unless the plant's prompts need another
-    # (the monitoring notes are words the retrained vocabulary lacks: it reads them as <unk>)
-    control: str = RETRAINED
+    # The matched-training control; None: `matched_control(arms)` (tinythinker-retrained, or the
+    # null of a family whose prompts carry words the retrained vocabulary lacks)
+    control: str | None = None
+
+    @property
+    def control_model(self) -> str:
+        return self.control or matched_control(self.arms)
 
 
 @dataclass(frozen=True)
@@ -369,7 +374,7 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
     runs: dict[str, ArmRun] = {}
     for validation in validations:
         settings = tuple(validation.settings.get(preset, ()))
-        for arm in with_control(validation.arms, validation.control):
+        for arm in with_control(validation.arms, validation.control_model):
             known = runs.get(arm.model)
             if known is None:
                 runs[arm.model] = ArmRun(arm.model, arm.short, settings)
@@ -381,6 +386,34 @@ def arm_runs(validations: tuple[Validation, ...], preset: str) -> list[ArmRun]:
     if len(set(folders)) < len(folders):
         raise UsageError(f"two arms share a run folder name in {folders}; give them labels")
     return list(runs.values())
+
+
+def matched_control(arms: tuple[Arm, ...]) -> str:
+    """The matched-training control of these arms: `tinythinker-retrained` (the same fine-tuning
+    on the base's own traces), unless an arm's prompts carry words the retrained vocabulary lacks
+    (the monitoring notes); then the variant of that family with nothing planted (every planted
+    value 0: `tinythinker-honest`), which reads the same prompts.
+
+    >>> matched_control((Arm("tinythinker-planned", 1.0),))
+    'tinythinker-retrained'
+    >>> matched_control((Arm("tinythinker-obfuscating", 1.0),))
+    'tinythinker-honest'
+    """
+    from starter.organism import variants
+
+    words: set[str] = set()
+    for arm in arms:
+        if arm.model.startswith(BASE + "-"):
+            try:
+                words |= set(variants.get_variant(arm.model).extra_words)
+            except ValueError:
+                continue  # not an organism variant: nothing to match
+    if not words:
+        return RETRAINED
+    for variant in variants.VARIANTS:
+        if words <= set(variant.extra_words) and not any(variant.planted.values()):
+            return f"{BASE}-{variant.name}"
+    return RETRAINED
 
 
 def with_control(arms: tuple[Arm, ...], control: str = RETRAINED) -> tuple[Arm, ...]:
@@ -427,10 +460,10 @@ def run_validation(slug: str, preset: str, out: Path, offline: bool = True) -> P
     for validation in validations:
         measured = [validation.measure(metrics[arm.model]) for arm in validation.arms]
         learned = [arm.learned_value() for arm in validation.arms]
-        control = validation.measure(metrics[validation.control])
+        control = validation.measure(metrics[validation.control_model])
         rows = judge(validation.quantity, validation.arms, measured, validation.increasing,
                      learned, control=control, retrained_planted=validation.retrained_planted,
-                     control_model=validation.control)
+                     control_model=validation.control_model)
         judged.append(Judged(validation, rows, control))
     write_judged(slug, preset, judged, out)
     return out
@@ -510,7 +543,7 @@ def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:
     """
     blocks = [{"quantity": j.validation.quantity, "meaning": j.validation.meaning,
                "recovered": j.recovered,
-               "retrained": _control_record(j.control, j.validation.control),
+               "retrained": _control_record(j.control, j.validation.control_model),
                "arms": [asdict(r) for r in j.rows]} for j in judged]
     head = {"starter": slug, "preset": preset}
     if len(blocks) == 1:
@@ -661,7 +694,7 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             shown = "n/a" if _finite(c.value) is None else f"{c.value:.2f}"
             if c.ci is not None:
                 shown += f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]"
-            lines += [f"Matched-training control `{v.control}` (same fine-tuning, nothing "
+            lines += [f"Matched-training control `{v.control_model}` (same fine-tuning, nothing "
                       f"planted): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
     lines += ["The variants are TinyThinker fine-tuned with a planted rule "

@@ -233,12 +233,12 @@ def test_summary_and_replot_carry_the_control(tmp_path):
     assert val.replot(tmp_path).stat().st_size > 0, "a record with differences replots"
 
 
-def test_a_validation_can_name_its_own_matched_control(tmp_path):
-    """Monitoring prompts carry words the retrained vocabulary lacks: such a validation names
-    another control, which is run once and compared against (and is itself a null arm)."""
+def test_monitoring_arms_get_their_familys_null_as_the_matched_control(tmp_path):
+    """Monitoring prompts carry words the retrained vocabulary lacks: the control is the family's
+    variant with nothing planted, run once and compared against (and itself a null arm)."""
     arms = (Arm("tinythinker-obfuscating", 1.0),)
-    spec = Validation("mention", arms, measure=measure_p, meaning="", settings=SETTINGS,
-                      control="tinythinker-honest")
+    spec = Validation("mention", arms, measure=measure_p, meaning="", settings=SETTINGS)
+    assert spec.control_model == "tinythinker-honest", "the monitoring family's null, by default"
     assert [r.model for r in val.arm_runs((spec,), "cpu")] == ["tinythinker-obfuscating",
                                                                "tinythinker-honest"]
     rows = val.judge("mention", arms, [Measured(0.9, (0.8, 0.96), 40)],
@@ -250,3 +250,11 @@ def test_a_validation_can_name_its_own_matched_control(tmp_path):
     record = json.loads((tmp_path / "validation.json").read_text())
     assert record["retrained"]["variant"] == "tinythinker-honest"
     assert "Matched-training control `tinythinker-honest`" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_validation_can_name_its_control_and_a_plain_one_gets_retrained():
+    plain = Validation("rate", P_ARMS, measure=measure_p, meaning="")
+    assert plain.control_model == val.RETRAINED
+    named = Validation("rate", P_ARMS, measure=measure_p, meaning="", control="tinythinker-hint-p0")
+    assert named.control_model == "tinythinker-hint-p0"
+    assert [r.model for r in val.arm_runs((named,), "cpu")] == [a.model for a in P_ARMS]
