@@ -146,3 +146,15 @@ def test_held_out_folds_share_neither_problem_nor_template(monkeypatch):
 def test_config_refuses_a_single_template():
     with pytest.raises(ea.UsageError, match="n_templates"):
         ea.Config(n_templates=1)
+
+
+def test_truncated_prompts_and_entering_problems_are_reported():
+    m = ea.analyse(rows_by_hand())
+    text = ea.findings(m)
+    # prefixed: test p4 is the one unfinished of 15; neutral: none of 5
+    assert "Truncation: 1 of 15 prefixed and 0 of 5 neutral prompts" in text
+    primary = next(c for c in ea.claims(m) if c.key == ea.PRIMARY)
+    assert "4 test and 5 control of 5 problems" in primary.claim, "p4 has no test answer"
+    assert "1/5 test, 0/5 control, 0/5 neutral" in primary.claim
+    clean = [r for r in rows_by_hand() if r["outcomes"] != ["unfinished"]]
+    assert "(none is cut)" in ea.findings(ea.analyse(clean))
