@@ -192,6 +192,25 @@ def test_a_zero_by_construction_control_is_not_widened():
     assert stats.describe(control) == "0 by construction (n=15 problems)"
 
 
+def test_a_rate_beside_an_exact_zero_has_the_interval_of_its_difference():
+    # monitored-cot's alive-leak claim (review s15): 5 of 15 problems, one 0/1 item each. Its
+    # estimate came from mean_ci (percentile bootstrap, [0.067, 0.6]) and its difference from
+    # minus_constant (Wilson, [0.152, 0.583]). rate_ci is the estimate minus_constant shifts: the
+    # same interval at 95% and at a Holm level (Wilson's 5/15 at 97.5%, by hand: z = 2.2414,
+    # centre 0.3751, half-width 0.2398).
+    events = [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 1]
+    rate = stats.rate_ci(events, range(15))
+    excess = stats.minus_constant(events, range(15), 0.0)
+    assert rate.ci == excess.ci == pytest.approx((0.1518, 0.5830), abs=1e-3)
+    assert stats.interval_at(rate, 0.975) == stats.interval_at(excess, 0.975)
+    assert stats.interval_at(rate, 0.975) == pytest.approx((0.1354, 0.6149), abs=1e-3)
+    # several items per problem: both keep the cluster bootstrap, shifted by the constant
+    values, clusters = [1, 0, 0, 1, 1, 0], ["a", "a", "b", "b", "c", "d"]
+    shifted = stats.minus_constant(values, clusters, 0.25)
+    assert stats.rate_ci(values, clusters).ci == stats.mean_ci(values, clusters).ci
+    assert shifted.ci == pytest.approx(tuple(x - 0.25 for x in stats.mean_ci(values, clusters).ci))
+
+
 def _normal_claim(key: str, z: float, direction: int = 1) -> findings.Claim:
     z95 = 1.959964
     diff = Estimate(z, (z - z95, z + z95), 30, 30)
