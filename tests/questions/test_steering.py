@@ -25,11 +25,33 @@ def test_repeated_wait():
     assert not st.repeated_wait(["verify", "backtrack", "compute"], ["Miss.", "W.", "Try 1+2=3."])
 
 
-def steer(vector, alpha, problem, backtracks, valid, finished=True, correct=True, wait=False):
+def test_the_degeneration_filter_catches_word_loops_and_step_loops():
+    assert st.degenerate(" Try 6 Try 6 Try 6 Try 6+6= Try 6 Miss Miss"), "'Try 6' three times"
+    assert st.degenerate(" Try 17*4=68. Left: 68, 15. Try 68-15=53. Wait Wait, Wait, backtrack.")
+    loop = " Wait, backtrack. Try 18/3=6. Left: 6, 5. Try 6+5=11. Miss." * 6
+    assert st.degenerate(loop), "no word run repeats, but the text compresses > 2.5 times"
+    normal = (" Try 2+1=3. Left: 3, 17. Try 3+17=20. Miss. Try 3*17=51. Miss. Wait, backtrack."
+              " Try 2-1=1. Left: 1, 17. Try 1+17=18. Miss. Try 1*17=17. Miss. Wait, backtrack."
+              " Try 2*17=34. Left: 34, 1. Try 34+1=35. Hit. </think> \\boxed{(2*17)+1}")
+    assert not st.degenerate(normal), "a long reactive trace with two backtracks is not"
+
+
+def test_a_covariance_matched_direction_has_the_norm_and_lies_in_the_span():
+    import torch
+
+    acts = torch.tensor([[1.0, 2.0, 0.0], [3.0, 2.0, 0.0], [2.0, 5.0, 0.0]])
+    like = torch.tensor([0.0, 0.0, 3.0])
+    v = st.covariance_direction(acts, like, seed=1)
+    assert float(v.norm()) == pytest.approx(3.0)
+    assert float(v[2]) == 0.0, "no residual variance on axis 2: an isotropic vector would use it"
+
+
+def steer(vector, alpha, problem, backtracks, valid, finished=True, correct=True, wait=False,
+          degenerate=False):
     return {"unit": f"steer:{vector}:{alpha:+g}:{problem}", "kind": "steer", "vector": vector,
             "alpha": alpha, "problem": problem, "finished": finished, "correct": correct,
             "backtracks": backtracks, "valid_backtracks": valid, "repeated_wait": wait,
-            "n_steps": 9}
+            "degenerate": degenerate, "compression": 1.2, "n_steps": 9}
 
 
 def creative(vector, alpha, problem, bigrams):
@@ -43,10 +65,12 @@ ROWS = [
      "n_check_backtrack": 9, "n_check_continue": 20, "claim_alpha": 0.5, "cosine_matched": 0.7},
     steer("none", 0.0, "p1", 1, 1), steer("none", 0.0, "p2", 0, 0),
     steer("backtrack", 0.5, "p1", 3, 2),
-    steer("backtrack", 0.5, "p2", 2, 1, finished=False, correct=False, wait=True),
+    steer("backtrack", 0.5, "p2", 2, 1, finished=False, correct=False, wait=True,
+          degenerate=True),
     steer("matched", 0.5, "p1", 1, 1), steer("matched", 0.5, "p2", 1, 1, correct=False),
     steer("random0", 0.5, "p1", 1, 1), steer("random0", 0.5, "p2", 0, 0),
     steer("random1", 0.5, "p1", 1, 0), steer("random1", 0.5, "p2", 1, 1),
+    steer("covrandom0", 0.5, "p1", 2, 2), steer("covrandom0", 0.5, "p2", 1, 0),
     creative("creative", 0.0, "q1", 0.5), creative("creative", 0.0, "q2", 0.7),
     creative("creative", 4.0, "q1", 0.9), creative("creative", 4.0, "q2", 0.9),
     creative("random", 4.0, "q1", 0.6), creative("random", 4.0, "q2", 0.4),
@@ -57,19 +81,25 @@ ROWS = [
 def test_analyse_by_hand():
     m = st.analyse(ROWS)
     assert m.alphas == [0.0, 0.5] and m.n_random == 2 and m.claim_alpha == 0.5
+    assert m.n_cov_random == 1 and m.alpha_pick is None and m.old_primary is None
     back = m.cells["backtrack"][0.5]
-    assert back.valid.value == pytest.approx(1.5), "(2 + 1) / 2 valid backtracks"
-    assert back.premature.value == pytest.approx(1.0), "(3 - 2 + 2 - 1) / 2"
+    assert back.valid.value == pytest.approx(1.0), "(2 + 0) / 2: p2 is degenerate, scores 0"
+    assert back.premature.value == pytest.approx(0.5), "(3 - 2 + 0) / 2"
     assert (back.accuracy.successes, back.accuracy.n_items) == (1, 1), "finished traces only"
-    assert (back.unfinished, back.repeated_wait, back.n) == (1, 1, 2)
+    assert back.solved.value == pytest.approx(0.5), "p1 solved; p2 degenerate (and wrong)"
+    assert (back.unfinished, back.degenerate, back.repeated_wait, back.n) == (1, 1, 1, 2)
     unsteered = m.cells["matched"][0.0]
     assert unsteered.valid.value == pytest.approx(0.5), "alpha 0: the unsteered run"
     assert m.random[0.5].valid.value == pytest.approx(0.5), "(1 + 0 + 0 + 1) / 4"
     assert m.random_spread[0.5] == [0.5, 0.5]
-    assert m.backtrack_minus_random.value == pytest.approx(1.0)
-    assert m.matched_minus_random.value == pytest.approx(0.5)
-    assert m.backtrack_minus_unsteered.value == pytest.approx(1.0)
-    assert m.top_alpha == 0.5
+    assert m.cov_random[0.5].valid.value == pytest.approx(1.0) and m.cov_spread[0.5] == [1.0]
+    assert m.strongest_control == "covariance", "1.0 > 0.5 (isotropic) = 0.5 (unsteered)"
+    assert m.backtrack_minus_strongest.value == pytest.approx(0.0)
+    assert m.backtrack_minus_random.value == pytest.approx(0.5)
+    assert m.backtrack_minus_cov.value == pytest.approx(0.0)
+    assert m.matched_minus_strongest.value == pytest.approx(0.0), "(1 + 1) / 2 - 1"
+    assert m.backtrack_minus_unsteered.value == pytest.approx(0.5)
+    assert m.top_alpha == 0.5 and m.bottom_alpha == 0.0
     # finished traces only: p2's unfinished backtrack-vector trace is left out
     assert m.premature_finished.backtrack.value == pytest.approx(1.0), "p1: 3 - 2"
     assert m.premature_finished.backtrack.n_items == 1
@@ -91,17 +121,34 @@ def widen(rows: list[dict], copies: int) -> list[dict]:
 def test_claims_agree_with_their_intervals():
     m = st.analyse(widen(ROWS, 3))  # 6 problems, 6 questions
     claims = st.claims(m)
-    assert len(claims) == 4
-    assert claims[0].control.estimate.value == pytest.approx(0.5), "control: the random vectors"
-    assert "per-vector means 0.50, 0.50" in claims[0].control.name, "spread next to the interval"
-    assert "finished traces only" in claims[2].claim
-    assert claims[2].estimate.n_items == 3, "the 3 unfinished backtrack-vector traces left out"
-    assert claims[3].claim.startswith("On m,"), "the creativity claim names its model"
+    assert [c.key for c in claims] == [st.PRIMARY, "matched-vs-random", "backtrack-vs-isotropic",
+                                       "subtract-vs-covariance", "premature-vs-random",
+                                       "creative-vs-random"], "covariance is the strongest"
+    assert claims[0].control.estimate.value == pytest.approx(1.0), "the strongest control"
+    assert "per-vector means 1.00" in claims[0].control.name, "spread next to the interval"
+    assert claims[0].to_dict()["strongest_baseline"]["value"] == pytest.approx(1.0)
+    premature = next(c for c in claims if c.key == "premature-vs-random")
+    assert "finished traces only" in premature.claim
+    assert premature.estimate.n_items == 3, "the 3 unfinished backtrack-vector traces left out"
+    assert claims[-1].claim.startswith("On m,"), "the creativity claim names its model"
     for claim in claims:
         check(claim.to_dict())
     text = st.findings(st.analyse(ROWS))
-    assert "| +0.5 | matched |" in text and "1/2 | 1/2 |" in text
+    assert "| +0.5 | matched |" in text and "1/2 | 1/2 |" in text, "unfinished, degenerate"
     assert "between random vectors" in text and "finished traces only" in text
+    assert "Read first" not in text, "a fixed claim alpha: the primary did not change"
+
+
+def test_a_picked_claim_alpha_is_read_first_and_keeps_the_old_primary():
+    rows = [{**r, "claim_alpha": 1.0} if r["kind"] == "vector" else r for r in ROWS]
+    rows += [steer("backtrack", 1.0, "p1", 0, 0), steer("backtrack", 1.0, "p2", 0, 0),
+             {"unit": "alpha-pick", "kind": "alpha-pick", "n_fit": 4, "min_changed": 0.25,
+              "changed": {"+0.5": 0.0, "+1": 0.5}, "claim_alpha": 1.0}]
+    m = st.analyse(rows)
+    assert m.claim_alpha == 1.0 and m.alpha_pick.changed["+1"] == 0.5
+    assert m.old_primary.value == pytest.approx(0.5), "backtrack 1.0 - isotropic 0.5 at +0.5"
+    text = st.findings(m)
+    assert text.startswith("**Read first.**") and "+0.5: 0.00, +1: 0.50" in text
 
 
 def test_no_claim_and_no_interval_from_fewer_than_min_problems():
