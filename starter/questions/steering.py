@@ -113,8 +113,8 @@ PRESETS = {  # smoke skips the creativity part (SmolLM2 on 2 busy cores takes mi
                     claim_alpha=0.5, n_random=2, n_cov_random=1, max_new_tokens=160,
                     creative_model=""),
     # cpu: one generate call per part (on 2 busy cores a call costs minutes whatever its batch);
-    # 44 asked so that >= 40 remain once those sharing (numbers, target) with a fit problem go
-    "cpu": Config(fit_problems=20, eval_problems=44, alphas=(-1.0, -0.5, 0.0, 0.5, 1.0),
+    # 46 asked: 41 remain once the 5 sharing (numbers, target) with a fit problem are dropped
+    "cpu": Config(fit_problems=20, eval_problems=46, alphas=(-1.0, -0.5, 0.0, 0.5, 1.0),
                   n_random=3, n_cov_random=3, steer_batch=2048, batch_size=80,
                   creative_fit_problems=4, creative_problems=4, creative_samples=3,
                   creative_alphas=(0.0, 4.0), creative_max_new_tokens=48),
