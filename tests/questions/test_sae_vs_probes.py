@@ -249,3 +249,50 @@ def test_strongest_baseline_is_the_top_non_sae_rung_not_the_text_baseline():
     assert m.strongest["a"] == "resid-dense"
     assert m.sae_minus_strongest["a"].value == pytest.approx(30 / 32 - 14 / 16)
     assert svp.claims(m)[1].strongest_baseline.name == "dense residual probe (the whole residual)"
+
+
+def test_chance_is_the_mean_over_label_shuffles_with_their_spread_inside_the_interval():
+    """Four shuffles of the dense probe on 'a': 16/16, 0/16 and two at 8/16. Their mean is 0.5;
+    each single fit of 1.0 or 0.0 has an interval (problems only) that excludes 0.5, and a
+    replicate drawing the first shuffle four times reads 1.0, so the mean's interval is wide."""
+    shuffled = [ALL, [0] * 16, HALF, HALF]
+    out = [r for r in rows() if r.get("method") != "shuffled-resid-dense"]
+    out += [probe("a", "shuffled-resid-dense", h, seed) for seed, h in enumerate(shuffled)]
+    m = svp.analyse(out)
+    chance = m.chance["a"]
+    assert chance.n == 4 and chance.by_shuffle == [1.0, 0.0, 0.5, 0.5]
+    assert chance.mean.value == pytest.approx(0.5)
+    assert chance.minus_half.value == pytest.approx(0.0)
+    assert chance.minus_half.ci[0] < -0.2 and chance.minus_half.ci[1] > 0.2
+    assert chance.single_excluding_half == 2
+    assert m.accuracy["a"]["shuffled-resid-dense"] == chance.mean
+    assert m.seeds == [0, 1], "shuffle seeds are not SAE seeds"
+    # pooled: dense 14/16 minus the shuffles' mean 0.5
+    assert m.pipeline.difference.value == pytest.approx(14 / 16 - 0.5)
+    assert m.pipeline.difference.ci[0] < m.pipeline.difference.value < m.pipeline.difference.ci[1]
+    text = svp.findings(m)
+    assert text.startswith("Read first: after review B")
+    assert "2 of 4 single fits have an interval" in text
+
+
+def test_the_one_line_rule_is_a_rung_and_can_be_the_strongest():
+    m = svp.analyse(rows() + [probe("a", "rule", ALL)])
+    assert m.accuracy["a"]["rule"].value == 1.0
+    assert m.strongest["a"] in ("rule", "resid-k1"), "both read 16/16; the first listed wins"
+    only_rule = [dict(r, hits=HALF) if r.get("method") == "resid-k1" else r for r in rows()]
+    m = svp.analyse(only_rule + [probe("a", "rule", ALL)])
+    assert m.strongest["a"] == "rule"
+    assert svp.claims(m)[1].strongest_baseline.name == svp.RULE_NAME
+    assert "The one-line rule itself" in svp.findings(m)
+
+
+def test_organism_rule_equals_the_label_and_the_text_sees_the_target():
+    from starter.organism.data import make_trace, search
+
+    chain = svp.organism_chain(make_trace(search((5, 20, 13), 17)), "p0")
+    assert chain.target == "Target: 17"
+    for step in chain.steps:
+        for prop, label in step.at_end.items():
+            assert step.rule[prop] == label, (step.text, prop)
+    misses = [s for s in chain.steps if s.text == "Miss."]
+    assert misses and all(s.branch.startswith("Left:") for s in misses), "words since 'Left:'"
