@@ -269,9 +269,9 @@ def backtracking_dials(problems: list[SearchResult], greedy: list[str],
             finals = final_tries(value, rest, result.target)
             is_dead = not any(v == result.target for _, v in finals)
             (at_dead if is_dead else at_live).append(backtracked)
-    how = ("greedy: `Wait, backtrack.` right after `Left: v, r.` over {} states (no final try "
-           "of countdown.final_tries reaches the target: dead); Wilson over states, one chain "
-           "per problem")
+    how = ("greedy: `Wait, backtrack.` right after `Left: v, r.`, over {} states (a state is "
+           "dead when no final try of countdown.final_tries reaches the target, the rule's "
+           "test); Wilson over states, one chain per problem")
     return [Dial("backtrack_at_dead_left", dead, Rate.of(at_dead), how.format("dead-end")),
             Dial("backtrack_at_live_left", 0.0, Rate.of(at_live), how.format("live"))]
 
