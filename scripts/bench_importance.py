@@ -126,6 +126,10 @@ class Tally:
     overlap_fixed: list[float] = dataclasses.field(default_factory=list)
     truth_adaptive: list[float] = dataclasses.field(default_factory=list)  # adaptive == true
     truth_fixed: list[float] = dataclasses.field(default_factory=list)  # fixed A == true
+    # adaptive == fixed A, on the runs where fixed A found the true top 3 (chain of each)
+    same_when_fixed_true: list[float] = dataclasses.field(default_factory=list)
+    fixed_same_when_true: list[float] = dataclasses.field(default_factory=list)  # B == A there
+    chains_fixed_true: list[str] = dataclasses.field(default_factory=list)
     share: list[float] = dataclasses.field(default_factory=list)  # adaptive / fixed rollouts
     rounds: list[int] = dataclasses.field(default_factory=list)
     seconds_fixed: float = 0.0
@@ -158,6 +162,10 @@ def run_group(chains: list[Chain], reps: int, config: adaptive.AdaptiveConfig,
             t.overlap_fixed.append(len(b & a) / TOP)
             t.truth_adaptive.append(float(d == truth))
             t.truth_fixed.append(float(a == truth))
+            if a == truth:
+                t.same_when_fixed_true.append(float(d == a))
+                t.fixed_same_when_true.append(float(b == a))
+                t.chains_fixed_true.append(chain.name)
             t.share.append(result.generations / (FIXED_N * len(rates)))
             t.rounds.append(result.rounds)
             t.rollouts_fixed += FIXED_N * len(rates)
@@ -195,6 +203,11 @@ def report(name: str, t: Tally, reps: int) -> list[str]:
         f"| rollouts per chain, mean share | {_ci(t.share, t.chains)} | 1.00 |",
         f"| top 3 = fixed run A's (share of runs) | {_ci(t.same_adaptive, t.chains)} | "
         f"{_ci(t.same_fixed, t.chains)} |",
+        f"| top 3 = fixed run A's, on the runs where A's is the true top 3 "
+        f"({len(t.same_when_fixed_true)} runs) | "
+        + (f"{_ci(t.same_when_fixed_true, t.chains_fixed_true)} | "
+           f"{_ci(t.fixed_same_when_true, t.chains_fixed_true)} |" if t.same_when_fixed_true
+           else "- | - |"),
         f"| top-3 overlap with fixed run A | {_ci(t.overlap_adaptive, t.chains)} | "
         f"{_ci(t.overlap_fixed, t.chains)} |",
         f"| top 3 = the true top 3 | {_ci(t.truth_adaptive, t.chains)} | "
