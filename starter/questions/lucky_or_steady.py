@@ -140,7 +140,12 @@ class Config(StarterConfig):
 
     def adaptive_config(self) -> adaptive.AdaptiveConfig:
         """The adaptive loop's rules from this config (its other fields keep their defaults:
-        indifference 0.1, stopping intervals at 80%, ranking by |importance|)."""
+        indifference 0.1, stopping intervals at 80%, ranking by |importance|).
+
+        >>> rules = Config(adaptive=True, n_rollouts=20, round_size=5).adaptive_config()
+        >>> rules.first_round, rules.round_size, rules.max_per_prefix, rules.budget
+        (5, 5, 20, 0)
+        """
         return adaptive.AdaptiveConfig(
             first_round=self.round_size, round_size=self.round_size,
             target_half_width=self.target_half_width, top_k=self.top_k,

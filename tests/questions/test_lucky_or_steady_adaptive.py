@@ -17,7 +17,8 @@ from starter.questions import lucky_or_steady as los
 # a step settled once its (80%) interval is within 0.2 (8 of 8 against 8 of 8 is: Wilson's lower
 # end for 8/8 at 80% is 8 / (8 + 1.28^2) = 0.83)
 ADAPTIVE = ["--set", "adaptive=true", "--set", "n_rollouts=24", "--set", "round_size=4",
-            "--set", "top_k=1", "--set", "target_half_width=0.2", "--set", "pilot_samples=3", "--set", "mirror=false"]
+            "--set", "top_k=1", "--set", "target_half_width=0.2", "--set", "pilot_samples=3",
+            "--set", "mirror=false"]
 
 
 def _args(out, *extra: str) -> list[str]:
