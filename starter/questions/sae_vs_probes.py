@@ -98,7 +98,7 @@ MODEL_PROPERTIES = {
 FAMILIES = ("sae", "resid", "text", "token")  # what a probe reads (see the header)
 TEXT_NAME = ("text baseline (current token, the step's words so far, the previous step's words, "
              "the target, the words since the last 'Left:' state)")
-RULE_NAME = "one-line rule on the text (the organism's search: target, 'Left:' numbers, tries)"
+RULE_NAME = "the organism's one-line rule on the text (target, 'Left:' numbers, tries so far)"
 MIN_PROBLEMS = 2  # a property needs each class in at least this many problems on each side
 
 # %% [markdown]
@@ -999,15 +999,10 @@ def claims(m: Metrics) -> list[Claim]:
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
             m.sae_minus_resid[prop][k], key=f"sae-vs-resid-{prop}",
             strongest_baseline=strongest))
-        rule = acc.get("rule")
-        requalified = "" if rule is None else (
-            f" Requalified after review B: the one-line rule on the same text reads it at "
-            f"{rule.value:.2f}, so where the probe beats this baseline the text lacks no "
-            "information, only the arithmetic a linear probe on bags of words cannot do.")
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
             f"(the current token, the step's words so far, the previous step's words, the target "
-            f"and the words since the last 'Left:' state){over}.{requalified}",
+            f"and the words since the last 'Left:' state){over}.",
             metric, acc[f"sae-k{k}"], "text baseline, same probe",
             "held-out accuracy (balanced), text baseline", acc["text"],
             m.sae_minus_text[prop], key=f"sae-vs-text-{prop}",
@@ -1079,8 +1074,7 @@ def findings(m: Metrics) -> str:
             f"to beat. The strongest non-SAE rung there is the {rung_name(top)}, "
             f"{d(m.accuracy[primary_prop][top])}, and SAE k={k} minus it is {d(gap)}, "
             f"{_verdict(gap)}. Every claim's `strongest_baseline` names that top rung (residual "
-            "probes sparse and dense, text, token identity, and on the organism the one-line "
-            "rule).")
+            "probes sparse and dense, text, token identity).")
     if m.n_chains:
         lines.append(f"{m.n_chains} sampled chains, {m.n_unfinished} unfinished (no "
                      "`</think>` and answer within the budget): their steps are probed, but "
