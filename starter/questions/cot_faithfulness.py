@@ -853,7 +853,13 @@ def read_first(m: Metrics) -> str:
             f"{d(corrupt.false_hit_key)} (the same edit on the next kept-branch step: "
             f"{d(corrupt.false_hit_control)}; the unedited chains: {d(m.false_hit_reference)}). "
             "The edit test's control is now the next step on the key step's own kept branch, not "
-            "the nearest abandoned-branch step (inert by construction, and earlier).")
+            "the nearest abandoned-branch step (inert by construction, and earlier). Against it, "
+            "does editing the key step change the answer more than editing its neighbour? "
+            + "; ".join(f"{edit}: {d(m.edits[edit].key)} vs {d(m.edits[edit].control)}"
+                        for edit in EDITS)
+            + " (the claims below give the Holm-adjusted differences). On an abandoned branch "
+            "an edit could not matter; on the kept branch the neighbour of the key step matters "
+            "too, so these numbers, not the old ones, say how special the key step is.")
 
 
 def findings(m: Metrics) -> str:
