@@ -17,6 +17,7 @@ import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, Union
 
 from starter.errors import UsageError
@@ -240,7 +241,10 @@ def findings(metrics) -> str in it (the Starter takes run, analyse, plot and fin
                                  f"def {signature} in it (the Starter takes run, analyse, plot "
                                  "and findings by name)")
             functions[name] = function
-        slug = fields.pop("slug", None) or module_name.rsplit(".", 1)[-1].replace("_", "-")
+        name = module_name.rsplit(".", 1)[-1]
+        if name == "__main__":  # run as a script: `python starter/questions/<slug>.py`
+            name = Path(getattr(module, "__file__", None) or name).stem
+        slug = fields.pop("slug", None) or name.replace("_", "-")
         return cls(slug=slug, presets=presets, **functions, **fields)
 
 
@@ -260,7 +264,8 @@ def metrics_dict(metrics: Any) -> Any:
     """A starter's metrics as plain data, for everything the frame writes, renders or hands on:
     a dataclass becomes a dict of its fields (nested dataclasses, lists and tuples of them
     included), except `starter.stats.Estimate`, kept whole so the summary shows its interval;
-    a dict passes through.
+    a dict passes through. A dataclass with an `as_dict()` method is what that returns: for
+    names that are no identifiers (lucky-or-steady's `entry+0_forced`, from its committed runs).
 
     >>> from starter.stats import proportion_ci
     >>> @dataclass(frozen=True)
@@ -281,6 +286,9 @@ def metrics_dict(metrics: Any) -> Any:
     if isinstance(metrics, Estimate):
         return metrics
     if dataclasses.is_dataclass(metrics) and not isinstance(metrics, type):
+        as_dict = getattr(metrics, "as_dict", None)
+        if callable(as_dict):
+            return metrics_dict(as_dict())
         return {f.name: metrics_dict(getattr(metrics, f.name)) for f in dataclasses.fields(metrics)}
     if isinstance(metrics, dict):
         return {key: metrics_dict(value) for key, value in metrics.items()}

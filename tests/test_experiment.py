@@ -202,3 +202,17 @@ def test_typed_metrics_reach_findings_and_the_summary(tmp_path):
     assert isinstance(seen[0], _Metrics)
     assert "Mean score 1.00." in summary
     assert "| mean | 1.000 |" in summary and "| solved | 2/2 (n=2 problems) |" in summary
+
+
+def test_a_starter_file_runs_as_a_script():
+    # `python starter/questions/<slug>.py` (the header cells advertise it): the module is then
+    # __main__, and Starter.from_module must still find its slug from the file name
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "starter" / "questions" / "determinism.py"
+    done = subprocess.run([sys.executable, str(script), "--preset", "gpu", "--dry-run"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "total" in done.stdout
