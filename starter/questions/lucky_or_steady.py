@@ -51,6 +51,7 @@ from starter.findings import Claim, compare, declare
 from starter.organism import variants
 from starter.organism.data import Trace, make_trace
 from starter.plan import Generation
+from starter.plotting import estimate_bars
 from starter.tasks import get_task_set
 from starter.tasks.countdown import search
 from starter.validation import Arm, Measured, Validation, measured_from
@@ -589,62 +590,162 @@ def pilot_p_correct(pilots: list[dict]) -> stats.Estimate:
     return stats.mean_ci(values, where)
 
 
-def analyse(rows: list[dict]) -> dict:
+@dataclass(frozen=True)
+class Group:
+    """One group of resampled chains: the correct ones, or the mirror's wrong ones (whose fall
+    in P(correct) is measured as a rise)."""
+
+    p_start: stats.Estimate  # P(correct | prompt only), over the group's chains
+    p_end: stats.Estimate  # P(correct | whole thinking)
+    unfinished: int  # continuations (all prefixes) that hit the token budget, counted apart
+    rollouts: int  # continuations in all
+    moving: int  # chains whose curve rose (a wrong chain's: fell) by at least MIN_RISE
+    largest_share: stats.Estimate  # largest single jump / the whole rise, moving chains
+    null_share: stats.Estimate  # the same statistic on a steady rise with the same noise
+    share_minus_null: stats.Estimate  # largest_share - null_share, paired by problem
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """One importance measure against the organism's solution entry, and by step tag."""
+
+    entry_hit: stats.Estimate  # the step the measure ranks highest is the solution entry
+    entry_hit_minus_random: stats.Estimate  # entry_hit - a random step of the entry's tag
+    entry_before: stats.Estimate  # mean importance of the step before the entry
+    entry_at: stats.Estimate  # mean importance of the entry step
+    entry_after: stats.Estimate  # mean importance of the step after the entry
+    by_tag: dict[str, stats.Estimate]  # step tag (STEP_TAGS order) -> mean importance
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """What `analyse` measures; the claims, findings, figure and validation read these fields.
+    `as_dict` writes them under the flat names of the committed results (`entry+0_forced`)."""
+
+    chains: int  # correct chains resampled, one per problem
+    wrong_chains: int  # chains that ended wrong, resampled as the mirror
+    step_match: str  # the rows' rule for "the same step" (counterfactual importance)
+    entry_rule: str  # the rows' rule for the step entering the solution branch
+    pilot_problems: int  # problems piloted
+    pilot_p_correct: stats.Estimate  # P(correct | prompt only) over every piloted problem
+    # continuations the adaptive rounds drew, and the fixed design's count (None: not adaptive)
+    adaptive_continuations: int | None
+    fixed_continuations: int | None  # the fixed design's continuations (None: not adaptive)
+    rule_p_start: float | None  # what the luck variant's rule plants (None: no luck variant)
+    correct: Group  # the correct chains
+    wrong: Group  # the mirror's wrong chains
+    entry_known: int  # moving correct chains whose solution entry is known
+    entry_random_rate: stats.Estimate  # chance a random step of the entry's tag is the entry
+    resampling: MeasureResult  # resampling importance
+    counterfactual: MeasureResult  # counterfactual importance
+    forced: MeasureResult  # forced-answer importance
+
+    def measure(self, name: str) -> MeasureResult:
+        """The result of importance measure `name` (one of MEASURES)."""
+        return {"resampling": self.resampling, "counterfactual": self.counterfactual,
+                "forced": self.forced}[name]
+
+    def as_dict(self) -> dict[str, object]:
+        """The metrics under the names and in the order the committed results were written
+        with (`starter.frame.metrics_dict` uses it); the optional numbers only when set."""
+        out: dict[str, object] = {
+            "chains": self.chains, "wrong_chains": self.wrong_chains,
+            "step_match": self.step_match, "entry_rule": self.entry_rule,
+            "pilot_problems": self.pilot_problems, "pilot_p_correct": self.pilot_p_correct}
+        if self.adaptive_continuations is not None:
+            out["adaptive_continuations"] = self.adaptive_continuations
+            out["fixed_continuations"] = self.fixed_continuations
+        if self.rule_p_start is not None:
+            out["rule_p_start"] = self.rule_p_start
+        for name, group in (("correct", self.correct), ("wrong", self.wrong)):
+            for f in dataclasses.fields(group):
+                out[f"{name}_{f.name}"] = getattr(group, f.name)
+        out["entry_known"] = self.entry_known
+        out["entry_random_rate"] = self.entry_random_rate
+        for measure in MEASURES:
+            r = self.measure(measure)
+            out[f"entry_hit_{measure}"] = r.entry_hit
+            out[f"entry_hit_{measure}_minus_random"] = r.entry_hit_minus_random
+            for offset, est in zip((-1, 0, 1), (r.entry_before, r.entry_at, r.entry_after)):
+                out[f"entry{offset:+d}_{measure}"] = est
+            for tag, est in r.by_tag.items():
+                out[f"{measure}_by_tag_{tag}"] = est
+        return out
+
+
+def ready(estimate: stats.Estimate) -> Shown:
+    """No interval from fewer than MIN_PROBLEMS problems (`verdict_ready`), printed as described:
+    `analyse` passes every estimate through it."""
+    return shown(verdict_ready(estimate))
+
+
+def summarise_group(group: list[ChainResult]) -> Group:
+    """The curve's ends and the largest jump against the steady null, over one group's chains."""
+    probs = [r.problem for r in group]
+    moving = [r for r in group if r.moving]
+    shares = [r.largest_share for r in moving]
+    nulls = [r.null_share for r in moving]
+    where = [r.problem for r in moving]
+    return Group(
+        p_start=ready(stats.mean_ci([r.p_start for r in group], probs)),
+        p_end=ready(stats.mean_ci([r.p_end for r in group], probs)),
+        unfinished=sum(r.unfinished for r in group), rollouts=sum(r.rollouts for r in group),
+        moving=len(moving), largest_share=ready(stats.mean_ci(shares, where)),
+        null_share=ready(stats.mean_ci(nulls, where)),
+        share_minus_null=ready(stats.difference_ci(shares, where, nulls, where)))
+
+
+def summarise_measure(measure: str, correct: list[ChainResult],
+                      known: list[ChainResult]) -> MeasureResult:
+    """Measure `measure` at the solution entry of the `known` chains, and by tag over the
+    moving `correct` chains."""
+    where = [r.problem for r in known]
+    chance = [random_hit_rate(r) for r in known]
+    hits = [float(r.top_step[measure] == r.solution_entry) for r in known]
+    # mean importance of the entry step, and of the step just before and after it
+    around = [stats.mean_ci([r.importance[measure].get(r.solution_entry + offset, math.nan)
+                             for r in known], where) for offset in (-1, 0, 1)]
+    by_tag = {}
+    for tag in STEP_TAGS:
+        vals = [v for r in correct if r.moving
+                for step, v in r.importance[measure].items() if r.tag_of[step] == tag]
+        probs = [r.problem for r in correct if r.moving
+                 for step in r.importance[measure] if r.tag_of[step] == tag]
+        by_tag[tag] = ready(stats.mean_ci(vals, probs))
+    return MeasureResult(
+        entry_hit=ready(stats.mean_ci(hits, where)),
+        entry_hit_minus_random=ready(stats.difference_ci(hits, where, chance, where)),
+        entry_before=ready(around[0]), entry_at=ready(around[1]), entry_after=ready(around[2]),
+        by_tag=by_tag)
+
+
+def analyse(rows: list[dict]) -> Metrics:
     results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
     pilots = [r for r in rows if r.get("kind") == "pilot"]
     correct = [r for r in results if r.correct]
     wrong = [r for r in results if not r.correct]
     matches = {r.get("step_match", "exact") for r in rows if r.get("kind") == "prefix"}
     entry_rules = {r.get("entry_rule", "search") for r in rows if r.get("kind") == "prefix"}
-    m: dict = {"chains": len(correct), "wrong_chains": len(wrong),
-               "step_match": ",".join(sorted(matches)) or "exact",
-               "entry_rule": ",".join(sorted(entry_rules)) or "search",
-               "pilot_problems": len(pilots), "pilot_p_correct": pilot_p_correct(pilots)}
+    # only in adaptive runs: what the rounds drew against the fixed design
     drawn_adaptively = [r for r in rows if r.get("kind") == "prefix" and r.get("adaptive")]
-    if drawn_adaptively:  # only in adaptive runs: what the rounds drew against the fixed design
-        m["adaptive_continuations"] = sum(len(r["outcomes"]) for r in drawn_adaptively)
-        m["fixed_continuations"] = sum(r["n_fixed"] for r in drawn_adaptively)
-    planted = rule_p_start(pilots)
-    if planted is not None:  # only on a luck variant (validation): what its rule plants
-        m["rule_p_start"] = planted
-    for name, group in (("correct", correct), ("wrong", wrong)):
-        probs = [r.problem for r in group]
-        m[f"{name}_p_start"] = stats.mean_ci([r.p_start for r in group], probs)
-        m[f"{name}_p_end"] = stats.mean_ci([r.p_end for r in group], probs)
-        m[f"{name}_unfinished"] = sum(r.unfinished for r in group)
-        m[f"{name}_rollouts"] = sum(r.rollouts for r in group)
-        moving = [r for r in group if r.moving]
-        m[f"{name}_moving"] = len(moving)
-        shares = [r.largest_share for r in moving]
-        nulls = [r.null_share for r in moving]
-        where = [r.problem for r in moving]
-        m[f"{name}_largest_share"] = stats.mean_ci(shares, where)
-        m[f"{name}_null_share"] = stats.mean_ci(nulls, where)
-        m[f"{name}_share_minus_null"] = verdict_ready(
-            stats.difference_ci(shares, where, nulls, where))
     known = [r for r in correct if r.moving and r.solution_entry in r.tag_of]
-    m["entry_known"] = len(known)
     where = [r.problem for r in known]
-    chance = [random_hit_rate(r) for r in known]
-    m["entry_random_rate"] = stats.mean_ci(chance, where)
-    for measure in MEASURES:
-        hits = [float(r.top_step[measure] == r.solution_entry) for r in known]
-        m[f"entry_hit_{measure}"] = stats.mean_ci(hits, where)
-        m[f"entry_hit_{measure}_minus_random"] = verdict_ready(
-            stats.difference_ci(hits, where, chance, where))
-        # mean importance of the entry step, and of the step just before and after it
-        for offset in (-1, 0, 1):
-            vals = [r.importance[measure].get(r.solution_entry + offset, math.nan) for r in known]
-            m[f"entry{offset:+d}_{measure}"] = stats.mean_ci(vals, where)
-        for tag in STEP_TAGS:
-            vals = [v for r in correct if r.moving
-                    for step, v in r.importance[measure].items() if r.tag_of[step] == tag]
-            probs = [r.problem for r in correct if r.moving
-                     for step in r.importance[measure] if r.tag_of[step] == tag]
-            m[f"{measure}_by_tag_{tag}"] = stats.mean_ci(vals, probs)
-    # no interval from fewer than MIN_PROBLEMS problems, on any estimate (not only the differences)
-    return {k: shown(verdict_ready(v)) if isinstance(v, stats.Estimate) else v
-            for k, v in m.items()}
+    return Metrics(
+        chains=len(correct), wrong_chains=len(wrong),
+        step_match=",".join(sorted(matches)) or "exact",
+        entry_rule=",".join(sorted(entry_rules)) or "search",
+        pilot_problems=len(pilots), pilot_p_correct=ready(pilot_p_correct(pilots)),
+        adaptive_continuations=(sum(len(r["outcomes"]) for r in drawn_adaptively)
+                                if drawn_adaptively else None),
+        fixed_continuations=(sum(r["n_fixed"] for r in drawn_adaptively)
+                             if drawn_adaptively else None),
+        rule_p_start=rule_p_start(pilots),  # only on a luck variant (validation)
+        correct=summarise_group(correct), wrong=summarise_group(wrong),
+        entry_known=len(known),
+        entry_random_rate=ready(stats.mean_ci([random_hit_rate(r) for r in known], where)),
+        resampling=summarise_measure("resampling", correct, known),
+        counterfactual=summarise_measure("counterfactual", correct, known),
+        forced=summarise_measure("forced", correct, known))
 
 
 # %% [markdown]
@@ -652,7 +753,7 @@ def analyse(rows: list[dict]) -> dict:
 
 
 # %%
-def plot(rows: list[dict], metrics: dict):
+def plot(rows: list[dict], metrics: Metrics):
     fig = plt.figure(figsize=(7, 7))
     grid = fig.add_gridspec(2, 2)
     curves = fig.add_subplot(grid[0, 0])
@@ -673,20 +774,25 @@ def plot(rows: list[dict], metrics: dict):
     curves.set(xlabel="share of the chain's steps kept (k / n)", ylabel="P(correct | first k)",
                ylim=(-0.05, 1.05), title="Resampled success")
     curves.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    names = ("correct", "wrong")
-    for j, name in enumerate(names):
-        for i, key in enumerate(("largest_share", "null_share")):
-            est = metrics[f"{name}_{key}"]
-            _bar(shares, 2 * j + 0.35 * (i - 0.5), est, "C0" if i == 0 else "0.6",
-                 label=("largest jump" if i == 0 else "steady null") if j == 0 else None)
+    for i, (key, label) in enumerate((("largest_share", "largest jump"),
+                                      ("null_share", "steady null"))):
+        drawn = [(2 * j + 0.35 * (i - 0.5), getattr(group, key))
+                 for j, group in enumerate((metrics.correct, metrics.wrong))]
+        drawn = [(x, est) for x, est in drawn if math.isfinite(est.value)]
+        if drawn:
+            estimate_bars(shares, [x for x, _ in drawn], [est for _, est in drawn], 0.35,
+                          color="C0" if i == 0 else "0.6", capsize=2, label=label)
     shares.set_xticks([0, 2], ["correct\nchains", "wrong chains\n(their fall)"])
     shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.5))
     if shares.get_legend_handles_labels()[0]:
         shares.legend(fontsize=7, ncol=2, loc="upper center")
     for i, measure in enumerate(MEASURES):
-        for t, tag in enumerate(STEP_TAGS):
-            _bar(by_tag, t + 0.25 * (i - 1), metrics[f"{measure}_by_tag_{tag}"], f"C{i}",
-                 label=None, width=0.25)
+        by = metrics.measure(measure).by_tag
+        bars = [(t + 0.25 * (i - 1), by[tag]) for t, tag in enumerate(STEP_TAGS)
+                if math.isfinite(by[tag].value)]
+        if bars:
+            estimate_bars(by_tag, [x for x, _ in bars], [est for _, est in bars], 0.25,
+                          color=f"C{i}", capsize=2)
     by_tag.axhline(0, color="k", lw=0.5)
     by_tag.set_xticks(range(len(STEP_TAGS)), STEP_TAGS, fontsize=7)
     by_tag.set(ylabel="mean importance", title="Importance by step tag (correct chains)")
@@ -697,79 +803,70 @@ def plot(rows: list[dict], metrics: dict):
     return fig
 
 
-def _bar(ax, x: float, est: stats.Estimate, color: str, label: str | None, width: float = 0.35):
-    if not math.isfinite(est.value):
-        return
-    err = None
-    if est.ci is not None:
-        err = [[est.value - est.ci[0]], [est.ci[1] - est.value]]
-    ax.bar([x], [est.value], width, color=color, yerr=err, capsize=2, label=label)
-
-
 # %% [markdown]
 # ## Claims
 
 
 # %%
-def claims(m: dict) -> list[Claim]:
+def claims(m: Metrics) -> list[Claim]:
     out = [compare(
             "On correct chains, the single largest jump carries more of the rise in P(correct) "
             "than it would on a steady rise with the same sampling noise.",
-            "largest jump's share of the rise", m["correct_largest_share"],
+            "largest jump's share of the rise", m.correct.largest_share,
             "steady linear rise, same rollouts (simulated)", "largest jump's share",
-            m["correct_null_share"], m["correct_share_minus_null"], key=PRIMARY)]
+            m.correct.null_share, m.correct.share_minus_null, key=PRIMARY)]
     for measure in MEASURES:  # organism ground truth; "no data" on models without one
         out.append(compare(
             f"The step with the highest {measure} importance is the organism's true solution "
             "entry more often than a random step of the same tag.",
-            f"top {measure} step = solution entry", m[f"entry_hit_{measure}"],
+            f"top {measure} step = solution entry", m.measure(measure).entry_hit,
             "random step with the entry's tag", "chance of hitting the entry",
-            m["entry_random_rate"], m[f"entry_hit_{measure}_minus_random"],
+            m.entry_random_rate, m.measure(measure).entry_hit_minus_random,
             key=f"entry-{measure}"))
     return declare(out, PRIMARY)
 
 
-def findings(m: dict) -> str:
+def findings(m: Metrics) -> str:
     d = stats.describe
-    text = (f"On {m['chains']} correct chains (one per problem, problems the model solves only "
+    text = (f"On {m.chains} correct chains (one per problem, problems the model solves only "
             "sometimes), P(correct) over finished continuations went from "
-            f"{d(m['correct_p_start'])} with the prompt only to {d(m['correct_p_end'])} with "
-            f"the whole thinking ({m['correct_unfinished']} of {m['correct_rollouts']} "
+            f"{d(m.correct.p_start)} with the prompt only to {d(m.correct.p_end)} with "
+            f"the whole thinking ({m.correct.unfinished} of {m.correct.rollouts} "
             "continuations unfinished, counted apart). ")
-    if "adaptive_continuations" in m:
+    if m.adaptive_continuations is not None:
         text += (f"Continuations were drawn adaptively (`adaptive=true`, starter.adaptive): "
-                 f"{m['adaptive_continuations']} of the fixed design's "
-                 f"{m['fixed_continuations']}, each step stopping once its interval settled or "
+                 f"{m.adaptive_continuations} of the fixed design's "
+                 f"{m.fixed_continuations}, each step stopping once its interval settled or "
                  "it was surely in or out of the top steps. ")
-    if not m["correct_moving"]:
+    if not m.correct.moving:
         return text + (f"No correct chain's curve rose by {MIN_RISE} or more, so there is no jump "
                        "to locate: use more problems or rollouts (a larger preset).")
-    text += (f"On the {m['correct_moving']} whose curve rose at least {MIN_RISE}, the largest "
-             f"single jump carried {d(m['correct_largest_share'])} of the rise; a steady rise "
-             f"measured with the same rollouts gives {d(m['correct_null_share'])} (difference "
-             f"{d(m['correct_share_minus_null'])}).")
-    if m["correct_null_share"].value > 0.6:
+    text += (f"On the {m.correct.moving} whose curve rose at least {MIN_RISE}, the largest "
+             f"single jump carried {d(m.correct.largest_share)} of the rise; a steady rise "
+             f"measured with the same rollouts gives {d(m.correct.null_share)} (difference "
+             f"{d(m.correct.share_minus_null)}).")
+    if m.correct.null_share.value > 0.6:
         text += (" With this few rollouts a perfectly steady rise of this size already shows a "
                  "largest jump near the whole rise: the noise hides the difference between lucky "
                  "and steady (raise n_rollouts).")
-    if m["correct_moving"] < MIN_PROBLEMS or m["entry_known"] < MIN_PROBLEMS:
+    if m.correct.moving < MIN_PROBLEMS or m.entry_known < MIN_PROBLEMS:
         text += (f" No verdict is drawn from fewer than {MIN_PROBLEMS} problems (the pilot found "
-                 f"{m['chains']} problems it sometimes missed); a larger pilot (n_problems) "
+                 f"{m.chains} problems it sometimes missed); a larger pilot (n_problems) "
                  "finds more.")
-    if m["entry_known"]:
+    if m.entry_known:
         which = ("followed the true search up to the step entering the solution branch"
-                 if m.get("entry_rule", "search") == "search" else
+                 if m.entry_rule == "search" else
                  "opened a branch that reaches the target: its first such \"Try\" is the entry")
-        text += (f"\n\nAgainst the organism's ground truth ({m['entry_known']} chains that "
+        text += (f"\n\nAgainst the organism's ground truth ({m.entry_known} chains that "
                  f"{which}), the step ranked highest was that entry for resampling importance "
-                 f"{d(m['entry_hit_resampling'])}, counterfactual "
-                 f"{d(m['entry_hit_counterfactual'])}, forced-answer "
-                 f"{d(m['entry_hit_forced'])}; a random step with the entry's tag hits it "
-                 f"{d(m['entry_random_rate'])}. Mean resampling importance at the entry step: "
-                 f"{d(m['entry+0_resampling'])}, at the step after it "
-                 f"{d(m['entry+1_resampling'])}; forced-answer importance at the entry "
-                 f"{d(m['entry+0_forced'])}, after it {d(m['entry+1_forced'])}.")
-    if m["step_match"] == "exact":
+                 f"{d(m.resampling.entry_hit)}, counterfactual "
+                 f"{d(m.counterfactual.entry_hit)}, forced-answer "
+                 f"{d(m.forced.entry_hit)}; a random step with the entry's tag hits it "
+                 f"{d(m.entry_random_rate)}. Mean resampling importance at the entry step: "
+                 f"{d(m.resampling.entry_at)}, at the step after it "
+                 f"{d(m.resampling.entry_after)}; forced-answer importance at the entry "
+                 f"{d(m.forced.entry_at)}, after it {d(m.forced.entry_after)}.")
+    if m.step_match == "exact":
         text += (" Counterfactual importance calls a rewritten step the same as the original "
                  "when their text is equal (up to case and spaces): the organism's steps are a "
                  "fixed vocabulary, so this is exact; a step every rewrite reproduced gets no "
@@ -779,22 +876,22 @@ def findings(m: dict) -> str:
                  "when their token-set Jaccard similarity is at least "
                  f"{importance.JACCARD_THRESHOLD} (a cheap stand-in for the paper's embedding "
                  "cosine >= 0.8).")
-    if not m["wrong_chains"]:
+    if not m.wrong_chains:
         text += ("\n\nNo chain that ended with a wrong answer was resampled (the mirror is off in "
                  "this preset, or no problem had one); `Config(mirror=True)` runs it.")
     else:
-        text += (f"\n\nMirror: for {m['wrong_chains']} of the problems we also resampled a "
+        text += (f"\n\nMirror: for {m.wrong_chains} of the problems we also resampled a "
                  "chain that ended with a wrong answer; its P(correct) went from "
-                 f"{d(m['wrong_p_start'])} to {d(m['wrong_p_end'])}, and on the "
-                 f"{m['wrong_moving']} that fell at least {MIN_RISE} the largest single fall "
-                 f"carried {d(m['wrong_largest_share'])} of it (steady null "
-                 f"{d(m['wrong_null_share'])}).")
-    if m.get("pilot_problems"):
-        text += (f"\n\nOver all {m['pilot_problems']} piloted problems (before keeping those "
+                 f"{d(m.wrong.p_start)} to {d(m.wrong.p_end)}, and on the "
+                 f"{m.wrong.moving} that fell at least {MIN_RISE} the largest single fall "
+                 f"carried {d(m.wrong.largest_share)} of it (steady null "
+                 f"{d(m.wrong.null_share)}).")
+    if m.pilot_problems:
+        text += (f"\n\nOver all {m.pilot_problems} piloted problems (before keeping those "
                  "solved only sometimes), P(correct | prompt only) was "
-                 f"{d(m['pilot_p_correct'])}"
-                 + (f"; the luck variant's rule plants {m['rule_p_start']:.2f} on them."
-                    if "rule_p_start" in m else "."))
+                 f"{d(m.pilot_p_correct)}"
+                 + (f"; the luck variant's rule plants {m.rule_p_start:.2f} on them."
+                    if m.rule_p_start is not None else "."))
     return text + (f"\n\nSmall-sample estimates on one model; no interval is shown for an "
                    f"estimate from fewer than {MIN_PROBLEMS} problems. The organism result is a "
                    "hypothesis about R1-distill, not evidence about it: on R1-distill "
@@ -856,19 +953,19 @@ VALIDATION_SETTINGS = {
 }
 
 
-def measure_share(m: dict) -> Measured:
+def measure_share(m: Metrics) -> Measured:
     """The largest jump's share of the rise, over correct chains whose curve moved."""
-    return measured_from(m["correct_largest_share"])
+    return measured_from(m.correct.largest_share)
 
 
-def measure_entry_hit(m: dict) -> Measured:
+def measure_entry_hit(m: Metrics) -> Measured:
     """How often the top resampling-importance step (the largest jump) is the entry step."""
-    return measured_from(m["entry_hit_resampling"])
+    return measured_from(m.resampling.entry_hit)
 
 
-def measure_p_start(m: dict) -> Measured:
+def measure_p_start(m: Metrics) -> Measured:
     """P(correct | prompt only) over all piloted problems; planted: the rule's, on them."""
-    return measured_from(m["pilot_p_correct"], planted=m.get("rule_p_start"))
+    return measured_from(m.pilot_p_correct, planted=m.rule_p_start)
 
 
 LUCKY = "tinythinker-lucky"
@@ -906,10 +1003,8 @@ VALIDATION = (
 
 
 # %%
-STARTER = Starter(
-    slug="lucky-or-steady",
-    presets=PRESETS, run=run, analyse=analyse, plot=plot, findings=findings, claims=claims,
-    budget=budget,
+STARTER = Starter.from_module(
+    __name__, presets=PRESETS,
     black_box=True,  # reads sampled text only: runs through --backend openai too
     concepts=("backtracking", "verification", "uncertainty"),
     try_next=(

@@ -9,6 +9,7 @@ import pytest
 from starter import prefixes, stats
 from starter.errors import UsageError
 from starter.findings import check
+from starter.frame import metrics_dict
 from starter.organism import variants
 from starter.organism.data import make_trace
 from starter.questions import lucky_or_steady as los
@@ -55,32 +56,32 @@ ROWS = (
 
 def test_analyse_matches_hand_computed_values():
     m = los.analyse(list(ROWS))
-    assert (m["chains"], m["wrong_chains"], m["correct_moving"]) == (2, 1, 2)
-    assert m["correct_p_start"].value == 0.0 and m["correct_p_end"].value == 1.0
-    assert m["correct_unfinished"] == 1, "p2's unfinished continuation is counted apart"
+    assert (m.chains, m.wrong_chains, m.correct.moving) == (2, 1, 2)
+    assert m.correct.p_start.value == 0.0 and m.correct.p_end.value == 1.0
+    assert m.correct.unfinished == 1, "p2's unfinished continuation is counted apart"
     # largest share: p1 1.0 (one jump), p2 0.5 (two equal jumps) -> mean 0.75
-    assert m["correct_largest_share"].value == pytest.approx(0.75)
+    assert m.correct.largest_share.value == pytest.approx(0.75)
     # both chains: 3 steps, >= 2 finished; the null keeps rises >= MIN_RISE like the real curves
     null = prefixes.steady_null_share(3, 0.0, 1.0, 4, min_rise=los.MIN_RISE)
     null_p2 = prefixes.steady_null_share(3, 0.0, 1.0, 2, min_rise=los.MIN_RISE)  # p2: >= 2 finished
-    assert m["correct_null_share"].value == pytest.approx((null + null_p2) / 2)
-    assert m["wrong_largest_share"].value == pytest.approx(0.5), "1 - P: 0, .5, 1, 1"
+    assert m.correct.null_share.value == pytest.approx((null + null_p2) / 2)
+    assert m.wrong.largest_share.value == pytest.approx(0.5), "1 - P: 0, .5, 1, 1"
 
 
 def test_top_steps_against_the_solution_entry():
     m = los.analyse(list(ROWS))
-    assert m["entry_known"] == 2
+    assert m.entry_known == 2
     # resampling: p1 top = step 2 (= entry); p2 steps 1 and 3 tie at 0.5, the earlier wins -> miss
-    assert m["entry_hit_resampling"].successes == 1
+    assert m.resampling.entry_hit.successes == 1
     # counterfactual: p1 step 1 nan (every rewrite was S1), step 2: 1 - 0 (the "X" rewrites) -> hit;
     # p2 step 1: 0.5 - 0 ("Z"), step 2 nan (all "T2"), step 3: 1 - 0 (only "W" differs from T3)
-    assert m["entry_hit_counterfactual"].successes == 2
+    assert m.counterfactual.entry_hit.successes == 2
     # forced: p1 0, .5, .5 -> step 2 (hit); p2 0, 0, 1 -> step 3 (hit)
-    assert m["entry_hit_forced"].successes == 2
+    assert m.forced.entry_hit.successes == 2
     # random step with the entry's tag: p1 has 2 "compute" steps, p2 has 2 -> 1/2 each
-    assert m["entry_random_rate"].value == pytest.approx(0.5)
-    assert m["entry_hit_resampling_minus_random"].value == pytest.approx(0.0)
-    assert m["entry+0_forced"].value == pytest.approx(0.75), "p1 .5, p2 1.0"
+    assert m.entry_random_rate.value == pytest.approx(0.5)
+    assert m.resampling.entry_hit_minus_random.value == pytest.approx(0.0)
+    assert m.forced.entry_at.value == pytest.approx(0.75), "p1 .5, p2 1.0"
 
 
 def test_claims_verdicts_agree_with_their_intervals():
@@ -116,7 +117,8 @@ def test_plot_draws_from_hand_built_rows():
 
 def test_no_interval_from_fewer_than_min_problems_anywhere():
     m = los.analyse(list(ROWS))  # 2 problems
-    estimates = {k: v for k, v in m.items() if isinstance(v, stats.Estimate)}
+    numbers = metrics_dict(m).items()
+    estimates = {k: v for k, v in numbers if isinstance(v, stats.Estimate)}
     assert estimates, "analyse reports estimates"
     for key, est in estimates.items():
         if est.n < los.MIN_PROBLEMS:
@@ -165,7 +167,8 @@ def test_validation_measures_read_the_starters_own_metrics():
     rule = variants.p_solved_in_budget((8, 19, 4), 31, budget=3)
     assert start.planted == pytest.approx(rule), "planted: the lucky rule's P(solved in budget)"
     base = los.analyse(list(ROWS) + [pilot_row("p1", [8, 19, 4], 31, [True], "tinythinker")])
-    assert "rule_p_start" not in base and los.measure_p_start(base).planted is None
+    assert base.rule_p_start is None and "rule_p_start" not in metrics_dict(base)
+    assert los.measure_p_start(base).planted is None
 
 
 def test_validation_arms_and_orders():
