@@ -58,7 +58,7 @@ STEPS = (
          "`argv` takes any option of `mi-starter run`, e.g. `[\"--set\", \"seed=1\"]`; "
          "the run goes to `runs/<slug>/<time>` unless you pass `out=` (an existing run there "
          "resumes).",
-         "from starter.experiment import metric_rows, open_session\n"
+         "from starter.experiment import metric_rows, metrics_dict, open_session\n"
          "from starter.findings import render_claims\n\n"
          "PRESET = \"smoke\"  # smoke | cpu | gpu\n"
          "session = open_session(STARTER, preset=PRESET, argv=[])\n"
@@ -71,7 +71,7 @@ STEPS = (
          "rows[-1]"),
     Step("analyse", "## Step 4: analyse\n\nThe metrics, computed from the rows alone.",
          "metrics = session.analyse()\n"
-         "for name, value in metric_rows(metrics):\n"
+         "for name, value in metric_rows(metrics_dict(metrics)):\n"
          "    print(f\"{name}: {value}\")"),
     Step("plot", "## Step 5: plot",
          "import matplotlib.pyplot as plt\n\n"
