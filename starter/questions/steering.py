@@ -934,7 +934,12 @@ def findings(m: Metrics) -> str:
             f"positive alpha changing >= {pick.min_changed:.2f} of their greedy traces; changed "
             f"shares {shares}): alpha {m.claim_alpha:+g}, against the strongest of the unsteered "
             f"model, isotropic and covariance-matched random vectors, with degenerate traces "
-            f"counted as failures. The old claim stays as a secondary one.\n\n")
+            f"counted as failures. "
+            + ("The picked alpha is +0.5 again, so the old comparison (the vector against "
+               "isotropic random vectors at +0.5) is the primary itself, now on more problems "
+               "and with the filter and the stronger controls."
+               if m.claim_alpha == 0.5 else "The old claim stays as a secondary one.")
+            + "\n\n")
     dropped = ("" if v.n_eval is None else
                f" Evaluation problems: {v.n_eval} of {v.n_eval_asked} asked ("
                f"{v.n_eval_asked - v.n_eval} dropped: they share numbers and target with a fit "
