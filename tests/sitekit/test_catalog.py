@@ -17,7 +17,7 @@ import yaml
 
 from sitekit import catalog
 from sitekit.catalog import CatalogError
-from starter import questions
+from starter import questions, registry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUIDE_EXCERPT = REPO_ROOT / "tests" / "data" / "guide_excerpt.txt"  # the guide, verbatim
@@ -469,7 +469,8 @@ def contributed_registry(monkeypatch, area: str = "thinking-models") -> str:
              "    title: Do chains that backtrack more reach the right answer?\n"
              "    quote: >-\n      Can you find any evidence for or against this hypothesis?\n")
     parsed = questions.parse("".join(lines[:at]) + entry + "".join(lines[at:]))
-    monkeypatch.setattr(questions, "registry", lambda: parsed)
+    # the registry's one home is starter.registry (starter.questions re-exports its functions)
+    monkeypatch.setattr(registry, "registry", lambda: parsed)
     return "backtracking-pays"
 
 
@@ -541,7 +542,7 @@ def test_a_broken_package_registry_stops_the_site_with_its_own_line(monkeypatch)
     """The site build (mkdocs' on_config turns a CatalogError into one PluginError line) shows
     the package's message: questions.yaml, the line, the way out; not a traceback."""
     text = questions.data_text().replace("    letter: h\n", "    letter: i\n")
-    monkeypatch.setattr(questions, "registry", lambda: questions.parse(text))
+    monkeypatch.setattr(registry, "registry", lambda: questions.parse(text))
     line = text.splitlines().index("    letter: i") + 1
     message = (f"starter/questions/questions.yaml line {line}: question 'sae': letter 'i' is not "
                "one of the guide's a..h; delete `letter`")
