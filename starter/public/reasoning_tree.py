@@ -455,15 +455,15 @@ def plot(m: Metrics):
     ax_matched.set_yticks(ys, tick_labels, fontsize=8)
     ax_matched.invert_yaxis()
     ax_matched.set_xlabel("importance minus its (model, position fifth) mean, 95% CI")
-    ax_matched.set_title("B. Position-matched: what the tag adds\nbeyond where the sentence "
-                         "sits (the conclusion)", fontsize=9)
+    ax_matched.set_title("B. Position-matched: what the tag\nadds beyond where the sentence "
+                         "sits", fontsize=9)
     names = ["tags", "earliest", "longest", "everything"]
     labels = ["anchor tags", "earliest\n(same count)", "longest\n(same count)", "all sentences"]
     errorbar(ax_rules, range(len(names)), [m.rules[n] for n in names], color="black",
              linestyle="none")
     ax_rules.set_xticks(range(len(names)), labels, fontsize=8)
-    ax_rules.set_title("C. Mean importance of the sentences a rule picks\n(same count per chain "
-                       "as the anchor tags)", fontsize=9)
+    ax_rules.set_title("C. Mean importance of the sentences\na rule picks (same count per "
+                       "chain\nas the anchor tags)", fontsize=9)
     fig.suptitle("R1-distill (Llama-8B, Qwen-14B): Thought Anchors' own importance numbers, "
                  f"{m.n_problems} problems", fontsize=10)
     return fig
