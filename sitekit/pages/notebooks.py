@@ -41,6 +41,9 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 # a script's `if __name__ == "__main__":` block (last in its cell): the notebook steps instead
 MAIN_BLOCK = re.compile(r"\n*^if __name__ == [\"']__main__[\"']:\n(?:[ \t]+.*(?:\n|$)|\n)*\Z",
                         re.M)
+# In a notebook the starter's module is __main__ with no file to name it, so the notebook passes
+# the slug that `Starter.from_module(__name__, ...)` otherwise takes from the module's name.
+FROM_MODULE = re.compile(r"(Starter\.from_module\(\s*__name__,)")
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,11 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
         raise PluginError(
             f"{source}: jupytext cannot read it as a percent-format script ({err})"
         ) from err
+    slug = source.stem.replace("_", "-")
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = MAIN_BLOCK.sub("", cell.source)
+            cell.source = FROM_MODULE.sub(rf'\1 slug="{slug}",', cell.source)
     nb.cells = [cell for cell in nb.cells if cell.source.strip() or cell.cell_type != "code"]
     install_code = "\n".join(install_lines(repo_url, version))
     install = nbformat.v4.new_code_cell(install_code, metadata={"tags": [INSTALL_TAG]})

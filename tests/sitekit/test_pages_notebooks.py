@@ -45,9 +45,13 @@ def test_notebook_is_the_script_plus_a_tagged_install_cell(slug):
     script = jupytext.read(source, fmt="py:percent")
     steps = notebooks.step_cells()
     body = cells[:len(cells) - len(steps)]
-    unguarded = [notebooks.MAIN_BLOCK.sub("", c.source) for c in script.cells]
+    slug = f'slug="{source.stem.replace("_", "-")}",'
+    unguarded = [notebooks.FROM_MODULE.sub(rf"\1 {slug}", notebooks.MAIN_BLOCK.sub("", c.source))
+                 for c in script.cells]
     assert [c.source for c in body] == unguarded, (
-        "the notebook must be the script, cell for cell, less its `if __name__` block")
+        "the notebook must be the script, cell for cell, less its `if __name__` block, with the "
+        "slug passed to Starter.from_module (a notebook's module has no file name)")
+    assert sum(slug in c.source for c in body) == 1
     assert not any("__main__" in c.source for c in nb.cells), (
         "the script's `if __name__ == '__main__'` block would run the whole starter in one cell")
     assert [c.source for c in cells[len(body):]] == [c.source for c in steps], (
@@ -89,7 +93,9 @@ STEP_NAMES = ["configure", "load", "sample", "analyse", "plot", "claims", "finis
 PROBE = """
 import json
 from starter.findings import Claim
-print(json.dumps({"cfg": type(session.cfg).__name__, "metrics": isinstance(metrics, dict),
+import dataclasses
+print(json.dumps({"cfg": type(session.cfg).__name__,
+                  "metrics": dataclasses.is_dataclass(metrics) or isinstance(metrics, dict),
                   "figure": type(figure).__name__, "claims": [type(c).__name__ for c in claims],
                   "verdicts": [c.verdict for c in claims], "run_dir": str(run_dir.resolve())}))
 """
@@ -149,7 +155,7 @@ def test_one_notebook_steps_through_a_smoke_run_cell_by_cell(tmp_path, monkeypat
     assert len(images) == 1, "the plot step shows the figure inline, once"
     assert "**" in _outputs_text(steps["claims"]), "the claims step prints each claim's verdict"
     probe = json.loads(nb.cells[-1].outputs[0]["text"])
-    assert probe["metrics"], "analyse gave a metrics dict"
+    assert probe["metrics"], "analyse gave typed metrics (a dataclass)"
     assert probe["figure"] == "Figure", "plot gave a matplotlib Figure"
     assert probe["claims"] and set(probe["claims"]) == {"Claim"}
     assert set(probe["verdicts"]) <= {"supported", "refuted", "not distinguishable"}
