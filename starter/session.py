@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union, cast
 
 from starter.errors import StarterError, UsageError
 from starter.frame import Context, Shard, Starter, StarterConfig, unit_rows
@@ -155,9 +155,11 @@ class Session:
         from starter.models import validate_model_name
         from starter.results import RunStore
 
-        model = self.model
-        if not self.loaded or model is None:
+        if not self.loaded:
             raise UsageError("session.sample() needs a model: call session.load() first")
+        # load() set it (tests stand a fake loader in that may hand back None: no starter of
+        # theirs touches the model)
+        model = cast("LoadedModel | RemoteModel", self.model)
         slug = self.starter.slug
         store = RunStore.open(self.out, config=self.run_config, model=self.cfg.model,
                               device=self.device)

@@ -147,12 +147,12 @@ def test_lucky_or_steady_analysis_runs_on_imported_rollouts():
     assert [r["ta_tag"] for r in rows if r["chain"] == "1:correct"][1:] == [
         "problem_setup", "fact_retrieval", "active_computation"]
     m = lucky_or_steady.analyse(rows)
-    assert m["chains"] == 2 and m["wrong_chains"] == 0
+    assert m.chains == 2 and m.wrong_chains == 0
     # P(correct | prompt only) is 1/3 on both problems; with 3 of 4 chunks kept, 1 and 1.
-    assert m["correct_p_start"].value == pytest.approx(1 / 3)
-    assert m["correct_p_end"].value == pytest.approx(1.0)
-    assert m["correct_moving"] == 2
-    assert m["entry_known"] == 0, "imported rollouts have no organism ground truth"
+    assert m.correct.p_start.value == pytest.approx(1 / 3)
+    assert m.correct.p_end.value == pytest.approx(1.0)
+    assert m.correct.moving == 2
+    assert m.entry_known == 0, "imported rollouts have no organism ground truth"
 
 
 def test_our_rows_export_to_the_layout_and_back(tmp_path):
