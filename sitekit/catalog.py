@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from starter import questions as package_questions
+from starter import registry as package_registry
 from starter.errors import StarterError, UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -687,7 +688,7 @@ def load_research(path: Path | None = None, root: Path | None = None) -> Researc
     """`root` is the repository root that starter files and results are looked up in (tests pass
     a tmp dir). The package's registry is read first: its error names questions.yaml's line."""
     try:
-        package_questions.registry()
+        package_registry.registry()  # its home: what identity() below reads through
     except StarterError as err:
         raise CatalogError(str(err)) from None
     return _load(Research, path or DATA_DIR / "research.yaml", root)
