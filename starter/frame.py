@@ -241,10 +241,12 @@ def findings(metrics) -> str in it (the Starter takes run, analyse, plot and fin
                                  f"def {signature} in it (the Starter takes run, analyse, plot "
                                  "and findings by name)")
             functions[name] = function
-        name = module_name.rsplit(".", 1)[-1]
+        from starter.registry import slug_of  # the one module <-> slug rule
+
+        name = module_name
         if name == "__main__":  # run as a script: `python starter/questions/<slug>.py`
             name = Path(getattr(module, "__file__", None) or name).stem
-        slug = fields.pop("slug", None) or name.replace("_", "-")
+        slug = fields.pop("slug", None) or slug_of(name)
         return cls(slug=slug, presets=presets, **functions, **fields)
 
 

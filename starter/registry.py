@@ -60,6 +60,15 @@ def module_name(slug: str) -> str:
     return slug.replace("-", "_")
 
 
+def slug_of(module: str) -> str:
+    """module_name's inverse: a starter module's (or file stem's) last part, `_` becoming `-`.
+
+    >>> slug_of("starter.questions.lucky_or_steady")
+    'lucky-or-steady'
+    """
+    return module.rsplit(".", 1)[-1].replace("_", "-")
+
+
 def starter_path(slug: str) -> str:
     """The starter's file, relative to the repository root.
 
@@ -371,7 +380,7 @@ entry for it; choose one of: lucky-or-steady, ...
 def available() -> dict[str, str]:
     """slug -> module name, for every starter module in this package."""
     return {
-        info.name.replace("_", "-"): f"{QUESTIONS_PACKAGE}.{info.name}"  # module_name's inverse
+        slug_of(info.name): f"{QUESTIONS_PACKAGE}.{info.name}"
         for info in pkgutil.iter_modules([str(_QUESTIONS_DIR)])
         if not info.name.startswith("_")
     }

@@ -33,7 +33,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 import starter
-from starter import questions
+from starter import questions, registry
 
 INSTALL_TAG = "install"  # tests/sitekit/test_pages_notebooks.py skips cells with this tag
 STEP_TAG = "step"  # step cells: tests/sitekit/test_pages_notebooks.py checks each output
@@ -127,7 +127,7 @@ def build_notebook(source: Path, repo_url: str, version: str) -> nbformat.Notebo
         raise PluginError(
             f"{source}: jupytext cannot read it as a percent-format script ({err})"
         ) from err
-    slug = source.stem.replace("_", "-")
+    slug = registry.slug_of(source.stem)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.source = MAIN_BLOCK.sub("", cell.source)

@@ -39,6 +39,7 @@ from starter.registry import (
     module_name,
     parse,
     registry,
+    slug_of,
     slug_problem,
     starter_path,
 )
@@ -47,5 +48,5 @@ __all__ = [
     "DATA_FILE", "DATA_PATH", "GUIDE_LETTERS", "LETTER_PATTERN", "LETTERED_AREA",
     "QUESTIONS_PACKAGE", "SLUG_PATTERN", "Area", "Identity", "Registry", "areas", "available",
     "data_text", "identities", "identity", "letter_order_problem", "load", "module_name", "parse",
-    "registry", "slug_problem", "starter_path",
+    "registry", "slug_of", "slug_problem", "starter_path",
 ]
