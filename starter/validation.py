@@ -23,6 +23,8 @@ lacks, the control is that family's variant with nothing planted (`matched_contr
 `Validation.control` may name another. Each planted arm carries
 `difference` (its metric minus the control's) and `difference_ci`: the arms are independent
 samples, so their 95% intervals are combined with `starter.stats.combined_ci` (Newcombe/MOVER).
+Each arm with a planted difference also carries `power` (to detect that difference at this n,
+this run serving as the pilot) and `n_for_80` (problems per arm for 80%): `power_to_detect`.
 
 `recovered` (per arm) is true when the metric orders the arms as planted (across the whole
 validation; arms planted with the same value are not ordered against each other), where a value
@@ -145,6 +147,10 @@ class Recovery:
     difference: float | None = None  # measured minus the retrained control's (None: no control)
     difference_ci: tuple[float, float] | None = None  # its 95% interval (Newcombe/MOVER)
     side: int = 0  # +1/-1: the difference must exclude 0 above/below; 0: a null arm, no test
+    # Chance that the difference interval excludes 0 when the true difference is the planted one,
+    # at this run's n and spread (this run as the pilot); None: a null arm or only an order planted
+    power: float | None = None
+    n_for_80: int | None = None  # problems per arm for 80% power at the same spread
 
 
 def _finite(x: float | None) -> float | None:
@@ -263,11 +269,63 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
             ok, why = _beyond_control(side, difference, difference_ci, why)
         elif control is not None and difference is not None and not side:
             why += "; a null arm: no difference from the control is planted"
+        effect = _planted_effect(planted, side, control, retrained_planted)
+        power, n_for_80 = (power_to_detect(effect, difference_ci, m.n) if effect is not None
+                           else (None, None))
         rows.append(Recovery(variant=arm.model, quantity=quantity, planted=planted,
                              measured=value, ci=m.ci, n=m.n, recovered=ok, why=why,
                              learned=knows, difference=difference, difference_ci=difference_ci,
-                             side=side))
+                             side=side, power=power, n_for_80=n_for_80))
     return rows
+
+
+Z95 = 1.959964  # two-sided 95%
+Z80 = 0.841621  # one-sided 80% power
+
+
+def power_to_detect(effect: float, difference_ci: tuple[float, float] | None,
+                    n: int) -> tuple[float | None, int | None]:
+    """Power of the difference test to detect `effect` (the planted difference from the
+    control), and the problems per arm that would give 80%, from this run as the pilot.
+
+    The difference's standard error is read from its 95% interval (half-width / 1.96) and taken to
+    shrink as 1/sqrt(n) (n problems per arm, the unit of independence). Normal approximation:
+    power = Phi(|effect| / se - 1.96); n for 80% = n * ((1.96 + 0.84) * se / |effect|)^2. The
+    effect is the *planted* one, not the measured one: power computed from the observed effect
+    only restates the interval.
+
+    A planted rate gap of 0.3 whose difference interval is +-0.2 wide at n = 40 (se 0.102):
+    z = 2.94, power Phi(0.98) = 0.84; 80% needs 40 * (2.80 * 0.102 / 0.3)^2 = 36.3 -> 37.
+
+    >>> power_to_detect(0.3, (0.1, 0.5), 40)
+    (0.84, 37)
+    >>> power_to_detect(0.1, (-0.2, 0.4), 20)  # se 0.153: z 0.65, power 0.10; n 20 * 18.4
+    (0.1, 368)
+    >>> power_to_detect(0.0, (-0.1, 0.1), 20)
+    (None, None)
+    """
+    if difference_ci is None or n < 1 or abs(effect) < 1e-9:
+        return None, None
+    se = (difference_ci[1] - difference_ci[0]) / (2 * Z95)
+    if se <= 0:
+        return 1.0, n
+    z = abs(effect) / se
+    power = 0.5 * (1 + math.erf((z - Z95) / math.sqrt(2)))
+    needed = math.ceil(n * ((Z95 + Z80) * se / abs(effect)) ** 2)
+    return round(power, 2), max(needed, 2)
+
+
+def _planted_effect(planted: float | None, side: int, control: Measured | None,
+                    retrained_planted: float | None) -> float | None:
+    """The difference from the control the plant should produce: planted minus what the control
+    should read (`retrained_planted`), or minus the control's measured value where that is not
+    stated (a pilot estimate). None for a null arm or an order-only plant."""
+    if not side or planted is None:
+        return None
+    reference = retrained_planted
+    if reference is None and control is not None:
+        reference = _finite(control.value)
+    return None if reference is None else planted - reference
 
 
 def _beyond_control(side: int, difference: float | None, ci: tuple[float, float] | None,
@@ -661,7 +719,7 @@ def replot(folder: str | Path) -> Path:
 
 def _table(rows: list[Recovery]) -> list[str]:
     lines = ["| variant | planted | learned | measured [95% CI] | n | minus retrained [95% CI] "
-             "| recovered | why |", "|---|---|---|---|---|---|---|---|"]
+             "| power (n for 80%) | recovered | why |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         planted = "order only" if r.planted is None else f"{r.planted:.2f}"
         measured = "n/a" if r.measured is None else f"{r.measured:.2f}"
@@ -671,8 +729,9 @@ def _table(rows: list[Recovery]) -> list[str]:
         diff = "" if r.difference is None else f"{r.difference:.2f}"
         if r.difference_ci is not None:
             diff += f" [{r.difference_ci[0]:.2f}, {r.difference_ci[1]:.2f}]"
+        power = "" if r.power is None else f"{r.power:.2f} ({r.n_for_80})"
         lines.append(f"| {r.variant} | {planted} | {learned} | {measured} | {r.n} | {diff} | "
-                     f"{'yes' if r.recovered else 'no'} | {r.why} |")
+                     f"{power} | {'yes' if r.recovered else 'no'} | {r.why} |")
     return lines
 
 
@@ -697,6 +756,11 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             lines += [f"Matched-training control `{v.control_model}` (same fine-tuning, nothing "
                       f"planted): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
+    if any(r.power is not None for j in judged for r in j.rows):
+        lines += ["Power: the chance that the difference interval excludes 0 if the true "
+                  "difference is the planted one, at this n and spread (this run as the pilot); "
+                  "in brackets, the problems per arm that would give 80%. An arm below 0.80 is "
+                  "under-sized, and its miss says less about the method.", ""]
     lines += ["The variants are TinyThinker fine-tuned with a planted rule "
               "(starter/organism/variants.py); what each one learned is measured directly on the "
               "organism page. Passing here is necessary, not sufficient, for trusting the method "

@@ -258,3 +258,27 @@ def test_a_validation_can_name_its_control_and_a_plain_one_gets_retrained():
     named = Validation("rate", P_ARMS, measure=measure_p, meaning="", control="tinythinker-hint-p0")
     assert named.control_model == "tinythinker-hint-p0"
     assert [r.model for r in val.arm_runs((named,), "cpu")] == [a.model for a in P_ARMS]
+
+
+def test_power_is_for_the_planted_difference_and_null_or_order_only_arms_have_none(tmp_path):
+    """Power uses the planted effect (planted minus what the control should read), not the
+    measured one, and the summary states it with the problems 80% would need."""
+    arms = (Arm("tinythinker", 0.0, label="base"), Arm("tinythinker-lucky", 0.7),
+            Arm("tinythinker-heuristic", None))
+    measured = [Measured(0.1, (0.0, 0.2), 30), Measured(0.5, (0.4, 0.6), 30),
+                Measured(0.3, (0.2, 0.4), 30)]
+    control = Measured(0.9, (0.85, 0.95), 30)
+    rows = val.judge("p", arms, measured, control=control, retrained_planted=0.9, increasing=False)
+    base, lucky, heuristic = rows
+    assert (base.power, base.n_for_80) == (None, None), "a null arm has nothing to detect"
+    assert heuristic.power is None, "only an order planted: no size to power for"
+    # lucky: difference -0.4, interval -0.4 -/+ hypot(0.1, 0.05) = [-0.5118, -0.2882], se 0.05705;
+    # effect 0.7 - 0.9 = -0.2: z 3.506, power Phi(1.546) = 0.94; n 30 * (2.8016 * 0.05705 / 0.2)^2
+    assert (lucky.power, lucky.n_for_80) == (0.94, 20)
+    assert lucky.power == val.power_to_detect(-0.2, lucky.difference_ci, 30)[0]
+    spec = Validation("p", arms, measure=measure_p, meaning="m.", increasing=False,
+                      retrained_planted=0.9)
+    val.write_judged("lucky-or-steady", "cpu", [Judged(spec, rows, control)], tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| 0.94 (20) |" in summary and "Power: the chance" in summary
+    assert json.loads((tmp_path / "validation.json").read_text())["arms"][1]["n_for_80"] == 20

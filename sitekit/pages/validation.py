@@ -59,6 +59,8 @@ class ArmResult:
     difference: float | None = None  # measured minus tinythinker-retrained's (None: no control)
     d_lo: float | None = None  # lower end of the difference's 95% interval
     d_hi: float | None = None  # upper end
+    power: float | None = None  # to detect the planted difference at this n (None: not planted)
+    n_for_80: int | None = None  # problems per arm that would give 80% power
 
     @property
     def short(self) -> str:
@@ -125,7 +127,13 @@ def _arm(row: Any, where: str) -> ArmResult:
         difference=_number(row.get("difference")),
         d_lo=d_lo,
         d_hi=d_hi,
+        power=_number(row.get("power")),
+        n_for_80=_count(row.get("n_for_80")),
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _pair(ci: Any) -> tuple[float | None, float | None]:
@@ -266,6 +274,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _with_power(block: Block | None) -> bool:
+    """Whether any arm states its power (validations run since power was added)."""
+    return block is not None and _with_control(block) and any(
+        arm.power is not None for arm in block.arms)
+
+
 def _with_control(block: Block | None) -> bool:
     return block is not None and any(arm.difference is not None for arm in block.arms)
 
@@ -287,6 +301,8 @@ def arm_row(arm: ArmResult, rank: int = 1, block: Block | None = None) -> str:
         if arm.d_lo is not None and arm.d_hi is not None:
             difference += f" [{arm.d_lo:+.2f}, {arm.d_hi:+.2f}]"
         cells.append(difference)
+    if _with_power(block):
+        cells.append("—" if arm.power is None else f"{arm.power:.2f} ({arm.n_for_80})")
     cells.append(verdict)
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
@@ -311,6 +327,9 @@ def block_table(block: Block) -> list[str]:
     if _with_control(block):
         head = ["| Variant | Planted | Learned | Measured [95% interval] | n | Minus retrained "
                 "[95% interval] | Verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        if _with_power(block):
+            head = [head[0].replace(" | Verdict |", " | Power (n for 80%) | Verdict |"),
+                    head[1] + " --- |"]
         c = block.control
         if c is not None:
             shown = _fmt(c.measured) + (f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"

@@ -198,3 +198,19 @@ def test_a_record_with_the_retrained_control_shows_it_and_each_arms_difference(t
     assert "| `planned` | 0.50 | 0.33 | 0.50 [0.40, 0.60] | 40 | +0.05 [-0.09, +0.19] |" in md
     assert "| `base` | order only (rank 1) | — | 0.02 [-0.01, 0.05] | 40 | — |" in md
     assert "**The method fails this validation**: 1 of 2 checks" in md
+
+
+def test_a_block_whose_arms_state_power_gets_a_power_column():
+    from sitekit.pages.validation import block_table, parse_record
+
+    arm = {"variant": "tinythinker-lucky", "planted": 0.7, "measured": 0.5, "ci": [0.4, 0.6],
+           "n": 30, "recovered": True, "why": "ok", "difference": -0.4,
+           "difference_ci": [-0.51, -0.29], "power": 0.94, "n_for_80": 20}
+    base = {"variant": "tinythinker", "planted": 0.0, "measured": 0.1, "ci": [0.0, 0.2],
+            "n": 30, "recovered": True, "why": "null", "difference": -0.8,
+            "difference_ci": [-0.9, -0.7]}
+    block = parse_record({"quantity": "p", "arms": [base, arm]}, "x").blocks[0]
+    lines = block_table(block)
+    assert lines[0].endswith("| Power (n for 80%) | Verdict |")
+    assert lines[1].count("---") == 8
+    assert "| — |" in lines[2] and "| 0.94 (20) |" in lines[3]
