@@ -151,6 +151,9 @@ class Recovery:
     # at this run's n and spread (this run as the pilot); None: a null arm or only an order planted
     power: float | None = None
     n_for_80: int | None = None  # problems per arm for 80% power at the same spread
+    # The smallest difference from the control this n detects with 80% power ((1.96 + 0.84) x
+    # the difference's standard error): the power statement of an order-only arm
+    detectable: float | None = None
 
 
 def _finite(x: float | None) -> float | None:
@@ -272,10 +275,12 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
         effect = _planted_effect(planted, side, control, retrained_planted)
         power, n_for_80 = (power_to_detect(effect, difference_ci, m.n) if effect is not None
                            else (None, None))
+        detectable = detectable_difference(difference_ci) if side else None
         rows.append(Recovery(variant=arm.model, quantity=quantity, planted=planted,
                              measured=value, ci=m.ci, n=m.n, recovered=ok, why=why,
                              learned=knows, difference=difference, difference_ci=difference_ci,
-                             side=side, power=power, n_for_80=n_for_80))
+                             side=side, power=power, n_for_80=n_for_80,
+                             detectable=detectable))
     return rows
 
 
@@ -313,6 +318,19 @@ def power_to_detect(effect: float, difference_ci: tuple[float, float] | None,
     power = 0.5 * (1 + math.erf((z - Z95) / math.sqrt(2)))
     needed = math.ceil(n * ((Z95 + Z80) * se / abs(effect)) ** 2)
     return round(power, 2), max(needed, 2)
+
+
+def detectable_difference(difference_ci: tuple[float, float] | None) -> float | None:
+    """The smallest difference a test with this interval's spread detects with 80% power:
+    (1.96 + 0.84) x se, se = half-width / 1.96.
+
+    >>> detectable_difference((0.1, 0.5))  # se 0.102: 2.80 * 0.102
+    0.29
+    """
+    if difference_ci is None:
+        return None
+    se = (difference_ci[1] - difference_ci[0]) / (2 * Z95)
+    return round((Z95 + Z80) * se, 2)
 
 
 def _planted_effect(planted: float | None, side: int, control: Measured | None,
@@ -688,6 +706,44 @@ def _plot(panels: list[tuple[str, list[Recovery]]]):
     return fig
 
 
+def rejudge(folder: str | Path, slug: str) -> Path:
+    """Judge a finished validation again from its validation.json with the current rules (the
+    arms' measurements are kept; nothing is rerun), and rewrite its three artefacts: for a rule
+    added after the arms ran, such as each arm's power. The starter's VALIDATION must still name
+    the same quantities (else rerun `mi-starter validate`)."""
+    folder = Path(folder)
+    validations = as_tuple(load_validation(slug))
+    record = json.loads((folder / VALIDATION_FILE).read_text(encoding="utf-8"))
+    blocks = record.get("validations") or [record]
+    if [b.get("quantity") for b in blocks] != [v.quantity for v in validations]:
+        raise UsageError(f"{folder / VALIDATION_FILE} measures other quantities than {slug}'s "
+                         f"VALIDATION now does: rerun `mi-starter validate {slug}`")
+    judged = []
+    for validation, block in zip(validations, blocks):
+        rows = {row["variant"]: row for row in block["arms"]}
+        missing = [arm.model for arm in validation.arms if arm.model not in rows]
+        if missing:
+            raise UsageError(f"{folder / VALIDATION_FILE} has no arm {missing[0]!r}: rerun "
+                             f"`mi-starter validate {slug}`")
+        measured = [_measured_of(rows[arm.model]) for arm in validation.arms]
+        control = _measured_of(block["retrained"]) if block.get("retrained") else None
+        judged.append(Judged(validation, judge(
+            validation.quantity, validation.arms, measured, validation.increasing,
+            [rows[arm.model].get("learned") for arm in validation.arms], control=control,
+            retrained_planted=validation.retrained_planted,
+            control_model=validation.control_model), control))
+    write_judged(record.get("starter", slug), record.get("preset", "cpu"), judged, folder)
+    return folder
+
+
+def _measured_of(row: dict) -> Measured:
+    """A validation.json arm (or control) row back as the Measured it was judged from."""
+    value = row.get("measured")
+    ci = tuple(row["ci"]) if row.get("ci") else None
+    return Measured(math.nan if value is None else value, ci, row.get("n") or 0,
+                    planted=row.get("planted"))
+
+
 def replot(folder: str | Path) -> Path:
     """Draw a committed validation's figure.png again from its validation.json (no arm reruns).
 
@@ -730,6 +786,8 @@ def _table(rows: list[Recovery]) -> list[str]:
         if r.difference_ci is not None:
             diff += f" [{r.difference_ci[0]:.2f}, {r.difference_ci[1]:.2f}]"
         power = "" if r.power is None else f"{r.power:.2f} ({r.n_for_80})"
+        if r.power is None and r.detectable is not None:
+            power = f"detects >= {r.detectable:.2f}"
         lines.append(f"| {r.variant} | {planted} | {learned} | {measured} | {r.n} | {diff} | "
                      f"{power} | {'yes' if r.recovered else 'no'} | {r.why} |")
     return lines
@@ -756,11 +814,13 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             lines += [f"Matched-training control `{v.control_model}` (same fine-tuning, nothing "
                       f"planted): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
-    if any(r.power is not None for j in judged for r in j.rows):
+    if any(r.power is not None or r.detectable is not None for j in judged for r in j.rows):
         lines += ["Power: the chance that the difference interval excludes 0 if the true "
                   "difference is the planted one, at this n and spread (this run as the pilot); "
                   "in brackets, the problems per arm that would give 80%. An arm below 0.80 is "
-                  "under-sized, and its miss says less about the method.", ""]
+                  "under-sized, and its miss says less about the method. Where only an order was "
+                  "planted, the smallest difference from the control this n detects with 80% "
+                  "power.", ""]
     lines += ["The variants are TinyThinker fine-tuned with a planted rule "
               "(starter/organism/variants.py); what each one learned is measured directly on the "
               "organism page. Passing here is necessary, not sufficient, for trusting the method "

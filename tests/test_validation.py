@@ -282,3 +282,34 @@ def test_power_is_for_the_planted_difference_and_null_or_order_only_arms_have_no
     summary = (tmp_path / "summary.md").read_text()
     assert "| 0.94 (20) |" in summary and "Power: the chance" in summary
     assert json.loads((tmp_path / "validation.json").read_text())["arms"][1]["n_for_80"] == 20
+
+
+def test_rejudge_keeps_the_measurements_and_applies_the_current_rules(tmp_path, monkeypatch):
+    """A validation judged before power existed gets it back from its own validation.json; an
+    order-only arm states the smallest difference it could detect; a changed spec is refused."""
+    arms = (Arm("tinythinker", None, label="base"), Arm("tinythinker-lucky", None))
+    spec = Validation("agreement", arms, measure=measure_p, meaning="m.", increasing=False)
+    control = Measured(0.8, (0.7, 0.89), 32)
+    rows = val.judge("agreement", arms, [Measured(0.88, (0.8, 0.94), 32),
+                                         Measured(0.22, (0.14, 0.32), 32)], increasing=False,
+                     control=control)
+    val.write_judged("determinism", "cpu", [Judged(spec, rows, control)], tmp_path)
+    record = json.loads((tmp_path / "validation.json").read_text())
+    for arm in record["arms"]:  # as written before power was added
+        for key in ("power", "n_for_80", "detectable"):
+            arm.pop(key)
+    (tmp_path / "validation.json").write_text(json.dumps(record))
+    monkeypatch.setattr(val, "load_validation", lambda slug: spec)
+    val.rejudge(tmp_path, "determinism")
+    again = json.loads((tmp_path / "validation.json").read_text())
+    base, lucky = again["arms"]
+    assert [a["measured"] for a in again["arms"]] == [0.88, 0.22] and again["recovered"]
+    assert base["detectable"] is None, "a null arm has no power statement"
+    # lucky - control: -0.58, interval -0.58 - hypot(0.08, 0.09), -0.58 + hypot(0.1, 0.1)
+    # = [-0.700, -0.439]; se 0.0668; 2.8016 * se = 0.187
+    assert lucky["power"] is None and lucky["detectable"] == 0.19
+    assert "detects >= 0.19" in (tmp_path / "summary.md").read_text()
+    other = Validation("another quantity", arms, measure=measure_p, meaning="m.")
+    monkeypatch.setattr(val, "load_validation", lambda slug: other)
+    with pytest.raises(UsageError, match="other quantities"):
+        val.rejudge(tmp_path, "determinism")

@@ -61,6 +61,7 @@ class ArmResult:
     d_hi: float | None = None  # upper end
     power: float | None = None  # to detect the planted difference at this n (None: not planted)
     n_for_80: int | None = None  # problems per arm that would give 80% power
+    detectable: float | None = None  # smallest difference detected with 80% power (order only)
 
     @property
     def short(self) -> str:
@@ -129,6 +130,7 @@ def _arm(row: Any, where: str) -> ArmResult:
         d_hi=d_hi,
         power=_number(row.get("power")),
         n_for_80=_count(row.get("n_for_80")),
+        detectable=_number(row.get("detectable")),
     )
 
 
@@ -275,9 +277,19 @@ def _cell(text: str) -> str:
 
 
 def _with_power(block: Block | None) -> bool:
-    """Whether any arm states its power (validations run since power was added)."""
+    """Whether any arm states its power (validations judged since power was added)."""
     return block is not None and _with_control(block) and any(
-        arm.power is not None for arm in block.arms)
+        arm.power is not None or arm.detectable is not None for arm in block.arms)
+
+
+def _power_cell(arm: ArmResult) -> str:
+    """Power to detect the planted difference (problems per arm for 80%), or for an order-only
+    arm the smallest difference detected with 80% power."""
+    if arm.power is not None:
+        return f"{arm.power:.2f} (n for 80%: {arm.n_for_80})"
+    if arm.detectable is not None:
+        return f"detects ≥ {arm.detectable:.2f}"
+    return "—"
 
 
 def _with_control(block: Block | None) -> bool:
@@ -302,7 +314,7 @@ def arm_row(arm: ArmResult, rank: int = 1, block: Block | None = None) -> str:
             difference += f" [{arm.d_lo:+.2f}, {arm.d_hi:+.2f}]"
         cells.append(difference)
     if _with_power(block):
-        cells.append("—" if arm.power is None else f"{arm.power:.2f} ({arm.n_for_80})")
+        cells.append(_power_cell(arm))
     cells.append(verdict)
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
@@ -328,7 +340,7 @@ def block_table(block: Block) -> list[str]:
         head = ["| Variant | Planted | Learned | Measured [95% interval] | n | Minus retrained "
                 "[95% interval] | Verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
         if _with_power(block):
-            head = [head[0].replace(" | Verdict |", " | Power (n for 80%) | Verdict |"),
+            head = [head[0].replace(" | Verdict |", " | Power | Verdict |"),
                     head[1] + " --- |"]
         c = block.control
         if c is not None:

@@ -211,6 +211,6 @@ def test_a_block_whose_arms_state_power_gets_a_power_column():
             "difference_ci": [-0.9, -0.7]}
     block = parse_record({"quantity": "p", "arms": [base, arm]}, "x").blocks[0]
     lines = block_table(block)
-    assert lines[0].endswith("| Power (n for 80%) | Verdict |")
+    assert lines[0].endswith("| Power | Verdict |")
     assert lines[1].count("---") == 8
-    assert "| — |" in lines[2] and "| 0.94 (20) |" in lines[3]
+    assert "| — |" in lines[2] and "| 0.94 (n for 80%: 20) |" in lines[3]
