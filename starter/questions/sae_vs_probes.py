@@ -56,7 +56,11 @@
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): a probe on SAE latents reads
 # `reachable` (a property of the numbers that no single token shows) more accurately than the text
-# baseline. The others are secondary, Holm-adjusted.
+# does. The others are secondary, Holm-adjusted. Since issue #25 "the text" is the strongest rung
+# of the text ladder (the one-line rule where the property has one, the fitted text baseline,
+# token identity, a constant guess), not the fitted text baseline alone: on the organism the rule
+# reads `reachable` exactly, so the primary's comparator is that rule (said in the summary's
+# Read first). Every SAE-vs-text claim is made the same way.
 
 # %%
 from __future__ import annotations
@@ -99,6 +103,7 @@ FAMILIES = ("sae", "resid", "text", "token")  # what a probe reads (see the head
 TEXT_NAME = ("text baseline (current token, the step's words so far, the previous step's words, "
              "the target, the words since the last 'Left:' state)")
 RULE_NAME = "the organism's one-line rule on the text (target, 'Left:' numbers, tries so far)"
+TRIVIAL_NAME = "a constant guess (0.5 by construction on class-balanced items)"
 MIN_PROBLEMS = 2  # a property needs each class in at least this many problems on each side
 
 # %% [markdown]
@@ -684,6 +689,14 @@ def _gap(a: dict, b: dict, problems: list[str]) -> stats.Estimate:
     return stats.difference_ci(a["hits"], problems, b["hits"], problems, unit="problem")
 
 
+def _sae_minus(sae_rows: list[dict], rung: dict, problems: list[str]) -> stats.Estimate:
+    """SAE accuracy minus one rung's on the same items: over several SAE seeds their mean, the
+    seeds resampled inside the interval (`stats.seeds_difference_ci`); else one probe's gap."""
+    if len(sae_rows) > 1:
+        return stats.seeds_difference_ci([r["hits"] for r in sae_rows], rung["hits"], problems)
+    return _gap(sae_rows[0], rung, problems)
+
+
 def rung_name(method: str) -> str:
     """What a non-SAE probe reads, in words (for `strongest_baseline` and the summary).
 
@@ -695,7 +708,27 @@ def rung_name(method: str) -> str:
     if method.startswith("resid-k"):
         return f"{method.removeprefix('resid-k')} residual dimensions (same selection rule)"
     return {"text": TEXT_NAME, "token": "token identity (one-hot of the current token)",
-            "rule": RULE_NAME}[method]
+            "rule": RULE_NAME, "trivial": TRIVIAL_NAME}[method]
+
+
+TEXT_LADDER = ("rule", "text", "token", "trivial")  # the text's rungs; ties go to the first
+TRIVIAL = 0.5  # a constant guess on class-balanced items: 0.5 by construction, not a sample
+
+
+def text_ladder(accuracy: dict[str, stats.Estimate], n_problems: int,
+                n_items: int) -> dict[str, stats.Estimate]:
+    """The rungs that read only the text, in `TEXT_LADDER` order: the one-line rule (organism
+    properties), the fitted text probe, token identity and the trivial constant guess (exact).
+
+    >>> e = lambda v: stats.Estimate(v, (v - 0.05, v + 0.05), 4, 8)
+    >>> ladder = text_ladder({"sae-k16": e(0.9), "resid-dense": e(0.8), "text": e(0.66),
+    ...                       "rule": e(1.0), "token": e(0.5)}, n_problems=4, n_items=8)
+    >>> list(ladder), ladder["trivial"].exact, baselines.strongest_of(ladder)
+    (['rule', 'text', 'token', 'trivial'], True, 'rule')
+    """
+    ladder = {rung: accuracy[rung] for rung in TEXT_LADDER if rung in accuracy}
+    ladder["trivial"] = stats.constant(TRIVIAL, n_problems, n_items=n_items)
+    return ladder
 
 
 def strongest_rung(accuracy: dict[str, stats.Estimate]) -> str:
@@ -799,6 +832,10 @@ class Metrics:
     sae_minus_resid_by_seed: dict[str, dict[int, stats.Estimate]]  # property -> seed -> gap
     strongest: dict[str, str]  # property -> its strongest non-SAE rung
     sae_minus_strongest: dict[str, stats.Estimate]  # property -> SAE minus that rung
+    # property -> the text ladder's rungs (TEXT_LADDER order; "trivial" the constant 0.5)
+    text_ladder: dict[str, dict[str, stats.Estimate]]
+    text_strongest: dict[str, str]  # property -> the text ladder's top rung
+    sae_minus_text_strongest: dict[str, stats.Estimate]  # property -> SAE minus that rung
     pipeline: Pipeline | None = None  # the shuffled-label control (None: no shuffled probes)
     chance: dict[str, Chance] = field(default_factory=dict)  # property -> its chance control
 
@@ -822,7 +859,8 @@ def analyse(rows: list[dict]) -> Metrics:
                                    n_tokens=r["n_tokens"]) for r in saes},
         "items": {}, "accuracy": {}, "sae_minus_resid": {}, "sae_minus_dense": {},
         "sae_minus_text": {}, "sae_minus_resid_by_seed": {}, "strongest": {},
-        "sae_minus_strongest": {}}
+        "sae_minus_strongest": {}, "text_ladder": {}, "text_strongest": {},
+        "sae_minus_text_strongest": {}}
 
     def probe(prop: str, method: str, seed: int | None = None) -> dict | None:
         want = seed if is_seeded(method) else None
@@ -869,13 +907,20 @@ def analyse(rows: list[dict]) -> Metrics:
                 resid = probe(prop, f"resid-k{m['claim_k']}")
                 m["sae_minus_resid"][prop][m["claim_k"]] = stats.seeds_difference_ci(
                     hits, resid["hits"], problems)
+            # SAE k=claim_k by seed (its seeds resampled in every gap), or the one seed's probe
+            sae_rows = by_seed if len(seeds) > 1 and None not in by_seed else [claim_sae]
             top = strongest_rung(m["accuracy"][prop])
             m["strongest"][prop] = top
-            if len(seeds) > 1 and all(r is not None for r in by_seed):
-                m["sae_minus_strongest"][prop] = stats.seeds_difference_ci(
-                    [r["hits"] for r in by_seed], probe(prop, top)["hits"], problems)
-            else:
-                m["sae_minus_strongest"][prop] = _gap(claim_sae, probe(prop, top), problems)
+            m["sae_minus_strongest"][prop] = _sae_minus(sae_rows, probe(prop, top), problems)
+            # the text ladder (issue #25): a "beats the text" claim is made against its top rung
+            ladder = text_ladder(m["accuracy"][prop], n_problems=len(set(problems)),
+                                 n_items=len(labels))
+            top_text = baselines.strongest_of(ladder)
+            m["text_strongest"][prop] = top_text
+            m["text_ladder"][prop] = ladder
+            m["sae_minus_text_strongest"][prop] = _sae_minus(
+                sae_rows, {"hits": [TRIVIAL] * len(labels)} if top_text == "trivial"
+                else probe(prop, top_text), problems)
             m["sae_minus_resid_by_seed"][prop] = {
                 seed: _gap(probe(prop, f"sae-k{m['claim_k']}", seed),
                            probe(prop, f"resid-k{m['claim_k']}"), problems) for seed in seeds}
@@ -999,13 +1044,18 @@ def claims(m: Metrics) -> list[Claim]:
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
             m.sae_minus_resid[prop][k], key=f"sae-vs-resid-{prop}",
             strongest_baseline=strongest))
+        # against the text ladder's top rung, never the fitted text probe alone (issue #25):
+        # where the one-line rule reads the label, beating a weaker text probe says nothing
+        text_top = m.text_strongest[prop]
         found.append(compare(
-            f"A probe on {k} SAE latents reads '{prop}' more accurately than the text baseline "
-            f"(the current token, the step's words so far, the previous step's words, the target "
-            f"and the words since the last 'Left:' state){over}.",
-            metric, acc[f"sae-k{k}"], "text baseline, same probe",
-            "held-out accuracy (balanced), text baseline", acc["text"],
-            m.sae_minus_text[prop], key=f"sae-vs-text-{prop}",
+            f"A probe on {k} SAE latents reads '{prop}' more accurately than the strongest "
+            "reading of the text alone: the best of the one-line rule (where the property has "
+            "one), the fitted text baseline (the current token, the step's words so far, the "
+            "previous step's words, the target and the words since the last 'Left:' state), "
+            f"token identity and a constant guess{over}.",
+            metric, acc[f"sae-k{k}"], f"strongest text rung: {rung_name(text_top)}",
+            f"held-out accuracy (balanced), {text_top}", m.text_ladder[prop][text_top],
+            m.sae_minus_text_strongest[prop], key=f"sae-vs-text-{prop}",
             strongest_baseline=strongest))
     if m.pipeline is not None:
         p = m.pipeline
@@ -1029,6 +1079,49 @@ def _verdict(e: stats.Estimate) -> str:
     return f"not distinguishable at this n{more}"
 
 
+def _short(e: stats.Estimate) -> str:
+    """A value with its interval in brackets, for a sentence that lists several.
+
+    >>> _short(stats.Estimate(0.264, (0.191, 0.335), 200, 400))
+    '0.26 [0.19, 0.34]'
+    """
+    return f"{e.value:.2f}" + ("" if e.ci is None else f" [{e.ci[0]:.2f}, {e.ci[1]:.2f}]")
+
+
+def text_ladder_note(m: Metrics) -> str:
+    """Issue #25's change, from the numbers: what every SAE-vs-text claim is now compared with,
+    what the primary's comparator became, and which wins over the fitted text probe alone are not
+    claims because a stronger text rung reads the property."""
+    if not m.text_strongest:
+        return ""
+    k, d = m.claim_k, stats.describe
+    primary_prop = PRIMARY.removeprefix("sae-vs-text-")
+    note = ("Read first (issue #25): every SAE-vs-text claim, the primary included, is made "
+            "against the strongest rung of the text ladder (the one-line rule where the property "
+            "has one, the fitted text baseline, token identity, a constant guess at 0.5), no "
+            "longer against the fitted text baseline alone.")
+    if primary_prop in m.text_strongest:
+        top = m.text_strongest[primary_prop]
+        gap = m.sae_minus_text_strongest[primary_prop]
+        note += (f" The primary claim (`{PRIMARY}`, declared before the run) keeps its property "
+                 f"and question; its comparator is now {rung_name(top)} "
+                 f"({d(m.text_ladder[primary_prop][top])})"
+                 + ("" if top == "text" else
+                    f", not the fitted text baseline ({d(m.accuracy[primary_prop]['text'])})")
+                 + f"; SAE k={k} minus it is {d(gap)}: {_verdict(gap)}.")
+    beaten = [p for p in m.properties if p in m.sae_minus_text
+              and m.text_strongest.get(p, "text") != "text"
+              and m.sae_minus_text[p].excludes_zero and m.sae_minus_text[p].value > 0]
+    if beaten:
+        note += (f" SAE k={k} beats the fitted text baseline alone on "
+                 + "; ".join(f"`{p}` (SAE minus it {_short(m.sae_minus_text[p])}, while the "
+                             f"`{m.text_strongest[p]}` rung reads "
+                             f"{_short(m.text_ladder[p][m.text_strongest[p]])})" for p in beaten)
+                 + ": those wins were 'supported' claims before; against the strongest text "
+                 "rung they are not, and their gaps stay in the per-property lines below.")
+    return note
+
+
 def read_first(m: Metrics) -> str:
     """What changed after review B and why, for the top of the summary."""
     spread = [v for c in m.chance.values() for v in c.by_shuffle]
@@ -1037,7 +1130,8 @@ def read_first(m: Metrics) -> str:
         f"shuffles per property; single fits range {min(spread):.2f} to {max(spread):.2f}, and "
         "the control is their mean, its interval resampling problems and shuffles.")
     rule = "rule" in m.strongest.values()
-    return ("Read first: after review B the controls changed; the primary claim did not. (1) "
+    lead = "Before that, after review B," if m.text_strongest else "Read first: after review B"
+    return (f"{lead} the controls changed (the primary claim did not). (1) "
             "The text baseline now sees what the organism's rules read: the prompt's target and "
             "the words since the last 'Left:' state (counted), beside the step's words and the "
             "previous step's." + (" (2) The one-line rule itself (target, 'Left:' numbers, tries "
@@ -1060,7 +1154,8 @@ def read_first(m: Metrics) -> str:
 def findings(m: Metrics) -> str:
     d = stats.describe
     k = m.claim_k
-    lines = [read_first(m), "",
+    ladder = text_ladder_note(m)
+    lines = [*([ladder, ""] if ladder else []), read_first(m), "",
              f"Residuals at layer {m.layer}. Accuracy is balanced accuracy: the held-out items "
              "are subsampled to equal classes, so chance (a constant guess) is exactly 0.5; "
              "every interval resamples held-out problems (and SAE seeds or label shuffles where "
@@ -1070,11 +1165,12 @@ def findings(m: Metrics) -> str:
         top, gap = m.strongest[primary_prop], m.sae_minus_strongest[primary_prop]
         lines.append(
             f"Strongest baseline: the primary claim (declared before the run) compares SAE k={k} "
-            f"with the text baseline on `{primary_prop}`, but the text baseline is not the rung "
-            f"to beat. The strongest non-SAE rung there is the {rung_name(top)}, "
-            f"{d(m.accuracy[primary_prop][top])}, and SAE k={k} minus it is {d(gap)}, "
-            f"{_verdict(gap)}. Every claim's `strongest_baseline` names that top rung (residual "
-            "probes sparse and dense, text, token identity).")
+            f"with the strongest text rung on `{primary_prop}`. Over every non-SAE rung "
+            f"(the text's and the residual probes, sparse and dense) the strongest there: "
+            f"{rung_name(top)}, {d(m.accuracy[primary_prop][top])}; SAE k={k} minus it is "
+            f"{d(gap)}, {_verdict(gap)}. Every claim's `strongest_baseline` names that top "
+            "non-SAE rung (residual probes sparse and dense, the one-line rule, text, token "
+            "identity).")
     if m.n_chains:
         lines.append(f"{m.n_chains} sampled chains, {m.n_unfinished} unfinished (no "
                      "`</think>` and answer within the budget): their steps are probed, but "
@@ -1096,8 +1192,15 @@ def findings(m: Metrics) -> str:
             lines.append(f"- SAE minus residual at k={kk}: {d(e)}, {_verdict(e)}; SAE k={kk} "
                          f"minus the dense probe: {d(m.sae_minus_dense[prop][kk])}.")
         if prop in m.sae_minus_text:
-            lines.append(f"- SAE k={k} minus the text baseline: {d(m.sae_minus_text[prop])}, "
-                         f"{_verdict(m.sae_minus_text[prop])}.")
+            lines.append(f"- SAE k={k} minus the fitted text baseline: "
+                         f"{d(m.sae_minus_text[prop])}, {_verdict(m.sae_minus_text[prop])}"
+                         + (" (not a claim: a stronger text rung reads it)"
+                            if m.text_strongest.get(prop, "text") != "text" else "") + ".")
+        if prop in m.text_strongest:
+            top, gap = m.text_strongest[prop], m.sae_minus_text_strongest[prop]
+            lines.append(f"- Strongest text rung: {rung_name(top)} (`{top}`), "
+                         f"{d(m.text_ladder[prop][top])}; SAE k={k} minus it: {d(gap)}, "
+                         f"{_verdict(gap)} (the claim `sae-vs-text-{prop}`).")
         if prop in m.strongest:
             top, gap = m.strongest[prop], m.sae_minus_strongest[prop]
             lines.append(f"- Strongest non-SAE rung: {rung_name(top)} (`{top}`), "

@@ -166,6 +166,10 @@ def test_claims_agree_with_their_intervals():
     vs_resid, vs_text, pipeline = found
     assert vs_resid.difference.ci[0] > 0 and vs_resid.verdict == "supported"
     assert vs_text.verdict == "supported" and pipeline.verdict == "supported"
+    # no rule here: the fitted text probe (8/16) ties token identity and the constant 0.5, and
+    # ties go to the first rung of TEXT_LADDER, so the claim's comparator is that probe
+    assert m.text_strongest["a"] == "text" and vs_text.control.name.endswith(svp.TEXT_NAME)
+    assert vs_text.difference.value == pytest.approx(30 / 32 - 0.5)
     text = svp.findings(m)
     assert "`b` not probed" in text and "hypothesis about R1-distill" in text
 
@@ -241,7 +245,8 @@ def test_strongest_baseline_is_the_top_non_sae_rung_not_the_text_baseline():
     for claim in (vs_resid, vs_text):
         assert claim.strongest_baseline.name == "1 residual dimensions (same selection rule)"
         assert claim.strongest_baseline.estimate.value == 1.0
-    assert vs_text.control.name == "text baseline, same probe", "the declared control stays"
+    assert vs_text.control.name == f"strongest text rung: {svp.TEXT_NAME}", (
+        "the comparator is the text ladder's top rung, the residual probes are not text")
     assert "Strongest non-SAE rung: 1 residual dimensions" in svp.findings(m)
     # resid-k1 at chance: the dense probe (14/16) is the rung to beat
     fewer = [dict(r, hits=HALF) if r.get("method") == "resid-k1" else r for r in rows()]
@@ -271,7 +276,8 @@ def test_chance_is_the_mean_over_label_shuffles_with_their_spread_inside_the_int
     assert m.pipeline.difference.value == pytest.approx(14 / 16 - 0.5)
     assert m.pipeline.difference.ci[0] < m.pipeline.difference.value < m.pipeline.difference.ci[1]
     text = svp.findings(m)
-    assert text.startswith("Read first: after review B")
+    assert text.startswith("Read first (issue #25)")
+    assert "Before that, after review B," in text
     assert "2 of 4 single fits have an interval" in text
 
 
@@ -284,6 +290,38 @@ def test_the_one_line_rule_is_a_rung_and_can_be_the_strongest():
     assert m.strongest["a"] == "rule"
     assert svp.claims(m)[1].strongest_baseline.name == svp.RULE_NAME
     assert "The one-line rule itself" in svp.findings(m)
+
+
+def test_a_win_over_the_fitted_text_is_not_supported_when_the_rule_reads_the_label():
+    """Issue #25: SAE k=4 (30/32) beats the fitted text probe (8/16) by 7/16, but the one-line
+    rule reads 16/16: the SAE-vs-text claim compares with the rule and is refuted (30/32 - 1),
+    the fitted-text win is named in Read first and kept out of the claims."""
+    m = svp.analyse(rows() + [probe("a", "rule", ALL)])
+    assert m.text_strongest["a"] == "rule"
+    assert list(m.text_ladder["a"]) == ["rule", "text", "token", "trivial"]
+    assert m.text_ladder["a"]["trivial"].exact and m.text_ladder["a"]["trivial"].value == 0.5
+    assert m.sae_minus_text["a"].value == pytest.approx(30 / 32 - 0.5), "kept, not a claim"
+    vs_text = svp.claims(m)[1]
+    assert vs_text.key == "sae-vs-text-a" and vs_text.control.estimate.value == 1.0
+    assert vs_text.control.name == f"strongest text rung: {svp.RULE_NAME}"
+    assert vs_text.difference.value == pytest.approx(30 / 32 - 1.0)
+    assert vs_text.verdict != "supported"
+    check(vs_text.to_dict())
+    text = svp.findings(m)
+    assert "SAE k=4 beats the fitted text baseline alone on `a`" in text
+    assert "- Strongest text rung: " + svp.RULE_NAME in text
+
+
+def test_a_text_probe_below_chance_leaves_the_constant_guess_as_the_rung():
+    """Text and token at 4/16 (below the constant 0.5) and no rule: the comparator is the exact
+    constant 0.5, so SAE k=4 minus it is 30/32 - 0.5 and the control adds no error."""
+    low = [1, 0, 0, 0] * 4  # 4/16 right
+    out = [dict(r, hits=low) if r.get("method") in ("text", "token") else r for r in rows()]
+    m = svp.analyse(out)
+    assert m.text_strongest["a"] == "trivial"
+    vs_text = svp.claims(m)[1]
+    assert vs_text.control.estimate.exact and vs_text.control.name.endswith(svp.TRIVIAL_NAME)
+    assert vs_text.difference.value == pytest.approx(30 / 32 - 0.5)
 
 
 def test_organism_rule_equals_the_label_and_the_text_sees_the_target():
