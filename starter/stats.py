@@ -11,6 +11,8 @@ cluster holds exactly one yes/no item.
 - `difference_ci(a, a_clusters, b, b_clusters)`: mean(a) - mean(b), resampling the union of clusters
   jointly, so a condition and its control measured on the same problems are compared pair by pair.
 - `describe(estimate)`: "0.62 (95% CI 0.48 to 0.75; n=12 problems)", or "3/5" for fewer than 10 items.
+- `ratio_ci(a, b, clusters)`: mean(a) / mean(b) over the same items (e.g. what a method saves
+  as a share of what an oracle saves), the clusters resampled together.
 - `auroc_ci`, `auroc_difference_ci`: an AUROC (or two scores' AUROC difference on the same
   items) with the cluster bootstrap.
 - `seeds_difference_ci`: a difference whose method was trained once per seed, the seeds
@@ -184,6 +186,43 @@ def difference_ci(a: Sequence[float], a_clusters: Sequence[Hashable], b: Sequenc
         return ci
 
     return Estimate(value, interval(level), len(names), n_items, unit, at_level=interval)
+
+
+def ratio_ci(a: Sequence[float], b: Sequence[float], clusters: Sequence[Hashable],
+             unit: str = "problem", seed: int = 0, level: float = LEVEL) -> Estimate:
+    """mean(a) / mean(b) over the same items (a[i] and b[i] measured on one item), with a
+    percentile interval from resampling whole clusters (a and b move together).
+
+    Resamples whose denominator is 0 are skipped; no interval when fewer than half remain, with
+    fewer than 2 clusters, or when b sums to 0 (the value is then nan). By hand: a sums to 1.0 and
+    b to 2.0 over three problems, so the ratio is 0.5.
+
+    >>> r = ratio_ci([0.5, 0.0, 0.5], [0.5, 1.0, 0.5], ["p", "q", "r"])
+    >>> r.value, r.n, r.ci[0] <= 0.5 <= r.ci[1]
+    (0.5, 3, True)
+    """
+    if not len(a) == len(b) == len(clusters):
+        raise ValueError(f"{len(a)} numerators, {len(b)} denominators and {len(clusters)} "
+                         "cluster labels; give one of each per item")
+    keep = [i for i in range(len(a)) if math.isfinite(a[i]) and math.isfinite(b[i])]
+    xa = np.asarray([float(a[i]) for i in keep])
+    xb = np.asarray([float(b[i]) for i in keep])
+    groups = [clusters[i] for i in keep]
+    if xa.size == 0 or xb.sum() == 0:
+        return Estimate(math.nan, None, len(set(groups)), int(xa.size), unit)
+    names = list(dict.fromkeys(groups))
+    sums_a, _ = _per_cluster(xa, groups, names)
+    sums_b, _ = _per_cluster(xb, groups, names)
+    value = float(xa.sum() / xb.sum())
+    if len(names) < 2:
+        return Estimate(value, None, len(names), int(xa.size), unit)
+    idx = _resample_indices(len(names), seed)
+    top, bottom = sums_a[idx].sum(axis=1), sums_b[idx].sum(axis=1)
+    boot = top[bottom > 0] / bottom[bottom > 0]
+    if boot.size < N_BOOT // 2:
+        return Estimate(value, None, len(names), int(xa.size), unit)
+    return Estimate(value, _percentiles(boot, level), len(names), int(xa.size), unit,
+                    at_level=lambda lv: _percentiles(boot, lv))
 
 
 def auroc_ci(scores: Sequence[float], labels: Sequence[float], clusters: Sequence[Hashable],

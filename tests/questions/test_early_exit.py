@@ -163,7 +163,7 @@ def test_forced_answer_rule_is_a_fixed_rung_that_can_be_the_strongest():
     assert m.best_baseline == "forced_answer_rule"
     primary = ee.claims(m)[0]
     assert primary.key == ee.PRIMARY and primary.strongest_baseline.name.startswith(
-        "forced-answer rule")
+        "verifier (equals the oracle except at 2 boundaries of 12)")  # B's last: answer x
 
 
 def test_summary_says_first_how_many_stops_skip_only_the_final_hit():
@@ -176,9 +176,34 @@ def test_summary_says_first_how_many_stops_skip_only_the_final_hit():
     assert m.final_step["oracle"] == (2, 2)
     assert m.final_step["token_budget"] == (0, 0)
     text = ee.findings(m)
-    assert text.startswith("Read first: nearly all of the savings here are the final step. 2 of "
-                           "the 4 scored chains end with the step `Hit.`")
-    assert "probe 2 of its 2 stops" in text and "token budget" in text
+    second = text.split("\n\n")[1]
+    assert second.startswith("Nearly all of the savings here are the final step. 2 of "
+                             "the 4 scored chains end with the step `Hit.`")
+    assert "probe 0 of its 2 stops" in second and "token budget" in second
+
+
+def test_headline_is_the_probe_as_a_share_of_the_oracle():
+    # the probe and the oracle both stop A at its 2nd boundary (saves 0.5) and let B finish:
+    # the probe saves all the oracle saves (ratio 1); both stops skip only A's last step, so with
+    # the final step excluded both save 0; the verifier disagrees with the grade only at the two
+    # B chains' last boundaries (right there, but their forced answer is the text "x")
+    m = ee.analyse(with_text(rows()))
+    assert m.probe_share_of_oracle.value == pytest.approx(1.0)
+    assert m.saved_before_last["probe"].value == 0.0
+    assert m.saved_before_last["oracle"].value == 0.0
+    assert (m.verifier_disagrees, m.n_scored_boundaries) == (2, 12)
+    text = ee.findings(m)
+    assert text.startswith("Read first: the probe saves 1.00 (95% CI ")
+    assert "comparator changed after review A" in text and "reference answer" in text
+
+
+def test_saved_before_last_counts_only_stops_before_the_last_step():
+    bounds = [{"tokens": 10, "correct": True}, {"tokens": 40, "correct": True},
+              {"tokens": 42, "correct": True}]
+    chain = ee.Chain("u", "p", True, bounds, None, final_step="Hit.")
+    assert ee.saved_before_last(chain, ee.Outcome(10, True, 1 - 10 / 42)) == pytest.approx(0.75)
+    assert ee.saved_before_last(chain, ee.Outcome(40, True, 1 - 40 / 42)) == 0.0
+    assert ee.saved_before_last(chain, ee.Outcome(42, True, 0.0)) == 0.0
 
 
 def test_a_skipped_probe_leaves_only_the_baselines_and_no_verdict():
