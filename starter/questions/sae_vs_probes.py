@@ -74,7 +74,7 @@ import numpy as np
 
 from starter import baselines, cot, grading, probes, stats
 from starter.activations import cache_resid
-from starter.errors import UsageError
+from starter.errors import StarterError, UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
 from starter.models import reference_sae_model
@@ -132,6 +132,11 @@ class Config(StarterConfig):
     max_new_tokens: int = 4096
     max_steps: int = 64  # sampled models only: steps per chain that are probed (the first ones)
     batch_size: int = 16  # texts per forward pass when caching residuals
+    # A 'planted' property at every token of the search, labelled by this planted feature's own
+    # rule (starter/organism/planted.py FEATURES, e.g. "sparse"); None: the model's own plant
+    # where it carries one (tinythinker-plant-*), else no such property. On the base the same
+    # rule with nothing planted is the validation's matched control (VALIDATION below).
+    planted_labels: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -143,6 +148,12 @@ class Config(StarterConfig):
             raise UsageError(f"ks={self.ks}: give one or more sparsities, each at least 1")
         if self.claim_k not in self.ks:
             raise UsageError(f"claim_k={self.claim_k} must be one of ks={self.ks}")
+        if self.planted_labels is not None:
+            from starter.organism.planted import FEATURES
+
+            if self.planted_labels not in FEATURES:
+                raise UsageError(f"planted_labels={self.planted_labels!r}: choose one of "
+                                 f"{', '.join(FEATURES)} (or none)")
         if min(self.n_seeds, self.n_shuffles, self.probe_steps, self.max_steps) < 1:
             raise UsageError(f"n_seeds={self.n_seeds}, n_shuffles={self.n_shuffles}, "
                              f"probe_steps={self.probe_steps}, max_steps={self.max_steps}: "
@@ -375,6 +386,47 @@ def find_sites(model, chains: list[Chain]) -> tuple[list[Site], list[list[int]]]
                                   branch=f"{step.branch} {step.text}".strip(),
                                   rule=step.rule.get(prop), **base))
     return sites, all_ids
+
+
+def planted_rule(cfg: Config, model) -> Any:
+    """The planted feature whose label rule scores the 'planted' property: `cfg.planted_labels`
+    if set, else the model's own plant (None: no such property)."""
+    if cfg.planted_labels is not None:
+        from starter.organism.planted import get_feature
+
+        return get_feature(cfg.planted_labels)
+    return getattr(model.spec, "planted", None)
+
+
+def planted_description(feature, model) -> str:
+    """What the 'planted' property is on this model: the rule, and whether anything is planted."""
+    carried = getattr(model.spec, "planted", None)
+    here = (f"written as +u after layer {feature.layer}" if carried == feature
+            else "nothing planted on this model: the rule alone, the matched control")
+    return (f"at every token of the search: the planted '{feature.name}' feature's own label "
+            f"({feature.kind}, starter/organism/planted.py `labels`; {here})")
+
+
+def planted_sites(feature, sites: list[Site], ids: list[list[int]]) -> list[Site]:
+    """The 'planted' property at every token of the search (the `on_path` sites), labelled by
+    the plant's own rule on the chain's token ids (`planted.labels`: position t depends only on
+    ids[: t + 1]), never by a method under test. No one-line rule: the plant's hash is no
+    reading of the text a baseline could state.
+
+    >>> from starter.organism.planted import PlantedFeature, labels
+    >>> f = PlantedFeature("s", layer=2, kind="sparse", scale=1.0, seed=13, rate=0.5)
+    >>> ids = [[1, 24, 36, 22, 15, 7]]
+    >>> labels(f, ids[0]).tolist()
+    [1, 0, 1, 1, 1, 1]
+    >>> sites = [Site("on_path", 1, "p0", 0, t, ids[0][t], "Try", "") for t in (1, 4)]
+    >>> [(s.prop, s.position, s.label) for s in planted_sites(f, sites, ids)]
+    [('planted', 1, 0), ('planted', 4, 1)]
+    """
+    from starter.organism.planted import labels
+
+    truth = [labels(feature, chain_ids) for chain_ids in ids]
+    return [dataclasses.replace(s, prop="planted", label=int(truth[s.chain][s.position]),
+                                rule=None) for s in sites if s.prop == "on_path"]
 
 
 def split_problems(problems: list[str], test_fraction: float, seed: int) -> set[str]:
@@ -615,10 +667,29 @@ def run(ctx: Context) -> None:
         chains = [model_chain(r, cfg.max_steps) for r in rows]
         described = MODEL_PROPERTIES
     sites, ids = find_sites(model, chains)
+    feature = planted_rule(cfg, model)
+    unreadable = None  # why the 'planted' property cannot be read at this layer
+    if feature is not None:
+        if not organism:
+            raise UsageError(f"planted_labels={feature.name!r}: planted features live on the "
+                             f"organism; {model.spec.name} is not one")
+        from starter.activations import encode_one
+
+        if any(list(encode_one(model, c.text)) != list(i) for c, i in zip(chains, ids)):
+            raise StarterError("the token ids the plant sees differ from the ids the sites "
+                               "index; the planted labels would not line up")
+        described = {**described, "planted": planted_description(feature, model)}
+        sites = sites + planted_sites(feature, sites, ids)
+        if layer < feature.layer:
+            unreadable = (f"the plant is written after layer {feature.layer}; layer {layer} is "
+                          "read, before it")
     held_out = split_problems([c.problem for c in chains], cfg.test_fraction, cfg.seed)
     y = np.array([s.label for s in sites], dtype=int)
     groups = np.array([s.problem for s in sites])
     items = {prop: items_of(sites, prop, held_out, cfg.seed) for prop in described}
+    if unreadable:
+        items["planted"] = Items(items["planted"].train[:0], items["planted"].test[:0],
+                                 skipped=unreadable)
     for prop, got in items.items():
         if not ctx.store.done(f"items:{prop}"):
             ctx.store.append({
@@ -886,29 +957,23 @@ def analyse(rows: list[dict]) -> Metrics:
         dense_probe, text_probe = probe(prop, "resid-dense"), probe(prop, "text")
         m["sae_minus_resid"][prop] = {}
         m["sae_minus_dense"][prop] = {}
+        sae_rows: list[dict] = []  # SAE k=claim_k, one row per seed
         for k in m["ks"]:
-            sae = probe(prop, f"sae-k{k}")
-            if sae is None:
+            # every SAE probe averages the SAE seeds and its intervals resample them: one lucky
+            # seed is not a finding (one seed: its own probe)
+            by_seed = [r for r in (probe(prop, f"sae-k{k}", sd) for sd in seeds) if r is not None]
+            if not by_seed:
                 continue
-            m["sae_minus_resid"][prop][k] = _gap(sae, probe(prop, f"resid-k{k}"), problems)
-            m["sae_minus_dense"][prop][k] = _gap(sae, dense_probe, problems)
-        claim_sae = probe(prop, f"sae-k{m['claim_k']}")
-        if claim_sae is not None:
-            m["sae_minus_text"][prop] = _gap(claim_sae, text_probe, problems)
-            by_seed = [probe(prop, f"sae-k{m['claim_k']}", seed) for seed in seeds]
-            if len(seeds) > 1 and all(r is not None for r in by_seed):
-                # the claims average the SAE seeds and resample them inside the interval: one
-                # lucky seed is not a finding
-                hits = [r["hits"] for r in by_seed]
-                m["accuracy"][prop][f"sae-k{m['claim_k']}"] = stats.mean_ci(
-                    np.mean(hits, axis=0).tolist(), problems)
-                m["sae_minus_text"][prop] = stats.seeds_difference_ci(hits, text_probe["hits"],
-                                                                      problems)
-                resid = probe(prop, f"resid-k{m['claim_k']}")
-                m["sae_minus_resid"][prop][m["claim_k"]] = stats.seeds_difference_ci(
-                    hits, resid["hits"], problems)
-            # SAE k=claim_k by seed (its seeds resampled in every gap), or the one seed's probe
-            sae_rows = by_seed if len(seeds) > 1 and None not in by_seed else [claim_sae]
+            if len(by_seed) > 1:
+                m["accuracy"][prop][f"sae-k{k}"] = resampled_mean([r["hits"] for r in by_seed],
+                                                                  problems)
+            m["sae_minus_resid"][prop][k] = _sae_minus(by_seed, probe(prop, f"resid-k{k}"),
+                                                       problems)
+            m["sae_minus_dense"][prop][k] = _sae_minus(by_seed, dense_probe, problems)
+            if k == m["claim_k"]:
+                sae_rows = by_seed
+        if sae_rows:
+            m["sae_minus_text"][prop] = _sae_minus(sae_rows, text_probe, problems)
             top = strongest_rung(m["accuracy"][prop])
             m["strongest"][prop] = top
             m["sae_minus_strongest"][prop] = _sae_minus(sae_rows, probe(prop, top), problems)
