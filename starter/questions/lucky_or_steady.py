@@ -28,9 +28,16 @@
 # Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "pilot" and "prefix"), figure.png, summary.md and findings.json.
 #
-# **Primary claim, declared before the run** (`PRIMARY` below): on correct chains the single
-# largest jump carries more of the rise in P(correct) than it would on a steady rise with the same
-# sampling noise. The others are secondary, Holm-adjusted.
+# **Primary claim** (`PRIMARY` below), **changed after review** (issue 25): on correct chains, on
+# the curve *before the chain's final step* (k = 0..n-1), the largest single rise carries more of
+# the upward movement than it would on a steady rise with the same sampling noise. The share is
+# bounded: the largest rise over the sum of all rises (in (0, 1]), not over the net rise (which
+# exceeds 1 when the curve dips before it jumps). Why the change: on TinyThinker the old statistic
+# (the largest jump's share of the net rise on the whole curve k = 0..n, `OLD_PRIMARY`, now a
+# secondary claim) sat on the final step, the verdict `Hit.`, in most chains: after the chain's
+# last `Try`, rollouts at T = 1 write a false `Miss.` or miscopy the answer (a base-organism defect,
+# issue 24), and once `Hit.` is written the answer is copied. That jump is verify and copy noise,
+# not progress towards a key idea. The others are secondary, Holm-adjusted.
 
 # %%
 from __future__ import annotations
@@ -58,7 +65,8 @@ from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
 # every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
-PRIMARY = "largest-jump"
+PRIMARY = "jump-before-verdict"
+OLD_PRIMARY = "largest-jump"  # the primary until review 25: the whole curve, its verdict step too
 
 MIN_RISE = 0.25  # a curve that rises (a wrong chain's: falls) less than this has no jump to find
 STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
@@ -158,15 +166,22 @@ class Config(StarterConfig):
                                        max_new_tokens=budget, batch_size=self.batch_size)
 
 
+# The cpu preset's sample (issue 25 review): 24 continuations per prefix, not 8, so that a steady
+# rise measured with them shows a largest rise well below the whole (8 gave a null of 0.78 on the
+# net-rise share), and every problem the pilot finds solved only sometimes (22 of 80 in the run
+# before, 8 kept): ~6x the continuations of the 64 s run before.
+CPU_ROLLOUTS = 24
+CPU_CHAINS = 16
 # how Thought Anchors forced R1's answer after a prefix
 R1_FORCED_SUFFIX = "\n</think>\n\nTherefore, the final answer is \\boxed{"
 PRESETS = {
     "smoke": Config(n_problems=6, pilot_samples=6, n_chains=1, n_rollouts=4, n_forced=2),
     # The organism solves most problems every time (24 piloted gave 6 it sometimes misses, too few
-    # for a verdict): 80 are piloted so that up to 8 qualify. More problems (the unit of every
-    # interval) buy more than more rollouts per prefix, so the mirror chains are left out here.
-    "cpu": Config(n_problems=80, pilot_samples=6, n_chains=8, n_rollouts=8, n_forced=4,
-                  mirror=False),
+    # for a verdict): 80 are piloted and every problem solved only sometimes is kept (up to
+    # CPU_CHAINS). Problems are the unit of every interval; CPU_ROLLOUTS per prefix lower the
+    # steady null (see above). The mirror chains are left out here.
+    "cpu": Config(n_problems=80, pilot_samples=6, n_chains=CPU_CHAINS, n_rollouts=CPU_ROLLOUTS,
+                  n_forced=4, mirror=False),
     # R1-distill chains on Countdown-3 run ~500-4000 tokens (Thought Anchors allowed 16,384 on
     # MATH): a continuation from prefix k needs at most the rest of a chain, so 4096 new tokens lets
     # most finish; the rest are counted as unfinished, apart from wrong answers.
@@ -453,6 +468,50 @@ def to_prefix_rollouts(rows: list[dict]) -> list[importance.PrefixRollouts]:
                                       forced=to_outcomes(r["forced"])) for r in rows]
 
 
+def upward_share(curve: list[float]) -> float:
+    """The largest single rise over the sum of all rises: in (0, 1], 1 when one step carries all
+    the upward movement, 1/n on a steady n-step rise (nan when the curve never rises). Unlike the
+    share of the net rise (`prefixes.jump_stats`), a dip before the jump cannot push it above 1.
+
+    >>> upward_share([0.0, 0.25, 0.5, 0.75, 1.0]), upward_share([0.5, 0.25, 0.25, 1.0])
+    (0.25, 1.0)
+    >>> upward_share([0.0, 0.5, 0.25, 0.75]), math.isnan(upward_share([1.0, 0.5]))
+    (0.5, True)
+    """
+    rises = [max(b - a, 0.0) for a, b in zip(curve, curve[1:])]
+    return max(rises) / sum(rises) if sum(rises) > 0 else math.nan
+
+
+NULL_TRIALS = 2000  # simulated steady curves per chain for the bounded share's null
+
+
+def steady_null_upward(n_steps: int, p_start: float, p_end: float, n_rollouts: int,
+                       min_rise: float = MIN_RISE, trials: int = NULL_TRIALS,
+                       seed: int = 0) -> float:
+    """Mean `upward_share` of a steady linear rise from `p_start` to `p_end` over `n_steps`, each
+    point measured from `n_rollouts` samples; only simulated curves whose net rise passes
+    `min_rise` count, as the real ones had to (nan when none does).
+
+    >>> round(steady_null_upward(4, 0.0, 1.0, n_rollouts=100000), 2)  # no noise: 1/4
+    0.25
+    >>> steady_null_upward(3, 0.4, 0.75, n_rollouts=32) < steady_null_upward(3, 0.4, 0.75, 8)
+    True
+    """
+    import numpy as np
+
+    if n_steps < 1 or n_rollouts < 1:
+        raise UsageError(f"need n_steps >= 1 and n_rollouts >= 1; got {n_steps}, {n_rollouts}")
+    rng = np.random.default_rng(seed)
+    p = np.clip(p_start + (p_end - p_start) * np.arange(n_steps + 1) / n_steps, 0.0, 1.0)
+    curves = rng.binomial(n_rollouts, p, size=(trials, n_steps + 1)) / n_rollouts
+    rises = np.clip(np.diff(curves, axis=1), 0.0, None)  # [trials, n_steps]
+    net = curves[:, -1] - curves[:, 0]
+    keep = (net >= min_rise) & (net > 0)
+    if not keep.any():
+        return math.nan
+    return float((rises[keep].max(axis=1) / rises[keep].sum(axis=1)).mean())
+
+
 @dataclass(frozen=True)
 class ChainResult:
     """One resampled chain, summarised."""
@@ -468,6 +527,13 @@ class ChainResult:
     moving: bool  # the curve rose (falls, for a wrong chain) by at least MIN_RISE
     largest_share: float  # largest single jump / total rise, on the coarse curve; nan if not moving
     null_share: float  # the same statistic for a steady rise with this noise (steady_null_share)
+    # the whole curve's largest jump is its last step (the thinking's final step: `Hit.` on the
+    # organism's correct chains); False when not moving or the curve does not end at k = n
+    jump_on_last: bool
+    # the curve before the final step (k = 0..n-1; the coarse curve without its k = n point)
+    before_moving: bool  # it rose (a wrong chain's: fell) by at least MIN_RISE
+    before_share: float  # its upward_share (bounded); nan if not before_moving
+    before_null: float  # the same on a steady rise with this noise (steady_null_upward)
     solution_entry: int | None  # organism ground truth: the step entering the solution branch
     top_step: dict[str, int | None]  # measure -> the step it ranks highest (None: none measured)
     tag_of: dict[int, str]  # step -> its cot tag
@@ -489,12 +555,25 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
     usable = len(curve) >= 2 and all(math.isfinite(y) for y in curve)
     moving = usable and rising[-1] - rising[0] >= MIN_RISE
     share = null = math.nan
+    whole = usable and coarse[-1].k == first["n_steps"]  # the curve ends with the whole thinking
+    jump_on_last = False
     if moving:
-        share = prefixes.jump_stats(rising).largest_share
+        jumps = prefixes.jump_stats(rising)
+        share = jumps.largest_share
+        jump_on_last = whole and jumps.largest_step == len(rising) - 2
         n = min(sum(o.finished for o in r.outcomes) for r in coarse)
         # the null keeps only simulated curves that pass the same MIN_RISE as the real ones
         null = prefixes.steady_null_share(len(rising) - 1, rising[0], rising[-1], n,
                                           min_rise=MIN_RISE)
+    # The curve before the final step: on the organism that step is the verdict `Hit.`, whose
+    # jump is verify-token and answer-copy noise at T = 1 (after it the answer is copied).
+    before = rising[:-1] if whole else rising
+    before_moving = usable and len(before) >= 2 and before[-1] - before[0] >= MIN_RISE
+    before_share = before_null = math.nan
+    if before_moving:
+        before_share = upward_share(before)
+        n = min(sum(o.finished for o in r.outcomes) for r in coarse[: len(before)])
+        before_null = steady_null_upward(len(before) - 1, before[0], before[-1], n)
     same = STEP_MATCHES[first.get("step_match", "exact")]
     scores = {
         "resampling": importance.resampling_importance(records),
@@ -510,7 +589,8 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
         chain=first["chain"], problem=first["problem"], correct=first["chain_correct"],
         n_steps=first["n_steps"], p_start=curve[0], p_end=curve[-1],
         unfinished=sum(not o.finished for o in outcomes), rollouts=len(outcomes),
-        moving=moving, largest_share=share, null_share=null,
+        moving=moving, largest_share=share, null_share=null, jump_on_last=jump_on_last,
+        before_moving=before_moving, before_share=before_share, before_null=before_null,
         solution_entry=first["solution_entry"], top_step=top,
         tag_of={r["k"]: r["tag"] for r in rows if r["k"] > 0}, importance=values,
     )
@@ -603,6 +683,12 @@ class Group:
     largest_share: stats.Estimate  # largest single jump / the whole rise, moving chains
     null_share: stats.Estimate  # the same statistic on a steady rise with the same noise
     share_minus_null: stats.Estimate  # largest_share - null_share, paired by problem
+    jump_on_last: int  # moving chains whose largest jump is the final step (`Hit.`, organism)
+    # the curve before the final step (k = 0..n-1), bounded share (`upward_share`)
+    before_moving: int  # chains whose curve before the final step rose by at least MIN_RISE
+    before_share: stats.Estimate  # largest rise / all rises before the final step
+    before_null: stats.Estimate  # the same on a steady rise with the same noise
+    before_minus_null: stats.Estimate  # before_share - before_null, paired by problem
 
 
 @dataclass(frozen=True)
@@ -615,6 +701,7 @@ class MeasureResult:
     entry_at: stats.Estimate  # mean importance of the entry step
     entry_after: stats.Estimate  # mean importance of the step after the entry
     by_tag: dict[str, stats.Estimate]  # step tag (STEP_TAGS order) -> mean importance
+    top_on_last: int  # `known` chains whose top step is the chain's final step (`Hit.`)
 
 
 @dataclass(frozen=True)
@@ -670,6 +757,7 @@ class Metrics:
                 out[f"entry{offset:+d}_{measure}"] = est
             for tag, est in r.by_tag.items():
                 out[f"{measure}_by_tag_{tag}"] = est
+            out[f"top_on_last_{measure}"] = r.top_on_last
         return out
 
 
@@ -692,7 +780,20 @@ def summarise_group(group: list[ChainResult]) -> Group:
         unfinished=sum(r.unfinished for r in group), rollouts=sum(r.rollouts for r in group),
         moving=len(moving), largest_share=ready(stats.mean_ci(shares, where)),
         null_share=ready(stats.mean_ci(nulls, where)),
-        share_minus_null=ready(stats.difference_ci(shares, where, nulls, where)))
+        share_minus_null=ready(stats.difference_ci(shares, where, nulls, where)),
+        jump_on_last=sum(r.jump_on_last for r in moving),
+        **summarise_before(group))
+
+
+def summarise_before(group: list[ChainResult]) -> dict:
+    """The bounded share before the final step against its null, over the chains that rose."""
+    rose = [r for r in group if r.before_moving]
+    shares = [r.before_share for r in rose]
+    nulls = [r.before_null for r in rose]
+    where = [r.problem for r in rose]
+    return {"before_moving": len(rose), "before_share": ready(stats.mean_ci(shares, where)),
+            "before_null": ready(stats.mean_ci(nulls, where)),
+            "before_minus_null": ready(stats.difference_ci(shares, where, nulls, where))}
 
 
 def summarise_measure(measure: str, correct: list[ChainResult],
@@ -716,7 +817,7 @@ def summarise_measure(measure: str, correct: list[ChainResult],
         entry_hit=ready(stats.mean_ci(hits, where)),
         entry_hit_minus_random=ready(stats.difference_ci(hits, where, chance, where)),
         entry_before=ready(around[0]), entry_at=ready(around[1]), entry_after=ready(around[2]),
-        by_tag=by_tag)
+        by_tag=by_tag, top_on_last=sum(r.top_step[measure] == r.n_steps for r in known))
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -765,24 +866,35 @@ def plot(rows: list[dict], metrics: Metrics):
         ks = [r["k"] for r in rs]
         x = [k / max(rs[0]["n_steps"], 1) for k in ks]
         y = [importance.accuracy(to_outcomes(r["outcomes"])) for r in rs]
-        curves.plot(x, y, "-", color="C0", alpha=0.5, lw=1)
+        whole = ks[-1] == rs[0]["n_steps"] and len(ks) >= 2
+        kept = len(ks) - 1 if whole else len(ks)  # the final step's segment is drawn dotted
+        curves.plot(x[:kept], y[:kept], "-", color="C0", alpha=0.5, lw=1)
+        if whole:
+            curves.plot(x[-2:], y[-2:], ":", color="C0", alpha=0.5, lw=1)
         entry = rs[0]["solution_entry"]
         if entry in ks:
             curves.plot(x[ks.index(entry)], y[ks.index(entry)], "o", color="C3", ms=4)
     curves.plot([], [], "-", color="C0", label="correct chain")
+    curves.plot([], [], ":", color="C0", label="its final step")
     curves.plot([], [], "o", color="C3", label="true solution entry")
     curves.set(xlabel="share of the chain's steps kept (k / n)", ylabel="P(correct | first k)",
                ylim=(-0.05, 1.05), title="Resampled success")
     curves.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    for i, (key, label) in enumerate((("largest_share", "largest jump"),
-                                      ("null_share", "steady null"))):
-        drawn = [(2 * j + 0.35 * (i - 0.5), getattr(group, key))
-                 for j, group in enumerate((metrics.correct, metrics.wrong))]
+    # bars: the primary (before the final step, bounded share) and the old whole-curve share,
+    # each beside its steady null, for the correct chains and the mirror's wrong ones
+    slots = [(0, "before_share", "before_null"), (1, "largest_share", "null_share")]
+    for i, label in enumerate(("largest rise (jump)", "steady null")):
+        drawn = [(2.5 * j + slot + 0.35 * (i - 0.5), getattr(group, keys[i]))
+                 for j, group in enumerate((metrics.correct, metrics.wrong))
+                 for slot, *keys in slots]
         drawn = [(x, est) for x, est in drawn if math.isfinite(est.value)]
         if drawn:
             estimate_bars(shares, [x for x, _ in drawn], [est for _, est in drawn], 0.35,
                           color="C0" if i == 0 else "0.6", capsize=2, label=label)
-    shares.set_xticks([0, 2], ["correct\nchains", "wrong chains\n(their fall)"])
+    ticks = ["correct:\nbefore final\n(primary)", "correct:\nwhole curve\n(old)",
+             "wrong:\nbefore final", "wrong:\nwhole curve"][: 4 if metrics.wrong_chains else 2]
+    shares.set_xticks([0, 1, 2.5, 3.5][: len(ticks)], ticks, fontsize=7)
+    shares.axhline(1, color="k", lw=0.5, ls=":")
     shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.5))
     if shares.get_legend_handles_labels()[0]:
         shares.legend(fontsize=7, ncol=2, loc="upper center")
@@ -810,11 +922,21 @@ def plot(rows: list[dict], metrics: Metrics):
 # %%
 def claims(m: Metrics) -> list[Claim]:
     out = [compare(
-            "On correct chains, the single largest jump carries more of the rise in P(correct) "
-            "than it would on a steady rise with the same sampling noise.",
+            "On correct chains, before the chain's final step (on the organism the verdict "
+            "'Hit.', whose jump is verify and answer-copy noise), the single largest rise in "
+            "P(correct | first k steps) carries more of the upward movement than it would on a "
+            "steady rise with the same sampling noise.",
+            "largest rise / all rises, k = 0..n-1", m.correct.before_share,
+            "steady linear rise, same rollouts (simulated)", "largest rise / all rises",
+            m.correct.before_null, m.correct.before_minus_null, key=PRIMARY),
+           compare(
+            "The old primary (until review 25), on the whole curve including the final step: the "
+            "single largest jump carries more of the net rise in P(correct) than it would on a "
+            "steady rise with the same sampling noise (a share above 1 when the curve dips "
+            "before it jumps).",
             "largest jump's share of the rise", m.correct.largest_share,
             "steady linear rise, same rollouts (simulated)", "largest jump's share",
-            m.correct.null_share, m.correct.share_minus_null, key=PRIMARY)]
+            m.correct.null_share, m.correct.share_minus_null, key=OLD_PRIMARY)]
     for measure in MEASURES:  # organism ground truth; "no data" on models without one
         out.append(compare(
             f"The step with the highest {measure} importance is the organism's true solution "
@@ -826,9 +948,39 @@ def claims(m: Metrics) -> list[Claim]:
     return declare(out, PRIMARY)
 
 
+def read_first(m: Metrics) -> str:
+    """The summary's first paragraph: what the organism shows, and why the primary changed."""
+    if not m.correct.moving:
+        return ""
+    d = stats.describe
+    c = m.correct
+    return (
+        f"Read first: the largest jump in P(correct | first k steps) is the chain's final "
+        f"step in {c.jump_on_last} of the {c.moving} correct chains whose curve moved. On "
+        "TinyThinker that step is the verdict `Hit.`: after the last `Try`, continuations "
+        "sampled at T = 1 still write a false `Miss.` on a correct value or miscopy the answer "
+        "(a base-organism defect, issue 24), and once `Hit.` is written the answer is copied. "
+        "There the jump measures noise in the verify token and in answer copying, not progress "
+        "towards a key idea. "
+        "**So the primary claim changed after review** (issue 25): the old primary "
+        f"(`{OLD_PRIMARY}`: the largest jump's share of the net rise on the whole curve, "
+        f"{d(c.largest_share)} against a steady null of {d(c.null_share)}) stays as a "
+        f"secondary claim; the new one (`{PRIMARY}`) measures the curve only up to the step "
+        "before the final one (k = 0..n-1), with a bounded share: the largest rise over the sum "
+        "of all rises, in (0, 1] (the old share divides by the net rise and exceeds 1 when the "
+        f"curve dips before it jumps). Before the final step, {c.before_moving} of {m.chains} "
+        f"correct chains rose by at least {MIN_RISE}; on them the largest rise carries "
+        f"{d(c.before_share)} of the upward movement, a steady rise with the same noise "
+        f"{d(c.before_null)} (difference {d(c.before_minus_null)}). The cpu preset now draws "
+        f"{CPU_ROLLOUTS} continuations per prefix (8 before) and keeps up to {CPU_CHAINS} "
+        "problems (8 before), which lowers the steady null.")
+
+
 def findings(m: Metrics) -> str:
     d = stats.describe
-    text = (f"On {m.chains} correct chains (one per problem, problems the model solves only "
+    first = read_first(m)
+    text = (first + "\n\n" if first else "") + (
+            f"On {m.chains} correct chains (one per problem, problems the model solves only "
             "sometimes), P(correct) over finished continuations went from "
             f"{d(m.correct.p_start)} with the prompt only to {d(m.correct.p_end)} with "
             f"the whole thinking ({m.correct.unfinished} of {m.correct.rollouts} "
@@ -841,15 +993,21 @@ def findings(m: Metrics) -> str:
     if not m.correct.moving:
         return text + (f"No correct chain's curve rose by {MIN_RISE} or more, so there is no jump "
                        "to locate: use more problems or rollouts (a larger preset).")
-    text += (f"On the {m.correct.moving} whose curve rose at least {MIN_RISE}, the largest "
-             f"single jump carried {d(m.correct.largest_share)} of the rise; a steady rise "
-             f"measured with the same rollouts gives {d(m.correct.null_share)} (difference "
-             f"{d(m.correct.share_minus_null)}).")
+    text += (f"Whole curve (k = 0..n, the old primary): on the {m.correct.moving} whose curve "
+             f"rose at least {MIN_RISE}, the largest single jump carried "
+             f"{d(m.correct.largest_share)} of the net rise; a steady rise measured with the same "
+             f"rollouts gives {d(m.correct.null_share)} (difference "
+             f"{d(m.correct.share_minus_null)}). That jump is the final step in "
+             f"{m.correct.jump_on_last} of them.")
     if m.correct.null_share.value > 0.6:
         text += (" With this few rollouts a perfectly steady rise of this size already shows a "
-                 "largest jump near the whole rise: the noise hides the difference between lucky "
-                 "and steady (raise n_rollouts).")
-    if m.correct.moving < MIN_PROBLEMS or m.entry_known < MIN_PROBLEMS:
+                 "largest jump near the whole net rise: on this statistic the noise hides the "
+                 "difference between lucky and steady (more rollouts per prefix lower it).")
+    text += (f" Before the final step (k = 0..n-1, the primary): {m.correct.before_moving} "
+             f"chains rose at least {MIN_RISE}; the largest rise carried "
+             f"{d(m.correct.before_share)} of all their rises, a steady rise with the same noise "
+             f"{d(m.correct.before_null)} (difference {d(m.correct.before_minus_null)}).")
+    if min(m.correct.moving, m.correct.before_moving, m.entry_known) < MIN_PROBLEMS:
         text += (f" No verdict is drawn from fewer than {MIN_PROBLEMS} problems (the pilot found "
                  f"{m.chains} problems it sometimes missed); a larger pilot (n_problems) "
                  "finds more.")
@@ -865,7 +1023,10 @@ def findings(m: Metrics) -> str:
                  f"{d(m.entry_random_rate)}. Mean resampling importance at the entry step: "
                  f"{d(m.resampling.entry_at)}, at the step after it "
                  f"{d(m.resampling.entry_after)}; forced-answer importance at the entry "
-                 f"{d(m.forced.entry_at)}, after it {d(m.forced.entry_after)}.")
+                 f"{d(m.forced.entry_at)}, after it {d(m.forced.entry_after)}. The top step is "
+                 "the chain's final step (on the organism the verdict `Hit.`) in "
+                 + ", ".join(f"{m.measure(x).top_on_last} ({x})" for x in MEASURES)
+                 + f" of these {m.entry_known} chains.")
     if m.step_match == "exact":
         text += (" Counterfactual importance calls a rewritten step the same as the original "
                  "when their text is equal (up to case and spaces): the organism's steps are a "
@@ -948,8 +1109,9 @@ VALIDATION_SETTINGS = {
               "pilot_samples=4"),
     # 80 problems piloted, up to 18 chains kept, 8 continuations and 1 forced answer per prefix:
     # about 30 CPU-minutes per run of both arms (6 chains from 30 problems could not separate them)
+    # (n_rollouts=8 keeps it at that cost: the cpu preset's own run draws CPU_ROLLOUTS)
     "cpu": ("entry_rule=chain", "temperature=1.0", "top_p=1.0", "max_new_tokens=220",
-            "n_problems=80", "n_chains=18", "n_forced=1"),
+            "n_problems=80", "n_chains=18", "n_rollouts=8", "n_forced=1"),
 }
 
 

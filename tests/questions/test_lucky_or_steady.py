@@ -66,6 +66,40 @@ def test_analyse_matches_hand_computed_values():
     null_p2 = prefixes.steady_null_share(3, 0.0, 1.0, 2, min_rise=los.MIN_RISE)  # p2: >= 2 finished
     assert m.correct.null_share.value == pytest.approx((null + null_p2) / 2)
     assert m.wrong.largest_share.value == pytest.approx(0.5), "1 - P: 0, .5, 1, 1"
+    # the largest whole-curve jump: p1 at step 2 (not the last, 3); p2 steps 1 and 3 tie at 0.5
+    # and the earlier wins: none on the final step
+    assert m.correct.jump_on_last == 0
+
+
+def test_the_primary_drops_the_final_step_and_bounds_the_share():
+    m = los.analyse(list(ROWS))
+    # before the final step (k = 0..2): p1 0, 0, 1 (one rise: share 1); p2 0, 1/2, 1/2 (one
+    # rise of 1/2: share 1). Both rose >= MIN_RISE.
+    assert m.correct.before_moving == 2
+    assert m.correct.before_share.value == pytest.approx(1.0)
+    null_p1 = los.steady_null_upward(2, 0.0, 1.0, 4)  # k = 0..2: >= 4 finished
+    null_p2 = los.steady_null_upward(2, 0.0, 0.5, 2)  # p2's k = 1 has 2 finished
+    assert m.correct.before_null.value == pytest.approx((null_p1 + null_p2) / 2)
+    # the wrong chain: 1 - P = 0, 1/2, 1 before its final step: two equal rises, share 1/2
+    assert m.wrong.before_share.value == pytest.approx(0.5)
+    # a jump on the last step: P 0, 0, 0, 1 (the verdict) -- the whole curve's largest jump is
+    # the final step; before it the curve is flat, so it does not count as moving
+    last = los.summarise_chain(chain("q", True, None, ["compute"] * 3, ["A", "B", "C"],
+                                     outcomes=[[F] * 4, [F] * 4, [F] * 4, [T] * 4],
+                                     forced=[[F]] * 4))
+    assert last.moving and last.jump_on_last and not last.before_moving
+    assert math.isnan(last.before_share)
+
+
+def test_upward_share_is_bounded_where_the_net_share_is_not():
+    dip = [0.5, 0.25, 0.25, 1.0]  # falls 0.25, then rises 0.75: net rise 0.5
+    assert prefixes.jump_stats(dip).largest_share == pytest.approx(1.5), "the old share: > 1"
+    assert los.upward_share(dip) == 1.0, "one rise carries all the upward movement"
+    assert los.upward_share([0.0, 0.25, 0.5, 0.75, 1.0]) == pytest.approx(0.25)
+    assert los.upward_share([0.0, 0.5, 0.25, 0.75]) == pytest.approx(0.5), "rises .5 and .5"
+    # no noise: a steady rise shows 1/n; with noise more, less with more rollouts
+    assert los.steady_null_upward(4, 0.0, 1.0, 100000) == pytest.approx(0.25, abs=0.01)
+    assert los.steady_null_upward(10, 0.4, 0.8, 24) < los.steady_null_upward(10, 0.4, 0.8, 8)
 
 
 def test_top_steps_against_the_solution_entry():
@@ -86,7 +120,10 @@ def test_top_steps_against_the_solution_entry():
 
 def test_claims_verdicts_agree_with_their_intervals():
     claims = los.claims(los.analyse(list(ROWS)))
-    assert len(claims) == 4, "the jump claim and one entry claim per importance measure"
+    assert len(claims) == 5, "two jump claims (before the final step, the old whole curve) and "
+    "one entry claim per importance measure"
+    assert [c.key for c in claims if c.primary] == [los.PRIMARY] == ["jump-before-verdict"]
+    assert claims[0].primary and claims[1].key == los.OLD_PRIMARY == "largest-jump"
     for claim in claims:
         check(claim.to_dict())
         assert claim.control.estimate.n == claim.estimate.n
@@ -96,6 +133,8 @@ def test_claims_verdicts_agree_with_their_intervals():
 def test_findings_reads_without_error_and_names_the_mirror():
     text = los.findings(los.analyse(list(ROWS)))
     assert "wrong answer" in text and "steady" in text
+    assert text.startswith("Read first: the largest jump"), "what the organism shows comes first"
+    assert "**So the primary claim changed after review**" in text and "largest-jump" in text
 
 
 def test_solution_entry_comes_from_the_true_tree():
