@@ -82,6 +82,7 @@ from starter.plan import Generation
 from starter.plotting import estimate_bars, estimate_points
 from starter.rollouts import SamplingConfig, sample
 from starter.saes import TrainConfig, collect, load_pretrained, reconstruction, train_sae
+from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
 # every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
@@ -1307,6 +1308,72 @@ def findings(m: Metrics) -> str:
             "comparison on R1-Distill-Llama-8B with the Llama Scope R1-distill SAE, where the "
             "labels come from the kit's step tagger and grader instead of a known search.")
     return "\n".join(lines)
+
+
+# %% [markdown]
+# ## Validation: does a sparse probe on SAE latents find a feature we planted?
+#
+# `tinythinker-plant-sparse` is the base's own weights plus a fixed hook that adds a known unit
+# direction u (length: half the base's mean residual norm) after layer 2 on about 4% of tokens,
+# chosen by a seeded hash of (previous token, token, position) (starter/organism/planted.py). The
+# 'planted' property labels every search token by that hash; on the base the same labels mark
+# nothing the model wrote. What the method claims: a sparse feature that is one direction, not an
+# axis of the residual, is read by one SAE latent better than by one residual dimension. So:
+# (1) the k=1 SAE probe's held-out accuracy on 'planted' is 1 where it is planted and chance
+# (0.5) on the base; (2) SAE minus residual dimensions at k=1 is above 0 where it is planted and
+# 0 on the base (a random direction puts about 1/16 of u on its largest axis, so one residual
+# dimension reads it only partly). Declared before the validation run.
+#
+# The control is the base `tinythinker`, not `tinythinker-retrained`: the plant is a hook on the
+# base's own weights (no fine-tuning at all), so the matched model is the base with the same label
+# rule and nothing planted (`planted_labels=sparse` on both arms).
+
+
+# %%
+PLANTED = "planted"  # the property the validation reads
+
+
+def measure_planted_k1(m: Metrics) -> Measured:
+    """Held-out accuracy of the k=1 SAE probe (the best single latent) on 'planted', seeds
+    averaged and resampled; not estimable where the run has no such property."""
+    found = m.accuracy.get(PLANTED, {}).get("sae-k1")
+    return measured_from(found) if found is not None else Measured(float("nan"), None, 0)
+
+
+def measure_planted_gap_k1(m: Metrics) -> Measured:
+    """SAE k=1 minus residual k=1 on 'planted' (paired by problem, SAE seeds resampled)."""
+    found = m.sae_minus_resid.get(PLANTED, {}).get(1)
+    return measured_from(found) if found is not None else Measured(float("nan"), None, 0)
+
+
+VALIDATION_CONTROL = "tinythinker"  # the plant is a hook on the base weights: no fine-tuning
+# Both arms score the same label rule; n_shuffles=2 (chance controls the validation does not
+# read) keeps an arm near the cpu preset's ~10 min on 2 cores.
+VALIDATION_SETTINGS = {"smoke": ("planted_labels=sparse",),
+                       "cpu": ("planted_labels=sparse", "n_shuffles=2")}
+VALIDATION = (
+    Validation(
+        quantity="held-out accuracy of the best single SAE latent (k=1 probe) on the planted "
+                 "sparse feature",
+        arms=(Arm(VALIDATION_CONTROL, 0.5, label="base"),
+              Arm("tinythinker-plant-sparse", 1.0, label="plant-sparse")),
+        measure=measure_planted_k1,
+        meaning=("A sparse probe on SAE latents that reads a planted one-direction feature "
+                 "with one latent, and reads chance where nothing is planted, can find such a "
+                 "feature; on R1-distill a single latent that reads a property is then some "
+                 "evidence that the property is one direction the SAE isolated."),
+        settings=VALIDATION_SETTINGS, retrained_planted=0.5, control=VALIDATION_CONTROL),
+    Validation(
+        quantity="SAE latents minus residual dimensions at k=1 (accuracy) on the planted sparse "
+                 "feature",
+        arms=(Arm(VALIDATION_CONTROL, 0.0, label="base"),
+              Arm("tinythinker-plant-sparse", None, label="plant-sparse")),
+        measure=measure_planted_gap_k1,
+        meaning=("Where a feature is one direction that no residual axis carries, one SAE latent "
+                 "should read it better than one residual dimension; if it does not here, where "
+                 "the feature is planted, an SAE-vs-residual gap on R1-distill says little."),
+        settings=VALIDATION_SETTINGS, retrained_planted=0.0, control=VALIDATION_CONTROL),
+)
 
 
 # %% [markdown]

@@ -334,3 +334,35 @@ def test_organism_rule_equals_the_label_and_the_text_sees_the_target():
             assert step.rule[prop] == label, (step.text, prop)
     misses = [s for s in chain.steps if s.text == "Miss."]
     assert misses and all(s.branch.startswith("Left:") for s in misses), "words since 'Left:'"
+
+
+# ------------------------------------------------- the validation: a planted sparse feature
+
+
+def test_validation_reads_the_planted_property_seeds_averaged():
+    """'planted' probed like 'a': SAE k=1 reads 16/16 on seed 0 and 14/16 on seed 1 (mean 30/32),
+    resid-k1 8/16: the k=1 measure is the seeds' mean and the gap 30/32 - 1/2; a run without the
+    property (the committed tinythinker run) measures nothing, not a number."""
+    out = [r for r in rows() if r.get("property") != "a" or r["kind"] == "items"]
+    out = [dict(r, unit="items:planted", property="planted") if r.get("kind") == "items"
+           and r["property"] == "a" else r for r in out]
+    for seed, k1 in ((0, ALL), (1, MOST)):
+        out += [probe("planted", "sae-k1", k1, seed), probe("planted", "sae-k4", HALF, seed)]
+    out += [probe("planted", m, HALF) for m in ("resid-k1", "resid-k4", "resid-dense", "text",
+                                                 "token")]
+    m = svp.analyse(out)
+    k1 = svp.measure_planted_k1(m)
+    assert k1.value == pytest.approx(30 / 32) and k1.n == 8 and k1.ci[0] < 30 / 32 <= k1.ci[1]
+    assert svp.measure_planted_gap_k1(m).value == pytest.approx(30 / 32 - 0.5)
+    empty = svp.measure_planted_k1(svp.analyse(rows()))
+    assert empty.n == 0 and empty.ci is None and empty.value != empty.value  # nan
+    for v in svp.VALIDATION:
+        assert v.control_model == "tinythinker" and v.arms[0].model == "tinythinker"
+        assert "planted_labels=sparse" in v.settings["cpu"]
+
+
+def test_planted_labels_must_name_a_planted_feature():
+    pytest.importorskip("starter.organism.planted")
+    assert svp.Config(n_problems=8, planted_labels="sparse").planted_labels == "sparse"
+    with pytest.raises(UsageError, match="planted_labels='dense'"):
+        svp.Config(n_problems=8, planted_labels="dense")
