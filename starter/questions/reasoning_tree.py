@@ -22,6 +22,13 @@
 # A chain that never finished (`</think>` and an answer) is left out of accuracy and the tree
 # measures and counted apart.
 #
+# **Strongest simple baseline** (issue #25): on the organism the next operation follows a one-line
+# rule readable from the text, its search's fixed order (`search_rule`). A continuation that obeys
+# it changes the next operation exactly where the original chain had left the rule, so the rule
+# predicts every resampling measure without sampling anything; each claim names it as its
+# `strongest_baseline`, and one secondary claim asks whether resampling before a backtrack
+# changes the next operation more than the rule predicts.
+#
 # Run: `mi-starter run reasoning-tree --preset smoke` (organism, ~1 min) or `--preset gpu`
 # (R1-distill). Outputs: `results.jsonl` (rows of kind "chain" and "cut"), `figure.png`,
 # `summary.md`, `findings.json`.
@@ -45,12 +52,27 @@ from starter import grading, prefixes, rollouts, stats
 from starter.cot import split_completion, split_steps
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare, declare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.organism.data import make_trace, search
 from starter.plan import Generation
 from starter.plotting import estimate_bars, estimate_points
-from starter.tasks.countdown import final_tries, grade, make_problems
-from starter.trees import build_tree, next_operation, score_tree, tree_from_nodes, tree_stats
+from starter.tasks.countdown import (
+    OPS_TARGET_ABOVE,
+    OPS_TARGET_WITHIN,
+    PAIRS,
+    apply_op,
+    final_tries,
+    grade,
+    make_problems,
+)
+from starter.trees import (
+    build_tree,
+    canonical_operation,
+    next_operation,
+    score_tree,
+    tree_from_nodes,
+    tree_stats,
+)
 from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
@@ -205,6 +227,110 @@ def untried_operations(prompt: str, completion: str, step: int) -> int | None:
     if left is None:
         return None
     return len(final_tries(left[0], left[1], int(target.group(1)))) - tried
+
+
+# %% [markdown]
+# ## The strongest simple baseline: the organism's own search rule, read from the text
+# The organism writes a fixed heuristic search (`starter.tasks.countdown.search`): the open
+# branch's final operations in a fixed order, then a backtrack to the next first operation. Read
+# from the text alone, that one-line rule names the next operation at every cut. A continuation
+# that follows it differs from the original chain only where the original had left the rule, so
+# the rule predicts P(next operation differs) at every cut without resampling anything: what the
+# resampling measures must beat before a backtrack can be called a branch point.
+
+
+# %%
+_PROBLEM = re.compile(r"Numbers: (\d+) (\d+) (\d+)\. Target: (\d+)")  # the organism's prompt
+_TRY = re.compile(r"Try (\d+)[-+*/](\d+)=(-?\d+)\.")  # "Try 8*19=152." as the organism writes it
+FIRST_OPS_SKIPPED_WITH_ONE = "*/"  # the search skips x*1 and x/1 at the first level (as `search`)
+
+
+def search_order(numbers: tuple[int, int, int], target: int) -> list[tuple[str, list[str]]]:
+    """Every first operation the organism's search tries, in its order, with that branch's final
+    operations in order (canonical forms, as `next_operation` writes them). `search` stops at its
+    first hit; this list goes on, so a chain that passed a hit still has a next operation.
+
+    >>> search_order((8, 19, 4), 31)[:2]
+    [('8*19', ['152-4', '152/4']), ('8+19', ['4+27', '4*27'])]
+    """
+    first_ops = OPS_TARGET_ABOVE if target > max(numbers) else OPS_TARGET_WITHIN
+    order = []
+    for i, j in PAIRS:
+        a, b, rest = numbers[i], numbers[j], numbers[3 - i - j]
+        for op in first_ops:
+            if op in FIRST_OPS_SKIPPED_WITH_ONE and min(a, b) == 1:
+                continue
+            done = apply_op(a, op, b)
+            if done is None:
+                continue
+            first, new = done
+            finals = [canonical_operation(text) or text for text, _ in final_tries(new, rest, target)]
+            order.append((canonical_operation(first) or first, finals))
+    return order
+
+
+@dataclass(frozen=True)
+class RuleStep:
+    """What the organism's search rule does next after a chain's first steps."""
+
+    backtrack: bool  # its next step is a backtrack (the open branch has no final operation left)
+    operation: str | None  # the next operation it computes (None: it names none)
+
+
+def search_rule(prompt: str, completion: str, step: int) -> RuleStep | None:
+    """The organism's search rule after the first `step` steps of `completion`, read from the text.
+
+    The open branch (its "Try a op b=v.", then "Left: v, c.") tries its final operations in the
+    search's order; once none is left, the chain backtracks to the first operation after the
+    branch's in the search's order. None when the prompt is not the organism's.
+
+    >>> p = "Numbers: 8 19 4. Target: 31. <think>"
+    >>> text = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss."
+    ...         " Wait, backtrack. Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit.")
+    >>> [search_rule(p, text, c) for c in (1, 4, 6)]  # doctest: +NORMALIZE_WHITESPACE
+    [RuleStep(backtrack=False, operation='152-4'), RuleStep(backtrack=False, operation='152/4'),
+     RuleStep(backtrack=True, operation='8+19')]
+    >>> search_rule("Q: what is 2+2?", text, 4) is None
+    True
+    """
+    problem = _PROBLEM.search(prompt)
+    if problem is None:
+        return None
+    numbers = (int(problem.group(1)), int(problem.group(2)), int(problem.group(3)))
+    target = int(problem.group(4))
+    order = search_order(numbers, target)
+    steps = prefixes.chain_steps(completion)[:step]
+    current: str | None = None  # the first operation of the open (or last closed) branch
+    finals: list[str] | None = None  # the open branch's final operations; None: no branch open
+    tried = 0  # final operations tried in the open branch
+    for s in steps:
+        if _LEFT.match(s.text):
+            continue  # the branch opened at its first operation's "Try"
+        if s.tag == "backtrack":
+            finals = None
+        elif s.tag == "compute" and (op := canonical_operation(s.text)):
+            if finals is not None:
+                tried += 1
+                continue
+            current, tried = op, 0  # a first operation: the branch it opens
+            written = _TRY.match(s.text)
+            used = [int(written.group(1)), int(written.group(2))] if written else []
+            rest = list(numbers)
+            for n in used:
+                if n in rest:
+                    rest.remove(n)
+            finals = ([canonical_operation(t) or t
+                       for t, _ in final_tries(int(written.group(3)), rest[0], target)]
+                      if written and len(rest) == 1 else [])
+    if finals is not None and tried < len(finals):
+        return RuleStep(False, finals[tried])
+    backtrack = finals is not None and bool(steps) and steps[-1].tag == "verify"
+    firsts = [first for first, _ in order]
+    if current is None:
+        return RuleStep(backtrack, firsts[0] if firsts else None)
+    after = [k for k, first in enumerate(firsts) if first == current]
+    following = after[-1] + 1 if after else len(firsts)
+    return RuleStep(backtrack, firsts[following] if following < len(firsts) else None)
 
 
 @dataclass(frozen=True)
@@ -373,6 +499,81 @@ def placement_metrics(done: list[dict]) -> dict[str, stats.Estimate]:
 
 
 @dataclass(frozen=True)
+class SearchRuleStats:
+    """The organism's search rule (`search_rule`) beside the resampling measures, same items."""
+
+    follows: stats.Estimate  # P(a continuation's next operation is the rule's), every cut
+    original_follows: stats.Estimate  # P(it is the original chain's next operation), every cut
+    different_test: stats.Estimate  # rule-predicted P(next operation differs), matched tests
+    different_control: stats.Estimate  # the same at their matched control cuts
+    different_minus_matched: stats.Estimate  # the rule's prediction of the primary difference
+    different_all_tests: stats.Estimate  # observed P(next operation differs), every test cut
+    rule_different_all_tests: stats.Estimate  # rule-predicted, the same cuts
+    different_minus_rule: stats.Estimate  # observed minus rule-predicted, paired by continuation
+    backtrack_first_test: stats.Estimate  # rule-predicted P(backtracks first), matched tests
+    backtrack_first_control: stats.Estimate  # the same at their matched control cuts
+    backtrack_first_minus_matched: stats.Estimate  # the rule's prediction of that difference
+    n_silent: int  # cuts where the rule names no next operation (counted as predicting a change)
+
+
+def search_rule_stats(cuts: list[dict], tests: list[dict], matched: list[dict],
+                      chains: dict[str, dict]) -> SearchRuleStats | None:
+    """What the search rule predicts at every cut, item by item (one item per continuation, as
+    the resampling measures count them): a continuation differs from the original chain where
+    the rule's next operation is not the original's, and backtracks first where the rule does.
+    None when no cut's chain is the organism's (the rule reads its prompt)."""
+    rule = {}
+    for r in cuts:
+        row = chains.get(r["problem"])
+        rule[id(r)] = search_rule(row["prompt"], row["completion"], r["step"]) if row else None
+    if all(v is None for v in rule.values()):
+        return None
+
+    def items(rows: list[dict], value) -> stats.Estimate:
+        flags = [float(value(r, i)) for r in rows for i in range(len(r["different_branch"]))]
+        return stats.mean_ci(flags, [r["problem"] for r in rows for _ in r["different_branch"]])
+
+    def op(r: dict) -> str | None:
+        step = rule[id(r)]
+        return step.operation if step else None
+
+    def predicted_change(r: dict, _: int) -> bool:
+        return op(r) != r["original_op"]
+
+    def predicted_backtrack(r: dict, _: int) -> bool:
+        step = rule[id(r)]
+        return bool(step and step.backtrack)
+
+    def observed_change(r: dict, i: int) -> bool:
+        return bool(r["different_branch"][i])
+
+    def paired(a_rows, a, b_rows, b) -> stats.Estimate:
+        clusters_a = [r["problem"] for r in a_rows for _ in r["different_branch"]]
+        clusters_b = [r["problem"] for r in b_rows for _ in r["different_branch"]]
+        return stats.difference_ci(
+            [float(a(r, i)) for r in a_rows for i in range(len(r["different_branch"]))],
+            clusters_a,
+            [float(b(r, i)) for r in b_rows for i in range(len(r["different_branch"]))],
+            clusters_b)
+
+    all_tests = [r for r in cuts if r["cut"] == "pre_backtrack"]
+    return SearchRuleStats(
+        follows=items(cuts, lambda r, i: r["continuation_ops"][i] == op(r)),
+        original_follows=items(cuts, lambda r, i: r["continuation_ops"][i] == r["original_op"]),
+        different_test=items(tests, predicted_change),
+        different_control=items(matched, predicted_change),
+        different_minus_matched=paired(tests, predicted_change, matched, predicted_change),
+        different_all_tests=items(all_tests, observed_change),
+        rule_different_all_tests=items(all_tests, predicted_change),
+        different_minus_rule=paired(all_tests, observed_change, all_tests, predicted_change),
+        backtrack_first_test=items(tests, predicted_backtrack),
+        backtrack_first_control=items(matched, predicted_backtrack),
+        backtrack_first_minus_matched=paired(tests, predicted_backtrack, matched,
+                                             predicted_backtrack),
+        n_silent=sum(op(r) is None for r in cuts))
+
+
+@dataclass(frozen=True)
 class Metrics:
     """What `analyse` measures; the claims, findings, figure and validation read these fields."""
 
@@ -411,6 +612,10 @@ class Metrics:
     per_tag: list[CutStats]  # every cut set by the tag of the last kept step
     unfinished_continuations: int  # continuations that never finished (first step still counts)
     n_continuations: int  # continuations sampled at all cuts
+    # the strongest simple baseline: the organism's search rule read from the text (None: the
+    # chains are not the organism's); and for the pipeline check, the search's own backtracks
+    search_rule: SearchRuleStats | None
+    search_backtracks_hard: stats.Estimate  # backtracks the search needs, on the hard problems
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -480,6 +685,8 @@ def analyse(rows: list[dict]) -> Metrics:
         for tag in sorted({r["after_tag"] for r in controls})]
     m["unfinished_continuations"] = sum(not f for r in cuts for f in r["finished"])
     m["n_continuations"] = sum(len(r["finished"]) for r in cuts)
+    m["search_rule"] = search_rule_stats(cuts, tests, matched, by_problem)
+    m["search_backtracks_hard"] = per_chain_mean(hard, "difficulty")
     return Metrics(**m)
 
 
@@ -511,11 +718,23 @@ def plot(rows: list[dict], metrics: Metrics):
     axes[0, 1].set(ylim=(0, 1.05), ylabel="recovered tree vs search tree")
     test, control = metrics.pre_backtrack, metrics.matched_control
     labels = ["before a\nbacktrack", "matched\ncontrol"]
-    _bar(axes[1, 0], labels, [test.different, control.different], ["tab:red", "tab:gray"])
-    axes[1, 0].set(ylim=(0, 1.05), ylabel="P(next operation differs)")
+    different = [test.different, control.different]
     firsts = [test.backtrack_first, control.backtrack_first]
-    _bar(axes[1, 1], labels, firsts, ["tab:red", "tab:gray"])
+    colours = ["tab:red", "tab:gray"]
+    rule = metrics.search_rule
+    if rule is not None:  # the strongest simple baseline beside each measure, same cuts
+        labels += ["rule:\nbefore", "rule:\ncontrol"]
+        different += [rule.different_test, rule.different_control]
+        firsts += [rule.backtrack_first_test, rule.backtrack_first_control]
+        colours += ["tab:olive", "tab:olive"]
+    _bar(axes[1, 0], labels, different, colours)
+    axes[1, 0].set(ylim=(0, 1.05), ylabel="P(next operation differs)")
+    _bar(axes[1, 1], labels, firsts, colours)
     axes[1, 1].set(ylim=(0, 1.05), ylabel="P(continuation backtracks first)")
+    for ax in axes[1]:
+        ax.tick_params(axis="x", labelsize=7)
+    if rule is not None:
+        axes[1, 0].set_title("olive: the search rule's prediction", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -525,8 +744,35 @@ def plot(rows: list[dict], metrics: Metrics):
 
 
 # %%
+RULE_NAME = ("the organism's search rule read from the text (the open branch's next untried final "
+             "operation, else the next first operation in the search's fixed order)")
+
+
+def rule_baselines(m: Metrics) -> dict[str, Baseline | None]:
+    """Each claim's strongest simple baseline (by claim key), in the claim's own metric."""
+    r = m.search_rule
+    return {
+        PRIMARY: None if r is None else Baseline(
+            f"one-line rule: {RULE_NAME}; a continuation that follows it differs only where the "
+            "original chain had left the rule: its predicted P(next operation differs) at the "
+            "same cuts", r.different_test),
+        "pre-backtrack-vs-search-rule": None if r is None else Baseline(
+            f"one-line rule: {RULE_NAME}, predicted P(next operation differs) at the same cuts",
+            r.rule_different_all_tests),
+        "pipeline-hard-easy": Baseline(
+            "rule from the prompt alone: a chain backtracks as often as the organism's search "
+            "needs (backtracks per chain it predicts on the same hard problems)",
+            m.search_backtracks_hard),
+        "backtrack-again": None if r is None else Baseline(
+            "one-line rule: the search backtracks exactly when the open branch has no final "
+            "operation left untried; its predicted P(backtracks first) at the same cuts",
+            r.backtrack_first_test),
+    }
+
+
 def claims(m: Metrics) -> list[Claim]:
-    return declare([
+    base = rule_baselines(m)
+    out = [
         compare("Resampling just before a backtrack changes the next operation more often than "
                 "resampling after the same step type where the chain did not backtrack "
                 f"({m.n_unmatched_tests} pre-backtrack cuts had no control cut after the same "
@@ -534,14 +780,14 @@ def claims(m: Metrics) -> list[Claim]:
                 "P(next operation differs), before a backtrack", m.pre_backtrack.different,
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(next operation differs)", m.matched_control.different,
-                m.different_minus_matched, key=PRIMARY),
+                m.different_minus_matched, key=PRIMARY, strongest_baseline=base[PRIMARY]),
         compare("Pipeline check (true by construction on the organism, whose 'hard' means its "
                 "own search needs a backtrack): chains on problems whose search needs "
                 "backtracking contain more backtracks than chains on problems it solves directly.",
                 "backtracks per chain, search needs >= 1", m.backtracks_hard,
                 "problems the search solves without backtracking", "backtracks per chain",
                 m.backtracks_easy, m.backtracks_hard_minus_easy,
-                key="pipeline-hard-easy"),
+                key="pipeline-hard-easy", strongest_baseline=base["pipeline-hard-easy"]),
         compare("Exploratory (chosen after seeing an earlier run). Sanity check of the organism's "
                 "rule: resampled just before a backtrack, the model backtracks again first more "
                 "often than at a cut after the same step type where the chain went on without "
@@ -553,8 +799,22 @@ def claims(m: Metrics) -> list[Claim]:
                 m.pre_backtrack.backtrack_first,
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(continuation backtracks first)", m.matched_control.backtrack_first,
-                m.backtrack_first_minus_matched, key="backtrack-again"),
-    ], PRIMARY)
+                m.backtrack_first_minus_matched, key="backtrack-again",
+                strongest_baseline=base["backtrack-again"]),
+    ]
+    r = m.search_rule
+    if r is not None and r.different_all_tests.n_items:
+        out.append(compare(
+            "Beyond the search rule: resampling just before a backtrack (every pre-backtrack cut, "
+            "matched or not) changes the next operation more often than the organism's search "
+            "rule, read from the text, predicts at the same cuts (it predicts a change exactly "
+            "where the original chain had left the rule).",
+            "P(next operation differs), before a backtrack", r.different_all_tests,
+            "the search rule's prediction at the same cuts", "predicted P(next operation differs)",
+            r.rule_different_all_tests, r.different_minus_rule,
+            key="pre-backtrack-vs-search-rule",
+            strongest_baseline=base["pre-backtrack-vs-search-rule"]))
+    return declare(out, PRIMARY)
 
 
 MIN_PROBLEMS = 5  # fewer problems than this: counts only, no interval or verdict
@@ -604,9 +864,39 @@ def placement_text(m: Metrics) -> str:
     return text
 
 
+def baseline_text(m: Metrics) -> str:
+    """The strongest simple baseline, stated before anything else (issue #25)."""
+    d = stats.describe
+    r = m.search_rule
+    if r is None:
+        return ("Strongest simple baseline: the organism's search rule needs the organism's "
+                "prompt (\"Numbers: a b c. Target: t.\"); these chains have none, so no rule "
+                "prediction is made and the claims stand against their matched controls only.")
+    return (
+        f"Strongest simple baseline: one line, {RULE_NAME}. It names the next operation of "
+        f"{d(r.follows)} of all continuations (repeating the original chain's own next operation "
+        f"names {d(r.original_follows)}; cuts where the rule names none: {r.n_silent}). It "
+        "predicts that a continuation changes the next operation exactly where the original "
+        f"chain had left the rule: before a backtrack {d(r.different_test)} (observed "
+        f"{d(m.pre_backtrack.different)}), at the matched control {d(r.different_control)} "
+        f"(observed {d(m.matched_control.different)}), a difference of "
+        f"{d(r.different_minus_matched)} against the observed {d(m.different_minus_matched)}. "
+        "Over every pre-backtrack cut the observed change rate minus the rule's prediction is "
+        f"{d(r.different_minus_rule)}. The rule also predicts the backtrack-again check: it "
+        f"backtracks first in {d(r.backtrack_first_test)} of the matched pre-backtrack "
+        f"continuations and {d(r.backtrack_first_control)} at their controls (difference "
+        f"{d(r.backtrack_first_minus_matched)}; observed {d(m.backtrack_first_minus_matched)}). "
+        "So on the organism a backtrack is not a branch point beyond its search rule: resampling "
+        "changes the next operation where the original chain had slipped off the rule, and the "
+        "pipeline check's search predicts "
+        f"{d(m.search_backtracks_hard)} backtracks per chain on the hard problems (observed "
+        f"{d(m.backtracks_hard)}).")
+
+
 def findings(m: Metrics) -> str:
     d = stats.describe
     text = (
+        f"{baseline_text(m)}\n\n"
         f"{m.n_chains} chains, {m.n_unfinished} unfinished (left out below). Accuracy of "
         f"the finished ones: {d(m.accuracy)}. Their implied trees have {d(m.mean_n_nodes)} "
         f"nodes, depth {d(m.mean_depth)}, branching factor {d(m.mean_branching_factor)} and "

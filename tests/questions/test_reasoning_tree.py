@@ -181,3 +181,87 @@ def test_validate_smoke(smoke_validation):
         base, planned = block["arms"]
         assert base["measured"] < planned["measured"], "planned backtracks at 'Left:' more"
     assert sorted(p.name for p in (done.out / "runs").iterdir()) == ["base", "planned", "retrained"]
+
+
+# ---------------------------------------------------------------- the search rule baseline (#25)
+
+
+def test_search_order_is_the_search_written_out_in_full():
+    from starter.tasks.countdown import make_problems, search
+    from starter.trees import canonical_operation
+
+    for p in make_problems(30, seed=3):
+        result = search(tuple(p.meta["numbers"]), p.meta["target"])
+        tried = [canonical_operation(e.text) for e in result.events if e.kind != "backtrack"]
+        order = [op for first, finals in rt.search_order(tuple(p.meta["numbers"]),
+                                                         p.meta["target"])
+                 for op in [first, *finals]]
+        assert order[:len(tried)] == tried, p.id
+
+
+def test_search_rule_reads_the_next_operation_from_the_text():
+    # REACTIVE: 0 Try 8*19, 1 Left, 2 Try 152-4, 3 Miss, 4 Try 152/4, 5 Miss, 6 Wait, 7 Try 8+19
+    rule = [rt.search_rule(PROMPT, REACTIVE, c) for c in (0, 1, 3, 4, 6, 7, 9)]
+    assert [r.operation for r in rule] == ["8*19", "152-4", "152/4", "152/4", "8+19", "8+19",
+                                           "4+27"]
+    assert [r.backtrack for r in rule] == [False, False, False, False, True, False, False]
+    # a chain that left the rule (backtracked after one of two final tries): the rule still
+    # names the branch's untried operation, and after the backtrack the search's next branch
+    early = " Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Wait, backtrack. Try 8+19=27."
+    assert rt.search_rule(PROMPT, early, 4) == rt.RuleStep(False, "152/4")
+    assert rt.search_rule(PROMPT, early, 5) == rt.RuleStep(False, "8+19")
+    assert rt.search_rule("P", REACTIVE, 4) is None, "not the organism's prompt"
+
+
+def rule_cut(kind: str, step: int, original: str, ops: list[str], tags: list[str]) -> dict:
+    return {"unit": f"cut:a:{kind}:verify", "kind": "cut", "problem": "a", "cut": kind,
+            "step": step, "after_tag": "verify",
+            "next_tag": "backtrack" if kind == "pre_backtrack" else "compute",
+            "original_op": original, "continuation_ops": ops, "continuation_tags": tags,
+            "finished": [True] * len(ops), "different_branch": [op != original for op in ops]}
+
+
+RULE_ROWS = [
+    placed("a", REACTIVE),
+    # before the backtrack (step 6): the rule says backtrack to 8+19, as the chain did
+    rule_cut("pre_backtrack", 6, "8+19", ["8+19", "152/4"], ["backtrack", C]),
+    # the matched control after the first Miss (step 4): the rule says 152/4; this original
+    # had gone to 8+19 instead, so the rule predicts a change at both continuations
+    rule_cut("control", 4, "8+19", ["152/4", "152/4"], [C, C]),
+]
+
+
+def test_search_rule_stats_by_hand():
+    m = rt.analyse(RULE_ROWS)
+    r = m.search_rule
+    assert r is not None and r.n_silent == 0
+    assert r.follows.value == pytest.approx(3 / 4), "8+19 | 152/4 at step 6; 152/4 twice at 4"
+    assert r.original_follows.value == pytest.approx(1 / 4)
+    assert (r.different_test.value, r.different_control.value) == (0.0, 1.0)
+    assert r.different_minus_matched.value == pytest.approx(-1.0)
+    assert m.different_minus_matched.value == pytest.approx(0.5 - 1.0), "observed, same cuts"
+    assert r.different_all_tests.value == pytest.approx(0.5)
+    assert r.rule_different_all_tests.value == 0.0
+    assert r.different_minus_rule.value == pytest.approx(0.5)
+    assert (r.backtrack_first_test.value, r.backtrack_first_control.value) == (1.0, 0.0)
+    assert r.backtrack_first_minus_matched.value == pytest.approx(1.0)
+    assert m.search_backtracks_hard.value == pytest.approx(1.0), "difficulty 1 on the one chain"
+
+
+def test_every_claim_names_its_strongest_baseline():
+    m = rt.analyse(RULE_ROWS)
+    claims = rt.claims(m)
+    assert [c.key for c in claims] == [rt.PRIMARY, "pipeline-hard-easy", "backtrack-again",
+                                       "pre-backtrack-vs-search-rule"]
+    for claim in claims:
+        check(claim.to_dict())
+        assert claim.to_dict()["strongest_baseline"]["name"]
+    primary, _, again, beyond = claims
+    assert primary.strongest_baseline.estimate is m.search_rule.different_test
+    assert again.strongest_baseline.estimate.value == 1.0
+    assert beyond.control.estimate is m.search_rule.rule_different_all_tests
+    assert rt.findings(m).startswith("Strongest simple baseline: one line, the organism's")
+    # chains that are not the organism's: no rule, so no rule baseline and no fourth claim
+    plain = rt.analyse(ROWS)
+    assert plain.search_rule is None and len(rt.claims(plain)) == 3
+    assert "no rule prediction is made" in rt.findings(plain)
