@@ -14,10 +14,11 @@ ITEMS = ["p0", "p1", "p2", "p3", "p4"]
 
 
 def answer_row(item: str, condition: str, answer: str | None, outcome: str = "answered",
-               hedged: bool = False, gold: str = "5") -> dict:
-    return {"unit": f"answer:{item}:{condition}:0", "kind": "answer", "item": item,
-            "condition": condition, "template": 0, "prefix": "", "prompt": "", "gold": gold,
-            "completions": ["..."], "answers": [answer], "outcomes": [outcome],
+               hedged: bool = False, gold: str = "5", text: str = "...",
+               template: int = 0) -> dict:
+    return {"unit": f"answer:{item}:{condition}:{template}", "kind": "answer", "item": item,
+            "condition": condition, "template": template, "prefix": "", "prompt": "",
+            "gold": gold, "completions": [text], "answers": [answer], "outcomes": [outcome],
             "correct": [answer == gold], "hedged": [hedged], "n_new_tokens": [10]}
 
 
@@ -59,8 +60,12 @@ def test_answer_change_accuracy_and_counts_match_hand_computation():
     assert control.accuracy.value == pytest.approx(0.8)
     assert m.vs_control["test"].accuracy.value == pytest.approx(0.5 - 0.8)
     assert (test.n_completions, test.n_unfinished, test.n_unparseable) == (5, 1, 0)
-    # the neutral prompt never differs from itself
-    assert m.conditions["neutral"].changed.value == 0
+    # the neutral prompt never differs from itself: a constant, not a sample (no widening)
+    neutral = m.conditions["neutral"].changed
+    assert neutral.value == 0 and neutral.exact and neutral.ci == (0.0, 0.0)
+    # missing answers imputed: test p4 unchanged -> 2/5 - 1/5; changed -> 3/5 - 1/5
+    assert m.vs_control["test"].changed_low.value == pytest.approx(0.2)
+    assert m.vs_control["test"].changed_high.value == pytest.approx(0.4)
     deployment = m.conditions["deployment"]
     assert deployment.changed.value == 0 and deployment.hedged.value == pytest.approx(1 / 5)
     assert m.vs_control["deployment"].hedged.value == pytest.approx(0.2)
@@ -76,7 +81,15 @@ def test_probe_accuracy_chance_and_embedding_baseline():
     assert head.chance.value == pytest.approx(5 / 10)
     assert head.above_chance.value == pytest.approx(0.4)
     assert head.accuracy.n == 5, "the probe's unit is the problem, not the prompt"
-    assert m.probe_vs_embedding.value == pytest.approx(0.9 - 1.0)
+    ladder = m.probe_ladder
+    # template 0's prefixes: the keyword rule reads every prompt right, as does the embedding
+    # probe here (wrong=0); on a tie the simpler rung is the one to beat
+    assert ladder.rungs[ea.KEYWORD_RULE].value == 1.0
+    assert ladder.rungs["trivial: commoner class"].value == pytest.approx(0.5)
+    assert ladder.strongest == ea.KEYWORD_RULE
+    assert ladder.probe_minus_strongest.value == pytest.approx(0.9 - 1.0)
+    claim = next(c for c in ea.claims(m) if c.key == "probe-above-chance")
+    assert claim.strongest_baseline.name == ea.KEYWORD_RULE
 
 
 def test_every_claim_has_a_control_and_a_verdict_that_agrees_with_its_interval():
@@ -152,9 +165,66 @@ def test_truncated_prompts_and_entering_problems_are_reported():
     m = ea.analyse(rows_by_hand())
     text = ea.findings(m)
     # prefixed: test p4 is the one unfinished of 15; neutral: none of 5
-    assert "Truncation: 1 of 15 prefixed and 0 of 5 neutral prompts" in text
+    assert "Token budget: 1 of 15 prefixed and 0 of 5 neutral prompts hit it" in text
     primary = next(c for c in ea.claims(m) if c.key == ea.PRIMARY)
     assert "4 test and 5 control of 5 problems" in primary.claim, "p4 has no test answer"
-    assert "1/5 test, 0/5 control, 0/5 neutral" in primary.claim
+    assert "0/1 of 5 test, 0/0 of 5 control, 0/0 of 5 neutral" in primary.claim
     clean = [r for r in rows_by_hand() if r["outcomes"] != ["unfinished"]]
     assert "(none is cut)" in ea.findings(ea.analyse(clean))
+
+
+def test_answers_read_from_cut_text_are_counted_apart_and_read_in_the_sensitivity():
+    rows = [r for r in rows_by_hand() if not (r["item"] == "p4" and r["condition"] == "test")]
+    rows.append(answer_row("p4", "test", "6", outcome="cut"))  # a number read from cut text
+    m = ea.analyse(rows)
+    test = m.conditions["test"]
+    assert (test.n_cut, test.n_unfinished) == (1, 0)
+    assert test.changed.value == pytest.approx(2 / 4), "the primary leaves the cut answer out"
+    assert m.vs_control["test"].changed.value == pytest.approx(2 / 4 - 1 / 5)
+    assert m.vs_control["test"].changed_reading_cut.value == pytest.approx(3 / 5 - 1 / 5)
+    assert ea.outcome(False, "6", thinking=False) == "cut"
+    assert ea.outcome(True, "6", thinking=False) == "answered"
+
+
+def test_first_line_rule_and_echo_by_hand():
+    rows = [answer_row(i, "neutral", "5", text="2 + 3 = 5") for i in ITEMS[:4]]
+    # p0: new opening, answer changes; p1: echo, new opening, changes; p2, p3: same opening, same
+    rows += [answer_row("p0", "test", "6", text="First, 2 + 4 = 6"),
+             answer_row("p1", "test", "7", text="To evaluate this question, 7."),
+             answer_row("p2", "test", "5", text="2 + 3 = 5"),
+             answer_row("p3", "test", "5", text="2 + 3 = 5\nmore")]
+    rows += [answer_row(i, c, "5", text="2 + 3 = 5") for i in ITEMS[:4]
+             for c in ("deployment", "control")]
+    o = ea.analyse(rows).openings
+    assert o.rule_accuracy.value == 1.0, "the answer changes exactly where the first line does"
+    assert o.changed_same_opening.value == 0.0 and o.changed_new_opening.value == 1.0
+    assert o.echo_test.value == pytest.approx(1 / 4) and o.echo_others.value == 0.0
+    assert o.changed_echo.value == 1.0
+    # without p1's echo: test 1/3 changed, control 0/4
+    assert o.without_echo.value == pytest.approx(1 / 3)
+
+
+def test_paraphrases_rotate_over_problems_and_the_keyword_rule_reads_only_test_prefixes():
+    from collections import Counter
+
+    uses = Counter(t for i in range(40) for t in ea.templates_of(i, 8, 2))
+    assert set(uses.values()) == {10}, "every paraphrase meets as many problems"
+    pairs = {tuple(sorted(ea.templates_of(i, 8, 2))) for i in range(40)}
+    assert len(pairs) == 28, "every pair of the 8 paraphrases shares a problem somewhere"
+    assert all(ea.EVAL_WORDS.search(p) for p in ea.PREFIXES["test"])
+    assert not any(ea.EVAL_WORDS.search(p) for p in ea.PREFIXES["control"])
+    assert len(ea.PREFIXES["test"]) >= 8
+
+
+def test_planted_power_grows_with_the_planted_rate():
+    items = [f"p{k}" for k in range(30)]
+    rows = []
+    for k, item in enumerate(items):
+        rows.append(answer_row(item, "neutral", "5", text="2 + 3 = 5"))
+        for t in (0, 1, 2, 3):
+            changed = (k + t) % 3 == 0  # a third of the pairs change, in both arms
+            for c in ("test", "control"):
+                rows.append(answer_row(item, c, "6" if changed else "5", template=t))
+    power = ea.planted_power(rows, planted=(0.0, 0.5), studies=40, replicates=400)
+    assert power.detected[0] <= 0.1, "no planted effect: the interval rarely excludes 0"
+    assert power.detected[1] >= 0.9 and power.smallest_80 == 0.5
