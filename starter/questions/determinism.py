@@ -28,6 +28,13 @@
 # Writes results.jsonl (rows of kind "reference", "regen" and "control"), figure.png, summary.md
 # and findings.json (the claims with their controls and verdicts).
 #
+# **Strongest simple baselines** (issue #25): for the agreement claim, a rule from the prompt
+# alone: every finished chain answers correctly (the organism's search is deterministic and
+# reaches the target), so a continuation agrees exactly when the reference is right; it predicts
+# agreement at every K and no gain from a prefix. For the decision-point claim, the check word
+# after a Try ("Hit"/"Miss"), a token class readable from the text. Each claim records its
+# baseline as `strongest_baseline`; the Finding states both first.
+#
 # **Primary claim, declared before the run** (`PRIMARY` below): keeping the first K% of a reference
 # chain makes a regenerated answer agree with the reference's more often than keeping none. The
 # other claim is secondary, Holm-adjusted.
@@ -47,7 +54,7 @@ import matplotlib.pyplot as plt
 from starter import grading, prefixes, rollouts, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare, declare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.organism.data import Trace, make_trace
 from starter.plan import Generation
 from starter.plotting import estimate_bars, estimate_points
@@ -196,6 +203,21 @@ def decision_spans(trace: Trace) -> list[list[int]]:
     return spans
 
 
+_CHECK = re.compile(r"\b(?:Hit|Miss)\b")  # the organism's check word after each final Try
+
+
+def check_spans(completion: str) -> list[list[int]]:
+    """Character spans [start, end) of the check words ("Hit"/"Miss") in a completion: what
+    follows a Try by arithmetic, not a decision of the search (the strongest one-line rule for
+    where the organism's first divergences fall).
+
+    >>> text = " Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Hit."
+    >>> [text[a:b] for a, b in check_spans(text)]
+    ['Miss', 'Hit']
+    """
+    return [[m.start(), m.end()] for m in _CHECK.finditer(completion)]
+
+
 def true_trace(problem) -> Trace | None:
     """The organism's ground-truth trace of a Countdown problem (None for other tasks)."""
     if "numbers" not in problem.meta:
@@ -212,6 +234,7 @@ def references(ctx: Context, problems) -> list[dict]:
     if todo:
         how = cfg.sampling(temperature=cfg.reference_temperature)
         samples = rollouts.sample(ctx.model, prompts, 1, how)
+    task = get_task_set(cfg.task)
     for p, prompt, row in zip(todo, prompts, samples):
         done = row[0]
         truth = true_trace(p)
@@ -222,6 +245,8 @@ def references(ctx: Context, problems) -> list[dict]:
             "completion": done.text,
             "finished": chain_finished(done.text, done.finished, cfg.task),
             "value": answer_value(done.text, cfg.task),
+            # right answer? (the prompt-only baseline: a continuation agrees iff this is right)
+            "correct": bool(task.grade(p, done.text)),
             "n_steps": len(prefixes.chain_steps(done.text)),
             "token_starts": token_starts(ctx.model.tokenizer, done.token_ids, done.text),
             "on_true_search": on_search,
@@ -427,6 +452,23 @@ class DecisionPoints:
     observed: stats.Estimate  # P(first divergence falls on a decision token)
     random: stats.Estimate  # share of decision tokens in the span the continuation reached
     difference: stats.Estimate  # observed - random, paired by continuation
+    on_check: stats.Estimate  # P(first divergence falls on a check word, "Hit"/"Miss")
+    random_on_check: stats.Estimate  # share of check-word tokens in the span reached
+
+
+@dataclass(frozen=True)
+class PromptRule:
+    """The strongest simple baseline of the agreement claim, from the prompt alone: every finished
+    chain answers correctly (on the organism: follows its deterministic search to the target),
+    so a continuation agrees with its reference exactly when the reference is right."""
+
+    agreement_k50: stats.Estimate  # the rule's predicted agreement, the claim's K=50% items
+    agreement_k0: stats.Estimate  # the same on the K=0% items
+    k50_minus_rule: stats.Estimate  # observed minus predicted agreement at K=50%, paired
+    k0_minus_rule: stats.Estimate  # the same at K=0%
+    n_wrong_references: int  # regenerated references whose answer is wrong
+    agreement_k0_wrong: stats.Estimate  # observed K=0% agreement on those problems
+    agreement_k50_wrong: stats.Estimate  # and K=50%
 
 
 @dataclass(frozen=True)
@@ -448,6 +490,12 @@ class Metrics:
     random_token_on_decision: stats.Estimate  # position-matched random tokens (the control)
     decision_excess: stats.Estimate  # divergence minus random token
     greedy: Greedy | None  # the greedy control (None: no control rows)
+    # the strongest simple baselines (issue #25): a rule from the prompt alone for the agreement
+    # claim (None: the reference rows do not say whether they are right), and for the decision
+    # claim the check word after a Try, where first divergences fall without any decision
+    prompt_rule: PromptRule | None
+    divergence_on_check: stats.Estimate  # first divergences on a check word ("Hit"/"Miss")
+    random_token_on_check: stats.Estimate  # position-matched share of check-word tokens
 
 
 def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
@@ -461,7 +509,7 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
     continuation never reached. The control is the share of decision tokens in the span (the
     expectation, so it adds no sampling noise of its own).
     """
-    hit, hit_at, base = [], [], []
+    hit, hit_at, base, check, check_base = [], [], [], [], []
     for r in regen:
         ref = refs[r["problem"]]
         if r["temperature"] == 0 or not ref["on_true_search"]:
@@ -474,10 +522,16 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
             reached = [i for i, s in enumerate(starts) if s >= r["cut_char"] and i <= at] or [at]
             hit.append(float(on_decision(starts, spans, at, end)))
             base.append(sum(on_decision(starts, spans, i, end) for i in reached) / len(reached))
+            checks = check_spans(ref["completion"])
+            check.append(float(on_decision(starts, checks, at, end)))
+            check_base.append(sum(on_decision(starts, checks, i, end) for i in reached)
+                              / len(reached))
             hit_at.append(r["problem"])
     return DecisionPoints(observed=stats.mean_ci(hit, hit_at),
                           random=_measure(stats.mean_ci(base, hit_at)),
-                          difference=stats.difference_ci(hit, hit_at, base, hit_at))
+                          difference=stats.difference_ci(hit, hit_at, base, hit_at),
+                          on_check=stats.mean_ci(check, hit_at),
+                          random_on_check=_measure(stats.mean_ci(check_base, hit_at)))
 
 
 def greedy(rows: list[dict]) -> Greedy | None:
@@ -495,6 +549,35 @@ def greedy(rows: list[dict]) -> Greedy | None:
                   device=batched["device"], dtype=batched["dtype"])
 
 
+Side = tuple[list[float], list[str]]  # (one value per finished continuation, its problem)
+
+
+def prompt_rule(sides: dict[str, Side], right: dict[str, list]) -> PromptRule | None:
+    """The agreement claim's prompt-only baseline on the same items as the claim: predicted
+    agreement 1 where the reference is right, 0 where it is wrong; observed minus predicted is
+    paired by continuation. None when a reference row lacks `correct` (runs before it was kept).
+    """
+    if any(v is None for name in sides for v in right[name]):
+        return None
+    predicted = {name: [float(v) for v in right[name]] for name in sides}
+    estimate = {name: stats.mean_ci(predicted[name], sides[name][1]) for name in sides}
+
+    def minus_rule(name: str) -> stats.Estimate:
+        values, clusters = sides[name]
+        return stats.difference_ci(values, clusters, predicted[name], clusters)
+
+    def on_wrong(name: str) -> stats.Estimate:
+        values, clusters = sides[name]
+        keep = [i for i, ok in enumerate(predicted[name]) if not ok]
+        return stats.mean_ci([values[i] for i in keep], [clusters[i] for i in keep])
+
+    wrong = {p for name in sides for p, ok in zip(sides[name][1], predicted[name]) if not ok}
+    return PromptRule(agreement_k50=estimate["k50"], agreement_k0=estimate["k0"],
+                      k50_minus_rule=minus_rule("k50"), k0_minus_rule=minus_rule("k0"),
+                      n_wrong_references=len(wrong), agreement_k0_wrong=on_wrong("k0"),
+                      agreement_k50_wrong=on_wrong("k50"))
+
+
 def analyse(rows: list[dict]) -> Metrics:
     refs = {r["problem"]: r for r in rows if r.get("kind") == "reference"}
     regen = [r for r in rows if r.get("kind") == "regen"]
@@ -505,15 +588,17 @@ def analyse(rows: list[dict]) -> Metrics:
     # Claim 1: keeping half the chain fixes the answer more than keeping none (paired by problem).
     at = [r for r in regen if r["temperature"] == claim_t]
     half = min(fractions, key=lambda f: abs(f - 0.5), default=math.nan)
-    sides = {}
+    sides, predicted = {}, {}
     for name, fraction in (("k50", half), ("k0", 0.0)):
-        values, clusters = [], []
+        values, clusters, rule = [], [], []
         for r in at:
             if r["fraction"] == fraction:
                 kept = [v for v, ok in zip(r["values"], r["finished"]) if ok]
                 values += [float(v == r["reference_value"]) for v in kept]
                 clusters += [r["problem"]] * len(kept)
+                rule += [refs[r["problem"]].get("correct")] * len(kept)
         sides[name] = (values, clusters)
+        predicted[name] = rule
     # Claim 1 can barely move when K=0 already agrees: the same comparison on the problems whose
     # K=0 agreement is below 1 (selected on the K=0 side, so regression to the mean favours a gain).
     k0_values, k0_at = sides["k0"]
@@ -542,7 +627,10 @@ def analyse(rows: list[dict]) -> Metrics:
         divergence_on_decision=decisions.observed,
         random_token_on_decision=decisions.random,
         decision_excess=decisions.difference,
-        greedy=greedy([r for r in rows if r.get("kind") == "control"]))
+        greedy=greedy([r for r in rows if r.get("kind") == "control"]),
+        prompt_rule=prompt_rule(sides, predicted),
+        divergence_on_check=decisions.on_check,
+        random_token_on_check=decisions.random_on_check)
 
 
 # %% [markdown]
@@ -570,13 +658,24 @@ def plot(rows: list[dict], metrics: Metrics):
         else:
             ax.set_ylim(bottom=-0.05)
         ax.set_xticks(sorted({100 * c.fraction for c in cells}))
+    rule = metrics.prompt_rule
+    if rule is not None and math.isfinite(rule.agreement_k0.value):
+        # the prompt-only rule predicts the same agreement at every K (it reads no prefix)
+        axes.flat[0].axhline(rule.agreement_k0.value, color="tab:olive", ls="--", lw=1,
+                             label="prompt-only rule")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     ax = axes.flat[3]
     observed, random_ = metrics.divergence_on_decision, metrics.random_token_on_decision
     if observed.n_items:
-        estimate_bars(ax, [0, 1], [observed, random_], capsize=4, color=["tab:red", "tab:gray"])
-        ax.set_xticks([0, 1], ["first\ndivergence", "random token\n(control)"])
-        ax.set(ylabel="on a decision point\nof the true search", ylim=(0, 1.05))
+        # the decision points, then the strongest one-line rule (the check word) the same way
+        estimate_bars(ax, [0, 1, 2.5, 3.5],
+                      [observed, random_, metrics.divergence_on_check,
+                       metrics.random_token_on_check],
+                      capsize=4, color=["tab:red", "tab:gray", "tab:olive", "tab:gray"])
+        ax.set_xticks([0, 1, 2.5, 3.5], ["first\ndivergence", "random\ntoken",
+                                         "first\ndivergence", "random\ntoken"], fontsize=7)
+        ax.set(ylabel="share on the token class", ylim=(0, 1.05))
+        ax.set_title("decision point (red) | check word Hit/Miss (olive)", fontsize=8)
     else:  # no sampled continuation left a reference that is the organism's true search
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no divergence from a\ntrue-search reference", ha="center", va="center")
@@ -591,16 +690,27 @@ def plot(rows: list[dict], metrics: Metrics):
 
 
 # %%
+PROMPT_RULE = ("rule from the prompt alone: every finished chain answers correctly (on the "
+               "organism: follows its deterministic search to the target), so a continuation "
+               "agrees with its reference exactly when the reference is right")
+CHECK_RULE = ("one-line rule: a sampled continuation first diverges on the check word after a "
+              "Try ('Hit'/'Miss', which follows from arithmetic, not a search decision)")
+
+
 def claims(m: Metrics) -> list[Claim]:
     k = round(100 * m.half_fraction) if math.isfinite(m.half_fraction) else 50
     t = m.claim_temperature
+    rule = m.prompt_rule
+    agreement_baseline = None if rule is None else Baseline(
+        f"{PROMPT_RULE}; its predicted agreement on the same K={k}% continuations",
+        rule.agreement_k50)
     out = [compare(
         f"Keeping the first {k}% of a reference chain makes a regenerated answer (T={t:g}) agree "
         "with the reference's more often than keeping none.",
         f"answer agreement by value at K={k}%", m.agreement_k50,
         "the same problems regenerated from K=0% (prompt only)",
         "answer agreement by value at K=0%", m.agreement_k0, m.agreement_gain,
-        key=PRIMARY)]
+        key=PRIMARY, strongest_baseline=agreement_baseline)]
     if m.divergence_on_decision.n_items:
         out.append(compare(
             "Sampled continuations first leave the reference on the true search's decision points "
@@ -609,8 +719,43 @@ def claims(m: Metrics) -> list[Claim]:
             "first divergence on a decision token", m.divergence_on_decision,
             "a random token of the span the continuation reached (cut to divergence)",
             "share of decision tokens",
-            m.random_token_on_decision, m.decision_excess, key="divergence-on-decision"))
+            m.random_token_on_decision, m.decision_excess, key="divergence-on-decision",
+            strongest_baseline=Baseline(f"{CHECK_RULE}: share of the same first divergences "
+                                        "on a check word", m.divergence_on_check)))
     return declare(out, PRIMARY)
+
+
+def baseline_text(m: Metrics) -> str:
+    """The strongest simple baselines, stated before anything else (issue #25)."""
+    d = stats.describe
+    rule = m.prompt_rule
+    k = round(100 * m.half_fraction) if math.isfinite(m.half_fraction) else 50
+    if rule is None:
+        text = ("Strongest simple baseline of the agreement claim: not computed (these reference "
+                "rows do not record whether their answer is right).")
+    else:
+        text = (
+            f"Strongest simple baseline of the agreement claim: the {PROMPT_RULE}. It predicts "
+            f"agreement {d(rule.agreement_k0)} at K=0% (observed {d(m.agreement_k0)}; observed "
+            f"minus predicted {d(rule.k0_minus_rule)}) and {d(rule.agreement_k50)} at K={k}% "
+            f"(observed {d(m.agreement_k50)}; observed minus predicted "
+            f"{d(rule.k50_minus_rule)}), and by construction no gain from keeping a prefix: "
+            "the K=0% ceiling is the model's accuracy, so the prompt alone decides most "
+            "answers. Where the rule fails is the "
+            f"{rule.n_wrong_references} problems whose reference answer is wrong: there "
+            f"continuations from the prompt alone still repeat the wrong answer in "
+            f"{d(rule.agreement_k0_wrong)} (K={k}%: {d(rule.agreement_k50_wrong)}), so the "
+            "error too is mostly fixed by the prompt.")
+    if m.divergence_on_decision.n_items:
+        text += (
+            f"\n\nStrongest simple baseline of the decision-point claim (chosen after seeing "
+            f"these rows: an exploratory number, not a claim): the {CHECK_RULE}. "
+            f"{d(m.divergence_on_check)} of first divergences fall on a check word (a random "
+            f"token of the reached span is one in {d(m.random_token_on_check)}), against "
+            f"{d(m.divergence_on_decision)} on a decision token: where the organism's samples "
+            "part from the reference is better told by the check word than by the search's "
+            "decisions.")
+    return text
 
 
 def findings(m: Metrics) -> str:
@@ -618,7 +763,8 @@ def findings(m: Metrics) -> str:
     by = {(c.temperature, c.fraction): c for c in m.cells}
     temperatures = sorted({c.temperature for c in m.cells})
     fractions = sorted({c.fraction for c in m.cells})
-    text = (f"{m.n_references} reference chains; {m.n_references_unfinished} never finished "
+    text = (f"{baseline_text(m)}\n\n"
+            f"{m.n_references} reference chains; {m.n_references_unfinished} never finished "
             "and are left out (an unfinished chain has no answer to agree with).")
     if not fractions:
         return text

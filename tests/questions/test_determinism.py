@@ -48,7 +48,7 @@ ROWS = [
 ]
 
 
-def cell(m: dict, fraction: float) -> det.Cell:
+def cell(m: det.Metrics, fraction: float) -> det.Cell:
     return next(c for c in m.cells if c.temperature == 0.6 and c.fraction == fraction)
 
 
@@ -162,3 +162,60 @@ def test_validation_arms_are_base_then_lucky_decreasing():
 def test_validate_smoke(smoke_validation):
     record = smoke_validation("determinism").record
     assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-lucky"]
+
+
+# ---------------------------------------------------------------- strongest simple baselines (#25)
+
+RIGHT = {"p1": True, "p2": False, "p3": False}  # p2's reference answer is wrong
+
+
+def with_correct(rows: list[dict]) -> list[dict]:
+    return [{**r, "correct": RIGHT[r["problem"]]} if r.get("kind") == "reference" else r
+            for r in rows]
+
+
+def test_prompt_rule_by_hand():
+    m = det.analyse(with_correct(ROWS))
+    rule = m.prompt_rule
+    assert rule is not None
+    # the rule predicts 1 on p1's items (reference right) and 0 on p2's: K=50% 4 + 2 items,
+    # K=0% 3 + 2 finished items
+    assert rule.agreement_k50.value == pytest.approx(4 / 6)
+    assert rule.agreement_k0.value == pytest.approx(3 / 5)
+    # observed K=50%: 6/6; K=0%: p1 24 24 25 -> 1 1 0, p2 10 11 -> 1 0: 3/5
+    assert rule.k50_minus_rule.value == pytest.approx(1 - 4 / 6)
+    assert rule.k0_minus_rule.value == pytest.approx(0.0)
+    assert rule.n_wrong_references == 1
+    assert rule.agreement_k0_wrong.value == pytest.approx(0.5), "p2 repeats its wrong 10 once"
+    assert rule.agreement_k50_wrong.value == pytest.approx(1.0)
+    assert det.analyse(ROWS).prompt_rule is None, "rows without `correct`: no rule"
+
+
+CHECKED = "abcd Hit.x"  # "Hit" at characters 5-8: tokens 2 (4-6) and 3 (6-8) are check tokens
+
+
+def test_check_word_baseline_by_hand():
+    assert [CHECKED[a:b] for a, b in det.check_spans(CHECKED)] == ["Hit"]
+    rows = [{**r, "completion": CHECKED} if r.get("unit") == "reference:p1" else r for r in ROWS]
+    m = det.analyse(rows)
+    # divergences of p1 at tokens 2, 3, 4 (K=0%) and 2, 4 (K=50%): 3 of 5 on a check token;
+    # reached spans [0..2] 1/3, [0..3] 2/4, [0..4] 2/5, [2] 1, [2..4] 2/3
+    assert m.divergence_on_check.value == pytest.approx(3 / 5)
+    assert m.random_token_on_check.value == pytest.approx((1 / 3 + 2 / 4 + 2 / 5 + 1 + 2 / 3) / 5)
+    assert m.divergence_on_decision.value == pytest.approx(2 / 5), "decisions unchanged"
+
+
+def test_claims_name_their_strongest_baseline():
+    m = det.analyse(with_correct(ROWS))
+    agreement, decision = det.claims(m)
+    assert agreement.strongest_baseline.estimate is m.prompt_rule.agreement_k50
+    assert decision.strongest_baseline.estimate is m.divergence_on_check
+    for claim in (agreement, decision):
+        check(claim.to_dict())
+        assert claim.to_dict()["strongest_baseline"]["name"]
+    text = det.findings(m)
+    assert text.startswith("Strongest simple baseline of the agreement claim: the rule from the "
+                           "prompt alone")
+    assert "Strongest simple baseline of the decision-point claim" in text
+    plain = det.claims(det.analyse(ROWS))
+    assert plain[0].strongest_baseline is None, "no `correct` in the rows: no prompt rule"
