@@ -794,7 +794,7 @@ def claims(m: Metrics) -> list[Claim]:
                 "backtracking. Confounded: on the organism a backtrack follows by rule once a "
                 "branch's operations have all been tried, and the matched cut mostly still has "
                 "untried operations (see Finding), so this does not show the decision is more "
-                "than that rule.",
+                "than that rule, which predicts the same difference (its strongest baseline).",
                 "P(continuation backtracks first), before a backtrack",
                 m.pre_backtrack.backtrack_first,
                 "cut after the same tag in the same chain, no backtrack next",
