@@ -257,7 +257,8 @@ def test_the_bench_runs_on_accuracy_only_chains(tmp_path, capsys, monkeypatch):
     assert [len(c.rates) for c in chains] == [20, 20]
     # true importances: +0.6 at step 5, -0.4 at step 10, +0.5 at step 15
     assert bench.top_steps(np.diff(chains[0].rates)) == {5, 10, 15}
-    assert bench.main([str(tmp_path), "--reps", "2", "--planted", "2"]) == 0
+    assert bench.main([str(tmp_path), "--reps", "2", "--planted", "2",
+                       "--organism-reps", "1"]) == 0
     printed = capsys.readouterr().out
     assert "published chains: 2 chains x 2 repetitions" in printed and "planted chains" in printed
     assert bench.main([str(tmp_path / "missing")]) == 2
