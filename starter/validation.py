@@ -265,7 +265,9 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
             ok = True
             order = "ordered as planted" if pairs else "no order planted (equal values)"
             why = order + (f"; interval covers {planted:.2f}" if planted is not None else "")
-        difference, difference_ci = versus_control(m, control)
+        # the control's own arm is the zero of every difference, not a sample of one
+        difference, difference_ci = (versus_control(m, control) if arm.model != control_model
+                                     else (None, None))
         side = (planted_side(arm, planted, increasing, retrained_planted)
                 if control is not None and arm.model != control_model else 0)
         if ok and side:

@@ -915,17 +915,39 @@ def measure_localisation(m: Metrics) -> Measured:
     return measured_from(pair["sae"].difference)
 
 
-VALIDATION = Validation(
-    quantity="diff-SAE top-latent mass at a dead-end Left '.' minus the same token at a live one",
-    arms=(Arm("tinythinker-retrained", None, label="retrained"),  # nothing planted: first
-          Arm("tinythinker-planned", None, learned="backtrack_at_dead_left")),  # planted there
-    measure=measure_localisation,
-    meaning=("A diff that localises a planted change beyond the same token in a no-change "
-             "fine-tune points where fine-tuning acted; on R1-distill, diff latents that beat "
-             "that control are then some evidence of what reasoning training changed."),
-    # each arm's run is its own pair (no control pair needed: the retrained arm is the control);
-    # cpu: 200 problems (100 scored), the cpu result's size (100 could not separate the arms)
-    settings={"smoke": ("control=none",), "cpu": ("control=none", "n_problems=200")})
+def measure_auroc(m: Metrics) -> Measured:
+    """The primary claim's method score: the diff-SAE's AUROC separating dead-end from live
+    "Left:" sites (tuned pair, headline texts)."""
+    auc = m.auroc.get("sae")
+    if auc is None:
+        return Measured(value=float("nan"), ci=None, n=0)
+    return measured_from(auc)
+
+
+VALIDATION_ARMS = (Arm("tinythinker-retrained", None, label="retrained"),  # nothing planted: first
+                   Arm("tinythinker-planned", None, learned="backtrack_at_dead_left"))  # planted
+# each arm's run is its own pair (no control pair needed: the retrained arm is the control);
+# cpu: 200 problems (100 scored), the cpu result's size (100 could not separate the arms)
+VALIDATION_SETTINGS = {"smoke": ("control=none",), "cpu": ("control=none", "n_problems=200")}
+VALIDATION = (
+    Validation(  # the primary's method score (added with the AUROC primary after review)
+        quantity="primary: diff-SAE AUROC separating dead-end from live Left '.' sites",
+        arms=VALIDATION_ARMS,
+        measure=measure_auroc,
+        meaning=("The primary ranks the diff-SAE's AUROC against KL, norm and position; that "
+                 "ranking means something only if the AUROC itself reads a planted change: "
+                 "above the no-change fine-tune where dead-endness was planted."),
+        settings=VALIDATION_SETTINGS),
+    Validation(
+        quantity="diff-SAE top-latent mass at a dead-end Left '.' minus the same token at a live "
+                 "one",
+        arms=VALIDATION_ARMS,
+        measure=measure_localisation,
+        meaning=("A diff that localises a planted change beyond the same token in a no-change "
+                 "fine-tune points where fine-tuning acted; on R1-distill, diff latents that beat "
+                 "that control are then some evidence of what reasoning training changed."),
+        settings=VALIDATION_SETTINGS),
+)
 
 # %% [markdown]
 # ## Budget: what a preset generates (`mi-starter run model-diffing --preset gpu --dry-run`)

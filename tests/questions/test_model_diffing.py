@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import pytest
 
 from starter.findings import check
 from starter.questions import model_diffing as md
+from starter.validation import Measured
 
 
 def chain(writer: str, problem: str, finished: bool = True) -> dict:
@@ -153,10 +155,21 @@ def test_measure_reads_the_planted_pairs_sae_difference():
     assert math.isnan(md.measure_localisation(no_sites).value)
 
 
-def test_validation_arms_are_retrained_then_planned():
-    v = md.VALIDATION
-    assert [a.model for a in v.arms] == ["tinythinker-retrained", "tinythinker-planned"]
-    assert all(a.planted is None for a in v.arms), "order only"
+def test_validation_arms_are_retrained_then_planned_and_the_primary_comes_first():
+    primary, localisation = md.VALIDATION
+    for v in (primary, localisation):
+        assert [a.model for a in v.arms] == ["tinythinker-retrained", "tinythinker-planned"]
+        assert all(a.planted is None for a in v.arms), "order only"
+    assert primary.settings == localisation.settings, "one pair of runs serves both checks"
+    assert primary.quantity.startswith("primary:") and primary.measure is md.measure_auroc
+
+
+def test_measure_auroc_reads_the_diff_saes_auroc_or_is_not_estimable():
+    from starter import stats
+
+    m = SimpleNamespace(auroc={"sae": stats.Estimate(0.8, (0.7, 0.9), 30, 30)})
+    assert md.measure_auroc(m) == Measured(0.8, (0.7, 0.9), 30)
+    assert math.isnan(md.measure_auroc(SimpleNamespace(auroc={})).value)
 
 
 def test_config_refuses_bad_values():
@@ -170,6 +183,8 @@ def test_config_refuses_bad_values():
 
 @pytest.mark.slow
 def test_validate_smoke(smoke_validation):
-    record = smoke_validation("model-diffing").record
-    assert [a["variant"] for a in record["arms"]] == ["tinythinker-retrained",
-                                                      "tinythinker-planned"]
+    blocks = smoke_validation("model-diffing").record["validations"]
+    assert len(blocks) == 2, "the primary's AUROC, then the localisation"
+    for block in blocks:
+        assert [a["variant"] for a in block["arms"]] == ["tinythinker-retrained",
+                                                         "tinythinker-planned"]

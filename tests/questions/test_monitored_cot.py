@@ -300,6 +300,20 @@ def test_claims_on_a_monitoring_variant_compare_the_monitors_and_the_conditions(
 @pytest.mark.slow
 def test_validate_smoke(smoke_validation):
     blocks = smoke_validation("monitored-cot").record["validations"]
-    assert len(blocks) == 5
+    assert len(blocks) == 6, "the primary's placebo contrast, then five checks"
     variants = [[a["variant"] for a in b["arms"]] for b in blocks]
-    assert variants[-1] == ["tinythinker-honest", "tinythinker-obfuscating"]
+    assert variants[0] == variants[-1] == ["tinythinker-honest", "tinythinker-obfuscating"]
+    assert blocks[0]["quantity"].startswith("primary:")
+
+
+def test_placebo_measure_reads_the_primarys_paired_difference():
+    from types import SimpleNamespace
+
+    from starter import stats
+
+    diff = stats.Estimate(0.6, (0.4, 0.8), 20, 20)
+    placebo = SimpleNamespace(difference=diff)
+    m = SimpleNamespace(placebo={"neutral": placebo})
+    assert mc.placebo_measure(m, "neutral").value == 0.6
+    assert mc.placebo_measure(m, "neutral").ci == (0.4, 0.8)
+    assert mc.placebo_measure(m, "monitored").n == 0, "a condition not run: not estimable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 
 import pytest
@@ -236,8 +237,11 @@ def test_roles_follow_the_contexts_seen_in_training():
 
 
 def test_validation_arms_are_base_then_planned():
-    unmatched, by_position = sae.VALIDATION
-    for v in (unmatched, by_position):
+    primary, unmatched, by_position = sae.VALIDATION
+    assert primary.quantity.startswith("primary:")
+    assert primary.measure is sae.measure_dead_end_not_first
+    assert math.isnan(primary.measure(sae.analyse(ROWS)).value), "no later dead state"
+    for v in (primary, unmatched, by_position):
         assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-planned"]
         assert all(a.planted is None for a in v.arms), "order only"
     assert unmatched.settings == by_position.settings, "one pair of runs serves both checks"
@@ -249,7 +253,7 @@ def test_validation_arms_are_base_then_planned():
 @pytest.mark.slow
 def test_validate_smoke(smoke_validation):
     blocks = smoke_validation("sae").record["validations"]
-    assert len(blocks) == 2, "unmatched, then matched on position"
+    assert len(blocks) == 3, "the primary, unmatched, then matched on position"
     for block in blocks:
         assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-planned"]
 
