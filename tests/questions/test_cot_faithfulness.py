@@ -245,7 +245,10 @@ def test_validation_measures_by_hand():
 
 
 def test_validation_recovers_p_and_q_on_the_hint_variants():
-    mention, influence = cf.VALIDATION
+    primary, mention, influence = cf.VALIDATION
+    assert [a.model for a in primary.arms] == ["tinythinker-hint-p100"]
+    assert primary.quantity.startswith("primary:") and primary.arms[0].planted is None
+    assert primary.settings == mention.settings, "the same runs serve the primary's check"
     models = ["tinythinker-hint-p0", "tinythinker-hint-p50", "tinythinker-hint-p100"]
     assert [a.model for a in mention.arms] == models == [a.model for a in influence.arms]
     assert [a.planted for a in mention.arms] == [0.0, 0.5, 1.0]
@@ -296,8 +299,8 @@ def test_edit_test_can_be_skipped(monkeypatch):
 def test_validate_smoke(smoke_validation):
     done = smoke_validation("cot-faithfulness")
     assert [b["quantity"] for b in done.blocks] == [v.quantity for v in cf.VALIDATION]
-    for block in done.blocks:
-        assert [a["variant"] for a in block["arms"]] == [a.model for a in cf.VALIDATION[0].arms]
+    for block, spec in zip(done.blocks, cf.VALIDATION):
+        assert [a["variant"] for a in block["arms"]] == [a.model for a in spec.arms]
     runs = sorted(p.name for p in (done.out / "runs").iterdir())
     assert runs == ["hint-p0", "hint-p100", "hint-p50", "retrained"]  # + the matched control
 
