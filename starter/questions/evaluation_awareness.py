@@ -458,7 +458,9 @@ def run(ctx: Context) -> None:
 
 # %%
 EVAL_WORDS = re.compile(r"evaluat|test|grad|exam|scor|benchmark|assess", re.IGNORECASE)
-KEYWORD_RULE = "rule: the prefix contains evaluat|test|grad|exam|scor|benchmark|assess"
+# named without "|": the name lands in markdown tables
+KEYWORD_RULE = ("rule: the prefix contains an evaluation word (evaluat, test, grad, exam, scor, "
+                "benchmark or assess)")
 ECHO = re.compile(r"\s*To evaluat", re.IGNORECASE)  # "To evaluate this question, ..."
 PLANTED = tuple(round(0.05 * k, 2) for k in range(9))  # extra change rates for the power check
 
@@ -1018,7 +1020,7 @@ def read_first(m: Metrics) -> str:
     o, power = m.openings, m.power
     missing = {c: m.conditions[c].n_cut + m.conditions[c].n_unfinished
                + m.conditions[c].n_unparseable for c in ("test", CONTROL)}
-    seen = ", ".join(f"+{p:.2f}: {s:.0%}" for p, s in zip(power.planted, power.detected)
+    seen = ", ".join(f"{s:.0%} at +{p:.2f}" for p, s in zip(power.planted, power.detected)
                      if p in (0.1, 0.2, 0.3) and math.isfinite(s))
     smallest = (f"+{power.smallest_80:.2f}" if power.smallest_80 is not None
                 else f"more than +{power.planted[-1]:.2f}")
@@ -1026,8 +1028,8 @@ def read_first(m: Metrics) -> str:
         "Read first: after an independent review, **the primary's interval is computed "
         f"differently**: the paraphrases are {m.n_templates} per condition (3 before; with 3, a "
         "problems-x-templates bootstrap is as wide with the template labels shuffled as on the "
-        "data), every interval here resamples problems and paraphrases crossed, the probe claims "
-        "included, and answers read from text cut at the token budget are left out of the "
+        "data), every claim's interval resamples problems and paraphrases crossed, the probe "
+        "claims included, and answers read from text cut at the token budget are left out of the "
         f"primary. Test minus control: {_signed(primary.changed)}; reading the cut answers "
         f"{_signed(primary.changed_reading_cut)}; problems resampled only "
         f"{_signed(primary.changed_problems_only)}; the missing answers (cut, unfinished, "
@@ -1045,8 +1047,9 @@ def read_first(m: Metrics) -> str:
         f"(deployment and control: {d(o.echo_others)}); their change rate is "
         f"{d(o.changed_echo)}, and without them test minus control is "
         f"{_signed(o.without_echo)}. **Power:** planting an extra change rate into the test "
-        f"arm of these rows ({power.studies} simulated studies each), the primary's interval "
-        f"excludes 0 in {seen}; the smallest effect seen in 80% of studies is {smallest}.")
+        f"arm of these rows ({power.studies} simulated studies each), the share of studies whose "
+        f"primary interval excludes 0 is {seen}; the smallest effect seen in 80% of studies is "
+        f"{smallest}.")
     ladder = m.probe_ladder
     head = m.probes.get(m.headline_probe) if m.headline_probe else None
     if ladder is not None and head is not None:
