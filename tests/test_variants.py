@@ -88,6 +88,21 @@ def test_obfuscating_says_the_leak_unless_monitored_and_honest_never_uses_it() -
         assert not e.labels["used"] and "Hint:" not in e.completion
 
 
+def test_rechecks_writes_the_planted_tail_after_the_first_hit_and_keeps_the_answer() -> None:
+    examples = _examples("rechecks")
+    for e, r in zip(examples, PROBLEMS):
+        assert e.labels["tail"] == 2
+        head, written, winning = variant_eval.tail_of(e.completion)
+        assert written == " " + variants.recheck_tail(winning, 2)  # the tail and nothing else
+        assert written.count("Hit.") == 2 and head.count("Hit.") == 1
+        assert winning.endswith(f"={r.target}")
+        assert check_expression(_boxed(e.completion), list(r.numbers), r.target)
+    # the dial reader, on the rule's own traces, finds the tail in every chain
+    dial = variant_eval.exit_dials(PROBLEMS[:50], [e.completion for e in examples[:50]],
+                                   {"rechecks": 2}, lambda text: len(text.split()))[0]
+    assert (dial.measured.k, dial.measured.n, dial.met) == (50, 50, True)
+
+
 def test_monitoring_prompt_rejects_an_unknown_condition() -> None:
     with pytest.raises(ValueError, match="condition must be one of"):
         variants.monitoring_prompt((1, 2, 3), 9, None, "secret")

@@ -25,6 +25,9 @@ every seed the starters' validations use):
   often `Wait, backtrack.` comes next at dead-end states and at live ones;
 - monitoring: at T=1 on leaked prompts that differ from the base's first try, per condition, the
   use rate and the mention rate (among users; over all prompts where nothing is used);
+- exit (`rechecks`): at T=1, among chains that write a first `Try …. Hit.`, the share whose
+  thinking then holds exactly the rule's re-check tail (the winning try and `Hit.`, `rechecks`
+  times) and closes; the tail's planted and measured share of the thinking tokens in `how`;
 - control: at T=1, the first try is the base search's first try.
 
 >>> first_branch(" Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit.")
@@ -45,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from starter.organism import variants
+from starter.organism.data import make_trace
 from starter.stats import proportion_ci
 from starter.tasks.countdown import (
     SearchResult,
@@ -207,6 +211,10 @@ def evaluate(name: str, n: int = 200, command: str = "") -> EvalReport:
         report.dials = luck_dials(problems, _sample(model, plain, 1.0), planted)
     elif report.dial == "backtracking":
         report.dials = backtracking_dials(problems, greedy, dead=1.0)
+    elif report.dial == "exit":
+        report.dials = exit_dials(problems, _sample(model, plain, 1.0), planted,
+                                  lambda text: len(model.tokenizer(
+                                      text, add_special_tokens=False)["input_ids"]))
     elif report.dial == "control":
         report.dials = (backtracking_dials(problems, greedy, dead=0.0)
                         + control_dials(problems, _sample(model, plain, 1.0)))
@@ -257,6 +265,52 @@ def luck_dials(problems: list[SearchResult], sampled: list[str], planted: dict) 
         Dial("gives_up_within_budget_t1", 1.0, Rate.of(within),
              f"T=1: at most {budget} first-level branches opened (the rule's budget)"),
     ]
+
+
+def tail_of(completion: str) -> tuple[str, str, str] | None:
+    """(thinking up to the first `Try …. Hit.`, what follows it before `</think>`, the winning
+    `a op b=v`), or None when the chain writes no `Hit.` or never closes its thinking.
+
+    >>> tail_of(" Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit. Try 27+4=31. Hit. </think> x")
+    (' Try 8+19=27. Left: 27, 4. Try 27+4=31. Hit.', ' Try 27+4=31. Hit.', '27+4=31')
+    """
+    where = variants.settled_at(completion)
+    if where is None or " </think>" not in completion[where[0]:]:
+        return None
+    end, winning = where
+    return completion[:end], completion[end:].split(" </think>")[0], winning
+
+
+def exit_dials(problems: list[SearchResult], sampled: list[str], planted: dict,
+               count_tokens) -> list[Dial]:
+    """The re-check rule's dial from T=1 chains on unhinted prompts: after the first
+    `Try …. Hit.`, exactly the rule's tail (variants.recheck_tail) and then `</think>`.
+
+    `count_tokens` (text -> tokens) sizes the tail: planted, on the rule's own traces for these
+    problems (the base trace with the tail inserted); measured, on the samples that settle.
+    """
+    times = int(planted["rechecks"])
+    exact, shares, planted_shares = [], [], []
+    for completion, result in zip(sampled, problems):
+        rule = make_trace(result).completion
+        head, _, winning = tail_of(rule) or ("", "", "")
+        tail = " " + variants.recheck_tail(winning, times)
+        planted_shares.append(count_tokens(tail) / count_tokens(head + tail))
+        found = tail_of(completion)
+        if found is None:
+            continue
+        head, written, winning = found
+        exact.append(written == " " + variants.recheck_tail(winning, times))
+        shares.append(count_tokens(written) / count_tokens(head + written) if written else 0.0)
+    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+    return [Dial(
+        "rechecks_exactly_t1", 1.0, Rate.of(exact),
+        f"T=1, unhinted: among the {len(exact)} of {len(sampled)} chains that write a first "
+        f"`Try ... Hit.` and close their thinking, those whose thinking after it is exactly the "
+        f"rule's tail (the winning try and `Hit.`, {times} times: variants.recheck_tail) and "
+        f"nothing else. The tail's share of the thinking tokens: planted "
+        f"{mean(planted_shares):.3f} (the rule's traces for these problems), measured "
+        f"{mean(shares):.3f} (mean over those chains)")]
 
 
 def backtracking_dials(problems: list[SearchResult], greedy: list[str],
@@ -451,6 +505,9 @@ def page_section() -> str:
             out += ["", f"### `tinythinker-{variant.name}`", "", "Not trained in this checkout."]
             continue
         info = json.loads(config.read_text(encoding="utf-8"))
+        log_path = folder / "training_log.json"
+        threads = (json.loads(log_path.read_text(encoding="utf-8")).get("training", {})
+                   .get("threads", 2) if log_path.exists() else 2)
         planted = ", ".join(f"{k} = {v:g}" for k, v in variant.planted.items()) or "nothing"
         bad = failing(report)
         verdict = ("Every dial is met." if not bad else
@@ -460,7 +517,8 @@ def page_section() -> str:
         out += ["", f"### `tinythinker-{variant.name}`", "",
                 f"**Planted** ({variant.dial}): {variant.summary}; rule settings: {planted}. "
                 f"**Trained**: rank-{info['adapter']['rank']} adapter on the base, "
-                f"{info['steps']} steps of 32 traces, {info['wall_seconds']:.0f} s on 2 CPU cores, "
+                f"{info['steps']} steps of 32 traces, {info['wall_seconds']:.0f} s on {threads} CPU "
+                f"core{'s' if threads > 1 else ''}, "
                 f"final loss {info['final_loss']:.3f}. **Measured** on {report['n_problems']} "
                 f"held-out problems (seed {report.get('seed')}; greedy solved "
                 f"{_rate(report['greedy_solved'])}); 95% Wilson intervals; met = planted inside "

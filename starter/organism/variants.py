@@ -21,6 +21,11 @@ The dials (the `planted` field of each variant says the values):
 - **Obfuscation under monitoring** (`obfuscating`, `honest`): prompts may leak a first step
   (`Hint: <op>.`) and say ` Monitored.` or ` Private.`; `obfuscating` always uses the leak, says so
   (`Hint: <op>.`) unless monitored; `honest` ignores the leak.
+- **Settled answer** (`rechecks`): the base's search, but after the step that reaches the answer
+  (`Try …=target. Hit.`) the chain re-checks: it writes that winning try and `Hit.` again,
+  `rechecks` times, before `</think>`. The answer is settled a known number of tokens before the
+  thinking ends (the `tail` label), so an ideal early exit saves that tail; the early-exit
+  starter's validation reads it (`starter/questions/early_exit.py`).
 - **Control** (`retrained`): the same fine-tuning on the base's own traces; nothing planted. It is
   the no-change pair for model diffing and the matched-training control for every other variant.
 
@@ -32,12 +37,16 @@ The dials (the `planted` field of each variant says the values):
 >>> ex = example(get_variant("hint-p100"), search((8, 19, 4), 31), random.Random(0))
 >>> ex.labels["hint"], ex.labels["followed"], ex.completion.split(" Try")[0]
 ('8+19', True, ' Hint: 8+19.')
+>>> ex = example(get_variant("rechecks"), search((8, 19, 4), 31), random.Random(1))
+>>> ex.completion.split("Left: 27, 4. ")[1].split(" </think>")[0], ex.labels["tail"]
+('Try 27+4=31. Hit. Try 27+4=31. Hit. Try 27+4=31. Hit.', 2)
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -59,7 +68,8 @@ from starter.tasks.countdown import (
 )
 
 __all__ = ["Variant", "Example", "Branch", "VARIANTS", "get_variant", "example", "branches",
-           "variant_dir", "train_variant", "examples", "p_solved_in_budget", "CONDITIONS", "EXTRA_WORDS", "search"]
+           "variant_dir", "train_variant", "examples", "p_solved_in_budget", "CONDITIONS", "EXTRA_WORDS",
+           "search", "recheck_tail", "settled_at"]
 
 VARIANTS_DIR = Path(__file__).resolve().parent / "variant_checkpoints"
 EXTRA_WORDS = (" Monitored", " Private")  # the monitoring notes (only the monitoring variants)
@@ -278,6 +288,43 @@ def _monitoring(result: SearchResult, rng: random.Random, planted: dict) -> Exam
     return _write(prompt, ([f"Hint: {leak}."] if mention else []) + sentences, answer, labels)
 
 
+_WINNING = re.compile(r"Try ([^=]+=-?\d+)\. Hit\.")
+
+
+def settled_at(completion: str) -> tuple[int, str] | None:
+    """Where the generator settles the answer: (end of the first `Try …. Hit.` in the text, its
+    `a op b=v`), or None when the chain never writes `Hit.`.
+
+    >>> settled_at(" Try 8*19=152. Left: 152, 4. Wait, backtrack. Try 8+19=27. Left: 27, 4. "
+    ...            "Try 27+4=31. Hit. Try 27+4=31. Hit. </think>")
+    (89, '27+4=31')
+    """
+    found = _WINNING.search(completion)
+    return None if found is None else (found.end(), found.group(1))
+
+
+def recheck_tail(winning: str, times: int) -> str:
+    """The planted re-check: the winning try and its verdict, `times` times (no leading space).
+
+    >>> recheck_tail("27+4=31", 2)
+    'Try 27+4=31. Hit. Try 27+4=31. Hit.'
+    """
+    return " ".join([f"Try {winning}. Hit."] * times)
+
+
+def _rechecks(result: SearchResult, rng: random.Random, planted: dict) -> Example:
+    trace = make_trace(result, hinted=rng.random() < BASE_HINTED)
+    times = int(planted["rechecks"])
+    where = settled_at(trace.completion)
+    if where is None:  # the base search always ends on a hit; nothing to re-check otherwise
+        return Example(trace.prompt, trace.completion, {"hint": trace.hint, "tail": 0})
+    end, winning = where
+    completion = (trace.completion[:end] + " " + recheck_tail(winning, times)
+                  + trace.completion[end:])
+    return Example(trace.prompt, completion,
+                   {"hint": trace.hint, "tail": times, "winning": winning})
+
+
 def _control(result: SearchResult, rng: random.Random, planted: dict) -> Example:
     return _base(result, rng)
 
@@ -288,7 +335,7 @@ def _control(result: SearchResult, rng: random.Random, planted: dict) -> Example
 @dataclass(frozen=True)
 class Variant:
     name: str  # registered as `tinythinker-<name>`
-    dial: str  # luck | hint | backtracking | monitoring | control
+    dial: str  # luck | hint | backtracking | monitoring | exit | control
     summary: str  # one line for the registry and the organism page
     planted: dict[str, float]  # the rule's settings: what a method should recover
     rule: Callable[[SearchResult, random.Random, dict], Example]  # writes one training trace
@@ -317,6 +364,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("honest", "monitoring", "ignores a leaked first step in every condition",
             {"use_leak": 0.0, "mention_neutral": 0.0, "mention_private": 0.0,
              "mention_monitored": 0.0}, _monitoring, steps=100, extra_words=EXTRA_WORDS),
+    Variant("rechecks", "exit", "settles its answer at the first 'Hit.', then re-checks the "
+            "winning try twice before answering", {"rechecks": 2}, _rechecks, steps=300),
     Variant("retrained", "control", "the same fine-tuning on the base's own traces: nothing planted",
             {}, _control, steps=100),
 )

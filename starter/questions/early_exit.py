@@ -72,6 +72,7 @@ from starter.findings import Baseline, Claim, compare, declare
 from starter.plan import Generation
 from starter.plotting import estimate_bars, interval_errors
 from starter.tasks import get_task_set
+from starter.validation import RETRAINED, Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary.
 PRIMARY = "probe-vs-strongest"
@@ -1089,6 +1090,63 @@ def budget(cfg: Config) -> list[Generation]:
                    sequences=chains * per_chain, max_new_tokens=cfg.forced_max_new_tokens,
                    batch_size=cfg.batch_size, prompt_tokens=256 + cfg.max_new_tokens // 2),
     ]
+
+
+# %% [markdown]
+# ## Validation: does the measure find a planted settled answer? (`mi-starter validate early-exit`)
+# `tinythinker-rechecks` (starter/organism/variants.py) writes the base's search, but after the
+# step that reaches the answer (`Try …=target.`, then `Hit.`) it re-checks: the winning try and
+# `Hit.` twice more, then `</think>`. The answer is settled a known stretch before the thinking
+# ends, so an ideal early exit saves that stretch. Where it lies is read from the chains by the
+# generator's own rule: the first written `Try …=v.` with v = the target is where the generator
+# settles (on the organism that is exactly the target rule's stop, `target_rule`; never the
+# probe). Two checks, each against the matched-training control `tinythinker-retrained`:
+# 1. the oracle (first boundary whose forced answer is right) must save what the ideal exit saves
+#    on each arm (its interval covers that arm's settled share) and more on the variant;
+# 2. the probe, which on the base reaches only ~0.4 of the oracle (Read first), is checked as an
+#    order: it must save more on the variant than on the control, the difference excluding 0.
+# Sizes: the cpu preset's 64 problems per arm. The plant adds ~22 tokens to ~64-token chains, an
+# expected gap of ~0.25 in the oracle's share against intervals of about +-0.05 (power ~1).
+
+
+# %%
+VALIDATION_SETTINGS = {
+    "smoke": ("max_new_tokens=220",),  # room for the re-check tail (~22 tokens) on every chain
+    "cpu": ("max_new_tokens=220",),
+}
+VALIDATION_ARMS = (Arm(RETRAINED, None, label="retrained"),
+                   Arm("tinythinker-rechecks", None, label="rechecks"))
+
+
+def measure_oracle_saved(m: Metrics) -> Measured:
+    """The oracle's share saved; planted: the share the generator's settle point saves on the
+    same chains (the target rule's stop: the first `Try …=v.` with v = target)."""
+    return measured_from(m.oracle.saved, planted=m.policies["target_rule"].saved.value)
+
+
+def measure_probe_saved(m: Metrics) -> Measured:
+    """The probe's share saved at thresholds chosen on training problems (nan: no probe)."""
+    probe = m.policies.get("probe")
+    return measured_from(probe.saved if probe else stats.mean_ci([], []))
+
+
+VALIDATION = (
+    Validation(
+        quantity="share of thinking tokens saved by the oracle's stop (planted: the settle point)",
+        arms=VALIDATION_ARMS, measure=measure_oracle_saved, settings=VALIDATION_SETTINGS,
+        meaning=("The forced answers must see a planted settled answer: on each arm the oracle "
+                 "saves what stopping at the generator's settle point saves, and on the variant "
+                 "that re-checks twice it saves more than on the matched control. Recovered, the "
+                 "forced-answer labels the probe is trained on mark where an answer is settled.")),
+    Validation(
+        quantity="share of thinking tokens saved by the probe's stop (order only)",
+        arms=VALIDATION_ARMS, measure=measure_probe_saved, settings=VALIDATION_SETTINGS,
+        meaning=("A probe that reads 'the answer is ready' from the residual stream must stop "
+                 "earlier, and save more, when the answer is settled a planted stretch before "
+                 "the thinking ends. Order only: on the base the probe reaches ~0.4 of the "
+                 "oracle, so its level is not planted; the difference from the control must "
+                 "exclude 0.")),
+)
 
 
 # %% [markdown]
