@@ -68,6 +68,8 @@ if TYPE_CHECKING:  # heavy imports stay inside functions: `import starter.models
     from transformer_lens.model_bridge import TransformerBridge
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from starter.organism.planted import PlantedFeature
+
 REGISTRY_PATH = Path(__file__).with_name("models.yaml")
 PACKAGE_DIR = Path(__file__).parent
 SOURCES = ("embedded-gguf", "package-dir", "hub", "path", "random-init")
@@ -101,6 +103,9 @@ class ModelSpec:
     # from; for other models what their config.json says (the shape, known without loading anything)
     architecture: dict[str, Any] | None = field(default=None, hash=False)
     init_seed: int = 0  # random-init: torch seed of the random weights
+    # planted features (issue #24): a PlantedFeature name (starter/organism/planted.py) whose hook
+    # load_spec installs after loading the weights; None: nothing planted
+    planted_feature: str | None = None
 
     @property
     def folder_location(self) -> str:
@@ -112,6 +117,19 @@ class ModelSpec:
         if self.location is None:
             raise StarterError(f"model spec {self.name!r}: a {self.source} model needs location")
         return self.location
+
+    @property
+    def planted(self) -> "PlantedFeature | None":
+        """The planted feature this model carries (None: none).
+
+        >>> get_spec("tinythinker-plant-xor").planted.kind, get_spec("tinythinker").planted
+        ('xor', None)
+        """
+        if self.planted_feature is None:
+            return None
+        from starter.organism.planted import get_feature
+
+        return get_feature(self.planted_feature)
 
     @property
     def repo_id(self) -> str:
@@ -136,6 +154,12 @@ class ModelSpec:
             problems.append("sae_ids and neuronpedia_sources must pair up (same length)")
         if bad := [d for d in self.default_on if d not in DEVICE_TYPES]:
             problems.append(f"default_on {bad} not in {', '.join(DEVICE_TYPES)}")
+        if self.planted_feature is not None:  # planted features: a known name, on the organism
+            from starter.organism.planted import FEATURES
+
+            if self.planted_feature not in FEATURES or self.prompt_format != "organism":
+                problems.append(f"planted_feature {self.planted_feature!r} must be one of "
+                                f"{', '.join(FEATURES)}, on an organism model")
         if problems:
             raise StarterError(f"model spec {self.name!r}: " + "; ".join(problems))
 
@@ -777,8 +801,13 @@ def load_spec(spec: ModelSpec, device: str = "auto", dtype: "torch.dtype | None"
     tokenizer.padding_side = "left"  # decoder-only batched generation needs the prompts right-aligned
     plain = plain_twin(hf_model)  # before booting: the twin keeps the pristine modules
     bridge = _boot(name_or_folder, hf_model, tokenizer, spec, torch_device, torch_dtype)
-    return LoadedModel(spec=spec, bridge=bridge, tokenizer=tokenizer, hf_model=hf_model,
-                       device=torch_device, dtype=torch_dtype, plain_model=plain)
+    lm = LoadedModel(spec=spec, bridge=bridge, tokenizer=tokenizer, hf_model=hf_model,
+                     device=torch_device, dtype=torch_dtype, plain_model=plain)
+    if spec.planted is not None:  # planted features: the hook is part of the model (both trees)
+        from starter.organism.planted import install
+
+        install(lm, spec.planted)
+    return lm
 
 
 def load_model(name: str, device: str = "auto", dtype: "torch.dtype | None" = None) -> LoadedModel:
