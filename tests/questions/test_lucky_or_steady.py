@@ -80,6 +80,12 @@ def test_the_primary_drops_the_final_step_and_bounds_the_share():
     null_p1 = los.steady_null_upward(2, 0.0, 1.0, 4)  # k = 0..2: >= 4 finished
     null_p2 = los.steady_null_upward(2, 0.0, 0.5, 2)  # p2's k = 1 has 2 finished
     assert m.correct.before_null.value == pytest.approx((null_p1 + null_p2) / 2)
+    # where the largest rise before the final step sits: p1 step 2, p2 step 1, both "compute"
+    assert (m.correct.before_on_compute, m.correct.before_on_verify) == (2, 0)
+    # from k = n-1 = 2: p1's 4 continuations are right; p2's "W" is wrong (and its first step is
+    # not the chain's final "T3"), its "T3" right: 1 wrong of 6, flipped 1 of 1
+    assert m.wrong_before_final.value == pytest.approx(1 / 6)
+    assert (m.flipped_final_step.successes, m.flipped_final_step.n_items) == (1, 1)
     # the wrong chain: 1 - P = 0, 1/2, 1 before its final step: two equal rises, share 1/2
     assert m.wrong.before_share.value == pytest.approx(0.5)
     # a jump on the last step: P 0, 0, 0, 1 (the verdict) -- the whole curve's largest jump is
