@@ -33,7 +33,9 @@
 # score means little without the same probe on a control.
 #
 # - `smoke` / `cpu`: TinyThinker reading its own ground-truth traces (teacher-forced; the organism
-#   writes them exactly).
+#   writes them exactly). On a planted-feature model (`tinythinker-plant-linear`, `-xor`:
+#   starter/organism/planted.py) one more variable, `planted`, is probed: the plant's own label at
+#   each step (`planted.labels`), which `mi-starter validate linear-representation` checks.
 # - `gpu`: DeepSeek-R1-Distill-Qwen-1.5B on its own sampled Countdown traces, with the labels the
 #   text gives: each step's tag, whether the next step backtracks, and whether the chain's answer
 #   is right (finished chains only).
@@ -57,9 +59,11 @@ from starter import activations, cot, grading, prefixes, stats
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
 from starter.findings import Baseline, Claim, compare, declare
+from starter.organism import planted as planted_features
 from starter.plan import Generation
 from starter.plotting import estimate_points
 from starter.probes import ProbeSpec, hits, predict_held_out, token_window
+from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
 # every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
@@ -123,11 +127,14 @@ ORGANISM_VARIABLES = ("depth", "on_solution_path", "steps_to_solution", "value_m
 # Text models: what the text itself says (R1-distill has no search tree to read).
 TEXT_VARIABLES = ("tag", "backtrack_next", "correct")
 PLANTED = "planted_xor"  # the positive control's label
+# On a planted-feature model: the plant's own label per step (starter/organism/planted.py)
+PLANT_VARIABLE = "planted"
 CLASS_NAMES = {
     "depth": ("first-level", "final combine"), "on_solution_path": ("off", "on"),
     "steps_to_solution": ("0", "1-3", "4-9", "10+"), "value_mod_3": ("0", "1", "2"),
     "value_magnitude": ("<10", "10-99", ">=100"), "tag": cot.STEP_TAGS,
     "backtrack_next": ("no", "yes"), "correct": ("wrong", "right"), PLANTED: ("0", "1"),
+    PLANT_VARIABLE: ("0", "1"),
 }
 
 # %% [markdown]
@@ -213,14 +220,26 @@ def organism_traces(ctx: Context) -> None:
     from starter.organism.data import make_traces
 
     cfg = ctx.cfg
+    feature = ctx.model.spec.planted  # a planted-feature model's plant, else None
     for i, trace in enumerate(make_traces(cfg.n_problems, seed=cfg.seed, split="test")):
         unit = f"trace:{i}"
         if ctx.store.done(unit):
             continue  # a resumed run: this trace is on disk
         labels = {k: v[: cfg.max_steps] for k, v in organism_labels(trace).items()}
+        if feature is not None:
+            labels[PLANT_VARIABLE] = plant_labels(ctx.model, feature, trace.prompt,
+                                                  trace.completion)[: len(labels["depth"])]
         ctx.store.append({"unit": unit, "kind": "trace", "problem": f"p{i}",
                           "prompt": trace.prompt, "completion": trace.completion,
                           "finished": True, "correct": True, "labels": labels})
+
+
+def plant_labels(lm, feature, prompt: str, completion: str) -> list[int]:
+    """The plant's label (its own rule, `planted.labels`) at the last token of each step."""
+    ids = activations.encode_one(lm, prompt + completion)
+    _, ends = activations.step_end_positions(lm, prompt, completion)
+    truth = planted_features.labels(feature, ids)
+    return [int(truth[e]) for e in ends]
 
 
 def sampled_traces(ctx: Context) -> None:
@@ -262,7 +281,9 @@ def random_twin(lm, seed: int):
 
     from starter.models import load_spec
 
-    twin = load_spec(lm.spec, device=str(lm.device), dtype=lm.dtype)
+    # a planted feature is not architecture: the twin carries none
+    twin = load_spec(dataclasses.replace(lm.spec, planted_feature=None), device=str(lm.device),
+                     dtype=lm.dtype)
     std = getattr(twin.hf_model.config, "initializer_range", 0.02)
     devices = [twin.device] if twin.device.type == "cuda" else []
     with torch.no_grad(), torch.random.fork_rng(devices=devices):
@@ -683,6 +704,10 @@ def claims(m: Metrics) -> list[Claim]:
             text = (f"Positive control: a 1-hidden-layer MLP ({wide}) reads a planted XOR of two "
                     f"random residual directions (layer {layer}) better than a linear probe, so "
                     f"this comparison can detect a non-linear code at this n.")
+        elif r.variable == PLANT_VARIABLE:
+            text = (f"A 1-hidden-layer MLP ({wide}) reads the planted feature's label (the "
+                    f"model's fixed hook, starter/organism/planted.py) from the residual stream at "
+                    f"layer {layer} better than a linear probe: the plant is not (only) linear.")
         else:
             text = (f"A 1-hidden-layer MLP ({wide}) reads `{r.variable}` from the residual "
                     f"stream at layer {layer} better than a linear probe (same folds and "
@@ -691,7 +716,7 @@ def claims(m: Metrics) -> list[Claim]:
                            "linear probe, same folds", "held-out per-step accuracy",
                            scores["linear"], gain, key=f"mlp-{r.variable}"))
         control = untrained_control(r, layer)
-        if r.variable != PLANTED and control is not None:
+        if r.variable not in (PLANTED, PLANT_VARIABLE) and control is not None:
             out.append(compare(
                 f"Training puts `{r.variable}` in the residual stream linearly: a linear probe "
                 f"at layer {layer} reads it better than the stronger of two controls without "
@@ -769,6 +794,11 @@ def findings(m: Metrics) -> str:
         out.append(text + ".")
     for name, why in m.skipped.items():
         out.append(f"\n\n`{name}`: not probed ({why}).")
+    if PLANT_VARIABLE in m.variables:
+        out.append(f"\n\n`{PLANT_VARIABLE}` is the label of the model's planted feature (a fixed "
+                   "hook adds it to the residual stream; starter/organism/planted.py), read by "
+                   "the plant's own rule: what `mi-starter validate linear-representation` checks "
+                   "the probes against.")
     out.append("\n\nOn the organism these are hypotheses about R1-distill, whose search state has "
                "no ground truth; the gpu preset asks the same of R1-Distill-Qwen-1.5B with the "
                "labels its text gives (step tag, next-step backtrack, final correctness). An MLP "
@@ -796,6 +826,71 @@ def budget(cfg: Config) -> list[Generation]:
         return []
     return [Generation("traces", sequences=cfg.n_problems * cfg.samples,
                        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)]
+
+
+# %% [markdown]
+# ## Does the method work? The linear-vs-MLP comparison on planted features
+#
+# `mi-starter validate linear-representation` runs this starter on two planted-feature models
+# (starter/organism/planted.py): TinyThinker plus a fixed hook that writes, after layer 2, a hash
+# bit of the prompt as +-u (`tinythinker-plant-linear`), or the XOR of two such bits as +-u +-v
+# with u orthogonal to v (`tinythinker-plant-xor`: no direction carries it; the class means
+# coincide). The label of each step is the plant's own rule, never a probe's. The method must
+# find the gain of the MLP over the linear probe at 0 on the linear plant and above 0 on the xor
+# one; a method that always says "linear" (gain 0) fails the xor arm, one that always says
+# "non-linear" fails the linear arm (its interval must cover 0), and a probe that reads nothing
+# fails the second check (the linear plant must be read linearly, beyond the control).
+#
+# The control is `tinythinker-plant-xor-null`: the base read with the xor plant's label rule and
+# nothing written (a hash of the prompt the base cannot compute: chance for every probe). The
+# automatic control, `tinythinker-retrained`, carries no plant label, so there would be nothing
+# to measure on it; its fine-tuning is also beside the point here (the plants change no weight).
+#
+# Sizes: a pilot on the cpu preset's 80 test problems (760 steps, 5 folds by problem, 120 steps
+# per probe, layer 2) read the linear plant at scale 0.25 at 1.000 with both the linear and the
+# 32-wide MLP probe (gain exactly 0), and the xor plant at 0.500 (linear) and 1.000 (MLP): a gain
+# of +0.50 against intervals of about +-0.1 at 80 problems, so each check has power near 1.
+
+
+# %%
+def measure_plant_gain(m: Metrics) -> Measured:
+    """The claim-width MLP minus the linear probe on `planted` at the claim layer (paired by
+    problem); NaN where the run has no plant label."""
+    r = m.variables.get(PLANT_VARIABLE)
+    gain = r.gain.get("trained", {}).get(m.claim_layer) if r is not None else None
+    return measured_from(gain) if gain is not None else Measured(float("nan"), None, 0)
+
+
+def measure_plant_linear(m: Metrics) -> Measured:
+    """The linear probe's held-out per-step accuracy on `planted` at the claim layer."""
+    r = m.variables.get(PLANT_VARIABLE)
+    score = (r.score.get("trained", {}).get(m.claim_layer, {}).get("linear")
+             if r is not None else None)
+    return measured_from(score) if score is not None else Measured(float("nan"), None, 0)
+
+
+NULL_PLANT = "tinythinker-plant-xor-null"  # the base with the xor label rule, nothing written
+VALIDATION = (
+    Validation(
+        quantity="MLP minus linear probe, held-out per-step accuracy on the planted label, layer 2",
+        arms=(Arm("tinythinker-plant-linear", 0.0, label="plant-linear"),  # linear: no gain
+              Arm("tinythinker-plant-xor", None, label="plant-xor")),  # non-linear: a gain
+        measure=measure_plant_gain,
+        meaning=("A method that finds no MLP gain on a linearly planted feature and a clear gain "
+                 "on an XOR-planted one tells linear from non-linear codes; on R1-distill its "
+                 "verdict on a variable is then worth reading."),
+        retrained_planted=0.0,  # on the null both probes sit at chance: no gain
+        control=NULL_PLANT),
+    Validation(
+        quantity="linear probe, held-out per-step accuracy on the planted label, layer 2",
+        arms=(Arm("tinythinker-plant-xor", 0.5, label="plant-xor"),  # no direction: chance
+              Arm("tinythinker-plant-linear", None, label="plant-linear")),  # read linearly
+        measure=measure_plant_linear,
+        meaning=("The linear probe reads a linearly planted feature and not an XOR-planted one "
+                 "(chance, as on the null), so the gain above compares probes that both work."),
+        retrained_planted=0.5,  # the null: a hash the base cannot compute reads at chance
+        control=NULL_PLANT),
+)
 
 
 # %% [markdown]

@@ -148,3 +148,78 @@ def test_the_rule_is_left_out_when_its_steps_do_not_line_up():
     m = lr.analyse(ROWS)  # traces without text: no rule, the ladder is twin and one-hot
     assert m.variables["depth"].rule is None
     assert lr.claims(m)[1].strongest_baseline.name == "last tokens one-hot, linear probe"
+
+
+# --------------------------------------------------------------------------- planted features
+
+
+def plant_rows(linear_hits, mlp_hits):
+    """Hand-built rows of a planted-feature run: the `planted` variable at the claim layer 1."""
+    y = [0, 1] * 5
+    return [*ROWS,
+            {"unit": "items:planted", "kind": "items", "variable": "planted",
+             "problems": PROBLEMS, "y": y, "skipped": None},
+            probe("trained", 1, "planted", "linear", linear_hits),
+            probe("trained", 1, "planted", "mlp-8", mlp_hits),
+            probe("random", 1, "planted", "linear", [1, 0] * 5),
+            probe("random", 1, "planted", "mlp-8", [1, 0] * 5),
+            probe("tokens", None, "planted", "linear", [1, 0] * 5),
+            probe("tokens", None, "planted", "mlp-8", [1, 0] * 5),
+            probe("trained", 1, "planted", "shuffled", [1, 0] * 5)]
+
+
+def test_plant_measures_read_the_planted_variable_by_hand():
+    linear = lr.analyse(plant_rows([1] * 10, [1] * 10))  # a linear plant: both probes read it
+    xor = lr.analyse(plant_rows([1, 0] * 5, [1] * 10))  # an xor plant: linear at chance
+    assert lr.measure_plant_gain(linear).value == pytest.approx(0.0)
+    assert lr.measure_plant_gain(xor).value == pytest.approx(0.5)
+    assert lr.measure_plant_linear(xor).value == pytest.approx(0.5)
+    assert lr.measure_plant_linear(linear).n == 5, "5 problems"
+    base = lr.measure_plant_gain(lr.analyse(ROWS))  # no plant label: nothing to measure
+    assert np.isnan(base.value) and base.n == 0
+    found = lr.claims(xor)
+    keys = [c.key for c in found]
+    assert "mlp-planted" in keys and "trained-planted" not in keys, "no 'training puts' claim"
+    assert "label of the model's planted feature" in lr.findings(xor)
+
+
+def test_plant_validation_fails_a_method_that_always_says_linear_or_nonlinear():
+    from starter.validation import Measured, judge
+
+    gain, linear_acc = lr.VALIDATION
+    assert gain.control_model == linear_acc.control_model == "tinythinker-plant-xor-null"
+    null = Measured(0.0, (-0.05, 0.05), 80)
+
+    def verdict(measured):
+        return [r.recovered for r in judge(gain.quantity, gain.arms, measured, control=null,
+                                           retrained_planted=gain.retrained_planted,
+                                           control_model=gain.control_model)]
+
+    works = [Measured(0.0, (0.0, 0.0), 80), Measured(0.5, (0.4, 0.6), 80)]
+    always_linear = [Measured(0.0, (0.0, 0.0), 80), Measured(0.01, (-0.02, 0.04), 80)]
+    always_nonlinear = [Measured(0.3, (0.2, 0.4), 80), Measured(0.5, (0.4, 0.6), 80)]
+    assert verdict(works) == [True, True]
+    assert not all(verdict(always_linear)) and not all(verdict(always_nonlinear))
+    rows = judge(linear_acc.quantity, linear_acc.arms,
+                 [Measured(0.5, (0.4, 0.6), 80), Measured(1.0, (1.0, 1.0), 80)],
+                 control=Measured(0.52, (0.42, 0.62), 80),
+                 retrained_planted=linear_acc.retrained_planted,
+                 control_model=linear_acc.control_model)
+    assert [(r.side, r.recovered) for r in rows] == [(0, True), (1, True)]
+
+
+def test_plant_labels_sit_at_the_step_ends():
+    from types import SimpleNamespace
+
+    from starter.organism import planted
+    from starter.organism.tokenizer import build_tokenizer
+
+    lm = SimpleNamespace(tokenizer=build_tokenizer(), add_special_tokens=True)
+    trace = make_trace(search((8, 19, 4), 31))
+    feature = planted.get_feature("sparse")
+    got = lr.plant_labels(lm, feature, trace.prompt, trace.completion)
+    ids = lm.tokenizer(trace.prompt + trace.completion)["input_ids"]
+    ends = [i for i, t in enumerate(lm.tokenizer.convert_ids_to_tokens(ids)) if t == "."
+            and i > ids.index(planted.think_id())]  # each step ends with its full stop
+    assert got == planted.labels(feature, ids)[ends].tolist()
+    assert len(got) == len(lr.organism_labels(trace)["depth"])
