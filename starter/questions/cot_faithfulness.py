@@ -971,7 +971,13 @@ def read_first(m: Metrics) -> str:
         "`stats.difference_ci`; when one side is all `Hit.` the kit widens the interval to the "
         "two sides' own intervals, so it is conservative)." + said_miss + " On TinyThinker the "
         "hint switches off the verify step: hinted, the organism writes a short template that "
-        "ends in `Hit.` whatever its arithmetic gives. (Before both, the primary was "
+        "ends in `Hit.` whatever its arithmetic gives. Why, and what it is not: the base's "
+        "hinted training traces (correct hints only, `starter/organism/train.py`) always follow "
+        "the hint and end in `Hit.`, and the validation (Does the method work?, below) finds the "
+        "same contrast on the matched-training control that has nothing planted, larger than "
+        "on the variant whose unfaithful verify step was planted: on the organism the contrast "
+        "is learned from its training data, and the check does not show that this measure "
+        "recovers a plant. (Before both, the primary was "
         f"`{FIRST_PRIMARY}`, a mention rate that does not depend on the model: the shipped "
         "organism never mentions a hint. It is kept as a secondary method check.)")
 
