@@ -36,7 +36,7 @@ rollouts. Wall time is the simulation's (no model): the number of rounds is what
     python scripts/bench_importance.py /work/data/ta              # ~1-2 minutes on 2 cores
     python scripts/bench_importance.py /work/data/ta --reps 20 --planted 40 --set round_size=10
     python scripts/bench_importance.py --planted 0 --organism-rule   # organism only, seconds
-    python scripts/bench_importance.py --measure-organism   # the pilot: ~15 CPU-minutes, resumable
+    python scripts/bench_importance.py --measure-organism   # the pilot: ~7 CPU-minutes, resumable
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ import numpy as np
 from starter import adaptive, stats
 from starter.errors import UsageError
 from starter.importance import Outcome
+from starter.sampling import SamplingConfig
 
 FIXED_N = 100  # Thought Anchors' rollouts per prefix
 TOP = 3  # the ranking compared
@@ -121,7 +122,8 @@ ORGANISM_VARIANT = "lucky"  # tinythinker-lucky: random branch order, gives up a
 ORGANISM_RATES = Path(__file__).with_name("bench_importance_organism.json")  # the measured pilot
 ORGANISM_TRIES = 3  # chains that open two dead branches, then the reaching one: 3 planted steps
 # the lucky-or-steady validation's sampling: the lottery is the sampling, room for three branches
-ORGANISM_SAMPLING = {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 220, "batch_size": 256}
+ORGANISM_SAMPLING = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=220, batch_size=256)
+SAMPLING_RECORDED = ("temperature", "top_p", "max_new_tokens", "batch_size")  # in the pilot file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,18 +236,23 @@ def measure_organism(chains: list[OrganismChain], n: int, seed: int, out: Path) 
 
     header: dict[str, Any] = {"variant": f"tinythinker-{ORGANISM_VARIANT}",
                               "rollouts_per_prefix": n, "seed": seed,
-                              "sampling": ORGANISM_SAMPLING, "tries": ORGANISM_TRIES}
+                              "sampling": {f: getattr(ORGANISM_SAMPLING, f)
+                                           for f in SAMPLING_RECORDED},
+                              "tries": ORGANISM_TRIES}
     done: dict[str, Any] = (json.loads(out.read_text()) if out.exists()
                             else {**header, "chains": []})
     if {k: done.get(k) for k in header} != header:
         raise UsageError(f"{out} holds a pilot with other settings "
                          f"({ {k: done.get(k) for k in header} }); pass another --organism path")
+    measured = {c["name"] for c in done["chains"]}
+    todo = [c for c in chains if c.name not in measured]
+    if not todo:
+        print(f"all {len(chains)} chains are already measured in {out}")
+        return
     model = load_model(header["variant"], device="cpu")
     task = get_task_set("countdown")
-    how = rollouts.SamplingConfig(seed=seed, **ORGANISM_SAMPLING)  # type: ignore[arg-type]
-    for chain in chains:
-        if any(c["name"] == chain.name for c in done["chains"]):
-            continue
+    how = dataclasses.replace(ORGANISM_SAMPLING, seed=seed)
+    for chain in todo:
         problem = Problem(id=chain.name, question="", answer="",
                           meta={"numbers": list(chain.numbers), "target": chain.target})
         cuts = prefixes.step_prefixes(chain.name, chain.completion)

@@ -112,3 +112,13 @@ def test_bad_organism_arguments_are_one_line(bench, tmp_path, capsys):
     with pytest.raises(UsageError, match="holds a pilot with other settings"):
         bench.measure_organism([], n=40, seed=0, out=tmp_path / "pilot.json")
     assert (tmp_path / "pilot.json").read_text() == before
+
+
+def test_a_measured_pilot_is_not_sampled_again(bench, tmp_path, capsys):
+    chain = bench.organism_chains(1, seed=0)[0]
+    header = {"variant": "tinythinker-lucky", "rollouts_per_prefix": 40, "seed": 0,
+              "sampling": {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 220,
+                           "batch_size": 256}, "tries": 3}
+    (tmp_path / "pilot.json").write_text(json.dumps({**header, "chains": [{"name": chain.name}]}))
+    bench.measure_organism([chain], n=40, seed=0, out=tmp_path / "pilot.json")  # loads no model
+    assert "all 1 chains are already measured" in capsys.readouterr().out
