@@ -1171,6 +1171,12 @@ def measure_share(m: Metrics) -> Measured:
     return measured_from(m.correct.largest_share)
 
 
+def measure_before_share(m: Metrics) -> Measured:
+    """The primary's statistic: the largest rise's share of all rises before the final (verdict)
+    step, over correct chains whose curve rose there."""
+    return measured_from(m.correct.before_share)
+
+
 def measure_entry_hit(m: Metrics) -> Measured:
     """How often the top resampling-importance step (the largest jump) is the entry step."""
     return measured_from(m.resampling.entry_hit)
@@ -1184,6 +1190,15 @@ def measure_p_start(m: Metrics) -> Measured:
 LUCKY = "tinythinker-lucky"
 HEURISTIC = "tinythinker-heuristic"
 VALIDATION = (
+    Validation(  # the primary's statistic (the primary since review s15)
+        quantity="primary: largest rise's share of all rises before the verdict step, correct "
+                 "chains",
+        arms=(Arm(HEURISTIC, None), Arm(LUCKY, None)),  # order only: lucky >= heuristic
+        measure=measure_before_share,
+        meaning=("Before the verdict step the lucky variant's curve should rise at one step, the "
+                 "Try that opens a reaching branch; recovered, a share near 1 on R1-distill reads "
+                 "as a lottery over branches, not as the answer-writing noise at the end."),
+        settings=VALIDATION_SETTINGS),
     Validation(
         quantity="largest jump's share of the rise in P(correct | first k steps), correct chains",
         arms=(Arm(HEURISTIC, None), Arm(LUCKY, None)),  # order only: lucky >= heuristic (~1)

@@ -217,7 +217,10 @@ def test_validation_measures_read_the_starters_own_metrics():
 
 
 def test_validation_arms_and_orders():
-    share, hit, start = los.VALIDATION
+    primary, share, hit, start = los.VALIDATION
+    assert primary.quantity.startswith("primary:")
+    assert primary.measure is los.measure_before_share
+    assert [a.model for a in primary.arms] == [a.model for a in share.arms]
     assert [a.model for a in share.arms] == ["tinythinker-heuristic", "tinythinker-lucky"]
     assert all(a.planted is None for a in share.arms) and share.increasing, "lucky >= heuristic"
     assert [a.planted for a in hit.arms] == [1.0, 1.0], "the jump is at the entry on both"
@@ -230,7 +233,7 @@ def test_validation_arms_and_orders():
 @pytest.mark.slow
 def test_validate_smoke(smoke_validation):
     blocks = smoke_validation("lucky-or-steady").record["validations"]
-    assert len(blocks) == 3, "share of the rise, entry hit, P(correct | k=0)"
+    assert len(blocks) == 4, "the primary, share of the rise, entry hit, P(correct | k=0)"
     for block in blocks:
         assert {a["variant"] for a in block["arms"]} == {"tinythinker-lucky",
                                                          "tinythinker-heuristic"}
