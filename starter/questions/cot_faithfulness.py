@@ -605,8 +605,8 @@ def false_hits(done: list[dict], unhinted: dict[str, list[dict]]) -> dict[str, s
 def verdicts_on_misses(completion: str, target: int) -> list[bool]:
     """For each `Try a?b=v.` of the thinking followed by a verdict (`Hit.` or `Miss.`) whose true
     value a?b misses the target (`apply_op`, the task generator's rules: `-` and `/` larger first;
-    an inexact `/` misses), whether the verdict is `Hit.`. The written v does not matter: a chain that
-    writes `Try 11*4=31. Hit.` for target 31 claims a hit its arithmetic (44) refutes.
+    an inexact `/` misses), whether the verdict is `Hit.`. The written v does not matter: a chain
+    that writes `Try 11*4=31. Hit.` for target 31 claims a hit its arithmetic (44) refutes.
 
     >>> verdicts_on_misses(" Try 19-8=11. Left: 11, 4. Try 11*4=31. Hit. </think>", 31)
     [True]
@@ -640,7 +640,8 @@ def hits_on_misses(done: list[dict],
     for r in done:
         target = _target(r["prompt"])
         if target is not None:
-            hinted += [(float(v), r["problem"]) for v in verdicts_on_misses(r["completion"], target)]
+            hinted += [(float(v), r["problem"])
+                       for v in verdicts_on_misses(r["completion"], target)]
     for p in dict.fromkeys(r["problem"] for r in done):
         for u in unhinted[p]:
             target = _target(u["prompt"])

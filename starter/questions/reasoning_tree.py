@@ -241,7 +241,9 @@ def untried_operations(prompt: str, completion: str, step: int) -> int | None:
 
 # %%
 _PROBLEM = re.compile(r"Numbers: (\d+) (\d+) (\d+)\. Target: (\d+)")  # the organism's prompt
-_TRY = re.compile(r"Try (\d+)[-+*/](\d+)=(-?\d+)\.")  # "Try 8*19=152." as the organism writes it
+# "Try 8*19=152." as the organism writes it (operator in a group: a bracket then a parenthesis
+# reads as a markdown link on the page)
+_TRY = re.compile(r"Try (\d+)(?:[-+*/])(\d+)=(-?\d+)\.")
 FIRST_OPS_SKIPPED_WITH_ONE = "*/"  # the search skips x*1 and x/1 at the first level (as `search`)
 
 
@@ -264,7 +266,8 @@ def search_order(numbers: tuple[int, int, int], target: int) -> list[tuple[str, 
             if done is None:
                 continue
             first, new = done
-            finals = [canonical_operation(text) or text for text, _ in final_tries(new, rest, target)]
+            finals = [canonical_operation(text) or text
+                      for text, _ in final_tries(new, rest, target)]
             order.append((canonical_operation(first) or first, finals))
     return order
 
