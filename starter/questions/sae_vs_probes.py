@@ -680,7 +680,8 @@ def run(ctx: Context) -> None:
             raise StarterError("the token ids the plant sees differ from the ids the sites "
                                "index; the planted labels would not line up")
         described = {**described, "planted": planted_description(feature, model)}
-        sites = sites + planted_sites(feature, sites, ids)
+        # chain by chain, as cache_resid returns its rows (a stable sort keeps each chain's order)
+        sites = sorted(sites + planted_sites(feature, sites, ids), key=lambda s: s.chain)
         if layer < feature.layer:
             unreadable = (f"the plant is written after layer {feature.layer}; layer {layer} is "
                           "read, before it")
@@ -713,6 +714,8 @@ def run(ctx: Context) -> None:
              for method in methods(cfg) for seed in run_seeds(method, cfg, seeds)}
     if not ctx.store.pending(units.values()):
         return  # a resumed run with every probe on disk
+    if any(a.chain > b.chain for a, b in zip(sites, sites[1:])):
+        raise StarterError("sites are not chain by chain: residual rows would not line up")
     by_chain = [[s.position for s in sites if s.chain == c] for c in range(len(chains))]
     resid = cache_resid(model, [c.text for c in chains], by_chain, [layer],
                         batch_size=cfg.batch_size)[layer].numpy()  # [n_sites, d_model]

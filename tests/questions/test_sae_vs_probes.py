@@ -366,3 +366,48 @@ def test_planted_labels_must_name_a_planted_feature():
     assert svp.Config(n_problems=8, planted_labels="sparse").planted_labels == "sparse"
     with pytest.raises(UsageError, match="planted_labels='dense'"):
         svp.Config(n_problems=8, planted_labels="dense")
+
+
+def test_planted_labels_line_up_with_the_plant_at_the_layer_read():
+    """On tinythinker-plant-sparse the 'planted' sites' labels are the plant's own rule on the ids
+    the residuals are read at: at layer 2 (the plant's and the starter's) the residual's
+    projection on the plant direction u separates label 1 from label 0 by many standard
+    deviations; the same labels moved one token later do not."""
+    from starter.models import load_model
+    from starter.organism import planted
+
+    lm = load_model("tinythinker-plant-sparse", device="cpu")
+    cfg = svp.Config(n_problems=16)
+    feature = svp.planted_rule(cfg, lm)
+    layer = lm.spec.layers_of_interest[-1]
+    assert feature.name == "sparse" and feature.layer == layer == 2
+    chains = svp.organism_chains(cfg)
+    sites, ids = svp.find_sites(lm, chains)
+    mine = svp.planted_sites(feature, sites, ids)
+    assert len(mine) == sum(s.prop == "on_path" for s in sites)
+    assert 0 < sum(s.label for s in mine) < len(mine) / 5, "about 4% of tokens"
+    by_chain = [[s.position for s in mine if s.chain == c] for c in range(len(chains))]
+    resid = svp.cache_resid(lm, [c.text for c in chains], by_chain, [layer])[layer].numpy()
+    proj = resid @ planted.directions(feature, lm.d_model)[0]
+    y = np.array([s.label for s in mine])
+    assert proj[y == 1].mean() - proj[y == 0].mean() > 3 * proj[y == 0].std()
+    later = np.roll(y, 1)  # each label on the next site (mostly the next token), unplanted ones
+    moved, rest = (later == 1) & (y == 0), (later == 0) & (y == 0)
+    assert abs(proj[moved].mean() - proj[rest].mean()) < proj[y == 0].std()
+
+
+def test_run_keeps_planted_sites_in_the_rows_cache_resid_returns(tmp_path):
+    """The starter's own run on the planted model, tiny: the dense residual probe reads the
+    planted sparse feature (every residual row belongs to its site: sites stay chain by chain)."""
+    from starter.experiment import Context
+    from starter.models import load_model
+    from starter.results import RunStore
+
+    lm = load_model("tinythinker-plant-sparse", device="cpu")
+    cfg = svp.Config(model="tinythinker-plant-sparse", n_problems=24, dict_size=64, sae_k=4,
+                     steps=20, probe_steps=100, ks=(1,), claim_k=1)
+    store = RunStore.open(tmp_path / "run", config=cfg.to_dict(), model=cfg.model, device="cpu")
+    svp.run(Context(cfg=cfg, store=store, model=lm, preset="smoke"))
+    m = svp.analyse(store.rows())
+    assert "planted" in m.properties
+    assert m.accuracy["planted"]["resid-dense"].value > 0.9
