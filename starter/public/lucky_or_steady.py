@@ -26,6 +26,13 @@ observed share minus that. A second null keeps the observed curve's shape but sm
 `SMOOTH` sentences: it asks whether the jump is one sentence or a stretch of ~10. (A permutation of
 the per-sentence changes is no null here: it leaves the largest step and the net change unchanged.)
 
+## Strongest simple baseline (issue #25)
+The nulls are the ladder: each is a one-line account of the curve that has no single decisive
+sentence (a straight ramp; the chain's own curve smoothed over ~10 sentences; a random walk of
+many moderate steps), each seen through the release's binomial noise. The strongest rung is the
+null with the largest mean share on the same chains; the primary and the two other share claims
+carry it as `strongest_baseline`, and the page states the comparison with it first.
+
 ## Which sentences carry the big jumps
 A step is "big" when |a_{i+1} - a_i| exceeds `Z_BIG` binomial standard deviations of the
 difference of two independent proportions at those points; its sentence's Thought Anchors tag is
@@ -48,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from starter import importance, stats
-from starter.findings import Claim, compare, declare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.public import (
     SOURCES,
     PublicRun,
@@ -74,6 +81,12 @@ Z_BIG = 3.0  # a step beyond this many binomial standard deviations is "big"
 DEFAULT_RESAMPLES = 100  # m_i where the release keeps no resamples for a sentence
 ANCHOR_TAGS = ("plan_generation", "uncertainty_management")  # Thought Anchors' "anchors"
 TOP_STEPS = 3  # a chain's largest steps listed with their 95% intervals (the bench's top 3)
+# The ladder of nulls: claim key of the comparison -> the null's name (issue #25's rungs).
+NULL_NAMES = {
+    PRIMARY: "linear ramp + binomial noise",
+    "jump-vs-smooth": f"the chain's curve smoothed over {SMOOTH} sentences + binomial noise",
+    "jump-vs-random-walk": "random walk of moderate steps (fitted sd) + binomial noise",
+}
 
 
 def jump_share(acc: Sequence[float]) -> tuple[float, int]:
@@ -336,6 +349,7 @@ class Metrics:
     ramp: stats.Estimate  # null share, linear ramp
     smooth: stats.Estimate  # null share, smoothed curve
     walk: stats.Estimate  # null share, random walk of moderate genuine steps
+    strongest_null: str  # the claim key whose null gives the largest mean share (NULL_NAMES)
     tag_counts: dict  # tag -> (big steps carrying it, all sentences carrying it)
     n_sentences: int
     claims: tuple[Claim, ...]
@@ -363,20 +377,24 @@ def analyse(chains) -> Metrics:
     base_anchor = [float(t in ANCHOR_TAGS) for _, t in all_tags]
     base_cl = [p for p, _ in all_tags]
     walk = [c.null_walk for c in ok]
+    null_estimates = {PRIMARY: ramp, "jump-vs-smooth": smoothed, "jump-vs-random-walk": est(walk)}
+    strongest_null = max(null_estimates, key=lambda k: null_estimates[k].value)
+    strongest = Baseline(f"strongest null: {NULL_NAMES[strongest_null]}",
+                         null_estimates[strongest_null])
     claims = [
         compare("The largest single-sentence step carries a larger share of a chain's net change "
                 "in P(correct) than a steady linear ramp (same ends, the release's binomial "
                 "noise) would give.", "largest step / net change", share,
                 "linear ramp + binomial noise (simulated)", "largest step / net change", ramp,
                 stats.difference_ci([c.share for c in ok], cl, [c.null_ramp for c in ok], cl),
-                key=PRIMARY),
+                key=PRIMARY, strongest_baseline=strongest),
         compare("The largest step is sharper than the chain's own curve smoothed over "
                 f"{SMOOTH} sentences would give (one sentence, not a stretch).",
                 "largest step / net change", share,
                 f"observed curve smoothed over {SMOOTH} sentences + binomial noise",
                 "largest step / net change", smoothed,
                 stats.difference_ci([c.share for c in ok], cl, [c.null_smooth for c in ok], cl),
-                key="jump-vs-smooth"),
+                key="jump-vs-smooth", strongest_baseline=strongest),
         compare("Without the first step (a_0 is resampled from the prompt alone), the largest "
                 "step still carries more of the net change than a linear ramp would (added after "
                 "6 of 27 largest steps were seen at sentence 0).", "largest step / net change, "
@@ -395,7 +413,7 @@ def analyse(chains) -> Metrics:
                 "random walk (fitted sd) + binomial noise, same ends",
                 "largest step / net change", est(walk),
                 stats.difference_ci([c.share for c in ok], cl, walk, cl),
-                key="jump-vs-random-walk"),
+                key="jump-vs-random-walk", strongest_baseline=strongest),
         compare("Big steps (beyond 3 binomial sd) fall on plan-generation or uncertainty-"
                 "management sentences more often than those tags' share of all sentences.",
                 "anchor-tag share among big steps",
@@ -410,7 +428,8 @@ def analyse(chains) -> Metrics:
     return Metrics(n_problems=len({c.problem for c in curves}), n_chains=len(curves),
                    n_eligible=len(ok), curves=tuple(curves), steps=tuple(steps),
                    top_steps=tuple(tops), share=share,
-                   ramp=ramp, smooth=smoothed, walk=est(walk), tag_counts=tag_counts,
+                   ramp=ramp, smooth=smoothed, walk=est(walk), strongest_null=strongest_null,
+                   tag_counts=tag_counts,
                    n_sentences=len(all_tags),
                    claims=tuple(declare(claims, PRIMARY)))
 
@@ -469,11 +488,19 @@ def summary(m: Metrics) -> str:
     primary = claim_by_key(m.claims, PRIMARY)
     walk = claim_by_key(m.claims, "jump-vs-random-walk")
     from1 = claim_by_key(m.claims, "jump-vs-ramp-from-sentence-1")
+    against = claim_by_key(m.claims, m.strongest_null)
+    kept = against.verdict == primary.verdict
+    first = (f"**Strongest baseline first: the largest single-sentence step carries "
+             f"{fmt_estimate(m.share)} of a chain's net change in P(correct); the strongest "
+             f"null, {NULL_NAMES[m.strongest_null]}, gives {fmt_estimate(against.control.estimate)}"
+             f"; difference {fmt_difference(against)}: the primary's '{primary.verdict}' "
+             + ("survives its strongest rung" if kept else "does not survive its strongest rung")
+             + ".**")
     lines = ["# Lucky or steady on R1-distill? (public data)", "",
              "Models: " + ", ".join(SOURCE.models) + f". Source: {SOURCE.repository} at "
              f"{SOURCE.revision[:7]} ({m.n_problems} problems, {m.n_chains} chains; {left_out} "
              f"chains with |net change| < {MIN_NET} are left out of the share).", "",
-             "## Read first", "",
+             "## Read first", "", first, "",
              f"The primary claim (declared before the run) reads '{primary.verdict}' against a "
              "linear ramp, which is a weak null: it is 'perfectly steady', and any curve that "
              "is not a straight line beats it. Against a random walk of many moderate genuine "

@@ -103,3 +103,16 @@ def test_primary_without_earlier_copies_drops_them():
     clean = next(c for c in m.claims if c.key == "original-vs-collision-no-earlier-copy")
     assert m.n_earlier_copy == 1
     assert clean.estimate.n_items == 3 and clean.estimate.value == pytest.approx(1 / 3)
+
+
+def test_boundary_rule_is_the_primary_strongest_baseline():
+    # _chain puts a paragraph break after every sentence but the last. p1: original "x",
+    # replacements "x y" (the original running on) and "x": 1 of 2 runs on, the rule predicts
+    # -1/2; p2 and p3 have no run-on: the rung's mean over the 3 sentences is -1/6.
+    chains = [_chain("p1", [("x", ("x y", "x"))]), _chain("p2", [("z", ("w", "w"))]),
+              _chain("p3", [("x", ("x", "y"))])]
+    m = determinism.analyse(chains)
+    primary = next(c for c in m.claims if c.primary)
+    assert primary.strongest_baseline.estimate.value == pytest.approx(-1 / 6)
+    assert primary.strongest_baseline.name == determinism.BOUNDARY_RULE
+    assert primary.to_dict()["strongest_baseline"]["value"] == pytest.approx(-1 / 6, abs=1e-4)

@@ -83,6 +83,11 @@ def test_primary_on_hand_built_chains():
     assert primary.control.estimate.value < 0.2  # a ramp over 19 steps, with noise
     assert primary.verdict == "supported"
     assert [s.tag for s in m.steps] == ["plan_generation"] * 3
+    # the strongest rung is the null with the largest mean share, carried by the primary
+    nulls = {los.PRIMARY: m.ramp, "jump-vs-smooth": m.smooth, "jump-vs-random-walk": m.walk}
+    assert m.strongest_null == max(nulls, key=lambda k: nulls[k].value)
+    assert primary.strongest_baseline.estimate == nulls[m.strongest_null]
+    assert primary.strongest_baseline.estimate.value >= m.ramp.value
 
 
 def test_walk_null_sd_and_its_zero_case():
