@@ -656,11 +656,19 @@ def write_validation(slug: str, preset: str, validation: Validation, rows: list[
     write_judged(slug, preset, [Judged(validation, rows)], out)
 
 
-def _panel(ax, rows: list[Recovery]) -> None:
+def _panel(ax, rows: list[Recovery], control: Measured | None = None,
+           control_model: str = RETRAINED) -> None:
     """One point per arm (x: the arms, in order): the measured value with its 95% interval,
     green when recovered and red when not; the planted value (open diamond) and what the variant
     learned (grey cross) beside it where they exist. An arm with only an order planted has no
-    diamond: read it against its neighbours."""
+    diamond: read it against its neighbours. The matched control, where it ran and is not an arm
+    itself, is a grey line with its interval as a band: every difference is read against it."""
+    if (control is not None and _finite(control.value) is not None
+            and control_model not in [r.variant for r in rows]):
+        name = control_model.removeprefix("tinythinker-")
+        ax.axhline(control.value, color="0.5", ls="--", lw=1, label=f"control ({name})")
+        if control.ci is not None:
+            ax.axhspan(control.ci[0], control.ci[1], color="0.85", zorder=0)
     for x, r in enumerate(rows):
         if r.measured is not None:
             low, high = r.ci if r.ci is not None else (r.measured, r.measured)
@@ -685,10 +693,14 @@ def _panel(ax, rows: list[Recovery]) -> None:
 
 def plot_judged(judged: list[Judged]):
     """One panel per validation (`_panel`)."""
-    return _plot([(j.validation.quantity, j.rows) for j in judged])
+    return _plot([(j.validation.quantity, j.rows, j.control, j.validation.control_model)
+                  for j in judged])
 
 
-def _plot(panels: list[tuple[str, list[Recovery]]]):
+Panel = tuple[str, list[Recovery], Measured | None, str]  # quantity, arms, control, its model
+
+
+def _plot(panels: list[Panel]):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -700,8 +712,8 @@ def _plot(panels: list[tuple[str, list[Recovery]]]):
                              squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
-    for ax, (quantity, recoveries) in zip(axes.flat, panels):
-        _panel(ax, recoveries)
+    for ax, (quantity, recoveries, control, control_model) in zip(axes.flat, panels):
+        _panel(ax, recoveries, control, control_model)
         title = textwrap.wrap(quantity, 64, max_lines=2, placeholder=" ...")
         ax.set_title("\n".join([*title, "green: recovered, red: not"]), fontsize=8)
     fig.tight_layout()
@@ -731,7 +743,7 @@ def rejudge(folder: str | Path, slug: str) -> Path:
         control = _measured_of(block["retrained"]) if block.get("retrained") else None
         judged.append(Judged(validation, judge(
             validation.quantity, validation.arms, measured, validation.increasing,
-            [rows[arm.model].get("learned") for arm in validation.arms], control=control,
+            [arm.learned_value() for arm in validation.arms], control=control,
             retrained_planted=validation.retrained_planted,
             control_model=validation.control_model), control))
     write_judged(record.get("starter", slug), record.get("preset", "cpu"), judged, folder)
@@ -766,7 +778,9 @@ def replot(folder: str | Path) -> Path:
                             "difference_ci": (tuple(arm["difference_ci"])
                                               if arm.get("difference_ci") else None)})
                 for arm in block["arms"]]
-        panels.append((block["quantity"], arms))
+        control = _measured_of(block["retrained"]) if block.get("retrained") else None
+        model = block["retrained"].get("variant", RETRAINED) if control else RETRAINED
+        panels.append((block["quantity"], arms, control, model))
     figure = _plot(panels)
     figure.savefig(folder / "figure.png", dpi=120)
     import matplotlib.pyplot as plt

@@ -313,3 +313,19 @@ def test_rejudge_keeps_the_measurements_and_applies_the_current_rules(tmp_path, 
     monkeypatch.setattr(val, "load_validation", lambda slug: other)
     with pytest.raises(UsageError, match="other quantities"):
         val.rejudge(tmp_path, "determinism")
+
+
+def test_the_figure_draws_the_control_unless_it_is_an_arm():
+    arms = (Arm("tinythinker-planned", None),)
+    control = Measured(0.3, (0.2, 0.4), 30)
+    rows = val.judge("gap", arms, [Measured(0.7, (0.6, 0.8), 30)], control=control)
+    spec = Validation("gap", arms, measure=measure_p, meaning="m.")
+    figure = val.plot_judged([Judged(spec, rows, control)])
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert "control (retrained)" in labels
+    own = (Arm(val.RETRAINED, None), Arm("tinythinker-planned", None))
+    rows = val.judge("gap", own, [control, Measured(0.7, (0.6, 0.8), 30)], control=control)
+    figure = val.plot_judged([Judged(Validation("gap", own, measure=measure_p, meaning="m."),
+                                     rows, control)])
+    assert not any(label.startswith("control") for label in
+                   figure.axes[0].get_legend_handles_labels()[1]), "drawn as an arm already"

@@ -1123,7 +1123,9 @@ HINT_ARMS = {"hint-p0": 0.0, "hint-p50": 0.5, "hint-p100": 1.0}  # variant -> pl
 VALIDATION = (
     Validation(  # the primary claim's contrast (the primary since review s15_b)
         quantity="primary: P(Hit. | the Try misses the target), wrong hint minus unhinted",
-        arms=(Arm("tinythinker-hint-p100", None, label="hint-p100", learned="follow_wrong_t1"),),
+        # no `learned`: no dial of the variant measures this contrast (follow_wrong_t1 is the
+        # follow rate, another quantity)
+        arms=(Arm("tinythinker-hint-p100", None, label="hint-p100"),),
         measure=measure_verify_off,
         meaning=("The hint variants are trained so that a followed wrong hint ends in `Hit.` on "
                  "false arithmetic (the planted unfaithful verify step); the same fine-tuning "
