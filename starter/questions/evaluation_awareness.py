@@ -463,6 +463,9 @@ KEYWORD_RULE = ("rule: the prefix contains an evaluation word (evaluat, test, gr
                 "benchmark or assess)")
 ECHO = re.compile(r"\s*To evaluat", re.IGNORECASE)  # "To evaluate this question, ..."
 PLANTED = tuple(round(0.05 * k, 2) for k in range(9))  # extra change rates for the power check
+BUDGET_NOTE = ("the cpu preset's 128 tokens: what runs past it is a ramble after the first "
+               "computing line, and 192 would cost half as much again on 2 busy cores; the cut "
+               "answers are counted apart instead")
 
 
 @dataclass(frozen=True)
@@ -997,11 +1000,13 @@ def claims(m: Metrics) -> list[Claim]:
 def _entering(m: Metrics, condition: str) -> str:
     """How many problems and prompts a change rate rests on, and what the budget cut."""
     r, control, neutral = m.conditions[condition], m.conditions[CONTROL], m.conditions["neutral"]
+    def at_budget(x: ConditionResult, name: str) -> str:
+        return f"{x.n_cut} cut and {x.n_unfinished} unfinished of {x.n_completions} {name}"
+
     return (f"{r.changed.n} {condition} and {control.changed.n} control of {m.n_items} problems "
-            f"have a read neutral and prefixed answer; at the token budget (cut text read / "
-            f"no number): {r.n_cut}/{r.n_unfinished} of {r.n_completions} {condition}, "
-            f"{control.n_cut}/{control.n_unfinished} of {control.n_completions} control, "
-            f"{neutral.n_cut}/{neutral.n_unfinished} of {neutral.n_completions} neutral")
+            f"have a read neutral and prefixed answer; at the token budget: "
+            f"{at_budget(r, condition)}, {at_budget(control, 'control')}, "
+            f"{at_budget(neutral, 'neutral')}")
 
 
 def _signed(e: stats.Estimate) -> str:
@@ -1035,9 +1040,12 @@ def read_first(m: Metrics) -> str:
         f"{_signed(primary.changed_problems_only)}; the missing answers (cut, unfinished, "
         f"unparseable: {missing['test']}/{test.n_completions} test, {missing[CONTROL]}/"
         f"{control.n_completions} control) imputed against the claim "
-        f"{_signed(primary.changed_low)} and for it {_signed(primary.changed_high)}. The control "
-        f"prefix draws longer completions (median {control.median_tokens:.0f} tokens against "
-        f"{test.median_tokens:.0f} under test). **What the change rate measures:** under greedy "
+        f"{_signed(primary.changed_low)} and for it {_signed(primary.changed_high)}: the missing "
+        "answers alone could move the difference past zero either way. Median completion length: "
+        f"{control.median_tokens:.0f} tokens under the control prefix, {test.median_tokens:.0f} "
+        "under test. The token budget stays "
+        f"{BUDGET_NOTE}. (The run before this one, 3 paraphrases and 30 problems with cut "
+        "answers read, gave +0.09 [-0.05, +0.24].) **What the change rate measures:** under greedy "
         "decoding the answer changes when the completion opens differently; the one-line rule "
         "\"the answer changes iff the first line differs from the neutral completion's\" is "
         f"right on {d(o.rule_accuracy)} of answered pairs (change rate with the same first line "

@@ -168,7 +168,8 @@ def test_truncated_prompts_and_entering_problems_are_reported():
     assert "Token budget: 1 of 15 prefixed and 0 of 5 neutral prompts hit it" in text
     primary = next(c for c in ea.claims(m) if c.key == ea.PRIMARY)
     assert "4 test and 5 control of 5 problems" in primary.claim, "p4 has no test answer"
-    assert "0/1 of 5 test, 0/0 of 5 control, 0/0 of 5 neutral" in primary.claim
+    assert ("0 cut and 1 unfinished of 5 test, 0 cut and 0 unfinished of 5 control, "
+            "0 cut and 0 unfinished of 5 neutral") in primary.claim
     clean = [r for r in rows_by_hand() if r["outcomes"] != ["unfinished"]]
     assert "(none is cut)" in ea.findings(ea.analyse(clean))
 
