@@ -734,8 +734,8 @@ class Metrics:
     # continuations from the prefix just before a correct chain's final step (k = n-1): how many
     # end wrong, and among those how many write another first step than the chain's final one
     # (on the organism a false `Miss.` where the chain wrote `Hit.`); items: continuations
-    wrong_before_final: stats.Estimate
-    flipped_final_step: stats.Estimate
+    wrong_before_final: stats.Estimate  # share of those continuations that end wrong
+    flipped_final_step: stats.Estimate  # of the wrong ones, share with another first step
     entry_known: int  # moving correct chains whose solution entry is known
     entry_random_rate: stats.Estimate  # chance a random step of the entry's tag is the entry
     resampling: MeasureResult  # resampling importance
