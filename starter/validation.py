@@ -790,7 +790,7 @@ def replot(folder: str | Path) -> Path:
 
 
 def _table(rows: list[Recovery]) -> list[str]:
-    lines = ["| variant | planted | learned | measured [95% CI] | n | minus retrained [95% CI] "
+    lines = ["| variant | planted | learned | measured [95% CI] | n | minus control [95% CI] "
              "| power (n for 80%) | recovered | why |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         planted = "order only" if r.planted is None else f"{r.planted:.2f}"
@@ -814,6 +814,18 @@ def _verdict(rows: list[Recovery]) -> str:
             "Not recovered on every arm: read the failing rows before trusting this metric.")
 
 
+def control_kind(model: str) -> str:
+    """How the matched control matches: the same fine-tuning (a variant) or the same model and
+    hook (a planted-feature model), with nothing planted.
+
+    >>> control_kind(RETRAINED), control_kind("tinythinker-plant-xor-null")
+    ('same fine-tuning, nothing planted', 'same model, nothing planted')
+    """
+    if "-plant-" in model or model == BASE:
+        return "same model, nothing planted"
+    return "same fine-tuning, nothing planted"
+
+
 def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
     """summary.md: one table per validation, then what passing means."""
     lines = [f"# Does the method work? `{slug}` on planted truth ({preset})", ""]
@@ -827,8 +839,8 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             shown = "n/a" if _finite(c.value) is None else f"{c.value:.2f}"
             if c.ci is not None:
                 shown += f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]"
-            lines += [f"Matched-training control `{v.control_model}` (same fine-tuning, nothing "
-                      f"planted): {shown}, n = {c.n}.", ""]
+            lines += [f"Matched control `{v.control_model}` ({control_kind(v.control_model)}): "
+                      f"{shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
     if any(r.power is not None or r.detectable is not None for j in judged for r in j.rows):
         lines += ["Power: the chance that the difference interval excludes 0 if the true "

@@ -337,7 +337,7 @@ def block_table(block: Block) -> list[str]:
             "| --- | --- | --- | --- | --- | --- |"]
     lines = []
     if _with_control(block):
-        head = ["| Variant | Planted | Learned | Measured [95% interval] | n | Minus retrained "
+        head = ["| Variant | Planted | Learned | Measured [95% interval] | n | Minus control "
                 "[95% interval] | Verdict |", "| --- | --- | --- | --- | --- | --- | --- |"]
         if _with_power(block):
             head = [head[0].replace(" | Verdict |", " | Power | Verdict |"),
@@ -347,8 +347,9 @@ def block_table(block: Block) -> list[str]:
             shown = _fmt(c.measured) + (f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"
                                         if c.lo is not None and c.hi is not None else "")
             n = "" if c.n is None else f", n = {c.n}"
-            lines = [f"Matched-training control `{c.short}` (same fine-tuning, nothing planted): "
-                     f"{shown}{n}.", ""]
+            kind = ("same model, nothing planted" if "-plant-" in c.variant or c.variant == ORGANISM
+                    else "same fine-tuning, nothing planted")
+            lines = [f"Matched control `{c.short}` ({kind}): {shown}{n}.", ""]
     return [
         *lines, *head,
         *(arm_row(arm, rank, block) for rank, arm in enumerate(block.arms, start=1)),

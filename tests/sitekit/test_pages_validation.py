@@ -192,9 +192,9 @@ def test_a_record_with_the_retrained_control_shows_it_and_each_arms_difference(t
                             "ci": [0.35, 0.55], "n": 40}}
     commit(tmp_path, record)
     md = section(question(tmp_path), tmp_path)
-    assert ("Matched-training control `retrained` (same fine-tuning, nothing planted): "
+    assert ("Matched control `retrained` (same fine-tuning, nothing planted): "
             "0.45 [0.35, 0.55], n = 40.") in md
-    assert "| n | Minus retrained [95% interval] | Verdict |" in md
+    assert "| n | Minus control [95% interval] | Verdict |" in md
     assert "| `planned` | 0.50 | 0.33 | 0.50 [0.40, 0.60] | 40 | +0.05 [-0.09, +0.19] |" in md
     assert "| `base` | order only (rank 1) | — | 0.02 [-0.01, 0.05] | 40 | — |" in md
     assert "**The method fails this validation**: 1 of 2 checks" in md
