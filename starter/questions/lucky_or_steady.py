@@ -21,9 +21,10 @@
 # steady linear rise simulated with the same number of rollouts (the steady-noise null). On the
 # TinyThinker organism the true search tree says which step enters the solution branch (the "Try"
 # that opens the first-level node on the solution path); the step each measure ranks highest is
-# compared with a random step of the same tag. Optionally (`mirror`, on in smoke and gpu) we also
-# resample a chain of the same problem that ended with a wrong answer, to see where its P(correct)
-# falls: a mirror of the experiment, not a null for it.
+# compared with the strongest simple rung, the one-line rule "the first Try after the last
+# backtrack" (review s16_a; a random step of the same tag is reported beside it). Optionally
+# (`mirror`, on in smoke and gpu) we also resample a chain of the same problem that ended with a
+# wrong answer, to see where its P(correct) falls: a mirror of the experiment, not a null for it.
 #
 # Run `mi-starter run lucky-or-steady --preset smoke|cpu|gpu`. Writes results.jsonl (rows of kind
 # "pilot" and "prefix"), figure.png, summary.md and findings.json.
@@ -54,7 +55,7 @@ from starter import adaptive, importance, prefixes, rollouts, stats
 from starter.cot import STEP_TAGS, braced
 from starter.errors import UsageError
 from starter.experiment import Context, Starter, StarterConfig, run_starter
-from starter.findings import Claim, compare, declare
+from starter.findings import Baseline, Claim, compare, declare
 from starter.organism import variants
 from starter.organism.data import Trace, make_trace
 from starter.plan import Generation
@@ -512,6 +513,65 @@ def steady_null_upward(n_steps: int, p_start: float, p_end: float, n_rollouts: i
     return float((rises[keep].max(axis=1) / rises[keep].sum(axis=1)).mean())
 
 
+# Where the largest rise before the verdict sits, read from the continuations at the prefix just
+# before it (review s16_a): they flip the verdict token, miscompute the chain's arithmetic line,
+# all write the chain's own step, or write another step (a branch choice: the only search event).
+RISE_KINDS = ("branch choice", "verdict flip", "miscopied arithmetic",
+              "copied by every continuation")
+VERDICT_STEPS = ("Hit.", "Miss.")  # the organism's verify steps
+_TRY_EXPRESSION = re.compile(r"Try (\d+[-+*/]\d+)=")
+
+
+def divergence_kind(chain_step: str, other: str | None) -> str:
+    """How a continuation's first step `other` differs from the chain's `chain_step`: a "verdict
+    flip" (`Hit.` for `Miss.` or back), "miscopied arithmetic" (the same `Try a op b=` with
+    another value) or a "branch choice" (any other step, or none).
+
+    >>> divergence_kind("Miss.", "Hit."), divergence_kind("Try 15-15=0.", "Try 15-15=10.")
+    ('verdict flip', 'miscopied arithmetic')
+    >>> divergence_kind("Try 15-15=0.", "Try 15+15=30."), divergence_kind("Hit.", None)
+    ('branch choice', 'branch choice')
+    """
+    if chain_step in VERDICT_STEPS and other in VERDICT_STEPS:
+        return "verdict flip"
+    mine, theirs = _TRY_EXPRESSION.match(chain_step), _TRY_EXPRESSION.match(other or "")
+    if mine and theirs and mine.group(1) == theirs.group(1):
+        return "miscopied arithmetic"
+    return "branch choice"
+
+
+def rise_kind(chain_step: str, first_steps: list[str | None]) -> str:
+    """What a rise at `chain_step` is, from the first steps the continuations wrote in its place:
+    "copied by every continuation" when none differs, else the commonest `divergence_kind` of
+    those that differ (a tie goes to "branch choice", the search event, so it is not hidden).
+
+    >>> rise_kind("Miss.", ["Hit.", "Miss.", "Hit."]), rise_kind("Try 2+3=5.", ["Try 2+3=5."] * 3)
+    ('verdict flip', 'copied by every continuation')
+    >>> rise_kind("Try 2+3=5.", ["Try 2+3=6.", "Try 3*2=6."])
+    'branch choice'
+    """
+    kinds = [divergence_kind(chain_step, s) for s in first_steps if s != chain_step]
+    if not kinds:
+        return "copied by every continuation"
+    return max(RISE_KINDS[:3], key=kinds.count)
+
+
+def first_try_after_backtrack(steps: list[tuple[str | None, str | None]]) -> int | None:
+    """The one-line rule for the step entering the solution branch: the first `Try` after the
+    chain's last backtrack (the first `Try` when it never backtracks); 1-based, None without one.
+    `steps` are (cot tag, text) in order. The strongest simple rung beside the importance measures.
+
+    >>> first_try_after_backtrack([("compute", "Try 8*19=152."), ("plan", "Left: 152, 4."),
+    ...     ("backtrack", "Wait, backtrack."), ("compute", "Try 8+19=27.")])
+    4
+    >>> first_try_after_backtrack([("compute", "Try 4-1=3.")]), first_try_after_backtrack([])
+    (1, None)
+    """
+    last = max((i for i, (tag, _) in enumerate(steps) if tag == "backtrack"), default=-1)
+    return next((i + 1 for i, (_, text) in enumerate(steps)
+                 if i > last and (text or "").startswith("Try")), None)
+
+
 @dataclass(frozen=True)
 class ChainResult:
     """One resampled chain, summarised."""
@@ -535,7 +595,11 @@ class ChainResult:
     before_share: float  # its upward_share (bounded); nan if not before_moving
     before_null: float  # the same on a steady rise with this noise (steady_null_upward)
     before_tag: str | None  # the cot tag of the step with the largest rise before the final step
+    # what the continuations from the prefix just before that rise do (`rise_kind`): None when
+    # not before_moving or the two prefixes are not adjacent (a spaced run)
+    before_kind: str | None
     solution_entry: int | None  # organism ground truth: the step entering the solution branch
+    rule_entry: int | None  # the one-line rule's entry step (`first_try_after_backtrack`)
     top_step: dict[str, int | None]  # measure -> the step it ranks highest (None: none measured)
     tag_of: dict[int, str]  # step -> its cot tag
     importance: dict[str, dict[int, float]]  # measure -> step -> importance
@@ -571,12 +635,15 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
     before = rising[:-1] if whole else rising
     before_moving = usable and len(before) >= 2 and before[-1] - before[0] >= MIN_RISE
     before_share = before_null = math.nan
-    before_tag = None
+    before_tag = before_kind = None
     if before_moving:
         before_share = upward_share(before)
         rises = [b - a for a, b in zip(before, before[1:])]
-        before_tag = rows[[r["k"] for r in rows].index(
-            coarse[max(range(len(rises)), key=rises.__getitem__) + 1].k)]["tag"]
+        at = max(range(len(rises)), key=rises.__getitem__)  # the rise from coarse[at] to at + 1
+        before_tag = rows[[r["k"] for r in rows].index(coarse[at + 1].k)]["tag"]
+        if coarse[at + 1].k == coarse[at].k + 1 and coarse[at].next_step is not None:
+            before_kind = rise_kind(coarse[at].next_step,
+                                    [o.first_step for o in coarse[at].outcomes if o.finished])
         n = min(sum(o.finished for o in r.outcomes) for r in coarse[: len(before)])
         before_null = steady_null_upward(len(before) - 1, before[0], before[-1], n)
     same = STEP_MATCHES[first.get("step_match", "exact")]
@@ -596,8 +663,11 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
         unfinished=sum(not o.finished for o in outcomes), rollouts=len(outcomes),
         moving=moving, largest_share=share, null_share=null, jump_on_last=jump_on_last,
         before_moving=before_moving, before_share=before_share, before_null=before_null,
-        before_tag=before_tag,
-        solution_entry=first["solution_entry"], top_step=top,
+        before_tag=before_tag, before_kind=before_kind,
+        solution_entry=first["solution_entry"],
+        rule_entry=first_try_after_backtrack([(r["tag"], r["step_text"]) for r in rows
+                                              if r["k"] > 0]),
+        top_step=top,
         tag_of={r["k"]: r["tag"] for r in rows if r["k"] > 0}, importance=values,
     )
 
@@ -699,6 +769,12 @@ class Group:
     # step (its `Try`); the rest (plan, backtrack) is before_moving minus both
     before_on_verify: int
     before_on_compute: int
+    # the same rises by what the continuations at the prefix before them do (`rise_kind`); chains
+    # whose two prefixes are not adjacent (spaced runs) are in none of the four
+    before_verdict_flip: int  # they flip the verdict token (a false `Hit.` or a false `Miss.`)
+    before_miscopied: int  # they write the chain's `Try a op b=` with another value
+    before_copied: int  # every continuation writes the chain's own step (no divergence at all)
+    before_branch: int  # they write another step: a branch choice, the only search event
 
 
 @dataclass(frozen=True)
@@ -707,6 +783,7 @@ class MeasureResult:
 
     entry_hit: stats.Estimate  # the step the measure ranks highest is the solution entry
     entry_hit_minus_random: stats.Estimate  # entry_hit - a random step of the entry's tag
+    entry_hit_minus_rule: stats.Estimate  # entry_hit - the one-line rule's hit rate (paired)
     entry_before: stats.Estimate  # mean importance of the step before the entry
     entry_at: stats.Estimate  # mean importance of the entry step
     entry_after: stats.Estimate  # mean importance of the step after the entry
@@ -736,8 +813,13 @@ class Metrics:
     # (on the organism a false `Miss.` where the chain wrote `Hit.`); items: continuations
     wrong_before_final: stats.Estimate  # share of those continuations that end wrong
     flipped_final_step: stats.Estimate  # of the wrong ones, share with another first step
+    # finished continuations (correct chains, every prefix with a next step) whose first step is
+    # the chain's own next step: how much of the search the rollouts merely copy
+    copies_next_step: stats.Estimate
     entry_known: int  # moving correct chains whose solution entry is known
     entry_random_rate: stats.Estimate  # chance a random step of the entry's tag is the entry
+    # the strongest simple rung: "the first Try after the last backtrack" is the entry (hit rate)
+    backtrack_rule_hit: stats.Estimate
     resampling: MeasureResult  # resampling importance
     counterfactual: MeasureResult  # counterfactual importance
     forced: MeasureResult  # forced-answer importance
@@ -764,12 +846,15 @@ class Metrics:
                 out[f"{name}_{f.name}"] = getattr(group, f.name)
         out["wrong_before_final"] = self.wrong_before_final
         out["flipped_final_step"] = self.flipped_final_step
+        out["copies_next_step"] = self.copies_next_step
         out["entry_known"] = self.entry_known
         out["entry_random_rate"] = self.entry_random_rate
+        out["backtrack_rule_hit"] = self.backtrack_rule_hit
         for measure in MEASURES:
             r = self.measure(measure)
             out[f"entry_hit_{measure}"] = r.entry_hit
             out[f"entry_hit_{measure}_minus_random"] = r.entry_hit_minus_random
+            out[f"entry_hit_{measure}_minus_rule"] = r.entry_hit_minus_rule
             for offset, est in zip((-1, 0, 1), (r.entry_before, r.entry_at, r.entry_after)):
                 out[f"entry{offset:+d}_{measure}"] = est
             for tag, est in r.by_tag.items():
@@ -812,7 +897,11 @@ def summarise_before(group: list[ChainResult]) -> dict:
             "before_null": ready(stats.mean_ci(nulls, where)),
             "before_minus_null": ready(stats.difference_ci(shares, where, nulls, where)),
             "before_on_verify": sum(r.before_tag == "verify" for r in rose),
-            "before_on_compute": sum(r.before_tag == "compute" for r in rose)}
+            "before_on_compute": sum(r.before_tag == "compute" for r in rose),
+            "before_verdict_flip": sum(r.before_kind == "verdict flip" for r in rose),
+            "before_miscopied": sum(r.before_kind == "miscopied arithmetic" for r in rose),
+            "before_copied": sum(r.before_kind == "copied by every continuation" for r in rose),
+            "before_branch": sum(r.before_kind == "branch choice" for r in rose)}
 
 
 def summarise_measure(measure: str, correct: list[ChainResult],
@@ -822,6 +911,7 @@ def summarise_measure(measure: str, correct: list[ChainResult],
     where = [r.problem for r in known]
     chance = [random_hit_rate(r) for r in known]
     hits = [float(r.top_step[measure] == r.solution_entry) for r in known]
+    rule = [float(r.rule_entry == r.solution_entry) for r in known]
     # mean importance of the entry step, and of the step just before and after it
     around = [stats.mean_ci([r.importance[measure].get(r.solution_entry + offset, math.nan)
                              for r in known], where) for offset in (-1, 0, 1)]
@@ -835,6 +925,7 @@ def summarise_measure(measure: str, correct: list[ChainResult],
     return MeasureResult(
         entry_hit=ready(stats.mean_ci(hits, where)),
         entry_hit_minus_random=ready(stats.difference_ci(hits, where, chance, where)),
+        entry_hit_minus_rule=ready(stats.difference_ci(hits, where, rule, where)),
         entry_before=ready(around[0]), entry_at=ready(around[1]), entry_after=ready(around[2]),
         by_tag=by_tag, top_on_last=sum(r.top_step[measure] == r.n_steps for r in known))
 
@@ -854,6 +945,28 @@ def before_final_step(rows: list[dict]) -> tuple[stats.Estimate, stats.Estimate]
                     flipped.append((float(o["first_step"] != r["next_step"]), r["problem"]))
     return (ready(stats.mean_ci([v for v, _ in wrong], [p for _, p in wrong])),
             ready(stats.mean_ci([v for v, _ in flipped], [p for _, p in flipped])))
+
+
+def copies_next_step(rows: list[dict]) -> stats.Estimate:
+    """Share of finished continuations of correct chains whose first step is the chain's own
+    next step, over every prefix that has one (clustered by problem).
+
+    >>> row = {"kind": "prefix", "chain_correct": True, "problem": "a", "next_step": "Hit.",
+    ...        "outcomes": [{"finished": True, "first_step": "Hit."},
+    ...                     {"finished": True, "first_step": "Miss."},
+    ...                     {"finished": False, "first_step": "Miss."}]}
+    >>> copies_next_step([row]).value
+    0.5
+    """
+    values, where = [], []
+    for r in rows:
+        if r.get("kind") != "prefix" or not r["chain_correct"] or r["next_step"] is None:
+            continue
+        for o in r["outcomes"]:
+            if o["finished"]:
+                values.append(float(o["first_step"] == r["next_step"]))
+                where.append(r["problem"])
+    return stats.mean_ci(values, where)
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -880,8 +993,11 @@ def analyse(rows: list[dict]) -> Metrics:
         rule_p_start=rule_p_start(pilots),  # only on a luck variant (validation)
         correct=summarise_group(correct), wrong=summarise_group(wrong),
         wrong_before_final=wrong_before_final, flipped_final_step=flipped_final_step,
+        copies_next_step=ready(copies_next_step(rows)),
         entry_known=len(known),
         entry_random_rate=ready(stats.mean_ci([random_hit_rate(r) for r in known], where)),
+        backtrack_rule_hit=ready(stats.mean_ci(
+            [float(r.rule_entry == r.solution_entry) for r in known], where)),
         resampling=summarise_measure("resampling", correct, known),
         counterfactual=summarise_measure("counterfactual", correct, known),
         forced=summarise_measure("forced", correct, known))
@@ -958,12 +1074,36 @@ def plot(rows: list[dict], metrics: Metrics):
 
 
 # %%
+def where_rises_sit(m: Metrics) -> str:
+    """Where the largest rise before the final step sits, per chain, in one sentence (read from
+    the continuations at the prefix before it, `rise_kind`), and how much the rollouts copy."""
+    c = m.correct
+    if not c.before_moving:
+        return ""
+    return (f"Where that rise sits in the {c.before_moving} chains (what the continuations from "
+            f"the prefix before it write): a verdict flip (a false `Hit.` after a missed `Try`, "
+            f"or a false `Miss.`) in {c.before_verdict_flip}, a miscopied arithmetic line in "
+            f"{c.before_miscopied}, a step every continuation writes the same (no divergence: "
+            f"sampling noise) in {c.before_copied}, a branch choice in {c.before_branch}; "
+            f"{stats.describe(m.copies_next_step)} of all continuations copy the chain's next "
+            "step.")
+
+
+def rule_baseline(m: Metrics) -> Baseline:
+    """The one-line rule "the first Try after the last backtrack", the entry claims' strongest
+    rung (close to the entry's definition on the organism, so it is a ceiling)."""
+    return Baseline("one-line rule 'the first Try after the last backtrack (the first Try "
+                    "without one)' is the solution entry", m.backtrack_rule_hit)
+
+
 def claims(m: Metrics) -> list[Claim]:
     out = [compare(
             "On correct chains, before the chain's final step (on the organism the verdict "
             "'Hit.', whose jump is verify and answer-copy noise), the single largest rise in "
             "P(correct | first k steps) carries more of the upward movement than it would on a "
-            "steady rise with the same sampling noise.",
+            "steady rise with the same sampling noise. " + where_rises_sit(m)
+            + (" In this run the rise is verification and copying noise, not a branch "
+               "choice." if m.correct.before_moving and not m.correct.before_branch else ""),
             "largest rise / all rises, k = 0..n-1", m.correct.before_share,
             "steady linear rise, same rollouts (simulated)", "largest rise / all rises",
             m.correct.before_null, m.correct.before_minus_null, key=PRIMARY),
@@ -978,11 +1118,13 @@ def claims(m: Metrics) -> list[Claim]:
     for measure in MEASURES:  # organism ground truth; "no data" on models without one
         out.append(compare(
             f"The step with the highest {measure} importance is the organism's true solution "
-            "entry more often than a random step of the same tag.",
+            "entry more often than the one-line rule 'the first Try after the last backtrack' "
+            "picks it (a random step of the entry's tag hits it "
+            f"{stats.describe(m.entry_random_rate)}).",
             f"top {measure} step = solution entry", m.measure(measure).entry_hit,
-            "random step with the entry's tag", "chance of hitting the entry",
-            m.entry_random_rate, m.measure(measure).entry_hit_minus_random,
-            key=f"entry-{measure}"))
+            "one-line rule: the first Try after the last backtrack", "hits the entry",
+            m.backtrack_rule_hit, m.measure(measure).entry_hit_minus_rule,
+            key=f"entry-{measure}", strongest_baseline=rule_baseline(m)))
     return declare(out, PRIMARY)
 
 
@@ -1012,14 +1154,18 @@ def read_first(m: Metrics) -> str:
         f"curve dips before it jumps). Before the final step, {c.before_moving} of {m.chains} "
         f"correct chains rose by at least {MIN_RISE}; on them the largest rise carries "
         f"{d(c.before_share)} of the upward movement, a steady rise with the same noise "
-        f"{d(c.before_null)} (difference {d(c.before_minus_null)}). But even there the "
+        f"{d(c.before_null)} (difference {d(c.before_minus_null)}; {c.before_moving} problems, "
+        f"no verdict below {MIN_PROBLEMS}). But even there the "
         f"largest rise sits on a verify step in {c.before_on_verify} of these {c.before_moving} "
-        f"chains (on the organism an earlier `Miss.`) and on a compute step in "
-        f"{c.before_on_compute} (on the organism a `Try`; in the 4-step chains the last "
-        "one, just before the verdict). On TinyThinker, then, "
-        "P(correct | first k steps) moves mostly with the verify step, not with the search: "
-        "the new primary says more about verification noise than about lucky or steady "
-        "search, and it rests on the few chains that rise before their final step (the others "
+        f"chains and on a compute step in {c.before_on_compute}. " + where_rises_sit(m)
+        + " A compute step is not a search event when every continuation writes it or "
+        "miscomputes it: a branch choice is a continuation that writes another step. "
+        + ("On TinyThinker, then, P(correct | first k steps) moves with verification and "
+           "copying noise, not with the search: the new primary says nothing about lucky or "
+           "steady search" if not c.before_branch else
+           f"Only the {c.before_branch} rises at a branch choice speak to lucky or steady "
+           "search")
+        + ", and it rests on the few chains that rise before their final step (the others "
         "are counted, not used). Grading the continuations' search (did they reach a `Hit.` "
         "on the solution branch) instead of their boxed answer would separate the two; this "
         f"run does not. The cpu preset now draws {CPU_ROLLOUTS} continuations per prefix (8 "
@@ -1071,7 +1217,10 @@ def findings(m: Metrics) -> str:
                  f"{d(m.resampling.entry_hit)}, counterfactual "
                  f"{d(m.counterfactual.entry_hit)}, forced-answer "
                  f"{d(m.forced.entry_hit)}; a random step with the entry's tag hits it "
-                 f"{d(m.entry_random_rate)}. Mean resampling importance at the entry step: "
+                 f"{d(m.entry_random_rate)}, and the one-line rule 'the first Try after the "
+                 f"last backtrack' (the entry claims' strongest baseline) "
+                 f"{d(m.backtrack_rule_hit)}: the importance measures point at the verdict "
+                 "step, the text rule at the entry. Mean resampling importance at the entry step: "
                  f"{d(m.resampling.entry_at)}, at the step after it "
                  f"{d(m.resampling.entry_after)}; forced-answer importance at the entry "
                  f"{d(m.forced.entry_at)}, after it {d(m.forced.entry_after)}. The top step is "

@@ -237,3 +237,44 @@ def test_validate_smoke(smoke_validation):
     for block in blocks:
         assert {a["variant"] for a in block["arms"]} == {"tinythinker-lucky",
                                                          "tinythinker-heuristic"}
+
+
+def test_where_the_largest_rise_sits_is_read_from_the_continuations():
+    # the prefix before the rise: continuations that flip the verdict, miscompute the chain's
+    # line, all copy it, or write another step (a branch choice; ties go to it)
+    assert los.rise_kind("Miss.", ["Hit.", "Hit.", "Miss."]) == "verdict flip"
+    assert los.rise_kind("Try 15-15=0.", ["Try 15-15=10.", "Try 15-15=0."]) == (
+        "miscopied arithmetic")
+    assert los.rise_kind("Try 17-3=14.", ["Try 17-3=14."] * 24) == "copied by every continuation"
+    assert los.rise_kind("Try 2+3=5.", ["Try 2*3=6.", "Try 2+3=6."]) == "branch choice"
+    m = los.analyse(list(ROWS))
+    # p1: the rise 0 -> 1 is at step 2 ("S2"); from k = 1 two continuations write "S2", two "X":
+    # a branch choice. p2: the rise 0 -> 1/2 is at step 1 ("T1"); from k = 0 all write "Z"
+    c = m.correct
+    assert (c.before_branch, c.before_verdict_flip, c.before_miscopied, c.before_copied) == (
+        2, 0, 0, 0)
+    # continuations copying the chain's next step (finished, correct chains): p1 k0 "S1" 4 of
+    # 4, k1 "S2" 2 of 4, k2 "Y" for "S3" 0 of 4; p2 k0 "Z" for "T1" 0 of 4, k1 "T2" 2 of 2
+    # finished, k2 "T3" 1 of 2 -> 9 of 20
+    assert (m.copies_next_step.successes, m.copies_next_step.n_items) == (9, 20)
+    assert "a branch choice in 2" in los.claims(m)[0].claim
+
+
+def test_entry_claims_stand_beside_the_first_try_after_the_last_backtrack():
+    steps = [("compute", "Try 8*19=152."), ("plan", "Left: 152, 4."),
+             ("backtrack", "Wait, backtrack."), ("compute", "Try 8+19=27."),
+             ("plan", "Left: 27, 4."), ("backtrack", "Wait, backtrack."), ("compute", "Try 4+8=12.")]
+    assert los.first_try_after_backtrack(steps) == 7
+    assert los.first_try_after_backtrack(steps[:5]) == 4
+    assert los.first_try_after_backtrack([("plan", "Left: 1, 2.")]) is None
+    m = los.analyse(list(ROWS))
+    # hand-built step texts hold no "Try": the rule never hits, so resampling's 1/2 minus 0
+    assert m.backtrack_rule_hit.value == 0.0
+    assert m.resampling.entry_hit_minus_rule.value == pytest.approx(0.5)
+    entry_claims = [c for c in los.claims(m) if c.key.startswith("entry-")]
+    assert len(entry_claims) == 3
+    for claim in entry_claims:
+        assert claim.strongest_baseline is not None
+        assert claim.strongest_baseline.estimate == m.backtrack_rule_hit
+        assert claim.control.estimate == m.backtrack_rule_hit
+        assert "strongest_baseline" in claim.to_dict()
