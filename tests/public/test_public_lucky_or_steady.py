@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,10 @@ def test_primary_on_hand_built_chains():
     assert m.strongest_null == max(nulls, key=lambda k: nulls[k].value)
     assert primary.strongest_baseline.estimate == nulls[m.strongest_null]
     assert primary.strongest_baseline.estimate.value >= m.ramp.value
+    # from sentence 1: the stronger of the ramp and the random walk on the curve from sentence 1
+    from1 = next(c for c in m.claims if c.key == "jump-vs-ramp-from-sentence-1")
+    assert from1.strongest_baseline.estimate.value >= from1.control.estimate.value
+    assert all(math.isfinite(c.null_walk_from1) for c in m.curves)
 
 
 def test_walk_null_sd_and_its_zero_case():
