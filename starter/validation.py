@@ -849,8 +849,9 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
                   "under-sized, and its miss says less about the method. Where only an order was "
                   "planted, the smallest difference from the control this n detects with 80% "
                   "power.", ""]
-    lines += ["The variants are TinyThinker fine-tuned with a planted rule "
-              "(starter/organism/variants.py); what each one learned is measured directly on the "
-              "organism page. Passing here is necessary, not sufficient, for trusting the method "
+    lines += ["The arms are TinyThinker fine-tuned with a planted rule "
+              "(starter/organism/variants.py; what each one learned is measured directly on the "
+              "organism page) or TinyThinker with a feature hooked into its residual stream "
+              "(starter/organism/planted.py). Passing here is necessary, not sufficient, for trusting the method "
               "on R1-distill."]
     return "\n".join(lines) + "\n"

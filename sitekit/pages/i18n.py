@@ -124,8 +124,9 @@ EN = Edition("en", {
     "no_validation_reason": "No planted-truth validation for this starter: {reason}.",
     "validation_variants": "See the organism's [variants with planted truth]({path}).",
     "validation_intro": "The starter's own metric (the same code as `mi-starter run`), run on "
-                        "[TinyThinker variants with planted truth]({path}): each was trained so "
-                        "that the right answer is known. A method that cannot recover a planted "
+                        "[TinyThinker variants with planted truth]({path}), each trained or "
+                        "hooked (a feature added to its residual stream) so that the right answer "
+                        "is known. A method that cannot recover a planted "
                         "answer here is not to be trusted on R1-distill; one that does has passed "
                         "a necessary test, not a sufficient one.",
     "validation_sentences": "What each variant says about the method",

@@ -52,7 +52,9 @@ from starter.errors import StarterError
 if TYPE_CHECKING:  # torch stays a function-level import
     import torch
 
-    from starter.models import LoadedModel
+# `lm` below is a starter.models.LoadedModel, typed Any: starter.models installs plants when it
+# loads a model, so importing it here (even for types) would close an import circle
+LoadedModel = Any
 
 KINDS = ("linear", "xor", "sparse")
 THINK = " <think>"  # the organism token that ends a prompt: the chain's key ends there
@@ -241,7 +243,7 @@ def coefficients(feature: PlantedFeature, ids: Sequence[int]) -> np.ndarray:
 # --------------------------------------------------------------------------- the hook
 
 
-def reference_norm(lm: "LoadedModel", layer: int, n_traces: int = 8) -> float:
+def reference_norm(lm: LoadedModel, layer: int, n_traces: int = 8) -> float:
     """The base's mean residual norm after `layer` over every token of `n_traces` fixed organism
     training traces (seed 0): the unit of a plant's `scale`. Read before any plant is installed."""
     import torch
@@ -329,7 +331,7 @@ def _layer_module(hf_model, layer: int):
     return getattr(block, "_original_component", block)
 
 
-def install(lm: "LoadedModel", feature: PlantedFeature) -> Installed:
+def install(lm: LoadedModel, feature: PlantedFeature) -> Installed:
     """Plant `feature` into `lm` (both module trees) for good; returns the hooks (`remove()`).
 
     >>> import torch
