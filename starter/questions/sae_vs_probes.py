@@ -1324,8 +1324,10 @@ def findings(m: Metrics) -> str:
 # axis of the residual, is read by one SAE latent better than by one residual dimension. So:
 # (1) the k=1 SAE probe's held-out accuracy on 'planted' is 1 where it is planted and chance
 # (0.5) on the base; (2) SAE minus residual dimensions at k=1 is above 0 where it is planted and
-# 0 on the base (a random direction puts about 1/16 of u on its largest axis, so one residual
-# dimension reads it only partly). Declared before the validation run.
+# 0 on the base (a random unit direction in 256 dimensions has components of about 1/16, the
+# largest about a fifth, so one residual dimension reads it only partly). Declared before the
+# validation run. Result (cpu, docs/results/sae-vs-probes/validation/): recovered on both; the
+# plant is large (half the mean residual norm), so this shows the method finds an easy plant.
 #
 # The control is the base `tinythinker`, not `tinythinker-retrained`: the plant is a hook on the
 # base's own weights (no fine-tuning at all), so the matched model is the base with the same label
