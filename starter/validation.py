@@ -7,6 +7,11 @@ and how to read that number from the starter's own `analyse` output. `mi-starter
 runs the starter exactly as `mi-starter run` does (one full, resumable run folder per arm under
 `<out>/runs/`), then writes `validation.json`, `figure.png` and `summary.md`.
 
+A committed validation (`docs/results/<slug>/validation/`) keeps each arm's rows beside its
+artefacts, `runs/<arm>/results.jsonl.gz` and the arm's manifest.json, so anyone can re-analyse
+the checks with their own code (tests/questions/test_committed_validations_reanalyse.py does,
+with the starter's).
+
 A starter whose method has two numbers to check (e.g. a mention rate -> p and a switch rate -> q)
 defines `VALIDATION = (Validation(...), Validation(...))`: each arm model then runs once, however
 many validations use it, and validation.json holds one block per validation (`validations`);

@@ -70,10 +70,16 @@ class Claim:
     primary: bool = False  # the run's one primary claim, declared before the run
     direction: int = 1  # +1: the claim predicts estimate > control; -1: estimate < control
     ci_level: float = 0.95  # level of the difference's interval (Holm-adjusted when secondary)
+    # the strongest simple baseline the claim stands beside (findings.json's strongest_baseline:
+    # the best rung of trivial / one-line rule / fitted text baseline); "" when it names none
+    baseline_name: str = ""
+    baseline: Interval | None = None  # its value and 95% interval (n unused)
 
     @classmethod
     def from_dict(cls, row: dict) -> Claim:
         control = row.get("control") or {}
+        strongest = row.get("strongest_baseline")
+        strongest = strongest if isinstance(strongest, dict) else {}
         return cls(
             claim=str(row.get("claim", "")).strip(),
             metric=str(row.get("metric", "")),
@@ -86,6 +92,9 @@ class Claim:
             primary=row.get("primary") is True,
             direction=_direction(row),
             ci_level=float(row.get("ci_level") or 0.95),
+            baseline_name=str(strongest.get("name") or "").strip(),
+            baseline=(_interval(strongest.get("value"), strongest.get("ci"), None)
+                      if strongest.get("name") else None),
         )
 
 
@@ -234,10 +243,13 @@ def claim_numbers(c: Claim) -> str:
         else []
     notes += ["lower predicted"] if c.direction == -1 else []
     said = f" ({'; '.join(notes)})" if notes else ""
+    baseline = ""
+    if c.baseline_name and c.baseline is not None:
+        baseline = f" Strongest simple baseline: {c.baseline_name} {_value(c.baseline)}."
     return (
         f"{c.metric} {_value(est)} (n = {est.n} {_plural(c.unit, est.n)}) vs "
         f"{c.control_name} {_value(ctl)} (n = {ctl.n}); difference "
-        f"{_value(diff, sign)}{said}."
+        f"{_value(diff, sign)}{said}.{baseline}"
     )
 
 

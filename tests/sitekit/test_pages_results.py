@@ -89,3 +89,18 @@ def test_first_command_uses_repo_url():
     lines = home.first_command("https://github.com/mi-starter/thinking-models-hub")
     assert lines[1:3] == ["git clone https://github.com/mi-starter/thinking-models-hub",
                           "cd thinking-models-hub"]
+
+
+def test_a_claims_strongest_baseline_is_shown_with_its_numbers():
+    from sitekit.pages.results import Claim, claim_numbers
+
+    row = {"claim": "A beats the text.", "metric": "accuracy", "value": 0.63, "ci": [0.52, 0.73],
+           "n": 48, "unit": "problem", "control": {"name": "text", "value": 0.74,
+                                                   "ci": [0.66, 0.82], "n": 48},
+           "difference": -0.11, "difference_ci": [-0.23, -0.003], "verdict": "refuted",
+           "strongest_baseline": {"name": "fitted text baseline", "value": 0.741,
+                                  "ci": [0.664, 0.818]}}
+    shown = claim_numbers(Claim.from_dict(row))
+    assert shown.endswith("Strongest simple baseline: fitted text baseline 0.74 [0.66, 0.82].")
+    del row["strongest_baseline"]
+    assert "Strongest" not in claim_numbers(Claim.from_dict(row)), "none named: nothing shown"
