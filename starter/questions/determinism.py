@@ -863,15 +863,33 @@ def measure_agreement_k0(m: Metrics) -> Measured:
     return measured_from(m.agreement_k0)
 
 
-VALIDATION = Validation(
-    quantity="answer agreement with the reference at K=0 (T=1)",
-    arms=(Arm("tinythinker", None, label="base"), Arm("tinythinker-lucky", None)),
-    measure=measure_agreement_k0,
-    meaning=("A model whose answer is a lottery over branches should agree less with itself "
-             "from the prompt alone than one that searches in a fixed order; recovered, low K=0 "
-             "agreement on R1-distill reads as an answer not yet decided by the prompt."),
-    settings=VALIDATION_SETTINGS,
-    increasing=False)
+def measure_agreement_gain(m: Metrics) -> Measured:
+    """The primary claim's gain: agreement at K=50% minus K=0%, paired by problem."""
+    return measured_from(m.agreement_gain)
+
+
+VALIDATION_ARMS = (Arm("tinythinker", None, label="base"), Arm("tinythinker-lucky", None))
+VALIDATION = (
+    Validation(  # the primary's own quantity (review s16_b: the check read K=0 only)
+        quantity="primary: agreement gain from keeping half the reference (K=50% minus K=0%)",
+        arms=VALIDATION_ARMS,
+        measure=measure_agreement_gain,
+        meaning=("On the lucky variant the first half of a reference has already picked the "
+                 "branch a prompt-only sample leaves to chance, so keeping it should raise "
+                 "agreement more than on the base, whose fixed search decides from the prompt; "
+                 "recovered, a gain on R1-distill reads as a prefix that decides the answer."),
+        settings=VALIDATION_SETTINGS),
+    Validation(
+        quantity="answer agreement with the reference at K=0 (T=1)",
+        arms=VALIDATION_ARMS,
+        measure=measure_agreement_k0,
+        meaning=("A model whose answer is a lottery over branches should agree less with itself "
+                 "from the prompt alone than one that searches in a fixed order; recovered, low "
+                 "K=0 agreement on R1-distill reads as an answer not yet decided by the "
+                 "prompt."),
+        settings=VALIDATION_SETTINGS,
+        increasing=False),
+)
 
 
 # %% [markdown]

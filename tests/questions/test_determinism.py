@@ -149,7 +149,10 @@ def test_validation_measure_reads_agreement_at_k0():
 
 
 def test_validation_arms_are_base_then_lucky_decreasing():
-    v = det.VALIDATION
+    gain, v = det.VALIDATION
+    assert gain.quantity.startswith("primary:") and gain.measure is det.measure_agreement_gain
+    assert gain.increasing, "the lucky variant's prefix decides more than the base's"
+    assert gain.arms == v.arms and gain.settings == v.settings, "the same runs serve both"
     assert [a.model for a in v.arms] == ["tinythinker", "tinythinker-lucky"]
     assert all(a.planted is None for a in v.arms), "order only"
     assert not v.increasing, "the lottery agrees less with itself than the base"
@@ -160,8 +163,10 @@ def test_validation_arms_are_base_then_lucky_decreasing():
 
 @pytest.mark.slow
 def test_validate_smoke(smoke_validation):
-    record = smoke_validation("determinism").record
-    assert [a["variant"] for a in record["arms"]] == ["tinythinker", "tinythinker-lucky"]
+    blocks = smoke_validation("determinism").record["validations"]
+    assert len(blocks) == 2, "the primary's gain, then K=0 agreement"
+    for block in blocks:
+        assert [a["variant"] for a in block["arms"]] == ["tinythinker", "tinythinker-lucky"]
 
 
 # ---------------------------------------------------------------- strongest simple baselines (#25)
