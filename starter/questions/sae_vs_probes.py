@@ -23,7 +23,8 @@
 #     last counting repeats), same probe: what the organism's one-line rules read (review B);
 # (e) on the organism, the one-line rule itself (fixed, nothing fitted): reachable = some op on
 #     the 'Left:' numbers gives the target; hit_next = the try's result is the target;
-#     backtrack_next = the tries since the 'Left:' state used up its final tries.
+#     backtrack_next = the tries since the 'Left:' state used up its final tries. These are the
+#     labels' own definitions (1 on every item by construction): the ceiling, not a baseline.
 # Every probe is `starter.probes.fit_predict` (the kit's one linear probe, early-stopped on held-
 # back training problems). Training and held-out items are class-balanced by subsampling the
 # larger class (seeded), so chance accuracy is 0.5.
@@ -56,11 +57,13 @@
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): a probe on SAE latents reads
 # `reachable` (a property of the numbers that no single token shows) more accurately than the text
-# does. The others are secondary, Holm-adjusted. Since issue #25 "the text" is the strongest rung
-# of the text ladder (the one-line rule where the property has one, the fitted text baseline,
-# token identity, a constant guess), not the fitted text baseline alone: on the organism the rule
-# reads `reachable` exactly, so the primary's comparator is that rule (said in the summary's
-# Read first). Every SAE-vs-text claim is made the same way.
+# does. The others are secondary, Holm-adjusted. "The text" is the strongest rung of the text
+# ladder that does not compute the label: the fitted text baseline, token identity, a constant
+# guess (issue #25). The organism's one-line rule (e) is the label's own definition (for
+# `reachable` the same `reachable(a, b, target)` call on the same text): it reads 1 by
+# construction, so it is the CEILING, shown as a constant, never a comparator (review s16_b:
+# comparing with it made "refuted" certain before any probe was trained). Every SAE-vs-text
+# claim is made the same way.
 
 # %%
 from __future__ import annotations
@@ -786,20 +789,38 @@ def rung_name(method: str) -> str:
             "rule": RULE_NAME, "trivial": TRIVIAL_NAME}[method]
 
 
-TEXT_LADDER = ("rule", "text", "token", "trivial")  # the text's rungs; ties go to the first
+TEXT_LADDER = ("text", "token", "trivial")  # the text's comparator rungs; ties go to the first
 TRIVIAL = 0.5  # a constant guess on class-balanced items: 0.5 by construction, not a sample
+# The one-line rule computes the label (the organism's generator applies it to the same text): a
+# ceiling, shown beside the rungs, never a comparator (review s16_b).
+CEILING = "rule"
+CEILING_NOTE = "ceiling: the label is a function of the text; the rule computes it"
+
+
+def ceiling_estimate(hits: list[int], problems: list[str]) -> stats.Estimate:
+    """The one-line rule's accuracy: 1 on every item is 1 by construction (the rule is the label's
+    definition), so a constant with no interval; anything else is measured like a probe.
+
+    >>> e = ceiling_estimate([1, 1, 1], ["a", "b", "b"])
+    >>> e.exact, e.value, stats.describe(e)
+    (True, 1.0, '1 by construction (n=2 problems; 3 items)')
+    """
+    if hits and all(h == 1 for h in hits):
+        return stats.constant(1.0, len(set(problems)), n_items=len(hits))
+    return stats.mean_ci(hits, problems, unit="problem")
 
 
 def text_ladder(accuracy: dict[str, stats.Estimate], n_problems: int,
                 n_items: int) -> dict[str, stats.Estimate]:
-    """The rungs that read only the text, in `TEXT_LADDER` order: the one-line rule (organism
-    properties), the fitted text probe, token identity and the trivial constant guess (exact).
+    """The rungs that read only the text and do not compute the label, in `TEXT_LADDER` order:
+    the fitted text probe, token identity and the trivial constant guess (exact). The one-line
+    rule is the ceiling (`CEILING`), never a rung to beat.
 
     >>> e = lambda v: stats.Estimate(v, (v - 0.05, v + 0.05), 4, 8)
     >>> ladder = text_ladder({"sae-k16": e(0.9), "resid-dense": e(0.8), "text": e(0.66),
     ...                       "rule": e(1.0), "token": e(0.5)}, n_problems=4, n_items=8)
     >>> list(ladder), ladder["trivial"].exact, baselines.strongest_of(ladder)
-    (['rule', 'text', 'token', 'trivial'], True, 'rule')
+    (['text', 'token', 'trivial'], True, 'text')
     """
     ladder = {rung: accuracy[rung] for rung in TEXT_LADDER if rung in accuracy}
     ladder["trivial"] = stats.constant(TRIVIAL, n_problems, n_items=n_items)
@@ -808,15 +829,16 @@ def text_ladder(accuracy: dict[str, stats.Estimate], n_problems: int,
 
 def strongest_rung(accuracy: dict[str, stats.Estimate]) -> str:
     """The best non-SAE probe of one property: every residual probe (sparse and dense), the text
-    baseline and token identity compete; SAE probes and shuffled-label controls do not.
+    baseline and token identity compete; SAE probes, shuffled-label controls and the ceiling
+    (the one-line rule, which computes the label) do not.
 
     >>> e = lambda v: stats.Estimate(v, None, 4, 4)
     >>> strongest_rung({"sae-k16": e(0.9), "resid-dense": e(0.76), "text": e(0.66),
-    ...                 "shuffled-resid-dense": e(0.8), "token": e(0.5)})
+    ...                 "shuffled-resid-dense": e(0.8), "token": e(0.5), "rule": e(1.0)})
     'resid-dense'
     """
     rungs = {method: e for method, e in accuracy.items()
-             if not method.startswith(("sae-", "shuffled-"))}
+             if not method.startswith(("sae-", "shuffled-")) and method != CEILING}
     return baselines.strongest_of(rungs)
 
 
@@ -912,6 +934,8 @@ class Metrics:
     text_strongest: dict[str, str]  # property -> the text ladder's top rung
     sae_minus_text_strongest: dict[str, stats.Estimate]  # property -> SAE minus that rung
     pipeline: Pipeline | None = None  # the shuffled-label control (None: no shuffled probes)
+    # property -> SAE minus the ceiling (the one-line rule, which computes the label): not a claim
+    sae_minus_ceiling: dict[str, stats.Estimate] = field(default_factory=dict)
     chance: dict[str, Chance] = field(default_factory=dict)  # property -> its chance control
 
 
@@ -935,7 +959,7 @@ def analyse(rows: list[dict]) -> Metrics:
         "items": {}, "accuracy": {}, "sae_minus_resid": {}, "sae_minus_dense": {},
         "sae_minus_text": {}, "sae_minus_resid_by_seed": {}, "strongest": {},
         "sae_minus_strongest": {}, "text_ladder": {}, "text_strongest": {},
-        "sae_minus_text_strongest": {}}
+        "sae_minus_text_strongest": {}, "sae_minus_ceiling": {}}
 
     def probe(prop: str, method: str, seed: int | None = None) -> dict | None:
         want = seed if is_seeded(method) else None
@@ -958,6 +982,8 @@ def analyse(rows: list[dict]) -> Metrics:
         here = {r["method"]: r for r in found if r["property"] == prop}
         m["accuracy"][prop] = {method: _accuracy(probe(prop, method), problems)
                                for method in here}
+        if CEILING in here:  # the rule computes the label: 1 by construction, not a sample
+            m["accuracy"][prop][CEILING] = ceiling_estimate(here[CEILING]["hits"], problems)
         dense_probe, text_probe = probe(prop, "resid-dense"), probe(prop, "text")
         m["sae_minus_resid"][prop] = {}
         m["sae_minus_dense"][prop] = {}
@@ -976,6 +1002,12 @@ def analyse(rows: list[dict]) -> Metrics:
             m["sae_minus_dense"][prop][k] = _sae_minus(by_seed, dense_probe, problems)
             if k == m["claim_k"]:
                 sae_rows = by_seed
+                # the shuffled-label SAE control averages the SAE seeds too (review s16_b)
+                shuffled_sae = [r for r in (probe(prop, f"shuffled-sae-k{k}", sd)
+                                            for sd in seeds) if r is not None]
+                if len(shuffled_sae) > 1:
+                    m["accuracy"][prop][f"shuffled-sae-k{k}"] = resampled_mean(
+                        [r["hits"] for r in shuffled_sae], problems)
         if sae_rows:
             m["sae_minus_text"][prop] = _sae_minus(sae_rows, text_probe, problems)
             top = strongest_rung(m["accuracy"][prop])
@@ -990,6 +1022,8 @@ def analyse(rows: list[dict]) -> Metrics:
             m["sae_minus_text_strongest"][prop] = _sae_minus(
                 sae_rows, {"hits": [TRIVIAL] * len(labels)} if top_text == "trivial"
                 else probe(prop, top_text), problems)
+            if CEILING in here:
+                m["sae_minus_ceiling"][prop] = _sae_minus(sae_rows, here[CEILING], problems)
             m["sae_minus_resid_by_seed"][prop] = {
                 seed: _gap(probe(prop, f"sae-k{m['claim_k']}", seed),
                            probe(prop, f"resid-k{m['claim_k']}"), problems) for seed in seeds}
@@ -1028,7 +1062,7 @@ REFERENCES = (  # horizontal lines in each property's panel: method, label, styl
     ("resid-dense", "dense residual probe (band: 95% CI)", {"color": "C2", "ls": "-"}),
     ("text", "text baseline", {"color": "C3", "ls": "--"}),
     ("token", "token identity", {"color": "grey", "ls": ":"}),
-    ("rule", "one-line rule on the text", {"color": "C8", "ls": (0, (1, 1))}),
+    ("rule", "one-line rule (ceiling: computes the label)", {"color": "C8", "ls": (0, (1, 1))}),
 )
 
 
@@ -1113,15 +1147,16 @@ def claims(m: Metrics) -> list[Claim]:
             f"held-out accuracy (balanced), residual k={k}", acc[f"resid-k{k}"],
             m.sae_minus_resid[prop][k], key=f"sae-vs-resid-{prop}",
             strongest_baseline=strongest))
-        # against the text ladder's top rung, never the fitted text probe alone (issue #25):
-        # where the one-line rule reads the label, beating a weaker text probe says nothing
+        # against the text ladder's top rung (issue #25); the one-line rule is the label's own
+        # definition, a ceiling and not a comparator (review s16_b)
         text_top = m.text_strongest[prop]
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the strongest "
-            "reading of the text alone: the best of the one-line rule (where the property has "
-            "one), the fitted text baseline (the current token, the step's words so far, the "
-            "previous step's words, the target and the words since the last 'Left:' state), "
-            f"token identity and a constant guess{over}.",
+            "fitted or trivial reading of the text alone: the best of the fitted text baseline "
+            "(the current token, the step's words so far, the previous step's words, the target "
+            "and the words since the last 'Left:' state), token identity and a constant guess "
+            "(the one-line rule, where the property has one, computes the label: it is the "
+            f"ceiling, not a comparator){over}.",
             metric, acc[f"sae-k{k}"], f"strongest text rung: {rung_name(text_top)}",
             f"held-out accuracy (balanced), {text_top}", m.text_ladder[prop][text_top],
             m.sae_minus_text_strongest[prop], key=f"sae-vs-text-{prop}",
@@ -1137,7 +1172,8 @@ def claims(m: Metrics) -> list[Claim]:
             "the same probe, shuffled training labels",
             "held-out accuracy (balanced), shuffled labels", p.shuffled, p.difference,
             key="pipeline"))
-    return declare(found, PRIMARY)
+    # the primary first, as the page shows it (review s16_b); the rest keep their order
+    return sorted(declare(found, PRIMARY), key=lambda c: not c.primary)
 
 
 def _verdict(e: stats.Estimate) -> str:
@@ -1158,36 +1194,48 @@ def _short(e: stats.Estimate) -> str:
 
 
 def text_ladder_note(m: Metrics) -> str:
-    """Issue #25's change, from the numbers: what every SAE-vs-text claim is now compared with,
-    what the primary's comparator became, and which wins over the fitted text probe alone are not
-    claims because a stronger text rung reads the property."""
+    """Review s16_b's change, from the numbers: the one-line rule computes the label, so it is the
+    ceiling and not a comparator; what the primary is compared with now, and its verdict."""
     if not m.text_strongest:
         return ""
     k, d = m.claim_k, stats.describe
     primary_prop = PRIMARY.removeprefix("sae-vs-text-")
-    note = ("Read first (issue #25): every SAE-vs-text claim, the primary included, is made "
-            "against the strongest rung of the text ladder (the one-line rule where the property "
-            "has one, the fitted text baseline, token identity, a constant guess at 0.5), no "
-            "longer against the fitted text baseline alone.")
+    ruled = [p for p in m.properties if CEILING in m.accuracy.get(p, {})]
+    note = ("Read first (review s16_b): every SAE-vs-text claim, the primary included, is made "
+            "against the strongest text rung that does not compute the label: the fitted text "
+            "baseline, token identity, a constant guess at 0.5.")
+    if ruled:
+        note += (" The organism's one-line rule is no rung: the label is a function of the text "
+                 "and the rule computes it (for `reachable` the same `reachable(a, b, target)` "
+                 "call on the same text; for `hit_next` and `backtrack_next` the definition the "
+                 "organism's traces are generated by), so it reads "
+                 + "; ".join(f"`{p}` {d(m.accuracy[p][CEILING])}" for p in ruled)
+                 + ". It is shown as the ceiling. This reverses this morning's change (issue "
+                 "#25), which made every SAE-vs-text claim against the rule: that settled "
+                 "'refuted' before any probe was trained, on byte-identical rows, and the "
+                 "primary's declared comparison is with a fitted reading of the text.")
     if primary_prop in m.text_strongest:
         top = m.text_strongest[primary_prop]
         gap = m.sae_minus_text_strongest[primary_prop]
-        note += (f" The primary claim (`{PRIMARY}`, declared before the run) keeps its property "
-                 f"and question; its comparator is now {rung_name(top)} "
-                 f"({d(m.text_ladder[primary_prop][top])})"
-                 + ("" if top == "text" else
-                    f", not the fitted text baseline ({d(m.accuracy[primary_prop]['text'])})")
-                 + f"; SAE k={k} minus it is {d(gap)}: {_verdict(gap)}.")
-    beaten = [p for p in m.properties if p in m.sae_minus_text
-              and m.text_strongest.get(p, "text") != "text"
-              and m.sae_minus_text[p].excludes_zero and m.sae_minus_text[p].value > 0]
+        note += (f" The primary claim (`{PRIMARY}`, declared before the run) compares SAE k={k} "
+                 f"with {rung_name(top)} ({d(m.text_ladder[primary_prop][top])}); SAE k={k} "
+                 f"minus it is {d(gap)}: {_verdict(gap)}.")
+        if CEILING in m.accuracy.get(primary_prop, {}):
+            ceiling_gap = m.sae_minus_ceiling.get(primary_prop)
+            if ceiling_gap is not None:
+                note += (f" Against the ceiling it would be {d(ceiling_gap)}, which no reader "
+                         "of any representation short of the label could avoid.")
+    beaten = [p for p in m.properties if p in m.sae_minus_text_strongest
+              and CEILING in m.accuracy.get(p, {})
+              and m.sae_minus_text_strongest[p].excludes_zero
+              and m.sae_minus_text_strongest[p].value > 0]
     if beaten:
-        note += (f" SAE k={k} beats the fitted text baseline alone on "
-                 + "; ".join(f"`{p}` (SAE minus it {_short(m.sae_minus_text[p])}, while the "
-                             f"`{m.text_strongest[p]}` rung reads "
-                             f"{_short(m.text_ladder[p][m.text_strongest[p]])})" for p in beaten)
-                 + ": those wins were 'supported' claims before; against the strongest text "
-                 "rung they are not, and their gaps stay in the per-property lines below.")
+        note += (f" SAE k={k} beats the fitted text rung on "
+                 + "; ".join(f"`{p}` (SAE minus it {_short(m.sae_minus_text_strongest[p])})"
+                             for p in beaten)
+                 + ": read these as the bag-of-words reader being weak at the arithmetic the "
+                 "label needs, not as the SAE holding something the text lacks, since the text "
+                 "determines the label (the ceiling reads 1).")
     return note
 
 
@@ -1198,16 +1246,16 @@ def read_first(m: Metrics) -> str:
         f" Chance: the dense probe is refitted on {next(iter(m.chance.values())).n} label "
         f"shuffles per property; single fits range {min(spread):.2f} to {max(spread):.2f}, and "
         "the control is their mean, its interval resampling problems and shuffles.")
-    rule = "rule" in m.strongest.values()
+    rule = any(CEILING in acc for acc in m.accuracy.values())
     lead = "Before that, after review B," if m.text_strongest else "Read first: after review B"
     return (f"{lead} the controls changed (the primary claim did not). (1) "
             "The text baseline now sees what the organism's rules read: the prompt's target and "
             "the words since the last 'Left:' state (counted), beside the step's words and the "
             "previous step's." + (" (2) The one-line rule itself (target, 'Left:' numbers, tries "
-                                  "so far) is a rung, fixed, nothing fitted: it equals the label "
-                                  "on every held-out item of the step-end properties, so a probe "
-                                  "cannot beat the text there; only the SAE-vs-residual "
-                                  "comparisons ask something the text does not answer."
+                                  "so far), fixed, nothing fitted, equals the label on every "
+                                  "held-out item of the step-end properties: the ceiling (see "
+                                  "above), so the SAE-vs-residual comparisons and the fitted "
+                                  "text rung are what the probes are measured against."
                                   if rule else "")
             + " (3) Shuffled-label probes of one fit read 0.32-0.60 in the earlier run, not "
             "because of class imbalance (held-out items are subsampled to equal classes, so a "
@@ -1235,11 +1283,11 @@ def findings(m: Metrics) -> str:
         lines.append(
             f"Strongest baseline: the primary claim (declared before the run) compares SAE k={k} "
             f"with the strongest text rung on `{primary_prop}`. Over every non-SAE rung "
-            f"(the text's and the residual probes, sparse and dense) the strongest there: "
-            f"{rung_name(top)}, {d(m.accuracy[primary_prop][top])}; SAE k={k} minus it is "
-            f"{d(gap)}, {_verdict(gap)}. Every claim's `strongest_baseline` names that top "
-            "non-SAE rung (residual probes sparse and dense, the one-line rule, text, token "
-            "identity).")
+            f"(the text's and the residual probes, sparse and dense; not the ceiling) the "
+            f"strongest there: {rung_name(top)}, {d(m.accuracy[primary_prop][top])}; SAE k={k} "
+            f"minus it is {d(gap)}, {_verdict(gap)}. Every claim's `strongest_baseline` names "
+            "that top non-SAE rung (residual probes sparse and dense, text, token identity); "
+            "the one-line rule, which computes the label, is the ceiling and never a baseline.")
     if m.n_chains:
         lines.append(f"{m.n_chains} sampled chains, {m.n_unfinished} unfinished (no "
                      "`</think>` and answer within the budget): their steps are probed, but "
@@ -1256,7 +1304,8 @@ def findings(m: Metrics) -> str:
                      f"from {n.n_test_problems} problems ({n.n_test_positive} positive), "
                      f"{n.n_train} training items from {n.n_train_problems} problems.")
         for method, e in acc.items():
-            lines.append(f"- {method}: {d(e)}")
+            note = f" ({CEILING_NOTE})" if method == CEILING else ""
+            lines.append(f"- {method}: {d(e)}{note}")
         for kk, e in m.sae_minus_resid[prop].items():
             lines.append(f"- SAE minus residual at k={kk}: {d(e)}, {_verdict(e)}; SAE k={kk} "
                          f"minus the dense probe: {d(m.sae_minus_dense[prop][kk])}.")
@@ -1265,6 +1314,10 @@ def findings(m: Metrics) -> str:
                          f"{d(m.sae_minus_text[prop])}, {_verdict(m.sae_minus_text[prop])}"
                          + (" (not a claim: a stronger text rung reads it)"
                             if m.text_strongest.get(prop, "text") != "text" else "") + ".")
+        if prop in m.sae_minus_ceiling:
+            lines.append(f"- SAE k={k} minus the ceiling (the one-line rule, which computes the "
+                         f"label): {d(m.sae_minus_ceiling[prop])} (not a claim: no reader short "
+                         "of the label can reach it).")
         if prop in m.text_strongest:
             top, gap = m.text_strongest[prop], m.sae_minus_text_strongest[prop]
             lines.append(f"- Strongest text rung: {rung_name(top)} (`{top}`), "

@@ -276,40 +276,59 @@ def test_chance_is_the_mean_over_label_shuffles_with_their_spread_inside_the_int
     assert m.pipeline.difference.value == pytest.approx(14 / 16 - 0.5)
     assert m.pipeline.difference.ci[0] < m.pipeline.difference.value < m.pipeline.difference.ci[1]
     text = svp.findings(m)
-    assert text.startswith("Read first (issue #25)")
+    assert text.startswith("Read first (review s16_b)")
     assert "Before that, after review B," in text
     assert "2 of 4 single fits have an interval" in text
 
 
-def test_the_one_line_rule_is_a_rung_and_can_be_the_strongest():
-    m = svp.analyse(rows() + [probe("a", "rule", ALL)])
-    assert m.accuracy["a"]["rule"].value == 1.0
-    assert m.strongest["a"] in ("rule", "resid-k1"), "both read 16/16; the first listed wins"
+def test_the_one_line_rule_is_the_ceiling_never_the_strongest():
+    """Review s16_b: the rule computes the label (16/16 by construction), so it is shown as an
+    exact constant, labelled the ceiling, and never chosen as a claim's strongest baseline."""
     only_rule = [dict(r, hits=HALF) if r.get("method") == "resid-k1" else r for r in rows()]
     m = svp.analyse(only_rule + [probe("a", "rule", ALL)])
-    assert m.strongest["a"] == "rule"
-    assert svp.claims(m)[1].strongest_baseline.name == svp.RULE_NAME
-    assert "The one-line rule itself" in svp.findings(m)
+    rule = m.accuracy["a"]["rule"]
+    assert rule.exact and rule.value == 1.0 and rule.ci == (1.0, 1.0)
+    assert m.strongest["a"] == "resid-dense", "the dense probe (14/16), not the rule (16/16)"
+    assert all(c.strongest_baseline is None or c.strongest_baseline.name != svp.RULE_NAME
+               for c in svp.claims(m))
+    text = svp.findings(m)
+    assert f"- rule: 1 by construction (n=8 problems; 16 items) ({svp.CEILING_NOTE})" in text
+    assert "The one-line rule itself" in text and "This reverses this morning's change" in text
 
 
-def test_a_win_over_the_fitted_text_is_not_supported_when_the_rule_reads_the_label():
-    """Issue #25: SAE k=4 (30/32) beats the fitted text probe (8/16) by 7/16, but the one-line
-    rule reads 16/16: the SAE-vs-text claim compares with the rule and is refuted (30/32 - 1),
-    the fitted-text win is named in Read first and kept out of the claims."""
+def test_a_win_over_the_fitted_text_is_judged_against_the_text_not_the_rule():
+    """SAE k=4 (30/32) beats the fitted text probe (8/16) by 7/16 and the rule reads 16/16: the
+    SAE-vs-text claim compares with the fitted text (supported); SAE minus the ceiling (30/32 - 1)
+    is reported as a line, not a claim."""
     m = svp.analyse(rows() + [probe("a", "rule", ALL)])
-    assert m.text_strongest["a"] == "rule"
-    assert list(m.text_ladder["a"]) == ["rule", "text", "token", "trivial"]
+    assert m.text_strongest["a"] == "text"
+    assert list(m.text_ladder["a"]) == ["text", "token", "trivial"]
     assert m.text_ladder["a"]["trivial"].exact and m.text_ladder["a"]["trivial"].value == 0.5
-    assert m.sae_minus_text["a"].value == pytest.approx(30 / 32 - 0.5), "kept, not a claim"
+    assert m.sae_minus_ceiling["a"].value == pytest.approx(30 / 32 - 1.0)
     vs_text = svp.claims(m)[1]
-    assert vs_text.key == "sae-vs-text-a" and vs_text.control.estimate.value == 1.0
-    assert vs_text.control.name == f"strongest text rung: {svp.RULE_NAME}"
-    assert vs_text.difference.value == pytest.approx(30 / 32 - 1.0)
-    assert vs_text.verdict != "supported"
+    assert vs_text.key == "sae-vs-text-a" and vs_text.control.estimate.value == 0.5
+    assert vs_text.control.name == f"strongest text rung: {svp.TEXT_NAME}"
+    assert vs_text.difference.value == pytest.approx(30 / 32 - 0.5)
+    assert vs_text.verdict == "supported"
     check(vs_text.to_dict())
     text = svp.findings(m)
-    assert "SAE k=4 beats the fitted text baseline alone on `a`" in text
-    assert "- Strongest text rung: " + svp.RULE_NAME in text
+    assert "SAE k=4 minus the ceiling (the one-line rule" in text
+    assert "- Strongest text rung: " + svp.TEXT_NAME in text
+
+
+def test_the_primary_claim_comes_first():
+    out = [dict(r, property="reachable") if r.get("property") == "a" else r for r in rows()]
+    found = svp.claims(svp.analyse(out))
+    assert [c.key for c in found][:2] == ["sae-vs-text-reachable", "sae-vs-resid-reachable"]
+    assert found[0].primary and not any(c.primary for c in found[1:])
+
+
+def test_the_shuffled_sae_control_averages_the_sae_seeds():
+    """Seed 0's shuffled SAE probe reads 16/16, seed 1's 0/16: the line shows their mean 0.5."""
+    out = [dict(r, hits=ALL if r["seed"] == 0 else [0] * 16)
+           if r.get("method") == "shuffled-sae-k4" else r for r in rows()]
+    m = svp.analyse(out)
+    assert m.accuracy["a"]["shuffled-sae-k4"].value == pytest.approx(0.5)
 
 
 def test_a_text_probe_below_chance_leaves_the_constant_guess_as_the_rung():
