@@ -21,6 +21,12 @@
 # (d) a text baseline: the current token, the step's words up to it, the previous step's words,
 #     the prompt's target and the words since the last "Left:" state (a bag of words each, the
 #     last counting repeats), same probe: what the organism's one-line rules read (review B);
+# (d') a fitted numeric text reader: gradient boosting (the kit's fitted-baseline settings,
+#     `starter.baselines`) on the numbers the text shows up to the site: the prompt's target, the
+#     last 'Left:' state's two numbers, the last try's operands, operation and result, the tries
+#     and misses since that state, and each number's difference and ratio with the target
+#     (`numeric_features`): a reader of the text, never the label's own rule (review s16_b: the
+#     bag of words is weak at the arithmetic these labels need);
 # (e) on the organism, the one-line rule itself (fixed, nothing fitted): reachable = some op on
 #     the 'Left:' numbers gives the target; hit_next = the try's result is the target;
 #     backtrack_next = the tries since the 'Left:' state used up its final tries. These are the
@@ -58,8 +64,9 @@
 # **Primary claim, declared before the run** (`PRIMARY` below): a probe on SAE latents reads
 # `reachable` (a property of the numbers that no single token shows) more accurately than the text
 # does. The others are secondary, Holm-adjusted. "The text" is the strongest rung of the text
-# ladder that does not compute the label: the fitted text baseline, token identity, a constant
-# guess (issue #25). The organism's one-line rule (e) is the label's own definition (for
+# ladder that does not compute the label: the fitted text baseline, the fitted numeric text
+# reader, token identity, a constant guess (issue #25). The organism's one-line rule (e) is the
+# label's own definition (for
 # `reachable` the same `reachable(a, b, target)` call on the same text): it reads 1 by
 # construction, so it is the CEILING, shown as a constant, never a comparator (review s16_b:
 # comparing with it made "refuted" certain before any probe was trained). Every SAE-vs-text
@@ -103,9 +110,12 @@ MODEL_PROPERTIES = {
     "backtrack_next": "at a step's last token: the tagger calls the next step a backtrack",
     "correct": "at a step's last token, finished chains: the final answer is right",
 }
-FAMILIES = ("sae", "resid", "text", "token")  # what a probe reads (see the header)
+FAMILIES = ("sae", "resid", "text", "numeric", "token")  # what a probe reads (see the header)
 TEXT_NAME = ("text baseline (current token, the step's words so far, the previous step's words, "
              "the target, the words since the last 'Left:' state)")
+NUMERIC_NAME = ("fitted numeric text reader (gradient boosting on the target, the 'Left:' "
+                "numbers, the last try's operands and result, tries since 'Left:', differences "
+                "and ratios with the target)")
 RULE_NAME = "the organism's one-line rule on the text (target, 'Left:' numbers, tries so far)"
 TRIVIAL_NAME = "a constant guess (0.5 by construction on class-balanced items)"
 MIN_PROBLEMS = 2  # a property needs each class in at least this many problems on each side
@@ -548,6 +558,79 @@ def text_features(sites: list[Site], ids: list[list[int]], train: np.ndarray,
     return token, np.hstack([token, *bags])
 
 
+NUMERIC_COLUMNS = (  # what `numeric_features` returns, in order (NaN where the text has none)
+    "target", "left_a", "left_b", "try_x", "try_y", "try_z", "try_op", "tries", "misses",
+    "step_kind", "left_a-target", "left_b-target", "try_x-target", "try_y-target",
+    "try_z-target", "left_a/target", "left_b/target", "try_z/target")
+_NUMBER = re.compile(r"\d+")
+_TRY = re.compile(r"Try (\d+)\s*([-+*/])\s*(\d+)=(\d+)")
+_OPS = "+-*/"
+_KINDS = ("Left:", "Try", "Miss.", "Hit.")  # the step's first word: its code (else len(_KINDS))
+
+
+def numeric_features(site: Site) -> list[float]:
+    """The numbers the text shows up to `site` (`NUMERIC_COLUMNS`, NaN where absent): the prompt's
+    target, the last "Left: a, b." state in the branch, the last "Try x?y=z." (operands, the
+    operation's index in "+-*/", the result), how many tries and misses since that state, the
+    step's kind, and each number's difference and ratio with the target. No combination of a
+    and b with an operation (that would be the `reachable` rule) and no equality test.
+
+    >>> s = Site("hit_next", 1, "p0", 0, 9, 5, "Try 26-2=24.", "Left: 26, 2.",
+    ...          target="Target: 24", branch="Left: 26, 2. Try 26-2=24.")
+    >>> dict(zip(NUMERIC_COLUMNS, numeric_features(s)))  # doctest: +NORMALIZE_WHITESPACE
+    {'target': 24.0, 'left_a': 26.0, 'left_b': 2.0, 'try_x': 26.0, 'try_y': 2.0, 'try_z': 24.0,
+     'try_op': 1.0, 'tries': 1.0, 'misses': 0.0, 'step_kind': 1.0, 'left_a-target': 2.0,
+     'left_b-target': -22.0, 'try_x-target': 2.0, 'try_y-target': -22.0, 'try_z-target': 0.0,
+     'left_a/target': 1.0833333333333333, 'left_b/target': 0.08333333333333333,
+     'try_z/target': 1.0}
+    """
+    nan = float("nan")
+    found = _NUMBER.findall(site.target)
+    target = float(found[0]) if found else nan
+    lefts = _LEFT.findall(site.branch)
+    a, b = (float(v) for v in lefts[-1]) if lefts else (nan, nan)
+    since = site.branch.rsplit("Left:", 1)[-1]  # the words since the last state
+    tries = _TRY.findall(since)
+    x, op, y, z = tries[-1] if tries else (nan, "", nan, nan)
+    x, y, z = float(x), float(y), float(z)
+    kind = next((i for i, k in enumerate(_KINDS) if site.words.startswith(k)), len(_KINDS))
+
+    def ratio(v: float) -> float:
+        return v / target if target else nan
+
+    return [target, a, b, x, y, z, float(_OPS.index(op)) if op else nan,
+            float(since.count("Try ")), float(since.count("Miss.")), float(kind),
+            a - target, b - target, x - target, y - target, z - target,
+            ratio(a), ratio(b), ratio(z)]
+
+
+def numeric_reader(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                   seed: int) -> np.ndarray:
+    """Rung (d'): gradient boosting on the numeric text features (the settings of
+    `baselines.fitted_predictions`), fitted on the training items; 0/1 calls on the test items.
+
+    >>> x = np.array([[float(i % 8)] for i in range(80)])
+    >>> y = np.array([int(v in (2.0, 5.0)) for v in x[:, 0]])  # no single threshold says this
+    >>> numeric_reader(x, y, np.array([[2.0], [3.0], [5.0]]), seed=0).tolist()
+    [1, 0, 1]
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    # a column with no number on any training item (e.g. no try at a 'Left:' state) cannot be
+    # binned and carries nothing learnable
+    seen = ~np.isnan(x_train).all(axis=0)
+    if len(set(y_train.tolist())) < 2 or not seen.any():  # nothing to fit: the commoner class
+        return np.full(len(x_test), int(np.bincount(y_train.astype(int)).argmax()))
+    x_train, x_test = x_train[:, seen], x_test[:, seen]
+    leaf = max(5, min(20, len(x_train) // 50))
+    with threadpool_limits(1):
+        model = HistGradientBoostingClassifier(max_iter=100, min_samples_leaf=leaf,
+                                               random_state=seed)
+        model.fit(x_train, y_train.astype(int))
+        return model.predict(x_test).astype(int)
+
+
 def sae_codes(sae, resid: np.ndarray, chunk: int = 1024):
     """SAE latent activations [n, d_sae] of residuals [n, d_model], as a scipy sparse matrix."""
     import scipy.sparse
@@ -594,11 +677,12 @@ def methods(cfg: Config) -> list[str]:
 
     >>> methods(Config(ks=(1, 4), claim_k=4, n_problems=8))
     ['sae-k1', 'sae-k4', 'shuffled-sae-k4', 'shuffled-resid-dense', 'resid-k1', 'resid-k4', \
-'resid-dense', 'text', 'token']
+'resid-dense', 'text', 'numeric', 'token']
     """
     seeded = [f"sae-k{k}" for k in cfg.ks]
     seeded += [f"shuffled-sae-k{cfg.claim_k}", "shuffled-resid-dense"]
-    return seeded + [f"resid-k{k}" for k in cfg.ks] + ["resid-dense", "text", "token"]
+    return seeded + [f"resid-k{k}" for k in cfg.ks] + ["resid-dense", "text", "numeric",
+                                                         "token"]
 
 
 SHUFFLED_DENSE = "shuffled-resid-dense"  # the chance control: seeded by its shuffle, no SAE
@@ -633,6 +717,7 @@ class Features:
     resid: np.ndarray  # [n_sites, d_model]
     text: np.ndarray  # [n_sites, n_text]: token one-hot and bags of words
     token: np.ndarray  # [n_sites, n_tokens]: the token one-hot alone
+    numeric: Any = None  # [n_sites, len(NUMERIC_COLUMNS)]: the numbers the text shows
     sae: Any = None  # [n_sites, d_sae] scipy sparse, once an SAE is made
 
 
@@ -640,6 +725,11 @@ def fit_one(method: str, feats: Features, y: np.ndarray, groups: np.ndarray, ite
             cfg: Config, seed: int) -> dict:
     """Fit one probe on the training items, predict the held-out items: its typed fields."""
     family, _, rest = method.removeprefix("shuffled-").partition("-")
+    if family == "numeric":  # gradient boosting on the numbers, not the linear probe
+        called = numeric_reader(feats.numeric[items.train], y[items.train],
+                                feats.numeric[items.test], seed)
+        return {"family": family, "k": None, "shuffled": False, "features": None,
+                "hits": (called == y[items.test]).astype(int).tolist()}
     x = {"sae": feats.sae, "resid": feats.resid, "text": feats.text, "token": feats.token}[family]
     y_train = y[items.train]
     if method.startswith("shuffled-"):
@@ -724,7 +814,8 @@ def run(ctx: Context) -> None:
                         batch_size=cfg.batch_size)[layer].numpy()  # [n_sites, d_model]
     train_sites = np.concatenate([items[p].train for p in probed])
     token, text = text_features(sites, ids, train_sites, cfg.max_vocab)
-    feats = Features(resid=resid, text=text, token=token)
+    numeric = np.array([numeric_features(s) for s in sites], dtype=np.float64)
+    feats = Features(resid=resid, text=text, token=token, numeric=numeric)
     for (prop, method, seed), unit in units.items():
         if (method == SHUFFLED_DENSE or not is_seeded(method)) and not ctx.store.done(unit):
             fitted = fit_one(method, feats, y, groups, items[prop], cfg, seed)
@@ -785,11 +876,13 @@ def rung_name(method: str) -> str:
         return "dense residual probe (the whole residual)"
     if method.startswith("resid-k"):
         return f"{method.removeprefix('resid-k')} residual dimensions (same selection rule)"
-    return {"text": TEXT_NAME, "token": "token identity (one-hot of the current token)",
+    return {"text": TEXT_NAME, "numeric": NUMERIC_NAME,
+            "token": "token identity (one-hot of the current token)",
             "rule": RULE_NAME, "trivial": TRIVIAL_NAME}[method]
 
 
-TEXT_LADDER = ("text", "token", "trivial")  # the text's comparator rungs; ties go to the first
+# the text's comparator rungs; ties go to the first
+TEXT_LADDER = ("text", "numeric", "token", "trivial")
 TRIVIAL = 0.5  # a constant guess on class-balanced items: 0.5 by construction, not a sample
 # The one-line rule computes the label (the organism's generator applies it to the same text): a
 # ceiling, shown beside the rungs, never a comparator (review s16_b).
@@ -813,14 +906,16 @@ def ceiling_estimate(hits: list[int], problems: list[str]) -> stats.Estimate:
 def text_ladder(accuracy: dict[str, stats.Estimate], n_problems: int,
                 n_items: int) -> dict[str, stats.Estimate]:
     """The rungs that read only the text and do not compute the label, in `TEXT_LADDER` order:
-    the fitted text probe, token identity and the trivial constant guess (exact). The one-line
+    the fitted text probe, the fitted numeric reader, token identity and the trivial constant
+    guess (exact). The one-line
     rule is the ceiling (`CEILING`), never a rung to beat.
 
     >>> e = lambda v: stats.Estimate(v, (v - 0.05, v + 0.05), 4, 8)
     >>> ladder = text_ladder({"sae-k16": e(0.9), "resid-dense": e(0.8), "text": e(0.66),
-    ...                       "rule": e(1.0), "token": e(0.5)}, n_problems=4, n_items=8)
+    ...                       "rule": e(1.0), "token": e(0.5), "numeric": e(0.7)},
+    ...                      n_problems=4, n_items=8)
     >>> list(ladder), ladder["trivial"].exact, baselines.strongest_of(ladder)
-    (['text', 'token', 'trivial'], True, 'text')
+    (['text', 'numeric', 'token', 'trivial'], True, 'numeric')
     """
     ladder = {rung: accuracy[rung] for rung in TEXT_LADDER if rung in accuracy}
     ladder["trivial"] = stats.constant(TRIVIAL, n_problems, n_items=n_items)
@@ -1061,6 +1156,7 @@ BAR_COLOURS = ("C4", "C5", "C6", "C9")  # one per property (grey and C0-C3 mean 
 REFERENCES = (  # horizontal lines in each property's panel: method, label, style
     ("resid-dense", "dense residual probe (band: 95% CI)", {"color": "C2", "ls": "-"}),
     ("text", "text baseline", {"color": "C3", "ls": "--"}),
+    ("numeric", "numeric text reader", {"color": "C1", "ls": "-."}),
     ("token", "token identity", {"color": "grey", "ls": ":"}),
     ("rule", "one-line rule (ceiling: computes the label)", {"color": "C8", "ls": (0, (1, 1))}),
 )
@@ -1154,7 +1250,9 @@ def claims(m: Metrics) -> list[Claim]:
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the strongest "
             "fitted or trivial reading of the text alone: the best of the fitted text baseline "
             "(the current token, the step's words so far, the previous step's words, the target "
-            "and the words since the last 'Left:' state), token identity and a constant guess "
+            "and the words since the last 'Left:' state), the fitted numeric text reader "
+            "(gradient boosting on the numbers the text shows and their differences and ratios "
+            "with the target), token identity and a constant guess "
             "(the one-line rule, where the property has one, computes the label: it is the "
             f"ceiling, not a comparator){over}.",
             metric, acc[f"sae-k{k}"], f"strongest text rung: {rung_name(text_top)}",
@@ -1203,7 +1301,11 @@ def text_ladder_note(m: Metrics) -> str:
     ruled = [p for p in m.properties if CEILING in m.accuracy.get(p, {})]
     note = ("Read first (review s16_b): every SAE-vs-text claim, the primary included, is made "
             "against the strongest text rung that does not compute the label: the fitted text "
-            "baseline, token identity, a constant guess at 0.5.")
+            "baseline (bag of words), the fitted numeric text reader (gradient boosting on the "
+            "numbers the text shows: target, 'Left:' numbers, the try's operands and result, "
+            "tries since 'Left:', differences and ratios with the target; added after review "
+            "s16_b found the bag of words weak at arithmetic), token identity, a constant "
+            "guess at 0.5.")
     if ruled:
         note += (" The organism's one-line rule is no rung: the label is a function of the text "
                  "and the rule computes it (for `reachable` the same `reachable(a, b, target)` "
@@ -1229,11 +1331,20 @@ def text_ladder_note(m: Metrics) -> str:
               and CEILING in m.accuracy.get(p, {})
               and m.sae_minus_text_strongest[p].excludes_zero
               and m.sae_minus_text_strongest[p].value > 0]
+    changed = [p for p in m.properties if m.text_strongest.get(p) == "numeric"
+               and p in m.sae_minus_text]
+    if changed:
+        bag, top = m.sae_minus_text, m.sae_minus_text_strongest
+        note += (f" Where the numeric reader is the strongest text rung, SAE k={k} minus the bag "
+                 "of words, then minus the numeric reader: "
+                 + "; ".join(f"`{p}` {_short(bag[p])} ({_verdict(bag[p])}) -> {_short(top[p])} "
+                             f"({_verdict(top[p])})" for p in changed)
+                 + ".")
     if beaten:
-        note += (f" SAE k={k} beats the fitted text rung on "
-                 + "; ".join(f"`{p}` (SAE minus it {_short(m.sae_minus_text_strongest[p])})"
-                             for p in beaten)
-                 + ": read these as the bag-of-words reader being weak at the arithmetic the "
+        note += (f" SAE k={k} beats the strongest text rung on "
+                 + "; ".join(f"`{p}` (SAE minus {m.text_strongest[p]} "
+                             f"{_short(m.sae_minus_text_strongest[p])})" for p in beaten)
+                 + ": read these as the fitted text readers being weak at the arithmetic the "
                  "label needs, not as the SAE holding something the text lacks, since the text "
                  "determines the label (the ceiling reads 1).")
     return note

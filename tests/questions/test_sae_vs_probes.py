@@ -430,3 +430,48 @@ def test_run_keeps_planted_sites_in_the_rows_cache_resid_returns(tmp_path):
     m = svp.analyse(store.rows())
     assert "planted" in m.properties
     assert m.accuracy["planted"]["resid-dense"].value > 0.9
+
+
+def test_numeric_features_read_the_numbers_the_text_shows_by_hand():
+    """Target 31, trace 'Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss. ...': at the
+    second 'Miss.' the reader sees the state (152, 4), the last try 152/4=38 (op index 3), two
+    tries and two misses since the state; differences and ratios with 31 by hand."""
+    trace = make_trace(search((8, 19, 4), 31))
+    lm = SimpleNamespace(tokenizer=build_tokenizer(), add_special_tokens=True)
+    sites, _ = svp.find_sites(lm, [svp.organism_chain(trace, "p")])
+    misses = [s for s in sites if s.prop == "backtrack_next"]
+    got = dict(zip(svp.NUMERIC_COLUMNS, svp.numeric_features(misses[1])))
+    assert got["target"] == 31 and (got["left_a"], got["left_b"]) == (152, 4)
+    assert (got["try_x"], got["try_op"], got["try_y"], got["try_z"]) == (152, 3, 4, 38)
+    assert (got["tries"], got["misses"], got["step_kind"]) == (2, 2, 2)  # kind 2: "Miss."
+    assert got["try_z-target"] == 7 and got["left_a-target"] == 121
+    assert got["try_z/target"] == pytest.approx(38 / 31)
+    reach = [s for s in sites if s.prop == "reachable"]
+    first = dict(zip(svp.NUMERIC_COLUMNS, svp.numeric_features(reach[1])))
+    assert (first["left_a"], first["left_b"], first["tries"], first["step_kind"]) == (27, 4, 0, 0)
+    assert np.isnan(first["try_x"]) and np.isnan(first["try_z-target"]), "no try yet"
+    no_target = svp.Site("on_path", 0, "p", 0, 1, 1, "Try", "")
+    assert all(np.isnan(v) for v in svp.numeric_features(no_target)[:7])
+
+
+def test_a_numeric_reader_above_the_bag_of_words_becomes_the_text_rung():
+    """The numeric reader reads 14/16 and the bag of words 8/16: the SAE-vs-text claim compares
+    SAE k=4 (30/32) with the numeric reader, 30/32 - 14/16 = 1/16, and Read first says so."""
+    m = svp.analyse(rows() + [probe("a", "numeric", MOST), probe("a", "rule", ALL)])
+    assert list(m.text_ladder["a"]) == ["text", "numeric", "token", "trivial"]
+    assert m.text_strongest["a"] == "numeric"
+    vs_text = svp.claims(m)[1]
+    assert vs_text.control.name == f"strongest text rung: {svp.NUMERIC_NAME}"
+    assert vs_text.difference.value == pytest.approx(30 / 32 - 14 / 16)
+    assert m.sae_minus_text["a"].value == pytest.approx(30 / 32 - 0.5), "bag of words kept"
+    text = svp.findings(m)
+    assert "Where the numeric reader is the strongest text rung" in text
+    assert "`a` 0.44" in text
+
+
+def test_the_numeric_reader_learns_a_non_threshold_rule_on_held_out_items():
+    x = np.array([[float(i % 8), float(i)] for i in range(160)])
+    y = np.array([int(v in (2.0, 5.0)) for v in x[:, 0]])
+    called = svp.numeric_reader(x[:120], y[:120], x[120:], seed=0)
+    assert (called == y[120:]).all()
+    assert svp.numeric_reader(x[:4], np.zeros(4, int), x[4:6], seed=0).tolist() == [0, 0]
