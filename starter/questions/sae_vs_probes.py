@@ -1156,7 +1156,7 @@ BAR_COLOURS = ("C4", "C5", "C6", "C9")  # one per property (grey and C0-C3 mean 
 REFERENCES = (  # horizontal lines in each property's panel: method, label, style
     ("resid-dense", "dense residual probe (band: 95% CI)", {"color": "C2", "ls": "-"}),
     ("text", "text baseline", {"color": "C3", "ls": "--"}),
-    ("numeric", "numeric text reader", {"color": "C1", "ls": "-."}),
+    ("numeric", "numeric text reader", {"color": "C5", "ls": (0, (3, 1, 1, 1))}),
     ("token", "token identity", {"color": "grey", "ls": ":"}),
     ("rule", "one-line rule (ceiling: computes the label)", {"color": "C8", "ls": (0, (1, 1))}),
 )
