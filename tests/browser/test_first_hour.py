@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from sitekit import catalog
+from sitekit.pages.notation import normalise
 
 from .conftest import HOST, REPO_ROOT, Watch, _QuietHandler, _Server
 
@@ -162,7 +163,8 @@ def test_home_cards_show_the_primary_claim_and_the_validation(new_context, watch
             has=page.locator(f'a[href$="research/{q.slug}/"]')).first
         claim = _primary(q.slug)
         text = card.inner_text()
-        said = claim["claim"].replace("`", "").replace("*", "")  # markdown, rendered
+        # markdown, rendered, in the site's one interval notation (sitekit/pages/notation.py)
+        said = normalise(claim["claim"]).replace("`", "").replace("*", "")
         assert said in text and claim["metric"].replace("`", "") in text, f"{q.slug}: {text}"
         assert card.locator(".mi-verdict").first.inner_text().lower() == claim["verdict"]
         badge = card.locator("[data-validation]")
