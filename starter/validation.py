@@ -295,6 +295,11 @@ Z95 = 1.959964  # two-sided 95%
 Z80 = 0.841621  # one-sided 80% power
 
 
+def _standard_error(ci: tuple[float, float]) -> float:
+    """A normal 95% interval's standard error: its half-width / 1.96."""
+    return (ci[1] - ci[0]) / (2 * Z95)
+
+
 def power_to_detect(effect: float, difference_ci: tuple[float, float] | None,
                     n: int) -> tuple[float | None, int | None]:
     """Power of the difference test to detect `effect` (the planted difference from the
@@ -318,7 +323,7 @@ def power_to_detect(effect: float, difference_ci: tuple[float, float] | None,
     """
     if difference_ci is None or n < 1 or abs(effect) < 1e-9:
         return None, None
-    se = (difference_ci[1] - difference_ci[0]) / (2 * Z95)
+    se = _standard_error(difference_ci)
     if se <= 0:
         return 1.0, n
     z = abs(effect) / se
@@ -336,7 +341,7 @@ def detectable_difference(difference_ci: tuple[float, float] | None) -> float | 
     """
     if difference_ci is None:
         return None
-    se = (difference_ci[1] - difference_ci[0]) / (2 * Z95)
+    se = _standard_error(difference_ci)
     return round((Z95 + Z80) * se, 2)
 
 

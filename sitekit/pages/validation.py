@@ -347,9 +347,9 @@ def block_table(block: Block) -> list[str]:
             shown = _fmt(c.measured) + (f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"
                                         if c.lo is not None and c.hi is not None else "")
             n = "" if c.n is None else f", n = {c.n}"
-            kind = ("same model, nothing planted" if "-plant-" in c.variant or c.variant == ORGANISM
-                    else "same fine-tuning, nothing planted")
-            lines = [f"Matched control `{c.short}` ({kind}): {shown}{n}.", ""]
+            from starter.validation import control_kind  # one rule for summary.md and the site
+
+            lines = [f"Matched control `{c.short}` ({control_kind(c.variant)}): {shown}{n}.", ""]
     return [
         *lines, *head,
         *(arm_row(arm, rank, block) for rank, arm in enumerate(block.arms, start=1)),
