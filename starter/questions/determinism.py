@@ -28,12 +28,15 @@
 # Writes results.jsonl (rows of kind "reference", "regen" and "control"), figure.png, summary.md
 # and findings.json (the claims with their controls and verdicts).
 #
-# **Strongest simple baselines** (issue #25): for the agreement claim, a rule from the prompt
-# alone: every finished chain answers correctly (the organism's search is deterministic and
-# reaches the target), so a continuation agrees exactly when the reference is right; it predicts
-# agreement at every K and no gain from a prefix. For the decision-point claim, the check word
-# after a Try ("Hit"/"Miss"), a token class readable from the text. Each claim records its
-# baseline as `strongest_baseline`; the Finding states both first.
+# **Simple baselines** (issue #25): for the agreement claim, any prompt-only rule reads no
+# prefix, so it predicts a gain of 0 by construction; that 0, in the claim's own units, is the
+# claim's `strongest_baseline`. The Finding spells out one prompt-only rule: every finished chain
+# answers correctly (the organism's search is deterministic and reaches the target), so a
+# continuation agrees exactly when the reference is right (item by item the constant "every
+# continuation agrees" is as good or better; both predict no gain). For the decision-point claim,
+# the check word after a Try ("Hit"/"Miss"), a token class readable from the text, recorded in
+# the claim's units: its excess over a random token of the same reached span. The Finding states
+# both first (review s16_b).
 #
 # **Primary claim, declared before the run** (`PRIMARY` below): keeping the first K% of a reference
 # chain makes a regenerated answer agree with the reference's more often than keeping none. The
@@ -454,6 +457,12 @@ class DecisionPoints:
     difference: stats.Estimate  # observed - random, paired by continuation
     on_check: stats.Estimate  # P(first divergence falls on a check word, "Hit"/"Miss")
     random_on_check: stats.Estimate  # share of check-word tokens in the span reached
+    check_difference: stats.Estimate  # on_check - random_on_check, paired by continuation
+    n_on_either: int  # first divergences on a decision token or a check word (disjoint classes)
+    n_sampled: int  # sampled first divergences from every regenerated reference (T > 0)
+    n_off_search: int  # of them, from references that are not the true search (left out)
+    n_off_search_references: int  # those references (regenerated, not the true search)
+    n_past_end: int  # from true-search references, past the reference's end (left out)
 
 
 @dataclass(frozen=True)
@@ -469,6 +478,9 @@ class PromptRule:
     n_wrong_references: int  # regenerated references whose answer is wrong
     agreement_k0_wrong: stats.Estimate  # observed K=0% agreement on those problems
     agreement_k50_wrong: stats.Estimate  # and K=50%
+    # item by item at K=0%: P(the rule's prediction = observed agreement); the constant "every
+    # continuation agrees" scores the observed K=0% agreement itself (Metrics.agreement_k0)
+    accuracy_k0: stats.Estimate
 
 
 @dataclass(frozen=True)
@@ -496,6 +508,13 @@ class Metrics:
     prompt_rule: PromptRule | None
     divergence_on_check: stats.Estimate  # first divergences on a check word ("Hit"/"Miss")
     random_token_on_check: stats.Estimate  # position-matched share of check-word tokens
+    check_excess: stats.Estimate  # divergence on a check word minus random token (its units)
+    # the decision-point claim's bookkeeping (review s16_b): what it counts and what it leaves out
+    n_divergences_on_either: int  # counted first divergences on a decision token or a check word
+    n_divergences_sampled: int  # sampled first divergences (T > 0) from every reference
+    n_divergences_off_search: int  # of them, from references that are not the true search
+    n_references_off_search: int  # those references (regenerated, not the true search's trace)
+    n_divergences_past_end: int  # from true-search references, past the reference's end
 
 
 def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
@@ -510,14 +529,24 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
     expectation, so it adds no sampling noise of its own).
     """
     hit, hit_at, base, check, check_base = [], [], [], [], []
+    sampled, past_end, off_search, off_references = 0, 0, 0, set()
     for r in regen:
         ref = refs[r["problem"]]
-        if r["temperature"] == 0 or not ref["on_true_search"]:
+        if r["temperature"] == 0:
+            continue
+        diverged = sum(d is not None for d in r["divergence"])
+        sampled += diverged
+        if not ref["on_true_search"]:
+            off_search += diverged  # no true search to read decisions from: left out, counted
+            off_references.add(r["problem"])
             continue
         starts, spans, end = ref["token_starts"], ref["decision_spans"], len(ref["completion"])
         for d in r["divergence"]:
-            if d is None or d >= end:
-                continue  # identical, or ran past the reference's end: no token to compare
+            if d is None:
+                continue  # identical to the reference: no divergence
+            if d >= end:
+                past_end += 1  # ran past the reference's end: no token to compare
+                continue
             at = token_at(starts, d)
             reached = [i for i, s in enumerate(starts) if s >= r["cut_char"] and i <= at] or [at]
             hit.append(float(on_decision(starts, spans, at, end)))
@@ -531,7 +560,11 @@ def decision_points(regen: list[dict], refs: dict[str, dict]) -> DecisionPoints:
                           random=_measure(stats.mean_ci(base, hit_at)),
                           difference=stats.difference_ci(hit, hit_at, base, hit_at),
                           on_check=stats.mean_ci(check, hit_at),
-                          random_on_check=_measure(stats.mean_ci(check_base, hit_at)))
+                          random_on_check=_measure(stats.mean_ci(check_base, hit_at)),
+                          check_difference=stats.difference_ci(check, hit_at, check_base, hit_at),
+                          n_on_either=sum(bool(a or b) for a, b in zip(hit, check)),
+                          n_sampled=sampled, n_off_search=off_search,
+                          n_off_search_references=len(off_references), n_past_end=past_end)
 
 
 def greedy(rows: list[dict]) -> Greedy | None:
@@ -572,10 +605,13 @@ def prompt_rule(sides: dict[str, Side], right: dict[str, list]) -> PromptRule | 
         return stats.mean_ci([values[i] for i in keep], [clusters[i] for i in keep])
 
     wrong = {p for name in sides for p, ok in zip(sides[name][1], predicted[name]) if not ok}
+    k0_values, k0_at = sides["k0"]
+    hits = [float(v == p) for v, p in zip(k0_values, predicted["k0"])]
     return PromptRule(agreement_k50=estimate["k50"], agreement_k0=estimate["k0"],
                       k50_minus_rule=minus_rule("k50"), k0_minus_rule=minus_rule("k0"),
                       n_wrong_references=len(wrong), agreement_k0_wrong=on_wrong("k0"),
-                      agreement_k50_wrong=on_wrong("k50"))
+                      agreement_k50_wrong=on_wrong("k50"),
+                      accuracy_k0=stats.mean_ci(hits, k0_at))
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -630,7 +666,13 @@ def analyse(rows: list[dict]) -> Metrics:
         greedy=greedy([r for r in rows if r.get("kind") == "control"]),
         prompt_rule=prompt_rule(sides, predicted),
         divergence_on_check=decisions.on_check,
-        random_token_on_check=decisions.random_on_check)
+        random_token_on_check=decisions.random_on_check,
+        check_excess=decisions.check_difference,
+        n_divergences_on_either=decisions.n_on_either,
+        n_divergences_sampled=decisions.n_sampled,
+        n_divergences_off_search=decisions.n_off_search,
+        n_references_off_search=decisions.n_off_search_references,
+        n_divergences_past_end=decisions.n_past_end)
 
 
 # %% [markdown]
@@ -658,6 +700,10 @@ def plot(rows: list[dict], metrics: Metrics):
         else:
             ax.set_ylim(bottom=-0.05)
         ax.set_xticks(sorted({100 * c.fraction for c in cells}))
+    if math.isfinite(metrics.half_fraction):  # the primary claim's two points sit in this panel
+        k = round(100 * metrics.half_fraction)
+        axes.flat[0].set_title(f"primary claim: T={metrics.claim_temperature:g}, K={k}% vs K=0%",
+                               fontsize=8, fontweight="bold")
     rule = metrics.prompt_rule
     if rule is not None and math.isfinite(rule.agreement_k0.value):
         # the prompt-only rule predicts the same agreement at every K (it reads no prefix)
@@ -675,7 +721,7 @@ def plot(rows: list[dict], metrics: Metrics):
         ax.set_xticks([0, 1, 2.5, 3.5], ["first\ndivergence", "random\ntoken",
                                          "first\ndivergence", "random\ntoken"], fontsize=7)
         ax.set(ylabel="share on the token class", ylim=(0, 1.05))
-        ax.set_title("decision point (red) | check word Hit/Miss (olive)", fontsize=8)
+        ax.set_title("secondary: decision (red) | check word (olive)", fontsize=8)
     else:  # no sampled continuation left a reference that is the organism's true search
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no divergence from a\ntrue-search reference", ha="center", va="center")
@@ -690,9 +736,12 @@ def plot(rows: list[dict], metrics: Metrics):
 
 
 # %%
-PROMPT_RULE = ("rule from the prompt alone: every finished chain answers correctly (on the "
-               "organism: follows its deterministic search to the target), so a continuation "
-               "agrees with its reference exactly when the reference is right")
+PROMPT_RULE = ("every finished chain answers correctly (on the organism: follows its "
+               "deterministic search to the target), so a continuation agrees with its reference "
+               "exactly when the reference is right")
+PROMPT_ONLY = ("any prompt-only rule (it reads no prefix: 'a continuation agrees exactly when the "
+               "reference is right', or the constant 'every continuation agrees'): its predicted "
+               "gain from keeping a prefix")
 CHECK_RULE = ("one-line rule: a sampled continuation first diverges on the check word after a "
               "Try ('Hit'/'Miss', which follows from arithmetic, not a search decision)")
 
@@ -700,10 +749,10 @@ CHECK_RULE = ("one-line rule: a sampled continuation first diverges on the check
 def claims(m: Metrics) -> list[Claim]:
     k = round(100 * m.half_fraction) if math.isfinite(m.half_fraction) else 50
     t = m.claim_temperature
-    rule = m.prompt_rule
-    agreement_baseline = None if rule is None else Baseline(
-        f"{PROMPT_RULE}; its predicted agreement on the same K={k}% continuations",
-        rule.agreement_k50)
+    gain = m.agreement_gain
+    # in the claim's units (a gain): 0 by construction, an exact constant, not a sample
+    agreement_baseline = None if not gain.n else Baseline(
+        PROMPT_ONLY, stats.constant(0.0, gain.n, gain.unit, gain.n_items))
     out = [compare(
         f"Keeping the first {k}% of a reference chain makes a regenerated answer (T={t:g}) agree "
         "with the reference's more often than keeping none.",
@@ -720,22 +769,25 @@ def claims(m: Metrics) -> list[Claim]:
             "a random token of the span the continuation reached (cut to divergence)",
             "share of decision tokens",
             m.random_token_on_decision, m.decision_excess, key="divergence-on-decision",
-            strongest_baseline=Baseline(f"{CHECK_RULE}: share of the same first divergences "
-                                        "on a check word", m.divergence_on_check)))
+            strongest_baseline=Baseline(f"{CHECK_RULE}: its excess over a random token of the "
+                                        "same reached span (share on a check word minus the "
+                                        "span's share of check-word tokens)", m.check_excess)))
     return declare(out, PRIMARY)
 
 
 def baseline_text(m: Metrics) -> str:
-    """The strongest simple baselines, stated before anything else (issue #25)."""
+    """The simple baselines, stated before anything else (issue #25, review s16_b)."""
     d = stats.describe
     rule = m.prompt_rule
     k = round(100 * m.half_fraction) if math.isfinite(m.half_fraction) else 50
+    text = ("Baseline of the agreement claim, in its units: a prompt-only rule reads no prefix, "
+            "so it predicts a gain of exactly 0 from keeping one. ")
     if rule is None:
-        text = ("Strongest simple baseline of the agreement claim: not computed (these reference "
-                "rows do not record whether their answer is right).")
+        text += ("The rule below is not computed (these reference rows do not record whether "
+                 "their answer is right).")
     else:
-        text = (
-            f"Strongest simple baseline of the agreement claim: the {PROMPT_RULE}. It predicts "
+        text += (
+            f"One prompt-only rule, spelled out: {PROMPT_RULE}. It predicts "
             f"agreement {d(rule.agreement_k0)} at K=0% (observed {d(m.agreement_k0)}; observed "
             f"minus predicted {d(rule.k0_minus_rule)}) and {d(rule.agreement_k50)} at K={k}% "
             f"(observed {d(m.agreement_k50)}; observed minus predicted "
@@ -745,16 +797,24 @@ def baseline_text(m: Metrics) -> str:
             f"{rule.n_wrong_references} problems whose reference answer is wrong: there "
             f"continuations from the prompt alone still repeat the wrong answer in "
             f"{d(rule.agreement_k0_wrong)} (K={k}%: {d(rule.agreement_k50_wrong)}), so the "
-            "error too is mostly fixed by the prompt.")
+            "error too is mostly fixed by the prompt. It is not the most accurate prompt-only "
+            "rule item by item: at K=0% it matches the observed agreement of "
+            f"{d(rule.accuracy_k0)} of continuations, the constant 'every continuation agrees' "
+            f"{d(m.agreement_k0)}; both predict no gain.")
     if m.divergence_on_decision.n_items:
+        n = m.divergence_on_decision.n_items
         text += (
             f"\n\nStrongest simple baseline of the decision-point claim (chosen after seeing "
             f"these rows: an exploratory number, not a claim): the {CHECK_RULE}. "
             f"{d(m.divergence_on_check)} of first divergences fall on a check word (a random "
             f"token of the reached span is one in {d(m.random_token_on_check)}), against "
-            f"{d(m.divergence_on_decision)} on a decision token: where the organism's samples "
-            "part from the reference is better told by the check word than by the search's "
-            "decisions.")
+            f"{d(m.divergence_on_decision)} on a decision token. In the claim's units (excess "
+            f"over a random token of the same span) the check word gives {d(m.check_excess)}, "
+            f"the decision token {d(m.decision_excess)}. The two classes are disjoint and "
+            f"{m.n_divergences_on_either} of the {n} first divergences fall on one or the other, "
+            "so the two shares are one partition, not two competing predictors: where the "
+            "organism's samples part from the reference is better told by the check word than "
+            "by the search's decisions.")
     return text
 
 
@@ -797,7 +857,12 @@ def findings(m: Metrics) -> str:
                  f"decision token in {d(observed)} of divergences; a random token of the span "
                  "the same continuation reached (from the cut through its divergence: matched "
                  "on position, since a first divergence can only fall there) is one in "
-                 f"{d(m.random_token_on_decision)}.")
+                 f"{d(m.random_token_on_decision)}. Left out of that claim: "
+                 f"{m.n_divergences_off_search} of the {m.n_divergences_sampled} sampled first "
+                 f"divergences come from the {m.n_references_off_search} regenerated references "
+                 "that are not the true search (no decision points to read), and "
+                 f"{m.n_divergences_past_end} ran past a true-search reference's end; the claim "
+                 f"counts the other {observed.n_items}.")
     elif m.n_references_on_true_search:
         text += (f"\n\n{m.n_references_on_true_search} references are exactly the organism's "
                  "true search trace, but no sampled continuation diverged from one of them: the "

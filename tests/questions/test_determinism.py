@@ -193,6 +193,8 @@ def test_prompt_rule_by_hand():
     assert rule.n_wrong_references == 1
     assert rule.agreement_k0_wrong.value == pytest.approx(0.5), "p2 repeats its wrong 10 once"
     assert rule.agreement_k50_wrong.value == pytest.approx(1.0)
+    # item by item at K=0%: p1 agrees 1 1 0 (rule 1 1 1), p2 agrees 1 0 (rule 0 0): 3 of 5 hits
+    assert rule.accuracy_k0.value == pytest.approx(3 / 5)
     assert det.analyse(ROWS).prompt_rule is None, "rows without `correct`: no rule"
 
 
@@ -208,19 +210,39 @@ def test_check_word_baseline_by_hand():
     assert m.divergence_on_check.value == pytest.approx(3 / 5)
     assert m.random_token_on_check.value == pytest.approx((1 / 3 + 2 / 4 + 2 / 5 + 1 + 2 / 3) / 5)
     assert m.divergence_on_decision.value == pytest.approx(2 / 5), "decisions unchanged"
+    # the check word in the claim's units: its share minus the reached span's share, paired
+    assert m.check_excess.value == pytest.approx(3 / 5 - m.random_token_on_check.value)
+    assert m.n_divergences_on_either == 3, "tokens 2, 3, 2: on a check word or a decision"
+
+
+def test_decision_claim_counts_what_it_leaves_out():
+    m = det.analyse(ROWS)
+    # sampled first divergences: p1 3 + 2, p2 2 + 1 (p2 is not the true search: left out)
+    assert (m.n_divergences_sampled, m.n_divergences_off_search) == (8, 3)
+    assert (m.n_references_off_search, m.n_divergences_past_end) == (1, 0)
+    assert m.divergence_on_decision.n_items == 5
+    assert "3 of the 8 sampled first divergences come from the 1 regenerated" in det.findings(m)
+    past = [{**r, "divergence": [None, None, 4, 10]} if r.get("unit") == "regen:0.6:p1:0.5"
+            else r for r in ROWS]  # char 10 is the reference's end
+    m = det.analyse(past)
+    assert m.n_divergences_past_end == 1 and m.divergence_on_decision.n_items == 4
 
 
 def test_claims_name_their_strongest_baseline():
     m = det.analyse(with_correct(ROWS))
     agreement, decision = det.claims(m)
-    assert agreement.strongest_baseline.estimate is m.prompt_rule.agreement_k50
-    assert decision.strongest_baseline.estimate is m.divergence_on_check
+    # a gain claim's baseline in its units: a prompt-only rule's gain, 0 by construction
+    gain = agreement.strongest_baseline.estimate
+    assert gain.exact and gain.value == 0.0 and gain.ci == (0.0, 0.0) and gain.n == 2
+    assert "prompt-only" in agreement.strongest_baseline.name
+    assert decision.strongest_baseline.estimate is m.check_excess, "excess units, as the claim"
     for claim in (agreement, decision):
         check(claim.to_dict())
         assert claim.to_dict()["strongest_baseline"]["name"]
     text = det.findings(m)
-    assert text.startswith("Strongest simple baseline of the agreement claim: the rule from the "
-                           "prompt alone")
+    assert text.startswith("Baseline of the agreement claim, in its units: a prompt-only rule")
+    assert "One prompt-only rule, spelled out" in text and "strongest" not in text.split("\n")[0]
     assert "Strongest simple baseline of the decision-point claim" in text
     plain = det.claims(det.analyse(ROWS))
-    assert plain[0].strongest_baseline is None, "no `correct` in the rows: no prompt rule"
+    assert plain[0].strongest_baseline.estimate.value == 0.0, "0 whatever the rows record"
+    assert "rule below is not computed" in det.findings(det.analyse(ROWS))
