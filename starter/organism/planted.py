@@ -20,9 +20,11 @@ residual norm of the base at the layer, measured once at install on fixed refere
   the position); adds length * u where y = 1, nothing elsewhere.
 
 The registry names them `tinythinker-plant-linear`, `-xor` and `-sparse` (starter/models.yaml,
-field `planted_feature`); `load_model` installs the hook. `tinythinker-plant-xor-null` and
-`-sparse-null` carry the xor and sparse label rules with scale 0 (nothing written): the base read
-with the same labels, the matched control of a validation. A starter reads the truth per position:
+field `planted_feature`); `load_model` installs the hook. Each kind also comes at two weaker
+scales with the same label rule, `-mid` (a probe clearly below saturation) and `-faint` (near its
+detection limit; see FEATURES), so a validation can say how faint a plant its method finds.
+`tinythinker-plant-xor-null` and `-sparse-null` carry the xor and sparse label rules with scale 0
+(nothing written): the base read with the same labels, the matched control of a validation. A starter reads the truth per position:
 
 >>> from starter.models import load_model
 >>> from starter import activations
@@ -83,16 +85,43 @@ class PlantedFeature:
 
 
 # The features the registry may name. Layer 2 of 4 is TinyThinker's last layer of interest (what
-# linear-representation and sae-vs-probes read by default). Scales: a pilot on the cpu preset of
-# linear-representation (see VALIDATION there).
+# linear-representation and sae-vs-probes read by default). The strong scales (0.25, 0.5): a pilot
+# on the cpu preset of linear-representation (see VALIDATION there); every probe reads them at 1.
+# The weaker tiers, same kind, seed and label rule (so the same null serves every tier), were
+# chosen before any validation ran by a pilot (scripts/pilot_plant_scales.py: base residuals of
+# problems the validations do not use, the plant added as the hook adds it, a probe held out by
+# problem): per kind, on a grid of scales, "mid" is the scale whose pilot accuracy is nearest 0.80
+# (clearly below saturation) and "faint" the one nearest 0.60 (near the detection limit). The
+# probe: linear for linear and sparse (a dense probe on balanced tokens), the 32-wide MLP for xor
+# (no linear probe reads it). Pilot accuracy: linear 0.005 -> 0.62, 0.01 -> 0.82, 0.02 -> 0.97;
+# xor 0.06 -> 0.58, 0.07 -> 0.69, 0.08 -> 0.93; sparse 0.01 -> 0.60, 0.02 -> 0.78, 0.05 -> 0.97.
 FEATURES = {f.name: f for f in (
     PlantedFeature("linear", layer=2, kind="linear", scale=0.25, seed=11),
     PlantedFeature("xor", layer=2, kind="xor", scale=0.25, seed=12),
     PlantedFeature("sparse", layer=2, kind="sparse", scale=0.5, seed=13, rate=0.04),
+    PlantedFeature("linear-mid", layer=2, kind="linear", scale=0.01, seed=11),
+    PlantedFeature("linear-faint", layer=2, kind="linear", scale=0.005, seed=11),
+    PlantedFeature("xor-mid", layer=2, kind="xor", scale=0.07, seed=12),
+    PlantedFeature("xor-faint", layer=2, kind="xor", scale=0.06, seed=12),
+    PlantedFeature("sparse-mid", layer=2, kind="sparse", scale=0.02, seed=13, rate=0.04),
+    PlantedFeature("sparse-faint", layer=2, kind="sparse", scale=0.01, seed=13, rate=0.04),
     # the matched nulls: the same label rules, nothing written (the base read with these labels)
     PlantedFeature("xor-null", layer=2, kind="xor", scale=0.0, seed=12),
     PlantedFeature("sparse-null", layer=2, kind="sparse", scale=0.0, seed=13, rate=0.04),
 )}
+
+
+def same_labels(a: PlantedFeature, b: PlantedFeature) -> bool:
+    """Whether two features label every token alike (same kind, seed and, for sparse, rate):
+    the tiers of one kind and its null share a label rule, whatever their scales.
+
+    >>> same_labels(get_feature("sparse-faint"), get_feature("sparse-null"))
+    True
+    >>> same_labels(get_feature("linear"), get_feature("xor"))
+    False
+    """
+    return (a.kind == b.kind and a.seed == b.seed
+            and (a.kind != "sparse" or a.rate == b.rate))
 
 
 def get_feature(name: str) -> PlantedFeature:

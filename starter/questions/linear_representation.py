@@ -831,7 +831,7 @@ def budget(cfg: Config) -> list[Generation]:
 # %% [markdown]
 # ## Does the method work? The linear-vs-MLP comparison on planted features
 #
-# `mi-starter validate linear-representation` runs this starter on two planted-feature models
+# `mi-starter validate linear-representation` runs this starter on planted-feature models
 # (starter/organism/planted.py): TinyThinker plus a fixed hook that writes, after layer 2, a hash
 # bit of the prompt as +-u (`tinythinker-plant-linear`), or the XOR of two such bits as +-u +-v
 # with u orthogonal to v (`tinythinker-plant-xor`: no direction carries it; the class means
@@ -841,15 +841,32 @@ def budget(cfg: Config) -> list[Generation]:
 # "non-linear" fails the linear arm (its interval must cover 0), and a probe that reads nothing
 # fails the second check (the linear plant must be read linearly, beyond the control).
 #
+# Three strengths (tiers) of each plant, the same two checks at each, so the validation says how
+# faint a plant the comparison still gets right, not only that it finds an easy one:
+# - strong: scale 0.25 for both (every probe reads them at 1: the machinery at its extreme);
+# - mid: linear 0.01, xor 0.07, where a probe reads the plant clearly below saturation;
+# - faint: linear 0.005, xor 0.06, near a probe's detection limit.
+# The weak scales were chosen before this validation ran, by a pilot on problems it does not use
+# (scripts/pilot_plant_scales.py, make_traces seed 1; the rule and the pilot's numbers are in
+# starter/organism/planted.py FEATURES): per kind, the grid scale whose pilot accuracy was nearest
+# 0.80 (mid) and 0.60 (faint), with the probe that can read the kind (linear for linear: 0.82 and
+# 0.62; the 32-wide MLP for xor: 0.69 and 0.58). Declared before the run: the same planted values
+# as the strong tier (gain 0 on linear, > 0 on xor; linear probe at chance on xor, above the null
+# on linear). A tier whose check fails is reported as failed: it marks where the method stops
+# telling the codes apart at this n, not a reason to move the plant.
+#
 # The control is `tinythinker-plant-xor-null`: the base read with the xor plant's label rule and
-# nothing written (a hash of the prompt the base cannot compute: chance for every probe). The
-# automatic control, `tinythinker-retrained`, carries no plant label, so there would be nothing
-# to measure on it; its fine-tuning is also beside the point here (the plants change no weight).
+# nothing written (a hash of the prompt the base cannot compute: chance for every probe). It
+# serves every tier (a plant's scale changes what is written, not the label rule or the base).
+# The automatic control, `tinythinker-retrained`, carries no plant label, so there would be
+# nothing to measure on it; its fine-tuning is also beside the point here (the plants change no
+# weight).
 #
 # Sizes: a pilot on the cpu preset's 80 test problems (760 steps, 5 folds by problem, 120 steps
 # per probe, layer 2) read the linear plant at scale 0.25 at 1.000 with both the linear and the
 # 32-wide MLP probe (gain exactly 0), and the xor plant at 0.500 (linear) and 1.000 (MLP): a gain
-# of +0.50 against intervals of about +-0.1 at 80 problems, so each check has power near 1.
+# of +0.50 against intervals of about +-0.1 at 80 problems, so each strong check has power near
+# 1. The weak tiers run at the same n; each row states the difference it detects with 80% power.
 
 
 # %%
@@ -870,27 +887,38 @@ def measure_plant_linear(m: Metrics) -> Measured:
 
 
 NULL_PLANT = "tinythinker-plant-xor-null"  # the base with the xor label rule, nothing written
-VALIDATION = (
-    Validation(
-        quantity="MLP minus linear probe, held-out per-step accuracy on the planted label, layer 2",
-        arms=(Arm("tinythinker-plant-linear", 0.0, label="plant-linear"),  # linear: no gain
-              Arm("tinythinker-plant-xor", None, label="plant-xor")),  # non-linear: a gain
+# The tiers: (name suffix, what the quantity says about the scales); strong first
+PLANT_TIERS = (("", "strong: scale 0.25"), ("-mid", "mid: linear 0.01, xor 0.07"),
+               ("-faint", "faint: linear 0.005, xor 0.06"))
+
+
+def plant_checks(suffix: str, tier: str) -> tuple[Validation, Validation]:
+    """The two checks on one tier of plants (`suffix`: the registry names' tier)."""
+    linear = Arm(f"tinythinker-plant-linear{suffix}", 0.0, label=f"plant-linear{suffix}")
+    xor = Arm(f"tinythinker-plant-xor{suffix}", None, label=f"plant-xor{suffix}")
+    gain = Validation(
+        quantity=("MLP minus linear probe, held-out per-step accuracy on the planted label, "
+                  f"layer 2 ({tier})"),
+        arms=(linear, xor),  # linear: no gain; non-linear: a gain
         measure=measure_plant_gain,
         meaning=("A method that finds no MLP gain on a linearly planted feature and a clear gain "
                  "on an XOR-planted one tells linear from non-linear codes; on R1-distill its "
                  "verdict on a variable is then worth reading."),
         retrained_planted=0.0,  # on the null both probes sit at chance: no gain
-        control=NULL_PLANT),
-    Validation(
-        quantity="linear probe, held-out per-step accuracy on the planted label, layer 2",
-        arms=(Arm("tinythinker-plant-xor", 0.5, label="plant-xor"),  # no direction: chance
-              Arm("tinythinker-plant-linear", None, label="plant-linear")),  # read linearly
+        control=NULL_PLANT)
+    read = Validation(
+        quantity=f"linear probe, held-out per-step accuracy on the planted label, layer 2 ({tier})",
+        arms=(dataclasses.replace(xor, planted=0.5),  # no direction: chance
+              dataclasses.replace(linear, planted=None)),  # read linearly
         measure=measure_plant_linear,
         meaning=("The linear probe reads a linearly planted feature and not an XOR-planted one "
                  "(chance, as on the null), so the gain above compares probes that both work."),
         retrained_planted=0.5,  # the null: a hash the base cannot compute reads at chance
-        control=NULL_PLANT),
-)
+        control=NULL_PLANT)
+    return gain, read
+
+
+VALIDATION = tuple(check for suffix, tier in PLANT_TIERS for check in plant_checks(suffix, tier))
 
 
 # %% [markdown]

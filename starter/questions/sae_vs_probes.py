@@ -414,8 +414,11 @@ def planted_rule(cfg: Config, model) -> Any:
 
 def planted_description(feature, model) -> str:
     """What the 'planted' property is on this model: the rule, and whether anything is planted."""
+    from starter.organism.planted import same_labels
+
     carried = getattr(model.spec, "planted", None)
-    here = (f"written as +u after layer {feature.layer}" if carried == feature
+    writes = carried is not None and carried.scale > 0 and same_labels(carried, feature)
+    here = (f"written as +u after layer {carried.layer} at scale {carried.scale:g}" if writes
             else "nothing planted on this model: the rule alone, the matched control")
     return (f"at every token of the search: the planted '{feature.name}' feature's own label "
             f"({feature.kind}, starter/organism/planted.py `labels`; {here})")
@@ -1489,60 +1492,104 @@ def findings(m: Metrics) -> str:
 # (1) the k=1 SAE probe's held-out accuracy on 'planted' is 1 where it is planted and chance
 # (0.5) on the base; (2) SAE minus residual dimensions at k=1 is above 0 where it is planted and
 # 0 on the base (a random unit direction in 256 dimensions has components of about 1/16, the
-# largest about a fifth, so one residual dimension reads it only partly). Declared before the
-# validation run. Result (cpu, docs/results/sae-vs-probes/validation/): recovered on both; the
-# plant is large (half the mean residual norm), so this shows the method finds an easy plant.
+# largest about a fifth, so one residual dimension reads it only partly). The claims compare at
+# k=16 (`claim_k`), so (3) and (4) are the same two checks at k=16: accuracy 1 on the strong plant,
+# and SAE above residual dimensions. Declared before the validation run.
+#
+# That plant is large (half the mean residual norm: every probe reads it), so the same four
+# checks run on two weaker plants of the same rule: `tinythinker-plant-sparse-mid` (scale 0.02,
+# where a dense linear probe reads it clearly below saturation) and `-sparse-faint` (scale 0.01,
+# near that probe's detection limit). Their scales were chosen before this validation ran, by a
+# pilot on problems it does not use (scripts/pilot_plant_scales.py: a dense linear probe on
+# balanced tokens, held out by problem; the grid scale nearest 0.80 and 0.60 accuracy: 0.78 and
+# 0.60; starter/organism/planted.py FEATURES). On them nothing says how well an SAE latent should
+# read the plant, so only the side is declared: above chance (accuracy) and above the residual
+# dimensions (the gap), beyond the base. A weak tier that fails is the method's detection limit
+# at this n, reported as such. (The SAE is trained here, on activations that carry the plant; the
+# gpu preset's pretrained SAE never saw one, which no organism validation can test.)
 #
 # The control is the base `tinythinker`, not `tinythinker-retrained`: the plant is a hook on the
 # base's own weights (no fine-tuning at all), so the matched model is the base with the same label
-# rule and nothing planted (`planted_labels=sparse` on both arms).
+# rule and nothing planted (`planted_labels=sparse` on every arm; the weaker tiers share the rule).
 
 
 # %%
 PLANTED = "planted"  # the property the validation reads
 
 
-def measure_planted_k1(m: Metrics) -> Measured:
-    """Held-out accuracy of the k=1 SAE probe (the best single latent) on 'planted', seeds
-    averaged and resampled; not estimable where the run has no such property."""
-    found = m.accuracy.get(PLANTED, {}).get("sae-k1")
+def measure_planted_accuracy(m: Metrics, k: int) -> Measured:
+    """Held-out accuracy of the k-latent SAE probe on 'planted', seeds averaged and resampled;
+    not estimable where the run has no such property."""
+    found = m.accuracy.get(PLANTED, {}).get(f"sae-k{k}")
     return measured_from(found) if found is not None else Measured(float("nan"), None, 0)
+
+
+def measure_planted_gap(m: Metrics, k: int) -> Measured:
+    """SAE k minus residual k on 'planted' (paired by problem, SAE seeds resampled)."""
+    found = m.sae_minus_resid.get(PLANTED, {}).get(k)
+    return measured_from(found) if found is not None else Measured(float("nan"), None, 0)
+
+
+def measure_planted_k1(m: Metrics) -> Measured:
+    """Held-out accuracy of the k=1 SAE probe (the best single latent) on 'planted'."""
+    return measure_planted_accuracy(m, 1)
 
 
 def measure_planted_gap_k1(m: Metrics) -> Measured:
-    """SAE k=1 minus residual k=1 on 'planted' (paired by problem, SAE seeds resampled)."""
-    found = m.sae_minus_resid.get(PLANTED, {}).get(1)
-    return measured_from(found) if found is not None else Measured(float("nan"), None, 0)
+    """SAE k=1 minus residual k=1 on 'planted'."""
+    return measure_planted_gap(m, 1)
+
+
+def measure_planted_k16(m: Metrics) -> Measured:
+    """Held-out accuracy of the k=16 SAE probe (the claims' k) on 'planted'."""
+    return measure_planted_accuracy(m, 16)
+
+
+def measure_planted_gap_k16(m: Metrics) -> Measured:
+    """SAE k=16 minus residual k=16 on 'planted' (the claims' comparison)."""
+    return measure_planted_gap(m, 16)
 
 
 VALIDATION_CONTROL = "tinythinker"  # the plant is a hook on the base weights: no fine-tuning
-# Both arms score the same label rule; n_shuffles=2 (chance controls the validation does not
+# Every arm scores the same label rule; n_shuffles=2 (chance controls the validation does not
 # read) keeps an arm near the cpu preset's ~10 min on 2 cores.
 VALIDATION_SETTINGS = {"smoke": ("planted_labels=sparse",),
                        "cpu": ("planted_labels=sparse", "n_shuffles=2")}
-VALIDATION = (
-    Validation(
-        quantity="held-out accuracy of the best single SAE latent (k=1 probe) on the planted "
-                 "sparse feature",
-        arms=(Arm(VALIDATION_CONTROL, 0.5, label="base"),
-              Arm("tinythinker-plant-sparse", 1.0, label="plant-sparse")),
-        measure=measure_planted_k1,
-        meaning=("A sparse probe on SAE latents that reads a planted one-direction feature "
-                 "with one latent, and reads chance where nothing is planted, can find such a "
-                 "feature; on R1-distill a single latent that reads a property is then some "
-                 "evidence that the property is one direction the SAE isolated."),
-        settings=VALIDATION_SETTINGS, retrained_planted=0.5, control=VALIDATION_CONTROL),
-    Validation(
-        quantity="SAE latents minus residual dimensions at k=1 (accuracy) on the planted sparse "
-                 "feature",
-        arms=(Arm(VALIDATION_CONTROL, 0.0, label="base"),
-              Arm("tinythinker-plant-sparse", None, label="plant-sparse")),
-        measure=measure_planted_gap_k1,
-        meaning=("Where a feature is one direction that no residual axis carries, one SAE latent "
-                 "should read it better than one residual dimension; if it does not here, where "
-                 "the feature is planted, an SAE-vs-residual gap on R1-distill says little."),
-        settings=VALIDATION_SETTINGS, retrained_planted=0.0, control=VALIDATION_CONTROL),
-)
+# The tiers of the sparse plant: (registry name suffix, scale), strong first
+SPARSE_TIERS = (("", 0.5), ("-mid", 0.02), ("-faint", 0.01))
+
+
+def sparse_checks(suffix: str, scale: float, k: int) -> tuple[Validation, Validation]:
+    """Accuracy and SAE-minus-residual at `k` on one tier of the sparse plant."""
+    strong = not suffix  # only the strong plant has a known accuracy (1: every probe reads it)
+    base = Arm(VALIDATION_CONTROL, 0.5, label="base")
+    plant = Arm(f"tinythinker-plant-sparse{suffix}", 1.0 if strong else None,
+                label=f"plant-sparse{suffix}")
+    which = ("the best single SAE latent (k=1 probe)" if k == 1
+             else f"the k={k} SAE probe (the claims' k)")
+    where = f"the planted sparse feature (scale {scale:g})"
+    accuracy = Validation(
+        quantity=f"held-out accuracy of {which} on {where}",
+        arms=(base, plant),
+        measure=measure_planted_k1 if k == 1 else measure_planted_k16,
+        meaning=("A sparse probe on SAE latents that reads a planted one-direction feature, "
+                 "and reads chance where nothing is planted, can find such a feature; on "
+                 "R1-distill a few latents that read a property are then some evidence that "
+                 "the property is a direction the SAE isolated."),
+        settings=VALIDATION_SETTINGS, retrained_planted=0.5, control=VALIDATION_CONTROL)
+    gap = Validation(
+        quantity=f"SAE latents minus residual dimensions at k={k} (accuracy) on {where}",
+        arms=(dataclasses.replace(base, planted=0.0), dataclasses.replace(plant, planted=None)),
+        measure=measure_planted_gap_k1 if k == 1 else measure_planted_gap_k16,
+        meaning=("Where a feature is one direction that no residual axis carries, SAE latents "
+                 "should read it better than as many residual dimensions; if they do not here, "
+                 "where the feature is planted, an SAE-vs-residual gap on R1-distill says little."),
+        settings=VALIDATION_SETTINGS, retrained_planted=0.0, control=VALIDATION_CONTROL)
+    return accuracy, gap
+
+
+VALIDATION = tuple(check for suffix, scale in SPARSE_TIERS for k in (1, 16)
+                   for check in sparse_checks(suffix, scale, k))
 
 
 # %% [markdown]

@@ -61,12 +61,32 @@ def test_planted_registry_entries():
     assert {n: f.kind for n, f in names.items()} == {
         "tinythinker-plant-linear": "linear", "tinythinker-plant-xor": "xor",
         "tinythinker-plant-sparse": "sparse", "tinythinker-plant-xor-null": "xor",
-        "tinythinker-plant-sparse-null": "sparse"}
+        "tinythinker-plant-sparse-null": "sparse",
+        **{f"tinythinker-plant-{k}-{t}": k for k in P.KINDS for t in ("mid", "faint")}}
     assert get_spec("tinythinker-plant-xor-null").planted.scale == 0, "the null writes nothing"
     assert get_spec("tinythinker-plant-xor").folder_location == "organism/checkpoint"
     with pytest.raises(StarterError, match="planted_feature 'nope' must be one of"):
         type(get_spec("tinythinker"))(**{**get_spec("tinythinker").__dict__,
                                          "planted_feature": "nope"})
+
+
+def test_weak_tiers_share_their_kinds_label_rule_at_smaller_scales(token_ids):
+    """mid and faint: the strong plant's kind, seed and rule (so one null serves them all), at
+    scales strong > mid > faint > 0, as the pilot chose (scripts/pilot_plant_scales.py)."""
+    scales = {}
+    for kind in P.KINDS:
+        strong, mid, faint = (P.get_feature(f"{kind}{t}") for t in ("", "-mid", "-faint"))
+        assert P.same_labels(strong, mid) and P.same_labels(strong, faint)
+        assert strong.layer == mid.layer == faint.layer == 2
+        for ids in token_ids[:3]:
+            assert P.labels(faint, ids).tolist() == P.labels(strong, ids).tolist()
+        scales[kind] = (strong.scale, mid.scale, faint.scale)
+    assert scales == {"linear": (0.25, 0.01, 0.005), "xor": (0.25, 0.07, 0.06),
+                      "sparse": (0.5, 0.02, 0.01)}
+    assert P.same_labels(P.get_feature("xor-faint"), P.get_feature("xor-null"))
+    assert not P.same_labels(P.get_feature("sparse"),
+                             P.PlantedFeature("s", layer=2, kind="sparse", scale=0.5, seed=13,
+                                              rate=0.1))
 
 
 @pytest.fixture(scope="module")

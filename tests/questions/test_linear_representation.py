@@ -186,7 +186,7 @@ def test_plant_measures_read_the_planted_variable_by_hand():
 def test_plant_validation_fails_a_method_that_always_says_linear_or_nonlinear():
     from starter.validation import Measured, judge
 
-    gain, linear_acc = lr.VALIDATION
+    gain, linear_acc = lr.VALIDATION[:2]  # the strong tier
     assert gain.control_model == linear_acc.control_model == "tinythinker-plant-xor-null"
     null = Measured(0.0, (-0.05, 0.05), 80)
 
@@ -206,6 +206,25 @@ def test_plant_validation_fails_a_method_that_always_says_linear_or_nonlinear():
                  retrained_planted=linear_acc.retrained_planted,
                  control_model=linear_acc.control_model)
     assert [(r.side, r.recovered) for r in rows] == [(0, True), (1, True)]
+
+
+def test_plant_validation_runs_both_checks_at_every_tier_against_one_null():
+    """Three tiers (strong, mid, faint), each the gain check then the linear-probe check, with the
+    same planted values; every arm a registered plant of the tier's scale, one shared null."""
+    from starter.models import get_spec
+
+    assert len(lr.VALIDATION) == 2 * len(lr.PLANT_TIERS) == 6
+    scales = []
+    for (suffix, tier), gain, read in zip(lr.PLANT_TIERS, lr.VALIDATION[::2], lr.VALIDATION[1::2]):
+        assert gain.measure is lr.measure_plant_gain and read.measure is lr.measure_plant_linear
+        assert tier in gain.quantity and tier in read.quantity
+        assert [(a.model, a.planted) for a in gain.arms] == [
+            (f"tinythinker-plant-linear{suffix}", 0.0), (f"tinythinker-plant-xor{suffix}", None)]
+        assert [(a.model, a.planted) for a in read.arms] == [
+            (f"tinythinker-plant-xor{suffix}", 0.5), (f"tinythinker-plant-linear{suffix}", None)]
+        assert gain.control_model == read.control_model == lr.NULL_PLANT
+        scales.append([get_spec(a.model).planted.scale for a in gain.arms])
+    assert scales == [[0.25, 0.25], [0.01, 0.07], [0.005, 0.06]]
 
 
 def test_plant_labels_sit_at_the_step_ends():

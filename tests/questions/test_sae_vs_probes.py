@@ -380,6 +380,50 @@ def test_validation_reads_the_planted_property_seeds_averaged():
         assert "planted_labels=sparse" in v.settings["cpu"]
 
 
+def test_validation_checks_k1_and_the_claims_k16_at_every_tier():
+    """Per tier (scale 0.5, 0.02, 0.01) and k in (1, 16): accuracy, then SAE minus residual. Only
+    the strong plant has a known accuracy (1); the weaker tiers declare a side only."""
+    from starter.models import get_spec
+
+    assert len(svp.VALIDATION) == 12 and svp.Config().claim_k == 16
+    blocks = iter(svp.VALIDATION)
+    for suffix, scale in svp.SPARSE_TIERS:
+        model = f"tinythinker-plant-sparse{suffix}"
+        assert get_spec(model).planted.scale == scale
+        for k in (1, 16):
+            accuracy, gap = next(blocks), next(blocks)
+            assert f"k={k}" in accuracy.quantity and f"k={k}" in gap.quantity
+            assert f"scale {scale:g})" in accuracy.quantity
+            assert [(a.model, a.planted) for a in accuracy.arms] == [
+                ("tinythinker", 0.5), (model, 1.0 if not suffix else None)]
+            assert [(a.model, a.planted) for a in gap.arms] == [("tinythinker", 0.0), (model, None)]
+            assert accuracy.settings == gap.settings == svp.VALIDATION_SETTINGS
+    out = [r for r in rows() if r.get("property") != "a" or r["kind"] == "items"]
+    out = [dict(r, unit="items:planted", property="planted") if r.get("kind") == "items"
+           and r["property"] == "a" else r for r in out]
+    out += [probe("planted", "sae-k1", HALF), probe("planted", "sae-k4", ALL)]
+    out += [probe("planted", m, HALF) for m in ("resid-k1", "resid-k4", "resid-dense", "text",
+                                                 "token")]
+    m = svp.analyse(out)
+    assert svp.measure_planted_accuracy(m, 4).value == pytest.approx(1.0)
+    assert svp.measure_planted_gap(m, 4).value == pytest.approx(0.5)
+    assert svp.measure_planted_k1(m).value == pytest.approx(0.5)
+    assert np.isnan(svp.measure_planted_k16(m).value), "no k=16 rows: nothing measured"
+
+
+def test_planted_description_says_whether_this_model_writes_the_rule():
+    from types import SimpleNamespace
+
+    from starter.models import get_spec
+    from starter.organism.planted import get_feature
+
+    rule = get_feature("sparse")
+    faint = SimpleNamespace(spec=get_spec("tinythinker-plant-sparse-faint"))
+    assert "written as +u after layer 2 at scale 0.01" in svp.planted_description(rule, faint)
+    base = SimpleNamespace(spec=get_spec("tinythinker"))
+    assert "nothing planted on this model" in svp.planted_description(rule, base)
+
+
 def test_planted_labels_must_name_a_planted_feature():
     pytest.importorskip("starter.organism.planted")
     assert svp.Config(n_problems=8, planted_labels="sparse").planted_labels == "sparse"
