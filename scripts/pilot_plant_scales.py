@@ -46,8 +46,8 @@ def nearest(table: dict[float, float], target: float) -> float:
 def step_pilot(lm, reference: float) -> None:
     linear, xor = P.get_feature("linear"), P.get_feature("xor")
     texts, positions, groups = [], [], []
-    coef = {"linear": [], "xor": []}
-    y = {"linear": [], "xor": []}
+    coef: dict[str, list[np.ndarray]] = {"linear": [], "xor": []}  # per step, (u, v) coefficients
+    y: dict[str, list[int]] = {"linear": [], "xor": []}  # per step, the plant's label
     for i, trace in enumerate(make_traces(80, seed=1, split="test")):
         _, ends = activations.step_end_positions(lm, trace.prompt, trace.completion)
         ids = activations.encode_one(lm, trace.prompt + trace.completion)
@@ -59,7 +59,7 @@ def step_pilot(lm, reference: float) -> None:
             y[feature.kind] += [int(P.labels(feature, ids)[e]) for e in ends]
     x = activations.cache_resid(lm, texts, positions, [2])[2].numpy()
     print(f"steps {len(x)}, problems {len(texts)}")
-    read = {"linear": {}, "xor": {}}  # kind -> scale -> accuracy of the probe that can read it
+    read: dict[str, dict[float, float]] = {"linear": {}, "xor": {}}  # kind -> scale -> accuracy of the probe that can read it
     for scale in STEP_SCALES:
         shown = []
         for feature, hidden in ((linear, 0), (xor, 32)):
