@@ -27,7 +27,11 @@
 # it changes the next operation exactly where the original chain had left the rule, so the rule
 # predicts every resampling measure without sampling anything; each claim names it as its
 # `strongest_baseline`, and one secondary claim asks whether resampling before a backtrack
-# changes the next operation more than the rule predicts.
+# changes the next operation more than the rule predicts. The two secondaries that the rule
+# explains outright (the pipeline check, backtrack-again) take their verdict against the rule:
+# the observed difference minus the rule's prediction of it (review s16_b), so a badge never
+# says "supported" for what the rule alone predicts. The Finding says beside the primary which
+# matched controls are slips (the original chain skipped a backtrack the rule mandates).
 #
 # Run: `mi-starter run reasoning-tree --preset smoke` (organism, ~1 min) or `--preset gpu`
 # (R1-distill). Outputs: `results.jsonl` (rows of kind "chain" and "cut"), `figure.png`,
@@ -517,6 +521,54 @@ class SearchRuleStats:
     backtrack_first_control: stats.Estimate  # the same at their matched control cuts
     backtrack_first_minus_matched: stats.Estimate  # the rule's prediction of that difference
     n_silent: int  # cuts where the rule names no next operation (counted as predicting a change)
+    # the primary's control, split (review s16_b): "slips" are matched control cuts where the
+    # rule's next step is a backtrack the original chain skipped (a resample may go back to it)
+    n_slip_controls: int  # matched control cuts that are slips
+    slip_continuations: int  # continuations sampled at them
+    slip_changed: int  # of those, how many changed the next operation
+    control_without_slips: stats.Estimate  # observed P(next op differs), the other controls
+    different_minus_matched_without_slips: stats.Estimate  # the primary without slip problems
+    # backtrack-again against its rule: (observed - predicted) before a backtrack minus the same
+    # at the matched control, paired by problem: the observed difference beyond the rule's
+    backtrack_again_minus_rule: stats.Estimate
+
+
+def _negated(est: stats.Estimate) -> stats.Estimate:
+    """-est: value and interval (at every level) mirrored about 0."""
+    side = est.at_level
+
+    def interval(level: float) -> tuple[float, float] | None:
+        ci = side(level) if side is not None else est.ci
+        return None if ci is None else (0.0 - ci[1], 0.0 - ci[0])  # 0.0 - x: no "-0.00"
+
+    return stats.Estimate(0.0 - est.value, interval(stats.LEVEL), est.n, est.n_items, est.unit,
+                          at_level=interval if side is not None else None)
+
+
+def rule_difference(a: list[float], a_at: list[str], b: list[float],
+                    b_at: list[str]) -> stats.Estimate:
+    """mean(a) - mean(b) for two columns of the search rule's predictions at paired cuts.
+
+    A column that is the same 0 or 1 on every item is that number in every resample, so the
+    interval is the other column's own, shifted (`stats.minus_constant`), rather than
+    `stats.difference_ci`'s widening, which treats the constant column as a Wilson sample and
+    gave a difference that is <= 0 in every resample a positive upper end (review s16_b).
+    By hand: the rule predicts no change at 4 tests and a change at 1 of 4 controls:
+    -1/4, the interval Wilson's for 1/4 (0.046 to 0.699) mirrored.
+
+    >>> d = rule_difference([0.0] * 4, list("abcd"), [1.0, 0.0, 0.0, 0.0], list("abcd"))
+    >>> round(d.value, 2), [round(x, 3) for x in d.ci]
+    (-0.25, [-0.699, -0.046])
+    """
+    def constant(x: list[float]) -> bool:
+        return bool(x) and x[0] in (0.0, 1.0) and all(v == x[0] for v in x)
+
+    items = len(a) + len(b)  # as difference_ci counts them
+    if constant(a):
+        return dataclasses.replace(_negated(stats.minus_constant(b, b_at, a[0])), n_items=items)
+    if constant(b):
+        return dataclasses.replace(stats.minus_constant(a, a_at, b[0]), n_items=items)
+    return stats.difference_ci(a, a_at, b, b_at)
 
 
 def search_rule_stats(cuts: list[dict], tests: list[dict], matched: list[dict],
@@ -550,14 +602,23 @@ def search_rule_stats(cuts: list[dict], tests: list[dict], matched: list[dict],
     def observed_change(r: dict, i: int) -> bool:
         return bool(r["different_branch"][i])
 
-    def paired(a_rows, a, b_rows, b) -> stats.Estimate:
+    def paired(a_rows, a, b_rows, b, difference=stats.difference_ci) -> stats.Estimate:
         clusters_a = [r["problem"] for r in a_rows for _ in r["different_branch"]]
         clusters_b = [r["problem"] for r in b_rows for _ in r["different_branch"]]
-        return stats.difference_ci(
+        return difference(
             [float(a(r, i)) for r in a_rows for i in range(len(r["different_branch"]))],
             clusters_a,
             [float(b(r, i)) for r in b_rows for i in range(len(r["different_branch"]))],
             clusters_b)
+
+    def backtrack_beyond_rule(r: dict, i: int) -> float:
+        return float(r["continuation_tags"][i] == "backtrack") - predicted_backtrack(r, i)
+
+    # slips: matched controls where the rule backtracks next and the original chain did not
+    slips = {r["problem"] for r in matched if predicted_backtrack(r, 0)}
+    kept_tests = [r for r in tests if r["problem"] not in slips]
+    kept_controls = [r for r in matched if r["problem"] not in slips]
+    slip_rows = [r for r in matched if r["problem"] in slips]
 
     all_tests = [r for r in cuts if r["cut"] == "pre_backtrack"]
     return SearchRuleStats(
@@ -565,15 +626,24 @@ def search_rule_stats(cuts: list[dict], tests: list[dict], matched: list[dict],
         original_follows=items(cuts, lambda r, i: r["continuation_ops"][i] == r["original_op"]),
         different_test=items(tests, predicted_change),
         different_control=items(matched, predicted_change),
-        different_minus_matched=paired(tests, predicted_change, matched, predicted_change),
+        different_minus_matched=paired(tests, predicted_change, matched, predicted_change,
+                                       rule_difference),
         different_all_tests=items(all_tests, observed_change),
         rule_different_all_tests=items(all_tests, predicted_change),
         different_minus_rule=paired(all_tests, observed_change, all_tests, predicted_change),
         backtrack_first_test=items(tests, predicted_backtrack),
         backtrack_first_control=items(matched, predicted_backtrack),
         backtrack_first_minus_matched=paired(tests, predicted_backtrack, matched,
-                                             predicted_backtrack),
-        n_silent=sum(op(r) is None for r in cuts))
+                                             predicted_backtrack, rule_difference),
+        n_silent=sum(op(r) is None for r in cuts),
+        n_slip_controls=len(slip_rows),
+        slip_continuations=sum(len(r["different_branch"]) for r in slip_rows),
+        slip_changed=sum(bool(f) for r in slip_rows for f in r["different_branch"]),
+        control_without_slips=items(kept_controls, observed_change),
+        different_minus_matched_without_slips=paired(kept_tests, observed_change, kept_controls,
+                                                     observed_change),
+        backtrack_again_minus_rule=paired(tests, backtrack_beyond_rule, matched,
+                                          backtrack_beyond_rule))
 
 
 @dataclass(frozen=True)
@@ -619,6 +689,9 @@ class Metrics:
     # chains are not the organism's); and for the pipeline check, the search's own backtracks
     search_rule: SearchRuleStats | None
     search_backtracks_hard: stats.Estimate  # backtracks the search needs, on the hard problems
+    # the pipeline check against its rule: (chain's backtracks - the search's) on hard problems
+    # minus the same on easy ones (where the search needs 0), by problem (review s16_b)
+    hard_easy_minus_search: stats.Estimate
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -690,6 +763,9 @@ def analyse(rows: list[dict]) -> Metrics:
     m["n_continuations"] = sum(len(r["finished"]) for r in cuts)
     m["search_rule"] = search_rule_stats(cuts, tests, matched, by_problem)
     m["search_backtracks_hard"] = per_chain_mean(hard, "difficulty")
+    m["hard_easy_minus_search"] = stats.difference_ci(
+        [r["n_backtracks"] - r["difficulty"] for r in hard], [r["problem"] for r in hard],
+        [r["n_backtracks"] - r["difficulty"] for r in easy], [r["problem"] for r in easy])
     return Metrics(**m)
 
 
@@ -736,8 +812,9 @@ def plot(rows: list[dict], metrics: Metrics):
     axes[1, 1].set(ylim=(0, 1.05), ylabel="P(continuation backtracks first)")
     for ax in axes[1]:
         ax.tick_params(axis="x", labelsize=7)
-    if rule is not None:
-        axes[1, 0].set_title("olive: the search rule's prediction", fontsize=8)
+    axes[1, 0].set_title("primary claim" + (" (olive: the search rule's prediction)"
+                                            if rule is not None else ""),
+                         fontsize=8, fontweight="bold")
     fig.tight_layout()
     return fig
 
@@ -749,6 +826,10 @@ def plot(rows: list[dict], metrics: Metrics):
 # %%
 RULE_NAME = ("the organism's search rule read from the text (the open branch's next untried final "
              "operation, else the next first operation in the search's fixed order)")
+SEARCH_NEEDS = ("rule from the prompt alone: a chain backtracks as often as the organism's "
+                "search needs")
+BACKTRACK_RULE = ("one-line rule: the search backtracks exactly when the open branch has no "
+                  "final operation left untried")
 
 
 def rule_baselines(m: Metrics) -> dict[str, Baseline | None]:
@@ -763,14 +844,13 @@ def rule_baselines(m: Metrics) -> dict[str, Baseline | None]:
             f"one-line rule: {RULE_NAME}, predicted P(next operation differs) at the same cuts",
             r.rule_different_all_tests),
         "pipeline-hard-easy": Baseline(
-            "rule from the prompt alone: a chain backtracks as often as the organism's search "
-            "needs (backtracks per chain it predicts on the same hard problems)",
-            m.search_backtracks_hard),
+            f"{SEARCH_NEEDS}: its hard minus easy difference (0 backtracks on the easy problems "
+            "by definition)", m.search_backtracks_hard),
         "backtrack-again": None if r is None else Baseline(
-            "one-line rule: the search backtracks exactly when the open branch has no final "
-            "operation left untried; its predicted P(backtracks first) at the same cuts",
-            r.backtrack_first_test),
+            f"{BACKTRACK_RULE}: its predicted P(backtracks first) before a backtrack minus at "
+            "the matched control, same cuts", r.backtrack_first_minus_matched),
     }
+
 
 
 def claims(m: Metrics) -> list[Claim]:
@@ -784,28 +864,42 @@ def claims(m: Metrics) -> list[Claim]:
                 "cut after the same tag in the same chain, no backtrack next",
                 "P(next operation differs)", m.matched_control.different,
                 m.different_minus_matched, key=PRIMARY, strongest_baseline=base[PRIMARY]),
-        compare("Pipeline check (true by construction on the organism, whose 'hard' means its "
-                "own search needs a backtrack): chains on problems whose search needs "
-                "backtracking contain more backtracks than chains on problems it solves directly.",
-                "backtracks per chain, search needs >= 1", m.backtracks_hard,
-                "problems the search solves without backtracking", "backtracks per chain",
-                m.backtracks_easy, m.backtracks_hard_minus_easy,
+        compare("Pipeline check, judged against its rule (review s16_b: on the organism, "
+                "whose 'hard' means its own search needs a backtrack, the raw gap is true by "
+                "construction): chains on problems whose search needs backtracking contain more "
+                "backtracks than chains on problems it solves directly, by more than the "
+                "search's own backtracks predict.",
+                "backtracks per chain, hard minus easy problems", m.backtracks_hard_minus_easy,
+                f"{SEARCH_NEEDS} (0 on the easy problems by definition)",
+                "backtracks per chain the search needs, hard minus easy",
+                m.search_backtracks_hard, m.hard_easy_minus_search,
                 key="pipeline-hard-easy", strongest_baseline=base["pipeline-hard-easy"]),
-        compare("Exploratory (chosen after seeing an earlier run). Sanity check of the organism's "
-                "rule: resampled just before a backtrack, the model backtracks again first more "
-                "often than at a cut after the same step type where the chain went on without "
-                "backtracking. Confounded: on the organism a backtrack follows by rule once a "
-                "branch's operations have all been tried, and the matched cut mostly still has "
-                "untried operations (see Finding), so this does not show the decision is more "
-                "than that rule, which predicts the same difference (its strongest baseline).",
-                "P(continuation backtracks first), before a backtrack",
-                m.pre_backtrack.backtrack_first,
-                "cut after the same tag in the same chain, no backtrack next",
-                "P(continuation backtracks first)", m.matched_control.backtrack_first,
-                m.backtrack_first_minus_matched, key="backtrack-again",
-                strongest_baseline=base["backtrack-again"]),
     ]
     r = m.search_rule
+    if r is None:  # no rule to judge it against (not the organism): the matched control only
+        out.append(compare(
+            "Exploratory (chosen after seeing an earlier run): resampled just before a "
+            "backtrack, the model backtracks again first more often than at a cut after the "
+            "same step type where the chain went on without backtracking.",
+            "P(continuation backtracks first), before a backtrack",
+            m.pre_backtrack.backtrack_first,
+            "cut after the same tag in the same chain, no backtrack next",
+            "P(continuation backtracks first)", m.matched_control.backtrack_first,
+            m.backtrack_first_minus_matched, key="backtrack-again"))
+    else:
+        out.append(compare(
+            "Exploratory (chosen after seeing an earlier run), judged against its rule (review "
+            "s16_b): resampled just before a backtrack, the model backtracks again first more "
+            "often than at a cut after the same step type where the chain went on without "
+            "backtracking, by more than the organism's search rule predicts (it backtracks "
+            "once a branch's final operations have all been tried; the matched cut mostly "
+            "still has some, see Finding).",
+            "P(continuation backtracks first), before a backtrack minus matched control",
+            m.backtrack_first_minus_matched,
+            "the search rule's prediction of that difference at the same cuts",
+            "predicted P(backtracks first), before minus control",
+            r.backtrack_first_minus_matched, r.backtrack_again_minus_rule,
+            key="backtrack-again", strongest_baseline=base["backtrack-again"]))
     if r is not None and r.different_all_tests.n_items:
         out.append(compare(
             "Beyond the search rule: resampling just before a backtrack (every pre-backtrack cut, "
@@ -867,6 +961,49 @@ def placement_text(m: Metrics) -> str:
     return text
 
 
+def slip_text(m: Metrics) -> str:
+    """Beside the primary: how much of the matched control's change rate sits on slip cuts,
+    where the original chain skipped a backtrack the search rule mandates ("" without the rule
+    or without slips)."""
+    d = stats.describe
+    r = m.search_rule
+    if r is None or not r.n_slip_controls:
+        return ""
+    control, diff = m.matched_control.different, m.different_minus_matched
+    changed = control.successes if control.successes is not None else "?"
+    without = r.different_minus_matched_without_slips
+    text = (
+        f"Beside the primary claim: the matched control's {d(control)} is {changed} changed "
+        f"continuations, {r.slip_changed} of them at the {r.n_slip_controls} control cuts "
+        f"({r.slip_continuations} continuations) where the original chain skipped a backtrack "
+        "the search rule mandates (its branch had no final operation left untried) and the "
+        "resample went back to the rule. At the other "
+        f"{m.matched_control.n_cuts - r.n_slip_controls} matched controls the change rate is "
+        f"{d(r.control_without_slips)}. Without the slip cuts' problems the primary difference "
+        f"is {d(without)}, against {d(diff)} with them")
+    if diff.value < 0 <= without.value:
+        text += (": the primary's negative sign rests on those slips, not on backtracks being "
+                 "less branchy than other steps")
+    return text + "."
+
+
+def bound_text(m: Metrics) -> str:
+    """What the observed-minus-rule secondary rules out: the upper end of its interval, at the
+    level Holm reads it ("" where the claim is not made)."""
+    claim = next((c for c in claims(m) if c.key == "pre-backtrack-vs-search-rule"), None)
+    if claim is None or claim.difference.ci is None:
+        return ""
+    lo, hi = claim.difference.ci
+    level = "95%" if abs(claim.ci_level - stats.LEVEL) < 1e-9 else (
+        f"Holm-adjusted {100 * claim.ci_level:.1f}%")
+    return (
+        f"What the observed-minus-rule secondary does set: its {level} interval, {lo:+.2f} to "
+        f"{hi:+.2f} over {claim.difference.n} problems, rules out an excess over the search "
+        f"rule larger than {hi:+.2f} (resampling just before a backtrack changing the next "
+        f"operation more than {hi:.2f} more often than the rule predicts); a smaller excess is "
+        "not excluded.")
+
+
 def baseline_text(m: Metrics) -> str:
     """The strongest simple baseline, stated before anything else (issue #25)."""
     d = stats.describe
@@ -883,23 +1020,30 @@ def baseline_text(m: Metrics) -> str:
         f"chain had left the rule: before a backtrack {d(r.different_test)} (observed "
         f"{d(m.pre_backtrack.different)}), at the matched control {d(r.different_control)} "
         f"(observed {d(m.matched_control.different)}), a difference of "
-        f"{d(r.different_minus_matched)} against the observed {d(m.different_minus_matched)}. "
+        f"{d(r.different_minus_matched)} against the observed {d(m.different_minus_matched)} "
+        "(where one side of a rule difference is the same 0 or 1 at every cut, its interval is "
+        "the other side's, shifted: not widened as if the constant side were sampled). "
         "Over every pre-backtrack cut the observed change rate minus the rule's prediction is "
         f"{d(r.different_minus_rule)}. The rule also predicts the backtrack-again check: it "
         f"backtracks first in {d(r.backtrack_first_test)} of the matched pre-backtrack "
         f"continuations and {d(r.backtrack_first_control)} at their controls (difference "
-        f"{d(r.backtrack_first_minus_matched)}; observed {d(m.backtrack_first_minus_matched)}). "
+        f"{d(r.backtrack_first_minus_matched)}; observed {d(m.backtrack_first_minus_matched)}; "
+        f"observed minus predicted {d(r.backtrack_again_minus_rule)}). "
         "So on the organism a backtrack is not a branch point beyond its search rule: resampling "
         "changes the next operation where the original chain had slipped off the rule, and the "
         "pipeline check's search predicts "
         f"{d(m.search_backtracks_hard)} backtracks per chain on the hard problems (observed "
-        f"{d(m.backtracks_hard)}).")
+        f"{d(m.backtracks_hard)}); the chains' hard minus easy gap minus the search's is "
+        f"{d(m.hard_easy_minus_search)} (the chains also backtrack on problems the search "
+        f"solves directly: {d(m.backtracks_easy)} per chain).")
 
 
 def findings(m: Metrics) -> str:
     d = stats.describe
+    first = "".join(f"{part}\n\n" for part in (slip_text(m), baseline_text(m), bound_text(m))
+                    if part)
     text = (
-        f"{baseline_text(m)}\n\n"
+        f"{first}"
         f"{m.n_chains} chains, {m.n_unfinished} unfinished (left out below). Accuracy of "
         f"the finished ones: {d(m.accuracy)}. Their implied trees have {d(m.mean_n_nodes)} "
         f"nodes, depth {d(m.mean_depth)}, branching factor {d(m.mean_branching_factor)} and "

@@ -57,6 +57,8 @@ def test_chains_by_hand():
     assert m.tree_node_recall.value == pytest.approx((1 + 1 + 0.5 + 1) / 4)
     assert sorted(m.backtracks_by_difficulty) == [0, 1, 2]
     assert m.backtracks_hard_minus_easy.value == pytest.approx(1.0)
+    # against the search: (1 - 1, 1 - 2) on the hard chains, (0, 0) on the easy: -0.5 - 0
+    assert m.hard_easy_minus_search.value == pytest.approx(-0.5)
 
 
 def test_matched_control_is_the_same_tag_in_the_same_chain():
@@ -98,12 +100,15 @@ def test_claims_verdicts_follow_their_intervals():
         check(claim.to_dict())  # raises when a verdict disagrees with difference_ci
     branch, difficulty, again = claims
     assert branch.verdict == "not distinguishable", "one matched pair: no interval"
-    # every hard chain has 1 backtrack and every easy one 0: the bootstrap alone would say [1, 1];
-    # all-or-nothing sides on so few problems get Wilson's interval, so no verdict here
-    assert difficulty.difference.value == 1.0 and difficulty.difference.ci[0] < 1.0
-    assert difficulty.verdict in ("supported", "not distinguishable")
+    # the raw gap (every hard chain 1 backtrack, every easy one 0) is the claim's estimate
+    assert difficulty.estimate.value == 1.0
     # p1's pair: 1/4 continuations backtrack first before the backtrack, 0/4 at the matched cut
+    # (no search rule on these chains: the check keeps its matched control)
     assert again.difference.value == pytest.approx(0.25)
+    # the pipeline check is judged against the search's own backtracks: hard minus easy 1.0,
+    # the search's 1.5 (difficulties 1 and 2; 0 on easy problems by definition)
+    assert difficulty.control.estimate.value == pytest.approx(1.5)
+    assert difficulty.difference.value == pytest.approx(-0.5)
 
 
 def test_findings_show_the_per_tag_table_and_counts():
@@ -246,6 +251,62 @@ def test_search_rule_stats_by_hand():
     assert (r.backtrack_first_test.value, r.backtrack_first_control.value) == (1.0, 0.0)
     assert r.backtrack_first_minus_matched.value == pytest.approx(1.0)
     assert m.search_backtracks_hard.value == pytest.approx(1.0), "difficulty 1 on the one chain"
+    assert r.n_slip_controls == 0, "the matched control's branch still has 152/4 to try"
+
+
+# a chain that skips the backtrack the rule mandates after its second Miss (step 6), then
+# backtracks after one try in the next branch (step 10)
+SLIP = (" Try 8*19=152. Left: 152, 4. Try 152-4=148. Miss. Try 152/4=38. Miss. Try 8+19=27."
+        " Left: 27, 4. Try 27*4=108. Miss. Wait, backtrack. Try 19-8=11. Left: 11, 4.")
+
+
+def slip_cut(kind: str, step: int, original: str, ops: list[str], tags: list[str]) -> dict:
+    return {**rule_cut(kind, step, original, ops, tags), "problem": "s",
+            "unit": f"cut:s:{kind}:verify"}
+
+
+SLIP_ROWS = RULE_ROWS + [
+    placed("s", SLIP),
+    slip_cut("pre_backtrack", 10, "19-8", ["19-8", "19-8"], ["backtrack", "backtrack"]),
+    # the slip: the rule backtracks here; one resample changes the next operation
+    slip_cut("control", 6, "8+19", ["8+19", "19-8"], ["backtrack", "backtrack"]),
+]
+
+
+def test_slip_controls_by_hand():
+    assert rt.search_rule(PROMPT, SLIP, 6) == rt.RuleStep(True, "8+19")
+    m = rt.analyse(SLIP_ROWS)
+    r = m.search_rule
+    assert (r.n_slip_controls, r.slip_continuations, r.slip_changed) == (1, 2, 1)
+    # without problem s: a's control changes 2/2 (152/4 vs 8+19), a's test 1/2
+    assert r.control_without_slips.value == pytest.approx(1.0)
+    assert r.different_minus_matched_without_slips.value == pytest.approx(0.5 - 1.0)
+    assert m.matched_control.different.value == pytest.approx(3 / 4), "with s: 2/2 + 1/2"
+    # backtrack-again beyond the rule. The rule reads s's "Try 8+19" (no backtrack before it)
+    # as one more try of the open 8*19 branch, so it backtracks at step 10 too. Tests a
+    # [1-1, 0-1], s [1-1, 1-1]; controls a [0-0, 0-0], s [1-1, 1-1]: -1/4 - 0
+    assert rt.search_rule(PROMPT, SLIP, 10).backtrack
+    assert r.backtrack_again_minus_rule.value == pytest.approx(-0.25)
+    text = rt.findings(m)
+    assert text.startswith("Beside the primary claim: the matched control's")
+    assert "1 of them at the 1 control cuts (2 continuations)" in text
+
+
+def test_rule_difference_does_not_widen_a_constant_side():
+    # the rule's side is 0 at every test: the difference is <= 0 in every resample
+    tests, controls = [0.0] * 6, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    at = ["a", "b", "c", "d", "e", "f"]
+    d = rt.rule_difference(tests, at, controls, at)
+    assert d.value == pytest.approx(-1 / 3) and d.ci[1] <= 0.0
+    widened = rt.stats.difference_ci(tests, at, controls, at)
+    assert widened.ci[1] > 0.0, "difference_ci widens the constant side as a Wilson sample"
+    # and an all-1 side: 1 minus the other side's own interval, at every level (Holm)
+    up = rt.rule_difference([1.0] * 6, at, controls, at)
+    assert up.value == pytest.approx(2 / 3) and up.ci[1] <= 1.0
+    lo, hi = rt.stats.interval_at(up, 0.99)
+    assert lo <= up.ci[0] and hi >= up.ci[1] - 1e-12
+    mixed = rt.rule_difference(controls, at, controls[::-1], at)
+    assert mixed == rt.stats.difference_ci(controls, at, controls[::-1], at), "no constant side"
 
 
 def test_every_claim_names_its_strongest_baseline():
@@ -256,9 +317,15 @@ def test_every_claim_names_its_strongest_baseline():
     for claim in claims:
         check(claim.to_dict())
         assert claim.to_dict()["strongest_baseline"]["name"]
-    primary, _, again, beyond = claims
+    primary, pipeline, again, beyond = claims
     assert primary.strongest_baseline.estimate is m.search_rule.different_test
-    assert again.strongest_baseline.estimate.value == 1.0
+    # the two checks the rule explains take their verdict against it (review s16_b)
+    assert again.control.estimate is m.search_rule.backtrack_first_minus_matched
+    assert again.difference is not m.search_rule.backtrack_again_minus_rule  # Holm-adjusted copy
+    assert again.difference.value == m.search_rule.backtrack_again_minus_rule.value
+    assert again.strongest_baseline.estimate.value == 1.0, "1 - 0: the rule's difference"
+    assert pipeline.control.estimate is m.search_backtracks_hard
+    assert pipeline.difference.n == m.hard_easy_minus_search.n == 0, "no easy problem here"
     assert beyond.control.estimate is m.search_rule.rule_different_all_tests
     assert rt.findings(m).startswith("Strongest simple baseline: one line, the organism's")
     # chains that are not the organism's: no rule, so no rule baseline and no fourth claim
