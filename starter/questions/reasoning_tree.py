@@ -526,6 +526,7 @@ class SearchRuleStats:
     n_slip_controls: int  # matched control cuts that are slips
     slip_continuations: int  # continuations sampled at them
     slip_changed: int  # of those, how many changed the next operation
+    slip_changed_backtracking: int  # of the changed ones, how many backtrack first (the rule)
     control_without_slips: stats.Estimate  # observed P(next op differs), the other controls
     different_minus_matched_without_slips: stats.Estimate  # the primary without slip problems
     # backtrack-again against its rule: (observed - predicted) before a backtrack minus the same
@@ -639,6 +640,9 @@ def search_rule_stats(cuts: list[dict], tests: list[dict], matched: list[dict],
         n_slip_controls=len(slip_rows),
         slip_continuations=sum(len(r["different_branch"]) for r in slip_rows),
         slip_changed=sum(bool(f) for r in slip_rows for f in r["different_branch"]),
+        slip_changed_backtracking=sum(bool(f) and t == "backtrack" for r in slip_rows
+                                      for f, t in zip(r["different_branch"],
+                                                      r["continuation_tags"])),
         control_without_slips=items(kept_controls, observed_change),
         different_minus_matched_without_slips=paired(kept_tests, observed_change, kept_controls,
                                                      observed_change),
@@ -976,11 +980,15 @@ def slip_text(m: Metrics) -> str:
         f"Beside the primary claim: the matched control's {d(control)} is {changed} changed "
         f"continuations, {r.slip_changed} of them at the {r.n_slip_controls} control cuts "
         f"({r.slip_continuations} continuations) where the original chain skipped a backtrack "
-        "the search rule mandates (its branch had no final operation left untried) and the "
-        "resample went back to the rule. At the other "
+        "the search rule mandates (its branch had no final operation left untried); "
+        f"{r.slip_changed_backtracking} of those {r.slip_changed} backtrack first, back to the "
+        "rule. At the other "
         f"{m.matched_control.n_cuts - r.n_slip_controls} matched controls the change rate is "
         f"{d(r.control_without_slips)}. Without the slip cuts' problems the primary difference "
         f"is {d(without)}, against {d(diff)} with them")
+    if r.control_without_slips.successes == 0:
+        text += (" (a side that is 0 on every item is widened to Wilson's interval over its "
+                 "problems, hence the lower end)")
     if diff.value < 0 <= without.value:
         text += (": the primary's negative sign rests on those slips, not on backtracks being "
                  "less branchy than other steps")

@@ -278,6 +278,7 @@ def test_slip_controls_by_hand():
     m = rt.analyse(SLIP_ROWS)
     r = m.search_rule
     assert (r.n_slip_controls, r.slip_continuations, r.slip_changed) == (1, 2, 1)
+    assert r.slip_changed_backtracking == 1, "the changed one (19-8) backtracked first"
     # without problem s: a's control changes 2/2 (152/4 vs 8+19), a's test 1/2
     assert r.control_without_slips.value == pytest.approx(1.0)
     assert r.different_minus_matched_without_slips.value == pytest.approx(0.5 - 1.0)
