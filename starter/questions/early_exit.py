@@ -1104,7 +1104,9 @@ def budget(cfg: Config) -> list[Generation]:
 # 1. the oracle (first boundary whose forced answer is right) must save what the ideal exit saves
 #    on each arm (its interval covers that arm's settled share) and more on the variant;
 # 2. the probe, which on the base reaches only ~0.4 of the oracle (Read first), is checked as an
-#    order: it must save more on the variant than on the control, the difference excluding 0.
+#    order: it must save more on the variant than on the control, the difference excluding 0;
+# 3. on the variant, the probe against the one-line target rule (which stops exactly at the
+#    settle point there): an ideal reader of a settled answer saves the same, difference 0.
 # Sizes: the cpu preset's 64 problems per arm. The plant adds ~22 tokens to ~64-token chains, an
 # expected gap of ~0.25 in the oracle's share against intervals of about +-0.05 (power ~1).
 
@@ -1130,6 +1132,13 @@ def measure_probe_saved(m: Metrics) -> Measured:
     return measured_from(probe.saved if probe else stats.mean_ci([], []))
 
 
+def measure_probe_minus_rule(m: Metrics) -> Measured:
+    """Share saved by the probe minus the one-line target rule's, paired by problem (nan: no
+    probe). On the variant the rule stops exactly where the generator settles the answer."""
+    diff = m.probe_minus.get("target_rule")
+    return measured_from(diff if diff is not None else stats.mean_ci([], []))
+
+
 VALIDATION = (
     Validation(
         quantity="share of thinking tokens saved by the oracle's stop (planted: the settle point)",
@@ -1146,6 +1155,14 @@ VALIDATION = (
                  "the thinking ends. Order only: on the base the probe reaches ~0.4 of the "
                  "oracle, so its level is not planted; the difference from the control must "
                  "exclude 0.")),
+    Validation(  # review s16_a: the recovered order does not say the probe beats the text
+        quantity="share saved: probe minus the target rule, on the variant (planted: 0)",
+        arms=(Arm("tinythinker-rechecks", 0.0, label="rechecks"),),
+        measure=measure_probe_minus_rule, settings=VALIDATION_SETTINGS,
+        meaning=("On the variant the one-line target rule stops exactly at the settled answer, so "
+                 "a probe that reads 'the answer is settled' saves what the rule saves: the "
+                 "paired difference should cover 0. Below 0, the probe misses a settled answer "
+                 "that the text already shows.")),
 )
 
 
