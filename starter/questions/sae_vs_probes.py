@@ -782,6 +782,7 @@ def run(ctx: Context) -> None:
             unreadable = (f"the plant is written after layer {feature.layer}; layer {layer} is "
                           "read, before it")
     held_out = split_problems([c.problem for c in chains], cfg.test_fraction, cfg.seed)
+    n_held_out = len({c.problem for c in chains if c.problem in held_out})
     y = np.array([s.label for s in sites], dtype=int)
     groups = np.array([s.problem for s in sites])
     items = {prop: items_of(sites, prop, held_out, cfg.seed) for prop in described}
@@ -789,6 +790,8 @@ def run(ctx: Context) -> None:
         items["planted"] = Items(items["planted"].train[:0], items["planted"].test[:0],
                                  skipped=unreadable)
     for prop, got in items.items():
+        # before class balancing: what the held-out problems offer, so dropped units are counted
+        offered = [s.problem for s in sites if s.prop == prop and s.problem in held_out]
         if not ctx.store.done(f"items:{prop}"):
             ctx.store.append({
                 "unit": f"items:{prop}", "kind": "items", "property": prop,
@@ -796,7 +799,9 @@ def run(ctx: Context) -> None:
                 "claim_k": cfg.claim_k, "skipped": got.skipped,
                 "problems": [sites[i].problem for i in got.test],
                 "labels": y[got.test].tolist(), "n_train": len(got.train),
-                "n_train_problems": len({sites[i].problem for i in got.train})})
+                "n_train_problems": len({sites[i].problem for i in got.train}),
+                "n_test_before": len(offered), "n_test_problems_before": len(set(offered)),
+                "n_held_out_problems": n_held_out})
     probed = [prop for prop, got in items.items() if got.skipped is None]
     for prop in probed:  # the one-line rule: fixed, nothing fitted (organism properties only)
         calls = [sites[i].rule for i in items[prop].test]
@@ -960,6 +965,10 @@ class ItemCounts:
     n_test_positive: int  # of them, positive
     n_train: int  # training items
     n_train_problems: int  # problems they come from
+    # held-out items before class balancing (None: rows written before it was recorded)
+    n_test_before: int | None = None
+    n_test_problems_before: int | None = None  # held-out problems with a site of this property
+    n_held_out_problems: int | None = None  # held-out problems in all
 
 
 @dataclass(frozen=True)
@@ -1035,6 +1044,13 @@ class Metrics:
     # property -> SAE minus the ceiling (the one-line rule, which computes the label): not a claim
     sae_minus_ceiling: dict[str, stats.Estimate] = field(default_factory=dict)
     chance: dict[str, Chance] = field(default_factory=dict)  # property -> its chance control
+    # property -> residual probe (dense; claim k) -> it minus the text ladder's top rung, paired:
+    # whether a verdict against the text is about SAEs or about every reading of the residual
+    rungs_minus_text_strongest: dict[str, dict[str, stats.Estimate]] = field(
+        default_factory=dict)
+    # property -> the top text rung, where its hits equal the ceiling's on every held-out item:
+    # that rung is the label's rule again, so SAE minus it is no claim (review s17)
+    text_at_ceiling: dict[str, str] = field(default_factory=dict)
 
 
 def analyse(rows: list[dict]) -> Metrics:
@@ -1057,7 +1073,8 @@ def analyse(rows: list[dict]) -> Metrics:
         "items": {}, "accuracy": {}, "sae_minus_resid": {}, "sae_minus_dense": {},
         "sae_minus_text": {}, "sae_minus_resid_by_seed": {}, "strongest": {},
         "sae_minus_strongest": {}, "text_ladder": {}, "text_strongest": {},
-        "sae_minus_text_strongest": {}, "sae_minus_ceiling": {}}
+        "sae_minus_text_strongest": {}, "sae_minus_ceiling": {},
+        "rungs_minus_text_strongest": {}, "text_at_ceiling": {}}
 
     def probe(prop: str, method: str, seed: int | None = None) -> dict | None:
         want = seed if is_seeded(method) else None
@@ -1076,7 +1093,11 @@ def analyse(rows: list[dict]) -> Metrics:
         m["items"][prop] = ItemCounts(n_test=len(labels), n_test_problems=len(set(problems)),
                                       n_test_positive=int(sum(labels)),
                                       n_train=items[prop]["n_train"],
-                                      n_train_problems=items[prop]["n_train_problems"])
+                                      n_train_problems=items[prop]["n_train_problems"],
+                                      n_test_before=items[prop].get("n_test_before"),
+                                      n_test_problems_before=items[prop].get(
+                                          "n_test_problems_before"),
+                                      n_held_out_problems=items[prop].get("n_held_out_problems"))
         here = {r["method"]: r for r in found if r["property"] == prop}
         m["accuracy"][prop] = {method: _accuracy(probe(prop, method), problems)
                                for method in here}
@@ -1122,6 +1143,12 @@ def analyse(rows: list[dict]) -> Metrics:
                 else probe(prop, top_text), problems)
             if CEILING in here:
                 m["sae_minus_ceiling"][prop] = _sae_minus(sae_rows, here[CEILING], problems)
+                if top_text != "trivial" and here[top_text]["hits"] == here[CEILING]["hits"]:
+                    m["text_at_ceiling"][prop] = top_text
+            if top_text != "trivial":
+                m["rungs_minus_text_strongest"][prop] = {
+                    rung: _gap(probe(prop, rung), probe(prop, top_text), problems)
+                    for rung in ("resid-dense", f"resid-k{m['claim_k']}") if rung in here}
             m["sae_minus_resid_by_seed"][prop] = {
                 seed: _gap(probe(prop, f"sae-k{m['claim_k']}", seed),
                            probe(prop, f"resid-k{m['claim_k']}"), problems) for seed in seeds}
@@ -1159,7 +1186,7 @@ BAR_COLOURS = ("C4", "C5", "C6", "C9")  # one per property (grey and C0-C3 mean 
 REFERENCES = (  # horizontal lines in each property's panel: method, label, style
     ("resid-dense", "dense residual probe (band: 95% CI)", {"color": "C2", "ls": "-"}),
     ("text", "text baseline", {"color": "C3", "ls": "--"}),
-    ("numeric", "numeric text reader", {"color": "C5", "ls": (0, (3, 1, 1, 1))}),
+    ("numeric", "numeric text reader (band: 95% CI)", {"color": "C5", "ls": (0, (3, 1, 1, 1))}),
     ("token", "token identity", {"color": "grey", "ls": ":"}),
     ("rule", "one-line rule (ceiling: computes the label)", {"color": "C8", "ls": (0, (1, 1))}),
 )
@@ -1188,8 +1215,13 @@ def plot(rows: list[dict], metrics: Metrics):
         for method, label, style in REFERENCES:
             if method in acc:
                 ax.axhline(acc[method].value, lw=1, label=label, **style)
-        if acc["resid-dense"].ci:
-            ax.axhspan(*acc["resid-dense"].ci, color="C2", alpha=0.12, lw=0)
+        for method, colour in (("resid-dense", "C2"), ("numeric", "C5")):
+            band = acc[method].ci if method in acc else None
+            if band:
+                ax.axhspan(*band, color=colour, alpha=0.12, lw=0)
+        if prop in m.text_at_ceiling:  # the line sits under the ceiling's: say so
+            ax.annotate(f"{m.text_at_ceiling[prop]} = ceiling", (xs[0], 0.985), fontsize=7,
+                        va="top", color="C5")
         shuffled = acc.get(SHUFFLED_DENSE)
         if shuffled is not None:
             ax.axhline(shuffled.value, color="black", lw=0.8, ls="-.",
@@ -1197,7 +1229,8 @@ def plot(rows: list[dict], metrics: Metrics):
         ax.set_xticks(xs, [str(k) for k in ks])
         ax.set_ylim(0.3, 1.05)
         ax.set(xlabel="k (features the probe may use)", ylabel="held-out accuracy")
-        ax.set_title(f"{prop} (n={m.items[prop].n_test_problems} problems)", fontsize=9)
+        primary = " (primary)" if f"sae-vs-text-{prop}" == PRIMARY else ""
+        ax.set_title(f"{prop}{primary} (n={m.items[prop].n_test_problems} problems)", fontsize=9)
     for ax in axes[:-1].ravel()[len(props):]:
         ax.set_axis_off()
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -1247,8 +1280,11 @@ def claims(m: Metrics) -> list[Claim]:
             m.sae_minus_resid[prop][k], key=f"sae-vs-resid-{prop}",
             strongest_baseline=strongest))
         # against the text ladder's top rung (issue #25); the one-line rule is the label's own
-        # definition, a ceiling and not a comparator (review s16_b)
+        # definition, a ceiling and not a comparator (review s16_b). A top rung that equals the
+        # rule on every held-out item is the ceiling again: no claim, out of Holm (review s17)
         text_top = m.text_strongest[prop]
+        if prop in m.text_at_ceiling and f"sae-vs-text-{prop}" != PRIMARY:
+            continue
         found.append(compare(
             f"A probe on {k} SAE latents reads '{prop}' more accurately than the strongest "
             "fitted or trivial reading of the text alone: the best of the fitted text baseline "
@@ -1330,6 +1366,7 @@ def text_ladder_note(m: Metrics) -> str:
             if ceiling_gap is not None:
                 note += (f" Against the ceiling it would be {d(ceiling_gap)}, which no reader "
                          "of any representation short of the label could avoid.")
+        note += primary_scope(m)
     beaten = [p for p in m.properties if p in m.sae_minus_text_strongest
               and CEILING in m.accuracy.get(p, {})
               and m.sae_minus_text_strongest[p].excludes_zero
@@ -1341,7 +1378,9 @@ def text_ladder_note(m: Metrics) -> str:
         note += (f" Where the numeric reader is the strongest text rung, SAE k={k} minus the bag "
                  "of words, then minus the numeric reader: "
                  + "; ".join(f"`{p}` {_short(bag[p])} ({_verdict(bag[p])}) -> {_short(top[p])} "
-                             f"({_verdict(top[p])})" for p in changed)
+                             + (f"({_verdict(top[p])})" if p not in m.text_at_ceiling else
+                                "(no claim: the numeric reader equals the ceiling on every "
+                                "held-out item)") for p in changed)
                  + ".")
     if beaten:
         note += (f" SAE k={k} beats the strongest text rung on "
@@ -1351,6 +1390,51 @@ def text_ladder_note(m: Metrics) -> str:
                  "label needs, not as the SAE holding something the text lacks, since the text "
                  "determines the label (the ceiling reads 1).")
     return note
+
+
+def primary_scope(m: Metrics) -> str:
+    """What the primary's verdict is about (review s17): the residual probes against the same text
+    rung, the SAE-specific comparison, the bound the text reader sets, and transfer to R1."""
+    k, prop = m.claim_k, PRIMARY.removeprefix("sae-vs-text-")
+    top = m.text_strongest.get(prop)
+    rungs = m.rungs_minus_text_strongest.get(prop, {})
+    out = ""
+    if top and rungs:
+        out += (f" The residual probes minus the same {top} rung, paired: "
+                + "; ".join(f"{rung} {_short(e)}" for rung, e in rungs.items()) + ".")
+        if all(e.excludes_zero and e.value < 0 for e in rungs.values()):
+            out += (f" So no linear reading of layer {m.layer} reaches the {top} reader: the "
+                    "verdict is not specific to SAEs.")
+    resid = m.sae_minus_resid.get(prop, {}).get(k)
+    if resid is not None:
+        out += (f" The SAE-specific comparison is SAE k={k} against {k} residual dimensions "
+                f"(`sae-vs-resid-{prop}`): {_short(resid)}, {_verdict(resid)}.")
+    if prop in ORGANISM_PROPERTIES:
+        out += (" On the organism every label is a function of the text read so far, so every "
+                "SAE-vs-text verdict is bounded by how strong a text reader one builds.")
+    if prop not in MODEL_PROPERTIES:
+        out += (f" `{prop}` does not exist on R1 (the gpu preset probes "
+                + ", ".join(f"`{p}`" for p in MODEL_PROPERTIES) + "): the primary has no R1 "
+                "counterpart.")
+    return out
+
+
+def dropped_units(n: ItemCounts, prop: str) -> str:
+    """Held-out items and problems lost before the probes, counted (empty: rows predating it).
+
+    >>> dropped_units(ItemCounts(336, 194, 168, 380, 197, 350, 196, 200), "reachable")
+    ' Kept 336 of 350 held-out items (class balancing); of 200 held-out problems, 4 have no \
+`reachable` site and 2 lost all their items to balancing.'
+    """
+    if n.n_test_before is None or n.n_test_problems_before is None:
+        return ""
+    out = f" Kept {n.n_test} of {n.n_test_before} held-out items (class balancing)"
+    if n.n_held_out_problems is not None:
+        out += (f"; of {n.n_held_out_problems} held-out problems, "
+                f"{n.n_held_out_problems - n.n_test_problems_before} have no `{prop}` site and "
+                f"{n.n_test_problems_before - n.n_test_problems} lost all their items to "
+                "balancing")
+    return out + "."
 
 
 def read_first(m: Metrics) -> str:
@@ -1416,7 +1500,8 @@ def findings(m: Metrics) -> str:
         acc, n = m.accuracy[prop], m.items[prop]
         lines.append(f"\n**{prop}** ({m.descriptions[prop]}): {n.n_test} held-out items "
                      f"from {n.n_test_problems} problems ({n.n_test_positive} positive), "
-                     f"{n.n_train} training items from {n.n_train_problems} problems.")
+                     f"{n.n_train} training items from {n.n_train_problems} problems."
+                     + dropped_units(n, prop))
         for method, e in acc.items():
             note = f" ({CEILING_NOTE})" if method == CEILING else ""
             lines.append(f"- {method}: {d(e)}{note}")
@@ -1436,7 +1521,10 @@ def findings(m: Metrics) -> str:
             top, gap = m.text_strongest[prop], m.sae_minus_text_strongest[prop]
             lines.append(f"- Strongest text rung: {rung_name(top)} (`{top}`), "
                          f"{d(m.text_ladder[prop][top])}; SAE k={k} minus it: {d(gap)}, "
-                         f"{_verdict(gap)} (the claim `sae-vs-text-{prop}`).")
+                         + (f"{_verdict(gap)} (the claim `sae-vs-text-{prop}`)."
+                            if prop not in m.text_at_ceiling else
+                            f"not a claim: the {top} reader's hits equal the ceiling's on "
+                            "every held-out item, so it is the label's rule again."))
         if prop in m.strongest:
             top, gap = m.strongest[prop], m.sae_minus_strongest[prop]
             lines.append(f"- Strongest non-SAE rung: {rung_name(top)} (`{top}`), "
@@ -1476,7 +1564,10 @@ def findings(m: Metrics) -> str:
             "TinyThinker is 4 layers wide 256, its SAE is trained here on a few thousand tokens, "
             "and its properties are planted by construction. `--preset gpu` runs the same "
             "comparison on R1-Distill-Llama-8B with the Llama Scope R1-distill SAE, where the "
-            "labels come from the kit's step tagger and grader instead of a known search.")
+            "labels come from the kit's step tagger and grader instead of a known search. "
+            "There `is_backtrack` is the tagger's regex on the step's own words (a one-line "
+            "rule computes it: a ceiling again), so only `backtrack_next` and `correct` test SAE "
+            "against text on R1.")
     return "\n".join(lines)
 
 

@@ -519,3 +519,36 @@ def test_the_numeric_reader_learns_a_non_threshold_rule_on_held_out_items():
     called = svp.numeric_reader(x[:120], y[:120], x[120:], seed=0)
     assert (called == y[120:]).all()
     assert svp.numeric_reader(x[:4], np.zeros(4, int), x[4:6], seed=0).tolist() == [0, 0]
+
+
+def test_a_text_rung_equal_to_the_ceiling_gives_no_claim_and_residual_rungs_are_paired():
+    """Review s17: a numeric reader right on exactly the rule's items (16/16) is the ceiling again,
+    so its SAE-vs-text claim is dropped (out of Holm); the residual probes minus it are paired:
+    resid-dense 14/16 - 1 = -1/8, resid-k4 8/16 - 1 = -1/2."""
+    m = svp.analyse(rows() + [probe("a", "rule", ALL), probe("a", "numeric", ALL)])
+    assert m.text_strongest["a"] == "numeric" and m.text_at_ceiling == {"a": "numeric"}
+    gaps = m.rungs_minus_text_strongest["a"]
+    assert gaps["resid-dense"].value == pytest.approx(-1 / 8)
+    assert gaps["resid-k4"].value == pytest.approx(-1 / 2)
+    assert [c.key for c in svp.claims(m)] == ["sae-vs-resid-a", "pipeline"]
+    assert "not a claim: the numeric reader's hits equal the ceiling's" in svp.findings(m)
+
+
+def test_the_primary_scope_names_the_residual_rungs_and_r1():
+    """The primary's paragraph: residual rungs minus the numeric reader (16/16 on 'reachable'),
+    the SAE-specific comparison, the text bound, and that `reachable` has no R1 counterpart."""
+    out = [dict(r, property="reachable") if r.get("property") == "a" else r for r in rows()]
+    out += [probe("reachable", "numeric", ALL),
+            dict(items("reachable"), n_test_before=20, n_test_problems_before=8,
+                 n_held_out_problems=9)]
+    out = [r for r in out if not (r.get("kind") == "items" and r["property"] == "reachable"
+                                  and "n_test_before" not in r)]
+    m = svp.analyse(out)
+    note = svp.text_ladder_note(m)
+    assert "resid-dense -0.12 [" in note and "resid-k4 -0.50 [" in note
+    # resid-dense's interval reaches 0 (one problem carries its misses): no "not specific" line
+    assert "not specific to SAEs" not in note and "(`sae-vs-resid-reachable`)" in note
+    assert "bounded by how strong a text reader one builds" in note
+    assert "the primary has no R1 counterpart" in note
+    assert ("Kept 16 of 20 held-out items (class balancing); of 9 held-out problems, 1 have no "
+            "`reachable` site and 0 lost all their items to balancing.") in svp.findings(m)
