@@ -80,13 +80,33 @@ def test_analyse_by_hand():
 def test_claims_use_the_stronger_untrained_control_and_agree_with_their_intervals():
     found = lr.claims(lr.analyse(ROWS))
     assert len(found) == 3, "depth: MLP vs linear, trained vs untrained; planted control"
-    untrained = found[1]
+    untrained = found[0]
+    assert untrained.key == "trained-depth" and untrained.primary, "the primary comes first"
     assert untrained.control.name.startswith("last tokens one-hot"), "tokens 0.6 beat twin 0.3"
     assert untrained.control.estimate.value == pytest.approx(0.6)
     assert untrained.difference.value == pytest.approx(0.2)
     for claim in found:
         check(claim.to_dict())  # the verdict agrees with difference_ci
         assert claim.estimate.n == 5 and claim.estimate.unit == "problem"
+
+
+def test_the_untrained_reader_is_the_twin_at_its_best_layer_and_ties_are_no_claim():
+    """Review s17: the twin's layer 0 (0.9) beats its layer 1 (0.3) and the tokens (0.6), so the
+    primary compares trained layer 1 (0.8) with it: -0.1. An MLP that hits the same steps as the
+    linear probe at the claim layer makes no MLP claim; the depth rule is the ceiling."""
+    rows = ROWS + [probe("random", 0, "depth", "linear", [1] * 9 + [0])]
+    rows = [dict(r, hits=[1, 1, 1, 1, 1, 1, 1, 1, 0, 0]) if r["unit"] ==
+            "probe:trained:1:depth:mlp-8" else r for r in rows]
+    m = lr.analyse(rows)
+    r = m.variables["depth"]
+    assert r.random_best_layer == 0 and 1 in r.gain_tied["trained"]
+    assert r.trained_minus_random_best[1].value == pytest.approx(-0.1)
+    found = lr.claims(m)
+    assert [c.key for c in found] == ["trained-depth", "mlp-planted_xor"]
+    assert found[0].control.name.startswith("random twin at its best layer (0)")
+    assert "Linearity itself is not tested" in found[0].claim
+    text = lr.findings(m)
+    assert "MLP gain 0 on every step (MLP and linear read the same steps" in text
 
 
 def test_findings_and_figure_render():
@@ -123,10 +143,11 @@ RULE_TRACES = [  # two traces whose completions give the depth items of RULE_ROW
 ]
 
 
-def test_the_text_rule_is_a_rung_and_named_strongest_when_it_wins():
+def test_the_text_rule_is_the_ceiling_never_a_rung():
     # items: 10 steps; the rule predicts 0,0,1,1 | 0,0,1,1,0,0 and the labels below differ on the
     # last step only (label 1 where the rule says 0): 9/10. Trained linear (claim layer 1) 0.8;
-    # tokens 0.6, twin 0.3: the declared control stays the one-hot, the strongest rung is the rule
+    # tokens 0.6, twin 0.3: the control and the strongest baseline are the one-hot; the rule,
+    # which computes the label, is the ceiling (review s17), never the strongest baseline
     y = [0, 0, 1, 1, 0, 0, 1, 1, 0, 1]
     problems = ["a"] * 4 + ["b"] * 6
     rows = [*RULE_TRACES, *(dict(r, problems=problems, y=y) if r.get("unit") == "items:depth"
@@ -134,20 +155,24 @@ def test_the_text_rule_is_a_rung_and_named_strongest_when_it_wins():
     rows[1] = dict(rows[1], labels={"depth": [0, 0, 1, 1, 0, 1]})
     m = lr.analyse(rows)
     r = m.variables["depth"]
-    assert r.rule.value == pytest.approx(0.9)
+    assert r.rule.value == pytest.approx(0.9) and not r.rule.exact
     assert r.trained_minus_rule[1].value == pytest.approx(0.8 - 0.9)
-    untrained = lr.claims(m)[1]
-    assert untrained.control.name.startswith("last tokens one-hot"), "declared control unchanged"
-    assert untrained.strongest_baseline.name == lr.RULE_NAME
-    assert untrained.strongest_baseline.estimate.value == pytest.approx(0.9)
+    untrained = lr.claims(m)[0]
+    assert untrained.control.name.startswith("last tokens one-hot")
+    assert untrained.strongest_baseline.name.startswith("last tokens one-hot")
     text = lr.findings(m)
-    assert text.startswith("Read first: the one-line text rule") and "on 9 of 10 steps" in text
+    assert text.startswith("Read first (review s17): the one-line text rule")
+    assert "on 9 of 10 steps" in text
+    right = lr.analyse([*rows[:1], dict(rows[1], labels={"depth": [0, 0, 1, 1, 0, 0]}),
+                        *(dict(x, y=[0, 0, 1, 1, 0, 0, 1, 1, 0, 0]) if x.get("unit") ==
+                          "items:depth" else x for x in rows[2:])])
+    assert right.variables["depth"].rule.exact, "1 on every step: a constant, the ceiling"
 
 
 def test_the_rule_is_left_out_when_its_steps_do_not_line_up():
     m = lr.analyse(ROWS)  # traces without text: no rule, the ladder is twin and one-hot
     assert m.variables["depth"].rule is None
-    assert lr.claims(m)[1].strongest_baseline.name == "last tokens one-hot, linear probe"
+    assert lr.claims(m)[0].strongest_baseline.name == "last tokens one-hot, linear probe"
 
 
 # --------------------------------------------------------------------------- planted features
