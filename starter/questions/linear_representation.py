@@ -72,7 +72,8 @@ from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`); every other claim is secondary,
 # its interval Holm-adjusted (`starter.findings.declare`). Chosen 2026-12-07 knowing seed 0's rows
-# (review s17); declared, worded as above, before the run of `CONFIRM_SEED` (2026-12-07, 19 UTC).
+# (review s17); declared, worded as above, before the run of `CONFIRM_SEED` (2026-12-07, 18:28
+# UTC, commit 239b3f9).
 PRIMARY = "trained-depth"
 # The cpu preset's seed since 2026-12-07: new problems, folds, shuffles; the confirmatory run of
 # the primary above, declared before it ran (seed 0's rows were the exploratory run)
@@ -176,8 +177,9 @@ def organism_labels(trace) -> dict[str, list[int]]:
 
 RULE_NAME = "text rule (`Left:` steps since the last backtrack)"
 # One-line rules on the text so far that read other organism variables exactly (review s17
-# checked each on all 760 steps of seed 0's rows): like the depth rule they compute the label, so
-# they are ceilings, and a "supported" claim there is against untrained readers only.
+# checked each on all 760 steps of seed 0's rows; rechecked on all 819 of seed 2's): like the
+# depth rule they compute the label, so they are ceilings, and a "supported" claim there is
+# against untrained readers only.
 PREFIX_RULES = {
     "on_solution_path": "at a first Try, `reachable(result, the other number, target)`; at "
                         "'Left: a, b.', `reachable(a, b, target)`; at a final Try, result == "
@@ -672,7 +674,9 @@ def plot(rows: list[dict], m: Metrics):
         est = [m.variables[v].gain.get(features if v != PLANTED else PLANTED, {})
                .get(m.claim_layer) if (v != PLANTED or features == "trained") else None
                for v in names]
-        at = [(i, e) for i, e in enumerate(est) if e is not None and e.ci]
+        at = [(i, stats.constant(0.0, e.n, n_items=e.n_items)
+               if m.claim_layer in m.variables[names[i]].gain_tied.get(features, []) else e)
+              for i, e in enumerate(est) if e is not None and e.ci]  # a tie: exact 0, no bar
         if at:
             estimate_points(gains, [i + (j - 0.5) * 0.3 for i, _ in at], [e for _, e in at],
                             fmt="o", color=f"C{3 + j}", capsize=3,
@@ -895,7 +899,11 @@ def findings(m: Metrics) -> str:
                    "the probes against.")
     out.append("\n\nOn the organism these are hypotheses about R1-distill, whose search state has "
                "no ground truth; the gpu preset asks the same of R1-Distill-Qwen-1.5B with the "
-               "labels its text gives (step tag, next-step backtrack, final correctness). An MLP "
+               "labels its text gives (step tag, next-step backtrack, final correctness). `depth` "
+               "and the other organism variables have no R1 counterpart, so the primary does not "
+               "transfer as measured; on R1 the step tag is the tagger's regex on the step (a "
+               "one-line rule computes it: a ceiling), so only `backtrack_next` and `correct` ask "
+               "the linearity question without a text rule. An MLP "
                "gain that also appears on the random twin is about the tokens, not about what "
                "training built; the twin is one seed (`twin_seed`), and its intervals treat it "
                "as fixed.")

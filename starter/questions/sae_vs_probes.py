@@ -97,6 +97,11 @@ from starter.validation import Arm, Measured, Validation, measured_from
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
 # every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
 PRIMARY = "sae-vs-text-reachable"
+# The cpu preset's seed since 2026-12-07 (review s17): new problems, split, SAEs, probes and
+# shuffles. The primary and its comparator ladder (text, numeric, token, constant) were frozen at
+# commit 3758440 before this seed ran: its confirmatory run; seed 0's rows (the numeric rung added
+# after they were known) were the exploratory run.
+CONFIRM_SEED = 2
 
 # What each property means and where it is read (the organism's, then a sampled model's).
 ORGANISM_PROPERTIES = {
@@ -181,7 +186,8 @@ PRESETS = {
     # cpu: 400 problems (200 held out), 512 latents, 2 SAE seeds: a few minutes on 2 busy cores
     # (SAE training is most of it: 600 steps of 256 tokens each, about 8 passes over the data).
     # 3 SAE seeds and 8 label shuffles: both spreads go inside the intervals (review B).
-    "cpu": Config(n_problems=400, n_seeds=3, n_shuffles=8, max_new_tokens=512),
+    "cpu": Config(n_problems=400, n_seeds=3, n_shuffles=8, max_new_tokens=512,
+                  seed=CONFIRM_SEED),
     # gpu: 128 chains of R1-Distill-Llama-8B, the Llama Scope R1-distill SAE at layer 15.
     "gpu": Config(model=reference_sae_model().name, n_problems=128, batch_size=8),
 }
@@ -1412,6 +1418,9 @@ def primary_scope(m: Metrics) -> str:
     if prop in ORGANISM_PROPERTIES:
         out += (" On the organism every label is a function of the text read so far, so every "
                 "SAE-vs-text verdict is bounded by how strong a text reader one builds.")
+    out += (" The primary and its text ladder were frozen on 2026-12-07 before the cpu preset's "
+            f"seed {CONFIRM_SEED} ran (its confirmatory run; seed 0's rows, where the numeric rung "
+            "was added after the data, were the exploratory run).")
     if prop not in MODEL_PROPERTIES:
         out += (f" `{prop}` does not exist on R1 (the gpu preset probes "
                 + ", ".join(f"`{p}`" for p in MODEL_PROPERTIES) + "): the primary has no R1 "
