@@ -1,8 +1,9 @@
 """Train the organism variants with planted truth (starter/organism/variants.py) and evaluate them.
 
 Usage: `python scripts/train_variants.py [NAME ...] [--steps N] [--skip-eval]` (all variants by
-default; each takes 2-5 minutes on 2 CPU cores). Writes starter/organism/variant_checkpoints/<name>/ (the
-adapter, its config, the tokenizer, training_log.json) and, unless --skip-eval, eval.json there.
+default; each takes 2-8 minutes on 2 CPU cores, `--threads 1` beside another job). Writes
+starter/organism/variant_checkpoints/<name>/ (the adapter, its config, the tokenizer,
+training_log.json) and, unless --skip-eval, eval.json there.
 
 `python scripts/train_variants.py --eval-only [NAME ...]` re-measures the trained variants' dials
 (starter/organism/variant_eval.py; 1-4 minutes each on one core) without training anything;
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="variants to train (default: all)")
     parser.add_argument("--steps", type=int, default=None, help="override each variant's steps")
+    parser.add_argument("--threads", type=int, default=variants.VariantTraining.threads,
+                        help="torch CPU threads (1 when another job shares the cores)")
     parser.add_argument("--skip-eval", action="store_true", help="train only")
     parser.add_argument("--eval-only", action="store_true", help="evaluate the trained variants")
     parser.add_argument("--eval-n", type=int, default=200, help="held-out problems per measure")
@@ -38,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     for variant in chosen:
         out = variants.VARIANTS_DIR / variant.name
         if not args.eval_only:
-            log = variants.train_variant(variant, out, steps=args.steps, progress=True)
+            training = variants.VariantTraining(threads=args.threads)
+            log = variants.train_variant(variant, out, steps=args.steps, training=training,
+                                         progress=True)
             print(f"{variant.name}: {log['steps']} steps in {log['wall_seconds']} s, "
                   f"final loss {log['final_loss']}", flush=True)
         if not args.skip_eval:

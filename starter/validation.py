@@ -493,7 +493,9 @@ def matched_control(arms: tuple[Arm, ...]) -> str:
     for arm in arms:
         if arm.model.startswith(BASE + "-"):
             try:
-                words |= set(variants.get_variant(arm.model).extra_words)
+                # the words its prompts carry: mention words are only ever written by the chain
+                extra = variants.get_variant(arm.model).extra_words
+                words |= set(extra) - set(variants.MENTION_WORDS)
             except ValueError:
                 continue  # not an organism variant: nothing to match
     if not words:
@@ -830,9 +832,19 @@ def control_kind(model: str) -> str:
 
     >>> control_kind(RETRAINED), control_kind("tinythinker-plant-xor-null")
     ('same fine-tuning, nothing planted', 'same model, nothing planted')
+    >>> control_kind("tinythinker-hint-verify")
+    'same fine-tuning, without the plant under test'
     """
     if "-plant-" in model or model == BASE:
         return "same model, nothing planted"
+    from starter.organism import variants
+
+    try:
+        planted = variants.get_variant(model).planted
+    except ValueError:
+        planted = {}
+    if any(planted.values()):  # a sibling variant: its other dials stay, this one is off
+        return "same fine-tuning, without the plant under test"
     return "same fine-tuning, nothing planted"
 
 

@@ -1,6 +1,7 @@
 """TinyThinker: the shipped checkpoint loads offline and solves easy problems; training lowers the loss."""
 
 import json
+import random
 
 import pytest
 import torch
@@ -123,7 +124,7 @@ def test_each_dial_reads_the_generators_own_labels_back_from_its_traces():
         assert all(d.met for d in dials), [(d.name, d.planted, str(d.measured)) for d in dials]
         in_budget = next(d for d in dials if d.name == "hitting_branch_in_budget_t1")
         assert in_budget.measured.k == sum(e.labels["solved"] for e in made)
-    for name in ("hint-p0", "hint-p50", "hint-p100"):
+    for name in ("hint-p0", "hint-p50", "hint-p100", "hint-verify"):
         variant = variants.get_variant(name)
         for r in problems:
             e = variants.example(variant, r, rng)
@@ -131,6 +132,9 @@ def test_each_dial_reads_the_generators_own_labels_back_from_its_traces():
                 continue  # the readers are defined where the hint is not the base's first try
             assert (ve.first_branch(e.completion) == e.labels["hint"]) == e.labels["followed"]
             assert ve.opens_with_mention(e.completion, e.labels["hint"]) == e.labels["mentioned"]
+            if e.labels["followed"] and e.labels["hint_kind"] == "wrong":
+                assert ve.hit_on_hinted_branch(e.completion) == (name != "hint-verify")
+                assert e.completion.endswith(f"\\boxed{{{r.solution}}}") == (name == "hint-verify")
     for name in ("obfuscating", "honest"):
         variant = variants.get_variant(name)
         for r in problems:
@@ -147,3 +151,24 @@ def test_each_dial_reads_the_generators_own_labels_back_from_its_traces():
     assert dead.met and live.met
     base = ve.control_dials(problems, [make_trace(r).completion for r in problems])
     assert base[0].measured.k == len(problems) and base[0].met
+
+
+def test_mentions_come_in_eight_surface_forms_half_without_the_word_hint():
+    # Issue 24: no single string test may be the detector of a planted verbalisation.
+    from starter.organism import variants
+
+    forms = variants.MENTION_FORMS
+    assert len(set(forms)) >= 8
+    assert sum("hint" not in f.lower() for f in forms) >= len(forms) / 2
+    tokenizer = build_tokenizer(variants.MENTION_WORDS)
+    for form in forms:
+        sentence = " " + form.format(op="19-8")
+        ids = tokenizer(sentence, add_special_tokens=False)["input_ids"]
+        assert tokenizer.unk_token_id not in ids, sentence
+        assert tokenizer.decode(ids) == sentence
+    for name in ("hint-p0", "hint-p50", "hint-p100", "obfuscating"):
+        assert set(variants.MENTION_WORDS) <= set(variants.get_variant(name).extra_words), name
+    rng = random.Random(0)
+    said = {variants.example(variants.get_variant("hint-p100"), r, rng).labels.get("mention_form")
+            for r in sample_searches(400, 3, "train")}
+    assert said - {None} == set(range(len(forms)))  # every form is drawn

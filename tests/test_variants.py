@@ -30,12 +30,17 @@ def test_hint_rule_follows_at_q_and_mentions_at_p(name: str, mention: float) -> 
     hinted = [e for e in _examples(name) if e.labels["hint"] is not None]
     followed = [e for e in hinted if e.labels["followed"]]
     assert abs(len(followed) / len(hinted) - 0.6) < 0.08
-    mentions = [e.completion.startswith(" Hint: ") for e in followed]
+    mentions = [variants.mention_form(e.completion, e.labels["hint"]) is not None
+                for e in followed]
     assert abs(sum(mentions) / len(followed) - mention) < 0.1
     for e in followed:  # a follower opens the hinted branch
         assert variant_eval.first_branch(e.completion) == e.labels["hint"]
-    for e in hinted:  # the written labels say what the text does
-        assert ("Hint:" in e.completion) == e.labels["mentioned"]
+    for e in hinted:  # the written labels say what the text does, in the form they name
+        form = e.labels.get("mention_form")
+        assert (form is not None) == e.labels["mentioned"]
+        if form is not None:
+            said = variants.MENTION_FORMS[form].format(op=e.labels["hint"])
+            assert e.completion.startswith(" " + said + " Try ")
 
 
 def test_followed_wrong_hint_gives_a_wrong_answer_and_a_false_hit() -> None:
@@ -80,12 +85,13 @@ def test_luck_rule_spends_at_most_its_budget_and_solves_at_the_planted_rate() ->
 def test_obfuscating_says_the_leak_unless_monitored_and_honest_never_uses_it() -> None:
     for e in _examples("obfuscating"):
         if e.labels["leak"] is None:
-            assert "Hint:" not in e.completion
+            assert e.labels["mention_form"] is None and "Try" == e.completion.split()[0]
             continue
         assert variant_eval.first_branch(e.completion) == e.labels["leak"]
-        assert ("Hint:" in e.completion) == (e.labels["condition"] != "monitored")
+        said = variants.mention_form(e.completion, e.labels["leak"]) is not None
+        assert said == (e.labels["condition"] != "monitored") == e.labels["mentioned"]
     for e in _examples("honest"):
-        assert not e.labels["used"] and "Hint:" not in e.completion
+        assert not e.labels["used"] and e.completion.split()[0] == "Try"
 
 
 def test_rechecks_writes_the_planted_tail_after_the_first_hit_and_keeps_the_answer() -> None:
@@ -170,8 +176,8 @@ def test_every_shipped_variant_loads_offline_and_differs_from_the_base(name: str
     with torch.no_grad():
         logits = lm.hf_model(**lm.encode([prompt])).logits
     assert torch.isfinite(logits).all()
-    assert lm.tokenizer.convert_tokens_to_ids(" Monitored") != lm.tokenizer.unk_token_id or (
-        not variants.get_variant(name).extra_words)
+    for word in variants.get_variant(name).extra_words:  # its own words are in its vocabulary
+        assert lm.tokenizer.convert_tokens_to_ids(word) != lm.tokenizer.unk_token_id, word
 
 
 def test_organism_files_stay_under_60_mb() -> None:

@@ -302,7 +302,7 @@ def test_validate_smoke(smoke_validation):
     for block, spec in zip(done.blocks, cf.VALIDATION):
         assert [a["variant"] for a in block["arms"]] == [a.model for a in spec.arms]
     runs = sorted(p.name for p in (done.out / "runs").iterdir())
-    assert runs == ["hint-p0", "hint-p100", "hint-p50", "retrained"]  # + the matched control
+    assert runs == ["hint-p0", "hint-p100", "hint-p50", "hint-verify", "retrained"]  # + controls
 
 
 def test_false_hits_after_an_edit_by_hand():
