@@ -61,13 +61,16 @@ from starter.organism.data import Trace, make_trace
 from starter.plan import Generation
 from starter.plotting import estimate_bars
 from starter.tasks import get_task_set
-from starter.tasks.countdown import search
+from starter.tasks.countdown import apply_op, search
 from starter.validation import Arm, Measured, Validation, measured_from
 
 # The one claim this starter tests (the `key` of its `compare`), declared before the run;
 # every other claim is secondary, its interval Holm-adjusted (`starter.findings.declare`).
 PRIMARY = "jump-before-verdict"
 OLD_PRIMARY = "largest-jump"  # the primary until review 25: the whole curve, its verdict step too
+# the primary's statistic on the continuations graded by their search (`search_found`), not their
+# boxed answer (review s16_a fix 1, added after the primary's run: a secondary claim, Holm-adjusted)
+SEARCH = "search-before-verdict"
 
 MIN_RISE = 0.25  # a curve that rises (a wrong chain's: falls) less than this has no jump to find
 STEP_MATCHES = {"exact": importance.exact_same, "jaccard": importance.jaccard_same()}
@@ -269,6 +272,65 @@ def entry_step(entry_rule: str, problem, completion: str) -> int | None:
     return solution_entry(true_trace(problem), completion)
 
 
+# Search grading (review s16_a, fix 1), defined before any verdict was read: a chain *found* the
+# target when its text holds a valid derivation of it, whatever verdict token (`Hit.`/`Miss.`)
+# follows and whatever it boxes. We walk the chain's steps (prefix and continuation together)
+# keeping the numbers truly available: the problem's numbers at the top; a `Try a op b=v.`
+# followed by `Left:` opens a node, whose numbers are the current ones with a and b replaced by
+# the *true* value of a op b (`apply_op`, the task's own rules: the written v is ignored, so a
+# miscopied value leaves a node whose later lines use numbers it does not have); `Wait,
+# backtrack.` returns to the problem's numbers. Any other `Try a op b=v.` is found when a and b
+# are exactly the node's last two numbers (all numbers used, as the task's grader asks) and the
+# true value of a op b is the target. A line whose operands are not available never counts.
+_TRY_LINE = re.compile(r"Try (\d+)([-+*/])(\d+)=-?\d+\.")
+
+
+def search_found(steps: list[str], numbers: tuple[int, ...], target: int) -> bool:
+    """Whether the chain's steps derive `target` from `numbers` (the search grade above).
+
+    >>> t = make_trace(search((8, 19, 4), 31)).completion
+    >>> search_found([s.text for s in prefixes.chain_steps(t)], (8, 19, 4), 31)
+    True
+    >>> search_found(["Try 8+19=27.", "Left: 27, 4.", "Try 27+4=30.", "Miss."], (8, 19, 4), 31)
+    True
+    >>> search_found(["Try 15-15=10.", "Left: 10, 7.", "Try 10-7=3.", "Hit."], (15, 15, 7), 3)
+    False
+    >>> search_found(["Try 8*19=152.", "Left: 152, 4.", "Try 152-4=148.", "Hit."], (8, 19, 4), 31)
+    False
+    """
+    available = list(numbers)
+    for step, after in zip(steps, [*steps[1:], ""]):
+        if step.startswith("Wait"):
+            available = list(numbers)
+            continue
+        line = _TRY_LINE.fullmatch(step)
+        if not line:
+            continue
+        a, op, b = int(line.group(1)), line.group(2), int(line.group(3))
+        rest = list(available)
+        for operand in (a, b):
+            if operand in rest:
+                rest.remove(operand)
+        if len(rest) != len(available) - 2:
+            continue  # an operand the node does not have
+        done = apply_op(a, op, b)
+        if done is None:
+            continue
+        if after.startswith("Left:"):
+            available = [*rest, done[1]]
+        elif not rest and done[1] == target:
+            return True
+    return False
+
+
+def chain_found(problem, whole: str) -> bool | None:
+    """The search grade of a whole chain (`search_found`); None for tasks without numbers."""
+    if "numbers" not in problem.meta:
+        return None
+    return search_found([s.text for s in prefixes.chain_steps(whole)],
+                        tuple(problem.meta["numbers"]), problem.meta["target"])
+
+
 def pilot(ctx: Context, task, problems) -> list[dict]:
     """Sample `pilot_samples` chains per problem (one batched call); one row per problem."""
     cfg = ctx.cfg
@@ -305,11 +367,13 @@ def solve_rate(row: dict) -> float:
 
 # %%
 def outcome(task, problem, whole: str, stopped: bool, k: int) -> dict:
-    """One rollout as a plain record (`importance.Outcome`'s fields)."""
+    """One rollout as a plain record: `importance.Outcome`'s fields, and "found", its search
+    grade (`chain_found`; rows written before it lack the field)."""
     graded = task.assess(problem, whole)
     steps = prefixes.chain_steps(whole)
     return {"correct": graded.correct, "finished": graded.finished and stopped,
-            "answer": graded.answer, "first_step": steps[k].text if len(steps) > k else None}
+            "answer": graded.answer, "first_step": steps[k].text if len(steps) > k else None,
+            "found": chain_found(problem, whole)}
 
 
 def forced_completion(prefix: str, suffix: str, written: str) -> str:
@@ -400,8 +464,9 @@ def adaptive_continuations(ctx: Context, task, problem, prompt: str, chain: str,
     cuts = {c.k: c for c in prefixes.step_prefixes(chain, completion, ks)}
 
     def grade(cut: prefixes.Prefix, written: rollouts.Completion) -> importance.Outcome:
-        return importance.Outcome(**outcome(task, problem, cut.text + written.text,
-                                            written.finished, cut.k))
+        # an Outcome has no search grade: adaptive rows carry none (`found` is left out)
+        return to_outcome(outcome(task, problem, cut.text + written.text, written.finished,
+                                  cut.k))
 
     sample = adaptive.model_sampler(ctx.model, prompt, cuts, cfg.sampling(seed), grade)
     result = adaptive.run_adaptive(ks, sample, rules, store=ctx.store, chain=chain)
@@ -459,8 +524,32 @@ def chain_rows(rows: list[dict]) -> dict[str, list[dict]]:
     return {c: sorted(rs, key=lambda r: r["k"]) for c, rs in sorted(chains.items())}
 
 
+OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(importance.Outcome))
+
+
+def to_outcome(record: dict) -> importance.Outcome:
+    """An `importance.Outcome` from a row's record (its search grade "found" is read apart)."""
+    return importance.Outcome(**{f: record[f] for f in OUTCOME_FIELDS if f in record})
+
+
 def to_outcomes(records: list[dict]) -> tuple[importance.Outcome, ...]:
-    return tuple(importance.Outcome(**o) for o in records)
+    return tuple(to_outcome(o) for o in records)
+
+
+def search_rate(records: list[dict]) -> float:
+    """Share of the finished continuations that found the target by search (`search_found`);
+    nan when none is finished or a finished one has no search grade (rows written before it).
+
+    >>> search_rate([{"finished": True, "found": True}, {"finished": True, "found": False},
+    ...              {"finished": False, "found": True}])
+    0.5
+    >>> math.isnan(search_rate([{"finished": True, "correct": True}]))
+    True
+    """
+    done = [o.get("found") for o in records if o["finished"]]
+    if not done or any(f is None for f in done):
+        return math.nan
+    return sum(done) / len(done)
 
 
 def to_prefix_rollouts(rows: list[dict]) -> list[importance.PrefixRollouts]:
@@ -572,6 +661,29 @@ def first_try_after_backtrack(steps: list[tuple[str | None, str | None]]) -> int
                  if i > last and (text or "").startswith("Try")), None)
 
 
+def bounded_rise(curve: list[float], coarse: list[importance.PrefixRollouts],
+                 ) -> tuple[bool, float, float, int | None]:
+    """On a curve measured at `coarse`'s prefixes (its first len(curve)): whether it rose by at
+    least MIN_RISE, its `upward_share`, the steady null's (same rollouts, `steady_null_upward`) and
+    the index of the prefix its largest rise starts from (nan, nan, None when it did not rise)."""
+    if len(curve) < 2 or curve[-1] - curve[0] < MIN_RISE:
+        return False, math.nan, math.nan, None
+    rises = [b - a for a, b in zip(curve, curve[1:])]
+    at = max(range(len(rises)), key=rises.__getitem__)
+    n = min(sum(o.finished for o in r.outcomes) for r in coarse[: len(curve)])
+    return True, upward_share(curve), steady_null_upward(len(curve) - 1, curve[0], curve[-1],
+                                                          n), at
+
+
+def kind_at(coarse: list[importance.PrefixRollouts], at: int) -> str | None:
+    """`rise_kind` of the rise from coarse[at] to coarse[at + 1]: what the continuations from
+    the prefix before it write; None when the two prefixes are not adjacent (a spaced run)."""
+    if coarse[at + 1].k != coarse[at].k + 1 or coarse[at].next_step is None:
+        return None
+    return rise_kind(coarse[at].next_step,
+                     [o.first_step for o in coarse[at].outcomes if o.finished])
+
+
 @dataclass(frozen=True)
 class ChainResult:
     """One resampled chain, summarised."""
@@ -598,6 +710,12 @@ class ChainResult:
     # what the continuations from the prefix just before that rise do (`rise_kind`): None when
     # not before_moving or the two prefixes are not adjacent (a spaced run)
     before_kind: str | None
+    # the same curve before the final step graded by search, not by the boxed answer: P(found |
+    # first k steps), `search_rate` (a wrong chain's: 1 - it); nan points without search grades
+    search_moving: bool  # it rose by at least MIN_RISE
+    search_share: float  # its upward_share; nan if not search_moving
+    search_null: float  # the same on a steady rise with this noise (steady_null_upward)
+    search_kind: str | None  # `rise_kind` of its largest rise, as before_kind
     solution_entry: int | None  # organism ground truth: the step entering the solution branch
     rule_entry: int | None  # the one-line rule's entry step (`first_try_after_backtrack`)
     top_step: dict[str, int | None]  # measure -> the step it ranks highest (None: none measured)
@@ -633,19 +751,21 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
     # The curve before the final step: on the organism that step is the verdict `Hit.`, whose
     # jump is verify-token and answer-copy noise at T = 1 (after it the answer is copied).
     before = rising[:-1] if whole else rising
-    before_moving = usable and len(before) >= 2 and before[-1] - before[0] >= MIN_RISE
-    before_share = before_null = math.nan
+    before_moving, before_share, before_null, at = bounded_rise(before, coarse) if usable else (
+        False, math.nan, math.nan, None)
     before_tag = before_kind = None
-    if before_moving:
-        before_share = upward_share(before)
-        rises = [b - a for a, b in zip(before, before[1:])]
-        at = max(range(len(rises)), key=rises.__getitem__)  # the rise from coarse[at] to at + 1
+    if at is not None:  # the largest rise is from coarse[at] to coarse[at + 1]
         before_tag = rows[[r["k"] for r in rows].index(coarse[at + 1].k)]["tag"]
-        if coarse[at + 1].k == coarse[at].k + 1 and coarse[at].next_step is not None:
-            before_kind = rise_kind(coarse[at].next_step,
-                                    [o.first_step for o in coarse[at].outcomes if o.finished])
-        n = min(sum(o.finished for o in r.outcomes) for r in coarse[: len(before)])
-        before_null = steady_null_upward(len(before) - 1, before[0], before[-1], n)
+        before_kind = kind_at(coarse, at)
+    # graded by search: the final step (`Hit.`) is left out as above; on the organism the prefix
+    # k = n-1 holds the chain's hitting `Try`, so that point is 1 by construction
+    found = [search_rate(row["outcomes"]) for row in rows if row["coarse"]]
+    searching = found if sign > 0 else [1 - y for y in found]
+    searching = searching[:-1] if whole else searching
+    search_moving, search_share, search_null, search_at = (
+        bounded_rise(searching, coarse) if all(math.isfinite(y) for y in searching)
+        else (False, math.nan, math.nan, None))
+    search_kind = kind_at(coarse, search_at) if search_at is not None else None
     same = STEP_MATCHES[first.get("step_match", "exact")]
     scores = {
         "resampling": importance.resampling_importance(records),
@@ -663,7 +783,8 @@ def summarise_chain(rows: list[dict]) -> ChainResult:
         unfinished=sum(not o.finished for o in outcomes), rollouts=len(outcomes),
         moving=moving, largest_share=share, null_share=null, jump_on_last=jump_on_last,
         before_moving=before_moving, before_share=before_share, before_null=before_null,
-        before_tag=before_tag, before_kind=before_kind,
+        before_tag=before_tag, before_kind=before_kind, search_moving=search_moving,
+        search_share=search_share, search_null=search_null, search_kind=search_kind,
         solution_entry=first["solution_entry"],
         rule_entry=first_try_after_backtrack([(r["tag"], r["step_text"]) for r in rows
                                               if r["k"] > 0]),
@@ -775,6 +896,13 @@ class Group:
     before_miscopied: int  # they write the chain's `Try a op b=` with another value
     before_copied: int  # every continuation writes the chain's own step (no divergence at all)
     before_branch: int  # they write another step: a branch choice, the only search event
+    # the curve before the final step graded by search (`search_found`), not the boxed answer
+    search_moving: int  # chains whose search-graded curve rose by at least MIN_RISE
+    search_share: stats.Estimate  # its largest rise / all its rises
+    search_null: stats.Estimate  # the same on a steady rise with the same noise
+    search_minus_null: stats.Estimate  # search_share - search_null, paired by problem
+    search_copied: int  # its largest rise is a step every continuation writes the same
+    search_branch: int  # its largest rise is a branch choice (continuations write another step)
 
 
 @dataclass(frozen=True)
@@ -901,7 +1029,22 @@ def summarise_before(group: list[ChainResult]) -> dict:
             "before_verdict_flip": sum(r.before_kind == "verdict flip" for r in rose),
             "before_miscopied": sum(r.before_kind == "miscopied arithmetic" for r in rose),
             "before_copied": sum(r.before_kind == "copied by every continuation" for r in rose),
-            "before_branch": sum(r.before_kind == "branch choice" for r in rose)}
+            "before_branch": sum(r.before_kind == "branch choice" for r in rose),
+            **summarise_search(group)}
+
+
+def summarise_search(group: list[ChainResult]) -> dict:
+    """The bounded share of the search-graded curve against its null, over the chains whose
+    search-graded curve rose."""
+    rose = [r for r in group if r.search_moving]
+    shares = [r.search_share for r in rose]
+    nulls = [r.search_null for r in rose]
+    where = [r.problem for r in rose]
+    return {"search_moving": len(rose), "search_share": ready(stats.mean_ci(shares, where)),
+            "search_null": ready(stats.mean_ci(nulls, where)),
+            "search_minus_null": ready(stats.difference_ci(shares, where, nulls, where)),
+            "search_copied": sum(r.search_kind == "copied by every continuation" for r in rose),
+            "search_branch": sum(r.search_kind == "branch choice" for r in rose)}
 
 
 def summarise_measure(measure: str, correct: list[ChainResult],
@@ -1034,11 +1177,13 @@ def plot(rows: list[dict], metrics: Metrics):
     curves.set(xlabel="share of the chain's steps kept (k / n)", ylabel="P(correct | first k)",
                ylim=(-0.05, 1.05), title="Resampled success")
     curves.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
-    # bars: the primary (before the final step, bounded share) and the old whole-curve share,
-    # each beside its steady null, for the correct chains and the mirror's wrong ones
-    slots = [(0, "before_share", "before_null"), (1, "largest_share", "null_share")]
+    # bars: the primary (before the final step, bounded share), the old whole-curve share and the
+    # primary's statistic graded by search, each beside its steady null, for the correct chains
+    # and the mirror's wrong ones
+    slots = [(0, "before_share", "before_null"), (1, "largest_share", "null_share"),
+             (2, "search_share", "search_null")]
     for i, label in enumerate(("largest rise (jump)", "steady null")):
-        drawn = [(2.5 * j + slot + 0.35 * (i - 0.5), getattr(group, keys[i]))
+        drawn = [(3.5 * j + slot + 0.35 * (i - 0.5), getattr(group, keys[i]))
                  for j, group in enumerate((metrics.correct, metrics.wrong))
                  for slot, *keys in slots]
         drawn = [(x, est) for x, est in drawn if math.isfinite(est.value)]
@@ -1046,8 +1191,9 @@ def plot(rows: list[dict], metrics: Metrics):
             estimate_bars(shares, [x for x, _ in drawn], [est for _, est in drawn], 0.35,
                           color="C0" if i == 0 else "0.6", capsize=2, label=label)
     ticks = ["correct:\nbefore final\n(primary)", "correct:\nwhole curve\n(old)",
-             "wrong:\nbefore final", "wrong:\nwhole curve"][: 4 if metrics.wrong_chains else 2]
-    shares.set_xticks([0, 1, 2.5, 3.5][: len(ticks)], ticks, fontsize=7)
+             "correct:\nsearch-\ngraded", "wrong:\nbefore final", "wrong:\nwhole curve",
+             "wrong:\nsearch-\ngraded"][: 6 if metrics.wrong_chains else 3]
+    shares.set_xticks([0, 1, 2, 3.5, 4.5, 5.5][: len(ticks)], ticks, fontsize=6)
     shares.axhline(1, color="k", lw=0.5, ls=":")
     shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.5))
     if shares.get_legend_handles_labels()[0]:
@@ -1089,6 +1235,21 @@ def where_rises_sit(m: Metrics) -> str:
             "step.")
 
 
+def search_sentence(m: Metrics) -> str:
+    """The search-graded curve (`SEARCH`) in one sentence, for Read first."""
+    c = m.correct
+    said = (f"Graded by their search instead (`{SEARCH}`: a continuation counts when its text "
+            "derives the target, whatever verdict it writes or boxes), ")
+    if not c.search_moving:
+        return said + f"no chain's curve rose by {MIN_RISE} before the final step."
+    d = stats.describe
+    return said + (f"{c.search_moving} chains rise by {MIN_RISE} before the final step; the "
+                   f"largest rise carries {d(c.search_share)} against a steady "
+                   f"{d(c.search_null)} (difference {d(c.search_minus_null)}), and it is a "
+                   f"branch choice in {c.search_branch} of them, a step every continuation "
+                   f"writes in {c.search_copied}.")
+
+
 def rule_baseline(m: Metrics) -> Baseline:
     """The one-line rule "the first Try after the last backtrack", the entry claims' strongest
     rung (close to the entry's definition on the organism, so it is a ceiling)."""
@@ -1103,7 +1264,8 @@ def claims(m: Metrics) -> list[Claim]:
             "P(correct | first k steps) carries more of the upward movement than it would on a "
             "steady rise with the same sampling noise. " + where_rises_sit(m)
             + (" In this run the rise is verification and copying noise, not a branch "
-               "choice." if m.correct.before_moving and not m.correct.before_branch else ""),
+               "choice." if m.correct.before_moving and not m.correct.before_branch else "")
+            + f" The same statistic on the continuations graded by their search is `{SEARCH}`.",
             "largest rise / all rises, k = 0..n-1", m.correct.before_share,
             "steady linear rise, same rollouts (simulated)", "largest rise / all rises",
             m.correct.before_null, m.correct.before_minus_null, key=PRIMARY),
@@ -1114,7 +1276,22 @@ def claims(m: Metrics) -> list[Claim]:
             "before it jumps).",
             "largest jump's share of the rise", m.correct.largest_share,
             "steady linear rise, same rollouts (simulated)", "largest jump's share",
-            m.correct.null_share, m.correct.share_minus_null, key=OLD_PRIMARY)]
+            m.correct.null_share, m.correct.share_minus_null, key=OLD_PRIMARY),
+           compare(
+            "Graded by their search, not their boxed answer (added after review s16_a): a "
+            "continuation counts as correct when the chain's text derives the target (a `Try a op "
+            "b=v.` whose true value, recomputed with the task's rules, is the target, on numbers "
+            "its branch truly has), whatever verdict token it writes and whatever it boxes. On "
+            "correct chains before the final step, the single largest rise in P(found | first k "
+            "steps) carries more of the upward movement than it would on a steady rise with the "
+            "same sampling noise."
+            + (f" Its largest rise is a branch choice (continuations write another step) in "
+               f"{m.correct.search_branch} of the {m.correct.search_moving} chains and a step "
+               f"every continuation writes the same in {m.correct.search_copied}."
+               if m.correct.search_moving else ""),
+            "largest rise / all rises, search-graded, k = 0..n-1", m.correct.search_share,
+            "steady linear rise, same rollouts (simulated)", "largest rise / all rises",
+            m.correct.search_null, m.correct.search_minus_null, key=SEARCH)]
     for measure in MEASURES:  # organism ground truth; "no data" on models without one
         out.append(compare(
             f"The step with the highest {measure} importance is the organism's true solution "
@@ -1166,9 +1343,8 @@ def read_first(m: Metrics) -> str:
            f"Only the {c.before_branch} rises at a branch choice speak to lucky or steady "
            "search")
         + ", and it rests on the few chains that rise before their final step (the others "
-        "are counted, not used). Grading the continuations' search (did they reach a `Hit.` "
-        "on the solution branch) instead of their boxed answer would separate the two; this "
-        f"run does not. The cpu preset now draws {CPU_ROLLOUTS} continuations per prefix (8 "
+        "are counted, not used). " + search_sentence(m)
+        + f" The cpu preset now draws {CPU_ROLLOUTS} continuations per prefix (8 "
         f"before) and keeps up to {CPU_CHAINS} problems (8 before), which lowers the steady "
         "null.")
 

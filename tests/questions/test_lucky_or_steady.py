@@ -126,8 +126,8 @@ def test_top_steps_against_the_solution_entry():
 
 def test_claims_verdicts_agree_with_their_intervals():
     claims = los.claims(los.analyse(list(ROWS)))
-    assert len(claims) == 5, "two jump claims (before the final step, the old whole curve) and "
-    "one entry claim per importance measure"
+    assert len(claims) == 6, "three jump claims (before the final step, the old whole curve, "
+    "the search-graded curve) and one entry claim per importance measure"
     assert [c.key for c in claims if c.primary] == [los.PRIMARY] == ["jump-before-verdict"]
     assert claims[0].primary and claims[1].key == los.OLD_PRIMARY == "largest-jump"
     for claim in claims:
@@ -278,3 +278,56 @@ def test_entry_claims_stand_beside_the_first_try_after_the_last_backtrack():
         assert claim.strongest_baseline.estimate == m.backtrack_rule_hit
         assert claim.control.estimate == m.backtrack_rule_hit
         assert "strongest_baseline" in claim.to_dict()
+
+
+def test_search_grade_reads_the_derivation_not_the_verdict_or_the_box():
+    # a valid derivation counts whatever verdict follows it and whatever value is written
+    assert los.search_found(["Try 8+19=27.", "Left: 27, 4.", "Try 27+4=31.", "Miss."],
+                            (8, 19, 4), 31)
+    assert los.search_found(["Try 8+19=26.", "Left: 26, 4.", "Try 27+4=30.", "Miss."],
+                            (8, 19, 4), 31), "true values: 8+19 is 27, 27+4 is 31"
+    # a miscopied node value: its later lines use a number the node does not have
+    assert not los.search_found(["Try 15-15=10.", "Left: 10, 7.", "Try 10-3=7.", "Hit."],
+                                (15, 15, 7), 7)
+    # a false Hit. on a missed Try, a final Try that leaves a number unused, and a backtrack
+    assert not los.search_found(["Try 8*19=152.", "Left: 152, 4.", "Try 152-4=148.", "Hit."],
+                                (8, 19, 4), 31)
+    assert not los.search_found(["Try 8+19=27.", "Left: 27, 4.", "Wait, backtrack.",
+                                 "Try 27+4=31."], (8, 19, 4), 31)
+    assert los.search_found(["Try 8*19=152.", "Left: 152, 4.", "Wait, backtrack.",
+                             "Try 19+4=23.", "Left: 23, 8.", "Try 23+8=31."], (8, 19, 4), 31)
+    t = make_trace(search((15, 15, 7), 7))
+    assert los.search_found([s.text for s in prefixes.chain_steps(t.completion)], (15, 15, 7), 7)
+
+
+def test_the_search_graded_curve_before_the_final_step():
+    def g(found: bool, first: str) -> dict:
+        return {**o(not found, first), "found": found}  # boxed answers say the opposite
+    rows = chain("s1", True, None, ["compute", "plan", "verify"],
+                 ["Try 1+2=3.", "Left: 3, 4.", "Hit."],
+                 outcomes=[[g(False, "Try 1+2=3.")] * 4,
+                           [g(True, "Left: 3, 4."), g(True, "Left: 3, 4."), g(False, "X"),
+                            g(False, "X")],
+                           [g(True, "Hit.")] * 4, [g(True, None)] * 4],
+                 forced=[[F]] * 4)
+    r = los.summarise_chain(rows)
+    # found before the final step: 0, 1/2, 1 -> two equal rises, share 1/2; the first (k 0 -> 1)
+    # is the largest by order, and every continuation from k = 0 writes the chain's step
+    assert r.search_moving and r.search_share == pytest.approx(0.5)
+    assert r.search_null == pytest.approx(los.steady_null_upward(2, 0.0, 1.0, 4))
+    assert r.search_kind == "copied by every continuation"
+    assert not r.before_moving, "graded by the box the curve falls: 1, 1/2, 0"
+    # rows without search grades (written before them) give no search curve
+    m = los.analyse(list(ROWS))
+    assert m.correct.search_moving == 0 and math.isnan(m.correct.search_share.value)
+    assert [c.key for c in los.claims(m)][:3] == [los.PRIMARY, los.OLD_PRIMARY, los.SEARCH]
+
+
+def test_a_rollout_record_carries_its_search_grade():
+    task = los.get_task_set("countdown")
+    problem = task.make(1, seed=0)[0]
+    t = make_trace(search(tuple(problem.meta["numbers"]), problem.meta["target"]))
+    record = los.outcome(task, problem, t.completion, True, 0)
+    assert record["found"] is True and record["correct"] is True
+    assert los.to_outcome(record) == los.importance.Outcome(
+        correct=True, finished=True, answer=record["answer"], first_step=record["first_step"])
