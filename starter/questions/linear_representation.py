@@ -885,7 +885,7 @@ def findings(m: Metrics) -> str:
         text += f" Majority class {d(r.majority)}"
         if r.chance is not None:
             text += f"; shuffled labels {d(r.chance)}"
-        others = [f"layer {L}: {_diff(g)}" for L, g in sorted(r.gain["trained"].items())
+        others = [f"layer {L}: {_gain(r, 'trained', L)}" for L in sorted(r.gain["trained"])
                   if L != layer]
         if others:
             text += ". MLP gain at the other layers (exploratory): " + "; ".join(others)
