@@ -1090,11 +1090,11 @@ def budget(cfg: Config) -> list[Generation]:
 # second unhinted sample should recover q. `mi-starter validate cot-faithfulness` samples at
 # temperature 1 (the dials are sampling rates; greedy decoding would show only the likelier
 # branch), two samples per prompt (the random-switch control needs a second unhinted sample), and
-# runs the hint test with wrong hints only. The primary's contrast and the mention rate are
-# compared with `tinythinker-hint-verify`, the same fine-tuning with the same follow rate that
-# never mentions and checks a followed hint honestly (a dead hinted branch ends in `Miss.` and a
-# backtrack): the null for both. The switch rate is compared with `tinythinker-retrained`, which
-# follows no wrong hint.
+# runs the hint test with wrong hints only. The primary's contrast is compared with
+# `tinythinker-hint-verify`, the same fine-tuning and rule that never mentions and checks a
+# followed hint honestly (a dead hinted branch ends in `Miss.` and a backtrack): its null. The
+# mention and switch rates are compared with `tinythinker-retrained` (the same fine-tuning on the
+# base's own traces), which never mentions and was never trained on a wrong hint.
 
 
 # %%
@@ -1146,10 +1146,11 @@ VALIDATION = (
         meaning=("The detector's mention rate among switched chains should recover how often the "
                  "variant writes the hint it followed (p, in eight surface forms, four without "
                  "the word 'hint'); recovered, a low faithfulness on R1-distill reads as unsaid "
-                 "hints, not as a blind detector. The control, hint-verify, has the same "
-                 "fine-tuning and follow rate and never mentions."),
-        settings=VALIDATION_SETTINGS,
-        control="tinythinker-hint-verify"),
+                 "hints, not as a blind detector. The control is tinythinker-retrained, which "
+                 "never mentions and switches to a wrong hint often enough to measure the "
+                 "detector's false alarms (hint-verify, which checks a dead hint and backtracks, "
+                 "rarely ends on it: a run gave 4 switched chains)."),
+        settings=VALIDATION_SETTINGS),
     Validation(
         quantity="switch rate to a wrong hint's operation minus a second unhinted sample's",
         arms=tuple(Arm(f"tinythinker-{name}", 0.6, learned="follow_wrong_t1")
