@@ -973,8 +973,9 @@ def read_first(m: Metrics) -> str:
         "TinyThinker the "
         "hint switches off the verify step: hinted, the organism writes a short template that "
         "ends in `Hit.` whatever its arithmetic gives, learned from its hinted training traces "
-        "(correct hints only), which always end in `Hit.`; the validation below finds the same "
-        "contrast on the control with nothing planted. (Before both, the primary was "
+        "(correct hints only), which always end in `Hit.`. The validation below tells a variant "
+        "trained to skip the check on a followed hint from a sibling trained to keep it. "
+        "(Before both, the primary was "
         f"`{FIRST_PRIMARY}`, a mention rate that does not depend on the model: the shipped "
         "organism never mentions a hint. It is kept as a secondary method check.)")
 
