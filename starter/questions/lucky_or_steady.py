@@ -901,8 +901,11 @@ class Group:
     search_share: stats.Estimate  # its largest rise / all its rises
     search_null: stats.Estimate  # the same on a steady rise with the same noise
     search_minus_null: stats.Estimate  # search_share - search_null, paired by problem
-    search_copied: int  # its largest rise is a step every continuation writes the same
-    search_branch: int  # its largest rise is a branch choice (continuations write another step)
+    # where its largest rise sits (`rise_kind`), as before_verdict_flip .. before_branch
+    search_verdict_flip: int  # a false `Hit.` ends the search before the target is derived
+    search_miscopied: int  # a miscopied `Try` value: the branch no longer has the target
+    search_copied: int  # every continuation writes the chain's step (no divergence at all)
+    search_branch: int  # continuations write another step: a branch choice
 
 
 @dataclass(frozen=True)
@@ -944,6 +947,9 @@ class Metrics:
     # finished continuations (correct chains, every prefix with a next step) whose first step is
     # the chain's own next step: how much of the search the rollouts merely copy
     copies_next_step: stats.Estimate
+    # finished continuations (correct chains, every prefix) that box a wrong answer although
+    # their text derives the target (`search_found`): the boxed grade's verify and copy noise
+    found_when_wrong: stats.Estimate
     entry_known: int  # moving correct chains whose solution entry is known
     entry_random_rate: stats.Estimate  # chance a random step of the entry's tag is the entry
     # the strongest simple rung: "the first Try after the last backtrack" is the entry (hit rate)
@@ -975,6 +981,7 @@ class Metrics:
         out["wrong_before_final"] = self.wrong_before_final
         out["flipped_final_step"] = self.flipped_final_step
         out["copies_next_step"] = self.copies_next_step
+        out["found_when_wrong"] = self.found_when_wrong
         out["entry_known"] = self.entry_known
         out["entry_random_rate"] = self.entry_random_rate
         out["backtrack_rule_hit"] = self.backtrack_rule_hit
@@ -1043,6 +1050,8 @@ def summarise_search(group: list[ChainResult]) -> dict:
     return {"search_moving": len(rose), "search_share": ready(stats.mean_ci(shares, where)),
             "search_null": ready(stats.mean_ci(nulls, where)),
             "search_minus_null": ready(stats.difference_ci(shares, where, nulls, where)),
+            "search_verdict_flip": sum(r.search_kind == "verdict flip" for r in rose),
+            "search_miscopied": sum(r.search_kind == "miscopied arithmetic" for r in rose),
             "search_copied": sum(r.search_kind == "copied by every continuation" for r in rose),
             "search_branch": sum(r.search_kind == "branch choice" for r in rose)}
 
@@ -1112,6 +1121,28 @@ def copies_next_step(rows: list[dict]) -> stats.Estimate:
     return stats.mean_ci(values, where)
 
 
+def found_when_wrong(rows: list[dict]) -> stats.Estimate:
+    """Of the finished continuations of correct chains that box a wrong answer, the share whose
+    text derives the target (`search_found`; clustered by problem; rows without it are skipped).
+
+    >>> row = {"kind": "prefix", "chain_correct": True, "problem": "a",
+    ...        "outcomes": [{"finished": True, "correct": False, "found": True},
+    ...                     {"finished": True, "correct": False, "found": False},
+    ...                     {"finished": True, "correct": True, "found": True}]}
+    >>> found_when_wrong([row]).value
+    0.5
+    """
+    values, where = [], []
+    for r in rows:
+        if r.get("kind") != "prefix" or not r["chain_correct"]:
+            continue
+        for o in r["outcomes"]:
+            if o["finished"] and not o["correct"] and o.get("found") is not None:
+                values.append(float(o["found"]))
+                where.append(r["problem"])
+    return stats.mean_ci(values, where)
+
+
 def analyse(rows: list[dict]) -> Metrics:
     results = [summarise_chain(rs) for rs in chain_rows(rows).values()]
     pilots = [r for r in rows if r.get("kind") == "pilot"]
@@ -1137,6 +1168,7 @@ def analyse(rows: list[dict]) -> Metrics:
         correct=summarise_group(correct), wrong=summarise_group(wrong),
         wrong_before_final=wrong_before_final, flipped_final_step=flipped_final_step,
         copies_next_step=ready(copies_next_step(rows)),
+        found_when_wrong=ready(found_when_wrong(rows)),
         entry_known=len(known),
         entry_random_rate=ready(stats.mean_ci([random_hit_rate(r) for r in known], where)),
         backtrack_rule_hit=ready(stats.mean_ci(
@@ -1235,19 +1267,33 @@ def where_rises_sit(m: Metrics) -> str:
             "step.")
 
 
-def search_sentence(m: Metrics) -> str:
-    """The search-graded curve (`SEARCH`) in one sentence, for Read first."""
+def search_kinds(m: Metrics) -> str:
+    """Where the search-graded curve's largest rises sit, and how often a wrong box hid a found
+    target, in one sentence."""
     c = m.correct
-    said = (f"Graded by their search instead (`{SEARCH}`: a continuation counts when its text "
-            "derives the target, whatever verdict it writes or boxes), ")
+    said = (f"{stats.describe(m.found_when_wrong)} of the continuations that box a wrong answer "
+            "derived the target (a false `Miss.` or a miscopied answer).")
     if not c.search_moving:
-        return said + f"no chain's curve rose by {MIN_RISE} before the final step."
-    d = stats.describe
-    return said + (f"{c.search_moving} chains rise by {MIN_RISE} before the final step; the "
-                   f"largest rise carries {d(c.search_share)} against a steady "
-                   f"{d(c.search_null)} (difference {d(c.search_minus_null)}), and it is a "
-                   f"branch choice in {c.search_branch} of them, a step every continuation "
-                   f"writes in {c.search_copied}.")
+        return said
+    return said + (f" Its largest rise, in the {c.search_moving} chains that rise by {MIN_RISE}: "
+                   f"a false `Hit.` that ends the search before the target in "
+                   f"{c.search_verdict_flip}, a miscopied `Try` value in {c.search_miscopied}, "
+                   f"a step every continuation writes in {c.search_copied}, a branch choice in "
+                   f"{c.search_branch}.")
+
+
+def search_sentence(m: Metrics) -> str:
+    """The search-graded curve (`SEARCH`) in one short sentence, for Read first."""
+    c = m.correct
+    said = (f"Graded by their search instead (`{SEARCH}`: the text derives the target, whatever "
+            f"verdict it writes or boxes), {c.search_moving} of {m.chains} chains rise by "
+            f"{MIN_RISE} before the final step")
+    if not c.search_moving:
+        return said + "."
+    return said + ((", too few for a verdict" if c.search_moving < MIN_PROBLEMS else "")
+                   + f"; their largest rises: false `Hit.` {c.search_verdict_flip}, miscopied "
+                   f"`Try` {c.search_miscopied}, copied {c.search_copied}, branch choice "
+                   f"{c.search_branch}.")
 
 
 def rule_baseline(m: Metrics) -> Baseline:
@@ -1265,7 +1311,8 @@ def claims(m: Metrics) -> list[Claim]:
             "steady rise with the same sampling noise. " + where_rises_sit(m)
             + (" In this run the rise is verification and copying noise, not a branch "
                "choice." if m.correct.before_moving and not m.correct.before_branch else "")
-            + f" The same statistic on the continuations graded by their search is `{SEARCH}`.",
+            + f" Graded by their search instead (`{SEARCH}`), {m.correct.search_moving} of "
+            f"{m.chains} chains rise by {MIN_RISE} before the final step.",
             "largest rise / all rises, k = 0..n-1", m.correct.before_share,
             "steady linear rise, same rollouts (simulated)", "largest rise / all rises",
             m.correct.before_null, m.correct.before_minus_null, key=PRIMARY),
@@ -1285,10 +1332,7 @@ def claims(m: Metrics) -> list[Claim]:
             "correct chains before the final step, the single largest rise in P(found | first k "
             "steps) carries more of the upward movement than it would on a steady rise with the "
             "same sampling noise."
-            + (f" Its largest rise is a branch choice (continuations write another step) in "
-               f"{m.correct.search_branch} of the {m.correct.search_moving} chains and a step "
-               f"every continuation writes the same in {m.correct.search_copied}."
-               if m.correct.search_moving else ""),
+            + " " + search_kinds(m),
             "largest rise / all rises, search-graded, k = 0..n-1", m.correct.search_share,
             "steady linear rise, same rollouts (simulated)", "largest rise / all rises",
             m.correct.search_null, m.correct.search_minus_null, key=SEARCH)]

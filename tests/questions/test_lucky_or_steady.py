@@ -317,6 +317,11 @@ def test_the_search_graded_curve_before_the_final_step():
     assert r.search_null == pytest.approx(los.steady_null_upward(2, 0.0, 1.0, 4))
     assert r.search_kind == "copied by every continuation"
     assert not r.before_moving, "graded by the box the curve falls: 1, 1/2, 0"
+    m = los.analyse(rows)
+    assert (m.correct.search_moving, m.correct.search_copied, m.correct.search_branch) == (1, 1, 0)
+    # every continuation that boxes a wrong answer here derived the target: 2 + 4 + 4 of 10
+    assert (m.found_when_wrong.successes, m.found_when_wrong.n_items) == (10, 10)
+    assert "search-before-verdict" in los.claims(m)[0].claim
     # rows without search grades (written before them) give no search curve
     m = los.analyse(list(ROWS))
     assert m.correct.search_moving == 0 and math.isnan(m.correct.search_share.value)
