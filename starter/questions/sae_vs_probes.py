@@ -1617,8 +1617,8 @@ def findings(m: Metrics) -> str:
 # minus residual at k=16 is a tie on the strong plant (-0.00 [-0.01, 0.00]; both read it), beyond
 # the base's -0.06 only because the base favours the residual. On the mid and faint plants no SAE
 # probe, k=1 or k=16, reads anything beyond the base (every difference from it between -0.00 and
-# +0.03, each interval covering 0), although the dense residual probe reads the mid plant at 0.84 (base 0.66): the
-# SAE trained here does not isolate a sparse direction at 2% of the residual norm, so every weak
+# +0.03, each interval covering 0), although the dense residual probe reads the mid plant at
+# 0.84 (base 0.66): the SAE trained here does not isolate a sparse direction at 2% of the residual norm, so every weak
 # check fails. An SAE-probe null on R1-distill therefore says little about a faint feature.
 #
 # The control is the base `tinythinker`, not `tinythinker-retrained`: the plant is a hook on the
