@@ -1222,9 +1222,12 @@ def plot(rows: list[dict], metrics: Metrics):
         if drawn:
             estimate_bars(shares, [x for x, _ in drawn], [est for _, est in drawn], 0.35,
                           color="C0" if i == 0 else "0.6", capsize=2, label=label)
-    ticks = ["correct:\nbefore final\n(primary)", "correct:\nwhole curve\n(old)",
-             "correct:\nsearch-\ngraded", "wrong:\nbefore final", "wrong:\nwhole curve",
-             "wrong:\nsearch-\ngraded"][: 6 if metrics.wrong_chains else 3]
+    c, w = metrics.correct, metrics.wrong  # each bar names its chains: n below 5 has no interval
+    ticks = [f"correct:\nbefore final\n(primary)\nn={c.before_moving}",
+             f"correct:\nwhole curve\n(old)\nn={c.moving}",
+             f"correct:\nsearch-graded\nn={c.search_moving}",
+             f"wrong:\nbefore final\nn={w.before_moving}", f"wrong:\nwhole curve\nn={w.moving}",
+             f"wrong:\nsearch-graded\nn={w.search_moving}"][: 6 if metrics.wrong_chains else 3]
     shares.set_xticks([0, 1, 2, 3.5, 4.5, 5.5][: len(ticks)], ticks, fontsize=6)
     shares.axhline(1, color="k", lw=0.5, ls=":")
     shares.set(ylabel="share of the rise", title="Largest jump vs steady null", ylim=(0, 1.5))
