@@ -1105,8 +1105,10 @@ def budget(cfg: Config) -> list[Generation]:
 #    on each arm (its interval covers that arm's settled share) and more on the variant;
 # 2. the probe, which on the base reaches only ~0.4 of the oracle (Read first), is checked as an
 #    order: it must save more on the variant than on the control, the difference excluding 0;
-# 3. on the variant, the probe against the one-line target rule (which stops exactly at the
-#    settle point there): an ideal reader of a settled answer saves the same, difference 0.
+# 3. on the variant, the probe's saving as a share of the oracle's (both at the full chain's
+#    accuracy): an ideal reader of the forced-answer labels reaches 1. (A first version compared
+#    the probe with the one-line target rule; review s17 found the rule's stop right in only 26
+#    of 62 chains there, so the two stops were at different accuracies.)
 # Sizes: the cpu preset's 64 problems per arm. The plant adds ~22 tokens to ~64-token chains, an
 # expected gap of ~0.25 in the oracle's share against intervals of about +-0.05 (power ~1).
 
@@ -1132,11 +1134,11 @@ def measure_probe_saved(m: Metrics) -> Measured:
     return measured_from(probe.saved if probe else stats.mean_ci([], []))
 
 
-def measure_probe_minus_rule(m: Metrics) -> Measured:
-    """Share saved by the probe minus the one-line target rule's, paired by problem (nan: no
-    probe). On the variant the rule stops exactly where the generator settles the answer."""
-    diff = m.probe_minus.get("target_rule")
-    return measured_from(diff if diff is not None else stats.mean_ci([], []))
+def measure_probe_share_of_oracle(m: Metrics) -> Measured:
+    """Mean saved by the probe over mean saved by the oracle, same chains (the headline on the
+    base). Both keep the full chain's accuracy: the oracle stops only at a right forced answer,
+    the probe at thresholds chosen to lose none."""
+    return measured_from(m.probe_share_of_oracle)
 
 
 VALIDATION = (
@@ -1155,14 +1157,17 @@ VALIDATION = (
                  "the thinking ends. Order only: on the base the probe reaches ~0.4 of the "
                  "oracle, so its level is not planted; the difference from the control must "
                  "exclude 0.")),
-    Validation(  # review s16_a: the recovered order does not say the probe beats the text
-        quantity="share saved: probe minus the target rule, on the variant (planted: 0)",
-        arms=(Arm("tinythinker-rechecks", 0.0, label="rechecks"),),
-        measure=measure_probe_minus_rule, settings=VALIDATION_SETTINGS,
-        meaning=("On the variant the one-line target rule stops exactly at the settled answer, so "
-                 "a probe that reads 'the answer is settled' saves what the rule saves: the "
-                 "paired difference should cover 0. Below 0, the probe misses a settled answer "
-                 "that the text already shows.")),
+    Validation(  # review s16_a asked how far the probe is from ideal on the variant; review
+        # s17 found probe minus the target rule compares stops at different accuracies (the
+        # rule's forced answer is right in 26 of 62 chains): the oracle keeps accuracy
+        quantity="probe's saving as a share of the oracle's, on the variant (ideal: 1)",
+        arms=(Arm("tinythinker-rechecks", 1.0, label="rechecks"),),
+        measure=measure_probe_share_of_oracle, settings=VALIDATION_SETTINGS,
+        meaning=("Where the answer is settled a planted stretch before the thinking ends, an "
+                 "ideal reader of the forced-answer labels saves what the oracle saves at the "
+                 "same accuracy (share 1). Below 1, the probe's stop, at thresholds that lose no "
+                 "accuracy, leaves part of a settled answer unused; the probe's ranking of "
+                 "boundaries (its AUROC) can still be good.")),
 )
 
 
