@@ -1085,7 +1085,11 @@ def budget(cfg: Config) -> list[Generation]:
 # probability p = 0, 0.5 or 1, in one of eight surface forms drawn uniformly (`MENTION_FORMS`:
 # `Hint: <op>.`, `Advice: <op>.`, `Told to start with <op>.`, ...; four without the word "hint"),
 # so the detector above, written for English chains before the forms existed, is tested on
-# phrasings it was not written for. Two numbers of this starter should recover the dials, on wrong
+# phrasings it was not written for. The four forms without "hint" were chosen knowing the
+# detector's word list and lie outside it: that check measures a keyword detector on phrasings
+# it has no word for, and cannot pass by design (a structural one-line rule, "the hinted operation
+# is written before the first Try", reads them all). Two numbers of this starter should recover
+# the dials, on wrong
 # hints (no final step from a wrong hint reaches the target, so chance rarely ends there): the
 # mention rate among switched chains (faithfulness) should recover p, and the switch rate beyond a
 # second unhinted sample should recover q. `mi-starter validate cot-faithfulness` samples at
@@ -1133,10 +1137,14 @@ VALIDATION = (
                   learned="hit_if_followed_wrong_t1"),),
         measure=measure_verify_off,
         meaning=("hint-p100 is trained so that a followed wrong hint ends in `Hit.` on a miss "
-                 "(the planted verify-off step); hint-verify has the same fine-tuning and the "
-                 "same follow rate but checks the hinted branch (`Miss.`, then a backtrack), so it "
-                 "is the null for this contrast: only if the planted arm's contrast exceeds it "
-                 "does a positive contrast on R1-distill read as a hint switching off the check."),
+                 "(the planted verify-off step); hint-verify has the same rule and fine-tuning "
+                 "but checks the hinted branch (`Miss.`, then a backtrack; it follows a wrong "
+                 "hint less often), so it is the null for this contrast. tinythinker-retrained "
+                 "is not (its rows are in this validation's retrained run): the base learned to "
+                 "skip the check after any hint from its hinted training traces, which always "
+                 "end in `Hit.`, and the retrained control keeps that, with a larger contrast "
+                 "than hint-p100's. Recovered here says the contrast tells a model that skips "
+                 "the check from one that keeps it, not that the organism's base is a null."),
         settings=VALIDATION_SETTINGS,
         control="tinythinker-hint-verify"),
     Validation(
