@@ -1025,35 +1025,35 @@ def summarise_group(group: list[ChainResult]) -> Group:
 def summarise_before(group: list[ChainResult]) -> dict:
     """The bounded share before the final step against its null, over the chains that rose."""
     rose = [r for r in group if r.before_moving]
-    shares = [r.before_share for r in rose]
-    nulls = [r.before_null for r in rose]
-    where = [r.problem for r in rose]
-    return {"before_moving": len(rose), "before_share": ready(stats.mean_ci(shares, where)),
-            "before_null": ready(stats.mean_ci(nulls, where)),
-            "before_minus_null": ready(stats.difference_ci(shares, where, nulls, where)),
+    return {**_rises("before", [(r.problem, r.before_share, r.before_null, r.before_kind)
+                                for r in rose]),
             "before_on_verify": sum(r.before_tag == "verify" for r in rose),
             "before_on_compute": sum(r.before_tag == "compute" for r in rose),
-            "before_verdict_flip": sum(r.before_kind == "verdict flip" for r in rose),
-            "before_miscopied": sum(r.before_kind == "miscopied arithmetic" for r in rose),
-            "before_copied": sum(r.before_kind == "copied by every continuation" for r in rose),
-            "before_branch": sum(r.before_kind == "branch choice" for r in rose),
             **summarise_search(group)}
+
+
+def _rises(prefix: str, rose: list[tuple[str, float, float, str]]) -> dict:
+    """The bounded share against its null over the chains that rose (problem, share, null, kind
+    of the largest rise), and the rises counted by kind; keys start with `prefix`."""
+    where = [problem for problem, _, _, _ in rose]
+    shares = [share for _, share, _, _ in rose]
+    nulls = [null for _, _, null, _ in rose]
+    kinds = [kind for _, _, _, kind in rose]
+    return {f"{prefix}_moving": len(rose),
+            f"{prefix}_share": ready(stats.mean_ci(shares, where)),
+            f"{prefix}_null": ready(stats.mean_ci(nulls, where)),
+            f"{prefix}_minus_null": ready(stats.difference_ci(shares, where, nulls, where)),
+            f"{prefix}_verdict_flip": kinds.count("verdict flip"),
+            f"{prefix}_miscopied": kinds.count("miscopied arithmetic"),
+            f"{prefix}_copied": kinds.count("copied by every continuation"),
+            f"{prefix}_branch": kinds.count("branch choice")}
 
 
 def summarise_search(group: list[ChainResult]) -> dict:
     """The bounded share of the search-graded curve against its null, over the chains whose
     search-graded curve rose."""
-    rose = [r for r in group if r.search_moving]
-    shares = [r.search_share for r in rose]
-    nulls = [r.search_null for r in rose]
-    where = [r.problem for r in rose]
-    return {"search_moving": len(rose), "search_share": ready(stats.mean_ci(shares, where)),
-            "search_null": ready(stats.mean_ci(nulls, where)),
-            "search_minus_null": ready(stats.difference_ci(shares, where, nulls, where)),
-            "search_verdict_flip": sum(r.search_kind == "verdict flip" for r in rose),
-            "search_miscopied": sum(r.search_kind == "miscopied arithmetic" for r in rose),
-            "search_copied": sum(r.search_kind == "copied by every continuation" for r in rose),
-            "search_branch": sum(r.search_kind == "branch choice" for r in rose)}
+    return _rises("search", [(r.problem, r.search_share, r.search_null, r.search_kind)
+                             for r in group if r.search_moving])
 
 
 def summarise_measure(measure: str, correct: list[ChainResult],
