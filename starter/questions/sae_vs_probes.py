@@ -1618,8 +1618,9 @@ def findings(m: Metrics) -> str:
 # the base's -0.06 only because the base favours the residual. On the mid and faint plants no SAE
 # probe, k=1 or k=16, reads anything beyond the base (every difference from it between -0.00 and
 # +0.03, each interval covering 0), although the dense residual probe reads the mid plant at
-# 0.84 (base 0.66): the SAE trained here does not isolate a sparse direction at 2% of the residual norm, so every weak
-# check fails. An SAE-probe null on R1-distill therefore says little about a faint feature.
+# 0.84 (base 0.66): the SAE trained here does not isolate a sparse direction at 2% of the
+# residual norm, so every weak check fails. An SAE-probe null on R1-distill therefore says little
+# about a faint feature.
 #
 # The control is the base `tinythinker`, not `tinythinker-retrained`: the plant is a hook on the
 # base's own weights (no fine-tuning at all), so the matched model is the base with the same label
