@@ -1006,6 +1006,9 @@ def measure_plant_linear(m: Metrics) -> Measured:
 
 
 NULL_PLANT = "tinythinker-plant-xor-null"  # the base with the xor label rule, nothing written
+# The committed validation ran at seed 0, before the cpu preset moved to CONFIRM_SEED: pinned so
+# that `mi-starter validate` reproduces its rows
+VALIDATION_SETTINGS = {"cpu": ("seed=0",)}
 # The tiers: (name suffix, what the quantity says about the scales); strong first
 PLANT_TIERS = (("", "strong: scale 0.25"), ("-mid", "mid: linear 0.01, xor 0.07"),
                ("-faint", "faint: linear 0.005, xor 0.06"))
@@ -1024,7 +1027,7 @@ def plant_checks(suffix: str, tier: str) -> tuple[Validation, Validation]:
                  "on an XOR-planted one tells linear from non-linear codes; on R1-distill its "
                  "verdict on a variable is then worth reading."),
         retrained_planted=0.0,  # on the null both probes sit at chance: no gain
-        control=NULL_PLANT)
+        control=NULL_PLANT, settings=VALIDATION_SETTINGS)
     read = Validation(
         quantity=f"linear probe, held-out per-step accuracy on the planted label, layer 2 ({tier})",
         arms=(dataclasses.replace(xor, planted=0.5),  # no direction: chance
@@ -1033,7 +1036,7 @@ def plant_checks(suffix: str, tier: str) -> tuple[Validation, Validation]:
         meaning=("The linear probe reads a linearly planted feature and not an XOR-planted one "
                  "(chance, as on the null), so the gain above compares probes that both work."),
         retrained_planted=0.5,  # the null: a hash the base cannot compute reads at chance
-        control=NULL_PLANT)
+        control=NULL_PLANT, settings=VALIDATION_SETTINGS)
     return gain, read
 
 
