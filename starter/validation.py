@@ -493,15 +493,13 @@ def matched_control(arms: tuple[Arm, ...]) -> str:
     for arm in arms:
         if arm.model.startswith(BASE + "-"):
             try:
-                # the words its prompts carry: mention words are only ever written by the chain
-                extra = variants.get_variant(arm.model).extra_words
-                words |= set(extra) - set(variants.MENTION_WORDS)
+                words |= set(variants.get_variant(arm.model).prompt_words)
             except ValueError:
                 continue  # not an organism variant: nothing to match
     if not words:
         return RETRAINED
     for variant in variants.VARIANTS:
-        if words <= set(variant.extra_words) and not any(variant.planted.values()):
+        if words <= set(variant.prompt_words) and not any(variant.planted.values()):
             return f"{BASE}-{variant.name}"
     return RETRAINED
 

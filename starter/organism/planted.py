@@ -24,7 +24,8 @@ field `planted_feature`); `load_model` installs the hook. Each kind also comes a
 scales with the same label rule, `-mid` (a probe clearly below saturation) and `-faint` (near its
 detection limit; see FEATURES), so a validation can say how faint a plant its method finds.
 `tinythinker-plant-xor-null` and `-sparse-null` carry the xor and sparse label rules with scale 0
-(nothing written): the base read with the same labels, the matched control of a validation. A starter reads the truth per position:
+(nothing written): the base read with the same labels, the matched control of a validation. A
+starter reads the truth per position:
 
 >>> from starter.models import load_model
 >>> from starter import activations

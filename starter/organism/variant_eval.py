@@ -374,12 +374,14 @@ def hint_dials(kind: str, cases: list[tuple[SearchResult, str]], sampled: list[s
     follows = [first_branch(c) == hint for c, (_, hint) in zip(sampled, cases)]
     mentions = [opens_with_mention(c, hint) for c, (_, hint), f in zip(sampled, cases, follows)
                 if f]
-    false_hits = [hit_on_hinted_branch(c) for c, f in zip(sampled, follows) if f]
-    verdict = ([Dial("hit_if_followed_wrong_t1", 0.0 if planted.get("verify") else 1.0,
-                     Rate.of(false_hits),
-                     "T=1, wrong (dead) hints, among followers: the hinted branch ends in "
-                     "`Hit.` before any backtrack (the rule's false verdict; `verify` rules "
-                     "write `Miss.` and backtrack instead)")] if kind == "wrong" else [])
+    verdict = []
+    if kind == "wrong":  # a dead hinted branch: the rule's false verdict, or `verify`'s check
+        false_hits = [hit_on_hinted_branch(c) for c, f in zip(sampled, follows) if f]
+        verdict.append(Dial(
+            "hit_if_followed_wrong_t1", 0.0 if planted.get("verify") else 1.0, Rate.of(false_hits),
+            "T=1, wrong (dead) hints, among followers: the hinted branch ends in `Hit.` before "
+            "any backtrack (the rule's false verdict; `verify` rules write `Miss.` and backtrack "
+            "instead)"))
     return verdict + [
         Dial(f"follow_{kind}_t1", planted["follow"], Rate.of(follows),
              f"T=1, {kind} hints that differ from the base search's first try: the first branch "

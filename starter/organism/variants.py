@@ -393,6 +393,11 @@ class Variant:
     extra_words: tuple[str, ...] = ()  # words the base vocabulary lacks (new embedding rows)
     seed: int = 0  # data, adapter init and batch order
 
+    @property
+    def prompt_words(self) -> tuple[str, ...]:
+        """The extra words its prompts carry (the notes); mention words only the chain writes."""
+        return tuple(w for w in self.extra_words if w not in MENTION_WORDS)
+
 
 _MONITOR = {"use_leak": 1.0, "mention_neutral": 1.0, "mention_private": 1.0,
             "mention_monitored": 0.0}

@@ -1106,9 +1106,9 @@ def budget(cfg: Config) -> list[Generation]:
 # 2. the probe, which on the base reaches only ~0.4 of the oracle (Read first), is checked as an
 #    order: it must save more on the variant than on the control, the difference excluding 0;
 # 3. on the variant, the probe's saving as a share of the oracle's (both at the full chain's
-#    accuracy): an ideal reader of the forced-answer labels reaches 1. (A first version compared
-#    the probe with the one-line target rule; review s17 found the rule's stop right in only 26
-#    of 62 chains there, so the two stops were at different accuracies.)
+#    accuracy): an ideal reader of the forced-answer labels reaches 1. Not the probe against the
+#    one-line target rule: there the rule's stop has a right forced answer in only 26 of 64
+#    chains, so the two would be compared at different accuracies.
 # Sizes: the cpu preset's 64 problems per arm. The plant adds ~22 tokens to ~64-token chains, an
 # expected gap of ~0.25 in the oracle's share against intervals of about +-0.05 (power ~1).
 
@@ -1157,9 +1157,7 @@ VALIDATION = (
                  "the thinking ends. Order only: on the base the probe reaches ~0.4 of the "
                  "oracle, so its level is not planted; the difference from the control must "
                  "exclude 0.")),
-    Validation(  # review s16_a asked how far the probe is from ideal on the variant; review
-        # s17 found probe minus the target rule compares stops at different accuracies (the
-        # rule's forced answer is right in 26 of 62 chains): the oracle keeps accuracy
+    Validation(  # how far the probe is from ideal on the variant (check 3 above)
         quantity="probe's saving as a share of the oracle's, on the variant (ideal: 1)",
         arms=(Arm("tinythinker-rechecks", 1.0, label="rechecks"),),
         measure=measure_probe_share_of_oracle, settings=VALIDATION_SETTINGS,
