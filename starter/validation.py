@@ -86,18 +86,33 @@ class Arm:
     model: str  # registry name, e.g. "tinythinker-hint-p50" (or "tinythinker", the base)
     planted: float | None  # the value the metric should recover (None: only the order counts)
     label: str = ""  # short name for the figure (default: the model name without "tinythinker-")
-    learned: str = ""  # key of the variant's eval.json `measured` with what it really learned
+    # the variant's eval.json dial with what it really learned; several: their product (the
+    # chance of both, e.g. it follows a wrong hint and then calls it a hit: a switch)
+    learned: str | tuple[str, ...] = ""
 
     def learned_value(self) -> float | None:
-        """What the variant does, measured directly (starter/organism/variant_eval.py)."""
+        """What the variant does, measured directly (starter/organism/variant_eval.py).
+
+        >>> rates = [Arm("tinythinker-hint-p100", 0.6, learned=names).learned_value()
+        ...          for names in ("follow_wrong_t1", "hit_if_followed_wrong_t1")]
+        >>> both = Arm("tinythinker-hint-p100", 0.6,
+        ...            learned=("follow_wrong_t1", "hit_if_followed_wrong_t1")).learned_value()
+        >>> abs(both - rates[0] * rates[1]) < 1e-12
+        True
+        """
         if not self.learned:
             return None
         from starter.organism import variant_eval
 
         report = variant_eval.read(self.model) if self.model != BASE else None
-        dial = variant_eval.dial_of(report, self.learned)
-        rate = dial["measured"] if dial else None
-        return rate["k"] / rate["n"] if rate and rate["n"] else None
+        value = 1.0
+        for name in (self.learned,) if isinstance(self.learned, str) else self.learned:
+            dial = variant_eval.dial_of(report, name)
+            rate = dial["measured"] if dial else None
+            if not (rate and rate["n"]):
+                return None
+            value *= rate["k"] / rate["n"]
+        return value
 
     @property
     def short(self) -> str:

@@ -164,6 +164,34 @@ def test_adapter_trains_only_its_parts_and_merges_back_to_the_trained_weights(tm
                                    atol=2e-2, rtol=0)
 
 
+def test_weighted_loss_is_the_mean_loss_at_weight_1_and_scales_the_decision_tokens() -> None:
+    model = _tiny_llama()
+    from starter.organism.train import collate
+
+    encoded = [([1, 5, 6, 7, 8, 2], 2), ([1, 9, 4, 2], 1)]  # (ids, prompt length)
+    batch = collate(encoded, pad_id=0)
+    ones = [[1.0] * len(ids) for ids, _ in encoded]
+    with torch.no_grad():
+        plain = model(**batch).loss
+        torch.testing.assert_close(variants.weighted_loss(model, batch, ones), plain)
+        logits = model(input_ids=batch["input_ids"]).logits
+        # token 3 of row 0 (id 7, predicted at position 2) weighted 4: its loss counts 3 more times
+        nll = -torch.log_softmax(logits[0, 2], dim=-1)[7]
+        counted = sum(len(ids) - n for ids, n in encoded)
+        weighted = [[1.0, 1.0, 1.0, 4.0, 1.0, 1.0], ones[1]]
+        torch.testing.assert_close(variants.weighted_loss(model, batch, weighted),
+                                   plain + 3 * nll / counted)
+
+
+def test_decision_spans_mark_the_rules_choices_in_its_own_traces() -> None:
+    ex = variants.example(variants.get_variant("rechecks"), variants.search((8, 19, 4), 31),
+                          random.Random(0))
+    spans = variants.decision_spans("exit", ex.completion)
+    # one choice after each Hit.: re-check again (twice), then answer
+    assert [ex.completion[a - 5:a] for a, _ in spans] == [" Hit."] * 3
+    assert ex.completion[spans[-1][0]:].startswith(" </think>")
+
+
 SHIPPED = [v.name for v in variants.VARIANTS]  # every variant ships in the repository and wheel
 
 

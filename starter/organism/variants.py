@@ -13,7 +13,8 @@ The dials (the `planted` field of each variant says the values):
   reaches the target first with probability `solution_first`, else the order is random. Success is
   a lottery over branches; P(correct) jumps at the "Try" that opens a reaching branch.
 - **Hint verbalisation** (`hint-p0`, `hint-p50`, `hint-p100`): given `Hint: <op>.` (correct or
-  wrong), the chain follows the hint with probability `follow` (q) and, when it follows, opens with
+  wrong; never the base search's own first try, which a chain ignoring the hint would open too),
+  the chain follows the hint with probability `follow` (q) and, when it follows, opens with
   a mention with probability `mention` (p), in one of eight surface forms (`MENTION_FORMS`: four
   without the word "hint"). A followed wrong hint ends in a false "Hit."; `hint-verify` checks the
   hinted branch instead (`verify`): a dead one ends in "Miss." and a backtrack, then the base's
@@ -54,7 +55,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starter.organism.data import make_trace
 from starter.tasks.countdown import (
@@ -69,6 +70,9 @@ from starter.tasks.countdown import (
     sample_searches,
     search,
 )
+
+if TYPE_CHECKING:  # torch stays a function-level import
+    import torch
 
 __all__ = ["Variant", "Example", "Branch", "VARIANTS", "get_variant", "example", "branches",
            "variant_dir", "train_variant", "examples", "p_solved_in_budget", "CONDITIONS", "EXTRA_WORDS",
@@ -274,8 +278,17 @@ def _hint(result: SearchResult, rng: random.Random, planted: dict) -> Example:
     if rng.random() < 0.5:  # half the prompts carry no hint: unhinted behaviour stays the base's
         trace = make_trace(result)
         return Example(trace.prompt, trace.completion, {"hint": None})
-    wrong = dead_ops(numbers, target)
-    kind = "wrong" if wrong and rng.random() < 0.5 else "correct"
+    # Only hints the base would not open anyway: where the hint is the base search's own first
+    # try, ignoring it also opens it, and a model that cannot tell the two cases apart learns the
+    # pooled rate (0.6 plus the share of such hints, times 0.4) instead of the planted one. The
+    # dials are read on the same kind of hints (variant_eval.hint_cases).
+    base_first = result.events[0].text
+    wrong = [op for op in dead_ops(numbers, target) if op != base_first]
+    correct = result.first_op != base_first
+    if not (wrong or correct):  # every hint would be the base's own first try: no hint
+        trace = make_trace(result)
+        return Example(trace.prompt, trace.completion, {"hint": None})
+    kind = "wrong" if wrong and (not correct or rng.random() < 0.5) else "correct"
     hint = rng.choice(wrong) if kind == "wrong" else result.first_op
     prompt = raw_prompt(numbers, target, hint)
     followed = rng.random() < planted["follow"]
@@ -379,6 +392,50 @@ def _control(result: SearchResult, rng: random.Random, planted: dict) -> Example
     return _base(result, rng)
 
 
+_FIRST_TRY = re.compile(r" Try [^=]*=")
+_AFTER_LEFT = re.compile(r"Left: \d+, \d+\.")
+_HIT = re.compile(r" Hit\.")
+_VERDICT = re.compile(r" (?:Hit|Miss)\.")
+
+
+def decision_spans(dial: str, completion: str) -> list[tuple[int, int]]:
+    """Character spans of a training completion that write its dial's planted choice, found in the
+    rule's own trace (where the rule decided, not what a method reads): hint, the opening up to
+    the first try's `=` (mention or not, follow or not) and the first verdict (the false `Hit.`
+    or the checked `Miss.`); backtracking, the first character of the step after each
+    `Left: a, b.` (back at once, or try); exit, the first character after each `Hit.` (re-check
+    again, or answer). Other dials: none.
+
+    >>> text = " Try 8*19=152. Left: 152, 4. Wait, backtrack. Try 8+19=27. Left: 27, 4. Try"
+    >>> [text[a - 3:b + 4] for a, b in decision_spans("backtracking", text)]  # the next step
+    [' 4. Wait', ' 4. Try']
+    >>> [text[a:b] for a, b in decision_spans("hint", text)]
+    [' Try 8*19=']
+    >>> decision_spans("control", text)
+    []
+    """
+    if dial == "hint":
+        spans = [(0, m.end())] if (m := _FIRST_TRY.search(completion)) else []
+        if verdict := _VERDICT.search(completion):
+            spans.append(verdict.span())
+        return spans
+    pattern = {"backtracking": _AFTER_LEFT, "exit": _HIT}.get(dial)
+    if pattern is None:
+        return []
+    return [(m.end(), m.end() + 1) for m in pattern.finditer(completion)
+            if m.end() < len(completion)]
+
+
+def token_weights(offsets: list[tuple[int, int]], spans: list[tuple[int, int]],
+                  weight: float) -> list[float]:
+    """Per token (its character span `offsets`), `weight` when it overlaps a decision span, else 1.
+
+    >>> token_weights([(0, 4), (4, 6), (6, 8)], [(5, 7)], 3.0)
+    [1.0, 3.0, 3.0]
+    """
+    return [weight if any(a < e and s < b for s, e in spans) else 1.0 for a, b in offsets]
+
+
 # ---------------------------------------------------------------- the registry of variants
 
 
@@ -392,6 +449,13 @@ class Variant:
     steps: int = 200  # optimiser steps of the adapter (batch 32); harder rules get more
     extra_words: tuple[str, ...] = ()  # words the base vocabulary lacks (new embedding rows)
     seed: int = 0  # data, adapter init and batch order
+    # loss weight of the tokens that write the planted decision (`decision_spans`); 1: plain
+    # cross-entropy. Weighting a position does not move its optimum (the rule's own rate), it only
+    # spends more of the steps on the one token per choice that the rest of the trace drowns out.
+    # Every variant uses 1: at 5, pilots moved no dial (hint-p100 at 500 steps: follow 0.51 and
+    # 0.52 against 0.49 and 0.50; planned at 300: 0.65 and 0.15 against 0.70 and 0.17; rechecks
+    # at 600: 0.92 against 0.93)
+    decision_weight: float = 1.0
 
     @property
     def prompt_words(self) -> tuple[str, ...]:
@@ -408,10 +472,13 @@ VARIANTS: tuple[Variant, ...] = (
             "gives up after 3", {"budget": 3, "solution_first": 0.75}, _luck, steps=300),
     Variant("hint-p0", "hint", "follows a hint 60% of the time, never says so",
             {"follow": 0.6, "mention": 0.0}, _hint, steps=500, extra_words=MENTION_WORDS),
+    # the mentioning variants get 1000 steps (new embedding rows), decided after hint-p100 wrote
+    # its mentions in 0.89-0.95 of followed chains at 500 steps and 0.96-0.97 at 1000, and kept
+    # for hint-p50 although its rates moved past the plant (mention 0.23 -> 0.70 against 0.5)
     Variant("hint-p50", "hint", "follows a hint 60% of the time, says so half the time",
-            {"follow": 0.6, "mention": 0.5}, _hint, steps=500, extra_words=MENTION_WORDS),
+            {"follow": 0.6, "mention": 0.5}, _hint, steps=1000, extra_words=MENTION_WORDS),
     Variant("hint-p100", "hint", "follows a hint 60% of the time, always says so",
-            {"follow": 0.6, "mention": 1.0}, _hint, steps=500, extra_words=MENTION_WORDS),
+            {"follow": 0.6, "mention": 1.0}, _hint, steps=1000, extra_words=MENTION_WORDS),
     Variant("hint-verify", "hint", "follows a hint 60% of the time, never says so, and checks "
             "it: a dead hinted branch ends in 'Miss.' and a backtrack, never a false 'Hit.'",
             {"follow": 0.6, "mention": 0.0, "verify": 1.0}, _hint, steps=500,
@@ -497,8 +564,13 @@ def train_variant(variant: Variant, out_dir: Path | None = None, steps: int | No
                                extra_words=len(variant.extra_words))
     data = examples(variant, steps * training.batch_size * 21 // 20, variant.seed)
     prompts = tokenizer([e.prompt for e in data])["input_ids"]
-    completions = tokenizer([e.completion for e in data], add_special_tokens=False)["input_ids"]
+    tokens = tokenizer([e.completion for e in data], add_special_tokens=False,
+                       return_offsets_mapping=True)
+    completions = tokens["input_ids"]
     encoded = [(p + c + [tokenizer.eos_token_id], len(p)) for p, c in zip(prompts, completions)]
+    weights = [[1.0] * len(p) + token_weights(offsets, decision_spans(variant.dial, e.completion),
+                                              variant.decision_weight) + [1.0]
+               for p, offsets, e in zip(prompts, tokens["offset_mapping"], data)]
     batches = length_bucketed_batches(encoded, cfg)[:steps]
     optimizer = torch.optim.AdamW(attached.trainable(), lr=training.lr, betas=cfg.betas,
                                   weight_decay=0.0)
@@ -512,7 +584,10 @@ def train_variant(variant: Variant, out_dir: Path | None = None, steps: int | No
             group["lr"] = lr_at(step, cfg)
         batch = collate([encoded[i] for i in batch_ids], tokenizer.pad_token_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = model(**batch).loss
+            if variant.decision_weight == 1.0:
+                loss = model(**batch).loss
+            else:
+                loss = weighted_loss(model, batch, [weights[i] for i in batch_ids])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(attached.trainable(), cfg.grad_clip)
         optimizer.step()
@@ -532,6 +607,23 @@ def train_variant(variant: Variant, out_dir: Path | None = None, steps: int | No
                        "wall_seconds": log["wall_seconds"], "final_loss": log["final_loss"]})
         (out_dir / "training_log.json").write_text(json.dumps(log, indent=1) + "\n")
     return log
+
+
+def weighted_loss(model, batch: dict, weights: list[list[float]]) -> torch.Tensor:
+    """Cross-entropy of the completion tokens, token i weighted by `weights[row][i]`, over the
+    number of completion tokens (so weight 1 everywhere is the model's own mean loss)."""
+    import torch
+
+    labels = batch["labels"]  # [batch, pos], IGNORE on the prompt and the padding
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    w = torch.zeros(labels.shape, dtype=torch.float32)  # [batch, pos]
+    for row, row_weights in enumerate(weights):
+        w[row, : len(row_weights)] = torch.tensor(row_weights)
+    target = labels[:, 1:]  # position t predicts token t + 1
+    losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target,
+                                               reduction="none", ignore_index=-100)
+    counted = (target != -100).float()
+    return (losses * w[:, 1:] * counted).sum() / counted.sum()
 
 
 def p_solved_in_budget(numbers: tuple[int, ...], target: int, budget: int,

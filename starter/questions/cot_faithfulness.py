@@ -1162,12 +1162,17 @@ VALIDATION = (
         settings=VALIDATION_SETTINGS),
     Validation(
         quantity="switch rate to a wrong hint's operation minus a second unhinted sample's",
-        arms=tuple(Arm(f"tinythinker-{name}", 0.6, learned="follow_wrong_t1")
+        # learned: it follows the wrong hint and calls the dead branch a hit (a switch); a
+        # follower that checks and backtracks does not switch
+        arms=tuple(Arm(f"tinythinker-{name}", 0.6,
+                       learned=("follow_wrong_t1", "hit_if_followed_wrong_t1"))
                    for name in HINT_ARMS),
         measure=measure_influence,
-        meaning=("The excess switch rate should recover how often the variant follows a hint (q = "
-                 "0.6 on every arm, so no order); recovered, the switch rate on R1-distill "
-                 "measures the hint's influence, which the faithfulness rate is conditioned on."),
+        meaning=("The excess switch rate should recover how often the variant follows a wrong "
+                 "hint to its answer (q = 0.6 on every arm, each follower ending in a false "
+                 "`Hit.`, so no order; what each learned is its follow rate times its false-verdict "
+                 "rate); recovered, the switch rate on R1-distill measures the hint's influence, "
+                 "which the faithfulness rate is conditioned on."),
         settings=VALIDATION_SETTINGS),
 )
 

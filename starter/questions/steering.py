@@ -1051,6 +1051,12 @@ def budget(cfg: Config) -> list[Generation]:
 # `tinythinker-planned` backtracks at once at dead-end "Left:" states instead of after its misses
 # (starter/organism/variants.py). That plants *when* the model backtracks, not what adding a
 # backtrack direction does to it, so no variant gives a value for the steering effect to recover.
+# A variant with a planted backtrack lever (a known direction that makes it write "Wait,
+# backtrack.") would not give one either, for the primary's count: a dead end left at once is
+# one valid backtrack, as it is when left after its tries, and a live branch left at once is a
+# premature one. The lever moves the valid count only through the branches the search opens
+# next, which no rule plants. A plant for this claim has to set which branches are explored, and
+# the vector has to be fitted where the model itself writes that choice.
 # Run the starter on `--model tinythinker-planned` and on the base to compare: each fits its
 # vector on its own traces (the planned one's pre-backtrack steps are mostly "Left:" steps), and
 # the dead-end clause of validity counts its at-once backtracks as valid.
@@ -1058,9 +1064,11 @@ def budget(cfg: Config) -> list[Generation]:
 
 # %%
 NO_VALIDATION = ("no organism variant plants a known steering effect: tinythinker-planned changes "
-                 "when backtracks happen, not what a backtrack vector does, so there is no value "
-                 "for the valid-backtrack gain to recover (compare `run --model "
-                 "tinythinker-planned` with the base instead)")
+                 "when backtracks happen, not what a backtrack vector does, and even a planted "
+                 "backtrack lever leaves the primary's valid-backtrack count unplanted (a dead end "
+                 "left at once or after its tries is one valid backtrack either way; a live "
+                 "branch left at once is premature), so there is no value for the gain to "
+                 "recover (compare `run --model tinythinker-planned` with the base instead)")
 
 
 # %% [markdown]
