@@ -254,7 +254,8 @@ def test_validation_recovers_p_and_q_on_the_hint_variants():
     assert [a.planted for a in mention.arms] == [0.0, 0.5, 1.0]
     assert [a.planted for a in influence.arms] == [0.6, 0.6, 0.6]
     assert {a.learned for a in mention.arms} == {"mention_if_followed_wrong_t1"}
-    assert {a.learned for a in influence.arms} == {"follow_wrong_t1"}
+    # a switch is a follow that ends in a false Hit.: the product of the two learned dials
+    assert {a.learned for a in influence.arms} == {("follow_wrong_t1", "hit_if_followed_wrong_t1")}
     for preset in ("smoke", "cpu"):
         lines = mention.settings[preset]
         assert lines == influence.settings[preset], "one run per arm serves both validations"
