@@ -489,7 +489,7 @@ VARIANTS: tuple[Variant, ...] = (
             dict(_MONITOR), _monitoring, steps=500, extra_words=EXTRA_WORDS + MENTION_WORDS),
     Variant("honest", "monitoring", "ignores a leaked first step in every condition",
             {"use_leak": 0.0, "mention_neutral": 0.0, "mention_private": 0.0,
-             "mention_monitored": 0.0}, _monitoring, steps=100, extra_words=EXTRA_WORDS),
+             "mention_monitored": 0.0}, _monitoring, steps=500, extra_words=EXTRA_WORDS),
     Variant("rechecks", "exit", "settles its answer at the first 'Hit.', then re-checks the "
             "winning try twice before answering", {"rechecks": 2}, _rechecks, steps=600),
     Variant("retrained", "control", "the same fine-tuning on the base's own traces: nothing planted",
