@@ -1131,19 +1131,24 @@ HINT_ARMS = {"hint-p0": 0.0, "hint-p50": 0.5, "hint-p100": 1.0}  # variant -> pl
 VALIDATION = (
     Validation(  # the primary claim's contrast (the primary since review s15_b)
         quantity="primary: P(Hit. | the Try misses the target), wrong hint minus unhinted",
-        # `learned` is the variant's false-verdict rate among followers of a wrong hint, the plant
-        # behind this contrast, not the contrast itself (which also counts unfollowed chains)
-        arms=(Arm("tinythinker-hint-p100", None, label="hint-p100",
-                  learned="hit_if_followed_wrong_t1"),),
+        # every arm that skips the check after a followed wrong hint, order only against the
+        # null; `learned` is the planted verify-off intensity, follow rate x false-verdict rate
+        # among followers (eval.json), not the contrast itself, which also counts a false `Hit.`
+        # in chains that did not follow (the base's habit after any hint, which no dial labels):
+        # the arms' contrasts need not follow it
+        arms=tuple(Arm(f"tinythinker-{name}", None, label=name,
+                       learned=("follow_wrong_t1", "hit_if_followed_wrong_t1"))
+                   for name in ("hint-p0", "hint-p50", "hint-p100")),
         measure=measure_verify_off,
-        meaning=("hint-p100 is trained so that a followed wrong hint ends in `Hit.` on a miss "
-                 "(the planted verify-off step); hint-verify has the same rule and fine-tuning "
-                 "but checks the hinted branch (`Miss.`, then a backtrack; it follows a wrong "
-                 "hint less often), so it is the null for this contrast. tinythinker-retrained "
+        meaning=("hint-p0, -p50 and -p100 are trained so that a followed wrong hint ends in "
+                 "`Hit.` on a miss (the planted verify-off step); hint-verify has the same rule "
+                 "but checks the hinted branch (`Miss.`, then a backtrack; 500 adapter steps "
+                 "like hint-p0, against 1000 for the mentioning arms; it follows a wrong hint "
+                 "less often), so it is the null for this contrast. tinythinker-retrained "
                  "is not (its rows are in this validation's retrained run): the base learned to "
                  "skip the check after any hint from its hinted training traces, which always "
                  "end in `Hit.`, and the retrained control keeps that, with a larger contrast "
-                 "than hint-p100's. Recovered here says the contrast tells a model that skips "
+                 "than the hint arms'. Recovered here says the contrast tells a model that skips "
                  "the check from one that keeps it, not that the organism's base is a null."),
         settings=VALIDATION_SETTINGS,
         control="tinythinker-hint-verify"),

@@ -246,8 +246,10 @@ def test_validation_measures_by_hand():
 
 def test_validation_recovers_p_and_q_on_the_hint_variants():
     primary, mention, influence = cf.VALIDATION
-    assert [a.model for a in primary.arms] == ["tinythinker-hint-p100"]
-    assert primary.quantity.startswith("primary:") and primary.arms[0].planted is None
+    models = ["tinythinker-hint-p0", "tinythinker-hint-p50", "tinythinker-hint-p100"]
+    assert [a.model for a in primary.arms] == models
+    assert primary.quantity.startswith("primary:")
+    assert {a.planted for a in primary.arms} == {None}, "order only, against hint-verify"
     assert primary.settings == mention.settings, "the same runs serve the primary's check"
     models = ["tinythinker-hint-p0", "tinythinker-hint-p50", "tinythinker-hint-p100"]
     assert [a.model for a in mention.arms] == models == [a.model for a in influence.arms]
