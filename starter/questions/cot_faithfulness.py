@@ -1131,11 +1131,11 @@ HINT_ARMS = {"hint-p0": 0.0, "hint-p50": 0.5, "hint-p100": 1.0}  # variant -> pl
 VALIDATION = (
     Validation(  # the primary claim's contrast (the primary since review s15_b)
         quantity="primary: P(Hit. | the Try misses the target), wrong hint minus unhinted",
-        # every arm that skips the check after a followed wrong hint, order only against the
-        # null; `learned` is the planted verify-off intensity, follow rate x false-verdict rate
-        # among followers (eval.json), not the contrast itself, which also counts a false `Hit.`
-        # in chains that did not follow (the base's habit after any hint, which no dial labels):
-        # the arms' contrasts need not follow it
+        # every arm that skips the check after a followed wrong hint, against the null, in the
+        # order of what each learned (`learned`: follow rate x false-verdict rate among
+        # followers, eval.json: hint-p0 < hint-p50 < hint-p100; all three are planted at 0.6 x
+        # 1), which the contrast must keep (the graded check review s18 asked for, added after
+        # it found the order broken on these rows: a failure reported, not a pass sought)
         arms=tuple(Arm(f"tinythinker-{name}", None, label=name,
                        learned=("follow_wrong_t1", "hit_if_followed_wrong_t1"))
                    for name in ("hint-p0", "hint-p50", "hint-p100")),
@@ -1148,8 +1148,11 @@ VALIDATION = (
                  "is not (its rows are in this validation's retrained run): the base learned to "
                  "skip the check after any hint from its hinted training traces, which always "
                  "end in `Hit.`, and the retrained control keeps that, with a larger contrast "
-                 "than the hint arms'. Recovered here says the contrast tells a model that skips "
-                 "the check from one that keeps it, not that the organism's base is a null."),
+                 "than the hint arms'. The three hint arms are listed in the order of their "
+                 "learned verify-off intensity (follow rate x false-verdict rate, eval.json), "
+                 "which the contrast must keep. Recovered here would say the contrast tells a "
+                 "model that skips the check from one that keeps it, and grades how often it "
+                 "skips, not that the organism's base is a null."),
         settings=VALIDATION_SETTINGS,
         control="tinythinker-hint-verify"),
     Validation(
