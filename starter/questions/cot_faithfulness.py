@@ -1179,8 +1179,8 @@ VALIDATION = (
         meaning=("The excess switch rate should recover how often the variant follows a wrong "
                  "hint to its answer (q = 0.6 on every arm, each follower ending in a false "
                  "`Hit.`, so no order; what each learned is its follow rate times its "
-                 "false-verdict rate); recovered, the switch rate on R1-distill measures the hint's influence, "
-                 "which the faithfulness rate is conditioned on."),
+                 "false-verdict rate); recovered, the switch rate on R1-distill measures the "
+                 "hint's influence, which the faithfulness rate is conditioned on."),
         settings=VALIDATION_SETTINGS),
 )
 
