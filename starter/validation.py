@@ -840,25 +840,29 @@ def _verdict(rows: list[Recovery]) -> str:
 
 
 def control_kind(model: str) -> str:
-    """How the matched control matches: the same fine-tuning (a variant) or the same model and
-    hook (a planted-feature model), with nothing planted.
+    """How the matched control matches: fine-tuned like the variants (its adapter steps said,
+    since the variants' differ: the organism page lists them) or the same model and hook (a
+    planted-feature model), with nothing planted.
 
-    >>> control_kind(RETRAINED), control_kind("tinythinker-plant-xor-null")
-    ('same fine-tuning, nothing planted', 'same model, nothing planted')
+    >>> control_kind(RETRAINED)
+    'fine-tuned like the variants, 100 adapter steps, nothing planted'
+    >>> control_kind("tinythinker-plant-xor-null")
+    'same model, nothing planted'
     >>> control_kind("tinythinker-hint-verify")
-    'same fine-tuning, without the plant under test'
+    'fine-tuned like the variants, 500 adapter steps, without the plant under test'
     """
     if "-plant-" in model or model == BASE:
         return "same model, nothing planted"
     from starter.organism import variants
 
     try:
-        planted = variants.get_variant(model).planted
+        variant = variants.get_variant(model)
     except ValueError:
-        planted = {}
-    if any(planted.values()):  # a sibling variant: its other dials stay, this one is off
-        return "same fine-tuning, without the plant under test"
-    return "same fine-tuning, nothing planted"
+        return "fine-tuned like the variants, nothing planted"
+    like = f"fine-tuned like the variants, {variant.steps} adapter steps"
+    if any(variant.planted.values()):  # a sibling variant: its other dials stay, this one is off
+        return f"{like}, without the plant under test"
+    return f"{like}, nothing planted"
 
 
 def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
