@@ -283,7 +283,8 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
                         "not the method, is off")
         else:
             ok = True
-            order = "ordered as planted" if pairs else "no order planted (equal values)"
+            order = ("ordered as planted" if pairs else "one arm: no order to keep"
+                     if len(arms) == 1 else "no order planted (equal values)")
             why = order + (f"; interval covers {planted:.2f}" if planted is not None else "")
         # the control's own arm is the zero of every difference, not a sample of one
         difference, difference_ci = (versus_control(m, control) if arm.model != control_model

@@ -37,6 +37,8 @@ def test_judge_orders_distinct_planted_values_only():
     assert [r.recovered for r in rows] == [True, True, True], (
         "arms planted with the same q must not be ordered against each other")
     assert all(r.why.startswith("no order planted") for r in rows)
+    single = val.judge("switch rate", Q_ARMS[:1], flat[:1])
+    assert single[0].recovered and single[0].why.startswith("one arm: no order to keep")
     rows = val.judge("mention rate", P_ARMS, flat)
     assert not any(r.recovered for r in rows), "0.7 then 0.5 breaks the planted order p50 < p100"
     assert rows[0].why == "the arms are not in the planted order"
