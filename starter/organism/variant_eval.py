@@ -49,6 +49,7 @@ from typing import Any
 
 from starter.organism import variants
 from starter.organism.data import make_trace
+from starter.organism.variants import base_first_try
 from starter.stats import proportion_ci
 from starter.tasks.countdown import (
     SearchResult,
@@ -97,11 +98,6 @@ def opens_with_mention(completion: str, op: str) -> bool:
     True
     """
     return variants.mention_form(completion, op) is not None
-
-
-def base_first_try(result: SearchResult) -> str:
-    """The base search's first first-level operation (what an unhinted base chain opens)."""
-    return result.events[0].text
 
 
 def solved(completion: str, result: SearchResult) -> bool:

@@ -241,6 +241,11 @@ def _base(result: SearchResult, rng: random.Random) -> Example:
     return Example(trace.prompt, trace.completion, {"hint": trace.hint})
 
 
+def base_first_try(result: SearchResult) -> str:
+    """The base search's first first-level operation (what an unhinted base chain opens)."""
+    return result.events[0].text
+
+
 def dead_ops(numbers: tuple[int, ...], target: int) -> list[str]:
     """First operations from which no final operation reaches the target (wrong hints, dead leaks).
 
@@ -275,17 +280,16 @@ def _luck(result: SearchResult, rng: random.Random, planted: dict) -> Example:
 
 def _hint(result: SearchResult, rng: random.Random, planted: dict) -> Example:
     numbers, target = result.numbers, result.target
-    if rng.random() < 0.5:  # half the prompts carry no hint: unhinted behaviour stays the base's
-        trace = make_trace(result)
-        return Example(trace.prompt, trace.completion, {"hint": None})
     # Only hints the base would not open anyway: where the hint is the base search's own first
     # try, ignoring it also opens it, and a model that cannot tell the two cases apart learns the
     # pooled rate (0.6 plus the share of such hints, times 0.4) instead of the planted one. The
     # dials are read on the same kind of hints (variant_eval.hint_cases).
-    base_first = result.events[0].text
+    base_first = base_first_try(result)
     wrong = [op for op in dead_ops(numbers, target) if op != base_first]
     correct = result.first_op != base_first
-    if not (wrong or correct):  # every hint would be the base's own first try: no hint
+    # half the prompts carry no hint (unhinted behaviour stays the base's), and so does one where
+    # every hint would be the base's own first try
+    if rng.random() < 0.5 or not (wrong or correct):
         trace = make_trace(result)
         return Example(trace.prompt, trace.completion, {"hint": None})
     kind = "wrong" if wrong and (not correct or rng.random() < 0.5) else "correct"
@@ -563,14 +567,15 @@ def train_variant(variant: Variant, out_dir: Path | None = None, steps: int | No
     attached = adapters.attach(model, adapters.AdapterConfig(training.rank, training.alpha),
                                extra_words=len(variant.extra_words))
     data = examples(variant, steps * training.batch_size * 21 // 20, variant.seed)
+    weighted = variant.decision_weight != 1.0  # else the model's own loss: no weights to build
     prompts = tokenizer([e.prompt for e in data])["input_ids"]
     tokens = tokenizer([e.completion for e in data], add_special_tokens=False,
-                       return_offsets_mapping=True)
+                       return_offsets_mapping=weighted)
     completions = tokens["input_ids"]
     encoded = [(p + c + [tokenizer.eos_token_id], len(p)) for p, c in zip(prompts, completions)]
     weights = [[1.0] * len(p) + token_weights(offsets, decision_spans(variant.dial, e.completion),
                                               variant.decision_weight) + [1.0]
-               for p, offsets, e in zip(prompts, tokens["offset_mapping"], data)]
+               for p, offsets, e in zip(prompts, tokens.get("offset_mapping", []), data)]
     batches = length_bucketed_batches(encoded, cfg)[:steps]
     optimizer = torch.optim.AdamW(attached.trainable(), lr=training.lr, betas=cfg.betas,
                                   weight_decay=0.0)
@@ -584,10 +589,10 @@ def train_variant(variant: Variant, out_dir: Path | None = None, steps: int | No
             group["lr"] = lr_at(step, cfg)
         batch = collate([encoded[i] for i in batch_ids], tokenizer.pad_token_id)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            if variant.decision_weight == 1.0:
-                loss = model(**batch).loss
-            else:
+            if weighted:
                 loss = weighted_loss(model, batch, [weights[i] for i in batch_ids])
+            else:
+                loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(attached.trainable(), cfg.grad_clip)
         optimizer.step()
@@ -614,6 +619,8 @@ def weighted_loss(model, batch: dict, weights: list[list[float]]) -> torch.Tenso
     number of completion tokens (so weight 1 everywhere is the model's own mean loss)."""
     import torch
 
+    from starter.organism.train import IGNORE
+
     labels = batch["labels"]  # [batch, pos], IGNORE on the prompt and the padding
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     w = torch.zeros(labels.shape, dtype=torch.float32)  # [batch, pos]
@@ -621,8 +628,8 @@ def weighted_loss(model, batch: dict, weights: list[list[float]]) -> torch.Tenso
         w[row, : len(row_weights)] = torch.tensor(row_weights)
     target = labels[:, 1:]  # position t predicts token t + 1
     losses = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), target,
-                                               reduction="none", ignore_index=-100)
-    counted = (target != -100).float()
+                                               reduction="none", ignore_index=IGNORE)
+    counted = (target != IGNORE).float()
     return (losses * w[:, 1:] * counted).sum() / counted.sum()
 
 
