@@ -69,6 +69,13 @@ def test_smoke_run_writes_four_artefacts_and_summary_matches_results(slug, tmp_p
         f"{slug}: offline run must say its Neuronpedia data are samples")
     assert (out / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    # Resuming the finished run samples nothing new and gives back the same findings.
+    again = run_cli("run", slug, "--preset", "smoke", "--offline", "--out", str(out))
+    assert again.returncode == 0, (f"resuming a finished `{slug}` smoke run failed:\n"
+                                   f"{again.stderr[-3000:]}")
+    assert read_rows(out) == rows, f"{slug}: a resumed finished run changed results.jsonl"
+    assert read_findings(out / "findings.json") == claims, f"{slug}: resumed findings differ"
+
 
 def test_every_starter_has_three_presets_concepts_next_steps_and_its_identity():
     """Named for what it checks; each starter's control is tested beside it, in tests/questions/."""

@@ -177,13 +177,15 @@ def test_interval_at_a_higher_level_is_wider_and_nested():
 
 
 def test_a_zero_by_construction_control_is_not_widened():
-    # 5 of 15 problems show the event; the control cannot (0 by construction). Sampled as a column
-    # of zeros, the old widening made this 'not distinguishable'; as a constant it is Wilson's
-    # 5/15 interval, [0.1518, 0.5830] (by hand: centre 0.3672, half-width 0.2156), shifted by 0.
+    # 5 of 15 problems show the event; the control cannot (0 by construction). As a constant it is
+    # Wilson's 5/15 interval, [0.1518, 0.5830] (by hand: centre 0.3672, half-width 0.2156),
+    # shifted by 0. Sampled as a column of zeros (0/15, Wilson [0, 0.2039]) it gets Newcombe's
+    # hybrid score lower end, 1/3 - hypot(0.3333 - 0.1518, 0.2039) = 0.0603 (by hand): wider
+    # than the constant's, narrower than subtracting the far ends (0.1518 - 0.2039 < 0).
     events = [1.0] * 5 + [0.0] * 10
     widened = stats.difference_ci(events, range(15), [0.0] * 15, range(15))
     exact = stats.minus_constant(events, range(15), 0.0)
-    assert widened.ci[0] < 0
+    assert widened.ci[0] == pytest.approx(0.0603, abs=1e-3)
     assert exact.value == pytest.approx(1 / 3)
     assert exact.ci == pytest.approx((0.1518, 0.5830), abs=1e-3)
     assert findings.verdict_of(exact) == "supported"

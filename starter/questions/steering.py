@@ -337,9 +337,8 @@ def pick_claim_alpha(ctx: Context, fit, direction) -> float:
     lm, cfg = ctx.model, ctx.cfg
     if cfg.claim_alpha is not None:
         return cfg.claim_alpha
-    done = [r for r in ctx.store.rows() if r.get("kind") == "alpha-pick"]
-    if done:
-        return done[0]["claim_alpha"]
+    if ctx.store.done("alpha-pick"):  # a resumed run keeps its pick (and asks for the row)
+        return next(r for r in ctx.store.rows() if r["unit"] == "alpha-pick")["claim_alpha"]
     positive = sorted(a for a in cfg.alphas if a > 0)
     conditions = [0.0, *positive]
     jobs = [(a, p) for a in conditions for p in fit]

@@ -198,3 +198,21 @@ def test_no_validation_says_why():
     assert "steering effect" in st.NO_VALIDATION
     with pytest.raises(UsageError, match="no planted-truth validation"):
         load_validation("steering")
+
+
+def test_a_resumed_run_keeps_its_alpha_pick_and_asks_for_the_row(tmp_path):
+    # The cpu preset picks claim_alpha and records the pick as a row. A resumed run read that row
+    # without asking for its unit, so check_asked refused every resume of a finished cpu run.
+    from types import SimpleNamespace
+
+    from starter.results import RunStore
+
+    config = {"preset": "cpu", "seed": 0}
+    store = RunStore.open(tmp_path, config=config, model="toy", device="cpu")
+    store.append({"unit": "alpha-pick", "kind": "alpha-pick", "n_fit": 20, "min_changed": 0.25,
+                  "changed": {"+0.5": 0.25}, "claim_alpha": 0.5})
+    resumed = RunStore.open(tmp_path, config=config, model="toy", device="cpu")
+    ctx = SimpleNamespace(cfg=st.PRESETS["cpu"], store=resumed, model=None)
+    assert st.PRESETS["cpu"].claim_alpha is None, "the cpu preset picks its alpha"
+    assert st.pick_claim_alpha(ctx, fit=[], direction=None) == 0.5
+    resumed.check_asked()  # raised StarterError ('units alpha-pick') before the fix
