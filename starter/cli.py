@@ -4,6 +4,7 @@
     mi-starter run <slug> [--preset ...]    run one starter (see `mi-starter run --help`)
     mi-starter new <slug> --area AREA       add a question: its starter, test and registry entries
     mi-starter merge DIR DIR ... --out OUT  combine the shard folders of one `--shard i/n` run
+    mi-starter reanalyse RUN --out NEW      a finished run's rows analysed by today's code
     mi-starter validate <slug>              does its metric recover truth planted in the organism?
     mi-starter neuronpedia feature|search   look up SAE latents on Neuronpedia
     mi-starter data list|fetch              public releases of real R1 data, fetched with checksums
@@ -29,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("starter.commands.run", "run one starter"),
     "new": ("starter.commands.new", "add a question: starter, test, registry and page entries"),
     "merge": ("starter.commands.merge", "combine the shard folders of one --shard run"),
+    "reanalyse": ("starter.commands.reanalyse", "analyse a finished run again (no sampling)"),
     "validate": ("starter.commands.validate", "check a starter's metric on planted truth"),
     "neuronpedia": ("starter.commands.neuronpedia", "look up SAE latents on Neuronpedia"),
     "data": ("starter.commands.data", "list and fetch the public releases of real R1 data"),

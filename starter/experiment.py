@@ -13,6 +13,7 @@ Where each part lives (import from there in new code):
 - `starter.session`: one run step by step (`Session`, `open_session`) and whole (`execute`,
   `run_starter`), and the one-line wording of a filesystem error (`os_error_line`).
 - `starter.merge`: `merge_runs`, joining the shards of one run.
+- `starter.reanalyse`: `reanalyse_run`, a finished run's rows analysed again into a new folder.
 
 >>> from starter.experiment import parse_overrides
 >>> parse_overrides(["--preset", "smoke", "--seed", "3"]).seed
@@ -35,6 +36,7 @@ from starter.frame import (
     unit_rows,
 )
 from starter.merge import merge_runs, refuse_existing_out
+from starter.reanalyse import reanalyse_run
 from starter.run_options import (
     BACKENDS,
     MAX_PLANNED_SEQUENCES,
@@ -53,6 +55,6 @@ __all__ = [
     "SEED_LIMIT", "Context", "MetricsT", "Session", "Shard", "Starter", "StarterConfig",
     "check_run_request", "configure_parser", "execute", "format_value", "merge_runs",
     "metric_rows", "metrics_dict", "open_session", "os_error_line", "parse_overrides",
-    "print_plan", "refuse_existing_out", "render_summary", "resolve_config", "run_starter",
-    "server_config", "unit_rows",
+    "print_plan", "reanalyse_run", "refuse_existing_out", "render_summary", "resolve_config",
+    "run_starter", "server_config", "unit_rows",
 ]

@@ -70,11 +70,9 @@ def merge_runs(dirs: list[str | os.PathLike], out: str | os.PathLike) -> Path:
     for row in merged.values():
         if not store.done(row["unit"]):
             store.append(row)
-    fields = {f.name for f in dataclasses.fields(starter.presets[base["preset"]])}
-    cfg = dataclasses.replace(starter.presets[base["preset"]],
-                              **{k: _from_json(v) for k, v in base.items() if k in fields})
-    session = Session(starter, cfg, preset=base["preset"], out=Path(out), run_config=base,
-                      store=store, rows=store.rows(), note=f"Merged from {len(runs)} shards.")
+    session = Session(starter, preset_config(starter, base), preset=base["preset"], out=Path(out),
+                      run_config=base, store=store, rows=store.rows(),
+                      note=f"Merged from {len(runs)} shards.")
     session.finish()
     print(f"[{starter.slug}] merged {len(runs)} shards into {out}")
     return Path(out)
@@ -107,6 +105,13 @@ def refuse_existing_out(out: str | os.PathLike, command: str) -> None:
         raise UsageError(f"{command} --out {path} already holds {shown}; {command} writes a new "
                          "folder and never into an existing one: pass a new --out (nothing was "
                          "changed)")
+
+
+def preset_config(starter: Any, config: dict) -> Any:
+    """The starter's Config of a run, from its manifest's `config` (preset plus recorded fields)."""
+    fields = {f.name for f in dataclasses.fields(starter.presets[config["preset"]])}
+    return dataclasses.replace(starter.presets[config["preset"]],
+                               **{k: _from_json(v) for k, v in config.items() if k in fields})
 
 
 def _from_json(value: Any) -> Any:
