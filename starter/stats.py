@@ -395,7 +395,7 @@ def constant(value: float, n: int, unit: str = "problem", n_items: int | None = 
     return Estimate(float(value), point, n, items, unit, exact=True, at_level=lambda lv: point)
 
 
-def rate_ci(a: Sequence[float], a_clusters: Sequence[Hashable], unit: str = "problem",
+def rate_ci(a: Sequence[float] | np.ndarray, a_clusters: Sequence[Hashable], unit: str = "problem",
             seed: int = 0) -> Estimate:
     """mean(a) with the interval `minus_constant` shifts: `mean_ci`'s, except that one 0/1 item
     per cluster (independent yes/no items) gets Wilson's interval at every level. Show this as
