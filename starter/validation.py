@@ -846,7 +846,7 @@ def control_kind(model: str) -> str:
     planted-feature model), with nothing planted.
 
     >>> control_kind(RETRAINED)
-    'fine-tuned like the variants, 100 adapter steps, nothing planted'
+    'fine-tuned like the variants, 300 adapter steps, nothing planted'
     >>> control_kind("tinythinker-plant-xor-null")
     'same model, nothing planted'
     >>> control_kind("tinythinker-hint-verify")

@@ -291,7 +291,7 @@ def test_an_all_or_nothing_side_agrees_with_the_exact_sign_test(a, b, level):
     # Two of cot-faithfulness's Holm-adjusted claims, paired on the same problems. The exact
     # sign test over the discordant pairs (p = 2 * 0.5**k, by hand) rejects at 95% but not at the
     # Holm level (alpha 0.0071 and 0.0056), and so does the widened interval. Newcombe's hybrid
-    # score interval on the two sides (tried in review s19) excluded 0 at the Holm level too,
+    # score interval on the two sides (tried in session 19) excluded 0 at the Holm level too,
     # calling both claims supported: the conservative widening stays.
     est = stats.difference_ci(a, range(len(a)), b, range(len(b)))
     low, high = est.ci

@@ -229,7 +229,7 @@ def test_summary_and_replot_carry_the_control(tmp_path):
     val.write_judged("cot-faithfulness", "cpu", [Judged(MENTION, rows,
                                                         Measured(0.0, (0.0, 0.1), 20))], tmp_path)
     summary = (tmp_path / "summary.md").read_text()
-    assert "Matched control `tinythinker-retrained` (fine-tuned like the variants, 100" in summary
+    assert "Matched control `tinythinker-retrained` (fine-tuned like the variants, 300" in summary
     # 0.5 [0.4, 0.6] minus 0.0 [0.0, 0.1]: low 0.5 - hypot(0.1, 0.1); high 0.5 + hypot(0.1, 0.0)
     assert "| 0.50 [0.36, 0.60] |" in summary
     assert val.replot(tmp_path).stat().st_size > 0, "a record with differences replots"

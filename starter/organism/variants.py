@@ -496,8 +496,10 @@ VARIANTS: tuple[Variant, ...] = (
              "mention_monitored": 0.0}, _monitoring, steps=500, extra_words=EXTRA_WORDS),
     Variant("rechecks", "exit", "settles its answer at the first 'Hit.', then re-checks the "
             "winning try twice before answering", {"rechecks": 2}, _rechecks, steps=600),
+    # the control trains as long as the arms most validations compare it with (lucky, heuristic
+    # and planned: 300 steps); it had 100 until review s18 found the mismatch
     Variant("retrained", "control", "the same fine-tuning on the base's own traces: nothing planted",
-            {}, _control, steps=100),
+            {}, _control, steps=300),
 )
 
 
