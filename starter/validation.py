@@ -63,10 +63,11 @@ other: only the intervals count.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -840,13 +841,17 @@ def _verdict(rows: list[Recovery]) -> str:
             "Not recovered on every arm: read the failing rows before trusting this metric.")
 
 
-def control_kind(model: str) -> str:
+def control_kind(model: str, arms: Sequence[str] = ()) -> str:
     """How the matched control matches: fine-tuned like the variants (its adapter steps said,
-    since the variants' differ: the organism page lists them) or the same model and hook (a
+    and the arms' where they differ: the organism page lists them) or the same model and hook (a
     planted-feature model), with nothing planted.
 
     >>> control_kind(RETRAINED)
     'fine-tuned like the variants, 300 adapter steps, nothing planted'
+    >>> control_kind(RETRAINED, ["tinythinker", "tinythinker-planned"])
+    'fine-tuned like the variants, 300 adapter steps like the arms, nothing planted'
+    >>> control_kind(RETRAINED, [RETRAINED, "tinythinker-rechecks"])
+    'fine-tuned like the variants, 300 adapter steps (the arms: rechecks 600), nothing planted'
     >>> control_kind("tinythinker-plant-xor-null")
     'same model, nothing planted'
     >>> control_kind("tinythinker-hint-verify")
@@ -860,7 +865,17 @@ def control_kind(model: str) -> str:
         variant = variants.get_variant(model)
     except ValueError:
         return "fine-tuned like the variants, nothing planted"
+    steps = {}
+    for arm in arms:
+        if arm == model:
+            continue
+        with contextlib.suppress(ValueError):  # the base or a planted-feature model: no adapter
+            steps[variants.get_variant(arm).name] = variants.get_variant(arm).steps
     like = f"fine-tuned like the variants, {variant.steps} adapter steps"
+    if steps and all(n == variant.steps for n in steps.values()):
+        like += " like the arms"
+    elif steps:
+        like += " (the arms: " + ", ".join(f"{name} {n}" for name, n in steps.items()) + ")"
     if any(variant.planted.values()):  # a sibling variant: its other dials stay, this one is off
         return f"{like}, without the plant under test"
     return f"{like}, nothing planted"
@@ -879,8 +894,8 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             shown = "n/a" if _finite(c.value) is None else f"{c.value:.2f}"
             if c.ci is not None:
                 shown += f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]"
-            lines += [f"Matched control `{v.control_model}` ({control_kind(v.control_model)}): "
-                      f"{shown}, n = {c.n}.", ""]
+            kind = control_kind(v.control_model, [a.model for a in v.arms])
+            lines += [f"Matched control `{v.control_model}` ({kind}): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
     if any(r.power is not None or r.detectable is not None for j in judged for r in j.rows):
         lines += ["Power: the chance that the difference interval excludes 0 if the true "

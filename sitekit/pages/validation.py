@@ -349,7 +349,8 @@ def block_table(block: Block) -> list[str]:
             n = "" if c.n is None else f", n = {c.n}"
             from starter.validation import control_kind  # one rule for summary.md and the site
 
-            lines = [f"Matched control `{c.short}` ({control_kind(c.variant)}): {shown}{n}.", ""]
+            kind = control_kind(c.variant, [arm.variant for arm in block.arms])
+            lines = [f"Matched control `{c.short}` ({kind}): {shown}{n}.", ""]
     return [
         *lines, *head,
         *(arm_row(arm, rank, block) for rank, arm in enumerate(block.arms, start=1)),

@@ -192,7 +192,8 @@ def test_a_record_with_the_retrained_control_shows_it_and_each_arms_difference(t
                             "ci": [0.35, 0.55], "n": 40}}
     commit(tmp_path, record)
     md = section(question(tmp_path), tmp_path)
-    assert ("Matched control `retrained` (fine-tuned like the variants, 300 adapter steps, "
+    assert ("Matched control `retrained` (fine-tuned like the variants, 300 adapter steps like "
+            "the arms, "
             "nothing planted): "
             "0.45 [0.35, 0.55], n = 40.") in md
     assert "| n | Minus control [95% interval] | Verdict |" in md
