@@ -819,6 +819,9 @@ def run(ctx: Context) -> None:
     seeds = [cfg.seed] if model.spec.sae_release else [cfg.seed + s for s in range(cfg.n_seeds)]
     units = {(prop, method, seed): probe_unit(prop, method, seed) for prop in probed
              for method in methods(cfg) for seed in run_seeds(method, cfg, seeds)}
+    # each seed's SAE row is written before its probes, so a resumed run whose probes are all on
+    # disk has them too; asked for here, or the early return below would leave them unasked
+    ctx.store.pending(f"sae:{seed}" for seed in seeds)
     if not ctx.store.pending(units.values()):
         return  # a resumed run with every probe on disk
     if any(a.chain > b.chain for a, b in zip(sites, sites[1:])):
