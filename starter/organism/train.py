@@ -12,6 +12,17 @@ number of steps (never "until time runs out"), and CPU bf16 autocast with a fixe
 >>> log = train(cfg, progress=False)
 >>> len(log["loss"]) == 2
 True
+
+Continue training a saved checkpoint (`init_from`) on traces of another seed:
+
+>>> import tempfile
+>>> saved = Path(tempfile.mkdtemp())
+>>> cfg = TrainConfig(steps=2, batch_size=4, hidden_size=32, intermediate_size=64, num_layers=1,
+...                   out_dir=saved)
+>>> _ = train(cfg, progress=False)
+>>> more = TrainConfig(steps=2, batch_size=4, seed=7, init_from=saved, out_dir=None)
+>>> len(train(more, progress=False)["loss"])
+2
 """
 
 from __future__ import annotations
@@ -55,6 +66,10 @@ class TrainConfig:
     bf16: bool | None = None  # bf16 autocast (weights stay fp32); None = on CUDA and on CPUs with AVX-512
     log_every: int = 10  # record the loss every this many steps
     out_dir: Path | None = CHECKPOINT_DIR  # where to save; None = don't save (tests)
+    # continue from this checkpoint's weights instead of a fresh initialisation (its size, not
+    # the size fields above; the data still come from `seed`: use one the checkpoint was not
+    # trained on); None = train from scratch
+    init_from: Path | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -92,6 +107,16 @@ def build_model(cfg: TrainConfig):
         eos_token_id=2,
     )
     return LlamaForCausalLM(config)
+
+
+def load_weights(path: Path):
+    """A saved TinyThinker (config.json + model.safetensors) to continue training from."""
+    from transformers import LlamaForCausalLM
+
+    if not (Path(path) / "config.json").is_file():
+        raise ValueError(f"init_from={str(path)!r} holds no config.json; pass a checkpoint folder "
+                         "(e.g. starter/organism/checkpoint)")
+    return LlamaForCausalLM.from_pretrained(path)
 
 
 def encode(traces: list[Trace], tokenizer) -> list[tuple[list[int], int]]:
@@ -141,7 +166,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     tokenizer = build_tokenizer()
-    model = build_model(cfg).to(cfg.device)
+    model = build_model(cfg) if cfg.init_from is None else load_weights(cfg.init_from)
+    model = model.to(cfg.device)
     bf16 = use_bf16(cfg)
     traces = make_traces(cfg.steps * cfg.batch_size * 21 // 20, cfg.seed, "train", cfg.hinted_fraction)
     examples = encode(traces, tokenizer)
