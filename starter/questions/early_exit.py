@@ -1106,7 +1106,8 @@ def budget(cfg: Config) -> list[Generation]:
 # 2. the probe, which on the base reaches only ~0.4 of the oracle (Read first), is checked as an
 #    order: it must save more on the variant than on the control, the difference excluding 0.
 #    It passed against the 100-step control (0.05 [0.02, 0.09]) and fails against the matched
-#    300-step one (0.02 [-0.02, 0.07]): the control's probe saves more (0.04, was 0.01);
+#    300-step one (0.02 [-0.02, 0.07]): the control's probe saves more (0.04, was 0.01); a
+#    600-step control (rechecks' own steps; a pilot, not committed) gives the same difference;
 # 3. on the variant, the probe's saving as a share of the oracle's (both at the full chain's
 #    accuracy): an ideal reader of the forced-answer labels reaches 1. Not the probe against the
 #    one-line target rule: there the rule's stop has a right forced answer in only 26 of 64
