@@ -4,12 +4,15 @@
     python scripts/train_tinythinker.py --steps 4800 --batch-size 16   # 30 min on 2 cores; meets the bar, weaker
     python scripts/train_tinythinker.py --steps 30 --out-dir /tmp/tt   # smoke run
 
-Continue training the shipped checkpoint (the pilot the organism page reports: T=1 verification
-errors 0.080 before; 0.063, 0.031 and 0.020 [0.017, 0.024] after 1000, 1500 and 2000 of these
-steps; ~85 min on one CPU thread; every variant is an adapter on the base and retrains with it):
+Continue training the shipped checkpoint, in two stages (the pilot the organism page reports:
+T=1 verification errors 0.080 before; 0.020 [0.017, 0.024] after the first stage and 0.014
+[0.012, 0.018] after the second, below issue 24's 0.02; ~85 + 45 min on one CPU thread; every
+variant is an adapter on the base and retrains with it):
 
     python scripts/train_tinythinker.py --init-from starter/organism/checkpoint --seed 7 \
         --steps 2000 --lr 5e-4 --warmup-steps 50 --min-lr-ratio 0.05 --threads 1 --out-dir /tmp/tt2
+    python scripts/train_tinythinker.py --init-from /tmp/tt2 --seed 8 \
+        --steps 1000 --lr 2e-4 --warmup-steps 20 --min-lr-ratio 0.05 --threads 1 --out-dir /tmp/tt3
 """
 
 from __future__ import annotations
