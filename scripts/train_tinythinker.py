@@ -39,12 +39,14 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device)
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
     args = parser.parse_args()
-    if args.init_from is not None and not (args.init_from / "config.json").is_file():
-        parser.error(f"--init-from {args.init_from} holds no config.json; pass a checkpoint folder")
-    log = train(TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                            warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
-                            threads=args.threads, init_from=args.init_from, device=args.device,
-                            out_dir=args.out_dir))
+    try:  # TrainConfig names a bad value in one line
+        cfg = TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                          warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
+                          threads=args.threads, init_from=args.init_from, device=args.device,
+                          out_dir=args.out_dir)
+    except ValueError as err:
+        parser.error(str(err))
+    log = train(cfg)
     print(f"final loss {log['final_loss']:.4f} after {args.steps} steps, {log['wall_seconds']:.0f} s -> {args.out_dir}")
 
 

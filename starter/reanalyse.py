@@ -75,4 +75,3 @@ def source_note(src: str | os.PathLike) -> str:
     if NOTE_HEADING not in text:
         return "Neuronpedia latents: as recorded in results.jsonl (the source had no note)."
     return text.split(NOTE_HEADING, 1)[1].split("\n", 1)[0].strip()
-

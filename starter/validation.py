@@ -870,7 +870,8 @@ def control_kind(model: str, arms: Sequence[str] = ()) -> str:
         if arm == model:
             continue
         with contextlib.suppress(ValueError):  # the base or a planted-feature model: no adapter
-            steps[variants.get_variant(arm).name] = variants.get_variant(arm).steps
+            other = variants.get_variant(arm)
+            steps[other.name] = other.steps
     like = f"fine-tuned like the variants, {variant.steps} adapter steps"
     if steps and all(n == variant.steps for n in steps.values()):
         like += " like the arms"

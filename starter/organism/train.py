@@ -78,6 +78,9 @@ class TrainConfig:
             raise ValueError(f"hinted_fraction must be in [0, 1], got {self.hinted_fraction}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.init_from is not None and not (Path(self.init_from) / "config.json").is_file():
+            raise ValueError(f"init_from={str(self.init_from)!r} holds no config.json; pass a "
+                             "checkpoint folder (e.g. starter/organism/checkpoint)")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
 
@@ -113,9 +116,6 @@ def load_weights(path: Path):
     """A saved TinyThinker (config.json + model.safetensors) to continue training from."""
     from transformers import LlamaForCausalLM
 
-    if not (Path(path) / "config.json").is_file():
-        raise ValueError(f"init_from={str(path)!r} holds no config.json; pass a checkpoint folder "
-                         "(e.g. starter/organism/checkpoint)")
     return LlamaForCausalLM.from_pretrained(path)
 
 
