@@ -10,9 +10,11 @@ T=1 verification errors 0.080 before; 0.020 [0.017, 0.024] after the first stage
 variant is an adapter on the base and retrains with it):
 
     python scripts/train_tinythinker.py --init-from starter/organism/checkpoint --seed 7 \
-        --steps 2000 --lr 5e-4 --warmup-steps 50 --min-lr-ratio 0.05 --threads 1 --out-dir /tmp/tt2
+        --steps 2000 --lr 5e-4 --warmup-steps 50 --min-lr-ratio 0.05 --precision fp32 --threads 1 \
+        --out-dir /tmp/tt2
     python scripts/train_tinythinker.py --init-from /tmp/tt2 --seed 8 \
-        --steps 1000 --lr 2e-4 --warmup-steps 20 --min-lr-ratio 0.05 --threads 1 --out-dir /tmp/tt3
+        --steps 1000 --lr 2e-4 --warmup-steps 20 --min-lr-ratio 0.05 --precision fp32 --threads 1 \
+        --out-dir /tmp/tt3
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ def main() -> None:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="continue from this checkpoint folder instead of a fresh model")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=defaults.device)
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="auto: bf16 autocast on CUDA and AVX-512 CPUs, else fp32")
     parser.add_argument("--out-dir", type=Path, default=defaults.out_dir)
     args = parser.parse_args()
     try:  # TrainConfig names a bad value in one line
         cfg = TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                           warmup_steps=args.warmup_steps, min_lr_ratio=args.min_lr_ratio,
                           threads=args.threads, init_from=args.init_from, device=args.device,
+                          bf16={"auto": None, "bf16": True, "fp32": False}[args.precision],
                           out_dir=args.out_dir)
     except ValueError as err:
         parser.error(str(err))
