@@ -639,16 +639,16 @@ def validation_record(slug: str, preset: str, judged: list[Judged]) -> dict:
     >>> v = Validation("rate", (Arm("tinythinker-hint-p0", 0.0),), measure=None, meaning="m")
     >>> row = judge("rate", v.arms, [Measured(0.0, (0.0, 0.1), 20)])
     >>> sorted(validation_record("s", "cpu", [Judged(v, row)]))
-    ['arms', 'meaning', 'preset', 'quantity', 'recovered', 'retrained', 'starter']
+    ['arms', 'control', 'meaning', 'preset', 'quantity', 'recovered', 'starter']
     >>> record = validation_record("s", "cpu", [Judged(v, row), Judged(v, row)])
     >>> sorted(record)
     ['preset', 'recovered', 'starter', 'validations']
     >>> [sorted(block) for block in record["validations"]][0]
-    ['arms', 'meaning', 'quantity', 'recovered', 'retrained']
+    ['arms', 'control', 'meaning', 'quantity', 'recovered']
     """
     blocks = [{"quantity": j.validation.quantity, "meaning": j.validation.meaning,
                "recovered": j.recovered,
-               "retrained": _control_record(j.control, j.validation.control_model),
+               "control": _control_record(j.control, j.validation.control_model),
                "arms": [asdict(r) for r in j.rows]} for j in judged]
     head = {"starter": slug, "preset": preset}
     if len(blocks) == 1:
@@ -767,7 +767,7 @@ def rejudge(folder: str | Path, slug: str) -> Path:
             raise UsageError(f"{folder / VALIDATION_FILE} has no arm {missing[0]!r}: rerun "
                              f"`mi-starter validate {slug}`")
         measured = [_measured_of(rows[arm.model]) for arm in validation.arms]
-        control = _measured_of(block["retrained"]) if block.get("retrained") else None
+        control = _measured_of(control_of(block)) if control_of(block) else None
         judged.append(Judged(validation, judge(
             validation.quantity, validation.arms, measured, validation.increasing,
             [arm.learned_value() for arm in validation.arms], control=control,
@@ -775,6 +775,20 @@ def rejudge(folder: str | Path, slug: str) -> Path:
             control_model=validation.control_model), control))
     write_judged(record.get("starter", slug), record.get("preset", "cpu"), judged, folder)
     return folder
+
+
+def control_of(block: dict) -> dict | None:
+    """A validation.json block's control row (None: no control was run). Files written before
+    2026-12-08 keep it under `retrained`, a name that misled where the control is another variant.
+
+    >>> control_of({"control": {"variant": "tinythinker-honest"}})["variant"]
+    'tinythinker-honest'
+    >>> control_of({"retrained": {"variant": "tinythinker-retrained"}})["variant"]
+    'tinythinker-retrained'
+    >>> control_of({"arms": []}) is None
+    True
+    """
+    return block.get("control") or block.get("retrained")
 
 
 def _measured_of(row: dict) -> Measured:
@@ -805,8 +819,9 @@ def replot(folder: str | Path) -> Path:
                             "difference_ci": (tuple(arm["difference_ci"])
                                               if arm.get("difference_ci") else None)})
                 for arm in block["arms"]]
-        control = _measured_of(block["retrained"]) if block.get("retrained") else None
-        model = block["retrained"].get("variant", RETRAINED) if control else RETRAINED
+        control_row = control_of(block)
+        control = _measured_of(control_row) if control_row else None
+        model = control_row.get("variant", RETRAINED) if control_row else RETRAINED
         panels.append((block["quantity"], arms, control, model))
     figure = _plot(panels)
     figure.savefig(folder / "figure.png", dpi=120)

@@ -117,7 +117,7 @@ def test_run_validation_with_a_tuple_runs_each_arm_once_and_writes_one_block_eac
     assert [b["quantity"] for b in record["validations"]] == ["mention rate", "switch rate"]
     assert [a["planted"] for a in record["validations"][1]["arms"]] == [0.6, 0.6, 0.6]
     switch = record["validations"][1]
-    assert switch["retrained"] == {"variant": val.RETRAINED, "measured": 0.3, "ci": [0.2, 0.4],
+    assert switch["control"] == {"variant": val.RETRAINED, "measured": 0.3, "ci": [0.2, 0.4],
                                    "n": 20}
     # 0.6 [0.5, 0.7] minus 0.3 [0.2, 0.4]: 0.3 -/+ hypot(0.1, 0.1) = [0.1586, 0.4414]
     assert [(a["difference"], a["difference_ci"]) for a in switch["arms"]] == [
@@ -250,7 +250,7 @@ def test_monitoring_arms_get_their_familys_null_as_the_matched_control(tmp_path)
     val.write_judged("monitored-cot", "cpu", [Judged(spec, rows, Measured(0.0, (0.0, 0.09), 40))],
                      tmp_path)
     record = json.loads((tmp_path / "validation.json").read_text())
-    assert record["retrained"]["variant"] == "tinythinker-honest"
+    assert record["control"]["variant"] == "tinythinker-honest"
     assert "Matched control `tinythinker-honest`" in (tmp_path / "summary.md").read_text()
 
 

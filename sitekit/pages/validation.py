@@ -150,7 +150,7 @@ def _block(data: Any, where: str) -> Block:
         raise PluginError(f"{where}: a validation block needs a non-empty `arms` list")
     arms = [_arm(row, where) for row in data["arms"]]
     recovered = data.get("recovered")
-    control = data.get("retrained")
+    control = data.get("control") or data.get("retrained")  # `retrained`: files before 2026-12-08
     return Block(
         quantity=str(data.get("quantity") or "").strip() or "the starter's metric",
         meaning=str(data.get("meaning") or "").strip(),

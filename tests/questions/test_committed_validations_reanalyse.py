@@ -15,7 +15,7 @@ import pytest
 
 from starter.experiment import unit_rows
 from starter.questions import load
-from starter.validation import as_tuple, load_validation
+from starter.validation import as_tuple, control_of, load_validation
 
 RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
 SLUGS = sorted(p.parent.parent.name for p in RESULTS.glob("*/validation/runs"))
@@ -41,7 +41,7 @@ def test_arm_rows_give_back_every_measured_value(slug):
     specs = as_tuple(load_validation(slug))
     assert [s.quantity for s in specs] == [b["quantity"] for b in blocks]
     for spec, block in zip(specs, blocks):
-        control = [block["retrained"]] if block.get("retrained") else []
+        control = [control_of(block)] if control_of(block) else []
         for row in block["arms"] + control:
             measured = spec.measure(metrics[row["variant"]])
             value = None if math.isnan(measured.value) else measured.value

@@ -188,7 +188,7 @@ def test_a_record_with_the_retrained_control_shows_it_and_each_arms_difference(t
                "difference": 0.05, "difference_ci": [-0.0914, 0.1914], "side": 1,
                "why": "interval covers 0.50, but the difference from retrained covers 0"}
     record = {**SINGLE, "recovered": False, "arms": [BASE, planned],
-              "retrained": {"variant": "tinythinker-retrained", "measured": 0.45,
+              "control": {"variant": "tinythinker-retrained", "measured": 0.45,
                             "ci": [0.35, 0.55], "n": 40}}
     commit(tmp_path, record)
     md = section(question(tmp_path), tmp_path)
