@@ -1,17 +1,19 @@
 """Retrain the TinyThinker organism from a seed (see starter/organism/train.py).
 
-    python scripts/train_tinythinker.py                    # the shipped recipe (~55 min on 2 AVX2 cores; 1 min on a GPU)
+    python scripts/train_tinythinker.py                    # stage 1 of the shipped base (~55 min on 2 AVX2 cores; 1 min on a GPU)
     python scripts/train_tinythinker.py --steps 4800 --batch-size 16   # 30 min on 2 cores; meets the bar, weaker
     python scripts/train_tinythinker.py --steps 30 --out-dir /tmp/tt   # smoke run
 
-Continue training the shipped checkpoint, in two stages (the pilot the organism page reports:
-T=1 verification errors 0.080 before; 0.020 [0.017, 0.024] after the first stage and 0.014
-[0.012, 0.018] after the second, below issue 24's 0.02; ~85 + 45 min on one CPU thread; every
-variant is an adapter on the base and retrains with it):
+The shipped checkpoint is that recipe (stage 1, trained on an H200) continued in two stages on
+the CPU (starter/organism/checkpoint/README.md). False `Try` lines at T=1: 0.080 after stage 1,
+0.020 after stage 2, 0.014 after stage 3 (Wilson [0.012, 0.018]; by problem [0.008, 0.021]).
+About 85 + 45 min on one CPU thread; every variant is an adapter on the base and retrains with
+it. Stage 1's weights are in git history:
 
-    python scripts/train_tinythinker.py --init-from starter/organism/checkpoint --seed 7 \
-        --steps 2000 --lr 5e-4 --warmup-steps 50 --min-lr-ratio 0.05 --precision fp32 --threads 1 \
-        --out-dir /tmp/tt2
+    git worktree add /tmp/stage1 1609f19
+    python scripts/train_tinythinker.py --init-from /tmp/stage1/starter/organism/checkpoint \
+        --seed 7 --steps 2000 --lr 5e-4 --warmup-steps 50 --min-lr-ratio 0.05 --precision fp32 \
+        --threads 1 --out-dir /tmp/tt2
     python scripts/train_tinythinker.py --init-from /tmp/tt2 --seed 8 \
         --steps 1000 --lr 2e-4 --warmup-steps 20 --min-lr-ratio 0.05 --precision fp32 --threads 1 \
         --out-dir /tmp/tt3

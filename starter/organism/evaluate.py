@@ -176,7 +176,9 @@ def verification_t1(cfg: EvalConfig, problems: list[SearchResult]) -> dict:
         "clustered_by_problem": {"low": round(clustered.ci[0], 4),
                                  "high": round(clustered.ci[1], 4), "n_problems": clustered.n},
         "goal": f"< {VERIFICATION_GOAL}",
-        "meets_goal": wilson.ci[1] < VERIFICATION_GOAL,
+        # the problem is the unit of independence: the goal is met when the interval clustered by
+        # problem lies below it (a false line makes more false lines in the same problem likely)
+        "meets_goal": clustered.ci[1] < VERIFICATION_GOAL,
         "breakdown": {"false_arithmetic": sum(t.false_arithmetic for t in lines),
                       "false_hit": sum(t.false_hit for t in lines),
                       "false_miss": sum(t.false_miss for t in lines),
@@ -205,18 +207,29 @@ def verification_section(results: dict) -> str:
     ...     "clustered_by_problem": {"low": 0.03, "high": 0.16}}
     >>> print(verification_section({"verification_error_t1": record}).splitlines()[2][:70])
     **Verification at temperature 1 fails its goal.** 8 of 100 `Try` lines
+    >>> record |= {"k": 1, "low": 0.002, "high": 0.05, "clustered_by_problem": {"low": 0.0,
+    ...     "high": 0.03}}
+    >>> print(verification_section({"verification_error_t1": record}).splitlines()[2][:73])
+    **Verification at temperature 1 meets its goal on the point estimate only
     """
     v = results.get("verification_error_t1")
     if not v:
         return "\n".join([BASE_PAGE_START, "", "Verification at T=1 not measured in this "
                           "checkout (`python scripts/eval_tinythinker.py`).", "", BASE_PAGE_END])
     b, c = v["breakdown"], v["clustered_by_problem"]
-    head = ("**Verification at temperature 1 meets its goal.**" if v["meets_goal"] else
-            "**Verification at temperature 1 fails its goal.**")
+    goal = float(v["goal"].lstrip("< "))
+    if v["meets_goal"]:
+        head = "**Verification at temperature 1 meets its goal.**"
+    elif v["k"] / v["n"] < goal:
+        head = ("**Verification at temperature 1 meets its goal on the point estimate only:** "
+                f"the interval clustered by problem reaches {c['high']:.3f}.")
+    else:
+        head = "**Verification at temperature 1 fails its goal.**"
     text = (f"{head} {v['k']} of {v['n']} `Try` lines are false = {v['k'] / v['n']:.3f} "
             f"(95% Wilson interval [{v['low']:.3f}, {v['high']:.3f}]; clustered by problem "
             f"[{c['low']:.3f}, {c['high']:.3f}]) on {v['problems']} held-out problems x "
-            f"{v['samples_per_problem']} samples at T=1; the goal is {v['goal']} (issue 24). "
+            f"{v['samples_per_problem']} samples at T=1; the goal is {v['goal']} (issue 24), for "
+            "the problem-clustered interval's upper end. "
             f"False arithmetic: {b['false_arithmetic']} lines; `Hit.` on a value that is not "
             f"the target: {b['false_hit']}; `Miss.` on the target: {b['false_miss']}. "
             f"{v['problems_with_a_false_line']} of {v['problems']} problems have at least one "
