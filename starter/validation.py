@@ -248,6 +248,38 @@ def versus_control(m: Measured, control: Measured | None) -> tuple[float | None,
     return round(combined.value, 4), ci
 
 
+MIN_CONTROL_PROBLEMS = 3  # below this a control's interval is not worth a difference test
+
+
+def estimable(control: Measured) -> bool:
+    """Whether a control can anchor a difference test: a finite value, at least
+    MIN_CONTROL_PROBLEMS problems and an interval with some width.
+
+    >>> estimable(Measured(0.5, (0.4, 0.6), 40))
+    True
+    >>> estimable(Measured(0.0, (0.0, 0.0), 34))  # every problem 0: no spread to test against
+    False
+    >>> estimable(Measured(1.64, (1.2, 2.1), 2))
+    False
+    """
+    return (_finite(control.value) is not None and control.ci is not None
+            and control.n >= MIN_CONTROL_PROBLEMS and control.ci[1] - control.ci[0] > 1e-12)
+
+
+def not_estimable_reason(control: Measured) -> str:
+    """Why `estimable(control)` is False, for a row's `why`.
+
+    >>> not_estimable_reason(Measured(0.0, (0.0, 0.0), 34))
+    'the control has no spread (0.00 [0.00, 0.00] on 34 problems)'
+    >>> not_estimable_reason(Measured(1.64, None, 2))
+    'the control has 2 problems'
+    """
+    if control.n < MIN_CONTROL_PROBLEMS or control.ci is None or _finite(control.value) is None:
+        return f"the control has {control.n} problem{'s' if control.n != 1 else ''}"
+    return (f"the control has no spread ({control.value:.2f} [{control.ci[0]:.2f}, "
+            f"{control.ci[1]:.2f}] on {control.n} problems)")
+
+
 def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
           increasing: bool = True, learned: list[float | None] | None = None,
           control: Measured | None = None, retrained_planted: float | None = None,
@@ -287,12 +319,18 @@ def judge(quantity: str, arms: tuple[Arm, ...], measured: list[Measured],
             order = ("ordered as planted" if pairs else "one arm: no order to keep"
                      if len(arms) == 1 else "no order planted (equal values)")
             why = order + (f"; interval covers {planted:.2f}" if planted is not None else "")
-        # the control's own arm is the zero of every difference, not a sample of one
-        difference, difference_ci = (versus_control(m, control) if arm.model != control_model
+        # the control's own arm is the zero of every difference, not a sample of one; a control
+        # with too few problems or no spread at all (every problem the same value, e.g. a latent
+        # that never fires) cannot carry a difference test: the row says so, not "beyond" it
+        degenerate = control is not None and arm.model != control_model and not estimable(control)
+        difference, difference_ci = (versus_control(m, control)
+                                     if arm.model != control_model and not degenerate
                                      else (None, None))
         side = (planted_side(arm, planted, increasing, retrained_planted)
                 if control is not None and arm.model != control_model else 0)
-        if ok and side:
+        if ok and side and degenerate:
+            ok, why = False, why + f", but {not_estimable_reason(control)}: no difference test"
+        elif ok and side:
             ok, why = _beyond_control(side, difference, difference_ci, why)
         elif control is not None and difference is not None and not side:
             why += "; a null arm: no difference from the control is planted"
@@ -911,6 +949,8 @@ def render_judged(slug: str, preset: str, judged: list[Judged]) -> str:
             if c.ci is not None:
                 shown += f" [{c.ci[0]:.2f}, {c.ci[1]:.2f}]"
             kind = control_kind(v.control_model, [a.model for a in v.arms])
+            if not estimable(c):
+                shown += f" ({not_estimable_reason(c)}: no difference test)"
             lines += [f"Matched control `{v.control_model}` ({kind}): {shown}, n = {c.n}.", ""]
         lines += _table(j.rows) + ["", _verdict(j.rows), ""]
     if any(r.power is not None or r.detectable is not None for j in judged for r in j.rows):

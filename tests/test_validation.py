@@ -215,6 +215,25 @@ def test_retrained_planted_sets_the_side_and_null_arms_have_none():
     assert rows[1].recovered and rows[1].difference == -0.2
 
 
+@pytest.mark.parametrize("control, reason", [
+    (Measured(0.0, (0.0, 0.0), 34), "the control has no spread (0.00 [0.00, 0.00] on 34 problems)"),
+    (Measured(1.64, (1.2, 2.1), 2), "the control has 2 problems"),
+])
+def test_a_control_without_spread_or_problems_gives_no_difference_and_no_recovery(control, reason):
+    """sae's control latent never fired (every problem 0.00) and lucky-or-steady's control kept 2
+    problems: an arm 'beyond' such a control was only beyond 0, so it is not recovered."""
+    arms = (Arm(val.RETRAINED, None, label="retrained"), Arm("tinythinker-planned", None))
+    rows = val.judge("gap", arms, [Measured(0.0, (0.0, 0.0), 34),
+                                   Measured(0.35, (0.2, 0.52), 34)], control=control)
+    planned = rows[1]
+    assert (planned.difference, planned.difference_ci) == (None, None)
+    assert not planned.recovered
+    assert planned.why == f"ordered as planted, but {reason}: no difference test"
+    summary = val.render_judged("sae", "cpu", [Judged(Validation(
+        "gap", arms, measure=measure_p, meaning="", settings=SETTINGS), rows, control)])
+    assert f"({reason}: no difference test), n = " in summary
+
+
 def test_the_retrained_arm_of_a_spec_is_not_added_twice():
     arms = (Arm(val.RETRAINED, None, label="retrained"), Arm("tinythinker-planned", None))
     assert val.with_control(arms) == arms

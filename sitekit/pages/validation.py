@@ -347,9 +347,19 @@ def block_table(block: Block) -> list[str]:
             shown = _fmt(c.measured) + (f" [{_fmt(c.lo)}, {_fmt(c.hi)}]"
                                         if c.lo is not None and c.hi is not None else "")
             n = "" if c.n is None else f", n = {c.n}"
-            from starter.validation import control_kind  # one rule for summary.md and the site
+            from starter.validation import (  # one rule for summary.md and the site
+                Measured,
+                control_kind,
+                estimable,
+                not_estimable_reason,
+            )
 
             kind = control_kind(c.variant, [arm.variant for arm in block.arms])
+            measured = Measured(math.nan if c.measured is None else c.measured,
+                                (c.lo, c.hi) if c.lo is not None and c.hi is not None else None,
+                                c.n or 0)
+            if not estimable(measured):
+                shown += f" ({not_estimable_reason(measured)}: no difference test)"
             lines = [f"Matched control `{c.short}` ({kind}): {shown}{n}.", ""]
     return [
         *lines, *head,
