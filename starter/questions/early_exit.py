@@ -1103,14 +1103,14 @@ def budget(cfg: Config) -> list[Generation]:
 # probe). Three checks, each against the matched-training control `tinythinker-retrained`:
 # 1. the oracle (first boundary whose forced answer is right) must save what the ideal exit saves
 #    on each arm (its interval covers that arm's settled share) and more on the variant;
-# 2. the probe, which on the base reaches only ~0.4 of the oracle (Read first), is checked as an
+# 2. the probe, which on the base reaches only ~0.3 of the oracle (Read first), is checked as an
 #    order: it must save more on the variant than on the control, the difference excluding 0.
-#    It passed against the 100-step control (0.05 [0.02, 0.09]) and fails against the matched
-#    300-step one (0.02 [-0.02, 0.07]): the control's probe saves more (0.04, was 0.01); a
-#    600-step control (rechecks' own steps; a pilot, not committed) gives the same difference;
+#    On the first-stage base it passed against a 100-step control (0.05 [0.02, 0.09]) and failed
+#    against the matched 300-step one (0.02 [-0.02, 0.07]); on today's base it fails too
+#    (-0.00 [-0.03, 0.02]), the probe saving 0.03-0.04 on both;
 # 3. on the variant, the probe's saving as a share of the oracle's (both at the full chain's
 #    accuracy): an ideal reader of the forced-answer labels reaches 1. Not the probe against the
-#    one-line target rule: there the rule's stop has a right forced answer in only 26 of 64
+#    one-line target rule: there the rule's stop has a right forced answer in only 33 of 63
 #    chains, so the two would be compared at different accuracies.
 # Sizes: the cpu preset's 64 problems per arm. The plant adds ~22 tokens to ~64-token chains, an
 # expected gap of ~0.25 in the oracle's share against intervals of about +-0.05 (power ~1).
@@ -1157,7 +1157,7 @@ VALIDATION = (
         arms=VALIDATION_ARMS, measure=measure_probe_saved, settings=VALIDATION_SETTINGS,
         meaning=("A probe that reads 'the answer is ready' from the residual stream must stop "
                  "earlier, and save more, when the answer is settled a planted stretch before "
-                 "the thinking ends. Order only: on the base the probe reaches ~0.4 of the "
+                 "the thinking ends. Order only: on the base the probe reaches ~0.3 of the "
                  "oracle, so its level is not planted; the difference from the control must "
                  "exclude 0.")),
     Validation(  # how far the probe is from ideal on the variant (check 3 above)

@@ -978,11 +978,11 @@ def budget(cfg: Config) -> list[Generation]:
 # 1. The weak tiers run at the same n; each row states the difference it detects with 80% power.
 #
 # Result (cpu, 80 problems an arm, docs/results/linear-representation/validation/): the
-# linear-probe check is recovered at every tier (the linear plant read at 1.00, 0.79 and 0.61,
+# linear-probe check is recovered at every tier (the linear plant read at 1.00, 0.80 and 0.63,
 # each beyond the null; the xor plant at chance). The gain check finds the xor plant's gain at
-# every tier (+0.50, +0.33, +0.12, each beyond the null) but is not recovered on the linear plant
-# below saturation: the 32-wide MLP reads the mid linear plant 0.22 [0.18, 0.27] worse than the
-# linear probe, the faint one 0.06 [0.01, 0.12] worse, where the planted gain is 0. So at this
+# every tier (+0.49, +0.32, +0.14, each beyond the null) but is not recovered on the linear plant
+# below saturation: the 32-wide MLP reads the mid linear plant 0.23 [0.18, 0.28] worse than the
+# linear probe, the faint one 0.07 [0.03, 0.11] worse, where the planted gain is 0. So at this
 # probe budget the MLP-minus-linear gain is biased down on a faint feature: a negative gain need
 # not mean a linear code, and a true non-linear gain of that size could be hidden. (The pilot had
 # shown the same gap, MLP 0.60 against linear 0.82 at scale 0.01; the check stayed as declared.)

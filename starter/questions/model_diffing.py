@@ -904,6 +904,13 @@ def findings(m: Metrics) -> str:
 # its diff has nothing to localise at dead-end states; the planned variant's change lives exactly
 # there. The diff-SAE's localisation (its top latents' mass at a dead-end "Left:" '.' minus the
 # same token at a live one) should be larger for planned than for retrained (order only).
+#
+# Result (cpu, docs/results/model-diffing/validation/): recovered on the first-stage base (AUROC
+# 0.73 [0.66, 0.80] against the control's 0.47), not on today's cleaner base: 0.48 [0.40, 0.55]
+# against 0.51 [0.46, 0.55]. The diff-SAE's AUROC moves with the seed (problems and SAE init):
+# seeds 1 and 2 of the planted arm read 0.55 [0.46, 0.63] and 0.66 [0.59, 0.73] (pilot runs,
+# not committed), while the KL baseline reads 0.78-0.85 on all three. One seed is not enough to
+# judge this method; several seeds per arm would be (not done yet).
 
 
 # %%

@@ -1613,17 +1613,17 @@ def findings(m: Metrics) -> str:
 #
 # Result (cpu, 189 held-out problems an arm, docs/results/sae-vs-probes/validation/): on the
 # strong plant the k=1 checks are recovered (accuracy 1.00; SAE minus residual +0.24 [0.21, 0.27]).
-# At the claims' k=16 they are not: the SAE probe reads 0.996 [0.991, 0.999], just short of the
-# declared 1, and the base reads the label at 0.55 [0.52, 0.58], not chance: the sparse rule is a
-# hash of (previous token, token, position), which the residual partly encodes (a dense residual
-# probe reads 0.66 on the base), so this null is not chance for a probe with many features. SAE
-# minus residual at k=16 is a tie on the strong plant (-0.00 [-0.01, 0.00]; both read it), beyond
-# the base's -0.06 only because the base favours the residual. On the mid and faint plants no SAE
-# probe, k=1 or k=16, reads anything beyond the base (every difference from it between -0.00 and
-# +0.03, each interval covering 0), although the dense residual probe reads the mid plant at
-# 0.84 (base 0.66): the SAE trained here does not isolate a sparse direction at 2% of the
-# residual norm, so every weak check fails. An SAE-probe null on R1-distill therefore says little
-# about a faint feature.
+# At the claims' k=16 the plant is read at 1.00 [1.00, 1.00], but the base reads the label at
+# 0.55 [0.53, 0.58], not chance: the sparse rule is a hash of (previous token, token, position),
+# which the residual partly encodes (a dense residual probe read 0.66 on the first-stage base),
+# so this null is not chance for a probe with many features. SAE minus residual at k=16 is a tie
+# on the strong plant (-0.00 [-0.00, 0.00]; both read it), beyond the base's -0.04 [-0.07, -0.00]
+# only because the base favours the residual. On the mid and faint plants no SAE probe, k=1 or
+# k=16, reads anything beyond the base (every difference from it between -0.00 and +0.01, each
+# interval covering 0), although the dense residual probe read the mid plant at 0.84 on the
+# first-stage base (0.66 unplanted): the SAE trained here does not isolate a sparse direction at
+# 2% of the residual norm, so every weak check fails. An SAE-probe null on R1-distill therefore
+# says little about a faint feature.
 #
 # The control is the base `tinythinker`, not `tinythinker-retrained`: the plant is a hook on the
 # base's own weights (no fine-tuning at all), so the matched model is the base with the same label
