@@ -907,10 +907,12 @@ def findings(m: Metrics) -> str:
 #
 # Result (cpu, docs/results/model-diffing/validation/): recovered on the first-stage base (AUROC
 # 0.73 [0.66, 0.80] against the control's 0.47), not on today's cleaner base: 0.48 [0.40, 0.55]
-# against 0.51 [0.46, 0.55]. The diff-SAE's AUROC moves with the seed (problems and SAE init):
-# seeds 1 and 2 of the planted arm read 0.55 [0.46, 0.63] and 0.66 [0.59, 0.73] (pilot runs,
-# not committed), while the KL baseline reads 0.78-0.85 on all three. One seed is not enough to
-# judge this method; several seeds per arm would be (not done yet).
+# against 0.51 [0.46, 0.55] (difference -0.03 [-0.12, 0.06]; localisation 0.24 [-0.16, 0.61]
+# against 0.08). Two more seeds of the planned arm alone (new problems and SAE init; pilot runs
+# from a dirty tree of 2563a12, not committed) read 0.55 [0.46, 0.63] and 0.66 [0.59, 0.73], so
+# the diff-SAE's AUROC moves by more than its problem-bootstrap interval; the control was not
+# reseeded, so whether the verdict moves is untested. On every run the one-line position rule
+# (0.65-0.78) and the KL (0.78-0.85) separate the sites better than the diff-SAE.
 
 
 # %%
