@@ -403,11 +403,13 @@ def test_greedy_is_the_same_on_the_plain_model_and_the_bridge(shipped):
 def test_seeded_samples_are_the_same_on_the_plain_model_and_the_bridge(shipped):
     """The Gumbel-max sampler is a pure function of (logits, key, step): same logits, same samples."""
     lm, prompts = shipped
-    cfg = SamplingConfig(temperature=1.0, top_p=0.95, max_new_tokens=20, batch_size=8, seed=5)
-    plain = _texts(sample(lm, prompts, n=2, cfg=cfg, progress=False))
-    bridge = _texts(sample(lm, prompts, n=2, cfg=replace(cfg, engine="bridge"), progress=False))
+    # temperature 2: the cleaner base (2026-12-08) is confident enough that its samples of these
+    # three prompts at temperature 1 agree, which would hide a sampler that ignores the key
+    cfg = SamplingConfig(temperature=2.0, top_p=0.95, max_new_tokens=20, batch_size=8, seed=5)
+    plain = _texts(sample(lm, prompts, n=4, cfg=cfg, progress=False))
+    bridge = _texts(sample(lm, prompts, n=4, cfg=replace(cfg, engine="bridge"), progress=False))
     assert plain == bridge, f"{lm.spec.name}: seeded samples differ between the two engines"
-    assert any(len(set(row)) > 1 for row in plain), "samples at temperature 1 should differ"
+    assert any(len(set(row)) > 1 for row in plain), "samples at temperature 2 should differ"
 
 
 def test_a_static_kv_cache_writes_the_same_tokens(shipped):
