@@ -910,9 +910,12 @@ def findings(m: Metrics) -> str:
 # against 0.51 [0.46, 0.55] (difference -0.03 [-0.12, 0.06]; localisation 0.24 [-0.16, 0.61]
 # against 0.08). Two more seeds of the planned arm alone (new problems and SAE init; pilot runs
 # from a dirty tree of 2563a12, not committed) read 0.55 [0.46, 0.63] and 0.66 [0.59, 0.73], so
-# the diff-SAE's AUROC moves by more than its problem-bootstrap interval; the control was not
-# reseeded, so whether the verdict moves is untested. On every run the one-line position rule
-# (0.65-0.78) and the KL (0.78-0.85) separate the sites better than the diff-SAE.
+# the diff-SAE's AUROC moves by more than its problem-bootstrap interval. The control at the same
+# two seeds (pilots from a clean tree of 91a8a34) reads 0.49 [0.42, 0.56] and 0.49 [0.44, 0.54]:
+# planned minus control is -0.03, +0.06 and +0.17 over seeds 0-2, so the verdict moves with the
+# seed (only seed 2's intervals separate). On every run the one-line position rule (0.65-0.78)
+# and the KL (0.78-0.85 on planned) separate the sites better than the diff-SAE. Judge this
+# method over several seeds, not one (not done yet).
 
 
 # %%
