@@ -149,8 +149,10 @@ def _block(data: Any, where: str) -> Block:
     if not isinstance(data, dict) or not isinstance(data.get("arms"), list) or not data["arms"]:
         raise PluginError(f"{where}: a validation block needs a non-empty `arms` list")
     arms = [_arm(row, where) for row in data["arms"]]
+    from starter.validation import control_of  # one rule for the key, old files included
+
     recovered = data.get("recovered")
-    control = data.get("control") or data.get("retrained")  # `retrained`: files before 2026-12-08
+    control = control_of(data)
     return Block(
         quantity=str(data.get("quantity") or "").strip() or "the starter's metric",
         meaning=str(data.get("meaning") or "").strip(),
